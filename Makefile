@@ -1,0 +1,117 @@
+# dmalab: a C11 engine (core/), its Lua 5.4 module (bindings/) and the dmalab
+# REPL/batch runner (repl/). `make` builds; `make demo` and `make test` also
+# install missing Debian packages when run as root (see README.md).
+
+BUILD   ?= build
+BINDIR  ?= bin
+CC      ?= cc
+SANITIZE ?=
+
+LUA_PC  := lua5.4
+DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libreadline-dev
+DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind
+
+HAVE_PC := $(shell pkg-config --exists $(LUA_PC) readline 2>/dev/null && echo yes)
+ifeq ($(HAVE_PC),yes)
+LUA_CFLAGS := $(shell pkg-config --cflags $(LUA_PC))
+LUA_LIBS   := $(shell pkg-config --libs $(LUA_PC))
+RL_CFLAGS  := $(shell pkg-config --cflags readline)
+RL_LIBS    := $(shell pkg-config --libs readline)
+endif
+
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L -fPIC -MMD -MP
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+CORE_SRC := $(wildcard core/*.c)
+BIND_SRC := $(wildcard bindings/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
+REPL_OBJ := $(BUILD)/repl/dmalab.o
+CTEST_SRC := $(wildcard tests/c/test_*.c)
+CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+LIB  := $(BUILD)/libdmacore.a
+SO   := $(BUILD)/dma.so
+EXE  := $(BINDIR)/dmalab
+
+.PHONY: all check-deps deps test-deps demo test test-asan check-c check-lua lint \
+        valgrind bench install clean
+
+all: check-deps $(LIB) $(SO) $(EXE)
+
+# One line naming the packages when Lua 5.4 or readline is missing.
+check-deps:
+ifneq ($(HAVE_PC),yes)
+	$(error missing Lua 5.4 or readline development files: apt-get install -y $(DEB_BUILD_PKGS))
+endif
+
+# Installs what a fresh Debian 12 lacks (as root), or says what to install.
+deps:
+	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS)
+test-deps:
+	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -c $< -o $@
+
+$(BUILD)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/repl/%.o: repl/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(RL_CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The module does not link liblua: lua5.4 exports the API to what it loads.
+$(SO): $(BIND_OBJ) $(LIB)
+	$(CC) -shared $(LDFLAGS) -o $@ $(BIND_OBJ) $(LIB)
+
+$(EXE): $(REPL_OBJ) $(BIND_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(REPL_OBJ) $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(RL_LIBS) -lm
+
+$(BUILD)/tests/%: tests/c/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D_DEFAULT_SOURCE $< -o $@ $(LDFLAGS) $(LIB) -lcmocka -lutil -lm
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(EXE) scripts/demo.lua
+
+test: test-deps
+	@$(MAKE) --no-print-directory all $(CTEST_BIN)
+	@sh tests/run.sh $(BUILD) $(EXE)
+
+# The same tests built with AddressSanitizer and UBSan.
+test-asan: test-deps
+	@$(MAKE) --no-print-directory BUILD=build/asan BINDIR=build/asan/bin SANITIZE=1 \
+	    build/asan/libdmacore.a build/asan/dma.so build/asan/bin/dmalab \
+	    $(CTEST_SRC:tests/c/%.c=build/asan/tests/%)
+	@SANITIZE=1 sh tests/run.sh build/asan build/asan/bin/dmalab
+
+# Runs the demo and every scenario script under valgrind's leak checker.
+valgrind: all
+	@sh tests/valgrind.sh $(EXE)
+
+bench: all
+	$(EXE) tests/bench/bench.lua
+
+install: all
+	install -d $(DESTDIR)$(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))
+	install -m 755 $(SO) $(DESTDIR)$(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))/dma.so
+	install -D -m 755 $(EXE) $(DESTDIR)/usr/local/bin/dmalab
+
+clean:
+	rm -rf build bin
+
+-include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(REPL_OBJ:.o=.d)

@@ -1,0 +1,200 @@
+/*
+** dma.c: the module `dma`: WDK constants and macros, the lab's module-level
+** helpers, and the registration of every class.
+**
+** Naming: whatever the WDK has keeps its WDK name (capitalised: IoAllocateMdl,
+** PAGE_SIZE, STATUS_SUCCESS); the lab's own API is snake_case. dma.export
+** copies exactly the capitalised names into a table, normally _G, so a
+** driver written in Lua reads like the C driver it stands for.
+*/
+#include "dma.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+#include "../core/dl_rng.h"
+#include "ldl.h"
+
+#define DMA_VERSION "0.1.0"
+
+/* Page size of the current machine, or the x86/x64 4096 when there is none. */
+static uint64_t page_size(lua_State *L) {
+  uint64_t ps = 4096;
+  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
+  lmachine *lm = luaL_testudata(L, -1, LDL_MACHINE);
+  if (lm && lm->m) ps = dl_machine_page_size(lm->m);
+  lua_pop(L, 1);
+  return ps;
+}
+
+/* BYTES_TO_PAGES(Size) */
+static int l_BYTES_TO_PAGES(lua_State *L) {
+  uint64_t n = ldl_checkuint(L, 1), ps = page_size(L);
+  lua_pushinteger(L, (lua_Integer)(n / ps + (n % ps != 0)));
+  return 1;
+}
+
+/* ADDRESS_AND_SIZE_TO_SPAN_PAGES(Va, Size) = (BYTE_OFFSET(Va) + Size + PAGE_SIZE - 1) >> PAGE_SHIFT */
+static int l_ADDRESS_AND_SIZE_TO_SPAN_PAGES(lua_State *L) {
+  uint64_t va = ldl_checkuint(L, 1), n = ldl_checkuint(L, 2), ps = page_size(L);
+  lua_pushinteger(L, (lua_Integer)(((va & (ps - 1)) + n + ps - 1) / ps));
+  return 1;
+}
+
+/* BYTE_OFFSET(Va) */
+static int l_BYTE_OFFSET(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)(ldl_checkuint(L, 1) & (page_size(L) - 1)));
+  return 1;
+}
+
+/* PAGE_ALIGN(Va) */
+static int l_PAGE_ALIGN(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)(ldl_checkuint(L, 1) & ~(page_size(L) - 1)));
+  return 1;
+}
+
+/* ROUND_TO_PAGES(Size) */
+static int l_ROUND_TO_PAGES(lua_State *L) {
+  uint64_t n = ldl_checkuint(L, 1), ps = page_size(L);
+  lua_pushinteger(L, (lua_Integer)((n + ps - 1) & ~(ps - 1)));
+  return 1;
+}
+
+/* NT_SUCCESS(Status): true for success and informational codes. */
+static int l_NT_SUCCESS(lua_State *L) {
+  lua_Integer s = luaL_checkinteger(L, 1);
+  lua_pushboolean(L, (int32_t)(uint32_t)s >= 0);
+  return 1;
+}
+
+/* dma.export([env]) -> env: copies the WDK-named API (capitalised names)
+** into env (default _G) and keeps its PAGE_SIZE in step with the current
+** machine. */
+static int l_export(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_pushglobaltable(L);
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));  /* the module */
+  for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING || !isupper((unsigned char)*lua_tostring(L, -2)))
+      continue;
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+  }
+  lua_pop(L, 1);
+  ldl_pushenvs(L);
+  lua_pushvalue(L, 1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_pushinteger(L, (lua_Integer)page_size(L));
+  lua_setfield(L, 1, "PAGE_SIZE");
+  lua_pushinteger(L, __builtin_ctzll(page_size(L)));
+  lua_setfield(L, 1, "PAGE_SHIFT");
+  return 1;
+}
+
+/* dma.current() -> the machine WDK calls act on, or nil */
+static int l_current(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
+  return 1;
+}
+
+/* dma.hex(n) -> "0x..." */
+static int l_hex(lua_State *L) {
+  char text[24];
+  snprintf(text, sizeof text, "0x%llx", (unsigned long long)luaL_checkinteger(L, 1));
+  lua_pushstring(L, text);
+  return 1;
+}
+
+/* dma.size(s) -> bytes: parses "64G", "4KiB", "0x1000"... */
+static int l_size(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ldl_checksize(L, 1));
+  return 1;
+}
+
+/* dma.pattern(length [, seed]) -> string of reproducible pseudo-random bytes,
+** for filling buffers whose DMA is then checked byte for byte. */
+static int l_pattern(lua_State *L) {
+  uint64_t len = ldl_checksize(L, 1);
+  dl_rng rng;
+  dl_rng_seed(&rng, (uint64_t)luaL_optinteger(L, 2, 0));
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  for (uint64_t i = 0; i < len; i += 8) {
+    uint64_t r = dl_rng_next(&rng);
+    for (uint64_t k = 0; k < 8 && i + k < len; k++) p[i + k] = (char)(r >> (8 * k));
+  }
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
+static const luaL_Reg functions[] = {
+  {"BYTES_TO_PAGES", l_BYTES_TO_PAGES},
+  {"ADDRESS_AND_SIZE_TO_SPAN_PAGES", l_ADDRESS_AND_SIZE_TO_SPAN_PAGES},
+  {"BYTE_OFFSET", l_BYTE_OFFSET},
+  {"PAGE_ALIGN", l_PAGE_ALIGN},
+  {"ROUND_TO_PAGES", l_ROUND_TO_PAGES},
+  {"NT_SUCCESS", l_NT_SUCCESS},
+  {"current", l_current},
+  {"hex", l_hex},
+  {"size", l_size},
+  {"pattern", l_pattern},
+  {NULL, NULL}
+};
+
+static const struct { const char *name; lua_Integer value; } constants[] = {
+  {"KernelMode", 0}, {"UserMode", 1},
+  {"IoReadAccess", 0}, {"IoWriteAccess", 1}, {"IoModifyAccess", 2},
+  {"LowPagePriority", 0}, {"NormalPagePriority", 16}, {"HighPagePriority", 32},
+  {"MDL_MAPPED_TO_SYSTEM_VA", 0x0001}, {"MDL_PAGES_LOCKED", 0x0002},
+  {"MDL_SOURCE_IS_NONPAGED_POOL", 0x0004}, {"MDL_ALLOCATED_FIXED_SIZE", 0x0008},
+  {"MDL_PARTIAL", 0x0010}, {"MDL_PARTIAL_HAS_BEEN_MAPPED", 0x0020},
+  {"MDL_IO_PAGE_READ", 0x0040}, {"MDL_WRITE_OPERATION", 0x0080},
+  {"STATUS_SUCCESS", 0x00000000}, {"STATUS_PENDING", 0x00000103},
+  {"STATUS_UNSUCCESSFUL", 0xC0000001}, {"STATUS_ACCESS_VIOLATION", 0xC0000005},
+  {"STATUS_INVALID_PARAMETER", 0xC000000D}, {"STATUS_INVALID_DEVICE_REQUEST", 0xC0000010},
+  {"STATUS_MORE_PROCESSING_REQUIRED", 0xC0000016}, {"STATUS_NO_MEMORY", 0xC0000017},
+  {"STATUS_BUFFER_TOO_SMALL", 0xC0000023}, {"STATUS_INSUFFICIENT_RESOURCES", 0xC000009A},
+  {"STATUS_DEVICE_DATA_ERROR", 0xC000009C}, {"STATUS_NOT_SUPPORTED", 0xC00000BB},
+  {"STATUS_IO_TIMEOUT", 0xC00000B5}, {"STATUS_CANCELLED", 0xC0000120},
+  {"STATUS_INVALID_DEVICE_STATE", 0xC0000184}, {"STATUS_IO_DEVICE_ERROR", 0xC0000185},
+  {"STATUS_DEVICE_BUSY", 0x80000011},
+};
+
+/* Opens the module `dma`. */
+int luaopen_dma(lua_State *L) {
+  luaL_checkversion(L);
+  luaL_newlib(L, functions);
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    lua_pushinteger(L, constants[i].value);
+    lua_setfield(L, -2, constants[i].name);
+  }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "TRUE");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "FALSE");
+  lua_pushliteral(L, DMA_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, l_export, 1);
+  lua_setfield(L, -2, "export");
+  ldl_open_machine(L);
+  ldl_open_buffer(L);
+  ldl_open_mdl(L);
+  ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  lua_pushinteger(L, 4096);
+  lua_setfield(L, -2, "PAGE_SIZE");
+  lua_pushinteger(L, 12);
+  lua_setfield(L, -2, "PAGE_SHIFT");
+  return 1;
+}

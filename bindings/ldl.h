@@ -1,0 +1,100 @@
+/*
+** ldl.h: what the binding files share: object handles, the current
+** machine, argument checking and status-to-error conversion.
+**
+** Objects on a machine (buffers, MDLs, ...) belong to the machine, not to
+** their Lua handles: a handle that is garbage-collected leaves its object
+** in place, exactly as a kernel object outlives a forgotten pointer. That is
+** what keeps leak reports and page allocation independent of when the
+** collector runs, so the same script gives the same run.
+*/
+#ifndef LDL_H
+#define LDL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdint.h>
+
+#include "../core/dl_machine.h"
+
+/* Metatable names; they read as type names in error messages. */
+#define LDL_MACHINE "machine"
+#define LDL_BUFFER "buffer"
+#define LDL_MDL "MDL"
+
+/* A machine handle. */
+typedef struct lmachine {
+  dl_machine *m;        /* NULL once closed */
+  lua_State *L;         /* the state running the clock, during a run */
+  int callbacks;        /* registry ref: table of pending Lua callbacks */
+  int error;            /* registry ref of an error raised by a callback */
+} lmachine;
+
+/* Every object handle starts like this; uservalue 1 is the machine. */
+typedef struct lobject {
+  lmachine *owner;
+  void *obj;            /* core object; NULL once freed */
+} lobject;
+
+/* Creates a metatable `name` with metamethods and a method table; __index
+** is `index` (a C function that gets the method table as upvalue 1) or,
+** if NULL, the method table itself. Leaves nothing on the stack. */
+void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
+                  const luaL_Reg *methods, lua_CFunction index);
+
+/* Pushes a new handle of class `name` for obj, owned by the machine handle
+** at index `machine`. Returns it. */
+lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj);
+
+/* Checks that argument `arg` is a live object of class `name` (its machine
+** open, the object not freed) and returns the handle. */
+lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *what);
+
+/* Checks argument `arg` is an open machine. */
+lmachine *ldl_checkmachine(lua_State *L, int arg);
+
+/* Pushes the machine handle owning the object at `arg`. */
+void ldl_pushowner(lua_State *L, int arg);
+
+/* Pushes the current machine and returns it; raises an error naming
+** `fname` if there is none. */
+lmachine *ldl_current(lua_State *L, const char *fname);
+
+/* Makes the machine at `arg` current (updates PAGE_SIZE where exported). */
+void ldl_setcurrent(lua_State *L, int arg);
+
+/* Checks argument `arg` is a non-negative integer (an address or count). */
+uint64_t ldl_checkuint(lua_State *L, int arg);
+
+/* Checks argument `arg` is a size: an integer or a string like "64G",
+** "512M", "4KiB", "0x1000". */
+uint64_t ldl_checksize(lua_State *L, int arg);
+
+/* Parses a size string; returns 1 on success. */
+int ldl_parsesize(const char *s, uint64_t *out);
+
+/* Checks argument `arg` is a duration in ns: an integer or "5us", "2ms"... */
+uint64_t ldl_checkduration(lua_State *L, int arg);
+
+/* Raises "bad argument #arg to 'fname' (<status text>: detail)". */
+int ldl_statuserror(lua_State *L, int arg, int status, const char *detail);
+
+/* Pushes a table object -> handle (weak values) for class lookups. */
+void ldl_pushhandles(lua_State *L);
+
+/* Pushes the existing handle of a core object, or creates one; the owner
+** machine is at index `machine`. */
+void ldl_pushhandle(lua_State *L, const char *name, int machine, void *obj);
+
+/* Forgets the handle of a core object (when the object is freed). */
+void ldl_forgethandle(lua_State *L, void *obj);
+
+/* Pushes the set of tables that dma.export filled (weak keys). */
+void ldl_pushenvs(lua_State *L);
+
+/* Registers each class; called by luaopen_dma with the module at -1. */
+void ldl_open_machine(lua_State *L);
+void ldl_open_buffer(lua_State *L);
+void ldl_open_mdl(lua_State *L);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+** dl_clock.h: simulated time and the event queue.
+** Time is in nanoseconds from 0. Events run in (time, insertion sequence)
+** order, so events scheduled for the same instant run in the order they were
+** scheduled: ties are deterministic. Event records are pooled; scheduling
+** allocates only when the pool grows (amortised, never per event).
+*/
+#ifndef DL_CLOCK_H
+#define DL_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dl_clock dl_clock;
+
+/* An event handler: `arg` and `data` are what was given to dl_clock_at. */
+typedef void (*dl_event_fn)(void *arg, uint64_t data);
+
+/* Creates a clock at time 0 with no pending events; NULL if out of memory. */
+dl_clock *dl_clock_new(void);
+
+/* Frees the clock and its pending events (their handlers never run);
+** NULL is a harmless no-op. */
+void dl_clock_free(dl_clock *c);
+
+/* Returns the current simulated time in nanoseconds. */
+uint64_t dl_clock_now(const dl_clock *c);
+
+/* Schedules fn(arg, data) at absolute time `when` (>= now) and stores the
+** event's id in *id (may be NULL); DL_EINVAL for a time in the past. */
+int dl_clock_at(dl_clock *c, uint64_t when, dl_event_fn fn, void *arg,
+                uint64_t data, uint64_t *id);
+
+/* Schedules fn(arg, data) `delay` nanoseconds from now. */
+int dl_clock_after(dl_clock *c, uint64_t delay, dl_event_fn fn, void *arg,
+                   uint64_t data, uint64_t *id);
+
+/* Cancels a pending event; DL_EINVAL if it already ran or was cancelled. */
+int dl_clock_cancel(dl_clock *c, uint64_t id);
+
+/* Returns 1 and stores its time if an event is pending, else 0. */
+int dl_clock_peek(const dl_clock *c, uint64_t *when);
+
+/* Runs the next event, advancing time to it; returns 1, or 0 if none. */
+int dl_clock_step(dl_clock *c);
+
+/* Runs every event due at or before `t`, then sets the time to `t` (if it is
+** later than now); returns the number of events run. A handler may call
+** dl_clock_stop to end the run early. */
+uint64_t dl_clock_run_until(dl_clock *c, uint64_t t);
+
+/* Runs events until none is pending or dl_clock_stop is called; returns the
+** number run. */
+uint64_t dl_clock_run(dl_clock *c);
+
+/* Asks the running dl_clock_run/run_until to return after the current event. */
+void dl_clock_stop(dl_clock *c);
+
+/* Returns the number of pending events. */
+size_t dl_clock_pending(const dl_clock *c);
+
+/* Returns the number of events run since the clock was created. */
+uint64_t dl_clock_dispatched(const dl_clock *c);
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# tests/valgrind.sh DMALAB: runs the C unit tests, the demo and every scenario
+# script under valgrind; any error or definite/indirect leak fails the run.
+# Ends with "N passed, N failed".
+DMALAB=$1
+export DMALAB
+passed=0
+failed=0
+vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
+for cmd in build/tests/test_clock build/tests/test_physmem build/tests/test_mdl \
+           "$DMALAB scripts/demo.lua" \
+           $(find scripts/seeds scripts/scenarios -name '*.lua' 2>/dev/null | sort | sed "s|^|$DMALAB:|"); do
+  cmd=$(echo "$cmd" | sed 's|:| |')
+  set -- $cmd
+  [ -x "$1" ] || continue
+  if $vg "$@" >/dev/null 2>/tmp/valgrind.$$; then
+    echo "ok - valgrind $*"
+    passed=$((passed + 1))
+  else
+    cat /tmp/valgrind.$$
+    echo "not ok - valgrind $*"
+    failed=$((failed + 1))
+  fi
+done
+rm -f /tmp/valgrind.$$
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
