@@ -187,6 +187,11 @@ int luaopen_dma(lua_State *L) {
   ldl_open_machine(L);
   ldl_open_buffer(L);
   ldl_open_mdl(L);
+  ldl_open_device(L);
+  ldl_open_adapter(L);
+  ldl_open_sglist(L);
+  ldl_open_irql(L);
+  ldl_open_verifier(L);
   ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);

@@ -5,10 +5,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/dl_status.h"
+#include "../core/dl_verifier.h"
+#include "lcall.h"
 
 #define CURRENT_KEY "dma.current"
 #define HANDLES_KEY "dma.handles"
@@ -205,3 +208,116 @@ void ldl_forgethandle(lua_State *L, void *obj) {
 
 /* Pushes the set of tables dma.export filled (weak keys). */
 void ldl_pushenvs(lua_State *L) { push_weak(L, ENVS_KEY, "k"); }
+
+/* Pushes the handle of a core machine. */
+void ldl_pushmachine(lua_State *L, dl_machine *m) {
+  ldl_pushhandles(L);
+  lua_rawgetp(L, -1, m);
+  lua_remove(L, -2);
+}
+
+/* Remembers fn and ctx: the function at [ref], the value at [-ref]. */
+int ldl_keepcallback(lua_State *L, lmachine *lm, int fn, int ctx) {
+  fn = lua_absindex(L, fn);
+  ctx = lua_absindex(L, ctx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_pushvalue(L, fn);
+  int ref = luaL_ref(L, -2);
+  lua_pushvalue(L, ctx);
+  lua_rawseti(L, -2, -ref);
+  lua_pop(L, 1);
+  return ref;
+}
+
+/* Pushes the function and value kept under ref and forgets them. */
+void ldl_takecallback(lua_State *L, lmachine *lm, int ref) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_rawgeti(L, -1, ref);
+  lua_rawgeti(L, -2, -ref);
+  lua_pushnil(L);
+  lua_rawseti(L, -4, -ref);
+  luaL_unref(L, -3, ref);
+  lua_remove(L, -3);
+}
+
+/* Calls a Lua callback for the engine; keeps its error for ldl_rethrow. */
+int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
+  if (dl_docall(L, narg, nres) == LUA_OK) return 1;
+  if (lm->error == LUA_NOREF) lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);  /* the first error is the one that matters */
+  return 0;
+}
+
+/* Raises the error a callback left, if any. */
+void ldl_rethrow(lua_State *L, lmachine *lm) {
+  if (lm->error == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->error);
+  luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
+  lm->error = LUA_NOREF;
+  lua_error(L);
+}
+
+/* Number of verifier reports so far. */
+uint64_t ldl_reports(lmachine *lm) { return dl_verifier_count(lm->m); }
+
+/* The bug check's name. */
+static const char *bugcheck_name(uint32_t code) {
+  return code == DL_BUGCHECK_WDF ? "WDF_VIOLATION" : "DRIVER_VERIFIER_DMA_VIOLATION";
+}
+
+/* After an engine call: an error from a callback is raised first (it was
+** made inside the call and carries its own traceback); otherwise the newest
+** report this call made, unless in record mode or already raised by a call
+** nested in a callback. */
+void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
+  uint64_t now = lm->m ? dl_verifier_count(lm->m) : 0;
+  if (lm->error != LUA_NOREF) {
+    lm->raised = now;
+    ldl_rethrow(L, lm);
+  }
+  if (lm->record || now <= before || now <= lm->raised) return;
+  lm->raised = now;
+  const dl_report *r = NULL;
+  for (size_t i = 0; dl_verifier_at(lm->m, i); i++) r = dl_verifier_at(lm->m, i);
+  if (!r) return;
+  char text[sizeof r->message + 64];
+  snprintf(text, sizeof text, "%s (0x%X, P1=0x%02X): %s", bugcheck_name(r->bugcheck),
+           (unsigned)r->bugcheck, (unsigned)r->p1, r->message);
+  luaL_error(L, "%s", text);
+}
+
+/* Pushes a verifier report as a table. */
+void ldl_pushreport(lua_State *L, const dl_report *r) {
+  lua_createtable(L, 0, 10);
+  lua_pushinteger(L, (lua_Integer)r->seq);
+  lua_setfield(L, -2, "seq");
+  lua_pushinteger(L, (lua_Integer)r->time);
+  lua_setfield(L, -2, "time");
+  lua_pushinteger(L, r->bugcheck);
+  lua_setfield(L, -2, "bugcheck");
+  lua_pushstring(L, bugcheck_name(r->bugcheck));
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, r->p1);
+  lua_setfield(L, -2, "p1");
+  lua_pushinteger(L, (lua_Integer)r->p2);
+  lua_setfield(L, -2, "p2");
+  lua_pushinteger(L, (lua_Integer)r->p3);
+  lua_setfield(L, -2, "p3");
+  lua_pushinteger(L, (lua_Integer)r->p4);
+  lua_setfield(L, -2, "p4");
+  lua_pushstring(L, r->message);
+  lua_setfield(L, -2, "message");
+  lua_pushboolean(L, r->leak);
+  lua_setfield(L, -2, "leak");
+}
+
+/* Pushes the set of live machine handles (weak keys). */
+void ldl_pushmachines(lua_State *L) { push_weak(L, "dma.machines", "k"); }
+
+/* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE), as C
+** drivers pass TRUE, FALSE or 1. */
+int ldl_checkbool(lua_State *L, int arg) {
+  if (lua_isboolean(L, arg)) return lua_toboolean(L, arg);
+  if (lua_isinteger(L, arg)) return lua_tointeger(L, arg) != 0;
+  return luaL_typeerror(L, arg, "boolean (TRUE or FALSE)");
+}

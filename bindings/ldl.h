@@ -21,6 +21,9 @@
 #define LDL_MACHINE "machine"
 #define LDL_BUFFER "buffer"
 #define LDL_MDL "MDL"
+#define LDL_DEVICE "DEVICE_OBJECT"
+#define LDL_ADAPTER "DMA_ADAPTER"
+#define LDL_SGLIST "SCATTER_GATHER_LIST"
 
 /* A machine handle. */
 typedef struct lmachine {
@@ -28,6 +31,8 @@ typedef struct lmachine {
   lua_State *L;         /* the state running the clock, during a run */
   int callbacks;        /* registry ref: table of pending Lua callbacks */
   int error;            /* registry ref of an error raised by a callback */
+  int record;           /* verifier = "record": reports do not raise */
+  uint64_t raised;      /* reports up to this count were raised already */
 } lmachine;
 
 /* Every object handle starts like this; uservalue 1 is the machine. */
@@ -92,9 +97,55 @@ void ldl_forgethandle(lua_State *L, void *obj);
 /* Pushes the set of tables that dma.export filled (weak keys). */
 void ldl_pushenvs(lua_State *L);
 
+/* Pushes the set of live machine handles (weak keys). */
+void ldl_pushmachines(lua_State *L);
+
+/* Pushes the handle of a core machine (nil if it has none). */
+void ldl_pushmachine(lua_State *L, dl_machine *m);
+
+/* Remembers the function at fn and the value at ctx for a callback the
+** engine will make; returns the reference the engine carries. */
+int ldl_keepcallback(lua_State *L, lmachine *lm, int fn, int ctx);
+
+/* Pushes the function and value kept under ref and forgets them. */
+void ldl_takecallback(lua_State *L, lmachine *lm, int ref);
+
+/* Calls the function under narg arguments (and the error handler) on behalf
+** of the engine: an error is kept to be raised by ldl_rethrow once the
+** engine call returns. Returns 1 if the call succeeded. */
+int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres);
+
+/* Raises the error a callback left, if any. */
+void ldl_rethrow(lua_State *L, lmachine *lm);
+
+/* Number of verifier reports so far (taken before an engine call). */
+uint64_t ldl_reports(lmachine *lm);
+
+/* After an engine call: raises the newest report if the call made one and
+** the machine is not in record mode; then any callback error. */
+void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before);
+
+/* Pushes a verifier report as a table. */
+struct dl_report;
+void ldl_pushreport(lua_State *L, const struct dl_report *r);
+
+/* S/G list handles (sglist.c): pushes a new handle for a list just built;
+** checks one, returning the list and the id it was handed out with. */
+struct dl_sglist;
+void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
+struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
+
+/* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
+int ldl_checkbool(lua_State *L, int arg);
+
 /* Registers each class; called by luaopen_dma with the module at -1. */
 void ldl_open_machine(lua_State *L);
 void ldl_open_buffer(lua_State *L);
 void ldl_open_mdl(lua_State *L);
+void ldl_open_device(lua_State *L);
+void ldl_open_adapter(lua_State *L);
+void ldl_open_sglist(lua_State *L);
+void ldl_open_irql(lua_State *L);
+void ldl_open_verifier(lua_State *L);
 
 #endif

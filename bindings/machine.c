@@ -4,6 +4,7 @@
 */
 #include <string.h>
 
+#include "../core/dl_dmamap.h"
 #include "../core/dl_mdl.h"
 #include "../core/dl_status.h"
 #include "lcall.h"
@@ -90,14 +91,39 @@ static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
                   "alloc must be contiguous, scattered, high_first or low_first");
     cfg->alloc = (dl_alloc_policy)i;
   }
-  lua_pop(L, 3);
+  if (lua_getfield(L, arg, "coherent") != LUA_TNIL) cfg->coherent = lua_toboolean(L, -1);
+  if (lua_getfield(L, arg, "map_registers") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) <= 4096,
+                  arg, "map_registers must be an integer from 0 to 4096");
+    cfg->map_registers = (uint32_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "adapter_map_registers") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 4096,
+                  arg, "adapter_map_registers must be an integer from 1 to 4096");
+    cfg->adapter_map_registers = (uint32_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 6);
   read_ram(L, arg, cfg);
+}
+
+/* verifier = "raise" (default: a report raises an error, as a bug check
+** stops the machine) or "record" (reports are kept for the scenario). */
+static int read_verifier_mode(lua_State *L, int arg) {
+  if (!lua_istable(L, arg)) return 0;
+  lua_getfield(L, arg, "verifier");
+  const char *mode = lua_tostring(L, -1);
+  int record = mode && strcmp(mode, "record") == 0;
+  luaL_argcheck(L, lua_isnil(L, -1) || record || (mode && strcmp(mode, "raise") == 0), arg,
+                "verifier must be \"raise\" or \"record\"");
+  lua_pop(L, 1);
+  return record;
 }
 
 /* dma.machine{ram=, seed=, page_size=, alloc=, current=} -> machine */
 static int m_new(lua_State *L) {
   dl_machine_config cfg;
   read_config(L, 1, &cfg);
+  int record = read_verifier_mode(L, 1);
   int make_current = 1;
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "current");
@@ -113,8 +139,19 @@ static int m_new(lua_State *L) {
     return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned and "
                                "disjoint, page_size a power of two from 4096 to 65536");
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  lm->record = record;
+  dl_machine_set_data(lm->m, lm);
   lua_newtable(L);
   lm->callbacks = luaL_ref(L, LUA_REGISTRYINDEX);
+  ldl_pushhandles(L);  /* the engine finds the handle of its machine */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, lm->m);
+  lua_pop(L, 1);
+  ldl_pushmachines(L);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
   if (make_current) ldl_setcurrent(L, -1);
   return 1;
 }
@@ -124,6 +161,8 @@ static int m_new(lua_State *L) {
 /* Frees the machine and everything on it; idempotent (__gc, __close, close). */
 static int m_close(lua_State *L) {
   lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (lm->m) ldl_forgethandle(L, lm->m);
+  lm->L = L;  /* teardown may tell the binding about dropped requests */
   dl_machine_free(lm->m);
   lm->m = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, lm->callbacks);
@@ -237,6 +276,57 @@ static int m_fill_phys(lua_State *L) {
   return 0;
 }
 
+/* m:read(va, len) -> string: the CPU's view of virtual memory. */
+static int m_read(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t va = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  if (dl_machine_read_va(lm->m, va, p, len)) return luaL_argerror(L, 2, "range is not mapped");
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
+/* m:write(va, bytes): a CPU write to virtual memory. */
+static int m_write(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t va = ldl_checkuint(L, 2);
+  size_t len;
+  const char *s = luaL_checklstring(L, 3, &len);
+  if (dl_machine_write_va(lm->m, va, s, len)) return luaL_argerror(L, 2, "range is not mapped");
+  return 0;
+}
+
+/* m:device_read(logical, len [, who]) -> string, or nil after a verifier
+** report when nothing maps that range: a device reading memory by DMA. */
+static int m_device_read(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  const char *who = luaL_optstring(L, 4, NULL);
+  uint64_t before = ldl_reports(lm);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  int rc = dl_dma_read(lm->m, who, logical, p, (size_t)len);
+  luaL_pushresultsize(&b, rc ? 0 : (size_t)len);
+  ldl_checkreports(L, lm, before);
+  if (rc) lua_pushnil(L);
+  return 1;
+}
+
+/* m:device_write(logical, bytes [, who]) -> true, or false after a report. */
+static int m_device_write(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t logical = ldl_checkuint(L, 2);
+  size_t len;
+  const char *s = luaL_checklstring(L, 3, &len);
+  const char *who = luaL_optstring(L, 4, NULL);
+  uint64_t before = ldl_reports(lm);
+  int rc = dl_dma_write(lm->m, who, logical, s, len);
+  ldl_checkreports(L, lm, before);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
 /* m:stats() -> table of counters */
 static int m_stats(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
@@ -250,6 +340,8 @@ static int m_stats(lua_State *L) {
     {"ram_bytes", st.ram_pages * ps}, {"free_bytes", st.free_pages * ps},
     {"touched_pages", st.touched_pages}, {"host_bytes", st.host_bytes},
     {"buffers", dl_vspace_count(dl_machine_vspace(lm->m))}, {"mdls", mdls},
+    {"dma_mappings", dl_dmamap_count(dl_machine_dmamap(lm->m))},
+    {"irql", dl_machine_irql(lm->m)},
     {"now", dl_clock_now(c)}, {"events_pending", dl_clock_pending(c)},
     {"events_run", dl_clock_dispatched(c)},
   };
@@ -275,34 +367,25 @@ static int m_select(lua_State *L) {
 static void on_lua_event(void *arg, uint64_t ref) {
   lmachine *lm = arg;
   lua_State *L = lm->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_rawgeti(L, -1, (lua_Integer)ref);
-  lua_pushnil(L);
-  lua_rawseti(L, -3, -(lua_Integer)ref);  /* forget its clock id */
-  luaL_unref(L, -2, (int)ref);
-  lua_remove(L, -2);
-  if (dl_docall(L, 0, 0) != LUA_OK) {
-    luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
-    lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
-    dl_clock_stop(dl_machine_clock(lm->m));
-  }
+  ldl_takecallback(L, lm, (int)ref);
+  lua_pop(L, 1);  /* its clock id */
+  if (!ldl_callback(L, lm, 0, 0)) dl_clock_stop(dl_machine_clock(lm->m));
 }
 
-/* m:after(delay, fn) -> timer id. Callbacks live in one table: the function
-** at [ref] and its clock event id at [-ref]. */
+/* m:after(delay, fn) -> timer id. The callback table holds the function at
+** [ref] and its clock event id at [-ref]. */
 static int m_after(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t delay = ldl_checkduration(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_pushvalue(L, 3);
-  int ref = luaL_ref(L, -2);
+  int ref = ldl_keepcallback(L, lm, 3, 3);
   uint64_t id;
   int rc = dl_clock_after(dl_machine_clock(lm->m), delay, on_lua_event, lm, (uint64_t)ref, &id);
   if (rc) {
-    luaL_unref(L, -1, ref);
+    ldl_takecallback(L, lm, ref);
     return ldl_statuserror(L, 2, rc, NULL);
   }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
   lua_pushinteger(L, (lua_Integer)id);
   lua_rawseti(L, -2, -ref);
   lua_pushinteger(L, ref);
@@ -327,21 +410,12 @@ static int m_cancel(lua_State *L) {
   return 1;
 }
 
-/* Raises the error a callback left, if any. */
-static void rethrow(lua_State *L, lmachine *lm) {
-  if (lm->error == LUA_NOREF) return;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->error);
-  luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
-  lm->error = LUA_NOREF;
-  lua_error(L);
-}
-
 /* m:run() -> events run */
 static int m_run(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   lm->L = L;
   uint64_t n = dl_clock_run(dl_machine_clock(lm->m));
-  rethrow(L, lm);
+  ldl_rethrow(L, lm);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -352,7 +426,7 @@ static int m_run_until(lua_State *L) {
   uint64_t t = ldl_checkduration(L, 2);
   lm->L = L;
   uint64_t n = dl_clock_run_until(dl_machine_clock(lm->m), t);
-  rethrow(L, lm);
+  ldl_rethrow(L, lm);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -362,7 +436,7 @@ static int m_step(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   lm->L = L;
   int ran = dl_clock_step(dl_machine_clock(lm->m));
-  rethrow(L, lm);
+  ldl_rethrow(L, lm);
   lua_pushboolean(L, ran);
   return 1;
 }
@@ -379,6 +453,10 @@ static const luaL_Reg methods[] = {
   {"write_phys", m_write_phys},
   {"fill_phys", m_fill_phys},
   {"stats", m_stats},
+  {"read", m_read},
+  {"write", m_write},
+  {"device_read", m_device_read},
+  {"device_write", m_device_write},
   {"select", m_select},
   {"close", m_close},
   {"after", m_after},

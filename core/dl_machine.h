@@ -26,7 +26,24 @@ typedef struct dl_machine_config {
   dl_range ram[DL_MAX_RAM_RANGES];    /* default one range: 16 GiB at 0 */
   size_t nram;
   dl_alloc_policy alloc;              /* default policy for buffers */
+  int coherent;                       /* DMA snoops CPU caches (default 1, as x86) */
+  uint32_t map_registers;             /* system-wide map register pool (64) */
+  uint32_t adapter_map_registers;     /* cap per adapter (16) */
 } dl_machine_config;
+
+typedef struct dl_verifier dl_verifier;
+typedef struct dl_mapregs dl_mapregs;
+typedef struct dl_dmamap dl_dmamap;
+typedef struct dl_cache dl_cache;
+
+/* IRQL values (x64). */
+enum {
+  DL_PASSIVE_LEVEL = 0,
+  DL_APC_LEVEL = 1,
+  DL_DISPATCH_LEVEL = 2,
+  DL_PROFILE_LEVEL = 15,
+  DL_HIGH_LEVEL = 15
+};
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg);
@@ -45,6 +62,31 @@ dl_rng *dl_machine_rng(dl_machine *m);
 const dl_machine_config *dl_machine_config_of(const dl_machine *m);
 uint32_t dl_machine_page_size(const dl_machine *m);
 
+/* The verifier's report log. */
+dl_verifier *dl_machine_verifier(dl_machine *m);
+
+/* The current IRQL of the (one) CPU running driver code. */
+uint8_t dl_machine_irql(const dl_machine *m);
+void dl_machine_set_irql(dl_machine *m, uint8_t irql);
+
+/* The map register pool, created on first use; NULL if no memory below
+** 16 MiB can hold it. */
+dl_mapregs *dl_machine_mapregs(dl_machine *m);
+
+/* Logical address ranges mapped for devices. */
+dl_dmamap *dl_machine_dmamap(dl_machine *m);
+
+/* The CPU cache model (non-coherent machines only; NULL when coherent). */
+dl_cache *dl_machine_cache(dl_machine *m);
+
+/* Heads of the lists of live device objects and adapters. */
+dl_link *dl_machine_devices(dl_machine *m);
+dl_link *dl_machine_adapters(dl_machine *m);
+
+/* The user slot, for the binding. */
+void *dl_machine_data(const dl_machine *m);
+void dl_machine_set_data(dl_machine *m, void *data);
+
 /* Returns a fresh object id (1, 2, ...): ids label objects in messages and
 ** traces, and counting per machine keeps them reproducible. */
 uint64_t dl_machine_next_id(dl_machine *m);
@@ -60,8 +102,11 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
 /* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
 int dl_buffer_free(dl_machine *m, dl_region *buf);
 
-/* Copies len bytes at virtual address va into dst; the range must lie
-** inside one region (DL_ENOTMAPPED otherwise). */
+/* CPU access by virtual address. The range must lie inside one region
+** (DL_ENOTMAPPED otherwise). On a non-coherent machine these go through the
+** CPU cache, so a device sees CPU writes only after KeFlushIoBuffers. */
+
+/* Copies len bytes at virtual address va into dst. */
 int dl_machine_read_va(dl_machine *m, uint64_t va, void *dst, uint64_t len);
 
 /* Copies len bytes from src to virtual address va. */
@@ -69,5 +114,9 @@ int dl_machine_write_va(dl_machine *m, uint64_t va, const void *src, uint64_t le
 
 /* Sets len bytes at virtual address va to byte. */
 int dl_machine_fill_va(dl_machine *m, uint64_t va, int byte, uint64_t len);
+
+/* CPU access by physical address (through the cache when non-coherent). */
+int dl_machine_cpu_read(dl_machine *m, uint64_t pa, void *dst, uint64_t len);
+int dl_machine_cpu_write(dl_machine *m, uint64_t pa, const void *src, uint64_t len);
 
 #endif

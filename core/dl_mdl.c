@@ -137,7 +137,7 @@ int dl_mdl_unlock(dl_mdl *mdl) {
 /* IoBuildPartialMdl. */
 int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t length) {
   if (source == target || source->m != target->m) return DL_EINVAL;
-  if (!dl_mdl_pages_valid(source)) return DL_ESTATE;
+  if (!dl_mdl_pages_valid(source) || (target->flags & DL_MDL_PAGES_LOCKED)) return DL_ESTATE;
   uint64_t base = dl_mdl_virtual_address(source), end = base + source->byte_count;
   if (va < base || va >= end) return DL_ERANGE;
   if (length == 0) length = end - va;
@@ -147,6 +147,7 @@ int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t l
   if (n > target->capacity) return DL_ENOSPACE;
   uint64_t first = ((va & ~(ps - 1)) - source->start_va) / ps;
   memcpy(target->pfns, source->pfns + first, n * sizeof target->pfns[0]);
+  orphan_partials(target);  /* what target described before goes away */
   target->start_va = va & ~(ps - 1);
   target->byte_offset = (uint32_t)(va & (ps - 1));
   target->byte_count = (uint32_t)length;
@@ -162,7 +163,8 @@ int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t l
 void dl_mdl_prepare_for_reuse(dl_mdl *mdl) {
   if (!(mdl->flags & DL_MDL_PARTIAL)) return;
   mdl->flags &= ~(uint32_t)(DL_MDL_PARTIAL | DL_MDL_PARTIAL_HAS_BEEN_MAPPED
-                            | DL_MDL_SOURCE_IS_NONPAGED_POOL);
+                            | DL_MDL_SOURCE_IS_NONPAGED_POOL | DL_MDL_MAPPED_TO_SYSTEM_VA
+                            | DL_MDL_IO_PAGE_READ);
   mdl->source = NULL;
 }
 

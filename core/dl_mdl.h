@@ -54,7 +54,7 @@ int dl_mdl_unlock(dl_mdl *mdl);
 
 /* IoBuildPartialMdl: makes `target` describe [va, va+length) of `source`
 ** (length 0: to the end of source). DL_ESTATE if source's pages are not
-** valid, DL_ERANGE if the range is not inside source, DL_ENOSPACE if target
+** valid or target is locked, DL_ERANGE if the range is not inside source, DL_ENOSPACE if target
 ** was allocated too small. */
 int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t length);
 

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dl_pagemap.h"
 #include "dl_status.h"
 
 #define CHUNK_SHIFT 15
 #define CHUNK_PAGES (UINT64_C(1) << CHUNK_SHIFT)
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
-#define SPARE_BLOCKS_MAX 256
 #define SCATTER_PROBES 64
 
 typedef struct chunk {
@@ -28,8 +28,6 @@ typedef struct chunk {
 
 typedef struct span { uint64_t first, count; } span;  /* RAM, in PFNs */
 
-typedef struct page_slot { uint64_t key; uint8_t *bytes; } page_slot;
-
 struct dl_physmem {
   uint32_t page_size, shift;
   span *ram;
@@ -38,10 +36,7 @@ struct dl_physmem {
   chunk *chunks;
   size_t nchunks, nbitmaps;
   dl_rng *rng;
-  page_slot *pages;   /* key = pfn + 1; 0 marks an empty slot */
-  size_t pages_cap, pages_len;
-  void *spare;        /* released page blocks kept for reuse */
-  size_t nspare;
+  dl_pagemap bytes;   /* contents of pages that were written */
 };
 
 /* ---- RAM ranges ---------------------------------------------------------- */
@@ -254,86 +249,10 @@ static uint64_t random_free(dl_physmem *pm) {
 
 /* ---- page bytes ---------------------------------------------------------- */
 
-static size_t slot_home(const dl_physmem *pm, uint64_t key) {
-  return (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & (pm->pages_cap - 1);
-}
+static void drop_page_bytes(dl_physmem *pm, uint64_t pfn) { dl_pagemap_drop(&pm->bytes, pfn); }
 
-static page_slot *find_slot(const dl_physmem *pm, uint64_t pfn) {
-  if (pm->pages_cap == 0) return NULL;
-  uint64_t key = pfn + 1;
-  for (size_t i = slot_home(pm, key);; i = (i + 1) & (pm->pages_cap - 1)) {
-    if (pm->pages[i].key == key) return &pm->pages[i];
-    if (pm->pages[i].key == 0) return NULL;
-  }
-}
-
-static int grow_pages(dl_physmem *pm) {
-  size_t cap = pm->pages_cap ? pm->pages_cap * 2 : 1024;
-  page_slot *old = pm->pages, *fresh = calloc(cap, sizeof *fresh);
-  if (!fresh) return DL_ENOMEM;
-  size_t oldcap = pm->pages_cap;
-  pm->pages = fresh;
-  pm->pages_cap = cap;
-  for (size_t i = 0; i < oldcap; i++) {
-    if (!old[i].key) continue;
-    size_t j = slot_home(pm, old[i].key);
-    while (fresh[j].key) j = (j + 1) & (cap - 1);
-    fresh[j] = old[i];
-  }
-  free(old);
-  return DL_OK;
-}
-
-static uint8_t *new_block(dl_physmem *pm) {
-  if (pm->spare) {
-    uint8_t *b = pm->spare;
-    memcpy(&pm->spare, b, sizeof pm->spare);
-    pm->nspare--;
-    memset(b, 0, pm->page_size);
-    return b;
-  }
-  return calloc(1, pm->page_size);
-}
-
-/* Returns the bytes of a page, creating them (zeroed) when `create`. */
 static uint8_t *page_bytes(dl_physmem *pm, uint64_t pfn, int create) {
-  page_slot *s = find_slot(pm, pfn);
-  if (s || !create) return s ? s->bytes : NULL;
-  if ((pm->pages_len + 1) * 10 > pm->pages_cap * 7 && grow_pages(pm)) return NULL;
-  uint8_t *bytes = new_block(pm);
-  if (!bytes) return NULL;
-  size_t i = slot_home(pm, pfn + 1);
-  while (pm->pages[i].key) i = (i + 1) & (pm->pages_cap - 1);
-  pm->pages[i].key = pfn + 1;
-  pm->pages[i].bytes = bytes;
-  pm->pages_len++;
-  return bytes;
-}
-
-/* Removes a page's bytes; backward-shift deletion keeps probing correct. */
-static void drop_page_bytes(dl_physmem *pm, uint64_t pfn) {
-  page_slot *s = find_slot(pm, pfn);
-  if (!s) return;
-  uint8_t *bytes = s->bytes;
-  size_t mask = pm->pages_cap - 1, i = (size_t)(s - pm->pages);
-  for (size_t j = (i + 1) & mask; pm->pages[j].key; j = (j + 1) & mask) {
-    size_t h = slot_home(pm, pm->pages[j].key);
-    int movable = (j > i) ? (h <= i || h > j) : (h <= i && h > j);
-    if (movable) {
-      pm->pages[i] = pm->pages[j];
-      i = j;
-    }
-  }
-  pm->pages[i].key = 0;
-  pm->pages[i].bytes = NULL;
-  pm->pages_len--;
-  if (pm->nspare < SPARE_BLOCKS_MAX) {
-    memcpy(bytes, &pm->spare, sizeof pm->spare);
-    pm->spare = bytes;
-    pm->nspare++;
-  } else {
-    free(bytes);
-  }
+  return create ? dl_pagemap_get_or_create(&pm->bytes, pfn) : dl_pagemap_get(&pm->bytes, pfn);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -349,6 +268,7 @@ int dl_physmem_new(uint32_t page_size, const dl_range *ranges, size_t nranges,
   pm->page_size = page_size;
   pm->shift = (uint32_t)__builtin_ctz(page_size);
   pm->rng = rng;
+  dl_pagemap_init(&pm->bytes, page_size);
   int rc = build_spans(pm, ranges, nranges);
   if (!rc) rc = build_chunks(pm);
   if (rc) {
@@ -363,14 +283,7 @@ int dl_physmem_new(uint32_t page_size, const dl_range *ranges, size_t nranges,
 void dl_physmem_free(dl_physmem *pm) {
   if (!pm) return;
   for (size_t k = 0; pm->chunks && k < pm->nchunks; k++) free(pm->chunks[k].used);
-  for (size_t i = 0; i < pm->pages_cap; i++) free(pm->pages[i].bytes);
-  while (pm->spare) {
-    void *next;
-    memcpy(&next, pm->spare, sizeof next);
-    free(pm->spare);
-    pm->spare = next;
-  }
-  free(pm->pages);
+  dl_pagemap_clear(&pm->bytes);
   free(pm->chunks);
   free(pm->ram);
   free(pm);
@@ -550,10 +463,9 @@ int dl_physmem_copy(dl_physmem *pm, uint64_t dst, uint64_t src, size_t len) {
 void dl_physmem_get_stats(const dl_physmem *pm, dl_physmem_stats *st) {
   st->ram_pages = pm->ram_pages;
   st->free_pages = pm->free_pages;
-  st->touched_pages = pm->pages_len;
+  st->touched_pages = pm->bytes.len;
   st->host_bytes = sizeof *pm + pm->nram * sizeof *pm->ram
                  + pm->nchunks * sizeof *pm->chunks
                  + pm->nbitmaps * CHUNK_WORDS * sizeof(uint64_t)
-                 + pm->pages_cap * sizeof *pm->pages
-                 + (pm->pages_len + pm->nspare) * (uint64_t)pm->page_size;
+                 + dl_pagemap_host_bytes(&pm->bytes);
 }

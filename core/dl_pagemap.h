@@ -1,0 +1,43 @@
+/*
+** dl_pagemap.h: a map from page frame number to a block of host memory,
+** created on first use. Physical memory keeps page bytes in one; the
+** non-coherent CPU cache keeps its dirty pages in another.
+*/
+#ifndef DL_PAGEMAP_H
+#define DL_PAGEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dl_pagemap_slot { uint64_t key; uint8_t *block; } dl_pagemap_slot;
+
+/* Open addressing with linear probing; key = pfn + 1, 0 marks an empty slot.
+** Released blocks are kept (up to a bound) for reuse, since first touch of
+** fresh host memory is the dear part of creating a page. */
+typedef struct dl_pagemap {
+  size_t block_size;
+  dl_pagemap_slot *slots;
+  size_t cap, len;
+  void *spare;
+  size_t nspare;
+} dl_pagemap;
+
+/* Makes an empty map whose blocks are `block_size` bytes. */
+void dl_pagemap_init(dl_pagemap *pm, size_t block_size);
+
+/* Frees every block and the table. */
+void dl_pagemap_clear(dl_pagemap *pm);
+
+/* Returns the block of pfn, or NULL. */
+uint8_t *dl_pagemap_get(const dl_pagemap *pm, uint64_t pfn);
+
+/* Returns the block of pfn, creating it zeroed; NULL if out of memory. */
+uint8_t *dl_pagemap_get_or_create(dl_pagemap *pm, uint64_t pfn);
+
+/* Removes pfn's block, if any. */
+void dl_pagemap_drop(dl_pagemap *pm, uint64_t pfn);
+
+/* Host bytes the map uses. */
+uint64_t dl_pagemap_host_bytes(const dl_pagemap *pm);
+
+#endif
