@@ -108,6 +108,7 @@ static int l_IoGetDmaAdapter(lua_State *L) {
     return 2;
   }
   dl_adapter_set_drop(a, on_drop);
+  ldl_forgethandle(L, a);  /* a stale handle of a freed object at the same address */
   ldl_pushowner(L, 1);
   ldl_pushhandle(L, LDL_ADAPTER, -1, a);
   lua_pushinteger(L, nmr);
@@ -126,7 +127,8 @@ static int l_PutDmaAdapter(lua_State *L) {
 
 /* ---- the adapter channel -------------------------------------------------- */
 
-/* AdapterControl(DeviceObject, Irp, MapRegisterBase, Context) -> action */
+/* AdapterControl(DeviceObject, Irp, MapRegisterBase, Context) -> action;
+** 0 when it failed (its error is raised after the call that ran it). */
 static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
   lmachine *lm = dl_machine_data(dev->m);
   lua_State *L = lm->L;
@@ -139,7 +141,7 @@ static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
   lua_insert(L, -2);
   lua_pushlightuserdata(L, (void *)(uintptr_t)base);
   lua_insert(L, -2);                            /* fn, device, irp, base, context */
-  if (!ldl_callback(L, lm, 4, 1)) return DL_DEALLOCATE_OBJECT;
+  if (!ldl_callback(L, lm, 4, 1)) return 0;
   int ok = 0;
   lua_Integer action = lua_tointegerx(L, -1, &ok);
   lua_pop(L, 1);
@@ -149,7 +151,7 @@ static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
                        "DeallocateObjectKeepRegisters");
     lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  return DL_DEALLOCATE_OBJECT;
+  return 0;
 }
 
 /* A queued routine that will never run: forget its function. */
@@ -473,6 +475,8 @@ static int a_index(lua_State *L) {
   else if (strcmp(key, "Version") == 0) lua_pushinteger(L, dl_adapter_description(a)->version);
   else if (strcmp(key, "NumberOfMapRegisters") == 0) lua_pushinteger(L, dl_adapter_map_registers(a));
   else if (strcmp(key, "ceiling") == 0) lua_pushinteger(L, (lua_Integer)dl_adapter_ceiling(a));
+  else if (strcmp(key, "address_bits") == 0)  /* the ceiling is 2^bits - 1 (-1 as a Lua integer for 64) */
+    lua_pushinteger(L, __builtin_popcountll(dl_adapter_ceiling(a)));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_adapter_id(a));
   else if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);

@@ -1,5 +1,10 @@
 /*
-** device.c: DEVICE_OBJECT handles: m:device{name = ...}.
+** device.c: DEVICE_OBJECT handles: m:device{name = ...}, and the fields a
+** driver uses: DriverObject, CurrentIrp, DeviceExtension.
+**
+** A device's Lua-side state (its DriverObject and DeviceExtension table)
+** lives in the machine's callback table keyed by the device, so that it
+** outlives any one handle and goes with the machine.
 */
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +12,50 @@
 #include "../core/dl_device.h"
 #include "../core/dl_status.h"
 #include "ldl.h"
+
+#define LDL_DRIVER "DRIVER_OBJECT"  /* irp.c's class */
+
+enum { SLOT_DRIVER = 1, SLOT_EXTENSION };
+
+/* Pushes the state table of the device at arg (nil if it has none and
+** `create` is 0). */
+static void push_state(lua_State *L, int arg, int create) {
+  lobject *h = lua_touserdata(L, arg);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
+  if (lua_rawgetp(L, -1, h->obj) == LUA_TNIL && create) {
+    lua_pop(L, 1);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, h->obj);
+  }
+  lua_remove(L, -2);
+}
+
+/* Pushes slot `slot` of the device at arg: nil, or with `create` a table
+** made on first use (the DeviceExtension). */
+static void push_slot(lua_State *L, int arg, int slot, int create) {
+  push_state(L, arg, create);
+  if (lua_isnil(L, -1)) return;
+  if (lua_rawgeti(L, -1, slot) == LUA_TNIL && create) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, slot);
+  }
+  lua_remove(L, -2);
+}
+
+/* Pushes the handle of the device's CurrentIrp: irp.c keeps it alive
+** (and so in the handle table) while it is current. */
+static void push_current_irp(lua_State *L, dl_device *dev) {
+  if (!dev->current_irp) {
+    lua_pushnil(L);
+    return;
+  }
+  ldl_pushhandles(L);
+  lua_rawgetp(L, -1, dev->current_irp);
+  lua_remove(L, -2);
+}
 
 /* m:device{name=} -> DEVICE_OBJECT */
 static int dev_new(lua_State *L) {
@@ -36,7 +85,9 @@ static int dev_tostring(lua_State *L) {
   return 1;
 }
 
-/* Fields: name, id, machine; otherwise methods. */
+/* Fields: the WDK's DriverObject, CurrentIrp, DeviceExtension (a table
+** per device, made on first access); the lab's name, id, machine;
+** otherwise methods. */
 static int dev_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
@@ -44,8 +95,26 @@ static int dev_index(lua_State *L) {
   if (strcmp(key, "name") == 0) lua_pushstring(L, dev->name);
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dev->id);
   else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
+  else if (strcmp(key, "DriverObject") == 0) push_slot(L, 1, SLOT_DRIVER, 0);
+  else if (strcmp(key, "DeviceExtension") == 0) push_slot(L, 1, SLOT_EXTENSION, 1);
+  else if (strcmp(key, "CurrentIrp") == 0) push_current_irp(L, dev);
   else lua_pushnil(L);
   return 1;
+}
+
+/* dev.DriverObject = drv | nil; every other field is read-only. */
+static int dev_newindex(lua_State *L) {
+  ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
+  const char *key = luaL_checkstring(L, 2);
+  if (strcmp(key, "DriverObject") != 0)
+    return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject may be set)",
+                      key);
+  if (!lua_isnil(L, 3) && !luaL_testudata(L, 3, LDL_DRIVER))
+    return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT (dma.driver{...}) or nil");
+  push_state(L, 1, 1);
+  lua_pushvalue(L, 3);
+  lua_rawseti(L, -2, SLOT_DRIVER);
+  return 0;
 }
 
 /* Device objects live as long as their machine. */
@@ -57,6 +126,7 @@ static int dev_gc(lua_State *L) {
 static const luaL_Reg meta[] = {
   {"__gc", dev_gc},
   {"__tostring", dev_tostring},
+  {"__newindex", dev_newindex},
   {NULL, NULL}
 };
 

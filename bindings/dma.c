@@ -192,6 +192,12 @@ int luaopen_dma(lua_State *L) {
   ldl_open_sglist(L);
   ldl_open_irql(L);
   ldl_open_verifier(L);
+  ldl_open_dpc(L);
+  ldl_open_interrupt(L);
+  ldl_open_model(L);
+  ldl_open_busmaster(L);
+  ldl_open_trace(L);
+  ldl_open_irp(L);
   ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);

@@ -188,8 +188,14 @@ void ldl_pushhandle(lua_State *L, const char *name, int machine, void *obj) {
   machine = lua_absindex(L, machine);
   ldl_pushhandles(L);
   if (lua_rawgetp(L, -1, obj) != LUA_TNIL) {
-    lua_remove(L, -2);
-    return;
+    lobject *h = lua_touserdata(L, -1);
+    /* a handle left by a freed object at the same address (another or a
+    ** closed machine) is not this object's */
+    if (h->owner == lua_touserdata(L, machine) && h->owner->m && h->obj == obj &&
+        luaL_testudata(L, -1, name)) {
+      lua_remove(L, -2);
+      return;
+    }
   }
   lua_pop(L, 1);
   ldl_newobject(L, name, machine, obj);
@@ -276,10 +282,10 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
     ldl_rethrow(L, lm);
   }
   if (lm->record || now <= before || now <= lm->raised) return;
+  /* the first report the call made: a real bug check stops at the first */
+  const dl_report *r = dl_verifier_at(lm->m, (size_t)(before > lm->raised ? before : lm->raised));
   lm->raised = now;
-  const dl_report *r = NULL;
-  for (size_t i = 0; dl_verifier_at(lm->m, i); i++) r = dl_verifier_at(lm->m, i);
-  if (!r) return;
+  if (!r) return;  /* beyond the reports the log keeps */
   char text[sizeof r->message + 64];
   snprintf(text, sizeof text, "%s (0x%X, P1=0x%02X): %s", bugcheck_name(r->bugcheck),
            (unsigned)r->bugcheck, (unsigned)r->p1, r->message);

@@ -24,6 +24,9 @@
 #define LDL_DEVICE "DEVICE_OBJECT"
 #define LDL_ADAPTER "DMA_ADAPTER"
 #define LDL_SGLIST "SCATTER_GATHER_LIST"
+#define LDL_DPC "KDPC"
+#define LDL_INTERRUPT "KINTERRUPT"
+#define LDL_MODEL "device model"
 
 /* A machine handle. */
 typedef struct lmachine {
@@ -147,5 +150,11 @@ void ldl_open_adapter(lua_State *L);
 void ldl_open_sglist(lua_State *L);
 void ldl_open_irql(lua_State *L);
 void ldl_open_verifier(lua_State *L);
+void ldl_open_dpc(lua_State *L);
+void ldl_open_interrupt(lua_State *L);
+void ldl_open_model(lua_State *L);
+void ldl_open_busmaster(lua_State *L);
+void ldl_open_trace(lua_State *L);
+void ldl_open_irp(lua_State *L);
 
 #endif

@@ -2,9 +2,12 @@
 ** machine.c: the `machine` handle: dma.machine{...}, physical memory access,
 ** running the clock, statistics.
 */
+#include <stdio.h>
 #include <string.h>
 
+#include "../core/dl_adapter.h"
 #include "../core/dl_dmamap.h"
+#include "../core/dl_verifier.h"
 #include "../core/dl_mdl.h"
 #include "../core/dl_status.h"
 #include "lcall.h"
@@ -102,7 +105,21 @@ static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
                   arg, "adapter_map_registers must be an integer from 1 to 4096");
     cfg->adapter_map_registers = (uint32_t)lua_tointeger(L, -1);
   }
-  lua_pop(L, 6);
+  if (lua_getfield(L, arg, "cpus") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 64,
+                  arg, "cpus must be an integer from 1 to 64");
+    cfg->cpus = (uint32_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "dpc_latency") != LUA_TNIL)
+    cfg->dpc_latency = ldl_checkduration(L, lua_gettop(L));
+  if (lua_getfield(L, arg, "interrupt_latency") != LUA_TNIL)
+    cfg->interrupt_latency = ldl_checkduration(L, lua_gettop(L));
+  if (lua_getfield(L, arg, "trace") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, arg,
+                  "trace must be the number of records to keep (0: all)");
+    cfg->trace_capacity = (size_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 10);
   read_ram(L, arg, cfg);
 }
 
@@ -158,9 +175,8 @@ static int m_new(lua_State *L) {
 
 /* ---- metamethods --------------------------------------------------------- */
 
-/* Frees the machine and everything on it; idempotent (__gc, __close, close). */
-static int m_close(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+/* Frees the machine and everything on it; idempotent. */
+static void close_machine(lua_State *L, lmachine *lm) {
   if (lm->m) ldl_forgethandle(L, lm->m);
   lm->L = L;  /* teardown may tell the binding about dropped requests */
   dl_machine_free(lm->m);
@@ -168,6 +184,29 @@ static int m_close(lua_State *L) {
   luaL_unref(L, LUA_REGISTRYINDEX, lm->callbacks);
   luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
   lm->callbacks = lm->error = LUA_NOREF;
+}
+
+/* __gc: frees quietly (a finalizer cannot report). */
+static int m_gc(lua_State *L) {
+  close_machine(L, luaL_checkudata(L, 1, LDL_MACHINE));
+  return 0;
+}
+
+/* m:close() and __close: what the adapters still hold is checked as leaks
+** first, as the verifier does when a driver unloads; the machine is freed
+** either way, then a leak raises an error unless the verifier records. */
+static int m_close(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (!lm->m) return 0;
+  uint64_t before = dl_verifier_count(lm->m);
+  dl_adapter_check_leaks(lm->m);
+  const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
+  char text[300] = "";
+  if (leak && !lm->record)
+    snprintf(text, sizeof text, "leak at close: bug check 0x%X P1=0x%02X: %s", leak->bugcheck,
+             leak->p1, leak->message);
+  close_machine(L, lm);
+  if (text[0]) return luaL_error(L, "%s", text);
   return 0;
 }
 
@@ -414,8 +453,9 @@ static int m_cancel(lua_State *L) {
 static int m_run(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   lm->L = L;
+  uint64_t before = ldl_reports(lm);
   uint64_t n = dl_clock_run(dl_machine_clock(lm->m));
-  ldl_rethrow(L, lm);
+  ldl_checkreports(L, lm, before);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -425,8 +465,9 @@ static int m_run_until(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t t = ldl_checkduration(L, 2);
   lm->L = L;
+  uint64_t before = ldl_reports(lm);
   uint64_t n = dl_clock_run_until(dl_machine_clock(lm->m), t);
-  ldl_rethrow(L, lm);
+  ldl_checkreports(L, lm, before);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -435,14 +476,15 @@ static int m_run_until(lua_State *L) {
 static int m_step(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   lm->L = L;
+  uint64_t before = ldl_reports(lm);
   int ran = dl_clock_step(dl_machine_clock(lm->m));
-  ldl_rethrow(L, lm);
+  ldl_checkreports(L, lm, before);
   lua_pushboolean(L, ran);
   return 1;
 }
 
 static const luaL_Reg meta[] = {
-  {"__gc", m_close},
+  {"__gc", m_gc},
   {"__close", m_close},
   {"__tostring", m_tostring},
   {NULL, NULL}

@@ -15,6 +15,7 @@
 #include "dl_cache.h"
 #include "dl_dmamap.h"
 #include "dl_status.h"
+#include "dl_trace.h"
 #include "dl_verifier.h"
 
 static void start_channel(dl_adapter *a);
@@ -232,14 +233,16 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   g->dev = dev;
   g->sg = NULL;
   a->live_grants++;
+  dl_stats_map_registers(dl_machine_trace(a->m), count, dl_clock_now(dl_machine_clock(a->m)));
   a->stats.registers_held += count;
   if (a->stats.registers_held > a->stats.registers_high_water)
     a->stats.registers_high_water = a->stats.registers_held;
   return token_of(a, i);
 }
 
-/* Frees a grant's registers and mappings, then serves the waiters. */
-void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
+/* Frees a grant's registers and mappings, then serves the waiters; `call`
+** (NULL: no report) names the call in a report 0x10 for unflushed mappings. */
+static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
   uint32_t i = slot_of(a, base);
   if (i == NO_SLOT || !a->grants[i].live) return;
   dl_grant *g = &a->grants[i];
@@ -249,12 +252,15 @@ void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
       still += a->maps[k].reg_count ? a->maps[k].reg_count : 1;
       dl_adapter_end_mapping(a, k, 0);
     }
-  if (report && still)
+  if (call && still)
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FREED_WHILE_MAPPED, still, 0, 0,
-                   "FreeMapRegisters: adapter#%llu frees map registers still mapped "
-                   "(FlushAdapterBuffers was not called after MapTransfer)",
+                   "%s: adapter#%llu frees map registers still mapped "
+                   "(FlushAdapterBuffers was not called after MapTransfer)", call,
                    (unsigned long long)a->id);
   if (g->count) dl_mapregs_give(dl_machine_mapregs(a->m), g->first, g->count);
+  dl_stats_map_registers(dl_machine_trace(a->m), -(int64_t)g->count,
+                         dl_clock_now(dl_machine_clock(a->m)));
+  dl_trace_emit(a->m, DL_TR_FREE_MAP_REGISTERS, a->id, g->count, 0);
   a->stats.registers_held -= g->count;
   g->live = 0;
   g->gen++;
@@ -262,6 +268,12 @@ void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
   a->free_grant = i;
   a->live_grants--;
   serve_waiters(a->m);
+}
+
+/* Frees a grant's registers and mappings; `report` records 0x10 for
+** mappings still unflushed. Serves the waiters afterwards. */
+void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
+  release_grant(a, base, report ? "FreeMapRegisters" : NULL);
 }
 
 /* ---- the adapter channel ----------------------------------------------------- */
@@ -296,12 +308,26 @@ static void release_channel(dl_adapter *a) {
   start_channel(a);
 }
 
+/* Traces a grant; a request that could not be granted when it was made
+** counts as a channel wait, for as long as it waited. */
+static void note_grant(dl_adapter *a, const dl_request *r) {
+  dl_stats *st = dl_trace_stats(dl_machine_trace(a->m));
+  uint64_t now = dl_clock_now(dl_machine_clock(a->m));
+  if (r->waited) {
+    st->channel_waits++;
+    st->channel_wait_ns += now - r->queued_at;
+  }
+  dl_trace_emit(a->m, DL_TR_CHANNEL_GRANT, a->id, r->dev ? r->dev->id : 0, r->regs);
+}
+
 /* Runs the driver's routine for a request granted registers (at DISPATCH_LEVEL)
-** and acts on what it returns. */
+** and acts on what it returns; any other value means the routine failed (a
+** script error): its registers are freed without a report of their own. */
 static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
   uint64_t base = new_grant(a, r->dev, first, r->regs, r->asked);
   a->stats.channel_grants++;
   dl_machine *m = a->m;
+  note_grant(a, r);
   uint8_t irql = dl_machine_irql(m);
   dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
   if (r->kind == REQ_SGLIST) {
@@ -319,7 +345,9 @@ static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
     a->owner_base = base;
     return;
   }
-  if (action == DL_DEALLOCATE_OBJECT) dl_adapter_release_grant(a, base, 1);
+  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS)
+    release_grant(a, base, action == DL_DEALLOCATE_OBJECT ? "AdapterControl (DeallocateObject)"
+                                                          : NULL);
   release_channel(a);
 }
 
@@ -337,6 +365,7 @@ static void start_channel(dl_adapter *a) {
     return;
   }
   a->stats.channel_waits++;
+  r->waited = 1;
   dl_list_append(&mr->waiters, &r->link);
 }
 
@@ -365,6 +394,9 @@ static void serve_waiters(dl_machine *m) {
 
 /* Queues a request for the channel and starts it if the channel is free. */
 void dl_adapter_queue_request(dl_adapter *a, dl_request *r) {
+  r->queued_at = dl_clock_now(dl_machine_clock(a->m));
+  r->waited = a->owner != NULL;  /* behind another request for the channel */
+  dl_trace_emit(a->m, DL_TR_CHANNEL_REQUEST, a->id, r->dev ? r->dev->id : 0, r->regs);
   dl_list_append(&a->channel_queue, &r->link);
   start_channel(a);
 }
@@ -399,7 +431,8 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
   return DL_STATUS_SUCCESS;
 }
 
-/* FreeAdapterChannel. */
+/* FreeAdapterChannel: frees the registers first, then gives the channel to
+** the next request (the order of the reference, 1.3). */
 void dl_adapter_free_channel(dl_adapter *a) {
   if (!dl_adapter_usable(a, "FreeAdapterChannel")) return;
   dl_verify_irql(a->m, "FreeAdapterChannel", 1, DL_DISPATCH_LEVEL);
@@ -410,8 +443,10 @@ void dl_adapter_free_channel(dl_adapter *a) {
     return;
   }
   uint64_t base = a->owner_base;
+  a->owner_keeps = 0;
+  a->owner_base = 0;
+  release_grant(a, base, "FreeAdapterChannel");
   release_channel(a);
-  dl_adapter_release_grant(a, base, 1);
 }
 
 /* FreeMapRegisters. */
@@ -439,9 +474,8 @@ int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n) {
                    n > g->asked ? n - g->asked : 0, n, g->asked,
                    "FreeMapRegisters: adapter#%llu frees %u map registers but %u were allocated",
                    (unsigned long long)a->id, n, g->asked);
-  if (a->owner && a->owner_base == base) {  /* kept by KeepObject: the channel goes too */
-    release_channel(a);
-  }
+  if (a->owner && a->owner_base == base) a->owner_base = 0;  /* KeepObject: the channel stays
+                                                               until FreeAdapterChannel */
   dl_adapter_release_grant(a, base, 1);
   return DL_OK;
 }
@@ -611,7 +645,11 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   if (bounce && write) bounce_copy(a->m, mp, 1);
   a->stats.map_transfers++;
   a->stats.bytes_mapped += len;
-  if (bounce) a->stats.bytes_bounced += len;
+  if (bounce) {
+    a->stats.bytes_bounced += len;
+    dl_trace_stats(dl_machine_trace(a->m))->bytes_bounced += len;
+  }
+  dl_trace_emit(a->m, DL_TR_MAP, a->id, mp->logical, len | ((uint64_t)bounce << 63));
   *length = len;
   *logical = mp->logical;
   return DL_OK;
@@ -642,6 +680,7 @@ int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uin
       dl_adapter_end_mapping(a, i, 1);
   }
   a->stats.flushes++;
+  dl_trace_emit(a->m, DL_TR_FLUSH, a->id, va, length);
   return 1;
 }
 

@@ -27,6 +27,8 @@ typedef struct dl_request {
   uint64_t va;
   uint32_t length;
   int write;
+  uint64_t queued_at;          /* when the driver asked: channel wait statistics */
+  int waited;                  /* it could not be granted at once */
 } dl_request;
 
 /* A map register allocation; its MapRegisterBase is a token naming it. */

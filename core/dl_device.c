@@ -15,6 +15,7 @@ int dl_device_new(dl_machine *m, const char *name, dl_device **out) {
   if (!dev) return DL_ENOMEM;
   dev->m = m;
   dev->id = dl_machine_next_id(m);
+  dl_list_init(&dev->irp_queue);
   if (name) snprintf(dev->name, sizeof dev->name, "%s", name);
   else snprintf(dev->name, sizeof dev->name, "device%llu", (unsigned long long)dev->id);
   dl_list_append(dl_machine_devices(m), &dev->link);

@@ -1,6 +1,7 @@
 /*
 ** dl_device.h: device objects (the WDK's DEVICE_OBJECT, reduced to what
-** the DMA model needs): a name, an id, the current IRP and a user slot.
+** the DMA model needs): a name, an id, the device queue with the current
+** IRP, and a user slot.
 */
 #ifndef DL_DEVICE_H
 #define DL_DEVICE_H
@@ -17,6 +18,9 @@ typedef struct dl_device {
   uint64_t id;
   char name[48];
   uint32_t channel_requests; /* AllocateAdapterChannel requests not yet released */
+  struct dl_dpc *dpc_for_isr; /* IoInitializeDpcRequest */
+  dl_link irp_queue;       /* DeviceQueue: IRPs waiting for StartIo (dl_irp.c) */
+  struct dl_irp *current_irp; /* CurrentIrp; non-NULL is the queue's Busy state */
   void *data;              /* user slot (the binding's handle) */
 } dl_device;
 

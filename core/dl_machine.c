@@ -8,6 +8,11 @@
 
 #include "dl_adapter.h"
 #include "dl_cache.h"
+#include "dl_cpu.h"
+#include "dl_devmodel.h"
+#include "dl_interrupt.h"
+#include "dl_irp.h"
+#include "dl_trace.h"
 #include "dl_device.h"
 #include "dl_dmamap.h"
 #include "dl_mapregs.h"
@@ -25,9 +30,12 @@ struct dl_machine {
   dl_clock *clock;
   dl_physmem *mem;
   dl_vspace *vs;
-  dl_link mdls, devices, adapters;
+  dl_link mdls, devices, adapters, dpcs, devmodels, irps;
   uint64_t next_id;
-  uint8_t irql;
+  dl_cpu cpus[DL_MAX_CPUS];
+  int current_cpu;
+  dl_trace *trace;
+  dl_lines *lines;
   dl_verifier *verifier;
   dl_mapregs *mapregs;
   int mapregs_failed;
@@ -52,6 +60,10 @@ void dl_machine_config_init(dl_machine_config *cfg) {
   cfg->coherent = 1;
   cfg->map_registers = 64;
   cfg->adapter_map_registers = 16;
+  cfg->cpus = 1;
+  cfg->dpc_latency = 2000;
+  cfg->interrupt_latency = 1000;
+  cfg->trace_capacity = 65536;
 }
 
 /* Bytes of RAM in the ranges below `limit`. */
@@ -78,7 +90,8 @@ static size_t ram_with_hal_low(const dl_machine_config *cfg, dl_range *out) {
 /* Builds a machine from *cfg. */
 int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   if (!cfg || !out || cfg->nram == 0 || cfg->nram > DL_MAX_RAM_RANGES) return DL_EINVAL;
-  if (cfg->alloc >= DL_ALLOC_POLICY_COUNT) return DL_EINVAL;
+  if (cfg->alloc >= DL_ALLOC_POLICY_COUNT || cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS)
+    return DL_EINVAL;
   dl_machine *m = calloc(1, sizeof *m);
   if (!m) return DL_ENOMEM;
   m->cfg = *cfg;
@@ -86,10 +99,16 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   dl_list_init(&m->mdls);
   dl_list_init(&m->devices);
   dl_list_init(&m->adapters);
+  dl_list_init(&m->dpcs);
+  dl_list_init(&m->devmodels);
+  dl_list_init(&m->irps);
+  dl_cpus_init(m->cpus, (int)cfg->cpus);
   dl_range ram[DL_MAX_RAM_RANGES + 1];
   size_t nram = ram_with_hal_low(cfg, ram);
   int rc = DL_OK;
-  if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new())) rc = DL_ENOMEM;
+  if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new()) ||
+      !(m->trace = dl_trace_new(cfg->trace_capacity)) || !(m->lines = dl_lines_new()))
+    rc = DL_ENOMEM;
   if (!rc) rc = dl_physmem_new(cfg->page_size, ram, nram, &m->rng, &m->mem);
   if (!rc) rc = dl_vspace_new(cfg->page_size, VA_BASE, &m->vs);
   if (!rc) rc = dl_dmamap_new(&m->dmamap);
@@ -110,7 +129,12 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
 /* Frees the machine and everything on it; NULL is a harmless no-op. */
 void dl_machine_free(dl_machine *m) {
   if (!m) return;
+  while (!dl_list_empty(&m->devmodels)) dl_devmodel_free(dl_devmodel_from_link(m->devmodels.next));
   while (!dl_list_empty(&m->adapters)) dl_adapter_destroy(dl_adapter_from_link(m->adapters.next));
+  while (!dl_list_empty(&m->dpcs)) dl_dpc_free(dl_dpc_from_all(m->dpcs.next));
+  dl_lines_free(m->lines);
+  dl_trace_free(m->trace);
+  while (!dl_list_empty(&m->irps)) dl_irp_free(dl_irp_from_link(m->irps.next));
   while (!dl_list_empty(&m->devices))
     dl_device_free(DL_CONTAINER(m->devices.next, dl_device, link));
   while (!dl_list_empty(&m->mdls)) dl_mdl_destroy(dl_mdl_from_link(m->mdls.next));
@@ -139,8 +163,16 @@ dl_link *dl_machine_adapters(dl_machine *m) { return &m->adapters; }
 dl_verifier *dl_machine_verifier(dl_machine *m) { return m->verifier; }
 dl_dmamap *dl_machine_dmamap(dl_machine *m) { return m->dmamap; }
 dl_cache *dl_machine_cache(dl_machine *m) { return m->cache; }
-uint8_t dl_machine_irql(const dl_machine *m) { return m->irql; }
-void dl_machine_set_irql(dl_machine *m, uint8_t irql) { m->irql = irql; }
+uint8_t dl_machine_irql(const dl_machine *m) { return m->cpus[m->current_cpu].irql; }
+void dl_machine_set_irql(dl_machine *m, uint8_t irql) { m->cpus[m->current_cpu].irql = irql; }
+int dl_machine_current_cpu(const dl_machine *m) { return m->current_cpu; }
+void dl_machine_set_current_cpu(dl_machine *m, int n) { m->current_cpu = n; }
+dl_cpu *dl_machine_cpu(dl_machine *m, int n) { return &m->cpus[n]; }
+dl_trace *dl_machine_trace(dl_machine *m) { return m->trace; }
+dl_lines *dl_machine_lines(dl_machine *m) { return m->lines; }
+dl_link *dl_machine_dpcs(dl_machine *m) { return &m->dpcs; }
+dl_link *dl_machine_devmodels(dl_machine *m) { return &m->devmodels; }
+dl_link *dl_machine_irps(dl_machine *m) { return &m->irps; }
 
 /* The map register pool, created on first use from RAM below 16 MiB. */
 dl_mapregs *dl_machine_mapregs(dl_machine *m) {

@@ -29,12 +29,19 @@ typedef struct dl_machine_config {
   int coherent;                       /* DMA snoops CPU caches (default 1, as x86) */
   uint32_t map_registers;             /* system-wide map register pool (64) */
   uint32_t adapter_map_registers;     /* cap per adapter (16) */
+  uint32_t cpus;                      /* simulated CPUs (1) */
+  uint64_t dpc_latency;               /* ns from an empty queue's first insert to its drain (2000) */
+  uint64_t interrupt_latency;         /* ns from line assertion to ISR (1000) */
+  size_t trace_capacity;              /* trace records kept (65536; 0: all) */
 } dl_machine_config;
 
 typedef struct dl_verifier dl_verifier;
 typedef struct dl_mapregs dl_mapregs;
 typedef struct dl_dmamap dl_dmamap;
 typedef struct dl_cache dl_cache;
+typedef struct dl_trace dl_trace;
+typedef struct dl_cpu dl_cpu;
+typedef struct dl_lines dl_lines;
 
 /* IRQL values (x64). */
 enum {
@@ -65,9 +72,20 @@ uint32_t dl_machine_page_size(const dl_machine *m);
 /* The verifier's report log. */
 dl_verifier *dl_machine_verifier(dl_machine *m);
 
-/* The current IRQL of the (one) CPU running driver code. */
+/* The current IRQL: that of the CPU running driver code now. */
 uint8_t dl_machine_irql(const dl_machine *m);
 void dl_machine_set_irql(dl_machine *m, uint8_t irql);
+
+/* The CPUs: the one running driver code now, and CPU n. */
+int dl_machine_current_cpu(const dl_machine *m);
+void dl_machine_set_current_cpu(dl_machine *m, int n);
+dl_cpu *dl_machine_cpu(dl_machine *m, int n);
+
+/* The trace and statistics. */
+dl_trace *dl_machine_trace(dl_machine *m);
+
+/* Interrupt lines. */
+dl_lines *dl_machine_lines(dl_machine *m);
 
 /* The map register pool, created on first use; NULL if no memory below
 ** 16 MiB can hold it. */
@@ -79,9 +97,11 @@ dl_dmamap *dl_machine_dmamap(dl_machine *m);
 /* The CPU cache model (non-coherent machines only; NULL when coherent). */
 dl_cache *dl_machine_cache(dl_machine *m);
 
-/* Heads of the lists of live device objects and adapters. */
+/* Heads of the lists of live device objects, adapters, DPCs and device models. */
 dl_link *dl_machine_devices(dl_machine *m);
 dl_link *dl_machine_adapters(dl_machine *m);
+dl_link *dl_machine_dpcs(dl_machine *m);
+dl_link *dl_machine_devmodels(dl_machine *m);
 
 /* The user slot, for the binding. */
 void *dl_machine_data(const dl_machine *m);
@@ -93,6 +113,9 @@ uint64_t dl_machine_next_id(dl_machine *m);
 
 /* Head of the list of live MDLs (owned by dl_mdl.c). */
 dl_link *dl_machine_mdls(dl_machine *m);
+
+/* Head of the list of live IRPs (owned by dl_irp.c). */
+dl_link *dl_machine_irps(dl_machine *m);
 
 /* Allocates a buffer: `length` bytes starting `offset` bytes into its first
 ** page, backed by pages chosen by `policy`, mapped as a region of `kind`. */

@@ -9,6 +9,7 @@
 
 #include "dl_adapter_int.h"
 #include "dl_status.h"
+#include "dl_trace.h"
 #include "dl_verifier.h"
 
 /* Registers a transfer of [va, va+length) over the MDL chain needs. */
@@ -135,10 +136,27 @@ static int map_chain(dl_adapter *a, dl_sglist *sg, dl_request *r) {
   return left ? DL_ERANGE : DL_OK;
 }
 
+/* Returns 1 if mdl is still one of the machine's MDLs: a request waiting
+** for registers keeps a pointer the driver may have freed meanwhile. */
+static int mdl_alive(dl_machine *m, const dl_mdl *mdl) {
+  dl_link *head = dl_machine_mdls(m);
+  for (dl_link *l = head->next; l != head; l = l->next)
+    if (dl_mdl_from_link(l) == mdl) return 1;
+  return 0;
+}
+
 /* The registers of an S/G request were granted: build the list and hand it
 ** to AdapterListControl. */
 void dl_sglist_granted(dl_request *r, uint64_t base) {
   dl_adapter *a = r->a;
+  if (!mdl_alive(a->m, r->mdl)) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_UNLOCKED_BUFFER, 0, r->va, r->length,
+                   "GetScatterGatherList: the MDL of a request waiting for map registers was "
+                   "freed before its list was built (IoFreeMdl before PutScatterGatherList)");
+    dl_adapter_release_grant(a, base, 0);
+    if (a->drop) a->drop(a, r->ctx);
+    return;
+  }
   dl_sglist *sg = new_sglist(a);
   dl_grant *g = dl_adapter_grant(a, base);
   if (!sg || !g) {
@@ -156,6 +174,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
     if (a->drop) a->drop(a, r->ctx);
     return;
   }
+  dl_trace_emit(a->m, DL_TR_SG_LIST, a->id, sg->id, sg->n);
   r->list_control(r->ctx, r->dev, sg);
 }
 

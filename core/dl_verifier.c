@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "dl_machine.h"
+#include "dl_trace.h"
 
 #define KEEP_MAX 10000
 
@@ -57,6 +58,7 @@ const dl_report *dl_verify_fail(dl_machine *m, uint32_t bugcheck, uint32_t p1, u
   va_start(ap, fmt);
   vsnprintf(r->message, sizeof r->message, fmt, ap);
   va_end(ap);
+  dl_trace_emit(m, DL_TR_VERIFIER, bugcheck, p1, r->seq);
   return r;
 }
 

@@ -19,6 +19,7 @@ typedef enum dl_region_kind {
   DL_REGION_NONPAGED,   /* nonpaged pool: always resident */
   DL_REGION_PAGED,      /* paged pool: must be probed and locked for DMA */
   DL_REGION_COMMON,     /* a common buffer */
+  DL_REGION_IO,         /* device registers mapped by MmMapIoSpace */
   DL_REGION_KIND_COUNT
 } dl_region_kind;
 

@@ -1,0 +1,114 @@
+-- random_io.lua [driver ...]: random reads and writes of 1 byte to 1 MiB at
+-- random offsets through the WDM drivers (wdm_packet, wdm_sg by default),
+-- every byte checked against a shadow copy of the medium, then the run's
+-- statistics. One request in 50 starts its device in error (a fault
+-- injected on the device): the driver must fail that request with the
+-- device's status and carry on with the next.
+--
+-- Environment: DMALAB_REQUESTS (default 1000), DMALAB_SEED (default 1).
+local dma = require "dma"
+dma.export()
+
+local here = (arg and arg[0] or ""):match("^(.*)scenarios/[^/]*$") or "scripts/"
+package.path = here .. "?.lua;" .. package.path
+
+local REQUESTS = tonumber(os.getenv("DMALAB_REQUESTS") or "") or 1000
+local SEED = tonumber(os.getenv("DMALAB_SEED") or "") or 1
+local CAPACITY = 64 << 20
+local MAX_REQUEST = 1 << 20
+local QUEUE_DEPTH = 4
+
+-- Builds the machine, the device and the driver; returns what a run needs.
+local function setup(name)
+  local m = dma.machine { ram = { { 0, "2G" }, { "4G", "2G" } }, seed = SEED, alloc = "scattered" }
+  local hw = m:busmaster { name = "disk0", capacity = CAPACITY, bandwidth = "2G", setup_latency = "5us",
+                           max_transfer = "256K", max_sg = 32, address_width = 32 }
+  for k = 1, REQUESTS // 50 do hw:inject { at_command = k * 97, kind = "error" } end
+  local DriverObject = dma.driver { name = name }
+  local drv = require("drivers." .. name)
+  drv.DriverEntry(DriverObject)
+  assert(drv.AddDevice(DriverObject, hw.device, hw.resources) == STATUS_SUCCESS)
+  local shadow = m:buffer(CAPACITY, { alloc = "contiguous" })  -- what the medium must hold
+  return { m = m, hw = hw, drv = drv, shadow = shadow, name = name }
+end
+
+-- Makes one random request (not yet sent).
+local function random_request(run, i, outcome)
+  local m = run.m
+  local length = math.random(1, MAX_REQUEST)
+  local offset = math.random(0, CAPACITY - length)
+  local b = m:buffer(length, { offset = math.random(0, PAGE_SIZE - 1) })
+  local write = math.random(2) == 1
+  local data
+  if write then
+    data = dma.pattern(length, SEED * 1000003 + i)
+    b:write(0, data)
+  else
+    b:fill(0xEE)
+  end
+  local irp = m:irp { major = write and IRP_MJ_WRITE or IRP_MJ_READ, buffer = b,
+                      device_offset = offset, completion = function(done)
+    local ok = NT_SUCCESS(done.IoStatus.Status)
+    if write and ok then
+      run.shadow:write(offset, data)
+    elseif write then  -- a failed write left the medium in whatever state the device left it
+      run.shadow:write(offset, run.hw:medium_read(offset, length))
+    elseif ok then
+      assert(b:compare(0, run.shadow:read(offset, length)), "read returned wrong bytes")
+    end
+    if ok then
+      assert(done.IoStatus.Information == length, "short completion")
+    end
+    outcome[ok and "ok" or "failed"] = outcome[ok and "ok" or "failed"] + 1
+    outcome.bytes = outcome.bytes + (ok and length or 0)
+    outcome[write and "writes" or "reads"] = outcome[write and "writes" or "reads"] + 1
+    b:free()
+  end }
+  return irp
+end
+
+-- Sends the requests QUEUE_DEPTH at a time and runs the machine until done.
+local function run_requests(run)
+  local outcome = { ok = 0, failed = 0, bytes = 0, writes = 0, reads = 0 }
+  local device = run.hw.device
+  for first = 1, REQUESTS, QUEUE_DEPTH do
+    local irps = {}
+    for i = first, math.min(first + QUEUE_DEPTH - 1, REQUESTS) do
+      irps[#irps + 1] = random_request(run, i, outcome)
+    end
+    for _, irp in ipairs(irps) do assert(IoCallDriver(device, irp) == STATUS_PENDING) end
+    run.m:run()
+    for _, irp in ipairs(irps) do assert(irp.done, "a request never completed") end
+  end
+  return outcome
+end
+
+local function report(run, outcome)
+  local s = run.m:run_stats()
+  local ext = run.hw.device.DeviceExtension
+  local a = ext.Adapter:stats()
+  print(("%s: %d requests (%d writes, %d reads), %d completed, %d failed by device errors; "
+        .. "every byte verified"):format(run.name, REQUESTS, outcome.writes, outcome.reads,
+        outcome.ok, outcome.failed))
+  print(("  transfers %d, bytes moved %d, bytes bounced %d, interrupts %d, DPCs %d"):format(
+    s.transfers, s.bytes_moved, a.bytes_bounced, s.interrupts, s.dpcs))
+  print(("  DPC latency min/median/max %d/%d/%d ns; map registers high-water %d, mean %.2f; "
+        .. "channel waits %d (%d ns)"):format(s.dpc_latency_min, s.dpc_latency_median,
+        s.dpc_latency_max, s.map_registers_high_water, s.map_registers_mean, s.channel_waits,
+        s.channel_wait_ns))
+  print(("  simulated time %.3f ms; trace hash %s"):format(s.time / 1e6, run.m:trace_hash()))
+end
+
+local drivers = (arg and #arg > 0) and { table.unpack(arg) } or { "wdm_packet", "wdm_sg" }
+for _, name in ipairs(drivers) do
+  math.randomseed(SEED)
+  local run = setup(name)
+  local outcome = run_requests(run)
+  assert(outcome.ok + outcome.failed == REQUESTS)
+  -- each injected error hits a different request (they are 97 commands apart)
+  assert(outcome.failed == run.hw:device_stats().faults, "every injected device error fails one request")
+  report(run, outcome)
+  run.shadow:free()
+  run.drv.RemoveDevice(run.hw.device, run.hw.resources)
+  run.m:close()
+end
