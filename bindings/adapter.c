@@ -137,7 +137,7 @@ static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
   ldl_pushhandle(L, LDL_DEVICE, -1, dev);
   lua_remove(L, -2);                            /* fn, context, device */
   lua_insert(L, -2);                            /* fn, device, context */
-  lua_pushnil(L);                               /* no IRP model yet */
+  ldl_pushcurrentirp(L, dev);                   /* Irp: the device's CurrentIrp */
   lua_insert(L, -2);
   lua_pushlightuserdata(L, (void *)(uintptr_t)base);
   lua_insert(L, -2);                            /* fn, device, irp, base, context */
@@ -264,7 +264,7 @@ static void on_list_control(void *ctx, dl_device *dev, dl_sglist *sg) {
   ldl_takecallback(L, lm, (int)(intptr_t)ctx);  /* fn, context */
   ldl_pushmachine(L, dev->m);
   ldl_pushhandle(L, LDL_DEVICE, -1, dev);       /* fn, context, machine, device */
-  lua_pushnil(L);                               /* no IRP model yet */
+  ldl_pushcurrentirp(L, dev);                   /* Irp: the device's CurrentIrp */
   ldl_pushsglist(L, -3, sg);                    /* fn, context, machine, device, irp, list */
   lua_rotate(L, -5, -1);                        /* fn, machine, device, irp, list, context */
   lua_remove(L, -5);

@@ -45,18 +45,6 @@ static void push_slot(lua_State *L, int arg, int slot, int create) {
   lua_remove(L, -2);
 }
 
-/* Pushes the handle of the device's CurrentIrp: irp.c keeps it alive
-** (and so in the handle table) while it is current. */
-static void push_current_irp(lua_State *L, dl_device *dev) {
-  if (!dev->current_irp) {
-    lua_pushnil(L);
-    return;
-  }
-  ldl_pushhandles(L);
-  lua_rawgetp(L, -1, dev->current_irp);
-  lua_remove(L, -2);
-}
-
 /* m:device{name=} -> DEVICE_OBJECT */
 static int dev_new(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
@@ -97,7 +85,7 @@ static int dev_index(lua_State *L) {
   else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else if (strcmp(key, "DriverObject") == 0) push_slot(L, 1, SLOT_DRIVER, 0);
   else if (strcmp(key, "DeviceExtension") == 0) push_slot(L, 1, SLOT_EXTENSION, 1);
-  else if (strcmp(key, "CurrentIrp") == 0) push_current_irp(L, dev);
+  else if (strcmp(key, "CurrentIrp") == 0) ldl_pushcurrentirp(L, dev);
   else lua_pushnil(L);
   return 1;
 }

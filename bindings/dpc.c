@@ -181,6 +181,78 @@ static int l_IoRequestDpc(lua_State *L) {
   return 0;
 }
 
+/* ---- kernel timers ------------------------------------------------------- */
+
+#define checktimer(L, i) ((dl_timer *)ldl_checkobject(L, i, LDL_TIMER, "KTIMER")->obj)
+
+/* KeInitializeTimer(Timer) -> Timer: pass nil (Lua has no caller storage). */
+static int l_KeInitializeTimer(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    dl_timer_cancel(checktimer(L, 1));
+    lua_settop(L, 1);
+    return 1;
+  }
+  lmachine *lm = ldl_current(L, "KeInitializeTimer");
+  dl_timer *t;
+  int rc = dl_timer_new(lm->m, &t);
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  ldl_pushhandle(L, LDL_TIMER, -1, t);
+  return 1;
+}
+
+/* DueTime as the kernel reads it: negative is relative, in 100 ns units;
+** positive is an absolute (simulated) time in 100 ns units. */
+static uint64_t due_time(dl_timer *t, lua_Integer due) {
+  uint64_t now = dl_clock_now(dl_machine_clock(t->m));
+  return due < 0 ? now + (uint64_t)(-due) * 100 : (uint64_t)due * 100;
+}
+
+/* Sets a timer with an optional KDPC at `arg`; returns KeSetTimer's BOOLEAN. */
+static int set_timer(lua_State *L, lua_Integer period_ms, int dpc_arg) {
+  dl_timer *t = checktimer(L, 1);
+  lua_Integer due = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, period_ms >= 0, 3, "Period must not be negative");
+  dl_dpc *dpc = lua_isnoneornil(L, dpc_arg) ? NULL : checkdpc(L, dpc_arg);
+  ldl_checkobject(L, 1, LDL_TIMER, "KTIMER")->owner->L = L;
+  lua_pushboolean(L, dl_timer_set(t, due_time(t, due), (uint64_t)period_ms * 1000000, dpc));
+  return 1;
+}
+
+/* KeSetTimer(Timer, DueTime, Dpc) -> BOOLEAN (TRUE if it was already set) */
+static int l_KeSetTimer(lua_State *L) { return set_timer(L, 0, 3); }
+
+/* KeSetTimerEx(Timer, DueTime, Period, Dpc) -> BOOLEAN; Period in ms. */
+static int l_KeSetTimerEx(lua_State *L) { return set_timer(L, luaL_checkinteger(L, 3), 4); }
+
+/* KeCancelTimer(Timer) -> BOOLEAN (TRUE if it was set) */
+static int l_KeCancelTimer(lua_State *L) {
+  lua_pushboolean(L, dl_timer_cancel(checktimer(L, 1)));
+  return 1;
+}
+
+/* KeReadStateTimer(Timer) -> BOOLEAN (signalled: it expired since it was set) */
+static int l_KeReadStateTimer(lua_State *L) {
+  lua_pushboolean(L, checktimer(L, 1)->signaled);
+  return 1;
+}
+
+static int timer_tostring(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_TIMER);
+  if (!h->owner->m) {
+    lua_pushliteral(L, "KTIMER (machine closed)");
+    return 1;
+  }
+  dl_timer *t = h->obj;
+  if (t->set) lua_pushfstring(L, "KTIMER#%I due at %Ins", (lua_Integer)t->id, (lua_Integer)t->due);
+  else lua_pushfstring(L, "KTIMER#%I %s", (lua_Integer)t->id, t->signaled ? "signalled" : "idle");
+  return 1;
+}
+
+static const luaL_Reg timer_meta[] = {
+  {"__tostring", timer_tostring},
+  {NULL, NULL}
+};
+
 static int dpc_tostring(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_DPC);
   if (!h->owner->m) {
@@ -218,12 +290,18 @@ static const luaL_Reg functions[] = {
   {"KeSetTargetProcessorDpc", l_KeSetTargetProcessorDpc},
   {"IoInitializeDpcRequest", l_IoInitializeDpcRequest},
   {"IoRequestDpc", l_IoRequestDpc},
+  {"KeInitializeTimer", l_KeInitializeTimer},
+  {"KeSetTimer", l_KeSetTimer},
+  {"KeSetTimerEx", l_KeSetTimerEx},
+  {"KeCancelTimer", l_KeCancelTimer},
+  {"KeReadStateTimer", l_KeReadStateTimer},
   {NULL, NULL}
 };
 
 /* Registers the KDPC class, the DPC calls and the importance constants. */
 void ldl_open_dpc(lua_State *L) {
   ldl_newclass(L, LDL_DPC, meta, methods, NULL);
+  ldl_newclass(L, LDL_TIMER, timer_meta, methods, NULL);
   luaL_setfuncs(L, functions, 0);
   static const struct { const char *name; int v; } k[] = {
     {"LowImportance", DL_LOW_IMPORTANCE}, {"MediumImportance", DL_MEDIUM_IMPORTANCE},

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/dl_device.h"
 #include "../core/dl_status.h"
 #include "../core/dl_verifier.h"
 #include "lcall.h"
@@ -246,9 +247,14 @@ void ldl_takecallback(lua_State *L, lmachine *lm, int ref) {
   lua_remove(L, -3);
 }
 
-/* Calls a Lua callback for the engine; keeps its error for ldl_rethrow. */
+/* Calls a Lua callback for the engine; keeps its error for ldl_rethrow.
+** While it runs the machine is in use (depth), so it cannot be closed
+** under the engine's feet. */
 int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
-  if (dl_docall(L, narg, nres) == LUA_OK) return 1;
+  lm->depth++;
+  int status = dl_docall(L, narg, nres);
+  lm->depth--;
+  if (status == LUA_OK) return 1;
   if (lm->error == LUA_NOREF) lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
   else lua_pop(L, 1);  /* the first error is the one that matters */
   return 0;
@@ -326,4 +332,15 @@ int ldl_checkbool(lua_State *L, int arg) {
   if (lua_isboolean(L, arg)) return lua_toboolean(L, arg);
   if (lua_isinteger(L, arg)) return lua_tointeger(L, arg) != 0;
   return luaL_typeerror(L, arg, "boolean (TRUE or FALSE)");
+}
+
+/* Pushes the handle of a device's CurrentIrp (nil if none). */
+void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev) {
+  if (!dev->current_irp) {
+    lua_pushnil(L);
+    return;
+  }
+  ldl_pushhandles(L);
+  lua_rawgetp(L, -1, dev->current_irp);
+  lua_remove(L, -2);
 }

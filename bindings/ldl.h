@@ -25,6 +25,7 @@
 #define LDL_ADAPTER "DMA_ADAPTER"
 #define LDL_SGLIST "SCATTER_GATHER_LIST"
 #define LDL_DPC "KDPC"
+#define LDL_TIMER "KTIMER"
 #define LDL_INTERRUPT "KINTERRUPT"
 #define LDL_MODEL "device model"
 
@@ -36,6 +37,7 @@ typedef struct lmachine {
   int error;            /* registry ref of an error raised by a callback */
   int record;           /* verifier = "record": reports do not raise */
   uint64_t raised;      /* reports up to this count were raised already */
+  int depth;            /* Lua callbacks running: the machine may not close */
 } lmachine;
 
 /* Every object handle starts like this; uservalue 1 is the machine. */
@@ -140,6 +142,11 @@ struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
 
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);
+
+/* Pushes the handle of a device's CurrentIrp (nil if none): irp.c keeps
+** that handle alive while the IRP is current. */
+struct dl_device;
+void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev);
 
 /* Registers each class; called by luaopen_dma with the module at -1. */
 void ldl_open_machine(lua_State *L);

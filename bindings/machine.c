@@ -198,6 +198,8 @@ static int m_gc(lua_State *L) {
 static int m_close(lua_State *L) {
   lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
   if (!lm->m) return 0;
+  if (lm->depth)
+    return luaL_error(L, "machine:close() inside one of its own callbacks: the machine is running");
   uint64_t before = dl_verifier_count(lm->m);
   dl_adapter_check_leaks(lm->m);
   const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);

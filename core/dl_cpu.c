@@ -43,28 +43,23 @@ void dl_dpc_free(dl_dpc *dpc) {
   free(dpc);
 }
 
-/* A CPU's drain_scheduled is the generation of its pending drain event
-** (> 0), or minus the last one (<= 0) when none is pending: a drain whose
-** queue KeRemoveQueueDpc emptied is abandoned that way, so the next insert
-** waits a whole dispatch latency again. The event carries its generation
-** above the CPU number. */
-#define DRAIN_CPU_BITS 8
-
-/* Abandons the pending drain of a CPU whose queue is empty. */
-static void abandon_if_empty(dl_cpu *cpu) {
-  if (cpu->drain_scheduled > 0 && dl_list_empty(&cpu->dpcs)) cpu->drain_scheduled = -cpu->drain_scheduled;
+/* Cancels the pending drain of a CPU whose queue became empty, so the next
+** insert waits a whole dispatch latency again. */
+static void abandon_if_empty(dl_machine *m, dl_cpu *cpu) {
+  if (!cpu->drain_scheduled || !dl_list_empty(&cpu->dpcs)) return;
+  dl_clock_cancel(dl_machine_clock(m), cpu->drain_event);
+  cpu->drain_scheduled = 0;
 }
 
 /* Runs every DPC queued on one CPU, at DISPATCH_LEVEL (a clock event). */
 static void drain(void *arg, uint64_t data) {
   dl_machine *m = arg;
-  int cpu_index = (int)(data & ((1u << DRAIN_CPU_BITS) - 1));
+  int cpu_index = (int)data;
   dl_cpu *cpu = dl_machine_cpu(m, cpu_index);
-  if (cpu->drain_scheduled != (int)(data >> DRAIN_CPU_BITS)) return;  /* abandoned */
   int prev_cpu = dl_machine_current_cpu(m);
   dl_machine_set_current_cpu(m, cpu_index);
   uint8_t irql = cpu->irql;
-  cpu->drain_scheduled = -cpu->drain_scheduled;
+  cpu->drain_scheduled = 0;
   dl_trace *t = dl_machine_trace(m);
   while (!dl_list_empty(&cpu->dpcs)) {
     dl_dpc *dpc = DL_CONTAINER(cpu->dpcs.next, dl_dpc, link);
@@ -76,7 +71,7 @@ static void drain(void *arg, uint64_t data) {
     dl_trace_emit(m, DL_TR_DPC_RUN, dpc->id, latency, 0);
     dpc->fn(dpc->ctx, dpc, dpc->arg1, dpc->arg2);
   }
-  abandon_if_empty(cpu);  /* what the routines queued ran in this drain */
+  abandon_if_empty(m, cpu);  /* what the routines queued ran in this drain */
   cpu->irql = irql;
   dl_machine_set_current_cpu(m, prev_cpu);
 }
@@ -101,11 +96,10 @@ int dl_dpc_insert(dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
     dl_list_append(&cpu->dpcs, &dpc->link);
   }
   dl_trace_emit(m, DL_TR_DPC_QUEUED, dpc->id, (uint64_t)n, 0);
-  if (cpu->drain_scheduled <= 0) {
-    int gen = (-cpu->drain_scheduled + 1) & 0x3fffffff;
-    cpu->drain_scheduled = gen ? gen : 1;
-    uint64_t data = (uint64_t)cpu->drain_scheduled << DRAIN_CPU_BITS | (uint64_t)n;
-    dl_clock_after(dl_machine_clock(m), dl_machine_config_of(m)->dpc_latency, drain, m, data, NULL);
+  if (!cpu->drain_scheduled) {
+    cpu->drain_scheduled = 1;
+    dl_clock_after(dl_machine_clock(m), dl_machine_config_of(m)->dpc_latency, drain, m,
+                   (uint64_t)n, &cpu->drain_event);
   }
   return 1;
 }
@@ -116,7 +110,7 @@ int dl_dpc_remove(dl_dpc *dpc) {
   dl_list_remove(&dpc->link);
   dpc->queued = 0;
   for (int i = 0; i < (int)dl_machine_config_of(dpc->m)->cpus; i++)
-    abandon_if_empty(dl_machine_cpu(dpc->m, i));  /* the one it was on, if now empty */
+    abandon_if_empty(dpc->m, dl_machine_cpu(dpc->m, i));  /* the one it was on, if now empty */
   return 1;
 }
 
@@ -132,3 +126,60 @@ int dl_dpc_set_target(dl_dpc *dpc, int cpu) {
 
 /* The DPC that owns a link of the machine's DPC list. */
 dl_dpc *dl_dpc_from_all(dl_link *l) { return DL_CONTAINER(l, dl_dpc, all); }
+
+/* KeInitializeTimer. */
+int dl_timer_new(dl_machine *m, dl_timer **out) {
+  dl_timer *t = calloc(1, sizeof *t);
+  if (!t) return DL_ENOMEM;
+  t->m = m;
+  t->id = dl_machine_next_id(m);
+  dl_list_append(dl_machine_timers(m), &t->all);
+  *out = t;
+  return DL_OK;
+}
+
+/* Frees a timer. */
+void dl_timer_free(dl_timer *t) {
+  if (!t) return;
+  dl_timer_cancel(t);
+  dl_list_remove(&t->all);
+  free(t);
+}
+
+/* A timer expires (a clock event): signalled, its DPC queued, re-armed if
+** periodic. */
+static void expire(void *arg, uint64_t unused) {
+  (void)unused;
+  dl_timer *t = arg;
+  t->set = 0;
+  t->signaled = 1;
+  if (t->period) {
+    t->due += t->period;
+    t->set = 1;
+    dl_clock_at(dl_machine_clock(t->m), t->due, expire, t, 0, &t->event);
+  }
+  if (t->dpc) dl_dpc_insert(t->dpc, 0, 0);
+}
+
+/* KeSetTimerEx. */
+int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc) {
+  int was = dl_timer_cancel(t);
+  uint64_t now = dl_clock_now(dl_machine_clock(t->m));
+  t->due = due < now ? now : due;
+  t->period = period;
+  t->dpc = dpc;
+  t->signaled = 0;
+  t->set = dl_clock_at(dl_machine_clock(t->m), t->due, expire, t, 0, &t->event) == DL_OK;
+  return was;
+}
+
+/* KeCancelTimer. */
+int dl_timer_cancel(dl_timer *t) {
+  if (!t->set) return 0;
+  dl_clock_cancel(dl_machine_clock(t->m), t->event);
+  t->set = 0;
+  return 1;
+}
+
+/* The timer that owns a link of the machine's timer list. */
+dl_timer *dl_timer_from_all(dl_link *l) { return DL_CONTAINER(l, dl_timer, all); }

@@ -31,7 +31,8 @@ typedef struct dl_cpu {
   uint8_t irql;
   void *isr;               /* the interrupt whose ISR runs on it, or NULL */
   dl_link dpcs;            /* queued DPCs, in the order they will run */
-  int drain_scheduled;
+  int drain_scheduled;     /* a drain event is pending... */
+  uint64_t drain_event;    /* ...with this clock id */
 } dl_cpu;
 
 /* A DPC (KDPC), owned by its machine. */
@@ -70,5 +71,34 @@ int dl_dpc_set_target(dl_dpc *dpc, int cpu);
 
 /* The DPC that owns a link of the machine's DPC list. */
 dl_dpc *dl_dpc_from_all(dl_link *l);
+
+/* A kernel timer (KTIMER): when it expires it queues its DPC, if it has
+** one, and again every period if it is periodic. */
+typedef struct dl_timer {
+  dl_link all;             /* on the machine's list */
+  dl_machine *m;
+  uint64_t id;
+  dl_dpc *dpc;
+  int set, signaled;
+  uint64_t event, due;
+  uint64_t period;         /* ns, 0: one-shot */
+  void *data;              /* user slot */
+} dl_timer;
+
+/* KeInitializeTimer: a new timer owned by the machine. */
+int dl_timer_new(dl_machine *m, dl_timer **out);
+
+/* Frees a timer (cancelling it); NULL is a harmless no-op. */
+void dl_timer_free(dl_timer *t);
+
+/* KeSetTimerEx: expires at absolute time `due` (then every period ns),
+** queuing dpc (may be NULL); returns 1 if it was already set (and is reset). */
+int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc);
+
+/* KeCancelTimer: returns 1 if it was set. */
+int dl_timer_cancel(dl_timer *t);
+
+/* The timer that owns a link of the machine's timer list. */
+dl_timer *dl_timer_from_all(dl_link *l);
 
 #endif

@@ -30,7 +30,7 @@ struct dl_machine {
   dl_clock *clock;
   dl_physmem *mem;
   dl_vspace *vs;
-  dl_link mdls, devices, adapters, dpcs, devmodels, irps;
+  dl_link mdls, devices, adapters, dpcs, timers, devmodels, irps;
   uint64_t next_id;
   dl_cpu cpus[DL_MAX_CPUS];
   int current_cpu;
@@ -100,6 +100,7 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   dl_list_init(&m->devices);
   dl_list_init(&m->adapters);
   dl_list_init(&m->dpcs);
+  dl_list_init(&m->timers);
   dl_list_init(&m->devmodels);
   dl_list_init(&m->irps);
   dl_cpus_init(m->cpus, (int)cfg->cpus);
@@ -131,6 +132,7 @@ void dl_machine_free(dl_machine *m) {
   if (!m) return;
   while (!dl_list_empty(&m->devmodels)) dl_devmodel_free(dl_devmodel_from_link(m->devmodels.next));
   while (!dl_list_empty(&m->adapters)) dl_adapter_destroy(dl_adapter_from_link(m->adapters.next));
+  while (!dl_list_empty(&m->timers)) dl_timer_free(dl_timer_from_all(m->timers.next));
   while (!dl_list_empty(&m->dpcs)) dl_dpc_free(dl_dpc_from_all(m->dpcs.next));
   dl_lines_free(m->lines);
   dl_trace_free(m->trace);
@@ -171,6 +173,7 @@ dl_cpu *dl_machine_cpu(dl_machine *m, int n) { return &m->cpus[n]; }
 dl_trace *dl_machine_trace(dl_machine *m) { return m->trace; }
 dl_lines *dl_machine_lines(dl_machine *m) { return m->lines; }
 dl_link *dl_machine_dpcs(dl_machine *m) { return &m->dpcs; }
+dl_link *dl_machine_timers(dl_machine *m) { return &m->timers; }
 dl_link *dl_machine_devmodels(dl_machine *m) { return &m->devmodels; }
 dl_link *dl_machine_irps(dl_machine *m) { return &m->irps; }
 

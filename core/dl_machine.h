@@ -101,6 +101,7 @@ dl_cache *dl_machine_cache(dl_machine *m);
 dl_link *dl_machine_devices(dl_machine *m);
 dl_link *dl_machine_adapters(dl_machine *m);
 dl_link *dl_machine_dpcs(dl_machine *m);
+dl_link *dl_machine_timers(dl_machine *m);
 dl_link *dl_machine_devmodels(dl_machine *m);
 
 /* The user slot, for the binding. */

@@ -15,6 +15,7 @@ local dma = require "dma"
 dma.export()
 
 local R = dma.busmaster_registers
+local WATCHDOG = -100000              -- 10 ms, relative, in 100 ns units (KeSetTimer)
 
 local driver = {}
 
@@ -37,6 +38,8 @@ local function StartTransfer(DeviceObject)
   reg_write(ext, R.OFFSET_HI, ext.DeviceOffset >> 32)
   local control = R.START | R.IRQ_ENABLE | R.MODE_SINGLE
   if ext.WriteToDevice then control = control | R.TO_DEVICE end
+  ext.Busy = true
+  KeSetTimer(ext.Watchdog, WATCHDOG, ext.WatchdogDpc)
   reg_write(ext, R.CONTROL, control)
 end
 
@@ -93,14 +96,17 @@ local function Isr(_, DeviceObject)
   return TRUE
 end
 
--- The DPC: finish this piece; the next one, or the end of the IRP.
-local function DpcForIsr(_, DeviceObject, Irp, _)
+-- Ends the piece the device finished (or gave up on): the next piece, or
+-- the end of the IRP; `failure` is the status to fail the IRP with, if any.
+local function FinishTransfer(DeviceObject, Irp, failure)
   local ext = DeviceObject.DeviceExtension
+  ext.Busy = false
   ext.Adapter:FlushAdapterBuffers(ext.Mdl, ext.MapRegisterBase, ext.CurrentVa, ext.TransferLength,
                                   ext.WriteToDevice)
-  if ext.DeviceStatus & R.ERROR ~= 0 then
+  if not failure and ext.DeviceStatus & R.ERROR ~= 0 then failure = STATUS_IO_DEVICE_ERROR end
+  if failure then
     ext.Errors = ext.Errors + 1
-    CompleteCurrent(DeviceObject, Irp, STATUS_IO_DEVICE_ERROR, ext.Transferred)
+    CompleteCurrent(DeviceObject, Irp, failure, ext.Transferred)
     return
   end
   -- a short transfer moved fewer bytes: the rest is simply the next piece
@@ -113,6 +119,33 @@ local function DpcForIsr(_, DeviceObject, Irp, _)
     StartTransfer(DeviceObject)
   else
     CompleteCurrent(DeviceObject, Irp, STATUS_SUCCESS, ext.Transferred)
+  end
+end
+
+-- The DPC for the ISR.
+local function DpcForIsr(_, DeviceObject, Irp, _)
+  local ext = DeviceObject.DeviceExtension
+  if not ext.Busy then return end  -- the watchdog got there first
+  KeCancelTimer(ext.Watchdog)
+  FinishTransfer(DeviceObject, Irp)
+end
+
+-- The watchdog's DPC: no interrupt came. If the device finished, its
+-- interrupt was lost: finish as the DPC would; else it hangs: reset it.
+local function WatchdogDpc(_, DeviceObject)
+  local ext = DeviceObject.DeviceExtension
+  if not ext.Busy then return end
+  local status = reg_read(ext, R.STATUS)
+  if status & (R.DONE | R.ERROR) ~= 0 then
+    ext.LostInterrupts = ext.LostInterrupts + 1
+    ext.DeviceStatus = status
+    ext.BytesDone = reg_read(ext, R.BYTES_DONE)
+    reg_write(ext, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+    FinishTransfer(DeviceObject, DeviceObject.CurrentIrp)
+  else
+    ext.Timeouts = ext.Timeouts + 1
+    reg_write(ext, R.CONTROL, R.RESET)
+    FinishTransfer(DeviceObject, DeviceObject.CurrentIrp, STATUS_IO_TIMEOUT)
   end
 end
 
@@ -143,7 +176,9 @@ function driver.AddDevice(DriverObject, DeviceObject, resources, options)
     Dma32BitAddresses = options.Dma64BitAddresses ~= TRUE, Dma64BitAddresses = options.Dma64BitAddresses,
     MaximumLength = options.MaximumLength or 64 * 1024, InterfaceType = PCIBus })
   assert(ext.Adapter, "IoGetDmaAdapter failed")
-  ext.Transfers, ext.Errors = 0, 0
+  ext.Transfers, ext.Errors, ext.LostInterrupts, ext.Timeouts = 0, 0, 0, 0
+  ext.Watchdog = KeInitializeTimer(nil)
+  ext.WatchdogDpc = KeInitializeDpc(nil, WatchdogDpc, DeviceObject)
   IoInitializeDpcRequest(DeviceObject, DpcForIsr)
   local status, interrupt = IoConnectInterrupt(Isr, DeviceObject, nil, resources.interrupt.vector,
     resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
@@ -155,6 +190,7 @@ end
 -- Stop: disconnect, release the adapter and the registers' mapping.
 function driver.RemoveDevice(DeviceObject, resources)
   local ext = DeviceObject.DeviceExtension
+  KeCancelTimer(ext.Watchdog)
   IoDisconnectInterrupt(ext.Interrupt)
   PutDmaAdapter(ext.Adapter)
   MmUnmapIoSpace(ext.Registers, resources.memory.length)

@@ -4,7 +4,8 @@
 -- table in a common buffer and starts the device in scatter/gather mode;
 -- the ISR acknowledges and requests the DPC; the DPC puts the list
 -- (PutScatterGatherList flushes and frees the map registers) and either
--- gets the next piece or completes the IRP.
+-- gets the next piece or completes the IRP. A watchdog timer copes with a
+-- lost interrupt and a hung device, as in wdm_packet.lua.
 --
 -- Usage as wdm_packet.lua: driver.DriverEntry(DriverObject);
 -- driver.AddDevice(DriverObject, hw.device, hw.resources [, options]).
@@ -13,6 +14,7 @@ dma.export()
 
 local R = dma.busmaster_registers
 local DESCRIPTOR = 16                 -- u64 address, u32 length, u32 reserved
+local WATCHDOG = -100000              -- 10 ms, relative, in 100 ns units (KeSetTimer)
 
 local driver = {}
 
@@ -47,6 +49,8 @@ local function AdapterListControl(DeviceObject, _, ScatterGather, _)
   reg_write(ext, R.OFFSET_HI, ext.DeviceOffset >> 32)
   local control = R.START | R.IRQ_ENABLE | R.MODE_SG
   if ext.WriteToDevice then control = control | R.TO_DEVICE end
+  ext.Busy = true
+  KeSetTimer(ext.Watchdog, WATCHDOG, ext.WatchdogDpc)
   reg_write(ext, R.CONTROL, control)
 end
 
@@ -94,14 +98,17 @@ local function Isr(_, DeviceObject)
   return TRUE
 end
 
--- The DPC: put the list (flush, free registers); next piece or complete.
-local function DpcForIsr(_, DeviceObject, Irp, _)
+-- Ends the piece: put the list (flush, free registers); the next piece or
+-- the end of the IRP; `failure` is the status to fail the IRP with, if any.
+local function FinishPiece(DeviceObject, Irp, failure)
   local ext = DeviceObject.DeviceExtension
+  ext.Busy = false
   ext.Adapter:PutScatterGatherList(ext.ScatterGather, ext.WriteToDevice)
   ext.ScatterGather = nil
-  if ext.DeviceStatus & R.ERROR ~= 0 then
+  if not failure and ext.DeviceStatus & R.ERROR ~= 0 then failure = STATUS_IO_DEVICE_ERROR end
+  if failure then
     ext.Errors = ext.Errors + 1
-    Complete(DeviceObject, Irp, STATUS_IO_DEVICE_ERROR, ext.Transferred)
+    Complete(DeviceObject, Irp, failure, ext.Transferred)
     return
   end
   ext.CurrentVa = ext.CurrentVa + ext.BytesDone
@@ -115,6 +122,32 @@ local function DpcForIsr(_, DeviceObject, Irp, _)
   end
   local ok, status = StartPiece(DeviceObject, Irp)
   if not ok then Complete(DeviceObject, Irp, status, ext.Transferred) end
+end
+
+-- The DPC for the ISR.
+local function DpcForIsr(_, DeviceObject, Irp, _)
+  local ext = DeviceObject.DeviceExtension
+  if not ext.Busy then return end  -- the watchdog got there first
+  KeCancelTimer(ext.Watchdog)
+  FinishPiece(DeviceObject, Irp)
+end
+
+-- The watchdog's DPC: a lost interrupt (the device is done) or a hang (reset).
+local function WatchdogDpc(_, DeviceObject)
+  local ext = DeviceObject.DeviceExtension
+  if not ext.Busy then return end
+  local status = reg_read(ext, R.STATUS)
+  if status & (R.DONE | R.ERROR) ~= 0 then
+    ext.LostInterrupts = ext.LostInterrupts + 1
+    ext.DeviceStatus = status
+    ext.BytesDone = reg_read(ext, R.BYTES_DONE)
+    reg_write(ext, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+    FinishPiece(DeviceObject, DeviceObject.CurrentIrp)
+  else
+    ext.Timeouts = ext.Timeouts + 1
+    reg_write(ext, R.CONTROL, R.RESET)
+    FinishPiece(DeviceObject, DeviceObject.CurrentIrp, STATUS_IO_TIMEOUT)
+  end
 end
 
 local function DispatchReadWrite(DeviceObject, Irp)
@@ -148,7 +181,9 @@ function driver.AddDevice(DriverObject, DeviceObject, resources, options)
   ext.TableBytes = ext.MaxSg * DESCRIPTOR
   ext.TableVa, ext.TableLogical = ext.Adapter:AllocateCommonBuffer(ext.TableBytes, FALSE)
   assert(ext.TableVa, "AllocateCommonBuffer failed")
-  ext.Transfers, ext.Errors = 0, 0
+  ext.Transfers, ext.Errors, ext.LostInterrupts, ext.Timeouts = 0, 0, 0, 0
+  ext.Watchdog = KeInitializeTimer(nil)
+  ext.WatchdogDpc = KeInitializeDpc(nil, WatchdogDpc, DeviceObject)
   IoInitializeDpcRequest(DeviceObject, DpcForIsr)
   local status, interrupt = IoConnectInterrupt(Isr, DeviceObject, nil, resources.interrupt.vector,
     resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
@@ -160,6 +195,7 @@ end
 -- Stop: disconnect, free the table, release the adapter.
 function driver.RemoveDevice(DeviceObject, resources)
   local ext = DeviceObject.DeviceExtension
+  KeCancelTimer(ext.Watchdog)
   IoDisconnectInterrupt(ext.Interrupt)
   ext.Adapter:FreeCommonBuffer(ext.TableBytes, ext.TableLogical, ext.TableVa, FALSE)
   PutDmaAdapter(ext.Adapter)

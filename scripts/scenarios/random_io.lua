@@ -1,9 +1,12 @@
 -- random_io.lua [driver ...]: random reads and writes of 1 byte to 1 MiB at
 -- random offsets through the WDM drivers (wdm_packet, wdm_sg by default),
 -- every byte checked against a shadow copy of the medium, then the run's
--- statistics. One request in 50 starts its device in error (a fault
--- injected on the device): the driver must fail that request with the
--- device's status and carry on with the next.
+-- statistics. Faults are injected on the device: one command in 97 ends in
+-- a device error (the driver must fail that request with the device's
+-- status and carry on), one in 89 loses its interrupt (the driver's watchdog
+-- must finish the transfer anyway: the request succeeds), and one command
+-- hangs (the watchdog resets the device and fails the request with
+-- STATUS_IO_TIMEOUT).
 --
 -- Environment: DMALAB_REQUESTS (default 1000), DMALAB_SEED (default 1).
 local dma = require "dma"
@@ -23,7 +26,11 @@ local function setup(name)
   local m = dma.machine { ram = { { 0, "2G" }, { "4G", "2G" } }, seed = SEED, alloc = "scattered" }
   local hw = m:busmaster { name = "disk0", capacity = CAPACITY, bandwidth = "2G", setup_latency = "5us",
                            max_transfer = "256K", max_sg = 32, address_width = 32 }
-  for k = 1, REQUESTS // 50 do hw:inject { at_command = k * 97, kind = "error" } end
+  for k = 1, REQUESTS // 50 do
+    hw:inject { at_command = k * 97, kind = "error" }
+    hw:inject { at_command = k * 89 + 1, kind = "drop_interrupt" }
+  end
+  if REQUESTS >= 100 then hw:inject { at_command = 555, kind = "hang" } end
   local DriverObject = dma.driver { name = name }
   local drv = require("drivers." .. name)
   drv.DriverEntry(DriverObject)
@@ -60,6 +67,7 @@ local function random_request(run, i, outcome)
       assert(done.IoStatus.Information == length, "short completion")
     end
     outcome[ok and "ok" or "failed"] = outcome[ok and "ok" or "failed"] + 1
+    if done.IoStatus.Status == STATUS_IO_TIMEOUT then outcome.timeouts = outcome.timeouts + 1 end
     outcome.bytes = outcome.bytes + (ok and length or 0)
     outcome[write and "writes" or "reads"] = outcome[write and "writes" or "reads"] + 1
     b:free()
@@ -69,7 +77,7 @@ end
 
 -- Sends the requests QUEUE_DEPTH at a time and runs the machine until done.
 local function run_requests(run)
-  local outcome = { ok = 0, failed = 0, bytes = 0, writes = 0, reads = 0 }
+  local outcome = { ok = 0, failed = 0, bytes = 0, writes = 0, reads = 0, timeouts = 0 }
   local device = run.hw.device
   for first = 1, REQUESTS, QUEUE_DEPTH do
     local irps = {}
@@ -87,9 +95,11 @@ local function report(run, outcome)
   local s = run.m:run_stats()
   local ext = run.hw.device.DeviceExtension
   local a = ext.Adapter:stats()
-  print(("%s: %d requests (%d writes, %d reads), %d completed, %d failed by device errors; "
-        .. "every byte verified"):format(run.name, REQUESTS, outcome.writes, outcome.reads,
-        outcome.ok, outcome.failed))
+  print(("%s: %d requests (%d writes, %d reads), %d completed, %d failed (%d device errors, "
+        .. "%d timeouts); every byte verified"):format(run.name, REQUESTS, outcome.writes,
+        outcome.reads, outcome.ok, outcome.failed, ext.Errors - outcome.timeouts, outcome.timeouts))
+  print(("  lost interrupts recovered by the watchdog %d; faults injected %d"):format(
+    ext.LostInterrupts, run.hw:device_stats().faults))
   print(("  transfers %d, bytes moved %d, bytes bounced %d, interrupts %d, DPCs %d"):format(
     s.transfers, s.bytes_moved, a.bytes_bounced, s.interrupts, s.dpcs))
   print(("  DPC latency min/median/max %d/%d/%d ns; map registers high-water %d, mean %.2f; "
@@ -105,8 +115,10 @@ for _, name in ipairs(drivers) do
   local run = setup(name)
   local outcome = run_requests(run)
   assert(outcome.ok + outcome.failed == REQUESTS)
-  -- each injected error hits a different request (they are 97 commands apart)
-  assert(outcome.failed == run.hw:device_stats().faults, "every injected device error fails one request")
+  -- each injected error or hang fails its own request; lost interrupts do not
+  local ext = run.hw.device.DeviceExtension
+  assert(outcome.failed == ext.Errors, "every device error or hang fails one request")
+  assert(ext.LostInterrupts + ext.Errors == run.hw:device_stats().faults, "every fault was seen")
   report(run, outcome)
   run.shadow:free()
   run.drv.RemoveDevice(run.hw.device, run.hw.resources)
