@@ -1,7 +1,7 @@
 /*
 ** dl_physmem.c: page allocation over sparse RAM, and the bytes of pages.
 **
-** Allocation state is a bitmap split into chunks of 32768 pages. A chunk
+** Allocation state is a bitmap split into chunks of 8192 pages. A chunk
 ** without a bitmap is uniform: all free RAM, or all hole. Bitmaps appear when
 ** a chunk is first allocated from (or is partly RAM) and go away when a
 ** chunk becomes wholly free again. Page bytes live in an open-addressing
@@ -15,7 +15,7 @@
 #include "dl_pagemap.h"
 #include "dl_status.h"
 
-#define CHUNK_SHIFT 15
+#define CHUNK_SHIFT 13
 #define CHUNK_PAGES (UINT64_C(1) << CHUNK_SHIFT)
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
 #define SCATTER_PROBES 64
