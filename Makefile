@@ -31,7 +31,7 @@ CORE_SRC := $(wildcard core/*.c)
 BIND_SRC := $(wildcard bindings/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
-REPL_OBJ := $(BUILD)/repl/dmalab.o
+REPL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard repl/*.c))
 CTEST_SRC := $(wildcard tests/c/test_*.c)
 CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 

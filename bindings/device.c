@@ -13,7 +13,7 @@
 #include "../core/dl_status.h"
 #include "ldl.h"
 
-#define LDL_DRIVER "DRIVER_OBJECT"  /* irp.c's class */
+#define LDL_DRIVER "DRIVER_OBJECT"  /* driver.c's class */
 
 enum { SLOT_DRIVER = 1, SLOT_EXTENSION };
 

@@ -197,6 +197,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_model(L);
   ldl_open_busmaster(L);
   ldl_open_trace(L);
+  ldl_open_driver(L);
   ldl_open_irp(L);
   ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
   lua_pushvalue(L, -2);

@@ -1,7 +1,8 @@
 /*
-** irp.c: driver objects and IRPs in Lua: dma.driver{...}, IoCreateDevice,
-** m:irp{...}, IoCallDriver, IoMarkIrpPending, IoStartPacket,
-** IoStartNextPacket, IoCompleteRequest, IoGetCurrentIrpStackLocation.
+** irp.c: IRPs in Lua: m:irp{...}, IoCallDriver, IoMarkIrpPending,
+** IoStartPacket, IoStartNextPacket, IoCompleteRequest,
+** IoGetCurrentIrpStackLocation. The drivers they go to (dma.driver{...},
+** IoCreateDevice) are in driver.c.
 **
 ** The scenario stands for the I/O manager: m:irp builds a request over a
 ** buffer (locking it with an MDL, as direct I/O does) and IoCallDriver
@@ -28,12 +29,7 @@
 #include "ldl.h"
 
 #define LDL_IRP "IRP"
-#define LDL_DRIVER "DRIVER_OBJECT"
 #define LDL_IOSTATUS "IO_STATUS_BLOCK"
-
-#define STATUS_SUCCESS 0x00000000u
-#define STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
-#define FILE_DEVICE_UNKNOWN 0x22
 
 /* Slots of an IRP handle's uservalue 2. */
 enum { SLOT_COMPLETION = 1, SLOT_MDL, SLOT_STACK, SLOT_IOSTATUS };
@@ -58,14 +54,6 @@ static dl_device *checkdevice(lua_State *L, int arg) {
 static const char *major_name(uint8_t major) {
   const char *name = dl_irp_major_name(major);
   return name ? name : "IRP_MJ_?";
-}
-
-/* Raises unless the current IRQL is `level` (exact) or at most `level`. */
-static void check_irql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level) {
-  uint8_t now = dl_machine_irql(lm->m);
-  if (exact ? now != level : now > level)
-    luaL_error(L, "%s: called at IRQL %d; it must be called at IRQL %s%d", fname, (int)now,
-               exact ? "" : "<= ", (int)level);
 }
 
 /* Raises unless the IRP at `irp` and the device at `dev` share a machine. */
@@ -100,154 +88,6 @@ static void release_if_done(lua_State *L, lmachine *lm, dl_irp *irp) {
   lua_pushnil(L);
   lua_rawsetp(L, -2, irp);
   lua_pop(L, 1);
-}
-
-/* ---- DRIVER_OBJECT ---------------------------------------------------------- */
-
-/* Checks a MajorFunction table (IRP_MJ_* keys, functions as values);
-** returns what is wrong, or NULL. */
-static const char *check_major_table(lua_State *L, int t) {
-  t = lua_absindex(L, t);
-  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
-    int ok = 0;
-    lua_Integer k = lua_tointegerx(L, -2, &ok);
-    if (!ok || k < 0 || k > DL_IRP_MJ_MAXIMUM_FUNCTION)
-      return "MajorFunction keys are IRP_MJ_* codes (0 to IRP_MJ_MAXIMUM_FUNCTION)";
-    if (!lua_isfunction(L, -1)) return lua_pushfstring(L, "MajorFunction[%I] must be a function", k);
-  }
-  return NULL;
-}
-
-/* Stores the value at v as DRIVER_OBJECT field `key` in the fields table at
-** t; returns what is wrong with it instead, or NULL. */
-static const char *set_driver_field(lua_State *L, int t, const char *key, int v) {
-  t = lua_absindex(L, t);
-  v = lua_absindex(L, v);
-  const char *wrong = NULL;
-  if (strcmp(key, "MajorFunction") == 0)
-    wrong = lua_istable(L, v) ? check_major_table(L, v) : "MajorFunction must be a table";
-  else if (strcmp(key, "DriverStartIo") == 0 || strcmp(key, "DriverUnload") == 0)
-    wrong = lua_isnil(L, v) || lua_isfunction(L, v)
-          ? NULL : lua_pushfstring(L, "%s must be a function or nil", key);
-  else
-    wrong = lua_pushfstring(L, "DRIVER_OBJECT has no field '%s' to set (DriverStartIo, "
-                               "MajorFunction, DriverUnload)", key);
-  if (wrong) return wrong;
-  lua_pushvalue(L, v);
-  lua_setfield(L, t, key);
-  return NULL;
-}
-
-/* dma.driver{ name=, DriverStartIo=, MajorFunction=, DriverUnload= } ->
-** DRIVER_OBJECT, as the I/O manager hands DriverEntry one. */
-static int l_driver(lua_State *L) {
-  if (lua_isnoneornil(L, 1)) {
-    lua_settop(L, 0);
-    lua_newtable(L);
-  }
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
-  lua_newuserdatauv(L, 0, 1);                       /* opts, drv */
-  luaL_setmetatable(L, LDL_DRIVER);
-  lua_createtable(L, 0, 4);                         /* opts, drv, fields */
-  lua_newtable(L);
-  lua_setfield(L, 3, "MajorFunction");
-  lua_getfield(L, 1, "name");
-  if (!lua_isnil(L, -1) && !lua_isstring(L, -1)) luaL_argerror(L, 1, "name must be a string");
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushliteral(L, "\\Driver\\driver");
-  }
-  lua_setfield(L, 3, "DriverName");
-  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_argerror(L, 1, "fields are named");
-    const char *key = lua_tostring(L, -2);
-    const char *wrong = strcmp(key, "name") == 0 ? NULL : set_driver_field(L, 3, key, -1);
-    if (wrong) luaL_argerror(L, 1, wrong);
-  }
-  lua_setiuservalue(L, 2, 1);
-  return 1;
-}
-
-/* Pushes field `key` of the DRIVER_OBJECT at arg; returns its type. */
-static int driver_field(lua_State *L, int arg, const char *key) {
-  lua_getiuservalue(L, arg, 1);
-  int t = lua_getfield(L, -1, key);
-  lua_remove(L, -2);
-  return t;
-}
-
-/* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name). */
-static int drv_index(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
-  const char *key = luaL_checkstring(L, 2);
-  driver_field(L, 1, strcmp(key, "name") == 0 ? "DriverName" : key);
-  return 1;
-}
-
-/* drv.DriverStartIo / MajorFunction / DriverUnload = ..., as DriverEntry does. */
-static int drv_newindex(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
-  const char *key = luaL_checkstring(L, 2);
-  lua_getiuservalue(L, 1, 1);
-  const char *wrong = set_driver_field(L, 4, key, 3);
-  if (wrong) return luaL_error(L, "%s", wrong);
-  return 0;
-}
-
-static int drv_tostring(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
-  driver_field(L, 1, "DriverName");
-  lua_pushfstring(L, "DRIVER_OBJECT %s", lua_tostring(L, -1));
-  return 1;
-}
-
-/* Pushes the DriverObject of the device at `dev` and returns its index;
-** raises naming fname if the device has none. */
-static int push_driver(lua_State *L, int dev, const char *fname) {
-  lua_getfield(L, dev, "DriverObject");
-  if (!luaL_testudata(L, -1, LDL_DRIVER))
-    luaL_error(L, "%s: %s has no DriverObject (IoCreateDevice, or set DeviceObject.DriverObject)",
-               fname, luaL_tolstring(L, dev, NULL));
-  return lua_gettop(L);
-}
-
-/* Pushes the DriverStartIo of the device at `dev`; raises if it has none. */
-static int push_start_io(lua_State *L, int dev, const char *fname) {
-  int drv = push_driver(L, dev, fname);
-  if (driver_field(L, drv, "DriverStartIo") != LUA_TFUNCTION)
-    luaL_error(L, "%s: the driver of %s has no DriverStartIo", fname, luaL_tolstring(L, dev, NULL));
-  lua_remove(L, drv);
-  return lua_gettop(L);
-}
-
-/* IoCreateDevice(DriverObject, DeviceExtensionSize, DeviceName, DeviceType,
-** DeviceCharacteristics, Exclusive) -> status, DeviceObject on the current
-** machine. The extension is a Lua table (DeviceObject.DeviceExtension), so
-** its size is only checked. */
-static int l_IoCreateDevice(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
-  ldl_checkuint(L, 2);
-  const char *name = luaL_optstring(L, 3, NULL);
-  luaL_optinteger(L, 4, FILE_DEVICE_UNKNOWN);
-  luaL_optinteger(L, 5, 0);
-  if (!lua_isnoneornil(L, 6)) ldl_checkbool(L, 6);
-  lua_settop(L, 6);
-  lmachine *lm = ldl_current(L, "IoCreateDevice");
-  int machine = lua_gettop(L);
-  check_irql(L, lm, "IoCreateDevice", 1, DL_PASSIVE_LEVEL);
-  dl_device *dev;
-  if (dl_device_new(lm->m, name, &dev) != DL_OK) {
-    lua_pushinteger(L, STATUS_INSUFFICIENT_RESOURCES);
-    lua_pushnil(L);
-    return 2;
-  }
-  ldl_forgethandle(L, dev);  /* a stale handle of a freed object at the same address */
-  lua_pushinteger(L, STATUS_SUCCESS);
-  ldl_pushhandle(L, LDL_DEVICE, machine, dev);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "DriverObject");
-  return 2;
 }
 
 /* ---- m:irp{...} ----------------------------------------------------------- */
@@ -372,6 +212,15 @@ static int m_irp(lua_State *L) {
 
 /* ---- the calls -------------------------------------------------------------- */
 
+/* Pushes the DriverStartIo of the device at `dev`; raises if it has none. */
+static int push_start_io(lua_State *L, int dev, const char *fname) {
+  int drv = ldl_pushdriver(L, dev, fname);
+  if (ldl_driverfield(L, drv, "DriverStartIo") != LUA_TFUNCTION)
+    luaL_error(L, "%s: the driver of %s has no DriverStartIo", fname, luaL_tolstring(L, dev, NULL));
+  lua_remove(L, drv);
+  return lua_gettop(L);
+}
+
 /* StartIo(DeviceObject, Irp) for the device queue; an error is kept for
 ** the call that started the queue (the engine restores the IRQL first). */
 static void on_start_io(void *ctx, dl_device *dev, dl_irp *irp) {
@@ -428,14 +277,14 @@ static int l_IoCallDriver(lua_State *L) {
   lobject *h = checkirph(L, 2);
   dl_irp *irp = h->obj;
   check_same_machine(L, 1, 2);
-  check_irql(L, h->owner, "IoCallDriver", 0, DL_DISPATCH_LEVEL);
+  ldl_checkirql(L, h->owner, "IoCallDriver", 0, DL_DISPATCH_LEVEL);
   luaL_argcheck(L, !irp->completed, 2, "IRP was already completed");
   if (irp->device)
     luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
                                         (lua_Integer)irp->device->id));
   lua_settop(L, 2);
-  int drv = push_driver(L, 1, "IoCallDriver");
-  driver_field(L, drv, "MajorFunction");
+  int drv = ldl_pushdriver(L, 1, "IoCallDriver");
+  ldl_driverfield(L, drv, "MajorFunction");
   int t = lua_istable(L, -1) ? lua_rawgeti(L, -1, irp->major) : LUA_TNIL;
   const char *mj = major_name(irp->major);
   if (t != LUA_TNIL && t != LUA_TFUNCTION)
@@ -487,7 +336,7 @@ static int l_IoCompleteRequest(lua_State *L) {
   dl_irp *irp = h->obj;
   lua_Integer boost = luaL_optinteger(L, 2, 0);
   luaL_argcheck(L, boost >= 0 && boost <= 31, 2, "a priority boost (IO_NO_INCREMENT...) expected");
-  check_irql(L, h->owner, "IoCompleteRequest", 0, DL_DISPATCH_LEVEL);
+  ldl_checkirql(L, h->owner, "IoCompleteRequest", 0, DL_DISPATCH_LEVEL);
   if (irp->completed)
     return luaL_error(L, "IoCompleteRequest: MULTIPLE_IRP_COMPLETE_REQUESTS (0x44): IRP#%I was "
                          "already completed", (lua_Integer)irp->id);
@@ -517,7 +366,7 @@ static int l_IoStartPacket(lua_State *L) {
     key = (uint32_t)k;
   }
   luaL_argcheck(L, lua_isnoneornil(L, 4) || lua_isfunction(L, 4), 4, "a function or nil expected");
-  check_irql(L, lm, "IoStartPacket", 0, DL_DISPATCH_LEVEL);
+  ldl_checkirql(L, lm, "IoStartPacket", 0, DL_DISPATCH_LEVEL);
   if (irp->device != dev)
     luaL_argerror(L, 2, irp->device ? lua_pushfstring(L, "IRP was sent to DEVICE_OBJECT#%I",
                                                       (lua_Integer)irp->device->id)
@@ -541,7 +390,7 @@ static int l_IoStartNextPacket(lua_State *L) {
   dl_device *dev = h->obj;
   lmachine *lm = h->owner;
   if (!lua_isnoneornil(L, 2)) ldl_checkbool(L, 2);
-  check_irql(L, lm, "IoStartNextPacket", 1, DL_DISPATCH_LEVEL);
+  ldl_checkirql(L, lm, "IoStartNextPacket", 1, DL_DISPATCH_LEVEL);
   lua_settop(L, 2);
   start_ctx c = {L, lm, push_start_io(L, 1, "IoStartNextPacket"), 1};
   dl_irp *prev = dev->current_irp;  /* pinned while current, so valid below */
@@ -748,20 +597,11 @@ static const luaL_Reg ios_meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg drv_meta[] = {
-  {"__index", drv_index},
-  {"__newindex", drv_newindex},
-  {"__tostring", drv_tostring},
-  {NULL, NULL}
-};
-
 static const luaL_Reg no_methods[] = {
   {NULL, NULL}
 };
 
 static const luaL_Reg functions[] = {
-  {"driver", l_driver},
-  {"IoCreateDevice", l_IoCreateDevice},
   {"IoCallDriver", l_IoCallDriver},
   {"IoMarkIrpPending", l_IoMarkIrpPending},
   {"IoCompleteRequest", l_IoCompleteRequest},
@@ -777,18 +617,15 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"IRP_MJ_DEVICE_CONTROL", DL_IRP_MJ_DEVICE_CONTROL},
   {"IRP_MJ_MAXIMUM_FUNCTION", DL_IRP_MJ_MAXIMUM_FUNCTION},
   {"IO_NO_INCREMENT", 0}, {"IO_DISK_INCREMENT", 1},
-  {"FILE_DEVICE_DISK", 0x07}, {"FILE_DEVICE_UNKNOWN", FILE_DEVICE_UNKNOWN},
 };
 
-/* Registers the IRP, DRIVER_OBJECT and IO_STATUS_BLOCK classes, the calls,
-** the constants and machine:irp in the module at -1. */
+/* Registers the IRP and IO_STATUS_BLOCK classes, the calls, the constants
+** and machine:irp in the module at -1. */
 void ldl_open_irp(lua_State *L) {
   ldl_newclass(L, LDL_IRP, irp_meta, no_methods, irp_index);
   luaL_newmetatable(L, LDL_IOSTATUS);
   luaL_setfuncs(L, ios_meta, 0);
-  luaL_newmetatable(L, LDL_DRIVER);
-  luaL_setfuncs(L, drv_meta, 0);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

@@ -334,6 +334,14 @@ int ldl_checkbool(lua_State *L, int arg) {
   return luaL_typeerror(L, arg, "boolean (TRUE or FALSE)");
 }
 
+/* Raises unless the current IRQL is `level` (exact) or at most `level`. */
+void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level) {
+  uint8_t now = dl_machine_irql(lm->m);
+  if (exact ? now != level : now > level)
+    luaL_error(L, "%s: called at IRQL %d; it must be called at IRQL %s%d", fname, (int)now,
+               exact ? "" : "<= ", (int)level);
+}
+
 /* Pushes the handle of a device's CurrentIrp (nil if none). */
 void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev) {
   if (!dev->current_irp) {

@@ -143,6 +143,16 @@ struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);
 
+/* Raises an error naming fname unless the current IRQL is `level` (exact)
+** or at most `level`. */
+void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level);
+
+/* DRIVER_OBJECT handles (driver.c): pushes the DriverObject of the device at
+** `dev` and returns its index, raising naming fname if it has none; pushes
+** field `key` of the DRIVER_OBJECT at arg and returns its type. */
+int ldl_pushdriver(lua_State *L, int dev, const char *fname);
+int ldl_driverfield(lua_State *L, int arg, const char *key);
+
 /* Pushes the handle of a device's CurrentIrp (nil if none): irp.c keeps
 ** that handle alive while the IRP is current. */
 struct dl_device;
@@ -162,6 +172,7 @@ void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
 void ldl_open_busmaster(lua_State *L);
 void ldl_open_trace(lua_State *L);
+void ldl_open_driver(lua_State *L);
 void ldl_open_irp(lua_State *L);
 
 #endif

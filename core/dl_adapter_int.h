@@ -1,7 +1,7 @@
 /*
 ** dl_adapter_int.h: the adapter's insides, shared by dl_adapter.c (channels,
-** map registers, MapTransfer), dl_sglist.c and dl_common.c. Not for use
-** outside core/.
+** map registers), dl_maptransfer.c (MapTransfer, FlushAdapterBuffers),
+** dl_sglist.c and dl_common.c. Not for use outside core/.
 */
 #ifndef DL_ADAPTER_INT_H
 #define DL_ADAPTER_INT_H

@@ -4,10 +4,10 @@
 **
 ** The structure follows Lua 5.4's own lua.c (pmain under a protected call,
 ** docall, loadline/addreturn/multiline, `=expr`), so the command line behaves
-** like `lua`'s. On top of that: readline editing, a history file, and tab
-** completion of globals and of table/userdata fields.
+** like `lua`'s. On top of that: readline editing, a history file
+** (history.c), and tab completion of globals and of table/userdata fields
+** (complete.c).
 */
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <readline/readline.h>
-#include <readline/history.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -23,6 +22,8 @@
 
 #include "../bindings/dma.h"
 #include "../bindings/lcall.h"
+#include "complete.h"
+#include "history.h"
 
 #ifndef DMALAB_VERSION
 #define DMALAB_VERSION "0.1.0"
@@ -32,21 +33,15 @@
 #define PROMPT1 "> "
 #define PROMPT2 ">> "
 #define EOFMARK "<eof>"      /* how the parser says "chunk not finished" */
-#define HISTORY_MAX 1000     /* lines kept in memory and in the file */
-#define CHAIN_MAX 16         /* metatable hops in completion (cycles) */
 
 /* Option bits gathered by collectargs. */
 enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_NOENV = 16, HAS_H = 32 };
 
-/* The state, for the SIGINT handler and readline's completion callback,
-** neither of which can be given a pointer. */
+/* The state, for the SIGINT handler, which cannot be given a pointer. */
 static lua_State *globalL = NULL;
 
 /* Prefix of error messages; NULL in the REPL, as in lua.c. */
 static const char *progname = PROGNAME;
-
-/* History file of this REPL session, or NULL when history is not saved. */
-static char *histfile = NULL;
 
 
 /* ------------------------------------------------------------------------
@@ -288,263 +283,6 @@ static int runargs(lua_State *L, char **argv, int optlim) {
 
 
 /* ------------------------------------------------------------------------
-** Tab completion
-** --------------------------------------------------------------------- */
-
-/* What ends the word being completed: operators and brackets, but not '.'
-** or ':', so that "a.b:c" reaches the completer whole. */
-static const char word_breaks[] = " \t\n\"'\\`@$><=;|&+-*/%^~#,{}()[]";
-
-static const char *const keywords[] = {
-  "and", "break", "do", "else", "elseif", "end", "false", "for",
-  "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat",
-  "return", "then", "true", "until", "while", NULL
-};
-
-/* Is s[0..len) a Lua name (and so completable after '.')? */
-static int is_name(const char *s, size_t len) {
-  if (len == 0 || (s[0] >= '0' && s[0] <= '9'))
-    return 0;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9')))
-      return 0;
-  }
-  return 1;
-}
-
-/* Replaces the value on top by the next table to search for its fields:
-** its metatable's __index if a table, else the metatable's __methods table
-** (the convention for userdata whose __index is a function), else nil.
-** Raw access only, so no user code runs while the user is typing. */
-static void next_in_chain(lua_State *L) {
-  if (lua_getmetatable(L, -1)) {
-    lua_pushliteral(L, "__index");
-    if (lua_rawget(L, -2) != LUA_TTABLE) {
-      lua_pop(L, 1);
-      lua_pushliteral(L, "__methods");
-      lua_rawget(L, -2);
-    }
-    lua_remove(L, -2);  /* metatable */
-  } else {
-    lua_pushnil(L);
-  }
-  lua_remove(L, -2);  /* the previous value */
-  if (!lua_istable(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-}
-
-/* Replaces the value on top by its field s[0..len), or nil. */
-static void get_field(lua_State *L, const char *s, size_t len) {
-  for (int hop = 0; hop < CHAIN_MAX && !lua_isnil(L, -1); hop++) {
-    if (lua_istable(L, -1)) {
-      lua_pushlstring(L, s, len);
-      if (lua_rawget(L, -2) != LUA_TNIL) {
-        lua_remove(L, -2);
-        return;
-      }
-      lua_pop(L, 1);
-    }
-    next_in_chain(L);
-  }
-  lua_pop(L, 1);
-  lua_pushnil(L);
-}
-
-/* Adds the name fields of the value on top (and of its chain) to the set
-** at `set` as name -> value, nearest first; pops the value. */
-static void add_fields(lua_State *L, int set) {
-  for (int hop = 0; hop < CHAIN_MAX && !lua_isnil(L, -1); hop++) {
-    if (lua_istable(L, -1)) {
-      lua_pushnil(L);
-      while (lua_next(L, -2) != 0) {
-        /* lua_tolstring would turn a number key into a string and break
-        ** lua_next, so only real string keys are looked at */
-        if (lua_type(L, -2) == LUA_TSTRING &&
-            is_name(lua_tostring(L, -2), lua_rawlen(L, -2))) {
-          lua_pushvalue(L, -2);
-          if (lua_rawget(L, set) == LUA_TNIL) {
-            lua_pushvalue(L, -3);
-            lua_pushvalue(L, -3);
-            lua_rawset(L, set);
-          }
-          lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-      }
-    }
-    next_in_chain(L);
-  }
-  lua_pop(L, 1);
-}
-
-/* Pushes the value named by text[0..len) ("a.b.c"), or nil if it is not a
-** chain of names. */
-static void walk_path(lua_State *L, const char *text, size_t len) {
-  lua_pushglobaltable(L);
-  const char *p = text, *end = text + len;
-  while (p <= end && !lua_isnil(L, -1)) {
-    const char *dot = memchr(p, '.', (size_t)(end - p));
-    const char *stop = (dot != NULL) ? dot : end;
-    if (!is_name(p, (size_t)(stop - p))) {
-      lua_pop(L, 1);
-      lua_pushnil(L);
-      return;
-    }
-    get_field(L, p, (size_t)(stop - p));
-    p = stop + 1;
-  }
-}
-
-/* Protected body of the completer: for the light userdata text (argument 1)
-** returns a list of its completions, full text from the start of the word. */
-static int collect_completions(lua_State *L) {
-  const char *text = (const char *)lua_touserdata(L, 1);
-  const char *sep = NULL;  /* the last '.' or ':' */
-  for (const char *c = text; *c != '\0'; c++)
-    if (*c == '.' || *c == ':')
-      sep = c;
-  const char *prefix = (sep != NULL) ? sep + 1 : text;
-  size_t plen = strlen(prefix);
-  lua_newtable(L);  /* 2: result list */
-  lua_newtable(L);  /* 3: set of candidate names */
-  if (sep == NULL) {
-    lua_pushglobaltable(L);
-    for (int i = 0; keywords[i] != NULL; i++) {
-      lua_pushboolean(L, 1);
-      lua_setfield(L, 3, keywords[i]);
-    }
-  } else if (memchr(text, ':', (size_t)(sep - text)) != NULL) {
-    lua_pushnil(L);  /* "a:b.c" is no expression */
-  } else {
-    walk_path(L, text, (size_t)(sep - text));
-  }
-  add_fields(L, 3);
-  lua_Integer n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, 3) != 0) {
-    size_t klen;
-    const char *k = lua_tolstring(L, -2, &klen);
-    /* after ':' only methods make sense */
-    int wanted = klen >= plen && strncmp(k, prefix, plen) == 0 &&
-                 (sep == NULL || *sep != ':' || lua_type(L, -1) == LUA_TFUNCTION);
-    lua_pop(L, 1);
-    if (wanted) {
-      lua_pushlstring(L, text, (size_t)(prefix - text));
-      lua_pushvalue(L, -2);
-      lua_concat(L, 2);
-      lua_rawseti(L, 2, ++n);
-    }
-  }
-  lua_settop(L, 2);
-  return 1;
-}
-
-/* Index of the next candidate handed to readline by next_candidate. */
-static lua_Integer cand_index;
-
-/* readline generator: hands out (as malloc'ed copies) the entries of the
-** list that complete() leaves on top of the stack. */
-static char *next_candidate(const char *text, int state) {
-  (void)text;  /* the list was already filtered */
-  if (state == 0)
-    cand_index = 1;
-  if (lua_rawgeti(globalL, -1, cand_index++) != LUA_TSTRING) {
-    lua_pop(globalL, 1);
-    return NULL;
-  }
-  char *copy = strdup(lua_tostring(globalL, -1));
-  lua_pop(globalL, 1);
-  return copy;
-}
-
-/* readline completion hook: globals and keywords, or fields after "a.b." /
-** "a:". Never falls back to file names. */
-static char **complete(const char *text, int start, int end) {
-  (void)start;
-  (void)end;
-  rl_attempted_completion_over = 1;
-  rl_completion_append_character = '\0';  /* the user chooses '.', '(', ... */
-  lua_State *L = globalL;
-  char **matches = NULL;
-  int top = lua_gettop(L);
-  if (!lua_checkstack(L, 4))  /* cannot raise: we are inside readline */
-    return NULL;
-  /* the text goes as light userdata: pushing it as a string could raise a
-  ** memory error outside any protected call */
-  lua_pushcfunction(L, collect_completions);
-  lua_pushlightuserdata(L, (void *)text);
-  if (dl_docall(L, 1, 1) == LUA_OK && lua_istable(L, -1))
-    matches = rl_completion_matches(text, next_candidate);
-  lua_settop(L, top);
-  return matches;
-}
-
-
-/* ------------------------------------------------------------------------
-** History
-** --------------------------------------------------------------------- */
-
-/* The history file name ($DMALAB_HISTORY, else ~/.dmalab_history), malloc'ed,
-** or NULL if there is none. */
-static char *history_name(void) {
-  const char *env = getenv("DMALAB_HISTORY");
-  if (env != NULL && env[0] != '\0')
-    return strdup(env);
-  const char *home = getenv("HOME");
-  if (home == NULL || home[0] == '\0')
-    return NULL;
-  size_t len = strlen(home) + sizeof("/.dmalab_history");
-  char *name = malloc(len);
-  if (name != NULL)
-    snprintf(name, len, "%s/.dmalab_history", home);
-  return name;
-}
-
-/* Loads the history file (terminal sessions only: piped runs must not
-** leave traces), creating it so that history_add can append to it. */
-static void history_open(void) {
-  stifle_history(HISTORY_MAX);
-  if (!isatty(STDIN_FILENO) || (histfile = history_name()) == NULL)
-    return;
-  int fd = open(histfile, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (fd < 0) {
-    free(histfile);
-    histfile = NULL;
-    return;
-  }
-  close(fd);
-  read_history(histfile);
-}
-
-/* Adds a complete chunk to the history and appends it to the file at once,
-** so that os.exit or a fatal Ctrl-C at the prompt does not lose it. */
-static void history_add(const char *chunk) {
-  if (chunk[0] == '\0')
-    return;
-  HIST_ENTRY *last = history_get(history_base + history_length - 1);
-  if (last != NULL && strcmp(last->line, chunk) == 0)
-    return;  /* a repeated line is not worth a second entry */
-  add_history(chunk);
-  if (histfile != NULL)
-    append_history(1, histfile);
-}
-
-/* Trims the history file to HISTORY_MAX lines and frees the history. */
-static void history_close(void) {
-  if (histfile != NULL) {
-    history_truncate_file(histfile, HISTORY_MAX);
-    free(histfile);
-    histfile = NULL;
-  }
-  clear_history();
-}
-
-
-/* ------------------------------------------------------------------------
 ** REPL
 ** --------------------------------------------------------------------- */
 
@@ -598,7 +336,7 @@ static int addreturn(lua_State *L) {
   int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
   if (status == LUA_OK) {
     lua_remove(L, -2);  /* modified line */
-    history_add(line);
+    dl_history_add(line);
   } else {
     lua_pop(L, 2);  /* error message and modified line */
   }
@@ -613,7 +351,7 @@ static int multiline(lua_State *L) {
     const char *chunk = lua_tolstring(L, 1, &len);
     int status = luaL_loadbuffer(L, chunk, len, "=stdin");
     if (!incomplete(L, status) || !pushline(L, 0)) {
-      history_add(chunk);
+      dl_history_add(chunk);
       return status;
     }
     lua_pushliteral(L, "\n");
@@ -654,14 +392,9 @@ static void l_print(lua_State *L) {
 
 /* Sets up readline: name for ~/.inputrc, completion, history. */
 static void repl_init(lua_State *L) {
-  globalL = L;
   rl_readline_name = PROGNAME;
-  rl_attempted_completion_function = complete;
-  /* both: readline's first initialization copies the basic set over the
-  ** completer one */
-  rl_basic_word_break_characters = word_breaks;
-  rl_completer_word_break_characters = word_breaks;
-  history_open();
+  dl_completion_init(L);
+  dl_history_open();
 }
 
 /* The read-eval-print loop, until end of input. */
@@ -683,7 +416,7 @@ static void dorepl(lua_State *L) {
     fflush(stdout);  /* io.write output must show before the next prompt */
   }
   lua_settop(L, 0);
-  history_close();
+  dl_history_close();
   putchar('\n');
   fflush(stdout);
   progname = oldprogname;

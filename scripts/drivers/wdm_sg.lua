@@ -50,6 +50,7 @@ local function AdapterListControl(DeviceObject, _, ScatterGather, _)
   local control = R.START | R.IRQ_ENABLE | R.MODE_SG
   if ext.WriteToDevice then control = control | R.TO_DEVICE end
   ext.Busy = true
+  ext.InterruptClaimed = false
   KeSetTimer(ext.Watchdog, WATCHDOG, ext.WatchdogDpc)
   reg_write(ext, R.CONTROL, control)
 end
@@ -94,6 +95,7 @@ local function Isr(_, DeviceObject)
   ext.DeviceStatus = status
   ext.BytesDone = reg_read(ext, R.BYTES_DONE)
   reg_write(ext, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+  ext.InterruptClaimed = true
   IoRequestDpc(DeviceObject, DeviceObject.CurrentIrp, nil)
   return TRUE
 end
@@ -132,21 +134,41 @@ local function DpcForIsr(_, DeviceObject, Irp, _)
   FinishPiece(DeviceObject, Irp)
 end
 
--- The watchdog's DPC: a lost interrupt (the device is done) or a hang (reset).
-local function WatchdogDpc(_, DeviceObject)
+-- At DIRQL (through KeSynchronizeExecution, so the ISR cannot run in
+-- between): what became of the transfer the watchdog expired on. FALSE if
+-- the ISR has already taken its completion (its DPC, queued behind the
+-- watchdog's, finishes it); else either the device finished but its
+-- interrupt was lost (acknowledge, as the ISR would) or it hangs (reset it).
+local function WatchdogSynchronize(DeviceObject)
   local ext = DeviceObject.DeviceExtension
-  if not ext.Busy then return end
+  if ext.InterruptClaimed then return FALSE end
   local status = reg_read(ext, R.STATUS)
-  if status & (R.DONE | R.ERROR) ~= 0 then
-    ext.LostInterrupts = ext.LostInterrupts + 1
+  ext.Hung = status & (R.DONE | R.ERROR) == 0
+  if ext.Hung then
+    reg_write(ext, R.CONTROL, R.RESET)
+  else
     ext.DeviceStatus = status
     ext.BytesDone = reg_read(ext, R.BYTES_DONE)
     reg_write(ext, R.STATUS, R.DONE | R.ERROR | R.SHORT)
-    FinishPiece(DeviceObject, DeviceObject.CurrentIrp)
-  else
+  end
+  return TRUE
+end
+
+-- The watchdog's DPC: no interrupt came in time. A DPC queued by an expiry
+-- whose transfer has since ended is stale: DpcForIsr got there first
+-- (Busy is false, or the next transfer re-armed the timer, which clears its
+-- signalled state). Otherwise a lost interrupt is finished as the DPC would,
+-- and a hang fails the request with STATUS_IO_TIMEOUT.
+local function WatchdogDpc(_, DeviceObject)
+  local ext = DeviceObject.DeviceExtension
+  if not ext.Busy or not KeReadStateTimer(ext.Watchdog) then return end
+  if not KeSynchronizeExecution(ext.Interrupt, WatchdogSynchronize, DeviceObject) then return end
+  if ext.Hung then
     ext.Timeouts = ext.Timeouts + 1
-    reg_write(ext, R.CONTROL, R.RESET)
     FinishPiece(DeviceObject, DeviceObject.CurrentIrp, STATUS_IO_TIMEOUT)
+  else
+    ext.LostInterrupts = ext.LostInterrupts + 1
+    FinishPiece(DeviceObject, DeviceObject.CurrentIrp)
   end
 end
 

@@ -2,17 +2,11 @@
 -- NumberOfMapRegisters, PutDmaAdapter, the DMA_OPERATIONS table, and the IRQL
 -- calls and rules (reference sections 1.1, 1.2, 3).
 local dma = require "dma"
+local support = require "support"
 
 local KiB, MiB = 1024, 1 << 20
 
--- A new machine. Collecting first drops the handles of objects of machines
--- closed before: they stay in the binding's weak handle table until
--- collected, and a new device or MDL landing at a freed object's address
--- would get such a stale handle back (a known binding bug).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine, p1s = support.machine, support.p1s
 
 -- A bus-master DEVICE_DESCRIPTION with `fields` over PCI, v2 defaults.
 local function desc(fields)
@@ -20,13 +14,6 @@ local function desc(fields)
               InterfaceType = dma.PCIBus, MaximumLength = 64 * KiB }
   for k, v in pairs(fields or {}) do d[k] = v end
   return d
-end
-
--- The p1 values of the machine's reports, in order.
-local function p1s(m)
-  local out = {}
-  for i, r in ipairs(m:reports()) do out[i] = r.p1 end
-  return out
 end
 
 describe("IoGetDmaAdapter", function()

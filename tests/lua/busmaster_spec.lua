@@ -4,16 +4,13 @@
 -- ISR that reads and acknowledges STATUS. Single, S/G and ring modes, the
 -- storage medium, timing, every device limit and every injected fault.
 local dma = require "dma"
+local support = require "support"
 
 local R = dma.busmaster_registers
 local KiB, GiB = 1024, 1 << 30
 local NS = 1000000000
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine = support.machine
 
 -- ceil(bytes * 1e9 / bandwidth): the time the device takes to move bytes.
 local function xfer_ns(bytes, bandwidth)

@@ -1,41 +1,11 @@
 -- The adapter channel (reference 1.3): AllocateAdapterChannel, the three
 -- IO_ALLOCATION_ACTIONs, FreeAdapterChannel and FreeMapRegisters.
 local dma = require "dma"
+local support = require "support"
 
 local KiB = 1024
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
--- A 32-bit packet bus-master adapter for a new device: adapter, nmr, device.
-local function packet(m, name, maxlen)
-  local dev = m:device { name = name }
-  local a, nmr = dma.IoGetDmaAdapter(dev, {
-    Version = dma.DEVICE_DESCRIPTION_VERSION2, Master = true, Dma32BitAddresses = true,
-    InterfaceType = dma.PCIBus, MaximumLength = maxlen or 64 * KiB })
-  return a, nmr, dev
-end
-
--- Asks adapter a for n registers for dev; the routine appends `name` to log,
--- records the base in the returned table and returns `action`.
-local function ask(a, dev, n, log, name, action)
-  local held = { name = name }
-  held.status = a:AllocateAdapterChannel(dev, n, function(_, _, base)
-    log[#log + 1] = name
-    held.base = base
-    return action or dma.DeallocateObjectKeepRegisters
-  end)
-  return held
-end
-
-local function p1s(m)
-  local out = {}
-  for i, r in ipairs(m:reports()) do out[i] = r.p1 end
-  return out
-end
+local machine, packet, ask, p1s = support.machine, support.packet, support.ask, support.p1s
 
 describe("AllocateAdapterChannel", function()
   local m

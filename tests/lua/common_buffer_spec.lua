@@ -1,14 +1,11 @@
 -- Common buffers (reference 1.6): AllocateCommonBuffer / FreeCommonBuffer.
 local dma = require "dma"
+local support = require "support"
 
 local KiB, GiB = 1024, 1 << 30
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine = support.machine
 
 local function adapter(m, bits)
   local dev = m:device { name = "cb" .. bits }

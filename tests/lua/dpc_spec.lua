@@ -3,12 +3,9 @@
 -- insert, FIFO order and HighImportance, a DPC re-queueing itself,
 -- KeRemoveQueueDpc, target processors, and errors raised by a routine.
 local dma = require "dma"
+local support = require "support"
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine = support.machine
 
 -- A DPC whose routine appends its name to `log`.
 local function named(log, name)

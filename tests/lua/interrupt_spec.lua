@@ -3,14 +3,11 @@
 -- latched modes, unclaimed interrupts and storms, IoRequestDpc and the
 -- DpcForIsr, KeSynchronizeExecution, IoDisconnectInterrupt.
 local dma = require "dma"
+local support = require "support"
 
 local STATUS_SHARING_VIOLATION = 0xC0000043
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine, kinds = support.machine, support.kinds
 
 -- IoConnectInterrupt with the usual arguments: no spin lock, SynchronizeIrql
 -- = Irql unless given, CPU 0, no floating-point state.
@@ -18,12 +15,6 @@ local function connect(isr, ctx, vector, irql, o)
   o = o or {}
   return dma.IoConnectInterrupt(isr, ctx, nil, vector, irql, o.sync or irql,
                                 o.mode or dma.LevelSensitive, o.share or false, o.mask or 1, false)
-end
-
-local function kinds(records)
-  local out = {}
-  for i, r in ipairs(records) do out[i] = r.kind end
-  return out
 end
 
 describe("IoConnectInterrupt", function()

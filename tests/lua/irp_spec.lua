@@ -3,14 +3,11 @@
 -- IoCallDriver, the device queue (IoStartPacket / StartIo /
 -- IoStartNextPacket), IoCompleteRequest, statistics and trace.
 local dma = require "dma"
+local support = require "support"
 
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine = support.machine
 
 -- A packet-based driver: its read and write dispatch routines queue every
 -- request for StartIo; StartIo calls start(dev, irp) (default: records it).

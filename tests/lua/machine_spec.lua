@@ -1,7 +1,10 @@
 -- Machines: options, RAM ranges, seeded allocation, physical bytes, the clock.
 local dma = require "dma"
+local support = require "support"
 
 local GiB = 1 << 30
+
+local rss_kib = support.rss_kib
 
 local function buffer_pfns(m, n, opts)
   local b = m:buffer(n, opts)
@@ -74,12 +77,6 @@ describe("dma.machine", function()
   end)
 
   it("starts a 1 TiB machine and runs a scenario within a small resident size", function()
-    local function rss_kib()
-      for line in io.lines("/proc/self/status") do
-        local kib = line:match("^VmRSS:%s+(%d+)")
-        if kib then return tonumber(kib) end
-      end
-    end
     collectgarbage()
     local before = rss_kib()
     local m = dma.machine { ram = "1T", seed = 3 }

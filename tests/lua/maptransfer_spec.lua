@@ -1,34 +1,12 @@
 -- MapTransfer / FlushAdapterBuffers / KeFlushIoBuffers (reference 1.4) and
 -- device-side access by logical address.
 local dma = require "dma"
+local support = require "support"
 
-local KiB, MiB, GiB = 1024, 1 << 20, 1 << 30
+local MiB, GiB = 1 << 20, 1 << 30
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
--- An adapter for a new device: kind is "packet32", "packet64", "sg32" or "sg64".
-local function adapter(m, kind)
-  local dev = m:device { name = kind }
-  local a, nmr = dma.IoGetDmaAdapter(dev, {
-    Version = dma.DEVICE_DESCRIPTION_VERSION2, Master = true, InterfaceType = dma.PCIBus,
-    ScatterGather = kind:sub(1, 2) == "sg", Dma32BitAddresses = true,
-    Dma64BitAddresses = kind:sub(-2) == "64", MaximumLength = 64 * KiB })
-  return a, nmr, dev
-end
-
--- A buffer filled with a pattern and its MDL, built for nonpaged pool.
-local function buffer(m, len, opts, seed)
-  local b = m:buffer(len, opts)
-  b:write(0, dma.pattern(len, seed or 1))
-  local mdl = dma.IoAllocateMdl(b.va, len)
-  dma.MmBuildMdlForNonPagedPool(mdl)
-  return b, mdl
-end
+local machine, adapter, buffer = support.machine, support.adapter, support.buffer
 
 -- Runs fn(base) inside AdapterControl with all the adapter's registers, at
 -- DISPATCH_LEVEL; frees the registers afterwards.

@@ -4,14 +4,11 @@
 -- IOMMU-fault report (0xE6, P1=0x26), and a Lua device model driven end to
 -- end by a Lua driver: registers, DMA, interrupt, ISR, DpcForIsr.
 local dma = require "dma"
+local support = require "support"
 
 local GiB = 1 << 30
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine = support.machine
 
 -- A model whose reads return `value` and log every access in `log`.
 -- The first value in each entry says whether the handler got the model.

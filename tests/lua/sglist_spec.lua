@@ -1,32 +1,11 @@
 -- Scatter/gather lists (reference 1.5): Calculate/Get/Build/PutScatterGatherList.
 local dma = require "dma"
+local support = require "support"
 
 local KiB = 1024
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
--- An adapter for a new device: kind is "packet32", "sg32" or "sg64".
-local function adapter(m, kind, maxlen)
-  local dev = m:device { name = kind }
-  local a, nmr = dma.IoGetDmaAdapter(dev, {
-    Version = dma.DEVICE_DESCRIPTION_VERSION2, Master = true, InterfaceType = dma.PCIBus,
-    ScatterGather = kind:sub(1, 2) == "sg", Dma32BitAddresses = true,
-    Dma64BitAddresses = kind:sub(-2) == "64", MaximumLength = maxlen or 64 * KiB })
-  return a, nmr, dev
-end
-
-local function buffer(m, len, opts, seed)
-  local b = m:buffer(len, opts)
-  b:write(0, dma.pattern(len, seed or 1))
-  local mdl = dma.IoAllocateMdl(b.va, len)
-  dma.MmBuildMdlForNonPagedPool(mdl)
-  return b, mdl
-end
+local machine, adapter, buffer, p1s = support.machine, support.adapter, support.buffer, support.p1s
 
 -- Physically contiguous runs of a buffer (page granularity from its PFNs).
 local function runs(b)
@@ -50,12 +29,6 @@ local function device_bytes(m, els)
   local parts = {}
   for i, e in ipairs(els) do parts[i] = m:device_read(e[1], e[2]) end
   return table.concat(parts)
-end
-
-local function p1s(m)
-  local out = {}
-  for i, r in ipairs(m:reports()) do out[i] = r.p1 end
-  return out
 end
 
 describe("CalculateScatterGatherList", function()

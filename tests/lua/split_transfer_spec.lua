@@ -1,24 +1,12 @@
 -- dma.split_transfer (seed 004, reference 1.4 and 5): the transfers a driver
 -- must perform for a buffer, given its map registers and the device's limits.
 local dma = require "dma"
+local support = require "support"
 
 local KiB, MiB = 1024, 1 << 20
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
--- A buffer filled with a pattern and its MDL, built for nonpaged pool.
-local function buffer(m, len, opts, seed)
-  local b = m:buffer(len, opts)
-  b:write(0, dma.pattern(len, seed or 1))
-  local mdl = dma.IoAllocateMdl(b.va, len)
-  dma.MmBuildMdlForNonPagedPool(mdl)
-  return b, mdl
-end
+local machine, buffer = support.machine, support.buffer
 
 describe("dma.split_transfer", function()
   local m

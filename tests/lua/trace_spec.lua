@@ -3,12 +3,9 @@
 -- size does not matter), the bounded ring, m:run_stats() and its DPC latency
 -- figures, and a long run that stays bounded in host memory.
 local dma = require "dma"
+local support = require "support"
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
+local machine, rss_kib = support.machine, support.rss_kib
 
 local function lines(text)
   local out = {}
@@ -227,13 +224,6 @@ describe("m:run_stats()", function()
 end)
 
 describe("a long run", function()
-  local function rss_kib()
-    for line in io.lines("/proc/self/status") do
-      local kib = line:match("^VmRSS:%s+(%d+)")
-      if kib then return tonumber(kib) end
-    end
-  end
-
   it("stays bounded: 100000 DPCs and timer events with trace=1000", function()
     collectgarbage()
     local before = rss_kib()

@@ -1,40 +1,12 @@
 -- Driver Verifier leak checks (0x07-0x0A, 0x0D through m:check_leaks) and
 -- what a Lua error thrown by AdapterControl leaves behind.
 local dma = require "dma"
+local support = require "support"
 
 local KiB = 1024
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
-local function packet(m, fields)
-  local dev = m:device { name = "vf" }
-  local d = { Version = dma.DEVICE_DESCRIPTION_VERSION2, Master = true, Dma32BitAddresses = true,
-              InterfaceType = dma.PCIBus, MaximumLength = 16 * KiB }
-  for k, v in pairs(fields or {}) do d[k] = v end
-  local a, nmr = dma.IoGetDmaAdapter(dev, d)
-  return a, nmr, dev
-end
-
-local function built(m, len, opts)
-  local b = m:buffer(len, opts)
-  local mdl = dma.IoAllocateMdl(b.va, len)
-  dma.MmBuildMdlForNonPagedPool(mdl)
-  return b, mdl
-end
-
--- Runs fn(base) in AdapterControl at DISPATCH_LEVEL; returns `action`.
-local function granted(a, dev, n, fn, action)
-  dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
-  a:AllocateAdapterChannel(dev, n, function(_, _, base)
-    fn(base)
-    return action or dma.DeallocateObjectKeepRegisters
-  end)
-end
+local machine, packet, built, granted = support.machine, support.vf_packet, support.built, support.granted
 
 describe("leak checks", function()
   local m

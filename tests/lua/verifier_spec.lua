@@ -2,40 +2,11 @@
 -- parameter 1 the adapter layer reports, raised by default and recorded with
 -- verifier = "record" (leaks and AdapterControl errors: verifier_leaks_spec).
 local dma = require "dma"
+local support = require "support"
 
-local KiB = 1024
 local PAGE = 4096
 
--- A new machine (collecting first: see adapter_spec.lua).
-local function machine(opts)
-  collectgarbage()
-  return dma.machine(opts)
-end
-
-local function packet(m, fields)
-  local dev = m:device { name = "vf" }
-  local d = { Version = dma.DEVICE_DESCRIPTION_VERSION2, Master = true, Dma32BitAddresses = true,
-              InterfaceType = dma.PCIBus, MaximumLength = 16 * KiB }
-  for k, v in pairs(fields or {}) do d[k] = v end
-  local a, nmr = dma.IoGetDmaAdapter(dev, d)
-  return a, nmr, dev
-end
-
-local function built(m, len, opts)
-  local b = m:buffer(len, opts)
-  local mdl = dma.IoAllocateMdl(b.va, len)
-  dma.MmBuildMdlForNonPagedPool(mdl)
-  return b, mdl
-end
-
--- Runs fn(base) in AdapterControl at DISPATCH_LEVEL; returns `action`.
-local function granted(a, dev, n, fn, action)
-  dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
-  a:AllocateAdapterChannel(dev, n, function(_, _, base)
-    fn(base)
-    return action or dma.DeallocateObjectKeepRegisters
-  end)
-end
+local machine, packet, built, granted = support.machine, support.vf_packet, support.built, support.granted
 
 -- Each violation: the P1 it must produce, the call the message names, and
 -- a scenario making it on machine m. The machine is on RAM above 4 GiB, so
