@@ -185,7 +185,7 @@ int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_
                       void *ctx, dl_wdf_device **out);
 
 /* Frees the device with its queues, requests and interrupts (disconnecting
-** them) and its FDO. With machine_alive 0 (the machine is already gone)
+** them); its FDO stays the machine's. With machine_alive 0 (the machine is already gone)
 ** only the memory is freed. NULL is a harmless no-op. */
 void dl_wdf_device_free(dl_wdf_device *d, int machine_alive);
 
@@ -228,8 +228,11 @@ const char *dl_wdf_event_name(dl_wdf_event ev);
 ** (DL_EBUSY if the device has one already). */
 int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out);
 
-/* A request for irp joins the queue's tail and the queue presents what it
-** may (dl_wdf_queue_dispatch). */
+/* Frees a queue with its requests; NULL is a harmless no-op. */
+void dl_wdf_queue_free(dl_wdf_queue *q);
+
+/* A request for irp joins the queue's tail; the caller then sets up its
+** side of the request and calls dl_wdf_queue_dispatch. */
 int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out);
 
 /* Presents waiting requests through ops->present: a sequential queue one

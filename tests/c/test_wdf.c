@@ -1,0 +1,181 @@
+/*
+** test_wdf.c: the framework device of core/dl_wdf.c without Lua: the
+** power hooks the DMA layer registers (order, the first failure stopping
+** power-up, every hook on the way down), the accessors of the contract,
+** and queue presentation.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../../core/dl_device.h"
+#include "../../core/dl_irp.h"
+#include "../../core/dl_machine.h"
+#include "../../core/dl_status.h"
+#include "../../core/dl_wdf.h"
+
+/* What the callbacks saw, in order. */
+typedef struct calls {
+  char seen[32][48];
+  int n;
+  uint32_t fail_hook;         /* status of hook #2 going up */
+  dl_wdf_request *presented[8];
+  int npresented;
+} calls;
+
+static void note(calls *c, const char *what) {
+  if (c->n < 32) snprintf(c->seen[c->n++], sizeof c->seen[0], "%s", what);
+}
+
+static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
+  (void)d;
+  (void)state;
+  note(ctx, dl_wdf_event_name(ev));
+  return 0;
+}
+
+static void on_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
+  (void)q;
+  calls *c = ctx;
+  c->presented[c->npresented++] = r;
+}
+
+static const dl_wdf_ops ops = {on_event, on_present, NULL, NULL, NULL};
+
+/* A hook: ctx is "name" in a struct with the calls. */
+typedef struct hook {
+  calls *c;
+  const char *name;
+  uint32_t fail_up;
+} hook;
+
+static uint32_t on_power(void *ctx, int up) {
+  hook *h = ctx;
+  char text[48];
+  snprintf(text, sizeof text, "%s %s", h->name, up ? "up" : "down");
+  note(h->c, text);
+  return up ? h->fail_up : 0;
+}
+
+typedef struct rig {
+  dl_machine *m;
+  dl_device *pdo;
+  dl_wdf_device *d;
+  calls c;
+} rig;
+
+static int setup(void **state) {
+  static rig r;
+  memset(&r, 0, sizeof r);
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  if (dl_machine_new(&cfg, &r.m)) return -1;
+  if (dl_device_new(r.m, "pdo", &r.pdo)) return -1;
+  if (dl_wdf_device_new(r.m, r.pdo, "fdo", &ops, &r.c, &r.d)) return -1;
+  r.d->events = (1u << DL_WDF_EVENT_COUNT) - 1;
+  *state = &r;
+  return 0;
+}
+
+static int teardown(void **state) {
+  rig *r = *state;
+  dl_wdf_device_free(r->d, 1);
+  dl_machine_free(r->m);
+  return 0;
+}
+
+static void assert_seen(const calls *c, const char *const *want, int n) {
+  assert_int_equal(n, c->n);
+  for (int i = 0; i < n; i++) assert_string_equal(want[i], c->seen[i]);
+}
+
+/* The contract's accessors. */
+static void test_accessors(void **state) {
+  rig *r = *state;
+  assert_ptr_equal(r->pdo, dl_wdf_device_pdo(r->d));
+  assert_ptr_equal(r->m, dl_wdf_device_machine(r->d));
+  assert_int_equal(0, dl_wdf_device_alignment(r->d));
+  r->d->alignment = 7;
+  assert_int_equal(7, dl_wdf_device_alignment(r->d));
+  assert_string_equal("fdo", r->d->fdo->name);
+  assert_int_equal(DL_EINVAL, dl_wdf_device_add_power_hook(r->d, NULL, NULL));
+}
+
+/* Hooks run up after PostInterruptsEnabled in order, down before PreInterruptsDisabled. */
+static void test_hooks_order(void **state) {
+  rig *r = *state;
+  hook a = {&r->c, "a", 0}, b = {&r->c, "b", 0}, x = {&r->c, "x", 0};
+  assert_int_equal(DL_OK, dl_wdf_device_add_power_hook(r->d, on_power, &a));
+  assert_int_equal(DL_OK, dl_wdf_device_add_power_hook(r->d, on_power, &x));
+  assert_int_equal(DL_OK, dl_wdf_device_add_power_hook(r->d, on_power, &b));
+  dl_wdf_device_remove_power_hook(r->d, &x);
+  assert_int_equal(0, dl_wdf_device_start(r->d, NULL, 0));
+  assert_int_equal(0, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D3));
+  static const char *const want[] = {
+    "EvtDevicePrepareHardware", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled",
+    "a up", "b up", "a down", "b down", "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
+  };
+  assert_seen(&r->c, want, 9);
+  assert_int_equal(DL_WDF_STOPPED, r->d->state);
+  assert_int_equal(DL_WDF_POWER_D3, r->d->power);
+}
+
+/* The first failing hook stops power-up; every hook goes down; the device fails. */
+static void test_hook_failure(void **state) {
+  rig *r = *state;
+  hook a = {&r->c, "a", 0}, b = {&r->c, "b", 0xC000009Au}, c = {&r->c, "c", 0};
+  dl_wdf_device_add_power_hook(r->d, on_power, &a);
+  dl_wdf_device_add_power_hook(r->d, on_power, &b);
+  dl_wdf_device_add_power_hook(r->d, on_power, &c);
+  assert_int_equal(0xC000009Au, dl_wdf_device_start(r->d, NULL, 0));
+  static const char *const want[] = {
+    "EvtDevicePrepareHardware", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled",
+    "a up", "b up", "a down", "b down", "c down", "EvtDeviceD0ExitPreInterruptsDisabled",
+    "EvtDeviceD0Exit", "EvtDeviceReleaseHardware",
+  };
+  assert_seen(&r->c, want, 11);
+  assert_int_equal(DL_WDF_FAILED, r->d->state);
+  assert_int_equal(DL_WDF_STATUS_INVALID_DEVICE_STATE, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D0));
+}
+
+/* Sequential presentation, and a second completion refused. */
+static void test_queue(void **state) {
+  rig *r = *state;
+  dl_wdf_queue *q;
+  assert_int_equal(DL_OK, dl_wdf_queue_new(r->d, DL_WDF_DISPATCH_SEQUENTIAL, 1, &q));
+  assert_int_equal(DL_EBUSY, dl_wdf_queue_new(r->d, DL_WDF_DISPATCH_PARALLEL, 1, &q));
+  assert_int_equal(0, dl_wdf_device_start(r->d, NULL, 0));
+  dl_irp *irp[2];
+  dl_wdf_request *req[2];
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(DL_OK, dl_irp_new(r->m, DL_IRP_MJ_DEVICE_CONTROL, 0, 0, 0, &irp[i]));
+    assert_int_equal(DL_OK, dl_wdf_queue_add(q, irp[i], &req[i]));
+    dl_wdf_queue_dispatch(q);
+  }
+  assert_int_equal(1, r->c.npresented);
+  assert_ptr_equal(irp[0], dl_wdf_request_irp(req[0]));
+  assert_ptr_equal(r->d, dl_wdf_request_device(req[0]));
+  assert_int_equal(DL_OK, dl_wdf_request_complete(req[0], 0, 12));
+  assert_int_equal(12, irp[0]->information);
+  assert_int_equal(DL_ESTATE, dl_wdf_request_complete(req[0], 0, 12));
+  assert_int_equal(DL_ESTATE, dl_wdf_request_complete(req[1], 0, 0));  /* not presented yet */
+  dl_wdf_request_free(req[0]);
+  dl_wdf_queue_dispatch(q);
+  assert_int_equal(2, r->c.npresented);
+  assert_ptr_equal(req[1], r->c.presented[1]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_accessors, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_hooks_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_hook_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
