@@ -44,8 +44,18 @@ void lwdf_pushstate(lua_State *L, lmachine *lm, void *obj, int create);
 void lwdf_dropstate(lua_State *L, lmachine *lm, void *obj);
 
 /* Registers a new object handle at -1 for obj: a state table pinning it,
-** then applies the attributes at `attributes` (0 or nil: none). */
-void lwdf_register(lua_State *L, lmachine *lm, void *obj, int attributes);
+** then applies the attributes at `attributes` (0 or nil: none); the object
+** becomes a child of attributes.ParentObject if set, else of parent (a
+** core object with a state table; NULL: none). */
+void lwdf_register(lua_State *L, lmachine *lm, void *obj, int attributes, void *parent);
+
+/* Deletes the live object of the handle at idx: its children (the last
+** created first, each with its descendants), its EvtCleanupCallback, then
+** del (NULL: its class's deleter). */
+void lwdf_delete(lua_State *L, int idx, lua_CFunction del);
+
+/* Drops a deleted framework device from its machine's list. */
+void lwdf_dropdevice(lua_State *L, lmachine *lm, dl_wdf_device *d);
 
 /* Pushes the handle of obj from its state table (nil if none). */
 void lwdf_pushhandle(lua_State *L, lmachine *lm, void *obj);

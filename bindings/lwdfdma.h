@@ -27,8 +27,10 @@ lmachine *lwdfdma_enter(lua_State *L, int arg);
 int lwdfdma_fail_creation(lua_State *L, lmachine *lm);
 
 /* Pushes a new handle of class cls for obj (machine handle at `machine`),
-** registered in the object model with the attributes at `attributes`. */
-void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes);
+** registered in the object model with the attributes at `attributes`, as
+** a child of parent unless attributes.ParentObject says otherwise. */
+void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes,
+                       void *parent);
 
 /* The object obj is gone: its handle is dead and its state dropped. */
 void lwdfdma_forget(lua_State *L, lmachine *lm, void *obj);

@@ -96,19 +96,77 @@ static void apply_attributes(lua_State *L, int st, int attr) {
   lua_setfield(L, st, "cleanup");
 }
 
-/* Registers the new handle at -1 for obj, pinned by a new state table. */
-void lwdf_register(lua_State *L, lmachine *lm, void *obj, int attributes) {
+/* Pushes the deleter of the WDF handle at idx (nil if not a WDF class). */
+static int push_deleter(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, DELETERS_KEY);
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TNIL) lua_pushnil(L);
+  int t = lua_rawget(L, -2);
+  lua_remove(L, -2);
+  return t;
+}
+
+/* Drops the dead handles of the children list at -1 (it grew to n). */
+static void compact_children(lua_State *L, lua_Integer n) {
+  lua_Integer j = 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    lobject *c = lua_touserdata(L, -1);
+    if (c && c->obj) lua_rawseti(L, -2, ++j);
+    else lua_pop(L, 1);
+  }
+  for (lua_Integer i = j + 1; i <= n; i++) {
+    lua_pushnil(L);
+    lua_rawseti(L, -2, i);
+  }
+}
+
+/* The parent of a new object: attributes.ParentObject (a live WDF object
+** of machine lm) if the attributes at attr name one, else parent. */
+static void *choose_parent(lua_State *L, lmachine *lm, int attr, void *parent) {
+  if (!attr || !lua_istable(L, attr) || lua_getfield(L, attr, "ParentObject") == LUA_TNIL) {
+    if (attr && lua_istable(L, attr)) lua_pop(L, 1);
+    return parent;
+  }
+  lobject *p = lua_touserdata(L, -1);
+  int wdf = push_deleter(L, -1) != LUA_TNIL;
+  luaL_argcheck(L, wdf && p->owner == lm && p->obj, attr,
+                "ParentObject must be a live WDF object of the same machine");
+  lua_pop(L, 2);
+  return p->obj;
+}
+
+/* Appends the handle at h to the children of parent (none: NULL). */
+static void adopt(lua_State *L, lmachine *lm, int h, void *parent) {
+  if (!parent) return;
+  lwdf_pushstate(L, lm, parent, 0);
+  if (lua_istable(L, -1)) {
+    luaL_getsubtable(L, -1, "children");
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    if (n >= 8 && (n & (n - 1)) == 0) compact_children(L, n);
+    lua_pushvalue(L, h);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* Registers the new handle at -1 for obj, pinned by a new state table,
+** as a child of parent (or of attributes.ParentObject). */
+void lwdf_register(lua_State *L, lmachine *lm, void *obj, int attributes, void *parent) {
   if (attributes) attributes = lua_absindex(L, attributes);
+  int h = lua_gettop(L);
   ldl_forgethandle(L, obj);  /* a handle of a freed object at the same address is stale */
   ldl_pushhandles(L);
-  lua_pushvalue(L, -2);
+  lua_pushvalue(L, h);
   lua_rawsetp(L, -2, obj);
   lua_pop(L, 1);
   lwdf_pushstate(L, lm, obj, 1);
-  lua_pushvalue(L, -2);
+  lua_pushvalue(L, h);
   lua_setfield(L, -2, "handle");
   apply_attributes(L, lua_gettop(L), attributes);
   lua_pop(L, 1);
+  adopt(L, lm, h, choose_parent(L, lm, attributes, parent));
 }
 
 /* Reads the NTSTATUS a driver callback returned. */
@@ -130,13 +188,7 @@ void ldl_wdf_set_deleter(lua_State *L, const char *class_name, lua_CFunction del
 
 /* Checks arg is a live handle of a WDF class; pushes its deleter. */
 static lobject *check_wdf_object(lua_State *L, int arg) {
-  if (luaL_getmetafield(L, arg, "__name") != LUA_TSTRING)
-    luaL_typeerror(L, arg, "WDF object handle");
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, DELETERS_KEY);
-  lua_pushvalue(L, -2);
-  if (lua_rawget(L, -2) == LUA_TNIL) luaL_typeerror(L, arg, "WDF object handle");
-  lua_replace(L, -3);
-  lua_pop(L, 1);
+  if (push_deleter(L, arg) == LUA_TNIL) luaL_typeerror(L, arg, "WDF object handle");
   lobject *h = lua_touserdata(L, arg);
   if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
   if (h->obj == NULL) luaL_argerror(L, arg, "the object has been deleted");
@@ -158,28 +210,92 @@ int lwdf_reject_delete(lua_State *L) {
   return luaL_error(L, "WdfObjectDelete: the object may not be deleted by its driver");
 }
 
-/* WdfObjectDelete(Object): EvtCleanupCallback (the object still usable),
-** then the class's deleter; contexts go with the object. */
+static void delete_tree(lua_State *L, int h, int del);
+
+/* Calls the function at -2 with its argument at -1; on error, the object
+** of the state at st is no longer being deleted, and the error goes on. */
+static void call_or_undo(lua_State *L, int st) {
+  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return;
+  lua_pushnil(L);
+  lua_setfield(L, st, "deleting");
+  lua_error(L);
+}
+
+/* Deletes the live children of the state at st, the last created first. */
+static void delete_children(lua_State *L, int st) {
+  int top = lua_gettop(L);
+  if (lua_getfield(L, st, "children") == LUA_TTABLE) {
+    for (lua_Integer i = (lua_Integer)lua_rawlen(L, top + 1); i >= 1; i--) {
+      lua_rawgeti(L, top + 1, i);
+      lobject *c = lua_touserdata(L, -1);
+      if (c && c->obj && c->owner->m && push_deleter(L, top + 2) == LUA_TFUNCTION &&
+          lua_tocfunction(L, -1) != lwdf_reject_delete)
+        delete_tree(L, top + 2, top + 3);
+      lua_settop(L, top + 1);
+    }
+  }
+  lua_settop(L, top);
+}
+
+/* Deletes the object of the handle at h: its children, its
+** EvtCleanupCallback (the object still usable), then the deleter at del. */
+static void delete_tree(lua_State *L, int h, int del) {
+  int top = lua_gettop(L);
+  lobject *o = lua_touserdata(L, h);
+  lmachine *lm = o->owner;
+  void *obj = o->obj;
+  lwdf_pushstate(L, lm, obj, 1);
+  if (lua_getfield(L, top + 1, "deleting") != LUA_TNIL) {  /* a cleanup deleting its ancestor */
+    lua_settop(L, top);
+    return;
+  }
+  lua_pushboolean(L, 1);
+  lua_setfield(L, top + 1, "deleting");
+  delete_children(L, top + 1);
+  if (lua_getfield(L, top + 1, "cleanup") == LUA_TFUNCTION) {
+    lua_pushvalue(L, h);
+    call_or_undo(L, top + 1);
+  }
+  lua_pushvalue(L, del);
+  lua_pushvalue(L, h);
+  call_or_undo(L, top + 1);
+  if (lm->m) lwdf_dropstate(L, lm, obj);
+  lua_settop(L, top);
+}
+
+/* Deletes the live object of the handle at idx and its descendants; del
+** is its deleter (NULL: its class's). */
+void lwdf_delete(lua_State *L, int idx, lua_CFunction del) {
+  idx = lua_absindex(L, idx);
+  if (del) lua_pushcfunction(L, del);
+  else push_deleter(L, idx);
+  delete_tree(L, idx, lua_gettop(L));
+  lua_pop(L, 1);
+}
+
+/* WdfObjectDelete(Object): its children (the last created first), then
+** EvtCleanupCallback (the object still usable) and the class's deleter;
+** contexts go with the object. */
 static int l_WdfObjectDelete(lua_State *L) {
   lua_settop(L, 1);
-  lobject *h = check_wdf_object(L, 1);
+  check_wdf_object(L, 1);
   if (lua_tocfunction(L, 2) == lwdf_reject_delete) {
     luaL_getmetafield(L, 1, "__name");
     return luaL_error(L, "WdfObjectDelete: a %s may not be deleted by its driver",
                       lua_tostring(L, -1));
   }
-  lmachine *lm = h->owner;
-  void *obj = h->obj;
-  lwdf_pushstate(L, lm, obj, 0);
-  if (lua_istable(L, 3) && lua_getfield(L, 3, "cleanup") == LUA_TFUNCTION) {
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 0);
-  }
-  lua_settop(L, 2);
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 0);
-  if (lm->m) lwdf_dropstate(L, lm, obj);
+  delete_tree(L, 1, 2);
   return 0;
+}
+
+/* Drops the device d from its machine's list (it was deleted). */
+void lwdf_dropdevice(lua_State *L, lmachine *lm, dl_wdf_device *d) {
+  push_wdf(L, lm);
+  if (lua_getfield(L, -1, "devices") == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, d);
+  }
+  lua_pop(L, 2);
 }
 
 /* WdfObjectGetTypedContext(Object, "TYPE_NAME") -> the context table. */
@@ -249,7 +365,7 @@ static int l_WdfDriverCreate(lua_State *L) {
   install_dispatch(L, 1);
   lobject *h = ldl_newobject(L, LDL_WDFDRIVER, 5, NULL);  /* 6 */
   h->obj = h;  /* no core object: the handle is the driver */
-  lwdf_register(L, lm, h, 3);
+  lwdf_register(L, lm, h, 3, NULL);
   lwdf_pushstate(L, lm, h, 0);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "DriverObject");

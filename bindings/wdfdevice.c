@@ -119,7 +119,7 @@ static int l_WdfDeviceCreate(lua_State *L) {
       lua_pop(L, 1);
     }
   ldl_newobject(L, LDL_WDFDEVICE, 5, d);                            /* 9 */
-  lwdf_register(L, lm, d, 2);
+  lwdf_register(L, lm, d, 2, NULL);
   ldl_forgethandle(L, d->fdo);
   ldl_pushhandle(L, LDL_DEVICE, 5, d->fdo);                         /* 10: the FDO */
   lwdf_pushstate(L, lm, d, 0);                                      /* 11 */
@@ -376,8 +376,29 @@ static int pnp_call(lua_State *L, const char *fname, int power) {
 /* m:wdf_set_power(device, "D3" | "D0" | WdfPowerDevice*) -> status */
 static int m_wdf_set_power(lua_State *L) { return pnp_call(L, "wdf_set_power", 1); }
 
-/* m:wdf_remove_device(device) -> status: power-down, then ReleaseHardware. */
-static int m_wdf_remove_device(lua_State *L) { return pnp_call(L, "wdf_remove_device", 0); }
+/* The framework's deleter of a removed WDFDEVICE (its children are gone):
+** the FDO stays with the machine, completing IRPs with an error. */
+static int delete_device(lua_State *L) {
+  lobject *h = lua_touserdata(L, 1);
+  dl_wdf_device *d = h->obj;
+  lwdf_dropdevice(L, h->owner, d);
+  ldl_forgethandle(L, d);
+  h->obj = NULL;
+  dl_wdf_device_free(d, 1);
+  return 0;
+}
+
+/* m:wdf_remove_device(device) -> status: power-down, ReleaseHardware, then
+** the deletion of the device and its descendants (EvtCleanupCallbacks,
+** children first); the handles are dead afterwards. */
+static int m_wdf_remove_device(lua_State *L) {
+  pnp_call(L, "wdf_remove_device", 0);
+  lmachine *lm = ((lobject *)lua_touserdata(L, 2))->owner;
+  uint64_t before = ldl_reports(lm);
+  lwdf_delete(L, 2, delete_device);
+  ldl_checkreports(L, lm, before);
+  return 1;
+}
 
 /* ---- resource lists ------------------------------------------------------ */
 

@@ -62,10 +62,11 @@ int lwdfdma_fail_creation(lua_State *L, lmachine *lm) {
 }
 
 /* Pushes a new registered handle for obj. */
-void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes) {
+void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes,
+                       void *parent) {
   attributes = attributes ? lua_absindex(L, attributes) : 0;
   lobject *h = ldl_newobject(L, cls, machine, obj);
-  lwdf_register(L, h->owner, obj, attributes);
+  lwdf_register(L, h->owner, obj, attributes, parent);
 }
 
 /* The object is gone: its handle dies with it. */
@@ -217,7 +218,7 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
   lua_pushinteger(L, st);
   if (st) return 1;
   ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFDMAENABLER, -1, e, 3);
+  lwdfdma_newhandle(L, LDL_WDFDMAENABLER, -1, e, 3, dev->obj);
   lua_remove(L, -2);
   lwdf_pushstate(L, lm, e, 0);
   lua_pushvalue(L, 2);
@@ -310,7 +311,7 @@ static int create_common(lua_State *L, uint64_t alignment, int attributes) {
   lua_pushinteger(L, st);
   if (st) return 1;
   ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFCOMMONBUFFER, -1, cb, attributes);
+  lwdfdma_newhandle(L, LDL_WDFCOMMONBUFFER, -1, cb, attributes, e);
   lua_remove(L, -2);
   return 2;
 }

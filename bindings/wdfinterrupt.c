@@ -126,7 +126,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   }
   ldl_pushowner(L, 1);
   ldl_newobject(L, LDL_WDFINTERRUPT, -1, wi);
-  lwdf_register(L, dh->owner, wi, 3);
+  lwdf_register(L, dh->owner, wi, 3, dh->obj);
   lwdf_pushstate(L, dh->owner, wi, 0);
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");

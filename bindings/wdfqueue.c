@@ -233,7 +233,7 @@ static void new_request(lua_State *L, lmachine *lm, int machine, dl_wdf_request 
   lua_pushvalue(L, machine);
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, LDL_WDFREQUEST);
-  lwdf_register(L, lm, r, 0);
+  lwdf_register(L, lm, r, 0, NULL);
   lwdf_pushstate(L, lm, r, 0);
   lua_pushvalue(L, irp);
   lua_setfield(L, -2, "irp");
@@ -255,13 +255,14 @@ int lwdf_dispatch(lua_State *L) {
   lwdf_pushstate(L, lm, fdo->obj, 0);                                  /* 3 */
   if (!lua_istable(L, 3) || lua_getfield(L, 3, "wdfdevice") != LUA_TUSERDATA)
     return luaL_error(L, "the framework's dispatch routine got a DEVICE_OBJECT of no WDFDEVICE");
-  dl_wdf_device *d = ((lobject *)lua_touserdata(L, 4))->obj;
-  lwdf_pushstate(L, lm, d, 0);                                         /* 5 */
-  lua_getfield(L, 5, "dispatching");
+  dl_wdf_device *d = ((lobject *)lua_touserdata(L, 4))->obj;        /* NULL: deleted */
+  if (d) lwdf_pushstate(L, lm, d, 0);                                  /* 5 */
+  else lua_newtable(L);
+  luaL_getsubtable(L, 5, "dispatching");
   lobject *qh = lua_rawgeti(L, -1, irp->major) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
-  dl_wdf_queue *q = qh && qh->obj ? qh->obj : d->default_queue;
+  dl_wdf_queue *q = qh && qh->obj ? qh->obj : d ? d->default_queue : NULL;
   dl_wdf_request *r = NULL;
-  int gone = d->state == DL_WDF_FAILED || d->state == DL_WDF_REMOVED;
+  int gone = !d || d->state == DL_WDF_FAILED || d->state == DL_WDF_REMOVED;
   if (!q || gone || dl_wdf_queue_add(q, irp, &r) != DL_OK) {
     irp->status = gone ? 0xC0000184u /* STATUS_INVALID_DEVICE_STATE */
                 : q ? WDF_STATUS_INSUFFICIENT_RESOURCES : WDF_STATUS_INVALID_DEVICE_REQUEST;
@@ -374,7 +375,7 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   }
   ldl_pushowner(L, 1);
   ldl_newobject(L, LDL_WDFQUEUE, -1, q);
-  lwdf_register(L, dh->owner, q, 3);
+  lwdf_register(L, dh->owner, q, 3, dh->obj);
   lwdf_pushstate(L, dh->owner, q, 0);
   lua_pushvalue(L, 6);
   lua_setfield(L, -2, "config");

@@ -109,7 +109,7 @@ static int l_WdfDmaTransactionCreate(lua_State *L) {
   lua_pushinteger(L, st);
   if (st) return 1;
   ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFDMATRANSACTION, -1, t, 2);
+  lwdfdma_newhandle(L, LDL_WDFDMATRANSACTION, -1, t, 2, h->obj);
   lua_remove(L, -2);
   set_state(L, lm, t, "enabler", 1);
   return 2;
@@ -279,10 +279,11 @@ static int l_WdfDmaTransactionSetMaximumLength(lua_State *L) {
   return 0;
 }
 
-/* WdfDmaTransactionSetSingleTransferRequirement(DmaTransaction) */
+/* WdfDmaTransactionSetSingleTransferRequirement(DmaTransaction, RequireSingleTransfer) */
 static int l_WdfDmaTransactionSetSingleTransferRequirement(lua_State *L) {
   dl_wdfdma_txn *t = checktxn(L, 1);
-  CALL(L, t, dl_wdfdma_txn_set_single_transfer(t));
+  int require = ldl_checkbool(L, 2);
+  CALL(L, t, dl_wdfdma_txn_set_single_transfer(t, require));
   return 0;
 }
 

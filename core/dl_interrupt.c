@@ -43,6 +43,8 @@ void dl_lines_free(dl_lines *lines) {
   free(lines);
 }
 
+static void schedule_delivery(dl_machine *m, uint32_t vector);
+
 /* IoConnectInterrupt. */
 int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t sync_irql,
                          int latched, int shared, uint64_t affinity, dl_isr_fn isr, void *ctx,
@@ -71,6 +73,12 @@ int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t s
   intr->isr = isr;
   intr->ctx = ctx;
   dl_list_append(&ln->isrs, &intr->link);
+  if (ln->masked) {  /* a storm on a line nobody served: a new ISR gets it afresh */
+    ln->masked = 0;
+    ln->unclaimed_run = 0;
+    ln->asserted_run = 0;
+    if (ln->nholders) schedule_delivery(m, vector);
+  }
   *out = intr;
   return DL_OK;
 }
@@ -98,7 +106,6 @@ int dl_interrupt_synchronize(dl_interrupt *intr, int (*fn)(void *ctx), void *ctx
   return result;
 }
 
-static void schedule_delivery(dl_machine *m, uint32_t vector);
 
 /* The fault kind of the record a masked storm leaves: obj = the device
 ** holding the line, b = the vector (kinds below it are injected faults). */

@@ -180,7 +180,7 @@ uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t);
 void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length);
 
 /* WdfDmaTransactionSetSingleTransferRequirement (v3, before Initialize). */
-void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t);
+void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t, int require);
 
 /* WdfDmaTransactionSetImmediateExecution (v3). */
 void dl_wdfdma_txn_set_immediate(dl_wdfdma_txn *t, int on);

@@ -696,7 +696,7 @@ void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length) {
 }
 
 /* WdfDmaTransactionSetSingleTransferRequirement (v3; before Initialize). */
-void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t) {
+void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t, int require) {
   const char *call = "WdfDmaTransactionSetSingleTransferRequirement";
   check_irql(t, call);
   if (t->e->version < 3) return;
@@ -704,7 +704,7 @@ void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t) {
     dl_wdfdma_wrong_state(t, call, "Created, Reserved or Released");
     return;
   }
-  t->single = 1;
+  t->single = require != 0;
 }
 
 /* WdfDmaTransactionSetImmediateExecution (v3; not after AllocateResources or Execute). */

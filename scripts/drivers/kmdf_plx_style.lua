@@ -71,7 +71,6 @@
 --   local Device, st = m:wdf_add_device(Driver, plx_hw)   -- plx_model.new(m, ...)
 --   IoCallDriver(WdfDeviceWdmGetDeviceObject(Device), irp)
 --   drv.Context(Device)      the DEVICE_EXTENSION (counters, enabler, adapters)
---   drv.Cleanup(Device)      PlxEvtDeviceCleanup (see the scenario)
 -- options: SimulateMemoryFragmentation, MaximumTransferLength (64 KiB),
 -- SramSize (4 MiB), MdlChainLength (per transfer, 8), RequireSingleTransfer.
 local dma = require "dma"
@@ -501,15 +500,14 @@ local function PLxInitializeDeviceExtension(devExt, options)
   return PLxInitializeDMA(devExt)
 end
 
--- PlxEvtDeviceCleanup: the MDL chains go (idempotent: the lab's scenario
--- may call it itself, see driver.Cleanup).
+-- PlxEvtDeviceCleanup: the MDL chains go (the framework calls it when
+-- m:wdf_remove_device deletes the device).
 local function PlxEvtDeviceCleanup(Device)
   local devExt = PLxGetDeviceContext(Device)
   if devExt.WriteMdlChain then DestroyMdlChain(devExt.WriteMdlChain) end
   if devExt.ReadMdlChain then DestroyMdlChain(devExt.ReadMdlChain) end
   devExt.WriteMdlChain, devExt.ReadMdlChain = nil, nil
 end
-driver.Cleanup = PlxEvtDeviceCleanup
 
 -- PLxEvtDevicePrepareHardware / PLxPrepareHardware: BAR0, the registers.
 local function PLxEvtDevicePrepareHardware(Device, _, ResourcesTranslated)

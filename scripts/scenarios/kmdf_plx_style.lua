@@ -132,9 +132,10 @@ local function run(title, options)
   assert(chip.bytes_to_device == out.bytes // 2 and chip.bytes_from_device == out.bytes // 2)
   assert(chip.busy_ns[0] + chip.busy_ns[1] > s.time, "the channels never ran at once")
 
-  assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)  -- D0Exit (reset), ReleaseHardware
-  drv.Cleanup(Device)  -- PlxEvtDeviceCleanup: the lab's removal does not delete the device yet
-  m:close()            -- the framework deletes the enabler, its transactions and common buffers
+  -- D0Exit (reset), ReleaseHardware, then the framework deletes the device and its
+  -- children: the enabler with its transactions and common buffers, PlxEvtDeviceCleanup
+  assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)
+  m:close()
 end
 
 -- RequireSingleTransfer (the sample's IOCTL; DMA version 3): a request the
@@ -176,7 +177,6 @@ local function single_transfer()
   print(("kmdf_plx_style RequireSingleTransfer: fragment length %d; write status by length %s; "
          .. "the bytes of each single transfer verified"):format(fragment, table.concat(results, ", ")))
   assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)
-  drv.Cleanup(Device)
   m:close()
 end
 

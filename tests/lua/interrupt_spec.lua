@@ -261,6 +261,22 @@ describe("IoConnectInterrupt", function()
     assert.are.equal(0, #m:trace("fault"))
   end)
 
+  it("unmasks a line masked while no ISR served it when an ISR connects", function()
+    m = machine {}
+    local hw = m:device_model { vector = 27, irql = 5 }
+    hw:raise_interrupt()
+    m:run()  -- nobody serves it: masked as a storm
+    assert.are.equal(1, #m:trace("fault"))
+    local served = 0
+    connect(function()
+      served = served + 1
+      hw:clear_interrupt()
+      return true
+    end, nil, 27, 5)
+    m:run()
+    assert.are.equal(1, served)
+  end)
+
   it("masks only after 1000 unclaimed deliveries in a row", function()
     m = machine {}
     local hw = m:device_model { vector = 24, irql = 5 }

@@ -1,6 +1,6 @@
 -- The KMDF scripts under dmalab: seeds 000 (reserving DMA resources) and
 -- 001 (the four phases of a bus-master KMDF driver), the PLX9x5x-style
--- driver on its chip model, and random_io_kmdf.lua (kmdf_packet, kmdf_sg)
+-- driver on its chip model, and random_io.lua with the KMDF drivers (kmdf_packet, kmdf_sg)
 -- with few requests. Each exits 0 with nothing on stderr (no verifier
 -- report, no leak) and prints the numbers pinned here. Then the chip model
 -- itself (scripts/drivers/plx_model.lua), driven through its registers.
@@ -108,7 +108,9 @@ describe("scripts/scenarios/kmdf_plx_style.lua", function()
   end)
 end)
 
-describe("scripts/scenarios/random_io_kmdf.lua", function()
+local KMDF_RANDOM_IO = "scripts/scenarios/random_io.lua kmdf_packet kmdf_sg"
+
+describe("scripts/scenarios/random_io.lua with the KMDF drivers", function()
   local function summary(out, name)
     local line = out:match(name .. ": [^\n]*")
     assert.truthy(line, out)
@@ -119,7 +121,7 @@ describe("scripts/scenarios/random_io_kmdf.lua", function()
 
   it("runs the requests through kmdf_packet and kmdf_sg, every byte checked, the same for the same seed",
      function()
-    local code, out, err = run("scripts/scenarios/random_io_kmdf.lua", "DMALAB_REQUESTS=120 DMALAB_SEED=3")
+    local code, out, err = run(KMDF_RANDOM_IO, "DMALAB_REQUESTS=120 DMALAB_SEED=3")
     assert.are.equal("", err)
     assert.are.equal(0, code)
     local packet, sg = summary(out, "kmdf_packet"), summary(out, "kmdf_sg")
@@ -133,7 +135,7 @@ describe("scripts/scenarios/random_io_kmdf.lua", function()
     local hashes = {}
     for h in out:gmatch("trace hash (0x%x+)") do hashes[#hashes + 1] = h end
     assert.are.equal(2, #hashes)
-    local code2, again = run("scripts/scenarios/random_io_kmdf.lua", "DMALAB_REQUESTS=120 DMALAB_SEED=3")
+    local code2, again = run(KMDF_RANDOM_IO, "DMALAB_REQUESTS=120 DMALAB_SEED=3")
     assert.are.equal(0, code2)
     local hashes2 = {}
     for h in again:gmatch("trace hash (0x%x+)") do hashes2[#hashes2 + 1] = h end
@@ -141,7 +143,7 @@ describe("scripts/scenarios/random_io_kmdf.lua", function()
   end)
 
   it("accepts one driver by name", function()
-    local code, out, err = run("scripts/scenarios/random_io_kmdf.lua kmdf_sg", "DMALAB_REQUESTS=20")
+    local code, out, err = run("scripts/scenarios/random_io.lua kmdf_sg", "DMALAB_REQUESTS=20")
     assert.are.equal("", err)
     assert.are.equal(0, code)
     has(out, "kmdf_sg: 20 requests")

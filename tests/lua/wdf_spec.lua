@@ -164,6 +164,7 @@ describe("KMDF devices", function()
     local hw = new_hw(m)
     local driver, rec = new_driver()
     local device = m:wdf_add_device(driver, hw)
+    rec.fdo = WdfDeviceWdmGetDeviceObject(device)
     rec.log = {}
     assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D3"))
     assert.are.same({ "EvtDeviceD0ExitPreInterruptsDisabled:" .. WdfPowerDeviceD3,
@@ -182,11 +183,13 @@ describe("KMDF devices", function()
     assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
     assert.are.same({ "EvtDeviceD0ExitPreInterruptsDisabled:" .. WdfPowerDeviceD3Final,
                       "EvtDeviceD0Exit:" .. WdfPowerDeviceD3Final, "EvtDeviceReleaseHardware" }, rec.log)
-    assert.are.same({ "removed", "D3Final" }, { device:state() })
-    local irp, _, status = send_read(m, device)
-    assert.are.equal(STATUS_INVALID_DEVICE_STATE, status)
+    assert.has_error(function() device:state() end)  -- removal deleted the device
+    local fdo = rec.fdo
+    local irp = m:irp { major = IRP_MJ_READ, buffer = m:buffer(4096), device_offset = 512 }
+    assert.are.equal(STATUS_INVALID_DEVICE_STATE, IoCallDriver(fdo, irp))  -- the FDO stays
     assert.is_true(irp.done)
-    assert.has_error(function() m:wdf_set_power(device, "D5") end)
+    assert.has_error(function() m:wdf_set_power(device, "D0") end)
+    assert.has_error(function() m:wdf_remove_device(device) end)
   end)
 
   it("fails the start when EvtDeviceD0Entry fails, without EvtDeviceD0Exit", function()

@@ -378,17 +378,28 @@ describe("single-transfer transactions (v3)", function()
     m = nil
   end)
 
+  it("drop the single-transfer requirement when RequireSingleTransfer is FALSE", function()
+    local e = new_enabler(m, WdfDmaProfilePacket, 128 * KiB, { WdmDmaVersionOverride = 3 })
+    local t, rec = new_txn(e)
+    WdfDmaTransactionSetSingleTransferRequirement(t, true)
+    WdfDmaTransactionSetSingleTransferRequirement(t, false)
+    local b, mdl = support.buffer(m, 256 * KiB)
+    assert.are.equal(STATUS_SUCCESS,  -- longer than MaximumLength: split, not refused
+                     WdfDmaTransactionInitialize(t, rec.program, TO_DEVICE, mdl, b.va, 200 * KiB))
+    WdfDmaTransactionRelease(t)
+  end)
+
   it("fail at Initialize when one transfer cannot do, and at completion with bytes left", function()
     local e = new_enabler(m, WdfDmaProfilePacket, 128 * KiB, { WdmDmaVersionOverride = 3 })
     local t, rec = new_txn(e)
-    WdfDmaTransactionSetSingleTransferRequirement(t)
+    WdfDmaTransactionSetSingleTransferRequirement(t, true)
     local b, mdl = support.buffer(m, 256 * KiB)
     assert.are.equal(STATUS_WDF_TOO_MANY_TRANSFERS,  -- longer than MaximumLength
                      WdfDmaTransactionInitialize(t, rec.program, TO_DEVICE, mdl, b.va, 200 * KiB))
-    WdfDmaTransactionSetSingleTransferRequirement(t)  -- Release cleared it
+    WdfDmaTransactionSetSingleTransferRequirement(t, true)  -- Release cleared it
     assert.are.equal(STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS,  -- 25 registers, the adapter has 16
                      WdfDmaTransactionInitialize(t, rec.program, TO_DEVICE, mdl, b.va, 100 * KiB))
-    WdfDmaTransactionSetSingleTransferRequirement(t)
+    WdfDmaTransactionSetSingleTransferRequirement(t, true)
     assert.are.equal(STATUS_SUCCESS,
                      WdfDmaTransactionInitialize(t, rec.program, TO_DEVICE, mdl, b.va, 60 * KiB))
     WdfDmaTransactionExecute(t, nil)

@@ -293,7 +293,8 @@ describe("scripts/scenarios/random_io.lua under dmalab", function()
   -- the trace hash of each driver, in order, and its output.
   local function random_io(seed)
     local errfile = os.tmpname()
-    local p = assert(io.popen(("DMALAB_REQUESTS=40 DMALAB_SEED=%d %s scripts/scenarios/random_io.lua 2>%s")
+    local p = assert(io.popen(("DMALAB_REQUESTS=40 DMALAB_SEED=%d %s scripts/scenarios/random_io.lua"
+                               .. " wdm_packet wdm_sg 2>%s")
                               :format(seed, DMALAB, errfile)))
     local out = p:read("a")
     local _, _, code = p:close()
