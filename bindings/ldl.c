@@ -352,3 +352,33 @@ void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev) {
   lua_rawgetp(L, -1, dev->current_irp);
   lua_remove(L, -2);
 }
+
+#define CLOSE_HOOKS_KEY "dma.closehooks"
+
+/* Adds a teardown hook. */
+void ldl_add_close_hook(lua_State *L, lua_CFunction hook) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CLOSE_HOOKS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, CLOSE_HOOKS_KEY);
+  }
+  lua_pushcfunction(L, hook);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+}
+
+/* Runs the close hooks, newest first, for the machine handle at arg. */
+void ldl_run_close_hooks(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, CLOSE_HOOKS_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  for (lua_Integer i = (lua_Integer)lua_rawlen(L, -1); i >= 1; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_pushvalue(L, arg);
+    lua_call(L, 1, 0);
+  }
+  lua_pop(L, 1);
+}

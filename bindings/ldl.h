@@ -158,6 +158,14 @@ int ldl_driverfield(lua_State *L, int arg, const char *key);
 struct dl_device;
 void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev);
 
+/* Teardown hooks: hook(machine) runs when a machine closes (close, __close,
+** __gc), before anything is freed, newest hook first, so a layer built on
+** another goes before it. */
+void ldl_add_close_hook(lua_State *L, lua_CFunction hook);
+
+/* Runs the close hooks for the machine handle at `arg`. */
+void ldl_run_close_hooks(lua_State *L, int arg);
+
 /* Registers each class; called by luaopen_dma with the module at -1. */
 void ldl_open_machine(lua_State *L);
 void ldl_open_buffer(lua_State *L);

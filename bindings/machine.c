@@ -188,7 +188,9 @@ static void close_machine(lua_State *L, lmachine *lm) {
 
 /* __gc: frees quietly (a finalizer cannot report). */
 static int m_gc(lua_State *L) {
-  close_machine(L, luaL_checkudata(L, 1, LDL_MACHINE));
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (lm->m && lm->depth == 0) ldl_run_close_hooks(L, 1);
+  close_machine(L, lm);
   return 0;
 }
 
@@ -200,6 +202,8 @@ static int m_close(lua_State *L) {
   if (!lm->m) return 0;
   if (lm->depth)
     return luaL_error(L, "machine:close() inside one of its own callbacks: the machine is running");
+  lm->L = L;
+  ldl_run_close_hooks(L, 1);  /* the framework deletes its objects, as at unload */
   uint64_t before = dl_verifier_count(lm->m);
   dl_adapter_check_leaks(lm->m);
   const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);

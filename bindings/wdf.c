@@ -408,23 +408,10 @@ static void free_devices(lua_State *L, lmachine *lm) {
   lua_pop(L, 1);
 }
 
-/* Wraps the machine's close/__gc/__close (upvalue 1): framework objects
-** go first, while the machine they use is alive. */
-static int chained_close(lua_State *L) {
-  lmachine *lm = luaL_testudata(L, 1, LDL_MACHINE);
-  if (lm && lm->m && lm->depth == 0) free_devices(L, lm);
-  int n = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, n, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-/* Replaces field k of the table at -1 with chained_close over it. */
-static void chain(lua_State *L, const char *k) {
-  lua_getfield(L, -1, k);
-  lua_pushcclosure(L, chained_close, 1);
-  lua_setfield(L, -2, k);
+/* Close hook: the framework objects go while the machine they use is alive. */
+static int close_hook(lua_State *L) {
+  free_devices(L, luaL_checkudata(L, 1, LDL_MACHINE));
+  return 0;
 }
 
 /* ---- registration -------------------------------------------------------- */
@@ -472,12 +459,7 @@ void ldl_open_wdf(lua_State *L) {
   }
   lua_getfield(L, -1, "driver");  /* dma.driver makes DRIVER_OBJECTs for WdfDriverCreate */
   lua_setfield(L, LUA_REGISTRYINDEX, "dma.wdf.driver");
-  luaL_getmetatable(L, LDL_MACHINE);
-  chain(L, "__gc");
-  chain(L, "__close");
-  lua_getfield(L, -1, "__methods");
-  chain(L, "close");
-  lua_pop(L, 2);
+  ldl_add_close_hook(L, close_hook);
   lwdf_open_device(L);
   lwdf_open_queue(L);
   lwdf_open_interrupt(L);

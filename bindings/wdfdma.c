@@ -396,25 +396,13 @@ static void free_enablers(lua_State *L, lmachine *lm) {
   lua_pop(L, 1);
 }
 
-/* Wraps the machine's close/__gc/__close (upvalue 1): DMA objects go first. */
-static int chained_close(lua_State *L) {
-  lmachine *lm = luaL_testudata(L, 1, LDL_MACHINE);
-  if (lm && lm->m && lm->depth == 0) {
-    lm->L = L;
-    free_enablers(L, lm);
-  }
-  int n = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, n, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-/* Replaces field k of the table at -1 with chained_close over it. */
-static void chain(lua_State *L, const char *k) {
-  lua_getfield(L, -1, k);
-  lua_pushcclosure(L, chained_close, 1);
-  lua_setfield(L, -2, k);
+/* Close hook: the DMA objects go before the framework devices they sit on
+** (this hook is added after the framework's, so it runs first). */
+static int close_hook(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lm->L = L;
+  free_enablers(L, lm);
+  return 0;
 }
 
 /* ---- registration ------------------------------------------------------------------ */
@@ -516,11 +504,9 @@ void ldl_open_wdfdma(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  ldl_add_close_hook(L, close_hook);
   luaL_getmetatable(L, LDL_MACHINE);
-  chain(L, "__gc");
-  chain(L, "__close");
   lua_getfield(L, -1, "__methods");
-  chain(L, "close");
   luaL_setfuncs(L, machine_methods, 0);
   lua_pop(L, 2);
   lwdfdma_open_txn(L);
