@@ -192,10 +192,11 @@ static int dev_power_log(lua_State *L) {
   return 1;
 }
 
-static const char *const state_names[] = {"added", "started", "stopped", "failed", "removed"};
+static const char *const state_names[] = {"added", "started", "stopped", "failed", "removed",
+                                          "stopping"};
 static const char *const power_names[] = {"invalid", "D0", "D1", "D2", "D3", "D3Final"};
 
-/* device:state() -> "added"|"started"|"stopped"|"failed"|"removed", "D0".."D3Final" */
+/* device:state() -> "added"|"started"|"stopping"|"stopped"|"failed"|"removed", "D0".."D3Final" */
 static int dev_state(lua_State *L) {
   dl_wdf_device *d = checkdevice(L, 1);
   lua_pushstring(L, state_names[d->state]);

@@ -229,18 +229,55 @@ uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_
   return power_up(d, DL_WDF_POWER_D3_FINAL);
 }
 
-/* Moves a started device to Dx or a stopped one back to D0. */
+static uint32_t in_flight(const dl_wdf_device *d);
+
+/* Moves a started device to Dx or a stopped one back to D0; a device with
+** requests in flight drains them first (STATUS_PENDING: the power-down
+** happens when the last completes). D0 while draining cancels it. */
 uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target) {
   if (target == DL_WDF_POWER_D0) {
-    if (d->state == DL_WDF_STARTED) return DL_WDF_STATUS_SUCCESS;
+    if (d->state == DL_WDF_STOPPING) d->state = DL_WDF_STARTED;
+    if (d->state == DL_WDF_STARTED) {
+      queues_resume(d);
+      return DL_WDF_STATUS_SUCCESS;
+    }
     if (d->state != DL_WDF_STOPPED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
     return power_up(d, d->power);
   }
   if (target < DL_WDF_POWER_D1 || target > DL_WDF_POWER_D3) return 0xC000000Du;
-  if (d->state == DL_WDF_STOPPED) return DL_WDF_STATUS_SUCCESS;
+  if (d->state == DL_WDF_STOPPED || d->state == DL_WDF_STOPPING) return DL_WDF_STATUS_SUCCESS;
   if (d->state != DL_WDF_STARTED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+  if (in_flight(d)) {  /* power-managed queues drain first, as KMDF's do */
+    d->state = DL_WDF_STOPPING;
+    d->power_target = target;
+    return DL_WDF_STATUS_PENDING;
+  }
   d->state = DL_WDF_STOPPED;
   return power_down_from(d, 3, target);
+}
+
+/* Requests the device's queues presented and the driver has not completed. */
+static uint32_t in_flight(const dl_wdf_device *d) {
+  uint32_t n = 0;
+  for (const dl_link *l = d->queues.next; l != &d->queues; l = l->next)
+    n += DL_CONTAINER(l, dl_wdf_queue, link)->in_flight;
+  return n;
+}
+
+/* The power-down a draining device waited for (a clock event: power
+** callbacks run at PASSIVE_LEVEL, not inside the completing driver's DPC). */
+static void finish_power_down(void *arg, uint64_t unused) {
+  (void)unused;
+  dl_wdf_device *d = arg;
+  if (d->state != DL_WDF_STOPPING || in_flight(d)) return;
+  d->state = DL_WDF_STOPPED;
+  power_down_from(d, 3, d->power_target);
+}
+
+/* A request of the device completed: a draining device may power down now. */
+void dl_wdf_device_request_done(dl_wdf_device *d) {
+  if (d->state == DL_WDF_STOPPING && !in_flight(d))
+    dl_clock_after(dl_machine_clock(d->m), 0, finish_power_down, d, 0, NULL);
 }
 
 /* Removes the device: power-down if in D0, then ReleaseHardware. */
@@ -250,7 +287,8 @@ uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
     d->state = DL_WDF_REMOVED;
     return st;
   }
-  if (d->state == DL_WDF_STARTED) st = power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
+  if (d->state == DL_WDF_STARTED || d->state == DL_WDF_STOPPING)
+    st = power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
   uint32_t rel = event(d, DL_WDF_RELEASE_HARDWARE, DL_WDF_POWER_D3_FINAL);
   d->power = DL_WDF_POWER_D3_FINAL;
   d->state = DL_WDF_REMOVED;

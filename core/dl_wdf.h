@@ -59,6 +59,7 @@ enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2 };
 
 /* STATUS codes the framework itself returns. */
 #define DL_WDF_STATUS_SUCCESS 0x00000000u
+#define DL_WDF_STATUS_PENDING 0x00000103u
 #define DL_WDF_STATUS_INVALID_DEVICE_STATE 0xC0000184u
 
 /* Parameter 1 of bug check 0x10D for a request misused (WDF_REQUEST_FATAL_ERROR). */
@@ -101,9 +102,10 @@ typedef struct dl_wdf_ops {
 } dl_wdf_ops;
 
 /* Device life: added (DeviceAdd done), started (D0), stopped (D3),
-** failed (a start or power-up failed), removed. */
+** failed (a start or power-up failed), removed; stopping: a power-down
+** waits for the requests its power-managed queues had presented. */
 typedef enum dl_wdf_state {
-  DL_WDF_ADDED, DL_WDF_STARTED, DL_WDF_STOPPED, DL_WDF_FAILED, DL_WDF_REMOVED
+  DL_WDF_ADDED, DL_WDF_STARTED, DL_WDF_STOPPED, DL_WDF_FAILED, DL_WDF_REMOVED, DL_WDF_STOPPING
 } dl_wdf_state;
 
 /* Power hooks (the DMA layer's enablers): see dl_wdf_device_add_power_hook. */
@@ -125,6 +127,7 @@ struct dl_wdf_device {
   void *ctx;
   dl_wdf_state state;
   uint32_t power;              /* WDF_POWER_DEVICE_STATE now */
+  uint32_t power_target;       /* while stopping: the Dx to go to */
   dl_wdf_resource *res;        /* the resource list given at start */
   size_t nres;
   dl_wdf_hook *hooks;
@@ -214,6 +217,10 @@ uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_
 /* Powers a started device down to `target` (D1..D3) or a stopped one up
 ** to D0. Returns the first failure's NTSTATUS. */
 uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target);
+
+/* Tells the device one of its requests completed (a draining power-down
+** may then proceed). */
+void dl_wdf_device_request_done(dl_wdf_device *d);
 
 /* Surprise-free removal: power-down to D3Final if in D0, then
 ** ReleaseHardware; the device is removed. */

@@ -95,6 +95,7 @@ int dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t informa
   r->completed = 1;
   r->q->in_flight--;
   r->q->completed++;
+  dl_wdf_device_request_done(r->q->d);
   if (r->irp) {
     r->irp->status = status;
     r->irp->information = information;
