@@ -61,6 +61,7 @@ int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_
 ** object, is the machine's (IRPs sent to it still point at it). */
 void dl_wdf_device_free(dl_wdf_device *d, int machine_alive) {
   if (!d) return;
+  if (machine_alive && d->power_event_set) dl_clock_cancel(dl_machine_clock(d->m), d->power_event);
   while (!dl_list_empty(&d->queues))
     dl_wdf_queue_free(DL_CONTAINER(d->queues.next, dl_wdf_queue, link));
   while (!dl_list_empty(&d->interrupts))
@@ -269,6 +270,7 @@ static uint32_t in_flight(const dl_wdf_device *d) {
 static void finish_power_down(void *arg, uint64_t unused) {
   (void)unused;
   dl_wdf_device *d = arg;
+  d->power_event_set = 0;
   if (d->state != DL_WDF_STOPPING || in_flight(d)) return;
   d->state = DL_WDF_STOPPED;
   power_down_from(d, 3, d->power_target);
@@ -276,8 +278,9 @@ static void finish_power_down(void *arg, uint64_t unused) {
 
 /* A request of the device completed: a draining device may power down now. */
 void dl_wdf_device_request_done(dl_wdf_device *d) {
-  if (d->state == DL_WDF_STOPPING && !in_flight(d))
-    dl_clock_after(dl_machine_clock(d->m), 0, finish_power_down, d, 0, NULL);
+  if (d->state == DL_WDF_STOPPING && !in_flight(d) && !d->power_event_set)
+    d->power_event_set = dl_clock_after(dl_machine_clock(d->m), 0, finish_power_down, d, 0,
+                                        &d->power_event) == DL_OK;
 }
 
 /* Removes the device: power-down if in D0, then ReleaseHardware. */

@@ -128,6 +128,8 @@ struct dl_wdf_device {
   dl_wdf_state state;
   uint32_t power;              /* WDF_POWER_DEVICE_STATE now */
   uint32_t power_target;       /* while stopping: the Dx to go to */
+  int power_event_set;         /* the drained power-down is scheduled... */
+  uint64_t power_event;        /* ...as this clock event */
   dl_wdf_resource *res;        /* the resource list given at start */
   size_t nres;
   dl_wdf_hook *hooks;
