@@ -5,7 +5,7 @@ std = "lua54"
 max_line_length = 110
 
 local wdk = { TRUE = true, FALSE = true, PAGE_SIZE = true, PAGE_SHIFT = true }
-local list = io.popen("ls bindings/*.c 2>/dev/null")
+local list = io.popen("ls bindings/*.c bindings/*/*.c 2>/dev/null")
 for path in list:lines() do
   local f = io.open(path)
   for name in f:read("*a"):gmatch('{"(%u[%w_]*)"') do wdk[name] = true end

@@ -21,14 +21,15 @@ endif
 
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L -fPIC -MMD -MP
+CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L -fPIC -MMD -MP -Icore
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-CORE_SRC := $(wildcard core/*.c)
-BIND_SRC := $(wildcard bindings/*.c)
+# core/ and bindings/ are grouped by layer: one folder a layer (see README).
+CORE_SRC := $(wildcard core/*/*.c)
+BIND_SRC := $(wildcard bindings/*.c bindings/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 REPL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard repl/*.c))

@@ -12,7 +12,7 @@
 #include <ctype.h>
 #include <stdio.h>
 
-#include "../core/dl_rng.h"
+#include "base/dl_rng.h"
 #include "ldl.h"
 
 #define DMA_VERSION "0.1.0"

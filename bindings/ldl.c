@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/dl_device.h"
-#include "../core/dl_status.h"
-#include "../core/dl_verifier.h"
+#include "io/dl_device.h"
+#include "base/dl_status.h"
+#include "machine/dl_verifier.h"
 #include "lcall.h"
 
 #define CURRENT_KEY "dma.current"

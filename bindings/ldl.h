@@ -15,7 +15,7 @@
 #include <lua.h>
 #include <stdint.h>
 
-#include "../core/dl_machine.h"
+#include "machine/dl_machine.h"
 
 /* Metatable names; they read as type names in error messages. */
 #define LDL_MACHINE "machine"

@@ -1,5 +1,5 @@
 /*
-** test_busmaster.c: the bus-master device of core/dl_busmaster.c without
+** test_busmaster.c: the bus-master device of core/devices/dl_busmaster.c without
 ** Lua: configuration checks, the sparse medium, register decoding, and one
 ** command's timing, bytes, trace records and counters.
 */
@@ -11,11 +11,11 @@
 
 #include <string.h>
 
-#include "../../core/dl_busmaster.h"
-#include "../../core/dl_dmamap.h"
-#include "../../core/dl_machine.h"
-#include "../../core/dl_status.h"
-#include "../../core/dl_trace.h"
+#include "devices/dl_busmaster.h"
+#include "hal/dl_dmamap.h"
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
 
 /* A machine with a busmaster and its registers mapped. */
 typedef struct rig {

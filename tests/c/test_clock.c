@@ -1,5 +1,5 @@
 /*
-** test_clock.c: the event queue of core/dl_clock.c: time order, deterministic
+** test_clock.c: the event queue of core/machine/dl_clock.c: time order, deterministic
 ** ties, cancellation, run_until, handlers that schedule or stop, counters, and
 ** a 100000-event stress run with cancels mixed in.
 */
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/dl_clock.h"
-#include "../../core/dl_rng.h"
-#include "../../core/dl_status.h"
+#include "machine/dl_clock.h"
+#include "base/dl_rng.h"
+#include "base/dl_status.h"
 
 /* ---- a recorder: every handler run appends (now, data) ------------------- */
 

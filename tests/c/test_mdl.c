@@ -1,5 +1,5 @@
 /*
-** test_mdl.c: memory descriptor lists (core/dl_mdl.c) on a dl_machine:
+** test_mdl.c: memory descriptor lists (core/io/dl_mdl.c) on a dl_machine:
 ** span pages, building for nonpaged pool, probe and lock, partial MDLs,
 ** reuse, chains, validity after unlock or free, and teardown.
 */
@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/dl_machine.h"
-#include "../../core/dl_mdl.h"
-#include "../../core/dl_physmem.h"
-#include "../../core/dl_status.h"
-#include "../../core/dl_vspace.h"
+#include "machine/dl_machine.h"
+#include "io/dl_mdl.h"
+#include "memory/dl_physmem.h"
+#include "base/dl_status.h"
+#include "memory/dl_vspace.h"
 
 #define PS 4096u
 #define KiB(n) ((uint64_t)(n) << 10)

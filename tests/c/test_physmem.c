@@ -1,5 +1,5 @@
 /*
-** test_physmem.c: simulated physical memory (core/dl_physmem.c): allocation
+** test_physmem.c: simulated physical memory (core/memory/dl_physmem.c): allocation
 ** policies and their determinism, RAM ranges with holes, contiguous runs
 ** under an address ceiling and a boundary, page bytes, release, sparse
 ** host cost of a 1 TiB memory, exhaustion and physical copies.
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/dl_physmem.h"
-#include "../../core/dl_rng.h"
-#include "../../core/dl_status.h"
+#include "memory/dl_physmem.h"
+#include "base/dl_rng.h"
+#include "base/dl_status.h"
 
 #define PS 4096u
 #define KiB(n) ((uint64_t)(n) << 10)

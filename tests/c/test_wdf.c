@@ -1,5 +1,5 @@
 /*
-** test_wdf.c: the framework device of core/dl_wdf.c without Lua: the
+** test_wdf.c: the framework device of core/wdf/dl_wdf.c without Lua: the
 ** power hooks the DMA layer registers (order, the first failure stopping
 ** power-up, every hook on the way down), the accessors of the contract,
 ** and queue presentation.
@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/dl_device.h"
-#include "../../core/dl_irp.h"
-#include "../../core/dl_machine.h"
-#include "../../core/dl_status.h"
-#include "../../core/dl_wdf.h"
+#include "io/dl_device.h"
+#include "io/dl_irp.h"
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+#include "wdf/dl_wdf.h"
 
 /* What the callbacks saw, in order. */
 typedef struct calls {

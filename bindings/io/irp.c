@@ -1,0 +1,639 @@
+/*
+** irp.c: IRPs in Lua: m:irp{...}, IoCallDriver, IoMarkIrpPending,
+** IoStartPacket, IoStartNextPacket, IoCompleteRequest,
+** IoGetCurrentIrpStackLocation. The drivers they go to (dma.driver{...},
+** IoCreateDevice) are in driver.c.
+**
+** The scenario stands for the I/O manager: m:irp builds a request over a
+** buffer (locking it with an MDL, as direct I/O does) and IoCallDriver
+** hands it to the driver's dispatch routine. Its `completion` function is
+** the request's completion routine: IoCompleteRequest calls it, at the
+** completing caller's IRQL. Scenarios wait with it or with
+** `while not irp.done and m:step() do end`.
+**
+** An IRP belongs to its machine. While a driver may still use it (until it
+** is completed and no longer its device's CurrentIrp) its one handle is
+** pinned in the machine's callback table, keyed by the IRP, so StartIo and
+** CurrentIrp always get that handle; afterwards the handle is the IRP's last
+** owner and frees it when collected. What Lua keeps for an IRP (completion
+** function, its MDL's handle, the cached stack location and IoStatus view)
+** lives in the handle's uservalue 2, and goes with it.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/dl_device.h"
+#include "io/dl_irp.h"
+#include "base/dl_status.h"
+#include "../ldl.h"
+
+#define LDL_IRP "IRP"
+#define LDL_IOSTATUS "IO_STATUS_BLOCK"
+
+/* Slots of an IRP handle's uservalue 2. */
+enum { SLOT_COMPLETION = 1, SLOT_MDL, SLOT_STACK, SLOT_IOSTATUS };
+
+/* What a StartIo call made by the engine needs: the state, and the stack
+** slots of the routine and of the device handle. */
+typedef struct start_ctx {
+  lua_State *L;
+  lmachine *lm;
+  int routine, device;
+} start_ctx;
+
+static lobject *checkirph(lua_State *L, int arg) {
+  return ldl_checkobject(L, arg, LDL_IRP, "IRP");
+}
+
+static dl_device *checkdevice(lua_State *L, int arg) {
+  return ldl_checkobject(L, arg, LDL_DEVICE, "DEVICE_OBJECT")->obj;
+}
+
+/* A major function's name, for messages. */
+static const char *major_name(uint8_t major) {
+  const char *name = dl_irp_major_name(major);
+  return name ? name : "IRP_MJ_?";
+}
+
+/* Raises unless the IRP at `irp` and the device at `dev` share a machine. */
+static void check_same_machine(lua_State *L, int dev, int irp) {
+  lobject *d = lua_touserdata(L, dev), *i = lua_touserdata(L, irp);
+  if (d->owner != i->owner) luaL_argerror(L, irp, "IRP and DEVICE_OBJECT belong to different machines");
+}
+
+/* Reads an NTSTATUS at idx (an integer that fits in 32 bits); 0 if it is not one. */
+static int to_status(lua_State *L, int idx, uint32_t *out) {
+  int ok = 0;
+  lua_Integer v = lua_tointegerx(L, idx, &ok);
+  if (!ok || v < INT32_MIN || v > (lua_Integer)UINT32_MAX) return 0;
+  *out = (uint32_t)v;
+  return 1;
+}
+
+/* ---- pinning ------------------------------------------------------------- */
+
+/* Pushes the pinned handle of an IRP (nil once it is released). */
+static void push_irp(lua_State *L, lmachine *lm, dl_irp *irp) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_rawgetp(L, -1, irp);
+  lua_remove(L, -2);
+}
+
+/* Unpins an IRP the driver is done with: completed and not its device's
+** CurrentIrp. A machine closed by a callback has taken its IRPs along. */
+static void release_if_done(lua_State *L, lmachine *lm, dl_irp *irp) {
+  if (!lm->m || !irp || !irp->completed || dl_irp_is_current(irp)) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, irp);
+  lua_pop(L, 1);
+}
+
+/* ---- m:irp{...} ----------------------------------------------------------- */
+
+static const char *const irp_fields[] = {
+  "major", "buffer", "offset", "length", "device_offset", "completion", "ioctl", NULL
+};
+
+/* Reads a non-negative integer field of the table at arg (def if absent). */
+static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def) {
+  int t = lua_getfield(L, arg, name);
+  int ok = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  lua_pop(L, 1);
+  if (t == LUA_TNIL) return def;
+  if (!ok || v < 0)
+    luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a non-negative integer", name));
+  return (uint64_t)v;
+}
+
+/* Rejects unknown fields (typos) of the request table at arg. */
+static void check_irp_fields(lua_State *L, int arg) {
+  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    int i = 0;
+    while (irp_fields[i] && strcmp(irp_fields[i], key) != 0) i++;
+    if (!irp_fields[i])
+      luaL_argerror(L, arg, lua_pushfstring(L, "a request has no field '%s' (major, buffer, "
+                                               "offset, length, device_offset, completion, ioctl)",
+                                            key));
+  }
+}
+
+/* The request's buffer (field `buffer`, a live buffer of machine lm), or NULL if absent. */
+static dl_region *buffer_field(lua_State *L, int arg, lmachine *lm) {
+  lua_getfield(L, arg, "buffer");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lobject *b = luaL_testudata(L, -1, LDL_BUFFER);
+  if (!b) luaL_argerror(L, arg, "field 'buffer' must be a buffer (m:buffer(...))");
+  if (!b->obj) luaL_argerror(L, arg, "field 'buffer' has been freed");
+  if (b->owner != lm) luaL_argerror(L, arg, "field 'buffer' belongs to another machine");
+  lua_pop(L, 1);
+  return b->obj;
+}
+
+/* Creates the handle of a new IRP (closed until the IRP exists), with its
+** state table holding the completion function; leaves it at the top. */
+static lobject *new_irp_handle(lua_State *L, int machine, int opts) {
+  lobject *h = lua_newuserdatauv(L, sizeof *h, 2);
+  h->owner = lua_touserdata(L, machine);
+  h->obj = NULL;
+  luaL_setmetatable(L, LDL_IRP);
+  lua_pushvalue(L, machine);
+  lua_setiuservalue(L, -2, 1);
+  lua_createtable(L, 4, 0);
+  lua_getfield(L, opts, "completion");
+  lua_rawseti(L, -2, SLOT_COMPLETION);
+  lua_setiuservalue(L, -2, 2);
+  return h;
+}
+
+/* Registers the handle at -1 for irp: the handle table and the pin. */
+static void register_irp(lua_State *L, lmachine *lm, dl_irp *irp) {
+  ldl_pushhandles(L);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, irp);
+  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, irp);
+  lua_pop(L, 1);
+}
+
+/* m:irp{ major=, buffer=, offset=, length=, device_offset=, completion=, ioctl= } -> IRP */
+static int m_irp(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  check_irp_fields(L, 2);
+  uint64_t major = uint_field(L, 2, "major", UINT64_MAX);
+  luaL_argcheck(L, major == DL_IRP_MJ_READ || major == DL_IRP_MJ_WRITE ||
+                   major == DL_IRP_MJ_DEVICE_CONTROL, 2,
+                "major must be IRP_MJ_READ, IRP_MJ_WRITE or IRP_MJ_DEVICE_CONTROL");
+  dl_region *b = buffer_field(L, 2, lm);
+  luaL_argcheck(L, b || major == DL_IRP_MJ_DEVICE_CONTROL, 2,
+                "a read or write needs a buffer (field 'buffer')");
+  uint64_t blen = b ? b->length : 0;
+  uint64_t offset = uint_field(L, 2, "offset", 0);
+  uint64_t length = uint_field(L, 2, "length", offset <= blen ? blen - offset : 0);
+  if (offset > blen || length > blen - offset)
+    luaL_argerror(L, 2, lua_pushfstring(L, "range [%I, %I) outside the buffer of %I bytes",
+                                        (lua_Integer)offset, (lua_Integer)(offset + length),
+                                        (lua_Integer)blen));
+  uint64_t device_offset = uint_field(L, 2, "device_offset", 0);
+  uint64_t ioctl = uint_field(L, 2, "ioctl", 0);
+  luaL_argcheck(L, ioctl <= UINT32_MAX, 2, "ioctl must fit in a ULONG");
+  luaL_argcheck(L, ioctl == 0 || major == DL_IRP_MJ_DEVICE_CONTROL, 2,
+                "ioctl is for IRP_MJ_DEVICE_CONTROL");
+  lua_getfield(L, 2, "completion");
+  luaL_argcheck(L, lua_isnil(L, -1) || lua_isfunction(L, -1), 2, "completion must be a function");
+  lua_pop(L, 1);
+  lobject *h = new_irp_handle(L, 1, 2);            /* m, opts, irp */
+  dl_irp *irp;
+  int rc = dl_irp_new(lm->m, (uint8_t)major, b ? b->va + offset : 0, length, device_offset, &irp);
+  if (rc == DL_EINVAL) return luaL_argerror(L, 2, "length is beyond what an MDL can describe");
+  if (rc) return ldl_statuserror(L, 2, rc, NULL);
+  h->obj = irp;
+  irp->ioctl = (uint32_t)ioctl;
+  register_irp(L, lm, irp);
+  if (irp->mdl) {
+    lua_getiuservalue(L, 3, 2);
+    ldl_forgethandle(L, irp->mdl);
+    ldl_pushhandle(L, LDL_MDL, 1, irp->mdl);
+    lua_rawseti(L, -2, SLOT_MDL);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* ---- the calls -------------------------------------------------------------- */
+
+/* Pushes the DriverStartIo of the device at `dev`; raises if it has none. */
+static int push_start_io(lua_State *L, int dev, const char *fname) {
+  int drv = ldl_pushdriver(L, dev, fname);
+  if (ldl_driverfield(L, drv, "DriverStartIo") != LUA_TFUNCTION)
+    luaL_error(L, "%s: the driver of %s has no DriverStartIo", fname, luaL_tolstring(L, dev, NULL));
+  lua_remove(L, drv);
+  return lua_gettop(L);
+}
+
+/* StartIo(DeviceObject, Irp) for the device queue; an error is kept for
+** the call that started the queue (the engine restores the IRQL first). */
+static void on_start_io(void *ctx, dl_device *dev, dl_irp *irp) {
+  (void)dev;
+  start_ctx *c = ctx;
+  lua_State *L = c->L;
+  lua_pushvalue(L, c->routine);
+  lua_pushvalue(L, c->device);
+  push_irp(L, c->lm, irp);
+  ldl_callback(L, c->lm, 2, 0);
+}
+
+/* Completes the IRP at arg on behalf of fname: the I/O manager takes back
+** its MDL, the request is recorded, then its completion function runs. */
+static void complete(lua_State *L, int arg, const char *fname) {
+  lobject *h = lua_touserdata(L, arg);
+  dl_irp *irp = h->obj;
+  lmachine *lm = h->owner;
+  lua_getiuservalue(L, arg, 2);
+  int state = lua_gettop(L);
+  lua_rawgeti(L, state, SLOT_MDL);
+  lobject *mh = luaL_testudata(L, -1, LDL_MDL);
+  if (mh && !mh->obj && irp->mdl) {
+    irp->mdl = NULL;  /* the engine must not free it again */
+    luaL_error(L, "%s: the driver freed Irp.MdlAddress of IRP#%I; the I/O manager owns it and "
+                  "frees it at completion", fname, (lua_Integer)irp->id);
+  }
+  uint64_t adapter = dl_irp_mdl_awaited(irp);
+  if (adapter)
+    luaL_error(L, "%s: IRP#%I's MDL is still needed by a scatter/gather request waiting on "
+                  "DMA_ADAPTER#%I", fname, (lua_Integer)irp->id, (lua_Integer)adapter);
+  dl_irp_complete(irp);
+  if (mh && mh->obj) {
+    ldl_forgethandle(L, mh->obj);
+    mh->obj = NULL;
+  }
+  lua_pushnil(L);
+  lua_rawseti(L, state, SLOT_MDL);
+  release_if_done(L, lm, irp);
+  if (lua_rawgeti(L, state, SLOT_COMPLETION) == LUA_TFUNCTION) {
+    lua_pushvalue(L, arg);
+    lua_call(L, 1, 0);
+  }
+  lua_settop(L, state - 1);
+}
+
+/* IoCallDriver(DeviceObject, Irp) -> NTSTATUS: sends the request to the
+** device's driver, MajorFunction[major](DeviceObject, Irp), at the caller's
+** IRQL (PASSIVE_LEVEL for a scenario). A driver without a routine for the
+** major function fails it with STATUS_INVALID_DEVICE_REQUEST, as the I/O
+** manager's default routine does. */
+static int l_IoCallDriver(lua_State *L) {
+  dl_device *dev = checkdevice(L, 1);
+  lobject *h = checkirph(L, 2);
+  dl_irp *irp = h->obj;
+  check_same_machine(L, 1, 2);
+  ldl_checkirql(L, h->owner, "IoCallDriver", 0, DL_DISPATCH_LEVEL);
+  luaL_argcheck(L, !irp->completed, 2, "IRP was already completed");
+  if (irp->device)
+    luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
+                                        (lua_Integer)irp->device->id));
+  lua_settop(L, 2);
+  int drv = ldl_pushdriver(L, 1, "IoCallDriver");
+  ldl_driverfield(L, drv, "MajorFunction");
+  int t = lua_istable(L, -1) ? lua_rawgeti(L, -1, irp->major) : LUA_TNIL;
+  const char *mj = major_name(irp->major);
+  if (t != LUA_TNIL && t != LUA_TFUNCTION)
+    luaL_error(L, "IoCallDriver: DriverObject.MajorFunction[%s] must be a function", mj);
+  dl_irp_send(irp, dev);
+  if (t == LUA_TNIL) {
+    irp->status = DL_STATUS_INVALID_DEVICE_REQUEST;
+    irp->information = 0;
+    complete(L, 2, "IoCallDriver");
+    lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
+    return 1;
+  }
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 2, 1);
+  if (!h->owner->m) return luaL_error(L, "IoCallDriver: the machine was closed during the call");
+  uint32_t status;
+  char hex[16];
+  if (!to_status(L, -1, &status))
+    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned %s, not an NTSTATUS", mj,
+                      luaL_typename(L, -1));
+  if (status == DL_STATUS_PENDING && !irp->pending)
+    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned STATUS_PENDING for IRP#%I "
+                         "without calling IoMarkIrpPending", mj, (lua_Integer)irp->id);
+  snprintf(hex, sizeof hex, "0x%08X", (unsigned)status);
+  if (status != DL_STATUS_PENDING && irp->pending)
+    return luaL_error(L, "IoCallDriver: the %s dispatch routine called IoMarkIrpPending for IRP#%I "
+                         "but returned %s, not STATUS_PENDING", mj, (lua_Integer)irp->id, hex);
+  if (status != DL_STATUS_PENDING && !irp->completed)
+    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned %s for IRP#%I without "
+                         "completing it (IoCompleteRequest) or returning STATUS_PENDING", mj, hex,
+                      (lua_Integer)irp->id);
+  lua_pushinteger(L, status);
+  return 1;
+}
+
+/* IoMarkIrpPending(Irp) */
+static int l_IoMarkIrpPending(lua_State *L) {
+  dl_irp *irp = checkirph(L, 1)->obj;
+  luaL_argcheck(L, !irp->completed, 1, "IRP was already completed");
+  dl_irp_mark_pending(irp);
+  return 0;
+}
+
+/* IoCompleteRequest(Irp, PriorityBoost); PriorityBoost is checked and, with
+** no thread scheduler to boost, has no effect. */
+static int l_IoCompleteRequest(lua_State *L) {
+  lobject *h = checkirph(L, 1);
+  dl_irp *irp = h->obj;
+  lua_Integer boost = luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, boost >= 0 && boost <= 31, 2, "a priority boost (IO_NO_INCREMENT...) expected");
+  ldl_checkirql(L, h->owner, "IoCompleteRequest", 0, DL_DISPATCH_LEVEL);
+  if (irp->completed)
+    return luaL_error(L, "IoCompleteRequest: MULTIPLE_IRP_COMPLETE_REQUESTS (0x44): IRP#%I was "
+                         "already completed", (lua_Integer)irp->id);
+  luaL_argcheck(L, irp->device != NULL, 1, "IRP was never sent to a driver (IoCallDriver)");
+  luaL_argcheck(L, !irp->queued, 1, "IRP is still in its device queue, waiting for StartIo");
+  luaL_argcheck(L, irp->status != DL_STATUS_PENDING, 1,
+                "IoStatus.Status is STATUS_PENDING: set the final status before completing");
+  lua_settop(L, 2);
+  complete(L, 1, "IoCompleteRequest");
+  return 0;
+}
+
+/* IoStartPacket(DeviceObject, Irp, Key, CancelFunction): StartIo now at
+** DISPATCH_LEVEL if the device is idle, else the IRP waits in the device
+** queue (FIFO; with a Key, after the entries whose key is <= Key).
+** Cancellation is not modelled: CancelFunction is never called. */
+static int l_IoStartPacket(lua_State *L) {
+  dl_device *dev = checkdevice(L, 1);
+  lobject *h = checkirph(L, 2);
+  dl_irp *irp = h->obj;
+  lmachine *lm = h->owner;
+  check_same_machine(L, 1, 2);
+  uint32_t key = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    uint64_t k = ldl_checkuint(L, 3);
+    luaL_argcheck(L, k <= UINT32_MAX, 3, "Key must fit in a ULONG");
+    key = (uint32_t)k;
+  }
+  luaL_argcheck(L, lua_isnoneornil(L, 4) || lua_isfunction(L, 4), 4, "a function or nil expected");
+  ldl_checkirql(L, lm, "IoStartPacket", 0, DL_DISPATCH_LEVEL);
+  if (irp->device != dev)
+    luaL_argerror(L, 2, irp->device ? lua_pushfstring(L, "IRP was sent to DEVICE_OBJECT#%I",
+                                                      (lua_Integer)irp->device->id)
+                                    : "IRP was never sent to a driver (IoCallDriver)");
+  luaL_argcheck(L, !irp->completed, 2, "IRP was already completed");
+  luaL_argcheck(L, !irp->queued && !dl_irp_is_current(irp), 2,
+                "IRP is already queued or being processed by StartIo");
+  int keyed = !lua_isnoneornil(L, 3);
+  lua_settop(L, 4);
+  start_ctx c = {L, lm, push_start_io(L, 1, "IoStartPacket"), 1};
+  uint64_t before = ldl_reports(lm);
+  dl_irp_start_packet(dev, irp, keyed ? &key : NULL, on_start_io, &c);
+  ldl_checkreports(L, lm, before);
+  return 0;
+}
+
+/* IoStartNextPacket(DeviceObject, Cancelable): at DISPATCH_LEVEL, the next
+** queued IRP goes to StartIo, or the device goes idle (CurrentIrp nil). */
+static int l_IoStartNextPacket(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
+  dl_device *dev = h->obj;
+  lmachine *lm = h->owner;
+  if (!lua_isnoneornil(L, 2)) ldl_checkbool(L, 2);
+  ldl_checkirql(L, lm, "IoStartNextPacket", 1, DL_DISPATCH_LEVEL);
+  lua_settop(L, 2);
+  start_ctx c = {L, lm, push_start_io(L, 1, "IoStartNextPacket"), 1};
+  dl_irp *prev = dev->current_irp;  /* pinned while current, so valid below */
+  uint64_t before = ldl_reports(lm);
+  dl_irp_start_next_packet(dev, on_start_io, &c);
+  release_if_done(L, lm, prev);
+  ldl_checkreports(L, lm, before);
+  return 0;
+}
+
+/* Sets the standard fields of a stack location's Parameters: Read and Write
+** are one table, as they share storage in the WDK's union. */
+static void push_parameters(lua_State *L, dl_irp *irp) {
+  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, irp->length);
+  lua_setfield(L, -2, "Length");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "Key");
+  lua_pushinteger(L, (lua_Integer)irp->byte_offset);
+  lua_setfield(L, -2, "ByteOffset");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "Read");
+  lua_setfield(L, -2, "Write");
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, irp->length);
+  lua_setfield(L, -2, "OutputBufferLength");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "InputBufferLength");
+  lua_pushinteger(L, irp->ioctl);
+  lua_setfield(L, -2, "IoControlCode");
+  lua_setfield(L, -2, "DeviceIoControl");
+}
+
+/* IoGetCurrentIrpStackLocation(Irp) -> { MajorFunction, MinorFunction,
+** Parameters = { Read, Write, DeviceIoControl } }, made once per IRP. */
+static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
+  dl_irp *irp = checkirph(L, 1)->obj;
+  lua_getiuservalue(L, 1, 2);
+  if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, irp->major);
+  lua_setfield(L, -2, "MajorFunction");
+  lua_pushinteger(L, 0);
+  lua_setfield(L, -2, "MinorFunction");
+  push_parameters(L, irp);
+  lua_setfield(L, -2, "Parameters");
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, SLOT_STACK);
+  return 1;
+}
+
+/* ---- IRP handles ---------------------------------------------------------- */
+
+/* Pushes the IoStatus view of the IRP at arg, made once. */
+static void push_iostatus(lua_State *L, int arg) {
+  lua_getiuservalue(L, arg, 2);
+  if (lua_rawgeti(L, -1, SLOT_IOSTATUS) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 1);
+    luaL_setmetatable(L, LDL_IOSTATUS);
+    lua_pushvalue(L, arg);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, SLOT_IOSTATUS);
+  }
+  lua_remove(L, -2);
+}
+
+/* Fields: the WDK's MdlAddress, IoStatus, PendingReturned, Cancel; the
+** lab's id, major, length, device_offset, device, done, sent_at,
+** completed_at, machine. */
+static int irp_index(lua_State *L) {
+  const char *key = luaL_checkstring(L, 2);
+  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  dl_irp *irp = checkirph(L, 1)->obj;
+  if (strcmp(key, "MdlAddress") == 0) {
+    lua_getiuservalue(L, 1, 2);
+    lua_rawgeti(L, -1, SLOT_MDL);
+  } else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
+  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, irp->pending);
+  else if (strcmp(key, "Cancel") == 0) lua_pushboolean(L, 0);
+  else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)irp->id);
+  else if (strcmp(key, "major") == 0) lua_pushinteger(L, irp->major);
+  else if (strcmp(key, "length") == 0) lua_pushinteger(L, irp->length);
+  else if (strcmp(key, "device_offset") == 0) lua_pushinteger(L, (lua_Integer)irp->byte_offset);
+  else if (strcmp(key, "done") == 0) lua_pushboolean(L, irp->completed);
+  else if (strcmp(key, "sent_at") == 0 && irp->device) lua_pushinteger(L, (lua_Integer)irp->sent_at);
+  else if (strcmp(key, "completed_at") == 0 && irp->completed)
+    lua_pushinteger(L, (lua_Integer)irp->completed_at);
+  else if (strcmp(key, "device") == 0) {
+    ldl_pushowner(L, 1);
+    ldl_pushhandle(L, LDL_DEVICE, -1, irp->device);
+  } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* IRP fields are read-only: a driver reports through Irp.IoStatus. */
+static int irp_newindex(lua_State *L) {
+  checkirph(L, 1);
+  return luaL_error(L, "field '%s' of IRP is read-only (set Irp.IoStatus.Status and "
+                       ".Information)", luaL_checkstring(L, 2));
+}
+
+static int irp_tostring(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_IRP);
+  if (!h->owner->m || !h->obj) {
+    lua_pushstring(L, h->obj ? "IRP (machine closed)" : "IRP (freed)");
+    return 1;
+  }
+  dl_irp *irp = h->obj;
+  const char *state = irp->completed ? "completed" : irp->queued ? "queued"
+                    : dl_irp_is_current(irp) ? "in StartIo" : irp->device ? "sent" : "not sent";
+  char status[16];
+  snprintf(status, sizeof status, "0x%08X", (unsigned)irp->status);
+  lua_pushfstring(L, "IRP#%I %s length=%I device_offset=%I %s%s status=%s information=%I",
+                  (lua_Integer)irp->id, major_name(irp->major), (lua_Integer)irp->length,
+                  (lua_Integer)irp->byte_offset, state, irp->pending ? " pending" : "", status,
+                  (lua_Integer)irp->information);
+  return 1;
+}
+
+/* __gc: a released IRP (completed, not current) goes with its handle; one
+** still pinned is only collected when Lua closes, and the machine frees it. */
+static int irp_gc(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_IRP);
+  dl_irp *irp = h->obj;
+  if (!irp || !h->owner->m || !irp->completed || dl_irp_is_current(irp)) return 0;
+  h->obj = NULL;
+  ldl_forgethandle(L, irp);
+  dl_irp_free(irp);
+  return 0;
+}
+
+/* ---- IoStatus views --------------------------------------------------------- */
+
+/* The IRP behind an IoStatus view (its uservalue). */
+static dl_irp *iostatus_irp(lua_State *L) {
+  luaL_checkudata(L, 1, LDL_IOSTATUS);
+  lua_getiuservalue(L, 1, 1);
+  lobject *h = luaL_checkudata(L, -1, LDL_IRP);
+  if (!h->owner->m) luaL_error(L, "IoStatus: its machine is closed");
+  if (!h->obj) luaL_error(L, "IoStatus: its IRP has been freed");
+  lua_pop(L, 1);
+  return h->obj;
+}
+
+/* Irp.IoStatus.Status / .Information */
+static int ios_index(lua_State *L) {
+  dl_irp *irp = iostatus_irp(L);
+  const char *key = luaL_checkstring(L, 2);
+  if (strcmp(key, "Status") == 0) lua_pushinteger(L, irp->status);
+  else if (strcmp(key, "Information") == 0) lua_pushinteger(L, (lua_Integer)irp->information);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* Irp.IoStatus.Status = NTSTATUS; Irp.IoStatus.Information = count. Until
+** completion only: afterwards the IRP is the I/O manager's again. */
+static int ios_newindex(lua_State *L) {
+  dl_irp *irp = iostatus_irp(L);
+  const char *key = luaL_checkstring(L, 2);
+  if (irp->completed)
+    return luaL_error(L, "IoStatus.%s: IRP#%I was already completed", key, (lua_Integer)irp->id);
+  if (strcmp(key, "Status") == 0) {
+    uint32_t status;
+    if (!to_status(L, 3, &status)) return luaL_error(L, "IoStatus.Status must be an NTSTATUS");
+    irp->status = status;
+  } else if (strcmp(key, "Information") == 0) {
+    int ok = 0;
+    lua_Integer v = lua_tointegerx(L, 3, &ok);
+    if (!ok || v < 0) return luaL_error(L, "IoStatus.Information must be a non-negative integer");
+    irp->information = (uint64_t)v;
+  } else {
+    return luaL_error(L, "IO_STATUS_BLOCK has no field '%s' (Status, Information)", key);
+  }
+  return 0;
+}
+
+static int ios_tostring(lua_State *L) {
+  dl_irp *irp = iostatus_irp(L);
+  char text[64];
+  snprintf(text, sizeof text, "IO_STATUS_BLOCK Status=0x%08X Information=%llu",
+           (unsigned)irp->status, (unsigned long long)irp->information);
+  lua_pushstring(L, text);
+  return 1;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static const luaL_Reg irp_meta[] = {
+  {"__gc", irp_gc},
+  {"__tostring", irp_tostring},
+  {"__newindex", irp_newindex},
+  {NULL, NULL}
+};
+
+static const luaL_Reg ios_meta[] = {
+  {"__index", ios_index},
+  {"__newindex", ios_newindex},
+  {"__tostring", ios_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg no_methods[] = {
+  {NULL, NULL}
+};
+
+static const luaL_Reg functions[] = {
+  {"IoCallDriver", l_IoCallDriver},
+  {"IoMarkIrpPending", l_IoMarkIrpPending},
+  {"IoCompleteRequest", l_IoCompleteRequest},
+  {"IoStartPacket", l_IoStartPacket},
+  {"IoStartNextPacket", l_IoStartNextPacket},
+  {"IoGetCurrentIrpStackLocation", l_IoGetCurrentIrpStackLocation},
+  {NULL, NULL}
+};
+
+static const struct { const char *name; lua_Integer value; } constants[] = {
+  {"IRP_MJ_CREATE", DL_IRP_MJ_CREATE}, {"IRP_MJ_CLOSE", DL_IRP_MJ_CLOSE},
+  {"IRP_MJ_READ", DL_IRP_MJ_READ}, {"IRP_MJ_WRITE", DL_IRP_MJ_WRITE},
+  {"IRP_MJ_DEVICE_CONTROL", DL_IRP_MJ_DEVICE_CONTROL},
+  {"IRP_MJ_MAXIMUM_FUNCTION", DL_IRP_MJ_MAXIMUM_FUNCTION},
+  {"IO_NO_INCREMENT", 0}, {"IO_DISK_INCREMENT", 1},
+};
+
+/* Registers the IRP and IO_STATUS_BLOCK classes, the calls, the constants
+** and machine:irp in the module at -1. */
+void ldl_open_irp(lua_State *L) {
+  ldl_newclass(L, LDL_IRP, irp_meta, no_methods, irp_index);
+  luaL_newmetatable(L, LDL_IOSTATUS);
+  luaL_setfuncs(L, ios_meta, 0);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, functions, 0);
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    lua_pushinteger(L, constants[i].value);
+    lua_setfield(L, -2, constants[i].name);
+  }
+  luaL_getmetatable(L, LDL_MACHINE);
+  lua_getfield(L, -1, "__methods");
+  lua_pushcfunction(L, m_irp);
+  lua_setfield(L, -2, "irp");
+  lua_pop(L, 2);
+}

@@ -1,0 +1,167 @@
+/*
+** interrupt.c: KINTERRUPT handles: IoConnectInterrupt, IoDisconnectInterrupt
+** and KeSynchronizeExecution. The ISR and its context live in the machine's
+** callback table, keyed by the interrupt.
+*/
+#include <stdint.h>
+
+#include "kernel/dl_interrupt.h"
+#include "base/dl_status.h"
+#include "../lcall.h"
+#include "../ldl.h"
+
+/* A BOOLEAN a routine returned: true/false, or an integer (0 is FALSE), as
+** ldl_checkbool reads arguments, so that `return 0` is not "mine". */
+static int returned_bool(lua_State *L, int idx) {
+  return lua_isinteger(L, idx) ? lua_tointeger(L, idx) != 0 : lua_toboolean(L, idx);
+}
+
+/* Runs a Lua ISR: ServiceRoutine(Interrupt, ServiceContext) -> BOOLEAN. */
+static int on_isr(void *ctx, dl_interrupt *intr) {
+  (void)ctx;
+  lmachine *lm = dl_machine_data(intr->m);
+  lua_State *L = lm->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_rawgetp(L, -1, intr);
+  lua_rawgeti(L, -1, 1);                  /* ServiceRoutine */
+  ldl_pushmachine(L, intr->m);
+  ldl_pushhandle(L, LDL_INTERRUPT, -1, intr);
+  lua_remove(L, -2);
+  lua_rawgeti(L, -3, 2);                  /* ServiceContext */
+  lua_remove(L, -4);
+  lua_remove(L, -4);                      /* routine, interrupt, context */
+  if (!ldl_callback(L, lm, 2, 1)) {
+    dl_clock_stop(dl_machine_clock(intr->m));
+    return 1;  /* claimed, so a broken ISR does not look like a storm */
+  }
+  int claimed = returned_bool(L, -1);
+  lua_pop(L, 1);
+  return claimed;
+}
+
+static uint8_t check_irql(lua_State *L, int arg) {
+  lua_Integer v = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, v > 2 && v <= 15, arg, "a device IRQL (DIRQL, 3 to 15) expected");
+  return (uint8_t)v;
+}
+
+/* IoConnectInterrupt(ServiceRoutine, ServiceContext, SpinLock, Vector, Irql,
+** SynchronizeIrql, InterruptMode, ShareVector, ProcessorEnableMask,
+** FloatingSave) -> NTSTATUS, InterruptObject (the WDK's out parameter). */
+static int l_IoConnectInterrupt(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_Integer vector = luaL_checkinteger(L, 4);
+  uint8_t irql = check_irql(L, 5), sync = check_irql(L, 6);
+  lua_Integer mode = luaL_checkinteger(L, 7);
+  luaL_argcheck(L, mode == 0 || mode == 1, 7, "LevelSensitive or Latched expected");
+  int share = ldl_checkbool(L, 8);
+  uint64_t affinity = (uint64_t)luaL_optinteger(L, 9, 1);
+  lmachine *lm = ldl_current(L, "IoConnectInterrupt");
+  int machine = lua_gettop(L);
+  luaL_argcheck(L, vector >= 0 && vector < DL_MAX_VECTORS, 4, "vector must be 0..255");
+  luaL_argcheck(L, sync >= irql, 6, "SynchronizeIrql must be >= Irql");
+  dl_interrupt *intr;
+  int rc = dl_interrupt_connect(lm->m, (uint32_t)vector, irql, sync, mode == 1, share, affinity,
+                                on_isr, NULL, &intr);
+  if (rc) {
+    lua_pushinteger(L, rc == DL_EBUSY ? 0xC0000043 /* STATUS_SHARING_VIOLATION */
+                                      : 0xC000000D /* STATUS_INVALID_PARAMETER */);
+    return 1;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 2);
+  lua_rawsetp(L, -2, intr);
+  lua_pop(L, 1);
+  lua_pushinteger(L, 0);
+  ldl_forgethandle(L, intr);  /* a handle of a freed object at the same address is stale */
+  ldl_pushhandle(L, LDL_INTERRUPT, machine, intr);
+  return 2;
+}
+
+/* IoDisconnectInterrupt(InterruptObject) */
+static int l_IoDisconnectInterrupt(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_INTERRUPT, "KINTERRUPT");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, h->obj);
+  ldl_forgethandle(L, h->obj);
+  dl_interrupt_disconnect(h->obj);
+  h->obj = NULL;
+  return 0;
+}
+
+/* Runs SynchronizeRoutine(SynchronizeContext) (stack slots 2 and 3) for
+** KeSynchronizeExecution; -1 leaves its error on the stack, so the engine
+** restores the IRQL before the error is raised. */
+static int sync_trampoline(void *ctx) {
+  lua_State *L = ctx;
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  if (dl_docall(L, 1, 1) != LUA_OK) return -1;
+  int r = returned_bool(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+/* KeSynchronizeExecution(Interrupt, SynchronizeRoutine, SynchronizeContext)
+** -> the routine's BOOLEAN, run at the interrupt's SynchronizeIrql. */
+static int l_KeSynchronizeExecution(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_INTERRUPT, "KINTERRUPT");
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  int r = dl_interrupt_synchronize(h->obj, sync_trampoline, L);
+  if (r < 0) return lua_error(L);  /* the routine's error, IRQL already restored */
+  lua_pushboolean(L, r);
+  return 1;
+}
+
+static int i_tostring(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_INTERRUPT);
+  if (!h->owner->m || !h->obj) {
+    lua_pushliteral(L, "KINTERRUPT (disconnected)");
+    return 1;
+  }
+  dl_interrupt *intr = h->obj;
+  lua_pushfstring(L, "KINTERRUPT#%I vector=%d irql=%d %s%s claimed=%I", (lua_Integer)intr->id,
+                  (int)intr->vector, (int)intr->irql, intr->latched ? "latched" : "level",
+                  intr->shared ? " shared" : "", (lua_Integer)intr->claimed);
+  return 1;
+}
+
+/* Interrupts stay connected until IoDisconnectInterrupt or machine close. */
+static int i_gc(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+static const luaL_Reg meta[] = {
+  {"__gc", i_gc},
+  {"__tostring", i_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg methods[] = {
+  {NULL, NULL}
+};
+
+static const luaL_Reg functions[] = {
+  {"IoConnectInterrupt", l_IoConnectInterrupt},
+  {"IoDisconnectInterrupt", l_IoDisconnectInterrupt},
+  {"KeSynchronizeExecution", l_KeSynchronizeExecution},
+  {NULL, NULL}
+};
+
+/* Registers the KINTERRUPT class, its calls and KINTERRUPT_MODE. */
+void ldl_open_interrupt(lua_State *L) {
+  ldl_newclass(L, LDL_INTERRUPT, meta, methods, NULL);
+  luaL_setfuncs(L, functions, 0);
+  static const struct { const char *name; int v; } modes[] = {{"LevelSensitive", 0}, {"Latched", 1}};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    lua_pushinteger(L, modes[i].v);
+    lua_setfield(L, -2, modes[i].name);
+  }
+}

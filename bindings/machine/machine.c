@@ -1,0 +1,523 @@
+/*
+** machine.c: the `machine` handle: dma.machine{...}, physical memory access,
+** running the clock, statistics.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "hal/dl_adapter.h"
+#include "hal/dl_dmamap.h"
+#include "machine/dl_verifier.h"
+#include "io/dl_mdl.h"
+#include "base/dl_status.h"
+#include "../lcall.h"
+#include "../ldl.h"
+
+static const char *const policy_names[] = {"contiguous", "scattered", "high_first",
+                                           "low_first", NULL};
+
+/* ---- dma.machine{...} ---------------------------------------------------- */
+
+/* Reads a size field: an integer or a size string. */
+static uint64_t size_field(lua_State *L, int arg, const char *name) {
+  uint64_t v = 0;
+  int ok = lua_isinteger(L, -1) ? (v = (uint64_t)lua_tointeger(L, -1), lua_tointeger(L, -1) >= 0)
+         : lua_type(L, -1) == LUA_TSTRING && ldl_parsesize(lua_tostring(L, -1), &v);
+  if (!ok) luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a size like 4096 or \"16K\"", name));
+  return v;
+}
+
+/* Reads one RAM range {base, size} (or {base=, size=}) from the table at -1. */
+static void read_range(lua_State *L, int arg, dl_range *r) {
+  if (lua_getfield(L, -1, "base") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_rawgeti(L, -1, 1);
+  }
+  if (lua_getfield(L, -2, "size") == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_rawgeti(L, -2, 2);
+  }
+  uint64_t v[2];
+  for (int i = 0; i < 2; i++) {
+    int idx = -2 + i;
+    int ok = lua_isinteger(L, idx) ? (v[i] = (uint64_t)lua_tointeger(L, idx), 1)
+           : lua_type(L, idx) == LUA_TSTRING && ldl_parsesize(lua_tostring(L, idx), &v[i]);
+    if (!ok) luaL_argerror(L, arg, "ram ranges are {base, size}, like {\"4G\", \"60G\"}");
+  }
+  r->base = v[0];
+  r->size = v[1];
+  lua_pop(L, 2);
+}
+
+/* ram = "64G" | 68719476736 | { {base, size}, ... } */
+static void read_ram(lua_State *L, int arg, dl_machine_config *cfg) {
+  int t = lua_getfield(L, arg, "ram");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE) {
+    cfg->ram[0].base = 0;
+    cfg->ram[0].size = size_field(L, arg, "ram");
+    cfg->nram = 1;
+    lua_pop(L, 1);
+    return;
+  }
+  size_t n = lua_rawlen(L, -1);
+  luaL_argcheck(L, n >= 1 && n <= DL_MAX_RAM_RANGES, arg, "ram needs 1 to 16 ranges");
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    luaL_argcheck(L, lua_istable(L, -1), arg, "ram ranges are {base, size}");
+    read_range(L, arg, &cfg->ram[i]);
+    lua_pop(L, 1);
+  }
+  cfg->nram = n;
+  lua_pop(L, 1);
+}
+
+/* Reads options from the table at `arg` into cfg. */
+static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
+  dl_machine_config_init(cfg);
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  if (lua_getfield(L, arg, "seed") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1), arg, "seed must be an integer");
+    cfg->seed = (uint64_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "page_size") != LUA_TNIL)
+    cfg->page_size = (uint32_t)size_field(L, arg, "page_size");
+  if (lua_getfield(L, arg, "alloc") != LUA_TNIL) {
+    const char *name = lua_tostring(L, -1);
+    int i = 0;
+    while (policy_names[i] && (!name || strcmp(name, policy_names[i]) != 0)) i++;
+    luaL_argcheck(L, policy_names[i] != NULL, arg,
+                  "alloc must be contiguous, scattered, high_first or low_first");
+    cfg->alloc = (dl_alloc_policy)i;
+  }
+  if (lua_getfield(L, arg, "coherent") != LUA_TNIL) cfg->coherent = lua_toboolean(L, -1);
+  if (lua_getfield(L, arg, "map_registers") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) <= 4096,
+                  arg, "map_registers must be an integer from 0 to 4096");
+    cfg->map_registers = (uint32_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "adapter_map_registers") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 4096,
+                  arg, "adapter_map_registers must be an integer from 1 to 4096");
+    cfg->adapter_map_registers = (uint32_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "cpus") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 && lua_tointeger(L, -1) <= 64,
+                  arg, "cpus must be an integer from 1 to 64");
+    cfg->cpus = (uint32_t)lua_tointeger(L, -1);
+  }
+  if (lua_getfield(L, arg, "dpc_latency") != LUA_TNIL)
+    cfg->dpc_latency = ldl_checkduration(L, lua_gettop(L));
+  if (lua_getfield(L, arg, "interrupt_latency") != LUA_TNIL)
+    cfg->interrupt_latency = ldl_checkduration(L, lua_gettop(L));
+  if (lua_getfield(L, arg, "trace") != LUA_TNIL) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, arg,
+                  "trace must be the number of records to keep (0: all)");
+    cfg->trace_capacity = (size_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 10);
+  read_ram(L, arg, cfg);
+}
+
+/* verifier = "raise" (default: a report raises an error, as a bug check
+** stops the machine) or "record" (reports are kept for the scenario). */
+static int read_verifier_mode(lua_State *L, int arg) {
+  if (!lua_istable(L, arg)) return 0;
+  lua_getfield(L, arg, "verifier");
+  const char *mode = lua_tostring(L, -1);
+  int record = mode && strcmp(mode, "record") == 0;
+  luaL_argcheck(L, lua_isnil(L, -1) || record || (mode && strcmp(mode, "raise") == 0), arg,
+                "verifier must be \"raise\" or \"record\"");
+  lua_pop(L, 1);
+  return record;
+}
+
+/* dma.machine{ram=, seed=, page_size=, alloc=, current=} -> machine */
+static int m_new(lua_State *L) {
+  dl_machine_config cfg;
+  read_config(L, 1, &cfg);
+  int record = read_verifier_mode(L, 1);
+  int make_current = 1;
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "current");
+    make_current = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 0);
+  memset(lm, 0, sizeof *lm);
+  lm->callbacks = lm->error = LUA_NOREF;
+  luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
+  int rc = dl_machine_new(&cfg, &lm->m);
+  if (rc == DL_EINVAL)
+    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned and "
+                               "disjoint, page_size a power of two from 4096 to 65536");
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  lm->record = record;
+  dl_machine_set_data(lm->m, lm);
+  lua_newtable(L);
+  lm->callbacks = luaL_ref(L, LUA_REGISTRYINDEX);
+  ldl_pushhandles(L);  /* the engine finds the handle of its machine */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, lm->m);
+  lua_pop(L, 1);
+  ldl_pushmachines(L);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  if (make_current) ldl_setcurrent(L, -1);
+  return 1;
+}
+
+/* ---- metamethods --------------------------------------------------------- */
+
+/* Frees the machine and everything on it; idempotent. */
+static void close_machine(lua_State *L, lmachine *lm) {
+  if (lm->m) ldl_forgethandle(L, lm->m);
+  lm->L = L;  /* teardown may tell the binding about dropped requests */
+  dl_machine_free(lm->m);
+  lm->m = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, lm->callbacks);
+  luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
+  lm->callbacks = lm->error = LUA_NOREF;
+}
+
+/* __gc: frees quietly (a finalizer cannot report). */
+static int m_gc(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (lm->m && lm->depth == 0) ldl_run_close_hooks(L, 1);
+  close_machine(L, lm);
+  return 0;
+}
+
+/* m:close() and __close: what the adapters still hold is checked as leaks
+** first, as the verifier does when a driver unloads; the machine is freed
+** either way, then a leak raises an error unless the verifier records. */
+static int m_close(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (!lm->m) return 0;
+  if (lm->depth)
+    return luaL_error(L, "machine:close() inside one of its own callbacks: the machine is running");
+  lm->L = L;
+  ldl_run_close_hooks(L, 1);  /* the framework deletes its objects, as at unload */
+  uint64_t before = dl_verifier_count(lm->m);
+  dl_adapter_check_leaks(lm->m);
+  const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
+  char text[300] = "";
+  if (leak && !lm->record)
+    snprintf(text, sizeof text, "leak at close: bug check 0x%X P1=0x%02X: %s", leak->bugcheck,
+             leak->p1, leak->message);
+  close_machine(L, lm);
+  if (text[0]) return luaL_error(L, "%s", text);
+  return 0;
+}
+
+/* Formats a byte count with a binary unit where it divides evenly. */
+static const char *push_size(lua_State *L, uint64_t n) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (u < 4 && n && n % 1024 == 0) {
+    n /= 1024;
+    u++;
+  }
+  return lua_pushfstring(L, "%I %s", (lua_Integer)n, units[u]);
+}
+
+static int m_tostring(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  if (!lm->m) {
+    lua_pushliteral(L, "machine (closed)");
+    return 1;
+  }
+  const dl_machine_config *cfg = dl_machine_config_of(lm->m);
+  dl_physmem *pm = dl_machine_physmem(lm->m);
+  dl_physmem_stats st;
+  dl_physmem_get_stats(pm, &st);
+  push_size(L, st.ram_pages * cfg->page_size);
+  lua_pushfstring(L, "machine seed=%I ram=%s in %d range%s page=%d alloc=%s t=%Ins",
+                  (lua_Integer)cfg->seed, lua_tostring(L, -1),
+                  (int)dl_physmem_range_count(pm),
+                  dl_physmem_range_count(pm) == 1 ? "" : "s", (int)cfg->page_size,
+                  policy_names[cfg->alloc], (lua_Integer)dl_clock_now(dl_machine_clock(lm->m)));
+  return 1;
+}
+
+/* Pushes the RAM ranges as { {base=, size=}, ... }. */
+static void push_ram(lua_State *L, dl_machine *m) {
+  dl_physmem *pm = dl_machine_physmem(m);
+  size_t n = dl_physmem_range_count(pm);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    dl_range r;
+    dl_physmem_range(pm, i, &r);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)r.base);
+    lua_setfield(L, -2, "base");
+    lua_pushinteger(L, (lua_Integer)r.size);
+    lua_setfield(L, -2, "size");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+/* Fields: seed, page_size, alloc, now, ram; otherwise methods. */
+static int m_index(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  const char *key = luaL_checkstring(L, 2);
+  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (!lm->m) return luaL_error(L, "machine is closed");
+  const dl_machine_config *cfg = dl_machine_config_of(lm->m);
+  if (strcmp(key, "seed") == 0) lua_pushinteger(L, (lua_Integer)cfg->seed);
+  else if (strcmp(key, "page_size") == 0) lua_pushinteger(L, cfg->page_size);
+  else if (strcmp(key, "alloc") == 0) lua_pushstring(L, policy_names[cfg->alloc]);
+  else if (strcmp(key, "now") == 0)
+    lua_pushinteger(L, (lua_Integer)dl_clock_now(dl_machine_clock(lm->m)));
+  else if (strcmp(key, "ram") == 0) push_ram(L, lm->m);
+  else lua_pushnil(L);
+  return 1;
+}
+
+/* ---- physical memory ----------------------------------------------------- */
+
+/* m:read_phys(pa, len) -> string */
+static int m_read_phys(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t pa = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  dl_physmem *pm = dl_machine_physmem(lm->m);
+  if (len && !dl_physmem_is_ram(pm, pa, len))
+    return luaL_argerror(L, 2, "range is not RAM");
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  dl_physmem_read(pm, pa, p, (size_t)len);
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
+/* m:write_phys(pa, bytes) */
+static int m_write_phys(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t pa = ldl_checkuint(L, 2);
+  size_t len;
+  const char *s = luaL_checklstring(L, 3, &len);
+  int rc = dl_physmem_write(dl_machine_physmem(lm->m), pa, s, len);
+  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, "range is not RAM");
+  if (rc) return ldl_statuserror(L, 2, rc, NULL);
+  return 0;
+}
+
+/* m:fill_phys(pa, byte, len) */
+static int m_fill_phys(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t pa = ldl_checkuint(L, 2);
+  lua_Integer byte = luaL_checkinteger(L, 3);
+  uint64_t len = ldl_checkuint(L, 4);
+  luaL_argcheck(L, byte >= 0 && byte <= 255, 3, "byte must be 0..255");
+  int rc = dl_physmem_fill(dl_machine_physmem(lm->m), pa, (int)byte, (size_t)len);
+  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, "range is not RAM");
+  if (rc) return ldl_statuserror(L, 2, rc, NULL);
+  return 0;
+}
+
+/* m:read(va, len) -> string: the CPU's view of virtual memory. */
+static int m_read(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t va = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  if (dl_machine_read_va(lm->m, va, p, len)) return luaL_argerror(L, 2, "range is not mapped");
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
+/* m:write(va, bytes): a CPU write to virtual memory. */
+static int m_write(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t va = ldl_checkuint(L, 2);
+  size_t len;
+  const char *s = luaL_checklstring(L, 3, &len);
+  if (dl_machine_write_va(lm->m, va, s, len)) return luaL_argerror(L, 2, "range is not mapped");
+  return 0;
+}
+
+/* m:device_read(logical, len [, who]) -> string, or nil after a verifier
+** report when nothing maps that range: a device reading memory by DMA. */
+static int m_device_read(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  const char *who = luaL_optstring(L, 4, NULL);
+  uint64_t before = ldl_reports(lm);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  int rc = dl_dma_read(lm->m, who, logical, p, (size_t)len);
+  luaL_pushresultsize(&b, rc ? 0 : (size_t)len);
+  ldl_checkreports(L, lm, before);
+  if (rc) lua_pushnil(L);
+  return 1;
+}
+
+/* m:device_write(logical, bytes [, who]) -> true, or false after a report. */
+static int m_device_write(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t logical = ldl_checkuint(L, 2);
+  size_t len;
+  const char *s = luaL_checklstring(L, 3, &len);
+  const char *who = luaL_optstring(L, 4, NULL);
+  uint64_t before = ldl_reports(lm);
+  int rc = dl_dma_write(lm->m, who, logical, s, len);
+  ldl_checkreports(L, lm, before);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+/* m:stats() -> table of counters */
+static int m_stats(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  dl_physmem_stats st;
+  dl_physmem_get_stats(dl_machine_physmem(lm->m), &st);
+  dl_clock *c = dl_machine_clock(lm->m);
+  uint64_t ps = dl_machine_page_size(lm->m), mdls = 0;
+  dl_link *head = dl_machine_mdls(lm->m);
+  for (dl_link *l = head->next; l != head; l = l->next) mdls++;
+  struct { const char *name; uint64_t v; } f[] = {
+    {"ram_bytes", st.ram_pages * ps}, {"free_bytes", st.free_pages * ps},
+    {"touched_pages", st.touched_pages}, {"host_bytes", st.host_bytes},
+    {"buffers", dl_vspace_count(dl_machine_vspace(lm->m))}, {"mdls", mdls},
+    {"dma_mappings", dl_dmamap_count(dl_machine_dmamap(lm->m))},
+    {"irql", dl_machine_irql(lm->m)},
+    {"now", dl_clock_now(c)}, {"events_pending", dl_clock_pending(c)},
+    {"events_run", dl_clock_dispatched(c)},
+  };
+  lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    lua_pushinteger(L, (lua_Integer)f[i].v);
+    lua_setfield(L, -2, f[i].name);
+  }
+  return 1;
+}
+
+/* m:select(): makes this the machine the WDK calls act on. */
+static int m_select(lua_State *L) {
+  ldl_setcurrent(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- the clock ----------------------------------------------------------- */
+
+/* Runs a Lua callback scheduled with m:after; an error stops the clock and
+** is raised again by the run that was going on. */
+static void on_lua_event(void *arg, uint64_t ref) {
+  lmachine *lm = arg;
+  lua_State *L = lm->L;
+  ldl_takecallback(L, lm, (int)ref);
+  lua_pop(L, 1);  /* its clock id */
+  if (!ldl_callback(L, lm, 0, 0)) dl_clock_stop(dl_machine_clock(lm->m));
+}
+
+/* m:after(delay, fn) -> timer id. The callback table holds the function at
+** [ref] and its clock event id at [-ref]. */
+static int m_after(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t delay = ldl_checkduration(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  int ref = ldl_keepcallback(L, lm, 3, 3);
+  uint64_t id;
+  int rc = dl_clock_after(dl_machine_clock(lm->m), delay, on_lua_event, lm, (uint64_t)ref, &id);
+  if (rc) {
+    ldl_takecallback(L, lm, ref);
+    return ldl_statuserror(L, 2, rc, NULL);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_rawseti(L, -2, -ref);
+  lua_pushinteger(L, ref);
+  return 1;
+}
+
+/* m:cancel(timer) -> true if it was pending */
+static int m_cancel(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  lua_Integer ref = luaL_checkinteger(L, 2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  if (ref <= 0 || lua_rawgeti(L, -1, -ref) != LUA_TNUMBER) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  dl_clock_cancel(dl_machine_clock(lm->m), (uint64_t)lua_tointeger(L, -1));
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, -ref);
+  luaL_unref(L, -1, (int)ref);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* m:run() -> events run */
+static int m_run(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  lm->L = L;
+  uint64_t before = ldl_reports(lm);
+  uint64_t n = dl_clock_run(dl_machine_clock(lm->m));
+  ldl_checkreports(L, lm, before);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* m:run_until(t) -> events run; t is absolute simulated time. */
+static int m_run_until(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t t = ldl_checkduration(L, 2);
+  lm->L = L;
+  uint64_t before = ldl_reports(lm);
+  uint64_t n = dl_clock_run_until(dl_machine_clock(lm->m), t);
+  ldl_checkreports(L, lm, before);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* m:step() -> true if an event ran */
+static int m_step(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  lm->L = L;
+  uint64_t before = ldl_reports(lm);
+  int ran = dl_clock_step(dl_machine_clock(lm->m));
+  ldl_checkreports(L, lm, before);
+  lua_pushboolean(L, ran);
+  return 1;
+}
+
+static const luaL_Reg meta[] = {
+  {"__gc", m_gc},
+  {"__close", m_close},
+  {"__tostring", m_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg methods[] = {
+  {"read_phys", m_read_phys},
+  {"write_phys", m_write_phys},
+  {"fill_phys", m_fill_phys},
+  {"stats", m_stats},
+  {"read", m_read},
+  {"write", m_write},
+  {"device_read", m_device_read},
+  {"device_write", m_device_write},
+  {"select", m_select},
+  {"close", m_close},
+  {"after", m_after},
+  {"cancel", m_cancel},
+  {"run", m_run},
+  {"run_until", m_run_until},
+  {"step", m_step},
+  {NULL, NULL}
+};
+
+/* Registers the machine class and dma.machine in the module at -1. */
+void ldl_open_machine(lua_State *L) {
+  ldl_newclass(L, LDL_MACHINE, meta, methods, m_index);
+  lua_pushcfunction(L, m_new);
+  lua_setfield(L, -2, "machine");
+}

@@ -1,0 +1,513 @@
+/*
+** wdfdma.c: KMDF DMA enablers and common buffers in Lua
+** (WDF_DMA_ENABLER_CONFIG_INIT, WdfDmaEnablerCreate and its accessors,
+** WdfCommonBufferCreate[WithConfig]), the enabler power callbacks, the
+** lab's m:wdf_fail_allocations(n), and the teardown of a machine's DMA
+** objects before its framework devices. Transactions are in wdftxn.c.
+*/
+#include <string.h>
+
+#include "base/dl_status.h"
+#include "lwdfdma.h"
+
+#define MACHINES_KEY "dma.wdfdma.machines"  /* machine handle -> {enablers, fail} (weak keys) */
+
+static const char *const config_fields[] = {
+  "Profile", "MaximumLength", "WdmDmaVersionOverride", "Flags", "AddressWidthOverride",
+  "EvtDmaEnablerFill", "EvtDmaEnablerFlush", "EvtDmaEnablerEnable", "EvtDmaEnablerDisable",
+  "EvtDmaEnablerSelfManagedIoStart", "EvtDmaEnablerSelfManagedIoStop", "Size", NULL
+};
+
+/* ---- shared helpers ------------------------------------------------------------ */
+
+/* The machine handle of the object at arg, ready for callbacks. */
+lmachine *lwdfdma_enter(lua_State *L, int arg) {
+  lmachine *lm = ((lobject *)lua_touserdata(L, arg))->owner;
+  lm->L = L;
+  return lm;
+}
+
+/* Pushes the DMA table of the machine lm (created on first use). */
+static void push_machine_table(lua_State *L, lmachine *lm) {
+  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, MACHINES_KEY) == 0) {
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  ldl_pushmachine(L, lm->m);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_newtable(L);
+    lua_setfield(L, -2, "enablers");
+    ldl_pushmachine(L, lm->m);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_remove(L, -2);
+}
+
+/* Fault injection: consumes one of the creations m:wdf_fail_allocations asked to fail. */
+int lwdfdma_fail_creation(lua_State *L, lmachine *lm) {
+  push_machine_table(L, lm);
+  lua_Integer n = (lua_getfield(L, -1, "fail"), lua_tointeger(L, -1));
+  lua_pop(L, 1);
+  if (n > 0) {
+    lua_pushinteger(L, n - 1);
+    lua_setfield(L, -2, "fail");
+  }
+  lua_pop(L, 1);
+  return n > 0;
+}
+
+/* Pushes a new registered handle for obj. */
+void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes,
+                       void *parent) {
+  attributes = attributes ? lua_absindex(L, attributes) : 0;
+  lobject *h = ldl_newobject(L, cls, machine, obj);
+  lwdf_register(L, h->owner, obj, attributes, parent);
+}
+
+/* The object is gone: its handle dies with it. */
+void lwdfdma_forget(lua_State *L, lmachine *lm, void *obj) {
+  lwdf_pushhandle(L, lm, obj);
+  lobject *h = lua_touserdata(L, -1);
+  if (h) h->obj = NULL;
+  lua_pop(L, 1);
+  lwdf_dropstate(L, lm, obj);
+  ldl_forgethandle(L, obj);
+}
+
+/* A WDF_DMA_DIRECTION: WdfDmaDirectionReadFromDevice (0) or ...WriteToDevice (1). */
+int lwdfdma_checkdirection(lua_State *L, int arg) {
+  if (lua_isboolean(L, arg)) return lua_toboolean(L, arg);
+  lua_Integer v = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, v == 0 || v == 1, arg,
+                "WdfDmaDirectionReadFromDevice or WdfDmaDirectionWriteToDevice expected");
+  return (int)v;
+}
+
+#define checkenabler(L, i) ((dl_wdfdma_enabler *)ldl_checkobject(L, i, LDL_WDFDMAENABLER, "WDFDMAENABLER")->obj)
+#define checkcommon(L, i) ((dl_wdfdma_common *)ldl_checkobject(L, i, LDL_WDFCOMMONBUFFER, "WDFCOMMONBUFFER")->obj)
+
+/* ---- the engine's calls into the driver ------------------------------------------ */
+
+/* An enabler power callback: EvtDmaEnablerXxx(DmaEnabler) -> NTSTATUS. */
+static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
+  (void)data;
+  lmachine *lm = dl_machine_data(dl_wdfdma_enabler_machine(e));
+  lua_State *L = lm->L;
+  lwdf_pushstate(L, lm, e, 0);
+  if (!lua_istable(L, -1) || lua_getfield(L, -1, "config") != LUA_TTABLE) {
+    lua_pop(L, lua_istable(L, -1) ? 2 : 1);
+    return DL_STATUS_SUCCESS;
+  }
+  lua_getfield(L, -1, dl_wdfdma_callback_name(cb));
+  lua_getfield(L, -3, "handle");
+  uint32_t st = WDF_STATUS_UNSUCCESSFUL;
+  if (ldl_callback(L, lm, 1, 1)) {
+    int ok = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (ok) st = (uint32_t)v;
+    else if (lm->error == LUA_NOREF) {
+      lua_pushfstring(L, "%s must return an NTSTATUS", dl_wdfdma_callback_name(cb));
+      lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return st;
+}
+
+/* A transaction or common buffer went with its enabler. */
+static void on_deleted(dl_wdfdma_enabler *e, void *obj) {
+  lmachine *lm = dl_machine_data(dl_wdfdma_enabler_machine(e));
+  if (lm && lm->L) lwdfdma_forget(lm->L, lm, obj);
+}
+
+const dl_wdfdma_ops lwdfdma_ops = {lwdfdma_program, lwdfdma_reserve, on_power, on_deleted};
+
+/* ---- enablers -------------------------------------------------------------------- */
+
+/* WDF_DMA_ENABLER_CONFIG_INIT(Profile, MaximumLength) -> WDF_DMA_ENABLER_CONFIG */
+static int l_WDF_DMA_ENABLER_CONFIG_INIT(lua_State *L) {
+  lua_Integer profile = luaL_checkinteger(L, 1);
+  uint64_t maxlen = ldl_checksize(L, 2);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, profile);
+  lua_setfield(L, -2, "Profile");
+  lua_pushinteger(L, (lua_Integer)maxlen);
+  lua_setfield(L, -2, "MaximumLength");
+  const char *zero[] = {"WdmDmaVersionOverride", "Flags", "AddressWidthOverride"};
+  for (int i = 0; i < 3; i++) {
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, zero[i]);
+  }
+  return 1;
+}
+
+/* Reads an integer field of the config (nil: 0). */
+static uint64_t config_int(lua_State *L, int arg, const char *name) {
+  lua_getfield(L, arg, name);
+  uint64_t v = 0;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    if (!ldl_parsesize(lua_tostring(L, -1), &v))
+      luaL_argerror(L, arg, lua_pushfstring(L, "WDF_DMA_ENABLER_CONFIG.%s must be an integer", name));
+  } else if (!lua_isnil(L, -1)) {
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, arg,
+                  lua_pushfstring(L, "WDF_DMA_ENABLER_CONFIG.%s must be a non-negative integer", name));
+    v = (uint64_t)lua_tointeger(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Reads a WDF_DMA_ENABLER_CONFIG table; unknown fields are errors (typos). */
+static void read_config(lua_State *L, int arg, dl_wdfdma_config *c) {
+  luaL_checktype(L, arg, LUA_TTABLE);
+  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    int i = 0;
+    while (config_fields[i] && strcmp(config_fields[i], key) != 0) i++;
+    if (!config_fields[i])
+      luaL_argerror(L, arg, lua_pushfstring(L, "WDF_DMA_ENABLER_CONFIG has no field '%s'", key));
+  }
+  memset(c, 0, sizeof *c);
+  c->profile = (int)config_int(L, arg, "Profile");
+  luaL_argcheck(L, c->profile != DL_WDFDMA_SYSTEM && c->profile != DL_WDFDMA_SYSTEM_DUPLEX, arg,
+                "the System profiles (system-mode DMA) are not modelled; only bus-master profiles");
+  c->maximum_length = config_int(L, arg, "MaximumLength");
+  c->version_override = (uint32_t)config_int(L, arg, "WdmDmaVersionOverride");
+  c->flags = (uint32_t)config_int(L, arg, "Flags");
+  c->address_width_override = (uint32_t)config_int(L, arg, "AddressWidthOverride");
+  for (int cb = 0; cb < DL_WDFDMA_EVT_COUNT; cb++) {
+    int t = lua_getfield(L, arg, dl_wdfdma_callback_name(cb));
+    luaL_argcheck(L, t == LUA_TNIL || t == LUA_TFUNCTION, arg,
+                  lua_pushfstring(L, "%s must be a function", dl_wdfdma_callback_name(cb)));
+    if (t == LUA_TFUNCTION) c->callbacks |= 1u << cb;
+    lua_pop(L, 1);
+  }
+}
+
+/* Remembers the machine's enabler e (or forgets it). */
+static void track(lua_State *L, lmachine *lm, dl_wdfdma_enabler *e, int on) {
+  push_machine_table(L, lm);
+  lua_getfield(L, -1, "enablers");
+  if (on) lua_pushboolean(L, 1);
+  else lua_pushnil(L);
+  lua_rawsetp(L, -2, e);
+  lua_pop(L, 2);
+}
+
+/* WdfDmaEnablerCreate(Device, Config, Attributes) -> status, WDFDMAENABLER */
+static int l_WdfDmaEnablerCreate(lua_State *L) {
+  lobject *dev = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
+  dl_wdfdma_config c;
+  read_config(L, 2, &c);
+  lua_settop(L, 3);
+  lmachine *lm = lwdfdma_enter(L, 1);
+  if (lwdfdma_fail_creation(L, lm)) {
+    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    return 1;
+  }
+  uint64_t before = ldl_reports(lm);
+  dl_wdfdma_enabler *e;
+  uint32_t st = dl_wdfdma_enabler_create(dev->obj, &c, &lwdfdma_ops, &e);
+  ldl_checkreports(L, lm, before);
+  lua_pushinteger(L, st);
+  if (st) return 1;
+  ldl_pushowner(L, 1);
+  lwdfdma_newhandle(L, LDL_WDFDMAENABLER, -1, e, 3, dev->obj);
+  lua_remove(L, -2);
+  lwdf_pushstate(L, lm, e, 0);
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "config");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "device");
+  lua_pop(L, 1);
+  track(L, lm, e, 1);
+  return 2;
+}
+
+/* The deleter of WDFDMAENABLER: transactions and common buffers go with it. */
+static int del_enabler(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFDMAENABLER, "WDFDMAENABLER");
+  lmachine *lm = lwdfdma_enter(L, 1);
+  dl_wdfdma_enabler *e = h->obj;
+  uint64_t before = ldl_reports(lm);
+  dl_wdfdma_enabler_delete(e, 1);
+  h->obj = NULL;
+  track(L, lm, e, 0);
+  ldl_checkreports(L, lm, before);
+  return 0;
+}
+
+/* WdfDmaEnablerGetMaximumLength(DmaEnabler) -> length */
+static int l_WdfDmaEnablerGetMaximumLength(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_enabler_maximum_length(checkenabler(L, 1)));
+  return 1;
+}
+
+/* WdfDmaEnablerGetMaximumScatterGatherElements(DmaEnabler) -> count */
+static int l_WdfDmaEnablerGetMaximumScatterGatherElements(lua_State *L) {
+  lua_pushinteger(L, dl_wdfdma_enabler_max_sg_elements(checkenabler(L, 1)));
+  return 1;
+}
+
+/* WdfDmaEnablerSetMaximumScatterGatherElements(DmaEnabler, MaximumFragments) */
+static int l_WdfDmaEnablerSetMaximumScatterGatherElements(lua_State *L) {
+  dl_wdfdma_enabler *e = checkenabler(L, 1);
+  uint64_t n = ldl_checkuint(L, 2);
+  luaL_argcheck(L, n <= UINT32_MAX, 2, "must fit in a ULONG");
+  lmachine *lm = lwdfdma_enter(L, 1);
+  uint64_t before = ldl_reports(lm);
+  dl_wdfdma_enabler_set_max_sg_elements(e, (uint32_t)n);
+  ldl_checkreports(L, lm, before);
+  return 0;
+}
+
+/* WdfDmaEnablerGetFragmentLength(DmaEnabler, DmaDirection) -> length */
+static int l_WdfDmaEnablerGetFragmentLength(lua_State *L) {
+  dl_wdfdma_enabler *e = checkenabler(L, 1);
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_enabler_fragment_length(e, lwdfdma_checkdirection(L, 2)));
+  return 1;
+}
+
+/* WdfDmaEnablerWdmGetDmaAdapter(DmaEnabler, DmaDirection) -> DMA_ADAPTER */
+static int l_WdfDmaEnablerWdmGetDmaAdapter(lua_State *L) {
+  dl_wdfdma_enabler *e = checkenabler(L, 1);
+  dl_adapter *a = dl_wdfdma_enabler_adapter(e, lwdfdma_checkdirection(L, 2));
+  ldl_pushowner(L, 1);
+  ldl_pushhandle(L, LDL_ADAPTER, -1, a);
+  return 1;
+}
+
+/* ---- common buffers ---------------------------------------------------------------- */
+
+/* WDF_COMMON_BUFFER_CONFIG_INIT(AlignmentRequirement) -> WDF_COMMON_BUFFER_CONFIG */
+static int l_WDF_COMMON_BUFFER_CONFIG_INIT(lua_State *L) {
+  uint64_t align = ldl_checkuint(L, 1);
+  lua_createtable(L, 0, 1);
+  lua_pushinteger(L, (lua_Integer)align);
+  lua_setfield(L, -2, "AlignmentRequirement");
+  return 1;
+}
+
+/* Shared by WdfCommonBufferCreate[WithConfig]. */
+static int create_common(lua_State *L, uint64_t alignment, int attributes) {
+  dl_wdfdma_enabler *e = checkenabler(L, 1);
+  uint64_t length = ldl_checksize(L, 2);
+  luaL_argcheck(L, alignment <= UINT32_MAX, 3, "AlignmentRequirement must fit in a ULONG");
+  lmachine *lm = lwdfdma_enter(L, 1);
+  if (lwdfdma_fail_creation(L, lm)) {
+    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    return 1;
+  }
+  uint64_t before = ldl_reports(lm);
+  dl_wdfdma_common *cb;
+  uint32_t st = dl_wdfdma_common_create(e, length, (uint32_t)alignment, &cb);
+  ldl_checkreports(L, lm, before);
+  lua_pushinteger(L, st);
+  if (st) return 1;
+  ldl_pushowner(L, 1);
+  lwdfdma_newhandle(L, LDL_WDFCOMMONBUFFER, -1, cb, attributes, e);
+  lua_remove(L, -2);
+  return 2;
+}
+
+/* WdfCommonBufferCreate(DmaEnabler, Length, Attributes) -> status, WDFCOMMONBUFFER;
+** aligned to the device's alignment requirement. */
+static int l_WdfCommonBufferCreate(lua_State *L) {
+  lua_settop(L, 3);
+  dl_wdfdma_enabler *e = checkenabler(L, 1);
+  return create_common(L, dl_wdf_device_alignment(dl_wdfdma_enabler_device(e)), 3);
+}
+
+/* WdfCommonBufferCreateWithConfig(DmaEnabler, Length, Config, Attributes)
+** -> status, WDFCOMMONBUFFER */
+static int l_WdfCommonBufferCreateWithConfig(lua_State *L) {
+  lua_settop(L, 4);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_getfield(L, 3, "AlignmentRequirement");
+  lua_Integer align = luaL_optinteger(L, -1, 0);
+  luaL_argcheck(L, align >= 0, 3, "AlignmentRequirement must not be negative");
+  lua_pop(L, 1);
+  return create_common(L, (uint64_t)align, 4);
+}
+
+/* The deleter of WDFCOMMONBUFFER. */
+static int del_common(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFCOMMONBUFFER, "WDFCOMMONBUFFER");
+  lmachine *lm = lwdfdma_enter(L, 1);
+  uint64_t before = ldl_reports(lm);
+  dl_wdfdma_common_delete(h->obj);
+  h->obj = NULL;
+  ldl_checkreports(L, lm, before);
+  return 0;
+}
+
+/* WdfCommonBufferGetAlignedVirtualAddress(CommonBuffer) -> va */
+static int l_WdfCommonBufferGetAlignedVirtualAddress(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_va(checkcommon(L, 1)));
+  return 1;
+}
+
+/* WdfCommonBufferGetAlignedLogicalAddress(CommonBuffer) -> logical address */
+static int l_WdfCommonBufferGetAlignedLogicalAddress(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_logical(checkcommon(L, 1)));
+  return 1;
+}
+
+/* WdfCommonBufferGetLength(CommonBuffer) -> length */
+static int l_WdfCommonBufferGetLength(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_length(checkcommon(L, 1)));
+  return 1;
+}
+
+/* ---- the lab's own ----------------------------------------------------------------- */
+
+/* m:wdf_fail_allocations(n): the next n creations of KMDF DMA objects
+** (WdfDmaEnablerCreate, WdfDmaTransactionCreate, WdfCommonBufferCreate...)
+** fail with STATUS_INSUFFICIENT_RESOURCES, as under low memory. */
+static int m_wdf_fail_allocations(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0, 2, "must not be negative");
+  push_machine_table(L, lm);
+  lua_pushinteger(L, n);
+  lua_setfield(L, -2, "fail");
+  return 0;
+}
+
+/* Deletes every enabler of the machine (with its transactions and common
+** buffers), before the framework frees the devices they hook. */
+static void free_enablers(lua_State *L, lmachine *lm) {
+  push_machine_table(L, lm);
+  lua_getfield(L, -1, "enablers");
+  for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+    dl_wdfdma_enabler *e = lua_touserdata(L, -2);
+    dl_wdfdma_enabler_delete(e, 1);
+    lwdfdma_forget(L, lm, e);
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setfield(L, -2, "enablers");
+  lua_pop(L, 1);
+}
+
+/* Close hook: the DMA objects go before the framework devices they sit on
+** (this hook is added after the framework's, so it runs first). */
+static int close_hook(lua_State *L) {
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lm->L = L;
+  free_enablers(L, lm);
+  return 0;
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+/* Handles live as long as their objects (pinned by their state). */
+static int no_gc(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+/* __tostring of the three classes. */
+static int dma_tostring(lua_State *L) {
+  lobject *h = lua_touserdata(L, 1);
+  luaL_getmetafield(L, 1, "__name");
+  if (!h->owner->m || !h->obj) {
+    lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
+    return 1;
+  }
+  if (luaL_testudata(L, 1, LDL_WDFDMAENABLER)) {
+    dl_wdfdma_enabler *e = h->obj;
+    lua_pushfstring(L, "WDFDMAENABLER#%I profile=%d v%d max_length=%I fragment=%I",
+                    (lua_Integer)dl_wdfdma_enabler_id(e), dl_wdfdma_enabler_profile(e),
+                    (int)dl_wdfdma_enabler_version(e), (lua_Integer)dl_wdfdma_enabler_maximum_length(e),
+                    (lua_Integer)dl_wdfdma_enabler_fragment_length(e, 0));
+  } else if (luaL_testudata(L, 1, LDL_WDFDMATRANSACTION)) {
+    dl_wdfdma_txn *t = h->obj;
+    lua_pushfstring(L, "WDFDMATRANSACTION#%I %s transferred=%I", (lua_Integer)dl_wdfdma_txn_id(t),
+                    dl_wdfdma_state_name(dl_wdfdma_txn_state(t)),
+                    (lua_Integer)dl_wdfdma_txn_bytes_transferred(t));
+  } else {
+    dl_wdfdma_common *cb = h->obj;
+    lua_pushfstring(L, "WDFCOMMONBUFFER va=%p logical=%p length=%I",
+                    (void *)(uintptr_t)dl_wdfdma_common_va(cb),
+                    (void *)(uintptr_t)dl_wdfdma_common_logical(cb), (lua_Integer)dl_wdfdma_common_length(cb));
+  }
+  return 1;
+}
+
+static const luaL_Reg meta[] = {
+  {"__gc", no_gc},
+  {"__tostring", dma_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg no_methods[] = {
+  {NULL, NULL}
+};
+
+static const luaL_Reg functions[] = {
+  {"WDF_DMA_ENABLER_CONFIG_INIT", l_WDF_DMA_ENABLER_CONFIG_INIT},
+  {"WdfDmaEnablerCreate", l_WdfDmaEnablerCreate},
+  {"WdfDmaEnablerGetMaximumLength", l_WdfDmaEnablerGetMaximumLength},
+  {"WdfDmaEnablerGetMaximumScatterGatherElements", l_WdfDmaEnablerGetMaximumScatterGatherElements},
+  {"WdfDmaEnablerSetMaximumScatterGatherElements", l_WdfDmaEnablerSetMaximumScatterGatherElements},
+  {"WdfDmaEnablerGetFragmentLength", l_WdfDmaEnablerGetFragmentLength},
+  {"WdfDmaEnablerWdmGetDmaAdapter", l_WdfDmaEnablerWdmGetDmaAdapter},
+  {"WDF_COMMON_BUFFER_CONFIG_INIT", l_WDF_COMMON_BUFFER_CONFIG_INIT},
+  {"WdfCommonBufferCreate", l_WdfCommonBufferCreate},
+  {"WdfCommonBufferCreateWithConfig", l_WdfCommonBufferCreateWithConfig},
+  {"WdfCommonBufferGetAlignedVirtualAddress", l_WdfCommonBufferGetAlignedVirtualAddress},
+  {"WdfCommonBufferGetAlignedLogicalAddress", l_WdfCommonBufferGetAlignedLogicalAddress},
+  {"WdfCommonBufferGetLength", l_WdfCommonBufferGetLength},
+  {NULL, NULL}
+};
+
+static const luaL_Reg machine_methods[] = {
+  {"wdf_fail_allocations", m_wdf_fail_allocations},
+  {NULL, NULL}
+};
+
+/* STATUS_WDF_*: see dl_wdfdma.h for where the values come from. */
+static const struct { const char *name; lua_Integer value; } constants[] = {
+  {"WdfDmaProfileInvalid", DL_WDFDMA_PROFILE_INVALID}, {"WdfDmaProfilePacket", DL_WDFDMA_PACKET},
+  {"WdfDmaProfileScatterGather", DL_WDFDMA_SCATTER_GATHER},
+  {"WdfDmaProfilePacket64", DL_WDFDMA_PACKET64},
+  {"WdfDmaProfileScatterGather64", DL_WDFDMA_SCATTER_GATHER64},
+  {"WdfDmaProfileScatterGatherDuplex", DL_WDFDMA_SCATTER_GATHER_DUPLEX},
+  {"WdfDmaProfileScatterGather64Duplex", DL_WDFDMA_SCATTER_GATHER64_DUPLEX},
+  {"WdfDmaProfileSystem", DL_WDFDMA_SYSTEM}, {"WdfDmaProfileSystemDuplex", DL_WDFDMA_SYSTEM_DUPLEX},
+  {"WdfDmaDirectionReadFromDevice", DL_WDFDMA_READ_FROM_DEVICE},
+  {"WdfDmaDirectionWriteToDevice", DL_WDFDMA_WRITE_TO_DEVICE},
+  {"WDF_DMA_ENABLER_CONFIG_NO_SGLIST_PREALLOCATION", DL_WDFDMA_NO_SGLIST_PREALLOCATION},
+  {"WDF_DMA_ENABLER_CONFIG_REQUIRE_SINGLE_TRANSFER", DL_WDFDMA_REQUIRE_SINGLE_TRANSFER},
+  {"STATUS_WDF_BUSY", DL_STATUS_WDF_BUSY}, {"STATUS_WDF_TOO_FRAGMENTED", DL_STATUS_WDF_TOO_FRAGMENTED},
+  {"STATUS_WDF_TOO_MANY_TRANSFERS", DL_STATUS_WDF_TOO_MANY_TRANSFERS},
+  {"STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS", DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS},
+};
+
+/* Registers the KMDF DMA classes, calls, constants, deleters and machine
+** method in the module at -1 (after ldl_open_wdf, whose close it wraps). */
+void ldl_open_wdfdma(lua_State *L) {
+  ldl_newclass(L, LDL_WDFDMAENABLER, meta, no_methods, NULL);
+  ldl_newclass(L, LDL_WDFDMATRANSACTION, meta, no_methods, NULL);
+  ldl_newclass(L, LDL_WDFCOMMONBUFFER, meta, no_methods, NULL);
+  ldl_wdf_set_deleter(L, LDL_WDFDMAENABLER, del_enabler);
+  ldl_wdf_set_deleter(L, LDL_WDFCOMMONBUFFER, del_common);
+  luaL_setfuncs(L, functions, 0);
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    lua_pushinteger(L, constants[i].value);
+    lua_setfield(L, -2, constants[i].name);
+  }
+  ldl_add_close_hook(L, close_hook);
+  luaL_getmetatable(L, LDL_MACHINE);
+  lua_getfield(L, -1, "__methods");
+  luaL_setfuncs(L, machine_methods, 0);
+  lua_pop(L, 2);
+  lwdfdma_open_txn(L);
+}

@@ -1,0 +1,261 @@
+/*
+** wdfinterrupt.c: KMDF interrupts in Lua: WdfInterruptCreate (connected to
+** the device's interrupt resource at each power-up, disconnected at each
+** power-down), EvtInterruptIsr at DIRQL, WdfInterruptQueueDpcForIsr and
+** EvtInterruptDpc at DISPATCH_LEVEL, the interrupt lock and
+** WdfInterruptSynchronize.
+*/
+#include "machine/dl_clock.h"
+#include "kernel/dl_interrupt.h"
+#include "base/dl_status.h"
+#include "machine/dl_verifier.h"
+#include "../lcall.h"
+#include "lwdf.h"
+
+/* WDF_VIOLATION parameter 1: a lock acquired while held. */
+#define WDF_LOCK_HELD 0x2u
+
+#define checkintr(L, i) ((dl_wdf_interrupt *)ldl_checkobject(L, i, LDL_WDFINTERRUPT, "WDFINTERRUPT")->obj)
+
+/* A BOOLEAN a callback returned: true/false, or an integer (0 is FALSE). */
+static int returned_bool(lua_State *L, int idx) {
+  return lua_isinteger(L, idx) ? lua_tointeger(L, idx) != 0 : lua_toboolean(L, idx);
+}
+
+/* Pushes config field k of interrupt wi, its handle and its device's
+** handle; returns the stack index of the function. */
+static int push_call(lua_State *L, lmachine *lm, dl_wdf_interrupt *wi, const char *k) {
+  lwdf_pushstate(L, lm, wi, 0);
+  lua_getfield(L, -1, "config");
+  lua_getfield(L, -1, k);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  int fn = lua_gettop(L);
+  lwdf_pushhandle(L, lm, wi);
+  return fn;
+}
+
+/* EvtInterruptIsr(Interrupt, MessageID) -> BOOLEAN, at DIRQL. A failing ISR
+** stops the clock and counts as "mine", so it does not look like a storm. */
+int lwdf_isr(void *ctx, dl_wdf_interrupt *wi) {
+  lmachine *lm = ctx;
+  lua_State *L = lm->L;
+  push_call(L, lm, wi, "EvtInterruptIsr");
+  lua_pushinteger(L, 0);
+  if (!ldl_callback(L, lm, 2, 1)) {
+    dl_clock_stop(dl_machine_clock(wi->d->m));
+    return 1;
+  }
+  int claimed = returned_bool(L, -1);
+  lua_pop(L, 1);
+  return claimed;
+}
+
+/* EvtInterruptDpc(Interrupt, AssociatedObject), at DISPATCH_LEVEL. */
+void lwdf_dpc(void *ctx, dl_wdf_interrupt *wi) {
+  lmachine *lm = ctx;
+  lua_State *L = lm->L;
+  dl_machine *m = wi->d->m;
+  push_call(L, lm, wi, "EvtInterruptDpc");
+  lwdf_pushhandle(L, lm, wi->d);
+  if (!ldl_callback(L, lm, 2, 0)) dl_clock_stop(dl_machine_clock(m));
+}
+
+/* EvtInterruptEnable / EvtInterruptDisable(Interrupt, AssociatedDevice) -> NTSTATUS, at DIRQL. */
+uint32_t lwdf_interrupt_enable(void *ctx, dl_wdf_interrupt *wi, int on) {
+  lmachine *lm = ctx;
+  lua_State *L = lm->L;
+  int top = lua_gettop(L);
+  int fn = push_call(L, lm, wi, on ? "EvtInterruptEnable" : "EvtInterruptDisable");
+  if (!lua_isfunction(L, fn)) {
+    lua_settop(L, top);
+    return WDF_STATUS_SUCCESS;
+  }
+  lwdf_pushhandle(L, lm, wi->d);
+  uint32_t status = WDF_STATUS_UNSUCCESSFUL;
+  if (ldl_callback(L, lm, 2, 1) && lua_isinteger(L, -1)) status = (uint32_t)lua_tointeger(L, -1);
+  lua_settop(L, top);
+  return status;
+}
+
+/* WDF_INTERRUPT_CONFIG_INIT(EvtInterruptIsr, EvtInterruptDpc) -> config */
+static int l_WDF_INTERRUPT_CONFIG_INIT(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_argcheck(L, lua_isnoneornil(L, 2) || lua_isfunction(L, 2), 2, "a function or nil expected");
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "EvtInterruptIsr");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "EvtInterruptDpc");
+  lua_pushinteger(L, 2);  /* WdfUseDefault */
+  lua_setfield(L, -2, "ShareVector");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "AutomaticSerialization");
+  return 1;
+}
+
+static const char *const intr_callbacks[] = {
+  "EvtInterruptIsr", "EvtInterruptDpc", "EvtInterruptEnable", "EvtInterruptDisable", NULL
+};
+
+/* WdfInterruptCreate(Device, Configuration, InterruptAttributes) -> status,
+** WDFINTERRUPT: the n-th interrupt of a device gets its n-th interrupt
+** resource at start. */
+static int l_WdfInterruptCreate(lua_State *L) {
+  lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  lua_createtable(L, 0, 4);                                              /* 4: the config copy */
+  for (int i = 0; intr_callbacks[i]; i++) {
+    int t = lua_getfield(L, 2, intr_callbacks[i]);
+    luaL_argcheck(L, t == LUA_TFUNCTION || (i > 0 && t == LUA_TNIL), 2,
+                  lua_pushfstring(L, "%s must be a function", intr_callbacks[i]));
+    lua_setfield(L, 4, intr_callbacks[i]);
+  }
+  lua_getfield(L, 4, "EvtInterruptDpc");
+  lua_getfield(L, 4, "EvtInterruptEnable");
+  lua_getfield(L, 4, "EvtInterruptDisable");
+  int has_dpc = !lua_isnil(L, 5), has_enable = !lua_isnil(L, 6) || !lua_isnil(L, 7);
+  lua_settop(L, 4);
+  dl_wdf_interrupt *wi;
+  dh->owner->L = L;
+  int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
+  if (rc) {
+    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    return 1;
+  }
+  ldl_pushowner(L, 1);
+  ldl_newobject(L, LDL_WDFINTERRUPT, -1, wi);
+  lwdf_register(L, dh->owner, wi, 3, dh->obj);
+  lwdf_pushstate(L, dh->owner, wi, 0);
+  lua_pushvalue(L, 4);
+  lua_setfield(L, -2, "config");
+  lua_pop(L, 1);
+  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* WdfInterruptQueueDpcForIsr(Interrupt) -> BOOLEAN: KeInsertQueueDpc's result. */
+static int l_WdfInterruptQueueDpcForIsr(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
+  dl_wdf_interrupt *wi = h->obj;
+  luaL_argcheck(L, wi->dpc != NULL, 1, "the interrupt has no EvtInterruptDpc");
+  h->owner->L = L;
+  lua_pushboolean(L, dl_wdf_interrupt_queue_dpc(wi));
+  return 1;
+}
+
+/* WdfInterruptGetDevice(Interrupt) -> WDFDEVICE */
+static int l_WdfInterruptGetDevice(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
+  lwdf_pushhandle(L, h->owner, ((dl_wdf_interrupt *)h->obj)->d);
+  return 1;
+}
+
+/* WdfInterruptAcquireLock(Interrupt): raises the IRQL to the interrupt's
+** DIRQL; acquiring it while held is WDF_VIOLATION 0x2. */
+static int l_WdfInterruptAcquireLock(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
+  dl_wdf_interrupt *wi = h->obj;
+  ldl_checkirql(L, h->owner, "WdfInterruptAcquireLock", 0, wi->level > 2 ? wi->level : 2);
+  if (dl_wdf_interrupt_acquire(wi) != DL_OK) {
+    uint64_t before = ldl_reports(h->owner);
+    dl_verify_fail(h->owner->m, DL_BUGCHECK_WDF, WDF_LOCK_HELD, 0, wi->id, 0,
+                   "WdfInterruptAcquireLock: the lock of WDFINTERRUPT#%llu is already held",
+                   (unsigned long long)wi->id);
+    ldl_checkreports(L, h->owner, before);
+  }
+  return 0;
+}
+
+/* WdfInterruptReleaseLock(Interrupt): back to the IRQL of the acquire. */
+static int l_WdfInterruptReleaseLock(lua_State *L) {
+  dl_wdf_interrupt *wi = checkintr(L, 1);
+  if (dl_wdf_interrupt_release(wi) != DL_OK)
+    return luaL_error(L, "WdfInterruptReleaseLock: the lock of WDFINTERRUPT#%I is not held",
+                      (lua_Integer)wi->id);
+  return 0;
+}
+
+/* WdfInterruptSynchronize(Interrupt, EvtInterruptSynchronize, Context) ->
+** BOOLEAN: the callback(Interrupt, Context) runs at the interrupt's DIRQL,
+** holding its lock. */
+static int l_WdfInterruptSynchronize(lua_State *L) {
+  dl_wdf_interrupt *wi = checkintr(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  luaL_argcheck(L, !wi->locked, 1, "the interrupt's lock is held (WdfInterruptAcquireLock)");
+  dl_wdf_interrupt_acquire(wi);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 3);
+  int rc = dl_docall(L, 2, 1);
+  dl_wdf_interrupt_release(wi);  /* the IRQL comes back before any error is raised */
+  if (rc != LUA_OK) return lua_error(L);
+  lua_pushboolean(L, returned_bool(L, -1));
+  return 1;
+}
+
+/* interrupt:connected() -> boolean (the lab's own) */
+static int i_connected(lua_State *L) {
+  lua_pushboolean(L, checkintr(L, 1)->intr != NULL);
+  return 1;
+}
+
+/* The deleter: the interrupt is disconnected and freed. */
+static int delete_interrupt(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
+  dl_wdf_interrupt *wi = h->obj;
+  ldl_forgethandle(L, wi);
+  h->obj = NULL;
+  dl_wdf_interrupt_free(wi, 1);
+  return 0;
+}
+
+static int i_tostring(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_WDFINTERRUPT);
+  if (!h->owner->m || !h->obj) {
+    lua_pushliteral(L, "WDFINTERRUPT (deleted)");
+    return 1;
+  }
+  dl_wdf_interrupt *wi = h->obj;
+  lua_pushfstring(L, "WDFINTERRUPT#%I vector=%d level=%d %s", (lua_Integer)wi->id, (int)wi->vector,
+                  (int)wi->level, wi->intr ? "connected" : "disconnected");
+  return 1;
+}
+
+/* Handles hold nothing to free. */
+static int no_gc(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+static const luaL_Reg meta[] = {
+  {"__gc", no_gc},
+  {"__tostring", i_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg methods[] = {
+  {"connected", i_connected},
+  {NULL, NULL}
+};
+
+static const luaL_Reg functions[] = {
+  {"WDF_INTERRUPT_CONFIG_INIT", l_WDF_INTERRUPT_CONFIG_INIT},
+  {"WdfInterruptCreate", l_WdfInterruptCreate},
+  {"WdfInterruptQueueDpcForIsr", l_WdfInterruptQueueDpcForIsr},
+  {"WdfInterruptGetDevice", l_WdfInterruptGetDevice},
+  {"WdfInterruptAcquireLock", l_WdfInterruptAcquireLock},
+  {"WdfInterruptReleaseLock", l_WdfInterruptReleaseLock},
+  {"WdfInterruptSynchronize", l_WdfInterruptSynchronize},
+  {NULL, NULL}
+};
+
+/* Registers the interrupt class and calls. */
+void lwdf_open_interrupt(lua_State *L) {
+  ldl_newclass(L, LDL_WDFINTERRUPT, meta, methods, NULL);
+  ldl_wdf_set_deleter(L, LDL_WDFINTERRUPT, delete_interrupt);
+  luaL_setfuncs(L, functions, 0);
+}

@@ -1,0 +1,148 @@
+/*
+** dl_devmodel.c: models, their register blocks and MMIO access.
+*/
+#include "devices/dl_devmodel.h"
+
+#include <stdlib.h>
+
+#include "hal/dl_dmamap.h"
+#include "kernel/dl_interrupt.h"
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
+
+#define MMIO_ALIGN (UINT64_C(1) << 30)
+
+/* Where the next register block goes: above RAM and above 4 GiB, after
+** every block placed so far. */
+static uint64_t next_bar(dl_machine *m) {
+  dl_physmem *pm = dl_machine_physmem(m);
+  dl_range r;
+  dl_physmem_range(pm, dl_physmem_range_count(pm) - 1, &r);
+  uint64_t base = r.base + r.size;
+  if (base < (UINT64_C(1) << 32)) base = UINT64_C(1) << 32;
+  base = (base + MMIO_ALIGN - 1) & ~(MMIO_ALIGN - 1);
+  dl_link *head = dl_machine_devmodels(m);
+  for (dl_link *l = head->next; l != head; l = l->next) {
+    dl_devmodel *dm = dl_devmodel_from_link(l);
+    if (dm->bar + dm->bar_size > base) base = dm->bar + dm->bar_size;
+  }
+  return base;
+}
+
+/* Creates a model with a register block placed above RAM. */
+int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t vector,
+                    uint8_t irql, const dl_devmodel_ops *ops, void *ctx, dl_devmodel **out) {
+  uint64_t ps = dl_machine_page_size(m);
+  if (bar_size == 0 || vector >= DL_MAX_VECTORS || irql <= DL_DISPATCH_LEVEL || irql > DL_HIGH_LEVEL)
+    return DL_EINVAL;
+  dl_devmodel *dm = calloc(1, sizeof *dm);
+  if (!dm) return DL_ENOMEM;
+  int rc = dl_device_new(m, name, &dm->pdo);
+  if (rc) {
+    free(dm);
+    return rc;
+  }
+  dm->m = m;
+  dm->id = dm->pdo->id;
+  dm->bar = next_bar(m);
+  dm->bar_size = (bar_size + ps - 1) / ps * ps;
+  dm->vector = vector;
+  dm->irql = irql;
+  dm->ops = ops;
+  dm->ctx = ctx;
+  dl_list_append(dl_machine_devmodels(m), &dm->link);
+  *out = dm;
+  return DL_OK;
+}
+
+/* Frees a model; NULL is a harmless no-op. */
+void dl_devmodel_free(dl_devmodel *dm) {
+  if (!dm) return;
+  dl_list_remove(&dm->link);
+  if (dm->ops && dm->ops->destroy) dm->ops->destroy(dm->ctx);
+  free(dm);
+}
+
+/* The model that owns a link of the machine's list. */
+dl_devmodel *dl_devmodel_from_link(dl_link *l) { return DL_CONTAINER(l, dl_devmodel, link); }
+
+/* The model drives its interrupt line. */
+void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted) {
+  dl_line_set(dm->m, dm->vector, asserted, dm->id);
+}
+
+/* DMA read by logical address. */
+int dl_devmodel_dma_read(dl_devmodel *dm, uint64_t logical, void *dst, size_t len) {
+  return dl_dma_read(dm->m, dm->pdo->name, logical, dst, len);
+}
+
+/* DMA write by logical address. */
+int dl_devmodel_dma_write(dl_devmodel *dm, uint64_t logical, const void *src, size_t len) {
+  return dl_dma_write(dm->m, dm->pdo->name, logical, src, len);
+}
+
+/* The model whose register block holds [pa, pa+len), or NULL. */
+static dl_devmodel *model_at(dl_machine *m, uint64_t pa, uint64_t len) {
+  dl_link *head = dl_machine_devmodels(m);
+  for (dl_link *l = head->next; l != head; l = l->next) {
+    dl_devmodel *dm = dl_devmodel_from_link(l);
+    if (pa >= dm->bar && pa - dm->bar < dm->bar_size && len <= dm->bar_size - (pa - dm->bar))
+      return dm;
+  }
+  return NULL;
+}
+
+/* MmMapIoSpace. */
+int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va) {
+  if (len == 0 || !model_at(m, pa, len)) return DL_ENOTMAPPED;
+  uint64_t ps = dl_machine_page_size(m), off = pa % ps;
+  uint64_t n = (off + len + ps - 1) / ps;
+  uint64_t *pfns = malloc(n * sizeof *pfns);
+  if (!pfns) return DL_ENOMEM;
+  for (uint64_t i = 0; i < n; i++) pfns[i] = pa / ps + i;
+  dl_region *r;
+  int rc = dl_vspace_map(dl_machine_vspace(m), len, (uint32_t)off, pfns, n, DL_REGION_IO, &r);
+  free(pfns);
+  if (!rc) *va = r->va;
+  return rc;
+}
+
+/* MmUnmapIoSpace. */
+int dl_mmio_unmap(dl_machine *m, uint64_t va, uint64_t len) {
+  dl_region *r = dl_vspace_find(dl_machine_vspace(m), va, len ? len : 1);
+  if (!r || r->kind != DL_REGION_IO || r->va != va) return DL_ENOTMAPPED;
+  return dl_vspace_unmap(dl_machine_vspace(m), r);
+}
+
+/* Finds the model and offset behind a mapped register address. */
+static dl_devmodel *register_at(dl_machine *m, uint64_t va, uint32_t size, uint64_t *offset) {
+  if (size != 1 && size != 2 && size != 4 && size != 8) return NULL;
+  dl_region *r = dl_vspace_find(dl_machine_vspace(m), va, size);
+  if (!r || r->kind != DL_REGION_IO) return NULL;
+  uint64_t pa = dl_region_pa(r, va, dl_machine_page_size(m));
+  dl_devmodel *dm = model_at(m, pa, size);
+  if (dm) *offset = pa - dm->bar;
+  return dm;
+}
+
+/* READ_REGISTER_*. */
+int dl_mmio_read(dl_machine *m, uint64_t va, uint32_t size, uint64_t *value) {
+  uint64_t offset;
+  dl_devmodel *dm = register_at(m, va, size, &offset);
+  if (!dm) return DL_ENOTMAPPED;
+  *value = dm->ops->read ? dm->ops->read(dm->ctx, offset, size) : 0;
+  if (size < 8) *value &= (UINT64_C(1) << (8 * size)) - 1;
+  return DL_OK;
+}
+
+/* WRITE_REGISTER_*. */
+int dl_mmio_write(dl_machine *m, uint64_t va, uint32_t size, uint64_t value) {
+  uint64_t offset;
+  dl_devmodel *dm = register_at(m, va, size, &offset);
+  if (!dm) return DL_ENOTMAPPED;
+  if (size < 8) value &= (UINT64_C(1) << (8 * size)) - 1;
+  dl_trace_emit(m, DL_TR_DEVICE_PROGRAM, dm->id, offset, value);
+  if (dm->ops->write) dm->ops->write(dm->ctx, offset, size, value);
+  return DL_OK;
+}

@@ -1,0 +1,480 @@
+/*
+** dl_adapter.c: adapters, the adapter channel and map registers
+** (MapTransfer and FlushAdapterBuffers are in dl_maptransfer.c).
+**
+** Requests for the channel queue per adapter; a request that owns the
+** channel and needs registers the pool cannot give at once waits in the
+** master FIFO, which is served from its head only, so a large request at the
+** head blocks smaller ones behind it (head-of-line blocking, as the HAL does).
+*/
+#include "hal/dl_adapter_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal/dl_dmamap.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
+
+static void start_channel(dl_adapter *a);
+static void serve_waiters(dl_machine *m);
+
+/* ---- creation ------------------------------------------------------------ */
+
+/* The highest address the device can reach (reference 1.1). */
+static uint64_t ceiling_of(const dl_device_description *d) {
+  if (d->version >= 3 && d->address_width)
+    return d->address_width >= 64 ? UINT64_MAX : (UINT64_C(1) << d->address_width) - 1;
+  if (d->dma64) return UINT64_MAX;
+  if (d->dma32 || (d->scatter_gather && d->interface_type == DL_PCI_BUS)) return UINT64_C(0xFFFFFFFF);
+  return UINT64_C(0xFFFFFF);
+}
+
+/* IoGetDmaAdapter. */
+int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d,
+                   dl_adapter **out, uint32_t *nmr) {
+  dl_verify_irql(m, "IoGetDmaAdapter", 1, DL_PASSIVE_LEVEL);
+  if (d->version < 1 || d->version > 3) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_BAD_DESCRIPTION_VERSION, d->version, 0, 0,
+                   "IoGetDmaAdapter: DEVICE_DESCRIPTION Version %u is not 1, 2 or 3", d->version);
+    return DL_EINVAL;
+  }
+  if (!d->master || (d->version >= 3 && d->address_width && d->address_width < 24)) return DL_EINVAL;
+  dl_adapter *a = calloc(1, sizeof *a);
+  if (!a) return DL_ENOMEM;
+  a->m = m;
+  a->dev = dev;
+  a->id = dl_machine_next_id(m);
+  a->desc = *d;
+  a->ceiling = ceiling_of(d);
+  a->sg = d->scatter_gather;
+  a->needs_registers = !(a->sg && a->ceiling == UINT64_MAX);
+  uint64_t ps = dl_machine_page_size(m), maxlen = d->maximum_length & 0x7FFFFFFF;
+  uint64_t want = (maxlen + ps - 1) / ps + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
+  a->nmr = (uint32_t)want;
+  if (a->needs_registers) {
+    dl_mapregs *mr = dl_machine_mapregs(m);
+    uint32_t cap = dl_machine_config_of(m)->adapter_map_registers;
+    if (!mr || mr->count == 0) {
+      free(a);
+      return DL_ENOSPACE;
+    }
+    if (cap > mr->count) cap = mr->count;
+    if (a->nmr > cap) a->nmr = cap;
+  }
+  a->free_grant = a->free_map = NO_SLOT;
+  dl_list_init(&a->channel_queue);
+  dl_list_init(&a->free_requests);
+  dl_list_init(&a->sglists);
+  dl_list_init(&a->free_sglists);
+  dl_list_init(&a->commons);
+  dl_list_append(dl_machine_adapters(m), &a->link);
+  *out = a;
+  *nmr = a->nmr;
+  return DL_OK;
+}
+
+/* Reports each kind of resource the adapter still holds; returns how many. */
+static size_t report_outstanding(dl_adapter *a, const char *when, int leak) {
+  size_t n = 0;
+  uint32_t queued = 0, grants = 0;
+  for (dl_link *l = a->channel_queue.next; l != &a->channel_queue; l = l->next) queued++;
+  for (uint32_t i = 0; i < a->ngrants; i++) grants += a->grants[i].live && !a->grants[i].sg;
+  struct { int live; uint32_t p1, count; const char *what; } kinds[] = {
+    {a->live_commons > 0, DL_VF_PUT_WITH_COMMON_BUFFERS, a->live_commons, "common buffer(s)"},
+    {a->owner || queued, DL_VF_PUT_WITH_CHANNELS, (a->owner != NULL) + queued, "adapter channel(s)"},
+    {grants > 0, DL_VF_PUT_WITH_MAP_REGISTERS, grants, "map register allocation(s)"},
+    {a->live_sglists > 0, DL_VF_PUT_WITH_SG_LISTS, a->live_sglists, "scatter/gather list(s)"},
+  };
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    if (!kinds[k].live) continue;
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, kinds[k].p1, a->id, kinds[k].count, 0,
+                   "%s: adapter#%llu of %s still holds %u %s", when, (unsigned long long)a->id,
+                   a->dev ? a->dev->name : "?", kinds[k].count, kinds[k].what);
+    if (leak) dl_verifier_mark_leak(a->m);
+    n++;
+  }
+  uint32_t unflushed = 0;
+  for (uint32_t i = 0; i < a->nmaps; i++) unflushed += a->maps[i].live && a->grants[a->maps[i].grant].sg == NULL;
+  if (leak && unflushed) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_NOT_FLUSHED, unflushed, 0, 0,
+                   "%s: adapter#%llu has %u MapTransfer(s) never flushed with FlushAdapterBuffers",
+                   when, (unsigned long long)a->id, unflushed);
+    dl_verifier_mark_leak(a->m);
+    n++;
+  }
+  return n;
+}
+
+/* PutDmaAdapter. */
+void dl_adapter_put(dl_adapter *a) {
+  if (!dl_adapter_usable(a, "PutDmaAdapter")) return;
+  dl_verify_irql(a->m, "PutDmaAdapter", 0, DL_DISPATCH_LEVEL);
+  report_outstanding(a, "PutDmaAdapter", 0);
+  a->released = 1;
+}
+
+/* Reports what every adapter still holds, as leaks. */
+size_t dl_adapter_check_leaks(dl_machine *m) {
+  size_t n = 0;
+  dl_link *head = dl_machine_adapters(m);
+  for (dl_link *l = head->next; l != head; l = l->next)
+    n += report_outstanding(dl_adapter_from_link(l), "leak at end of run", 1);
+  return n;
+}
+
+/* Drops a queued request without running it (teardown). */
+static void drop_request(dl_adapter *a, dl_request *r) {
+  dl_list_remove(&r->link);
+  if (a->drop) a->drop(a, r->ctx);
+  free(r);
+}
+
+/* Frees an adapter whatever it holds. */
+void dl_adapter_destroy(dl_adapter *a) {
+  if (!a) return;
+  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  while (!dl_list_empty(&a->channel_queue))
+    drop_request(a, DL_CONTAINER(a->channel_queue.next, dl_request, link));
+  if (a->owner && a->owner->link.next != &a->owner->link)
+    drop_request(a, a->owner);  /* still waiting for registers: its routine never ran */
+  else
+    free(a->owner);
+  a->owner = NULL;
+  while (!dl_list_empty(&a->free_requests)) {
+    dl_link *l = a->free_requests.next;
+    dl_list_remove(l);
+    free(DL_CONTAINER(l, dl_request, link));
+  }
+  for (uint32_t i = 0; i < a->nmaps; i++) {
+    if (a->maps[i].live) dl_dmamap_remove(dl_machine_dmamap(a->m), a->maps[i].dm_handle);
+    free(a->maps[i].pfns);
+  }
+  for (uint32_t i = 0; mr && i < a->ngrants; i++)
+    if (a->grants[i].live && a->grants[i].count) dl_mapregs_give(mr, a->grants[i].first, a->grants[i].count);
+  dl_sglist_destroy_all(a);
+  dl_common_destroy_all(a);
+  free(a->maps);
+  free(a->grants);
+  dl_list_remove(&a->link);
+  free(a);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+dl_adapter *dl_adapter_from_link(dl_link *l) { return DL_CONTAINER(l, dl_adapter, link); }
+dl_machine *dl_adapter_machine(const dl_adapter *a) { return a->m; }
+dl_device *dl_adapter_device(const dl_adapter *a) { return a->dev; }
+uint64_t dl_adapter_id(const dl_adapter *a) { return a->id; }
+uint64_t dl_adapter_ceiling(const dl_adapter *a) { return a->ceiling; }
+uint32_t dl_adapter_map_registers(const dl_adapter *a) { return a->nmr; }
+int dl_adapter_is_scatter_gather(const dl_adapter *a) { return a->sg; }
+int dl_adapter_is_released(const dl_adapter *a) { return a->released; }
+const dl_device_description *dl_adapter_description(const dl_adapter *a) { return &a->desc; }
+const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a) { return &a->stats; }
+void *dl_adapter_data(const dl_adapter *a) { return a->data; }
+void dl_adapter_set_data(dl_adapter *a, void *data) { a->data = data; }
+void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
+
+/* Returns 0 (after report 0x18) if the adapter was put. */
+int dl_adapter_usable(dl_adapter *a, const char *call) {
+  if (!a->released) return 1;
+  dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_ADAPTER_RELEASED, a->id, 0, 0,
+                 "%s: adapter#%llu was already released by PutDmaAdapter", call,
+                 (unsigned long long)a->id);
+  return 0;
+}
+
+/* ---- grants (MapRegisterBase) --------------------------------------------- */
+
+static uint64_t token_of(const dl_adapter *a, uint32_t i) {
+  return ((a->id & 0xFFFF) << 48) | ((uint64_t)(a->grants[i].gen & 0xFFFF) << 32) | (i + 1);
+}
+
+/* The grant slot a token names (live or not), or NO_SLOT. */
+static uint32_t slot_of(const dl_adapter *a, uint64_t base) {
+  uint32_t i = (uint32_t)(base & 0xFFFFFFFF) - 1;
+  if (base == 0 || i >= a->ngrants || (base >> 48) != (a->id & 0xFFFF)) return NO_SLOT;
+  if (((base >> 32) & 0xFFFF) != (a->grants[i].gen & 0xFFFF)) return NO_SLOT;
+  return i;
+}
+
+/* The live grant a MapRegisterBase names, or NULL. */
+dl_grant *dl_adapter_grant(dl_adapter *a, uint64_t base) {
+  uint32_t i = slot_of(a, base);
+  return (i != NO_SLOT && a->grants[i].live) ? &a->grants[i] : NULL;
+}
+
+/* Records a grant of registers [first, first+count); returns its token, 0 if
+** out of memory. */
+static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_t count,
+                          uint32_t asked) {
+  uint32_t i = a->free_grant;
+  if (i != NO_SLOT) {
+    a->free_grant = a->grants[i].next_free;
+  } else {
+    if (a->ngrants == a->grants_cap) {
+      uint32_t cap = a->grants_cap ? a->grants_cap * 2 : 8;
+      dl_grant *g = realloc(a->grants, cap * sizeof *g);
+      if (!g) return 0;
+      a->grants = g;
+      a->grants_cap = cap;
+    }
+    i = a->ngrants++;
+    a->grants[i].gen = 0;
+  }
+  dl_grant *g = &a->grants[i];
+  g->live = 1;
+  g->first = first;
+  g->count = count;
+  g->asked = asked;
+  g->dev = dev;
+  g->sg = NULL;
+  a->live_grants++;
+  dl_stats_map_registers(dl_machine_trace(a->m), count, dl_clock_now(dl_machine_clock(a->m)));
+  a->stats.registers_held += count;
+  if (a->stats.registers_held > a->stats.registers_high_water)
+    a->stats.registers_high_water = a->stats.registers_held;
+  return token_of(a, i);
+}
+
+/* Frees a grant's registers and mappings, then serves the waiters; `call`
+** (NULL: no report) names the call in a report 0x10 for unflushed mappings. */
+static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
+  uint32_t i = slot_of(a, base);
+  if (i == NO_SLOT || !a->grants[i].live) return;
+  dl_grant *g = &a->grants[i];
+  uint32_t still = 0;
+  for (uint32_t k = 0; k < a->nmaps; k++)
+    if (a->maps[k].live && a->maps[k].grant == i) {
+      still += a->maps[k].reg_count ? a->maps[k].reg_count : 1;
+      dl_adapter_end_mapping(a, k, 0);
+    }
+  if (call && still)
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FREED_WHILE_MAPPED, still, 0, 0,
+                   "%s: adapter#%llu frees map registers still mapped "
+                   "(FlushAdapterBuffers was not called after MapTransfer)", call,
+                   (unsigned long long)a->id);
+  if (g->count) dl_mapregs_give(dl_machine_mapregs(a->m), g->first, g->count);
+  dl_stats_map_registers(dl_machine_trace(a->m), -(int64_t)g->count,
+                         dl_clock_now(dl_machine_clock(a->m)));
+  dl_trace_emit(a->m, DL_TR_FREE_MAP_REGISTERS, a->id, g->count, 0);
+  a->stats.registers_held -= g->count;
+  g->live = 0;
+  g->gen++;
+  g->next_free = a->free_grant;
+  a->free_grant = i;
+  a->live_grants--;
+  serve_waiters(a->m);
+}
+
+/* Frees a grant's registers and mappings; `report` records 0x10 for
+** mappings still unflushed. Serves the waiters afterwards. */
+void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
+  release_grant(a, base, report ? "FreeMapRegisters" : NULL);
+}
+
+/* ---- the adapter channel ----------------------------------------------------- */
+
+/* Takes a request record (pooled). */
+dl_request *dl_adapter_new_request(dl_adapter *a) {
+  dl_request *r;
+  if (!dl_list_empty(&a->free_requests)) {
+    r = DL_CONTAINER(a->free_requests.next, dl_request, link);
+    dl_list_remove(&r->link);
+  } else if (!(r = malloc(sizeof *r))) {
+    return NULL;
+  }
+  memset(r, 0, sizeof *r);
+  dl_list_init(&r->link);
+  r->a = a;
+  return r;
+}
+
+static void recycle_request(dl_adapter *a, dl_request *r) {
+  dl_list_append(&a->free_requests, &r->link);
+}
+
+/* Releases the channel held by the owner and starts the next request. */
+static void release_channel(dl_adapter *a) {
+  dl_request *r = a->owner;
+  a->owner = NULL;
+  a->owner_keeps = 0;
+  a->owner_base = 0;
+  if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+  recycle_request(a, r);
+  start_channel(a);
+}
+
+/* Traces a grant; a request that could not be granted when it was made
+** counts as a channel wait, for as long as it waited. */
+static void note_grant(dl_adapter *a, const dl_request *r) {
+  dl_stats *st = dl_trace_stats(dl_machine_trace(a->m));
+  uint64_t now = dl_clock_now(dl_machine_clock(a->m));
+  if (r->waited) {
+    st->channel_waits++;
+    st->channel_wait_ns += now - r->queued_at;
+  }
+  dl_trace_emit(a->m, DL_TR_CHANNEL_GRANT, a->id, r->dev ? r->dev->id : 0, r->regs);
+}
+
+/* Runs the driver's routine for a request granted registers (at DISPATCH_LEVEL)
+** and acts on what it returns; any other value means the routine failed (a
+** script error): its registers are freed without a report of their own. */
+static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
+  uint64_t base = new_grant(a, r->dev, first, r->regs, r->asked);
+  a->stats.channel_grants++;
+  dl_machine *m = a->m;
+  note_grant(a, r);
+  uint8_t irql = dl_machine_irql(m);
+  dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
+  if (r->kind == REQ_SGLIST) {
+    dl_sglist_granted(r, base);  /* keeps the registers, frees the channel */
+    dl_machine_set_irql(m, irql);
+    release_channel(a);
+    return;
+  }
+  a->in_control++;
+  int action = r->control(r->ctx, r->dev, base);
+  a->in_control--;
+  dl_machine_set_irql(m, irql);
+  if (action == DL_KEEP_OBJECT) {
+    a->owner_keeps = 1;
+    a->owner_base = base;
+    return;
+  }
+  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS)
+    release_grant(a, base, action == DL_DEALLOCATE_OBJECT ? "AdapterControl (DeallocateObject)"
+                                                          : NULL);
+  release_channel(a);
+}
+
+/* Gives the channel to the next request; it runs now if its registers are
+** free and nobody waits before it, else it joins the master FIFO. */
+static void start_channel(dl_adapter *a) {
+  if (a->owner || dl_list_empty(&a->channel_queue)) return;
+  dl_request *r = DL_CONTAINER(a->channel_queue.next, dl_request, link);
+  dl_list_remove(&r->link);
+  a->owner = r;
+  uint32_t first = 0;
+  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  if (r->regs == 0 || (dl_list_empty(&mr->waiters) && !dl_mapregs_take(mr, r->regs, &first))) {
+    run_granted(a, r, first);
+    return;
+  }
+  a->stats.channel_waits++;
+  r->waited = 1;
+  dl_list_append(&mr->waiters, &r->link);
+}
+
+/* Serves the master FIFO from its head while the head's registers are free.
+** Re-entrant calls (a routine freeing registers) only ask for another pass. */
+static void serve_waiters(dl_machine *m) {
+  dl_mapregs *mr = dl_machine_mapregs(m);
+  if (!mr) return;
+  if (mr->serving) {
+    mr->rerun = 1;
+    return;
+  }
+  mr->serving = 1;
+  do {
+    mr->rerun = 0;
+    while (!dl_list_empty(&mr->waiters)) {
+      dl_request *r = DL_CONTAINER(mr->waiters.next, dl_request, link);
+      uint32_t first;
+      if (dl_mapregs_take(mr, r->regs, &first)) break;  /* head-of-line blocking */
+      dl_list_remove(&r->link);
+      run_granted(r->a, r, first);
+    }
+  } while (mr->rerun);
+  mr->serving = 0;
+}
+
+/* Queues a request for the channel and starts it if the channel is free. */
+void dl_adapter_queue_request(dl_adapter *a, dl_request *r) {
+  r->queued_at = dl_clock_now(dl_machine_clock(a->m));
+  r->waited = a->owner != NULL;  /* behind another request for the channel */
+  dl_trace_emit(a->m, DL_TR_CHANNEL_REQUEST, a->id, r->dev ? r->dev->id : 0, r->regs);
+  dl_list_append(&a->channel_queue, &r->link);
+  start_channel(a);
+}
+
+/* AllocateAdapterChannel. */
+uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
+                                     dl_adapter_control_fn control, void *ctx) {
+  if (!dl_adapter_usable(a, "AllocateAdapterChannel")) return DL_STATUS_INVALID_PARAMETER;
+  dl_verify_irql(a->m, "AllocateAdapterChannel", 1, DL_DISPATCH_LEVEL);
+  if (n > a->nmr) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS_AT_ONCE, n, a->nmr, 0,
+                   "AllocateAdapterChannel: %s asks adapter#%llu for %u map registers; "
+                   "IoGetDmaAdapter gave it %u", dev->name, (unsigned long long)a->id, n, a->nmr);
+    return DL_STATUS_INSUFFICIENT_RESOURCES;
+  }
+  if (dev->channel_requests || a->in_control) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
+                   "AllocateAdapterChannel: %s already has an adapter channel request "
+                   "outstanding%s", dev->name, a->in_control ? " (called inside AdapterControl)" : "");
+    return DL_STATUS_DEVICE_BUSY;
+  }
+  dl_request *r = dl_adapter_new_request(a);
+  if (!r) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  r->dev = dev;
+  r->kind = REQ_CHANNEL;
+  r->asked = n;
+  r->regs = a->needs_registers ? n : 0;
+  r->control = control;
+  r->ctx = ctx;
+  dev->channel_requests++;
+  dl_adapter_queue_request(a, r);
+  return DL_STATUS_SUCCESS;
+}
+
+/* FreeAdapterChannel: frees the registers first, then gives the channel to
+** the next request (the order of the reference, 1.3). */
+void dl_adapter_free_channel(dl_adapter *a) {
+  if (!dl_adapter_usable(a, "FreeAdapterChannel")) return;
+  dl_verify_irql(a->m, "FreeAdapterChannel", 1, DL_DISPATCH_LEVEL);
+  if (!a->owner || !a->owner_keeps) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_CHANNEL, 1, 0, 0,
+                   "FreeAdapterChannel: adapter#%llu holds no channel kept by KeepObject "
+                   "(freed twice?)", (unsigned long long)a->id);
+    return;
+  }
+  uint64_t base = a->owner_base;
+  a->owner_keeps = 0;
+  a->owner_base = 0;
+  release_grant(a, base, "FreeAdapterChannel");
+  release_channel(a);
+}
+
+/* FreeMapRegisters. */
+int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n) {
+  if (!dl_adapter_usable(a, "FreeMapRegisters")) return DL_OK;
+  dl_verify_irql(a->m, "FreeMapRegisters", 1, DL_DISPATCH_LEVEL);
+  uint32_t i = slot_of(a, base);
+  if (i == NO_SLOT) {
+    if (base == 0 || (base >> 48) != (a->id & 0xFFFF)) return DL_EINVAL;
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, 0, 0,
+                   "FreeMapRegisters: adapter#%llu: these map registers were already freed",
+                   (unsigned long long)a->id);
+    return DL_OK;
+  }
+  dl_grant *g = &a->grants[i];
+  if (!g->live || g->sg) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, 0, 0,
+                   "FreeMapRegisters: adapter#%llu: %s", (unsigned long long)a->id,
+                   g->sg ? "these registers belong to a scatter/gather list (PutScatterGatherList)"
+                         : "these map registers were already freed");
+    return DL_OK;
+  }
+  if (n != g->asked)
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS,
+                   n > g->asked ? n - g->asked : 0, n, g->asked,
+                   "FreeMapRegisters: adapter#%llu frees %u map registers but %u were allocated",
+                   (unsigned long long)a->id, n, g->asked);
+  if (a->owner && a->owner_base == base) a->owner_base = 0;  /* KeepObject: the channel stays
+                                                               until FreeAdapterChannel */
+  dl_adapter_release_grant(a, base, 1);
+  return DL_OK;
+}

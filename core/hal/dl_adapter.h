@@ -1,0 +1,162 @@
+/*
+** dl_adapter.h: DMA adapters, with the WDM semantics of the reference
+** (sections 1.1-1.6): IoGetDmaAdapter's NumberOfMapRegisters and address
+** ceiling, the adapter channel and its queue, map registers shared through
+** one strict FIFO, MapTransfer with real bounce copies, FlushAdapterBuffers,
+** scatter/gather lists and common buffers. Misuse is recorded as Driver
+** Verifier reports (dl_verifier.h) and the call then does what is sensible.
+*/
+#ifndef DL_ADAPTER_H
+#define DL_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/dl_device.h"
+#include "base/dl_list.h"
+#include "io/dl_mdl.h"
+
+typedef struct dl_adapter dl_adapter;
+typedef struct dl_sglist dl_sglist;
+
+/* IO_ALLOCATION_ACTION. */
+enum { DL_KEEP_OBJECT = 1, DL_DEALLOCATE_OBJECT = 2, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS = 3 };
+
+/* NTSTATUS values these calls return. */
+#define DL_STATUS_SUCCESS 0x00000000u
+#define DL_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
+#define DL_STATUS_BUFFER_TOO_SMALL 0xC0000023u
+#define DL_STATUS_DEVICE_BUSY 0x80000011u
+#define DL_STATUS_INVALID_PARAMETER 0xC000000Du
+
+/* INTERFACE_TYPE values that matter here. */
+enum { DL_ISA = 1, DL_EISA = 2, DL_PCI_BUS = 5 };
+
+/* DEVICE_DESCRIPTION: the fields that matter for bus-master DMA. */
+typedef struct dl_device_description {
+  uint32_t version;          /* 1, 2 or 3 */
+  int master, scatter_gather, dma32, dma64;
+  uint32_t address_width;    /* version 3: replaces dma32/dma64 when non-zero */
+  uint32_t interface_type;
+  uint64_t maximum_length;
+} dl_device_description;
+
+/* One element of a scatter/gather list. */
+typedef struct dl_sg_element { uint64_t address; uint32_t length; } dl_sg_element;
+
+/* Counters kept per adapter. */
+typedef struct dl_adapter_stats {
+  uint64_t map_transfers, bytes_mapped, bytes_bounced, flushes;
+  uint64_t channel_grants, channel_waits, sg_lists;
+  uint32_t registers_held, registers_high_water;
+} dl_adapter_stats;
+
+/* AdapterControl: runs at DISPATCH_LEVEL when the channel and registers are
+** granted; `base` is the MapRegisterBase. Returns an IO_ALLOCATION_ACTION. */
+typedef int (*dl_adapter_control_fn)(void *ctx, dl_device *dev, uint64_t base);
+
+/* AdapterListControl: runs at DISPATCH_LEVEL with the built list. */
+typedef void (*dl_list_control_fn)(void *ctx, dl_device *dev, dl_sglist *sg);
+
+/* Called when a pending request is dropped without running (teardown). */
+typedef void (*dl_request_drop_fn)(dl_adapter *a, void *ctx);
+
+/* IoGetDmaAdapter (PASSIVE_LEVEL). DL_EINVAL for an unknown Version (with
+** report 0x25) or a slave device; DL_ENOSPACE if no map registers can exist. */
+int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d,
+                   dl_adapter **out, uint32_t *number_of_map_registers);
+
+/* PutDmaAdapter: reports what is still outstanding (0x07-0x0A); the adapter
+** then refuses every call (0x18). */
+void dl_adapter_put(dl_adapter *a);
+
+/* Frees an adapter whatever it holds (teardown; pending requests dropped). */
+void dl_adapter_destroy(dl_adapter *a);
+
+/* Sets the function told about requests dropped at teardown. */
+void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop);
+
+/* Accessors. */
+dl_adapter *dl_adapter_from_link(dl_link *l);
+dl_machine *dl_adapter_machine(const dl_adapter *a);
+dl_device *dl_adapter_device(const dl_adapter *a);
+uint64_t dl_adapter_id(const dl_adapter *a);
+uint64_t dl_adapter_ceiling(const dl_adapter *a);
+uint32_t dl_adapter_map_registers(const dl_adapter *a);
+int dl_adapter_is_scatter_gather(const dl_adapter *a);
+int dl_adapter_is_released(const dl_adapter *a);
+const dl_device_description *dl_adapter_description(const dl_adapter *a);
+const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a);
+void *dl_adapter_data(const dl_adapter *a);
+void dl_adapter_set_data(dl_adapter *a, void *data);
+
+/* AllocateAdapterChannel (DISPATCH_LEVEL): returns an NTSTATUS. `control`
+** runs now or later, in order, when the channel and n registers are free. */
+uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
+                                     dl_adapter_control_fn control, void *ctx);
+
+/* FreeAdapterChannel (DISPATCH_LEVEL), after AdapterControl kept the object. */
+void dl_adapter_free_channel(dl_adapter *a);
+
+/* FreeMapRegisters (DISPATCH_LEVEL). DL_EINVAL if base is no base at all. */
+int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n);
+
+/* MapTransfer (<= DISPATCH_LEVEL): maps [va, va+*length) of mdl, shortening
+** *length at a physical break for scatter/gather masters, bouncing through
+** map registers when needed; returns the logical address in *logical.
+** Non-zero (with a report, or DL_EINVAL for a bad base) if nothing mapped. */
+int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va,
+                            uint32_t *length, int write_to_device, uint64_t *logical);
+
+/* FlushAdapterBuffers (<= DISPATCH_LEVEL): ends the mappings made from va
+** with this base, copying bounced data back for reads; returns 1 (TRUE), or
+** 0 with a report when nothing was mapped there. */
+int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t length,
+                     int write_to_device);
+
+/* KeFlushIoBuffers: writes back and discards cached lines of the MDL's range
+** (a no-op on a coherent machine, as on x86). */
+void dl_ke_flush_io_buffers(dl_mdl *mdl, int read_operation, int dma_operation);
+
+/* CalculateScatterGatherList: the list size in bytes and the map registers
+** a transfer needs (mdl NULL: the worst case for [va, va+length)). */
+uint32_t dl_adapter_calculate_sglist(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t length,
+                                     uint32_t *list_size, uint32_t *map_registers);
+
+/* GetScatterGatherList / BuildScatterGatherList (buffer_length > 0):
+** returns an NTSTATUS; `control` runs now or later with the list. */
+uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
+                               uint32_t length, dl_list_control_fn control, void *ctx,
+                               int write_to_device, uint64_t buffer_length);
+
+/* PutScatterGatherList (DISPATCH_LEVEL): flushes, frees the registers and
+** the list. `id` is the list's id when it was handed out: list records are
+** reused, so a second put of the same list is recognised (report 0x06). */
+void dl_adapter_put_sglist(dl_adapter *a, dl_sglist *sg, uint64_t id, int write_to_device);
+
+/* Scatter/gather list accessors. */
+uint32_t dl_sglist_count(const dl_sglist *sg);
+const dl_sg_element *dl_sglist_elements(const dl_sglist *sg);
+uint64_t dl_sglist_id(const dl_sglist *sg);
+int dl_sglist_is_live(const dl_sglist *sg);
+void *dl_sglist_data(const dl_sglist *sg);
+void dl_sglist_set_data(dl_sglist *sg, void *data);
+
+/* Byte size of a SCATTER_GATHER_LIST with n elements (x64 layout). */
+#define DL_SGLIST_SIZE(n) (16u + 24u * (uint32_t)(n))
+
+/* AllocateCommonBuffer (PASSIVE_LEVEL): contiguous memory below the ceiling,
+** not crossing 4 GiB, mapped at *va and at *logical for the device.
+** DL_ENOSPACE if there is no such memory. */
+int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, uint64_t *va,
+                            uint64_t *logical);
+
+/* FreeCommonBuffer (PASSIVE_LEVEL); an unknown buffer is report 0x03. */
+void dl_adapter_free_common(dl_adapter *a, uint32_t length, uint64_t logical, uint64_t va,
+                            int cache_enabled);
+
+/* Reports what every adapter of the machine still holds, as leaks; returns
+** how many reports were made. */
+size_t dl_adapter_check_leaks(dl_machine *m);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+** dl_adapter_int.h: the adapter's insides, shared by dl_adapter.c (channels,
+** map registers), dl_maptransfer.c (MapTransfer, FlushAdapterBuffers),
+** dl_sglist.c and dl_common.c. Not for use outside core/.
+*/
+#ifndef DL_ADAPTER_INT_H
+#define DL_ADAPTER_INT_H
+
+#include "hal/dl_adapter.h"
+#include "machine/dl_machine.h"
+#include "hal/dl_mapregs.h"
+
+enum { REQ_CHANNEL, REQ_SGLIST };
+
+/* A wait context block: one AllocateAdapterChannel or Get/BuildScatterGatherList. */
+typedef struct dl_request {
+  dl_link link;                /* on the channel queue, the master FIFO, or the free list */
+  dl_adapter *a;
+  dl_device *dev;
+  int kind;
+  uint32_t asked;              /* registers the driver asked for */
+  uint32_t regs;               /* registers actually taken (0 for 64-bit S/G masters) */
+  dl_adapter_control_fn control;
+  dl_list_control_fn list_control;
+  void *ctx;
+  dl_mdl *mdl;                 /* S/G requests */
+  uint64_t va;
+  uint32_t length;
+  int write;
+  uint64_t queued_at;          /* when the driver asked: channel wait statistics */
+  int waited;                  /* it could not be granted at once */
+} dl_request;
+
+/* A map register allocation; its MapRegisterBase is a token naming it. */
+typedef struct dl_grant {
+  uint32_t gen;
+  int live;
+  uint32_t first, count, asked;
+  dl_device *dev;
+  dl_sglist *sg;               /* owned by a scatter/gather list, if any */
+  uint32_t next_free;
+} dl_grant;
+
+/* One MapTransfer not yet flushed. */
+typedef struct dl_mapping {
+  int live;
+  uint32_t grant;
+  const dl_mdl *mdl;           /* compared, never dereferenced */
+  uint64_t va;
+  uint32_t length;
+  uint64_t logical;
+  int bounced, write;
+  uint32_t reg_first, reg_count;
+  uint32_t dm_handle;          /* range in the machine's dmamap */
+  uint64_t *pfns;              /* buffer pages, for copying a bounce back */
+  uint32_t npfns, pfns_cap;
+  uint32_t next_free;
+} dl_mapping;
+
+struct dl_sglist {
+  dl_link link;                /* on the adapter's live or free list */
+  dl_adapter *a;
+  uint64_t id;
+  int live;
+  uint64_t base;
+  dl_sg_element *el;
+  uint32_t n, cap;
+  void *data;
+};
+
+/* A common buffer. */
+typedef struct dl_common {
+  dl_link link;
+  uint64_t va, logical;
+  uint32_t length, npages;
+  uint64_t first_pfn;
+  dl_region *region;
+  uint32_t dm_handle;
+} dl_common;
+
+struct dl_adapter {
+  dl_link link;                /* on the machine's adapter list */
+  dl_machine *m;
+  dl_device *dev;
+  uint64_t id;
+  dl_device_description desc;
+  uint64_t ceiling;
+  uint32_t nmr;
+  int sg, needs_registers, released, in_control;
+  dl_request *owner;           /* holds the adapter channel */
+  int owner_keeps;             /* ...because its AdapterControl returned KeepObject */
+  uint64_t owner_base;
+  dl_link channel_queue;       /* requests waiting for the channel */
+  dl_link free_requests;
+  dl_grant *grants;
+  uint32_t ngrants, grants_cap, free_grant, live_grants;
+  dl_mapping *maps;
+  uint32_t nmaps, maps_cap, free_map, live_maps;
+  dl_link sglists, free_sglists;
+  uint32_t live_sglists;
+  dl_link commons;
+  uint32_t live_commons;
+  dl_request_drop_fn drop;
+  dl_adapter_stats stats;
+  void *data;
+};
+
+#define NO_SLOT UINT32_MAX
+
+/* Returns 0 (after report 0x18) if the adapter was put. */
+int dl_adapter_usable(dl_adapter *a, const char *call);
+
+/* The live grant a MapRegisterBase names, or NULL. */
+dl_grant *dl_adapter_grant(dl_adapter *a, uint64_t base);
+
+/* Takes a request record (pooled); NULL if out of memory. */
+dl_request *dl_adapter_new_request(dl_adapter *a);
+
+/* Queues a request for the channel and starts it if the channel is free. */
+void dl_adapter_queue_request(dl_adapter *a, dl_request *r);
+
+/* Frees a grant's registers and mappings; `report` records 0x10 for
+** mappings still unflushed. Serves the waiters afterwards. */
+void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report);
+
+/* Ends one mapping: copies a read bounce back if `copy_back`. */
+void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back);
+
+/* Called by dl_adapter.c when an S/G request is granted its registers. */
+void dl_sglist_granted(dl_request *r, uint64_t base);
+
+/* Registers a S/G request needs (0 for 64-bit S/G masters). */
+uint32_t dl_sglist_registers_needed(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t length);
+
+/* Frees every S/G list record (teardown). */
+void dl_sglist_destroy_all(dl_adapter *a);
+
+/* Frees every common buffer (teardown). */
+void dl_common_destroy_all(dl_adapter *a);
+
+#endif

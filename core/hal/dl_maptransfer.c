@@ -1,0 +1,242 @@
+/*
+** dl_maptransfer.c: MapTransfer, FlushAdapterBuffers and KeFlushIoBuffers.
+**
+** MapTransfer maps part of an MDL for the device under a MapRegisterBase (a
+** grant of map registers, dl_adapter.c). A scatter/gather master's mapping
+** ends with the physically contiguous run at CurrentVa; another master's
+** covers the whole length. The device sees the buffer's own pages unless the
+** range is not contiguous (other masters) or lies above the adapter's
+** ceiling: then it bounces through map registers of the grant, copied in for
+** a write and back at FlushAdapterBuffers for a read. Each mapping is
+** recorded until it is flushed.
+*/
+#include "hal/dl_adapter_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory/dl_cache.h"
+#include "hal/dl_dmamap.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
+
+/* Bytes from va that are physically contiguous in the MDL, up to `limit`. */
+static uint32_t contiguous_run(const dl_mdl *mdl, uint64_t va, uint32_t limit, uint64_t ps) {
+  uint64_t pa = dl_mdl_pa(mdl, va);
+  uint64_t run = ps - (va % ps);
+  while (run < limit && dl_mdl_pa(mdl, va + run) == pa + run) run += ps;
+  return (uint32_t)(run < limit ? run : limit);
+}
+
+/* Copies n bytes between a buffer (CPU view, through pfns) and bounce pages. */
+static void bounce_copy(dl_machine *m, const dl_mapping *mp, int to_bounce) {
+  uint64_t ps = dl_machine_page_size(m), off = mp->va % ps;
+  uint8_t tmp[4096];
+  for (uint32_t done = 0; done < mp->length;) {
+    uint64_t at = off + done;
+    uint32_t n = (uint32_t)(ps - at % ps);
+    if (n > sizeof tmp) n = sizeof tmp;
+    if (n > mp->length - done) n = mp->length - done;
+    uint64_t buf_pa = mp->pfns[at / ps] * ps + at % ps, bounce_pa = mp->logical + done;
+    if (to_bounce) {
+      dl_machine_cpu_read(m, buf_pa, tmp, n);
+      dl_physmem_write(dl_machine_physmem(m), bounce_pa, tmp, n);
+    } else {
+      dl_physmem_read(dl_machine_physmem(m), bounce_pa, tmp, n);
+      dl_machine_cpu_write(m, buf_pa, tmp, n);
+    }
+    done += n;
+  }
+}
+
+/* Takes a mapping record (pooled); NO_SLOT if out of memory. */
+static uint32_t new_mapping(dl_adapter *a) {
+  uint32_t i = a->free_map;
+  if (i != NO_SLOT) {
+    a->free_map = a->maps[i].next_free;
+    return i;
+  }
+  if (a->nmaps == a->maps_cap) {
+    uint32_t cap = a->maps_cap ? a->maps_cap * 2 : 16;
+    dl_mapping *grown = realloc(a->maps, cap * sizeof *grown);
+    if (!grown) return NO_SLOT;
+    a->maps = grown;
+    a->maps_cap = cap;
+  }
+  memset(&a->maps[a->nmaps], 0, sizeof a->maps[0]);
+  return a->nmaps++;
+}
+
+/* Ends one mapping: copies a read bounce back if asked. */
+void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
+  dl_mapping *mp = &a->maps[index];
+  if (copy_back && mp->bounced && !mp->write) bounce_copy(a->m, mp, 0);
+  if (mp->reg_count) memset(dl_machine_mapregs(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
+  dl_dmamap_remove(dl_machine_dmamap(a->m), mp->dm_handle);
+  mp->live = 0;
+  mp->next_free = a->free_map;
+  a->free_map = index;
+  a->live_maps--;
+}
+
+/* Checks MapTransfer's arguments against the MDL; clamps *length. */
+static int check_map_args(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t *length) {
+  dl_machine *m = a->m;
+  uint64_t start = dl_mdl_virtual_address(mdl), end = start + dl_mdl_byte_count(mdl);
+  if (!dl_mdl_pages_valid(mdl)) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_UNLOCKED_BUFFER, dl_mdl_id(mdl), 0, 0,
+                   "MapTransfer: MDL#%llu's pages are not locked (MmProbeAndLockPages or "
+                   "MmBuildMdlForNonPagedPool first)", (unsigned long long)dl_mdl_id(mdl));
+    return DL_ESTATE;
+  }
+  if (*length == 0) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_ZERO_LENGTH_MAP, 0, 0, 0,
+                   "MapTransfer: zero-length map of MDL#%llu", (unsigned long long)dl_mdl_id(mdl));
+    return DL_EINVAL;
+  }
+  if (va < start || va >= end) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_ADDRESS_OUTSIDE_MDL, va, dl_mdl_id(mdl), 0,
+                   "MapTransfer: CurrentVa 0x%llx is outside MDL#%llu [0x%llx, 0x%llx)",
+                   (unsigned long long)va, (unsigned long long)dl_mdl_id(mdl),
+                   (unsigned long long)start, (unsigned long long)end);
+    return DL_ERANGE;
+  }
+  if (*length > end - va) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_INVALID_DMA_BUFFER, 3, dl_mdl_id(mdl), *length,
+                   "MapTransfer: Length %u runs %llu bytes past the end of MDL#%llu", *length,
+                   (unsigned long long)(*length - (end - va)), (unsigned long long)dl_mdl_id(mdl));
+    *length = (uint32_t)(end - va);
+  }
+  return DL_OK;
+}
+
+/* Picks the registers for a bounce of `need` pages inside the grant. */
+static int pick_registers(dl_adapter *a, const dl_grant *g, uint32_t need, uint32_t *first) {
+  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  if (need > g->count) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS, need, g->count, 0,
+                   "MapTransfer: the transfer needs %u map registers but its MapRegisterBase "
+                   "holds %u", need, g->count);
+    return DL_ENOSPACE;
+  }
+  if (dl_mapregs_find_unmapped(mr, g->first, g->first + g->count, need, first)) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_NOT_FLUSHED, 0, (uint64_t)g->count * 4096, 0,
+                   "MapTransfer: the map registers are still mapped by an earlier transfer "
+                   "(FlushAdapterBuffers first)");
+    return DL_ENOSPACE;
+  }
+  memset(mr->mapped + *first, 1, need);
+  return DL_OK;
+}
+
+/* Records the buffer pages a bounced mapping covers, for the copies. */
+static int keep_pfns(dl_mapping *mp, const dl_mdl *mdl, uint64_t ps) {
+  uint32_t n = (uint32_t)((mp->va % ps + mp->length + ps - 1) / ps);
+  if (n > mp->pfns_cap) {
+    uint64_t *grown = realloc(mp->pfns, n * sizeof *grown);
+    if (!grown) return DL_ENOMEM;
+    mp->pfns = grown;
+    mp->pfns_cap = n;
+  }
+  for (uint32_t i = 0; i < n; i++) mp->pfns[i] = dl_mdl_pa(mdl, mp->va + (uint64_t)i * ps - (i ? mp->va % ps : 0)) / ps;
+  mp->npfns = n;
+  return DL_OK;
+}
+
+/* MapTransfer. */
+int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va,
+                            uint32_t *length, int write, uint64_t *logical) {
+  uint32_t want = *length;
+  *length = 0;
+  *logical = 0;
+  if (!dl_adapter_usable(a, "MapTransfer")) return DL_ESTATE;
+  dl_verify_irql(a->m, "MapTransfer", 0, DL_DISPATCH_LEVEL);
+  dl_grant *g = dl_adapter_grant(a, base);
+  if (!g) return DL_EINVAL;
+  int rc = check_map_args(a, mdl, va, &want);
+  if (rc) return rc;
+  uint64_t ps = dl_machine_page_size(a->m), pa = dl_mdl_pa(mdl, va);
+  uint32_t run = contiguous_run(mdl, va, want, ps);
+  uint32_t len = a->sg ? run : want;  /* only S/G masters get a shortened length */
+  int bounce = (a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling;
+  uint32_t first = 0, need = bounce ? (uint32_t)((va % ps + len + ps - 1) / ps) : 0;
+  if (bounce && (rc = pick_registers(a, g, need, &first))) return rc;
+  uint32_t i = new_mapping(a);
+  if (i == NO_SLOT) return DL_ENOMEM;
+  dl_mapping *mp = &a->maps[i];
+  mp->live = 1;
+  mp->grant = (uint32_t)(g - a->grants);
+  mp->mdl = mdl;
+  mp->va = va;
+  mp->length = len;
+  mp->bounced = bounce;
+  mp->write = write;
+  mp->reg_first = first;
+  mp->reg_count = need;
+  mp->logical = bounce ? dl_mapregs_pa(dl_machine_mapregs(a->m), first, (uint32_t)ps) + va % ps : pa;
+  a->live_maps++;
+  if ((bounce && keep_pfns(mp, mdl, ps)) ||
+      dl_dmamap_add(dl_machine_dmamap(a->m), mp->logical, len, &mp->dm_handle)) {
+    dl_adapter_end_mapping(a, i, 0);
+    return DL_ENOMEM;
+  }
+  if (bounce && write) bounce_copy(a->m, mp, 1);
+  a->stats.map_transfers++;
+  a->stats.bytes_mapped += len;
+  if (bounce) {
+    a->stats.bytes_bounced += len;
+    dl_trace_stats(dl_machine_trace(a->m))->bytes_bounced += len;
+  }
+  dl_trace_emit(a->m, DL_TR_MAP, a->id, mp->logical, len | ((uint64_t)bounce << 63));
+  *length = len;
+  *logical = mp->logical;
+  return DL_OK;
+}
+
+/* FlushAdapterBuffers. */
+int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t length,
+                     int write) {
+  (void)write;  /* each mapping remembers its own direction */
+  if (!dl_adapter_usable(a, "FlushAdapterBuffers")) return 0;
+  dl_verify_irql(a->m, "FlushAdapterBuffers", 0, DL_DISPATCH_LEVEL);
+  dl_grant *g = dl_adapter_grant(a, base);
+  uint32_t gi = g ? (uint32_t)(g - a->grants) : NO_SLOT, found = 0;
+  for (uint32_t i = 0; g && i < a->nmaps; i++) {
+    dl_mapping *mp = &a->maps[i];
+    if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va == va) found = 1;
+  }
+  if (!found) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FLUSH_UNMAPPED_REGISTER, base, va, dl_mdl_id(mdl),
+                   "FlushAdapterBuffers: nothing was mapped at CurrentVa 0x%llx of MDL#%llu "
+                   "with this MapRegisterBase", (unsigned long long)va,
+                   (unsigned long long)dl_mdl_id(mdl));
+    return 0;
+  }
+  for (uint32_t i = 0; i < a->nmaps; i++) {
+    dl_mapping *mp = &a->maps[i];
+    if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va >= va && mp->va - va < length)
+      dl_adapter_end_mapping(a, i, 1);
+  }
+  a->stats.flushes++;
+  dl_trace_emit(a->m, DL_TR_FLUSH, a->id, va, length);
+  return 1;
+}
+
+/* KeFlushIoBuffers. */
+void dl_ke_flush_io_buffers(dl_mdl *mdl, int read_operation, int dma_operation) {
+  (void)read_operation;
+  (void)dma_operation;
+  dl_machine *m = dl_mdl_machine(mdl);
+  dl_verify_irql(m, "KeFlushIoBuffers", 0, DL_DISPATCH_LEVEL);
+  dl_cache *c = dl_machine_cache(m);
+  if (!c || !dl_mdl_pages_valid(mdl)) return;
+  uint64_t ps = dl_machine_page_size(m), va = dl_mdl_virtual_address(mdl);
+  uint32_t len = dl_mdl_byte_count(mdl);
+  for (uint32_t done = 0; done < len;) {
+    uint32_t n = (uint32_t)(ps - (va + done) % ps);
+    if (n > len - done) n = len - done;
+    dl_cache_flush(c, dl_mdl_pa(mdl, va + done), n);
+    done += n;
+  }
+}

@@ -1,0 +1,174 @@
+/*
+** dl_irp.c: IRPs, the device queue (KDEVICE_QUEUE) and completion.
+*/
+#include "io/dl_irp.h"
+
+#include <stdlib.h>
+
+#include "hal/dl_adapter_int.h"
+#include "io/dl_device.h"
+#include "machine/dl_machine.h"
+#include "io/dl_mdl.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
+
+/* The access the device makes to the buffer decides the lock operation:
+** on a read it writes memory (IoWriteAccess), on a write it reads it. */
+static int lock_operation(uint8_t major) {
+  return major == DL_IRP_MJ_WRITE ? DL_IO_READ_ACCESS : DL_IO_WRITE_ACCESS;
+}
+
+/* Builds an IRP with its MDL probed and locked. */
+int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
+               uint64_t byte_offset, dl_irp **out) {
+  if (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE && major != DL_IRP_MJ_DEVICE_CONTROL)
+    return DL_EINVAL;
+  if (length > UINT32_MAX) return DL_EINVAL;
+  dl_irp *irp = calloc(1, sizeof *irp);
+  if (!irp) return DL_ENOMEM;
+  irp->id = dl_machine_next_id(m);
+  if (length) {
+    int rc = dl_mdl_allocate(m, va, length, &irp->mdl);
+    if (!rc && (rc = dl_mdl_probe_and_lock(irp->mdl, lock_operation(major))) != DL_OK)
+      dl_mdl_free(irp->mdl);
+    if (rc) {
+      free(irp);
+      return rc;
+    }
+  }
+  irp->m = m;
+  irp->major = major;
+  irp->length = (uint32_t)length;
+  irp->byte_offset = byte_offset;
+  dl_list_init(&irp->entry);
+  dl_list_append(dl_machine_irps(m), &irp->link);
+  *out = irp;
+  return DL_OK;
+}
+
+/* Frees the IRP; its device forgets it. */
+void dl_irp_free(dl_irp *irp) {
+  if (!irp) return;
+  dl_list_remove(&irp->entry);
+  if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
+  dl_list_remove(&irp->link);
+  free(irp);
+}
+
+/* Records the request as sent to dev. */
+int dl_irp_send(dl_irp *irp, dl_device *dev) {
+  if (irp->device || irp->completed || dev->m != irp->m) return DL_ESTATE;
+  irp->device = dev;
+  irp->sent_at = dl_clock_now(dl_machine_clock(irp->m));
+  dl_trace_emit(irp->m, DL_TR_REQUEST_START, irp->id, irp->major, irp->length);
+  return DL_OK;
+}
+
+/* IoMarkIrpPending. */
+void dl_irp_mark_pending(dl_irp *irp) { irp->pending = 1; }
+
+/* Returns 1 if the IRP is its device's current IRP. */
+int dl_irp_is_current(const dl_irp *irp) {
+  return irp->device && irp->device->current_irp == irp;
+}
+
+/* Makes irp current and calls StartIo at DISPATCH_LEVEL (raised if below). */
+static void start_io(dl_device *dev, dl_irp *irp, dl_start_io_fn fn, void *ctx) {
+  dl_machine *m = dev->m;
+  dev->current_irp = irp;
+  uint8_t irql = dl_machine_irql(m);
+  if (irql < DL_DISPATCH_LEVEL) dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
+  fn(ctx, dev, irp);
+  dl_machine_set_irql(m, irql);
+}
+
+/* Queues by key: after every entry whose key is <= key (KeInsertByKeyDeviceQueue). */
+static void insert_by_key(dl_device *dev, dl_irp *irp, uint32_t key) {
+  dl_link *l = dev->irp_queue.next;
+  while (l != &dev->irp_queue && DL_CONTAINER(l, dl_irp, entry)->key <= key) l = l->next;
+  irp->key = key;
+  dl_list_append(l, &irp->entry);  /* appending before l is inserting there */
+}
+
+/* IoStartPacket. */
+int dl_irp_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key,
+                        dl_start_io_fn fn, void *ctx) {
+  if (irp->device != dev || irp->queued || irp->completed || dl_irp_is_current(irp))
+    return DL_ESTATE;
+  if (!dev->current_irp) {
+    start_io(dev, irp, fn, ctx);
+    return DL_OK;
+  }
+  irp->queued = 1;
+  if (key) insert_by_key(dev, irp, *key);
+  else dl_list_append(&dev->irp_queue, &irp->entry);
+  return DL_OK;
+}
+
+/* IoStartNextPacket. */
+void dl_irp_start_next_packet(dl_device *dev, dl_start_io_fn fn, void *ctx) {
+  dev->current_irp = NULL;
+  if (dl_list_empty(&dev->irp_queue)) return;
+  dl_irp *irp = DL_CONTAINER(dev->irp_queue.next, dl_irp, entry);
+  dl_list_remove(&irp->entry);
+  irp->queued = 0;
+  start_io(dev, irp, fn, ctx);
+}
+
+/* Returns 1 if `mdl` is in the chain starting at `head`. */
+static int in_chain(const dl_mdl *head, const dl_mdl *mdl) {
+  for (const dl_mdl *cur = head; cur; cur = dl_mdl_next(cur))
+    if (cur == mdl) return 1;
+  return 0;
+}
+
+/* Returns 1 if the request is a scatter/gather request still to be built
+** over a chain that holds mdl. */
+static int request_needs(const dl_request *r, const dl_mdl *mdl) {
+  return r && r->kind == REQ_SGLIST && in_chain(r->mdl, mdl);
+}
+
+/* Looks through every adapter's waiting requests (its channel queue, and
+** the owner still waiting for registers) for one that needs the MDL. */
+uint64_t dl_irp_mdl_awaited(const dl_irp *irp) {
+  if (!irp->mdl) return 0;
+  dl_link *head = dl_machine_adapters(irp->m);
+  for (dl_link *l = head->next; l != head; l = l->next) {
+    dl_adapter *a = dl_adapter_from_link(l);
+    if (request_needs(a->owner, irp->mdl)) return a->id;
+    for (dl_link *q = a->channel_queue.next; q != &a->channel_queue; q = q->next)
+      if (request_needs(DL_CONTAINER(q, dl_request, link), irp->mdl)) return a->id;
+  }
+  return 0;
+}
+
+/* IoCompleteRequest. */
+int dl_irp_complete(dl_irp *irp) {
+  if (!irp->device || irp->queued || irp->completed) return DL_ESTATE;
+  if (dl_irp_mdl_awaited(irp)) return DL_EBUSY;
+  dl_machine *m = irp->m;
+  irp->completed = 1;
+  irp->completed_at = dl_clock_now(dl_machine_clock(m));
+  dl_trace_emit(m, DL_TR_REQUEST_COMPLETE, irp->id, irp->status, irp->information);
+  dl_stats *s = dl_trace_stats(dl_machine_trace(m));
+  s->requests++;
+  if ((int32_t)irp->status < 0) s->requests_failed++;  /* !NT_SUCCESS */
+  dl_mdl_destroy(irp->mdl);  /* unlocks first */
+  irp->mdl = NULL;
+  return DL_OK;
+}
+
+/* The IRP that owns a link of the machine's IRP list. */
+dl_irp *dl_irp_from_link(dl_link *l) { return DL_CONTAINER(l, dl_irp, link); }
+
+/* Name of a major function. */
+const char *dl_irp_major_name(uint8_t major) {
+  switch (major) {
+    case DL_IRP_MJ_CREATE: return "IRP_MJ_CREATE";
+    case DL_IRP_MJ_CLOSE: return "IRP_MJ_CLOSE";
+    case DL_IRP_MJ_READ: return "IRP_MJ_READ";
+    case DL_IRP_MJ_WRITE: return "IRP_MJ_WRITE";
+    case DL_IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
+    default: return NULL;
+  }
+}

@@ -1,0 +1,223 @@
+/*
+** dl_mdl.c: MDLs. Each one is on its machine's list, so a machine can
+** report the MDLs a scenario forgot and free them when it is destroyed.
+*/
+#include "io/dl_mdl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+
+struct dl_mdl {
+  dl_link link;           /* on the machine's list */
+  dl_machine *m;
+  dl_mdl *next;           /* the WDK's Next */
+  dl_mdl *source;         /* partial MDLs: where the PFNs came from */
+  uint64_t id;
+  uint64_t start_va;
+  uint32_t byte_offset, byte_count;
+  uint32_t flags;
+  uint64_t region_id;     /* region the PFNs were taken from, 0 if none */
+  void *data;
+  uint64_t capacity;      /* PFN slots */
+  uint64_t pfns[];
+};
+
+static uint64_t page_size(const dl_mdl *mdl) { return dl_machine_page_size(mdl->m); }
+
+static uint64_t span_pages(uint64_t va, uint64_t length, uint64_t ps) {
+  return ((va & (ps - 1)) + length + ps - 1) / ps;
+}
+
+/* IoAllocateMdl. */
+int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
+  uint64_t ps = dl_machine_page_size(m);
+  if (length == 0 || length > (UINT64_C(1) << 32) - ps || va + length < va) return DL_EINVAL;
+  uint64_t n = span_pages(va, length, ps);
+  dl_mdl *mdl = calloc(1, sizeof *mdl + n * sizeof mdl->pfns[0]);
+  if (!mdl) return DL_ENOMEM;
+  mdl->m = m;
+  mdl->id = dl_machine_next_id(m);
+  mdl->start_va = va & ~(ps - 1);
+  mdl->byte_offset = (uint32_t)(va & (ps - 1));
+  mdl->byte_count = (uint32_t)length;
+  mdl->capacity = n;
+  dl_list_append(dl_machine_mdls(m), &mdl->link);
+  *out = mdl;
+  return DL_OK;
+}
+
+/* Partial MDLs built from `source` lose it (their PFNs are no longer
+** backed by anything the driver holds). */
+static void orphan_partials(dl_mdl *source) {
+  dl_link *head = dl_machine_mdls(source->m);
+  for (dl_link *l = head->next; l != head; l = l->next) {
+    dl_mdl *p = dl_mdl_from_link(l);
+    if (p->source == source) p->source = NULL;
+  }
+}
+
+/* Clears Next pointers that name `mdl`, so no chain dangles. */
+static void unchain(dl_mdl *mdl) {
+  dl_link *head = dl_machine_mdls(mdl->m);
+  for (dl_link *l = head->next; l != head; l = l->next) {
+    dl_mdl *p = dl_mdl_from_link(l);
+    if (p->next == mdl) p->next = NULL;
+  }
+}
+
+static dl_region *region_of(const dl_mdl *mdl) {
+  return dl_vspace_find(dl_machine_vspace(mdl->m), dl_mdl_virtual_address(mdl),
+                        mdl->byte_count);
+}
+
+/* IoFreeMdl. */
+int dl_mdl_free(dl_mdl *mdl) {
+  if (mdl->flags & DL_MDL_PAGES_LOCKED) return DL_EBUSY;
+  dl_mdl_destroy(mdl);
+  return DL_OK;
+}
+
+/* Frees an MDL whatever its state. */
+void dl_mdl_destroy(dl_mdl *mdl) {
+  if (!mdl) return;
+  if (mdl->flags & DL_MDL_PAGES_LOCKED) dl_mdl_unlock(mdl);
+  orphan_partials(mdl);
+  unchain(mdl);
+  dl_list_remove(&mdl->link);
+  free(mdl);
+}
+
+/* Copies the PFNs of the described range from its region. */
+static void take_pfns(dl_mdl *mdl, const dl_region *r) {
+  uint64_t ps = page_size(mdl), n = dl_mdl_page_count(mdl);
+  for (uint64_t i = 0; i < n; i++)
+    mdl->pfns[i] = dl_region_pa(r, mdl->start_va + i * ps + (i ? 0 : mdl->byte_offset),
+                                (uint32_t)ps) / ps;
+  mdl->region_id = r->id;
+}
+
+/* MmBuildMdlForNonPagedPool. */
+int dl_mdl_build_for_nonpaged_pool(dl_mdl *mdl) {
+  if (mdl->flags & (DL_MDL_PAGES_LOCKED | DL_MDL_PARTIAL)) return DL_ESTATE;
+  dl_region *r = region_of(mdl);
+  if (!r) return DL_ENOTMAPPED;
+  if (r->kind == DL_REGION_PAGED) return DL_EINVAL;
+  take_pfns(mdl, r);
+  mdl->flags |= DL_MDL_SOURCE_IS_NONPAGED_POOL;
+  return DL_OK;
+}
+
+/* MmProbeAndLockPages. */
+int dl_mdl_probe_and_lock(dl_mdl *mdl, int operation) {
+  if (operation < DL_IO_READ_ACCESS || operation > DL_IO_MODIFY_ACCESS) return DL_EINVAL;
+  if (mdl->flags & (DL_MDL_PAGES_LOCKED | DL_MDL_PARTIAL | DL_MDL_SOURCE_IS_NONPAGED_POOL))
+    return DL_ESTATE;
+  dl_region *r = region_of(mdl);
+  if (!r) return DL_ENOTMAPPED;
+  take_pfns(mdl, r);
+  r->locks++;
+  mdl->flags |= DL_MDL_PAGES_LOCKED;
+  if (operation != DL_IO_READ_ACCESS) mdl->flags |= DL_MDL_WRITE_OPERATION;
+  return DL_OK;
+}
+
+/* MmUnlockPages. */
+int dl_mdl_unlock(dl_mdl *mdl) {
+  if (!(mdl->flags & DL_MDL_PAGES_LOCKED)) return DL_ESTATE;
+  dl_region *r = region_of(mdl);  /* a locked region cannot be unmapped */
+  if (r) r->locks--;
+  mdl->flags &= ~(uint32_t)(DL_MDL_PAGES_LOCKED | DL_MDL_WRITE_OPERATION);
+  mdl->region_id = 0;
+  return DL_OK;
+}
+
+/* IoBuildPartialMdl. */
+int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t length) {
+  if (source == target || source->m != target->m) return DL_EINVAL;
+  if (!dl_mdl_pages_valid(source) || (target->flags & DL_MDL_PAGES_LOCKED)) return DL_ESTATE;
+  uint64_t base = dl_mdl_virtual_address(source), end = base + source->byte_count;
+  if (va < base || va >= end) return DL_ERANGE;
+  if (length == 0) length = end - va;
+  if (length > end - va) return DL_ERANGE;
+  uint64_t ps = page_size(source);
+  uint64_t n = span_pages(va, length, ps);
+  if (n > target->capacity) return DL_ENOSPACE;
+  uint64_t first = ((va & ~(ps - 1)) - source->start_va) / ps;
+  memcpy(target->pfns, source->pfns + first, n * sizeof target->pfns[0]);
+  orphan_partials(target);  /* what target described before goes away */
+  target->start_va = va & ~(ps - 1);
+  target->byte_offset = (uint32_t)(va & (ps - 1));
+  target->byte_count = (uint32_t)length;
+  target->source = source;
+  target->region_id = 0;
+  target->flags = DL_MDL_PARTIAL
+      | (source->flags & (DL_MDL_SOURCE_IS_NONPAGED_POOL | DL_MDL_MAPPED_TO_SYSTEM_VA
+                          | DL_MDL_IO_PAGE_READ));
+  return DL_OK;
+}
+
+/* MmPrepareMdlForReuse. */
+void dl_mdl_prepare_for_reuse(dl_mdl *mdl) {
+  if (!(mdl->flags & DL_MDL_PARTIAL)) return;
+  mdl->flags &= ~(uint32_t)(DL_MDL_PARTIAL | DL_MDL_PARTIAL_HAS_BEEN_MAPPED
+                            | DL_MDL_SOURCE_IS_NONPAGED_POOL | DL_MDL_MAPPED_TO_SYSTEM_VA
+                            | DL_MDL_IO_PAGE_READ);
+  mdl->source = NULL;
+}
+
+/* MmGetSystemAddressForMdlSafe. */
+uint64_t dl_mdl_system_address(dl_mdl *mdl) {
+  if (!dl_mdl_pages_valid(mdl)) return 0;
+  mdl->flags |= (mdl->flags & DL_MDL_PARTIAL) ? DL_MDL_PARTIAL_HAS_BEEN_MAPPED
+                                               : DL_MDL_MAPPED_TO_SYSTEM_VA;
+  return dl_mdl_virtual_address(mdl);
+}
+
+dl_machine *dl_mdl_machine(const dl_mdl *mdl) { return mdl->m; }
+uint64_t dl_mdl_id(const dl_mdl *mdl) { return mdl->id; }
+uint64_t dl_mdl_start_va(const dl_mdl *mdl) { return mdl->start_va; }
+uint32_t dl_mdl_byte_offset(const dl_mdl *mdl) { return mdl->byte_offset; }
+uint32_t dl_mdl_byte_count(const dl_mdl *mdl) { return mdl->byte_count; }
+uint64_t dl_mdl_virtual_address(const dl_mdl *mdl) { return mdl->start_va + mdl->byte_offset; }
+uint32_t dl_mdl_flags(const dl_mdl *mdl) { return mdl->flags; }
+uint64_t dl_mdl_capacity(const dl_mdl *mdl) { return mdl->capacity; }
+const uint64_t *dl_mdl_pfns(const dl_mdl *mdl) { return mdl->pfns; }
+dl_mdl *dl_mdl_source(const dl_mdl *mdl) { return mdl->source; }
+dl_mdl *dl_mdl_next(const dl_mdl *mdl) { return mdl->next; }
+void *dl_mdl_data(const dl_mdl *mdl) { return mdl->data; }
+void dl_mdl_set_data(dl_mdl *mdl, void *data) { mdl->data = data; }
+
+/* Span pages of the described range (ADDRESS_AND_SIZE_TO_SPAN_PAGES). */
+uint64_t dl_mdl_page_count(const dl_mdl *mdl) {
+  return span_pages(mdl->byte_offset, mdl->byte_count, page_size(mdl));
+}
+
+/* Sets Next; a chain may not loop back onto its first MDL. */
+int dl_mdl_set_next(dl_mdl *mdl, dl_mdl *next) {
+  for (dl_mdl *p = next; p; p = p->next)
+    if (p == mdl) return DL_EINVAL;
+  if (next && next->m != mdl->m) return DL_EINVAL;
+  mdl->next = next;
+  return DL_OK;
+}
+
+/* Returns 1 if the PFNs may be used for DMA now. */
+int dl_mdl_pages_valid(const dl_mdl *mdl) {
+  if (mdl->flags & DL_MDL_PARTIAL)
+    return mdl->source != NULL && dl_mdl_pages_valid(mdl->source);
+  if (!(mdl->flags & (DL_MDL_PAGES_LOCKED | DL_MDL_SOURCE_IS_NONPAGED_POOL))) return 0;
+  const dl_region *r = region_of(mdl);  /* the buffer may have been freed since */
+  return r != NULL && r->id == mdl->region_id;
+}
+
+/* Physical address of the byte at va inside the MDL's range. */
+uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va) {
+  uint64_t ps = page_size(mdl);
+  return mdl->pfns[(va - mdl->start_va) / ps] * ps + (va & (ps - 1));
+}
+
+/* The MDL that owns a link of the machine's MDL list. */
+dl_mdl *dl_mdl_from_link(dl_link *l) { return DL_CONTAINER(l, dl_mdl, link); }

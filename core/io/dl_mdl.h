@@ -1,0 +1,102 @@
+/*
+** dl_mdl.h: memory descriptor lists, with the WDK's semantics.
+** An MDL describes a virtual range (StartVa, ByteOffset, ByteCount) and the
+** physical page behind each virtual page of it. Its PFNs are valid only once
+** it is built for nonpaged pool or probed and locked; a partial MDL borrows
+** them from a source MDL and is valid only while that source is.
+*/
+#ifndef DL_MDL_H
+#define DL_MDL_H
+
+#include <stdint.h>
+
+#include "base/dl_list.h"
+
+typedef struct dl_machine dl_machine;
+typedef struct dl_mdl dl_mdl;
+
+/* MdlFlags bits, with the WDK's values. */
+enum {
+  DL_MDL_MAPPED_TO_SYSTEM_VA = 0x0001,
+  DL_MDL_PAGES_LOCKED = 0x0002,
+  DL_MDL_SOURCE_IS_NONPAGED_POOL = 0x0004,
+  DL_MDL_ALLOCATED_FIXED_SIZE = 0x0008,
+  DL_MDL_PARTIAL = 0x0010,
+  DL_MDL_PARTIAL_HAS_BEEN_MAPPED = 0x0020,
+  DL_MDL_IO_PAGE_READ = 0x0040,
+  DL_MDL_WRITE_OPERATION = 0x0080
+};
+
+/* LOCK_OPERATION values for dl_mdl_probe_and_lock. */
+enum { DL_IO_READ_ACCESS = 0, DL_IO_WRITE_ACCESS = 1, DL_IO_MODIFY_ACCESS = 2 };
+
+/* IoAllocateMdl: an MDL for [va, va+length) with room for its span pages;
+** length 1 .. 4 GiB - page size. The range need not be mapped yet. */
+int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out);
+
+/* IoFreeMdl: DL_EBUSY if the MDL's pages are still locked. Partial MDLs
+** built from it lose their source. */
+int dl_mdl_free(dl_mdl *mdl);
+
+/* Frees an MDL whatever its state (unlocking it first): for teardown. */
+void dl_mdl_destroy(dl_mdl *mdl);
+
+/* MmBuildMdlForNonPagedPool: fills the PFNs of a range in nonpaged memory.
+** DL_ENOTMAPPED if the range is not mapped, DL_EINVAL if it is paged. */
+int dl_mdl_build_for_nonpaged_pool(dl_mdl *mdl);
+
+/* MmProbeAndLockPages: fills the PFNs and locks the pages. DL_ESTATE if the
+** MDL is already locked or is partial, DL_ENOTMAPPED if not mapped. */
+int dl_mdl_probe_and_lock(dl_mdl *mdl, int operation);
+
+/* MmUnlockPages: DL_ESTATE unless the MDL was probed and locked. */
+int dl_mdl_unlock(dl_mdl *mdl);
+
+/* IoBuildPartialMdl: makes `target` describe [va, va+length) of `source`
+** (length 0: to the end of source). DL_ESTATE if source's pages are not
+** valid or target is locked, DL_ERANGE if the range is not inside source, DL_ENOSPACE if target
+** was allocated too small. */
+int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t length);
+
+/* MmPrepareMdlForReuse: a partial MDL forgets its source. */
+void dl_mdl_prepare_for_reuse(dl_mdl *mdl);
+
+/* MmGetSystemAddressForMdlSafe: the system address of the described range
+** (buffers live in system space), marking the MDL mapped; 0 if its pages
+** are not valid. */
+uint64_t dl_mdl_system_address(dl_mdl *mdl);
+
+/* Accessors (the WDK's MDL fields and macros). */
+dl_machine *dl_mdl_machine(const dl_mdl *mdl);
+uint64_t dl_mdl_id(const dl_mdl *mdl);
+uint64_t dl_mdl_start_va(const dl_mdl *mdl);       /* page-aligned */
+uint32_t dl_mdl_byte_offset(const dl_mdl *mdl);
+uint32_t dl_mdl_byte_count(const dl_mdl *mdl);
+uint64_t dl_mdl_virtual_address(const dl_mdl *mdl); /* StartVa + ByteOffset */
+uint32_t dl_mdl_flags(const dl_mdl *mdl);
+uint64_t dl_mdl_page_count(const dl_mdl *mdl);     /* span pages described */
+uint64_t dl_mdl_capacity(const dl_mdl *mdl);       /* PFN slots allocated */
+const uint64_t *dl_mdl_pfns(const dl_mdl *mdl);
+dl_mdl *dl_mdl_source(const dl_mdl *mdl);           /* of a partial MDL */
+
+/* Next in a chain; setting it to the MDL itself is DL_EINVAL. */
+dl_mdl *dl_mdl_next(const dl_mdl *mdl);
+int dl_mdl_set_next(dl_mdl *mdl, dl_mdl *next);
+
+/* Returns 1 if the PFNs describe memory that may be used for DMA now:
+** built for nonpaged pool over a still-mapped range, probed and locked, or
+** partial over a source for which this holds. */
+int dl_mdl_pages_valid(const dl_mdl *mdl);
+
+/* Physical address of the byte at virtual address va, which must lie in the
+** MDL's described range. */
+uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va);
+
+/* The user slot, for the binding. */
+void *dl_mdl_data(const dl_mdl *mdl);
+void dl_mdl_set_data(dl_mdl *mdl, void *data);
+
+/* The MDL that owns a link of the machine's MDL list. */
+dl_mdl *dl_mdl_from_link(dl_link *l);
+
+#endif

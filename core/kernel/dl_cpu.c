@@ -1,0 +1,185 @@
+/*
+** dl_cpu.c: DPC queues and their draining.
+*/
+#include "kernel/dl_cpu.h"
+
+#include <stdlib.h>
+
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+#include "machine/dl_trace.h"
+
+/* Initialises the machine's CPUs. */
+void dl_cpus_init(dl_cpu *cpus, int n) {
+  for (int i = 0; i < n; i++) {
+    cpus[i].irql = DL_PASSIVE_LEVEL;
+    cpus[i].isr = NULL;
+    cpus[i].drain_scheduled = 0;
+    dl_list_init(&cpus[i].dpcs);
+  }
+}
+
+/* KeInitializeDpc. */
+int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out) {
+  dl_dpc *dpc = calloc(1, sizeof *dpc);
+  if (!dpc) return DL_ENOMEM;
+  dpc->m = m;
+  dpc->id = dl_machine_next_id(m);
+  dpc->fn = fn;
+  dpc->ctx = ctx;
+  dpc->importance = DL_MEDIUM_IMPORTANCE;
+  dpc->target = -1;
+  dl_list_init(&dpc->link);
+  dl_list_append(dl_machine_dpcs(m), &dpc->all);
+  *out = dpc;
+  return DL_OK;
+}
+
+/* Frees a DPC. */
+void dl_dpc_free(dl_dpc *dpc) {
+  if (!dpc) return;
+  if (dpc->queued) dl_list_remove(&dpc->link);
+  dl_list_remove(&dpc->all);
+  free(dpc);
+}
+
+/* Cancels the pending drain of a CPU whose queue became empty, so the next
+** insert waits a whole dispatch latency again. */
+static void abandon_if_empty(dl_machine *m, dl_cpu *cpu) {
+  if (!cpu->drain_scheduled || !dl_list_empty(&cpu->dpcs)) return;
+  dl_clock_cancel(dl_machine_clock(m), cpu->drain_event);
+  cpu->drain_scheduled = 0;
+}
+
+/* Runs every DPC queued on one CPU, at DISPATCH_LEVEL (a clock event). */
+static void drain(void *arg, uint64_t data) {
+  dl_machine *m = arg;
+  int cpu_index = (int)data;
+  dl_cpu *cpu = dl_machine_cpu(m, cpu_index);
+  int prev_cpu = dl_machine_current_cpu(m);
+  dl_machine_set_current_cpu(m, cpu_index);
+  uint8_t irql = cpu->irql;
+  cpu->drain_scheduled = 0;
+  dl_trace *t = dl_machine_trace(m);
+  while (!dl_list_empty(&cpu->dpcs)) {
+    dl_dpc *dpc = DL_CONTAINER(cpu->dpcs.next, dl_dpc, link);
+    dl_list_remove(&dpc->link);
+    dpc->queued = 0;  /* cleared first: the routine may queue it again */
+    uint64_t latency = dl_clock_now(dl_machine_clock(m)) - dpc->queued_at;
+    cpu->irql = DL_DISPATCH_LEVEL;
+    dl_stats_dpc_latency(t, latency);
+    dl_trace_emit(m, DL_TR_DPC_RUN, dpc->id, latency, 0);
+    dpc->fn(dpc->ctx, dpc, dpc->arg1, dpc->arg2);
+  }
+  abandon_if_empty(m, cpu);  /* what the routines queued ran in this drain */
+  cpu->irql = irql;
+  dl_machine_set_current_cpu(m, prev_cpu);
+}
+
+/* KeInsertQueueDpc. */
+int dl_dpc_insert(dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
+  if (dpc->queued) return 0;
+  dl_machine *m = dpc->m;
+  int n = dpc->target >= 0 ? dpc->target : dl_machine_current_cpu(m);
+  dl_cpu *cpu = dl_machine_cpu(m, n);
+  dpc->queued = 1;
+  dpc->arg1 = arg1;
+  dpc->arg2 = arg2;
+  dpc->queued_at = dl_clock_now(dl_machine_clock(m));
+  if (dpc->importance == DL_HIGH_IMPORTANCE) {
+    dl_link *head = &cpu->dpcs;  /* insert after the head sentinel */
+    dpc->link.prev = head;
+    dpc->link.next = head->next;
+    head->next->prev = &dpc->link;
+    head->next = &dpc->link;
+  } else {
+    dl_list_append(&cpu->dpcs, &dpc->link);
+  }
+  dl_trace_emit(m, DL_TR_DPC_QUEUED, dpc->id, (uint64_t)n, 0);
+  if (!cpu->drain_scheduled) {
+    cpu->drain_scheduled = 1;
+    dl_clock_after(dl_machine_clock(m), dl_machine_config_of(m)->dpc_latency, drain, m,
+                   (uint64_t)n, &cpu->drain_event);
+  }
+  return 1;
+}
+
+/* KeRemoveQueueDpc; a queue it empties abandons its pending drain. */
+int dl_dpc_remove(dl_dpc *dpc) {
+  if (!dpc->queued) return 0;
+  dl_list_remove(&dpc->link);
+  dpc->queued = 0;
+  for (int i = 0; i < (int)dl_machine_config_of(dpc->m)->cpus; i++)
+    abandon_if_empty(dpc->m, dl_machine_cpu(dpc->m, i));  /* the one it was on, if now empty */
+  return 1;
+}
+
+/* KeSetImportanceDpc. */
+void dl_dpc_set_importance(dl_dpc *dpc, uint8_t importance) { dpc->importance = importance; }
+
+/* KeSetTargetProcessorDpc; DL_EINVAL for a CPU the machine lacks. */
+int dl_dpc_set_target(dl_dpc *dpc, int cpu) {
+  if (cpu >= (int)dl_machine_config_of(dpc->m)->cpus || cpu < -1) return DL_EINVAL;
+  dpc->target = cpu;
+  return DL_OK;
+}
+
+/* The DPC that owns a link of the machine's DPC list. */
+dl_dpc *dl_dpc_from_all(dl_link *l) { return DL_CONTAINER(l, dl_dpc, all); }
+
+/* KeInitializeTimer. */
+int dl_timer_new(dl_machine *m, dl_timer **out) {
+  dl_timer *t = calloc(1, sizeof *t);
+  if (!t) return DL_ENOMEM;
+  t->m = m;
+  t->id = dl_machine_next_id(m);
+  dl_list_append(dl_machine_timers(m), &t->all);
+  *out = t;
+  return DL_OK;
+}
+
+/* Frees a timer. */
+void dl_timer_free(dl_timer *t) {
+  if (!t) return;
+  dl_timer_cancel(t);
+  dl_list_remove(&t->all);
+  free(t);
+}
+
+/* A timer expires (a clock event): signalled, its DPC queued, re-armed if
+** periodic. */
+static void expire(void *arg, uint64_t unused) {
+  (void)unused;
+  dl_timer *t = arg;
+  t->set = 0;
+  t->signaled = 1;
+  if (t->period) {
+    t->due += t->period;
+    t->set = 1;
+    dl_clock_at(dl_machine_clock(t->m), t->due, expire, t, 0, &t->event);
+  }
+  if (t->dpc) dl_dpc_insert(t->dpc, 0, 0);
+}
+
+/* KeSetTimerEx. */
+int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc) {
+  int was = dl_timer_cancel(t);
+  uint64_t now = dl_clock_now(dl_machine_clock(t->m));
+  t->due = due < now ? now : due;
+  t->period = period;
+  t->dpc = dpc;
+  t->signaled = 0;
+  t->set = dl_clock_at(dl_machine_clock(t->m), t->due, expire, t, 0, &t->event) == DL_OK;
+  return was;
+}
+
+/* KeCancelTimer. */
+int dl_timer_cancel(dl_timer *t) {
+  if (!t->set) return 0;
+  dl_clock_cancel(dl_machine_clock(t->m), t->event);
+  t->set = 0;
+  return 1;
+}
+
+/* The timer that owns a link of the machine's timer list. */
+dl_timer *dl_timer_from_all(dl_link *l) { return DL_CONTAINER(l, dl_timer, all); }

@@ -1,0 +1,104 @@
+/*
+** dl_cpu.h: simulated CPUs, their IRQL and their DPC queues, and DPC
+** objects with the kernel's semantics (reference section 3): a DPC is queued
+** at most once (KeInsertQueueDpc returns FALSE and drops the new arguments
+** while it is queued), high importance goes to the head of the queue, the
+** queued mark is cleared before the routine runs (so it may queue itself
+** again), and each CPU drains its queue at DISPATCH_LEVEL a dispatch latency
+** after the queue became non-empty.
+*/
+#ifndef DL_CPU_H
+#define DL_CPU_H
+
+#include <stdint.h>
+
+#include "base/dl_list.h"
+
+typedef struct dl_machine dl_machine;
+typedef struct dl_dpc dl_dpc;
+
+#define DL_MAX_CPUS 64
+
+/* KDPC importance. */
+enum { DL_LOW_IMPORTANCE = 0, DL_MEDIUM_IMPORTANCE = 1, DL_HIGH_IMPORTANCE = 2,
+       DL_MEDIUM_HIGH_IMPORTANCE = 3 };
+
+/* A DPC routine: DeferredRoutine(Dpc, DeferredContext, SystemArgument1, SystemArgument2). */
+typedef void (*dl_dpc_fn)(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2);
+
+/* One CPU. */
+typedef struct dl_cpu {
+  uint8_t irql;
+  void *isr;               /* the interrupt whose ISR runs on it, or NULL */
+  dl_link dpcs;            /* queued DPCs, in the order they will run */
+  int drain_scheduled;     /* a drain event is pending... */
+  uint64_t drain_event;    /* ...with this clock id */
+} dl_cpu;
+
+/* A DPC (KDPC), owned by its machine. */
+struct dl_dpc {
+  dl_link link;            /* on a CPU's queue while queued */
+  dl_link all;             /* on the machine's list */
+  dl_machine *m;
+  uint64_t id;
+  dl_dpc_fn fn;
+  void *ctx;
+  uint8_t importance;
+  int target;              /* CPU number, or -1 for the CPU that queues it */
+  int queued;
+  uint64_t arg1, arg2, queued_at;
+  void *data;              /* user slot */
+};
+
+/* Initialises the machine's CPUs (all at PASSIVE_LEVEL, queues empty). */
+void dl_cpus_init(dl_cpu *cpus, int n);
+
+/* KeInitializeDpc: a new DPC owned by the machine. */
+int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out);
+
+/* Frees a DPC (removing it from its queue); NULL is a harmless no-op. */
+void dl_dpc_free(dl_dpc *dpc);
+
+/* KeInsertQueueDpc: 1 if queued now, 0 if it already was (arguments dropped). */
+int dl_dpc_insert(dl_dpc *dpc, uint64_t arg1, uint64_t arg2);
+
+/* KeRemoveQueueDpc: 1 if it was queued. */
+int dl_dpc_remove(dl_dpc *dpc);
+
+/* KeSetImportanceDpc and KeSetTargetProcessorDpc (-1: the queuing CPU). */
+void dl_dpc_set_importance(dl_dpc *dpc, uint8_t importance);
+int dl_dpc_set_target(dl_dpc *dpc, int cpu);
+
+/* The DPC that owns a link of the machine's DPC list. */
+dl_dpc *dl_dpc_from_all(dl_link *l);
+
+/* A kernel timer (KTIMER): when it expires it queues its DPC, if it has
+** one, and again every period if it is periodic. */
+typedef struct dl_timer {
+  dl_link all;             /* on the machine's list */
+  dl_machine *m;
+  uint64_t id;
+  dl_dpc *dpc;
+  int set, signaled;
+  uint64_t event, due;
+  uint64_t period;         /* ns, 0: one-shot */
+  void *data;              /* user slot */
+} dl_timer;
+
+/* KeInitializeTimer: a new timer owned by the machine. */
+int dl_timer_new(dl_machine *m, dl_timer **out);
+
+/* Frees a timer (cancelling it); NULL is a harmless no-op. */
+void dl_timer_free(dl_timer *t);
+
+/* KeSetTimerEx: expires at absolute time `due` (then every period ns),
+** queuing dpc (may be NULL); returns 1 if it was already set (and is reset). */
+int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc);
+
+/* KeCancelTimer: returns 1 if it was set. */
+int dl_timer_cancel(dl_timer *t);
+
+/* The timer that owns a link of the machine's timer list. */
+dl_timer *dl_timer_from_all(dl_link *l);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+** dl_interrupt.h: interrupt lines and interrupt objects (IoConnectInterrupt).
+** A device asserts its line; after the machine's interrupt latency the
+** ISRs connected to the line run on their CPU at their DIRQL, in connection
+** order, until one returns TRUE ("mine"); FALSE means "not mine" (shared
+** lines). A level-sensitive line still asserted after its ISR is delivered
+** again; one that no ISR claims 1000 times in a row, or that stays asserted
+** through 100000 deliveries in a row although claimed, is masked as a storm. A
+** latched (edge) line is delivered once per rising edge.
+*/
+#ifndef DL_INTERRUPT_H
+#define DL_INTERRUPT_H
+
+#include <stdint.h>
+
+#include "base/dl_list.h"
+
+typedef struct dl_machine dl_machine;
+typedef struct dl_lines dl_lines;
+typedef struct dl_interrupt dl_interrupt;
+
+#define DL_MAX_VECTORS 256
+#define DL_STORM_LIMIT 1000
+#define DL_CLAIMED_STORM_LIMIT 100000
+
+/* The ISR: returns 1 if the interrupt was its device's. */
+typedef int (*dl_isr_fn)(void *ctx, dl_interrupt *intr);
+
+struct dl_interrupt {
+  dl_link link;              /* on its line's list */
+  dl_machine *m;
+  uint64_t id;
+  uint32_t vector;
+  uint8_t irql, sync_irql;
+  int latched, shared;
+  int cpu;                   /* CPU the ISR runs on */
+  dl_isr_fn isr;
+  void *ctx;
+  uint64_t claimed;          /* interrupts this ISR claimed */
+  void *data;                /* user slot */
+};
+
+/* Creates and frees the line table (freeing disconnects every interrupt). */
+dl_lines *dl_lines_new(void);
+void dl_lines_free(dl_lines *lines);
+
+/* IoConnectInterrupt: DL_EINVAL for a bad vector/IRQL, DL_EBUSY if the line
+** is taken by an interrupt that does not share (or this one does not). */
+int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t sync_irql,
+                         int latched, int shared, uint64_t affinity, dl_isr_fn isr, void *ctx,
+                         dl_interrupt **out);
+
+/* IoDisconnectInterrupt; NULL is a harmless no-op. */
+void dl_interrupt_disconnect(dl_interrupt *intr);
+
+/* KeSynchronizeExecution: runs fn(ctx) at the interrupt's SynchronizeIrql. */
+int dl_interrupt_synchronize(dl_interrupt *intr, int (*fn)(void *ctx), void *ctx);
+
+/* A device drives its line: asserted (1) or not (0). `source` names it in traces. */
+void dl_line_set(dl_machine *m, uint32_t vector, int asserted, uint64_t source);
+
+/* Returns 1 if the line is asserted. */
+int dl_line_asserted(const dl_machine *m, uint32_t vector);
+
+/* Returns 1 if the line was masked as an interrupt storm. */
+int dl_line_masked(const dl_machine *m, uint32_t vector);
+
+/* The interrupt whose ISR is running on the current CPU, or NULL. */
+dl_interrupt *dl_interrupt_running(dl_machine *m);
+
+#endif

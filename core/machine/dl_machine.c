@@ -1,0 +1,276 @@
+/*
+** dl_machine.c: building a machine, and buffers on it.
+*/
+#include "machine/dl_machine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal/dl_adapter.h"
+#include "memory/dl_cache.h"
+#include "kernel/dl_cpu.h"
+#include "devices/dl_devmodel.h"
+#include "kernel/dl_interrupt.h"
+#include "io/dl_irp.h"
+#include "machine/dl_trace.h"
+#include "io/dl_device.h"
+#include "hal/dl_dmamap.h"
+#include "hal/dl_mapregs.h"
+#include "io/dl_mdl.h"
+#include "base/dl_status.h"
+#include "machine/dl_verifier.h"
+
+/* Where kernel buffers start: an address well away from 0 that stays
+** positive as a Lua integer, so scripts can compare and add addresses. */
+#define VA_BASE UINT64_C(0x00000A0000000000)
+
+struct dl_machine {
+  dl_machine_config cfg;
+  dl_rng rng;
+  dl_clock *clock;
+  dl_physmem *mem;
+  dl_vspace *vs;
+  dl_link mdls, devices, adapters, dpcs, timers, devmodels, irps;
+  uint64_t next_id;
+  dl_cpu cpus[DL_MAX_CPUS];
+  int current_cpu;
+  dl_trace *trace;
+  dl_lines *lines;
+  dl_verifier *verifier;
+  dl_mapregs *mapregs;
+  int mapregs_failed;
+  dl_dmamap *dmamap;
+  dl_cache *cache;
+  void *data;
+};
+
+/* Where the HAL's low memory goes when the RAM has too little below 16 MiB
+** for the map registers (a machine with RAM only above 4 GiB still has the
+** firmware-reserved low pages real map registers live in). */
+#define HAL_LOW_BASE UINT64_C(0x100000)
+
+/* Fills *cfg with the defaults. */
+void dl_machine_config_init(dl_machine_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->page_size = 4096;
+  cfg->ram[0].base = 0;
+  cfg->ram[0].size = UINT64_C(16) << 30;
+  cfg->nram = 1;
+  cfg->alloc = DL_ALLOC_SCATTERED;
+  cfg->coherent = 1;
+  cfg->map_registers = 64;
+  cfg->adapter_map_registers = 16;
+  cfg->cpus = 1;
+  cfg->dpc_latency = 2000;
+  cfg->interrupt_latency = 1000;
+  cfg->trace_capacity = 65536;
+}
+
+/* Bytes of RAM in the ranges below `limit`. */
+static uint64_t ram_below(const dl_range *r, size_t n, uint64_t limit) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    if (r[i].base < limit) total += (r[i].base + r[i].size < limit ? r[i].size : limit - r[i].base);
+  return total;
+}
+
+/* The RAM ranges plus, if needed, a low range for the map registers. */
+static size_t ram_with_hal_low(const dl_machine_config *cfg, dl_range *out) {
+  size_t n = cfg->nram;
+  for (size_t i = 0; i < n; i++) out[i] = cfg->ram[i];
+  uint64_t need = (uint64_t)cfg->map_registers * cfg->page_size;
+  if (need == 0 || ram_below(out, n, UINT64_C(16) << 20) >= need) return n;
+  for (size_t i = 0; i < n; i++)  /* only if the HAL's range is free */
+    if (out[i].base < HAL_LOW_BASE + need && out[i].base + out[i].size > HAL_LOW_BASE) return n;
+  out[n].base = HAL_LOW_BASE;
+  out[n].size = need;
+  return n + 1;
+}
+
+/* Builds a machine from *cfg. */
+int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
+  if (!cfg || !out || cfg->nram == 0 || cfg->nram > DL_MAX_RAM_RANGES) return DL_EINVAL;
+  if (cfg->alloc >= DL_ALLOC_POLICY_COUNT || cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS)
+    return DL_EINVAL;
+  dl_machine *m = calloc(1, sizeof *m);
+  if (!m) return DL_ENOMEM;
+  m->cfg = *cfg;
+  dl_rng_seed(&m->rng, cfg->seed);
+  dl_list_init(&m->mdls);
+  dl_list_init(&m->devices);
+  dl_list_init(&m->adapters);
+  dl_list_init(&m->dpcs);
+  dl_list_init(&m->timers);
+  dl_list_init(&m->devmodels);
+  dl_list_init(&m->irps);
+  dl_cpus_init(m->cpus, (int)cfg->cpus);
+  dl_range ram[DL_MAX_RAM_RANGES + 1];
+  size_t nram = ram_with_hal_low(cfg, ram);
+  int rc = DL_OK;
+  if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new()) ||
+      !(m->trace = dl_trace_new(cfg->trace_capacity)) || !(m->lines = dl_lines_new()))
+    rc = DL_ENOMEM;
+  if (!rc) rc = dl_physmem_new(cfg->page_size, ram, nram, &m->rng, &m->mem);
+  if (!rc) rc = dl_vspace_new(cfg->page_size, VA_BASE, &m->vs);
+  if (!rc) rc = dl_dmamap_new(&m->dmamap);
+  if (!rc && !cfg->coherent) rc = dl_cache_new(m->mem, &m->cache);
+  if (!rc && nram > cfg->nram) {  /* the HAL's low range is not free RAM */
+    uint64_t first;
+    rc = dl_physmem_alloc_contiguous(m->mem, cfg->map_registers, UINT64_C(0xFFFFFF), 0, &first);
+    if (!rc) rc = dl_mapregs_new_at(first, cfg->map_registers, &m->mapregs);
+  }
+  if (rc) {
+    dl_machine_free(m);
+    return rc;
+  }
+  *out = m;
+  return DL_OK;
+}
+
+/* Frees the machine and everything on it; NULL is a harmless no-op. */
+void dl_machine_free(dl_machine *m) {
+  if (!m) return;
+  while (!dl_list_empty(&m->devmodels)) dl_devmodel_free(dl_devmodel_from_link(m->devmodels.next));
+  while (!dl_list_empty(&m->adapters)) dl_adapter_destroy(dl_adapter_from_link(m->adapters.next));
+  while (!dl_list_empty(&m->timers)) dl_timer_free(dl_timer_from_all(m->timers.next));
+  while (!dl_list_empty(&m->dpcs)) dl_dpc_free(dl_dpc_from_all(m->dpcs.next));
+  dl_lines_free(m->lines);
+  dl_trace_free(m->trace);
+  while (!dl_list_empty(&m->irps)) dl_irp_free(dl_irp_from_link(m->irps.next));
+  while (!dl_list_empty(&m->devices))
+    dl_device_free(DL_CONTAINER(m->devices.next, dl_device, link));
+  while (!dl_list_empty(&m->mdls)) dl_mdl_destroy(dl_mdl_from_link(m->mdls.next));
+  dl_mapregs_free(m->mapregs);
+  dl_dmamap_free(m->dmamap);
+  dl_cache_free(m->cache);
+  dl_verifier_free(m->verifier);
+  dl_vspace_free(m->vs);
+  dl_physmem_free(m->mem);
+  dl_clock_free(m->clock);
+  free(m);
+}
+
+dl_clock *dl_machine_clock(dl_machine *m) { return m->clock; }
+dl_physmem *dl_machine_physmem(dl_machine *m) { return m->mem; }
+dl_vspace *dl_machine_vspace(dl_machine *m) { return m->vs; }
+dl_rng *dl_machine_rng(dl_machine *m) { return &m->rng; }
+const dl_machine_config *dl_machine_config_of(const dl_machine *m) { return &m->cfg; }
+uint32_t dl_machine_page_size(const dl_machine *m) { return m->cfg.page_size; }
+dl_link *dl_machine_mdls(dl_machine *m) { return &m->mdls; }
+
+dl_link *dl_machine_devices(dl_machine *m) { return &m->devices; }
+void *dl_machine_data(const dl_machine *m) { return m->data; }
+void dl_machine_set_data(dl_machine *m, void *data) { m->data = data; }
+dl_link *dl_machine_adapters(dl_machine *m) { return &m->adapters; }
+dl_verifier *dl_machine_verifier(dl_machine *m) { return m->verifier; }
+dl_dmamap *dl_machine_dmamap(dl_machine *m) { return m->dmamap; }
+dl_cache *dl_machine_cache(dl_machine *m) { return m->cache; }
+uint8_t dl_machine_irql(const dl_machine *m) { return m->cpus[m->current_cpu].irql; }
+void dl_machine_set_irql(dl_machine *m, uint8_t irql) { m->cpus[m->current_cpu].irql = irql; }
+int dl_machine_current_cpu(const dl_machine *m) { return m->current_cpu; }
+void dl_machine_set_current_cpu(dl_machine *m, int n) { m->current_cpu = n; }
+dl_cpu *dl_machine_cpu(dl_machine *m, int n) { return &m->cpus[n]; }
+dl_trace *dl_machine_trace(dl_machine *m) { return m->trace; }
+dl_lines *dl_machine_lines(dl_machine *m) { return m->lines; }
+dl_link *dl_machine_dpcs(dl_machine *m) { return &m->dpcs; }
+dl_link *dl_machine_timers(dl_machine *m) { return &m->timers; }
+dl_link *dl_machine_devmodels(dl_machine *m) { return &m->devmodels; }
+dl_link *dl_machine_irps(dl_machine *m) { return &m->irps; }
+
+/* The map register pool, created on first use from RAM below 16 MiB. */
+dl_mapregs *dl_machine_mapregs(dl_machine *m) {
+  if (!m->mapregs && !m->mapregs_failed &&
+      dl_mapregs_new(m->mem, m->cfg.map_registers, &m->mapregs))
+    m->mapregs_failed = 1;
+  return m->mapregs;
+}
+
+/* Returns a fresh object id. */
+uint64_t dl_machine_next_id(dl_machine *m) { return ++m->next_id; }
+
+/* Allocates pages by policy and maps them as a new region. */
+int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
+                  dl_alloc_policy policy, dl_region_kind kind, dl_region **out) {
+  uint64_t ps = m->cfg.page_size;
+  if (length == 0 || offset >= ps || length > UINT64_MAX - ps - offset) return DL_EINVAL;
+  uint64_t npages = (offset + length + ps - 1) / ps;
+  uint64_t *pfns = malloc(npages * sizeof *pfns);
+  if (!pfns) return DL_ENOMEM;
+  int rc = dl_physmem_alloc(m->mem, npages, policy, pfns);
+  if (!rc) {
+    rc = dl_vspace_map(m->vs, length, offset, pfns, npages, kind, out);
+    if (rc) dl_physmem_release(m->mem, pfns, npages);
+  }
+  free(pfns);
+  return rc;
+}
+
+/* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
+int dl_buffer_free(dl_machine *m, dl_region *buf) {
+  if (buf->locks) return DL_EBUSY;
+  dl_physmem_release(m->mem, buf->pfns, buf->npages);
+  return dl_vspace_unmap(m->vs, buf);
+}
+
+/* Visits each physical piece of [va, va+len) inside one region. */
+typedef int (*va_piece_fn)(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, void *ctx);
+
+static int for_va_pieces(dl_machine *m, uint64_t va, uint64_t len, va_piece_fn fn, void *ctx) {
+  if (len == 0) return DL_OK;
+  dl_region *r = dl_vspace_find(m->vs, va, len);
+  if (!r) return DL_ENOTMAPPED;
+  uint64_t ps = m->cfg.page_size, done = 0;
+  while (done < len) {
+    uint64_t at = va + done;
+    uint64_t n = ps - (at & (ps - 1));
+    if (n > len - done) n = len - done;
+    int rc = fn(m, dl_region_pa(r, at, (uint32_t)ps), done, n, ctx);
+    if (rc) return rc;
+    done += n;
+  }
+  return DL_OK;
+}
+
+/* CPU read by physical address (through the cache when non-coherent). */
+int dl_machine_cpu_read(dl_machine *m, uint64_t pa, void *dst, uint64_t len) {
+  return m->cache ? dl_cache_read(m->cache, pa, dst, len) : dl_physmem_read(m->mem, pa, dst, len);
+}
+
+/* CPU write by physical address (through the cache when non-coherent). */
+int dl_machine_cpu_write(dl_machine *m, uint64_t pa, const void *src, uint64_t len) {
+  return m->cache ? dl_cache_write(m->cache, pa, src, len) : dl_physmem_write(m->mem, pa, src, len);
+}
+
+static int read_piece(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, void *ctx) {
+  return dl_machine_cpu_read(m, pa, (uint8_t *)ctx + done, n);
+}
+
+static int write_piece(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, void *ctx) {
+  return dl_machine_cpu_write(m, pa, (const uint8_t *)ctx + done, n);
+}
+
+static int fill_piece(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, void *ctx) {
+  (void)done;
+  uint8_t bytes[4096];
+  memset(bytes, *(int *)ctx, n < sizeof bytes ? n : sizeof bytes);
+  for (uint64_t at = 0; at < n; at += sizeof bytes) {
+    int rc = dl_machine_cpu_write(m, pa + at, bytes, n - at < sizeof bytes ? n - at : sizeof bytes);
+    if (rc) return rc;
+  }
+  return DL_OK;
+}
+
+/* Copies len bytes at virtual address va into dst. */
+int dl_machine_read_va(dl_machine *m, uint64_t va, void *dst, uint64_t len) {
+  return for_va_pieces(m, va, len, read_piece, dst);
+}
+
+/* Copies len bytes from src to virtual address va. */
+int dl_machine_write_va(dl_machine *m, uint64_t va, const void *src, uint64_t len) {
+  return for_va_pieces(m, va, len, write_piece, (void *)src);
+}
+
+/* Sets len bytes at virtual address va to byte. */
+int dl_machine_fill_va(dl_machine *m, uint64_t va, int byte, uint64_t len) {
+  return for_va_pieces(m, va, len, fill_piece, &byte);
+}

@@ -1,0 +1,146 @@
+/*
+** dl_machine.h: a simulated machine: clock, seeded RNG, physical memory, a
+** kernel virtual address space and the objects that live on it. Everything
+** a scenario does happens on one machine; nothing in it reads the host's
+** clock, so the same configuration and seed give the same run.
+*/
+#ifndef DL_MACHINE_H
+#define DL_MACHINE_H
+
+#include <stdint.h>
+
+#include "machine/dl_clock.h"
+#include "base/dl_list.h"
+#include "memory/dl_physmem.h"
+#include "base/dl_rng.h"
+#include "memory/dl_vspace.h"
+
+typedef struct dl_machine dl_machine;
+
+#define DL_MAX_RAM_RANGES 16
+
+/* How to build a machine; dl_machine_config_init gives the defaults. */
+typedef struct dl_machine_config {
+  uint64_t seed;
+  uint32_t page_size;                 /* default 4096 */
+  dl_range ram[DL_MAX_RAM_RANGES];    /* default one range: 16 GiB at 0 */
+  size_t nram;
+  dl_alloc_policy alloc;              /* default policy for buffers */
+  int coherent;                       /* DMA snoops CPU caches (default 1, as x86) */
+  uint32_t map_registers;             /* system-wide map register pool (64) */
+  uint32_t adapter_map_registers;     /* cap per adapter (16) */
+  uint32_t cpus;                      /* simulated CPUs (1) */
+  uint64_t dpc_latency;               /* ns from an empty queue's first insert to its drain (2000) */
+  uint64_t interrupt_latency;         /* ns from line assertion to ISR (1000) */
+  size_t trace_capacity;              /* trace records kept (65536; 0: all) */
+} dl_machine_config;
+
+typedef struct dl_verifier dl_verifier;
+typedef struct dl_mapregs dl_mapregs;
+typedef struct dl_dmamap dl_dmamap;
+typedef struct dl_cache dl_cache;
+typedef struct dl_trace dl_trace;
+typedef struct dl_cpu dl_cpu;
+typedef struct dl_lines dl_lines;
+
+/* IRQL values (x64). */
+enum {
+  DL_PASSIVE_LEVEL = 0,
+  DL_APC_LEVEL = 1,
+  DL_DISPATCH_LEVEL = 2,
+  DL_PROFILE_LEVEL = 15,
+  DL_HIGH_LEVEL = 15
+};
+
+/* Fills *cfg with the defaults. */
+void dl_machine_config_init(dl_machine_config *cfg);
+
+/* Builds a machine from *cfg. */
+int dl_machine_new(const dl_machine_config *cfg, dl_machine **out);
+
+/* Frees the machine and everything on it; NULL is a harmless no-op. */
+void dl_machine_free(dl_machine *m);
+
+/* The machine's parts. */
+dl_clock *dl_machine_clock(dl_machine *m);
+dl_physmem *dl_machine_physmem(dl_machine *m);
+dl_vspace *dl_machine_vspace(dl_machine *m);
+dl_rng *dl_machine_rng(dl_machine *m);
+const dl_machine_config *dl_machine_config_of(const dl_machine *m);
+uint32_t dl_machine_page_size(const dl_machine *m);
+
+/* The verifier's report log. */
+dl_verifier *dl_machine_verifier(dl_machine *m);
+
+/* The current IRQL: that of the CPU running driver code now. */
+uint8_t dl_machine_irql(const dl_machine *m);
+void dl_machine_set_irql(dl_machine *m, uint8_t irql);
+
+/* The CPUs: the one running driver code now, and CPU n. */
+int dl_machine_current_cpu(const dl_machine *m);
+void dl_machine_set_current_cpu(dl_machine *m, int n);
+dl_cpu *dl_machine_cpu(dl_machine *m, int n);
+
+/* The trace and statistics. */
+dl_trace *dl_machine_trace(dl_machine *m);
+
+/* Interrupt lines. */
+dl_lines *dl_machine_lines(dl_machine *m);
+
+/* The map register pool, created on first use; NULL if no memory below
+** 16 MiB can hold it. */
+dl_mapregs *dl_machine_mapregs(dl_machine *m);
+
+/* Logical address ranges mapped for devices. */
+dl_dmamap *dl_machine_dmamap(dl_machine *m);
+
+/* The CPU cache model (non-coherent machines only; NULL when coherent). */
+dl_cache *dl_machine_cache(dl_machine *m);
+
+/* Heads of the lists of live device objects, adapters, DPCs and device models. */
+dl_link *dl_machine_devices(dl_machine *m);
+dl_link *dl_machine_adapters(dl_machine *m);
+dl_link *dl_machine_dpcs(dl_machine *m);
+dl_link *dl_machine_timers(dl_machine *m);
+dl_link *dl_machine_devmodels(dl_machine *m);
+
+/* The user slot, for the binding. */
+void *dl_machine_data(const dl_machine *m);
+void dl_machine_set_data(dl_machine *m, void *data);
+
+/* Returns a fresh object id (1, 2, ...): ids label objects in messages and
+** traces, and counting per machine keeps them reproducible. */
+uint64_t dl_machine_next_id(dl_machine *m);
+
+/* Head of the list of live MDLs (owned by dl_mdl.c). */
+dl_link *dl_machine_mdls(dl_machine *m);
+
+/* Head of the list of live IRPs (owned by dl_irp.c). */
+dl_link *dl_machine_irps(dl_machine *m);
+
+/* Allocates a buffer: `length` bytes starting `offset` bytes into its first
+** page, backed by pages chosen by `policy`, mapped as a region of `kind`. */
+int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
+                  dl_alloc_policy policy, dl_region_kind kind, dl_region **out);
+
+/* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
+int dl_buffer_free(dl_machine *m, dl_region *buf);
+
+/* CPU access by virtual address. The range must lie inside one region
+** (DL_ENOTMAPPED otherwise). On a non-coherent machine these go through the
+** CPU cache, so a device sees CPU writes only after KeFlushIoBuffers. */
+
+/* Copies len bytes at virtual address va into dst. */
+int dl_machine_read_va(dl_machine *m, uint64_t va, void *dst, uint64_t len);
+
+/* Copies len bytes from src to virtual address va. */
+int dl_machine_write_va(dl_machine *m, uint64_t va, const void *src, uint64_t len);
+
+/* Sets len bytes at virtual address va to byte. */
+int dl_machine_fill_va(dl_machine *m, uint64_t va, int byte, uint64_t len);
+
+/* CPU access by physical address (through the cache when non-coherent). */
+int dl_machine_cpu_read(dl_machine *m, uint64_t pa, void *dst, uint64_t len);
+int dl_machine_cpu_write(dl_machine *m, uint64_t pa, const void *src, uint64_t len);
+
+#endif

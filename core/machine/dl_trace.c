@@ -1,0 +1,188 @@
+/*
+** dl_trace.c: the record ring, the run hash and the statistics.
+*/
+#include "machine/dl_trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "machine/dl_machine.h"
+
+#define HIST_SUB 64                      /* buckets per power of two */
+#define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
+
+struct dl_trace {
+  dl_trace_record *ring;
+  size_t cap, len, head;                 /* head: index of the oldest */
+  int bounded, enabled;
+  uint64_t emitted, hash;
+  dl_stats stats;
+  uint64_t *hist;                        /* DPC latency histogram */
+};
+
+static const char *const kind_names[DL_TR_KIND_COUNT] = {
+  "request_start", "request_complete", "channel_request", "channel_grant", "map", "flush",
+  "free_map_registers", "sg_list", "device_program", "dma_start", "dma_end", "interrupt",
+  "isr", "dpc_queued", "dpc_run", "verifier", "fault", "user",
+};
+
+/* Creates a trace keeping the last `capacity` records (0: all of them). */
+dl_trace *dl_trace_new(size_t capacity) {
+  dl_trace *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->hist = calloc(HIST_BUCKETS, sizeof *t->hist);
+  if (!t->hist) {
+    free(t);
+    return NULL;
+  }
+  t->enabled = 1;
+  t->hash = UINT64_C(0xcbf29ce484222325);
+  t->stats.dpc_latency_min = UINT64_MAX;
+  if (dl_trace_set_capacity(t, capacity)) {
+    dl_trace_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Frees the trace; NULL is a harmless no-op. */
+void dl_trace_free(dl_trace *t) {
+  if (!t) return;
+  free(t->ring);
+  free(t->hist);
+  free(t);
+}
+
+/* Changes the ring capacity (0: unbounded); keeps the newest records. */
+int dl_trace_set_capacity(dl_trace *t, size_t capacity) {
+  size_t keep = t->len, cap = capacity;
+  if (capacity && keep > capacity) keep = capacity;
+  if (!capacity) cap = keep > 64 ? keep : 64;
+  dl_trace_record *ring = malloc(cap * sizeof *ring);
+  if (!ring) return -1;
+  for (size_t i = 0; i < keep; i++) ring[i] = *dl_trace_at(t, t->len - keep + i);
+  free(t->ring);
+  t->ring = ring;
+  t->cap = cap;
+  t->len = keep;
+  t->head = 0;
+  t->bounded = capacity != 0;
+  return 0;
+}
+
+/* Turns recording of records on or off. */
+void dl_trace_enable(dl_trace *t, int on) { t->enabled = on; }
+
+static uint64_t fnv(uint64_t h, uint64_t v) {
+  for (int i = 0; i < 8; i++) {
+    h ^= (v >> (8 * i)) & 0xff;
+    h *= UINT64_C(0x100000001b3);
+  }
+  return h;
+}
+
+/* Appends to the ring, growing it when unbounded; drops the oldest when full. */
+static void store(dl_trace *t, const dl_trace_record *r) {
+  if (t->len == t->cap && !t->bounded) {
+    dl_trace_record *grown = realloc(t->ring, 2 * t->cap * sizeof *grown);
+    if (!grown) return;  /* the record is lost; the hash still has it */
+    t->ring = grown;
+    t->cap *= 2;
+  }
+  if (t->len < t->cap) {
+    t->ring[(t->head + t->len++) % t->cap] = *r;
+  } else {
+    t->ring[t->head] = *r;
+    t->head = (t->head + 1) % t->cap;
+  }
+}
+
+/* Records an event on the machine. */
+void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, uint64_t b) {
+  dl_trace *t = dl_machine_trace(m);
+  dl_trace_record r = {++t->emitted, dl_clock_now(dl_machine_clock(m)),
+                       (uint8_t)dl_machine_current_cpu(m), dl_machine_irql(m), (uint16_t)kind,
+                       obj, a, b};
+  uint64_t h = t->hash;
+  h = fnv(h, r.time);
+  h = fnv(h, ((uint64_t)r.cpu << 24) | ((uint64_t)r.irql << 16) | r.kind);
+  h = fnv(h, obj);
+  h = fnv(h, a);
+  t->hash = fnv(h, b);
+  if (t->enabled) store(t, &r);
+}
+
+/* Records kept. */
+size_t dl_trace_count(const dl_trace *t) { return t->len; }
+
+/* Record i of those kept (0 is the oldest). */
+const dl_trace_record *dl_trace_at(const dl_trace *t, size_t i) {
+  return i < t->len ? &t->ring[(t->head + i) % t->cap] : NULL;
+}
+
+uint64_t dl_trace_emitted(const dl_trace *t) { return t->emitted; }
+uint64_t dl_trace_hash(const dl_trace *t) { return t->hash; }
+dl_stats *dl_trace_stats(dl_trace *t) { return &t->stats; }
+
+/* Name of a kind. */
+const char *dl_trace_kind_name(dl_trace_kind kind) {
+  return kind < DL_TR_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+/* Histogram bucket of a value: exact below 128, then 64 per power of two:
+** bucket e * 64 + (v >> e) where v >> e is in [64, 128). */
+static size_t bucket_of(uint64_t v) {
+  if (v < 2 * HIST_SUB) return (size_t)v;
+  int e = 63 - __builtin_clzll(v) - 6;
+  return (size_t)e * HIST_SUB + (size_t)(v >> e);
+}
+
+/* The middle of a bucket's range. */
+static uint64_t bucket_value(size_t b) {
+  if (b < 2 * HIST_SUB) return b;
+  int e = (int)(b / HIST_SUB) - 1;
+  uint64_t low = (uint64_t)(HIST_SUB + b % HIST_SUB) << e;
+  return low + ((UINT64_C(1) << e) >> 1);
+}
+
+/* Records a DPC latency sample. */
+void dl_stats_dpc_latency(dl_trace *t, uint64_t ns) {
+  dl_stats *s = &t->stats;
+  s->dpcs++;
+  s->dpc_latency_sum += ns;
+  if (ns < s->dpc_latency_min) s->dpc_latency_min = ns;
+  if (ns > s->dpc_latency_max) s->dpc_latency_max = ns;
+  t->hist[bucket_of(ns)]++;
+}
+
+/* Median DPC latency. */
+uint64_t dl_stats_dpc_latency_median(const dl_trace *t) {
+  uint64_t n = t->stats.dpcs, seen = 0;
+  if (n == 0) return 0;
+  for (size_t b = 0; b < HIST_BUCKETS; b++) {
+    seen += t->hist[b];
+    if (seen * 2 >= n) {  /* the bucket's middle, kept within what was seen */
+      uint64_t v = bucket_value(b);
+      if (v < t->stats.dpc_latency_min) v = t->stats.dpc_latency_min;
+      return v > t->stats.dpc_latency_max ? t->stats.dpc_latency_max : v;
+    }
+  }
+  return t->stats.dpc_latency_max;
+}
+
+/* Map registers in use changed by delta at time now. */
+void dl_stats_map_registers(dl_trace *t, int64_t delta, uint64_t now) {
+  dl_stats *s = &t->stats;
+  s->map_register_ns += (double)s->map_registers_in_use * (double)(now - s->occupancy_last);
+  s->occupancy_last = now;
+  s->map_registers_in_use = (uint32_t)((int64_t)s->map_registers_in_use + delta);
+  if (s->map_registers_in_use > s->map_registers_high_water)
+    s->map_registers_high_water = s->map_registers_in_use;
+}
+
+/* Time-weighted mean of map registers in use up to now. */
+double dl_stats_map_registers_mean(const dl_trace *t, uint64_t now) {
+  const dl_stats *s = &t->stats;
+  double total = s->map_register_ns + (double)s->map_registers_in_use * (double)(now - s->occupancy_last);
+  return now ? total / (double)now : 0.0;
+}

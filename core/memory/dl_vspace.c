@@ -1,0 +1,120 @@
+/*
+** dl_vspace.c: regions kept in an array sorted by address. Addresses only
+** grow, so mapping appends and lookup is a binary search.
+*/
+#include "memory/dl_vspace.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/dl_status.h"
+
+struct dl_vspace {
+  uint32_t page_size;
+  uint64_t next_va;     /* page-aligned start of the next region */
+  uint64_t next_id;
+  dl_region **regions;
+  size_t len, cap;
+};
+
+/* Creates an empty address space whose first region starts at `base`. */
+int dl_vspace_new(uint32_t page_size, uint64_t base, dl_vspace **out) {
+  if (!page_size || (base & (page_size - 1))) return DL_EINVAL;
+  dl_vspace *vs = calloc(1, sizeof *vs);
+  if (!vs) return DL_ENOMEM;
+  vs->page_size = page_size;
+  vs->next_va = base;
+  vs->next_id = 1;
+  *out = vs;
+  return DL_OK;
+}
+
+static void region_free(dl_region *r) {
+  if (!r) return;
+  free(r->pfns);
+  free(r);
+}
+
+/* Frees the address space and its region records; NULL is a no-op. */
+void dl_vspace_free(dl_vspace *vs) {
+  if (!vs) return;
+  for (size_t i = 0; i < vs->len; i++) region_free(vs->regions[i]);
+  free(vs->regions);
+  free(vs);
+}
+
+/* Maps physical pages as a new region after every existing one. */
+int dl_vspace_map(dl_vspace *vs, uint64_t length, uint32_t offset,
+                  const uint64_t *pfns, uint64_t npages, dl_region_kind kind,
+                  dl_region **out) {
+  uint64_t ps = vs->page_size;
+  if (length == 0 || offset >= ps || kind >= DL_REGION_KIND_COUNT) return DL_EINVAL;
+  if ((offset + length + ps - 1) / ps != npages) return DL_EINVAL;
+  if (vs->len == vs->cap) {
+    size_t cap = vs->cap ? vs->cap * 2 : 16;
+    dl_region **grown = realloc(vs->regions, cap * sizeof *grown);
+    if (!grown) return DL_ENOMEM;
+    vs->regions = grown;
+    vs->cap = cap;
+  }
+  dl_region *r = calloc(1, sizeof *r);
+  if (!r || !(r->pfns = malloc(npages * sizeof *r->pfns))) {
+    region_free(r);
+    return DL_ENOMEM;
+  }
+  memcpy(r->pfns, pfns, npages * sizeof *r->pfns);
+  r->va = vs->next_va + offset;
+  r->length = length;
+  r->npages = npages;
+  r->kind = kind;
+  r->id = vs->next_id++;
+  vs->next_va += (npages + 1) * ps;  /* one unmapped guard page after */
+  vs->regions[vs->len++] = r;
+  *out = r;
+  return DL_OK;
+}
+
+static size_t index_of(const dl_vspace *vs, uint64_t va) {
+  size_t lo = 0, hi = vs->len;  /* first region whose va > va */
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (vs->regions[mid]->va <= va) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Removes a region; DL_EBUSY while it has locked pages. */
+int dl_vspace_unmap(dl_vspace *vs, dl_region *r) {
+  if (r->locks) return DL_EBUSY;
+  size_t i = index_of(vs, r->va);
+  if (i == 0 || vs->regions[i - 1] != r) return DL_EINVAL;
+  memmove(&vs->regions[i - 1], &vs->regions[i], (vs->len - i) * sizeof *vs->regions);
+  vs->len--;
+  region_free(r);
+  return DL_OK;
+}
+
+/* Returns the region wholly containing [va, va+len), or NULL. */
+dl_region *dl_vspace_find(const dl_vspace *vs, uint64_t va, uint64_t len) {
+  size_t i = index_of(vs, va);
+  if (i == 0) return NULL;
+  dl_region *r = vs->regions[i - 1];
+  if (va - r->va >= r->length || len > r->length - (va - r->va)) return NULL;
+  return r;
+}
+
+/* Translates a virtual address inside a region to a physical address. */
+uint64_t dl_region_pa(const dl_region *r, uint64_t va, uint32_t page_size) {
+  uint64_t page0 = r->va & ~(uint64_t)(page_size - 1);
+  uint64_t index = (va - page0) / page_size;
+  return r->pfns[index] * page_size + (va & (page_size - 1));
+}
+
+/* Returns the number of regions. */
+size_t dl_vspace_count(const dl_vspace *vs) { return vs->len; }
+
+/* Returns region i in address order. */
+dl_region *dl_vspace_at(const dl_vspace *vs, size_t i) {
+  return i < vs->len ? vs->regions[i] : NULL;
+}

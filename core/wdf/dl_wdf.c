@@ -1,0 +1,299 @@
+/*
+** dl_wdf.c: framework devices: creation, the power hooks, and the PnP and
+** power sequences of reference section 2.6 (see dl_wdf.h for the order and
+** the failure rules). Queues, requests and interrupts are in dl_wdfqueue.c.
+*/
+#include "wdf/dl_wdf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/dl_device.h"
+#include "kernel/dl_interrupt.h"
+#include "machine/dl_machine.h"
+#include "base/dl_status.h"
+
+/* NT_SUCCESS: severity bits 0 (success) or 1 (informational). */
+#define NT_SUCCESS(s) ((uint32_t)(s) < 0x80000000u)
+
+/* Helpers of dl_wdfqueue.c the sequences need. */
+void dl_wdf_interrupts_assign(dl_wdf_device *d);
+int dl_wdf_interrupt_connect(dl_wdf_interrupt *wi);
+void dl_wdf_interrupt_disconnect(dl_wdf_interrupt *wi);
+
+static const char *const event_names[DL_WDF_EVENT_COUNT] = {
+  "EvtDevicePrepareHardware", "EvtDeviceReleaseHardware", "EvtDeviceD0Entry", "EvtDeviceD0Exit",
+  "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0ExitPreInterruptsDisabled",
+};
+
+/* Name of a device event. */
+const char *dl_wdf_event_name(dl_wdf_event ev) {
+  return (unsigned)ev < DL_WDF_EVENT_COUNT ? event_names[ev] : "?";
+}
+
+/* Creates a framework device and its FDO. */
+int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_wdf_ops *ops,
+                      void *ctx, dl_wdf_device **out) {
+  dl_wdf_device *d = calloc(1, sizeof *d);
+  if (!d) return DL_ENOMEM;
+  char fdo_name[48];
+  snprintf(fdo_name, sizeof fdo_name, "%s", name ? name : pdo ? pdo->name : "wdfdevice");
+  int rc = dl_device_new(m, fdo_name, &d->fdo);
+  if (rc) {
+    free(d);
+    return rc;
+  }
+  d->m = m;
+  d->id = dl_machine_next_id(m);
+  d->pdo = pdo;
+  d->ops = ops;
+  d->ctx = ctx;
+  d->state = DL_WDF_ADDED;
+  d->power = DL_WDF_POWER_D3_FINAL;
+  dl_list_init(&d->queues);
+  dl_list_init(&d->interrupts);
+  *out = d;
+  return DL_OK;
+}
+
+/* Frees the device and what belongs to it; its FDO, like every device
+** object, is the machine's (IRPs sent to it still point at it). */
+void dl_wdf_device_free(dl_wdf_device *d, int machine_alive) {
+  if (!d) return;
+  if (machine_alive && d->power_event_set) dl_clock_cancel(dl_machine_clock(d->m), d->power_event);
+  while (!dl_list_empty(&d->queues))
+    dl_wdf_queue_free(DL_CONTAINER(d->queues.next, dl_wdf_queue, link));
+  while (!dl_list_empty(&d->interrupts))
+    dl_wdf_interrupt_free(DL_CONTAINER(d->interrupts.next, dl_wdf_interrupt, link), machine_alive);
+  free(d->res);
+  free(d->hooks);
+  free(d->log);
+  free(d);
+}
+
+/* The DMA layer's accessors. */
+dl_device *dl_wdf_device_pdo(const dl_wdf_device *d) { return d->pdo; }
+uint32_t dl_wdf_device_alignment(const dl_wdf_device *d) { return d->alignment; }
+dl_machine *dl_wdf_device_machine(const dl_wdf_device *d) { return d->m; }
+
+/* Registers a power hook at the end of the list. */
+int dl_wdf_device_add_power_hook(dl_wdf_device *d, dl_wdf_power_fn fn, void *ctx) {
+  if (!fn) return DL_EINVAL;
+  if (d->nhooks == d->hooks_cap) {
+    size_t cap = d->hooks_cap ? 2 * d->hooks_cap : 4;
+    dl_wdf_hook *h = realloc(d->hooks, cap * sizeof *h);
+    if (!h) return DL_ENOMEM;
+    d->hooks = h;
+    d->hooks_cap = cap;
+  }
+  d->hooks[d->nhooks++] = (dl_wdf_hook){fn, ctx};
+  return DL_OK;
+}
+
+/* Removes every hook registered with ctx, keeping the order of the rest. */
+void dl_wdf_device_remove_power_hook(dl_wdf_device *d, void *ctx) {
+  size_t j = 0;
+  for (size_t i = 0; i < d->nhooks; i++)
+    if (d->hooks[i].ctx != ctx) d->hooks[j++] = d->hooks[i];
+  d->nhooks = j;
+}
+
+/* Appends a static name to the power log (dropped if out of memory: the
+** log is a test aid, not part of the run). */
+void dl_wdf_device_log(dl_wdf_device *d, const char *name) {
+  if (d->nlog == d->log_cap) {
+    size_t cap = d->log_cap ? 2 * d->log_cap : 16;
+    const char **l = realloc(d->log, cap * sizeof *l);
+    if (!l) return;
+    d->log = l;
+    d->log_cap = cap;
+  }
+  d->log[d->nlog++] = name;
+}
+
+/* Calls a device callback if the driver has it; logs it. */
+static uint32_t event(dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
+  if (!(d->events & (1u << ev)) || !d->ops || !d->ops->event) return DL_WDF_STATUS_SUCCESS;
+  dl_wdf_device_log(d, event_names[ev]);
+  return d->ops->event(d->ctx, d, ev, state);
+}
+
+/* Connects and enables every interrupt; returns the first failure. */
+static uint32_t interrupts_on(dl_wdf_device *d) {
+  for (dl_link *l = d->interrupts.next; l != &d->interrupts; l = l->next) {
+    dl_wdf_interrupt *wi = DL_CONTAINER(l, dl_wdf_interrupt, link);
+    if (dl_wdf_interrupt_connect(wi)) return 0xC000009Au;  /* STATUS_INSUFFICIENT_RESOURCES */
+    if (!wi->has_enable || !d->ops->interrupt_enable) continue;
+    uint8_t irql = dl_machine_irql(d->m);
+    dl_machine_set_irql(d->m, wi->level);  /* EvtInterruptEnable runs at DIRQL */
+    dl_wdf_device_log(d, "EvtInterruptEnable");
+    uint32_t st = d->ops->interrupt_enable(d->ctx, wi, 1);
+    dl_machine_set_irql(d->m, irql);
+    if (!NT_SUCCESS(st)) return st;
+  }
+  dl_wdf_device_log(d, "interrupts_enabled");
+  return DL_WDF_STATUS_SUCCESS;
+}
+
+/* Disables and disconnects every interrupt (errors ignored). */
+static void interrupts_off(dl_wdf_device *d) {
+  for (dl_link *l = d->interrupts.next; l != &d->interrupts; l = l->next) {
+    dl_wdf_interrupt *wi = DL_CONTAINER(l, dl_wdf_interrupt, link);
+    if (wi->intr && wi->has_enable && d->ops->interrupt_enable) {
+      uint8_t irql = dl_machine_irql(d->m);
+      dl_machine_set_irql(d->m, wi->level);
+      dl_wdf_device_log(d, "EvtInterruptDisable");
+      d->ops->interrupt_enable(d->ctx, wi, 0);
+      dl_machine_set_irql(d->m, irql);
+    }
+    dl_wdf_interrupt_disconnect(wi);
+  }
+  dl_wdf_device_log(d, "interrupts_disabled");
+}
+
+/* Runs the hooks down in registration order, errors ignored. */
+static void hooks_down(dl_wdf_device *d) {
+  for (size_t i = 0; i < d->nhooks; i++) d->hooks[i].fn(d->hooks[i].ctx, 0);
+}
+
+/* The power-down steps from `stage` (3: hooks, 2: pre-interrupts, 1:
+** interrupts, 0: D0Exit) down; returns the first failure of a callback. */
+static uint32_t power_down_from(dl_wdf_device *d, int stage, uint32_t target) {
+  uint32_t first = DL_WDF_STATUS_SUCCESS, st;
+  if (stage >= 3) hooks_down(d);
+  if (stage >= 2 && !NT_SUCCESS(st = event(d, DL_WDF_D0_EXIT_PRE_INTERRUPTS_DISABLED, target)))
+    first = st;
+  if (stage >= 1) interrupts_off(d);
+  st = event(d, DL_WDF_D0_EXIT, target);
+  if (!NT_SUCCESS(st) && NT_SUCCESS(first)) first = st;
+  d->power = target;
+  return first;
+}
+
+/* The device fails: hardware released, no more power changes. */
+static uint32_t fail(dl_wdf_device *d, uint32_t status) {
+  event(d, DL_WDF_RELEASE_HARDWARE, DL_WDF_POWER_D3_FINAL);
+  d->power = DL_WDF_POWER_D3_FINAL;
+  d->state = DL_WDF_FAILED;
+  return status;
+}
+
+/* Presents what the device's queues hold (power-managed queues wait in Dx). */
+static void queues_resume(dl_wdf_device *d) {
+  for (dl_link *l = d->queues.next; l != &d->queues;) {
+    dl_wdf_queue *q = DL_CONTAINER(l, dl_wdf_queue, link);
+    l = l->next;
+    dl_wdf_queue_dispatch(q);
+  }
+}
+
+/* Power-up from `previous`; a failure undoes what succeeded and fails the device. */
+static uint32_t power_up(dl_wdf_device *d, uint32_t previous) {
+  uint32_t st = event(d, DL_WDF_D0_ENTRY, previous);
+  if (!NT_SUCCESS(st)) return fail(d, st);  /* no D0Exit after a failed D0Entry */
+  d->power = DL_WDF_POWER_D0;
+  st = interrupts_on(d);
+  if (!NT_SUCCESS(st)) {
+    power_down_from(d, 1, DL_WDF_POWER_D3_FINAL);
+    return fail(d, st);
+  }
+  st = event(d, DL_WDF_D0_ENTRY_POST_INTERRUPTS_ENABLED, previous);
+  if (!NT_SUCCESS(st)) {
+    power_down_from(d, 1, DL_WDF_POWER_D3_FINAL);
+    return fail(d, st);
+  }
+  for (size_t i = 0; i < d->nhooks; i++) {
+    st = d->hooks[i].fn(d->hooks[i].ctx, 1);
+    if (st) {
+      power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
+      return fail(d, st);
+    }
+  }
+  d->state = DL_WDF_STARTED;
+  queues_resume(d);
+  return DL_WDF_STATUS_SUCCESS;
+}
+
+/* Starts the device: PrepareHardware with the resources, then power-up. */
+uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_t nres) {
+  if (d->state != DL_WDF_ADDED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+  if (nres) {
+    d->res = malloc(nres * sizeof *res);
+    if (!d->res) return 0xC000009Au;
+    memcpy(d->res, res, nres * sizeof *res);
+  }
+  d->nres = nres;
+  dl_wdf_interrupts_assign(d);
+  uint32_t st = event(d, DL_WDF_PREPARE_HARDWARE, 0);
+  if (!NT_SUCCESS(st)) return fail(d, st);
+  return power_up(d, DL_WDF_POWER_D3_FINAL);
+}
+
+static uint32_t in_flight(const dl_wdf_device *d);
+
+/* Moves a started device to Dx or a stopped one back to D0; a device with
+** requests in flight drains them first (STATUS_PENDING: the power-down
+** happens when the last completes). D0 while draining cancels it. */
+uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target) {
+  if (target == DL_WDF_POWER_D0) {
+    if (d->state == DL_WDF_STOPPING) d->state = DL_WDF_STARTED;
+    if (d->state == DL_WDF_STARTED) {
+      queues_resume(d);
+      return DL_WDF_STATUS_SUCCESS;
+    }
+    if (d->state != DL_WDF_STOPPED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+    return power_up(d, d->power);
+  }
+  if (target < DL_WDF_POWER_D1 || target > DL_WDF_POWER_D3) return 0xC000000Du;
+  if (d->state == DL_WDF_STOPPED || d->state == DL_WDF_STOPPING) return DL_WDF_STATUS_SUCCESS;
+  if (d->state != DL_WDF_STARTED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+  if (in_flight(d)) {  /* power-managed queues drain first, as KMDF's do */
+    d->state = DL_WDF_STOPPING;
+    d->power_target = target;
+    return DL_WDF_STATUS_PENDING;
+  }
+  d->state = DL_WDF_STOPPED;
+  return power_down_from(d, 3, target);
+}
+
+/* Requests the device's queues presented and the driver has not completed. */
+static uint32_t in_flight(const dl_wdf_device *d) {
+  uint32_t n = 0;
+  for (const dl_link *l = d->queues.next; l != &d->queues; l = l->next)
+    n += DL_CONTAINER(l, dl_wdf_queue, link)->in_flight;
+  return n;
+}
+
+/* The power-down a draining device waited for (a clock event: power
+** callbacks run at PASSIVE_LEVEL, not inside the completing driver's DPC). */
+static void finish_power_down(void *arg, uint64_t unused) {
+  (void)unused;
+  dl_wdf_device *d = arg;
+  d->power_event_set = 0;
+  if (d->state != DL_WDF_STOPPING || in_flight(d)) return;
+  d->state = DL_WDF_STOPPED;
+  power_down_from(d, 3, d->power_target);
+}
+
+/* A request of the device completed: a draining device may power down now. */
+void dl_wdf_device_request_done(dl_wdf_device *d) {
+  if (d->state == DL_WDF_STOPPING && !in_flight(d) && !d->power_event_set)
+    d->power_event_set = dl_clock_after(dl_machine_clock(d->m), 0, finish_power_down, d, 0,
+                                        &d->power_event) == DL_OK;
+}
+
+/* Removes the device: power-down if in D0, then ReleaseHardware. */
+uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
+  uint32_t st = DL_WDF_STATUS_SUCCESS;
+  if (d->state == DL_WDF_REMOVED || d->state == DL_WDF_FAILED || d->state == DL_WDF_ADDED) {
+    d->state = DL_WDF_REMOVED;
+    return st;
+  }
+  if (d->state == DL_WDF_STARTED || d->state == DL_WDF_STOPPING)
+    st = power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
+  uint32_t rel = event(d, DL_WDF_RELEASE_HARDWARE, DL_WDF_POWER_D3_FINAL);
+  d->power = DL_WDF_POWER_D3_FINAL;
+  d->state = DL_WDF_REMOVED;
+  return NT_SUCCESS(st) ? rel : st;
+}

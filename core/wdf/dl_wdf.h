@@ -1,0 +1,284 @@
+/*
+** dl_wdf.h: the KMDF framework objects the DMA model needs: the framework
+** device (WDFDEVICE) with its PnP/power sequence, I/O queues that present
+** requests (WDFQUEUE, WDFREQUEST) and framework interrupts (WDFINTERRUPT).
+**
+** The engine runs the framework's sequences and calls the driver through
+** the device's ops (the binding's functions, which call the Lua driver):
+**   start:  EvtDevicePrepareHardware, then power-up
+**   up:     EvtDeviceD0Entry, interrupts connected and enabled
+**           (EvtInterruptEnable at DIRQL), EvtDeviceD0EntryPostInterruptsEnabled,
+**           the power hooks in registration order (reference 2.6)
+**   down:   the power hooks (all, errors ignored),
+**           EvtDeviceD0ExitPreInterruptsDisabled, interrupts disabled
+**           (EvtInterruptDisable) and disconnected, EvtDeviceD0Exit
+**   remove: power-down to D3Final, then EvtDeviceReleaseHardware
+** A failing step of power-up stops it; what already succeeded is undone in
+** reverse (a failed EvtDeviceD0Entry gets no EvtDeviceD0Exit, as the docs
+** say) and the device fails: EvtDeviceReleaseHardware runs and the device
+** takes no more power changes. A failed PrepareHardware also gets its
+** ReleaseHardware (the framework's "failed own hardware" path).
+**
+** Framework objects belong to their device; a device is freed with
+** dl_wdf_device_free (the binding does it when its machine goes).
+*/
+#ifndef DL_WDF_H
+#define DL_WDF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/dl_list.h"
+
+typedef struct dl_machine dl_machine;
+typedef struct dl_device dl_device;
+typedef struct dl_irp dl_irp;
+typedef struct dl_dpc dl_dpc;
+typedef struct dl_interrupt dl_interrupt;
+
+typedef struct dl_wdf_device dl_wdf_device;
+typedef struct dl_wdf_queue dl_wdf_queue;
+typedef struct dl_wdf_request dl_wdf_request;
+typedef struct dl_wdf_interrupt dl_wdf_interrupt;
+
+/* WDF_POWER_DEVICE_STATE, with the WDK's values. */
+enum {
+  DL_WDF_POWER_INVALID = 0,
+  DL_WDF_POWER_D0 = 1,
+  DL_WDF_POWER_D1 = 2,
+  DL_WDF_POWER_D2 = 3,
+  DL_WDF_POWER_D3 = 4,
+  DL_WDF_POWER_D3_FINAL = 5
+};
+
+/* CM_RESOURCE_TYPE values of the descriptors a device gets. */
+enum { DL_CM_PORT = 1, DL_CM_INTERRUPT = 2, DL_CM_MEMORY = 3 };
+
+/* WDF_IO_QUEUE_DISPATCH_TYPE. */
+enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2 };
+
+/* STATUS codes the framework itself returns. */
+#define DL_WDF_STATUS_SUCCESS 0x00000000u
+#define DL_WDF_STATUS_PENDING 0x00000103u
+#define DL_WDF_STATUS_INVALID_DEVICE_STATE 0xC0000184u
+
+/* Parameter 1 of bug check 0x10D for a request misused (WDF_REQUEST_FATAL_ERROR). */
+#define DL_WDF_REQUEST_FATAL_ERROR 0x6u
+
+/* One CM_PARTIAL_RESOURCE_DESCRIPTOR, reduced. */
+typedef struct dl_wdf_resource {
+  uint8_t type;            /* DL_CM_* */
+  uint8_t level;           /* interrupt: DIRQL */
+  uint32_t vector;         /* interrupt */
+  uint64_t start, length;  /* memory or port */
+} dl_wdf_resource;
+
+/* The device callbacks (WDF_PNPPOWER_EVENT_CALLBACKS), in the order of the
+** names dl_wdf_event_name gives. */
+typedef enum dl_wdf_event {
+  DL_WDF_PREPARE_HARDWARE,
+  DL_WDF_RELEASE_HARDWARE,
+  DL_WDF_D0_ENTRY,
+  DL_WDF_D0_EXIT,
+  DL_WDF_D0_ENTRY_POST_INTERRUPTS_ENABLED,
+  DL_WDF_D0_EXIT_PRE_INTERRUPTS_DISABLED,
+  DL_WDF_EVENT_COUNT
+} dl_wdf_event;
+
+/* How the framework calls the driver (the binding supplies these). */
+typedef struct dl_wdf_ops {
+  /* A device callback; `state` is PreviousState or TargetState. Called only
+  ** for events whose bit is set in the device's `events`. */
+  uint32_t (*event)(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state);
+  /* EvtIoRead/Write/DeviceControl for a request the queue presents. */
+  void (*present)(void *ctx, dl_wdf_queue *q, dl_wdf_request *r);
+  /* EvtInterruptIsr at DIRQL: 1 if the interrupt was the device's. */
+  int (*isr)(void *ctx, dl_wdf_interrupt *wi);
+  /* EvtInterruptDpc at DISPATCH_LEVEL. */
+  void (*dpc)(void *ctx, dl_wdf_interrupt *wi);
+  /* EvtInterruptEnable (on=1) / EvtInterruptDisable (on=0) at DIRQL, for
+  ** interrupts with has_enable set; NULL is fine. */
+  uint32_t (*interrupt_enable)(void *ctx, dl_wdf_interrupt *wi, int on);
+} dl_wdf_ops;
+
+/* Device life: added (DeviceAdd done), started (D0), stopped (D3),
+** failed (a start or power-up failed), removed; stopping: a power-down
+** waits for the requests its power-managed queues had presented. */
+typedef enum dl_wdf_state {
+  DL_WDF_ADDED, DL_WDF_STARTED, DL_WDF_STOPPED, DL_WDF_FAILED, DL_WDF_REMOVED, DL_WDF_STOPPING
+} dl_wdf_state;
+
+/* Power hooks (the DMA layer's enablers): see dl_wdf_device_add_power_hook. */
+typedef uint32_t (*dl_wdf_power_fn)(void *ctx, int up);
+
+typedef struct dl_wdf_hook {
+  dl_wdf_power_fn fn;
+  void *ctx;
+} dl_wdf_hook;
+
+struct dl_wdf_device {
+  dl_machine *m;
+  uint64_t id;
+  dl_device *pdo;              /* the hardware's DEVICE_OBJECT */
+  dl_device *fdo;              /* the framework's own (WdfDeviceWdmGetDeviceObject) */
+  uint32_t alignment;          /* WdfDeviceSetAlignmentRequirement */
+  uint32_t events;             /* bit (1 << dl_wdf_event): the driver has that callback */
+  const dl_wdf_ops *ops;
+  void *ctx;
+  dl_wdf_state state;
+  uint32_t power;              /* WDF_POWER_DEVICE_STATE now */
+  uint32_t power_target;       /* while stopping: the Dx to go to */
+  int power_event_set;         /* the drained power-down is scheduled... */
+  uint64_t power_event;        /* ...as this clock event */
+  dl_wdf_resource *res;        /* the resource list given at start */
+  size_t nres;
+  dl_wdf_hook *hooks;
+  size_t nhooks, hooks_cap;
+  const char **log;            /* power_log: static strings, in order */
+  size_t nlog, log_cap;
+  dl_link queues, interrupts;
+  dl_wdf_queue *default_queue;
+  void *data;                  /* user slot (the binding) */
+};
+
+struct dl_wdf_queue {
+  dl_link link;                /* on its device's list */
+  dl_wdf_device *d;
+  uint64_t id;
+  int dispatch;                /* DL_WDF_DISPATCH_* */
+  int is_default;
+  dl_link waiting;             /* requests not yet presented, FIFO */
+  dl_link requests;            /* every live request of the queue */
+  uint32_t in_flight;          /* presented, not completed */
+  int presenting, again;       /* re-entrancy guard of dl_wdf_queue_dispatch */
+  uint64_t presented, completed;
+  void *data;                  /* user slot */
+};
+
+struct dl_wdf_request {
+  dl_link link;                /* on its queue's `requests` */
+  dl_link wait;                /* on `waiting` until presented */
+  dl_wdf_queue *q;
+  uint64_t id;
+  dl_irp *irp;
+  int presented, completed;
+  uint64_t information;        /* WdfRequestSetInformation */
+  void *data;                  /* user slot */
+};
+
+struct dl_wdf_interrupt {
+  dl_link link;                /* on its device's list */
+  dl_wdf_device *d;
+  uint64_t id;
+  int has_resource;            /* assigned an interrupt descriptor at start */
+  uint32_t vector;
+  uint8_t level;
+  int has_enable;              /* EvtInterruptEnable/Disable registered */
+  int has_dpc;                 /* EvtInterruptDpc registered */
+  dl_interrupt *intr;          /* connected while the device is in D0 */
+  dl_dpc *dpc;                 /* the DPC for WdfInterruptQueueDpcForIsr */
+  uint8_t lock_old_irql;       /* WdfInterruptAcquireLock */
+  int locked;
+  void *data;                  /* user slot */
+};
+
+/* ---- devices ---------------------------------------------------------------- */
+
+/* WdfDeviceCreate: a framework device over the hardware's PDO, with an FDO
+** of its own named after it. */
+int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_wdf_ops *ops,
+                      void *ctx, dl_wdf_device **out);
+
+/* Frees the device with its queues, requests and interrupts (disconnecting
+** them); its FDO stays the machine's. With machine_alive 0 (the machine is already gone)
+** only the memory is freed. NULL is a harmless no-op. */
+void dl_wdf_device_free(dl_wdf_device *d, int machine_alive);
+
+/* The contract with the DMA layer. */
+dl_device *dl_wdf_device_pdo(const dl_wdf_device *d);
+uint32_t dl_wdf_device_alignment(const dl_wdf_device *d);
+dl_machine *dl_wdf_device_machine(const dl_wdf_device *d);
+
+/* Power hooks: up runs after EvtDeviceD0EntryPostInterruptsEnabled, in
+** registration order, and the first non-zero (failure) status stops the
+** sequence and fails the power-up; down runs before
+** EvtDeviceD0ExitPreInterruptsDisabled for every hook, errors ignored.
+** DL_ENOMEM, or DL_EINVAL for a NULL fn. */
+int dl_wdf_device_add_power_hook(dl_wdf_device *d, dl_wdf_power_fn fn, void *ctx);
+void dl_wdf_device_remove_power_hook(dl_wdf_device *d, void *ctx);
+
+/* Appends a name (a static string) to the device's power log. */
+void dl_wdf_device_log(dl_wdf_device *d, const char *name);
+
+/* The lab as PnP manager: starts the device with its resources (copied):
+** PrepareHardware, then power-up from D3Final. Returns the first failure's
+** NTSTATUS (the device is then failed), or STATUS_SUCCESS. DL_ESTATE-like
+** misuse (not in state added) returns STATUS_INVALID_DEVICE_STATE. */
+uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_t nres);
+
+/* Powers a started device down to `target` (D1..D3) or a stopped one up
+** to D0. Returns the first failure's NTSTATUS. */
+uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target);
+
+/* Tells the device one of its requests completed (a draining power-down
+** may then proceed). */
+void dl_wdf_device_request_done(dl_wdf_device *d);
+
+/* Surprise-free removal: power-down to D3Final if in D0, then
+** ReleaseHardware; the device is removed. */
+uint32_t dl_wdf_device_remove(dl_wdf_device *d);
+
+/* Name of a device event ("EvtDeviceD0Entry"...). */
+const char *dl_wdf_event_name(dl_wdf_event ev);
+
+/* ---- queues and requests ---------------------------------------------------- */
+
+/* WdfIoQueueCreate: a queue of the device; the default queue if is_default
+** (DL_EBUSY if the device has one already). */
+int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out);
+
+/* Frees a queue with its requests; NULL is a harmless no-op. */
+void dl_wdf_queue_free(dl_wdf_queue *q);
+
+/* A request for irp joins the queue's tail; the caller then sets up its
+** side of the request and calls dl_wdf_queue_dispatch. */
+int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out);
+
+/* Presents waiting requests through ops->present: a sequential queue one
+** at a time (the next when the last presented completes), a parallel queue
+** all of them. Safe to call from inside a presentation. */
+void dl_wdf_queue_dispatch(dl_wdf_queue *q);
+
+/* WdfRequestComplete's bookkeeping: sets the IRP's IoStatus (status,
+** information) and marks the request completed. The caller completes the
+** IRP, then calls dl_wdf_queue_dispatch. DL_ESTATE if it was completed
+** before (a 0x10D report is the caller's to make) or never presented. */
+int dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information);
+
+/* Frees a request (taking it off its queue). NULL is a harmless no-op. */
+void dl_wdf_request_free(dl_wdf_request *r);
+
+/* The contract with the DMA layer. */
+dl_irp *dl_wdf_request_irp(const dl_wdf_request *r);
+dl_wdf_device *dl_wdf_request_device(const dl_wdf_request *r);
+
+/* ---- interrupts ------------------------------------------------------------- */
+
+/* WdfInterruptCreate: an interrupt of the device, connected at power-up to
+** the interrupt resource it is given at start (in creation order); one
+** created while the device runs takes the next unused resource at once and
+** connects if the device is in D0. DL_ENOMEM. */
+int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out);
+
+/* WdfInterruptQueueDpcForIsr: KeInsertQueueDpc's result (0 if queued already). */
+int dl_wdf_interrupt_queue_dpc(dl_wdf_interrupt *wi);
+
+/* WdfInterruptAcquireLock / ReleaseLock: raise to / restore from the
+** interrupt's synchronize IRQL (its DIRQL). DL_ESTATE if already held / not held. */
+int dl_wdf_interrupt_acquire(dl_wdf_interrupt *wi);
+int dl_wdf_interrupt_release(dl_wdf_interrupt *wi);
+
+/* Frees an interrupt (WdfObjectDelete), disconnecting it. */
+void dl_wdf_interrupt_free(dl_wdf_interrupt *wi, int machine_alive);
+
+#endif

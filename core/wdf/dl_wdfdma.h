@@ -1,0 +1,218 @@
+/*
+** dl_wdfdma.h: KMDF DMA (reference section 2): DMA enablers over WDM
+** adapters, common buffers, and DMA transactions with the framework's state
+** machine, per-profile splitting, completion rules, reservations
+** (EvtReserveDma), immediate execution and cancel.
+**
+** The engine calls the driver through the enabler's ops (the binding's
+** functions, which call the Lua driver). A call in the wrong state is a
+** verifier report 0x10D with P1 0x8 (WDF_DMA_FATAL_ERROR), P2 the object's
+** id and P3 its state; the call then does what is sensible (nothing).
+*/
+#ifndef DL_WDFDMA_H
+#define DL_WDFDMA_H
+
+#include <stdint.h>
+
+#include "hal/dl_adapter.h"
+#include "wdf/dl_wdf.h"
+
+typedef struct dl_wdfdma_enabler dl_wdfdma_enabler;
+typedef struct dl_wdfdma_txn dl_wdfdma_txn;
+typedef struct dl_wdfdma_common dl_wdfdma_common;
+
+/* WDF_DMA_PROFILE, with the WDK's values. */
+enum {
+  DL_WDFDMA_PROFILE_INVALID = 0,
+  DL_WDFDMA_PACKET = 1,
+  DL_WDFDMA_SCATTER_GATHER = 2,
+  DL_WDFDMA_PACKET64 = 3,
+  DL_WDFDMA_SCATTER_GATHER64 = 4,
+  DL_WDFDMA_SCATTER_GATHER_DUPLEX = 5,
+  DL_WDFDMA_SCATTER_GATHER64_DUPLEX = 6,
+  DL_WDFDMA_SYSTEM = 7,
+  DL_WDFDMA_SYSTEM_DUPLEX = 8
+};
+
+/* WDF_DMA_DIRECTION. */
+enum { DL_WDFDMA_READ_FROM_DEVICE = 0, DL_WDFDMA_WRITE_TO_DEVICE = 1 };
+
+/* WDF_DMA_ENABLER_CONFIG_FLAGS. */
+enum { DL_WDFDMA_NO_SGLIST_PREALLOCATION = 1, DL_WDFDMA_REQUIRE_SINGLE_TRANSFER = 2 };
+
+/* The enabler's power callbacks, in the order of dl_wdfdma_callback_name. */
+enum {
+  DL_WDFDMA_EVT_FILL, DL_WDFDMA_EVT_FLUSH, DL_WDFDMA_EVT_ENABLE, DL_WDFDMA_EVT_DISABLE,
+  DL_WDFDMA_EVT_SELF_MANAGED_IO_START, DL_WDFDMA_EVT_SELF_MANAGED_IO_STOP, DL_WDFDMA_EVT_COUNT
+};
+
+/* FxDmaTransactionState, with the framework's values (P3 of the reports). */
+enum {
+  DL_TXN_CREATED = 1, DL_TXN_RESERVED, DL_TXN_INITIALIZED, DL_TXN_TRANSFER,
+  DL_TXN_TRANSFER_COMPLETED, DL_TXN_TRANSFER_FAILED, DL_TXN_RELEASED, DL_TXN_DELETED
+};
+
+/* How DmaCompleted* ended the transfer (FxDmaCompletionType). */
+enum { DL_WDFDMA_COMPLETE = 0, DL_WDFDMA_COMPLETE_PARTIAL = 1, DL_WDFDMA_COMPLETE_FINAL = 2 };
+
+/* NTSTATUS values of this layer. The STATUS_WDF_* values are those of the
+** WDK's wdfstatus.h (facility 0x20): BUSY 0xC0200204 and TOO_FRAGMENTED
+** 0xC020020A as in wdfstatus.h (ReactOS sdk/include/wdf/kmdf/1.9); the two
+** KMDF 1.19 codes were not found in any source at hand: see the report. */
+#define DL_STATUS_WDF_BUSY 0xC0200204u
+#define DL_STATUS_WDF_TOO_FRAGMENTED 0xC020020Au
+#define DL_STATUS_WDF_TOO_MANY_TRANSFERS 0xC020022Bu
+#define DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS 0xC020022Cu
+#define DL_STATUS_MORE_PROCESSING_REQUIRED 0xC0000016u
+#define DL_STATUS_INVALID_DEVICE_STATE 0xC0000184u
+
+/* WDF_DMA_ENABLER_CONFIG; `callbacks` has bit (1 << DL_WDFDMA_EVT_*) for
+** each power callback the driver gave. */
+typedef struct dl_wdfdma_config {
+  int profile;
+  uint64_t maximum_length;
+  uint32_t version_override;       /* WdmDmaVersionOverride: 0, 2 or 3 */
+  uint32_t flags;
+  uint32_t address_width_override; /* 0: none */
+  uint32_t callbacks;
+} dl_wdfdma_config;
+
+/* How the engine calls the driver; `data` is the object's user slot. */
+typedef struct dl_wdfdma_ops {
+  /* EvtProgramDma at DISPATCH_LEVEL: a scatter/gather profile passes the
+  ** list (sg), the packet profile its one element (el); the result is ignored. */
+  int (*program)(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el);
+  /* EvtReserveDma at DISPATCH_LEVEL. */
+  void (*reserve)(void *data, dl_wdfdma_txn *t);
+  /* One enabler power callback (DL_WDFDMA_EVT_*) at PASSIVE_LEVEL: NTSTATUS. */
+  uint32_t (*power)(void *data, dl_wdfdma_enabler *e, int callback);
+  /* A transaction or common buffer (obj) was deleted with its enabler. */
+  void (*deleted)(dl_wdfdma_enabler *e, void *obj);
+} dl_wdfdma_ops;
+
+/* ---- enablers ----------------------------------------------------------------- */
+
+/* WdfDmaEnablerCreate (PASSIVE_LEVEL): builds the DEVICE_DESCRIPTION of
+** reference 2.1, one adapter (two for Duplex profiles), registers the power
+** hook. Returns an NTSTATUS: INVALID_PARAMETER for a bad config (System
+** profiles included: not modelled), INSUFFICIENT_RESOURCES if no adapter. */
+uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
+                                  const dl_wdfdma_ops *ops, dl_wdfdma_enabler **out);
+
+/* Deletes the enabler: its transactions and common buffers (ops->deleted
+** tells the binding), the power hook, its adapters (PutDmaAdapter). With
+** machine_alive 0 only the memory is freed. NULL is a harmless no-op. */
+void dl_wdfdma_enabler_delete(dl_wdfdma_enabler *e, int machine_alive);
+
+/* The power hook (dl_wdf_power_fn): up runs Fill, Enable, SelfManagedIoStart
+** (the first failure stops and is returned); down runs SelfManagedIoStop,
+** Disable (not if Fill failed), Flush (not if Fill or Enable failed), errors
+** not stopping it (the first is returned). */
+uint32_t dl_wdfdma_enabler_power(void *enabler, int up);
+
+/* Accessors; direction selects the adapter of a Duplex profile. */
+dl_wdf_device *dl_wdfdma_enabler_device(const dl_wdfdma_enabler *e);
+dl_machine *dl_wdfdma_enabler_machine(const dl_wdfdma_enabler *e);
+uint64_t dl_wdfdma_enabler_id(const dl_wdfdma_enabler *e);
+int dl_wdfdma_enabler_profile(const dl_wdfdma_enabler *e);
+uint32_t dl_wdfdma_enabler_version(const dl_wdfdma_enabler *e);
+uint64_t dl_wdfdma_enabler_maximum_length(const dl_wdfdma_enabler *e);
+uint64_t dl_wdfdma_enabler_fragment_length(const dl_wdfdma_enabler *e, int direction);
+dl_adapter *dl_wdfdma_enabler_adapter(const dl_wdfdma_enabler *e, int direction);
+uint32_t dl_wdfdma_enabler_max_sg_elements(const dl_wdfdma_enabler *e);
+int dl_wdfdma_enabler_is_packet(const dl_wdfdma_enabler *e);
+void *dl_wdfdma_enabler_data(const dl_wdfdma_enabler *e);
+void dl_wdfdma_enabler_set_data(dl_wdfdma_enabler *e, void *data);
+
+/* WdfDmaEnablerSetMaximumScatterGatherElements (PASSIVE_LEVEL); 0 is ignored. */
+void dl_wdfdma_enabler_set_max_sg_elements(dl_wdfdma_enabler *e, uint32_t n);
+
+/* Name of a power callback ("EvtDmaEnablerFill"...). */
+const char *dl_wdfdma_callback_name(int callback);
+
+/* ---- common buffers ------------------------------------------------------------ */
+
+/* WdfCommonBufferCreate[WithConfig] (PASSIVE_LEVEL): `alignment` is the
+** alignment requirement (a mask, FILE_xxx_ALIGNMENT); above PAGE_SIZE-1 the
+** buffer is over-allocated and both addresses shifted (reference 1.6). */
+uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t alignment,
+                                 dl_wdfdma_common **out);
+
+/* Deletes a common buffer; NULL is a harmless no-op. */
+void dl_wdfdma_common_delete(dl_wdfdma_common *cb);
+
+uint64_t dl_wdfdma_common_va(const dl_wdfdma_common *cb);
+uint64_t dl_wdfdma_common_logical(const dl_wdfdma_common *cb);
+uint64_t dl_wdfdma_common_length(const dl_wdfdma_common *cb);
+void *dl_wdfdma_common_data(const dl_wdfdma_common *cb);
+void dl_wdfdma_common_set_data(dl_wdfdma_common *cb, void *data);
+
+/* ---- transactions ------------------------------------------------------------- */
+
+/* WdfDmaTransactionCreate: a transaction in state Created. */
+uint32_t dl_wdfdma_txn_create(dl_wdfdma_enabler *e, dl_wdfdma_txn **out);
+
+/* WdfObjectDelete: everything is released by force (a delete in Transfer
+** is a report); a transaction waiting for its adapter is freed when the
+** wait ends. NULL is a harmless no-op. */
+void dl_wdfdma_txn_delete(dl_wdfdma_txn *t);
+
+/* WdfDmaTransactionInitialize: [va, va+length) of the MDL chain. */
+uint32_t dl_wdfdma_txn_initialize(dl_wdfdma_txn *t, int direction, dl_mdl *mdl, uint64_t va,
+                                  uint64_t length);
+
+/* WdfDmaTransactionInitializeUsingRequest: the request's MDL; the
+** direction must match its major function (or the IOCTL's method). */
+uint32_t dl_wdfdma_txn_initialize_request(dl_wdfdma_txn *t, dl_wdf_request *r, int direction);
+
+/* WdfDmaTransactionExecute. */
+uint32_t dl_wdfdma_txn_execute(dl_wdfdma_txn *t);
+
+/* WdfDmaTransactionDmaCompleted / ...WithLength / ...Final (kind
+** DL_WDFDMA_COMPLETE*): returns 1 (TRUE: the transaction ended) or 0, and
+** the status in *status. */
+int dl_wdfdma_txn_completed(dl_wdfdma_txn *t, uint64_t length, int kind, uint32_t *status);
+
+/* WdfDmaTransactionRelease. */
+uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t);
+
+/* WdfDmaTransactionSetMaximumLength: only lowers the fragment length. */
+void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length);
+
+/* WdfDmaTransactionSetSingleTransferRequirement (v3, before Initialize). */
+void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t, int require);
+
+/* WdfDmaTransactionSetImmediateExecution (v3). */
+void dl_wdfdma_txn_set_immediate(dl_wdfdma_txn *t, int on);
+
+/* WdfDmaTransactionAllocateResources: reserves `required` map registers
+** (0: what the initialized transaction needs); ops->reserve runs once they
+** are granted. */
+uint32_t dl_wdfdma_txn_allocate_resources(dl_wdfdma_txn *t, int direction, uint32_t required);
+
+/* WdfDmaTransactionFreeResources. */
+void dl_wdfdma_txn_free_resources(dl_wdfdma_txn *t);
+
+/* WdfDmaTransactionGetTransferInfo (Initialized only). */
+void dl_wdfdma_txn_transfer_info(dl_wdfdma_txn *t, uint32_t *map_registers, uint32_t *elements);
+
+/* WdfDmaTransactionCancel (v3): 1 if the transfer was stopped before its
+** EvtProgramDma (the transaction failed), else 0. */
+int dl_wdfdma_txn_cancel(dl_wdfdma_txn *t);
+
+/* Accessors. */
+dl_wdfdma_enabler *dl_wdfdma_txn_enabler(const dl_wdfdma_txn *t);
+uint64_t dl_wdfdma_txn_id(const dl_wdfdma_txn *t);
+int dl_wdfdma_txn_state(const dl_wdfdma_txn *t);
+int dl_wdfdma_txn_direction(const dl_wdfdma_txn *t);
+uint64_t dl_wdfdma_txn_bytes_transferred(const dl_wdfdma_txn *t);
+uint64_t dl_wdfdma_txn_current_length(const dl_wdfdma_txn *t);
+dl_wdf_request *dl_wdfdma_txn_request(const dl_wdfdma_txn *t);
+int dl_wdfdma_txn_reserved(const dl_wdfdma_txn *t);
+void *dl_wdfdma_txn_data(const dl_wdfdma_txn *t);
+void dl_wdfdma_txn_set_data(dl_wdfdma_txn *t, void *data);
+
+/* Name of a transaction state ("Created"...). */
+const char *dl_wdfdma_state_name(int state);
+
+#endif

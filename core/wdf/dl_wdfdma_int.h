@@ -1,0 +1,102 @@
+/*
+** dl_wdfdma_int.h: the KMDF DMA objects' insides, shared by dl_wdfdma.c
+** (enablers, common buffers, power) and dl_wdftxn.c (transactions). Not for
+** use outside core/.
+*/
+#ifndef DL_WDFDMA_INT_H
+#define DL_WDFDMA_INT_H
+
+#include "hal/dl_adapter_int.h"
+#include "wdf/dl_wdfdma.h"
+
+struct dl_wdfdma_enabler {
+  dl_wdf_device *d;
+  dl_machine *m;
+  uint64_t id;
+  dl_wdfdma_config cfg;
+  uint32_t version;             /* DEVICE_DESCRIPTION version: 2, or 3 */
+  int packet, duplex;
+  dl_adapter *adapters[2];      /* by direction; the same one unless Duplex */
+  uint32_t nmr[2];
+  uint64_t max_frag[2];         /* MaximumFragmentLength per adapter */
+  uint32_t max_sg;              /* MaxSGElements */
+  int fill_failed, enable_failed;
+  dl_wdfdma_txn *packet_busy;   /* v2: the packet transaction running */
+  dl_link txns, commons;
+  dl_link zombies;              /* deleted transactions an adapter still calls back */
+  dl_link chan_waiters;         /* transactions waiting to ask for the channel */
+  const dl_wdfdma_ops *ops;
+  int hooked;
+  int dead;                     /* deleted; freed when the last zombie goes */
+  void *data;
+};
+
+struct dl_wdfdma_common {
+  dl_link link;
+  dl_wdfdma_enabler *e;
+  dl_adapter *a;
+  uint64_t va, logical, length;         /* what the driver sees (aligned) */
+  uint64_t raw_va, raw_logical;         /* what AllocateCommonBuffer gave */
+  uint32_t raw_length;
+  void *data;
+};
+
+/* What a transaction's pending channel request is for. */
+enum { WAIT_NONE, WAIT_TRANSFER, WAIT_RESERVE };
+
+struct dl_wdfdma_txn {
+  dl_link link;                 /* on its enabler's txns (or nowhere once a zombie) */
+  dl_link chan;                 /* on chan_waiters while waiting to ask */
+  dl_wdfdma_enabler *e;
+  uint64_t id;
+  int state;
+  int direction;
+  dl_adapter *a;
+  dl_mdl *mdl;                  /* the buffer: start MDL, VA and length */
+  uint64_t va, length;
+  dl_wdf_request *request;
+  uint64_t max_length;          /* SetMaximumLength (0: none) */
+  uint64_t max_frag;            /* the fragment length of this transaction */
+  int single, immediate;
+  uint64_t transferred, remaining, cur_len;
+  dl_mdl *cur_mdl;              /* where the current transfer starts */
+  uint64_t cur_va;
+  uint32_t mapped;              /* packet: bytes MapTransfer mapped */
+  uint64_t base;                /* packet: MapRegisterBase of the transfer */
+  uint32_t regs;
+  int have_regs;
+  dl_sglist *sg;                /* scatter/gather: the current list */
+  uint64_t sg_id;
+  int wait_kind;                /* WAIT_*: what the live pending request is for */
+  uint32_t pending;             /* requests in the adapter's queues */
+  uint32_t drop;                /* ...of which the next `drop` are dropped when granted */
+  int queued;                   /* on chan_waiters */
+  int busy;                     /* engine calls on the stack: delete waits for them */
+  int zombie;                   /* deleted: freed when no longer busy or pending */
+  uint32_t reserved;            /* registers reserved by AllocateResources */
+  uint64_t reserved_base;
+  int reserve_pending;          /* reservation asked, not granted yet */
+  int staging, rerun;
+  void *data;
+};
+
+/* Returns 1 if the machine's IRQL is at most `level` (exact: equal), with
+** report 0xE6/0x13 naming `call` otherwise. */
+int dl_wdfdma_irql(dl_machine *m, const char *call, int exact, uint8_t level);
+
+/* Records report 0x10D/0x8 for a call made in the wrong state. */
+void dl_wdfdma_wrong_state(dl_wdfdma_txn *t, const char *call, const char *allowed);
+
+/* Frees a transaction's memory only (its machine is gone). */
+void dl_wdftxn_free_memory(dl_wdfdma_txn *t);
+
+/* Frees the enabler's memory once it is dead and has no zombies. */
+void dl_wdfdma_enabler_reap(dl_wdfdma_enabler *e);
+
+/* Asks for the channel for transactions waiting to, while the device may. */
+void dl_wdftxn_kick(dl_wdfdma_enabler *e);
+
+/* The adapter dropped a pending request of ctx (teardown or a failed list). */
+void dl_wdftxn_dropped(dl_adapter *a, void *ctx);
+
+#endif
