@@ -55,6 +55,9 @@ for s in scripts/demo.lua $(find scripts/seeds scripts/scenarios -name '*.lua' 2
   fi
 done
 
+echo "== layers (core includes only earlier layers, no include cycle)"
+if lua5.4 tests/layers.lua; then count 1 0; else count 0 1; fi
+
 echo "== lint (luacheck)"
 if luacheck --no-color -q scripts tests; then count 1 0; else count 0 1; fi
 

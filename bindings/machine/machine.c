@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "hal/dl_adapter.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -205,7 +205,7 @@ static int m_close(lua_State *L) {
   lm->L = L;
   ldl_run_close_hooks(L, 1);  /* the framework deletes its objects, as at unload */
   uint64_t before = dl_verifier_count(lm->m);
-  dl_adapter_check_leaks(lm->m);
+  dl_machine_check_leaks(lm->m);
   const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
   char text[300] = "";
   if (leak && !lm->record)
@@ -378,9 +378,7 @@ static int m_stats(lua_State *L) {
   dl_physmem_stats st;
   dl_physmem_get_stats(dl_machine_physmem(lm->m), &st);
   dl_clock *c = dl_machine_clock(lm->m);
-  uint64_t ps = dl_machine_page_size(lm->m), mdls = 0;
-  dl_link *head = dl_machine_mdls(lm->m);
-  for (dl_link *l = head->next; l != head; l = l->next) mdls++;
+  uint64_t ps = dl_machine_page_size(lm->m), mdls = dl_machine_count(lm->m, &dl_mdl_type);
   struct { const char *name; uint64_t v; } f[] = {
     {"ram_bytes", st.ram_pages * ps}, {"free_bytes", st.free_pages * ps},
     {"touched_pages", st.touched_pages}, {"host_bytes", st.host_bytes},

@@ -23,7 +23,7 @@ static int v_reports(lua_State *L) {
 static int v_check_leaks(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   size_t first = (size_t)dl_verifier_count(lm->m);
-  dl_adapter_check_leaks(lm->m);
+  dl_machine_check_leaks(lm->m);
   lua_newtable(L);
   for (size_t i = first; dl_verifier_at(lm->m, i); i++) {
     ldl_pushreport(L, dl_verifier_at(lm->m, i));
@@ -44,7 +44,7 @@ static int v_check_all(lua_State *L) {
     lmachine *lm = luaL_testudata(L, -2, LDL_MACHINE);
     if (!lm || !lm->m) continue;
     size_t first = (size_t)dl_verifier_count(lm->m);
-    dl_adapter_check_leaks(lm->m);
+    dl_machine_check_leaks(lm->m);
     for (size_t i = first; dl_verifier_at(lm->m, i); i++) {
       const dl_report *r = dl_verifier_at(lm->m, i);
       if (out) fprintf(out, "verifier: leak: bug check 0x%X P1=0x%02X: %s\n", r->bugcheck, r->p1, r->message);

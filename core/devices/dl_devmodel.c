@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
@@ -22,9 +22,9 @@ static uint64_t next_bar(dl_machine *m) {
   uint64_t base = r.base + r.size;
   if (base < (UINT64_C(1) << 32)) base = UINT64_C(1) << 32;
   base = (base + MMIO_ALIGN - 1) & ~(MMIO_ALIGN - 1);
-  dl_link *head = dl_machine_devmodels(m);
-  for (dl_link *l = head->next; l != head; l = l->next) {
-    dl_devmodel *dm = dl_devmodel_from_link(l);
+  for (dl_object *o = dl_object_next(m, NULL, &dl_devmodel_type); o;
+       o = dl_object_next(m, o, &dl_devmodel_type)) {
+    dl_devmodel *dm = (dl_devmodel *)o;
     if (dm->bar + dm->bar_size > base) base = dm->bar + dm->bar_size;
   }
   return base;
@@ -43,15 +43,13 @@ int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t
     free(dm);
     return rc;
   }
-  dm->m = m;
-  dm->id = dm->pdo->id;
+  dl_object_init_as(DL_OBJECT(dm), &dl_devmodel_type, DL_OBJECT(dm->pdo));
   dm->bar = next_bar(m);
   dm->bar_size = (bar_size + ps - 1) / ps * ps;
   dm->vector = vector;
   dm->irql = irql;
   dm->ops = ops;
   dm->ctx = ctx;
-  dl_list_append(dl_machine_devmodels(m), &dm->link);
   *out = dm;
   return DL_OK;
 }
@@ -59,13 +57,14 @@ int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t
 /* Frees a model; NULL is a harmless no-op. */
 void dl_devmodel_free(dl_devmodel *dm) {
   if (!dm) return;
-  dl_list_remove(&dm->link);
+  dl_object_unlink(DL_OBJECT(dm));
   if (dm->ops && dm->ops->destroy) dm->ops->destroy(dm->ctx);
   free(dm);
 }
 
-/* The model that owns a link of the machine's list. */
-dl_devmodel *dl_devmodel_from_link(dl_link *l) { return DL_CONTAINER(l, dl_devmodel, link); }
+static void destroy(dl_object *o) { dl_devmodel_free((dl_devmodel *)o); }
+
+const dl_object_type dl_devmodel_type = { "device model", destroy, NULL, NULL };
 
 /* The model drives its interrupt line. */
 void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted) {
@@ -84,9 +83,9 @@ int dl_devmodel_dma_write(dl_devmodel *dm, uint64_t logical, const void *src, si
 
 /* The model whose register block holds [pa, pa+len), or NULL. */
 static dl_devmodel *model_at(dl_machine *m, uint64_t pa, uint64_t len) {
-  dl_link *head = dl_machine_devmodels(m);
-  for (dl_link *l = head->next; l != head; l = l->next) {
-    dl_devmodel *dm = dl_devmodel_from_link(l);
+  for (dl_object *o = dl_object_next(m, NULL, &dl_devmodel_type); o;
+       o = dl_object_next(m, o, &dl_devmodel_type)) {
+    dl_devmodel *dm = (dl_devmodel *)o;
     if (pa >= dm->bar && pa - dm->bar < dm->bar_size && len <= dm->bar_size - (pa - dm->bar))
       return dm;
   }

@@ -26,17 +26,17 @@ typedef struct dl_devmodel_ops {
 } dl_devmodel_ops;
 
 struct dl_devmodel {
-  dl_link link;                        /* on the machine's list */
-  dl_machine *m;
-  uint64_t id;
+  DL_OBJECT_FIELDS
   dl_device *pdo;
   uint64_t bar, bar_size;              /* physical register block */
   uint32_t vector;
   uint8_t irql;
   const dl_devmodel_ops *ops;
   void *ctx;
-  void *data;                          /* user slot */
 };
+
+/* The device-model type; a model shares its PDO's id. */
+extern const dl_object_type dl_devmodel_type;
 
 /* Creates a model with a register block of bar_size bytes (rounded up to
 ** pages) placed above RAM, its interrupt on `vector` at `irql`. */
@@ -46,8 +46,6 @@ int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t
 /* Frees a model (calls ops->destroy); NULL is a harmless no-op. */
 void dl_devmodel_free(dl_devmodel *dm);
 
-/* The model that owns a link of the machine's list. */
-dl_devmodel *dl_devmodel_from_link(dl_link *l);
 
 /* The model drives its interrupt line. */
 void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -43,9 +43,8 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   if (!d->master || (d->version >= 3 && d->address_width && d->address_width < 24)) return DL_EINVAL;
   dl_adapter *a = calloc(1, sizeof *a);
   if (!a) return DL_ENOMEM;
-  a->m = m;
+  dl_object_init(DL_OBJECT(a), m, &dl_adapter_type, DL_OBJECT(dev));
   a->dev = dev;
-  a->id = dl_machine_next_id(m);
   a->desc = *d;
   a->ceiling = ceiling_of(d);
   a->sg = d->scatter_gather;
@@ -54,9 +53,10 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   uint64_t want = (maxlen + ps - 1) / ps + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
   a->nmr = (uint32_t)want;
   if (a->needs_registers) {
-    dl_mapregs *mr = dl_machine_mapregs(m);
+    dl_mapregs *mr = dl_mapregs_of(m);
     uint32_t cap = dl_machine_config_of(m)->adapter_map_registers;
     if (!mr || mr->count == 0) {
+      dl_object_unlink(DL_OBJECT(a));
       free(a);
       return DL_ENOSPACE;
     }
@@ -69,7 +69,6 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   dl_list_init(&a->sglists);
   dl_list_init(&a->free_sglists);
   dl_list_init(&a->commons);
-  dl_list_append(dl_machine_adapters(m), &a->link);
   *out = a;
   *nmr = a->nmr;
   return DL_OK;
@@ -115,14 +114,39 @@ void dl_adapter_put(dl_adapter *a) {
   a->released = 1;
 }
 
-/* Reports what every adapter still holds, as leaks. */
-size_t dl_adapter_check_leaks(dl_machine *m) {
-  size_t n = 0;
-  dl_link *head = dl_machine_adapters(m);
-  for (dl_link *l = head->next; l != head; l = l->next)
-    n += report_outstanding(dl_adapter_from_link(l), "leak at end of run", 1);
-  return n;
+/* The adapter's leak check (end of a run): what it still holds. */
+static size_t check_leaks(dl_object *o) {
+  return report_outstanding((dl_adapter *)o, "leak at end of run", 1);
 }
+
+/* Returns 1 if `mdl` is in the chain starting at `head`. */
+static int in_chain(const dl_mdl *head, const dl_mdl *mdl) {
+  for (const dl_mdl *cur = head; cur; cur = dl_mdl_next(cur))
+    if (cur == mdl) return 1;
+  return 0;
+}
+
+/* Returns 1 if the request is a scatter/gather request still to be built
+** over a chain that holds mdl. */
+static int request_needs(const dl_request *r, const dl_mdl *mdl) {
+  return r && r->kind == REQ_SGLIST && in_chain(r->mdl, mdl);
+}
+
+/* 1 if a waiting request of the adapter (its channel queue, or the owner
+** still waiting for registers) needs the MDL `other`. */
+static int holds(const dl_object *o, const dl_object *other) {
+  const dl_adapter *a = (const dl_adapter *)o;
+  if (other->type != &dl_mdl_type) return 0;
+  const dl_mdl *mdl = (const dl_mdl *)other;
+  if (request_needs(a->owner, mdl)) return 1;
+  for (const dl_link *q = a->channel_queue.next; q != &a->channel_queue; q = q->next)
+    if (request_needs(DL_CONTAINER(q, dl_request, link), mdl)) return 1;
+  return 0;
+}
+
+static void destroy(dl_object *o) { dl_adapter_destroy((dl_adapter *)o); }
+
+const dl_object_type dl_adapter_type = { "DMA_ADAPTER", destroy, check_leaks, holds };
 
 /* Drops a queued request without running it (teardown). */
 static void drop_request(dl_adapter *a, dl_request *r) {
@@ -134,7 +158,7 @@ static void drop_request(dl_adapter *a, dl_request *r) {
 /* Frees an adapter whatever it holds. */
 void dl_adapter_destroy(dl_adapter *a) {
   if (!a) return;
-  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  dl_mapregs *mr = dl_mapregs_of(a->m);
   while (!dl_list_empty(&a->channel_queue))
     drop_request(a, DL_CONTAINER(a->channel_queue.next, dl_request, link));
   if (a->owner && a->owner->link.next != &a->owner->link)
@@ -157,13 +181,12 @@ void dl_adapter_destroy(dl_adapter *a) {
   dl_common_destroy_all(a);
   free(a->maps);
   free(a->grants);
-  dl_list_remove(&a->link);
+  dl_object_unlink(DL_OBJECT(a));
   free(a);
 }
 
 /* ---- accessors ------------------------------------------------------------ */
 
-dl_adapter *dl_adapter_from_link(dl_link *l) { return DL_CONTAINER(l, dl_adapter, link); }
 dl_machine *dl_adapter_machine(const dl_adapter *a) { return a->m; }
 dl_device *dl_adapter_device(const dl_adapter *a) { return a->dev; }
 uint64_t dl_adapter_id(const dl_adapter *a) { return a->id; }
@@ -256,7 +279,7 @@ static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
                    "%s: adapter#%llu frees map registers still mapped "
                    "(FlushAdapterBuffers was not called after MapTransfer)", call,
                    (unsigned long long)a->id);
-  if (g->count) dl_mapregs_give(dl_machine_mapregs(a->m), g->first, g->count);
+  if (g->count) dl_mapregs_give(dl_mapregs_of(a->m), g->first, g->count);
   dl_stats_map_registers(dl_machine_trace(a->m), -(int64_t)g->count,
                          dl_clock_now(dl_machine_clock(a->m)));
   dl_trace_emit(a->m, DL_TR_FREE_MAP_REGISTERS, a->id, g->count, 0);
@@ -358,7 +381,7 @@ static void start_channel(dl_adapter *a) {
   dl_list_remove(&r->link);
   a->owner = r;
   uint32_t first = 0;
-  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  dl_mapregs *mr = dl_mapregs_of(a->m);
   if (r->regs == 0 || (dl_list_empty(&mr->waiters) && !dl_mapregs_take(mr, r->regs, &first))) {
     run_granted(a, r, first);
     return;
@@ -371,7 +394,7 @@ static void start_channel(dl_adapter *a) {
 /* Serves the master FIFO from its head while the head's registers are free.
 ** Re-entrant calls (a routine freeing registers) only ask for another pass. */
 static void serve_waiters(dl_machine *m) {
-  dl_mapregs *mr = dl_machine_mapregs(m);
+  dl_mapregs *mr = dl_mapregs_of(m);
   if (!mr) return;
   if (mr->serving) {
     mr->rerun = 1;

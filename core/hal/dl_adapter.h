@@ -76,8 +76,8 @@ void dl_adapter_destroy(dl_adapter *a);
 /* Sets the function told about requests dropped at teardown. */
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop);
 
-/* Accessors. */
-dl_adapter *dl_adapter_from_link(dl_link *l);
+/* The DMA_ADAPTER type (its leak check reports what an adapter still holds). */
+extern const dl_object_type dl_adapter_type;
 dl_machine *dl_adapter_machine(const dl_adapter *a);
 dl_device *dl_adapter_device(const dl_adapter *a);
 uint64_t dl_adapter_id(const dl_adapter *a);
@@ -155,8 +155,5 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
 void dl_adapter_free_common(dl_adapter *a, uint32_t length, uint64_t logical, uint64_t va,
                             int cache_enabled);
 
-/* Reports what every adapter of the machine still holds, as leaks; returns
-** how many reports were made. */
-size_t dl_adapter_check_leaks(dl_machine *m);
 
 #endif

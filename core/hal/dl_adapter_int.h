@@ -79,10 +79,8 @@ typedef struct dl_common {
 } dl_common;
 
 struct dl_adapter {
-  dl_link link;                /* on the machine's adapter list */
-  dl_machine *m;
+  DL_OBJECT_FIELDS
   dl_device *dev;
-  uint64_t id;
   dl_device_description desc;
   uint64_t ceiling;
   uint32_t nmr;
@@ -102,7 +100,6 @@ struct dl_adapter {
   uint32_t live_commons;
   dl_request_drop_fn drop;
   dl_adapter_stats stats;
-  void *data;
 };
 
 #define NO_SLOT UINT32_MAX

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "hal/dl_adapter_int.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 

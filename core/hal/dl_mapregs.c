@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/dl_status.h"
+#include "machine/dl_machine.h"
 
 #define ISA_CEILING UINT64_C(0xFFFFFF)
 
@@ -82,4 +83,19 @@ int dl_mapregs_find_unmapped(const dl_mapregs *mr, uint32_t lo, uint32_t hi, uin
 /* Physical address of register i. */
 uint64_t dl_mapregs_pa(const dl_mapregs *mr, uint32_t i, uint32_t page_size) {
   return (mr->first_pfn + i) * page_size;
+}
+
+static void free_part(void *part) { dl_mapregs_free(part); }
+
+/* The machine's pool, made on first use. */
+dl_mapregs *dl_mapregs_of(dl_machine *m) {
+  dl_mapregs *mr = dl_machine_part(m, DL_PART_MAPREGS);
+  if (mr) return mr;
+  uint64_t first;
+  uint32_t count = dl_machine_hal_low(m, &first);
+  int rc = count ? dl_mapregs_new_at(first, count, &mr)
+                 : dl_mapregs_new(dl_machine_physmem(m), dl_machine_config_of(m)->map_registers, &mr);
+  if (rc) return NULL;
+  dl_machine_set_part(m, DL_PART_MAPREGS, mr, free_part);
+  return mr;
 }

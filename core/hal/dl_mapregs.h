@@ -32,6 +32,11 @@ int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out);
 /* Frees the register file; NULL is a harmless no-op. */
 void dl_mapregs_free(dl_mapregs *mr);
 
+/* The machine's pool, made on first use (from the pages the machine set
+** aside, else from RAM below 16 MiB); NULL if none can be made. */
+typedef struct dl_machine dl_machine;
+dl_mapregs *dl_mapregs_of(dl_machine *m);
+
 /* Takes the first run of n free registers; DL_ENOSPACE if there is none. */
 int dl_mapregs_take(dl_mapregs *mr, uint32_t n, uint32_t *first);
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "memory/dl_cache.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -72,7 +72,7 @@ static uint32_t new_mapping(dl_adapter *a) {
 void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
   dl_mapping *mp = &a->maps[index];
   if (copy_back && mp->bounced && !mp->write) bounce_copy(a->m, mp, 0);
-  if (mp->reg_count) memset(dl_machine_mapregs(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
+  if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
   dl_dmamap_remove(dl_machine_dmamap(a->m), mp->dm_handle);
   mp->live = 0;
   mp->next_free = a->free_map;
@@ -113,7 +113,7 @@ static int check_map_args(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t *len
 
 /* Picks the registers for a bounce of `need` pages inside the grant. */
 static int pick_registers(dl_adapter *a, const dl_grant *g, uint32_t need, uint32_t *first) {
-  dl_mapregs *mr = dl_machine_mapregs(a->m);
+  dl_mapregs *mr = dl_mapregs_of(a->m);
   if (need > g->count) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS, need, g->count, 0,
                    "MapTransfer: the transfer needs %u map registers but its MapRegisterBase "
@@ -174,7 +174,7 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   mp->write = write;
   mp->reg_first = first;
   mp->reg_count = need;
-  mp->logical = bounce ? dl_mapregs_pa(dl_machine_mapregs(a->m), first, (uint32_t)ps) + va % ps : pa;
+  mp->logical = bounce ? dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps : pa;
   a->live_maps++;
   if ((bounce && keep_pfns(mp, mdl, ps)) ||
       dl_dmamap_add(dl_machine_dmamap(a->m), mp->logical, len, &mp->dm_handle)) {

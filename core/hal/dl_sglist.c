@@ -139,9 +139,8 @@ static int map_chain(dl_adapter *a, dl_sglist *sg, dl_request *r) {
 /* Returns 1 if mdl is still one of the machine's MDLs: a request waiting
 ** for registers keeps a pointer the driver may have freed meanwhile. */
 static int mdl_alive(dl_machine *m, const dl_mdl *mdl) {
-  dl_link *head = dl_machine_mdls(m);
-  for (dl_link *l = head->next; l != head; l = l->next)
-    if (dl_mdl_from_link(l) == mdl) return 1;
+  for (const dl_mdl *p = dl_mdl_next_live(m, NULL); p; p = dl_mdl_next_live(m, p))
+    if (p == mdl) return 1;
   return 0;
 }
 

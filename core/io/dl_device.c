@@ -9,16 +9,18 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 
+static void destroy(dl_object *o) { dl_device_free((dl_device *)o); }
+
+const dl_object_type dl_device_type = { "DEVICE_OBJECT", destroy, NULL, NULL };
+
 /* Creates a device object named `name`. */
 int dl_device_new(dl_machine *m, const char *name, dl_device **out) {
   dl_device *dev = calloc(1, sizeof *dev);
   if (!dev) return DL_ENOMEM;
-  dev->m = m;
-  dev->id = dl_machine_next_id(m);
+  dl_object_init(DL_OBJECT(dev), m, &dl_device_type, NULL);
   dl_list_init(&dev->irp_queue);
   if (name) snprintf(dev->name, sizeof dev->name, "%s", name);
   else snprintf(dev->name, sizeof dev->name, "device%llu", (unsigned long long)dev->id);
-  dl_list_append(dl_machine_devices(m), &dev->link);
   *out = dev;
   return DL_OK;
 }
@@ -26,6 +28,6 @@ int dl_device_new(dl_machine *m, const char *name, dl_device **out) {
 /* Frees a device object. */
 void dl_device_free(dl_device *dev) {
   if (!dev) return;
-  dl_list_remove(&dev->link);
+  dl_object_unlink(DL_OBJECT(dev));
   free(dev);
 }

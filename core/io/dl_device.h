@@ -9,20 +9,21 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
 
 typedef struct dl_device {
-  dl_link link;            /* on the machine's device list */
-  dl_machine *m;
-  uint64_t id;
+  DL_OBJECT_FIELDS
   char name[48];
   uint32_t channel_requests; /* AllocateAdapterChannel requests not yet released */
   struct dl_dpc *dpc_for_isr; /* IoInitializeDpcRequest */
   dl_link irp_queue;       /* DeviceQueue: IRPs waiting for StartIo (dl_irp.c) */
   struct dl_irp *current_irp; /* CurrentIrp; non-NULL is the queue's Busy state */
-  void *data;              /* user slot (the binding's handle) */
 } dl_device;
+
+/* The DEVICE_OBJECT type. */
+extern const dl_object_type dl_device_type;
 
 /* Creates a device object named `name` (may be NULL). */
 int dl_device_new(dl_machine *m, const char *name, dl_device **out);

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 
-#include "hal/dl_adapter_int.h"
 #include "io/dl_device.h"
 #include "machine/dl_machine.h"
 #include "io/dl_mdl.h"
@@ -26,32 +25,35 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
   if (length > UINT32_MAX) return DL_EINVAL;
   dl_irp *irp = calloc(1, sizeof *irp);
   if (!irp) return DL_ENOMEM;
-  irp->id = dl_machine_next_id(m);
+  dl_object_init(DL_OBJECT(irp), m, &dl_irp_type, NULL);
   if (length) {
     int rc = dl_mdl_allocate(m, va, length, &irp->mdl);
     if (!rc && (rc = dl_mdl_probe_and_lock(irp->mdl, lock_operation(major))) != DL_OK)
       dl_mdl_free(irp->mdl);
     if (rc) {
+      dl_object_unlink(DL_OBJECT(irp));
       free(irp);
       return rc;
     }
   }
-  irp->m = m;
   irp->major = major;
   irp->length = (uint32_t)length;
   irp->byte_offset = byte_offset;
   dl_list_init(&irp->entry);
-  dl_list_append(dl_machine_irps(m), &irp->link);
   *out = irp;
   return DL_OK;
 }
+
+static void destroy(dl_object *o) { dl_irp_free((dl_irp *)o); }
+
+const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL };
 
 /* Frees the IRP; its device forgets it. */
 void dl_irp_free(dl_irp *irp) {
   if (!irp) return;
   dl_list_remove(&irp->entry);
   if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
-  dl_list_remove(&irp->link);
+  dl_object_unlink(DL_OBJECT(irp));
   free(irp);
 }
 
@@ -115,31 +117,12 @@ void dl_irp_start_next_packet(dl_device *dev, dl_start_io_fn fn, void *ctx) {
   start_io(dev, irp, fn, ctx);
 }
 
-/* Returns 1 if `mdl` is in the chain starting at `head`. */
-static int in_chain(const dl_mdl *head, const dl_mdl *mdl) {
-  for (const dl_mdl *cur = head; cur; cur = dl_mdl_next(cur))
-    if (cur == mdl) return 1;
-  return 0;
-}
-
-/* Returns 1 if the request is a scatter/gather request still to be built
-** over a chain that holds mdl. */
-static int request_needs(const dl_request *r, const dl_mdl *mdl) {
-  return r && r->kind == REQ_SGLIST && in_chain(r->mdl, mdl);
-}
-
-/* Looks through every adapter's waiting requests (its channel queue, and
-** the owner still waiting for registers) for one that needs the MDL. */
+/* The object (an adapter's waiting S/G request) that still needs the
+** IRP's MDL: its id, or 0. */
 uint64_t dl_irp_mdl_awaited(const dl_irp *irp) {
   if (!irp->mdl) return 0;
-  dl_link *head = dl_machine_adapters(irp->m);
-  for (dl_link *l = head->next; l != head; l = l->next) {
-    dl_adapter *a = dl_adapter_from_link(l);
-    if (request_needs(a->owner, irp->mdl)) return a->id;
-    for (dl_link *q = a->channel_queue.next; q != &a->channel_queue; q = q->next)
-      if (request_needs(DL_CONTAINER(q, dl_request, link), irp->mdl)) return a->id;
-  }
-  return 0;
+  dl_object *holder = dl_machine_holder(irp->m, DL_OBJECT(irp->mdl));
+  return holder ? holder->id : 0;
 }
 
 /* IoCompleteRequest. */
@@ -158,8 +141,6 @@ int dl_irp_complete(dl_irp *irp) {
   return DL_OK;
 }
 
-/* The IRP that owns a link of the machine's IRP list. */
-dl_irp *dl_irp_from_link(dl_link *l) { return DL_CONTAINER(l, dl_irp, link); }
 
 /* Name of a major function. */
 const char *dl_irp_major_name(uint8_t major) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_mdl dl_mdl;
@@ -38,10 +39,8 @@ enum {
 typedef void (*dl_start_io_fn)(void *ctx, dl_device *dev, dl_irp *irp);
 
 struct dl_irp {
-  dl_link link;            /* on the machine's IRP list */
+  DL_OBJECT_FIELDS
   dl_link entry;           /* on a device queue while queued (DeviceQueueEntry) */
-  dl_machine *m;
-  uint64_t id;
   uint8_t major;
   uint32_t length;         /* Parameters.Read/Write.Length */
   uint64_t byte_offset;    /* Parameters.Read/Write.ByteOffset: where on the medium */
@@ -54,8 +53,10 @@ struct dl_irp {
   int queued, completed;
   dl_device *device;       /* where it was sent; NULL until then */
   uint64_t sent_at, completed_at;
-  void *data;              /* user slot */
 };
+
+/* The IRP type. */
+extern const dl_object_type dl_irp_type;
 
 /* Builds an IRP for `major` (READ, WRITE or DEVICE_CONTROL) over the buffer
 ** [va, va+length), probed and locked for the access the device makes (it
@@ -101,8 +102,6 @@ uint64_t dl_irp_mdl_awaited(const dl_irp *irp);
 ** DL_EBUSY (nothing done) if dl_irp_mdl_awaited. */
 int dl_irp_complete(dl_irp *irp);
 
-/* The IRP that owns a link of the machine's IRP list. */
-dl_irp *dl_irp_from_link(dl_link *l);
 
 /* Name of a major function ("IRP_MJ_READ"...), or NULL. */
 const char *dl_irp_major_name(uint8_t major);

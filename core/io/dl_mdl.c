@@ -11,19 +11,25 @@
 #include "base/dl_status.h"
 
 struct dl_mdl {
-  dl_link link;           /* on the machine's list */
-  dl_machine *m;
+  DL_OBJECT_FIELDS
   dl_mdl *next;           /* the WDK's Next */
   dl_mdl *source;         /* partial MDLs: where the PFNs came from */
-  uint64_t id;
   uint64_t start_va;
   uint32_t byte_offset, byte_count;
   uint32_t flags;
   uint64_t region_id;     /* region the PFNs were taken from, 0 if none */
-  void *data;
   uint64_t capacity;      /* PFN slots */
   uint64_t pfns[];
 };
+
+static void destroy(dl_object *o) { dl_mdl_destroy((dl_mdl *)o); }
+
+const dl_object_type dl_mdl_type = { "MDL", destroy, NULL, NULL };
+
+/* The next live MDL after `after` (the first if NULL), in creation order. */
+dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after) {
+  return (dl_mdl *)dl_object_next(m, DL_OBJECT(after), &dl_mdl_type);
+}
 
 static uint64_t page_size(const dl_mdl *mdl) { return dl_machine_page_size(mdl->m); }
 
@@ -38,13 +44,11 @@ int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
   uint64_t n = span_pages(va, length, ps);
   dl_mdl *mdl = calloc(1, sizeof *mdl + n * sizeof mdl->pfns[0]);
   if (!mdl) return DL_ENOMEM;
-  mdl->m = m;
-  mdl->id = dl_machine_next_id(m);
+  dl_object_init(DL_OBJECT(mdl), m, &dl_mdl_type, NULL);
   mdl->start_va = va & ~(ps - 1);
   mdl->byte_offset = (uint32_t)(va & (ps - 1));
   mdl->byte_count = (uint32_t)length;
   mdl->capacity = n;
-  dl_list_append(dl_machine_mdls(m), &mdl->link);
   *out = mdl;
   return DL_OK;
 }
@@ -52,20 +56,14 @@ int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
 /* Partial MDLs built from `source` lose it (their PFNs are no longer
 ** backed by anything the driver holds). */
 static void orphan_partials(dl_mdl *source) {
-  dl_link *head = dl_machine_mdls(source->m);
-  for (dl_link *l = head->next; l != head; l = l->next) {
-    dl_mdl *p = dl_mdl_from_link(l);
+  for (dl_mdl *p = dl_mdl_next_live(source->m, NULL); p; p = dl_mdl_next_live(source->m, p))
     if (p->source == source) p->source = NULL;
-  }
 }
 
 /* Clears Next pointers that name `mdl`, so no chain dangles. */
 static void unchain(dl_mdl *mdl) {
-  dl_link *head = dl_machine_mdls(mdl->m);
-  for (dl_link *l = head->next; l != head; l = l->next) {
-    dl_mdl *p = dl_mdl_from_link(l);
+  for (dl_mdl *p = dl_mdl_next_live(mdl->m, NULL); p; p = dl_mdl_next_live(mdl->m, p))
     if (p->next == mdl) p->next = NULL;
-  }
 }
 
 static dl_region *region_of(const dl_mdl *mdl) {
@@ -86,7 +84,7 @@ void dl_mdl_destroy(dl_mdl *mdl) {
   if (mdl->flags & DL_MDL_PAGES_LOCKED) dl_mdl_unlock(mdl);
   orphan_partials(mdl);
   unchain(mdl);
-  dl_list_remove(&mdl->link);
+  dl_object_unlink(DL_OBJECT(mdl));
   free(mdl);
 }
 
@@ -219,5 +217,3 @@ uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va) {
   return mdl->pfns[(va - mdl->start_va) / ps] * ps + (va & (ps - 1));
 }
 
-/* The MDL that owns a link of the machine's MDL list. */
-dl_mdl *dl_mdl_from_link(dl_link *l) { return DL_CONTAINER(l, dl_mdl, link); }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_mdl dl_mdl;
@@ -96,7 +97,8 @@ uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va);
 void *dl_mdl_data(const dl_mdl *mdl);
 void dl_mdl_set_data(dl_mdl *mdl, void *data);
 
-/* The MDL that owns a link of the machine's MDL list. */
-dl_mdl *dl_mdl_from_link(dl_link *l);
+/* The MDL type, and the next live MDL after `after` (the first if NULL). */
+extern const dl_object_type dl_mdl_type;
+dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after);
 
 #endif

@@ -9,28 +9,16 @@
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 
-/* Initialises the machine's CPUs. */
-void dl_cpus_init(dl_cpu *cpus, int n) {
-  for (int i = 0; i < n; i++) {
-    cpus[i].irql = DL_PASSIVE_LEVEL;
-    cpus[i].isr = NULL;
-    cpus[i].drain_scheduled = 0;
-    dl_list_init(&cpus[i].dpcs);
-  }
-}
-
 /* KeInitializeDpc. */
 int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out) {
   dl_dpc *dpc = calloc(1, sizeof *dpc);
   if (!dpc) return DL_ENOMEM;
-  dpc->m = m;
-  dpc->id = dl_machine_next_id(m);
+  dl_object_init(DL_OBJECT(dpc), m, &dl_dpc_type, NULL);
   dpc->fn = fn;
   dpc->ctx = ctx;
   dpc->importance = DL_MEDIUM_IMPORTANCE;
   dpc->target = -1;
   dl_list_init(&dpc->link);
-  dl_list_append(dl_machine_dpcs(m), &dpc->all);
   *out = dpc;
   return DL_OK;
 }
@@ -39,7 +27,7 @@ int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out) {
 void dl_dpc_free(dl_dpc *dpc) {
   if (!dpc) return;
   if (dpc->queued) dl_list_remove(&dpc->link);
-  dl_list_remove(&dpc->all);
+  dl_object_unlink(DL_OBJECT(dpc));
   free(dpc);
 }
 
@@ -124,16 +112,15 @@ int dl_dpc_set_target(dl_dpc *dpc, int cpu) {
   return DL_OK;
 }
 
-/* The DPC that owns a link of the machine's DPC list. */
-dl_dpc *dl_dpc_from_all(dl_link *l) { return DL_CONTAINER(l, dl_dpc, all); }
+static void destroy_dpc(dl_object *o) { dl_dpc_free((dl_dpc *)o); }
+
+const dl_object_type dl_dpc_type = { "KDPC", destroy_dpc, NULL, NULL };
 
 /* KeInitializeTimer. */
 int dl_timer_new(dl_machine *m, dl_timer **out) {
   dl_timer *t = calloc(1, sizeof *t);
   if (!t) return DL_ENOMEM;
-  t->m = m;
-  t->id = dl_machine_next_id(m);
-  dl_list_append(dl_machine_timers(m), &t->all);
+  dl_object_init(DL_OBJECT(t), m, &dl_timer_type, NULL);
   *out = t;
   return DL_OK;
 }
@@ -142,7 +129,7 @@ int dl_timer_new(dl_machine *m, dl_timer **out) {
 void dl_timer_free(dl_timer *t) {
   if (!t) return;
   dl_timer_cancel(t);
-  dl_list_remove(&t->all);
+  dl_object_unlink(DL_OBJECT(t));
   free(t);
 }
 
@@ -181,5 +168,6 @@ int dl_timer_cancel(dl_timer *t) {
   return 1;
 }
 
-/* The timer that owns a link of the machine's timer list. */
-dl_timer *dl_timer_from_all(dl_link *l) { return DL_CONTAINER(l, dl_timer, all); }
+static void destroy_timer(dl_object *o) { dl_timer_free((dl_timer *)o); }
+
+const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, NULL, NULL };

@@ -13,11 +13,12 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "machine/dl_machine.h"
+#include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_dpc dl_dpc;
 
-#define DL_MAX_CPUS 64
 
 /* KDPC importance. */
 enum { DL_LOW_IMPORTANCE = 0, DL_MEDIUM_IMPORTANCE = 1, DL_HIGH_IMPORTANCE = 2,
@@ -26,32 +27,19 @@ enum { DL_LOW_IMPORTANCE = 0, DL_MEDIUM_IMPORTANCE = 1, DL_HIGH_IMPORTANCE = 2,
 /* A DPC routine: DeferredRoutine(Dpc, DeferredContext, SystemArgument1, SystemArgument2). */
 typedef void (*dl_dpc_fn)(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2);
 
-/* One CPU. */
-typedef struct dl_cpu {
-  uint8_t irql;
-  void *isr;               /* the interrupt whose ISR runs on it, or NULL */
-  dl_link dpcs;            /* queued DPCs, in the order they will run */
-  int drain_scheduled;     /* a drain event is pending... */
-  uint64_t drain_event;    /* ...with this clock id */
-} dl_cpu;
 
 /* A DPC (KDPC), owned by its machine. */
 struct dl_dpc {
+  DL_OBJECT_FIELDS
   dl_link link;            /* on a CPU's queue while queued */
-  dl_link all;             /* on the machine's list */
-  dl_machine *m;
-  uint64_t id;
   dl_dpc_fn fn;
   void *ctx;
   uint8_t importance;
   int target;              /* CPU number, or -1 for the CPU that queues it */
   int queued;
   uint64_t arg1, arg2, queued_at;
-  void *data;              /* user slot */
 };
 
-/* Initialises the machine's CPUs (all at PASSIVE_LEVEL, queues empty). */
-void dl_cpus_init(dl_cpu *cpus, int n);
 
 /* KeInitializeDpc: a new DPC owned by the machine. */
 int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out);
@@ -69,20 +57,17 @@ int dl_dpc_remove(dl_dpc *dpc);
 void dl_dpc_set_importance(dl_dpc *dpc, uint8_t importance);
 int dl_dpc_set_target(dl_dpc *dpc, int cpu);
 
-/* The DPC that owns a link of the machine's DPC list. */
-dl_dpc *dl_dpc_from_all(dl_link *l);
+/* The KDPC type. */
+extern const dl_object_type dl_dpc_type;
 
 /* A kernel timer (KTIMER): when it expires it queues its DPC, if it has
 ** one, and again every period if it is periodic. */
 typedef struct dl_timer {
-  dl_link all;             /* on the machine's list */
-  dl_machine *m;
-  uint64_t id;
+  DL_OBJECT_FIELDS
   dl_dpc *dpc;
   int set, signaled;
   uint64_t event, due;
   uint64_t period;         /* ns, 0: one-shot */
-  void *data;              /* user slot */
 } dl_timer;
 
 /* KeInitializeTimer: a new timer owned by the machine. */
@@ -98,7 +83,7 @@ int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc);
 /* KeCancelTimer: returns 1 if it was set. */
 int dl_timer_cancel(dl_timer *t);
 
-/* The timer that owns a link of the machine's timer list. */
-dl_timer *dl_timer_from_all(dl_link *l);
+/* The KTIMER type. */
+extern const dl_object_type dl_timer_type;
 
 #endif

@@ -23,24 +23,21 @@ typedef struct line {
 
 struct dl_lines { line v[DL_MAX_VECTORS]; };
 
-/* Creates the line table. */
-dl_lines *dl_lines_new(void) {
-  dl_lines *lines = calloc(1, sizeof *lines);
-  if (!lines) return NULL;
-  for (int i = 0; i < DL_MAX_VECTORS; i++) dl_list_init(&lines->v[i].isrs);
-  return lines;
+/* Frees the line table (its interrupts, objects of the machine, went first). */
+static void lines_free(void *part) {
+  dl_lines *lines = part;
+  for (int i = 0; i < DL_MAX_VECTORS; i++) free(lines->v[i].holders);
+  free(lines);
 }
 
-/* Frees the line table and every interrupt still connected. */
-void dl_lines_free(dl_lines *lines) {
-  if (!lines) return;
-  for (int i = 0; i < DL_MAX_VECTORS; i++) {
-    lines->v[i].delivering = 0;
-    while (!dl_list_empty(&lines->v[i].isrs))
-      dl_interrupt_disconnect(DL_CONTAINER(lines->v[i].isrs.next, dl_interrupt, link));
-    free(lines->v[i].holders);
-  }
-  free(lines);
+/* The machine's line table, made on first use; NULL without memory. */
+static dl_lines *lines_of(dl_machine *m) {
+  dl_lines *lines = dl_machine_part(m, DL_PART_LINES);
+  if (lines) return lines;
+  if (!(lines = calloc(1, sizeof *lines))) return NULL;
+  for (int i = 0; i < DL_MAX_VECTORS; i++) dl_list_init(&lines->v[i].isrs);
+  dl_machine_set_part(m, DL_PART_LINES, lines, lines_free);
+  return lines;
 }
 
 static void schedule_delivery(dl_machine *m, uint32_t vector);
@@ -55,15 +52,16 @@ int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t s
   uint32_t cpus = dl_machine_config_of(m)->cpus;
   if (cpus < 64) affinity &= (UINT64_C(1) << cpus) - 1;
   if (!affinity) return DL_EINVAL;  /* none of the machine's CPUs, as in the kernel */
-  line *ln = &dl_machine_lines(m)->v[vector];
+  dl_lines *lines = lines_of(m);
+  if (!lines) return DL_ENOMEM;
+  line *ln = &lines->v[vector];
   for (dl_link *l = ln->isrs.next; l != &ln->isrs; l = l->next) {
     dl_interrupt *other = DL_CONTAINER(l, dl_interrupt, link);
     if (other->isr && (!shared || !other->shared)) return DL_EBUSY;  /* isr NULL: going away */
   }
   dl_interrupt *intr = calloc(1, sizeof *intr);
   if (!intr) return DL_ENOMEM;
-  intr->m = m;
-  intr->id = dl_machine_next_id(m);
+  dl_object_init(DL_OBJECT(intr), m, &dl_interrupt_type, NULL);
   intr->vector = vector;
   intr->irql = irql;
   intr->sync_irql = sync_irql;
@@ -88,13 +86,23 @@ int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t s
 ** delivery frees it once they are done. */
 void dl_interrupt_disconnect(dl_interrupt *intr) {
   if (!intr) return;
-  if (dl_machine_lines(intr->m)->v[intr->vector].delivering) {
+  if (lines_of(intr->m)->v[intr->vector].delivering) {
     intr->isr = NULL;
     return;
   }
   dl_list_remove(&intr->link);
+  dl_object_unlink(DL_OBJECT(intr));
   free(intr);
 }
+
+/* Machine teardown: nothing is being delivered any more. */
+static void destroy(dl_object *o) {
+  dl_interrupt *intr = (dl_interrupt *)o;
+  lines_of(o->m)->v[intr->vector].delivering = 0;
+  dl_interrupt_disconnect(intr);
+}
+
+const dl_object_type dl_interrupt_type = { "KINTERRUPT", destroy, NULL, NULL };
 
 /* KeSynchronizeExecution: raise to SynchronizeIrql, run, restore. */
 int dl_interrupt_synchronize(dl_interrupt *intr, int (*fn)(void *ctx), void *ctx) {
@@ -144,7 +152,7 @@ static int run_isrs(dl_machine *m, line *ln, uint32_t vector) {
 /* Delivers a line's interrupt (a clock event). */
 static void deliver(void *arg, uint64_t vector) {
   dl_machine *m = arg;
-  line *ln = &dl_machine_lines(m)->v[vector];
+  line *ln = &lines_of(m)->v[vector];
   ln->delivery_pending = 0;
   int level = dl_list_empty(&ln->isrs) ||
               !DL_CONTAINER(ln->isrs.next, dl_interrupt, link)->latched;
@@ -178,7 +186,7 @@ static void deliver(void *arg, uint64_t vector) {
 }
 
 static void schedule_delivery(dl_machine *m, uint32_t vector) {
-  line *ln = &dl_machine_lines(m)->v[vector];
+  line *ln = &lines_of(m)->v[vector];
   if (ln->delivery_pending || ln->masked) return;
   ln->delivery_pending = 1;
   dl_clock_after(dl_machine_clock(m), dl_machine_config_of(m)->interrupt_latency, deliver, m,
@@ -188,8 +196,9 @@ static void schedule_delivery(dl_machine *m, uint32_t vector) {
 /* A device drives its line. The line is the wired OR of its devices: it
 ** stays asserted while any of them asserts it, and rises when the first does. */
 void dl_line_set(dl_machine *m, uint32_t vector, int asserted, uint64_t source) {
-  if (vector >= DL_MAX_VECTORS) return;
-  line *ln = &dl_machine_lines(m)->v[vector];
+  dl_lines *lines = lines_of(m);
+  if (vector >= DL_MAX_VECTORS || !lines) return;  /* out of memory: the assertion is lost */
+  line *ln = &lines->v[vector];
   uint32_t i = 0;
   while (i < ln->nholders && ln->holders[i] != source) i++;
   if (!asserted) {
@@ -215,12 +224,14 @@ void dl_line_set(dl_machine *m, uint32_t vector, int asserted, uint64_t source) 
 
 /* Returns 1 if the line is asserted. */
 int dl_line_asserted(const dl_machine *m, uint32_t vector) {
-  return vector < DL_MAX_VECTORS && dl_machine_lines((dl_machine *)m)->v[vector].nholders > 0;
+  const dl_lines *lines = dl_machine_part(m, DL_PART_LINES);
+  return vector < DL_MAX_VECTORS && lines && lines->v[vector].nholders > 0;
 }
 
 /* Returns 1 if the line was masked as an interrupt storm. */
 int dl_line_masked(const dl_machine *m, uint32_t vector) {
-  return vector < DL_MAX_VECTORS && dl_machine_lines((dl_machine *)m)->v[vector].masked;
+  const dl_lines *lines = dl_machine_part(m, DL_PART_LINES);
+  return vector < DL_MAX_VECTORS && lines && lines->v[vector].masked;
 }
 
 /* The interrupt whose ISR runs on the current CPU, or NULL. */

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_lines dl_lines;
@@ -27,9 +28,8 @@ typedef struct dl_interrupt dl_interrupt;
 typedef int (*dl_isr_fn)(void *ctx, dl_interrupt *intr);
 
 struct dl_interrupt {
+  DL_OBJECT_FIELDS
   dl_link link;              /* on its line's list */
-  dl_machine *m;
-  uint64_t id;
   uint32_t vector;
   uint8_t irql, sync_irql;
   int latched, shared;
@@ -37,12 +37,10 @@ struct dl_interrupt {
   dl_isr_fn isr;
   void *ctx;
   uint64_t claimed;          /* interrupts this ISR claimed */
-  void *data;                /* user slot */
 };
 
-/* Creates and frees the line table (freeing disconnects every interrupt). */
-dl_lines *dl_lines_new(void);
-void dl_lines_free(dl_lines *lines);
+/* The KINTERRUPT type. */
+extern const dl_object_type dl_interrupt_type;
 
 /* IoConnectInterrupt: DL_EINVAL for a bad vector/IRQL, DL_EBUSY if the line
 ** is taken by an interrupt that does not share (or this one does not). */

@@ -6,19 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hal/dl_adapter.h"
-#include "memory/dl_cache.h"
-#include "kernel/dl_cpu.h"
-#include "devices/dl_devmodel.h"
-#include "kernel/dl_interrupt.h"
-#include "io/dl_irp.h"
-#include "machine/dl_trace.h"
-#include "io/dl_device.h"
-#include "hal/dl_dmamap.h"
-#include "hal/dl_mapregs.h"
-#include "io/dl_mdl.h"
 #include "base/dl_status.h"
+#include "machine/dl_dmamap.h"
+#include "machine/dl_object.h"
+#include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
+#include "memory/dl_cache.h"
 
 /* Where kernel buffers start: an address well away from 0 that stays
 ** positive as a Lua integer, so scripts can compare and add addresses. */
@@ -30,15 +23,16 @@ struct dl_machine {
   dl_clock *clock;
   dl_physmem *mem;
   dl_vspace *vs;
-  dl_link mdls, devices, adapters, dpcs, timers, devmodels, irps;
+  dl_link objects;      /* every object on the machine, in creation order */
   uint64_t next_id;
   dl_cpu cpus[DL_MAX_CPUS];
   int current_cpu;
   dl_trace *trace;
-  dl_lines *lines;
   dl_verifier *verifier;
-  dl_mapregs *mapregs;
-  int mapregs_failed;
+  uint64_t hal_low_first;       /* pages set aside for map registers... */
+  uint32_t hal_low_count;       /* ...and how many (0: none) */
+  void *parts[DL_PART_COUNT];
+  void (*part_destroy[DL_PART_COUNT])(void *part);
   dl_dmamap *dmamap;
   dl_cache *cache;
   void *data;
@@ -96,28 +90,22 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   if (!m) return DL_ENOMEM;
   m->cfg = *cfg;
   dl_rng_seed(&m->rng, cfg->seed);
-  dl_list_init(&m->mdls);
-  dl_list_init(&m->devices);
-  dl_list_init(&m->adapters);
-  dl_list_init(&m->dpcs);
-  dl_list_init(&m->timers);
-  dl_list_init(&m->devmodels);
-  dl_list_init(&m->irps);
-  dl_cpus_init(m->cpus, (int)cfg->cpus);
+  dl_list_init(&m->objects);
+  for (uint32_t i = 0; i < cfg->cpus; i++) dl_list_init(&m->cpus[i].dpcs);
   dl_range ram[DL_MAX_RAM_RANGES + 1];
   size_t nram = ram_with_hal_low(cfg, ram);
   int rc = DL_OK;
   if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new()) ||
-      !(m->trace = dl_trace_new(cfg->trace_capacity)) || !(m->lines = dl_lines_new()))
+      !(m->trace = dl_trace_new(cfg->trace_capacity)))
     rc = DL_ENOMEM;
   if (!rc) rc = dl_physmem_new(cfg->page_size, ram, nram, &m->rng, &m->mem);
   if (!rc) rc = dl_vspace_new(cfg->page_size, VA_BASE, &m->vs);
   if (!rc) rc = dl_dmamap_new(&m->dmamap);
   if (!rc && !cfg->coherent) rc = dl_cache_new(m->mem, &m->cache);
   if (!rc && nram > cfg->nram) {  /* the HAL's low range is not free RAM */
-    uint64_t first;
-    rc = dl_physmem_alloc_contiguous(m->mem, cfg->map_registers, UINT64_C(0xFFFFFF), 0, &first);
-    if (!rc) rc = dl_mapregs_new_at(first, cfg->map_registers, &m->mapregs);
+    rc = dl_physmem_alloc_contiguous(m->mem, cfg->map_registers, UINT64_C(0xFFFFFF), 0,
+                                     &m->hal_low_first);
+    if (!rc) m->hal_low_count = cfg->map_registers;
   }
   if (rc) {
     dl_machine_free(m);
@@ -130,17 +118,10 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
 /* Frees the machine and everything on it; NULL is a harmless no-op. */
 void dl_machine_free(dl_machine *m) {
   if (!m) return;
-  while (!dl_list_empty(&m->devmodels)) dl_devmodel_free(dl_devmodel_from_link(m->devmodels.next));
-  while (!dl_list_empty(&m->adapters)) dl_adapter_destroy(dl_adapter_from_link(m->adapters.next));
-  while (!dl_list_empty(&m->timers)) dl_timer_free(dl_timer_from_all(m->timers.next));
-  while (!dl_list_empty(&m->dpcs)) dl_dpc_free(dl_dpc_from_all(m->dpcs.next));
-  dl_lines_free(m->lines);
+  if (m->objects.next) dl_machine_destroy_objects(m);
+  for (int i = 0; i < DL_PART_COUNT; i++)
+    if (m->parts[i]) m->part_destroy[i](m->parts[i]);
   dl_trace_free(m->trace);
-  while (!dl_list_empty(&m->irps)) dl_irp_free(dl_irp_from_link(m->irps.next));
-  while (!dl_list_empty(&m->devices))
-    dl_device_free(DL_CONTAINER(m->devices.next, dl_device, link));
-  while (!dl_list_empty(&m->mdls)) dl_mdl_destroy(dl_mdl_from_link(m->mdls.next));
-  dl_mapregs_free(m->mapregs);
   dl_dmamap_free(m->dmamap);
   dl_cache_free(m->cache);
   dl_verifier_free(m->verifier);
@@ -156,12 +137,9 @@ dl_vspace *dl_machine_vspace(dl_machine *m) { return m->vs; }
 dl_rng *dl_machine_rng(dl_machine *m) { return &m->rng; }
 const dl_machine_config *dl_machine_config_of(const dl_machine *m) { return &m->cfg; }
 uint32_t dl_machine_page_size(const dl_machine *m) { return m->cfg.page_size; }
-dl_link *dl_machine_mdls(dl_machine *m) { return &m->mdls; }
 
-dl_link *dl_machine_devices(dl_machine *m) { return &m->devices; }
 void *dl_machine_data(const dl_machine *m) { return m->data; }
 void dl_machine_set_data(dl_machine *m, void *data) { m->data = data; }
-dl_link *dl_machine_adapters(dl_machine *m) { return &m->adapters; }
 dl_verifier *dl_machine_verifier(dl_machine *m) { return m->verifier; }
 dl_dmamap *dl_machine_dmamap(dl_machine *m) { return m->dmamap; }
 dl_cache *dl_machine_cache(dl_machine *m) { return m->cache; }
@@ -171,19 +149,24 @@ int dl_machine_current_cpu(const dl_machine *m) { return m->current_cpu; }
 void dl_machine_set_current_cpu(dl_machine *m, int n) { m->current_cpu = n; }
 dl_cpu *dl_machine_cpu(dl_machine *m, int n) { return &m->cpus[n]; }
 dl_trace *dl_machine_trace(dl_machine *m) { return m->trace; }
-dl_lines *dl_machine_lines(dl_machine *m) { return m->lines; }
-dl_link *dl_machine_dpcs(dl_machine *m) { return &m->dpcs; }
-dl_link *dl_machine_timers(dl_machine *m) { return &m->timers; }
-dl_link *dl_machine_devmodels(dl_machine *m) { return &m->devmodels; }
-dl_link *dl_machine_irps(dl_machine *m) { return &m->irps; }
 
-/* The map register pool, created on first use from RAM below 16 MiB. */
-dl_mapregs *dl_machine_mapregs(dl_machine *m) {
-  if (!m->mapregs && !m->mapregs_failed &&
-      dl_mapregs_new(m->mem, m->cfg.map_registers, &m->mapregs))
-    m->mapregs_failed = 1;
-  return m->mapregs;
+/* The part in `slot`, or NULL. */
+void *dl_machine_part(const dl_machine *m, int slot) { return m->parts[slot]; }
+
+/* Hands the machine a part to free with it. */
+void dl_machine_set_part(dl_machine *m, int slot, void *part, void (*destroy)(void *part)) {
+  m->parts[slot] = part;
+  m->part_destroy[slot] = destroy;
 }
+
+/* The pages set aside below 16 MiB for map registers. */
+uint32_t dl_machine_hal_low(const dl_machine *m, uint64_t *first_pfn) {
+  *first_pfn = m->hal_low_first;
+  return m->hal_low_count;
+}
+
+/* The list of every object on the machine (dl_object.c walks it). */
+dl_link *dl_machine_objects(dl_machine *m) { return &m->objects; }
 
 /* Returns a fresh object id. */
 uint64_t dl_machine_next_id(dl_machine *m) { return ++m->next_id; }

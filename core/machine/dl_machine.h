@@ -11,6 +11,7 @@
 
 #include "machine/dl_clock.h"
 #include "base/dl_list.h"
+#include "machine/dl_context.h"
 #include "memory/dl_physmem.h"
 #include "base/dl_rng.h"
 #include "memory/dl_vspace.h"
@@ -35,22 +36,30 @@ typedef struct dl_machine_config {
   size_t trace_capacity;              /* trace records kept (65536; 0: all) */
 } dl_machine_config;
 
-typedef struct dl_verifier dl_verifier;
-typedef struct dl_mapregs dl_mapregs;
-typedef struct dl_dmamap dl_dmamap;
-typedef struct dl_cache dl_cache;
-typedef struct dl_trace dl_trace;
-typedef struct dl_cpu dl_cpu;
-typedef struct dl_lines dl_lines;
 
-/* IRQL values (x64). */
-enum {
-  DL_PASSIVE_LEVEL = 0,
-  DL_APC_LEVEL = 1,
-  DL_DISPATCH_LEVEL = 2,
-  DL_PROFILE_LEVEL = 15,
-  DL_HIGH_LEVEL = 15
-};
+#define DL_MAX_CPUS 64
+
+/* One CPU's state: its IRQL, the ISR running on it, and its DPC queue
+** (kernel/dl_cpu.c runs the queue). */
+typedef struct dl_cpu {
+  uint8_t irql;
+  void *isr;               /* the interrupt whose ISR runs on it, or NULL */
+  dl_link dpcs;            /* queued DPCs, in the order they will run */
+  int drain_scheduled;     /* a drain event is pending... */
+  uint64_t drain_event;    /* ...with this clock id */
+} dl_cpu;
+
+
+/* How the machine was built. */
+const dl_machine_config *dl_machine_config_of(const dl_machine *m);
+
+/* CPU n (the current one is dl_machine_current_cpu). */
+dl_cpu *dl_machine_cpu(dl_machine *m, int n);
+
+/* Machine-wide parts that upper layers own (the interrupt lines, the map
+** register pool): a layer makes its part on first use and hands it to the
+** machine, which frees it after every object. */
+enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_COUNT };
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg);
@@ -61,62 +70,17 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out);
 /* Frees the machine and everything on it; NULL is a harmless no-op. */
 void dl_machine_free(dl_machine *m);
 
-/* The machine's parts. */
-dl_clock *dl_machine_clock(dl_machine *m);
-dl_physmem *dl_machine_physmem(dl_machine *m);
-dl_vspace *dl_machine_vspace(dl_machine *m);
-dl_rng *dl_machine_rng(dl_machine *m);
-const dl_machine_config *dl_machine_config_of(const dl_machine *m);
-uint32_t dl_machine_page_size(const dl_machine *m);
 
-/* The verifier's report log. */
-dl_verifier *dl_machine_verifier(dl_machine *m);
+/* Pages the machine set aside below 16 MiB for the HAL's map registers when
+** its RAM has too few there: the first PFN, and the count (0 if none). */
+uint32_t dl_machine_hal_low(const dl_machine *m, uint64_t *first_pfn);
 
-/* The current IRQL: that of the CPU running driver code now. */
-uint8_t dl_machine_irql(const dl_machine *m);
-void dl_machine_set_irql(dl_machine *m, uint8_t irql);
-
-/* The CPUs: the one running driver code now, and CPU n. */
-int dl_machine_current_cpu(const dl_machine *m);
-void dl_machine_set_current_cpu(dl_machine *m, int n);
-dl_cpu *dl_machine_cpu(dl_machine *m, int n);
-
-/* The trace and statistics. */
-dl_trace *dl_machine_trace(dl_machine *m);
-
-/* Interrupt lines. */
-dl_lines *dl_machine_lines(dl_machine *m);
-
-/* The map register pool, created on first use; NULL if no memory below
-** 16 MiB can hold it. */
-dl_mapregs *dl_machine_mapregs(dl_machine *m);
-
-/* Logical address ranges mapped for devices. */
-dl_dmamap *dl_machine_dmamap(dl_machine *m);
-
-/* The CPU cache model (non-coherent machines only; NULL when coherent). */
-dl_cache *dl_machine_cache(dl_machine *m);
-
-/* Heads of the lists of live device objects, adapters, DPCs and device models. */
-dl_link *dl_machine_devices(dl_machine *m);
-dl_link *dl_machine_adapters(dl_machine *m);
-dl_link *dl_machine_dpcs(dl_machine *m);
-dl_link *dl_machine_timers(dl_machine *m);
-dl_link *dl_machine_devmodels(dl_machine *m);
 
 /* The user slot, for the binding. */
 void *dl_machine_data(const dl_machine *m);
 void dl_machine_set_data(dl_machine *m, void *data);
 
-/* Returns a fresh object id (1, 2, ...): ids label objects in messages and
-** traces, and counting per machine keeps them reproducible. */
-uint64_t dl_machine_next_id(dl_machine *m);
 
-/* Head of the list of live MDLs (owned by dl_mdl.c). */
-dl_link *dl_machine_mdls(dl_machine *m);
-
-/* Head of the list of live IRPs (owned by dl_irp.c). */
-dl_link *dl_machine_irps(dl_machine *m);
 
 /* Allocates a buffer: `length` bytes starting `offset` bytes into its first
 ** page, backed by pages chosen by `policy`, mapped as a region of `kind`. */

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/dl_machine.h"
+#include "machine/dl_clock.h"
+#include "machine/dl_context.h"
 
 #define HIST_SUB 64                      /* buckets per power of two */
 #define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)

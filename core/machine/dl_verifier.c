@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "machine/dl_machine.h"
+#include "machine/dl_clock.h"
+#include "machine/dl_context.h"
 #include "machine/dl_trace.h"
 
 #define KEEP_MAX 10000

@@ -158,7 +158,7 @@ static int grantable_now(const dl_wdfdma_txn *t, uint32_t regs, int channel) {
   if (a->owner || !dl_list_empty(&a->channel_queue) || !dl_list_empty(&t->e->chan_waiters)) return 0;
   if (channel && (pdo(t)->channel_requests || a->in_control)) return 0;
   if (!a->needs_registers || regs == 0) return 1;
-  dl_mapregs *mr = dl_machine_mapregs(t->e->m);
+  dl_mapregs *mr = dl_mapregs_of(t->e->m);
   return mr && dl_list_empty(&mr->waiters) && free_run(mr, regs);
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "devices/dl_busmaster.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"

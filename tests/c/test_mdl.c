@@ -63,10 +63,7 @@ static dl_mdl *locked_source(dl_machine *m, dl_region **rout) {
 }
 
 static size_t mdl_count(dl_machine *m) {
-  size_t n = 0;
-  dl_link *head = dl_machine_mdls(m);
-  for (dl_link *l = head->next; l != head; l = l->next) n++;
-  return n;
+  return dl_machine_count(m, &dl_mdl_type);
 }
 
 /* ---- geometry ------------------------------------------------------------ */

@@ -2,11 +2,12 @@
 ** dl_dmamap.c: mapped ranges in a pooled array (slots are reused, so
 ** mapping and unmapping do not allocate once the pool has grown).
 */
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 
 #include <stdlib.h>
 
-#include "machine/dl_machine.h"
+#include "machine/dl_context.h"
+#include "memory/dl_physmem.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 
