@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io/dl_device.h"
+#include "machine/dl_object.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 #include "lcall.h"
@@ -35,9 +36,10 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 /* Pushes a new handle of class `name` for obj owned by the machine at `machine`. */
 lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj) {
   machine = lua_absindex(L, machine);
-  lobject *h = lua_newuserdatauv(L, sizeof *h, 1);
+  lobject *h = lua_newuserdatauv(L, sizeof *h, 2);
   h->owner = lua_touserdata(L, machine);
   h->obj = obj;
+  h->gone = NULL;
   lua_pushvalue(L, machine);
   lua_setiuservalue(L, -2, 1);  /* the handle keeps its machine alive */
   luaL_setmetatable(L, name);
@@ -211,6 +213,83 @@ void ldl_forgethandle(lua_State *L, void *obj) {
   lua_pushnil(L);
   lua_rawsetp(L, -2, obj);
   lua_pop(L, 1);
+}
+
+/* The core tells the binding an object with a handle is going away: the
+** handle is marked freed now (no Lua state is needed) and unpinned at the
+** end of the engine call (ldl_unpin). */
+static void on_gone(struct dl_object *o) {
+  lobject *h = o->data;
+  h->obj = NULL;
+  h->gone = h->owner->gone;
+  h->owner->gone = h;
+}
+
+/* Gives the machine handle at arg its pin table and the core hook. */
+void ldl_initpins(lua_State *L, int arg) {
+  lmachine *lm = lua_touserdata(L, arg);
+  lua_newtable(L);
+  lua_setiuservalue(L, arg, 1);
+  dl_machine_on_gone(lm->m, on_gone);
+}
+
+/* Unpins the handles of objects that went away. */
+void ldl_unpin(lua_State *L, lmachine *lm) {
+  if (!lm->gone) return;
+  ldl_pushmachine(L, lm->m);
+  if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
+    for (lobject *h = lm->gone; h; h = h->gone) {
+      lua_pushnil(L);
+      lua_rawsetp(L, -2, h);
+    }
+  }
+  lua_pop(L, 2);
+  lm->gone = NULL;
+}
+
+/* Pushes the one handle of a core object, creating and pinning it. */
+void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o) {
+  if (o == NULL) {
+    lua_pushnil(L);
+    return;
+  }
+  ldl_pushmachine(L, o->m);                      /* machine */
+  lua_getiuservalue(L, -1, 1);                   /* machine, pins */
+  if (o->data) {
+    lua_rawgetp(L, -1, o->data);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return;
+  }
+  lobject *h = ldl_newobject(L, name, -2, o);    /* machine, pins, handle */
+  o->data = h;
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, -3, h);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Pushes the Lua state table of the object handle at arg. */
+void ldl_pushstate(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  if (lua_getiuservalue(L, arg, 2) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, arg, 2);
+}
+
+/* Starts an engine call on the machine of lm. */
+void ldl_enter(lua_State *L, lmachine *lm, ldl_call *c) {
+  lm->L = L;
+  c->lm = lm;
+  c->reports = dl_verifier_count(lm->m);
+}
+
+/* Ends an engine call. */
+void ldl_leave(lua_State *L, ldl_call *c) {
+  if (c->lm->gone && c->lm->m) ldl_unpin(L, c->lm);
+  ldl_checkreports(L, c->lm, c->reports);
 }
 
 /* Pushes the set of tables dma.export filled (weak keys). */

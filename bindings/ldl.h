@@ -38,13 +38,50 @@ typedef struct lmachine {
   int record;           /* verifier = "record": reports do not raise */
   uint64_t raised;      /* reports up to this count were raised already */
   int depth;            /* Lua callbacks running: the machine may not close */
+  struct lobject *gone; /* handles whose objects went away, to unpin */
 } lmachine;
 
-/* Every object handle starts like this; uservalue 1 is the machine. */
+/* Every object handle starts like this; uservalue 1 is the machine, 2 the
+** object's Lua state (a table, made on first use: ldl_pushstate). A handle
+** of a core object with the common header (machine/dl_object.h) is the one
+** record of that object on the Lua side: the object's data slot points to
+** it and the machine pins it (uservalue 1 of the machine handle) until the
+** object goes away, so nothing keyed by addresses is needed. */
 typedef struct lobject {
   lmachine *owner;
   void *obj;            /* core object; NULL once freed */
+  struct lobject *gone; /* next on the owner's list of handles to unpin */
 } lobject;
+
+/* One engine call made on behalf of Lua: ldl_enter before, ldl_leave after.
+** The engine may call back into Lua meanwhile (on L). */
+typedef struct ldl_call {
+  lmachine *lm;
+  uint64_t reports;     /* verifier reports before the call */
+} ldl_call;
+
+/* Starts an engine call on the machine of lm. */
+void ldl_enter(lua_State *L, lmachine *lm, ldl_call *c);
+
+/* Ends it: unpins the handles of objects that went away, then raises the
+** error a callback left, else the first verifier report the call made
+** (unless the machine records reports). */
+void ldl_leave(lua_State *L, ldl_call *c);
+
+/* Pushes the one handle of a core object with the common header (creating
+** and pinning it on first use), of class `name`; nil for NULL. */
+struct dl_object;
+void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o);
+
+/* Pushes the Lua state table of the object handle at `arg` (made on first use). */
+void ldl_pushstate(lua_State *L, int arg);
+
+/* Makes the machine handle at `arg` the owner of pinned handles: gives it
+** its pin table and the core hook that tells it about objects going away. */
+void ldl_initpins(lua_State *L, int arg);
+
+/* Unpins the handles of objects that went away (see ldl_leave). */
+void ldl_unpin(lua_State *L, lmachine *lm);
 
 /* Creates a metatable `name` with metamethods and a method table; __index
 ** is `index` (a C function that gets the method table as upvalue 1) or,

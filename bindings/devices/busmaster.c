@@ -12,6 +12,7 @@
 #include "devices/dl_busmaster.h"
 #include "kernel/dl_interrupt.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 /* ---- reading option tables ------------------------------------------------ */
@@ -156,7 +157,7 @@ static int bm_new(lua_State *L) {
   dl_busmaster *bm;
   int rc = dl_busmaster_new(lm->m, name, (uint32_t)vector, (uint8_t)irql, &cfg, &bm);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  ldl_pushhandle(L, LDL_MODEL, 1, dl_busmaster_model(bm));
+  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dl_busmaster_model(bm)));
   return 1;
 }
 

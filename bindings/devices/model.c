@@ -10,6 +10,7 @@
 #include "devices/dl_devmodel.h"
 #include "kernel/dl_interrupt.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define checkmodel(L, i) ((dl_devmodel *)ldl_checkobject(L, i, LDL_MODEL, "device model")->obj)
@@ -28,7 +29,7 @@ static int call_handler(dl_devmodel *dm, int slot, int nargs, uint64_t a, uint64
   lua_remove(L, -2);
   lua_remove(L, -2);
   ldl_pushmachine(L, dm->m);
-  ldl_pushhandle(L, LDL_MODEL, -1, dm);
+  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));
   lua_remove(L, -2);
   uint64_t v[3] = {a, b, c};
   for (int i = 0; i < nargs; i++) lua_pushinteger(L, (lua_Integer)v[i]);
@@ -97,9 +98,7 @@ static int model_new(lua_State *L) {
   lua_rawseti(L, -2, 2);
   lua_rawsetp(L, -2, dm);
   lua_pop(L, 1);
-  ldl_forgethandle(L, dm);  /* handles of freed objects at the same addresses are stale */
-  ldl_forgethandle(L, dm->pdo);
-  ldl_pushhandle(L, LDL_MODEL, 1, dm);
+  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));
   return 1;
 }
 
@@ -167,7 +166,7 @@ static int model_index(lua_State *L) {
   dl_devmodel *dm = checkmodel(L, 1);
   if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);
-    ldl_pushhandle(L, LDL_DEVICE, -1, dm->pdo);
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dm->pdo));
   } else if (strcmp(key, "resources") == 0) push_resources(L, dm);
   else if (strcmp(key, "name") == 0) lua_pushstring(L, dm->pdo->name);
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dm->id);

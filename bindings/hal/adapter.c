@@ -9,6 +9,7 @@
 #include "hal/dl_adapter.h"
 #include "hal/dl_split.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define checkadapter(L, i) ((dl_adapter *)ldl_checkobject(L, i, LDL_ADAPTER, "DMA_ADAPTER")->obj)
@@ -108,9 +109,8 @@ static int l_IoGetDmaAdapter(lua_State *L) {
     return 2;
   }
   dl_adapter_set_drop(a, on_drop);
-  ldl_forgethandle(L, a);  /* a stale handle of a freed object at the same address */
   ldl_pushowner(L, 1);
-  ldl_pushhandle(L, LDL_ADAPTER, -1, a);
+  ldl_pushobject(L, LDL_ADAPTER, DL_OBJECT(a));
   lua_pushinteger(L, nmr);
   return 2;
 }
@@ -134,7 +134,7 @@ static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
   lua_State *L = lm->L;
   ldl_takecallback(L, lm, (int)(intptr_t)ctx);  /* fn, context */
   ldl_pushmachine(L, dev->m);
-  ldl_pushhandle(L, LDL_DEVICE, -1, dev);
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   lua_remove(L, -2);                            /* fn, context, device */
   lua_insert(L, -2);                            /* fn, device, context */
   ldl_pushcurrentirp(L, dev);                   /* Irp: the device's CurrentIrp */
@@ -263,7 +263,7 @@ static void on_list_control(void *ctx, dl_device *dev, dl_sglist *sg) {
   lua_State *L = lm->L;
   ldl_takecallback(L, lm, (int)(intptr_t)ctx);  /* fn, context */
   ldl_pushmachine(L, dev->m);
-  ldl_pushhandle(L, LDL_DEVICE, -1, dev);       /* fn, context, machine, device */
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));       /* fn, context, machine, device */
   ldl_pushcurrentirp(L, dev);                   /* Irp: the device's CurrentIrp */
   ldl_pushsglist(L, -3, sg);                    /* fn, context, machine, device, irp, list */
   lua_rotate(L, -5, -1);                        /* fn, machine, device, irp, list, context */
@@ -480,7 +480,7 @@ static int a_index(lua_State *L) {
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_adapter_id(a));
   else if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);
-    ldl_pushhandle(L, LDL_DEVICE, -1, dl_adapter_device(a));
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_adapter_device(a)));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);
   return 1;

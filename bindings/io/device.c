@@ -11,6 +11,7 @@
 
 #include "io/dl_device.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define LDL_DRIVER "DRIVER_OBJECT"  /* driver.c's class */
@@ -58,7 +59,7 @@ static int dev_new(lua_State *L) {
   dl_device *dev;
   int rc = dl_device_new(lm->m, name, &dev);
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
-  ldl_pushhandle(L, LDL_DEVICE, 1, dev);
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   return 1;
 }
 

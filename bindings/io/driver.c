@@ -11,6 +11,7 @@
 #include "io/dl_device.h"
 #include "io/dl_irp.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define LDL_DRIVER "DRIVER_OBJECT"
@@ -141,7 +142,6 @@ static int l_IoCreateDevice(lua_State *L) {
   if (!lua_isnoneornil(L, 6)) ldl_checkbool(L, 6);
   lua_settop(L, 6);
   lmachine *lm = ldl_current(L, "IoCreateDevice");
-  int machine = lua_gettop(L);
   ldl_checkirql(L, lm, "IoCreateDevice", 1, DL_PASSIVE_LEVEL);
   dl_device *dev;
   if (dl_device_new(lm->m, name, &dev) != DL_OK) {
@@ -149,9 +149,8 @@ static int l_IoCreateDevice(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
-  ldl_forgethandle(L, dev);  /* a stale handle of a freed object at the same address */
   lua_pushinteger(L, STATUS_SUCCESS);
-  ldl_pushhandle(L, LDL_DEVICE, machine, dev);
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "DriverObject");
   return 2;

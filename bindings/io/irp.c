@@ -26,6 +26,7 @@
 #include "io/dl_device.h"
 #include "io/dl_irp.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define LDL_IRP "IRP"
@@ -202,8 +203,7 @@ static int m_irp(lua_State *L) {
   register_irp(L, lm, irp);
   if (irp->mdl) {
     lua_getiuservalue(L, 3, 2);
-    ldl_forgethandle(L, irp->mdl);
-    ldl_pushhandle(L, LDL_MDL, 1, irp->mdl);
+    ldl_pushobject(L, LDL_MDL, DL_OBJECT(irp->mdl));
     lua_rawseti(L, -2, SLOT_MDL);
     lua_pop(L, 1);
   }
@@ -254,7 +254,6 @@ static void complete(lua_State *L, int arg, const char *fname) {
                   "DMA_ADAPTER#%I", fname, (lua_Integer)irp->id, (lua_Integer)adapter);
   dl_irp_complete(irp);
   if (mh && mh->obj) {
-    ldl_forgethandle(L, mh->obj);
     mh->obj = NULL;
   }
   lua_pushnil(L);
@@ -484,7 +483,7 @@ static int irp_index(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)irp->completed_at);
   else if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);
-    ldl_pushhandle(L, LDL_DEVICE, -1, irp->device);
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(irp->device));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);
   return 1;

@@ -7,6 +7,7 @@
 
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 #define MAX_RUNS_SHOWN 6
@@ -18,7 +19,7 @@ static dl_mdl *checkmdl(lua_State *L, int arg) {
 /* Pushes the handle of an MDL (or nil) owned by the machine of `arg`. */
 static void push_mdl(lua_State *L, int arg, dl_mdl *mdl) {
   ldl_pushowner(L, arg);
-  ldl_pushhandle(L, LDL_MDL, -1, mdl);
+  ldl_pushobject(L, LDL_MDL, DL_OBJECT(mdl));
   lua_remove(L, -2);
 }
 
@@ -31,12 +32,11 @@ static int l_IoAllocateMdl(lua_State *L) {
   luaL_argcheck(L, lua_isnoneornil(L, 5), 5,
                 "no IRP type exists yet: pass nil and chain MDLs through Next");
   lmachine *lm = ldl_current(L, "IoAllocateMdl");
-  int machine = lua_gettop(L);
   dl_mdl *mdl;
   int rc = dl_mdl_allocate(lm->m, va, length, &mdl);
   if (rc == DL_EINVAL) return 0;  /* the WDK returns NULL */
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  ldl_pushhandle(L, LDL_MDL, machine, mdl);
+  ldl_pushobject(L, LDL_MDL, DL_OBJECT(mdl));
   return 1;
 }
 
@@ -45,7 +45,6 @@ static int l_IoFreeMdl(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MDL, "MDL");
   int rc = dl_mdl_free(h->obj);
   if (rc == DL_EBUSY) return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
-  ldl_forgethandle(L, h->obj);
   h->obj = NULL;
   return 0;
 }
@@ -282,7 +281,6 @@ static int mdl_newindex(lua_State *L) {
 static int mdl_close(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_MDL);
   if (!h->obj || !h->owner->m) return 0;
-  ldl_forgethandle(L, h->obj);
   dl_mdl_destroy(h->obj);
   h->obj = NULL;
   return 0;

@@ -13,6 +13,7 @@
 #include "io/dl_device.h"
 #include "kernel/dl_interrupt.h"
 #include "base/dl_status.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 enum { SLOT_ROUTINE = 1, SLOT_CONTEXT, SLOT_ARG1, SLOT_ARG2, SLOT_DEVICE };
@@ -39,7 +40,7 @@ static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
   int slots = lua_gettop(L);
   lua_rawgeti(L, slots, SLOT_ROUTINE);
   ldl_pushmachine(L, m);
-  ldl_pushhandle(L, LDL_DPC, -1, dpc);
+  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dpc));
   lua_remove(L, -2);
   int is_device = lua_rawgeti(L, slots, SLOT_DEVICE) != LUA_TNIL;
   if (!is_device) {
@@ -57,7 +58,7 @@ static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
 }
 
 /* Creates a DPC with routine and context; pushes its handle. */
-static dl_dpc *new_dpc(lua_State *L, lmachine *lm, int machine, int routine, int context,
+static dl_dpc *new_dpc(lua_State *L, lmachine *lm, int routine, int context,
                        int device) {
   dl_dpc *dpc;
   int rc = dl_dpc_new(lm->m, on_dpc, NULL, &dpc);
@@ -76,8 +77,7 @@ static dl_dpc *new_dpc(lua_State *L, lmachine *lm, int machine, int routine, int
   }
   lua_rawsetp(L, -2, dpc);
   lua_pop(L, 1);
-  ldl_forgethandle(L, dpc);  /* a handle of a freed object at the same address is stale */
-  ldl_pushhandle(L, LDL_DPC, machine, dpc);
+  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dpc));
   return dpc;
 }
 
@@ -97,7 +97,7 @@ static int l_KeInitializeDpc(lua_State *L) {
     return 1;
   }
   lmachine *lm = ldl_current(L, "KeInitializeDpc");
-  new_dpc(L, lm, lua_gettop(L), 2, 3, 0);
+  new_dpc(L, lm, 2, 3, 0);
   return 1;
 }
 
@@ -158,11 +158,10 @@ static int l_IoInitializeDpcRequest(lua_State *L) {
     lua_pushnil(L);
     lua_rawsetp(L, -2, dev->dpc_for_isr);
     lua_pop(L, 1);
-    ldl_forgethandle(L, dev->dpc_for_isr);
     dl_dpc_free(dev->dpc_for_isr);
   }
   ldl_pushowner(L, 1);
-  dev->dpc_for_isr = new_dpc(L, h->owner, lua_gettop(L), 2, 0, 1);
+  dev->dpc_for_isr = new_dpc(L, h->owner, 2, 0, 1);
   return 0;
 }
 
@@ -176,7 +175,7 @@ static int l_IoRequestDpc(lua_State *L) {
                       (int)dl_machine_irql(h->owner->m));
   luaL_argcheck(L, dev->dpc_for_isr != NULL, 1, "no DpcForIsr (IoInitializeDpcRequest first)");
   ldl_pushowner(L, 1);
-  ldl_pushhandle(L, LDL_DPC, -1, dev->dpc_for_isr);
+  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dev->dpc_for_isr));
   insert(L, ldl_checkobject(L, lua_gettop(L), LDL_DPC, "KDPC"), 2, 3);
   return 0;
 }
@@ -196,7 +195,7 @@ static int l_KeInitializeTimer(lua_State *L) {
   dl_timer *t;
   int rc = dl_timer_new(lm->m, &t);
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
-  ldl_pushhandle(L, LDL_TIMER, -1, t);
+  ldl_pushobject(L, LDL_TIMER, DL_OBJECT(t));
   return 1;
 }
 

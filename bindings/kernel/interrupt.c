@@ -8,6 +8,7 @@
 #include "kernel/dl_interrupt.h"
 #include "base/dl_status.h"
 #include "../lcall.h"
+#include "machine/dl_object.h"
 #include "../ldl.h"
 
 /* A BOOLEAN a routine returned: true/false, or an integer (0 is FALSE), as
@@ -25,7 +26,7 @@ static int on_isr(void *ctx, dl_interrupt *intr) {
   lua_rawgetp(L, -1, intr);
   lua_rawgeti(L, -1, 1);                  /* ServiceRoutine */
   ldl_pushmachine(L, intr->m);
-  ldl_pushhandle(L, LDL_INTERRUPT, -1, intr);
+  ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
   lua_remove(L, -2);
   lua_rawgeti(L, -3, 2);                  /* ServiceContext */
   lua_remove(L, -4);
@@ -57,7 +58,6 @@ static int l_IoConnectInterrupt(lua_State *L) {
   int share = ldl_checkbool(L, 8);
   uint64_t affinity = (uint64_t)luaL_optinteger(L, 9, 1);
   lmachine *lm = ldl_current(L, "IoConnectInterrupt");
-  int machine = lua_gettop(L);
   luaL_argcheck(L, vector >= 0 && vector < DL_MAX_VECTORS, 4, "vector must be 0..255");
   luaL_argcheck(L, sync >= irql, 6, "SynchronizeIrql must be >= Irql");
   dl_interrupt *intr;
@@ -77,8 +77,7 @@ static int l_IoConnectInterrupt(lua_State *L) {
   lua_rawsetp(L, -2, intr);
   lua_pop(L, 1);
   lua_pushinteger(L, 0);
-  ldl_forgethandle(L, intr);  /* a handle of a freed object at the same address is stale */
-  ldl_pushhandle(L, LDL_INTERRUPT, machine, intr);
+  ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
   return 2;
 }
 
@@ -88,7 +87,6 @@ static int l_IoDisconnectInterrupt(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
   lua_pushnil(L);
   lua_rawsetp(L, -2, h->obj);
-  ldl_forgethandle(L, h->obj);
   dl_interrupt_disconnect(h->obj);
   h->obj = NULL;
   return 0;

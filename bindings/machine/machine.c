@@ -147,7 +147,7 @@ static int m_new(lua_State *L) {
     make_current = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 0);
+  lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 1);
   memset(lm, 0, sizeof *lm);
   lm->callbacks = lm->error = LUA_NOREF;
   luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
@@ -158,6 +158,7 @@ static int m_new(lua_State *L) {
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
   dl_machine_set_data(lm->m, lm);
+  ldl_initpins(L, lua_gettop(L));
   lua_newtable(L);
   lm->callbacks = luaL_ref(L, LUA_REGISTRYINDEX);
   ldl_pushhandles(L);  /* the engine finds the handle of its machine */
@@ -181,6 +182,9 @@ static void close_machine(lua_State *L, lmachine *lm) {
   lm->L = L;  /* teardown may tell the binding about dropped requests */
   dl_machine_free(lm->m);
   lm->m = NULL;
+  lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, lm->callbacks);
   luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
   lm->callbacks = lm->error = LUA_NOREF;

@@ -120,8 +120,7 @@ static int l_WdfDeviceCreate(lua_State *L) {
     }
   ldl_newobject(L, LDL_WDFDEVICE, 5, d);                            /* 9 */
   lwdf_register(L, lm, d, 2, NULL);
-  ldl_forgethandle(L, d->fdo);
-  ldl_pushhandle(L, LDL_DEVICE, 5, d->fdo);                         /* 10: the FDO */
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(d->fdo));                         /* 10: the FDO */
   lwdf_pushstate(L, lm, d, 0);                                      /* 11 */
   lua_pushvalue(L, 8);
   lua_setfield(L, 11, "pnp");

@@ -279,7 +279,7 @@ static int l_WdfDmaEnablerWdmGetDmaAdapter(lua_State *L) {
   dl_wdfdma_enabler *e = checkenabler(L, 1);
   dl_adapter *a = dl_wdfdma_enabler_adapter(e, lwdfdma_checkdirection(L, 2));
   ldl_pushowner(L, 1);
-  ldl_pushhandle(L, LDL_ADAPTER, -1, a);
+  ldl_pushobject(L, LDL_ADAPTER, DL_OBJECT(a));
   return 1;
 }
 

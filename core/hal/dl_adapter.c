@@ -196,8 +196,8 @@ int dl_adapter_is_scatter_gather(const dl_adapter *a) { return a->sg; }
 int dl_adapter_is_released(const dl_adapter *a) { return a->released; }
 const dl_device_description *dl_adapter_description(const dl_adapter *a) { return &a->desc; }
 const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a) { return &a->stats; }
-void *dl_adapter_data(const dl_adapter *a) { return a->data; }
-void dl_adapter_set_data(dl_adapter *a, void *data) { a->data = data; }
+void *dl_adapter_framework(const dl_adapter *a) { return a->framework; }
+void dl_adapter_set_framework(dl_adapter *a, void *fw) { a->framework = fw; }
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
 
 /* Returns 0 (after report 0x18) if the adapter was put. */

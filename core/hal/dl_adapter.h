@@ -87,8 +87,8 @@ int dl_adapter_is_scatter_gather(const dl_adapter *a);
 int dl_adapter_is_released(const dl_adapter *a);
 const dl_device_description *dl_adapter_description(const dl_adapter *a);
 const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a);
-void *dl_adapter_data(const dl_adapter *a);
-void dl_adapter_set_data(dl_adapter *a, void *data);
+void *dl_adapter_framework(const dl_adapter *a);
+void dl_adapter_set_framework(dl_adapter *a, void *fw);
 
 /* AllocateAdapterChannel (DISPATCH_LEVEL): returns an NTSTATUS. `control`
 ** runs now or later, in order, when the channel and n registers are free. */

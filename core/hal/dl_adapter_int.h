@@ -100,6 +100,7 @@ struct dl_adapter {
   uint32_t live_commons;
   dl_request_drop_fn drop;
   dl_adapter_stats stats;
+  void *framework;             /* the KMDF DMA enabler that made it, or NULL */
 };
 
 #define NO_SLOT UINT32_MAX

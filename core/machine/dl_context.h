@@ -68,6 +68,10 @@ void dl_machine_set_part(dl_machine *m, int slot, void *part, void (*destroy)(vo
 ** walks it; nothing else should). */
 dl_link *dl_machine_objects(dl_machine *m);
 
+/* The binding's hook for objects going away (dl_object.h), or NULL. */
+typedef struct dl_object dl_object;
+void (*dl_machine_gone_hook(const dl_machine *m))(dl_object *o);
+
 /* Returns a fresh object id (1, 2, ...): ids label objects in messages and
 ** traces, and counting per machine keeps them reproducible. */
 uint64_t dl_machine_next_id(dl_machine *m);

@@ -36,6 +36,7 @@ struct dl_machine {
   dl_dmamap *dmamap;
   dl_cache *cache;
   void *data;
+  void (*gone)(dl_object *o);   /* the binding's hook, see dl_machine_on_gone */
 };
 
 /* Where the HAL's low memory goes when the RAM has too little below 16 MiB
@@ -167,6 +168,10 @@ uint32_t dl_machine_hal_low(const dl_machine *m, uint64_t *first_pfn) {
 
 /* The list of every object on the machine (dl_object.c walks it). */
 dl_link *dl_machine_objects(dl_machine *m) { return &m->objects; }
+
+/* The binding's hook for objects going away. */
+void dl_machine_on_gone(dl_machine *m, dl_gone_fn fn) { m->gone = fn; }
+void (*dl_machine_gone_hook(const dl_machine *m))(dl_object *o) { return m->gone; }
 
 /* Returns a fresh object id. */
 uint64_t dl_machine_next_id(dl_machine *m) { return ++m->next_id; }

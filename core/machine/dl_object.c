@@ -26,7 +26,11 @@ void dl_object_init_as(dl_object *o, const dl_object_type *t, dl_object *parent)
 
 /* Takes o off the machine's list; harmless if it is not on it. */
 void dl_object_unlink(dl_object *o) {
-  if (o->objects.next) dl_list_remove(&o->objects);  /* self-linked once removed */
+  if (!o->objects.next || o->objects.next == &o->objects) return;  /* self-linked once removed */
+  dl_list_remove(&o->objects);
+  dl_gone_fn gone = dl_machine_gone_hook(o->m);
+  if (gone && o->data) gone(o);
+  o->data = NULL;
 }
 
 /* The next object of type t after `after` in creation order. */

@@ -54,7 +54,13 @@ void dl_object_init(dl_object *o, dl_machine *m, const dl_object_type *t, dl_obj
 ** (a device model is the hardware behind its PDO): it shares the parent's id. */
 void dl_object_init_as(dl_object *o, const dl_object_type *t, dl_object *parent);
 
-/* Takes o off the machine's list; harmless if it is not on it. */
+/* Tells the binding an object it holds a handle of (data != NULL) is
+** going away: fn(o) runs as o leaves the machine's list, before it is freed. */
+typedef void (*dl_gone_fn)(dl_object *o);
+void dl_machine_on_gone(dl_machine *m, dl_gone_fn fn);
+
+/* Takes o off the machine's list (telling the binding, see
+** dl_machine_on_gone); harmless if it is not on it. */
 void dl_object_unlink(dl_object *o);
 
 /* The next object of type t after `after` (the first if after is NULL), in

@@ -93,7 +93,7 @@ static uint32_t get_adapter(dl_wdfdma_enabler *e, const dl_device_description *d
   if (dl_adapter_get(e->m, dl_wdf_device_pdo(e->d), desc, &e->adapters[dir], &nmr))
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_adapter_set_drop(e->adapters[dir], dl_wdftxn_dropped);
-  dl_adapter_set_data(e->adapters[dir], e);
+  dl_adapter_set_framework(e->adapters[dir], e);
   uint64_t ps = dl_machine_page_size(e->m), regs_len = (uint64_t)(nmr ? nmr - 1 : 0) * ps;
   e->nmr[dir] = nmr;
   e->max_frag[dir] = e->cfg.maximum_length < regs_len ? e->cfg.maximum_length : regs_len;

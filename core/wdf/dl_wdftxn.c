@@ -282,7 +282,7 @@ static void sg_control(void *ctx, dl_device *dev, dl_sglist *sg) {
 
 /* The adapter dropped a pending request (teardown, or a list it could not build). */
 void dl_wdftxn_dropped(dl_adapter *a, void *ctx) {
-  dl_wdfdma_enabler *e = dl_adapter_data(a);
+  dl_wdfdma_enabler *e = dl_adapter_framework(a);
   if (!e) return;
   dl_link *lists[] = {&e->txns, &e->zombies};
   for (int k = 0; k < 2; k++)
