@@ -382,3 +382,11 @@ void ldl_run_close_hooks(lua_State *L, int arg) {
   }
   lua_pop(L, 1);
 }
+
+/* Exports a table of Windows values into the table at -1. */
+void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)table[i].value);
+    lua_setfield(L, -2, table[i].name);
+  }
+}

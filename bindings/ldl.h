@@ -15,6 +15,7 @@
 #include <lua.h>
 #include <stdint.h>
 
+#include "base/dl_wdk.h"
 #include "machine/dl_machine.h"
 
 /* Metatable names; they read as type names in error messages. */
@@ -139,6 +140,10 @@ void ldl_pushreport(lua_State *L, const struct dl_report *r);
 struct dl_sglist;
 void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
 struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
+
+/* Sets table[i].name = table[i].value in the table at -1 for each row: the
+** Windows values exported from core's tables (dl_ntstatus.h, dl_wdk.h). */
+void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n);
 
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);

@@ -612,10 +612,6 @@ static const luaL_Reg functions[] = {
 };
 
 static const struct { const char *name; lua_Integer value; } constants[] = {
-  {"IRP_MJ_CREATE", DL_IRP_MJ_CREATE}, {"IRP_MJ_CLOSE", DL_IRP_MJ_CLOSE},
-  {"IRP_MJ_READ", DL_IRP_MJ_READ}, {"IRP_MJ_WRITE", DL_IRP_MJ_WRITE},
-  {"IRP_MJ_DEVICE_CONTROL", DL_IRP_MJ_DEVICE_CONTROL},
-  {"IRP_MJ_MAXIMUM_FUNCTION", DL_IRP_MJ_MAXIMUM_FUNCTION},
   {"IO_NO_INCREMENT", 0}, {"IO_DISK_INCREMENT", 1},
 };
 
@@ -631,6 +627,9 @@ void ldl_open_irp(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  size_t nmajor;
+  const dl_wdk_value *majors = dl_irp_major_table(&nmajor);
+  ldl_setvalues(L, majors, nmajor);  /* IRP_MJ_*: core's one table */
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");
   lua_pushcfunction(L, m_irp);

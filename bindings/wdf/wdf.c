@@ -372,7 +372,7 @@ static int l_WdfDriverCreate(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");
   lua_pop(L, 1);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }

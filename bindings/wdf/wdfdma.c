@@ -105,7 +105,7 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   }
   lua_getfield(L, -1, dl_wdfdma_callback_name(cb));
   lua_getfield(L, -3, "handle");
-  uint32_t st = WDF_STATUS_UNSUCCESSFUL;
+  uint32_t st = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 1, 1)) {
     int ok = 0;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
@@ -208,7 +208,7 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
   lua_settop(L, 3);
   lmachine *lm = lwdfdma_enter(L, 1);
   if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   uint64_t before = ldl_reports(lm);
@@ -301,7 +301,7 @@ static int create_common(lua_State *L, uint64_t alignment, int attributes) {
   luaL_argcheck(L, alignment <= UINT32_MAX, 3, "AlignmentRequirement must fit in a ULONG");
   lmachine *lm = lwdfdma_enter(L, 1);
   if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   uint64_t before = ldl_reports(lm);
@@ -473,7 +473,7 @@ static const luaL_Reg machine_methods[] = {
   {NULL, NULL}
 };
 
-/* STATUS_WDF_*: see dl_wdfdma.h for where the values come from. */
+/* (STATUS_WDF_* come with the other NTSTATUS values from base/dl_ntstatus.h.) */
 static const struct { const char *name; lua_Integer value; } constants[] = {
   {"WdfDmaProfileInvalid", DL_WDFDMA_PROFILE_INVALID}, {"WdfDmaProfilePacket", DL_WDFDMA_PACKET},
   {"WdfDmaProfileScatterGather", DL_WDFDMA_SCATTER_GATHER},
@@ -486,9 +486,6 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"WdfDmaDirectionWriteToDevice", DL_WDFDMA_WRITE_TO_DEVICE},
   {"WDF_DMA_ENABLER_CONFIG_NO_SGLIST_PREALLOCATION", DL_WDFDMA_NO_SGLIST_PREALLOCATION},
   {"WDF_DMA_ENABLER_CONFIG_REQUIRE_SINGLE_TRANSFER", DL_WDFDMA_REQUIRE_SINGLE_TRANSFER},
-  {"STATUS_WDF_BUSY", DL_STATUS_WDF_BUSY}, {"STATUS_WDF_TOO_FRAGMENTED", DL_STATUS_WDF_TOO_FRAGMENTED},
-  {"STATUS_WDF_TOO_MANY_TRANSFERS", DL_STATUS_WDF_TOO_MANY_TRANSFERS},
-  {"STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS", DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS},
 };
 
 /* Registers the KMDF DMA classes, calls, constants, deleters and machine

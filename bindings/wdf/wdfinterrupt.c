@@ -69,10 +69,10 @@ uint32_t lwdf_interrupt_enable(void *ctx, dl_wdf_interrupt *wi, int on) {
   int fn = push_call(L, lm, wi, on ? "EvtInterruptEnable" : "EvtInterruptDisable");
   if (!lua_isfunction(L, fn)) {
     lua_settop(L, top);
-    return WDF_STATUS_SUCCESS;
+    return DL_STATUS_SUCCESS;
   }
   lwdf_pushhandle(L, lm, wi->d);
-  uint32_t status = WDF_STATUS_UNSUCCESSFUL;
+  uint32_t status = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 2, 1) && lua_isinteger(L, -1)) status = (uint32_t)lua_tointeger(L, -1);
   lua_settop(L, top);
   return status;
@@ -121,7 +121,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   dh->owner->L = L;
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
   if (rc) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   ldl_pushowner(L, 1);
@@ -131,7 +131,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");
   lua_pop(L, 1);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }

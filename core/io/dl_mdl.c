@@ -9,6 +9,7 @@
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "base/dl_wdk.h"
 
 struct dl_mdl {
   dl_link link;           /* on the machine's list */
@@ -27,21 +28,17 @@ struct dl_mdl {
 
 static uint64_t page_size(const dl_mdl *mdl) { return dl_machine_page_size(mdl->m); }
 
-static uint64_t span_pages(uint64_t va, uint64_t length, uint64_t ps) {
-  return ((va & (ps - 1)) + length + ps - 1) / ps;
-}
-
 /* IoAllocateMdl. */
 int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
   uint64_t ps = dl_machine_page_size(m);
   if (length == 0 || length > (UINT64_C(1) << 32) - ps || va + length < va) return DL_EINVAL;
-  uint64_t n = span_pages(va, length, ps);
+  uint64_t n = dl_span_pages(va, length, ps);
   dl_mdl *mdl = calloc(1, sizeof *mdl + n * sizeof mdl->pfns[0]);
   if (!mdl) return DL_ENOMEM;
   mdl->m = m;
   mdl->id = dl_machine_next_id(m);
-  mdl->start_va = va & ~(ps - 1);
-  mdl->byte_offset = (uint32_t)(va & (ps - 1));
+  mdl->start_va = dl_page_align(va, ps);
+  mdl->byte_offset = (uint32_t)dl_byte_offset(va, ps);
   mdl->byte_count = (uint32_t)length;
   mdl->capacity = n;
   dl_list_append(dl_machine_mdls(m), &mdl->link);
@@ -143,13 +140,13 @@ int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t l
   if (length == 0) length = end - va;
   if (length > end - va) return DL_ERANGE;
   uint64_t ps = page_size(source);
-  uint64_t n = span_pages(va, length, ps);
+  uint64_t n = dl_span_pages(va, length, ps);
   if (n > target->capacity) return DL_ENOSPACE;
-  uint64_t first = ((va & ~(ps - 1)) - source->start_va) / ps;
+  uint64_t first = (dl_page_align(va, ps) - source->start_va) / ps;
   memcpy(target->pfns, source->pfns + first, n * sizeof target->pfns[0]);
   orphan_partials(target);  /* what target described before goes away */
-  target->start_va = va & ~(ps - 1);
-  target->byte_offset = (uint32_t)(va & (ps - 1));
+  target->start_va = dl_page_align(va, ps);
+  target->byte_offset = (uint32_t)dl_byte_offset(va, ps);
   target->byte_count = (uint32_t)length;
   target->source = source;
   target->region_id = 0;
@@ -192,7 +189,7 @@ void dl_mdl_set_data(dl_mdl *mdl, void *data) { mdl->data = data; }
 
 /* Span pages of the described range (ADDRESS_AND_SIZE_TO_SPAN_PAGES). */
 uint64_t dl_mdl_page_count(const dl_mdl *mdl) {
-  return span_pages(mdl->byte_offset, mdl->byte_count, page_size(mdl));
+  return dl_span_pages(mdl->byte_offset, mdl->byte_count, page_size(mdl));
 }
 
 /* Sets Next; a chain may not loop back onto its first MDL. */
@@ -216,7 +213,7 @@ int dl_mdl_pages_valid(const dl_mdl *mdl) {
 /* Physical address of the byte at va inside the MDL's range. */
 uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va) {
   uint64_t ps = page_size(mdl);
-  return mdl->pfns[(va - mdl->start_va) / ps] * ps + (va & (ps - 1));
+  return mdl->pfns[(va - mdl->start_va) / ps] * ps + dl_byte_offset(va, ps);
 }
 
 /* The MDL that owns a link of the machine's MDL list. */

@@ -13,6 +13,7 @@
 #include "base/dl_list.h"
 #include "memory/dl_physmem.h"
 #include "base/dl_rng.h"
+#include "base/dl_wdk.h"  /* IRQL values */
 #include "memory/dl_vspace.h"
 
 typedef struct dl_machine dl_machine;
@@ -42,15 +43,6 @@ typedef struct dl_cache dl_cache;
 typedef struct dl_trace dl_trace;
 typedef struct dl_cpu dl_cpu;
 typedef struct dl_lines dl_lines;
-
-/* IRQL values (x64). */
-enum {
-  DL_PASSIVE_LEVEL = 0,
-  DL_APC_LEVEL = 1,
-  DL_DISPATCH_LEVEL = 2,
-  DL_PROFILE_LEVEL = 15,
-  DL_HIGH_LEVEL = 15
-};
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg);
