@@ -141,6 +141,18 @@ struct dl_sglist;
 void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
 struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
 
+/* The strict option reader: raises a bad-argument error for the first key of
+** the table at arg that is not in `valid` (NULL-terminated; nothing happens
+** if arg is not a table), as "<fname>: unknown field '<key>' [did you mean
+** '<near>'?] (valid: <valid keys>)", so that a misspelt option is never
+** silently ignored. */
+void ldl_checkoptions(lua_State *L, int arg, const char *fname, const char *const valid[]);
+
+/* The same for a table standing for a WDK structure, whose message reads
+** as the structure's: fmt gets the key and the list of valid keys, e.g.
+** "DEVICE_DESCRIPTION has no field '%s'" or "a request has no field '%s' (%s)". */
+void ldl_checkfields(lua_State *L, int arg, const char *fmt, const char *const valid[]);
+
 /* Sets table[i].name = table[i].value in the table at -1 for each row: the
 ** Windows values exported from core's tables (dl_ntstatus.h, dl_wdk.h). */
 void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n);

@@ -110,15 +110,7 @@ static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def
 
 /* Rejects unknown fields (typos) of the request table at arg. */
 static void check_irp_fields(lua_State *L, int arg) {
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    int i = 0;
-    while (irp_fields[i] && strcmp(irp_fields[i], key) != 0) i++;
-    if (!irp_fields[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "a request has no field '%s' (major, buffer, "
-                                               "offset, length, device_offset, completion, ioctl)",
-                                            key));
-  }
+  ldl_checkfields(L, arg, "a request has no field '%s' (%s)", irp_fields);
 }
 
 /* The request's buffer (field `buffer`, a live buffer of machine lm), or NULL if absent. */

@@ -80,6 +80,15 @@ static int l_WDF_PNPPOWER_EVENT_CALLBACKS_INIT(lua_State *L) {
 static int l_WdfDeviceInitSetPnpPowerEventCallbacks(lua_State *L) {
   luaL_checkudata(L, 1, LDL_DEVICE_INIT);
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfdevice.h */
+    "Size", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0Exit",
+    "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDevicePrepareHardware", "EvtDeviceReleaseHardware",
+    "EvtDeviceSelfManagedIoCleanup", "EvtDeviceSelfManagedIoFlush", "EvtDeviceSelfManagedIoInit",
+    "EvtDeviceSelfManagedIoSuspend", "EvtDeviceSelfManagedIoRestart", "EvtDeviceSurpriseRemoval",
+    "EvtDeviceQueryRemove", "EvtDeviceQueryStop", "EvtDeviceUsageNotification",
+    "EvtDeviceRelationsQuery", "EvtDeviceUsageNotificationEx", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_PNPPOWER_EVENT_CALLBACKS has no field '%s' (%s)", fields);
   for (int ev = 0; ev < DL_WDF_EVENT_COUNT; ev++) {
     int t = lua_getfield(L, 2, dl_wdf_event_name((dl_wdf_event)ev));
     luaL_argcheck(L, t == LUA_TNIL || t == LUA_TFUNCTION, 2,

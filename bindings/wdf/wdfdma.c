@@ -166,13 +166,7 @@ static uint64_t config_int(lua_State *L, int arg, const char *name) {
 /* Reads a WDF_DMA_ENABLER_CONFIG table; unknown fields are errors (typos). */
 static void read_config(lua_State *L, int arg, dl_wdfdma_config *c) {
   luaL_checktype(L, arg, LUA_TTABLE);
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    int i = 0;
-    while (config_fields[i] && strcmp(config_fields[i], key) != 0) i++;
-    if (!config_fields[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "WDF_DMA_ENABLER_CONFIG has no field '%s'", key));
-  }
+  ldl_checkfields(L, arg, "WDF_DMA_ENABLER_CONFIG has no field '%s' (%s)", config_fields);
   memset(c, 0, sizeof *c);
   c->profile = (int)config_int(L, arg, "Profile");
   luaL_argcheck(L, c->profile != DL_WDFDMA_SYSTEM && c->profile != DL_WDFDMA_SYSTEM_DUPLEX, arg,
@@ -329,6 +323,8 @@ static int l_WdfCommonBufferCreate(lua_State *L) {
 static int l_WdfCommonBufferCreateWithConfig(lua_State *L) {
   lua_settop(L, 4);
   luaL_checktype(L, 3, LUA_TTABLE);
+  static const char *const fields[] = {"Size", "AlignmentRequirement", NULL};  /* wdfcommonbuffer.h */
+  ldl_checkfields(L, 3, "WDF_COMMON_BUFFER_CONFIG has no field '%s' (%s)", fields);
   lua_getfield(L, 3, "AlignmentRequirement");
   lua_Integer align = luaL_optinteger(L, -1, 0);
   luaL_argcheck(L, align >= 0, 3, "AlignmentRequirement must not be negative");

@@ -104,6 +104,13 @@ static const char *const intr_callbacks[] = {
 static int l_WdfInterruptCreate(lua_State *L) {
   lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfinterrupt.h */
+    "Size", "SpinLock", "ShareVector", "FloatingSave", "AutomaticSerialization", "EvtInterruptIsr",
+    "EvtInterruptDpc", "EvtInterruptEnable", "EvtInterruptDisable", "EvtInterruptWorkItem",
+    "InterruptRaw", "InterruptTranslated", "WaitLock", "PassiveHandling",
+    "ReportInactiveOnPowerDown", "CanWakeDevice", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_INTERRUPT_CONFIG has no field '%s' (%s)", fields);
   lua_settop(L, 3);
   lua_createtable(L, 0, 4);                                              /* 4: the config copy */
   for (int i = 0; intr_callbacks[i]; i++) {

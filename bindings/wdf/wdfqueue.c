@@ -352,6 +352,12 @@ static const char *const queue_callbacks[] = {
 static int l_WdfIoQueueCreate(lua_State *L) {
   lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfio.h */
+    "Size", "DispatchType", "PowerManaged", "AllowZeroLengthRequests", "DefaultQueue",
+    "EvtIoDefault", "EvtIoRead", "EvtIoWrite", "EvtIoDeviceControl", "EvtIoInternalDeviceControl",
+    "EvtIoStop", "EvtIoResume", "EvtIoCanceledOnQueue", "Settings", "Driver", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_IO_QUEUE_CONFIG has no field '%s' (%s)", fields);
   lua_settop(L, 3);
   lua_getfield(L, 2, "DispatchType");
   lua_Integer type = lua_tointeger(L, -1);
