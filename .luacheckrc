@@ -1,11 +1,12 @@
 -- luacheck configuration: Lua 5.4, and the WDK-named globals that
 -- dma.export() (done by dmalab at startup) puts in _G. Their names are read
--- from the bindings' registration tables, so a new WDK call needs no edit here.
+-- from the bindings' registration tables and core/base's value tables (NTSTATUS,
+-- IRP_MJ_*, IRQLs), so a new WDK call or value needs no edit here.
 std = "lua54"
 max_line_length = 110
 
 local wdk = { TRUE = true, FALSE = true, PAGE_SIZE = true, PAGE_SHIFT = true }
-local list = io.popen("ls bindings/*.c bindings/*/*.c 2>/dev/null")
+local list = io.popen("ls bindings/*.c bindings/*/*.c core/base/*.c 2>/dev/null")
 for path in list:lines() do
   local f = io.open(path)
   for name in f:read("*a"):gmatch('{"(%u[%w_]*)"') do wdk[name] = true end

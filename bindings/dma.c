@@ -12,7 +12,9 @@
 #include <ctype.h>
 #include <stdio.h>
 
+#include "base/dl_ntstatus.h"
 #include "base/dl_rng.h"
+#include "base/dl_wdk.h"
 #include "ldl.h"
 
 #define DMA_VERSION "0.1.0"
@@ -29,41 +31,38 @@ static uint64_t page_size(lua_State *L) {
 
 /* BYTES_TO_PAGES(Size) */
 static int l_BYTES_TO_PAGES(lua_State *L) {
-  uint64_t n = ldl_checkuint(L, 1), ps = page_size(L);
-  lua_pushinteger(L, (lua_Integer)(n / ps + (n % ps != 0)));
+  lua_pushinteger(L, (lua_Integer)dl_bytes_to_pages(ldl_checkuint(L, 1), page_size(L)));
   return 1;
 }
 
 /* ADDRESS_AND_SIZE_TO_SPAN_PAGES(Va, Size) = (BYTE_OFFSET(Va) + Size + PAGE_SIZE - 1) >> PAGE_SHIFT */
 static int l_ADDRESS_AND_SIZE_TO_SPAN_PAGES(lua_State *L) {
   uint64_t va = ldl_checkuint(L, 1), n = ldl_checkuint(L, 2), ps = page_size(L);
-  lua_pushinteger(L, (lua_Integer)(((va & (ps - 1)) + n + ps - 1) / ps));
+  lua_pushinteger(L, (lua_Integer)dl_span_pages(va, n, ps));
   return 1;
 }
 
 /* BYTE_OFFSET(Va) */
 static int l_BYTE_OFFSET(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)(ldl_checkuint(L, 1) & (page_size(L) - 1)));
+  lua_pushinteger(L, (lua_Integer)dl_byte_offset(ldl_checkuint(L, 1), page_size(L)));
   return 1;
 }
 
 /* PAGE_ALIGN(Va) */
 static int l_PAGE_ALIGN(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)(ldl_checkuint(L, 1) & ~(page_size(L) - 1)));
+  lua_pushinteger(L, (lua_Integer)dl_page_align(ldl_checkuint(L, 1), page_size(L)));
   return 1;
 }
 
 /* ROUND_TO_PAGES(Size) */
 static int l_ROUND_TO_PAGES(lua_State *L) {
-  uint64_t n = ldl_checkuint(L, 1), ps = page_size(L);
-  lua_pushinteger(L, (lua_Integer)((n + ps - 1) & ~(ps - 1)));
+  lua_pushinteger(L, (lua_Integer)dl_round_to_pages(ldl_checkuint(L, 1), page_size(L)));
   return 1;
 }
 
 /* NT_SUCCESS(Status): true for success and informational codes. */
 static int l_NT_SUCCESS(lua_State *L) {
-  lua_Integer s = luaL_checkinteger(L, 1);
-  lua_pushboolean(L, (int32_t)(uint32_t)s >= 0);
+  lua_pushboolean(L, dl_nt_success((uint32_t)luaL_checkinteger(L, 1)));
   return 1;
 }
 
@@ -156,15 +155,6 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"MDL_SOURCE_IS_NONPAGED_POOL", 0x0004}, {"MDL_ALLOCATED_FIXED_SIZE", 0x0008},
   {"MDL_PARTIAL", 0x0010}, {"MDL_PARTIAL_HAS_BEEN_MAPPED", 0x0020},
   {"MDL_IO_PAGE_READ", 0x0040}, {"MDL_WRITE_OPERATION", 0x0080},
-  {"STATUS_SUCCESS", 0x00000000}, {"STATUS_PENDING", 0x00000103},
-  {"STATUS_UNSUCCESSFUL", 0xC0000001}, {"STATUS_ACCESS_VIOLATION", 0xC0000005},
-  {"STATUS_INVALID_PARAMETER", 0xC000000D}, {"STATUS_INVALID_DEVICE_REQUEST", 0xC0000010},
-  {"STATUS_MORE_PROCESSING_REQUIRED", 0xC0000016}, {"STATUS_NO_MEMORY", 0xC0000017},
-  {"STATUS_BUFFER_TOO_SMALL", 0xC0000023}, {"STATUS_INSUFFICIENT_RESOURCES", 0xC000009A},
-  {"STATUS_DEVICE_DATA_ERROR", 0xC000009C}, {"STATUS_NOT_SUPPORTED", 0xC00000BB},
-  {"STATUS_IO_TIMEOUT", 0xC00000B5}, {"STATUS_CANCELLED", 0xC0000120},
-  {"STATUS_INVALID_DEVICE_STATE", 0xC0000184}, {"STATUS_IO_DEVICE_ERROR", 0xC0000185},
-  {"STATUS_DEVICE_BUSY", 0x80000011},
 };
 
 /* Opens the module `dma`. */
@@ -175,6 +165,9 @@ int luaopen_dma(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  size_t nstatus;
+  const dl_wdk_value *statuses = dl_ntstatus_table(&nstatus);
+  ldl_setvalues(L, statuses, nstatus);  /* STATUS_*: core's one table */
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "TRUE");
   lua_pushboolean(L, 0);

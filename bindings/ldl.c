@@ -461,3 +461,74 @@ void ldl_run_close_hooks(lua_State *L, int arg) {
   }
   lua_pop(L, 1);
 }
+
+/* Exports a table of Windows values into the table at -1. */
+void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, (lua_Integer)table[i].value);
+    lua_setfield(L, -2, table[i].name);
+  }
+}
+
+/* Edit distance of a and b when both are short, else a large number. */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b), row[64];
+  if (la >= 64 || lb >= 64) return SIZE_MAX;
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+/* Finds the first key of the table at arg not in valid; if there is one,
+** pushes its name and the list "a, b, c" of the valid keys and returns 1. */
+static int unknown_key(lua_State *L, int arg, const char *const valid[]) {
+  arg = lua_absindex(L, arg);
+  if (!lua_istable(L, arg)) return 0;
+  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    size_t i = 0;
+    while (key && valid[i] && strcmp(key, valid[i]) != 0) i++;
+    if (key && valid[i]) continue;
+    luaL_tolstring(L, -2, NULL);  /* key, value, name */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (i = 0; valid[i]; i++) {
+      if (i) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, valid[i]);
+    }
+    luaL_pushresult(&b);
+    return 1;
+  }
+  return 0;
+}
+
+/* Rejects an unknown key of an options table, naming it and the valid ones. */
+void ldl_checkoptions(lua_State *L, int arg, const char *fname, const char *const valid[]) {
+  if (!unknown_key(L, arg, valid)) return;
+  const char *key = lua_tostring(L, -2), *near = NULL;
+  size_t best = 3;  /* suggest only a near miss: at most 2 edits */
+  for (size_t i = 0; valid[i]; i++) {
+    size_t d = edit_distance(key, valid[i]);
+    if (d < best) best = d, near = valid[i];
+  }
+  if (near) lua_pushfstring(L, ", did you mean '%s'?", near);
+  else lua_pushliteral(L, "");
+  luaL_argerror(L, arg, lua_pushfstring(L, "%s: unknown field '%s'%s (valid: %s)", fname, key,
+                                        lua_tostring(L, -1), lua_tostring(L, -2)));
+}
+
+/* Rejects a key that is not a field of a WDK structure, in its wording. */
+void ldl_checkfields(lua_State *L, int arg, const char *fmt, const char *const valid[]) {
+  if (!unknown_key(L, arg, valid)) return;
+  luaL_argerror(L, arg, lua_pushfstring(L, fmt, lua_tostring(L, -2), lua_tostring(L, -1)));
+}

@@ -15,6 +15,7 @@
 #include <lua.h>
 #include <stdint.h>
 
+#include "base/dl_wdk.h"
 #include "machine/dl_machine.h"
 
 /* Metatable names; they read as type names in error messages. */
@@ -176,6 +177,22 @@ void ldl_pushreport(lua_State *L, const struct dl_report *r);
 struct dl_sglist;
 void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
 struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
+
+/* The strict option reader: raises a bad-argument error for the first key of
+** the table at arg that is not in `valid` (NULL-terminated; nothing happens
+** if arg is not a table), as "<fname>: unknown field '<key>' [did you mean
+** '<near>'?] (valid: <valid keys>)", so that a misspelt option is never
+** silently ignored. */
+void ldl_checkoptions(lua_State *L, int arg, const char *fname, const char *const valid[]);
+
+/* The same for a table standing for a WDK structure, whose message reads
+** as the structure's: fmt gets the key and the list of valid keys, e.g.
+** "DEVICE_DESCRIPTION has no field '%s'" or "a request has no field '%s' (%s)". */
+void ldl_checkfields(lua_State *L, int arg, const char *fmt, const char *const valid[]);
+
+/* Sets table[i].name = table[i].value in the table at -1 for each row: the
+** Windows values exported from core's tables (dl_ntstatus.h, dl_wdk.h). */
+void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n);
 
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);

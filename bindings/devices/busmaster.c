@@ -22,18 +22,6 @@ static int field_error(lua_State *L, int arg, const char *name, const char *what
   return luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be %s", name, what));
 }
 
-/* Rejects keys of the table at arg that are not in `known` (typos). */
-static void check_keys(lua_State *L, int arg, const char *const known[]) {
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-    int i = 0;
-    while (key && known[i] && strcmp(key, known[i]) != 0) i++;
-    if (!key || !known[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "unknown field '%s'",
-                                            key ? key : luaL_typename(L, -2)));
-  }
-}
-
 /* Reads an integer field (floats with an integer value accepted); returns 0
 ** if absent. */
 static int int_field(lua_State *L, int arg, const char *name, lua_Integer *out) {
@@ -143,7 +131,7 @@ static int bm_new(lua_State *L) {
     lua_newtable(L);
   }
   luaL_checktype(L, 2, LUA_TTABLE);
-  check_keys(L, 2, config_keys);
+  ldl_checkoptions(L, 2, "m:busmaster", config_keys);
   dl_busmaster_config cfg;
   read_config(L, 2, &cfg);
   lua_Integer vector = 16, irql = 5;
@@ -224,7 +212,7 @@ static void fault_trigger(lua_State *L, int arg, dl_bm_fault *f) {
 static int bm_inject(lua_State *L) {
   dl_busmaster *bm = checkbm(L);
   luaL_checktype(L, 2, LUA_TTABLE);
-  check_keys(L, 2, fault_keys);
+  ldl_checkoptions(L, 2, "hw:inject", fault_keys);
   dl_bm_fault f = {0};
   f.kind = fault_kind(L, 2);
   fault_trigger(L, 2, &f);

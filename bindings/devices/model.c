@@ -74,6 +74,8 @@ static lua_Integer int_option(lua_State *L, int arg, const char *name, lua_Integ
 static int model_new(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const options[] = {"name", "registers", "vector", "irql", "read", "write", NULL};
+  ldl_checkoptions(L, 2, "m:device_model", options);
   lua_getfield(L, 2, "name");
   const char *name = lua_tostring(L, -1);
   lua_Integer size = int_option(L, 2, "registers", 4096);

@@ -69,13 +69,7 @@ static uint64_t desc_field(lua_State *L, int arg, const char *name) {
 /* Reads a DEVICE_DESCRIPTION table; unknown fields are errors (typos). */
 static void read_description(lua_State *L, int arg, dl_device_description *d) {
   luaL_checktype(L, arg, LUA_TTABLE);
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    int i = 0;
-    while (description_fields[i] && strcmp(description_fields[i], key) != 0) i++;
-    if (!description_fields[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "DEVICE_DESCRIPTION has no field '%s'", key));
-  }
+  ldl_checkfields(L, arg, "DEVICE_DESCRIPTION has no field '%s'", description_fields);
   memset(d, 0, sizeof *d);
   d->version = (uint32_t)desc_field(L, arg, "Version");
   if (d->version == 0) d->version = 1;  /* DEVICE_DESCRIPTION_VERSION (0) is version 1 */
@@ -418,7 +412,9 @@ static uint64_t limit_field(lua_State *L, int arg, const char *name) {
 ** max_elements=, va=, length=}]) -> { {va=, length=, map_registers=,
 ** elements=}, ... }: the transfers a driver must perform (seed 004). */
 static int l_split_transfer(lua_State *L) {
+  static const char *const options[] = {"max_bytes", "alignment", "max_elements", "va", "length", NULL};
   dl_mdl *mdl = checkmdl(L, 1);
+  ldl_checkoptions(L, 3, "dma.split_transfer", options);
   dl_split_limits lim = {checku32(L, 2), limit_field(L, 3, "max_bytes"),
                          (uint32_t)limit_field(L, 3, "alignment"),
                          (uint32_t)limit_field(L, 3, "max_elements")};

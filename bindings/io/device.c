@@ -51,6 +51,8 @@ static int dev_new(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   const char *name = NULL;
   if (lua_istable(L, 2)) {
+    static const char *const options[] = {"name", NULL};
+    ldl_checkoptions(L, 2, "m:device", options);
     lua_getfield(L, 2, "name");
     name = lua_tostring(L, -1);
   } else if (!lua_isnoneornil(L, 2)) {

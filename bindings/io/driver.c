@@ -16,8 +16,6 @@
 
 #define LDL_DRIVER "DRIVER_OBJECT"
 
-#define STATUS_SUCCESS 0x00000000u
-#define STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
 #define FILE_DEVICE_DISK 0x07
 #define FILE_DEVICE_UNKNOWN 0x22
 
@@ -145,11 +143,11 @@ static int l_IoCreateDevice(lua_State *L) {
   ldl_checkirql(L, lm, "IoCreateDevice", 1, DL_PASSIVE_LEVEL);
   dl_device *dev;
   if (dl_device_new(lm->m, name, &dev) != DL_OK) {
-    lua_pushinteger(L, STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     lua_pushnil(L);
     return 2;
   }
-  lua_pushinteger(L, STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "DriverObject");

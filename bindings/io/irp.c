@@ -111,15 +111,7 @@ static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def
 
 /* Rejects unknown fields (typos) of the request table at arg. */
 static void check_irp_fields(lua_State *L, int arg) {
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    int i = 0;
-    while (irp_fields[i] && strcmp(irp_fields[i], key) != 0) i++;
-    if (!irp_fields[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "a request has no field '%s' (major, buffer, "
-                                               "offset, length, device_offset, completion, ioctl)",
-                                            key));
-  }
+  ldl_checkfields(L, arg, "a request has no field '%s' (%s)", irp_fields);
 }
 
 /* The request's buffer (field `buffer`, a live buffer of machine lm), or NULL if absent. */
@@ -611,10 +603,6 @@ static const luaL_Reg functions[] = {
 };
 
 static const struct { const char *name; lua_Integer value; } constants[] = {
-  {"IRP_MJ_CREATE", DL_IRP_MJ_CREATE}, {"IRP_MJ_CLOSE", DL_IRP_MJ_CLOSE},
-  {"IRP_MJ_READ", DL_IRP_MJ_READ}, {"IRP_MJ_WRITE", DL_IRP_MJ_WRITE},
-  {"IRP_MJ_DEVICE_CONTROL", DL_IRP_MJ_DEVICE_CONTROL},
-  {"IRP_MJ_MAXIMUM_FUNCTION", DL_IRP_MJ_MAXIMUM_FUNCTION},
   {"IO_NO_INCREMENT", 0}, {"IO_DISK_INCREMENT", 1},
 };
 
@@ -630,6 +618,9 @@ void ldl_open_irp(lua_State *L) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
+  size_t nmajor;
+  const dl_wdk_value *majors = dl_irp_major_table(&nmajor);
+  ldl_setvalues(L, majors, nmajor);  /* IRP_MJ_*: core's one table */
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");
   lua_pushcfunction(L, m_irp);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kernel/dl_interrupt.h"
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "../lcall.h"
 #include "machine/dl_object.h"
@@ -64,8 +65,8 @@ static int l_IoConnectInterrupt(lua_State *L) {
   int rc = dl_interrupt_connect(lm->m, (uint32_t)vector, irql, sync, mode == 1, share, affinity,
                                 on_isr, NULL, &intr);
   if (rc) {
-    lua_pushinteger(L, rc == DL_EBUSY ? 0xC0000043 /* STATUS_SHARING_VIOLATION */
-                                      : 0xC000000D /* STATUS_INVALID_PARAMETER */);
+    lua_pushinteger(L, rc == DL_EBUSY ? DL_STATUS_SHARING_VIOLATION
+                                      : DL_STATUS_INVALID_PARAMETER);
     return 1;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);

@@ -62,13 +62,7 @@ static const luaL_Reg functions[] = {
 /* Registers the IRQL calls and constants in the module at -1. */
 void ldl_open_irql(lua_State *L) {
   luaL_setfuncs(L, functions, 0);
-  static const struct { const char *name; int level; } levels[] = {
-    {"PASSIVE_LEVEL", 0}, {"LOW_LEVEL", 0}, {"APC_LEVEL", 1}, {"DISPATCH_LEVEL", 2},
-    {"CMCI_LEVEL", 5}, {"CLOCK_LEVEL", 13}, {"IPI_LEVEL", 14}, {"POWER_LEVEL", 14},
-    {"PROFILE_LEVEL", 15}, {"HIGH_LEVEL", 15},
-  };
-  for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-    lua_pushinteger(L, levels[i].level);
-    lua_setfield(L, -2, levels[i].name);
-  }
+  size_t n;
+  const dl_wdk_value *levels = dl_irql_table(&n);
+  ldl_setvalues(L, levels, n);  /* *_LEVEL: core's one table */
 }

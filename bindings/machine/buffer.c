@@ -11,6 +11,7 @@
 
 static const char *const policy_names[] = {"contiguous", "scattered", "high_first",
                                            "low_first", NULL};
+static const char *const buffer_options[] = {"offset", "alloc", "paged", NULL};
 static const char *const kind_names[] = {"nonpaged", "paged", "common"};
 
 #define checkbuffer(L, i) ((dl_region *)ldl_checkobject(L, i, LDL_BUFFER, "buffer")->obj)
@@ -27,6 +28,7 @@ static int b_new(lua_State *L) {
   uint64_t length = ldl_checksize(L, 2);
   luaL_argcheck(L, length > 0, 2, "length must be > 0");
   luaL_argcheck(L, lua_isnoneornil(L, 3) || lua_istable(L, 3), 3, "options table expected");
+  ldl_checkoptions(L, 3, "m:buffer", buffer_options);
   uint32_t ps = dl_machine_page_size(lm->m);
   uint64_t offset = 0;
   dl_alloc_policy policy = dl_machine_config_of(lm->m)->alloc;

@@ -75,11 +75,17 @@ static void read_ram(lua_State *L, int arg, dl_machine_config *cfg) {
   lua_pop(L, 1);
 }
 
+static const char *const machine_options[] = {
+  "ram", "seed", "page_size", "alloc", "coherent", "map_registers", "adapter_map_registers",
+  "cpus", "dpc_latency", "interrupt_latency", "trace", "verifier", "current", NULL
+};
+
 /* Reads options from the table at `arg` into cfg. */
 static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
   dl_machine_config_init(cfg);
   if (lua_isnoneornil(L, arg)) return;
   luaL_checktype(L, arg, LUA_TTABLE);
+  ldl_checkoptions(L, arg, "dma.machine", machine_options);
   if (lua_getfield(L, arg, "seed") != LUA_TNIL) {
     luaL_argcheck(L, lua_isinteger(L, -1), arg, "seed must be an integer");
     cfg->seed = (uint64_t)lua_tointeger(L, -1);

@@ -20,14 +20,6 @@
 #define LDL_WDFINTERRUPT "WDFINTERRUPT"
 #define LDL_IRP "IRP"  /* irp.c's class */
 
-#define WDF_STATUS_SUCCESS 0x00000000u
-#define WDF_STATUS_PENDING 0x00000103u
-#define WDF_STATUS_UNSUCCESSFUL 0xC0000001u
-#define WDF_STATUS_INVALID_PARAMETER 0xC000000Du
-#define WDF_STATUS_INVALID_DEVICE_REQUEST 0xC0000010u
-#define WDF_STATUS_BUFFER_TOO_SMALL 0xC0000023u
-#define WDF_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
-
 /* A request handle: a handle that remembers its request was completed
 ** (the core request is freed then), so a second completion is reported. */
 typedef struct lrequest {

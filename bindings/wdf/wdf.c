@@ -84,6 +84,11 @@ static void push_context(lua_State *L, int st, const char *name) {
 static void apply_attributes(lua_State *L, int st, int attr) {
   if (!attr || lua_isnoneornil(L, attr)) return;
   luaL_argcheck(L, lua_istable(L, attr), attr, "WDF_OBJECT_ATTRIBUTES (a table) or nil expected");
+  static const char *const fields[] = {  /* wdfobject.h */
+    "Size", "EvtCleanupCallback", "EvtDestroyCallback", "ExecutionLevel", "SynchronizationScope",
+    "ParentObject", "ContextSizeOverride", "ContextTypeInfo", NULL
+  };
+  ldl_checkfields(L, attr, "WDF_OBJECT_ATTRIBUTES has no field '%s' (%s)", fields);
   int t = lua_getfield(L, attr, "ContextTypeInfo");
   luaL_argcheck(L, t == LUA_TNIL || t == LUA_TSTRING, attr, "ContextTypeInfo must be a type name");
   if (t == LUA_TSTRING) {
@@ -348,6 +353,10 @@ static void install_dispatch(lua_State *L, int drv) {
 static int l_WdfDriverCreate(lua_State *L) {
   lua_settop(L, 4);
   luaL_checktype(L, 4, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfdriver.h */
+    "Size", "EvtDriverDeviceAdd", "EvtDriverUnload", "DriverInitFlags", "DriverPoolTag", NULL
+  };
+  ldl_checkfields(L, 4, "WDF_DRIVER_CONFIG has no field '%s' (%s)", fields);
   luaL_argcheck(L, lua_getfield(L, 4, "EvtDriverDeviceAdd") == LUA_TFUNCTION, 4,
                 "DriverConfig.EvtDriverDeviceAdd must be a function (WDF_DRIVER_CONFIG_INIT)");
   lua_pop(L, 1);
@@ -372,7 +381,7 @@ static int l_WdfDriverCreate(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");
   lua_pop(L, 1);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }

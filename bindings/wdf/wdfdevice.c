@@ -56,7 +56,7 @@ static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t 
   } else {
     lua_pushinteger(L, state);
   }
-  uint32_t status = WDF_STATUS_UNSUCCESSFUL;
+  uint32_t status = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, nargs, 1)) {
     int ok = 0;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
@@ -80,6 +80,15 @@ static int l_WDF_PNPPOWER_EVENT_CALLBACKS_INIT(lua_State *L) {
 static int l_WdfDeviceInitSetPnpPowerEventCallbacks(lua_State *L) {
   luaL_checkudata(L, 1, LDL_DEVICE_INIT);
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfdevice.h */
+    "Size", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0Exit",
+    "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDevicePrepareHardware", "EvtDeviceReleaseHardware",
+    "EvtDeviceSelfManagedIoCleanup", "EvtDeviceSelfManagedIoFlush", "EvtDeviceSelfManagedIoInit",
+    "EvtDeviceSelfManagedIoSuspend", "EvtDeviceSelfManagedIoRestart", "EvtDeviceSurpriseRemoval",
+    "EvtDeviceQueryRemove", "EvtDeviceQueryStop", "EvtDeviceUsageNotification",
+    "EvtDeviceRelationsQuery", "EvtDeviceUsageNotificationEx", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_PNPPOWER_EVENT_CALLBACKS has no field '%s' (%s)", fields);
   for (int ev = 0; ev < DL_WDF_EVENT_COUNT; ev++) {
     int t = lua_getfield(L, 2, dl_wdf_event_name((dl_wdf_event)ev));
     luaL_argcheck(L, t == LUA_TNIL || t == LUA_TFUNCTION, 2,
@@ -109,7 +118,7 @@ static int l_WdfDeviceCreate(lua_State *L) {
   int rc = dl_wdf_device_new(lm->m, ((lobject *)lua_touserdata(L, 6))->obj, lua_tostring(L, 7),
                              &wdf_ops, lm, &d);
   if (rc) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   if (lua_getfield(L, 3, "pnp") == LUA_TTABLE)                      /* 8 */
@@ -146,7 +155,7 @@ static int l_WdfDeviceCreate(lua_State *L) {
   lwdf_adddevice(L, lm, d);
   lua_pushvalue(L, 9);
   lua_setfield(L, 3, "device");
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_pushvalue(L, 9);
   return 2;
 }
@@ -324,8 +333,8 @@ static int m_wdf_add_device(lua_State *L) {
   lua_getiuservalue(L, 6, 1);
   lua_getfield(L, -1, "device");                                     /* the WDFDEVICE, or nil */
   int dev = lua_gettop(L);
-  if (st >= 0x80000000u || lua_isnil(L, dev)) {
-    if (st < 0x80000000u) return luaL_error(L, "EvtDriverDeviceAdd succeeded without WdfDeviceCreate");
+  if (!dl_nt_success(st) || lua_isnil(L, dev)) {
+    if (dl_nt_success(st)) return luaL_error(L, "EvtDriverDeviceAdd succeeded without WdfDeviceCreate");
     lua_pushnil(L);
     lua_pushinteger(L, st);
     return 2;

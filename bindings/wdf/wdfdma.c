@@ -105,7 +105,7 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   }
   lua_getfield(L, -1, dl_wdfdma_callback_name(cb));
   lua_getfield(L, -3, "handle");
-  uint32_t st = WDF_STATUS_UNSUCCESSFUL;
+  uint32_t st = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 1, 1)) {
     int ok = 0;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
@@ -166,13 +166,7 @@ static uint64_t config_int(lua_State *L, int arg, const char *name) {
 /* Reads a WDF_DMA_ENABLER_CONFIG table; unknown fields are errors (typos). */
 static void read_config(lua_State *L, int arg, dl_wdfdma_config *c) {
   luaL_checktype(L, arg, LUA_TTABLE);
-  for (lua_pushnil(L); lua_next(L, arg); lua_pop(L, 1)) {
-    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    int i = 0;
-    while (config_fields[i] && strcmp(config_fields[i], key) != 0) i++;
-    if (!config_fields[i])
-      luaL_argerror(L, arg, lua_pushfstring(L, "WDF_DMA_ENABLER_CONFIG has no field '%s'", key));
-  }
+  ldl_checkfields(L, arg, "WDF_DMA_ENABLER_CONFIG has no field '%s' (%s)", config_fields);
   memset(c, 0, sizeof *c);
   c->profile = (int)config_int(L, arg, "Profile");
   luaL_argcheck(L, c->profile != DL_WDFDMA_SYSTEM && c->profile != DL_WDFDMA_SYSTEM_DUPLEX, arg,
@@ -208,7 +202,7 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
   lua_settop(L, 3);
   lmachine *lm = lwdfdma_enter(L, 1);
   if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   uint64_t before = ldl_reports(lm);
@@ -301,7 +295,7 @@ static int create_common(lua_State *L, uint64_t alignment, int attributes) {
   luaL_argcheck(L, alignment <= UINT32_MAX, 3, "AlignmentRequirement must fit in a ULONG");
   lmachine *lm = lwdfdma_enter(L, 1);
   if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   uint64_t before = ldl_reports(lm);
@@ -329,6 +323,8 @@ static int l_WdfCommonBufferCreate(lua_State *L) {
 static int l_WdfCommonBufferCreateWithConfig(lua_State *L) {
   lua_settop(L, 4);
   luaL_checktype(L, 3, LUA_TTABLE);
+  static const char *const fields[] = {"Size", "AlignmentRequirement", NULL};  /* wdfcommonbuffer.h */
+  ldl_checkfields(L, 3, "WDF_COMMON_BUFFER_CONFIG has no field '%s' (%s)", fields);
   lua_getfield(L, 3, "AlignmentRequirement");
   lua_Integer align = luaL_optinteger(L, -1, 0);
   luaL_argcheck(L, align >= 0, 3, "AlignmentRequirement must not be negative");
@@ -473,7 +469,7 @@ static const luaL_Reg machine_methods[] = {
   {NULL, NULL}
 };
 
-/* STATUS_WDF_*: see dl_wdfdma.h for where the values come from. */
+/* (STATUS_WDF_* come with the other NTSTATUS values from base/dl_ntstatus.h.) */
 static const struct { const char *name; lua_Integer value; } constants[] = {
   {"WdfDmaProfileInvalid", DL_WDFDMA_PROFILE_INVALID}, {"WdfDmaProfilePacket", DL_WDFDMA_PACKET},
   {"WdfDmaProfileScatterGather", DL_WDFDMA_SCATTER_GATHER},
@@ -486,9 +482,6 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"WdfDmaDirectionWriteToDevice", DL_WDFDMA_WRITE_TO_DEVICE},
   {"WDF_DMA_ENABLER_CONFIG_NO_SGLIST_PREALLOCATION", DL_WDFDMA_NO_SGLIST_PREALLOCATION},
   {"WDF_DMA_ENABLER_CONFIG_REQUIRE_SINGLE_TRANSFER", DL_WDFDMA_REQUIRE_SINGLE_TRANSFER},
-  {"STATUS_WDF_BUSY", DL_STATUS_WDF_BUSY}, {"STATUS_WDF_TOO_FRAGMENTED", DL_STATUS_WDF_TOO_FRAGMENTED},
-  {"STATUS_WDF_TOO_MANY_TRANSFERS", DL_STATUS_WDF_TOO_MANY_TRANSFERS},
-  {"STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS", DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS},
 };
 
 /* Registers the KMDF DMA classes, calls, constants, deleters and machine

@@ -69,10 +69,10 @@ uint32_t lwdf_interrupt_enable(void *ctx, dl_wdf_interrupt *wi, int on) {
   int fn = push_call(L, lm, wi, on ? "EvtInterruptEnable" : "EvtInterruptDisable");
   if (!lua_isfunction(L, fn)) {
     lua_settop(L, top);
-    return WDF_STATUS_SUCCESS;
+    return DL_STATUS_SUCCESS;
   }
   lwdf_pushhandle(L, lm, wi->d);
-  uint32_t status = WDF_STATUS_UNSUCCESSFUL;
+  uint32_t status = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 2, 1) && lua_isinteger(L, -1)) status = (uint32_t)lua_tointeger(L, -1);
   lua_settop(L, top);
   return status;
@@ -104,6 +104,13 @@ static const char *const intr_callbacks[] = {
 static int l_WdfInterruptCreate(lua_State *L) {
   lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfinterrupt.h */
+    "Size", "SpinLock", "ShareVector", "FloatingSave", "AutomaticSerialization", "EvtInterruptIsr",
+    "EvtInterruptDpc", "EvtInterruptEnable", "EvtInterruptDisable", "EvtInterruptWorkItem",
+    "InterruptRaw", "InterruptTranslated", "WaitLock", "PassiveHandling",
+    "ReportInactiveOnPowerDown", "CanWakeDevice", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_INTERRUPT_CONFIG has no field '%s' (%s)", fields);
   lua_settop(L, 3);
   lua_createtable(L, 0, 4);                                              /* 4: the config copy */
   for (int i = 0; intr_callbacks[i]; i++) {
@@ -121,7 +128,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   dh->owner->L = L;
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
   if (rc) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   ldl_pushowner(L, 1);
@@ -131,7 +138,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");
   lua_pop(L, 1);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }

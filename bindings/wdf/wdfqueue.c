@@ -146,16 +146,16 @@ static int retrieve_mdl(lua_State *L, uint8_t a, uint8_t b) {
   lrequest *rh = check_request(L, 1);
   dl_irp *irp = ((dl_wdf_request *)rh->h.obj)->irp;
   if (irp->major != a && irp->major != b) {
-    lua_pushinteger(L, WDF_STATUS_INVALID_DEVICE_REQUEST);
+    lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
     return 1;
   }
   push_request_field(L, rh, "irp");
   lua_getfield(L, -1, "MdlAddress");
   if (lua_isnil(L, -1)) {
-    lua_pushinteger(L, WDF_STATUS_BUFFER_TOO_SMALL);
+    lua_pushinteger(L, DL_STATUS_BUFFER_TOO_SMALL);
     return 1;
   }
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }
@@ -264,8 +264,8 @@ int lwdf_dispatch(lua_State *L) {
   dl_wdf_request *r = NULL;
   int gone = !d || d->state == DL_WDF_FAILED || d->state == DL_WDF_REMOVED;
   if (!q || gone || dl_wdf_queue_add(q, irp, &r) != DL_OK) {
-    irp->status = gone ? 0xC0000184u /* STATUS_INVALID_DEVICE_STATE */
-                : q ? WDF_STATUS_INSUFFICIENT_RESOURCES : WDF_STATUS_INVALID_DEVICE_REQUEST;
+    irp->status = gone ? DL_STATUS_INVALID_DEVICE_STATE
+                : q ? DL_STATUS_INSUFFICIENT_RESOURCES : DL_STATUS_INVALID_DEVICE_REQUEST;
     irp->information = 0;
     uint32_t status = irp->status;
     lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
@@ -279,7 +279,7 @@ int lwdf_dispatch(lua_State *L) {
   ldl_pushowner(L, 1);
   new_request(L, lm, lua_gettop(L), r, 2);
   dispatch(L, lm, q);
-  lua_pushinteger(L, WDF_STATUS_PENDING);
+  lua_pushinteger(L, DL_STATUS_PENDING);
   return 1;
 }
 
@@ -301,7 +301,7 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
     lua_pop(L, 1);
     if (lua_getfield(L, -1, "EvtIoDefault") != LUA_TFUNCTION) {
       lua_settop(L, top);
-      complete_for_engine(L, lm, r, WDF_STATUS_INVALID_DEVICE_REQUEST);
+      complete_for_engine(L, lm, r, DL_STATUS_INVALID_DEVICE_REQUEST);
       lua_settop(L, top);
       return;
     }
@@ -352,6 +352,12 @@ static const char *const queue_callbacks[] = {
 static int l_WdfIoQueueCreate(lua_State *L) {
   lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
   luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const fields[] = {  /* wdfio.h */
+    "Size", "DispatchType", "PowerManaged", "AllowZeroLengthRequests", "DefaultQueue",
+    "EvtIoDefault", "EvtIoRead", "EvtIoWrite", "EvtIoDeviceControl", "EvtIoInternalDeviceControl",
+    "EvtIoStop", "EvtIoResume", "EvtIoCanceledOnQueue", "Settings", "Driver", NULL
+  };
+  ldl_checkfields(L, 2, "WDF_IO_QUEUE_CONFIG has no field '%s' (%s)", fields);
   lua_settop(L, 3);
   lua_getfield(L, 2, "DispatchType");
   lua_Integer type = lua_tointeger(L, -1);
@@ -369,8 +375,8 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   dl_wdf_queue *q;
   int rc = dl_wdf_queue_new(dh->obj, (int)type, is_default, &q);
   if (rc) {
-    lua_pushinteger(L, rc == DL_EBUSY ? 0xC0000184u /* STATUS_INVALID_DEVICE_STATE */
-                                      : WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, rc == DL_EBUSY ? DL_STATUS_INVALID_DEVICE_STATE
+                                      : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   ldl_pushowner(L, 1);
@@ -382,7 +388,7 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "device");
   lua_pop(L, 1);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   lua_insert(L, -2);
   return 2;
 }
@@ -410,7 +416,7 @@ static int l_WdfDeviceConfigureRequestDispatching(lua_State *L) {
   luaL_getsubtable(L, -1, "dispatching");
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, type);
-  lua_pushinteger(L, WDF_STATUS_SUCCESS);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
   return 1;
 }
 

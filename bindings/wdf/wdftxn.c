@@ -99,7 +99,7 @@ static int l_WdfDmaTransactionCreate(lua_State *L) {
   lua_settop(L, 2);
   lmachine *lm = lwdfdma_enter(L, 1);
   if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, WDF_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   uint64_t before = ldl_reports(lm);

@@ -15,6 +15,7 @@
 #include "memory/dl_pagemap.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "base/dl_vec.h"
 
 #define CHUNK 16384
 #define NS_PER_S UINT64_C(1000000000)
@@ -634,13 +635,7 @@ int dl_busmaster_inject(dl_busmaster *bm, const dl_bm_fault *f) {
       f->trigger > DL_BM_PROBABILITY || !(f->probability >= 0 && f->probability <= 1) ||
       (f->trigger == DL_BM_AT_COMMAND && f->at == 0))
     return DL_EINVAL;
-  if (bm->nfaults == bm->cap_faults) {
-    size_t cap = bm->cap_faults ? bm->cap_faults * 2 : 8;
-    fault_slot *grown = realloc(bm->faults, cap * sizeof *grown);
-    if (!grown) return DL_ENOMEM;
-    bm->faults = grown;
-    bm->cap_faults = cap;
-  }
+  if (dl_vec_reserve(bm->faults, bm->cap_faults, bm->nfaults + 1)) return DL_ENOMEM;
   size_t i = bm->nfaults;
   if (f->trigger == DL_BM_AT_TIME && f->kind == DL_BM_FAULT_SPURIOUS_INTERRUPT) {
     uint64_t t = f->at > now(bm) ? f->at : now(bm);

@@ -10,6 +10,7 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "base/dl_wdk.h"
 
 #define MMIO_ALIGN (UINT64_C(1) << 30)
 
@@ -45,7 +46,7 @@ int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t
   }
   dl_object_init_as(DL_OBJECT(dm), &dl_devmodel_type, DL_OBJECT(dm->pdo));
   dm->bar = next_bar(m);
-  dm->bar_size = (bar_size + ps - 1) / ps * ps;
+  dm->bar_size = dl_round_to_pages(bar_size, ps);
   dm->vector = vector;
   dm->irql = irql;
   dm->ops = ops;
@@ -96,7 +97,7 @@ static dl_devmodel *model_at(dl_machine *m, uint64_t pa, uint64_t len) {
 int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va) {
   if (len == 0 || !model_at(m, pa, len)) return DL_ENOTMAPPED;
   uint64_t ps = dl_machine_page_size(m), off = pa % ps;
-  uint64_t n = (off + len + ps - 1) / ps;
+  uint64_t n = dl_span_pages(off, len, ps);
   uint64_t *pfns = malloc(n * sizeof *pfns);
   if (!pfns) return DL_ENOMEM;
   for (uint64_t i = 0; i < n; i++) pfns[i] = pa / ps + i;

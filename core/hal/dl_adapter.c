@@ -16,6 +16,8 @@
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_wdk.h"
+#include "base/dl_vec.h"
 
 static void start_channel(dl_adapter *a);
 static void serve_waiters(dl_machine *m);
@@ -50,7 +52,7 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   a->sg = d->scatter_gather;
   a->needs_registers = !(a->sg && a->ceiling == UINT64_MAX);
   uint64_t ps = dl_machine_page_size(m), maxlen = d->maximum_length & 0x7FFFFFFF;
-  uint64_t want = (maxlen + ps - 1) / ps + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
+  uint64_t want = dl_bytes_to_pages(maxlen, ps) + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
   a->nmr = (uint32_t)want;
   if (a->needs_registers) {
     dl_mapregs *mr = dl_mapregs_of(m);
@@ -237,13 +239,7 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   if (i != NO_SLOT) {
     a->free_grant = a->grants[i].next_free;
   } else {
-    if (a->ngrants == a->grants_cap) {
-      uint32_t cap = a->grants_cap ? a->grants_cap * 2 : 8;
-      dl_grant *g = realloc(a->grants, cap * sizeof *g);
-      if (!g) return 0;
-      a->grants = g;
-      a->grants_cap = cap;
-    }
+    if (dl_vec_reserve(a->grants, a->grants_cap, a->ngrants + 1)) return 0;
     i = a->ngrants++;
     a->grants[i].gen = 0;
   }

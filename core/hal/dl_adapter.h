@@ -14,6 +14,7 @@
 
 #include "io/dl_device.h"
 #include "base/dl_list.h"
+#include "base/dl_ntstatus.h"
 #include "io/dl_mdl.h"
 
 typedef struct dl_adapter dl_adapter;
@@ -21,13 +22,6 @@ typedef struct dl_sglist dl_sglist;
 
 /* IO_ALLOCATION_ACTION. */
 enum { DL_KEEP_OBJECT = 1, DL_DEALLOCATE_OBJECT = 2, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS = 3 };
-
-/* NTSTATUS values these calls return. */
-#define DL_STATUS_SUCCESS 0x00000000u
-#define DL_STATUS_INSUFFICIENT_RESOURCES 0xC000009Au
-#define DL_STATUS_BUFFER_TOO_SMALL 0xC0000023u
-#define DL_STATUS_DEVICE_BUSY 0x80000011u
-#define DL_STATUS_INVALID_PARAMETER 0xC000000Du
 
 /* INTERFACE_TYPE values that matter here. */
 enum { DL_ISA = 1, DL_EISA = 2, DL_PCI_BUS = 5 };

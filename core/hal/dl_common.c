@@ -10,6 +10,7 @@
 #include "machine/dl_dmamap.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_wdk.h"
 
 /* AllocateCommonBuffer. */
 int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, uint64_t *va,
@@ -20,7 +21,7 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
   dl_verify_irql(a->m, "AllocateCommonBuffer", 1, DL_PASSIVE_LEVEL);
   if (length == 0) return DL_EINVAL;
   uint64_t ps = dl_machine_page_size(a->m);
-  uint32_t npages = (uint32_t)((length + ps - 1) / ps);
+  uint32_t npages = (uint32_t)dl_bytes_to_pages(length, ps);
   dl_common *c = calloc(1, sizeof *c);
   if (!c) return DL_ENOMEM;
   dl_physmem *mem = dl_machine_physmem(a->m);

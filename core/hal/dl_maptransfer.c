@@ -20,6 +20,8 @@
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_wdk.h"
+#include "base/dl_vec.h"
 
 /* Bytes from va that are physically contiguous in the MDL, up to `limit`. */
 static uint32_t contiguous_run(const dl_mdl *mdl, uint64_t va, uint32_t limit, uint64_t ps) {
@@ -57,13 +59,7 @@ static uint32_t new_mapping(dl_adapter *a) {
     a->free_map = a->maps[i].next_free;
     return i;
   }
-  if (a->nmaps == a->maps_cap) {
-    uint32_t cap = a->maps_cap ? a->maps_cap * 2 : 16;
-    dl_mapping *grown = realloc(a->maps, cap * sizeof *grown);
-    if (!grown) return NO_SLOT;
-    a->maps = grown;
-    a->maps_cap = cap;
-  }
+  if (dl_vec_reserve(a->maps, a->maps_cap, a->nmaps + 1)) return NO_SLOT;
   memset(&a->maps[a->nmaps], 0, sizeof a->maps[0]);
   return a->nmaps++;
 }
@@ -132,13 +128,8 @@ static int pick_registers(dl_adapter *a, const dl_grant *g, uint32_t need, uint3
 
 /* Records the buffer pages a bounced mapping covers, for the copies. */
 static int keep_pfns(dl_mapping *mp, const dl_mdl *mdl, uint64_t ps) {
-  uint32_t n = (uint32_t)((mp->va % ps + mp->length + ps - 1) / ps);
-  if (n > mp->pfns_cap) {
-    uint64_t *grown = realloc(mp->pfns, n * sizeof *grown);
-    if (!grown) return DL_ENOMEM;
-    mp->pfns = grown;
-    mp->pfns_cap = n;
-  }
+  uint32_t n = (uint32_t)dl_span_pages(mp->va, mp->length, ps);
+  if (dl_vec_reserve(mp->pfns, mp->pfns_cap, n)) return DL_ENOMEM;
   for (uint32_t i = 0; i < n; i++) mp->pfns[i] = dl_mdl_pa(mdl, mp->va + (uint64_t)i * ps - (i ? mp->va % ps : 0)) / ps;
   mp->npfns = n;
   return DL_OK;
@@ -160,7 +151,7 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   uint32_t run = contiguous_run(mdl, va, want, ps);
   uint32_t len = a->sg ? run : want;  /* only S/G masters get a shortened length */
   int bounce = (a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling;
-  uint32_t first = 0, need = bounce ? (uint32_t)((va % ps + len + ps - 1) / ps) : 0;
+  uint32_t first = 0, need = bounce ? (uint32_t)dl_span_pages(va, len, ps) : 0;
   if (bounce && (rc = pick_registers(a, g, need, &first))) return rc;
   uint32_t i = new_mapping(a);
   if (i == NO_SLOT) return DL_ENOMEM;

@@ -11,6 +11,8 @@
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_wdk.h"
+#include "base/dl_vec.h"
 
 /* Registers a transfer of [va, va+length) over the MDL chain needs. */
 uint32_t dl_sglist_registers_needed(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t length) {
@@ -20,7 +22,7 @@ uint32_t dl_sglist_registers_needed(dl_adapter *a, dl_mdl *mdl, uint64_t va, uin
     uint64_t start = cur == mdl ? va : dl_mdl_virtual_address(cur);
     uint64_t end = dl_mdl_virtual_address(cur) + dl_mdl_byte_count(cur);
     uint32_t n = start < end ? (uint32_t)(end - start < length ? end - start : length) : 0;
-    need += (start % ps + n + ps - 1) / ps;
+    need += dl_span_pages(start, n, ps);
     length -= n;
   }
   return (uint32_t)need;
@@ -67,7 +69,7 @@ uint32_t dl_adapter_calculate_sglist(dl_adapter *a, dl_mdl *mdl, uint64_t va, ui
                                      uint32_t *list_size, uint32_t *map_registers) {
   if (!dl_adapter_usable(a, "CalculateScatterGatherList")) return DL_STATUS_INVALID_PARAMETER;
   uint64_t ps = dl_machine_page_size(a->m);
-  uint32_t span = (uint32_t)((va % ps + length + ps - 1) / ps), elements = span;
+  uint32_t span = (uint32_t)dl_span_pages(va, length, ps), elements = span;
   if (mdl) {
     if (!chain_covers(mdl, va, length)) return DL_STATUS_INVALID_PARAMETER;
     span = dl_sglist_registers_needed(a, mdl, va, length);
@@ -101,13 +103,7 @@ static dl_sglist *new_sglist(dl_adapter *a) {
 }
 
 static int push_element(dl_sglist *sg, uint64_t address, uint32_t length) {
-  if (sg->n == sg->cap) {
-    uint32_t cap = sg->cap ? sg->cap * 2 : 16;
-    dl_sg_element *grown = realloc(sg->el, cap * sizeof *grown);
-    if (!grown) return DL_ENOMEM;
-    sg->el = grown;
-    sg->cap = cap;
-  }
+  if (dl_vec_reserve(sg->el, sg->cap, sg->n + 1)) return DL_ENOMEM;
   sg->el[sg->n++] = (dl_sg_element){address, length};
   return DL_OK;
 }
@@ -187,7 +183,7 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
   if (length == 0 || !chain_covers(mdl, va, length)) return DL_STATUS_INVALID_PARAMETER;
   uint32_t regs = dl_sglist_registers_needed(a, mdl, va, length);
   uint64_t ps = dl_machine_page_size(a->m);
-  uint32_t asked = (uint32_t)((va % ps + length + ps - 1) / ps);
+  uint32_t asked = (uint32_t)dl_span_pages(va, length, ps);
   if (regs > a->nmr || (a->needs_registers && asked > a->nmr)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   if (buffer_length && dl_mdl_pages_valid(mdl) &&
       buffer_length < DL_SGLIST_SIZE(elements_needed(a, mdl, va, length)))

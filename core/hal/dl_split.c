@@ -5,6 +5,7 @@
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "base/dl_wdk.h"
 
 /* Bytes from va to the end of the physically contiguous run, at most max. */
 static uint64_t run_from(const dl_mdl *mdl, uint64_t va, uint64_t max, uint64_t ps) {
@@ -44,7 +45,7 @@ int dl_split_transfer(const dl_mdl *mdl, uint64_t va, uint64_t length,
     uint64_t len = piece_length(mdl, at, va + length - at, lim, ps, &elements);
     if (len == 0) return DL_EINVAL;
     if (n < cap)
-      out[n] = (dl_split_piece){at, (uint32_t)len, (uint32_t)((at % ps + len + ps - 1) / ps), elements};
+      out[n] = (dl_split_piece){at, (uint32_t)len, (uint32_t)dl_span_pages(at, len, ps), elements};
     at += len;
   }
   *count = n;

@@ -144,12 +144,7 @@ int dl_irp_complete(dl_irp *irp) {
 
 /* Name of a major function. */
 const char *dl_irp_major_name(uint8_t major) {
-  switch (major) {
-    case DL_IRP_MJ_CREATE: return "IRP_MJ_CREATE";
-    case DL_IRP_MJ_CLOSE: return "IRP_MJ_CLOSE";
-    case DL_IRP_MJ_READ: return "IRP_MJ_READ";
-    case DL_IRP_MJ_WRITE: return "IRP_MJ_WRITE";
-    case DL_IRP_MJ_DEVICE_CONTROL: return "IRP_MJ_DEVICE_CONTROL";
-    default: return NULL;
-  }
+  size_t n;
+  const dl_wdk_value *t = dl_irp_major_table(&n);
+  return dl_wdk_name(t, n - 1, major);  /* the last row, IRP_MJ_MAXIMUM_FUNCTION, is a bound */
 }

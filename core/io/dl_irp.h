@@ -16,24 +16,12 @@
 
 #include "base/dl_list.h"
 #include "machine/dl_object.h"
+#include "base/dl_wdk.h"  /* IRP_MJ_* codes, NTSTATUS values */
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_mdl dl_mdl;
 typedef struct dl_device dl_device;
 typedef struct dl_irp dl_irp;
-
-/* Major function codes, with the WDK's values. */
-enum {
-  DL_IRP_MJ_CREATE = 0x00,
-  DL_IRP_MJ_CLOSE = 0x02,
-  DL_IRP_MJ_READ = 0x03,
-  DL_IRP_MJ_WRITE = 0x04,
-  DL_IRP_MJ_DEVICE_CONTROL = 0x0e,
-  DL_IRP_MJ_MAXIMUM_FUNCTION = 0x1b
-};
-
-#define DL_STATUS_PENDING 0x00000103u
-#define DL_STATUS_INVALID_DEVICE_REQUEST 0xC0000010u
 
 /* DriverStartIo(DeviceObject, Irp), called by the device queue. */
 typedef void (*dl_start_io_fn)(void *ctx, dl_device *dev, dl_irp *irp);

@@ -9,6 +9,7 @@
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "base/dl_wdk.h"
 
 struct dl_mdl {
   DL_OBJECT_FIELDS
@@ -33,20 +34,16 @@ dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after) {
 
 static uint64_t page_size(const dl_mdl *mdl) { return dl_machine_page_size(mdl->m); }
 
-static uint64_t span_pages(uint64_t va, uint64_t length, uint64_t ps) {
-  return ((va & (ps - 1)) + length + ps - 1) / ps;
-}
-
 /* IoAllocateMdl. */
 int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
   uint64_t ps = dl_machine_page_size(m);
   if (length == 0 || length > (UINT64_C(1) << 32) - ps || va + length < va) return DL_EINVAL;
-  uint64_t n = span_pages(va, length, ps);
+  uint64_t n = dl_span_pages(va, length, ps);
   dl_mdl *mdl = calloc(1, sizeof *mdl + n * sizeof mdl->pfns[0]);
   if (!mdl) return DL_ENOMEM;
   dl_object_init(DL_OBJECT(mdl), m, &dl_mdl_type, NULL);
-  mdl->start_va = va & ~(ps - 1);
-  mdl->byte_offset = (uint32_t)(va & (ps - 1));
+  mdl->start_va = dl_page_align(va, ps);
+  mdl->byte_offset = (uint32_t)dl_byte_offset(va, ps);
   mdl->byte_count = (uint32_t)length;
   mdl->capacity = n;
   *out = mdl;
@@ -141,13 +138,13 @@ int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t l
   if (length == 0) length = end - va;
   if (length > end - va) return DL_ERANGE;
   uint64_t ps = page_size(source);
-  uint64_t n = span_pages(va, length, ps);
+  uint64_t n = dl_span_pages(va, length, ps);
   if (n > target->capacity) return DL_ENOSPACE;
-  uint64_t first = ((va & ~(ps - 1)) - source->start_va) / ps;
+  uint64_t first = (dl_page_align(va, ps) - source->start_va) / ps;
   memcpy(target->pfns, source->pfns + first, n * sizeof target->pfns[0]);
   orphan_partials(target);  /* what target described before goes away */
-  target->start_va = va & ~(ps - 1);
-  target->byte_offset = (uint32_t)(va & (ps - 1));
+  target->start_va = dl_page_align(va, ps);
+  target->byte_offset = (uint32_t)dl_byte_offset(va, ps);
   target->byte_count = (uint32_t)length;
   target->source = source;
   target->region_id = 0;
@@ -190,7 +187,7 @@ void dl_mdl_set_data(dl_mdl *mdl, void *data) { mdl->data = data; }
 
 /* Span pages of the described range (ADDRESS_AND_SIZE_TO_SPAN_PAGES). */
 uint64_t dl_mdl_page_count(const dl_mdl *mdl) {
-  return span_pages(mdl->byte_offset, mdl->byte_count, page_size(mdl));
+  return dl_span_pages(mdl->byte_offset, mdl->byte_count, page_size(mdl));
 }
 
 /* Sets Next; a chain may not loop back onto its first MDL. */
@@ -214,6 +211,6 @@ int dl_mdl_pages_valid(const dl_mdl *mdl) {
 /* Physical address of the byte at va inside the MDL's range. */
 uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va) {
   uint64_t ps = page_size(mdl);
-  return mdl->pfns[(va - mdl->start_va) / ps] * ps + (va & (ps - 1));
+  return mdl->pfns[(va - mdl->start_va) / ps] * ps + dl_byte_offset(va, ps);
 }
 

@@ -9,6 +9,7 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "base/dl_vec.h"
 
 typedef struct line {
   dl_link isrs;              /* connected interrupts, in connection order */
@@ -208,13 +209,7 @@ void dl_line_set(dl_machine *m, uint32_t vector, int asserted, uint64_t source) 
     return;
   }
   if (i < ln->nholders) return;  /* this device holds it already */
-  if (ln->nholders == ln->cap) {
-    uint32_t cap = ln->cap ? 2 * ln->cap : 4;
-    uint64_t *grown = realloc(ln->holders, cap * sizeof *grown);
-    if (!grown) return;  /* out of memory: the assertion is lost */
-    ln->holders = grown;
-    ln->cap = cap;
-  }
+  if (dl_vec_reserve(ln->holders, ln->cap, ln->nholders + 1)) return;  /* out of memory: the assertion is lost */
   ln->holders[ln->nholders++] = source;
   if (ln->nholders > 1) return;  /* no edge: the line was high already */
   ln->latched_edge = 1;

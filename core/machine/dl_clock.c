@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "base/dl_status.h"
+#include "base/dl_vec.h"
 
 typedef struct event {
   uint64_t when;
@@ -99,13 +100,9 @@ static void heap_remove(dl_clock *c, uint32_t pos) {
 
 /* Doubles the slot pool and heap; the only allocation on the event path. */
 static int grow(dl_clock *c) {
-  uint32_t cap = c->cap ? c->cap * 2 : 64;
-  event *slots = realloc(c->slots, (size_t)cap * sizeof *slots);
-  if (!slots) return DL_ENOMEM;
-  c->slots = slots;
-  uint32_t *heap = realloc(c->heap, (size_t)cap * sizeof *heap);
-  if (!heap) return DL_ENOMEM;
-  c->heap = heap;
+  uint32_t cap = c->cap, heap_cap = c->cap;  /* the heap grows to the slots' size */
+  if (dl_vec_reserve(c->slots, cap, c->cap + 1) || dl_vec_reserve(c->heap, heap_cap, cap))
+    return DL_ENOMEM;
   c->cap = cap;
   return DL_OK;
 }

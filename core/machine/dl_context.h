@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "base/dl_wdk.h"  /* IRQL values */
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_clock dl_clock;
@@ -21,15 +22,6 @@ typedef struct dl_verifier dl_verifier;
 typedef struct dl_trace dl_trace;
 typedef struct dl_dmamap dl_dmamap;
 typedef struct dl_cache dl_cache;
-
-/* IRQL values (x64). */
-enum {
-  DL_PASSIVE_LEVEL = 0,
-  DL_APC_LEVEL = 1,
-  DL_DISPATCH_LEVEL = 2,
-  DL_PROFILE_LEVEL = 15,
-  DL_HIGH_LEVEL = 15
-};
 
 /* The machine's parts. */
 dl_clock *dl_machine_clock(dl_machine *m);

@@ -10,6 +10,7 @@
 #include "memory/dl_physmem.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_vec.h"
 
 typedef struct range { uint64_t base, len; uint32_t next_free; int live; } range;
 
@@ -42,13 +43,7 @@ int dl_dmamap_add(dl_dmamap *dm, uint64_t base, uint64_t len, uint32_t *handle) 
   if (i != NONE) {
     dm->free_head = dm->r[i].next_free;
   } else {
-    if (dm->len == dm->cap) {
-      uint32_t cap = dm->cap ? dm->cap * 2 : 32;
-      range *grown = realloc(dm->r, cap * sizeof *grown);
-      if (!grown) return DL_ENOMEM;
-      dm->r = grown;
-      dm->cap = cap;
-    }
+    if (dl_vec_reserve(dm->r, dm->cap, dm->len + 1)) return DL_ENOMEM;
     i = dm->len++;
   }
   dm->r[i] = (range){base, len, NONE, 1};

@@ -12,6 +12,7 @@
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
 #include "memory/dl_cache.h"
+#include "base/dl_wdk.h"
 
 /* Where kernel buffers start: an address well away from 0 that stays
 ** positive as a Lua integer, so scripts can compare and add addresses. */
@@ -181,7 +182,7 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
                   dl_alloc_policy policy, dl_region_kind kind, dl_region **out) {
   uint64_t ps = m->cfg.page_size;
   if (length == 0 || offset >= ps || length > UINT64_MAX - ps - offset) return DL_EINVAL;
-  uint64_t npages = (offset + length + ps - 1) / ps;
+  uint64_t npages = dl_span_pages(offset, length, ps);
   uint64_t *pfns = malloc(npages * sizeof *pfns);
   if (!pfns) return DL_ENOMEM;
   int rc = dl_physmem_alloc(m->mem, npages, policy, pfns);

@@ -14,6 +14,7 @@
 #include "machine/dl_context.h"
 #include "memory/dl_physmem.h"
 #include "base/dl_rng.h"
+#include "base/dl_wdk.h"  /* IRQL values */
 #include "memory/dl_vspace.h"
 
 typedef struct dl_machine dl_machine;

@@ -8,6 +8,7 @@
 
 #include "machine/dl_clock.h"
 #include "machine/dl_context.h"
+#include "base/dl_vec.h"
 
 #define HIST_SUB 64                      /* buckets per power of two */
 #define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
@@ -84,12 +85,8 @@ static uint64_t fnv(uint64_t h, uint64_t v) {
 
 /* Appends to the ring, growing it when unbounded; drops the oldest when full. */
 static void store(dl_trace *t, const dl_trace_record *r) {
-  if (t->len == t->cap && !t->bounded) {
-    dl_trace_record *grown = realloc(t->ring, 2 * t->cap * sizeof *grown);
-    if (!grown) return;  /* the record is lost; the hash still has it */
-    t->ring = grown;
-    t->cap *= 2;
-  }
+  if (!t->bounded && dl_vec_reserve(t->ring, t->cap, t->len + 1))
+    return;  /* the record is lost; the hash still has it */
   if (t->len < t->cap) {
     t->ring[(t->head + t->len++) % t->cap] = *r;
   } else {

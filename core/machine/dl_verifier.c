@@ -10,6 +10,7 @@
 #include "machine/dl_clock.h"
 #include "machine/dl_context.h"
 #include "machine/dl_trace.h"
+#include "base/dl_vec.h"
 
 #define KEEP_MAX 10000
 
@@ -32,13 +33,7 @@ void dl_verifier_free(dl_verifier *v) {
 static dl_report *next_slot(dl_verifier *v) {
   static dl_report overflow;  /* reports beyond the kept ones are counted only */
   if (v->len == KEEP_MAX) return &overflow;
-  if (v->len == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 16;
-    dl_report *grown = realloc(v->reports, cap * sizeof *grown);
-    if (!grown) return &overflow;
-    v->reports = grown;
-    v->cap = cap;
-  }
+  if (dl_vec_reserve(v->reports, v->cap, v->len + 1)) return &overflow;
   return &v->reports[v->len++];
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "base/dl_status.h"
+#include "base/dl_wdk.h"
+#include "base/dl_vec.h"
 
 struct dl_vspace {
   uint32_t page_size;
@@ -49,14 +51,8 @@ int dl_vspace_map(dl_vspace *vs, uint64_t length, uint32_t offset,
                   dl_region **out) {
   uint64_t ps = vs->page_size;
   if (length == 0 || offset >= ps || kind >= DL_REGION_KIND_COUNT) return DL_EINVAL;
-  if ((offset + length + ps - 1) / ps != npages) return DL_EINVAL;
-  if (vs->len == vs->cap) {
-    size_t cap = vs->cap ? vs->cap * 2 : 16;
-    dl_region **grown = realloc(vs->regions, cap * sizeof *grown);
-    if (!grown) return DL_ENOMEM;
-    vs->regions = grown;
-    vs->cap = cap;
-  }
+  if (dl_span_pages(offset, length, ps) != npages) return DL_EINVAL;
+  if (dl_vec_reserve(vs->regions, vs->cap, vs->len + 1)) return DL_ENOMEM;
   dl_region *r = calloc(1, sizeof *r);
   if (!r || !(r->pfns = malloc(npages * sizeof *r->pfns))) {
     region_free(r);

@@ -13,9 +13,10 @@
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "base/dl_vec.h"
 
 /* NT_SUCCESS: severity bits 0 (success) or 1 (informational). */
-#define NT_SUCCESS(s) ((uint32_t)(s) < 0x80000000u)
+#define NT_SUCCESS(s) dl_nt_success((uint32_t)(s))
 
 /* Helpers of dl_wdfqueue.c the sequences need. */
 void dl_wdf_interrupts_assign(dl_wdf_device *d);
@@ -80,13 +81,7 @@ dl_machine *dl_wdf_device_machine(const dl_wdf_device *d) { return d->m; }
 /* Registers a power hook at the end of the list. */
 int dl_wdf_device_add_power_hook(dl_wdf_device *d, dl_wdf_power_fn fn, void *ctx) {
   if (!fn) return DL_EINVAL;
-  if (d->nhooks == d->hooks_cap) {
-    size_t cap = d->hooks_cap ? 2 * d->hooks_cap : 4;
-    dl_wdf_hook *h = realloc(d->hooks, cap * sizeof *h);
-    if (!h) return DL_ENOMEM;
-    d->hooks = h;
-    d->hooks_cap = cap;
-  }
+  if (dl_vec_reserve(d->hooks, d->hooks_cap, d->nhooks + 1)) return DL_ENOMEM;
   d->hooks[d->nhooks++] = (dl_wdf_hook){fn, ctx};
   return DL_OK;
 }
@@ -102,19 +97,13 @@ void dl_wdf_device_remove_power_hook(dl_wdf_device *d, void *ctx) {
 /* Appends a static name to the power log (dropped if out of memory: the
 ** log is a test aid, not part of the run). */
 void dl_wdf_device_log(dl_wdf_device *d, const char *name) {
-  if (d->nlog == d->log_cap) {
-    size_t cap = d->log_cap ? 2 * d->log_cap : 16;
-    const char **l = realloc(d->log, cap * sizeof *l);
-    if (!l) return;
-    d->log = l;
-    d->log_cap = cap;
-  }
+  if (dl_vec_reserve(d->log, d->log_cap, d->nlog + 1)) return;
   d->log[d->nlog++] = name;
 }
 
 /* Calls a device callback if the driver has it; logs it. */
 static uint32_t event(dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
-  if (!(d->events & (1u << ev)) || !d->ops || !d->ops->event) return DL_WDF_STATUS_SUCCESS;
+  if (!(d->events & (1u << ev)) || !d->ops || !d->ops->event) return DL_STATUS_SUCCESS;
   dl_wdf_device_log(d, event_names[ev]);
   return d->ops->event(d->ctx, d, ev, state);
 }
@@ -123,7 +112,7 @@ static uint32_t event(dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
 static uint32_t interrupts_on(dl_wdf_device *d) {
   for (dl_link *l = d->interrupts.next; l != &d->interrupts; l = l->next) {
     dl_wdf_interrupt *wi = DL_CONTAINER(l, dl_wdf_interrupt, link);
-    if (dl_wdf_interrupt_connect(wi)) return 0xC000009Au;  /* STATUS_INSUFFICIENT_RESOURCES */
+    if (dl_wdf_interrupt_connect(wi)) return DL_STATUS_INSUFFICIENT_RESOURCES;
     if (!wi->has_enable || !d->ops->interrupt_enable) continue;
     uint8_t irql = dl_machine_irql(d->m);
     dl_machine_set_irql(d->m, wi->level);  /* EvtInterruptEnable runs at DIRQL */
@@ -133,7 +122,7 @@ static uint32_t interrupts_on(dl_wdf_device *d) {
     if (!NT_SUCCESS(st)) return st;
   }
   dl_wdf_device_log(d, "interrupts_enabled");
-  return DL_WDF_STATUS_SUCCESS;
+  return DL_STATUS_SUCCESS;
 }
 
 /* Disables and disconnects every interrupt (errors ignored). */
@@ -160,7 +149,7 @@ static void hooks_down(dl_wdf_device *d) {
 /* The power-down steps from `stage` (3: hooks, 2: pre-interrupts, 1:
 ** interrupts, 0: D0Exit) down; returns the first failure of a callback. */
 static uint32_t power_down_from(dl_wdf_device *d, int stage, uint32_t target) {
-  uint32_t first = DL_WDF_STATUS_SUCCESS, st;
+  uint32_t first = DL_STATUS_SUCCESS, st;
   if (stage >= 3) hooks_down(d);
   if (stage >= 2 && !NT_SUCCESS(st = event(d, DL_WDF_D0_EXIT_PRE_INTERRUPTS_DISABLED, target)))
     first = st;
@@ -212,15 +201,15 @@ static uint32_t power_up(dl_wdf_device *d, uint32_t previous) {
   }
   d->state = DL_WDF_STARTED;
   queues_resume(d);
-  return DL_WDF_STATUS_SUCCESS;
+  return DL_STATUS_SUCCESS;
 }
 
 /* Starts the device: PrepareHardware with the resources, then power-up. */
 uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_t nres) {
-  if (d->state != DL_WDF_ADDED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+  if (d->state != DL_WDF_ADDED) return DL_STATUS_INVALID_DEVICE_STATE;
   if (nres) {
     d->res = malloc(nres * sizeof *res);
-    if (!d->res) return 0xC000009Au;
+    if (!d->res) return DL_STATUS_INSUFFICIENT_RESOURCES;
     memcpy(d->res, res, nres * sizeof *res);
   }
   d->nres = nres;
@@ -240,18 +229,18 @@ uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target) {
     if (d->state == DL_WDF_STOPPING) d->state = DL_WDF_STARTED;
     if (d->state == DL_WDF_STARTED) {
       queues_resume(d);
-      return DL_WDF_STATUS_SUCCESS;
+      return DL_STATUS_SUCCESS;
     }
-    if (d->state != DL_WDF_STOPPED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+    if (d->state != DL_WDF_STOPPED) return DL_STATUS_INVALID_DEVICE_STATE;
     return power_up(d, d->power);
   }
-  if (target < DL_WDF_POWER_D1 || target > DL_WDF_POWER_D3) return 0xC000000Du;
-  if (d->state == DL_WDF_STOPPED || d->state == DL_WDF_STOPPING) return DL_WDF_STATUS_SUCCESS;
-  if (d->state != DL_WDF_STARTED) return DL_WDF_STATUS_INVALID_DEVICE_STATE;
+  if (target < DL_WDF_POWER_D1 || target > DL_WDF_POWER_D3) return DL_STATUS_INVALID_PARAMETER;
+  if (d->state == DL_WDF_STOPPED || d->state == DL_WDF_STOPPING) return DL_STATUS_SUCCESS;
+  if (d->state != DL_WDF_STARTED) return DL_STATUS_INVALID_DEVICE_STATE;
   if (in_flight(d)) {  /* power-managed queues drain first, as KMDF's do */
     d->state = DL_WDF_STOPPING;
     d->power_target = target;
-    return DL_WDF_STATUS_PENDING;
+    return DL_STATUS_PENDING;
   }
   d->state = DL_WDF_STOPPED;
   return power_down_from(d, 3, target);
@@ -285,7 +274,7 @@ void dl_wdf_device_request_done(dl_wdf_device *d) {
 
 /* Removes the device: power-down if in D0, then ReleaseHardware. */
 uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
-  uint32_t st = DL_WDF_STATUS_SUCCESS;
+  uint32_t st = DL_STATUS_SUCCESS;
   if (d->state == DL_WDF_REMOVED || d->state == DL_WDF_FAILED || d->state == DL_WDF_ADDED) {
     d->state = DL_WDF_REMOVED;
     return st;

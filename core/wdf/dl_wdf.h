@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "base/dl_list.h"
+#include "base/dl_ntstatus.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_device dl_device;
@@ -56,11 +57,6 @@ enum { DL_CM_PORT = 1, DL_CM_INTERRUPT = 2, DL_CM_MEMORY = 3 };
 
 /* WDF_IO_QUEUE_DISPATCH_TYPE. */
 enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2 };
-
-/* STATUS codes the framework itself returns. */
-#define DL_WDF_STATUS_SUCCESS 0x00000000u
-#define DL_WDF_STATUS_PENDING 0x00000103u
-#define DL_WDF_STATUS_INVALID_DEVICE_STATE 0xC0000184u
 
 /* Parameter 1 of bug check 0x10D for a request misused (WDF_REQUEST_FATAL_ERROR). */
 #define DL_WDF_REQUEST_FATAL_ERROR 0x6u

@@ -55,17 +55,6 @@ enum {
 /* How DmaCompleted* ended the transfer (FxDmaCompletionType). */
 enum { DL_WDFDMA_COMPLETE = 0, DL_WDFDMA_COMPLETE_PARTIAL = 1, DL_WDFDMA_COMPLETE_FINAL = 2 };
 
-/* NTSTATUS values of this layer. The STATUS_WDF_* values are those of the
-** WDK's wdfstatus.h (facility 0x20): BUSY 0xC0200204 and TOO_FRAGMENTED
-** 0xC020020A as in wdfstatus.h (ReactOS sdk/include/wdf/kmdf/1.9); the two
-** KMDF 1.19 codes were not found in any source at hand: see the report. */
-#define DL_STATUS_WDF_BUSY 0xC0200204u
-#define DL_STATUS_WDF_TOO_FRAGMENTED 0xC020020Au
-#define DL_STATUS_WDF_TOO_MANY_TRANSFERS 0xC020022Bu
-#define DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS 0xC020022Cu
-#define DL_STATUS_MORE_PROCESSING_REQUIRED 0xC0000016u
-#define DL_STATUS_INVALID_DEVICE_STATE 0xC0000184u
-
 /* WDF_DMA_ENABLER_CONFIG; `callbacks` has bit (1 << DL_WDFDMA_EVT_*) for
 ** each power callback the driver gave. */
 typedef struct dl_wdfdma_config {

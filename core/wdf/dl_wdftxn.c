@@ -21,8 +21,9 @@
 #include "io/dl_irp.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
+#include "base/dl_wdk.h"
 
-#define NT_ERROR(st) ((st) >= 0xC0000000u)
+#define NT_ERROR(st) dl_nt_error(st)
 
 static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static uint64_t psize(const dl_wdfdma_txn *t) { return dl_machine_page_size(t->e->m); }
@@ -30,8 +31,6 @@ static dl_device *pdo(const dl_wdfdma_txn *t) { return dl_wdf_device_pdo(t->e->d
 static uint64_t mdl_end(const dl_mdl *m) { return dl_mdl_virtual_address(m) + dl_mdl_byte_count(m); }
 static int is_write(const dl_wdfdma_txn *t) { return t->direction == DL_WDFDMA_WRITE_TO_DEVICE; }
 
-/* ADDRESS_AND_SIZE_TO_SPAN_PAGES. */
-static uint64_t span(uint64_t va, uint64_t len, uint64_t ps) { return (va % ps + len + ps - 1) / ps; }
 
 /* Raises to DISPATCH_LEVEL around a HAL call, as KMDF does; returns the old IRQL. */
 static uint8_t raise_dispatch(dl_machine *m) {
@@ -104,7 +103,7 @@ static uint64_t chain_regs(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t ps) 
   uint64_t n = 0;
   for (dl_mdl *cur = mdl; cur && len; cur = dl_mdl_next(cur)) {
     uint64_t at = cur == mdl ? va : dl_mdl_virtual_address(cur), here = min64(mdl_end(cur) - at, len);
-    n += span(at, here, ps);
+    n += dl_span_pages(at, here, ps);
     len -= here;
   }
   return n;
@@ -116,7 +115,7 @@ static uint64_t fit_registers(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t n
   uint64_t used = 0, taken = 0;
   for (dl_mdl *cur = mdl; cur && taken < len; cur = dl_mdl_next(cur)) {
     uint64_t at = cur == mdl ? va : dl_mdl_virtual_address(cur);
-    uint64_t here = min64(mdl_end(cur) - at, len - taken), pages = span(at, here, ps);
+    uint64_t here = min64(mdl_end(cur) - at, len - taken), pages = dl_span_pages(at, here, ps);
     if (used + pages <= nmr) {
       used += pages;
       taken += here;
@@ -524,7 +523,7 @@ static uint32_t start_packet(dl_wdfdma_txn *t) {
     return stage(t);
   }
   uint64_t ps = psize(t), frag = min64(t->remaining, t->max_frag);
-  uint64_t regs = frag == t->remaining ? chain_regs(t->mdl, t->va, frag, ps) : span(ps - 1, frag, ps);
+  uint64_t regs = frag == t->remaining ? chain_regs(t->mdl, t->va, frag, ps) : dl_span_pages(ps - 1, frag, ps);
   if (regs > t->a->nmr) regs = t->a->nmr;
   if (t->immediate && !grantable_now(t, (uint32_t)regs, 1)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   t->regs = (uint32_t)regs;
@@ -731,7 +730,7 @@ int dl_wdfdma_txn_cancel(dl_wdfdma_txn *t) {
   if (t->queued) unqueue(t);
   else t->drop++;
   t->wait_kind = WAIT_NONE;
-  finish(t, 0xC0000120u);  /* STATUS_CANCELLED */
+  finish(t, DL_STATUS_CANCELLED);
   dl_wdftxn_kick(t->e);
   return 1;
 }

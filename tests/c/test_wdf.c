@@ -140,7 +140,7 @@ static void test_hook_failure(void **state) {
   };
   assert_seen(&r->c, want, 11);
   assert_int_equal(DL_WDF_FAILED, r->d->state);
-  assert_int_equal(DL_WDF_STATUS_INVALID_DEVICE_STATE, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D0));
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D0));
 }
 
 /* Sequential presentation, and a second completion refused. */
