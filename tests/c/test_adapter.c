@@ -55,7 +55,7 @@ static int control(void *ctx, dl_device *dev, uint64_t base) {
   snprintf(l->who[l->n], sizeof l->who[0], "%s", c->name);
   l->base[l->n] = base;
   l->irql[l->n] = dl_machine_irql(m);
-  l->nfree[l->n] = dl_machine_mapregs(m)->nfree;
+  l->nfree[l->n] = dl_mapregs_of(m)->nfree;
   l->n++;
   return l->action;
 }
@@ -196,7 +196,7 @@ static void test_get_refuses_bad_descriptions(void **state) {
   rig_expect_none(r, before + 2);
   assert_null(a);
   assert_int_equal(nmr, 99);
-  assert_true(dl_list_empty(dl_machine_adapters(r->m)));
+  assert_int_equal(dl_machine_count(r->m, &dl_adapter_type), 0);
 }
 
 /* IoGetDmaAdapter is PASSIVE_LEVEL only: report 0x13 (P2 1: exact level,
@@ -237,7 +237,7 @@ static void test_allocate_runs_now_at_dispatch_or_refuses_too_many(void **state)
   assert_int_equal(l.irql[0], DL_DISPATCH_LEVEL);
   assert_true(l.base[0] != 0);
   assert_int_equal(l.nfree[0], 64 - 3);  /* its three registers were taken */
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);  /* DeallocateObject freed them */
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);  /* DeallocateObject freed them */
   assert_int_equal(dl_machine_irql(r->m), DL_PASSIVE_LEVEL);
   rig_expect_none(r, before + 1);
 }
@@ -306,7 +306,7 @@ static void test_channel_grants_in_fifo_order(void **state) {
   assert_int_equal(alloc_at_dispatch(r, a, d2, 2, &c2), DL_STATUS_SUCCESS);
   assert_int_equal(alloc_at_dispatch(r, a, d3, 3, &c3), DL_STATUS_SUCCESS);
   assert_int_equal(l.n, 1);  /* B and C wait for the channel, not for registers */
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 63);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 63);
   free_channel_at_dispatch(r, a);
   assert_int_equal(l.n, 2);
   assert_string_equal(l.who[1], "B");
@@ -315,7 +315,7 @@ static void test_channel_grants_in_fifo_order(void **state) {
   assert_int_equal(l.n, 3);
   assert_string_equal(l.who[2], "C");
   free_channel_at_dispatch(r, a);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
   const dl_adapter_stats *st = dl_adapter_get_stats(a);
   assert_int_equal(st->channel_grants, 3);
 }
@@ -333,7 +333,7 @@ static void test_deallocate_object_frees_both_and_runs_next(void **state) {
   l.action = DL_DEALLOCATE_OBJECT;
   free_channel_at_dispatch(r, a);  /* B runs and returns DeallocateObject */
   assert_int_equal(l.n, 2);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
   /* the channel is free again: the next request runs at once */
   assert_int_equal(alloc_at_dispatch(r, a, r->dev, 1, &c3), DL_STATUS_SUCCESS);
   assert_int_equal(l.n, 3);
@@ -353,17 +353,17 @@ static void test_keep_registers_releases_only_the_channel(void **state) {
   l.action = DL_DEALLOCATE_OBJECT_KEEP_REGISTERS;
   free_channel_at_dispatch(r, a);  /* A's 3 freed; B runs, keeps its 2 */
   assert_int_equal(l.n, 2);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 62);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 62);
   assert_int_equal(dl_adapter_get_stats(a)->registers_held, 2);
   /* B's device may ask again: its channel request is over */
   assert_int_equal(alloc_at_dispatch(r, a, d2, 1, &c2), DL_STATUS_SUCCESS);
   assert_int_equal(l.n, 3);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 61);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 61);
   uint64_t before = rig_reports(r);
   free_regs_at_dispatch(r, a, l.base[1], 2);
   free_regs_at_dispatch(r, a, l.base[2], 1);
   rig_expect_none(r, before);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
   assert_int_equal(dl_adapter_get_stats(a)->registers_held, 0);
   assert_int_equal(dl_adapter_get_stats(a)->registers_high_water, 3);
 }
@@ -405,7 +405,7 @@ static void test_free_map_registers_rules(void **state) {
   assert_int_equal(dl_adapter_free_map_registers(a, base, 3), DL_OK);
   const dl_report *rep = rig_expect(r, before, DL_VF_DOUBLE_FREE_MAP_REGISTERS);
   assert_int_equal(rep->p2, 1);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);  /* freed all the same */
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);  /* freed all the same */
   assert_int_equal(dl_adapter_free_map_registers(a, base, 2), DL_OK);
   rig_expect(r, before + 1, DL_VF_DOUBLE_FREE_MAP_REGISTERS);
   assert_int_equal(dl_adapter_free_map_registers(a, 0, 2), DL_EINVAL);
@@ -415,7 +415,7 @@ static void test_free_map_registers_rules(void **state) {
   assert_int_equal(alloc_at_dispatch(r, a, r->dev, 1, &c), DL_STATUS_SUCCESS);
   assert_int_equal(dl_adapter_free_map_registers(a, l.base[1], 1), DL_OK);
   rig_expect(r, before + 2, DL_VF_WRONG_IRQL);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
 }
 
 /* A MapRegisterBase of one adapter means nothing to another. */
@@ -428,7 +428,7 @@ static void test_base_of_another_adapter_is_refused(void **state) {
   assert_int_equal(alloc_at_dispatch(r, a, r->dev, 2, &c), DL_STATUS_SUCCESS);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_adapter_free_map_registers(b, l.base[0], 2), DL_EINVAL);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 62);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 62);
   assert_int_equal(dl_adapter_free_map_registers(a, l.base[0], 2), DL_OK);
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
 }
@@ -510,7 +510,7 @@ static void test_put_clean_adapter_reports_nothing(void **state) {
   uint64_t before = rig_reports(r);
   dl_adapter_put(a);
   rig_expect_none(r, before);
-  assert_int_equal(dl_adapter_check_leaks(r->m), 0);
+  assert_int_equal(dl_machine_check_leaks(r->m), 0);
 }
 
 /* PutDmaAdapter is <= DISPATCH_LEVEL: above it, report 0x13 (P2 2). */
@@ -536,18 +536,18 @@ static void test_leak_check_at_teardown(void **state) {
   ctl c = {&l, "A"};
   assert_int_equal(alloc_at_dispatch(r, a, r->dev, 2, &c), DL_STATUS_SUCCESS);
   uint64_t before = rig_reports(r);
-  assert_int_equal(dl_adapter_check_leaks(r->m), 1);
+  assert_int_equal(dl_machine_check_leaks(r->m), 1);
   const dl_report *rep = rig_expect(r, before, DL_VF_PUT_WITH_MAP_REGISTERS);
   assert_int_equal(rep->leak, 1);
   assert_int_equal(rep->p2, dl_adapter_id(a));
   free_regs_at_dispatch(r, a, l.base[0], 2);
-  assert_int_equal(dl_adapter_check_leaks(r->m), 0);
+  assert_int_equal(dl_machine_check_leaks(r->m), 0);
   (void)b;
   /* destroying an adapter whatever it holds gives its registers back */
   assert_int_equal(alloc_at_dispatch(r, a, r->dev, 3, &c), DL_STATUS_SUCCESS);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 61);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 61);
   dl_adapter_destroy(a);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
 }
 
 /* Requests still waiting when an adapter is destroyed are dropped and the
@@ -571,7 +571,7 @@ static void test_destroy_drops_waiting_requests(void **state) {
   dl_adapter_destroy(a);
   assert_int_equal(drops, 1);
   assert_int_equal(l.n, 1);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
 }
 
 int main(void) {

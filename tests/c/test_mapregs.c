@@ -135,9 +135,9 @@ static void test_pool_pages_below_16m(void **state) {
   dl_machine_config_init(&cfg);
   cfg.map_registers = 48;
   assert_int_equal(rig_open(&r, &cfg), 0);
-  dl_mapregs *mr = dl_machine_mapregs(r.m);
+  dl_mapregs *mr = dl_mapregs_of(r.m);
   assert_non_null(mr);
-  assert_ptr_equal(dl_machine_mapregs(r.m), mr);  /* one pool per machine */
+  assert_ptr_equal(dl_mapregs_of(r.m), mr);  /* one pool per machine */
   assert_int_equal(mr->count, 48);
   assert_true(dl_mapregs_pa(mr, 47, PS) + PS - 1 <= UINT64_C(0xFFFFFF));
   for (uint32_t i = 0; i < 48; i++)
@@ -155,7 +155,7 @@ static void test_pool_with_no_low_ram(void **state) {
   cfg.ram[0].base = UINT64_C(4) << 30;
   cfg.ram[0].size = UINT64_C(1) << 30;
   assert_int_equal(rig_open(&r, &cfg), 0);
-  dl_mapregs *mr = dl_machine_mapregs(r.m);
+  dl_mapregs *mr = dl_mapregs_of(r.m);
   assert_non_null(mr);
   assert_int_equal(mr->count, 64);
   assert_int_equal(dl_mapregs_pa(mr, 0, PS), 0x100000);
@@ -225,7 +225,7 @@ static void test_exhaustion_waits_then_is_served(void **state) {
   ask(&r, a, 6, &qa);
   ask(&r, b, 4, &qb);
   assert_int_equal(g.n, 1);
-  dl_mapregs *mr = dl_machine_mapregs(r.m);
+  dl_mapregs *mr = dl_mapregs_of(r.m);
   assert_int_equal(mr->nfree, 2);
   assert_false(dl_list_empty(&mr->waiters));
   assert_int_equal(dl_adapter_get_stats(b)->channel_waits, 1);
@@ -253,12 +253,12 @@ static void test_head_of_line_blocking(void **state) {
   ask(&r, b, 4, &qb);   /* waits */
   ask(&r, c, 1, &qc);   /* would fit, but B is ahead */
   assert_int_equal(g.n, 1);
-  assert_int_equal(dl_machine_mapregs(r.m)->nfree, 3);
+  assert_int_equal(dl_mapregs_of(r.m)->nfree, 3);
   give(&r, a, g.base[0], 5);  /* B then C, in order, in this one call */
   assert_int_equal(g.n, 3);
   assert_string_equal(g.who[1], "B");
   assert_string_equal(g.who[2], "C");
-  assert_int_equal(dl_machine_mapregs(r.m)->nfree, 3);
+  assert_int_equal(dl_mapregs_of(r.m)->nfree, 3);
   give(&r, b, g.base[1], 4);
   give(&r, c, g.base[2], 1);
   rig_close(&r);
@@ -321,13 +321,13 @@ static void test_sg64_master_uses_no_registers(void **state) {
   grants g = {0};
   req qa = {&g, "A"}, qs = {&g, "S"};
   ask(&r, a, 8, &qa);
-  assert_int_equal(dl_machine_mapregs(r.m)->nfree, 0);
+  assert_int_equal(dl_mapregs_of(r.m)->nfree, 0);
   uint32_t nmr;
   dl_adapter *s = rig_adapter_for(&r, rig_device(&r, "s"), rig_desc(1, 0, 1, 1 << 16), &nmr);
   assert_int_equal(nmr, 17);
   ask(&r, s, 17, &qs);
   assert_int_equal(g.n, 2);
-  assert_int_equal(dl_machine_mapregs(r.m)->nfree, 0);
+  assert_int_equal(dl_mapregs_of(r.m)->nfree, 0);
   give(&r, s, g.base[1], 17);
   give(&r, a, g.base[0], 8);
   rig_close(&r);

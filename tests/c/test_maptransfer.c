@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "rig.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "hal/dl_mapregs.h"
 #include "machine/dl_trace.h"
 
@@ -125,7 +125,7 @@ static void test_packet_master_bounces_whole_length_across_breaks(void **state) 
   uint32_t len = map(a, b.mdl, base, b.reg->va, (uint32_t)b.reg->length, 1, &logical);
   assert_int_equal(len, b.reg->length);
   assert_true(bounced_last(r));
-  dl_mapregs *mr = dl_machine_mapregs(r->m);
+  dl_mapregs *mr = dl_mapregs_of(r->m);
   assert_true(logical >= dl_mapregs_pa(mr, 0, PS));
   assert_true(logical + len <= dl_mapregs_pa(mr, mr->count, PS));
   assert_int_equal(logical % PS, 0x100);
@@ -152,7 +152,7 @@ static void test_contiguous_below_ceiling_is_direct(void **state) {
   assert_int_equal(map(a, mdl, base, reg->va, 2 * PS, 0, &logical), 2 * PS);
   assert_int_equal(logical, p * PS + 0x234);
   assert_false(bounced_last(r));
-  dl_mapregs *mr = dl_machine_mapregs(r->m);
+  dl_mapregs *mr = dl_mapregs_of(r->m);
   for (uint32_t i = 0; i < mr->count; i++) assert_int_equal(mr->mapped[i], 0);
   assert_int_equal(dl_adapter_flush(a, mdl, base, reg->va, 2 * PS, 0), 1);
   free_regs(r, a, base, 3);
@@ -375,7 +375,7 @@ static void test_not_flushed_and_freed_while_mapped(void **state) {
   const dl_report *rep = rig_expect(r, before + 1, DL_VF_FREED_WHILE_MAPPED);
   assert_int_equal(rep->p2, 3);
   assert_int_equal(dl_dmamap_count(dl_machine_dmamap(r->m)), 0);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
 }
 
 /* MapTransfer and FlushAdapterBuffers are <= DISPATCH_LEVEL: 0x13 at DIRQL. */

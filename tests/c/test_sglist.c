@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "rig.h"
-#include "hal/dl_dmamap.h"
+#include "machine/dl_dmamap.h"
 #include "hal/dl_mapregs.h"
 #include "machine/dl_trace.h"
 
@@ -171,7 +171,7 @@ static void test_packet_master_gets_one_element(void **state) {
   assert_int_equal(dl_sglist_count(g.sg[0]), 1);
   const dl_sg_element *el = dl_sglist_elements(g.sg[0]);
   assert_int_equal(el[0].length, reg->length);
-  dl_mapregs *mr = dl_machine_mapregs(r->m);
+  dl_mapregs *mr = dl_mapregs_of(r->m);
   assert_true(el[0].address >= dl_mapregs_pa(mr, 0, PS));
   assert_true(el[0].address < dl_mapregs_pa(mr, mr->count, PS));
   uint8_t dev[3 * PS], cpu[3 * PS];
@@ -278,7 +278,7 @@ static void test_waits_when_registers_are_short(void **state) {
   assert_int_equal(dl_machine_read_va(r.m, reg->va, cpu, reg->length), DL_OK);
   assert_memory_equal(dev, cpu, 4 * PS);  /* copied in when built, after the wait */
   put_list(&r, a, &g, 0, 1);
-  assert_int_equal(dl_machine_mapregs(r.m)->nfree, 8);
+  assert_int_equal(dl_mapregs_of(r.m)->nfree, 8);
   rig_close(&r);
 }
 
@@ -296,7 +296,7 @@ static void test_several_lists_per_device(void **state) {
   assert_int_equal(get_list(r, a, mdl, reg->va + PS, PS, 1, &g, 0), DL_STATUS_SUCCESS);
   assert_int_equal(g.n, 2);
   assert_true(g.id[0] != g.id[1]);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 62);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 62);
   uint64_t base = 0;
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_adapter_allocate_channel(a, r->dev, 1, keep_registers, &base),
@@ -307,7 +307,7 @@ static void test_several_lists_per_device(void **state) {
   rig_expect_none(r, before);
   put_list(r, a, &g, 1, 1);
   put_list(r, a, &g, 0, 1);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
 }
 
 /* ---- errors and reports ------------------------------------------------------ */
@@ -375,7 +375,7 @@ static void test_put_twice_is_0x06(void **state) {
   put_list(r, a, &g, 0, 1);
   rig_expect_none(r, before);
   assert_int_equal(dl_dmamap_count(dl_machine_dmamap(r->m)), 0);
-  assert_int_equal(dl_machine_mapregs(r->m)->nfree, 64);
+  assert_int_equal(dl_mapregs_of(r->m)->nfree, 64);
   put_list(r, a, &g, 0, 1);
   rig_expect(r, before, DL_VF_DOUBLE_FREE_SG_LIST);
   assert_int_equal(get_list(r, a, mdl, reg->va, PS, 1, &g, 0), DL_STATUS_SUCCESS);
@@ -398,7 +398,7 @@ static void test_put_adapter_with_list_is_0x0A(void **state) {
   got g = {0};
   assert_int_equal(get_list(r, a, mdl, reg->va, PS, 1, &g, 0), DL_STATUS_SUCCESS);
   uint64_t before = rig_reports(r);
-  assert_int_equal(dl_adapter_check_leaks(r->m), 1);
+  assert_int_equal(dl_machine_check_leaks(r->m), 1);
   const dl_report *rep = rig_expect(r, before, DL_VF_PUT_WITH_SG_LISTS);
   assert_int_equal(rep->leak, 1);
   dl_adapter_put(a);
