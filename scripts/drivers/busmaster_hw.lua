@@ -1,5 +1,6 @@
 -- busmaster_hw.lua: what the drivers of the built-in bus-master device
--- (m:busmaster) share, so that each driver file holds only its own DMA:
+-- (m:busmaster: wdm_packet, wdm_sg, kmdf_packet, kmdf_sg and seed 002's)
+-- share, so that each driver file holds only its own DMA:
 --   hardware   register access through the mapped BAR, programming one
 --              transfer (single or scatter/gather mode), the ISR's "is it
 --              mine?" and acknowledge (hw.read, hw.set_single, ...);
@@ -216,8 +217,9 @@ function hw.wdm.complete(DeviceObject, Irp, status, information, boost)
   IoStartNextPacket(DeviceObject, FALSE)
 end
 
--- IRP_MJ_READ / IRP_MJ_WRITE: queue for StartIo.
-local function DispatchReadWrite(DeviceObject, Irp)
+-- IRP_MJ_READ / IRP_MJ_WRITE (direct I/O): pend and queue for StartIo.
+-- Seed 002's driver uses it too.
+function hw.wdm.DispatchReadWrite(DeviceObject, Irp)
   IoMarkIrpPending(Irp)
   IoStartPacket(DeviceObject, Irp, nil, nil)
   return STATUS_PENDING
@@ -225,8 +227,8 @@ end
 
 -- DriverEntry: reads and writes through IoStartPacket to StartIo.
 local function DriverEntry(DriverObject, StartIo)
-  DriverObject.MajorFunction[IRP_MJ_READ] = DispatchReadWrite
-  DriverObject.MajorFunction[IRP_MJ_WRITE] = DispatchReadWrite
+  DriverObject.MajorFunction[IRP_MJ_READ] = hw.wdm.DispatchReadWrite
+  DriverObject.MajorFunction[IRP_MJ_WRITE] = hw.wdm.DispatchReadWrite
   DriverObject.DriverStartIo = StartIo
   return STATUS_SUCCESS
 end
