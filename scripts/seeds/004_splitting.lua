@@ -8,235 +8,340 @@
 --   Part 3: the same request split by a higher-level driver into partial-transfer
 --           IRPs with IoBuildPartialMdl (one partial MDL, MmPrepareMdlForReuse
 --           between pieces), each a single transfer for the device's driver.
--- dma.split_transfer computes the transfers; a WDM driver (the sequence of seed
--- 002) performs them with AllocateAdapterChannel / MapTransfer /
--- FlushAdapterBuffers / FreeMapRegisters on a small Lua device model, and every
--- byte is checked.
+-- dma.split_transfer computes the transfers; a WDM driver performs them
+-- with seed 002's sequence (StartIo: KeFlushIoBuffers,
+-- AllocateAdapterChannel; MapTransfer; the ISR's DpcForIsr:
+-- FlushAdapterBuffers, the next transfer or FreeMapRegisters and
+-- IoCompleteRequest) on a device model written in Lua below, and every byte
+-- is checked. The scenario stands for the I/O manager: m:irp builds each
+-- request with its locked MDL, IoCallDriver sends it.
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
-local IRP_MJ_READ, IRP_MJ_WRITE = 0x03, 0x04  -- wdm.h
 local SECTOR, AT_MAX_SECTORS = 512, 256
 
-local m = dma.machine { ram = "8G", seed = 4, alloc = "scattered" }
+-- No interrupt or DPC latency: the times printed are the device's alone.
+local m = dma.machine { ram = "8G", seed = 4, alloc = "scattered", interrupt_latency = 0, dpc_latency = 0 }
 print(m)
 
--- ---- a device model ------------------------------------------------------------
--- Programmed with a list of {logical, length} elements (one for a packet
--- device), it moves the bytes after a delay and interrupts. Its medium is a
+-- The buffers of the parts, allocated before any driver starts: MmMapIoSpace
+-- takes virtual addresses too, and the addresses printed are the buffers'
+-- at the start of the address space.
+local b1 = m:buffer(11 * PAGE_SIZE, { offset = 0x100 })
+local REQUEST = 1024 * 1024
+local b2 = m:buffer(REQUEST, { offset = 0x200 })  -- sector-aligned, not page-aligned
+
+-- ---- the hardware: a device model in Lua ------------------------------------------
+-- A bus master that takes its scatter/gather list through registers (one
+-- element for a packet device): each element's logical address
+-- (ELEMENT_LO/HI) and length (ELEMENT_LENGTH, which queues the element),
+-- the medium offset (OFFSET_LO/HI), then CONTROL = START [| TO_DEVICE].
+-- 2 us + 1 ns a byte later the bytes have moved, STATUS has DONE and the
+-- line is up until the driver writes DONE back to STATUS. Its medium is a
 -- Lua string.
-local function Hardware(name)
-  local hw = { name = name, medium = "" }
-  function hw:program(elements, write_to_device, offset, interrupt)
-    local total = 0
-    for _, e in ipairs(elements) do total = total + e.length end
-    m:after(2000 + total, function()  -- 2 us to start, then about 1 GB/s
-      local at = offset
-      for _, e in ipairs(elements) do
-        if write_to_device then
-          local bytes = assert(m:device_read(e.logical, e.length, self.name))
-          self.medium = self.medium:sub(1, at) .. bytes .. self.medium:sub(at + e.length + 1)
-        else
-          assert(#self.medium >= at + e.length, "read past the end of the medium")
-          assert(m:device_write(e.logical, self.medium:sub(at + 1, at + e.length), self.name))
-        end
-        at = at + e.length
-      end
-      interrupt()
-    end)
+local REG = { CONTROL = 0x00, STATUS = 0x04, ELEMENT_LO = 0x08, ELEMENT_HI = 0x0C, ELEMENT_LENGTH = 0x10,
+              OFFSET_LO = 0x14, OFFSET_HI = 0x18 }
+local START, TO_DEVICE, DONE = 0x1, 0x2, 0x1
+local SETUP_NS, NS_PER_BYTE = 2000, 1
+
+-- Moves the queued elements between memory and the medium.
+local function MoveBytes(dev, to_device)
+  local at = dev.regs[REG.OFFSET_LO] | dev.regs[REG.OFFSET_HI] << 32
+  for _, e in ipairs(dev.elements) do
+    if to_device then
+      local bytes = assert(dev.model:dma_read(e.logical, e.length))
+      dev.medium = dev.medium:sub(1, at) .. bytes .. dev.medium:sub(at + e.length + 1)
+    else
+      assert(#dev.medium >= at + e.length, "read past the end of the medium")
+      assert(dev.model:dma_write(e.logical, dev.medium:sub(at + 1, at + e.length)))
+    end
+    at = at + e.length
   end
-  return hw
+  dev.elements = {}
 end
 
--- ---- a WDM driver ------------------------------------------------------------------
--- Seed 002's sequence; the transfers of an IRP are those dma.split_transfer
--- gives for NumberOfMapRegisters and the device's limits (max_bytes).
-local function Driver(name, DeviceDescription, limits)
-  local DeviceObject = m:device { name = name }
-  local adapter, NumberOfMapRegisters = IoGetDmaAdapter(DeviceObject, DeviceDescription)
-  assert(adapter, "IoGetDmaAdapter failed")
-  local ext = { DeviceObject = DeviceObject, DmaAdapter = adapter, Hardware = Hardware(name),
-                NumberOfMapRegisters = NumberOfMapRegisters, limits = limits or {} }
-  local ops = adapter.DmaOperations
-
-  -- Maps transfer ext.Index: once for a packet adapter; for a scatter/gather
-  -- one, MapTransfer returns one physical run at a time, so call it until the
-  -- transfer is covered.
-  local function StartTransfer(Irp)
-    local t = ext.Pieces[ext.Index]
-    local elements, va, left = {}, t.va, t.length
-    while left > 0 do
-      local logical, length = ops.MapTransfer(adapter, Irp.MdlAddress, ext.MapRegisterBase, va, left,
-                                              ext.WriteToDevice)
-      elements[#elements + 1] = { logical = logical, length = length }
-      va, left = va + length, left - length
-    end
-    Irp.Transfers[#Irp.Transfers + 1] = { va = t.va, length = t.length, elements = #elements,
-      map_registers = ADDRESS_AND_SIZE_TO_SPAN_PAGES(t.va, t.length) }
-    ext.Hardware:program(elements, ext.WriteToDevice, Irp.ByteOffset + (t.va - ext.StartVa), function()
-      local OldIrql = KeRaiseIrql(DISPATCH_LEVEL)  -- ISR -> DpcForIsr
-      ext.DpcForIsr(Irp)
-      KeLowerIrql(OldIrql)
+-- A register write: queue an element, start, acknowledge, or just store.
+local function RegisterWrite(dev, offset, value)
+  if offset == REG.ELEMENT_LENGTH then
+    local logical = dev.regs[REG.ELEMENT_LO] | dev.regs[REG.ELEMENT_HI] << 32
+    dev.elements[#dev.elements + 1] = { logical = logical, length = value }
+  elseif offset == REG.CONTROL and value & START ~= 0 then
+    local total = 0
+    for _, e in ipairs(dev.elements) do total = total + e.length end
+    m:after(SETUP_NS + NS_PER_BYTE * total, function()
+      MoveBytes(dev, value & TO_DEVICE ~= 0)
+      dev.regs[REG.STATUS] = DONE
+      dev.model:raise_interrupt()
     end)
+  elseif offset == REG.STATUS then
+    dev.regs[REG.STATUS] = dev.regs[REG.STATUS] & ~value
+    if dev.regs[REG.STATUS] & DONE == 0 then dev.model:clear_interrupt() end
+  else
+    dev.regs[offset] = value
   end
+end
 
-  local function AdapterControl(_, _, MapRegisterBase, Irp)
-    ext.MapRegisterBase = MapRegisterBase
-    ext.Index = 1
-    StartTransfer(Irp)
-    return DeallocateObjectKeepRegisters
-  end
+-- A device on its own interrupt vector.
+local function Device(name, vector)
+  local dev = { medium = "", elements = {}, regs = setmetatable({}, { __index = function() return 0 end }) }
+  dev.model = m:device_model { name = name, registers = 0x20, vector = vector,
+    read = function(_, offset) return dev.regs[offset] end,
+    write = function(_, offset, _, value) RegisterWrite(dev, offset, value) end }
+  return dev
+end
 
-  function ext.DpcForIsr(Irp)
-    local t = ext.Pieces[ext.Index]
-    assert(ops.FlushAdapterBuffers(adapter, Irp.MdlAddress, ext.MapRegisterBase, t.va, t.length,
-                                   ext.WriteToDevice), "FlushAdapterBuffers failed")
-    Irp.IoStatus.Information = Irp.IoStatus.Information + t.length
-    if ext.Index < #ext.Pieces then
-      ext.Index = ext.Index + 1
-      StartTransfer(Irp)
-      return
-    end
-    ops.FreeMapRegisters(adapter, ext.MapRegisterBase, ext.MapRegistersNeeded)
-    ext.MapRegisterBase = nil
-    Irp.IoStatus.Status = STATUS_SUCCESS
-    Irp.Complete(Irp)  -- IoCompleteRequest
-  end
+-- ---- the driver: WDM, one DRIVER_OBJECT for both devices ----------------------------
+local function reg_read(ext, offset) return READ_REGISTER_ULONG(ext.Registers + offset) end
+local function reg_write(ext, offset, value) WRITE_REGISTER_ULONG(ext.Registers + offset, value) end
+local function reg_write64(ext, lo, value)  -- a LO/HI pair, LO first
+  reg_write(ext, lo, value & 0xFFFFFFFF)
+  reg_write(ext, lo + 4, value >> 32)
+end
 
-  -- IRP_MJ_READ / IRP_MJ_WRITE: split, then the seed 002 sequence.
-  function ext.DispatchReadWrite(Irp)
-    local Mdl = Irp.MdlAddress
-    ext.StartVa = MmGetMdlVirtualAddress(Mdl)  -- an index into the MDL, not an address to use
-    ext.WriteToDevice = Irp.MajorFunction == IRP_MJ_WRITE
-    ext.Pieces = dma.split_transfer(Mdl, ext.NumberOfMapRegisters, ext.limits)
-    ext.MapRegistersNeeded = 0
-    for _, t in ipairs(ext.Pieces) do
-      assert(ADDRESS_AND_SIZE_TO_SPAN_PAGES(t.va, t.length) == t.map_registers)
-      assert(t.map_registers <= ext.NumberOfMapRegisters)
-      ext.MapRegistersNeeded = math.max(ext.MapRegistersNeeded, t.map_registers)
-    end
-    Irp.Transfers = {}
-    KeFlushIoBuffers(Mdl, not ext.WriteToDevice, TRUE)
-    local OldIrql = KeRaiseIrql(DISPATCH_LEVEL)
-    local status = ops.AllocateAdapterChannel(adapter, ext.DeviceObject, ext.MapRegistersNeeded,
-                                              AdapterControl, Irp)
-    KeLowerIrql(OldIrql)
-    assert(NT_SUCCESS(status), "AllocateAdapterChannel failed")
-    return STATUS_PENDING
+-- Maps transfer ext.Index and starts the device on it: one MapTransfer for
+-- a packet adapter; a scatter/gather one returns one physical run at a
+-- time, so MapTransfer is called until the transfer is covered, each run
+-- one element for the device.
+local function StartTransfer(DeviceObject, Irp)
+  local ext = DeviceObject.DeviceExtension
+  local t = ext.Pieces[ext.Index]
+  local va, left, elements = t.va, t.length, 0
+  while left > 0 do
+    local logical, length = ext.Adapter:MapTransfer(Irp.MdlAddress, ext.MapRegisterBase, va, left,
+                                                    ext.WriteToDevice)
+    reg_write64(ext, REG.ELEMENT_LO, logical)
+    reg_write(ext, REG.ELEMENT_LENGTH, length)
+    va, left, elements = va + length, left - length, elements + 1
   end
+  ext.Performed[#ext.Performed + 1] = { va = t.va, length = t.length, elements = elements,
+    map_registers = ADDRESS_AND_SIZE_TO_SPAN_PAGES(t.va, t.length) }
+  reg_write64(ext, REG.OFFSET_LO, ext.DeviceOffset + (t.va - ext.StartVa))
+  reg_write(ext, REG.CONTROL, ext.WriteToDevice and START | TO_DEVICE or START)
+end
 
-  function ext.Unload()
-    ops.PutDmaAdapter(adapter)
+-- AdapterControl: the registers for the largest transfer are ours.
+local function AdapterControl(DeviceObject, Irp, MapRegisterBase, _)
+  local ext = DeviceObject.DeviceExtension
+  ext.MapRegisterBase = MapRegisterBase
+  ext.Index = 1
+  StartTransfer(DeviceObject, Irp)
+  return DeallocateObjectKeepRegisters
+end
+
+-- The map registers the largest of the transfers spans.
+local function MapRegistersNeeded(ext)
+  local needed = 0
+  for _, t in ipairs(ext.Pieces) do
+    assert(ADDRESS_AND_SIZE_TO_SPAN_PAGES(t.va, t.length) == t.map_registers)
+    assert(t.map_registers <= ext.NumberOfMapRegisters)
+    needed = math.max(needed, t.map_registers)
   end
+  return needed
+end
+
+-- StartIo (DISPATCH_LEVEL): split the request into the transfers
+-- dma.split_transfer gives for NumberOfMapRegisters and the device's limits
+-- (max_bytes), then seed 002's sequence.
+local function StartIo(DeviceObject, Irp)
+  local ext = DeviceObject.DeviceExtension
+  local stack = IoGetCurrentIrpStackLocation(Irp)
+  local Mdl = Irp.MdlAddress
+  ext.WriteToDevice = stack.MajorFunction == IRP_MJ_WRITE
+  ext.DeviceOffset = stack.Parameters.Read.ByteOffset  -- Read and Write share the union
+  ext.StartVa = MmGetMdlVirtualAddress(Mdl)  -- an index into the MDL, not an address to use
+  ext.Pieces = dma.split_transfer(Mdl, ext.NumberOfMapRegisters, ext.Limits)
+  ext.MapRegistersNeeded = MapRegistersNeeded(ext)
+  ext.Performed = {}
+  KeFlushIoBuffers(Mdl, not ext.WriteToDevice, TRUE)
+  local status = ext.Adapter:AllocateAdapterChannel(DeviceObject, ext.MapRegistersNeeded, AdapterControl, Irp)
+  assert(NT_SUCCESS(status), "AllocateAdapterChannel failed")
+end
+
+-- The ISR: ours? acknowledge, queue DpcForIsr.
+local function Isr(_, DeviceObject)
+  local ext = DeviceObject.DeviceExtension
+  if reg_read(ext, REG.STATUS) & DONE == 0 then return FALSE end
+  reg_write(ext, REG.STATUS, DONE)
+  IoRequestDpc(DeviceObject, DeviceObject.CurrentIrp, nil)
+  return TRUE
+end
+
+-- DpcForIsr: the transfer ended; flush, then the next transfer, or free the
+-- map registers and complete the IRP.
+local function DpcForIsr(_, DeviceObject, Irp, _)
+  local ext = DeviceObject.DeviceExtension
+  local t = ext.Pieces[ext.Index]
+  assert(ext.Adapter:FlushAdapterBuffers(Irp.MdlAddress, ext.MapRegisterBase, t.va, t.length,
+                                         ext.WriteToDevice), "FlushAdapterBuffers failed")
+  Irp.IoStatus.Information = Irp.IoStatus.Information + t.length
+  if ext.Index < #ext.Pieces then
+    ext.Index = ext.Index + 1
+    return StartTransfer(DeviceObject, Irp)
+  end
+  ext.Adapter:FreeMapRegisters(ext.MapRegisterBase, ext.MapRegistersNeeded)
+  ext.MapRegisterBase = nil
+  Irp.IoStatus.Status = STATUS_SUCCESS
+  IoCompleteRequest(Irp, IO_DISK_INCREMENT)
+  IoStartNextPacket(DeviceObject, FALSE)
+end
+
+-- IRP_MJ_READ / IRP_MJ_WRITE (PASSIVE_LEVEL): a request the device cannot
+-- take (the AT disk moves whole sectors: Limits.alignment) fails at once;
+-- the others wait for StartIo, one at a time per device.
+local function DispatchReadWrite(DeviceObject, Irp)
+  local params = IoGetCurrentIrpStackLocation(Irp).Parameters.Read  -- Read and Write share the union
+  local unit = DeviceObject.DeviceExtension.Limits.alignment or 1
+  if params.Length % unit ~= 0 or params.ByteOffset % unit ~= 0 then
+    Irp.IoStatus.Status = STATUS_INVALID_PARAMETER
+    IoCompleteRequest(Irp, IO_NO_INCREMENT)
+    return STATUS_INVALID_PARAMETER
+  end
+  IoMarkIrpPending(Irp)
+  IoStartPacket(DeviceObject, Irp, nil, nil)
+  return STATUS_PENDING
+end
+
+-- AddDevice and start: the adapter for options.DeviceDescription, the
+-- device's limits (options.Limits), its registers and its interrupt.
+local function AddDevice(DriverObject, DeviceObject, resources, options)
+  DeviceObject.DriverObject = DriverObject
+  local ext = DeviceObject.DeviceExtension
+  ext.Adapter, ext.NumberOfMapRegisters = IoGetDmaAdapter(DeviceObject, options.DeviceDescription)
+  assert(ext.Adapter, "IoGetDmaAdapter failed")
+  ext.Limits = options.Limits or {}
+  ext.Registers = MmMapIoSpace(resources.memory.start, resources.memory.length, MmNonCached)
+  IoInitializeDpcRequest(DeviceObject, DpcForIsr)
+  local status
+  status, ext.Interrupt = IoConnectInterrupt(Isr, DeviceObject, nil, resources.interrupt.vector,
+    resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
+  assert(status == STATUS_SUCCESS, "IoConnectInterrupt failed")
   return ext
 end
 
--- An IRP for an MDL; `done(Irp)` runs when it completes.
-local function NewIrp(MajorFunction, Mdl, ByteOffset, done)
-  return { MajorFunction = MajorFunction, MdlAddress = Mdl, ByteOffset = ByteOffset,
-           IoStatus = { Status = STATUS_PENDING, Information = 0 }, Complete = done or function() end }
+-- Stop: disconnect, release the adapter and the registers.
+local function RemoveDevice(DeviceObject, resources)
+  local ext = DeviceObject.DeviceExtension
+  IoDisconnectInterrupt(ext.Interrupt)
+  PutDmaAdapter(ext.Adapter)
+  MmUnmapIoSpace(ext.Registers, resources.memory.length)
 end
+
+local DriverObject = dma.driver { name = "\\Driver\\split", DriverStartIo = StartIo,
+  MajorFunction = { [IRP_MJ_READ] = DispatchReadWrite, [IRP_MJ_WRITE] = DispatchReadWrite } }
+
+-- ---- the scenario ----------------------------------------------------------------------
+-- A device and the driver started on it.
+local function Start(name, vector, DeviceDescription, Limits)
+  local dev = Device(name, vector)
+  dev.ext = AddDevice(DriverObject, dev.model.device, dev.model.resources,
+                      { DeviceDescription = DeviceDescription, Limits = Limits })
+  return dev
+end
+
+local function Stop(dev) RemoveDevice(dev.model.device, dev.model.resources) end
 
 local function show(t, i)
   print(("    %d: CurrentVa %s  Length %7d  map registers %3d  elements %2d"):format(
     i, dma.hex(t.va), t.length, t.map_registers, t.elements))
 end
 
--- Runs one IRP to completion; returns the transfers performed.
-local function Transfer(driver, MajorFunction, Mdl, ByteOffset)
-  local Irp = NewIrp(MajorFunction, Mdl, ByteOffset)
-  assert(driver.DispatchReadWrite(Irp) == STATUS_PENDING)
+-- Sends an IRP (IoCallDriver) and runs it to completion; returns the
+-- transfers performed, checked against those computed.
+local function Transfer(dev, Irp)
+  assert(IoCallDriver(dev.model.device, Irp) == STATUS_PENDING)
   m:run()
-  assert(Irp.IoStatus.Status == STATUS_SUCCESS)
-  assert(Irp.IoStatus.Information == MmGetMdlByteCount(Mdl))
-  for i, t in ipairs(Irp.Transfers) do  -- performed as computed
-    local c = driver.Pieces[i]
+  assert(Irp.done and Irp.IoStatus.Status == STATUS_SUCCESS and Irp.IoStatus.Information == Irp.length)
+  for i, t in ipairs(dev.ext.Performed) do
+    local c = dev.ext.Pieces[i]
     assert(c.va == t.va and c.length == t.length and c.map_registers == t.map_registers)
   end
-  return Irp.Transfers
+  return dev.ext.Performed
 end
 
 -- ---- Part 1: 12 map registers needed, 5 available -------------------------------
 print("Part 1: 12 map registers needed, NumberOfMapRegisters 5, no device limit")
-local pkt = Driver("pkt0", { Version = DEVICE_DESCRIPTION_VERSION2, Master = TRUE, ScatterGather = FALSE,
-                             Dma32BitAddresses = TRUE, InterfaceType = PCIBus,
-                             MaximumLength = 4 * PAGE_SIZE })
+local pkt = Start("pkt0", 16, { Version = DEVICE_DESCRIPTION_VERSION2, Master = TRUE, ScatterGather = FALSE,
+                                Dma32BitAddresses = TRUE, InterfaceType = PCIBus,
+                                MaximumLength = 4 * PAGE_SIZE })
 print(("  IoGetDmaAdapter: %s, MaximumLength %d -> NumberOfMapRegisters %d"):format(
-  tostring(pkt.DmaAdapter), 4 * PAGE_SIZE, pkt.NumberOfMapRegisters))
-assert(pkt.NumberOfMapRegisters == 5)
+  tostring(pkt.ext.Adapter), 4 * PAGE_SIZE, pkt.ext.NumberOfMapRegisters))
+assert(pkt.ext.NumberOfMapRegisters == 5)
 
-local b1 = m:buffer(11 * PAGE_SIZE, { offset = 0x100 })
 local p1 = dma.pattern(b1.length, 4)
 b1:write(0, p1)
-local mdl1 = IoAllocateMdl(b1.va, b1.length)
-MmBuildMdlForNonPagedPool(mdl1)
+local w1irp = m:irp { major = IRP_MJ_WRITE, buffer = b1, device_offset = 0 }
+local mdl1 = w1irp.MdlAddress
 local va1, n1 = MmGetMdlVirtualAddress(mdl1), MmGetMdlByteCount(mdl1)
 local span1 = ADDRESS_AND_SIZE_TO_SPAN_PAGES(va1, n1)
 print(("  buffer %d bytes at %s: ADDRESS_AND_SIZE_TO_SPAN_PAGES = %d > %d"):format(n1, dma.hex(va1),
-  span1, pkt.NumberOfMapRegisters))
+  span1, pkt.ext.NumberOfMapRegisters))
 assert(span1 == 12)
 
-local pieces1 = dma.split_transfer(mdl1, pkt.NumberOfMapRegisters)
+local pieces1 = dma.split_transfer(mdl1, pkt.ext.NumberOfMapRegisters)
 print(("  dma.split_transfer: %d transfers"):format(#pieces1))
 for i, t in ipairs(pieces1) do show(t, i) end
 assert(#pieces1 == 3)
 
-local w1 = Transfer(pkt, IRP_MJ_WRITE, mdl1, 0)
-assert(pkt.Hardware.medium == p1, "the device did not store the buffer's bytes")
+local w1 = Transfer(pkt, w1irp)
+assert(pkt.medium == p1, "the device did not store the buffer's bytes")
 b1:fill(0)
-local r1 = Transfer(pkt, IRP_MJ_READ, mdl1, 0)
+local r1 = Transfer(pkt, m:irp { major = IRP_MJ_READ, buffer = b1, device_offset = 0 })
 assert(b1:compare(0, p1), "the buffer does not hold the pattern after the read")
 assert(#w1 == 3 and #r1 == 3)
-local st1 = pkt.DmaAdapter:stats()
+local st1 = pkt.ext.Adapter:stats()
 assert(st1.map_transfers == 6 and st1.flushes == 6 and st1.map_registers_high_water == 5)
 print(("  performed: write 3 transfers, read 3 transfers (MapTransfer %d, FlushAdapterBuffers %d, "
        .. "map registers high water %d); all %d bytes match"):format(st1.map_transfers, st1.flushes,
        st1.map_registers_high_water, n1))
-IoFreeMdl(mdl1)
 b1:free()
-pkt.Unload()
+Stop(pkt)
 
 -- ---- Part 2: the "AT" disk: at most 256 sectors a transfer ------------------------
 print(("Part 2: the AT disk limit, %d sectors of %d bytes = %d bytes a transfer"):format(
   AT_MAX_SECTORS, SECTOR, AT_MAX_SECTORS * SECTOR))
-local REQUEST = 1024 * 1024
 local AT_LIMITS = { max_bytes = AT_MAX_SECTORS * SECTOR, alignment = SECTOR }
-local disk = Driver("atdisk0", { Version = DEVICE_DESCRIPTION_VERSION2, Master = TRUE, ScatterGather = TRUE,
-                                 Dma64BitAddresses = TRUE, InterfaceType = PCIBus,
-                                 MaximumLength = REQUEST }, AT_LIMITS)
+local disk = Start("atdisk0", 17, { Version = DEVICE_DESCRIPTION_VERSION2, Master = TRUE,
+                                    ScatterGather = TRUE, Dma64BitAddresses = TRUE, InterfaceType = PCIBus,
+                                    MaximumLength = REQUEST }, AT_LIMITS)
 print(("  IoGetDmaAdapter: %s, NumberOfMapRegisters %d (64-bit scatter/gather: none used)"):format(
-  tostring(disk.DmaAdapter), disk.NumberOfMapRegisters))
+  tostring(disk.ext.Adapter), disk.ext.NumberOfMapRegisters))
 
-local b2 = m:buffer(REQUEST, { offset = 0x200 })  -- sector-aligned, not page-aligned
 local p2 = dma.pattern(REQUEST, 44)
 b2:write(0, p2)
-local mdl2 = IoAllocateMdl(b2.va, b2.length)
-MmProbeAndLockPages(mdl2, KernelMode, IoReadAccess)
+local w2irp = m:irp { major = IRP_MJ_WRITE, buffer = b2, device_offset = 0 }
+local mdl2 = w2irp.MdlAddress
 local va2, n2 = MmGetMdlVirtualAddress(mdl2), MmGetMdlByteCount(mdl2)
 local span2 = ADDRESS_AND_SIZE_TO_SPAN_PAGES(va2, n2)
-assert(span2 <= disk.NumberOfMapRegisters)
-local whole = dma.split_transfer(mdl2, disk.NumberOfMapRegisters)
+assert(span2 <= disk.ext.NumberOfMapRegisters)
+local whole = dma.split_transfer(mdl2, disk.ext.NumberOfMapRegisters)
 print(("  %d bytes at %s spans %d pages: map registers alone allow %d transfer"):format(n2, dma.hex(va2),
   span2, #whole))
 assert(#whole == 1)
-local pieces2 = dma.split_transfer(mdl2, disk.NumberOfMapRegisters, AT_LIMITS)
+local pieces2 = dma.split_transfer(mdl2, disk.ext.NumberOfMapRegisters, AT_LIMITS)
 print(("  dma.split_transfer with max_bytes = %d: %d transfers"):format(AT_LIMITS.max_bytes, #pieces2))
 for i, t in ipairs(pieces2) do show(t, i) end
 assert(#pieces2 == REQUEST // (AT_MAX_SECTORS * SECTOR) and #pieces2 == 8)
 
-local w2 = Transfer(disk, IRP_MJ_WRITE, mdl2, 0)
+-- the disk moves whole sectors: a request for part of one fails in dispatch
+local odd = m:irp { major = IRP_MJ_WRITE, buffer = b2, length = SECTOR + 1 }
+assert(IoCallDriver(disk.model.device, odd) == STATUS_INVALID_PARAMETER and odd.done)
+
+local w2 = Transfer(disk, w2irp)
 assert(#w2 == 8)
 for i, t in ipairs(w2) do assert(t.elements == pieces2[i].elements) end
-assert(disk.Hardware.medium == p2, "the disk did not store the request's bytes")
-MmUnlockPages(mdl2)
-IoFreeMdl(mdl2)
+assert(disk.medium == p2, "the disk did not store the request's bytes")
 local elements2 = 0
 for _, t in ipairs(w2) do elements2 = elements2 + t.elements end
-assert(disk.DmaAdapter:stats().map_transfers == elements2)  -- one MapTransfer per element
+assert(disk.ext.Adapter:stats().map_transfers == elements2)  -- one MapTransfer per element
 print(("  performed: write 8 transfers (MapTransfer %d times, once per scatter/gather element); "
        .. "all %d bytes match"):format(elements2, REQUEST))
 
 -- ---- Part 3: partial-transfer IRPs with IoBuildPartialMdl ---------------------------
+-- The higher-level driver holds the whole buffer locked (src) and builds
+-- each piece's partial MDL from it. The lab's IRPs carry the MDL m:irp
+-- builds (there is no IoAllocateIrp to hand a driver-built MDL to), so each
+-- partial IRP is built over the piece's range and must describe exactly
+-- the pages the partial MDL does.
 print("Part 3: a higher-level driver reads it back in partial-transfer IRPs (IoBuildPartialMdl)")
 b2:fill(0)
 local src = IoAllocateMdl(b2.va, b2.length)
@@ -246,21 +351,33 @@ local PIECE = AT_MAX_SECTORS * SECTOR
 local partial = IoAllocateMdl(srcVa, PIECE)  -- big enough for any piece at this byte offset
 local partials, offset = 0, 0
 
+-- The partial MDL and the IRP's MDL: the same range, the same pages.
+local function SamePages(a, b)
+  assert(MmGetMdlVirtualAddress(a) == MmGetMdlVirtualAddress(b))
+  assert(MmGetMdlByteCount(a) == MmGetMdlByteCount(b))
+  local pa, pb = MmGetMdlPfnArray(a), MmGetMdlPfnArray(b)
+  assert(#pa == #pb)
+  for i = 1, #pa do assert(pa[i] == pb[i], "the partial MDL and the IRP's MDL differ") end
+end
+
 local SendNextPartial
-local function PartialComplete(Irp)  -- IoCompletion, at DISPATCH_LEVEL
-  assert(Irp.IoStatus.Status == STATUS_SUCCESS and #Irp.Transfers == 1)
+local function PartialComplete(Irp)  -- the IRP's completion routine, at DISPATCH_LEVEL
+  local performed = disk.ext.Performed
+  assert(Irp.IoStatus.Status == STATUS_SUCCESS and #performed == 1)
   partials = partials + 1
   offset = offset + Irp.IoStatus.Information
   print(("    partial IRP %d: MDL %s  Length %d  -> 1 transfer, %d elements"):format(partials,
-    dma.hex(MmGetMdlVirtualAddress(partial)), MmGetMdlByteCount(partial), Irp.Transfers[1].elements))
+    dma.hex(MmGetMdlVirtualAddress(partial)), MmGetMdlByteCount(partial), performed[1].elements))
   MmPrepareMdlForReuse(partial)
   if offset < srcLen then m:after(0, SendNextPartial) end  -- next one from a work item
 end
 SendNextPartial = function()  -- at PASSIVE_LEVEL
   local length = math.min(PIECE, srcLen - offset)
   IoBuildPartialMdl(src, partial, srcVa + offset, length)
-  local Irp = NewIrp(IRP_MJ_READ, partial, offset, PartialComplete)
-  assert(disk.DispatchReadWrite(Irp) == STATUS_PENDING)
+  local Irp = m:irp { major = IRP_MJ_READ, buffer = b2, offset = offset, length = length,
+                      device_offset = offset, completion = PartialComplete }
+  SamePages(partial, Irp.MdlAddress)
+  assert(IoCallDriver(disk.model.device, Irp) == STATUS_PENDING)
 end
 SendNextPartial()
 m:run()
@@ -272,8 +389,15 @@ IoFreeMdl(partial)
 MmUnlockPages(src)
 IoFreeMdl(src)
 b2:free()
-disk.Unload()
+Stop(disk)
 
 print(("simulated time: %d ns"):format(m.now))
+-- Every IRP went through IoCallDriver; all but `odd` through StartIo, the ISR and DpcForIsr.
+local rs = m:run_stats()
+local started = rs.requests - rs.requests_failed
+assert(started == 2 + 1 + partials and rs.requests_failed == 1)
+assert(rs.interrupts == #w1 + #r1 + #w2 + partials and rs.dpcs == rs.interrupts)
+print(("I/O: %d IRPs through IoCallDriver and StartIo, %d interrupts, %d DpcForIsr runs; "
+       .. "%d failed in dispatch"):format(started, rs.interrupts, rs.dpcs, rs.requests_failed))
 local leaks = m:check_leaks()
 assert(#leaks == 0, leaks[1] and leaks[1].message)

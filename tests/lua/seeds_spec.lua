@@ -37,6 +37,10 @@ describe("seed scripts", function()
     has(out, "bytes bounced: 409600 (mapped 409600)")
     has(out, "simulated time: 425600 ns")
     has(out, "all 204800 bytes match (write and read)")
+    -- a real WDM driver: IRPs through IoCallDriver and StartIo, the device's
+    -- interrupts through the ISR and DpcForIsr, one of each per transfer
+    has(out, "I/O: 2 IRPs through IoCallDriver and StartIo, 8 interrupts, 8 DpcForIsr runs")
+    has(out, "IRP_MJ_WRITE: 4 transfers, 204800 bytes, the medium holds the pattern, done at 212800 ns")
   end)
 
   it("004: 12 map registers needed, 5 available -> 3 transfers; the AT disk limit -> 8", function()
@@ -57,6 +61,11 @@ describe("seed scripts", function()
     has(out, "performed: write 8 transfers")
     has(out, "partial IRP 8: MDL 0xa00000ed200  Length 131072  -> 1 transfer")
     has(out, "performed: 8 partial IRPs of one transfer each; all 1048576 bytes match")
+    has(out, "simulated time: 2231264 ns")
+    -- 2 + 1 + 8 IRPs through IoCallDriver; 3 + 3 + 8 + 8 transfers, each an interrupt and a
+    -- DPC; a request for part of a sector fails in the disk driver's dispatch routine
+    has(out, "I/O: 11 IRPs through IoCallDriver and StartIo, 22 interrupts, 22 DpcForIsr runs; "
+             .. "1 failed in dispatch")
     local transfers = 0
     for _ in out:gmatch("\n    %d: CurrentVa") do transfers = transfers + 1 end
     assert.are.equal(3 + 8, transfers)
