@@ -253,6 +253,8 @@ void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o) {
     lua_pushnil(L);
     return;
   }
+  lmachine *lm = dl_machine_data(o->m);
+  if (lm->gone) ldl_unpin(L, lm);                /* handles of objects gone since */
   ldl_pushmachine(L, o->m);                      /* machine */
   lua_getiuservalue(L, -1, 1);                   /* machine, pins */
   if (o->data) {
@@ -288,7 +290,6 @@ void ldl_enter(lua_State *L, lmachine *lm, ldl_call *c) {
 
 /* Ends an engine call. */
 void ldl_leave(lua_State *L, ldl_call *c) {
-  if (c->lm->gone && c->lm->m) ldl_unpin(L, c->lm);
   ldl_checkreports(L, c->lm, c->reports);
 }
 
@@ -361,6 +362,7 @@ static const char *bugcheck_name(uint32_t code) {
 ** report this call made, unless in record mode or already raised by a call
 ** nested in a callback. */
 void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
+  if (lm->gone && lm->m) ldl_unpin(L, lm);
   uint64_t now = lm->m ? dl_verifier_count(lm->m) : 0;
   if (lm->error != LUA_NOREF) {
     lm->raised = now;
