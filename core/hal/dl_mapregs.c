@@ -9,8 +9,6 @@
 
 #include "base/dl_status.h"
 
-#define ISA_CEILING UINT64_C(0xFFFFFF)
-
 /* Makes a register file over pages already reserved from first_pfn. */
 int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out) {
   dl_mapregs *mr = calloc(1, sizeof *mr);
@@ -26,13 +24,6 @@ int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out) {
   dl_list_init(&mr->waiters);
   *out = mr;
   return DL_OK;
-}
-
-/* Reserves `count` contiguous pages below 16 MiB for the registers. */
-int dl_mapregs_new(dl_physmem *mem, uint32_t count, dl_mapregs **out) {
-  uint64_t first = 0;
-  int rc = count ? dl_physmem_alloc_contiguous(mem, count, ISA_CEILING, 0, &first) : DL_OK;
-  return rc ? rc : dl_mapregs_new_at(first, count, out);
 }
 
 /* Frees the register file; NULL is a harmless no-op. */

@@ -3,6 +3,7 @@
 */
 #include "machine/dl_machine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,16 +39,10 @@ struct dl_machine {
   dl_lines *lines;
   dl_verifier *verifier;
   dl_mapregs *mapregs;
-  int mapregs_failed;
   dl_dmamap *dmamap;
   dl_cache *cache;
   void *data;
 };
-
-/* Where the HAL's low memory goes when the RAM has too little below 16 MiB
-** for the map registers (a machine with RAM only above 4 GiB still has the
-** firmware-reserved low pages real map registers live in). */
-#define HAL_LOW_BASE UINT64_C(0x100000)
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg) {
@@ -66,32 +61,48 @@ void dl_machine_config_init(dl_machine_config *cfg) {
   cfg->trace_capacity = 65536;
 }
 
-/* Bytes of RAM in the ranges below `limit`. */
-static uint64_t ram_below(const dl_range *r, size_t n, uint64_t limit) {
-  uint64_t total = 0;
-  for (size_t i = 0; i < n; i++)
-    if (r[i].base < limit) total += (r[i].base + r[i].size < limit ? r[i].size : limit - r[i].base);
-  return total;
+/* Checks the options that have a range (RAM ranges are checked by
+** physmem); DL_EINVAL with the option and its valid range in why. */
+int dl_machine_config_check(const dl_machine_config *cfg, char *why, size_t size) {
+  uint32_t ps = cfg->page_size, most = ps >= 4096 ? DL_MAP_REGISTER_BYTES / ps : 0;
+  if (ps < 4096 || ps > 65536 || (ps & (ps - 1))) {
+    snprintf(why, size, "page_size must be a power of two from 4096 to 65536 (not %u)", ps);
+  } else if (cfg->map_registers > most) {
+    snprintf(why, size, "map_registers must be from 0 to %u with %u KiB pages (16 MiB of map "
+             "registers at most), not %u", most, ps / 1024, cfg->map_registers);
+  } else if (cfg->adapter_map_registers < 1 || cfg->adapter_map_registers > DL_MAX_MAP_REGISTERS) {
+    snprintf(why, size, "adapter_map_registers must be from 1 to %u, not %u", DL_MAX_MAP_REGISTERS,
+             cfg->adapter_map_registers);
+  } else if (cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS) {
+    snprintf(why, size, "cpus must be from 1 to %d, not %u", DL_MAX_CPUS, cfg->cpus);
+  } else if (cfg->nram < 1 || cfg->nram > DL_MAX_RAM_RANGES) {
+    snprintf(why, size, "ram needs 1 to %d ranges", DL_MAX_RAM_RANGES);
+  } else if (cfg->alloc >= DL_ALLOC_POLICY_COUNT) {
+    snprintf(why, size, "alloc must be contiguous, scattered, high_first or low_first");
+  } else {
+    return DL_OK;
+  }
+  return DL_EINVAL;
 }
 
-/* The RAM ranges plus, if needed, a low range for the map registers. */
-static size_t ram_with_hal_low(const dl_machine_config *cfg, dl_range *out) {
-  size_t n = cfg->nram;
-  for (size_t i = 0; i < n; i++) out[i] = cfg->ram[i];
-  uint64_t need = (uint64_t)cfg->map_registers * cfg->page_size;
-  if (need == 0 || ram_below(out, n, UINT64_C(16) << 20) >= need) return n;
-  for (size_t i = 0; i < n; i++)  /* only if the HAL's range is free */
-    if (out[i].base < HAL_LOW_BASE + need && out[i].base + out[i].size > HAL_LOW_BASE) return n;
-  out[n].base = HAL_LOW_BASE;
-  out[n].size = need;
-  return n + 1;
+/* Reserves the map register pool at boot, as the HAL does: the highest
+** run of RAM below 16 MiB that holds it (below every device's ceiling),
+** else below 4 GiB, else the lowest run; no pool if the RAM cannot hold it. */
+static int reserve_map_registers(dl_machine *m) {
+  uint32_t n = m->cfg.map_registers;
+  uint64_t first;
+  if (n == 0) return DL_OK;
+  if (dl_physmem_alloc_contiguous_top(m->mem, n, UINT64_C(0xFFFFFF), &first) &&
+      dl_physmem_alloc_contiguous_top(m->mem, n, UINT64_C(0xFFFFFFFF), &first) &&
+      dl_physmem_alloc_contiguous(m->mem, n, UINT64_MAX, 0, &first))
+    return DL_OK;
+  return dl_mapregs_new_at(first, n, &m->mapregs);
 }
 
 /* Builds a machine from *cfg. */
 int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
-  if (!cfg || !out || cfg->nram == 0 || cfg->nram > DL_MAX_RAM_RANGES) return DL_EINVAL;
-  if (cfg->alloc >= DL_ALLOC_POLICY_COUNT || cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS)
-    return DL_EINVAL;
+  char why[160];
+  if (!cfg || !out || dl_machine_config_check(cfg, why, sizeof why)) return DL_EINVAL;
   dl_machine *m = calloc(1, sizeof *m);
   if (!m) return DL_ENOMEM;
   m->cfg = *cfg;
@@ -104,21 +115,15 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   dl_list_init(&m->devmodels);
   dl_list_init(&m->irps);
   dl_cpus_init(m->cpus, (int)cfg->cpus);
-  dl_range ram[DL_MAX_RAM_RANGES + 1];
-  size_t nram = ram_with_hal_low(cfg, ram);
   int rc = DL_OK;
   if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new()) ||
       !(m->trace = dl_trace_new(cfg->trace_capacity)) || !(m->lines = dl_lines_new()))
     rc = DL_ENOMEM;
-  if (!rc) rc = dl_physmem_new(cfg->page_size, ram, nram, &m->rng, &m->mem);
+  if (!rc) rc = dl_physmem_new(cfg->page_size, cfg->ram, cfg->nram, &m->rng, &m->mem);
   if (!rc) rc = dl_vspace_new(cfg->page_size, VA_BASE, &m->vs);
   if (!rc) rc = dl_dmamap_new(&m->dmamap);
   if (!rc && !cfg->coherent) rc = dl_cache_new(m->mem, &m->cache);
-  if (!rc && nram > cfg->nram) {  /* the HAL's low range is not free RAM */
-    uint64_t first;
-    rc = dl_physmem_alloc_contiguous(m->mem, cfg->map_registers, UINT64_C(0xFFFFFF), 0, &first);
-    if (!rc) rc = dl_mapregs_new_at(first, cfg->map_registers, &m->mapregs);
-  }
+  if (!rc) rc = reserve_map_registers(m);
   if (rc) {
     dl_machine_free(m);
     return rc;
@@ -177,13 +182,8 @@ dl_link *dl_machine_timers(dl_machine *m) { return &m->timers; }
 dl_link *dl_machine_devmodels(dl_machine *m) { return &m->devmodels; }
 dl_link *dl_machine_irps(dl_machine *m) { return &m->irps; }
 
-/* The map register pool, created on first use from RAM below 16 MiB. */
-dl_mapregs *dl_machine_mapregs(dl_machine *m) {
-  if (!m->mapregs && !m->mapregs_failed &&
-      dl_mapregs_new(m->mem, m->cfg.map_registers, &m->mapregs))
-    m->mapregs_failed = 1;
-  return m->mapregs;
-}
+/* The map register pool (reserved at boot), or NULL. */
+dl_mapregs *dl_machine_mapregs(dl_machine *m) { return m->mapregs; }
 
 /* Returns a fresh object id. */
 uint64_t dl_machine_next_id(dl_machine *m) { return ++m->next_id; }

@@ -1,8 +1,9 @@
 -- 002_packet_bus_master.lua: seed 002, "Using packet-based bus-master DMA"
 -- (WDM). A driver for a bus-master device that has no scatter/gather and
--- reaches only 32 bits, on a machine whose RAM is all above 4 GiB, moves a
--- 200 KiB buffer to the device (IRP_MJ_WRITE) and back (IRP_MJ_READ), calling
--- the support routines in the order the page gives:
+-- reaches only 32 bits, on a machine whose RAM is all above 4 GiB (but the
+-- 256 KiB at 1 MiB the map registers take), moves a 200 KiB buffer to the
+-- device (IRP_MJ_WRITE) and back (IRP_MJ_READ), calling the support routines
+-- in the order the page gives:
 --   KeFlushIoBuffers         just before asking for map registers
 --   AllocateAdapterChannel   at DISPATCH_LEVEL; AdapterControl returns
 --                            DeallocateObjectKeepRegisters
@@ -20,7 +21,7 @@ dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 ne
 
 local IRP_MJ_READ, IRP_MJ_WRITE = 0x03, 0x04  -- wdm.h
 
-local m = dma.machine { ram = { { "4G", "8G" } }, seed = 2, alloc = "scattered" }
+local m = dma.machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 2, alloc = "scattered" }
 print(m)
 
 -- ---- the hardware ------------------------------------------------------------
