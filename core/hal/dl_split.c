@@ -7,6 +7,7 @@
 #include "hal/dl_split.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
@@ -41,8 +42,8 @@ static uint64_t longest(const dl_mdl *mdl, uint64_t va, uint64_t left, const dl_
 
 /* The limit's value, for a message. */
 static uint64_t limit_value(const dl_split_limits *lim, const char *limit) {
-  if (limit[4] == 'b') return lim->max_bytes;       /* "max_bytes" */
-  if (limit[4] == 'e') return lim->max_elements;    /* "max_elements" */
+  if (strcmp(limit, "max_bytes") == 0) return lim->max_bytes;
+  if (strcmp(limit, "max_elements") == 0) return lim->max_elements;
   return lim->map_registers;
 }
 
