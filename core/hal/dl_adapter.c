@@ -78,7 +78,7 @@ void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t 
       snprintf(buf, size, "DmaAddressWidth %llu exceeds 64", v);
       break;
     case DL_REFUSE_WIDTH_UNDER_24:
-      snprintf(buf, size, "DmaAddressWidth %llu is below 24 bits", v);
+      snprintf(buf, size, "DmaAddressWidth %llu is below 24, which DMA version 3 refuses", v);
       break;
     case DL_REFUSE_NO_MAP_REGISTERS:
       snprintf(buf, size, "the device needs map registers and the machine has none "

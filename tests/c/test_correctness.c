@@ -391,6 +391,7 @@ static void kmdf_up(kmdf *k, int profile, uint64_t maxlen) {
 }
 
 static void kmdf_down(kmdf *k) {
+  dl_wdfdma_enabler_delete(k->e, 1);  /* and its transactions */
   dl_wdf_device_free(k->d, 1);
   dl_machine_free(k->m);
 }
@@ -456,6 +457,7 @@ static void test_kmdf_v3_width(void **state) {
     dl_adapter *a = dl_wdfdma_enabler_adapter(e, 0);
     assert_int_equal(dl_adapter_description(a)->version, 3);
     assert_true(dl_adapter_ceiling(a) == cases[i].ceiling);
+    dl_wdfdma_enabler_delete(e, 1);
   }
   dl_wdf_device_free(d, 1);
   dl_machine_free(m);
