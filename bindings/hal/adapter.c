@@ -83,7 +83,7 @@ static void read_description(lua_State *L, int arg, dl_device_description *d) {
 }
 
 /* IoGetDmaAdapter(PhysicalDeviceObject, DeviceDescription) ->
-** adapter, NumberOfMapRegisters (nil, 0 when the HAL refuses). */
+** adapter, NumberOfMapRegisters (nil, 0 where the WDK returns NULL). */
 static int l_IoGetDmaAdapter(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   dl_device_description d;
@@ -96,8 +96,7 @@ static int l_IoGetDmaAdapter(lua_State *L) {
   uint32_t nmr = 0;
   int rc = dl_adapter_get(lm->m, h->obj, &d, &a, &nmr);
   ldl_checkreports(L, lm, before);
-  if (rc == DL_ENOSPACE) return luaL_error(L, "IoGetDmaAdapter: no memory below 16 MiB for map registers");
-  if (rc) {
+  if (rc) {  /* NULL: the reason is in the trace (kind "adapter_refused") */
     lua_pushnil(L);
     lua_pushinteger(L, 0);
     return 2;
@@ -424,10 +423,11 @@ static int l_split_transfer(lua_State *L) {
   if (va == 0) va = dl_mdl_virtual_address(mdl);
   if (length == 0) length = dl_mdl_virtual_address(mdl) + dl_mdl_byte_count(mdl) - va;
   size_t n = 0;
-  if (dl_split_transfer(mdl, va, length, &lim, NULL, 0, &n))
-    return luaL_argerror(L, 3, "range outside the MDL");
+  char why[200];
+  if (dl_split_transfer(mdl, va, length, &lim, NULL, 0, &n, why, sizeof why))
+    return luaL_argerror(L, 3, why);
   dl_split_piece *pieces = lua_newuserdatauv(L, n * sizeof *pieces, 0);  /* freed by the GC */
-  dl_split_transfer(mdl, va, length, &lim, pieces, n, &n);
+  dl_split_transfer(mdl, va, length, &lim, pieces, n, &n, NULL, 0);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 4);

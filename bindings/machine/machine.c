@@ -7,6 +7,7 @@
 
 #include "hal/dl_adapter.h"
 #include "machine/dl_dmamap.h"
+#include "hal/dl_mapregs.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -157,10 +158,12 @@ static int m_new(lua_State *L) {
   memset(lm, 0, sizeof *lm);
   lm->callbacks = lm->error = LUA_NOREF;
   luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
+  char why[160];
+  if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
   int rc = dl_machine_new(&cfg, &lm->m);
   if (rc == DL_EINVAL)
-    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned and "
-                               "disjoint, page_size a power of two from 4096 to 65536");
+    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty "
+                               "and disjoint");
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
   dl_machine_set_data(lm->m, lm);
@@ -398,10 +401,17 @@ static int m_stats(lua_State *L) {
     {"now", dl_clock_now(c)}, {"events_pending", dl_clock_pending(c)},
     {"events_run", dl_clock_dispatched(c)},
   };
-  lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
+  lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]) + 2);
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     lua_pushinteger(L, (lua_Integer)f[i].v);
     lua_setfield(L, -2, f[i].name);
+  }
+  const dl_mapregs *mr = dl_mapregs_of(lm->m);  /* RAM reserved at boot */
+  lua_pushinteger(L, mr ? mr->count : 0);
+  lua_setfield(L, -2, "map_registers");
+  if (mr && mr->count) {
+    lua_pushinteger(L, (lua_Integer)dl_mapregs_pa(mr, 0, (uint32_t)ps));
+    lua_setfield(L, -2, "map_registers_base");
   }
   return 1;
 }

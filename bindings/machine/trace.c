@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hal/dl_adapter.h"
 #include "machine/dl_trace.h"
 #include "../ldl.h"
 
@@ -33,6 +34,12 @@ static void push_record(lua_State *L, const dl_trace_record *r) {
   lua_setfield(L, -2, "a");
   lua_pushinteger(L, (lua_Integer)r->b);
   lua_setfield(L, -2, "b");
+  if (r->kind == DL_TR_ADAPTER_REFUSED) {
+    char why[160];
+    dl_adapter_refusal_text(r->a, r->b, why, sizeof why);
+    lua_pushstring(L, why);
+    lua_setfield(L, -2, "reason");
+  }
 }
 
 /* m:trace([kind]) -> { record, ... } of those kept, oldest first, all kinds
@@ -59,11 +66,17 @@ static int t_timeline(lua_State *L) {
   luaL_buffinit(L, &b);
   for (size_t i = n > last ? n - last : 0; i < n; i++) {
     const dl_trace_record *r = dl_trace_at(t, i);
-    char line[160];
-    snprintf(line, sizeof line, "%12.3f us  cpu%u irql%-2u %-18s obj=%-6llu a=0x%llx b=0x%llx\n",
+    char line[160], why[160] = "";
+    snprintf(line, sizeof line, "%12.3f us  cpu%u irql%-2u %-18s obj=%-6llu a=0x%llx b=0x%llx",
              (double)r->time / 1000.0, r->cpu, r->irql, dl_trace_kind_name((dl_trace_kind)r->kind),
              (unsigned long long)r->obj, (unsigned long long)r->a, (unsigned long long)r->b);
+    if (r->kind == DL_TR_ADAPTER_REFUSED) dl_adapter_refusal_text(r->a, r->b, why, sizeof why);
     luaL_addstring(&b, line);
+    if (why[0]) {
+      luaL_addstring(&b, "  ");
+      luaL_addstring(&b, why);
+    }
+    luaL_addchar(&b, '\n');
   }
   luaL_pushresult(&b);
   return 1;

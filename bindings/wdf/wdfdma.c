@@ -5,6 +5,7 @@
 ** lab's m:wdf_fail_allocations(n), and the teardown of a machine's DMA
 ** objects before its framework devices. Transactions are in wdftxn.c.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "base/dl_status.h"
@@ -261,10 +262,13 @@ static int l_WdfDmaEnablerSetMaximumScatterGatherElements(lua_State *L) {
   return 0;
 }
 
-/* WdfDmaEnablerGetFragmentLength(DmaEnabler, DmaDirection) -> length */
+/* WdfDmaEnablerGetFragmentLength(DmaEnabler, DmaDirection) -> length (0 for
+** an invalid direction, which is any other integer) */
 static int l_WdfDmaEnablerGetFragmentLength(lua_State *L) {
   dl_wdfdma_enabler *e = checkenabler(L, 1);
-  lua_pushinteger(L, (lua_Integer)dl_wdfdma_enabler_fragment_length(e, lwdfdma_checkdirection(L, 2)));
+  lua_Integer d = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : luaL_checkinteger(L, 2);
+  int direction = d < INT_MIN || d > INT_MAX ? -1 : (int)d;  /* core says which are valid */
+  lua_pushinteger(L, (lua_Integer)dl_wdfdma_enabler_fragment_length(e, direction));
   return 1;
 }
 

@@ -9,6 +9,7 @@
 */
 #include "hal/dl_adapter_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,47 +25,117 @@ static void serve_waiters(dl_machine *m);
 
 /* ---- creation ------------------------------------------------------------ */
 
-/* The highest address the device can reach (reference 1.1). */
+/* The highest address the device can reach (reference 1.1); version 3
+** takes the width alone (checked by check_description first). */
 static uint64_t ceiling_of(const dl_device_description *d) {
-  if (d->version >= 3 && d->address_width)
+  if (d->version >= 3)
     return d->address_width >= 64 ? UINT64_MAX : (UINT64_C(1) << d->address_width) - 1;
   if (d->dma64) return UINT64_MAX;
   if (d->dma32 || (d->scatter_gather && d->interface_type == DL_PCI_BUS)) return UINT64_C(0xFFFFFFFF);
   return UINT64_C(0xFFFFFF);
 }
 
+/* Records why IoGetDmaAdapter returns NULL; returns rc. */
+static int refuse(dl_machine *m, dl_device *dev, dl_adapter_refusal why, uint64_t value, int rc) {
+  dl_trace_emit(m, DL_TR_ADAPTER_REFUSED, dev ? dev->id : 0, why, value);
+  return rc;
+}
+
+/* The DEVICE_DESCRIPTION rules IoGetDmaAdapter answers with NULL
+** (DEVICE_DESCRIPTION page): 0 if the description is valid. An unknown
+** Version is also what Driver Verifier bug-checks (0xE6/0x25). */
+static int check_description(dl_machine *m, dl_device *dev, const dl_device_description *d) {
+  if (d->version > 3) {
+    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_BAD_DESCRIPTION_VERSION, d->version, 0, 0,
+                   "IoGetDmaAdapter: DEVICE_DESCRIPTION Version %u is unknown: it must be "
+                   "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", d->version);
+    return refuse(m, dev, DL_REFUSE_VERSION, d->version, DL_EINVAL);
+  }
+  if (!d->master) return refuse(m, dev, DL_REFUSE_SLAVE, 0, DL_EINVAL);
+  if (d->version < 3) return DL_OK;  /* Dma32/64BitAddresses: any combination is valid */
+  if (d->address_width == 0) return refuse(m, dev, DL_REFUSE_WIDTH_ZERO, 0, DL_EINVAL);
+  if (d->address_width > 64)
+    return refuse(m, dev, DL_REFUSE_WIDTH_OVER_64, d->address_width, DL_EINVAL);
+  if (d->address_width < 24)
+    return refuse(m, dev, DL_REFUSE_WIDTH_UNDER_24, d->address_width, DL_EINVAL);
+  return DL_OK;
+}
+
+/* The rule behind a refusal as a sentence. */
+void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t size) {
+  unsigned long long v = (unsigned long long)value;
+  switch (reason) {
+    case DL_REFUSE_VERSION:
+      snprintf(buf, size, "DEVICE_DESCRIPTION Version %llu is unknown: it must be "
+                          "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", v);
+      break;
+    case DL_REFUSE_SLAVE:
+      snprintf(buf, size, "Master is FALSE: system (slave) DMA is not modelled");
+      break;
+    case DL_REFUSE_WIDTH_ZERO:
+      snprintf(buf, size, "DmaAddressWidth is 0: version 3 takes the width from DmaAddressWidth "
+                          "alone, which must be nonzero");
+      break;
+    case DL_REFUSE_WIDTH_OVER_64:
+      snprintf(buf, size, "DmaAddressWidth %llu exceeds 64", v);
+      break;
+    case DL_REFUSE_WIDTH_UNDER_24:
+      snprintf(buf, size, "DmaAddressWidth %llu is below 24, which DMA version 3 refuses", v);
+      break;
+    case DL_REFUSE_NO_MAP_REGISTERS:
+      snprintf(buf, size, "the device needs map registers and the machine has none "
+                          "(map_registers = %llu, or no run of RAM holds them)", v);
+      break;
+    case DL_REFUSE_POOL_ABOVE_CEILING:
+      snprintf(buf, size, "the device needs map registers and no RAM below its ceiling holds "
+                          "them (the map registers end at 0x%llx)", v);
+      break;
+    default:
+      snprintf(buf, size, "unknown reason %llu", (unsigned long long)reason);
+  }
+}
+
+/* The map registers an adapter gets: BYTES_TO_PAGES(MaximumLength) + 1,
+** capped per adapter and by the pool; DL_ENOSPACE (with the reason traced)
+** if it needs registers and the pool is empty or beyond its ceiling. */
+static int size_registers(dl_adapter *a, const dl_device_description *d) {
+  uint64_t ps = dl_machine_page_size(a->m), maxlen = d->maximum_length & 0x7FFFFFFF;
+  uint64_t want = (maxlen + ps - 1) / ps + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
+  a->nmr = (uint32_t)want;
+  if (!a->needs_registers) return DL_OK;
+  dl_mapregs *mr = dl_mapregs_of(a->m);
+  if (!mr || mr->count == 0)
+    return refuse(a->m, a->dev, DL_REFUSE_NO_MAP_REGISTERS,
+                  dl_machine_config_of(a->m)->map_registers, DL_ENOSPACE);
+  uint64_t last = dl_mapregs_pa(mr, mr->count - 1, (uint32_t)ps) + ps - 1;
+  if (last > a->ceiling) return refuse(a->m, a->dev, DL_REFUSE_POOL_ABOVE_CEILING, last, DL_ENOSPACE);
+  uint32_t cap = dl_machine_config_of(a->m)->adapter_map_registers;
+  if (cap > mr->count) cap = mr->count;
+  if (a->nmr > cap) a->nmr = cap;
+  return DL_OK;
+}
+
 /* IoGetDmaAdapter. */
 int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d,
                    dl_adapter **out, uint32_t *nmr) {
   dl_verify_irql(m, "IoGetDmaAdapter", 1, DL_PASSIVE_LEVEL);
-  if (d->version < 1 || d->version > 3) {
-    dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_BAD_DESCRIPTION_VERSION, d->version, 0, 0,
-                   "IoGetDmaAdapter: DEVICE_DESCRIPTION Version %u is not 1, 2 or 3", d->version);
-    return DL_EINVAL;
-  }
-  if (!d->master || (d->version >= 3 && d->address_width && d->address_width < 24)) return DL_EINVAL;
+  int rc = check_description(m, dev, d);
+  if (rc) return rc;
   dl_adapter *a = calloc(1, sizeof *a);
   if (!a) return DL_ENOMEM;
   dl_object_init(DL_OBJECT(a), m, &dl_adapter_type, DL_OBJECT(dev));
   a->dev = dev;
   a->desc = *d;
+  if (a->desc.version == 0) a->desc.version = 1;  /* DEVICE_DESCRIPTION_VERSION */
   a->ceiling = ceiling_of(d);
   a->sg = d->scatter_gather;
   a->needs_registers = !(a->sg && a->ceiling == UINT64_MAX);
-  uint64_t ps = dl_machine_page_size(m), maxlen = d->maximum_length & 0x7FFFFFFF;
-  uint64_t want = dl_bytes_to_pages(maxlen, ps) + 1;  /* BYTES_TO_PAGES(MaximumLength) + 1 */
-  a->nmr = (uint32_t)want;
-  if (a->needs_registers) {
-    dl_mapregs *mr = dl_mapregs_of(m);
-    uint32_t cap = dl_machine_config_of(m)->adapter_map_registers;
-    if (!mr || mr->count == 0) {
-      dl_object_unlink(DL_OBJECT(a));
-      free(a);
-      return DL_ENOSPACE;
-    }
-    if (cap > mr->count) cap = mr->count;
-    if (a->nmr > cap) a->nmr = cap;
+  if ((rc = size_registers(a, d))) {
+    dl_object_unlink(DL_OBJECT(a));
+    free(a);
+    return rc;
   }
+  a->id = dl_machine_next_id(m);
   a->free_grant = a->free_map = NO_SLOT;
   dl_list_init(&a->channel_queue);
   dl_list_init(&a->free_requests);

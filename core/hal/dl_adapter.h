@@ -28,9 +28,9 @@ enum { DL_ISA = 1, DL_EISA = 2, DL_PCI_BUS = 5 };
 
 /* DEVICE_DESCRIPTION: the fields that matter for bus-master DMA. */
 typedef struct dl_device_description {
-  uint32_t version;          /* 1, 2 or 3 */
+  uint32_t version;          /* 0 (DEVICE_DESCRIPTION_VERSION, as 1), 1, 2 or 3 */
   int master, scatter_gather, dma32, dma64;
-  uint32_t address_width;    /* version 3: replaces dma32/dma64 when non-zero */
+  uint32_t address_width;    /* version 3: replaces dma32/dma64; must be 24 to 64 */
   uint32_t interface_type;
   uint64_t maximum_length;
 } dl_device_description;
@@ -55,10 +55,28 @@ typedef void (*dl_list_control_fn)(void *ctx, dl_device *dev, dl_sglist *sg);
 /* Called when a pending request is dropped without running (teardown). */
 typedef void (*dl_request_drop_fn)(dl_adapter *a, void *ctx);
 
-/* IoGetDmaAdapter (PASSIVE_LEVEL). DL_EINVAL for an unknown Version (with
-** report 0x25) or a slave device; DL_ENOSPACE if no map registers can exist. */
+/* Why IoGetDmaAdapter returned NULL: the `a` of its DL_TR_ADAPTER_REFUSED
+** trace record (`b` is the value named). */
+typedef enum dl_adapter_refusal {
+  DL_REFUSE_VERSION = 1,       /* Version not 0-3 (b: Version); also report 0x25 */
+  DL_REFUSE_SLAVE,             /* Master FALSE: system DMA is not modelled */
+  DL_REFUSE_WIDTH_ZERO,        /* v3 DmaAddressWidth 0 */
+  DL_REFUSE_WIDTH_OVER_64,     /* v3 DmaAddressWidth above 64 (b: the width) */
+  DL_REFUSE_WIDTH_UNDER_24,    /* v3 DmaAddressWidth 1-23 (b: the width) */
+  DL_REFUSE_NO_MAP_REGISTERS,  /* needs map registers: none (b: the machine's map_registers) */
+  DL_REFUSE_POOL_ABOVE_CEILING /* needs map registers: the pool's RAM is above the
+                                  ceiling (b: the pool's last byte) */
+} dl_adapter_refusal;
+
+/* IoGetDmaAdapter (PASSIVE_LEVEL). Where the WDK returns NULL this returns
+** DL_EINVAL (an invalid DEVICE_DESCRIPTION; Version above 3 is also report
+** 0x25) or DL_ENOSPACE (map registers needed and none below the ceiling),
+** after a DL_TR_ADAPTER_REFUSED record naming the reason. */
 int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d,
                    dl_adapter **out, uint32_t *number_of_map_registers);
+
+/* The rule behind a refusal as a sentence, in buf (always terminated). */
+void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t size);
 
 /* PutDmaAdapter: reports what is still outstanding (0x07-0x0A); the adapter
 ** then refuses every call (0x18). */
@@ -113,7 +131,9 @@ int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uin
 void dl_ke_flush_io_buffers(dl_mdl *mdl, int read_operation, int dma_operation);
 
 /* CalculateScatterGatherList: the list size in bytes and the map registers
-** a transfer needs (mdl NULL: the worst case for [va, va+length)). */
+** a transfer needs (mdl NULL: the worst case for [va, va+length)).
+** STATUS_BUFFER_TOO_SMALL if Length runs past the MDL chain's end,
+** STATUS_INVALID_PARAMETER if CurrentVa is outside the first MDL. */
 uint32_t dl_adapter_calculate_sglist(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t length,
                                      uint32_t *list_size, uint32_t *map_registers);
 

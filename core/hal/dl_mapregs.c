@@ -10,8 +10,6 @@
 #include "base/dl_status.h"
 #include "machine/dl_machine.h"
 
-#define ISA_CEILING UINT64_C(0xFFFFFF)
-
 /* Makes a register file over pages already reserved from first_pfn. */
 int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out) {
   dl_mapregs *mr = calloc(1, sizeof *mr);
@@ -27,13 +25,6 @@ int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out) {
   dl_list_init(&mr->waiters);
   *out = mr;
   return DL_OK;
-}
-
-/* Reserves `count` contiguous pages below 16 MiB for the registers. */
-int dl_mapregs_new(dl_physmem *mem, uint32_t count, dl_mapregs **out) {
-  uint64_t first = 0;
-  int rc = count ? dl_physmem_alloc_contiguous(mem, count, ISA_CEILING, 0, &first) : DL_OK;
-  return rc ? rc : dl_mapregs_new_at(first, count, out);
 }
 
 /* Frees the register file; NULL is a harmless no-op. */
@@ -92,10 +83,8 @@ dl_mapregs *dl_mapregs_of(dl_machine *m) {
   dl_mapregs *mr = dl_machine_part(m, DL_PART_MAPREGS);
   if (mr) return mr;
   uint64_t first;
-  uint32_t count = dl_machine_hal_low(m, &first);
-  int rc = count ? dl_mapregs_new_at(first, count, &mr)
-                 : dl_mapregs_new(dl_machine_physmem(m), dl_machine_config_of(m)->map_registers, &mr);
-  if (rc) return NULL;
+  uint32_t count = dl_machine_map_register_pages(m, &first);
+  if (!count || dl_mapregs_new_at(first, count, &mr)) return NULL;
   dl_machine_set_part(m, DL_PART_MAPREGS, mr, free_part);
   return mr;
 }

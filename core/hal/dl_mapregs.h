@@ -1,7 +1,10 @@
 /*
 ** dl_mapregs.h: the map register file of the master adapter.
-** Each register is one page of memory below 16 MiB, so below the ceiling of
-** every device, used as a bounce page. Allocation takes a contiguous run of
+** Each register is one page of RAM reserved when the machine is built
+** (dl_mapregs_of: below 16 MiB when the RAM has room there, so below
+** the ceiling of every device), used as a bounce page; an adapter that
+** needs registers and whose ceiling is below them gets none (IoGetDmaAdapter
+** returns NULL). Allocation takes a contiguous run of
 ** registers (first fit), as the HAL's RtlFindClearBitsAndSet does. Requests
 ** that cannot be served wait in one FIFO, which the adapter code serves from
 ** its head only (head-of-line blocking).
@@ -22,9 +25,6 @@ typedef struct dl_mapregs {
   dl_link waiters;         /* requests waiting for registers, oldest first */
   int serving, rerun;      /* re-entrancy guard of the waiter loop */
 } dl_mapregs;
-
-/* Reserves `count` contiguous pages below 16 MiB for the registers. */
-int dl_mapregs_new(dl_physmem *mem, uint32_t count, dl_mapregs **out);
 
 /* Makes a register file over pages already reserved from first_pfn. */
 int dl_mapregs_new_at(uint64_t first_pfn, uint32_t count, dl_mapregs **out);

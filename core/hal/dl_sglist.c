@@ -54,14 +54,17 @@ static uint32_t elements_needed(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_
   return n;
 }
 
-/* Checks the MDL chain covers [va, va+length) with valid pages. */
-static int chain_covers(dl_mdl *mdl, uint64_t va, uint32_t length) {
+/* Checks the MDL chain covers [va, va+length): DL_STATUS_INVALID_PARAMETER
+** if va is outside the first MDL (our choice: the page is silent),
+** DL_STATUS_BUFFER_TOO_SMALL if Length runs past the chain's end (the page:
+** "too big to fit within the buffer"). */
+static uint32_t chain_covers(dl_mdl *mdl, uint64_t va, uint32_t length) {
   uint64_t start = dl_mdl_virtual_address(mdl);
-  if (va < start || va >= start + dl_mdl_byte_count(mdl)) return 0;
+  if (va < start || va >= start + dl_mdl_byte_count(mdl)) return DL_STATUS_INVALID_PARAMETER;
   uint64_t have = start + dl_mdl_byte_count(mdl) - va;
   for (dl_mdl *cur = dl_mdl_next(mdl); cur && have < length; cur = dl_mdl_next(cur))
     have += dl_mdl_byte_count(cur);
-  return have >= length;
+  return have >= length ? DL_STATUS_SUCCESS : DL_STATUS_BUFFER_TOO_SMALL;
 }
 
 /* CalculateScatterGatherList. */
@@ -71,7 +74,8 @@ uint32_t dl_adapter_calculate_sglist(dl_adapter *a, dl_mdl *mdl, uint64_t va, ui
   uint64_t ps = dl_machine_page_size(a->m);
   uint32_t span = (uint32_t)dl_span_pages(va, length, ps), elements = span;
   if (mdl) {
-    if (!chain_covers(mdl, va, length)) return DL_STATUS_INVALID_PARAMETER;
+    uint32_t status = chain_covers(mdl, va, length);
+    if (status != DL_STATUS_SUCCESS) return status;
     span = dl_sglist_registers_needed(a, mdl, va, length);
     elements = dl_mdl_pages_valid(mdl) ? elements_needed(a, mdl, va, length) : span;
   } else if (!a->needs_registers) {
@@ -180,7 +184,8 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
   const char *call = buffer_length ? "BuildScatterGatherList" : "GetScatterGatherList";
   if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
   dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);
-  if (length == 0 || !chain_covers(mdl, va, length)) return DL_STATUS_INVALID_PARAMETER;
+  if (length == 0 || chain_covers(mdl, va, length) != DL_STATUS_SUCCESS)
+    return DL_STATUS_INVALID_PARAMETER;
   uint32_t regs = dl_sglist_registers_needed(a, mdl, va, length);
   uint64_t ps = dl_machine_page_size(a->m);
   uint32_t asked = (uint32_t)dl_span_pages(va, length, ps);

@@ -3,6 +3,7 @@
 */
 #include "machine/dl_machine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,8 @@ struct dl_machine {
   int current_cpu;
   dl_trace *trace;
   dl_verifier *verifier;
-  uint64_t hal_low_first;       /* pages set aside for map registers... */
-  uint32_t hal_low_count;       /* ...and how many (0: none) */
+  uint64_t mapregs_first;       /* pages reserved for the HAL's map registers... */
+  uint32_t mapregs_count;       /* ...and how many (0: none) */
   void *parts[DL_PART_COUNT];
   void (*part_destroy[DL_PART_COUNT])(void *part);
   dl_dmamap *dmamap;
@@ -39,11 +40,6 @@ struct dl_machine {
   void *data;
   void (*gone)(dl_object *o);   /* the binding's hook, see dl_machine_on_gone */
 };
-
-/* Where the HAL's low memory goes when the RAM has too little below 16 MiB
-** for the map registers (a machine with RAM only above 4 GiB still has the
-** firmware-reserved low pages real map registers live in). */
-#define HAL_LOW_BASE UINT64_C(0x100000)
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg) {
@@ -62,53 +58,65 @@ void dl_machine_config_init(dl_machine_config *cfg) {
   cfg->trace_capacity = 65536;
 }
 
-/* Bytes of RAM in the ranges below `limit`. */
-static uint64_t ram_below(const dl_range *r, size_t n, uint64_t limit) {
-  uint64_t total = 0;
-  for (size_t i = 0; i < n; i++)
-    if (r[i].base < limit) total += (r[i].base + r[i].size < limit ? r[i].size : limit - r[i].base);
-  return total;
+/* Checks the options that have a range (RAM ranges are checked by
+** physmem); DL_EINVAL with the option and its valid range in why. */
+int dl_machine_config_check(const dl_machine_config *cfg, char *why, size_t size) {
+  uint32_t ps = cfg->page_size, most = ps >= 4096 ? DL_MAP_REGISTER_BYTES / ps : 0;
+  if (ps < 4096 || ps > 65536 || (ps & (ps - 1))) {
+    snprintf(why, size, "page_size must be a power of two from 4096 to 65536 (not %u)", ps);
+  } else if (cfg->map_registers > most) {
+    snprintf(why, size, "map_registers must be from 0 to %u with %u KiB pages (16 MiB of map "
+             "registers at most), not %u", most, ps / 1024, cfg->map_registers);
+  } else if (cfg->adapter_map_registers < 1 || cfg->adapter_map_registers > DL_MAX_MAP_REGISTERS) {
+    snprintf(why, size, "adapter_map_registers must be from 1 to %u, not %u", DL_MAX_MAP_REGISTERS,
+             cfg->adapter_map_registers);
+  } else if (cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS) {
+    snprintf(why, size, "cpus must be from 1 to %d, not %u", DL_MAX_CPUS, cfg->cpus);
+  } else if (cfg->nram < 1 || cfg->nram > DL_MAX_RAM_RANGES) {
+    snprintf(why, size, "ram needs 1 to %d ranges", DL_MAX_RAM_RANGES);
+  } else if (cfg->alloc >= DL_ALLOC_POLICY_COUNT) {
+    snprintf(why, size, "alloc must be contiguous, scattered, high_first or low_first");
+  } else {
+    return DL_OK;
+  }
+  return DL_EINVAL;
 }
 
-/* The RAM ranges plus, if needed, a low range for the map registers. */
-static size_t ram_with_hal_low(const dl_machine_config *cfg, dl_range *out) {
-  size_t n = cfg->nram;
-  for (size_t i = 0; i < n; i++) out[i] = cfg->ram[i];
-  uint64_t need = (uint64_t)cfg->map_registers * cfg->page_size;
-  if (need == 0 || ram_below(out, n, UINT64_C(16) << 20) >= need) return n;
-  for (size_t i = 0; i < n; i++)  /* only if the HAL's range is free */
-    if (out[i].base < HAL_LOW_BASE + need && out[i].base + out[i].size > HAL_LOW_BASE) return n;
-  out[n].base = HAL_LOW_BASE;
-  out[n].size = need;
-  return n + 1;
+/* Reserves the map register pool at boot, as the HAL does: the highest
+** run of RAM below 16 MiB that holds it (below every device's ceiling),
+** else below 4 GiB, else the lowest run; no pool if the RAM cannot hold it. */
+static int reserve_map_registers(dl_machine *m) {
+  uint32_t n = m->cfg.map_registers;
+  uint64_t first;
+  if (n == 0) return DL_OK;
+  if (dl_physmem_alloc_contiguous_top(m->mem, n, UINT64_C(0xFFFFFF), &first) &&
+      dl_physmem_alloc_contiguous_top(m->mem, n, UINT64_C(0xFFFFFFFF), &first) &&
+      dl_physmem_alloc_contiguous(m->mem, n, UINT64_MAX, 0, &first))
+    return DL_OK;
+  m->mapregs_first = first;
+  m->mapregs_count = n;
+  return DL_OK;
 }
 
 /* Builds a machine from *cfg. */
 int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
-  if (!cfg || !out || cfg->nram == 0 || cfg->nram > DL_MAX_RAM_RANGES) return DL_EINVAL;
-  if (cfg->alloc >= DL_ALLOC_POLICY_COUNT || cfg->cpus < 1 || cfg->cpus > DL_MAX_CPUS)
-    return DL_EINVAL;
+  char why[160];
+  if (!cfg || !out || dl_machine_config_check(cfg, why, sizeof why)) return DL_EINVAL;
   dl_machine *m = calloc(1, sizeof *m);
   if (!m) return DL_ENOMEM;
   m->cfg = *cfg;
   dl_rng_seed(&m->rng, cfg->seed);
   dl_list_init(&m->objects);
   for (uint32_t i = 0; i < cfg->cpus; i++) dl_list_init(&m->cpus[i].dpcs);
-  dl_range ram[DL_MAX_RAM_RANGES + 1];
-  size_t nram = ram_with_hal_low(cfg, ram);
   int rc = DL_OK;
   if (!(m->clock = dl_clock_new()) || !(m->verifier = dl_verifier_new()) ||
       !(m->trace = dl_trace_new(cfg->trace_capacity)))
     rc = DL_ENOMEM;
-  if (!rc) rc = dl_physmem_new(cfg->page_size, ram, nram, &m->rng, &m->mem);
+  if (!rc) rc = dl_physmem_new(cfg->page_size, cfg->ram, cfg->nram, &m->rng, &m->mem);
   if (!rc) rc = dl_vspace_new(cfg->page_size, VA_BASE, &m->vs);
   if (!rc) rc = dl_dmamap_new(&m->dmamap);
   if (!rc && !cfg->coherent) rc = dl_cache_new(m->mem, &m->cache);
-  if (!rc && nram > cfg->nram) {  /* the HAL's low range is not free RAM */
-    rc = dl_physmem_alloc_contiguous(m->mem, cfg->map_registers, UINT64_C(0xFFFFFF), 0,
-                                     &m->hal_low_first);
-    if (!rc) m->hal_low_count = cfg->map_registers;
-  }
+  if (!rc) rc = reserve_map_registers(m);
   if (rc) {
     dl_machine_free(m);
     return rc;
@@ -161,10 +169,10 @@ void dl_machine_set_part(dl_machine *m, int slot, void *part, void (*destroy)(vo
   m->part_destroy[slot] = destroy;
 }
 
-/* The pages set aside below 16 MiB for map registers. */
-uint32_t dl_machine_hal_low(const dl_machine *m, uint64_t *first_pfn) {
-  *first_pfn = m->hal_low_first;
-  return m->hal_low_count;
+/* The pages reserved for the HAL's map registers. */
+uint32_t dl_machine_map_register_pages(const dl_machine *m, uint64_t *first_pfn) {
+  *first_pfn = m->mapregs_first;
+  return m->mapregs_count;
 }
 
 /* The list of every object on the machine (dl_object.c walks it). */

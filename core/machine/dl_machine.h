@@ -21,6 +21,11 @@ typedef struct dl_machine dl_machine;
 
 #define DL_MAX_RAM_RANGES 16
 
+/* The map register pool is at most 16 MiB of RAM (4096 registers of 4 KiB,
+** 256 of 64 KiB), the most the HAL keeps; an adapter's cap is at most 4096. */
+#define DL_MAP_REGISTER_BYTES (UINT32_C(16) << 20)
+#define DL_MAX_MAP_REGISTERS 4096u
+
 /* How to build a machine; dl_machine_config_init gives the defaults. */
 typedef struct dl_machine_config {
   uint64_t seed;
@@ -29,9 +34,10 @@ typedef struct dl_machine_config {
   size_t nram;
   dl_alloc_policy alloc;              /* default policy for buffers */
   int coherent;                       /* DMA snoops CPU caches (default 1, as x86) */
-  uint32_t map_registers;             /* system-wide map register pool (64) */
-  uint32_t adapter_map_registers;     /* cap per adapter (16) */
-  uint32_t cpus;                      /* simulated CPUs (1) */
+  uint32_t map_registers;             /* system-wide map register pool (64; at most
+                                         DL_MAP_REGISTER_BYTES / page_size) */
+  uint32_t adapter_map_registers;     /* cap per adapter (16; 1 to DL_MAX_MAP_REGISTERS) */
+  uint32_t cpus;                      /* simulated CPUs (1; 1 to DL_MAX_CPUS) */
   uint64_t dpc_latency;               /* ns from an empty queue's first insert to its drain (2000) */
   uint64_t interrupt_latency;         /* ns from line assertion to ISR (1000) */
   size_t trace_capacity;              /* trace records kept (65536; 0: all) */
@@ -65,16 +71,22 @@ enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_COUNT };
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg);
 
-/* Builds a machine from *cfg. */
+/* Checks the options that have a range; DL_EINVAL with a sentence naming
+** the option and its valid range in why (RAM ranges: dl_physmem_new). */
+int dl_machine_config_check(const dl_machine_config *cfg, char *why, size_t size);
+
+/* Builds a machine from *cfg; DL_EINVAL if an option is out of range. */
 int dl_machine_new(const dl_machine_config *cfg, dl_machine **out);
 
 /* Frees the machine and everything on it; NULL is a harmless no-op. */
 void dl_machine_free(dl_machine *m);
 
 
-/* Pages the machine set aside below 16 MiB for the HAL's map registers when
-** its RAM has too few there: the first PFN, and the count (0 if none). */
-uint32_t dl_machine_hal_low(const dl_machine *m, uint64_t *first_pfn);
+/* The pages reserved for the HAL's map registers when the machine was
+** built: the highest run of map_registers pages below 16 MiB, else below
+** 4 GiB, else the lowest run. Returns the count (0: map_registers is 0 or
+** no run holds them) and sets *first_pfn. */
+uint32_t dl_machine_map_register_pages(const dl_machine *m, uint64_t *first_pfn);
 
 
 /* The user slot, for the binding. */

@@ -36,6 +36,7 @@ typedef enum dl_trace_kind {
   DL_TR_VERIFIER,          /* obj = bug check, a = p1, b = report seq */
   DL_TR_FAULT,             /* obj = device, a = fault kind */
   DL_TR_USER,              /* obj, a, b from a script */
+  DL_TR_ADAPTER_REFUSED,   /* obj = device, a = reason (dl_adapter_refusal), b = value */
   DL_TR_KIND_COUNT
 } dl_trace_kind;
 

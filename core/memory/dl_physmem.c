@@ -364,6 +364,35 @@ int dl_physmem_alloc_contiguous(dl_physmem *pm, size_t n, uint64_t max_address,
   return DL_OK;
 }
 
+/* Allocates the highest run of n free pages at or below max_address. */
+int dl_physmem_alloc_contiguous_top(dl_physmem *pm, size_t n, uint64_t max_address,
+                                    uint64_t *first_pfn) {
+  if (n == 0) return DL_EINVAL;
+  uint64_t limit = pm->end_pfn;
+  if (max_address < (pm->end_pfn << pm->shift) - 1) limit = (max_address + 1) >> pm->shift;
+  for (size_t s = pm->nram; s-- > 0;) {
+    uint64_t lo = pm->ram[s].first, hi = lo + pm->ram[s].count;
+    if (hi > limit) hi = limit;
+    while (hi >= lo + n) {
+      uint64_t p = hi - n, q = next_used(pm, p, hi);
+      if (q < hi) {  /* a run through q is not free; above q is too short */
+        hi = q;
+        continue;
+      }
+      for (uint64_t i = 0; i < n; i++) {
+        int rc = take_page(pm, p + i);
+        if (rc) {
+          while (i--) give_page(pm, p + i);
+          return rc;
+        }
+      }
+      *first_pfn = p;
+      return DL_OK;
+    }
+  }
+  return DL_ENOSPACE;
+}
+
 /* Returns pages to the free pool; pages not allocated are ignored. */
 void dl_physmem_release(dl_physmem *pm, const uint64_t *pfns, size_t n) {
   for (size_t i = 0; i < n; i++)

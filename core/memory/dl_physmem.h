@@ -64,6 +64,13 @@ int dl_physmem_alloc(dl_physmem *pm, size_t n, dl_alloc_policy policy,
 int dl_physmem_alloc_contiguous(dl_physmem *pm, size_t n, uint64_t max_address,
                                 uint64_t boundary, uint64_t *first_pfn);
 
+/* Allocates the highest run of `n` physically contiguous free pages whose
+** addresses all lie at or below `max_address` (as MmAllocateContiguousMemory
+** searches down from the highest acceptable address). Stores the first PFN;
+** DL_ENOSPACE if there is no such run. */
+int dl_physmem_alloc_contiguous_top(dl_physmem *pm, size_t n, uint64_t max_address,
+                                    uint64_t *first_pfn);
+
 /* Returns pages to the free pool; their contents are discarded. */
 void dl_physmem_release(dl_physmem *pm, const uint64_t *pfns, size_t n);
 

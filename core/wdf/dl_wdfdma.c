@@ -81,7 +81,9 @@ static uint32_t describe(const dl_wdfdma_config *c, dl_device_description *desc)
   desc->scatter_gather = sg;
   desc->dma32 = 1;
   desc->dma64 = dma64;
-  desc->address_width = aw;
+  /* FxDmaEnabler::Initialize fills a v3 width from the flags: v3 takes it
+  ** from DmaAddressWidth alone. */
+  desc->address_width = aw || desc->version < 3 ? aw : dma64 ? 64 : 32;
   desc->interface_type = DL_PCI_BUS;
   desc->maximum_length = c->maximum_length;
   return DL_STATUS_SUCCESS;
@@ -244,7 +246,8 @@ int dl_wdfdma_enabler_profile(const dl_wdfdma_enabler *e) { return e->cfg.profil
 uint32_t dl_wdfdma_enabler_version(const dl_wdfdma_enabler *e) { return e->version; }
 uint64_t dl_wdfdma_enabler_maximum_length(const dl_wdfdma_enabler *e) { return e->cfg.maximum_length; }
 uint64_t dl_wdfdma_enabler_fragment_length(const dl_wdfdma_enabler *e, int direction) {
-  return e->max_frag[dir_of(direction)];
+  if (direction != DL_WDFDMA_READ_FROM_DEVICE && direction != DL_WDFDMA_WRITE_TO_DEVICE) return 0;
+  return e->max_frag[direction];
 }
 dl_adapter *dl_wdfdma_enabler_adapter(const dl_wdfdma_enabler *e, int direction) {
   return e->adapters[dir_of(direction)];

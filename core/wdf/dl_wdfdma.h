@@ -107,6 +107,8 @@ int dl_wdfdma_enabler_profile(const dl_wdfdma_enabler *e);
 uint32_t dl_wdfdma_enabler_version(const dl_wdfdma_enabler *e);
 uint64_t dl_wdfdma_enabler_maximum_length(const dl_wdfdma_enabler *e);
 uint64_t dl_wdfdma_enabler_fragment_length(const dl_wdfdma_enabler *e, int direction);
+/* ...GetFragmentLength is 0 for a direction other than 0 (ReadFromDevice)
+** or 1 (WriteToDevice), as its page says. */
 dl_adapter *dl_wdfdma_enabler_adapter(const dl_wdfdma_enabler *e, int direction);
 uint32_t dl_wdfdma_enabler_max_sg_elements(const dl_wdfdma_enabler *e);
 int dl_wdfdma_enabler_is_packet(const dl_wdfdma_enabler *e);
@@ -165,7 +167,9 @@ int dl_wdfdma_txn_completed(dl_wdfdma_txn *t, uint64_t length, int kind, uint32_
 /* WdfDmaTransactionRelease. */
 uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t);
 
-/* WdfDmaTransactionSetMaximumLength: only lowers the fragment length. */
+/* WdfDmaTransactionSetMaximumLength (Initialized only): a length below the
+** enabler's fragment length replaces the transaction's limit (a later call
+** may raise it again up to that length); a larger length, or 0, is ignored. */
 void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length);
 
 /* WdfDmaTransactionSetSingleTransferRequirement (v3, before Initialize). */

@@ -684,14 +684,18 @@ void dl_wdfdma_txn_transfer_info(dl_wdfdma_txn *t, uint32_t *map_registers, uint
   *elements = elements_of(t, t->mdl, t->va, t->length);
 }
 
-/* WdfDmaTransactionSetMaximumLength: after Initialize; only lowers. */
+/* WdfDmaTransactionSetMaximumLength: after Initialize. Each call is
+** compared with the enabler's fragment length, not with an earlier call
+** (FxDmaTransactionBase::SetMaximumFragmentLength): a smaller value
+** replaces the limit, a value at or above it is ignored, and so is 0 (the
+** framework would take it and never finish; our choice). */
 void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length) {
   check_irql(t, "WdfDmaTransactionSetMaximumLength");
   if (t->state != DL_TXN_INITIALIZED) {
     dl_wdfdma_wrong_state(t, "WdfDmaTransactionSetMaximumLength", "Initialized");
     return;
   }
-  if (length && length < t->max_frag) t->max_frag = length;
+  if (length && length < t->e->max_frag[t->direction]) t->max_frag = length;
 }
 
 /* WdfDmaTransactionSetSingleTransferRequirement (v3; before Initialize). */

@@ -23,8 +23,9 @@
 --       which finds the transaction reserved); when the reservation is no
 --       longer needed the DPC calls WdfDmaTransactionFreeResources.
 -- The device is the built-in bus master without scatter/gather, reaching
--- 32 bits, on a machine whose RAM lies above 4 GiB: every byte goes
--- through the map registers (bounce pages). The driver reserves 8 map
+-- 32 bits, on a machine whose RAM lies above 4 GiB but for 256 KiB at 1 MiB
+-- where the HAL keeps its map registers: every byte goes through the map
+-- registers (bounce pages). The driver reserves 8 map
 -- registers, fewer than the 16 it could get, so a request longer than
 -- they map is split into several transfers, all with the same registers.
 -- Six sizes are written and read back, every byte checked; the adapter's
@@ -36,7 +37,7 @@ dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 ne
 local R = dma.busmaster_registers
 local RESERVED = 8
 
-local m = dma.machine { ram = { { "4G", "4G" } }, seed = 3, alloc = "scattered" }
+local m = dma.machine { ram = { { "1M", "256K" }, { "4G", "4G" } }, seed = 3, alloc = "scattered" }
 print(m)
 local hw = m:busmaster { name = "pkt0", bandwidth = "1G", setup_latency = "2us", max_transfer = "64K",
                          address_width = 32, capacity = "16M" }

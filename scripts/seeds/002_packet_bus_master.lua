@@ -1,8 +1,9 @@
 -- 002_packet_bus_master.lua: seed 002, "Using packet-based bus-master DMA"
 -- (WDM). A driver for a bus-master device that has no scatter/gather and
--- reaches only 32 bits, on a machine whose RAM is all above 4 GiB, moves a
--- 200 KiB buffer to the device (IRP_MJ_WRITE) and back (IRP_MJ_READ), calling
--- the support routines in the order the page gives:
+-- reaches only 32 bits, on a machine whose RAM is all above 4 GiB (but the
+-- 256 KiB at 1 MiB the map registers take), moves a 200 KiB buffer to the
+-- device (IRP_MJ_WRITE) and back (IRP_MJ_READ), calling the support routines
+-- in the order the page gives:
 --   KeFlushIoBuffers         just before asking for map registers
 --   AllocateAdapterChannel   at DISPATCH_LEVEL (StartIo); AdapterControl
 --                            returns DeallocateObjectKeepRegisters
@@ -29,7 +30,7 @@ local hw = require "drivers.busmaster_hw"  -- the device's registers, interrupt 
 
 local R = dma.busmaster_registers
 
-local m = dma.machine { ram = { { "4G", "8G" } }, seed = 2, alloc = "scattered",
+local m = dma.machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 2, alloc = "scattered",
                         interrupt_latency = 0, dpc_latency = 0 }
 print(m)
 local device = m:busmaster { name = "pkt0", bandwidth = 1000000000, setup_latency = "2us",

@@ -243,7 +243,7 @@ describe("m:busmaster", function()
   end)
 
   it("goes through bounce pages as the adapter made them (32-bit device, RAM above 4 GiB)", function()
-    m = machine { ram = { { "4G", "4G" } }, seed = 5 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "4G" } }, seed = 5 }
     local hw = m:busmaster { address_width = 32 }
     local d = driver(m, hw, { bits = 32 })
     local b = buffer(m, 16 * KiB, 9)

@@ -44,8 +44,8 @@ describe("AllocateCommonBuffer", function()
   end)
 
   it("does not cross a 4 GiB boundary", function()
-    -- the only RAM: 8 KiB below 4 GiB and 64 KiB above
-    m = machine { ram = { { 4 * GiB - 8 * KiB, 72 * KiB } } }
+    -- the only RAM: 8 KiB below 4 GiB and 64 KiB above (and the map registers' 256 KiB)
+    m = machine { ram = { { "1M", "256K" }, { 4 * GiB - 8 * KiB, 72 * KiB } } }
     local a = adapter(m, 64)
     local va, logical = a:AllocateCommonBuffer(16 * KiB, false)
     assert.is_not_nil(va)
@@ -60,7 +60,7 @@ describe("AllocateCommonBuffer", function()
   end)
 
   it("gives a 32-bit device nil when RAM is only above 4 GiB", function()
-    m = machine { ram = { { "4G", "8G" } } }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } } }
     assert.is_nil(adapter(m, 32):AllocateCommonBuffer(4096, false))
     local wide = adapter(m, 64)
     local va, logical = wide:AllocateCommonBuffer(4096, false)

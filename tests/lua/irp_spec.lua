@@ -269,7 +269,7 @@ describe("IoCompleteRequest", function()
 
   it("refuses while a scatter/gather request waiting for map registers still needs the MDL", function()
     m:close()
-    m = machine { ram = { { "4G", "4G" } }, map_registers = 4, seed = 12 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "4G" } }, map_registers = 4, seed = 12 }
     local drv = dma.driver { MajorFunction = { [dma.IRP_MJ_READ] = function(_, irp)
       dma.IoMarkIrpPending(irp)
       return dma.STATUS_PENDING

@@ -17,7 +17,7 @@ describe("map registers", function()
   end)
 
   it("are pages below 16 MiB: a 32-bit device's bounce lands there", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 3 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 3 }
     local a, nmr, dev = packet(m, "nic0")
     local b = m:buffer(3 * 4096, { offset = 0x80 })
     b:write(0, dma.pattern(b.length, 5))

@@ -74,7 +74,7 @@ describe("MapTransfer", function()
   end)
 
   it("bounces pages above the ceiling: RAM only above 4 GiB and a 32-bit device", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 4 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 4 }
     local b, mdl = buffer(m, 2 * PAGE, { alloc = "contiguous", offset = 8 })
     assert.is_true(b:pa(0) >= 4 * GiB)
     for _, kind in ipairs { "packet32", "sg32" } do
@@ -97,7 +97,7 @@ describe("MapTransfer", function()
   end)
 
   it("copies a write into the bounce pages at map time", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 4 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 4 }
     local b, mdl = buffer(m, 3 * PAGE, { offset = 0x123 }, 9)
     local before = b:read()
     local a, nmr, dev = adapter(m, "packet32")
@@ -110,7 +110,7 @@ describe("MapTransfer", function()
   end)
 
   it("copies a read back into the buffer only at FlushAdapterBuffers", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 4 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 4 }
     local b, mdl = buffer(m, 3 * PAGE, { offset = 0x200 }, 2)
     local old, data = b:read(), dma.pattern(3 * PAGE, 77)
     local a, nmr, dev = adapter(m, "packet32")
@@ -125,7 +125,7 @@ describe("MapTransfer", function()
   end)
 
   it("never copies a read back when the registers are freed unflushed (0x10)", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 4, verifier = "record" }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 4, verifier = "record" }
     local b, mdl = buffer(m, 2 * PAGE, {}, 2)
     local old = b:read()
     local a, nmr, dev = adapter(m, "packet32")
@@ -199,7 +199,7 @@ describe("device access by logical address", function()
   end)
 
   it("records 0x26 and returns nil / false in record mode; a flushed range is unmapped", function()
-    m = machine { verifier = "record", ram = { { "4G", "8G" } } }
+    m = machine { verifier = "record", ram = { { "1M", "256K" }, { "4G", "8G" } } }
     local b, mdl = buffer(m, PAGE, {})
     assert.is_nil(m:device_read(b:pa(0), 16))
     assert.is_false(m:device_write(b:pa(0), "zz"))

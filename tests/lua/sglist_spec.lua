@@ -72,7 +72,7 @@ describe("CalculateScatterGatherList", function()
     assert.are.equal(dma.STATUS_SUCCESS, st)
     assert.are.equal(16 + 24, size)
     st = sg64:CalculateScatterGatherList(cmdl, c.va, c.length + 1)
-    assert.are.equal(dma.STATUS_INVALID_PARAMETER, st)
+    assert.are.equal(dma.STATUS_BUFFER_TOO_SMALL, st)  -- Length past the end (issue 15)
     -- any IRQL
     dma.KeRaiseIrql(dma.HIGH_LEVEL)
     st = sg64:CalculateScatterGatherList(nil, c.va, c.length)
@@ -168,7 +168,7 @@ describe("GetScatterGatherList", function()
   end)
 
   it("PutScatterGatherList copies a read back and frees the registers; a second put is 0x06", function()
-    m = machine { ram = { { "4G", "8G" } }, seed = 11, verifier = "record" }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 11, verifier = "record" }
     local b, mdl = buffer(m, 3 * PAGE, { offset = 0x77 }, 1)
     local old, data = b:read(), dma.pattern(3 * PAGE, 42)
     local a, _, dev = adapter(m, "sg32")

@@ -16,7 +16,7 @@ describe("leak checks", function()
   end)
 
   it("reports what adapters still hold as leaks (0x07-0x0A, 0x0D)", function()
-    m = machine { ram = { { "4G", "8G" } }, verifier = "record", map_registers = 16 }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, verifier = "record", map_registers = 16 }
     local a, nmr, dev = packet(m)
     local s, _, sdev = packet(m)
     local w, _, wdev = packet(m)
@@ -105,7 +105,7 @@ describe("an error in AdapterControl", function()
   end)
 
   it("ends its mappings without a report the driver did not cause", function()
-    m = machine { ram = { { "4G", "8G" } }, verifier = "record" }
+    m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, verifier = "record" }
     local a, nmr, dev = packet(m)
     local b, mdl = built(m, 2 * PAGE)
     dma.KeRaiseIrql(dma.DISPATCH_LEVEL)

@@ -169,7 +169,7 @@ describe("Driver Verifier", function()
     local tag = ("P1=0x%02X"):format(p1)
 
     it(("raises 0xE6 %s naming %s by default"):format(tag, call), function()
-      m = machine { ram = { { "4G", "8G" } }, seed = 5, map_registers = opts.map_registers }
+      m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 5, map_registers = opts.map_registers }
       local ok, err = pcall(scenario, m)
       assert.is_false(ok, "no error raised")
       local want = "DRIVER_VERIFIER_DMA_VIOLATION (0xE6, " .. tag .. "): " .. call
@@ -177,7 +177,7 @@ describe("Driver Verifier", function()
     end)
 
     it(("records 0xE6 %s naming %s with verifier = \"record\""):format(tag, call), function()
-      m = machine { ram = { { "4G", "8G" } }, seed = 5, verifier = "record",
+      m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 5, verifier = "record",
                     map_registers = opts.map_registers }
       scenario(m)  -- goes on after the report
       local found
