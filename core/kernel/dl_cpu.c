@@ -7,6 +7,7 @@
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "machine/dl_verifier.h"
 #include "machine/dl_trace.h"
 
 /* KeInitializeDpc. */
@@ -170,4 +171,16 @@ int dl_timer_cancel(dl_timer *t) {
 
 static void destroy_timer(dl_object *o) { dl_timer_free((dl_timer *)o); }
 
-const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, NULL, NULL };
+/* End of a run with the timer still set: bug check 0xC7 with P1 0 on Windows
+** when the memory holding it is freed. */
+static size_t timer_leaks(dl_object *o) {
+  dl_timer *t = (dl_timer *)o;
+  if (!t->set) return 0;
+  dl_verify_fail(o->m, DL_BUGCHECK_TIMER_OR_DPC_INVALID, 0, o->id, 0, 0,
+                 "leak at end of run: KTIMER#%llu is still set (KeCancelTimer before unload)",
+                 (unsigned long long)o->id);
+  dl_verifier_mark_leak(o->m);
+  return 1;
+}
+
+const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, timer_leaks, NULL };

@@ -17,6 +17,7 @@ typedef struct dl_verifier dl_verifier;
 
 #define DL_BUGCHECK_DMA 0xE6u
 #define DL_BUGCHECK_WDF 0x10Du
+#define DL_BUGCHECK_TIMER_OR_DPC_INVALID 0xC7u  /* P1 0: a timer still set, 1: a DPC still queued */
 
 /* Parameter 1 values of bug check 0xE6 (the documented table). */
 enum {

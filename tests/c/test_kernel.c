@@ -15,7 +15,9 @@
 
 #include "kernel/dl_cpu.h"
 #include "machine/dl_machine.h"
+#include "machine/dl_object.h"
 #include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
 #include "base/dl_status.h"
 
 static dl_machine *machine(uint32_t cpus) {
@@ -395,6 +397,28 @@ static void test_free_set_timer(void **state) {
   assert_int_equal(r.n, 0);
 }
 
+/* The end-of-run leak check finds a timer still set: bug check 0xC7
+** (TIMER_OR_DPC_INVALID) with P1 0 and the timer in P2, marked as a leak; a
+** timer that expired or was cancelled is no leak. */
+static void test_timer_still_set_is_a_leak(void **state) {
+  dl_machine *m = *state;
+  dl_timer *set = timer_new(m), *cancelled = timer_new(m), *expired = timer_new(m);
+  dl_timer_set(set, 100000, 0, NULL);
+  dl_timer_set(cancelled, 100000, 0, NULL);
+  dl_timer_cancel(cancelled);
+  dl_timer_set(expired, 10, 0, NULL);
+  dl_clock_run_until(dl_machine_clock(m), 20);
+  uint64_t before = dl_verifier_count(m);
+  assert_int_equal(dl_machine_check_leaks(m), 1);
+  const dl_report *r = dl_verifier_at(m, (size_t)before);
+  assert_non_null(r);
+  assert_int_equal(r->bugcheck, 0xC7);
+  assert_int_equal(r->p1, 0);
+  assert_int_equal(r->p2, set->id);
+  assert_true(r->leak);
+  assert_int_equal(dl_verifier_count(m), before + 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -412,6 +436,7 @@ int main(void) {
     T(test_past_due_and_timer_without_dpc),
     T(test_fast_timer_coalesces_into_queued_dpc),
     cmocka_unit_test(test_free_set_timer),
+    T(test_timer_still_set_is_a_leak),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

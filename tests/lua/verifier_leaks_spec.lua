@@ -47,6 +47,22 @@ describe("leak checks", function()
     assert.are.equal(#leaks, #m:reports())
   end)
 
+  it("reports a KTIMER still set as TIMER_OR_DPC_INVALID (0xC7, P1 0), not one cancelled", function()
+    m = machine { verifier = "record" }
+    local set, cancelled = dma.KeInitializeTimer(), dma.KeInitializeTimer()
+    dma.KeSetTimer(set, -1000000)
+    dma.KeSetTimer(cancelled, -1000000)
+    dma.KeCancelTimer(cancelled)
+    local leaks = m:check_leaks()
+    assert.are.equal(1, #leaks)
+    assert.are.equal(0xC7, leaks[1].bugcheck)
+    assert.are.equal(0, leaks[1].p1)
+    assert.is_true(leaks[1].leak)
+    assert.matches("KTIMER#%d+ is still set %(KeCancelTimer before unload%)", leaks[1].message)
+    dma.KeCancelTimer(set)
+    assert.are.same({}, m:check_leaks())
+  end)
+
   it("finds nothing once everything is given back", function()
     m = machine { verifier = "record" }
     local a, nmr, dev = packet(m)
