@@ -111,18 +111,25 @@ static int check_map_args(dl_adapter *a, dl_mdl *mdl, uint64_t va, uint32_t *len
 ** grant. Too many is report 0x15, whose message says how many bytes fit:
 ** the documented min(remaining, PAGE_SIZE x NMR) overruns the registers when
 ** CurrentVa is not page-aligned. */
+/* One MapTransfer may set up at most the registers its MapRegisterBase
+** holds (`limit`), whether or not it bounces: report 0x15 otherwise. */
+static int check_register_count(dl_adapter *a, uint64_t va, uint32_t len, uint32_t need,
+                                uint32_t limit) {
+  if (need <= limit) return DL_OK;
+  uint64_t ps = dl_machine_page_size(a->m);
+  dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS, need, limit, 0,
+                 "MapTransfer: Length %u from CurrentVa 0x%llx needs %u map registers but its "
+                 "MapRegisterBase holds %u: %llu bytes fit (NumberOfMapRegisters x PAGE_SIZE - "
+                 "BYTE_OFFSET(CurrentVa))", len, (unsigned long long)va, need, limit,
+                 (unsigned long long)(limit * ps - va % ps));
+  return DL_ENOSPACE;
+}
+
 static int pick_registers(dl_adapter *a, const dl_grant *g, uint64_t va, uint32_t len,
                           uint32_t need, uint32_t *first) {
   dl_mapregs *mr = dl_mapregs_of(a->m);
-  if (need > g->count) {
-    uint64_t ps = dl_machine_page_size(a->m);
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS, need, g->count, 0,
-                   "MapTransfer: Length %u from CurrentVa 0x%llx needs %u map registers but its "
-                   "MapRegisterBase holds %u: %llu bytes fit (NumberOfMapRegisters x PAGE_SIZE - "
-                   "BYTE_OFFSET(CurrentVa))", len, (unsigned long long)va, need, g->count,
-                   (unsigned long long)(g->count * ps - va % ps));
-    return DL_ENOSPACE;
-  }
+  int rc = check_register_count(a, va, len, need, g->count);
+  if (rc) return rc;
   if (dl_mapregs_find_unmapped(mr, g->first, g->first + g->count, need, first)) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_NOT_FLUSHED, 0, (uint64_t)g->count * 4096, 0,
                    "MapTransfer: the map registers are still mapped by an earlier transfer "
@@ -160,6 +167,9 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   int bounce = (a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling;
   uint32_t first = 0, need = bounce ? (uint32_t)dl_span_pages(va, len, ps) : 0;
   if (bounce && (rc = pick_registers(a, g, va, len, need, &first))) return rc;
+  if (!bounce && !a->sg &&  /* a packet master maps through registers even when it need not copy */
+      (rc = check_register_count(a, va, len, (uint32_t)dl_span_pages(va, len, ps), g->asked)))
+    return rc;
   uint32_t i = new_mapping(a);
   if (i == NO_SLOT) return DL_ENOMEM;
   dl_mapping *mp = &a->maps[i];
