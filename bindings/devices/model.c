@@ -120,12 +120,13 @@ static int model_clear(lua_State *L) {
 static int model_dma_read(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MODEL, "device model");
   uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
-  uint64_t before = ldl_reports(h->owner);
+  ldl_call call;
+  ldl_enter(L, h->owner, &call);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   int rc = dl_devmodel_dma_read(h->obj, logical, p, (size_t)len);
   luaL_pushresultsize(&b, rc ? 0 : (size_t)len);
-  ldl_checkreports(L, h->owner, before);
+  ldl_leave(L, &call);
   if (rc) lua_pushnil(L);
   return 1;
 }
@@ -136,9 +137,10 @@ static int model_dma_write(lua_State *L) {
   uint64_t logical = ldl_checkuint(L, 2);
   size_t len;
   const char *s = luaL_checklstring(L, 3, &len);
-  uint64_t before = ldl_reports(h->owner);
+  ldl_call call;
+  ldl_enter(L, h->owner, &call);
   int rc = dl_devmodel_dma_write(h->obj, logical, s, len);
-  ldl_checkreports(L, h->owner, before);
+  ldl_leave(L, &call);
   lua_pushboolean(L, rc == 0);
   return 1;
 }
@@ -229,11 +231,11 @@ static int l_register(lua_State *L) {
   uint64_t va = ldl_checkuint(L, 1), value = 0;
   if (write) value = (uint64_t)luaL_checkinteger(L, 2);
   lmachine *lm = ldl_current(L, write ? "WRITE_REGISTER" : "READ_REGISTER");
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   int rc = write ? dl_mmio_write(lm->m, va, size, value) : dl_mmio_read(lm->m, va, size, &value);
   if (rc) return luaL_argerror(L, 1, "not a mapped device register (MmMapIoSpace first)");
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   if (write) return 0;
   lua_pushinteger(L, (lua_Integer)value);
   return 1;
@@ -248,8 +250,8 @@ static int l_register_buffer(lua_State *L) {
   lua_Integer count = luaL_checkinteger(L, 3);
   luaL_argcheck(L, count >= 0, 3, "Count must not be negative");
   lmachine *lm = ldl_current(L, write ? "WRITE_REGISTER_BUFFER" : "READ_REGISTER_BUFFER");
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   for (lua_Integer i = 1; i <= count; i++) {
     uint64_t value = 0;
     if (write) {
@@ -264,7 +266,7 @@ static int l_register_buffer(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)value);
       lua_rawseti(L, 2, i);
     }
-    ldl_checkreports(L, lm, before);
+    ldl_leave(L, &call);
   }
   return 0;
 }

@@ -14,10 +14,10 @@
 
 #define checkadapter(L, i) ((dl_adapter *)ldl_checkobject(L, i, LDL_ADAPTER, "DMA_ADAPTER")->obj)
 
-/* The machine handle of the adapter at arg 1, ready for callbacks. */
-static lmachine *enter(lua_State *L) {
+/* Starts an engine call for the adapter at arg 1; returns its machine handle. */
+static lmachine *enter(lua_State *L, ldl_call *call) {
   lmachine *lm = ((lobject *)lua_touserdata(L, 1))->owner;
-  lm->L = L;
+  ldl_enter(L, lm, call);
   return lm;
 }
 
@@ -91,11 +91,12 @@ static int l_IoGetDmaAdapter(lua_State *L) {
   luaL_argcheck(L, d.master, 2, "system (slave) DMA, Master = FALSE, is not modelled; "
                                "only bus-master adapters");
   lmachine *lm = h->owner;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   dl_adapter *a;
   uint32_t nmr = 0;
   int rc = dl_adapter_get(lm->m, h->obj, &d, &a, &nmr);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   if (rc) {  /* NULL: the reason is in the trace (kind "adapter_refused") */
     lua_pushnil(L);
     lua_pushinteger(L, 0);
@@ -111,10 +112,10 @@ static int l_IoGetDmaAdapter(lua_State *L) {
 /* PutDmaAdapter(adapter) */
 static int l_PutDmaAdapter(lua_State *L) {
   dl_adapter *a = checkadapter(L, 1);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   dl_adapter_put(a);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   return 0;
 }
 
@@ -164,15 +165,15 @@ static int l_AllocateAdapterChannel(lua_State *L) {
   uint32_t n = checku32(L, 3);
   luaL_checktype(L, 4, LUA_TFUNCTION);
   lua_settop(L, 5);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  lmachine *lm = enter(L, &call);
   int ref = ldl_keepcallback(L, lm, 4, 5);
   uint32_t status = dl_adapter_allocate_channel(a, dev, n, on_adapter_control, (void *)(intptr_t)ref);
   if (status != DL_STATUS_SUCCESS) {  /* the routine never runs */
     ldl_takecallback(L, lm, ref);
     lua_pop(L, 2);
   }
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, status);
   return 1;
 }
@@ -180,10 +181,10 @@ static int l_AllocateAdapterChannel(lua_State *L) {
 /* FreeAdapterChannel(adapter) */
 static int l_FreeAdapterChannel(lua_State *L) {
   dl_adapter *a = checkadapter(L, 1);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   dl_adapter_free_channel(a);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   return 0;
 }
 
@@ -192,10 +193,10 @@ static int l_FreeMapRegisters(lua_State *L) {
   dl_adapter *a = checkadapter(L, 1);
   uint64_t base = checkbase(L, 2);
   uint32_t n = checku32(L, 3);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   int rc = dl_adapter_free_map_registers(a, base, n);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   if (rc) return luaL_argerror(L, 2, "not a MapRegisterBase of this adapter");
   return 0;
 }
@@ -210,11 +211,12 @@ static int l_MapTransfer(lua_State *L) {
   uint64_t base = checkbase(L, 3), va = ldl_checkuint(L, 4);
   uint32_t length = checku32(L, 5);
   int write = ldl_checkbool(L, 6);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm), logical = 0;
+  ldl_call call;
+  lmachine *lm = enter(L, &call);
+  uint64_t logical = 0;
   int rc = dl_adapter_map_transfer(a, mdl, base, va, &length, write, &logical);
-  ldl_checkreports(L, lm, before);
-  if (rc == DL_EINVAL && ldl_reports(lm) == before)
+  ldl_leave(L, &call);
+  if (rc == DL_EINVAL && ldl_reports(lm) == call.reports)
     return luaL_argerror(L, 3, "not a live MapRegisterBase of this adapter (freed, or another adapter's)");
   if (rc == DL_ENOMEM) return luaL_error(L, "MapTransfer: out of host memory");
   lua_pushinteger(L, (lua_Integer)logical);
@@ -230,10 +232,10 @@ static int l_FlushAdapterBuffers(lua_State *L) {
   uint64_t base = checkbase(L, 3), va = ldl_checkuint(L, 4);
   uint32_t length = checku32(L, 5);
   int write = ldl_checkbool(L, 6);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   int ok = dl_adapter_flush(a, mdl, base, va, length, write);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushboolean(L, ok);
   return 1;
 }
@@ -242,9 +244,10 @@ static int l_FlushAdapterBuffers(lua_State *L) {
 static int l_KeFlushIoBuffers(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MDL, "MDL");
   int read = ldl_checkbool(L, 2), dma = ldl_checkbool(L, 3);
-  uint64_t before = ldl_reports(h->owner);
+  ldl_call call;
+  ldl_enter(L, h->owner, &call);
   dl_ke_flush_io_buffers(h->obj, read, dma);
-  ldl_checkreports(L, h->owner, before);
+  ldl_leave(L, &call);
   return 0;
 }
 
@@ -273,8 +276,8 @@ static int get_sglist(lua_State *L, uint64_t buffer_length) {
   uint32_t length = checku32(L, 5);
   luaL_checktype(L, 6, LUA_TFUNCTION);
   int write = ldl_checkbool(L, 8);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  lmachine *lm = enter(L, &call);
   int ref = ldl_keepcallback(L, lm, 6, 7);
   uint32_t status = dl_adapter_get_sglist(a, dev, mdl, va, length, on_list_control,
                                           (void *)(intptr_t)ref, write, buffer_length);
@@ -282,7 +285,7 @@ static int get_sglist(lua_State *L, uint64_t buffer_length) {
     ldl_takecallback(L, lm, ref);
     lua_pop(L, 2);
   }
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, status);
   return 1;
 }
@@ -307,10 +310,10 @@ static int l_PutScatterGatherList(lua_State *L) {
   uint64_t id;
   dl_sglist *sg = ldl_checksglist(L, 2, &id);
   int write = ldl_checkbool(L, 3);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   dl_adapter_put_sglist(a, sg, id, write);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   return 0;
 }
 
@@ -321,10 +324,10 @@ static int l_CalculateScatterGatherList(lua_State *L) {
   dl_mdl *mdl = lua_isnil(L, 2) ? NULL : checkmdl(L, 2);
   uint64_t va = ldl_checkuint(L, 3);
   uint32_t length = checku32(L, 4), size = 0, regs = 0;
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   uint32_t status = dl_adapter_calculate_sglist(a, mdl, va, length, &size, &regs);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, status);
   lua_pushinteger(L, size);
   lua_pushinteger(L, regs);
@@ -340,10 +343,11 @@ static int l_AllocateCommonBuffer(lua_State *L) {
   uint32_t length = checku32(L, 2);
   int cache = lua_isnoneornil(L, 3) ? 1 : ldl_checkbool(L, 3);
   luaL_argcheck(L, length > 0, 2, "Length must be > 0");
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm), va, logical;
+  ldl_call call;
+  enter(L, &call);
+  uint64_t va, logical;
   int rc = dl_adapter_alloc_common(a, length, cache, &va, &logical);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   if (rc) return 0;
   lua_pushinteger(L, (lua_Integer)va);
   lua_pushinteger(L, (lua_Integer)logical);
@@ -356,10 +360,10 @@ static int l_FreeCommonBuffer(lua_State *L) {
   uint32_t length = checku32(L, 2);
   uint64_t logical = ldl_checkuint(L, 3), va = ldl_checkuint(L, 4);
   int cache = lua_isnoneornil(L, 5) ? 1 : ldl_checkbool(L, 5);
-  lmachine *lm = enter(L);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  enter(L, &call);
   dl_adapter_free_common(a, length, logical, va, cache);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   return 0;
 }
 

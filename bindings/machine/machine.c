@@ -361,12 +361,13 @@ static int m_device_read(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
   const char *who = luaL_optstring(L, 4, NULL);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   int rc = dl_dma_read(lm->m, who, logical, p, (size_t)len);
   luaL_pushresultsize(&b, rc ? 0 : (size_t)len);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   if (rc) lua_pushnil(L);
   return 1;
 }
@@ -378,9 +379,10 @@ static int m_device_write(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 3, &len);
   const char *who = luaL_optstring(L, 4, NULL);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   int rc = dl_dma_write(lm->m, who, logical, s, len);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushboolean(L, rc == 0);
   return 1;
 }
@@ -476,10 +478,10 @@ static int m_cancel(lua_State *L) {
 /* m:run() -> events run */
 static int m_run(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   uint64_t n = dl_clock_run(dl_machine_clock(lm->m));
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -488,10 +490,10 @@ static int m_run(lua_State *L) {
 static int m_run_until(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t t = ldl_checkduration(L, 2);
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   uint64_t n = dl_clock_run_until(dl_machine_clock(lm->m), t);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -499,10 +501,10 @@ static int m_run_until(lua_State *L) {
 /* m:step() -> true if an event ran */
 static int m_step(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   int ran = dl_clock_step(dl_machine_clock(lm->m));
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushboolean(L, ran);
   return 1;
 }
