@@ -196,11 +196,6 @@ static int model_tostring(lua_State *L) {
 }
 
 /* Models live as long as their machine. */
-static int model_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 /* ---- the driver's side: mapped registers ---------------------------------- */
 
 /* MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType) -> BaseAddress */
@@ -272,7 +267,6 @@ static int l_register_buffer(lua_State *L) {
 }
 
 static const luaL_Reg meta[] = {
-  {"__gc", model_gc},
   {"__tostring", model_tostring},
   {NULL, NULL}
 };

@@ -72,7 +72,6 @@ static void read_description(lua_State *L, int arg, dl_device_description *d) {
   ldl_checkfields(L, arg, "DEVICE_DESCRIPTION has no field '%s'", description_fields);
   memset(d, 0, sizeof *d);
   d->version = (uint32_t)desc_field(L, arg, "Version");
-  if (d->version == 0) d->version = 1;  /* DEVICE_DESCRIPTION_VERSION (0) is version 1 */
   d->master = desc_field(L, arg, "Master") != 0;
   d->scatter_gather = desc_field(L, arg, "ScatterGather") != 0;
   d->dma32 = desc_field(L, arg, "Dma32BitAddresses") != 0;
@@ -487,13 +486,20 @@ static int a_index(lua_State *L) {
 }
 
 /* Adapters live as long as their machine (PutDmaAdapter releases them). */
-static int a_gc(lua_State *L) {
-  (void)L;
+/* __close: `local a <close> = IoGetDmaAdapter(...)` puts the adapter when
+** the scope ends, once (PutDmaAdapter's own checks and reports apply). */
+static int a_close(lua_State *L) {
+  lobject *h = luaL_checkudata(L, 1, LDL_ADAPTER);
+  if (!h->obj || !h->owner->m || dl_adapter_is_released(h->obj)) return 0;
+  ldl_call call;
+  enter(L, &call);
+  dl_adapter_put(h->obj);
+  ldl_leave(L, &call);
   return 0;
 }
 
 static const luaL_Reg meta[] = {
-  {"__gc", a_gc},
+  {"__close", a_close},
   {"__tostring", a_tostring},
   {NULL, NULL}
 };

@@ -105,13 +105,7 @@ static int sg_tostring(lua_State *L) {
 }
 
 /* Lists belong to their adapter until PutScatterGatherList. */
-static int sg_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 static const luaL_Reg meta[] = {
-  {"__gc", sg_gc},
   {"__tostring", sg_tostring},
   {NULL, NULL}
 };

@@ -168,13 +168,6 @@ static int b_close(lua_State *L) {
   return 0;
 }
 
-/* __gc only drops the handle: the buffer stays allocated on its machine, so
-** page allocation never depends on when the collector ran. */
-static int b_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 static int b_tostring(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_BUFFER);
   if (!h->owner->m || !h->obj) {
@@ -208,7 +201,6 @@ static int b_index(lua_State *L) {
 }
 
 static const luaL_Reg meta[] = {
-  {"__gc", b_gc},
   {"__close", b_close},
   {"__tostring", b_tostring},
   {NULL, NULL}

@@ -37,6 +37,22 @@ describe("IoGetDmaAdapter", function()
     assert.are.equal(4, odd)
   end)
 
+  it("puts an adapter held in a <close> variable when its scope ends, once", function()
+    local kept
+    do
+      local a <close> = dma.IoGetDmaAdapter(dev, desc())
+      kept = a
+      assert.is_nil(tostring(a):find("released"))
+    end
+    assert.matches("released$", tostring(kept))
+    local ok = pcall(function()
+      local again <close> = kept  -- already put: closing again does nothing
+      return again
+    end)
+    assert.is_true(ok)
+    assert.are.same({}, m:reports())
+  end)
+
   it("accepts Versions 0 to 3", function()
     for v = 0, 3 do  -- version 3 takes the width from DmaAddressWidth alone
       local a, nmr = dma.IoGetDmaAdapter(m:device(), desc { Version = v, Dma32BitAddresses = true,
