@@ -33,6 +33,14 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_pop(L, 1);
 }
 
+/* Adds methods to the method table of class `name`. */
+void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods) {
+  luaL_getmetatable(L, name);
+  lua_getfield(L, -1, "__methods");
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
 /* Pushes a new handle of class `name` for obj owned by the machine at `machine`. */
 lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj) {
   machine = lua_absindex(L, machine);

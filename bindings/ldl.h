@@ -90,6 +90,10 @@ void ldl_unpin(lua_State *L, lmachine *lm);
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                   const luaL_Reg *methods, lua_CFunction index);
 
+/* Adds methods to the method table of class `name` (a layer adds its
+** m:xxx() calls to the machine this way). */
+void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods);
+
 /* Pushes a new handle of class `name` for obj, owned by the machine handle
 ** at index `machine`. Returns it. */
 lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj);

@@ -307,11 +307,8 @@ static const struct { const char *name; lua_Integer value; } registers[] = {
 /* Registers m:busmaster, the busmaster methods of the model class and
 ** dma.busmaster_registers in the module at -1. */
 void ldl_open_busmaster(lua_State *L) {
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  lua_pushcfunction(L, bm_new);
-  lua_setfield(L, -2, "busmaster");
-  lua_pop(L, 2);
+  static const luaL_Reg machine_methods[] = {{"busmaster", bm_new}, {NULL, NULL}};
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
   luaL_getmetatable(L, LDL_MODEL);
   lua_getfield(L, -1, "__methods");
   luaL_setfuncs(L, methods, 0);

@@ -288,11 +288,8 @@ static const luaL_Reg functions[] = {
 /* Registers the model class, m:device_model and the register accessors. */
 void ldl_open_model(lua_State *L) {
   ldl_newclass(L, LDL_MODEL, meta, methods, model_index);
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  lua_pushcfunction(L, model_new);
-  lua_setfield(L, -2, "device_model");
-  lua_pop(L, 2);
+  static const luaL_Reg machine_methods[] = {{"device_model", model_new}, {NULL, NULL}};
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
   luaL_setfuncs(L, functions, 0);
   /* spelled out, so that .luacheckrc finds the names as WDK globals */
   static const struct { const char *name; int size, write, buffer; } registers[] = {

@@ -220,9 +220,6 @@ static const luaL_Reg methods[] = {
 /* Registers the buffer class and machine:buffer. */
 void ldl_open_buffer(lua_State *L) {
   ldl_newclass(L, LDL_BUFFER, meta, methods, b_index);
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  lua_pushcfunction(L, b_new);
-  lua_setfield(L, -2, "buffer");
-  lua_pop(L, 2);
+  static const luaL_Reg machine_methods[] = {{"buffer", b_new}, {NULL, NULL}};
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
 }

@@ -151,8 +151,5 @@ static const luaL_Reg methods[] = {
 
 /* Adds the trace methods to the machine class. */
 void ldl_open_trace(lua_State *L) {
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
+  ldl_addmethods(L, LDL_MACHINE, methods);
 }

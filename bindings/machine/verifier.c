@@ -61,11 +61,8 @@ static int v_check_all(lua_State *L) {
 void ldl_open_verifier(lua_State *L) {
   lua_pushcfunction(L, v_check_all);
   lua_setfield(L, -2, "check_leaks");
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  lua_pushcfunction(L, v_reports);
-  lua_setfield(L, -2, "reports");
-  lua_pushcfunction(L, v_check_leaks);
-  lua_setfield(L, -2, "check_leaks");
-  lua_pop(L, 2);
+  static const luaL_Reg machine_methods[] = {
+    {"reports", v_reports}, {"check_leaks", v_check_leaks}, {NULL, NULL}
+  };
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
 }
