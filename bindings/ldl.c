@@ -18,6 +18,7 @@
 #define CURRENT_KEY "dma.current"
 #define HANDLES_KEY "dma.handles"
 #define ENVS_KEY "dma.envs"
+#define LOOSE_KEY "dma.loose"  /* unpinned handles of header objects (weak) */
 
 /* Creates a class metatable with separate metamethod and method tables. */
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
@@ -266,10 +267,18 @@ void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o) {
   ldl_pushmachine(L, o->m);                      /* machine */
   lua_getiuservalue(L, -1, 1);                   /* machine, pins */
   if (o->data) {
-    lua_rawgetp(L, -1, o->data);
-    lua_replace(L, -3);
-    lua_pop(L, 1);
-    return;
+    if (lua_rawgetp(L, -1, o->data) == LUA_TNIL) {  /* unpinned (ldl_setpinned) */
+      lua_pop(L, 1);
+      push_weak(L, LOOSE_KEY, "v");
+      lua_rawgetp(L, -1, o->data);
+      lua_remove(L, -2);
+    }
+    if (!lua_isnil(L, -1)) {
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pop(L, 1);  /* collected, its __gc not yet run: a new handle, which is pinned */
   }
   lobject *h = ldl_newobject(L, name, -2, o);    /* machine, pins, handle */
   o->data = h;
@@ -299,6 +308,39 @@ void ldl_enter(lua_State *L, lmachine *lm, ldl_call *c) {
 /* Ends an engine call. */
 void ldl_leave(lua_State *L, ldl_call *c) {
   ldl_checkreports(L, c->lm, c->reports);
+}
+
+/* Returns 1 if the engine call made a verifier report (the machine records). */
+int ldl_reported(const ldl_call *c) {
+  return c->lm->m && dl_verifier_count(c->lm->m) > c->reports;
+}
+
+/* Pins (or unpins) the handle at arg of a header object in its machine. */
+void ldl_setpinned(lua_State *L, int arg, int pinned) {
+  arg = lua_absindex(L, arg);
+  lobject *h = lua_touserdata(L, arg);
+  if (!h->owner->m) return;
+  ldl_pushowner(L, arg);
+  if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
+    if (pinned) lua_pushvalue(L, arg);
+    else lua_pushnil(L);
+    lua_rawsetp(L, -2, h);
+  }
+  push_weak(L, LOOSE_KEY, "v");  /* where ldl_pushobject finds it while unpinned */
+  if (pinned) lua_pushnil(L);
+  else lua_pushvalue(L, arg);
+  lua_rawsetp(L, -2, h);
+  lua_pop(L, 3);
+}
+
+/* Detaches an unpinned handle from its object (for __gc/__close): the
+** object no longer names it, so freeing the object tells nobody. */
+void *ldl_detach(lobject *h) {
+  struct dl_object *o = h->obj;
+  h->obj = NULL;
+  if (!o || o->data != h) return NULL;  /* the object has another handle now */
+  o->data = NULL;
+  return o;
 }
 
 /* Pushes the set of tables dma.export filled (weak keys). */
@@ -348,6 +390,17 @@ int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
   return 0;
 }
 
+/* Like ldl_callback, with the error kept as raised (no traceback). */
+int ldl_pcall(lua_State *L, lmachine *lm, int narg, int nres) {
+  lm->depth++;
+  int status = lua_pcall(L, narg, nres, 0);
+  lm->depth--;
+  if (status == LUA_OK) return 1;
+  if (lm->error == LUA_NOREF) lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_pop(L, 1);
+  return 0;
+}
+
 /* Raises the error a callback left, if any. */
 void ldl_rethrow(lua_State *L, lmachine *lm) {
   if (lm->error == LUA_NOREF) return;
@@ -362,7 +415,15 @@ uint64_t ldl_reports(lmachine *lm) { return dl_verifier_count(lm->m); }
 
 /* The bug check's name. */
 static const char *bugcheck_name(uint32_t code) {
-  return code == DL_BUGCHECK_WDF ? "WDF_VIOLATION" : "DRIVER_VERIFIER_DMA_VIOLATION";
+  switch (code) {
+    case DL_BUGCHECK_WDF: return "WDF_VIOLATION";
+    case DL_BUGCHECK_IRQL_NOT_GREATER_OR_EQUAL: return "IRQL_NOT_GREATER_OR_EQUAL";
+    case DL_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL: return "IRQL_NOT_LESS_OR_EQUAL";
+    case DL_BUGCHECK_MULTIPLE_IRP_COMPLETE: return "MULTIPLE_IRP_COMPLETE_REQUESTS";
+    case DL_BUGCHECK_DETECTED_VIOLATION: return "DRIVER_VERIFIER_DETECTED_VIOLATION";
+    case DL_BUGCHECK_IOMANAGER: return "DRIVER_VERIFIER_IOMANAGER_VIOLATION";
+    default: return "DRIVER_VERIFIER_DMA_VIOLATION";
+  }
 }
 
 /* After an engine call: an error from a callback is raised first (it was
@@ -381,6 +442,10 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
   const dl_report *r = dl_verifier_at(lm->m, (size_t)(before > lm->raised ? before : lm->raised));
   lm->raised = now;
   if (!r) return;  /* beyond the reports the log keeps */
+  /* The DMA and KMDF reports carry their bug check in front; the kernel's and
+  ** the I/O manager's messages start with the call, as their errors did. */
+  if (r->bugcheck != DL_BUGCHECK_DMA && r->bugcheck != DL_BUGCHECK_WDF)
+    luaL_error(L, "%s", r->message);
   char text[sizeof r->message + 64];
   snprintf(text, sizeof text, "%s (0x%X, P1=0x%02X): %s", bugcheck_name(r->bugcheck),
            (unsigned)r->bugcheck, (unsigned)r->p1, r->message);
@@ -433,13 +498,7 @@ void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uin
 
 /* Pushes the handle of a device's CurrentIrp (nil if none). */
 void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev) {
-  if (!dev->current_irp) {
-    lua_pushnil(L);
-    return;
-  }
-  ldl_pushhandles(L);
-  lua_rawgetp(L, -1, dev->current_irp);
-  lua_remove(L, -2);
+  ldl_pushobject(L, LDL_IRP, (struct dl_object *)dl_device_current_irp(dev));
 }
 
 #define CLOSE_HOOKS_KEY "dma.closehooks"

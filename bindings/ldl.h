@@ -29,6 +29,8 @@
 #define LDL_TIMER "KTIMER"
 #define LDL_INTERRUPT "KINTERRUPT"
 #define LDL_MODEL "device model"
+#define LDL_DRIVER "DRIVER_OBJECT"
+#define LDL_IRP "IRP"
 
 /* A machine handle. */
 typedef struct lmachine {
@@ -68,6 +70,18 @@ void ldl_enter(lua_State *L, lmachine *lm, ldl_call *c);
 ** error a callback left, else the first verifier report the call made
 ** (unless the machine records reports). */
 void ldl_leave(lua_State *L, ldl_call *c);
+
+/* Returns 1 if the engine call made a verifier report (seen when the
+** machine records reports: ldl_leave raised none). */
+int ldl_reported(const ldl_call *c);
+
+/* Pins (pinned 1) or unpins the handle at `arg` of a core object with the
+** common header. An unpinned handle lives as long as Lua holds it; its
+** __gc must ldl_detach before freeing the object. */
+void ldl_setpinned(lua_State *L, int arg, int pinned);
+
+/* Detaches a handle from its object and returns the object (NULL if none). */
+void *ldl_detach(lobject *h);
 
 /* Pushes the one handle of a core object with the common header (creating
 ** and pinning it on first use), of class `name`; nil for NULL. */
@@ -162,6 +176,10 @@ void ldl_takecallback(lua_State *L, lmachine *lm, int ref);
 ** engine call returns. Returns 1 if the call succeeded. */
 int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres);
 
+/* Like ldl_callback without the traceback: the error is kept as raised
+** (for routines whose errors the caller sees as its own). */
+int ldl_pcall(lua_State *L, lmachine *lm, int narg, int nres);
+
 /* Raises the error a callback left, if any. */
 void ldl_rethrow(lua_State *L, lmachine *lm);
 
@@ -205,14 +223,14 @@ int ldl_checkbool(lua_State *L, int arg);
 ** or at most `level`. */
 void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level);
 
-/* DRIVER_OBJECT handles (driver.c): pushes the DriverObject of the device at
-** `dev` and returns its index, raising naming fname if it has none; pushes
-** field `key` of the DRIVER_OBJECT at arg and returns its type. */
-int ldl_pushdriver(lua_State *L, int dev, const char *fname);
-int ldl_driverfield(lua_State *L, int arg, const char *key);
+/* DRIVER_OBJECTs (driver.c): hands the MajorFunction table of drv to the
+** core before IoCallDriver; returns 0 if its entry for `major` is neither
+** a function nor nil. */
+struct dl_driver;
+int ldl_syncdriver(lua_State *L, struct dl_driver *drv, uint8_t major);
 
 /* Pushes the handle of a device's CurrentIrp (nil if none): irp.c keeps
-** that handle alive while the IRP is current. */
+** that handle pinned while the IRP is current. */
 struct dl_device;
 void ldl_pushcurrentirp(lua_State *L, struct dl_device *dev);
 

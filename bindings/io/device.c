@@ -2,46 +2,26 @@
 ** device.c: DEVICE_OBJECT handles: m:device{name = ...}, and the fields a
 ** driver uses: DriverObject, CurrentIrp, DeviceExtension.
 **
-** A device's Lua-side state (its DriverObject and DeviceExtension table)
-** lives in the machine's callback table keyed by the device, so that it
-** outlives any one handle and goes with the machine.
+** DriverObject and CurrentIrp are the core's (io/dl_device.h); the
+** DeviceExtension table lives in the state of the device's one handle.
 */
 #include <stdio.h>
 #include <string.h>
 
-#include "io/dl_device.h"
+#include "io/dl_driver.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
 
-#define LDL_DRIVER "DRIVER_OBJECT"  /* driver.c's class */
-
-enum { SLOT_DRIVER = 1, SLOT_EXTENSION };
-
-/* Pushes the state table of the device at arg (nil if it has none and
-** `create` is 0). */
-static void push_state(lua_State *L, int arg, int create) {
-  lobject *h = lua_touserdata(L, arg);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
-  if (lua_rawgetp(L, -1, h->obj) == LUA_TNIL && create) {
-    lua_pop(L, 1);
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, -3, h->obj);
-  }
-  lua_remove(L, -2);
-}
-
-/* Pushes slot `slot` of the device at arg: nil, or with `create` a table
-** made on first use (the DeviceExtension). */
-static void push_slot(lua_State *L, int arg, int slot, int create) {
-  push_state(L, arg, create);
-  if (lua_isnil(L, -1)) return;
-  if (lua_rawgeti(L, -1, slot) == LUA_TNIL && create) {
+/* Pushes the DeviceExtension of the device at arg: a table in its state,
+** made on first use. */
+static void push_extension(lua_State *L, int arg) {
+  ldl_pushstate(L, arg);
+  if (lua_getfield(L, -1, "DeviceExtension") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, slot);
+    lua_setfield(L, -3, "DeviceExtension");
   }
   lua_remove(L, -2);
 }
@@ -71,8 +51,12 @@ static int dev_tostring(lua_State *L) {
     lua_pushliteral(L, "DEVICE_OBJECT (machine closed)");
     return 1;
   }
+  if (!h->obj) {
+    lua_pushliteral(L, "DEVICE_OBJECT (freed)");
+    return 1;
+  }
   dl_device *dev = h->obj;
-  lua_pushfstring(L, "DEVICE_OBJECT#%I %s", (lua_Integer)dev->id, dev->name);
+  lua_pushfstring(L, "DEVICE_OBJECT#%I %s", (lua_Integer)DL_OBJECT(dev)->id, dl_device_name(dev));
   return 1;
 }
 
@@ -83,11 +67,12 @@ static int dev_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
   dl_device *dev = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT")->obj;
-  if (strcmp(key, "name") == 0) lua_pushstring(L, dev->name);
-  else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dev->id);
+  if (strcmp(key, "name") == 0) lua_pushstring(L, dl_device_name(dev));
+  else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)DL_OBJECT(dev)->id);
   else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
-  else if (strcmp(key, "DriverObject") == 0) push_slot(L, 1, SLOT_DRIVER, 0);
-  else if (strcmp(key, "DeviceExtension") == 0) push_slot(L, 1, SLOT_EXTENSION, 1);
+  else if (strcmp(key, "DriverObject") == 0)
+    ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(dl_device_driver(dev)));
+  else if (strcmp(key, "DeviceExtension") == 0) push_extension(L, 1);
   else if (strcmp(key, "CurrentIrp") == 0) ldl_pushcurrentirp(L, dev);
   else lua_pushnil(L);
   return 1;
@@ -100,22 +85,18 @@ static int dev_newindex(lua_State *L) {
   if (strcmp(key, "DriverObject") != 0)
     return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject may be set)",
                       key);
-  if (!lua_isnil(L, 3) && !luaL_testudata(L, 3, LDL_DRIVER))
+  lobject *d = lua_isnil(L, 3) ? NULL : luaL_testudata(L, 3, LDL_DRIVER);
+  if (!lua_isnil(L, 3) && !d)
     return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT (dma.driver{...}) or nil");
-  push_state(L, 1, 1);
-  lua_pushvalue(L, 3);
-  lua_rawseti(L, -2, SLOT_DRIVER);
+  lobject *h = lua_touserdata(L, 1);
+  if (d && (!d->obj || d->owner != h->owner))
+    return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT of the device's machine");
+  dl_device_set_driver(h->obj, d ? d->obj : NULL);
   return 0;
 }
 
-/* Device objects live as long as their machine. */
-static int dev_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
+/* Device objects live as long as their machine: the handle owns nothing. */
 static const luaL_Reg meta[] = {
-  {"__gc", dev_gc},
   {"__tostring", dev_tostring},
   {"__newindex", dev_newindex},
   {NULL, NULL}

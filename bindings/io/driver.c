@@ -2,19 +2,19 @@
 ** driver.c: DRIVER_OBJECTs in Lua: dma.driver{...}, the fields DriverEntry
 ** sets (DriverStartIo, MajorFunction, DriverUnload), and IoCreateDevice.
 **
-** A driver object is a userdata whose uservalue is the table of its fields;
-** irp.c reads MajorFunction and DriverStartIo from it (ldl_pushdriver,
-** ldl_driverfield) to send IRPs to the driver of a device.
+** A DRIVER_OBJECT is a core object (io/dl_driver.h) of the current machine;
+** its one handle keeps the Lua side of its fields in its state table:
+** DriverName, the MajorFunction table (a plain table DriverEntry fills in),
+** DriverStartIo and DriverUnload. The core holds one trampoline for each
+** routine that is set; the dispatch table is handed to the core before
+** each IoCallDriver (ldl_syncdriver), as a driver may fill it at any time.
 */
 #include <string.h>
 
-#include "io/dl_device.h"
-#include "io/dl_irp.h"
+#include "io/dl_driver.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
-
-#define LDL_DRIVER "DRIVER_OBJECT"
 
 #define FILE_DEVICE_DISK 0x07
 #define FILE_DEVICE_UNKNOWN 0x22
@@ -33,28 +33,121 @@ static const char *check_major_table(lua_State *L, int t) {
   return NULL;
 }
 
-/* Stores the value at v as DRIVER_OBJECT field `key` in the fields table at
-** t; returns what is wrong with it instead, or NULL. */
-static const char *set_driver_field(lua_State *L, int t, const char *key, int v) {
-  t = lua_absindex(L, t);
+/* ---- the trampolines the core calls --------------------------------------- */
+
+/* Pushes field `key` of the state of the DRIVER_OBJECT drv; returns its type. */
+static int push_field(lua_State *L, dl_driver *drv, const char *key) {
+  ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(drv));
+  ldl_pushstate(L, -1);
+  int t = lua_getfield(L, -1, key);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return t;
+}
+
+/* Calls the dispatch routine and checks it returned an NTSTATUS (a pcall'd
+** C function, so both errors are the caller's). Upvalue-free: the routine,
+** device, IRP and the major's name are its arguments. */
+static int call_dispatch(lua_State *L) {
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_call(L, 2, 1);
+  const char *mj = lua_tostring(L, 4);
+  int ok = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  if (!ok || v < INT32_MIN || v > (lua_Integer)UINT32_MAX)
+    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned %s, not an NTSTATUS", mj,
+                      luaL_typename(L, -1));
+  return 1;
+}
+
+/* MajorFunction[major](DeviceObject, Irp) for the core. */
+static int on_dispatch(void *ctx, dl_device *dev, dl_irp *irp, uint32_t *status) {
+  (void)ctx;
+  lmachine *lm = dl_machine_data(DL_OBJECT(dev)->m);
+  lua_State *L = lm->L;
+  lua_pushcfunction(L, call_dispatch);
+  push_field(L, dl_device_driver(dev), "MajorFunction");
+  lua_rawgeti(L, -1, dl_irp_major(irp));
+  lua_remove(L, -2);
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
+  ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
+  const char *mj = dl_irp_major_name(dl_irp_major(irp));
+  lua_pushstring(L, mj ? mj : "IRP_MJ_?");
+  if (!ldl_pcall(L, lm, 4, 1)) return 0;
+  *status = (uint32_t)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* DriverStartIo(DeviceObject, Irp) for the core; an error is kept for the
+** call that started the queue (the core restores the IRQL first). */
+static void on_start_io(void *ctx, dl_device *dev, dl_irp *irp) {
+  (void)ctx;
+  lmachine *lm = dl_machine_data(DL_OBJECT(dev)->m);
+  lua_State *L = lm->L;
+  push_field(L, dl_device_driver(dev), "DriverStartIo");
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
+  ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
+  ldl_callback(L, lm, 2, 0);
+}
+
+/* DriverUnload(DriverObject) for the core. */
+static void on_unload(void *ctx, dl_driver *drv) {
+  (void)ctx;
+  lmachine *lm = dl_machine_data(DL_OBJECT(drv)->m);
+  lua_State *L = lm->L;
+  push_field(L, drv, "DriverUnload");
+  ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(drv));
+  ldl_callback(L, lm, 1, 0);
+}
+
+/* Hands the MajorFunction table of the DRIVER_OBJECT drv to the core: a
+** trampoline for each function in it. Returns 0 if the entry for `major`
+** is neither a function nor nil. */
+int ldl_syncdriver(lua_State *L, struct dl_driver *drv, uint8_t major) {
+  push_field(L, drv, "MajorFunction");
+  int is_table = lua_istable(L, -1), good = 1;
+  for (int mj = 0; mj <= DL_IRP_MJ_MAXIMUM_FUNCTION; mj++) {
+    int t = is_table ? lua_rawgeti(L, -1, mj) : LUA_TNIL;
+    if (is_table) lua_pop(L, 1);
+    if (mj == major && t != LUA_TNIL && t != LUA_TFUNCTION) good = 0;
+    dl_driver_set_major(drv, (uint8_t)mj, t == LUA_TFUNCTION ? on_dispatch : NULL, NULL);
+  }
+  lua_pop(L, 1);
+  return good;
+}
+
+/* ---- DRIVER_OBJECT fields ------------------------------------------------- */
+
+/* Stores the value at v as DRIVER_OBJECT field `key` of the handle at arg
+** (and tells the core of a routine); returns what is wrong instead, or NULL. */
+static const char *set_driver_field(lua_State *L, int arg, const char *key, int v) {
+  arg = lua_absindex(L, arg);
   v = lua_absindex(L, v);
-  const char *wrong = NULL;
-  if (strcmp(key, "MajorFunction") == 0)
-    wrong = lua_istable(L, v) ? check_major_table(L, v) : "MajorFunction must be a table";
-  else if (strcmp(key, "DriverStartIo") == 0 || strcmp(key, "DriverUnload") == 0)
-    wrong = lua_isnil(L, v) || lua_isfunction(L, v)
-          ? NULL : lua_pushfstring(L, "%s must be a function or nil", key);
-  else
-    wrong = lua_pushfstring(L, "DRIVER_OBJECT has no field '%s' to set (DriverStartIo, "
-                               "MajorFunction, DriverUnload)", key);
-  if (wrong) return wrong;
+  lobject *h = lua_touserdata(L, arg);
+  int fn = lua_isfunction(L, v);
+  if (strcmp(key, "MajorFunction") == 0) {
+    const char *wrong = lua_istable(L, v) ? check_major_table(L, v) : "MajorFunction must be a table";
+    if (wrong) return wrong;
+  } else if (strcmp(key, "DriverStartIo") == 0 || strcmp(key, "DriverUnload") == 0) {
+    if (!lua_isnil(L, v) && !fn) return lua_pushfstring(L, "%s must be a function or nil", key);
+    if (h->obj && key[6] == 'S') dl_driver_set_start_io(h->obj, fn ? on_start_io : NULL, NULL);
+    else if (h->obj) dl_driver_set_unload(h->obj, fn ? on_unload : NULL, NULL);
+  } else {
+    return lua_pushfstring(L, "DRIVER_OBJECT has no field '%s' to set (DriverStartIo, "
+                              "MajorFunction, DriverUnload)", key);
+  }
+  ldl_pushstate(L, arg);
   lua_pushvalue(L, v);
-  lua_setfield(L, t, key);
+  lua_setfield(L, -2, key);
+  lua_pop(L, 1);
   return NULL;
 }
 
 /* dma.driver{ name=, DriverStartIo=, MajorFunction=, DriverUnload= } ->
-** DRIVER_OBJECT, as the I/O manager hands DriverEntry one. */
+** DRIVER_OBJECT on the current machine, as the I/O manager hands DriverEntry one. */
 static int l_driver(lua_State *L) {
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
@@ -62,95 +155,79 @@ static int l_driver(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_newuserdatauv(L, 0, 1);                       /* opts, drv */
-  luaL_setmetatable(L, LDL_DRIVER);
-  lua_createtable(L, 0, 4);                         /* opts, drv, fields */
-  lua_newtable(L);
-  lua_setfield(L, 3, "MajorFunction");
-  lua_getfield(L, 1, "name");
-  if (!lua_isnil(L, -1) && !lua_isstring(L, -1)) luaL_argerror(L, 1, "name must be a string");
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    lua_pushliteral(L, "\\Driver\\driver");
-  }
-  lua_setfield(L, 3, "DriverName");
-  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+  lua_getfield(L, 1, "name");                        /* opts, name */
+  if (!lua_isnil(L, 2) && !lua_isstring(L, 2)) luaL_argerror(L, 1, "name must be a string");
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
     if (lua_type(L, -2) != LUA_TSTRING) luaL_argerror(L, 1, "fields are named");
+  lmachine *lm = ldl_current(L, "driver");          /* opts, name, m */
+  dl_driver *drv;
+  int rc = dl_driver_new(lm->m, lua_isnil(L, 2) ? "\\Driver\\driver" : lua_tostring(L, 2), &drv);
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(drv));     /* opts, name, m, drv */
+  ldl_pushstate(L, 4);
+  lua_pushstring(L, dl_driver_name(drv));
+  lua_setfield(L, -2, "DriverName");
+  lua_newtable(L);
+  lua_setfield(L, -2, "MajorFunction");
+  lua_pop(L, 1);
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
     const char *key = lua_tostring(L, -2);
-    const char *wrong = strcmp(key, "name") == 0 ? NULL : set_driver_field(L, 3, key, -1);
+    const char *wrong = strcmp(key, "name") == 0 ? NULL : set_driver_field(L, 4, key, -1);
     if (wrong) luaL_argerror(L, 1, wrong);
   }
-  lua_setiuservalue(L, 2, 1);
   return 1;
 }
 
-/* Pushes field `key` of the DRIVER_OBJECT at arg; returns its type. */
-int ldl_driverfield(lua_State *L, int arg, const char *key) {
-  lua_getiuservalue(L, arg, 1);
-  int t = lua_getfield(L, -1, key);
-  lua_remove(L, -2);
-  return t;
-}
-
-/* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name). */
+/* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name);
+** readable after the machine closed. */
 static int drv_index(lua_State *L) {
   luaL_checkudata(L, 1, LDL_DRIVER);
   const char *key = luaL_checkstring(L, 2);
-  ldl_driverfield(L, 1, strcmp(key, "name") == 0 ? "DriverName" : key);
+  ldl_pushstate(L, 1);
+  lua_getfield(L, -1, strcmp(key, "name") == 0 ? "DriverName" : key);
   return 1;
 }
 
 /* drv.DriverStartIo / MajorFunction / DriverUnload = ..., as DriverEntry does. */
 static int drv_newindex(lua_State *L) {
   luaL_checkudata(L, 1, LDL_DRIVER);
-  const char *key = luaL_checkstring(L, 2);
-  lua_getiuservalue(L, 1, 1);
-  const char *wrong = set_driver_field(L, 4, key, 3);
+  const char *wrong = set_driver_field(L, 1, luaL_checkstring(L, 2), 3);
   if (wrong) return luaL_error(L, "%s", wrong);
   return 0;
 }
 
 static int drv_tostring(lua_State *L) {
   luaL_checkudata(L, 1, LDL_DRIVER);
-  ldl_driverfield(L, 1, "DriverName");
+  ldl_pushstate(L, 1);
+  lua_getfield(L, -1, "DriverName");
   lua_pushfstring(L, "DRIVER_OBJECT %s", lua_tostring(L, -1));
   return 1;
 }
 
-/* Pushes the DriverObject of the device at `dev` and returns its index;
-** raises naming fname if the device has none. */
-int ldl_pushdriver(lua_State *L, int dev, const char *fname) {
-  lua_getfield(L, dev, "DriverObject");
-  if (!luaL_testudata(L, -1, LDL_DRIVER))
-    luaL_error(L, "%s: %s has no DriverObject (IoCreateDevice, or set DeviceObject.DriverObject)",
-               fname, luaL_tolstring(L, dev, NULL));
-  return lua_gettop(L);
-}
-
 /* IoCreateDevice(DriverObject, DeviceExtensionSize, DeviceName, DeviceType,
-** DeviceCharacteristics, Exclusive) -> status, DeviceObject on the current
-** machine. The extension is a Lua table (DeviceObject.DeviceExtension), so
-** its size is only checked. */
+** DeviceCharacteristics, Exclusive) -> status, DeviceObject on the
+** DRIVER_OBJECT's machine. The extension is a Lua table
+** (DeviceObject.DeviceExtension), so its size is only checked. */
 static int l_IoCreateDevice(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
+  lobject *h = ldl_checkobject(L, 1, LDL_DRIVER, "DRIVER_OBJECT");
   ldl_checkuint(L, 2);
   const char *name = luaL_optstring(L, 3, NULL);
   luaL_optinteger(L, 4, FILE_DEVICE_UNKNOWN);
   luaL_optinteger(L, 5, 0);
   if (!lua_isnoneornil(L, 6)) ldl_checkbool(L, 6);
   lua_settop(L, 6);
-  lmachine *lm = ldl_current(L, "IoCreateDevice");
-  ldl_checkirql(L, lm, "IoCreateDevice", 1, DL_PASSIVE_LEVEL);
   dl_device *dev;
-  if (dl_device_new(lm->m, name, &dev) != DL_OK) {
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_create_device(h->obj, name, &dev);
+  ldl_leave(L, &c);
+  if (rc != DL_OK) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     lua_pushnil(L);
     return 2;
   }
   lua_pushinteger(L, DL_STATUS_SUCCESS);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "DriverObject");
   return 2;
 }
 

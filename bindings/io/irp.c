@@ -2,46 +2,36 @@
 ** irp.c: IRPs in Lua: m:irp{...}, IoCallDriver, IoMarkIrpPending,
 ** IoStartPacket, IoStartNextPacket, IoCompleteRequest,
 ** IoGetCurrentIrpStackLocation. The drivers they go to (dma.driver{...},
-** IoCreateDevice) are in driver.c.
+** IoCreateDevice) are in driver.c; the rules of every call are the core's
+** (io/dl_driver.h): this file converts values and explains refusals.
 **
 ** The scenario stands for the I/O manager: m:irp builds a request over a
 ** buffer (locking it with an MDL, as direct I/O does) and IoCallDriver
 ** hands it to the driver's dispatch routine. Its `completion` function is
-** the request's completion routine: IoCompleteRequest calls it, at the
-** completing caller's IRQL. Scenarios wait with it or with
-** `while not irp.done and m:step() do end`.
+** the request's completion routine: the core calls it when the IRP is
+** completed, at the completing caller's IRQL. Scenarios wait with it or
+** with `while not irp.done and m:step() do end`.
 **
-** An IRP belongs to its machine. While a driver may still use it (until it
-** is completed and no longer its device's CurrentIrp) its one handle is
-** pinned in the machine's callback table, keyed by the IRP, so StartIo and
-** CurrentIrp always get that handle; afterwards the handle is the IRP's last
-** owner and frees it when collected. What Lua keeps for an IRP (completion
-** function, its MDL's handle, the cached stack location and IoStatus view)
-** lives in the handle's uservalue 2, and goes with it.
+** An IRP belongs to its machine. Its one handle (ldl_pushobject) is pinned
+** while a driver may still use it (until it is completed and no longer its
+** device's CurrentIrp), so StartIo and CurrentIrp always get that handle;
+** afterwards the handle is the IRP's last owner and frees it when collected
+** or closed. What Lua keeps for an IRP (completion function, the cached
+** stack location and IoStatus view) lives in the handle's state table.
 */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "io/dl_device.h"
-#include "io/dl_irp.h"
+#include "io/dl_driver.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
 
-#define LDL_IRP "IRP"
 #define LDL_IOSTATUS "IO_STATUS_BLOCK"
 
-/* Slots of an IRP handle's uservalue 2. */
-enum { SLOT_COMPLETION = 1, SLOT_MDL, SLOT_STACK, SLOT_IOSTATUS };
-
-/* What a StartIo call made by the engine needs: the state, and the stack
-** slots of the routine and of the device handle. */
-typedef struct start_ctx {
-  lua_State *L;
-  lmachine *lm;
-  int routine, device;
-} start_ctx;
+/* Slots of an IRP handle's state table. */
+enum { SLOT_COMPLETION = 1, SLOT_STACK, SLOT_IOSTATUS };
 
 static lobject *checkirph(lua_State *L, int arg) {
   return ldl_checkobject(L, arg, LDL_IRP, "IRP");
@@ -74,21 +64,27 @@ static int to_status(lua_State *L, int idx, uint32_t *out) {
 
 /* ---- pinning ------------------------------------------------------------- */
 
-/* Pushes the pinned handle of an IRP (nil once it is released). */
-static void push_irp(lua_State *L, lmachine *lm, dl_irp *irp) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_rawgetp(L, -1, irp);
-  lua_remove(L, -2);
-}
-
 /* Unpins an IRP the driver is done with: completed and not its device's
 ** CurrentIrp. A machine closed by a callback has taken its IRPs along. */
 static void release_if_done(lua_State *L, lmachine *lm, dl_irp *irp) {
-  if (!lm->m || !irp || !irp->completed || dl_irp_is_current(irp)) return;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, irp);
+  if (!lm->m || !irp || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return;
+  ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
+  ldl_setpinned(L, -1, 0);
   lua_pop(L, 1);
+}
+
+/* The request's completion routine for the core: completion(Irp). */
+static void on_completion(void *ctx, dl_irp *irp) {
+  (void)ctx;
+  lmachine *lm = dl_machine_data(DL_OBJECT(irp)->m);
+  lua_State *L = lm->L;
+  ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
+  ldl_pushstate(L, -1);
+  lua_rawgeti(L, -1, SLOT_COMPLETION);
+  lua_pushvalue(L, -3);
+  lua_remove(L, -3);
+  lua_remove(L, -3);
+  ldl_pcall(L, lm, 1, 0);
 }
 
 /* ---- m:irp{...} ----------------------------------------------------------- */
@@ -129,34 +125,6 @@ static dl_region *buffer_field(lua_State *L, int arg, lmachine *lm) {
   return b->obj;
 }
 
-/* Creates the handle of a new IRP (closed until the IRP exists), with its
-** state table holding the completion function; leaves it at the top. */
-static lobject *new_irp_handle(lua_State *L, int machine, int opts) {
-  lobject *h = lua_newuserdatauv(L, sizeof *h, 2);
-  h->owner = lua_touserdata(L, machine);
-  h->obj = NULL;
-  luaL_setmetatable(L, LDL_IRP);
-  lua_pushvalue(L, machine);
-  lua_setiuservalue(L, -2, 1);
-  lua_createtable(L, 4, 0);
-  lua_getfield(L, opts, "completion");
-  lua_rawseti(L, -2, SLOT_COMPLETION);
-  lua_setiuservalue(L, -2, 2);
-  return h;
-}
-
-/* Registers the handle at -1 for irp: the handle table and the pin. */
-static void register_irp(lua_State *L, lmachine *lm, dl_irp *irp) {
-  ldl_pushhandles(L);
-  lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, irp);
-  lua_pop(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, irp);
-  lua_pop(L, 1);
-}
-
 /* m:irp{ major=, buffer=, offset=, length=, device_offset=, completion=, ioctl= } -> IRP */
 static int m_irp(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
@@ -185,77 +153,51 @@ static int m_irp(lua_State *L) {
   lua_getfield(L, 2, "completion");
   luaL_argcheck(L, lua_isnil(L, -1) || lua_isfunction(L, -1), 2, "completion must be a function");
   lua_pop(L, 1);
-  lobject *h = new_irp_handle(L, 1, 2);            /* m, opts, irp */
   dl_irp *irp;
   int rc = dl_irp_new(lm->m, (uint8_t)major, b ? b->va + offset : 0, length, device_offset, &irp);
   if (rc == DL_EINVAL) return luaL_argerror(L, 2, "length is beyond what an MDL can describe");
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  h->obj = irp;
-  irp->ioctl = (uint32_t)ioctl;
-  register_irp(L, lm, irp);
-  if (irp->mdl) {
-    lua_getiuservalue(L, 3, 2);
-    ldl_pushobject(L, LDL_MDL, DL_OBJECT(irp->mdl));
-    lua_rawseti(L, -2, SLOT_MDL);
-    lua_pop(L, 1);
+  dl_irp_set_ioctl(irp, (uint32_t)ioctl);
+  ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));      /* m, opts, irp: pinned until done */
+  lua_getfield(L, 2, "completion");
+  if (!lua_isnil(L, -1)) {
+    ldl_pushstate(L, 3);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, SLOT_COMPLETION);
+    dl_irp_set_completion(irp, on_completion, NULL);
   }
+  lua_settop(L, 3);
   return 1;
 }
 
 /* ---- the calls -------------------------------------------------------------- */
 
-/* Pushes the DriverStartIo of the device at `dev`; raises if it has none. */
-static int push_start_io(lua_State *L, int dev, const char *fname) {
-  int drv = ldl_pushdriver(L, dev, fname);
-  if (ldl_driverfield(L, drv, "DriverStartIo") != LUA_TFUNCTION)
+/* Raises the argument error that explains why the core refused the IRP at
+** arg (fname's rules); returns if nothing is wrong with it. */
+static void explain_irp(lua_State *L, int arg, dl_irp *irp, dl_device *dev) {
+  if (dl_irp_completed(irp)) luaL_argerror(L, arg, "IRP was already completed");
+  dl_device *to = dl_irp_device(irp);
+  if (dev && to && to != dev)
+    luaL_argerror(L, arg, lua_pushfstring(L, "IRP was sent to DEVICE_OBJECT#%I",
+                                          (lua_Integer)DL_OBJECT(to)->id));
+  if (!to) luaL_argerror(L, arg, "IRP was never sent to a driver (IoCallDriver)");
+  if (dl_irp_queued(irp) || dl_irp_is_current(irp))
+    luaL_argerror(L, arg, "IRP is already queued or being processed by StartIo");
+}
+
+/* Raises naming fname when the device at `dev` has no DriverObject. */
+static dl_driver *check_driver(lua_State *L, int dev, const char *fname) {
+  dl_driver *drv = dl_device_driver(((lobject *)lua_touserdata(L, dev))->obj);
+  if (!drv)
+    luaL_error(L, "%s: %s has no DriverObject (IoCreateDevice, or set DeviceObject.DriverObject)",
+               fname, luaL_tolstring(L, dev, NULL));
+  return drv;
+}
+
+/* Raises naming fname when the driver of the device at `dev` has no DriverStartIo. */
+static void check_start_io(lua_State *L, int dev, const char *fname) {
+  if (!dl_driver_has_start_io(check_driver(L, dev, fname)))
     luaL_error(L, "%s: the driver of %s has no DriverStartIo", fname, luaL_tolstring(L, dev, NULL));
-  lua_remove(L, drv);
-  return lua_gettop(L);
-}
-
-/* StartIo(DeviceObject, Irp) for the device queue; an error is kept for
-** the call that started the queue (the engine restores the IRQL first). */
-static void on_start_io(void *ctx, dl_device *dev, dl_irp *irp) {
-  (void)dev;
-  start_ctx *c = ctx;
-  lua_State *L = c->L;
-  lua_pushvalue(L, c->routine);
-  lua_pushvalue(L, c->device);
-  push_irp(L, c->lm, irp);
-  ldl_callback(L, c->lm, 2, 0);
-}
-
-/* Completes the IRP at arg on behalf of fname: the I/O manager takes back
-** its MDL, the request is recorded, then its completion function runs. */
-static void complete(lua_State *L, int arg, const char *fname) {
-  lobject *h = lua_touserdata(L, arg);
-  dl_irp *irp = h->obj;
-  lmachine *lm = h->owner;
-  lua_getiuservalue(L, arg, 2);
-  int state = lua_gettop(L);
-  lua_rawgeti(L, state, SLOT_MDL);
-  lobject *mh = luaL_testudata(L, -1, LDL_MDL);
-  if (mh && !mh->obj && irp->mdl) {
-    irp->mdl = NULL;  /* the engine must not free it again */
-    luaL_error(L, "%s: the driver freed Irp.MdlAddress of IRP#%I; the I/O manager owns it and "
-                  "frees it at completion", fname, (lua_Integer)irp->id);
-  }
-  uint64_t adapter = dl_irp_mdl_awaited(irp);
-  if (adapter)
-    luaL_error(L, "%s: IRP#%I's MDL is still needed by a scatter/gather request waiting on "
-                  "DMA_ADAPTER#%I", fname, (lua_Integer)irp->id, (lua_Integer)adapter);
-  dl_irp_complete(irp);
-  if (mh && mh->obj) {
-    mh->obj = NULL;
-  }
-  lua_pushnil(L);
-  lua_rawseti(L, state, SLOT_MDL);
-  release_if_done(L, lm, irp);
-  if (lua_rawgeti(L, state, SLOT_COMPLETION) == LUA_TFUNCTION) {
-    lua_pushvalue(L, arg);
-    lua_call(L, 1, 0);
-  }
-  lua_settop(L, state - 1);
 }
 
 /* IoCallDriver(DeviceObject, Irp) -> NTSTATUS: sends the request to the
@@ -268,46 +210,21 @@ static int l_IoCallDriver(lua_State *L) {
   lobject *h = checkirph(L, 2);
   dl_irp *irp = h->obj;
   check_same_machine(L, 1, 2);
-  ldl_checkirql(L, h->owner, "IoCallDriver", 0, DL_DISPATCH_LEVEL);
-  luaL_argcheck(L, !irp->completed, 2, "IRP was already completed");
-  if (irp->device)
-    luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
-                                        (lua_Integer)irp->device->id));
   lua_settop(L, 2);
-  int drv = ldl_pushdriver(L, 1, "IoCallDriver");
-  ldl_driverfield(L, drv, "MajorFunction");
-  int t = lua_istable(L, -1) ? lua_rawgeti(L, -1, irp->major) : LUA_TNIL;
-  const char *mj = major_name(irp->major);
-  if (t != LUA_TNIL && t != LUA_TFUNCTION)
-    luaL_error(L, "IoCallDriver: DriverObject.MajorFunction[%s] must be a function", mj);
-  dl_irp_send(irp, dev);
-  if (t == LUA_TNIL) {
-    irp->status = DL_STATUS_INVALID_DEVICE_REQUEST;
-    irp->information = 0;
-    complete(L, 2, "IoCallDriver");
-    lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
-    return 1;
-  }
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2);
-  lua_call(L, 2, 1);
-  if (!h->owner->m) return luaL_error(L, "IoCallDriver: the machine was closed during the call");
+  if (dl_irp_completed(irp)) luaL_argerror(L, 2, "IRP was already completed");
+  if (dl_irp_device(irp))
+    luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
+                                        (lua_Integer)DL_OBJECT(dl_irp_device(irp))->id));
+  dl_driver *drv = check_driver(L, 1, "IoCallDriver");
+  if (!ldl_syncdriver(L, drv, dl_irp_major(irp)))
+    return luaL_error(L, "IoCallDriver: DriverObject.MajorFunction[%s] must be a function",
+                      major_name(dl_irp_major(irp)));
   uint32_t status;
-  char hex[16];
-  if (!to_status(L, -1, &status))
-    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned %s, not an NTSTATUS", mj,
-                      luaL_typename(L, -1));
-  if (status == DL_STATUS_PENDING && !irp->pending)
-    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned STATUS_PENDING for IRP#%I "
-                         "without calling IoMarkIrpPending", mj, (lua_Integer)irp->id);
-  snprintf(hex, sizeof hex, "0x%08X", (unsigned)status);
-  if (status != DL_STATUS_PENDING && irp->pending)
-    return luaL_error(L, "IoCallDriver: the %s dispatch routine called IoMarkIrpPending for IRP#%I "
-                         "but returned %s, not STATUS_PENDING", mj, (lua_Integer)irp->id, hex);
-  if (status != DL_STATUS_PENDING && !irp->completed)
-    return luaL_error(L, "IoCallDriver: the %s dispatch routine returned %s for IRP#%I without "
-                         "completing it (IoCompleteRequest) or returning STATUS_PENDING", mj, hex,
-                      (lua_Integer)irp->id);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_io_call_driver(dev, irp, &status);
+  release_if_done(L, h->owner, irp);
+  ldl_leave(L, &c);
   lua_pushinteger(L, status);
   return 1;
 }
@@ -315,8 +232,7 @@ static int l_IoCallDriver(lua_State *L) {
 /* IoMarkIrpPending(Irp) */
 static int l_IoMarkIrpPending(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
-  luaL_argcheck(L, !irp->completed, 1, "IRP was already completed");
-  dl_irp_mark_pending(irp);
+  luaL_argcheck(L, dl_irp_mark_pending(irp) == DL_OK, 1, "IRP was already completed");
   return 0;
 }
 
@@ -327,17 +243,18 @@ static int l_IoCompleteRequest(lua_State *L) {
   dl_irp *irp = h->obj;
   lua_Integer boost = luaL_optinteger(L, 2, 0);
   luaL_argcheck(L, boost >= 0 && boost <= 31, 2, "a priority boost (IO_NO_INCREMENT...) expected");
-  ldl_checkirql(L, h->owner, "IoCompleteRequest", 0, DL_DISPATCH_LEVEL);
-  if (irp->completed)
-    return luaL_error(L, "IoCompleteRequest: MULTIPLE_IRP_COMPLETE_REQUESTS (0x44): IRP#%I was "
-                         "already completed", (lua_Integer)irp->id);
-  luaL_argcheck(L, irp->device != NULL, 1, "IRP was never sent to a driver (IoCallDriver)");
-  luaL_argcheck(L, !irp->queued, 1, "IRP is still in its device queue, waiting for StartIo");
-  luaL_argcheck(L, irp->status != DL_STATUS_PENDING, 1,
-                "IoStatus.Status is STATUS_PENDING: set the final status before completing");
   lua_settop(L, 2);
-  complete(L, 1, "IoCompleteRequest");
-  return 0;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_complete_request(irp);
+  release_if_done(L, h->owner, irp);
+  ldl_leave(L, &c);
+  if (rc == DL_OK || ldl_reported(&c)) return 0;
+  luaL_argcheck(L, dl_irp_device(irp) != NULL, 1, "IRP was never sent to a driver (IoCallDriver)");
+  luaL_argcheck(L, !dl_irp_queued(irp), 1, "IRP is still in its device queue, waiting for StartIo");
+  luaL_argcheck(L, dl_irp_status(irp) != DL_STATUS_PENDING, 1,
+                "IoStatus.Status is STATUS_PENDING: set the final status before completing");
+  return ldl_statuserror(L, 1, rc, NULL);
 }
 
 /* IoStartPacket(DeviceObject, Irp, Key, CancelFunction): StartIo now at
@@ -347,8 +264,6 @@ static int l_IoCompleteRequest(lua_State *L) {
 static int l_IoStartPacket(lua_State *L) {
   dl_device *dev = checkdevice(L, 1);
   lobject *h = checkirph(L, 2);
-  dl_irp *irp = h->obj;
-  lmachine *lm = h->owner;
   check_same_machine(L, 1, 2);
   uint32_t key = 0;
   if (!lua_isnoneornil(L, 3)) {
@@ -357,20 +272,14 @@ static int l_IoStartPacket(lua_State *L) {
     key = (uint32_t)k;
   }
   luaL_argcheck(L, lua_isnoneornil(L, 4) || lua_isfunction(L, 4), 4, "a function or nil expected");
-  ldl_checkirql(L, lm, "IoStartPacket", 0, DL_DISPATCH_LEVEL);
-  if (irp->device != dev)
-    luaL_argerror(L, 2, irp->device ? lua_pushfstring(L, "IRP was sent to DEVICE_OBJECT#%I",
-                                                      (lua_Integer)irp->device->id)
-                                    : "IRP was never sent to a driver (IoCallDriver)");
-  luaL_argcheck(L, !irp->completed, 2, "IRP was already completed");
-  luaL_argcheck(L, !irp->queued && !dl_irp_is_current(irp), 2,
-                "IRP is already queued or being processed by StartIo");
   int keyed = !lua_isnoneornil(L, 3);
   lua_settop(L, 4);
-  start_ctx c = {L, lm, push_start_io(L, 1, "IoStartPacket"), 1};
-  uint64_t before = ldl_reports(lm);
-  dl_irp_start_packet(dev, irp, keyed ? &key : NULL, on_start_io, &c);
-  ldl_checkreports(L, lm, before);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_start_packet(dev, h->obj, keyed ? &key : NULL);
+  ldl_leave(L, &c);
+  if (rc == DL_EINVAL) check_start_io(L, 1, "IoStartPacket");
+  if (rc) explain_irp(L, 2, h->obj, dev);
   return 0;
 }
 
@@ -379,16 +288,15 @@ static int l_IoStartPacket(lua_State *L) {
 static int l_IoStartNextPacket(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   dl_device *dev = h->obj;
-  lmachine *lm = h->owner;
   if (!lua_isnoneornil(L, 2)) ldl_checkbool(L, 2);
-  ldl_checkirql(L, lm, "IoStartNextPacket", 1, DL_DISPATCH_LEVEL);
   lua_settop(L, 2);
-  start_ctx c = {L, lm, push_start_io(L, 1, "IoStartNextPacket"), 1};
-  dl_irp *prev = dev->current_irp;  /* pinned while current, so valid below */
-  uint64_t before = ldl_reports(lm);
-  dl_irp_start_next_packet(dev, on_start_io, &c);
-  release_if_done(L, lm, prev);
-  ldl_checkreports(L, lm, before);
+  dl_irp *prev = dl_device_current_irp(dev);  /* pinned while current, so valid below */
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_start_next_packet(dev);
+  release_if_done(L, h->owner, prev);
+  ldl_leave(L, &c);
+  if (rc == DL_EINVAL) check_start_io(L, 1, "IoStartNextPacket");
   return 0;
 }
 
@@ -397,21 +305,21 @@ static int l_IoStartNextPacket(lua_State *L) {
 static void push_parameters(lua_State *L, dl_irp *irp) {
   lua_createtable(L, 0, 3);
   lua_createtable(L, 0, 3);
-  lua_pushinteger(L, irp->length);
+  lua_pushinteger(L, dl_irp_length(irp));
   lua_setfield(L, -2, "Length");
   lua_pushinteger(L, 0);
   lua_setfield(L, -2, "Key");
-  lua_pushinteger(L, (lua_Integer)irp->byte_offset);
+  lua_pushinteger(L, (lua_Integer)dl_irp_byte_offset(irp));
   lua_setfield(L, -2, "ByteOffset");
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "Read");
   lua_setfield(L, -2, "Write");
   lua_createtable(L, 0, 3);
-  lua_pushinteger(L, irp->length);
+  lua_pushinteger(L, dl_irp_length(irp));
   lua_setfield(L, -2, "OutputBufferLength");
   lua_pushinteger(L, 0);
   lua_setfield(L, -2, "InputBufferLength");
-  lua_pushinteger(L, irp->ioctl);
+  lua_pushinteger(L, dl_irp_ioctl(irp));
   lua_setfield(L, -2, "IoControlCode");
   lua_setfield(L, -2, "DeviceIoControl");
 }
@@ -420,11 +328,11 @@ static void push_parameters(lua_State *L, dl_irp *irp) {
 ** Parameters = { Read, Write, DeviceIoControl } }, made once per IRP. */
 static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
-  lua_getiuservalue(L, 1, 2);
+  ldl_pushstate(L, 1);
   if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
   lua_pop(L, 1);
   lua_createtable(L, 0, 3);
-  lua_pushinteger(L, irp->major);
+  lua_pushinteger(L, dl_irp_major(irp));
   lua_setfield(L, -2, "MajorFunction");
   lua_pushinteger(L, 0);
   lua_setfield(L, -2, "MinorFunction");
@@ -439,7 +347,7 @@ static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
 
 /* Pushes the IoStatus view of the IRP at arg, made once. */
 static void push_iostatus(lua_State *L, int arg) {
-  lua_getiuservalue(L, arg, 2);
+  ldl_pushstate(L, arg);
   if (lua_rawgeti(L, -1, SLOT_IOSTATUS) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newuserdatauv(L, 0, 1);
@@ -459,23 +367,21 @@ static int irp_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
   if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
   dl_irp *irp = checkirph(L, 1)->obj;
-  if (strcmp(key, "MdlAddress") == 0) {
-    lua_getiuservalue(L, 1, 2);
-    lua_rawgeti(L, -1, SLOT_MDL);
-  } else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
-  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, irp->pending);
+  if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
+  else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
+  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending(irp));
   else if (strcmp(key, "Cancel") == 0) lua_pushboolean(L, 0);
-  else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)irp->id);
-  else if (strcmp(key, "major") == 0) lua_pushinteger(L, irp->major);
-  else if (strcmp(key, "length") == 0) lua_pushinteger(L, irp->length);
-  else if (strcmp(key, "device_offset") == 0) lua_pushinteger(L, (lua_Integer)irp->byte_offset);
-  else if (strcmp(key, "done") == 0) lua_pushboolean(L, irp->completed);
-  else if (strcmp(key, "sent_at") == 0 && irp->device) lua_pushinteger(L, (lua_Integer)irp->sent_at);
-  else if (strcmp(key, "completed_at") == 0 && irp->completed)
-    lua_pushinteger(L, (lua_Integer)irp->completed_at);
+  else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_id(irp));
+  else if (strcmp(key, "major") == 0) lua_pushinteger(L, dl_irp_major(irp));
+  else if (strcmp(key, "length") == 0) lua_pushinteger(L, dl_irp_length(irp));
+  else if (strcmp(key, "device_offset") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_byte_offset(irp));
+  else if (strcmp(key, "done") == 0) lua_pushboolean(L, dl_irp_completed(irp));
+  else if (strcmp(key, "sent_at") == 0 && dl_irp_device(irp)) lua_pushinteger(L, (lua_Integer)dl_irp_sent_at(irp));
+  else if (strcmp(key, "completed_at") == 0 && dl_irp_completed(irp))
+    lua_pushinteger(L, (lua_Integer)dl_irp_completed_at(irp));
   else if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);
-    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(irp->device));
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_irp_device(irp)));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);
   return 1;
@@ -491,30 +397,30 @@ static int irp_newindex(lua_State *L) {
 static int irp_tostring(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_IRP);
   if (!h->owner->m || !h->obj) {
-    lua_pushstring(L, h->obj ? "IRP (machine closed)" : "IRP (freed)");
+    lua_pushstring(L, !h->owner->m ? "IRP (machine closed)" : "IRP (freed)");
     return 1;
   }
   dl_irp *irp = h->obj;
-  const char *state = irp->completed ? "completed" : irp->queued ? "queued"
-                    : dl_irp_is_current(irp) ? "in StartIo" : irp->device ? "sent" : "not sent";
+  const char *state = dl_irp_completed(irp) ? "completed" : dl_irp_queued(irp) ? "queued"
+                    : dl_irp_is_current(irp) ? "in StartIo" : dl_irp_device(irp) ? "sent" : "not sent";
   char status[16];
-  snprintf(status, sizeof status, "0x%08X", (unsigned)irp->status);
+  snprintf(status, sizeof status, "0x%08X", (unsigned)dl_irp_status(irp));
   lua_pushfstring(L, "IRP#%I %s length=%I device_offset=%I %s%s status=%s information=%I",
-                  (lua_Integer)irp->id, major_name(irp->major), (lua_Integer)irp->length,
-                  (lua_Integer)irp->byte_offset, state, irp->pending ? " pending" : "", status,
-                  (lua_Integer)irp->information);
+                  (lua_Integer)dl_irp_id(irp), major_name(dl_irp_major(irp)), (lua_Integer)dl_irp_length(irp),
+                  (lua_Integer)dl_irp_byte_offset(irp), state, dl_irp_pending(irp) ? " pending" : "", status,
+                  (lua_Integer)dl_irp_information(irp));
   return 1;
 }
 
-/* __gc: a released IRP (completed, not current) goes with its handle; one
-** still pinned is only collected when Lua closes, and the machine frees it. */
+/* __gc and __close: a released IRP (completed, not current) goes with its
+** handle; one a driver may still use stays (a pinned one is only collected
+** when Lua closes, and the machine frees it). Idempotent. */
 static int irp_gc(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_IRP);
   dl_irp *irp = h->obj;
-  if (!irp || !h->owner->m || !irp->completed || dl_irp_is_current(irp)) return 0;
-  h->obj = NULL;
-  ldl_forgethandle(L, irp);
-  dl_irp_free(irp);
+  if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return 0;
+  ldl_setpinned(L, 1, 0);
+  dl_irp_free(ldl_detach(h));
   return 0;
 }
 
@@ -535,8 +441,8 @@ static dl_irp *iostatus_irp(lua_State *L) {
 static int ios_index(lua_State *L) {
   dl_irp *irp = iostatus_irp(L);
   const char *key = luaL_checkstring(L, 2);
-  if (strcmp(key, "Status") == 0) lua_pushinteger(L, irp->status);
-  else if (strcmp(key, "Information") == 0) lua_pushinteger(L, (lua_Integer)irp->information);
+  if (strcmp(key, "Status") == 0) lua_pushinteger(L, dl_irp_status(irp));
+  else if (strcmp(key, "Information") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_information(irp));
   else lua_pushnil(L);
   return 1;
 }
@@ -546,17 +452,17 @@ static int ios_index(lua_State *L) {
 static int ios_newindex(lua_State *L) {
   dl_irp *irp = iostatus_irp(L);
   const char *key = luaL_checkstring(L, 2);
-  if (irp->completed)
-    return luaL_error(L, "IoStatus.%s: IRP#%I was already completed", key, (lua_Integer)irp->id);
+  if (dl_irp_completed(irp))
+    return luaL_error(L, "IoStatus.%s: IRP#%I was already completed", key, (lua_Integer)dl_irp_id(irp));
   if (strcmp(key, "Status") == 0) {
     uint32_t status;
     if (!to_status(L, 3, &status)) return luaL_error(L, "IoStatus.Status must be an NTSTATUS");
-    irp->status = status;
+    dl_irp_set_status(irp, status);
   } else if (strcmp(key, "Information") == 0) {
     int ok = 0;
     lua_Integer v = lua_tointegerx(L, 3, &ok);
     if (!ok || v < 0) return luaL_error(L, "IoStatus.Information must be a non-negative integer");
-    irp->information = (uint64_t)v;
+    dl_irp_set_information(irp, (uint64_t)v);
   } else {
     return luaL_error(L, "IO_STATUS_BLOCK has no field '%s' (Status, Information)", key);
   }
@@ -567,7 +473,7 @@ static int ios_tostring(lua_State *L) {
   dl_irp *irp = iostatus_irp(L);
   char text[64];
   snprintf(text, sizeof text, "IO_STATUS_BLOCK Status=0x%08X Information=%llu",
-           (unsigned)irp->status, (unsigned long long)irp->information);
+           (unsigned)dl_irp_status(irp), (unsigned long long)dl_irp_information(irp));
   lua_pushstring(L, text);
   return 1;
 }
@@ -576,6 +482,7 @@ static int ios_tostring(lua_State *L) {
 
 static const luaL_Reg irp_meta[] = {
   {"__gc", irp_gc},
+  {"__close", irp_gc},
   {"__tostring", irp_tostring},
   {"__newindex", irp_newindex},
   {NULL, NULL}

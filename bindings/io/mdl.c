@@ -43,9 +43,11 @@ static int l_IoAllocateMdl(lua_State *L) {
 /* IoFreeMdl(Mdl) */
 static int l_IoFreeMdl(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MDL, "MDL");
-  int rc = dl_mdl_free(h->obj);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_mdl_free(h->obj);  /* the handle is told: it reads as freed */
+  ldl_leave(L, &c);
   if (rc == DL_EBUSY) return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
-  h->obj = NULL;
   return 0;
 }
 
@@ -277,24 +279,21 @@ static int mdl_newindex(lua_State *L) {
   return 0;
 }
 
-/* __close: unlocks and frees the MDL if it still exists. */
+/* __close: unlocks and frees the MDL if it still exists; idempotent. */
 static int mdl_close(lua_State *L) {
   lobject *h = luaL_checkudata(L, 1, LDL_MDL);
   if (!h->obj || !h->owner->m) return 0;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
   dl_mdl_destroy(h->obj);
-  h->obj = NULL;
+  ldl_leave(L, &c);
   return 0;
 }
 
-/* __gc only drops the handle: the MDL stays on its machine until IoFreeMdl,
-** so what leaks is what the script leaked, not what the collector kept. */
-static int mdl_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
+/* No __gc: the handle is pinned until the MDL goes, and the MDL stays on
+** its machine until IoFreeMdl, so what leaks is what the script leaked,
+** not what the collector kept. */
 static const luaL_Reg meta[] = {
-  {"__gc", mdl_gc},
   {"__close", mdl_close},
   {"__tostring", mdl_tostring},
   {"__newindex", mdl_newindex},

@@ -1,17 +1,17 @@
 /*
 ** dpc.c: KDPC handles and the DPC calls: KeInitializeDpc, KeInsertQueueDpc,
 ** KeRemoveQueueDpc, KeSetImportanceDpc, KeSetTargetProcessorDpc,
-** IoInitializeDpcRequest and IoRequestDpc.
+** IoInitializeDpcRequest and IoRequestDpc; KTIMER handles and the timer
+** calls (the DueTime units are the core's: kernel/dl_cpu.h).
 **
-** A DPC belongs to its machine; its routine, context and the arguments of
-** its pending insert live in one table per DPC in the machine's callback
-** table (keyed by the DPC), made once, so queuing allocates nothing.
+** A DPC belongs to its machine; its routine, context (or device, for a
+** DpcForIsr) and the arguments of its pending insert live in the state of
+** its one handle, so queuing allocates nothing.
 */
 #include <stdint.h>
 
 #include "kernel/dl_cpu.h"
-#include "io/dl_device.h"
-#include "kernel/dl_interrupt.h"
+#include "io/dl_driver.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
@@ -20,30 +20,22 @@ enum { SLOT_ROUTINE = 1, SLOT_CONTEXT, SLOT_ARG1, SLOT_ARG2, SLOT_DEVICE };
 
 #define checkdpc(L, i) ((dl_dpc *)ldl_checkobject(L, i, LDL_DPC, "KDPC")->obj)
 
-/* Pushes the slot table of a DPC. */
-static void push_slots(lua_State *L, lmachine *lm, dl_dpc *dpc) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_rawgetp(L, -1, dpc);
-  lua_remove(L, -2);
-}
-
 /* Runs a DPC's Lua routine: DeferredRoutine(Dpc, DeferredContext, Arg1, Arg2),
 ** or DpcForIsr(Dpc, DeviceObject, Irp, Context) for IoInitializeDpcRequest. */
 static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
   (void)ctx;
   (void)arg1;
   (void)arg2;
-  dl_machine *m = dpc->m;  /* the routine may free its DPC (IoInitializeDpcRequest) */
+  dl_machine *m = DL_OBJECT(dpc)->m;  /* the routine may free its DPC (IoInitializeDpcRequest) */
   lmachine *lm = dl_machine_data(m);
   lua_State *L = lm->L;
-  push_slots(L, lm, dpc);
-  int slots = lua_gettop(L);
-  lua_rawgeti(L, slots, SLOT_ROUTINE);
-  ldl_pushmachine(L, m);
   ldl_pushobject(L, LDL_DPC, DL_OBJECT(dpc));
-  lua_remove(L, -2);
-  int is_device = lua_rawgeti(L, slots, SLOT_DEVICE) != LUA_TNIL;
-  if (!is_device) {
+  int dh = lua_gettop(L);
+  ldl_pushstate(L, dh);
+  int slots = dh + 1;
+  lua_rawgeti(L, slots, SLOT_ROUTINE);
+  lua_pushvalue(L, dh);
+  if (lua_rawgeti(L, slots, SLOT_DEVICE) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_rawgeti(L, slots, SLOT_CONTEXT);
   }
@@ -54,31 +46,22 @@ static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
   lua_pushnil(L);
   lua_rawseti(L, slots, SLOT_ARG2);
   lua_remove(L, slots);
+  lua_remove(L, dh);
   if (!ldl_callback(L, lm, 4, 0)) dl_clock_stop(dl_machine_clock(m));
 }
 
-/* Creates a DPC with routine and context; pushes its handle. */
-static dl_dpc *new_dpc(lua_State *L, lmachine *lm, int routine, int context,
-                       int device) {
-  dl_dpc *dpc;
-  int rc = dl_dpc_new(lm->m, on_dpc, NULL, &dpc);
-  if (rc) ldl_statuserror(L, 1, rc, NULL);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_createtable(L, 5, 0);
+/* Sets the routine and context (or device) of the DPC handle at h. */
+static void set_routine(lua_State *L, int h, int routine, int context, int device) {
+  ldl_pushstate(L, h);
   lua_pushvalue(L, routine);
   lua_rawseti(L, -2, SLOT_ROUTINE);
-  if (context) {
-    lua_pushvalue(L, context);
-    lua_rawseti(L, -2, SLOT_CONTEXT);
-  }
-  if (device) {
-    lua_pushvalue(L, device);
-    lua_rawseti(L, -2, SLOT_DEVICE);
-  }
-  lua_rawsetp(L, -2, dpc);
+  if (context) lua_pushvalue(L, context);
+  else lua_pushnil(L);
+  lua_rawseti(L, -2, SLOT_CONTEXT);
+  if (device) lua_pushvalue(L, device);
+  else lua_pushnil(L);
+  lua_rawseti(L, -2, SLOT_DEVICE);
   lua_pop(L, 1);
-  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dpc));
-  return dpc;
 }
 
 /* KeInitializeDpc(Dpc, DeferredRoutine, DeferredContext) -> Dpc. Pass nil
@@ -87,39 +70,41 @@ static int l_KeInitializeDpc(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
   if (!lua_isnil(L, 1)) {
-    lobject *h = ldl_checkobject(L, 1, LDL_DPC, "KDPC");
-    push_slots(L, h->owner, h->obj);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, SLOT_ROUTINE);
-    lua_pushvalue(L, 3);
-    lua_rawseti(L, -2, SLOT_CONTEXT);
+    ldl_checkobject(L, 1, LDL_DPC, "KDPC");
+    set_routine(L, 1, 2, 3, 0);
     lua_settop(L, 1);
     return 1;
   }
   lmachine *lm = ldl_current(L, "KeInitializeDpc");
-  new_dpc(L, lm, 2, 3, 0);
+  dl_dpc *dpc;
+  int rc = dl_dpc_new(lm->m, on_dpc, NULL, &dpc);
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dpc));
+  set_routine(L, lua_gettop(L), 2, 3, 0);
   return 1;
 }
 
-/* Queues a DPC with two Lua arguments; returns what KeInsertQueueDpc does. */
-static int insert(lua_State *L, lobject *h, int arg1, int arg2) {
-  dl_dpc *dpc = h->obj;
-  h->owner->L = L;
-  if (dpc->queued) return 0;  /* the new arguments are lost, as in the kernel */
-  push_slots(L, h->owner, dpc);
+/* Keeps the arguments of an insert that queued the DPC handle at h. */
+static void keep_args(lua_State *L, int h, int arg1, int arg2) {
+  ldl_pushstate(L, h);
   lua_pushvalue(L, arg1);
   lua_rawseti(L, -2, SLOT_ARG1);
   lua_pushvalue(L, arg2);
   lua_rawseti(L, -2, SLOT_ARG2);
   lua_pop(L, 1);
-  return dl_dpc_insert(dpc, 0, 0);
 }
 
-/* KeInsertQueueDpc(Dpc, SystemArgument1, SystemArgument2) -> BOOLEAN */
+/* KeInsertQueueDpc(Dpc, SystemArgument1, SystemArgument2) -> BOOLEAN; the
+** arguments of an insert into a queued DPC are lost, as in the kernel. */
 static int l_KeInsertQueueDpc(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DPC, "KDPC");
   lua_settop(L, 3);
-  lua_pushboolean(L, insert(L, h, 2, 3));
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int queued = dl_dpc_insert(h->obj, 0, 0);
+  ldl_leave(L, &c);
+  if (queued) keep_args(L, 1, 2, 3);  /* the routine runs at the earliest on the next clock event */
+  lua_pushboolean(L, queued);
   return 1;
 }
 
@@ -152,31 +137,31 @@ static int l_KeSetTargetProcessorDpc(lua_State *L) {
 static int l_IoInitializeDpcRequest(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  dl_device *dev = h->obj;
-  if (dev->dpc_for_isr) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
-    lua_pushnil(L);
-    lua_rawsetp(L, -2, dev->dpc_for_isr);
-    lua_pop(L, 1);
-    dl_dpc_free(dev->dpc_for_isr);
-  }
-  ldl_pushowner(L, 1);
-  dev->dpc_for_isr = new_dpc(L, h->owner, 2, 0, 1);
+  lua_settop(L, 2);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_initialize_dpc_request(h->obj, on_dpc, NULL);
+  ldl_leave(L, &c);
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dl_device_dpc_for_isr(h->obj)));
+  set_routine(L, 3, 2, 0, 1);
   return 0;
 }
 
 /* IoRequestDpc(DeviceObject, Irp, Context): legal only from the ISR. */
 static int l_IoRequestDpc(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
-  dl_device *dev = h->obj;
   lua_settop(L, 3);
-  if (!dl_interrupt_running(h->owner->m))
-    return luaL_error(L, "IoRequestDpc: legal only at DIRQL from an ISR (IRQL is %d)",
-                      (int)dl_machine_irql(h->owner->m));
-  luaL_argcheck(L, dev->dpc_for_isr != NULL, 1, "no DpcForIsr (IoInitializeDpcRequest first)");
-  ldl_pushowner(L, 1);
-  ldl_pushobject(L, LDL_DPC, DL_OBJECT(dev->dpc_for_isr));
-  insert(L, ldl_checkobject(L, lua_gettop(L), LDL_DPC, "KDPC"), 2, 3);
+  int queued;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_request_dpc(h->obj, 0, 0, &queued);
+  ldl_leave(L, &c);
+  if (rc == DL_EINVAL) luaL_argerror(L, 1, "no DpcForIsr (IoInitializeDpcRequest first)");
+  if (queued) {
+    ldl_pushobject(L, LDL_DPC, DL_OBJECT(dl_device_dpc_for_isr(h->obj)));
+    keep_args(L, 4, 2, 3);
+  }
   return 0;
 }
 
@@ -199,21 +184,18 @@ static int l_KeInitializeTimer(lua_State *L) {
   return 1;
 }
 
-/* DueTime as the kernel reads it: negative is relative, in 100 ns units;
-** positive is an absolute (simulated) time in 100 ns units. */
-static uint64_t due_time(dl_timer *t, lua_Integer due) {
-  uint64_t now = dl_clock_now(dl_machine_clock(t->m));
-  return due < 0 ? now + (uint64_t)(-due) * 100 : (uint64_t)due * 100;
-}
-
-/* Sets a timer with an optional KDPC at `arg`; returns KeSetTimer's BOOLEAN. */
+/* Sets a timer with an optional KDPC at `dpc_arg`; returns KeSetTimer's
+** BOOLEAN. DueTime and Period are the kernel's (dl_timer_set_due). */
 static int set_timer(lua_State *L, lua_Integer period_ms, int dpc_arg) {
-  dl_timer *t = checktimer(L, 1);
+  lobject *h = ldl_checkobject(L, 1, LDL_TIMER, "KTIMER");
   lua_Integer due = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, period_ms >= 0, 3, "Period must not be negative");
+  luaL_argcheck(L, period_ms >= 0 && period_ms <= UINT32_MAX, 3, "Period must not be negative");
   dl_dpc *dpc = lua_isnoneornil(L, dpc_arg) ? NULL : checkdpc(L, dpc_arg);
-  ldl_checkobject(L, 1, LDL_TIMER, "KTIMER")->owner->L = L;
-  lua_pushboolean(L, dl_timer_set(t, due_time(t, due), (uint64_t)period_ms * 1000000, dpc));
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int was = dl_timer_set_due(h->obj, (int64_t)due, (uint32_t)period_ms, dpc);
+  ldl_leave(L, &c);
+  lua_pushboolean(L, was);
   return 1;
 }
 
@@ -231,7 +213,7 @@ static int l_KeCancelTimer(lua_State *L) {
 
 /* KeReadStateTimer(Timer) -> BOOLEAN (signalled: it expired since it was set) */
 static int l_KeReadStateTimer(lua_State *L) {
-  lua_pushboolean(L, checktimer(L, 1)->signaled);
+  lua_pushboolean(L, dl_timer_signaled(checktimer(L, 1)));
   return 1;
 }
 
@@ -242,8 +224,13 @@ static int timer_tostring(lua_State *L) {
     return 1;
   }
   dl_timer *t = h->obj;
-  if (t->set) lua_pushfstring(L, "KTIMER#%I due at %Ins", (lua_Integer)t->id, (lua_Integer)t->due);
-  else lua_pushfstring(L, "KTIMER#%I %s", (lua_Integer)t->id, t->signaled ? "signalled" : "idle");
+  if (!t) {
+    lua_pushliteral(L, "KTIMER (freed)");
+    return 1;
+  }
+  lua_Integer id = (lua_Integer)DL_OBJECT(t)->id;
+  if (dl_timer_is_set(t)) lua_pushfstring(L, "KTIMER#%I due at %Ins", id, (lua_Integer)dl_timer_due(t));
+  else lua_pushfstring(L, "KTIMER#%I %s", id, dl_timer_signaled(t) ? "signalled" : "idle");
   return 1;
 }
 
@@ -259,20 +246,18 @@ static int dpc_tostring(lua_State *L) {
     return 1;
   }
   dl_dpc *dpc = h->obj;
+  if (!dpc) {
+    lua_pushliteral(L, "KDPC (freed)");
+    return 1;
+  }
   static const char *const imp[] = {"low", "medium", "high", "medium-high"};
-  lua_pushfstring(L, "KDPC#%I %s importance%s", (lua_Integer)dpc->id, imp[dpc->importance & 3],
-                  dpc->queued ? " queued" : "");
+  lua_pushfstring(L, "KDPC#%I %s importance%s", (lua_Integer)DL_OBJECT(dpc)->id,
+                  imp[dl_dpc_importance(dpc) & 3], dl_dpc_queued(dpc) ? " queued" : "");
   return 1;
 }
 
-/* DPCs live as long as their machine. */
-static int dpc_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
+/* DPCs live as long as their machine: the handle owns nothing. */
 static const luaL_Reg meta[] = {
-  {"__gc", dpc_gc},
   {"__tostring", dpc_tostring},
   {NULL, NULL}
 };

@@ -21,19 +21,18 @@ static int returned_bool(lua_State *L, int idx) {
 /* Runs a Lua ISR: ServiceRoutine(Interrupt, ServiceContext) -> BOOLEAN. */
 static int on_isr(void *ctx, dl_interrupt *intr) {
   (void)ctx;
-  lmachine *lm = dl_machine_data(intr->m);
+  dl_machine *m = DL_OBJECT(intr)->m;
+  lmachine *lm = dl_machine_data(m);
   lua_State *L = lm->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_rawgetp(L, -1, intr);
-  lua_rawgeti(L, -1, 1);                  /* ServiceRoutine */
-  ldl_pushmachine(L, intr->m);
   ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
-  lua_remove(L, -2);
-  lua_rawgeti(L, -3, 2);                  /* ServiceContext */
+  ldl_pushstate(L, -1);
+  lua_rawgeti(L, -1, 1);                  /* interrupt, state, ServiceRoutine */
+  lua_pushvalue(L, -3);
+  lua_rawgeti(L, -3, 2);                  /* ..., routine, interrupt, ServiceContext */
   lua_remove(L, -4);
-  lua_remove(L, -4);                      /* routine, interrupt, context */
+  lua_remove(L, -4);
   if (!ldl_callback(L, lm, 2, 1)) {
-    dl_clock_stop(dl_machine_clock(intr->m));
+    dl_clock_stop(dl_machine_clock(m));
     return 1;  /* claimed, so a broken ISR does not look like a storm */
   }
   int claimed = returned_bool(L, -1);
@@ -69,27 +68,24 @@ static int l_IoConnectInterrupt(lua_State *L) {
                                       : DL_STATUS_INVALID_PARAMETER);
     return 1;
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_createtable(L, 2, 0);
+  lua_pushinteger(L, 0);
+  ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
+  ldl_pushstate(L, -1);
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
-  lua_rawsetp(L, -2, intr);
   lua_pop(L, 1);
-  lua_pushinteger(L, 0);
-  ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
   return 2;
 }
 
 /* IoDisconnectInterrupt(InterruptObject) */
 static int l_IoDisconnectInterrupt(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_INTERRUPT, "KINTERRUPT");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, h->owner->callbacks);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, h->obj);
-  dl_interrupt_disconnect(h->obj);
-  h->obj = NULL;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_interrupt_disconnect(h->obj);  /* the handle is told: it reads as disconnected */
+  ldl_leave(L, &c);
   return 0;
 }
 
@@ -112,8 +108,11 @@ static int l_KeSynchronizeExecution(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_INTERRUPT, "KINTERRUPT");
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
   int r = dl_interrupt_synchronize(h->obj, sync_trampoline, L);
   if (r < 0) return lua_error(L);  /* the routine's error, IRQL already restored */
+  ldl_leave(L, &c);
   lua_pushboolean(L, r);
   return 1;
 }
@@ -124,21 +123,17 @@ static int i_tostring(lua_State *L) {
     lua_pushliteral(L, "KINTERRUPT (disconnected)");
     return 1;
   }
-  dl_interrupt *intr = h->obj;
-  lua_pushfstring(L, "KINTERRUPT#%I vector=%d irql=%d %s%s claimed=%I", (lua_Integer)intr->id,
-                  (int)intr->vector, (int)intr->irql, intr->latched ? "latched" : "level",
-                  intr->shared ? " shared" : "", (lua_Integer)intr->claimed);
+  const dl_interrupt *intr = h->obj;
+  lua_pushfstring(L, "KINTERRUPT#%I vector=%d irql=%d %s%s claimed=%I",
+                  (lua_Integer)DL_OBJECT(intr)->id, (int)dl_interrupt_vector(intr),
+                  (int)dl_interrupt_irql(intr), dl_interrupt_latched(intr) ? "latched" : "level",
+                  dl_interrupt_shared(intr) ? " shared" : "", (lua_Integer)dl_interrupt_claimed(intr));
   return 1;
 }
 
-/* Interrupts stay connected until IoDisconnectInterrupt or machine close. */
-static int i_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
+/* Interrupts stay connected until IoDisconnectInterrupt or machine close:
+** the handle owns nothing. */
 static const luaL_Reg meta[] = {
-  {"__gc", i_gc},
   {"__tostring", i_tostring},
   {NULL, NULL}
 };

@@ -1,7 +1,10 @@
 /*
 ** irql.c: KeGetCurrentIrql, KeRaiseIrql, KeLowerIrql on the current
-** machine's CPU, and the IRQL constants.
+** machine's CPU, and the IRQL constants. The rules (raise only up, lower
+** only down) are the core's: kernel/dl_cpu.h.
 */
+#include "kernel/dl_cpu.h"
+#include "base/dl_status.h"
 #include "../ldl.h"
 
 /* KeGetCurrentIrql() -> irql */
@@ -18,16 +21,15 @@ static lua_Integer check_level(lua_State *L, int arg) {
   return level;
 }
 
-/* KeRaiseIrql(NewIrql) -> OldIrql; raising to a lower level is an error,
-** as it is bug check IRQL_NOT_GREATER_OR_EQUAL in the kernel. */
+/* KeRaiseIrql(NewIrql) -> OldIrql; raising to a lower level is bug check
+** IRQL_NOT_GREATER_OR_EQUAL: an error whatever the verifier mode. */
 static int l_KeRaiseIrql(lua_State *L) {
   lua_Integer level = check_level(L, 1);
   lmachine *lm = ldl_current(L, "KeRaiseIrql");
-  uint8_t old = dl_machine_irql(lm->m);
-  if (level < old)
+  uint8_t old;
+  if (dl_ke_raise_irql(lm->m, (uint8_t)level, &old) != DL_OK)
     return luaL_error(L, "KeRaiseIrql: IRQL_NOT_GREATER_OR_EQUAL: cannot raise from %d to %d",
                       (int)old, (int)level);
-  dl_machine_set_irql(lm->m, (uint8_t)level);
   lua_pushinteger(L, old);
   return 1;
 }
@@ -39,15 +41,15 @@ static int l_KeRaiseIrqlToDpcLevel(lua_State *L) {
   return l_KeRaiseIrql(L);
 }
 
-/* KeLowerIrql(NewIrql); lowering to a higher level is an error. */
+/* KeLowerIrql(NewIrql); lowering to a higher level is bug check
+** IRQL_NOT_LESS_OR_EQUAL: an error whatever the verifier mode. */
 static int l_KeLowerIrql(lua_State *L) {
   lua_Integer level = check_level(L, 1);
   lmachine *lm = ldl_current(L, "KeLowerIrql");
   uint8_t now = dl_machine_irql(lm->m);
-  if (level > now)
+  if (dl_ke_lower_irql(lm->m, (uint8_t)level) != DL_OK)
     return luaL_error(L, "KeLowerIrql: IRQL_NOT_LESS_OR_EQUAL: cannot lower from %d to %d",
                       (int)now, (int)level);
-  dl_machine_set_irql(lm->m, (uint8_t)level);
   return 0;
 }
 

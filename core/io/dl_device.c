@@ -19,15 +19,23 @@ int dl_device_new(dl_machine *m, const char *name, dl_device **out) {
   if (!dev) return DL_ENOMEM;
   dl_object_init(DL_OBJECT(dev), m, &dl_device_type, NULL);
   dl_list_init(&dev->irp_queue);
+  dl_list_init(&dev->driver_link);
   if (name) snprintf(dev->name, sizeof dev->name, "%s", name);
   else snprintf(dev->name, sizeof dev->name, "device%llu", (unsigned long long)dev->id);
   *out = dev;
   return DL_OK;
 }
 
-/* Frees a device object. */
+/* Frees a device object; it leaves its driver's list. */
 void dl_device_free(dl_device *dev) {
   if (!dev) return;
+  dl_list_remove(&dev->driver_link);
   dl_object_unlink(DL_OBJECT(dev));
   free(dev);
 }
+
+/* Accessors. */
+const char *dl_device_name(const dl_device *dev) { return dev->name; }
+dl_driver *dl_device_driver(const dl_device *dev) { return dev->driver; }
+struct dl_irp *dl_device_current_irp(const dl_device *dev) { return dev->current_irp; }
+struct dl_dpc *dl_device_dpc_for_isr(const dl_device *dev) { return dev->dpc_for_isr; }

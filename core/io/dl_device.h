@@ -1,7 +1,10 @@
 /*
 ** dl_device.h: device objects (the WDK's DEVICE_OBJECT, reduced to what
-** the DMA model needs): a name, an id, the device queue with the current
-** IRP, and a user slot.
+** the DMA model needs): a name, an id, the driver it belongs to, the device
+** queue with the current IRP, the DpcForIsr, and a user slot.
+**
+** The struct is public to core/ only (the I/O manager in dl_driver.c and
+** dl_irp.c, the adapters); bindings use the accessors.
 */
 #ifndef DL_DEVICE_H
 #define DL_DEVICE_H
@@ -12,23 +15,32 @@
 #include "machine/dl_object.h"
 
 typedef struct dl_machine dl_machine;
+typedef struct dl_driver dl_driver;
 
 typedef struct dl_device {
   DL_OBJECT_FIELDS
   char name[48];
   uint32_t channel_requests; /* AllocateAdapterChannel requests not yet released */
   struct dl_dpc *dpc_for_isr; /* IoInitializeDpcRequest */
-  dl_link irp_queue;       /* DeviceQueue: IRPs waiting for StartIo (dl_irp.c) */
+  dl_link irp_queue;       /* DeviceQueue: IRPs waiting for StartIo (dl_driver.c) */
   struct dl_irp *current_irp; /* CurrentIrp; non-NULL is the queue's Busy state */
+  dl_driver *driver;       /* DriverObject, or NULL (dl_driver.c) */
+  dl_link driver_link;     /* on its driver's device list (DeviceObject/NextDevice) */
 } dl_device;
 
 /* The DEVICE_OBJECT type. */
 extern const dl_object_type dl_device_type;
 
-/* Creates a device object named `name` (may be NULL). */
+/* Creates a device object named `name` (may be NULL) of no driver. */
 int dl_device_new(dl_machine *m, const char *name, dl_device **out);
 
-/* Frees a device object; NULL is a harmless no-op. */
+/* Frees a device object (it leaves its driver); NULL is a harmless no-op. */
 void dl_device_free(dl_device *dev);
+
+/* Accessors: the name, DriverObject, CurrentIrp and the DpcForIsr. */
+const char *dl_device_name(const dl_device *dev);
+dl_driver *dl_device_driver(const dl_device *dev);
+struct dl_irp *dl_device_current_irp(const dl_device *dev);
+struct dl_dpc *dl_device_dpc_for_isr(const dl_device *dev);
 
 #endif

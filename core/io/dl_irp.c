@@ -1,5 +1,6 @@
 /*
-** dl_irp.c: IRPs, the device queue (KDEVICE_QUEUE) and completion.
+** dl_irp.c: IRPs and their completion. The device queue (KDEVICE_QUEUE)
+** and the I/O manager's rules are in dl_driver.c.
 */
 #include "io/dl_irp.h"
 
@@ -35,6 +36,8 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
       free(irp);
       return rc;
     }
+    irp->mdl_id = DL_OBJECT(irp->mdl)->id;
+    dl_mdl_set_owner_ref(irp->mdl, &irp->mdl);  /* a driver that frees it is caught */
   }
   irp->major = major;
   irp->length = (uint32_t)length;
@@ -53,6 +56,7 @@ void dl_irp_free(dl_irp *irp) {
   if (!irp) return;
   dl_list_remove(&irp->entry);
   if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
+  if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);  /* left to the machine */
   dl_object_unlink(DL_OBJECT(irp));
   free(irp);
 }
@@ -67,54 +71,59 @@ int dl_irp_send(dl_irp *irp, dl_device *dev) {
 }
 
 /* IoMarkIrpPending. */
-void dl_irp_mark_pending(dl_irp *irp) { irp->pending = 1; }
+int dl_irp_mark_pending(dl_irp *irp) {
+  if (irp->completed) return DL_ESTATE;
+  irp->pending = 1;
+  return DL_OK;
+}
+
+/* Sets the completion routine. */
+void dl_irp_set_completion(dl_irp *irp, dl_irp_completion_fn fn, void *ctx) {
+  irp->completion = fn;
+  irp->completion_ctx = ctx;
+}
+
+/* IoControlCode, before the IRP is sent. */
+int dl_irp_set_ioctl(dl_irp *irp, uint32_t ioctl) {
+  if (irp->device || irp->completed) return DL_ESTATE;
+  if (irp->major != DL_IRP_MJ_DEVICE_CONTROL && ioctl) return DL_EINVAL;
+  irp->ioctl = ioctl;
+  return DL_OK;
+}
+
+/* IoStatus.Status, until completion. */
+int dl_irp_set_status(dl_irp *irp, uint32_t status) {
+  if (irp->completed) return DL_ESTATE;
+  irp->status = status;
+  return DL_OK;
+}
+
+/* IoStatus.Information, until completion. */
+int dl_irp_set_information(dl_irp *irp, uint64_t information) {
+  if (irp->completed) return DL_ESTATE;
+  irp->information = information;
+  return DL_OK;
+}
+
+/* Accessors. */
+uint64_t dl_irp_id(const dl_irp *irp) { return irp->id; }
+uint8_t dl_irp_major(const dl_irp *irp) { return irp->major; }
+uint32_t dl_irp_length(const dl_irp *irp) { return irp->length; }
+uint64_t dl_irp_byte_offset(const dl_irp *irp) { return irp->byte_offset; }
+uint32_t dl_irp_ioctl(const dl_irp *irp) { return irp->ioctl; }
+uint32_t dl_irp_status(const dl_irp *irp) { return irp->status; }
+uint64_t dl_irp_information(const dl_irp *irp) { return irp->information; }
+dl_mdl *dl_irp_mdl(const dl_irp *irp) { return irp->mdl; }
+int dl_irp_pending(const dl_irp *irp) { return irp->pending; }
+int dl_irp_queued(const dl_irp *irp) { return irp->queued; }
+int dl_irp_completed(const dl_irp *irp) { return irp->completed; }
+dl_device *dl_irp_device(const dl_irp *irp) { return irp->device; }
+uint64_t dl_irp_sent_at(const dl_irp *irp) { return irp->sent_at; }
+uint64_t dl_irp_completed_at(const dl_irp *irp) { return irp->completed_at; }
 
 /* Returns 1 if the IRP is its device's current IRP. */
 int dl_irp_is_current(const dl_irp *irp) {
   return irp->device && irp->device->current_irp == irp;
-}
-
-/* Makes irp current and calls StartIo at DISPATCH_LEVEL (raised if below). */
-static void start_io(dl_device *dev, dl_irp *irp, dl_start_io_fn fn, void *ctx) {
-  dl_machine *m = dev->m;
-  dev->current_irp = irp;
-  uint8_t irql = dl_machine_irql(m);
-  if (irql < DL_DISPATCH_LEVEL) dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
-  fn(ctx, dev, irp);
-  dl_machine_set_irql(m, irql);
-}
-
-/* Queues by key: after every entry whose key is <= key (KeInsertByKeyDeviceQueue). */
-static void insert_by_key(dl_device *dev, dl_irp *irp, uint32_t key) {
-  dl_link *l = dev->irp_queue.next;
-  while (l != &dev->irp_queue && DL_CONTAINER(l, dl_irp, entry)->key <= key) l = l->next;
-  irp->key = key;
-  dl_list_append(l, &irp->entry);  /* appending before l is inserting there */
-}
-
-/* IoStartPacket. */
-int dl_irp_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key,
-                        dl_start_io_fn fn, void *ctx) {
-  if (irp->device != dev || irp->queued || irp->completed || dl_irp_is_current(irp))
-    return DL_ESTATE;
-  if (!dev->current_irp) {
-    start_io(dev, irp, fn, ctx);
-    return DL_OK;
-  }
-  irp->queued = 1;
-  if (key) insert_by_key(dev, irp, *key);
-  else dl_list_append(&dev->irp_queue, &irp->entry);
-  return DL_OK;
-}
-
-/* IoStartNextPacket. */
-void dl_irp_start_next_packet(dl_device *dev, dl_start_io_fn fn, void *ctx) {
-  dev->current_irp = NULL;
-  if (dl_list_empty(&dev->irp_queue)) return;
-  dl_irp *irp = DL_CONTAINER(dev->irp_queue.next, dl_irp, entry);
-  dl_list_remove(&irp->entry);
-  irp->queued = 0;
-  start_io(dev, irp, fn, ctx);
 }
 
 /* The object (an adapter's waiting S/G request) that still needs the
@@ -136,8 +145,10 @@ int dl_irp_complete(dl_irp *irp) {
   dl_stats *s = dl_trace_stats(dl_machine_trace(m));
   s->requests++;
   if ((int32_t)irp->status < 0) s->requests_failed++;  /* !NT_SUCCESS */
-  dl_mdl_destroy(irp->mdl);  /* unlocks first */
+  dl_mdl_destroy(irp->mdl);  /* unlocks first; clears irp->mdl */
   irp->mdl = NULL;
+  irp->mdl_id = 0;
+  if (irp->completion) irp->completion(irp->completion_ctx, irp);
   return DL_OK;
 }
 

@@ -1,8 +1,8 @@
 /*
 ** dl_irp.h: I/O request packets, reduced to one stack location: the
 ** read, write or device control a scenario (standing for the I/O manager)
-** sends to a driver, the device queue that serialises a packet-based
-** driver's StartIo, and completion.
+** sends to a driver, and completion. The I/O manager's calls on IRPs
+** (IoCallDriver, IoStartPacket, IoCompleteRequest) are in dl_driver.h.
 **
 ** Direct I/O only: the I/O manager locks the caller's buffer with an MDL
 ** (MdlAddress) before the IRP reaches the driver and unlocks and frees it
@@ -26,6 +26,13 @@ typedef struct dl_irp dl_irp;
 /* DriverStartIo(DeviceObject, Irp), called by the device queue. */
 typedef void (*dl_start_io_fn)(void *ctx, dl_device *dev, dl_irp *irp);
 
+/* The request's completion routine (the scenario's, standing for the
+** originator's): called by IoCompleteRequest once the IRP is completed, at
+** the completing caller's IRQL. */
+typedef void (*dl_irp_completion_fn)(void *ctx, dl_irp *irp);
+
+/* The struct is public to core/ only (the I/O manager in dl_driver.c, the
+** framework in core/wdf); bindings use the accessors below. */
 struct dl_irp {
   DL_OBJECT_FIELDS
   dl_link entry;           /* on a device queue while queued (DeviceQueueEntry) */
@@ -34,13 +41,16 @@ struct dl_irp {
   uint64_t byte_offset;    /* Parameters.Read/Write.ByteOffset: where on the medium */
   uint32_t ioctl;          /* Parameters.DeviceIoControl.IoControlCode */
   uint32_t key;            /* sort key while queued by key */
-  dl_mdl *mdl;             /* MdlAddress; NULL once completed or for 0 bytes */
+  dl_mdl *mdl;             /* MdlAddress; NULL once completed, for 0 bytes, or freed */
+  uint64_t mdl_id;         /* the id of the MDL the I/O manager made, 0 if none */
   uint32_t status;         /* IoStatus.Status */
   uint64_t information;    /* IoStatus.Information */
   int pending;             /* IoMarkIrpPending was called (PendingReturned) */
   int queued, completed;
   dl_device *device;       /* where it was sent; NULL until then */
   uint64_t sent_at, completed_at;
+  dl_irp_completion_fn completion;
+  void *completion_ctx;
 };
 
 /* The IRP type. */
@@ -63,20 +73,36 @@ void dl_irp_free(dl_irp *irp);
 ** sent to dev (trace request_start). DL_ESTATE if it was sent before. */
 int dl_irp_send(dl_irp *irp, dl_device *dev);
 
-/* IoMarkIrpPending. */
-void dl_irp_mark_pending(dl_irp *irp);
+/* IoMarkIrpPending: DL_ESTATE (nothing done) once the IRP is completed. */
+int dl_irp_mark_pending(dl_irp *irp);
 
-/* IoStartPacket: if dev's queue is busy, queues irp (at the tail, or after
-** the entries whose key is <= *key when key is not NULL); else makes it the
-** current IRP and calls fn at DISPATCH_LEVEL. DL_ESTATE if irp is not sent
-** to dev, is queued, current or completed. */
-int dl_irp_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key,
-                        dl_start_io_fn fn, void *ctx);
+/* Sets the request's completion routine (NULL: none). */
+void dl_irp_set_completion(dl_irp *irp, dl_irp_completion_fn fn, void *ctx);
 
-/* IoStartNextPacket: the head of the queue becomes current and goes to fn
-** (at the current IRQL, DISPATCH_LEVEL for the caller); with an empty queue
-** the device goes idle (no current IRP). */
-void dl_irp_start_next_packet(dl_device *dev, dl_start_io_fn fn, void *ctx);
+/* Parameters.DeviceIoControl.IoControlCode, set by the originator before
+** the IRP is sent: DL_ESTATE once sent, DL_EINVAL unless a device control. */
+int dl_irp_set_ioctl(dl_irp *irp, uint32_t ioctl);
+
+/* Irp->IoStatus.Status and .Information, set by the driver: DL_ESTATE
+** (nothing done) once the IRP is completed. */
+int dl_irp_set_status(dl_irp *irp, uint32_t status);
+int dl_irp_set_information(dl_irp *irp, uint64_t information);
+
+/* Accessors: the stack location, IoStatus, MdlAddress and where the request is. */
+uint64_t dl_irp_id(const dl_irp *irp);
+uint8_t dl_irp_major(const dl_irp *irp);
+uint32_t dl_irp_length(const dl_irp *irp);
+uint64_t dl_irp_byte_offset(const dl_irp *irp);
+uint32_t dl_irp_ioctl(const dl_irp *irp);
+uint32_t dl_irp_status(const dl_irp *irp);
+uint64_t dl_irp_information(const dl_irp *irp);
+dl_mdl *dl_irp_mdl(const dl_irp *irp);
+int dl_irp_pending(const dl_irp *irp);
+int dl_irp_queued(const dl_irp *irp);
+int dl_irp_completed(const dl_irp *irp);
+dl_device *dl_irp_device(const dl_irp *irp);   /* NULL until sent */
+uint64_t dl_irp_sent_at(const dl_irp *irp);
+uint64_t dl_irp_completed_at(const dl_irp *irp);
 
 /* Returns 1 if the IRP is its device's current IRP. */
 int dl_irp_is_current(const dl_irp *irp);
@@ -85,9 +111,11 @@ int dl_irp_is_current(const dl_irp *irp);
 ** needs the IRP's MDL, or 0: completing now would free it under the DMA. */
 uint64_t dl_irp_mdl_awaited(const dl_irp *irp);
 
-/* IoCompleteRequest: records the completion with IoStatus as set (trace
-** request_complete, statistics) and unlocks and frees the MDL. DL_ESTATE if not sent, still queued or already completed;
-** DL_EBUSY (nothing done) if dl_irp_mdl_awaited. */
+/* The completion itself (the rules are dl_io_complete_request's): records
+** it with IoStatus as set (trace request_complete, statistics), unlocks and
+** frees the MDL, then calls the completion routine. DL_ESTATE if not sent,
+** still queued or already completed; DL_EBUSY (nothing done) if
+** dl_irp_mdl_awaited. */
 int dl_irp_complete(dl_irp *irp);
 
 

@@ -20,6 +20,7 @@ struct dl_mdl {
   uint32_t flags;
   uint64_t region_id;     /* region the PFNs were taken from, 0 if none */
   uint64_t capacity;      /* PFN slots */
+  dl_mdl **owner_ref;     /* an IRP's MdlAddress: cleared when the MDL is freed */
   uint64_t pfns[];
 };
 
@@ -79,6 +80,7 @@ int dl_mdl_free(dl_mdl *mdl) {
 void dl_mdl_destroy(dl_mdl *mdl) {
   if (!mdl) return;
   if (mdl->flags & DL_MDL_PAGES_LOCKED) dl_mdl_unlock(mdl);
+  if (mdl->owner_ref) *mdl->owner_ref = NULL;
   orphan_partials(mdl);
   unchain(mdl);
   dl_object_unlink(DL_OBJECT(mdl));
@@ -214,3 +216,6 @@ uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va) {
   return mdl->pfns[(va - mdl->start_va) / ps] * ps + dl_byte_offset(va, ps);
 }
 
+
+/* Names the pointer that holds the MDL for its owner (an IRP's MdlAddress). */
+void dl_mdl_set_owner_ref(dl_mdl *mdl, dl_mdl **ref) { mdl->owner_ref = ref; }

@@ -97,6 +97,11 @@ uint64_t dl_mdl_pa(const dl_mdl *mdl, uint64_t va);
 void *dl_mdl_data(const dl_mdl *mdl);
 void dl_mdl_set_data(dl_mdl *mdl, void *data);
 
+/* Names the pointer that holds the MDL for its owner (an IRP's
+** MdlAddress): freeing the MDL clears it, so the owner sees a driver freed
+** what was not its own. NULL forgets it. */
+void dl_mdl_set_owner_ref(dl_mdl *mdl, dl_mdl **ref);
+
 /* The MDL type, and the next live MDL after `after` (the first if NULL). */
 extern const dl_object_type dl_mdl_type;
 dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after);

@@ -184,3 +184,43 @@ static size_t timer_leaks(dl_object *o) {
 }
 
 const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, timer_leaks, NULL };
+
+/* DueTime to ns: negative relative, positive absolute, in 100 ns units;
+** saturates instead of wrapping. */
+uint64_t dl_due_time_ns(uint64_t now, int64_t due_time) {
+  if (due_time >= 0)
+    return (uint64_t)due_time > UINT64_MAX / 100 ? UINT64_MAX : (uint64_t)due_time * 100;
+  uint64_t rel = due_time == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-due_time;
+  uint64_t ns = rel > UINT64_MAX / 100 ? UINT64_MAX : rel * 100;
+  return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
+/* KeSetTimerEx with the kernel's units. */
+int dl_timer_set_due(dl_timer *t, int64_t due_time, uint32_t period_ms, dl_dpc *dpc) {
+  uint64_t now = dl_clock_now(dl_machine_clock(t->m));
+  return dl_timer_set(t, dl_due_time_ns(now, due_time), (uint64_t)period_ms * 1000000, dpc);
+}
+
+/* Timer state. */
+int dl_timer_signaled(const dl_timer *t) { return t->signaled; }
+int dl_timer_is_set(const dl_timer *t) { return t->set; }
+uint64_t dl_timer_due(const dl_timer *t) { return t->due; }
+
+/* DPC state. */
+int dl_dpc_queued(const dl_dpc *dpc) { return dpc->queued; }
+uint8_t dl_dpc_importance(const dl_dpc *dpc) { return dpc->importance; }
+
+/* KeRaiseIrql. */
+int dl_ke_raise_irql(dl_machine *m, uint8_t level, uint8_t *old) {
+  *old = dl_machine_irql(m);
+  if (level < *old) return DL_EINVAL;
+  dl_machine_set_irql(m, level);
+  return DL_OK;
+}
+
+/* KeLowerIrql. */
+int dl_ke_lower_irql(dl_machine *m, uint8_t level) {
+  if (level > dl_machine_irql(m)) return DL_EINVAL;
+  dl_machine_set_irql(m, level);
+  return DL_OK;
+}

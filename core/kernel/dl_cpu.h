@@ -80,10 +80,39 @@ void dl_timer_free(dl_timer *t);
 ** queuing dpc (may be NULL); returns 1 if it was already set (and is reset). */
 int dl_timer_set(dl_timer *t, uint64_t due, uint64_t period, dl_dpc *dpc);
 
+/* KeSetTimerEx with the kernel's DueTime: negative is relative to now,
+** positive an absolute system time (the simulated clock from 0), both in
+** 100 ns units; a time already past expires at once. Period in ms (0:
+** one-shot). Returns 1 if the timer was already set (and is reset). */
+int dl_timer_set_due(dl_timer *t, int64_t due_time, uint32_t period_ms, dl_dpc *dpc);
+
+/* Converts a DueTime (100 ns units, negative relative) to simulated ns. */
+uint64_t dl_due_time_ns(uint64_t now, int64_t due_time);
+
 /* KeCancelTimer: returns 1 if it was set. */
 int dl_timer_cancel(dl_timer *t);
 
+/* KeReadStateTimer (signalled: expired since it was set), whether it is
+** set, and when it expires next (ns). */
+int dl_timer_signaled(const dl_timer *t);
+int dl_timer_is_set(const dl_timer *t);
+uint64_t dl_timer_due(const dl_timer *t);
+
 /* The KTIMER type. */
 extern const dl_object_type dl_timer_type;
+
+/* Whether a DPC is queued, and its importance. */
+int dl_dpc_queued(const dl_dpc *dpc);
+uint8_t dl_dpc_importance(const dl_dpc *dpc);
+
+/* KeRaiseIrql: *old is the IRQL before. Raising to a lower level is bug
+** check 0x9 IRQL_NOT_GREATER_OR_EQUAL, which the kernel raises with or
+** without the verifier: DL_EINVAL, the IRQL stays (the caller stops). */
+int dl_ke_raise_irql(dl_machine *m, uint8_t level, uint8_t *old);
+
+/* KeLowerIrql: lowering to a higher level is bug check 0xA
+** IRQL_NOT_LESS_OR_EQUAL, with or without the verifier: DL_EINVAL, the
+** IRQL stays. */
+int dl_ke_lower_irql(dl_machine *m, uint8_t level);
 
 #endif

@@ -233,3 +233,10 @@ int dl_line_masked(const dl_machine *m, uint32_t vector) {
 dl_interrupt *dl_interrupt_running(dl_machine *m) {
   return dl_machine_cpu(m, dl_machine_current_cpu(m))->isr;
 }
+
+/* Accessors. */
+uint32_t dl_interrupt_vector(const dl_interrupt *intr) { return intr->vector; }
+uint8_t dl_interrupt_irql(const dl_interrupt *intr) { return intr->irql; }
+int dl_interrupt_latched(const dl_interrupt *intr) { return intr->latched; }
+int dl_interrupt_shared(const dl_interrupt *intr) { return intr->shared; }
+uint64_t dl_interrupt_claimed(const dl_interrupt *intr) { return intr->claimed; }

@@ -63,6 +63,13 @@ int dl_line_asserted(const dl_machine *m, uint32_t vector);
 /* Returns 1 if the line was masked as an interrupt storm. */
 int dl_line_masked(const dl_machine *m, uint32_t vector);
 
+/* Accessors: the vector, DIRQL, mode, sharing and how many it claimed. */
+uint32_t dl_interrupt_vector(const dl_interrupt *intr);
+uint8_t dl_interrupt_irql(const dl_interrupt *intr);
+int dl_interrupt_latched(const dl_interrupt *intr);
+int dl_interrupt_shared(const dl_interrupt *intr);
+uint64_t dl_interrupt_claimed(const dl_interrupt *intr);
+
 /* The interrupt whose ISR is running on the current CPU, or NULL. */
 dl_interrupt *dl_interrupt_running(dl_machine *m);
 

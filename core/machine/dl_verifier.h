@@ -18,6 +18,12 @@ typedef struct dl_verifier dl_verifier;
 #define DL_BUGCHECK_DMA 0xE6u
 #define DL_BUGCHECK_WDF 0x10Du
 #define DL_BUGCHECK_TIMER_OR_DPC_INVALID 0xC7u  /* P1 0: a timer still set, 1: a DPC still queued */
+/* The kernel's and the I/O manager's (io/dl_driver.h has their P1 values). */
+#define DL_BUGCHECK_IRQL_NOT_GREATER_OR_EQUAL 0x09u
+#define DL_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL 0x0Au
+#define DL_BUGCHECK_MULTIPLE_IRP_COMPLETE 0x44u
+#define DL_BUGCHECK_DETECTED_VIOLATION 0xC4u  /* DRIVER_VERIFIER_DETECTED_VIOLATION */
+#define DL_BUGCHECK_IOMANAGER 0xC9u           /* DRIVER_VERIFIER_IOMANAGER_VIOLATION */
 
 /* Parameter 1 values of bug check 0xE6 (the documented table). */
 enum {
@@ -54,7 +60,7 @@ enum {
 typedef struct dl_report {
   uint64_t seq;        /* 1, 2, ... in the order they were made */
   uint64_t time;       /* simulated ns */
-  uint32_t bugcheck;   /* 0xE6 or 0x10D */
+  uint32_t bugcheck;   /* 0xE6, 0x10D, or a DL_BUGCHECK_* of the kernel/I/O manager */
   uint32_t p1;
   uint64_t p2, p3, p4;
   int leak;            /* found by the end-of-run leak check */
