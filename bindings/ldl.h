@@ -264,8 +264,6 @@ void ldl_open_irp(lua_State *L);
 void ldl_open_wdf(lua_State *L);
 void ldl_open_wdfdma(lua_State *L);  /* after ldl_open_wdf: wraps its machine close */
 
-/* WdfObjectDelete dispatch: each WDF class registers how its objects are deleted. */
-void ldl_wdf_set_deleter(lua_State *L, const char *class_name, lua_CFunction del);
 /* Pushes the context table of any WDF object handle at arg (created on first use). */
 void ldl_wdf_pushcontext(lua_State *L, int arg, const char *type_name);
 

@@ -20,20 +20,11 @@ extern const dl_wdfdma_ops lwdfdma_ops;
 int lwdfdma_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el);
 void lwdfdma_reserve(void *data, dl_wdfdma_txn *t);
 
-/* The machine handle of the object at arg, ready for callbacks. */
+/* The machine handle of the object at arg. */
 lmachine *lwdfdma_enter(lua_State *L, int arg);
 
 /* Fault injection (m:wdf_fail_allocations): 1 if this creation must fail. */
 int lwdfdma_fail_creation(lua_State *L, lmachine *lm);
-
-/* Pushes a new handle of class cls for obj (machine handle at `machine`),
-** registered in the object model with the attributes at `attributes`, as
-** a child of parent unless attributes.ParentObject says otherwise. */
-void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes,
-                       void *parent);
-
-/* The object obj is gone: its handle is dead and its state dropped. */
-void lwdfdma_forget(lua_State *L, lmachine *lm, void *obj);
 
 /* Raises unless arg is a WdfDmaDirection (0 or 1, or a boolean). */
 int lwdfdma_checkdirection(lua_State *L, int arg);

@@ -12,76 +12,77 @@
 ** (this file chains the machine's close and __gc).
 */
 #include "base/dl_status.h"
+#include "machine/dl_verifier.h"
 #include "lwdf.h"
 
 #define LDL_DRIVER "DRIVER_OBJECT"  /* driver.c's class */
-#define DELETERS_KEY "dma.wdf.deleters"
+#define WDFCLASSES_KEY "dma.wdf.classes"  /* the set of WDF class names */
 
-static char wdf_key;  /* its address keys the machine's WDF table */
+/* ---- the object model: handles of core framework objects ------------------- */
 
-/* ---- the object model ---------------------------------------------------- */
+/* Pushes the one handle of a core object (nil for NULL). */
+void lwdf_pushhandle(lua_State *L, void *obj) {
+  dl_object *o = obj;
+  ldl_pushobject(L, o ? o->type->name : NULL, o);
+}
 
-/* Pushes the machine's WDF table (core object -> state table). */
-static void push_wdf(lua_State *L, lmachine *lm) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  if (lua_rawgetp(L, -1, &wdf_key) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, -3, &wdf_key);
-  }
+/* Pushes the Lua state table of a live core object. */
+void lwdf_pushstate(lua_State *L, void *obj) {
+  lwdf_pushhandle(L, obj);
+  ldl_pushstate(L, -1);
   lua_remove(L, -2);
 }
 
-/* Pushes the state table of obj (nil, or a new one with create). */
-void lwdf_pushstate(lua_State *L, lmachine *lm, void *obj, int create) {
-  push_wdf(L, lm);
-  if (lua_rawgetp(L, -1, obj) == LUA_TNIL && create) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, -3, obj);
-  }
-  lua_remove(L, -2);
-}
-
-/* Drops the state table of obj. */
-void lwdf_dropstate(lua_State *L, lmachine *lm, void *obj) {
-  if (lm->callbacks == LUA_NOREF) return;
-  push_wdf(L, lm);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, obj);
-  lua_pop(L, 1);
-}
-
-/* Pushes the handle of obj (nil if it has no state). */
-void lwdf_pushhandle(lua_State *L, lmachine *lm, void *obj) {
-  lwdf_pushstate(L, lm, obj, 0);
-  if (lua_istable(L, -1)) lua_getfield(L, -1, "handle");
-  else lua_pushnil(L);
-  lua_remove(L, -2);
-}
-
-/* Pushes the context table `name` of the state at st, made on first use. */
-static void push_context(lua_State *L, int st, const char *name) {
-  if (lua_getfield(L, st, "contexts") == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, st, "contexts");
-  }
-  if (lua_getfield(L, -1, name) == LUA_TNIL) {
+/* Pushes the context table `name` of the object handle at h (the core's slot says it exists). */
+static void push_context(lua_State *L, int h, const char *name) {
+  h = lua_absindex(L, h);
+  lobject *o = lua_touserdata(L, h);
+  void **slot = dl_wdf_object_context(o->obj, name, 1);
+  if (!slot) luaL_error(L, "WdfObjectGetTypedContext: out of memory");
+  ldl_pushstate(L, h);
+  luaL_getsubtable(L, -1, "contexts");
+  if (lua_getfield(L, -1, name) == LUA_TNIL || !*slot) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, name);
+    *slot = (void *)lua_topointer(L, -1);  /* filled: the table is the context */
   }
-  lua_remove(L, -2);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
 }
 
-/* Applies WDF_OBJECT_ATTRIBUTES (ContextTypeInfo, EvtCleanupCallback) at
-** attr to the state at st. */
-static void apply_attributes(lua_State *L, int st, int attr) {
+/* EvtCleanupCallback(Object) for the core. */
+static void on_cleanup(void *ctx, dl_wdf_object *o) {
+  lmachine *lm = ctx;
+  lua_State *L = lm->L;
+  lwdf_pushhandle(L, o);
+  ldl_pushstate(L, -1);
+  if (lua_getfield(L, -1, "cleanup") == LUA_TFUNCTION) {
+    lua_pushvalue(L, -3);
+    ldl_callback(L, lm, 1, 0);
+    lua_pop(L, 2);
+  } else {
+    lua_pop(L, 3);
+  }
+}
+
+/* Checks arg is a live handle of a WDF class. */
+static lobject *check_wdf_object(lua_State *L, int arg) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, WDFCLASSES_KEY);
+  int wdf = luaL_getmetafield(L, arg, "__name") != LUA_TNIL && lua_rawget(L, -2) != LUA_TNIL;
+  if (!wdf) luaL_typeerror(L, arg, "WDF object handle");
+  lua_pop(L, 2);
+  lobject *h = lua_touserdata(L, arg);
+  if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
+  if (h->obj == NULL) luaL_argerror(L, arg, "the object has been deleted");
+  return h;
+}
+
+/* Applies WDF_OBJECT_ATTRIBUTES at attr (ParentObject, ContextTypeInfo,
+** EvtCleanupCallback) to the new object whose handle is at h. */
+static void apply_attributes(lua_State *L, int h, int attr) {
+  lobject *o = lua_touserdata(L, h);
   if (!attr || lua_isnoneornil(L, attr)) return;
   luaL_argcheck(L, lua_istable(L, attr), attr, "WDF_OBJECT_ATTRIBUTES (a table) or nil expected");
   static const char *const fields[] = {  /* wdfobject.h */
@@ -89,89 +90,37 @@ static void apply_attributes(lua_State *L, int st, int attr) {
     "ParentObject", "ContextSizeOverride", "ContextTypeInfo", NULL
   };
   ldl_checkfields(L, attr, "WDF_OBJECT_ATTRIBUTES has no field '%s' (%s)", fields);
+  if (lua_getfield(L, attr, "ParentObject") != LUA_TNIL) {
+    lobject *p = lua_touserdata(L, -1);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, WDFCLASSES_KEY);
+    int wdf = luaL_getmetafield(L, -2, "__name") != LUA_TNIL && lua_rawget(L, -2) != LUA_TNIL;
+    luaL_argcheck(L, wdf && p->owner == o->owner && p->obj &&
+                     dl_wdf_object_set_parent(o->obj, p->obj) == DL_OK, attr,
+                  "ParentObject must be a live WDF object of the same machine");
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
   int t = lua_getfield(L, attr, "ContextTypeInfo");
   luaL_argcheck(L, t == LUA_TNIL || t == LUA_TSTRING, attr, "ContextTypeInfo must be a type name");
   if (t == LUA_TSTRING) {
-    push_context(L, st, lua_tostring(L, -1));
+    push_context(L, h, lua_tostring(L, -1));
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
   t = lua_getfield(L, attr, "EvtCleanupCallback");
   luaL_argcheck(L, t == LUA_TNIL || t == LUA_TFUNCTION, attr, "EvtCleanupCallback must be a function");
-  lua_setfield(L, st, "cleanup");
-}
-
-/* Pushes the deleter of the WDF handle at idx (nil if not a WDF class). */
-static int push_deleter(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, DELETERS_KEY);
-  if (luaL_getmetafield(L, idx, "__name") == LUA_TNIL) lua_pushnil(L);
-  int t = lua_rawget(L, -2);
-  lua_remove(L, -2);
-  return t;
-}
-
-/* Drops the dead handles of the children list at -1 (it grew to n). */
-static void compact_children(lua_State *L, lua_Integer n) {
-  lua_Integer j = 0;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, -1, i);
-    lobject *c = lua_touserdata(L, -1);
-    if (c && c->obj) lua_rawseti(L, -2, ++j);
-    else lua_pop(L, 1);
-  }
-  for (lua_Integer i = j + 1; i <= n; i++) {
-    lua_pushnil(L);
-    lua_rawseti(L, -2, i);
-  }
-}
-
-/* The parent of a new object: attributes.ParentObject (a live WDF object
-** of machine lm) if the attributes at attr name one, else parent. */
-static void *choose_parent(lua_State *L, lmachine *lm, int attr, void *parent) {
-  if (!attr || !lua_istable(L, attr) || lua_getfield(L, attr, "ParentObject") == LUA_TNIL) {
-    if (attr && lua_istable(L, attr)) lua_pop(L, 1);
-    return parent;
-  }
-  lobject *p = lua_touserdata(L, -1);
-  int wdf = push_deleter(L, -1) != LUA_TNIL;
-  luaL_argcheck(L, wdf && p->owner == lm && p->obj, attr,
-                "ParentObject must be a live WDF object of the same machine");
-  lua_pop(L, 2);
-  return p->obj;
-}
-
-/* Appends the handle at h to the children of parent (none: NULL). */
-static void adopt(lua_State *L, lmachine *lm, int h, void *parent) {
-  if (!parent) return;
-  lwdf_pushstate(L, lm, parent, 0);
-  if (lua_istable(L, -1)) {
-    luaL_getsubtable(L, -1, "children");
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    if (n >= 8 && (n & (n - 1)) == 0) compact_children(L, n);
-    lua_pushvalue(L, h);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    lua_pop(L, 1);
-  }
+  ldl_pushstate(L, h);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "cleanup");
   lua_pop(L, 1);
 }
 
-/* Registers the new handle at -1 for obj, pinned by a new state table,
-** as a child of parent (or of attributes.ParentObject). */
-void lwdf_register(lua_State *L, lmachine *lm, void *obj, int attributes, void *parent) {
+/* Pushes the handle of a new framework object and applies its attributes. */
+void lwdf_newobject(lua_State *L, lmachine *lm, void *obj, int attributes) {
   if (attributes) attributes = lua_absindex(L, attributes);
-  int h = lua_gettop(L);
-  ldl_forgethandle(L, obj);  /* a handle of a freed object at the same address is stale */
-  ldl_pushhandles(L);
-  lua_pushvalue(L, h);
-  lua_rawsetp(L, -2, obj);
-  lua_pop(L, 1);
-  lwdf_pushstate(L, lm, obj, 1);
-  lua_pushvalue(L, h);
-  lua_setfield(L, -2, "handle");
+  lwdf_pushhandle(L, obj);
+  dl_wdf_object_set_callbacks(obj, on_cleanup, NULL, lm);
   apply_attributes(L, lua_gettop(L), attributes);
-  lua_pop(L, 1);
-  adopt(L, lm, h, choose_parent(L, lm, attributes, parent));
 }
 
 /* Reads the NTSTATUS a driver callback returned. */
@@ -183,124 +132,43 @@ uint32_t lwdf_checkstatus(lua_State *L, int idx, const char *fname) {
   return (uint32_t)v;
 }
 
-/* Registers how objects of a WDF class are deleted. */
-void ldl_wdf_set_deleter(lua_State *L, const char *class_name, lua_CFunction del) {
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, DELETERS_KEY);
-  lua_pushcfunction(L, del);
-  lua_setfield(L, -2, class_name);
+/* Marks a class as a WDF class (WdfObjectDelete, contexts, ParentObject). */
+void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+  ldl_newclass(L, name, meta, methods, NULL);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, WDFCLASSES_KEY);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, name);
   lua_pop(L, 1);
-}
-
-/* Checks arg is a live handle of a WDF class; pushes its deleter. */
-static lobject *check_wdf_object(lua_State *L, int arg) {
-  if (push_deleter(L, arg) == LUA_TNIL) luaL_typeerror(L, arg, "WDF object handle");
-  lobject *h = lua_touserdata(L, arg);
-  if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
-  if (h->obj == NULL) luaL_argerror(L, arg, "the object has been deleted");
-  return h;
 }
 
 /* Pushes the context table of any WDF object handle at arg. */
 void ldl_wdf_pushcontext(lua_State *L, int arg, const char *type_name) {
-  lobject *h = check_wdf_object(L, arg);
-  lua_pop(L, 1);
-  lwdf_pushstate(L, h->owner, h->obj, 1);
-  push_context(L, lua_gettop(L), type_name);
-  lua_remove(L, -2);
+  check_wdf_object(L, arg);
+  push_context(L, arg, type_name);
 }
 
-/* The deleter of classes the driver may not delete (WdfObjectDelete
-** refuses them before anything runs). */
-int lwdf_reject_delete(lua_State *L) {
-  return luaL_error(L, "WdfObjectDelete: the object may not be deleted by its driver");
+/* Runs a framework deletion of the live object at arg as an engine call. */
+void lwdf_delete(lua_State *L, int arg) {
+  lobject *h = lua_touserdata(L, arg);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_wdf_object_delete_framework(h->obj);
+  ldl_leave(L, &c);
 }
 
-static void delete_tree(lua_State *L, int h, int del);
-
-/* Calls the function at -2 with its argument at -1; on error, the object
-** of the state at st is no longer being deleted, and the error goes on. */
-static void call_or_undo(lua_State *L, int st) {
-  if (lua_pcall(L, 1, 0, 0) == LUA_OK) return;
-  lua_pushnil(L);
-  lua_setfield(L, st, "deleting");
-  lua_error(L);
-}
-
-/* Deletes the live children of the state at st, the last created first. */
-static void delete_children(lua_State *L, int st) {
-  int top = lua_gettop(L);
-  if (lua_getfield(L, st, "children") == LUA_TTABLE) {
-    for (lua_Integer i = (lua_Integer)lua_rawlen(L, top + 1); i >= 1; i--) {
-      lua_rawgeti(L, top + 1, i);
-      lobject *c = lua_touserdata(L, -1);
-      if (c && c->obj && c->owner->m && push_deleter(L, top + 2) == LUA_TFUNCTION &&
-          lua_tocfunction(L, -1) != lwdf_reject_delete)
-        delete_tree(L, top + 2, top + 3);
-      lua_settop(L, top + 1);
-    }
-  }
-  lua_settop(L, top);
-}
-
-/* Deletes the object of the handle at h: its children, its
-** EvtCleanupCallback (the object still usable), then the deleter at del. */
-static void delete_tree(lua_State *L, int h, int del) {
-  int top = lua_gettop(L);
-  lobject *o = lua_touserdata(L, h);
-  lmachine *lm = o->owner;
-  void *obj = o->obj;
-  lwdf_pushstate(L, lm, obj, 1);
-  if (lua_getfield(L, top + 1, "deleting") != LUA_TNIL) {  /* a cleanup deleting its ancestor */
-    lua_settop(L, top);
-    return;
-  }
-  lua_pushboolean(L, 1);
-  lua_setfield(L, top + 1, "deleting");
-  delete_children(L, top + 1);
-  if (lua_getfield(L, top + 1, "cleanup") == LUA_TFUNCTION) {
-    lua_pushvalue(L, h);
-    call_or_undo(L, top + 1);
-  }
-  lua_pushvalue(L, del);
-  lua_pushvalue(L, h);
-  call_or_undo(L, top + 1);
-  if (lm->m) lwdf_dropstate(L, lm, obj);
-  lua_settop(L, top);
-}
-
-/* Deletes the live object of the handle at idx and its descendants; del
-** is its deleter (NULL: its class's). */
-void lwdf_delete(lua_State *L, int idx, lua_CFunction del) {
-  idx = lua_absindex(L, idx);
-  if (del) lua_pushcfunction(L, del);
-  else push_deleter(L, idx);
-  delete_tree(L, idx, lua_gettop(L));
-  lua_pop(L, 1);
-}
-
-/* WdfObjectDelete(Object): its children (the last created first), then
-** EvtCleanupCallback (the object still usable) and the class's deleter;
-** contexts go with the object. */
+/* WdfObjectDelete(Object): the core's rules and order (dl_wdfobject.h). */
 static int l_WdfObjectDelete(lua_State *L) {
-  lua_settop(L, 1);
-  check_wdf_object(L, 1);
-  if (lua_tocfunction(L, 2) == lwdf_reject_delete) {
+  lobject *h = check_wdf_object(L, 1);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_wdf_object_delete(h->obj);
+  ldl_leave(L, &c);
+  if (rc == DL_EBUSY) return luaL_error(L, "WdfObjectDelete: %s still holds requests", luaL_tolstring(L, 1, NULL));
+  if (rc && c.reports == dl_verifier_count(h->owner->m)) {
     luaL_getmetafield(L, 1, "__name");
-    return luaL_error(L, "WdfObjectDelete: a %s may not be deleted by its driver",
-                      lua_tostring(L, -1));
+    return luaL_error(L, "WdfObjectDelete: a %s may not be deleted by its driver", lua_tostring(L, -1));
   }
-  delete_tree(L, 1, 2);
   return 0;
-}
-
-/* Drops the device d from its machine's list (it was deleted). */
-void lwdf_dropdevice(lua_State *L, lmachine *lm, dl_wdf_device *d) {
-  push_wdf(L, lm);
-  if (lua_getfield(L, -1, "devices") == LUA_TTABLE) {
-    lua_pushnil(L);
-    lua_rawsetp(L, -2, d);
-  }
-  lua_pop(L, 2);
 }
 
 /* WdfObjectGetTypedContext(Object, "TYPE_NAME") -> the context table. */
@@ -361,7 +229,6 @@ static int l_WdfDriverCreate(lua_State *L) {
                 "DriverConfig.EvtDriverDeviceAdd must be a function (WDF_DRIVER_CONFIG_INIT)");
   lua_pop(L, 1);
   lmachine *lm = ldl_current(L, "WdfDriverCreate");  /* 5 */
-  ldl_checkirql(L, lm, "WdfDriverCreate", 1, DL_PASSIVE_LEVEL);
   if (lua_isnil(L, 1)) {
     lua_getfield(L, LUA_REGISTRYINDEX, "dma.wdf.driver");
     lua_createtable(L, 0, 1);
@@ -371,11 +238,18 @@ static int l_WdfDriverCreate(lua_State *L) {
     lua_replace(L, 1);
   }
   luaL_checkudata(L, 1, LDL_DRIVER);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  dl_wdf_driver *drv = NULL;
+  int rc = dl_wdf_driver_new(lm->m, &drv);
+  ldl_leave(L, &c);
+  if (rc) {
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+    return 1;
+  }
   install_dispatch(L, 1);
-  lobject *h = ldl_newobject(L, LDL_WDFDRIVER, 5, NULL);  /* 6 */
-  h->obj = h;  /* no core object: the handle is the driver */
-  lwdf_register(L, lm, h, 3, NULL);
-  lwdf_pushstate(L, lm, h, 0);
+  lwdf_newobject(L, lm, drv, 3);                      /* 6 */
+  ldl_pushstate(L, 6);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "DriverObject");
   lua_pushvalue(L, 4);
@@ -388,51 +262,28 @@ static int l_WdfDriverCreate(lua_State *L) {
 
 /* WdfDriverWdmGetDriverObject(Driver) -> DRIVER_OBJECT */
 static int l_WdfDriverWdmGetDriverObject(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFDRIVER, "WDFDRIVER");
-  lwdf_pushstate(L, h->owner, h->obj, 1);
+  ldl_checkobject(L, 1, LDL_WDFDRIVER, "WDFDRIVER");
+  ldl_pushstate(L, 1);
   lua_getfield(L, -1, "DriverObject");
   return 1;
 }
 
 /* ---- machine teardown ---------------------------------------------------- */
 
-/* Adds a framework device to its machine's list (freed with the machine). */
-void lwdf_adddevice(lua_State *L, lmachine *lm, dl_wdf_device *d) {
-  push_wdf(L, lm);
-  luaL_getsubtable(L, -1, "devices");
-  lua_pushboolean(L, 1);
-  lua_rawsetp(L, -2, d);
-  lua_pop(L, 2);
-}
-
-/* Frees the machine's framework devices (the machine is still alive). */
-static void free_devices(lua_State *L, lmachine *lm) {
-  push_wdf(L, lm);
-  if (lua_getfield(L, -1, "devices") == LUA_TTABLE) {
-    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) dl_wdf_device_free(lua_touserdata(L, -2), 1);
-  }
-  lua_pop(L, 1);
-  lua_pushnil(L);
-  lua_setfield(L, -2, "devices");
-  lua_pop(L, 1);
-}
-
-/* Close hook: the framework objects go while the machine they use is alive. */
+/* Close hook: the framework deletes the driver's objects, as at unload,
+** while the machine they use is alive (before its leak check). */
 static int close_hook(lua_State *L) {
-  free_devices(L, luaL_checkudata(L, 1, LDL_MACHINE));
+  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lm->L = L;
+  dl_wdf_unload(lm->m);
+  ldl_unpin(L, lm);
   return 0;
 }
 
 /* ---- registration -------------------------------------------------------- */
 
-/* Handles live as long as their objects; __gc has nothing to free. */
-static int no_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
+/* Handles are pinned while their objects live: nothing for __gc to do. */
 static const luaL_Reg plain_meta[] = {
-  {"__gc", no_gc},
   {NULL, NULL}
 };
 
@@ -459,8 +310,7 @@ static const struct { const char *name; } nil_names[] = {
 /* Registers the WDF classes, calls and constants in the module at -1:
 ** this file's, then those of wdfdevice.c, wdfqueue.c and wdfinterrupt.c. */
 void ldl_open_wdf(lua_State *L) {
-  ldl_newclass(L, LDL_WDFDRIVER, plain_meta, no_methods, NULL);
-  ldl_wdf_set_deleter(L, LDL_WDFDRIVER, lwdf_reject_delete);
+  lwdf_newclass(L, LDL_WDFDRIVER, plain_meta, no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof nil_names / sizeof nil_names[0]; i++) {
     lua_pushnil(L);

@@ -20,12 +20,6 @@
 #define LDL_RESLIST "WDFCMRESLIST"
 #define MAX_RESOURCES 8
 
-/* Handles live as long as their objects; __gc has nothing to free. */
-static int no_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 /* ---- devices ------------------------------------------------------------- */
 
 static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state);
@@ -42,10 +36,10 @@ static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t 
   lua_State *L = lm->L;
   int top = lua_gettop(L);
   const char *name = dl_wdf_event_name(ev);
-  lwdf_pushstate(L, lm, d, 0);
+  lwdf_pushstate(L, d);
   lua_getfield(L, top + 1, "pnp");
   lua_getfield(L, -1, name);
-  lua_getfield(L, top + 1, "handle");
+  lwdf_pushhandle(L, d);
   int nargs = 2;
   if (ev == DL_WDF_PREPARE_HARDWARE || ev == DL_WDF_RELEASE_HARDWARE) {
     lua_getfield(L, top + 1, "resources");
@@ -111,26 +105,31 @@ static int l_WdfDeviceCreate(lua_State *L) {
                 "DeviceInit was used already (WdfDeviceCreate sets it to NULL)");
   lua_getfield(L, 3, "machine");                                    /* 5 */
   lmachine *lm = ldl_checkmachine(L, 5);
-  ldl_checkirql(L, lm, "WdfDeviceCreate", 1, DL_PASSIVE_LEVEL);
   lua_getfield(L, 3, "pdo");                                        /* 6 */
   lua_getfield(L, 3, "name");                                       /* 7 */
-  dl_wdf_device *d;
-  int rc = dl_wdf_device_new(lm->m, ((lobject *)lua_touserdata(L, 6))->obj, lua_tostring(L, 7),
-                             &wdf_ops, lm, &d);
+  uint32_t events = 0;
+  if (lua_getfield(L, 3, "pnp") == LUA_TTABLE)                      /* 8 */
+    for (int ev = 0; ev < DL_WDF_EVENT_COUNT; ev++) {
+      if (lua_getfield(L, 8, dl_wdf_event_name((dl_wdf_event)ev)) == LUA_TFUNCTION) events |= 1u << ev;
+      lua_pop(L, 1);
+    }
+  lua_getfield(L, 3, "driver");                                     /* 9: the WDFDRIVER */
+  lobject *drv = lua_touserdata(L, 9);
+  dl_wdf_device *d = NULL;
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  int rc = dl_wdf_device_new(lm->m, drv->obj, ((lobject *)lua_touserdata(L, 6))->obj,
+                             lua_tostring(L, 7), &wdf_ops, lm, &d);
+  ldl_leave(L, &c);
   if (rc) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  if (lua_getfield(L, 3, "pnp") == LUA_TTABLE)                      /* 8 */
-    for (int ev = 0; ev < DL_WDF_EVENT_COUNT; ev++) {
-      if (lua_getfield(L, 8, dl_wdf_event_name((dl_wdf_event)ev)) == LUA_TFUNCTION)
-        d->events |= 1u << ev;
-      lua_pop(L, 1);
-    }
-  ldl_newobject(L, LDL_WDFDEVICE, 5, d);                            /* 9 */
-  lwdf_register(L, lm, d, 2, NULL);
-  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(d->fdo));                         /* 10: the FDO */
-  lwdf_pushstate(L, lm, d, 0);                                      /* 11 */
+  dl_wdf_device_set_events(d, events);
+  lua_pop(L, 1);
+  lwdf_newobject(L, lm, d, 2);                                      /* 9 */
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_wdf_device_fdo(d)));   /* 10: the FDO */
+  ldl_pushstate(L, 9);                                              /* 11 */
   lua_pushvalue(L, 8);
   lua_setfield(L, 11, "pnp");
   lua_pushvalue(L, 10);
@@ -141,18 +140,15 @@ static int l_WdfDeviceCreate(lua_State *L) {
   lua_setfield(L, 11, "hw");
   lua_pushvalue(L, 6);
   lua_setfield(L, 11, "pdo");
-  lwdf_pushstate(L, lm, d->fdo, 1);                                 /* the FDO finds its device */
+  ldl_pushstate(L, 10);                                             /* the FDO finds its device */
   lua_pushvalue(L, 9);
   lua_setfield(L, -2, "wdfdevice");
   lua_pop(L, 1);
-  luaL_getsubtable(L, 11, "dispatching");
-  lua_pop(L, 1);
   lua_getfield(L, 3, "driver");                                     /* FDO.DriverObject */
-  lwdf_pushstate(L, lm, ((lobject *)lua_touserdata(L, -1))->obj, 0);
+  ldl_pushstate(L, -1);
   lua_getfield(L, -1, "DriverObject");
   lua_setfield(L, 10, "DriverObject");
   lua_pop(L, 2);
-  lwdf_adddevice(L, lm, d);
   lua_pushvalue(L, 9);
   lua_setfield(L, 3, "device");
   lua_pushinteger(L, DL_STATUS_SUCCESS);
@@ -162,8 +158,8 @@ static int l_WdfDeviceCreate(lua_State *L) {
 
 /* WdfDeviceWdmGetDeviceObject(Device) -> the FDO; WdfDeviceWdmGetPhysicalDevice -> the PDO. */
 static int push_device_field(lua_State *L, const char *field) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
-  lwdf_pushstate(L, h->owner, h->obj, 1);
+  ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
+  ldl_pushstate(L, 1);
   lua_getfield(L, -1, field);
   return 1;
 }
@@ -176,25 +172,25 @@ static int l_WdfDeviceGetDriver(lua_State *L) { return push_device_field(L, "dri
 static int l_WdfDeviceSetAlignmentRequirement(lua_State *L) {
   dl_wdf_device *d = checkdevice(L, 1);
   uint64_t a = ldl_checkuint(L, 2);
-  luaL_argcheck(L, a <= 0x1ff && (a & (a + 1)) == 0, 2,
+  luaL_argcheck(L, a <= 0x1ff && dl_wdf_device_set_alignment(d, (uint32_t)a) == DL_OK, 2,
                 "FILE_*_ALIGNMENT expected (0, 1, 3, 7, ... 511: one less than a power of 2)");
-  d->alignment = (uint32_t)a;
   return 0;
 }
 
 /* WdfDeviceGetAlignmentRequirement(Device) -> AlignmentRequirement */
 static int l_WdfDeviceGetAlignmentRequirement(lua_State *L) {
-  lua_pushinteger(L, checkdevice(L, 1)->alignment);
+  lua_pushinteger(L, dl_wdf_device_alignment(checkdevice(L, 1)));
   return 1;
 }
 
 /* device:power_log() -> the callbacks and framework steps of its PnP and
 ** power sequences, in order (the lab's own). */
 static int dev_power_log(lua_State *L) {
-  dl_wdf_device *d = checkdevice(L, 1);
-  lua_createtable(L, (int)d->nlog, 0);
-  for (size_t i = 0; i < d->nlog; i++) {
-    lua_pushstring(L, d->log[i]);
+  size_t n;
+  const char *const *log = dl_wdf_device_power_log(checkdevice(L, 1), &n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, log[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
@@ -207,8 +203,9 @@ static const char *const power_names[] = {"invalid", "D0", "D1", "D2", "D3", "D3
 /* device:state() -> "added"|"started"|"stopping"|"stopped"|"failed"|"removed", "D0".."D3Final" */
 static int dev_state(lua_State *L) {
   dl_wdf_device *d = checkdevice(L, 1);
-  lua_pushstring(L, state_names[d->state]);
-  lua_pushstring(L, d->power <= DL_WDF_POWER_D3_FINAL ? power_names[d->power] : "?");
+  uint32_t power = dl_wdf_device_power(d);
+  lua_pushstring(L, state_names[dl_wdf_device_state(d)]);
+  lua_pushstring(L, power <= DL_WDF_POWER_D3_FINAL ? power_names[power] : "?");
   return 2;
 }
 
@@ -219,8 +216,10 @@ static int dev_tostring(lua_State *L) {
     return 1;
   }
   dl_wdf_device *d = h->obj;
-  lua_pushfstring(L, "WDFDEVICE#%I %s %s %s", (lua_Integer)d->id, d->fdo->name,
-                  state_names[d->state], power_names[d->power <= 5 ? d->power : 0]);
+  uint32_t power = dl_wdf_device_power(d);
+  lua_pushfstring(L, "WDFDEVICE#%I %s %s %s", (lua_Integer)DL_OBJECT(d)->id,
+                  dl_wdf_device_fdo(d)->name, state_names[dl_wdf_device_state(d)],
+                  power_names[power <= 5 ? power : 0]);
   return 1;
 }
 
@@ -307,7 +306,6 @@ static int m_wdf_add_device(lua_State *L) {
   lobject *pdo = luaL_testudata(L, 5, LDL_DEVICE);
   luaL_argcheck(L, pdo && pdo->obj && pdo->owner == lm, 3, "hw.device must be a DEVICE_OBJECT of this machine");
   ldl_checkirql(L, lm, "wdf_add_device", 1, DL_PASSIVE_LEVEL);
-  lm->L = L;
   lua_newuserdatauv(L, 0, 1);                                        /* 6: DeviceInit */
   luaL_setmetatable(L, LDL_DEVICE_INIT);
   lua_createtable(L, 0, 6);
@@ -323,7 +321,7 @@ static int m_wdf_add_device(lua_State *L) {
   else lua_pushstring(L, ((dl_device *)pdo->obj)->name);
   lua_setfield(L, -2, "name");
   lua_setiuservalue(L, 6, 1);
-  lwdf_pushstate(L, lm, drv->obj, 0);                                /* EvtDriverDeviceAdd */
+  ldl_pushstate(L, 2);                                               /* EvtDriverDeviceAdd */
   lua_getfield(L, -1, "config");
   lua_getfield(L, -1, "EvtDriverDeviceAdd");
   lua_pushvalue(L, 2);
@@ -342,12 +340,13 @@ static int m_wdf_add_device(lua_State *L) {
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, dev))->obj;
   dl_wdf_resource res[MAX_RESOURCES];
   size_t n = build_resources(L, 3, res);
-  lwdf_pushstate(L, lm, d, 0);
+  ldl_pushstate(L, dev);
   lua_insert(L, -2);
   lua_setfield(L, -2, "resources");
-  uint64_t before = ldl_reports(lm);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
   st = dl_wdf_device_start(d, res, n);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &c);
   lua_pushvalue(L, dev);
   lua_pushinteger(L, st);
   return 2;
@@ -374,10 +373,10 @@ static int pnp_call(lua_State *L, const char *fname, int power) {
   luaL_argcheck(L, h->owner == lm, 2, "the device belongs to another machine");
   uint32_t target = power ? check_power(L, 3) : 0;
   ldl_checkirql(L, lm, fname, 1, DL_PASSIVE_LEVEL);
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
   uint32_t st = power ? dl_wdf_device_set_power(h->obj, target) : dl_wdf_device_remove(h->obj);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &c);
   lua_pushinteger(L, st);
   return 1;
 }
@@ -385,27 +384,13 @@ static int pnp_call(lua_State *L, const char *fname, int power) {
 /* m:wdf_set_power(device, "D3" | "D0" | WdfPowerDevice*) -> status */
 static int m_wdf_set_power(lua_State *L) { return pnp_call(L, "wdf_set_power", 1); }
 
-/* The framework's deleter of a removed WDFDEVICE (its children are gone):
-** the FDO stays with the machine, completing IRPs with an error. */
-static int delete_device(lua_State *L) {
-  lobject *h = lua_touserdata(L, 1);
-  dl_wdf_device *d = h->obj;
-  lwdf_dropdevice(L, h->owner, d);
-  ldl_forgethandle(L, d);
-  h->obj = NULL;
-  dl_wdf_device_free(d, 1);
-  return 0;
-}
-
 /* m:wdf_remove_device(device) -> status: power-down, ReleaseHardware, then
-** the deletion of the device and its descendants (EvtCleanupCallbacks,
-** children first); the handles are dead afterwards. */
+** the framework deletes the device and its descendants (EvtCleanupCallbacks,
+** children first); the handles are dead afterwards, the FDO stays with the
+** machine, completing IRPs with an error. */
 static int m_wdf_remove_device(lua_State *L) {
   pnp_call(L, "wdf_remove_device", 0);
-  lmachine *lm = ((lobject *)lua_touserdata(L, 2))->owner;
-  uint64_t before = ldl_reports(lm);
-  lwdf_delete(L, 2, delete_device);
-  ldl_checkreports(L, lm, before);
+  lwdf_delete(L, 2);
   return 1;
 }
 
@@ -429,7 +414,6 @@ static int l_WdfCmResourceListGetDescriptor(lua_State *L) {
 }
 
 static const luaL_Reg dev_meta[] = {
-  {"__gc", no_gc},
   {"__tostring", dev_tostring},
   {NULL, NULL}
 };
@@ -475,11 +459,10 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 
 /* Registers the device classes, calls, constants and machine methods. */
 void lwdf_open_device(lua_State *L) {
-  ldl_newclass(L, LDL_WDFDEVICE, dev_meta, dev_methods, NULL);
+  lwdf_newclass(L, LDL_WDFDEVICE, dev_meta, dev_methods);
   luaL_newmetatable(L, LDL_DEVICE_INIT);
   luaL_newmetatable(L, LDL_RESLIST);
   lua_pop(L, 2);
-  ldl_wdf_set_deleter(L, LDL_WDFDEVICE, lwdf_reject_delete);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

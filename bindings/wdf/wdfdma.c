@@ -11,7 +11,7 @@
 #include "base/dl_status.h"
 #include "lwdfdma.h"
 
-#define MACHINES_KEY "dma.wdfdma.machines"  /* machine handle -> {enablers, fail} (weak keys) */
+#define MACHINES_KEY "dma.wdfdma.machines"  /* machine handle -> {fail} (weak keys) */
 
 static const char *const config_fields[] = {
   "Profile", "MaximumLength", "WdmDmaVersionOverride", "Flags", "AddressWidthOverride",
@@ -21,12 +21,8 @@ static const char *const config_fields[] = {
 
 /* ---- shared helpers ------------------------------------------------------------ */
 
-/* The machine handle of the object at arg, ready for callbacks. */
-lmachine *lwdfdma_enter(lua_State *L, int arg) {
-  lmachine *lm = ((lobject *)lua_touserdata(L, arg))->owner;
-  lm->L = L;
-  return lm;
-}
+/* The machine handle of the object at arg. */
+lmachine *lwdfdma_enter(lua_State *L, int arg) { return ((lobject *)lua_touserdata(L, arg))->owner; }
 
 /* Pushes the DMA table of the machine lm (created on first use). */
 static void push_machine_table(lua_State *L, lmachine *lm) {
@@ -39,9 +35,7 @@ static void push_machine_table(lua_State *L, lmachine *lm) {
   ldl_pushmachine(L, lm->m);
   if (lua_rawget(L, -2) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 2);
-    lua_newtable(L);
-    lua_setfield(L, -2, "enablers");
+    lua_createtable(L, 0, 1);
     ldl_pushmachine(L, lm->m);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
@@ -60,24 +54,6 @@ int lwdfdma_fail_creation(lua_State *L, lmachine *lm) {
   }
   lua_pop(L, 1);
   return n > 0;
-}
-
-/* Pushes a new registered handle for obj. */
-void lwdfdma_newhandle(lua_State *L, const char *cls, int machine, void *obj, int attributes,
-                       void *parent) {
-  attributes = attributes ? lua_absindex(L, attributes) : 0;
-  lobject *h = ldl_newobject(L, cls, machine, obj);
-  lwdf_register(L, h->owner, obj, attributes, parent);
-}
-
-/* The object is gone: its handle dies with it. */
-void lwdfdma_forget(lua_State *L, lmachine *lm, void *obj) {
-  lwdf_pushhandle(L, lm, obj);
-  lobject *h = lua_touserdata(L, -1);
-  if (h) h->obj = NULL;
-  lua_pop(L, 1);
-  lwdf_dropstate(L, lm, obj);
-  ldl_forgethandle(L, obj);
 }
 
 /* A WDF_DMA_DIRECTION: WdfDmaDirectionReadFromDevice (0) or ...WriteToDevice (1). */
@@ -99,13 +75,14 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   (void)data;
   lmachine *lm = dl_machine_data(dl_wdfdma_enabler_machine(e));
   lua_State *L = lm->L;
-  lwdf_pushstate(L, lm, e, 0);
-  if (!lua_istable(L, -1) || lua_getfield(L, -1, "config") != LUA_TTABLE) {
-    lua_pop(L, lua_istable(L, -1) ? 2 : 1);
+  if (!DL_OBJECT(e)->data) return DL_STATUS_SUCCESS;  /* no handle yet: being created */
+  lwdf_pushstate(L, e);
+  if (lua_getfield(L, -1, "config") != LUA_TTABLE) {
+    lua_pop(L, 2);
     return DL_STATUS_SUCCESS;
   }
   lua_getfield(L, -1, dl_wdfdma_callback_name(cb));
-  lua_getfield(L, -3, "handle");
+  lwdf_pushhandle(L, e);
   uint32_t st = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 1, 1)) {
     int ok = 0;
@@ -121,13 +98,7 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   return st;
 }
 
-/* A transaction or common buffer went with its enabler. */
-static void on_deleted(dl_wdfdma_enabler *e, void *obj) {
-  lmachine *lm = dl_machine_data(dl_wdfdma_enabler_machine(e));
-  if (lm && lm->L) lwdfdma_forget(lm->L, lm, obj);
-}
-
-const dl_wdfdma_ops lwdfdma_ops = {lwdfdma_program, lwdfdma_reserve, on_power, on_deleted};
+const dl_wdfdma_ops lwdfdma_ops = {lwdfdma_program, lwdfdma_reserve, on_power};
 
 /* ---- enablers -------------------------------------------------------------------- */
 
@@ -185,16 +156,6 @@ static void read_config(lua_State *L, int arg, dl_wdfdma_config *c) {
   }
 }
 
-/* Remembers the machine's enabler e (or forgets it). */
-static void track(lua_State *L, lmachine *lm, dl_wdfdma_enabler *e, int on) {
-  push_machine_table(L, lm);
-  lua_getfield(L, -1, "enablers");
-  if (on) lua_pushboolean(L, 1);
-  else lua_pushnil(L);
-  lua_rawsetp(L, -2, e);
-  lua_pop(L, 2);
-}
-
 /* WdfDmaEnablerCreate(Device, Config, Attributes) -> status, WDFDMAENABLER */
 static int l_WdfDmaEnablerCreate(lua_State *L) {
   lobject *dev = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
@@ -206,36 +167,21 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  uint64_t before = ldl_reports(lm);
+  ldl_call call;
+  ldl_enter(L, lm, &call);
   dl_wdfdma_enabler *e;
   uint32_t st = dl_wdfdma_enabler_create(dev->obj, &c, &lwdfdma_ops, &e);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call);
   lua_pushinteger(L, st);
   if (st) return 1;
-  ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFDMAENABLER, -1, e, 3, dev->obj);
-  lua_remove(L, -2);
-  lwdf_pushstate(L, lm, e, 0);
+  lwdf_newobject(L, lm, e, 3);
+  ldl_pushstate(L, -1);
   lua_pushvalue(L, 2);
   lua_setfield(L, -2, "config");
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "device");
   lua_pop(L, 1);
-  track(L, lm, e, 1);
   return 2;
-}
-
-/* The deleter of WDFDMAENABLER: transactions and common buffers go with it. */
-static int del_enabler(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFDMAENABLER, "WDFDMAENABLER");
-  lmachine *lm = lwdfdma_enter(L, 1);
-  dl_wdfdma_enabler *e = h->obj;
-  uint64_t before = ldl_reports(lm);
-  dl_wdfdma_enabler_delete(e, 1);
-  h->obj = NULL;
-  track(L, lm, e, 0);
-  ldl_checkreports(L, lm, before);
-  return 0;
 }
 
 /* WdfDmaEnablerGetMaximumLength(DmaEnabler) -> length */
@@ -255,10 +201,10 @@ static int l_WdfDmaEnablerSetMaximumScatterGatherElements(lua_State *L) {
   dl_wdfdma_enabler *e = checkenabler(L, 1);
   uint64_t n = ldl_checkuint(L, 2);
   luaL_argcheck(L, n <= UINT32_MAX, 2, "must fit in a ULONG");
-  lmachine *lm = lwdfdma_enter(L, 1);
-  uint64_t before = ldl_reports(lm);
+  ldl_call c;
+  ldl_enter(L, lwdfdma_enter(L, 1), &c);
   dl_wdfdma_enabler_set_max_sg_elements(e, (uint32_t)n);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &c);
   return 0;
 }
 
@@ -276,7 +222,6 @@ static int l_WdfDmaEnablerGetFragmentLength(lua_State *L) {
 static int l_WdfDmaEnablerWdmGetDmaAdapter(lua_State *L) {
   dl_wdfdma_enabler *e = checkenabler(L, 1);
   dl_adapter *a = dl_wdfdma_enabler_adapter(e, lwdfdma_checkdirection(L, 2));
-  ldl_pushowner(L, 1);
   ldl_pushobject(L, LDL_ADAPTER, DL_OBJECT(a));
   return 1;
 }
@@ -302,15 +247,14 @@ static int create_common(lua_State *L, uint64_t alignment, int attributes) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  uint64_t before = ldl_reports(lm);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
   dl_wdfdma_common *cb;
   uint32_t st = dl_wdfdma_common_create(e, length, (uint32_t)alignment, &cb);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &c);
   lua_pushinteger(L, st);
   if (st) return 1;
-  ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFCOMMONBUFFER, -1, cb, attributes, e);
-  lua_remove(L, -2);
+  lwdf_newobject(L, lm, cb, attributes);
   return 2;
 }
 
@@ -334,17 +278,6 @@ static int l_WdfCommonBufferCreateWithConfig(lua_State *L) {
   luaL_argcheck(L, align >= 0, 3, "AlignmentRequirement must not be negative");
   lua_pop(L, 1);
   return create_common(L, (uint64_t)align, 4);
-}
-
-/* The deleter of WDFCOMMONBUFFER. */
-static int del_common(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFCOMMONBUFFER, "WDFCOMMONBUFFER");
-  lmachine *lm = lwdfdma_enter(L, 1);
-  uint64_t before = ldl_reports(lm);
-  dl_wdfdma_common_delete(h->obj);
-  h->obj = NULL;
-  ldl_checkreports(L, lm, before);
-  return 0;
 }
 
 /* WdfCommonBufferGetAlignedVirtualAddress(CommonBuffer) -> va */
@@ -380,38 +313,7 @@ static int m_wdf_fail_allocations(lua_State *L) {
   return 0;
 }
 
-/* Deletes every enabler of the machine (with its transactions and common
-** buffers), before the framework frees the devices they hook. */
-static void free_enablers(lua_State *L, lmachine *lm) {
-  push_machine_table(L, lm);
-  lua_getfield(L, -1, "enablers");
-  for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-    dl_wdfdma_enabler *e = lua_touserdata(L, -2);
-    dl_wdfdma_enabler_delete(e, 1);
-    lwdfdma_forget(L, lm, e);
-  }
-  lua_pop(L, 1);
-  lua_newtable(L);
-  lua_setfield(L, -2, "enablers");
-  lua_pop(L, 1);
-}
-
-/* Close hook: the DMA objects go before the framework devices they sit on
-** (this hook is added after the framework's, so it runs first). */
-static int close_hook(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
-  lm->L = L;
-  free_enablers(L, lm);
-  return 0;
-}
-
 /* ---- registration ------------------------------------------------------------------ */
-
-/* Handles live as long as their objects (pinned by their state). */
-static int no_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
 
 /* __tostring of the three classes. */
 static int dma_tostring(lua_State *L) {
@@ -442,7 +344,6 @@ static int dma_tostring(lua_State *L) {
 }
 
 static const luaL_Reg meta[] = {
-  {"__gc", no_gc},
   {"__tostring", dma_tostring},
   {NULL, NULL}
 };
@@ -491,17 +392,14 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 /* Registers the KMDF DMA classes, calls, constants, deleters and machine
 ** method in the module at -1 (after ldl_open_wdf, whose close it wraps). */
 void ldl_open_wdfdma(lua_State *L) {
-  ldl_newclass(L, LDL_WDFDMAENABLER, meta, no_methods, NULL);
-  ldl_newclass(L, LDL_WDFDMATRANSACTION, meta, no_methods, NULL);
-  ldl_newclass(L, LDL_WDFCOMMONBUFFER, meta, no_methods, NULL);
-  ldl_wdf_set_deleter(L, LDL_WDFDMAENABLER, del_enabler);
-  ldl_wdf_set_deleter(L, LDL_WDFCOMMONBUFFER, del_common);
+  lwdf_newclass(L, LDL_WDFDMAENABLER, meta, no_methods);
+  lwdf_newclass(L, LDL_WDFDMATRANSACTION, meta, no_methods);
+  lwdf_newclass(L, LDL_WDFCOMMONBUFFER, meta, no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);
     lua_setfield(L, -2, constants[i].name);
   }
-  ldl_add_close_hook(L, close_hook);
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");
   luaL_setfuncs(L, machine_methods, 0);

@@ -12,9 +12,6 @@
 #include "../lcall.h"
 #include "lwdf.h"
 
-/* WDF_VIOLATION parameter 1: a lock acquired while held. */
-#define WDF_LOCK_HELD 0x2u
-
 #define checkintr(L, i) ((dl_wdf_interrupt *)ldl_checkobject(L, i, LDL_WDFINTERRUPT, "WDFINTERRUPT")->obj)
 
 /* A BOOLEAN a callback returned: true/false, or an integer (0 is FALSE). */
@@ -25,13 +22,14 @@ static int returned_bool(lua_State *L, int idx) {
 /* Pushes config field k of interrupt wi, its handle and its device's
 ** handle; returns the stack index of the function. */
 static int push_call(lua_State *L, lmachine *lm, dl_wdf_interrupt *wi, const char *k) {
-  lwdf_pushstate(L, lm, wi, 0);
+  (void)lm;
+  lwdf_pushstate(L, wi);
   lua_getfield(L, -1, "config");
   lua_getfield(L, -1, k);
   lua_replace(L, -3);
   lua_pop(L, 1);
   int fn = lua_gettop(L);
-  lwdf_pushhandle(L, lm, wi);
+  lwdf_pushhandle(L, wi);
   return fn;
 }
 
@@ -43,7 +41,7 @@ int lwdf_isr(void *ctx, dl_wdf_interrupt *wi) {
   push_call(L, lm, wi, "EvtInterruptIsr");
   lua_pushinteger(L, 0);
   if (!ldl_callback(L, lm, 2, 1)) {
-    dl_clock_stop(dl_machine_clock(wi->d->m));
+    dl_clock_stop(dl_machine_clock(DL_OBJECT(wi)->m));
     return 1;
   }
   int claimed = returned_bool(L, -1);
@@ -55,9 +53,9 @@ int lwdf_isr(void *ctx, dl_wdf_interrupt *wi) {
 void lwdf_dpc(void *ctx, dl_wdf_interrupt *wi) {
   lmachine *lm = ctx;
   lua_State *L = lm->L;
-  dl_machine *m = wi->d->m;
+  dl_machine *m = DL_OBJECT(wi)->m;
   push_call(L, lm, wi, "EvtInterruptDpc");
-  lwdf_pushhandle(L, lm, wi->d);
+  lwdf_pushhandle(L, dl_wdf_interrupt_device(wi));
   if (!ldl_callback(L, lm, 2, 0)) dl_clock_stop(dl_machine_clock(m));
 }
 
@@ -71,7 +69,7 @@ uint32_t lwdf_interrupt_enable(void *ctx, dl_wdf_interrupt *wi, int on) {
     lua_settop(L, top);
     return DL_STATUS_SUCCESS;
   }
-  lwdf_pushhandle(L, lm, wi->d);
+  lwdf_pushhandle(L, dl_wdf_interrupt_device(wi));
   uint32_t status = DL_STATUS_UNSUCCESSFUL;
   if (ldl_callback(L, lm, 2, 1) && lua_isinteger(L, -1)) status = (uint32_t)lua_tointeger(L, -1);
   lua_settop(L, top);
@@ -125,16 +123,16 @@ static int l_WdfInterruptCreate(lua_State *L) {
   int has_dpc = !lua_isnil(L, 5), has_enable = !lua_isnil(L, 6) || !lua_isnil(L, 7);
   lua_settop(L, 4);
   dl_wdf_interrupt *wi;
-  dh->owner->L = L;
+  ldl_call c;
+  ldl_enter(L, dh->owner, &c);
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
+  ldl_leave(L, &c);
   if (rc) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  ldl_pushowner(L, 1);
-  ldl_newobject(L, LDL_WDFINTERRUPT, -1, wi);
-  lwdf_register(L, dh->owner, wi, 3, dh->obj);
-  lwdf_pushstate(L, dh->owner, wi, 0);
+  lwdf_newobject(L, dh->owner, wi, 3);
+  ldl_pushstate(L, -1);
   lua_pushvalue(L, 4);
   lua_setfield(L, -2, "config");
   lua_pop(L, 1);
@@ -147,16 +145,18 @@ static int l_WdfInterruptCreate(lua_State *L) {
 static int l_WdfInterruptQueueDpcForIsr(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
   dl_wdf_interrupt *wi = h->obj;
-  luaL_argcheck(L, wi->dpc != NULL, 1, "the interrupt has no EvtInterruptDpc");
-  h->owner->L = L;
-  lua_pushboolean(L, dl_wdf_interrupt_queue_dpc(wi));
+  luaL_argcheck(L, dl_wdf_interrupt_has_dpc(wi), 1, "the interrupt has no EvtInterruptDpc");
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int queued = dl_wdf_interrupt_queue_dpc(wi);
+  ldl_leave(L, &c);
+  lua_pushboolean(L, queued);
   return 1;
 }
 
 /* WdfInterruptGetDevice(Interrupt) -> WDFDEVICE */
 static int l_WdfInterruptGetDevice(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
-  lwdf_pushhandle(L, h->owner, ((dl_wdf_interrupt *)h->obj)->d);
+  lwdf_pushhandle(L, dl_wdf_interrupt_device(checkintr(L, 1)));
   return 1;
 }
 
@@ -164,15 +164,10 @@ static int l_WdfInterruptGetDevice(lua_State *L) {
 ** DIRQL; acquiring it while held is WDF_VIOLATION 0x2. */
 static int l_WdfInterruptAcquireLock(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
-  dl_wdf_interrupt *wi = h->obj;
-  ldl_checkirql(L, h->owner, "WdfInterruptAcquireLock", 0, wi->level > 2 ? wi->level : 2);
-  if (dl_wdf_interrupt_acquire(wi) != DL_OK) {
-    uint64_t before = ldl_reports(h->owner);
-    dl_verify_fail(h->owner->m, DL_BUGCHECK_WDF, WDF_LOCK_HELD, 0, wi->id, 0,
-                   "WdfInterruptAcquireLock: the lock of WDFINTERRUPT#%llu is already held",
-                   (unsigned long long)wi->id);
-    ldl_checkreports(L, h->owner, before);
-  }
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_wdf_interrupt_acquire_lock(h->obj);
+  ldl_leave(L, &c);
   return 0;
 }
 
@@ -181,7 +176,7 @@ static int l_WdfInterruptReleaseLock(lua_State *L) {
   dl_wdf_interrupt *wi = checkintr(L, 1);
   if (dl_wdf_interrupt_release(wi) != DL_OK)
     return luaL_error(L, "WdfInterruptReleaseLock: the lock of WDFINTERRUPT#%I is not held",
-                      (lua_Integer)wi->id);
+                      (lua_Integer)DL_OBJECT(wi)->id);
   return 0;
 }
 
@@ -192,7 +187,7 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   dl_wdf_interrupt *wi = checkintr(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
-  luaL_argcheck(L, !wi->locked, 1, "the interrupt's lock is held (WdfInterruptAcquireLock)");
+  luaL_argcheck(L, !dl_wdf_interrupt_locked(wi), 1, "the interrupt's lock is held (WdfInterruptAcquireLock)");
   dl_wdf_interrupt_acquire(wi);
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
@@ -206,18 +201,8 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
 
 /* interrupt:connected() -> boolean (the lab's own) */
 static int i_connected(lua_State *L) {
-  lua_pushboolean(L, checkintr(L, 1)->intr != NULL);
+  lua_pushboolean(L, dl_wdf_interrupt_connected(checkintr(L, 1)));
   return 1;
-}
-
-/* The deleter: the interrupt is disconnected and freed. */
-static int delete_interrupt(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFINTERRUPT, "WDFINTERRUPT");
-  dl_wdf_interrupt *wi = h->obj;
-  ldl_forgethandle(L, wi);
-  h->obj = NULL;
-  dl_wdf_interrupt_free(wi, 1);
-  return 0;
 }
 
 static int i_tostring(lua_State *L) {
@@ -227,19 +212,13 @@ static int i_tostring(lua_State *L) {
     return 1;
   }
   dl_wdf_interrupt *wi = h->obj;
-  lua_pushfstring(L, "WDFINTERRUPT#%I vector=%d level=%d %s", (lua_Integer)wi->id, (int)wi->vector,
-                  (int)wi->level, wi->intr ? "connected" : "disconnected");
+  lua_pushfstring(L, "WDFINTERRUPT#%I vector=%d level=%d %s", (lua_Integer)DL_OBJECT(wi)->id,
+                  (int)dl_wdf_interrupt_vector(wi), (int)dl_wdf_interrupt_level(wi),
+                  dl_wdf_interrupt_connected(wi) ? "connected" : "disconnected");
   return 1;
 }
 
-/* Handles hold nothing to free. */
-static int no_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 static const luaL_Reg meta[] = {
-  {"__gc", no_gc},
   {"__tostring", i_tostring},
   {NULL, NULL}
 };
@@ -262,7 +241,6 @@ static const luaL_Reg functions[] = {
 
 /* Registers the interrupt class and calls. */
 void lwdf_open_interrupt(lua_State *L) {
-  ldl_newclass(L, LDL_WDFINTERRUPT, meta, methods, NULL);
-  ldl_wdf_set_deleter(L, LDL_WDFINTERRUPT, delete_interrupt);
+  lwdf_newclass(L, LDL_WDFINTERRUPT, meta, methods);
   luaL_setfuncs(L, functions, 0);
 }

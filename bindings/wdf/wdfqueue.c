@@ -22,91 +22,57 @@
 #define checkqueue(L, i) ((dl_wdf_queue *)ldl_checkobject(L, i, LDL_WDFQUEUE, "WDFQUEUE")->obj)
 
 /* Checks a request the driver still owns (not completed). */
-static lrequest *check_request(lua_State *L, int arg) {
-  lrequest *rh = luaL_checkudata(L, arg, LDL_WDFREQUEST);
-  if (!rh->h.owner->m) luaL_argerror(L, arg, "its machine is closed");
-  if (rh->done || !rh->h.obj)
-    luaL_argerror(L, arg, lua_pushfstring(L, "WDFREQUEST#%I was completed", (lua_Integer)rh->id));
-  return rh;
+static dl_wdf_request *check_request(lua_State *L, int arg) {
+  lobject *h = luaL_checkudata(L, arg, LDL_WDFREQUEST);
+  if (!h->owner->m) luaL_argerror(L, arg, "its machine is closed");
+  if (!h->obj) luaL_argerror(L, arg, lua_pushfstring(L, "%s was completed", luaL_tolstring(L, arg, NULL)));
+  return h->obj;
 }
 
 /* Pushes field k of the state of the request at arg. */
-static void push_request_field(lua_State *L, lrequest *rh, const char *k) {
-  lwdf_pushstate(L, rh->h.owner, rh->h.obj, 1);
+static void push_request_field(lua_State *L, int arg, const char *k) {
+  ldl_pushstate(L, arg);
   lua_getfield(L, -1, k);
   lua_remove(L, -2);
 }
 
 /* ---- completion ------------------------------------------------------------ */
 
-/* Completes request r of lm with status and information: IoStatus set, the
-** request's EvtCleanupCallback, the request freed, then IoCompleteRequest
-** on its IRP. Leaves IoCompleteRequest, its IRP handle and IO_NO_INCREMENT
-** on the stack for the caller to call. */
-static void finish(lua_State *L, lmachine *lm, dl_wdf_request *r, uint32_t status, uint64_t info) {
-  dl_wdf_request_complete(r, status, info);
-  lwdf_pushstate(L, lm, r, 1);
-  int st = lua_gettop(L);
-  if (lua_getfield(L, st, "cleanup") == LUA_TFUNCTION) {
-    lua_getfield(L, st, "handle");
-    ldl_callback(L, lm, 1, 0);
-  } else {
-    lua_pop(L, 1);
+/* Completes request r: the core sets IoStatus and deletes the request (its
+** EvtCleanupCallback runs), then IoCompleteRequest on its IRP and the
+** queue presents what it may. The request's handle is at h. */
+static void finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t status,
+                   uint64_t info) {
+  dl_wdf_queue *q = dl_wdf_request_queue(r);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  dl_irp *irp = dl_wdf_request_complete(r, status, info);
+  if (irp) {
+    lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
+    push_request_field(L, h, "irp");
+    lua_pushinteger(L, 0);  /* IO_NO_INCREMENT */
+    ldl_callback(L, lm, 2, 0);
   }
-  lua_getfield(L, st, "handle");
-  lrequest *rh = lua_touserdata(L, -1);
-  if (rh) {
-    rh->done = 1;
-    rh->h.obj = NULL;
-  }
-  lua_pop(L, 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
-  lua_getfield(L, st, "irp");
-  lua_pushinteger(L, 0);  /* IO_NO_INCREMENT */
-  lua_remove(L, st);
-  ldl_forgethandle(L, r);
-  lwdf_dropstate(L, lm, r);
-  dl_wdf_request_free(r);
+  if (lm->m) dl_wdf_queue_dispatch(q);
+  ldl_leave(L, &c);
 }
 
-/* Completes a request for the engine (no queue callback for it). */
-static void complete_for_engine(lua_State *L, lmachine *lm, dl_wdf_request *r, uint32_t status) {
-  finish(L, lm, r, status, 0);
-  ldl_callback(L, lm, 2, 0);
-}
-
-/* Presents what the queue may present now, for a call made from Lua. */
-static void dispatch(lua_State *L, lmachine *lm, dl_wdf_queue *q) {
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
-  dl_wdf_queue_dispatch(q);
-  ldl_checkreports(L, lm, before);
-}
-
-/* Completes the request at 1 from Lua: a completed one is reported
-** (WDF_VIOLATION, request fatal error). */
+/* Completes the request at 1 from Lua: one completed already is reported
+** by the core (WDF_VIOLATION, request fatal error). */
 static int complete(lua_State *L, uint32_t status, int has_info, uint64_t info) {
-  lrequest *rh = luaL_checkudata(L, 1, LDL_WDFREQUEST);
-  lmachine *lm = rh->h.owner;
+  lobject *h = luaL_checkudata(L, 1, LDL_WDFREQUEST);
+  lmachine *lm = h->owner;
   if (!lm->m) return luaL_argerror(L, 1, "its machine is closed");
-  ldl_checkirql(L, lm, "WdfRequestComplete", 0, DL_DISPATCH_LEVEL);
-  if (rh->done) {
-    uint64_t before = ldl_reports(lm);
-    dl_verify_fail(lm->m, DL_BUGCHECK_WDF, DL_WDF_REQUEST_FATAL_ERROR, 0, rh->id, 0,
-                   "WdfRequestComplete: WDFREQUEST#%llu was already completed",
-                   (unsigned long long)rh->id);
-    ldl_checkreports(L, lm, before);
+  if (!h->obj) {
+    ldl_call c;
+    ldl_enter(L, lm, &c);
+    push_request_field(L, 1, "id");
+    dl_wdf_request_report_completed(lm->m, (uint64_t)lua_tointeger(L, -1), "WdfRequestComplete");
+    ldl_leave(L, &c);
     return 0;
   }
-  dl_wdf_request *r = rh->h.obj;
-  dl_wdf_queue *q = r->q;
-  lm->L = L;
-  uint64_t before = ldl_reports(lm);
-  finish(L, lm, r, status, has_info ? info : r->information);
-  lua_call(L, 2, 0);
-  if (!lm->m) return 0;  /* a completion routine closed the machine */
-  ldl_checkreports(L, lm, before);  /* an error of the cleanup callback */
-  dispatch(L, lm, q);
+  dl_wdf_request *r = h->obj;
+  finish(L, lm, 1, r, status, has_info ? info : dl_wdf_request_information(r));
   return 0;
 }
 
@@ -127,15 +93,13 @@ static int l_WdfRequestCompleteWithInformation(lua_State *L) {
 
 /* WdfRequestSetInformation(Request, Information) */
 static int l_WdfRequestSetInformation(lua_State *L) {
-  lrequest *rh = check_request(L, 1);
-  ((dl_wdf_request *)rh->h.obj)->information = ldl_checkuint(L, 2);
+  dl_wdf_request_set_information(check_request(L, 1), ldl_checkuint(L, 2));
   return 0;
 }
 
 /* WdfRequestGetInformation(Request) -> Information */
 static int l_WdfRequestGetInformation(lua_State *L) {
-  lrequest *rh = check_request(L, 1);
-  lua_pushinteger(L, (lua_Integer)((dl_wdf_request *)rh->h.obj)->information);
+  lua_pushinteger(L, (lua_Integer)dl_wdf_request_information(check_request(L, 1)));
   return 1;
 }
 
@@ -143,13 +107,12 @@ static int l_WdfRequestGetInformation(lua_State *L) {
 
 /* Retrieves the MDL when the request's major is one of a, b: status, Mdl. */
 static int retrieve_mdl(lua_State *L, uint8_t a, uint8_t b) {
-  lrequest *rh = check_request(L, 1);
-  dl_irp *irp = ((dl_wdf_request *)rh->h.obj)->irp;
+  dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
   if (irp->major != a && irp->major != b) {
     lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
     return 1;
   }
-  push_request_field(L, rh, "irp");
+  push_request_field(L, 1, "irp");
   lua_getfield(L, -1, "MdlAddress");
   if (lua_isnil(L, -1)) {
     lua_pushinteger(L, DL_STATUS_BUFFER_TOO_SMALL);
@@ -180,8 +143,7 @@ static void set_int(lua_State *L, const char *k, uint64_t v) {
 ** { Read = {Length, Key, DeviceOffset}, Write = ..., DeviceIoControl =
 ** {OutputBufferLength, InputBufferLength, IoControlCode} } } */
 static int l_WdfRequestGetParameters(lua_State *L) {
-  lrequest *rh = check_request(L, 1);
-  dl_irp *irp = ((dl_wdf_request *)rh->h.obj)->irp;
+  dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
   lua_createtable(L, 0, 2);
   set_int(L, "Type", irp->major);
   lua_createtable(L, 0, 3);
@@ -203,83 +165,79 @@ static int l_WdfRequestGetParameters(lua_State *L) {
 
 /* WdfRequestGetIoQueue(Request) -> WDFQUEUE */
 static int l_WdfRequestGetIoQueue(lua_State *L) {
-  push_request_field(L, check_request(L, 1), "queue");
+  lwdf_pushhandle(L, dl_wdf_request_queue(check_request(L, 1)));
   return 1;
 }
 
 /* WdfRequestWdmGetIrp(Request) -> IRP */
 static int l_WdfRequestWdmGetIrp(lua_State *L) {
-  push_request_field(L, check_request(L, 1), "irp");
+  check_request(L, 1);
+  push_request_field(L, 1, "irp");
   return 1;
 }
 
 /* WdfRequestGetDevice(Request) -> WDFDEVICE (the lab's shortcut for
 ** WdfIoQueueGetDevice(WdfRequestGetIoQueue(Request))). */
 static int l_WdfRequestGetDevice(lua_State *L) {
-  lrequest *rh = check_request(L, 1);
-  lwdf_pushhandle(L, rh->h.owner, dl_wdf_request_device(rh->h.obj));
+  lwdf_pushhandle(L, dl_wdf_request_device(check_request(L, 1)));
   return 1;
 }
 
 /* ---- the framework's side: IRPs in, requests presented ---------------------- */
 
-/* Creates the handle and state of a new request r for the IRP at irp. */
-static void new_request(lua_State *L, lmachine *lm, int machine, dl_wdf_request *r, int irp) {
-  lrequest *rh = lua_newuserdatauv(L, sizeof *rh, 1);
-  rh->h.owner = lm;
-  rh->h.obj = r;
-  rh->done = 0;
-  rh->id = r->id;
-  lua_pushvalue(L, machine);
-  lua_setiuservalue(L, -2, 1);
-  luaL_setmetatable(L, LDL_WDFREQUEST);
-  lwdf_register(L, lm, r, 0, NULL);
-  lwdf_pushstate(L, lm, r, 0);
-  lua_pushvalue(L, irp);
-  lua_setfield(L, -2, "irp");
-  lwdf_pushhandle(L, lm, r->q);
-  lua_setfield(L, -2, "queue");
+/* Pushes the handle of an IRP: its pinned handle, or the one irp.c registered. */
+static void push_irp(lua_State *L, dl_irp *irp) {
+  if (DL_OBJECT(irp)->data) {
+    ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
+    return;
+  }
+  ldl_pushhandles(L);
+  lua_rawgetp(L, -1, irp);
+  lua_remove(L, -2);
+}
+
+/* Pushes the handle of request r as the queue presents it, giving it its
+** state on first use: its IRP's handle and its id, which the handle keeps. */
+static void push_presented(lua_State *L, dl_wdf_request *r) {
+  lwdf_pushhandle(L, r);
+  ldl_pushstate(L, -1);
+  if (lua_getfield(L, -1, "id") == LUA_TNIL) {
+    lua_pushinteger(L, (lua_Integer)DL_OBJECT(r)->id);
+    lua_setfield(L, -3, "id");
+    push_irp(L, dl_wdf_request_irp(r));
+    lua_setfield(L, -3, "irp");
+  }
   lua_pop(L, 2);
 }
 
 /* The dispatch routine of a WDF driver (IRP_MJ_READ, WRITE, DEVICE_CONTROL):
-** the IRP goes to the queue configured for its type (or the default
-** queue) as a request, pended; without a queue it fails with
-** STATUS_INVALID_DEVICE_REQUEST, on a failed or removed device with
-** STATUS_INVALID_DEVICE_STATE. */
+** the core queues the IRP as a request and presents it, or refuses it with
+** a status this completes the IRP with. */
 int lwdf_dispatch(lua_State *L) {
   lobject *fdo = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   dl_irp *irp = ldl_checkobject(L, 2, LDL_IRP, "IRP")->obj;
   lmachine *lm = fdo->owner;
   lua_settop(L, 2);
-  lwdf_pushstate(L, lm, fdo->obj, 0);                                  /* 3 */
-  if (!lua_istable(L, 3) || lua_getfield(L, 3, "wdfdevice") != LUA_TUSERDATA)
+  ldl_pushstate(L, 1);                                                 /* 3 */
+  if (lua_getfield(L, 3, "wdfdevice") != LUA_TUSERDATA)
     return luaL_error(L, "the framework's dispatch routine got a DEVICE_OBJECT of no WDFDEVICE");
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, 4))->obj;        /* NULL: deleted */
-  if (d) lwdf_pushstate(L, lm, d, 0);                                  /* 5 */
-  else lua_newtable(L);
-  luaL_getsubtable(L, 5, "dispatching");
-  lobject *qh = lua_rawgeti(L, -1, irp->major) == LUA_TUSERDATA ? lua_touserdata(L, -1) : NULL;
-  dl_wdf_queue *q = qh && qh->obj ? qh->obj : d ? d->default_queue : NULL;
   dl_wdf_request *r = NULL;
-  int gone = !d || d->state == DL_WDF_FAILED || d->state == DL_WDF_REMOVED;
-  if (!q || gone || dl_wdf_queue_add(q, irp, &r) != DL_OK) {
-    irp->status = gone ? DL_STATUS_INVALID_DEVICE_STATE
-                : q ? DL_STATUS_INSUFFICIENT_RESOURCES : DL_STATUS_INVALID_DEVICE_REQUEST;
-    irp->information = 0;
-    uint32_t status = irp->status;
-    lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
-    lua_pushvalue(L, 2);
-    lua_pushinteger(L, 0);
-    lua_call(L, 2, 0);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  uint32_t status = dl_wdf_device_dispatch(d, irp, &r);
+  ldl_leave(L, &c);
+  if (status == DL_STATUS_PENDING) {
     lua_pushinteger(L, status);
     return 1;
   }
-  dl_irp_mark_pending(irp);
-  ldl_pushowner(L, 1);
-  new_request(L, lm, lua_gettop(L), r, 2);
-  dispatch(L, lm, q);
-  lua_pushinteger(L, DL_STATUS_PENDING);
+  irp->status = status;
+  irp->information = 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, 0);
+  lua_call(L, 2, 0);
+  lua_pushinteger(L, status);
   return 1;
 }
 
@@ -291,24 +249,26 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   lmachine *lm = ctx;
   lua_State *L = lm->L;
   int top = lua_gettop(L);
-  dl_irp *irp = r->irp;
+  dl_irp *irp = dl_wdf_request_irp(r);
+  push_presented(L, r);
+  int h = lua_gettop(L);
   const char *name = irp->major == DL_IRP_MJ_READ ? "EvtIoRead"
                    : irp->major == DL_IRP_MJ_WRITE ? "EvtIoWrite" : "EvtIoDeviceControl";
-  lwdf_pushstate(L, lm, q, 0);
+  lwdf_pushstate(L, q);
   lua_getfield(L, -1, "config");
   int nargs = 2;
   if (lua_getfield(L, -1, name) != LUA_TFUNCTION) {
     lua_pop(L, 1);
-    if (lua_getfield(L, -1, "EvtIoDefault") != LUA_TFUNCTION) {
-      lua_settop(L, top);
-      complete_for_engine(L, lm, r, DL_STATUS_INVALID_DEVICE_REQUEST);
+    if (lua_getfield(L, -1, "EvtIoDefault") != LUA_TFUNCTION) {  /* the framework fails it */
+      lua_settop(L, h);
+      finish(L, lm, h, r, DL_STATUS_INVALID_DEVICE_REQUEST, 0);
       lua_settop(L, top);
       return;
     }
     name = NULL;
   }
-  lwdf_pushhandle(L, lm, q);
-  lwdf_pushhandle(L, lm, r);
+  lwdf_pushhandle(L, q);
+  lua_pushvalue(L, h);
   if (name && irp->major != DL_IRP_MJ_DEVICE_CONTROL) {
     lua_pushinteger(L, irp->length);
     nargs = 3;
@@ -379,10 +339,8 @@ static int l_WdfIoQueueCreate(lua_State *L) {
                                       : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  ldl_pushowner(L, 1);
-  ldl_newobject(L, LDL_WDFQUEUE, -1, q);
-  lwdf_register(L, dh->owner, q, 3, dh->obj);
-  lwdf_pushstate(L, dh->owner, q, 0);
+  lwdf_newobject(L, dh->owner, q, 3);
+  ldl_pushstate(L, -1);
   lua_pushvalue(L, 6);
   lua_setfield(L, -2, "config");
   lua_pushvalue(L, 1);
@@ -396,9 +354,7 @@ static int l_WdfIoQueueCreate(lua_State *L) {
 /* WdfDeviceGetDefaultQueue(Device) -> WDFQUEUE or nil */
 static int l_WdfDeviceGetDefaultQueue(lua_State *L) {
   lobject *dh = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
-  dl_wdf_device *d = dh->obj;
-  if (d->default_queue) lwdf_pushhandle(L, dh->owner, d->default_queue);
-  else lua_pushnil(L);
+  lwdf_pushhandle(L, dl_wdf_device_default_queue(dh->obj));
   return 1;
 }
 
@@ -411,54 +367,29 @@ static int l_WdfDeviceConfigureRequestDispatching(lua_State *L) {
   luaL_argcheck(L, type == DL_IRP_MJ_READ || type == DL_IRP_MJ_WRITE ||
                    type == DL_IRP_MJ_DEVICE_CONTROL, 3,
                 "WdfRequestTypeRead, WdfRequestTypeWrite or WdfRequestTypeDeviceControl expected");
-  luaL_argcheck(L, q->d == dh->obj, 2, "the queue belongs to another device");
-  lwdf_pushstate(L, dh->owner, dh->obj, 1);
-  luaL_getsubtable(L, -1, "dispatching");
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, type);
+  luaL_argcheck(L, dl_wdf_queue_device(q) == dh->obj, 2, "the queue belongs to another device");
+  dl_wdf_device_configure_dispatching(dh->obj, q, (uint8_t)type);
   lua_pushinteger(L, DL_STATUS_SUCCESS);
   return 1;
 }
 
 /* WdfIoQueueGetDevice(Queue) -> WDFDEVICE */
 static int l_WdfIoQueueGetDevice(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFQUEUE, "WDFQUEUE");
-  lwdf_pushhandle(L, h->owner, ((dl_wdf_queue *)h->obj)->d);
+  lwdf_pushhandle(L, dl_wdf_queue_device(checkqueue(L, 1)));
   return 1;
 }
 
 /* queue:stats() -> { presented=, completed=, in_flight=, waiting= } (the lab's own) */
 static int q_stats(lua_State *L) {
-  dl_wdf_queue *q = checkqueue(L, 1);
-  size_t waiting = 0;
-  for (dl_link *l = q->waiting.next; l != &q->waiting; l = l->next) waiting++;
+  uint64_t presented, completed;
+  uint32_t in_flight, waiting;
+  dl_wdf_queue_stats(checkqueue(L, 1), &presented, &completed, &in_flight, &waiting);
   lua_createtable(L, 0, 4);
-  set_int(L, "presented", q->presented);
-  set_int(L, "completed", q->completed);
-  set_int(L, "in_flight", q->in_flight);
+  set_int(L, "presented", presented);
+  set_int(L, "completed", completed);
+  set_int(L, "in_flight", in_flight);
   set_int(L, "waiting", waiting);
   return 1;
-}
-
-/* The deleter of queues: only an empty queue goes (requests must be completed first). */
-static int delete_queue(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFQUEUE, "WDFQUEUE");
-  dl_wdf_queue *q = h->obj;
-  if (!dl_list_empty(&q->requests))
-    return luaL_error(L, "WdfObjectDelete: WDFQUEUE#%I still holds requests", (lua_Integer)q->id);
-  lwdf_pushstate(L, h->owner, q->d, 1);
-  luaL_getsubtable(L, -1, "dispatching");
-  for (int major = 0; major <= DL_IRP_MJ_MAXIMUM_FUNCTION; major++) {
-    if (lua_rawgeti(L, -1, major) == LUA_TUSERDATA && lua_touserdata(L, -1) == (void *)h) {
-      lua_pushnil(L);
-      lua_rawseti(L, -3, major);
-    }
-    lua_pop(L, 1);
-  }
-  ldl_forgethandle(L, q);
-  h->obj = NULL;
-  dl_wdf_queue_free(q);
-  return 0;
 }
 
 static int q_tostring(lua_State *L) {
@@ -468,26 +399,24 @@ static int q_tostring(lua_State *L) {
     return 1;
   }
   dl_wdf_queue *q = h->obj;
-  lua_pushfstring(L, "WDFQUEUE#%I %s%s in_flight=%d", (lua_Integer)q->id,
-                  q->dispatch == DL_WDF_DISPATCH_SEQUENTIAL ? "sequential" : "parallel",
-                  q->is_default ? " default" : "", (int)q->in_flight);
+  uint64_t presented, completed;
+  uint32_t in_flight, waiting;
+  dl_wdf_queue_stats(q, &presented, &completed, &in_flight, &waiting);
+  lua_pushfstring(L, "WDFQUEUE#%I %s%s in_flight=%d", (lua_Integer)DL_OBJECT(q)->id,
+                  dl_wdf_queue_dispatch_type(q) == DL_WDF_DISPATCH_SEQUENTIAL ? "sequential" : "parallel",
+                  dl_wdf_queue_is_default(q) ? " default" : "", (int)in_flight);
   return 1;
 }
 
 static int r_tostring(lua_State *L) {
-  lrequest *rh = luaL_checkudata(L, 1, LDL_WDFREQUEST);
-  lua_pushfstring(L, "WDFREQUEST#%I%s", (lua_Integer)rh->id, rh->done ? " completed" : "");
+  lobject *h = luaL_checkudata(L, 1, LDL_WDFREQUEST);
+  ldl_pushstate(L, 1);
+  lua_getfield(L, -1, "id");
+  lua_pushfstring(L, "WDFREQUEST#%I%s", lua_tointeger(L, -1), h->obj ? "" : " completed");
   return 1;
 }
 
-/* Handles hold nothing to free. */
-static int no_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 static const luaL_Reg q_meta[] = {
-  {"__gc", no_gc},
   {"__tostring", q_tostring},
   {NULL, NULL}
 };
@@ -498,7 +427,6 @@ static const luaL_Reg q_methods[] = {
 };
 
 static const luaL_Reg r_meta[] = {
-  {"__gc", no_gc},
   {"__tostring", r_tostring},
   {NULL, NULL}
 };
@@ -537,10 +465,8 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 
 /* Registers the queue and request classes, calls and constants. */
 void lwdf_open_queue(lua_State *L) {
-  ldl_newclass(L, LDL_WDFQUEUE, q_meta, q_methods, NULL);
-  ldl_newclass(L, LDL_WDFREQUEST, r_meta, no_methods, NULL);
-  ldl_wdf_set_deleter(L, LDL_WDFQUEUE, delete_queue);
-  ldl_wdf_set_deleter(L, LDL_WDFREQUEST, lwdf_reject_delete);
+  lwdf_newclass(L, LDL_WDFQUEUE, q_meta, q_methods);
+  lwdf_newclass(L, LDL_WDFREQUEST, r_meta, no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

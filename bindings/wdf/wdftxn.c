@@ -16,8 +16,9 @@
 
 /* Sets field k of the transaction's state to the value at idx. */
 static void set_state(lua_State *L, lmachine *lm, void *t, const char *k, int idx) {
+  (void)lm;
   idx = lua_absindex(L, idx);
-  lwdf_pushstate(L, lm, t, 1);
+  lwdf_pushstate(L, t);
   lua_pushvalue(L, idx);
   lua_setfield(L, -2, k);
   lua_pop(L, 1);
@@ -25,9 +26,9 @@ static void set_state(lua_State *L, lmachine *lm, void *t, const char *k, int id
 
 /* Pushes field k of the transaction's state (nil if none). */
 static void get_state(lua_State *L, lmachine *lm, void *t, const char *k) {
-  lwdf_pushstate(L, lm, t, 0);
-  if (lua_istable(L, -1)) lua_getfield(L, -1, k);
-  else lua_pushnil(L);
+  (void)lm;
+  lwdf_pushstate(L, t);
+  lua_getfield(L, -1, k);
   lua_remove(L, -2);
 }
 
@@ -59,8 +60,8 @@ int lwdfdma_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_ele
     lua_pop(L, 1);
     return 0;
   }
-  lwdf_pushhandle(L, lm, t);
-  lwdf_pushhandle(L, lm, dl_wdfdma_enabler_device(e));
+  lwdf_pushhandle(L, t);
+  lwdf_pushhandle(L, dl_wdfdma_enabler_device(e));
   get_state(L, lm, t, "context");
   lua_pushinteger(L, dl_wdfdma_txn_direction(t));
   if (sg) {
@@ -86,7 +87,7 @@ void lwdfdma_reserve(void *data, dl_wdfdma_txn *t) {
     lua_pop(L, 1);
     return;
   }
-  lwdf_pushhandle(L, lm, t);
+  lwdf_pushhandle(L, t);
   get_state(L, lm, t, "reserve_context");
   ldl_callback(L, lm, 2, 0);
 }
@@ -102,28 +103,16 @@ static int l_WdfDmaTransactionCreate(lua_State *L) {
     lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
-  uint64_t before = ldl_reports(lm);
+  ldl_call c;
+  ldl_enter(L, lm, &c);
   dl_wdfdma_txn *t;
   uint32_t st = dl_wdfdma_txn_create(h->obj, &t);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &c);
   lua_pushinteger(L, st);
   if (st) return 1;
-  ldl_pushowner(L, 1);
-  lwdfdma_newhandle(L, LDL_WDFDMATRANSACTION, -1, t, 2, h->obj);
-  lua_remove(L, -2);
+  lwdf_newobject(L, lm, t, 2);
   set_state(L, lm, t, "enabler", 1);
   return 2;
-}
-
-/* The deleter of WDFDMATRANSACTION. */
-static int del_txn(lua_State *L) {
-  lobject *h = ldl_checkobject(L, 1, LDL_WDFDMATRANSACTION, "WDFDMATRANSACTION");
-  lmachine *lm = lwdfdma_enter(L, 1);
-  uint64_t before = ldl_reports(lm);
-  dl_wdfdma_txn_delete(h->obj);
-  h->obj = NULL;
-  ldl_checkreports(L, lm, before);
-  return 0;
 }
 
 /* ---- Initialize, Execute, completion ------------------------------------------------ */
@@ -143,9 +132,10 @@ static int l_WdfDmaTransactionInitialize(lua_State *L) {
   uint64_t va = ldl_checkuint(L, 5), length = ldl_checkuint(L, 6);
   lmachine *lm = lwdfdma_enter(L, 1);
   keep_program(L, lm, t, 2);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call_;
+  ldl_enter(L, lm, &call_);
   uint32_t st = dl_wdfdma_txn_initialize(t, dir, mdl, va, length);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call_);
   lua_pushnil(L);
   set_state(L, lm, t, "request", -1);
   lua_pushinteger(L, st);
@@ -160,9 +150,10 @@ static int l_WdfDmaTransactionInitializeUsingRequest(lua_State *L) {
   int dir = lwdfdma_checkdirection(L, 4);
   lmachine *lm = lwdfdma_enter(L, 1);
   keep_program(L, lm, t, 3);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call_;
+  ldl_enter(L, lm, &call_);
   uint32_t st = dl_wdfdma_txn_initialize_request(t, r, dir);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call_);
   if (st != DL_STATUS_SUCCESS) lua_pushnil(L);
   set_state(L, lm, t, "request", st == DL_STATUS_SUCCESS ? 2 : -1);
   lua_pushinteger(L, st);
@@ -175,9 +166,10 @@ static int l_WdfDmaTransactionExecute(lua_State *L) {
   lua_settop(L, 2);
   lmachine *lm = lwdfdma_enter(L, 1);
   set_state(L, lm, t, "context", 2);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call_;
+  ldl_enter(L, lm, &call_);
   uint32_t st = dl_wdfdma_txn_execute(t);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call_);
   lua_pushinteger(L, st);
   return 1;
 }
@@ -187,10 +179,11 @@ static int completed(lua_State *L, int kind) {
   dl_wdfdma_txn *t = checktxn(L, 1);
   uint64_t n = kind == DL_WDFDMA_COMPLETE ? 0 : ldl_checkuint(L, 2);
   lmachine *lm = lwdfdma_enter(L, 1);
-  uint64_t before = ldl_reports(lm);
+  ldl_call call_;
+  ldl_enter(L, lm, &call_);
   uint32_t st = 0;
   int done = dl_wdfdma_txn_completed(t, n, kind, &st);
-  ldl_checkreports(L, lm, before);
+  ldl_leave(L, &call_);
   lua_pushboolean(L, done);
   lua_pushinteger(L, st);
   return 2;
@@ -212,10 +205,10 @@ static int l_WdfDmaTransactionDmaCompletedFinal(lua_State *L) {
 /* Runs a core call on the transaction at 1 with report checking. */
 #define CALL(L, t, expr)                      \
   do {                                        \
-    lmachine *lm_ = lwdfdma_enter(L, 1);      \
-    uint64_t before_ = ldl_reports(lm_);      \
+    ldl_call c_;                              \
+    ldl_enter(L, lwdfdma_enter(L, 1), &c_);   \
     expr;                                     \
-    ldl_checkreports(L, lm_, before_);        \
+    ldl_leave(L, &c_);                        \
   } while (0)
 
 /* WdfDmaTransactionRelease(DmaTransaction) -> status */
@@ -326,8 +319,7 @@ static int l_WdfDmaTransactionGetRequest(lua_State *L) {
 /* WdfDmaTransactionGetDevice(DmaTransaction) -> WDFDEVICE */
 static int l_WdfDmaTransactionGetDevice(lua_State *L) {
   dl_wdfdma_txn *t = checktxn(L, 1);
-  lmachine *lm = ((lobject *)lua_touserdata(L, 1))->owner;
-  lwdf_pushhandle(L, lm, dl_wdfdma_enabler_device(dl_wdfdma_txn_enabler(t)));
+  lwdf_pushhandle(L, dl_wdfdma_enabler_device(dl_wdfdma_txn_enabler(t)));
   return 1;
 }
 
@@ -362,7 +354,6 @@ static const luaL_Reg functions[] = {
 
 /* Registers the transaction calls, its deleter and txn:state(). */
 void lwdfdma_open_txn(lua_State *L) {
-  ldl_wdf_set_deleter(L, LDL_WDFDMATRANSACTION, del_txn);
   luaL_setfuncs(L, functions, 0);
   luaL_getmetatable(L, LDL_WDFDMATRANSACTION);
   lua_getfield(L, -1, "__methods");

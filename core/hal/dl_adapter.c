@@ -271,6 +271,21 @@ const dl_device_description *dl_adapter_description(const dl_adapter *a) { retur
 const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a) { return &a->stats; }
 void *dl_adapter_framework(const dl_adapter *a) { return a->framework; }
 void dl_adapter_set_framework(dl_adapter *a, void *fw) { a->framework = fw; }
+int dl_adapter_needs_registers(const dl_adapter *a) { return a->needs_registers; }
+
+/* Is the channel taken for dev (a request of its own outstanding, or a control routine running)? */
+int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev) {
+  return dev->channel_requests || a->in_control;
+}
+
+/* Would a request be granted now: channel free, nobody queued, registers free? */
+int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t n, int channel) {
+  if (a->owner || !dl_list_empty(&a->channel_queue)) return 0;
+  if (channel && dl_adapter_channel_busy(a, dev)) return 0;
+  if (!a->needs_registers || n == 0) return 1;
+  dl_mapregs *mr = dl_mapregs_of(a->m);
+  return mr && dl_mapregs_can_take(mr, n);
+}
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
 
 /* Returns 0 (after report 0x18) if the adapter was put. */

@@ -100,6 +100,14 @@ int dl_adapter_is_released(const dl_adapter *a);
 const dl_device_description *dl_adapter_description(const dl_adapter *a);
 const dl_adapter_stats *dl_adapter_get_stats(const dl_adapter *a);
 void *dl_adapter_framework(const dl_adapter *a);
+/* 1 if its transfers go through map registers (not a 64-bit S/G master). */
+int dl_adapter_needs_registers(const dl_adapter *a);
+/* 1 while dev has a channel request outstanding or the adapter runs an
+** AdapterControl: a framework asking for the channel then waits its turn. */
+int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev);
+/* 1 if a request for n registers (with the channel: channel 1) would be
+** granted at once rather than queued (KMDF's immediate execution). */
+int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t n, int channel);
 void dl_adapter_set_framework(dl_adapter *a, void *fw);
 
 /* AllocateAdapterChannel (DISPATCH_LEVEL): returns an NTSTATUS. `control`

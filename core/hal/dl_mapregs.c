@@ -58,6 +58,12 @@ int dl_mapregs_take(dl_mapregs *mr, uint32_t n, uint32_t *first) {
   return DL_OK;
 }
 
+/* 1 if n registers could be taken at once: nobody waits and a run is free. */
+int dl_mapregs_can_take(const dl_mapregs *mr, uint32_t n) {
+  uint32_t first;
+  return dl_list_empty(&mr->waiters) && (n == 0 || find_run(mr->allocated, 0, mr->count, n, &first) == DL_OK);
+}
+
 /* Returns n registers from first. */
 void dl_mapregs_give(dl_mapregs *mr, uint32_t first, uint32_t n) {
   memset(mr->allocated + first, 0, n);

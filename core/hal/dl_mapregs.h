@@ -40,6 +40,10 @@ dl_mapregs *dl_mapregs_of(dl_machine *m);
 /* Takes the first run of n free registers; DL_ENOSPACE if there is none. */
 int dl_mapregs_take(dl_mapregs *mr, uint32_t n, uint32_t *first);
 
+/* 1 if a request for n registers would be granted at once: no request
+** waits before it and a run of n is free (the run search of take). */
+int dl_mapregs_can_take(const dl_mapregs *mr, uint32_t n);
+
 /* Returns n registers from first. */
 void dl_mapregs_give(dl_mapregs *mr, uint32_t first, uint32_t n);
 

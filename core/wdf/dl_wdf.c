@@ -33,9 +33,68 @@ const char *dl_wdf_event_name(dl_wdf_event ev) {
   return (unsigned)ev < DL_WDF_EVENT_COUNT ? event_names[ev] : "?";
 }
 
+/* ---- drivers -------------------------------------------------------------------- */
+
+static void driver_free(dl_wdf_object *o) {
+  dl_wdf_object_fini(o);
+  free(o);
+}
+static void driver_destroy(dl_object *o) { driver_free((dl_wdf_object *)o); }
+
+static const dl_wdf_class driver_class = {
+  {"WDFDRIVER", driver_destroy, NULL, NULL}, DL_WDF_NOT_DELETABLE, NULL, driver_free
+};
+
+/* WdfDriverCreate. */
+int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out) {
+  dl_wdf_verify_irql(m, "WdfDriverCreate", 1, DL_PASSIVE_LEVEL);
+  dl_wdf_driver *drv = calloc(1, sizeof *drv);
+  if (!drv) return DL_ENOMEM;
+  /* The driver takes no id of its own (0): the ids the lab prints stay those
+  ** of the objects a driver makes. */
+  dl_object anchor = {.m = m, .id = 0};
+  dl_object_init_as(DL_OBJECT(drv), &driver_class.base, &anchor);
+  drv->parent = NULL;
+  dl_list_init(&drv->wdf_children);
+  dl_list_init(&drv->wdf_sibling);
+  *out = drv;
+  return DL_OK;
+}
+
+/* ---- devices -------------------------------------------------------------------- */
+
+/* Frees the device's memory; its FDO, like every device object, is the
+** machine's (IRPs sent to it still point at it). */
+static void device_free_memory(dl_wdf_device *d) {
+  dl_wdf_object_fini(DL_WDF(d));
+  free(d->res);
+  free(d->hooks);
+  free(d->log);
+  free(d);
+}
+
+/* Machine teardown: the queues and interrupts went before (newer). */
+static void device_destroy(dl_object *o) { device_free_memory((dl_wdf_device *)o); }
+
+/* The framework's deletion: what is still on the device's lists goes too. */
+static void device_dispose(dl_wdf_object *o) {
+  dl_wdf_device *d = (dl_wdf_device *)o;
+  if (d->power_event_set) dl_clock_cancel(dl_machine_clock(d->m), d->power_event);
+  while (!dl_list_empty(&d->queues))
+    dl_wdf_object_delete_framework(DL_WDF(DL_CONTAINER(d->queues.next, dl_wdf_queue, link)));
+  while (!dl_list_empty(&d->interrupts))
+    dl_wdf_object_delete_framework(DL_WDF(DL_CONTAINER(d->interrupts.next, dl_wdf_interrupt, link)));
+  device_free_memory(d);
+}
+
+static const dl_wdf_class device_class = {
+  {"WDFDEVICE", device_destroy, NULL, NULL}, DL_WDF_NOT_DELETABLE, NULL, device_dispose
+};
+
 /* Creates a framework device and its FDO. */
-int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_wdf_ops *ops,
-                      void *ctx, dl_wdf_device **out) {
+int dl_wdf_device_new(dl_machine *m, dl_wdf_driver *driver, dl_device *pdo, const char *name,
+                      const dl_wdf_ops *ops, void *ctx, dl_wdf_device **out) {
+  dl_wdf_verify_irql(m, "WdfDeviceCreate", 1, DL_PASSIVE_LEVEL);
   dl_wdf_device *d = calloc(1, sizeof *d);
   if (!d) return DL_ENOMEM;
   char fdo_name[48];
@@ -45,8 +104,7 @@ int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_
     free(d);
     return rc;
   }
-  d->m = m;
-  d->id = dl_machine_next_id(m);
+  dl_wdf_object_init(DL_WDF(d), m, &device_class, DL_WDF(driver));
   d->pdo = pdo;
   d->ops = ops;
   d->ctx = ctx;
@@ -58,19 +116,22 @@ int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_
   return DL_OK;
 }
 
-/* Frees the device and what belongs to it; its FDO, like every device
-** object, is the machine's (IRPs sent to it still point at it). */
-void dl_wdf_device_free(dl_wdf_device *d, int machine_alive) {
-  if (!d) return;
-  if (machine_alive && d->power_event_set) dl_clock_cancel(dl_machine_clock(d->m), d->power_event);
-  while (!dl_list_empty(&d->queues))
-    dl_wdf_queue_free(DL_CONTAINER(d->queues.next, dl_wdf_queue, link));
-  while (!dl_list_empty(&d->interrupts))
-    dl_wdf_interrupt_free(DL_CONTAINER(d->interrupts.next, dl_wdf_interrupt, link), machine_alive);
-  free(d->res);
-  free(d->hooks);
-  free(d->log);
-  free(d);
+/* Device accessors. */
+dl_device *dl_wdf_device_fdo(const dl_wdf_device *d) { return d->fdo; }
+dl_wdf_state dl_wdf_device_state(const dl_wdf_device *d) { return d->state; }
+uint32_t dl_wdf_device_power(const dl_wdf_device *d) { return d->power; }
+dl_wdf_queue *dl_wdf_device_default_queue(const dl_wdf_device *d) { return d->default_queue; }
+void dl_wdf_device_set_events(dl_wdf_device *d, uint32_t events) { d->events = events; }
+const char *const *dl_wdf_device_power_log(const dl_wdf_device *d, size_t *n) {
+  *n = d->nlog;
+  return d->log;
+}
+
+/* WdfDeviceSetAlignmentRequirement. */
+int dl_wdf_device_set_alignment(dl_wdf_device *d, uint32_t a) {
+  if (a > 0x1ff || (a & (a + 1)) != 0) return DL_EINVAL;
+  d->alignment = a;
+  return DL_OK;
 }
 
 /* The DMA layer's accessors. */

@@ -19,8 +19,9 @@
 ** takes no more power changes. A failed PrepareHardware also gets its
 ** ReleaseHardware (the framework's "failed own hardware" path).
 **
-** Framework objects belong to their device; a device is freed with
-** dl_wdf_device_free (the binding does it when its machine goes).
+** Framework objects sit on the object layer (dl_wdfobject.h): the device
+** is a child of its driver, queues and interrupts of their device, requests
+** of their queue; they go with their parents, or at dl_wdf_unload.
 */
 #ifndef DL_WDF_H
 #define DL_WDF_H
@@ -30,6 +31,7 @@
 
 #include "base/dl_list.h"
 #include "base/dl_ntstatus.h"
+#include "wdf/dl_wdfobject.h"
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_device dl_device;
@@ -37,6 +39,7 @@ typedef struct dl_irp dl_irp;
 typedef struct dl_dpc dl_dpc;
 typedef struct dl_interrupt dl_interrupt;
 
+typedef struct dl_wdf_driver dl_wdf_driver;
 typedef struct dl_wdf_device dl_wdf_device;
 typedef struct dl_wdf_queue dl_wdf_queue;
 typedef struct dl_wdf_request dl_wdf_request;
@@ -60,6 +63,9 @@ enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2 };
 
 /* Parameter 1 of bug check 0x10D for a request misused (WDF_REQUEST_FATAL_ERROR). */
 #define DL_WDF_REQUEST_FATAL_ERROR 0x6u
+
+/* IRP major functions the framework dispatches: slots of the dispatching table. */
+#define DL_WDF_MAJOR_COUNT 28
 
 /* One CM_PARTIAL_RESOURCE_DESCRIPTOR, reduced. */
 typedef struct dl_wdf_resource {
@@ -112,9 +118,13 @@ typedef struct dl_wdf_hook {
   void *ctx;
 } dl_wdf_hook;
 
+/* WDFDRIVER: the root of a driver's objects (WdfDriverCreate). */
+struct dl_wdf_driver {
+  DL_WDF_OBJECT_FIELDS
+};
+
 struct dl_wdf_device {
-  dl_machine *m;
-  uint64_t id;
+  DL_WDF_OBJECT_FIELDS
   dl_device *pdo;              /* the hardware's DEVICE_OBJECT */
   dl_device *fdo;              /* the framework's own (WdfDeviceWdmGetDeviceObject) */
   uint32_t alignment;          /* WdfDeviceSetAlignmentRequirement */
@@ -134,13 +144,13 @@ struct dl_wdf_device {
   size_t nlog, log_cap;
   dl_link queues, interrupts;
   dl_wdf_queue *default_queue;
-  void *data;                  /* user slot (the binding) */
+  dl_wdf_queue *dispatching[DL_WDF_MAJOR_COUNT];  /* WdfDeviceConfigureRequestDispatching */
 };
 
 struct dl_wdf_queue {
+  DL_WDF_OBJECT_FIELDS
   dl_link link;                /* on its device's list */
   dl_wdf_device *d;
-  uint64_t id;
   int dispatch;                /* DL_WDF_DISPATCH_* */
   int is_default;
   dl_link waiting;             /* requests not yet presented, FIFO */
@@ -148,24 +158,22 @@ struct dl_wdf_queue {
   uint32_t in_flight;          /* presented, not completed */
   int presenting, again;       /* re-entrancy guard of dl_wdf_queue_dispatch */
   uint64_t presented, completed;
-  void *data;                  /* user slot */
 };
 
 struct dl_wdf_request {
+  DL_WDF_OBJECT_FIELDS
   dl_link link;                /* on its queue's `requests` */
   dl_link wait;                /* on `waiting` until presented */
   dl_wdf_queue *q;
-  uint64_t id;
   dl_irp *irp;
   int presented, completed;
   uint64_t information;        /* WdfRequestSetInformation */
-  void *data;                  /* user slot */
 };
 
 struct dl_wdf_interrupt {
+  DL_WDF_OBJECT_FIELDS
   dl_link link;                /* on its device's list */
   dl_wdf_device *d;
-  uint64_t id;
   int has_resource;            /* assigned an interrupt descriptor at start */
   uint32_t vector;
   uint8_t level;
@@ -175,20 +183,45 @@ struct dl_wdf_interrupt {
   dl_dpc *dpc;                 /* the DPC for WdfInterruptQueueDpcForIsr */
   uint8_t lock_old_irql;       /* WdfInterruptAcquireLock */
   int locked;
-  void *data;                  /* user slot */
 };
 
-/* ---- devices ---------------------------------------------------------------- */
+/* ---- drivers and devices ---------------------------------------------------- */
 
-/* WdfDeviceCreate: a framework device over the hardware's PDO, with an FDO
-** of its own named after it. */
-int dl_wdf_device_new(dl_machine *m, dl_device *pdo, const char *name, const dl_wdf_ops *ops,
-                      void *ctx, dl_wdf_device **out);
+/* WdfDriverCreate (PASSIVE_LEVEL): the driver object, root of its devices. */
+int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out);
 
-/* Frees the device with its queues, requests and interrupts (disconnecting
-** them); its FDO stays the machine's. With machine_alive 0 (the machine is already gone)
-** only the memory is freed. NULL is a harmless no-op. */
-void dl_wdf_device_free(dl_wdf_device *d, int machine_alive);
+/* WdfDeviceCreate (PASSIVE_LEVEL): a framework device of driver (NULL:
+** none) over the hardware's PDO, with an FDO of its own named after it.
+** The driver may not delete it: m:wdf_remove_device (dl_wdf_device_remove,
+** then dl_wdf_object_delete_framework) does. */
+int dl_wdf_device_new(dl_machine *m, dl_wdf_driver *driver, dl_device *pdo, const char *name,
+                      const dl_wdf_ops *ops, void *ctx, dl_wdf_device **out);
+
+/* Accessors of the device. */
+dl_device *dl_wdf_device_fdo(const dl_wdf_device *d);
+dl_wdf_state dl_wdf_device_state(const dl_wdf_device *d);
+uint32_t dl_wdf_device_power(const dl_wdf_device *d);
+dl_wdf_queue *dl_wdf_device_default_queue(const dl_wdf_device *d);
+/* The power log: n names (static strings), in order. */
+const char *const *dl_wdf_device_power_log(const dl_wdf_device *d, size_t *n);
+/* Which callbacks the driver gave: bit (1 << dl_wdf_event). */
+void dl_wdf_device_set_events(dl_wdf_device *d, uint32_t events);
+/* WdfDeviceSetAlignmentRequirement: a FILE_*_ALIGNMENT value (2^n - 1, at
+** most 511); DL_EINVAL otherwise. */
+int dl_wdf_device_set_alignment(dl_wdf_device *d, uint32_t alignment);
+
+/* WdfDeviceConfigureRequestDispatching: requests of IRP major `major`
+** (READ, WRITE or DEVICE_CONTROL) go to q, a queue of the device. DL_EINVAL otherwise. */
+int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major);
+
+/* The framework's dispatch routine for an IRP sent to the device's FDO
+** (d NULL: the device was deleted): the IRP goes as a request to the queue
+** configured for its major, else the default queue, is marked pending and
+** presented as the queue may (STATUS_PENDING, the request in *out). The
+** failure statuses, for the caller to complete the IRP with:
+** INVALID_DEVICE_STATE (device failed, removed or gone),
+** INVALID_DEVICE_REQUEST (no queue), INSUFFICIENT_RESOURCES. */
+uint32_t dl_wdf_device_dispatch(dl_wdf_device *d, dl_irp *irp, dl_wdf_request **out);
 
 /* The contract with the DMA layer. */
 dl_device *dl_wdf_device_pdo(const dl_wdf_device *d);
@@ -233,8 +266,12 @@ const char *dl_wdf_event_name(dl_wdf_event ev);
 ** (DL_EBUSY if the device has one already). */
 int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out);
 
-/* Frees a queue with its requests; NULL is a harmless no-op. */
-void dl_wdf_queue_free(dl_wdf_queue *q);
+/* Queue accessors; `waiting` counts requests not yet presented. */
+dl_wdf_device *dl_wdf_queue_device(const dl_wdf_queue *q);
+int dl_wdf_queue_dispatch_type(const dl_wdf_queue *q);
+int dl_wdf_queue_is_default(const dl_wdf_queue *q);
+void dl_wdf_queue_stats(const dl_wdf_queue *q, uint64_t *presented, uint64_t *completed,
+                        uint32_t *in_flight, uint32_t *waiting);
 
 /* A request for irp joins the queue's tail; the caller then sets up its
 ** side of the request and calls dl_wdf_queue_dispatch. */
@@ -245,14 +282,22 @@ int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out);
 ** all of them. Safe to call from inside a presentation. */
 void dl_wdf_queue_dispatch(dl_wdf_queue *q);
 
-/* WdfRequestComplete's bookkeeping: sets the IRP's IoStatus (status,
-** information) and marks the request completed. The caller completes the
-** IRP, then calls dl_wdf_queue_dispatch. DL_ESTATE if it was completed
-** before (a 0x10D report is the caller's to make) or never presented. */
-int dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information);
+/* WdfRequestComplete[WithInformation] (<= DISPATCH_LEVEL): sets the IRP's
+** IoStatus (status, information) and the framework deletes the request
+** (its EvtCleanupCallback runs). Returns the IRP for the caller to complete
+** (IoCompleteRequest), then it calls dl_wdf_queue_dispatch on the queue it
+** got from dl_wdf_request_queue before. NULL if the request was never
+** presented (DL_ESTATE-like misuse, reported 0x10D/0x6). */
+dl_irp *dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information);
 
-/* Frees a request (taking it off its queue). NULL is a harmless no-op. */
-void dl_wdf_request_free(dl_wdf_request *r);
+/* A call on a request the driver completed already (its object is gone):
+** report 0x10D/0x6 naming `call` and the request's id. */
+void dl_wdf_request_report_completed(dl_machine *m, uint64_t id, const char *call);
+
+/* Request accessors: its queue; WdfRequestSet/GetInformation. */
+dl_wdf_queue *dl_wdf_request_queue(const dl_wdf_request *r);
+void dl_wdf_request_set_information(dl_wdf_request *r, uint64_t information);
+uint64_t dl_wdf_request_information(const dl_wdf_request *r);
 
 /* The contract with the DMA layer. */
 dl_irp *dl_wdf_request_irp(const dl_wdf_request *r);
@@ -274,7 +319,16 @@ int dl_wdf_interrupt_queue_dpc(dl_wdf_interrupt *wi);
 int dl_wdf_interrupt_acquire(dl_wdf_interrupt *wi);
 int dl_wdf_interrupt_release(dl_wdf_interrupt *wi);
 
-/* Frees an interrupt (WdfObjectDelete), disconnecting it. */
-void dl_wdf_interrupt_free(dl_wdf_interrupt *wi, int machine_alive);
+/* Interrupt accessors. */
+dl_wdf_device *dl_wdf_interrupt_device(const dl_wdf_interrupt *wi);
+int dl_wdf_interrupt_has_dpc(const dl_wdf_interrupt *wi);
+int dl_wdf_interrupt_connected(const dl_wdf_interrupt *wi);
+int dl_wdf_interrupt_locked(const dl_wdf_interrupt *wi);
+uint8_t dl_wdf_interrupt_level(const dl_wdf_interrupt *wi);
+uint32_t dl_wdf_interrupt_vector(const dl_wdf_interrupt *wi);
+
+/* WdfInterruptAcquireLock by the driver: IRQL <= DIRQL (0xE6/0x13), a lock
+** already held is WDF_VIOLATION 0x2 (then nothing happens). */
+void dl_wdf_interrupt_acquire_lock(dl_wdf_interrupt *wi);
 
 #endif

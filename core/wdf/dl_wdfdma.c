@@ -51,6 +51,13 @@ void dl_wdfdma_wrong_state(dl_wdfdma_txn *t, const char *call, const char *allow
 
 /* ---- creation ------------------------------------------------------------------ */
 
+static void enabler_destroy(dl_object *o);
+static void enabler_dispose(dl_wdf_object *o);
+
+static const dl_wdf_class enabler_class = {
+  {"WDFDMAENABLER", enabler_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, enabler_dispose
+};
+
 /* Profile properties: 1 if valid (and modelled), with S/G, 64-bit, duplex. */
 static int profile_of(int profile, int *sg, int *dma64, int *duplex) {
   static const struct { int sg, dma64, duplex; } p[] = {
@@ -113,9 +120,8 @@ uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
   if (st) return st;
   dl_wdfdma_enabler *e = calloc(1, sizeof *e);
   if (!e) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  dl_wdf_object_init(DL_WDF(e), m, &enabler_class, DL_WDF(d));
   e->d = d;
-  e->m = m;
-  e->id = dl_machine_next_id(m);
   e->cfg = *c;
   e->ops = ops;
   e->version = desc.version;
@@ -137,7 +143,7 @@ uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
   if (!st && dl_wdf_device_add_power_hook(d, dl_wdfdma_enabler_power, e))
     st = DL_STATUS_INSUFFICIENT_RESOURCES;
   if (st) {
-    dl_wdfdma_enabler_delete(e, 1);
+    dl_wdf_object_delete_framework(DL_WDF(e));
     return st;
   }
   e->hooked = 1;
@@ -161,37 +167,32 @@ void dl_wdfdma_enabler_reap(dl_wdfdma_enabler *e) {
   if (e->dead && dl_list_empty(&e->zombies)) free(e);
 }
 
-/* Frees every object's memory only: the machine is gone. */
-static void free_detached(dl_wdfdma_enabler *e) {
-  dl_link *lists[] = {&e->txns, &e->zombies, &e->commons};
-  for (int k = 0; k < 3; k++)
-    while (!dl_list_empty(lists[k])) {
-      dl_link *l = lists[k]->next;
-      dl_list_remove(l);
-      if (k < 2) dl_wdftxn_free_memory(DL_CONTAINER(l, dl_wdfdma_txn, link));
-      else free(DL_CONTAINER(l, dl_wdfdma_common, link));
-    }
+/* Machine teardown: memory only; its transactions and buffers (newer) went
+** before, the zombies an adapter still held go now. */
+static void enabler_destroy(dl_object *o) {
+  dl_wdfdma_enabler *e = (dl_wdfdma_enabler *)o;
+  dl_wdf_object_fini(DL_WDF(e));
+  while (!dl_list_empty(&e->zombies)) {
+    dl_link *l = e->zombies.next;
+    dl_list_remove(l);
+    dl_wdftxn_free_memory(DL_CONTAINER(l, dl_wdfdma_txn, link));
+  }
   free(e);
 }
 
-/* Deletes the enabler and what belongs to it; transactions an adapter
-** will still call back stay as zombies, and so does the enabler's memory. */
-void dl_wdfdma_enabler_delete(dl_wdfdma_enabler *e, int machine_alive) {
-  if (!e) return;
-  if (!machine_alive) {
-    free_detached(e);
-    return;
-  }
-  while (!dl_list_empty(&e->txns)) {
-    dl_wdfdma_txn *t = DL_CONTAINER(e->txns.next, dl_wdfdma_txn, link);
-    dl_wdfdma_txn_delete(t);
-    if (e->ops && e->ops->deleted) e->ops->deleted(e, t);
-  }
-  while (!dl_list_empty(&e->commons)) {
-    dl_wdfdma_common *cb = DL_CONTAINER(e->commons.next, dl_wdfdma_common, link);
-    dl_wdfdma_common_delete(cb);
-    if (e->ops && e->ops->deleted) e->ops->deleted(e, cb);
-  }
+/* The framework's deletion: its transactions and common buffers go with it
+** (wherever ParentObject put them), the power hook, its adapters
+** (PutDmaAdapter); transactions an adapter will still call back stay as
+** zombies, and so does the enabler's memory. */
+static void enabler_dispose(dl_wdf_object *o) {
+  dl_wdfdma_enabler *e = (dl_wdfdma_enabler *)o;
+  dl_link *lists[] = {&e->txns, &e->commons};
+  for (int k = 0; k < 2; k++)
+    for (dl_link *l = lists[k]->next; l != lists[k];) {
+      dl_wdf_object *c = k ? DL_WDF(DL_CONTAINER(l, dl_wdfdma_common, link))
+                           : DL_WDF(DL_CONTAINER(l, dl_wdfdma_txn, link));
+      l = dl_wdf_object_delete_framework(c) ? lists[k]->next : l->next;
+    }
   if (e->hooked) dl_wdf_device_remove_power_hook(e->d, e);
   put_adapter(e->adapters[0]);
   if (e->adapters[1] != e->adapters[0]) put_adapter(e->adapters[1]);
@@ -254,8 +255,6 @@ dl_adapter *dl_wdfdma_enabler_adapter(const dl_wdfdma_enabler *e, int direction)
 }
 uint32_t dl_wdfdma_enabler_max_sg_elements(const dl_wdfdma_enabler *e) { return e->max_sg; }
 int dl_wdfdma_enabler_is_packet(const dl_wdfdma_enabler *e) { return e->packet; }
-void *dl_wdfdma_enabler_data(const dl_wdfdma_enabler *e) { return e->data; }
-void dl_wdfdma_enabler_set_data(dl_wdfdma_enabler *e, void *data) { e->data = data; }
 
 /* WdfDmaEnablerSetMaximumScatterGatherElements. */
 void dl_wdfdma_enabler_set_max_sg_elements(dl_wdfdma_enabler *e, uint32_t n) {
@@ -267,6 +266,31 @@ void dl_wdfdma_enabler_set_max_sg_elements(dl_wdfdma_enabler *e, uint32_t n) {
 
 /* WdfCommonBufferCreate[WithConfig]: from the write adapter, realigned when
 ** the requirement exceeds a page (FxCommonBuffer::AllocateCommonBuffer). */
+static void common_free(dl_wdfdma_common *cb) {
+  dl_machine *m = dl_adapter_machine(cb->a);
+  uint8_t irql = dl_machine_irql(m);
+  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
+  if (!dl_adapter_is_released(cb->a))
+    dl_adapter_free_common(cb->a, cb->raw_length, cb->raw_logical, cb->raw_va, 1);
+  dl_machine_set_irql(m, irql);
+  dl_list_remove(&cb->link);
+  free(cb);
+}
+
+static void common_dispose(dl_wdf_object *o) { common_free((dl_wdfdma_common *)o); }
+
+/* Machine teardown: the adapter frees the memory itself. */
+static void common_destroy(dl_object *o) {
+  dl_wdfdma_common *cb = (dl_wdfdma_common *)o;
+  dl_wdf_object_fini(DL_WDF(cb));
+  dl_list_remove(&cb->link);
+  free(cb);
+}
+
+static const dl_wdf_class common_class = {
+  {"WDFCOMMONBUFFER", common_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, common_dispose
+};
+
 uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t alignment,
                                  dl_wdfdma_common **out) {
   *out = NULL;
@@ -287,26 +311,13 @@ uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t
   cb->logical = cb->raw_logical + shift;
   cb->va = cb->raw_va + shift;
   cb->length = length;
+  dl_wdf_object_init(DL_WDF(cb), e->m, &common_class, DL_WDF(e));
   dl_list_append(&e->commons, &cb->link);
   *out = cb;
   return DL_STATUS_SUCCESS;
 }
 
-/* Deletes a common buffer (FreeCommonBuffer at PASSIVE_LEVEL). */
-void dl_wdfdma_common_delete(dl_wdfdma_common *cb) {
-  if (!cb) return;
-  dl_machine *m = dl_adapter_machine(cb->a);
-  uint8_t irql = dl_machine_irql(m);
-  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
-  if (!dl_adapter_is_released(cb->a))
-    dl_adapter_free_common(cb->a, cb->raw_length, cb->raw_logical, cb->raw_va, 1);
-  dl_machine_set_irql(m, irql);
-  dl_list_remove(&cb->link);
-  free(cb);
-}
-
 uint64_t dl_wdfdma_common_va(const dl_wdfdma_common *cb) { return cb->va; }
 uint64_t dl_wdfdma_common_logical(const dl_wdfdma_common *cb) { return cb->logical; }
 uint64_t dl_wdfdma_common_length(const dl_wdfdma_common *cb) { return cb->length; }
-void *dl_wdfdma_common_data(const dl_wdfdma_common *cb) { return cb->data; }
-void dl_wdfdma_common_set_data(dl_wdfdma_common *cb, void *data) { cb->data = data; }
+

@@ -66,7 +66,7 @@ typedef struct dl_wdfdma_config {
   uint32_t callbacks;
 } dl_wdfdma_config;
 
-/* How the engine calls the driver; `data` is the object's user slot. */
+/* How the engine calls the driver; `data` is the object's binding slot. */
 typedef struct dl_wdfdma_ops {
   /* EvtProgramDma at DISPATCH_LEVEL: a scatter/gather profile passes the
   ** list (sg), the packet profile its one element (el); the result is ignored. */
@@ -75,8 +75,6 @@ typedef struct dl_wdfdma_ops {
   void (*reserve)(void *data, dl_wdfdma_txn *t);
   /* One enabler power callback (DL_WDFDMA_EVT_*) at PASSIVE_LEVEL: NTSTATUS. */
   uint32_t (*power)(void *data, dl_wdfdma_enabler *e, int callback);
-  /* A transaction or common buffer (obj) was deleted with its enabler. */
-  void (*deleted)(dl_wdfdma_enabler *e, void *obj);
 } dl_wdfdma_ops;
 
 /* ---- enablers ----------------------------------------------------------------- */
@@ -88,10 +86,11 @@ typedef struct dl_wdfdma_ops {
 uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
                                   const dl_wdfdma_ops *ops, dl_wdfdma_enabler **out);
 
-/* Deletes the enabler: its transactions and common buffers (ops->deleted
-** tells the binding), the power hook, its adapters (PutDmaAdapter). With
-** machine_alive 0 only the memory is freed. NULL is a harmless no-op. */
-void dl_wdfdma_enabler_delete(dl_wdfdma_enabler *e, int machine_alive);
+/* Enablers, common buffers and transactions are framework objects
+** (dl_wdfobject.h): children of their device / enabler unless ParentObject
+** says otherwise, deleted with dl_wdf_object_delete. Deleting an enabler
+** takes its transactions and common buffers along, removes the power hook
+** and puts its adapters (PutDmaAdapter). */
 
 /* The power hook (dl_wdf_power_fn): up runs Fill, Enable, SelfManagedIoStart
 ** (the first failure stops and is returned); down runs SelfManagedIoStop,
@@ -112,8 +111,6 @@ uint64_t dl_wdfdma_enabler_fragment_length(const dl_wdfdma_enabler *e, int direc
 dl_adapter *dl_wdfdma_enabler_adapter(const dl_wdfdma_enabler *e, int direction);
 uint32_t dl_wdfdma_enabler_max_sg_elements(const dl_wdfdma_enabler *e);
 int dl_wdfdma_enabler_is_packet(const dl_wdfdma_enabler *e);
-void *dl_wdfdma_enabler_data(const dl_wdfdma_enabler *e);
-void dl_wdfdma_enabler_set_data(dl_wdfdma_enabler *e, void *data);
 
 /* WdfDmaEnablerSetMaximumScatterGatherElements (PASSIVE_LEVEL); 0 is ignored. */
 void dl_wdfdma_enabler_set_max_sg_elements(dl_wdfdma_enabler *e, uint32_t n);
@@ -129,23 +126,19 @@ const char *dl_wdfdma_callback_name(int callback);
 uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t alignment,
                                  dl_wdfdma_common **out);
 
-/* Deletes a common buffer; NULL is a harmless no-op. */
-void dl_wdfdma_common_delete(dl_wdfdma_common *cb);
-
 uint64_t dl_wdfdma_common_va(const dl_wdfdma_common *cb);
 uint64_t dl_wdfdma_common_logical(const dl_wdfdma_common *cb);
 uint64_t dl_wdfdma_common_length(const dl_wdfdma_common *cb);
-void *dl_wdfdma_common_data(const dl_wdfdma_common *cb);
-void dl_wdfdma_common_set_data(dl_wdfdma_common *cb, void *data);
 
 /* ---- transactions ------------------------------------------------------------- */
 
 /* WdfDmaTransactionCreate: a transaction in state Created. */
 uint32_t dl_wdfdma_txn_create(dl_wdfdma_enabler *e, dl_wdfdma_txn **out);
 
-/* WdfObjectDelete: everything is released by force (a delete in Transfer
-** is a report); a transaction waiting for its adapter is freed when the
-** wait ends. NULL is a harmless no-op. */
+/* The framework's side of its deletion (the class's dispose: delete with
+** dl_wdf_object_delete): everything is released by force (a delete in
+** Transfer is a report); a transaction waiting for its adapter is freed
+** when the wait ends. NULL is a harmless no-op. */
 void dl_wdfdma_txn_delete(dl_wdfdma_txn *t);
 
 /* WdfDmaTransactionInitialize: [va, va+length) of the MDL chain. */
@@ -202,8 +195,6 @@ uint64_t dl_wdfdma_txn_bytes_transferred(const dl_wdfdma_txn *t);
 uint64_t dl_wdfdma_txn_current_length(const dl_wdfdma_txn *t);
 dl_wdf_request *dl_wdfdma_txn_request(const dl_wdfdma_txn *t);
 int dl_wdfdma_txn_reserved(const dl_wdfdma_txn *t);
-void *dl_wdfdma_txn_data(const dl_wdfdma_txn *t);
-void dl_wdfdma_txn_set_data(dl_wdfdma_txn *t, void *data);
 
 /* Name of a transaction state ("Created"...). */
 const char *dl_wdfdma_state_name(int state);

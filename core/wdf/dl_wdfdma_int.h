@@ -6,13 +6,13 @@
 #ifndef DL_WDFDMA_INT_H
 #define DL_WDFDMA_INT_H
 
-#include "hal/dl_adapter_int.h"
+#include "hal/dl_adapter.h"
+#include "machine/dl_machine.h"
 #include "wdf/dl_wdfdma.h"
 
 struct dl_wdfdma_enabler {
+  DL_WDF_OBJECT_FIELDS
   dl_wdf_device *d;
-  dl_machine *m;
-  uint64_t id;
   dl_wdfdma_config cfg;
   uint32_t version;             /* DEVICE_DESCRIPTION version: 2, or 3 */
   int packet, duplex;
@@ -28,27 +28,24 @@ struct dl_wdfdma_enabler {
   const dl_wdfdma_ops *ops;
   int hooked;
   int dead;                     /* deleted; freed when the last zombie goes */
-  void *data;
 };
 
 struct dl_wdfdma_common {
+  DL_WDF_OBJECT_FIELDS
   dl_link link;
   dl_wdfdma_enabler *e;
   dl_adapter *a;
   uint64_t va, logical, length;         /* what the driver sees (aligned) */
   uint64_t raw_va, raw_logical;         /* what AllocateCommonBuffer gave */
   uint32_t raw_length;
-  void *data;
 };
 
-/* What a transaction's pending channel request is for. */
-enum { WAIT_NONE, WAIT_TRANSFER, WAIT_RESERVE };
 
 struct dl_wdfdma_txn {
-  dl_link link;                 /* on its enabler's txns (or nowhere once a zombie) */
+  DL_WDF_OBJECT_FIELDS
+  dl_link link;                 /* on its enabler's txns (or its zombies once deleted) */
   dl_link chan;                 /* on chan_waiters while waiting to ask */
   dl_wdfdma_enabler *e;
-  uint64_t id;
   int state;
   int direction;
   dl_adapter *a;
@@ -77,7 +74,6 @@ struct dl_wdfdma_txn {
   uint64_t reserved_base;
   int reserve_pending;          /* reservation asked, not granted yet */
   int staging, rerun;
-  void *data;
 };
 
 /* Returns 1 if the machine's IRQL is at most `level` (exact: equal), with
@@ -87,8 +83,43 @@ int dl_wdfdma_irql(dl_machine *m, const char *call, int exact, uint8_t level);
 /* Records report 0x10D/0x8 for a call made in the wrong state. */
 void dl_wdfdma_wrong_state(dl_wdfdma_txn *t, const char *call, const char *allowed);
 
-/* Frees a transaction's memory only (its machine is gone). */
+/* Frees a transaction's memory only (machine teardown). */
 void dl_wdftxn_free_memory(dl_wdfdma_txn *t);
+
+/* The transaction class (dl_wdftxn.c). */
+extern const dl_wdf_class dl_wdftxn_class;
+
+/* Shared by the state machine (dl_wdftxn.c) and the controls (dl_wdftxnctl.c). */
+enum { DL_WAIT_NONE = 0, DL_WAIT_TRANSFER = 1, DL_WAIT_RESERVE = 2 };
+void dl_wdftxn_check_irql(const dl_wdfdma_txn *t, const char *call);
+uint8_t dl_wdftxn_raise_dispatch(dl_machine *m);
+uint64_t dl_wdftxn_chain_regs(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t ps);
+uint32_t dl_wdftxn_elements_of(const dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len);
+int dl_wdftxn_grantable_now(const dl_wdfdma_txn *t, uint32_t regs, int channel);
+void dl_wdftxn_finish(dl_wdfdma_txn *t, uint32_t st);
+void dl_wdftxn_forget(dl_wdfdma_txn *t);
+void dl_wdftxn_unqueue(dl_wdfdma_txn *t);
+void dl_wdftxn_hold(dl_wdfdma_txn *t);
+int dl_wdftxn_unhold(dl_wdfdma_txn *t);
+uint32_t dl_wdftxn_request_channel(dl_wdfdma_txn *t, int kind, uint32_t n);
+
+/* The short names the two transaction files use for the above. */
+#ifdef DL_WDFTXN_SHORT_NAMES
+#define WAIT_NONE DL_WAIT_NONE
+#define WAIT_TRANSFER DL_WAIT_TRANSFER
+#define WAIT_RESERVE DL_WAIT_RESERVE
+#define check_irql dl_wdftxn_check_irql
+#define raise_dispatch dl_wdftxn_raise_dispatch
+#define chain_regs dl_wdftxn_chain_regs
+#define elements_of dl_wdftxn_elements_of
+#define grantable_now dl_wdftxn_grantable_now
+#define finish dl_wdftxn_finish
+#define forget dl_wdftxn_forget
+#define unqueue dl_wdftxn_unqueue
+#define hold dl_wdftxn_hold
+#define unhold dl_wdftxn_unhold
+#define request_channel dl_wdftxn_request_channel
+#endif
 
 /* Frees the enabler's memory once it is dead and has no zombies. */
 void dl_wdfdma_enabler_reap(dl_wdfdma_enabler *e);

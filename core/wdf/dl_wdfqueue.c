@@ -10,6 +10,7 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "wdf/dl_wdf.h"
+#include "hal/dl_adapter.h"
 
 /* Used by dl_wdf.c. */
 void dl_wdf_interrupts_assign(dl_wdf_device *d);
@@ -18,6 +19,35 @@ void dl_wdf_interrupt_disconnect(dl_wdf_interrupt *wi);
 
 /* ---- queues ----------------------------------------------------------------- */
 
+/* Machine teardown: its requests (newer) went before. */
+static void queue_destroy(dl_object *o) {
+  dl_wdf_queue *q = (dl_wdf_queue *)o;
+  dl_wdf_object_fini(DL_WDF(q));
+  dl_list_remove(&q->link);
+  free(q);
+}
+
+/* A queue is deleted only once its requests are completed. */
+static int queue_may_delete(dl_wdf_object *o) {
+  return dl_list_empty(&((dl_wdf_queue *)o)->requests) ? DL_OK : DL_EBUSY;
+}
+
+/* The framework's deletion: off the device's tables, its requests with it. */
+static void queue_dispose(dl_wdf_object *o) {
+  dl_wdf_queue *q = (dl_wdf_queue *)o;
+  while (!dl_list_empty(&q->requests))
+    dl_wdf_object_delete_framework(DL_WDF(DL_CONTAINER(q->requests.next, dl_wdf_request, link)));
+  if (q->d->default_queue == q) q->d->default_queue = NULL;
+  for (int i = 0; i < DL_WDF_MAJOR_COUNT; i++)
+    if (q->d->dispatching[i] == q) q->d->dispatching[i] = NULL;
+  dl_list_remove(&q->link);
+  free(q);
+}
+
+static const dl_wdf_class queue_class = {
+  {"WDFQUEUE", queue_destroy, NULL, NULL}, DL_WDF_DELETABLE, queue_may_delete, queue_dispose
+};
+
 /* Creates a queue of the device. */
 int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out) {
   if (dispatch != DL_WDF_DISPATCH_SEQUENTIAL && dispatch != DL_WDF_DISPATCH_PARALLEL)
@@ -25,8 +55,8 @@ int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queu
   if (is_default && d->default_queue) return DL_EBUSY;
   dl_wdf_queue *q = calloc(1, sizeof *q);
   if (!q) return DL_ENOMEM;
+  dl_wdf_object_init(DL_WDF(q), d->m, &queue_class, DL_WDF(d));
   q->d = d;
-  q->id = dl_machine_next_id(d->m);
   q->dispatch = dispatch;
   q->is_default = is_default;
   dl_list_init(&q->waiting);
@@ -37,22 +67,43 @@ int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queu
   return DL_OK;
 }
 
-/* Frees a queue and its requests. */
-void dl_wdf_queue_free(dl_wdf_queue *q) {
-  if (!q) return;
-  while (!dl_list_empty(&q->requests))
-    dl_wdf_request_free(DL_CONTAINER(q->requests.next, dl_wdf_request, link));
-  if (q->d->default_queue == q) q->d->default_queue = NULL;
-  dl_list_remove(&q->link);
-  free(q);
+/* Queue accessors. */
+dl_wdf_device *dl_wdf_queue_device(const dl_wdf_queue *q) { return q->d; }
+int dl_wdf_queue_dispatch_type(const dl_wdf_queue *q) { return q->dispatch; }
+int dl_wdf_queue_is_default(const dl_wdf_queue *q) { return q->is_default; }
+void dl_wdf_queue_stats(const dl_wdf_queue *q, uint64_t *presented, uint64_t *completed,
+                        uint32_t *in_flight, uint32_t *waiting) {
+  *presented = q->presented;
+  *completed = q->completed;
+  *in_flight = q->in_flight;
+  *waiting = 0;
+  for (const dl_link *l = q->waiting.next; l != &q->waiting; l = l->next) (*waiting)++;
 }
+
+/* Takes a request off its queue and frees it. */
+static void request_free(dl_wdf_request *r) {
+  if (r->presented && !r->completed) r->q->in_flight--;
+  dl_list_remove(&r->wait);
+  dl_list_remove(&r->link);
+  free(r);
+}
+
+static void request_destroy(dl_object *o) {
+  dl_wdf_object_fini((dl_wdf_object *)o);
+  request_free((dl_wdf_request *)o);
+}
+static void request_dispose(dl_wdf_object *o) { request_free((dl_wdf_request *)o); }
+
+static const dl_wdf_class request_class = {
+  {"WDFREQUEST", request_destroy, NULL, NULL}, DL_WDF_FRAMEWORK_OWNED, NULL, request_dispose
+};
 
 /* Queues a request for irp (presented by the next dl_wdf_queue_dispatch). */
 int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out) {
   dl_wdf_request *r = calloc(1, sizeof *r);
   if (!r) return DL_ENOMEM;
+  dl_wdf_object_init(DL_WDF(r), q->d->m, &request_class, DL_WDF(q));
   r->q = q;
-  r->id = dl_machine_next_id(q->d->m);
   r->irp = irp;
   dl_list_append(&q->requests, &r->link);
   dl_list_append(&q->waiting, &r->wait);
@@ -89,32 +140,68 @@ void dl_wdf_queue_dispatch(dl_wdf_queue *q) {
   q->presenting = 0;
 }
 
-/* Records the completion of a presented request. */
-int dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information) {
-  if (r->completed || !r->presented) return DL_ESTATE;
+/* ---- the framework's dispatch routine ------------------------------------------- */
+
+/* Routes IRPs of `major` to q. */
+int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major) {
+  if (q->d != d || (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE &&
+                    major != DL_IRP_MJ_DEVICE_CONTROL))
+    return DL_EINVAL;
+  d->dispatching[major] = q;
+  return DL_OK;
+}
+
+/* An IRP reaches the device: queued as a request and presented, or refused. */
+uint32_t dl_wdf_device_dispatch(dl_wdf_device *d, dl_irp *irp, dl_wdf_request **out) {
+  *out = NULL;
+  if (!d || d->state == DL_WDF_FAILED || d->state == DL_WDF_REMOVED)
+    return DL_STATUS_INVALID_DEVICE_STATE;
+  dl_wdf_queue *q = irp->major < DL_WDF_MAJOR_COUNT ? d->dispatching[irp->major] : NULL;
+  if (!q) q = d->default_queue;
+  if (!q) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  if (dl_wdf_queue_add(q, irp, out)) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  dl_irp_mark_pending(irp);
+  dl_wdf_queue_dispatch(q);
+  return DL_STATUS_PENDING;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+/* WdfRequestComplete: IoStatus set, the request deleted by the framework. */
+dl_irp *dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information) {
+  dl_machine *m = r->m;
+  dl_wdf_verify_irql(m, "WdfRequestComplete", 0, DL_DISPATCH_LEVEL);
+  if (r->completed || !r->presented) {
+    dl_wdf_report(m, DL_WDF_REQUEST_FATAL_ERROR, 0, r->id,
+                  "WdfRequestComplete: WDFREQUEST#%llu was never presented to the driver",
+                  (unsigned long long)r->id);
+    return NULL;
+  }
   r->completed = 1;
   r->q->in_flight--;
   r->q->completed++;
   dl_wdf_device_request_done(r->q->d);
-  if (r->irp) {
-    r->irp->status = status;
-    r->irp->information = information;
+  dl_irp *irp = r->irp;
+  if (irp) {
+    irp->status = status;
+    irp->information = information;
   }
-  return DL_OK;
+  dl_wdf_object_delete_framework(DL_WDF(r));
+  return irp;
 }
 
-/* Frees a request. */
-void dl_wdf_request_free(dl_wdf_request *r) {
-  if (!r) return;
-  if (r->presented && !r->completed) r->q->in_flight--;
-  dl_list_remove(&r->wait);
-  dl_list_remove(&r->link);
-  free(r);
+/* A call on a request completed already. */
+void dl_wdf_request_report_completed(dl_machine *m, uint64_t id, const char *call) {
+  dl_wdf_report(m, DL_WDF_REQUEST_FATAL_ERROR, 0, id, "%s: WDFREQUEST#%llu was already completed",
+                call, (unsigned long long)id);
 }
 
-/* The DMA layer's accessors. */
+/* Request accessors. */
 dl_irp *dl_wdf_request_irp(const dl_wdf_request *r) { return r->irp; }
 dl_wdf_device *dl_wdf_request_device(const dl_wdf_request *r) { return r->q->d; }
+dl_wdf_queue *dl_wdf_request_queue(const dl_wdf_request *r) { return r->q; }
+void dl_wdf_request_set_information(dl_wdf_request *r, uint64_t n) { r->information = n; }
+uint64_t dl_wdf_request_information(const dl_wdf_request *r) { return r->information; }
 
 /* ---- interrupts ------------------------------------------------------------- */
 
@@ -160,17 +247,39 @@ void dl_wdf_interrupts_assign(dl_wdf_device *d) {
   }
 }
 
+/* Machine teardown: its DPC and connection (newer) went before. */
+static void interrupt_destroy(dl_object *o) {
+  dl_wdf_interrupt *wi = (dl_wdf_interrupt *)o;
+  dl_wdf_object_fini(DL_WDF(wi));
+  dl_list_remove(&wi->link);
+  free(wi);
+}
+
+/* The framework's deletion: disconnected, its DPC freed. */
+static void interrupt_dispose(dl_wdf_object *o) {
+  dl_wdf_interrupt *wi = (dl_wdf_interrupt *)o;
+  dl_wdf_interrupt_disconnect(wi);
+  dl_dpc_free(wi->dpc);
+  dl_list_remove(&wi->link);
+  free(wi);
+}
+
+static const dl_wdf_class interrupt_class = {
+  {"WDFINTERRUPT", interrupt_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, interrupt_dispose
+};
+
 /* Creates an interrupt of the device (and its DPC). */
 int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out) {
   dl_wdf_interrupt *wi = calloc(1, sizeof *wi);
   if (!wi) return DL_ENOMEM;
+  dl_wdf_object_init(DL_WDF(wi), d->m, &interrupt_class, DL_WDF(d));
   wi->d = d;
-  wi->id = dl_machine_next_id(d->m);
   wi->has_dpc = has_dpc;
   wi->has_enable = has_enable;
   if (has_dpc) {
     int rc = dl_dpc_new(d->m, on_dpc, wi, &wi->dpc);
     if (rc) {
+      dl_wdf_object_fini(DL_WDF(wi));
       free(wi);
       return rc;
     }
@@ -196,15 +305,21 @@ void dl_wdf_interrupt_disconnect(dl_wdf_interrupt *wi) {
   wi->intr = NULL;
 }
 
-/* Frees an interrupt, disconnecting it and freeing its DPC. */
-void dl_wdf_interrupt_free(dl_wdf_interrupt *wi, int machine_alive) {
-  if (!wi) return;
-  if (machine_alive) {
-    dl_wdf_interrupt_disconnect(wi);
-    dl_dpc_free(wi->dpc);
-  }
-  dl_list_remove(&wi->link);
-  free(wi);
+/* Interrupt accessors. */
+dl_wdf_device *dl_wdf_interrupt_device(const dl_wdf_interrupt *wi) { return wi->d; }
+int dl_wdf_interrupt_has_dpc(const dl_wdf_interrupt *wi) { return wi->dpc != NULL; }
+int dl_wdf_interrupt_connected(const dl_wdf_interrupt *wi) { return wi->intr != NULL; }
+int dl_wdf_interrupt_locked(const dl_wdf_interrupt *wi) { return wi->locked; }
+uint8_t dl_wdf_interrupt_level(const dl_wdf_interrupt *wi) { return wi->level; }
+uint32_t dl_wdf_interrupt_vector(const dl_wdf_interrupt *wi) { return wi->vector; }
+
+/* WdfInterruptAcquireLock by the driver, with its rules. */
+void dl_wdf_interrupt_acquire_lock(dl_wdf_interrupt *wi) {
+  dl_wdf_verify_irql(wi->m, "WdfInterruptAcquireLock", 0, wi->level > 2 ? wi->level : 2);
+  if (dl_wdf_interrupt_acquire(wi) != DL_OK)
+    dl_wdf_report(wi->m, DL_WDF_LOCK_HELD, 0, wi->id,
+                  "WdfInterruptAcquireLock: the lock of WDFINTERRUPT#%llu is already held",
+                  (unsigned long long)wi->id);
 }
 
 /* KeInsertQueueDpc on the interrupt's DPC. */

@@ -12,8 +12,10 @@
 ** at its completion, so the next EvtProgramDma waits while registers are
 ** short. A device has one channel request outstanding at a time: further
 ** transactions wait in the enabler's queue (chan_waiters) and ask when the
-** device may, at the next call into this layer.
+** device may, at the next call into this layer. Reservations and the other
+** controls are in dl_wdftxnctl.c.
 */
+#define DL_WDFTXN_SHORT_NAMES
 #include "wdf/dl_wdfdma_int.h"
 
 #include <stdlib.h>
@@ -33,14 +35,14 @@ static int is_write(const dl_wdfdma_txn *t) { return t->direction == DL_WDFDMA_W
 
 
 /* Raises to DISPATCH_LEVEL around a HAL call, as KMDF does; returns the old IRQL. */
-static uint8_t raise_dispatch(dl_machine *m) {
+uint8_t raise_dispatch(dl_machine *m) {
   uint8_t old = dl_machine_irql(m);
   if (old < DL_DISPATCH_LEVEL) dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
   return old;
 }
 
 /* Every WdfDmaTransaction* call is legal at <= DISPATCH_LEVEL. */
-static void check_irql(const dl_wdfdma_txn *t, const char *call) {
+void check_irql(const dl_wdfdma_txn *t, const char *call) {
   dl_wdfdma_irql(t->e->m, call, 0, DL_DISPATCH_LEVEL);
 }
 
@@ -59,21 +61,35 @@ static int reap(dl_wdfdma_txn *t) {
   return 0;
 }
 
-static void hold(dl_wdfdma_txn *t) { t->busy++; }
+void hold(dl_wdfdma_txn *t) { t->busy++; }
 
 /* Ends an engine call on t; 0 if t was freed. */
-static int unhold(dl_wdfdma_txn *t) {
+int unhold(dl_wdfdma_txn *t) {
   t->busy--;
   return reap(t);
 }
+
+static void txn_dispose(dl_wdf_object *o) { dl_wdfdma_txn_delete((dl_wdfdma_txn *)o); }
+
+/* Machine teardown: the memory only (the adapters drop what they hold). */
+static void txn_destroy(dl_object *o) {
+  dl_wdfdma_txn *t = (dl_wdfdma_txn *)o;
+  dl_wdf_object_fini(DL_WDF(t));
+  dl_list_remove(&t->link);
+  free(t);
+}
+
+const dl_wdf_class dl_wdftxn_class = {
+  {"WDFDMATRANSACTION", txn_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, txn_dispose
+};
 
 /* WdfDmaTransactionCreate. */
 uint32_t dl_wdfdma_txn_create(dl_wdfdma_enabler *e, dl_wdfdma_txn **out) {
   dl_wdfdma_irql(e->m, "WdfDmaTransactionCreate", 0, DL_DISPATCH_LEVEL);
   dl_wdfdma_txn *t = calloc(1, sizeof *t);
   if (!t) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  dl_wdf_object_init(DL_WDF(t), e->m, &dl_wdftxn_class, DL_WDF(e));
   t->e = e;
-  t->id = dl_machine_next_id(e->m);
   t->state = DL_TXN_CREATED;
   t->a = e->adapters[0];
   t->single = (e->cfg.flags & DL_WDFDMA_REQUIRE_SINGLE_TRANSFER) != 0;
@@ -99,7 +115,7 @@ static void locate(const dl_wdfdma_txn *t, uint64_t offset, dl_mdl **mdl, uint64
 }
 
 /* Registers [va, va+len) over the chain needs: the span of each piece. */
-static uint64_t chain_regs(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t ps) {
+uint64_t chain_regs(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t ps) {
   uint64_t n = 0;
   for (dl_mdl *cur = mdl; cur && len; cur = dl_mdl_next(cur)) {
     uint64_t at = cur == mdl ? va : dl_mdl_virtual_address(cur), here = min64(mdl_end(cur) - at, len);
@@ -128,7 +144,7 @@ static uint64_t fit_registers(dl_mdl *mdl, uint64_t va, uint64_t len, uint64_t n
 }
 
 /* Scatter/gather elements of one transfer, as CalculateScatterGatherList counts them. */
-static uint32_t elements_of(const dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len) {
+uint32_t elements_of(const dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len) {
   uint32_t size = 0, regs = 0;
   if (dl_adapter_calculate_sglist(t->a, mdl, va, (uint32_t)len, &size, &regs)) return UINT32_MAX;
   (void)regs;
@@ -139,26 +155,16 @@ static uint32_t elements_of(const dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, ui
 ** capped so its registers fit the adapter's. */
 static uint64_t sg_fragment(const dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t left) {
   uint64_t len = min64(left, t->max_frag);
-  if (t->a->needs_registers) len = fit_registers(mdl, va, len, t->a->nmr, psize(t));
+  if (dl_adapter_needs_registers(t->a))
+    len = fit_registers(mdl, va, len, dl_adapter_map_registers(t->a), psize(t));
   return len;
-}
-
-/* Returns 1 if a run of n registers is free in the pool. */
-static int free_run(const dl_mapregs *mr, uint32_t n) {
-  uint32_t run = 0;
-  for (uint32_t i = 0; i < mr->count && run < n; i++) run = mr->allocated[i] ? 0 : run + 1;
-  return run >= n;
 }
 
 /* Returns 1 if a request for regs registers would be granted at once
 ** (SetImmediateExecution: otherwise it fails instead of queueing). */
-static int grantable_now(const dl_wdfdma_txn *t, uint32_t regs, int channel) {
-  dl_adapter *a = t->a;
-  if (a->owner || !dl_list_empty(&a->channel_queue) || !dl_list_empty(&t->e->chan_waiters)) return 0;
-  if (channel && (pdo(t)->channel_requests || a->in_control)) return 0;
-  if (!a->needs_registers || regs == 0) return 1;
-  dl_mapregs *mr = dl_mapregs_of(t->e->m);
-  return mr && dl_list_empty(&mr->waiters) && free_run(mr, regs);
+int grantable_now(const dl_wdfdma_txn *t, uint32_t regs, int channel) {
+  if (!dl_list_empty(&t->e->chan_waiters)) return 0;
+  return dl_adapter_grantable_now(t->a, pdo(t), regs, channel);
 }
 
 /* ---- the driver's callbacks ----------------------------------------------------- */
@@ -200,14 +206,14 @@ static void release_resources(dl_wdfdma_txn *t) {
 }
 
 /* The transaction ends with st: TransferCompleted or TransferFailed. */
-static void finish(dl_wdfdma_txn *t, uint32_t st) {
+void finish(dl_wdfdma_txn *t, uint32_t st) {
   t->state = NT_ERROR(st) ? DL_TXN_TRANSFER_FAILED : DL_TXN_TRANSFER_COMPLETED;
   release_resources(t);
   t->cur_len = 0;
 }
 
 /* Forgets the buffer and per-use settings (ReleaseForReuse). */
-static void forget(dl_wdfdma_txn *t) {
+void forget(dl_wdfdma_txn *t) {
   t->mdl = NULL;
   t->request = NULL;
   t->va = t->length = 0;
@@ -216,7 +222,7 @@ static void forget(dl_wdfdma_txn *t) {
 }
 
 /* Takes t off the enabler's queue of channel waiters. */
-static void unqueue(dl_wdfdma_txn *t) {
+void unqueue(dl_wdfdma_txn *t) {
   if (!t->queued) return;
   dl_list_remove(&t->chan);
   dl_list_init(&t->chan);
@@ -311,8 +317,8 @@ static uint32_t ask_channel(dl_wdfdma_txn *t, int kind, uint32_t n) {
 }
 
 /* Asks now, or joins the enabler's queue while the device has a request out. */
-static uint32_t request_channel(dl_wdfdma_txn *t, int kind, uint32_t n) {
-  if (!dl_list_empty(&t->e->chan_waiters) || pdo(t)->channel_requests || t->a->in_control) {
+uint32_t request_channel(dl_wdfdma_txn *t, int kind, uint32_t n) {
+  if (!dl_list_empty(&t->e->chan_waiters) || dl_adapter_channel_busy(t->a, pdo(t))) {
     t->wait_kind = kind;
     t->regs = n;
     t->queued = 1;
@@ -326,7 +332,7 @@ static uint32_t request_channel(dl_wdfdma_txn *t, int kind, uint32_t n) {
 void dl_wdftxn_kick(dl_wdfdma_enabler *e) {
   while (!dl_list_empty(&e->chan_waiters)) {
     dl_wdfdma_txn *t = DL_CONTAINER(e->chan_waiters.next, dl_wdfdma_txn, chan);
-    if (pdo(t)->channel_requests || t->a->in_control) return;
+    if (dl_adapter_channel_busy(t->a, pdo(t))) return;
     unqueue(t);
     int kind = t->wait_kind;
     uint32_t n = kind == WAIT_RESERVE ? t->reserved : t->regs;
@@ -368,7 +374,7 @@ static uint32_t stage_sg(dl_wdfdma_txn *t) {
   uint64_t len = sg_fragment(t, mdl, va, t->remaining);
   if (len == 0) return DL_STATUS_INSUFFICIENT_RESOURCES;
   if (elements_of(t, mdl, va, len) > t->e->max_sg) return DL_STATUS_WDF_TOO_FRAGMENTED;
-  uint32_t regs = t->a->needs_registers ? (uint32_t)chain_regs(mdl, va, len, psize(t)) : 0;
+  uint32_t regs = dl_adapter_needs_registers(t->a) ? (uint32_t)chain_regs(mdl, va, len, psize(t)) : 0;
   if (t->immediate && !grantable_now(t, regs, 0)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   t->cur_mdl = mdl;
   t->cur_va = va;
@@ -412,8 +418,9 @@ static uint32_t stage(dl_wdfdma_txn *t) {
 static uint32_t check_single(dl_wdfdma_txn *t) {
   dl_wdfdma_enabler *e = t->e;
   if (t->length > t->max_frag) return DL_STATUS_WDF_TOO_MANY_TRANSFERS;
-  uint64_t regs = t->a->needs_registers ? chain_regs(t->mdl, t->va, t->length, psize(t)) : 0;
-  if (regs > (t->reserved ? t->reserved : t->a->nmr)) return DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS;
+  uint64_t regs = dl_adapter_needs_registers(t->a) ? chain_regs(t->mdl, t->va, t->length, psize(t)) : 0;
+  if (regs > (t->reserved ? t->reserved : dl_adapter_map_registers(t->a)))
+    return DL_STATUS_WDF_NOT_ENOUGH_MAP_REGISTERS;
   uint32_t el = elements_of(t, t->mdl, t->va, t->length);
   if (el > e->max_sg || (e->packet && el > 1)) return DL_STATUS_WDF_TOO_FRAGMENTED;
   return DL_STATUS_SUCCESS;
@@ -524,7 +531,7 @@ static uint32_t start_packet(dl_wdfdma_txn *t) {
   }
   uint64_t ps = psize(t), frag = min64(t->remaining, t->max_frag);
   uint64_t regs = frag == t->remaining ? chain_regs(t->mdl, t->va, frag, ps) : dl_span_pages(ps - 1, frag, ps);
-  if (regs > t->a->nmr) regs = t->a->nmr;
+  if (regs > dl_adapter_map_registers(t->a)) regs = dl_adapter_map_registers(t->a);
   if (t->immediate && !grantable_now(t, (uint32_t)regs, 1)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   t->regs = (uint32_t)regs;
   return request_channel(t, WAIT_TRANSFER, t->regs);
@@ -603,143 +610,8 @@ uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t) {
   return DL_STATUS_SUCCESS;
 }
 
-/* ---- reservations (reference 2.4) -------------------------------------------------- */
-
-/* WdfDmaTransactionAllocateResources. */
-uint32_t dl_wdfdma_txn_allocate_resources(dl_wdfdma_txn *t, int direction, uint32_t required) {
-  const char *call = "WdfDmaTransactionAllocateResources";
-  dl_wdfdma_enabler *e = t->e;
-  check_irql(t, call);
-  if (e->version < 3 || !e->packet) return DL_STATUS_INVALID_DEVICE_REQUEST;
-  if (t->reserved) {
-    dl_verify_fail(e->m, DL_BUGCHECK_WDF, DL_WDF_DMA_FATAL_ERROR, t->id, (uint64_t)t->state, 0,
-                   "%s: WDFDMATRANSACTION#%llu already has a reservation of %u map registers",
-                   call, (unsigned long long)t->id, t->reserved);
-    return DL_STATUS_INVALID_DEVICE_STATE;
-  }
-  int ok = required ? t->state == DL_TXN_CREATED || t->state == DL_TXN_INITIALIZED ||
-                          t->state == DL_TXN_RELEASED
-                    : t->state == DL_TXN_INITIALIZED;
-  if (!ok) {
-    dl_wdfdma_wrong_state(t, call, required ? "Created, Initialized or Released" : "Initialized");
-    return DL_STATUS_INVALID_DEVICE_STATE;
-  }
-  int dir = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
-  if (!required) required = (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
-  if (required > e->nmr[dir]) return DL_STATUS_INVALID_PARAMETER;
-  t->direction = dir;
-  t->a = e->adapters[dir];
-  if (t->immediate && !grantable_now(t, required, 1)) return DL_STATUS_INSUFFICIENT_RESOURCES;
-  forget(t);  /* the MDL is cleared: the driver initializes in EvtReserveDma */
-  t->state = DL_TXN_RESERVED;
-  t->reserved = required;
-  hold(t);
-  uint32_t st = request_channel(t, WAIT_RESERVE, required);
-  if (st) t->reserved = 0;
-  unhold(t);
-  return st;
-}
-
-/* WdfDmaTransactionFreeResources. */
-void dl_wdfdma_txn_free_resources(dl_wdfdma_txn *t) {
-  const char *call = "WdfDmaTransactionFreeResources";
-  check_irql(t, call);
-  if (t->state == DL_TXN_CREATED || t->state == DL_TXN_TRANSFER || t->state == DL_TXN_DELETED) {
-    dl_wdfdma_wrong_state(t, call, "Reserved, Initialized, TransferCompleted, TransferFailed or Released");
-    return;
-  }
-  if (!t->reserved) return;
-  if (t->queued && t->wait_kind == WAIT_RESERVE) {
-    unqueue(t);
-  } else if (t->pending && t->wait_kind == WAIT_RESERVE) {
-    t->drop++;  /* EvtReserveDma will not run */
-  } else {
-    uint8_t irql = raise_dispatch(t->e->m);
-    dl_adapter_free_map_registers(t->a, t->reserved_base, t->reserved);
-    dl_machine_set_irql(t->e->m, irql);
-  }
-  t->wait_kind = WAIT_NONE;
-  t->reserved = 0;
-  t->reserved_base = 0;
-  dl_wdftxn_kick(t->e);
-}
-
-/* ---- other controls (reference 2.5) ---------------------------------------------- */
-
-/* WdfDmaTransactionGetTransferInfo: v3 asks the HAL (exact counts), v2
-** gives the worst case Σ SPAN_PAGES over the chain for both. */
-void dl_wdfdma_txn_transfer_info(dl_wdfdma_txn *t, uint32_t *map_registers, uint32_t *elements) {
-  *map_registers = *elements = 0;
-  check_irql(t, "WdfDmaTransactionGetTransferInfo");
-  if (t->state != DL_TXN_INITIALIZED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionGetTransferInfo", "Initialized");
-    return;
-  }
-  uint32_t worst = (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
-  if (t->e->version < 3) {
-    *map_registers = *elements = worst;
-    return;
-  }
-  *map_registers = t->a->needs_registers ? worst : 0;
-  *elements = elements_of(t, t->mdl, t->va, t->length);
-}
-
-/* WdfDmaTransactionSetMaximumLength: after Initialize. Each call is
-** compared with the enabler's fragment length, not with an earlier call
-** (FxDmaTransactionBase::SetMaximumFragmentLength): a smaller value
-** replaces the limit, a value at or above it is ignored, and so is 0 (the
-** framework would take it and never finish; our choice). */
-void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length) {
-  check_irql(t, "WdfDmaTransactionSetMaximumLength");
-  if (t->state != DL_TXN_INITIALIZED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionSetMaximumLength", "Initialized");
-    return;
-  }
-  if (length && length < t->e->max_frag[t->direction]) t->max_frag = length;
-}
-
-/* WdfDmaTransactionSetSingleTransferRequirement (v3; before Initialize). */
-void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t, int require) {
-  const char *call = "WdfDmaTransactionSetSingleTransferRequirement";
-  check_irql(t, call);
-  if (t->e->version < 3) return;
-  if (t->state != DL_TXN_CREATED && t->state != DL_TXN_RESERVED && t->state != DL_TXN_RELEASED) {
-    dl_wdfdma_wrong_state(t, call, "Created, Reserved or Released");
-    return;
-  }
-  t->single = require != 0;
-}
-
-/* WdfDmaTransactionSetImmediateExecution (v3; not after AllocateResources or Execute). */
-void dl_wdfdma_txn_set_immediate(dl_wdfdma_txn *t, int on) {
-  const char *call = "WdfDmaTransactionSetImmediateExecution";
-  check_irql(t, call);
-  if (t->e->version < 3) return;
-  if (t->state == DL_TXN_TRANSFER || t->state == DL_TXN_DELETED || t->reserved) {
-    dl_wdfdma_wrong_state(t, call, "a state before AllocateResources or Execute");
-    return;
-  }
-  t->immediate = on != 0;
-}
-
-/* WdfDmaTransactionCancel (v3): stops a transfer still waiting for its
-** registers or list; once EvtProgramDma ran it is too late (FALSE). */
-int dl_wdfdma_txn_cancel(dl_wdfdma_txn *t) {
-  check_irql(t, "WdfDmaTransactionCancel");
-  if (t->state == DL_TXN_CREATED || t->state == DL_TXN_RELEASED || t->state == DL_TXN_DELETED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionCancel", "Reserved, Initialized or a transfer state");
-    return 0;
-  }
-  if (t->e->version < 3 || t->state != DL_TXN_TRANSFER || t->wait_kind != WAIT_TRANSFER) return 0;
-  if (t->queued) unqueue(t);
-  else t->drop++;
-  t->wait_kind = WAIT_NONE;
-  finish(t, DL_STATUS_CANCELLED);
-  dl_wdftxn_kick(t->e);
-  return 1;
-}
-
-/* WdfObjectDelete: everything released by force; a Dispose in Transfer is reported. */
+/* The framework's side of WdfObjectDelete: everything released by force; a
+** Dispose in Transfer is reported. Use dl_wdf_object_delete to delete. */
 void dl_wdfdma_txn_delete(dl_wdfdma_txn *t) {
   if (!t || t->zombie) return;
   if (t->state == DL_TXN_TRANSFER)
@@ -755,7 +627,7 @@ void dl_wdfdma_txn_delete(dl_wdfdma_txn *t) {
   t->reserved = 0;
   t->state = DL_TXN_DELETED;
   t->zombie = 1;
-  t->data = NULL;
+  dl_wdf_object_fini(DL_WDF(t));  /* its handle is dead; the memory waits for the adapter */
   dl_list_remove(&t->link);
   dl_list_append(&t->e->zombies, &t->link);
   dl_wdfdma_enabler *e = t->e;
@@ -773,5 +645,3 @@ uint64_t dl_wdfdma_txn_bytes_transferred(const dl_wdfdma_txn *t) { return t->tra
 uint64_t dl_wdfdma_txn_current_length(const dl_wdfdma_txn *t) { return t->cur_len; }
 dl_wdf_request *dl_wdfdma_txn_request(const dl_wdfdma_txn *t) { return t->request; }
 int dl_wdfdma_txn_reserved(const dl_wdfdma_txn *t) { return t->reserved != 0; }
-void *dl_wdfdma_txn_data(const dl_wdfdma_txn *t) { return t->data; }
-void dl_wdfdma_txn_set_data(dl_wdfdma_txn *t, void *data) { t->data = data; }

@@ -357,6 +357,7 @@ static void test_maptransfer_message(void **state) {
 typedef struct kmdf {
   dl_machine *m;
   dl_device *pdo;
+  dl_wdf_driver *drv;
   dl_wdf_device *d;
   dl_wdfdma_enabler *e;
   uint64_t lengths[16];
@@ -370,29 +371,30 @@ static uint32_t no_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t 
 
 static const dl_wdf_ops wdf_ops = {no_event, NULL, NULL, NULL, NULL};
 
+static kmdf *current;  /* the rig EvtProgramDma records into */
+
 static int on_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el) {
   (void)data, (void)sg, (void)el;
-  kmdf *k = dl_wdfdma_enabler_data(dl_wdfdma_txn_enabler(t));
-  if (k->n < 16) k->lengths[k->n++] = dl_wdfdma_txn_current_length(t);
+  if (current->n < 16) current->lengths[current->n++] = dl_wdfdma_txn_current_length(t);
   return 1;
 }
 
-static const dl_wdfdma_ops dma_ops = {on_program, NULL, NULL, NULL};
+static const dl_wdfdma_ops dma_ops = {on_program, NULL, NULL};
 
 static void kmdf_up(kmdf *k, int profile, uint64_t maxlen) {
   memset(k, 0, sizeof *k);
   k->m = machine(NULL, 0, 64);
   assert_int_equal(dl_device_new(k->m, "pdo", &k->pdo), DL_OK);
-  assert_int_equal(dl_wdf_device_new(k->m, k->pdo, "fdo", &wdf_ops, NULL, &k->d), DL_OK);
+  assert_int_equal(dl_wdf_driver_new(k->m, &k->drv), DL_OK);
+  assert_int_equal(dl_wdf_device_new(k->m, k->drv, k->pdo, "fdo", &wdf_ops, NULL, &k->d), DL_OK);
   dl_wdfdma_config c = {profile, maxlen, 0, 0, 0, 0};
   assert_int_equal(dl_wdfdma_enabler_create(k->d, &c, &dma_ops, &k->e), DL_STATUS_SUCCESS);
-  dl_wdfdma_enabler_set_data(k->e, k);
+  current = k;
   assert_int_equal(dl_wdf_device_start(k->d, NULL, 0), 0);
 }
 
 static void kmdf_down(kmdf *k) {
-  dl_wdfdma_enabler_delete(k->e, 1);  /* and its transactions */
-  dl_wdf_device_free(k->d, 1);
+  dl_wdf_unload(k->m);  /* the device, its enabler and transactions */
   dl_machine_free(k->m);
 }
 
@@ -444,9 +446,11 @@ static void test_kmdf_v3_width(void **state) {
   (void)state;
   dl_machine *m = machine(NULL, 0, 64);
   dl_device *pdo;
+  dl_wdf_driver *drv;
   dl_wdf_device *d;
   assert_int_equal(dl_device_new(m, "pdo", &pdo), DL_OK);
-  assert_int_equal(dl_wdf_device_new(m, pdo, "fdo", &wdf_ops, NULL, &d), DL_OK);
+  assert_int_equal(dl_wdf_driver_new(m, &drv), DL_OK);
+  assert_int_equal(dl_wdf_device_new(m, drv, pdo, "fdo", &wdf_ops, NULL, &d), DL_OK);
   static const struct { int profile; uint64_t ceiling; } cases[] = {
     {DL_WDFDMA_PACKET, 0xFFFFFFFF}, {DL_WDFDMA_SCATTER_GATHER64, UINT64_MAX},
   };
@@ -457,9 +461,9 @@ static void test_kmdf_v3_width(void **state) {
     dl_adapter *a = dl_wdfdma_enabler_adapter(e, 0);
     assert_int_equal(dl_adapter_description(a)->version, 3);
     assert_true(dl_adapter_ceiling(a) == cases[i].ceiling);
-    dl_wdfdma_enabler_delete(e, 1);
+    assert_int_equal(dl_wdf_object_delete(DL_WDF(e)), DL_OK);
   }
-  dl_wdf_device_free(d, 1);
+  dl_wdf_unload(m);
   dl_machine_free(m);
 }
 

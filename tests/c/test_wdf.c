@@ -17,6 +17,7 @@
 #include "io/dl_irp.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
+#include "machine/dl_verifier.h"
 #include "wdf/dl_wdf.h"
 
 /* What the callbacks saw, in order. */
@@ -76,15 +77,15 @@ static int setup(void **state) {
   dl_machine_config_init(&cfg);
   if (dl_machine_new(&cfg, &r.m)) return -1;
   if (dl_device_new(r.m, "pdo", &r.pdo)) return -1;
-  if (dl_wdf_device_new(r.m, r.pdo, "fdo", &ops, &r.c, &r.d)) return -1;
-  r.d->events = (1u << DL_WDF_EVENT_COUNT) - 1;
+  if (dl_wdf_device_new(r.m, NULL, r.pdo, "fdo", &ops, &r.c, &r.d)) return -1;
+  dl_wdf_device_set_events(r.d, (1u << DL_WDF_EVENT_COUNT) - 1);
   *state = &r;
   return 0;
 }
 
 static int teardown(void **state) {
   rig *r = *state;
-  dl_wdf_device_free(r->d, 1);
+  dl_wdf_unload(r->m);
   dl_machine_free(r->m);
   return 0;
 }
@@ -160,11 +161,13 @@ static void test_queue(void **state) {
   assert_int_equal(1, r->c.npresented);
   assert_ptr_equal(irp[0], dl_wdf_request_irp(req[0]));
   assert_ptr_equal(r->d, dl_wdf_request_device(req[0]));
-  assert_int_equal(DL_OK, dl_wdf_request_complete(req[0], 0, 12));
+  uint64_t id0 = req[0]->id;
+  assert_ptr_equal(irp[0], dl_wdf_request_complete(req[0], 0, 12));  /* the request is gone */
   assert_int_equal(12, irp[0]->information);
-  assert_int_equal(DL_ESTATE, dl_wdf_request_complete(req[0], 0, 12));
-  assert_int_equal(DL_ESTATE, dl_wdf_request_complete(req[1], 0, 0));  /* not presented yet */
-  dl_wdf_request_free(req[0]);
+  assert_null(dl_machine_find(r->m, id0));
+  assert_null(dl_wdf_request_complete(req[1], 0, 0));  /* not presented yet: 0x10D/0x6 */
+  assert_int_equal(1, (int)dl_verifier_count(r->m));
+  assert_int_equal(DL_WDF_REQUEST_FATAL_ERROR, dl_verifier_at(r->m, 0)->p1);
   dl_wdf_queue_dispatch(q);
   assert_int_equal(2, r->c.npresented);
   assert_ptr_equal(req[1], r->c.presented[1]);
