@@ -239,6 +239,8 @@ void ldl_initpins(lua_State *L, int arg) {
   lmachine *lm = lua_touserdata(L, arg);
   lua_newtable(L);
   lua_setiuservalue(L, arg, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, arg, 2);
   dl_machine_on_gone(lm->m, on_gone);
 }
 
@@ -353,11 +355,19 @@ void ldl_pushmachine(lua_State *L, dl_machine *m) {
   lua_remove(L, -2);
 }
 
+/* Pushes the machine's table of pending callbacks (uservalue 2 of its
+** handle: no registry reference keeps a dropped machine alive). */
+void ldl_pushcallbacks(lua_State *L, lmachine *lm) {
+  ldl_pushmachine(L, lm->m);
+  lua_getiuservalue(L, -1, 2);
+  lua_remove(L, -2);
+}
+
 /* Remembers fn and ctx: the function at [ref], the value at [-ref]. */
 int ldl_keepcallback(lua_State *L, lmachine *lm, int fn, int ctx) {
   fn = lua_absindex(L, fn);
   ctx = lua_absindex(L, ctx);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  ldl_pushcallbacks(L, lm);
   lua_pushvalue(L, fn);
   int ref = luaL_ref(L, -2);
   lua_pushvalue(L, ctx);
@@ -368,7 +378,7 @@ int ldl_keepcallback(lua_State *L, lmachine *lm, int fn, int ctx) {
 
 /* Pushes the function and value kept under ref and forgets them. */
 void ldl_takecallback(lua_State *L, lmachine *lm, int ref) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  ldl_pushcallbacks(L, lm);
   lua_rawgeti(L, -1, ref);
   lua_rawgeti(L, -2, -ref);
   lua_pushnil(L);

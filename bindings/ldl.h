@@ -36,7 +36,6 @@
 typedef struct lmachine {
   dl_machine *m;        /* NULL once closed */
   lua_State *L;         /* the state running the clock, during a run */
-  int callbacks;        /* registry ref: table of pending Lua callbacks */
   int error;            /* registry ref of an error raised by a callback */
   int record;           /* verifier = "record": reports do not raise */
   uint64_t raised;      /* reports up to this count were raised already */
@@ -91,8 +90,9 @@ void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o);
 /* Pushes the Lua state table of the object handle at `arg` (made on first use). */
 void ldl_pushstate(lua_State *L, int arg);
 
-/* Makes the machine handle at `arg` the owner of pinned handles: gives it
-** its pin table and the core hook that tells it about objects going away. */
+/* Gives the machine handle at `arg` its Lua state: the pin table of the
+** handles of its objects (uservalue 1), the table of pending callbacks
+** (uservalue 2), and the core hook that tells it about objects going away. */
 void ldl_initpins(lua_State *L, int arg);
 
 /* Unpins the handles of objects that went away (see ldl_leave). */
@@ -163,6 +163,9 @@ void ldl_pushmachines(lua_State *L);
 
 /* Pushes the handle of a core machine (nil if it has none). */
 void ldl_pushmachine(lua_State *L, dl_machine *m);
+
+/* Pushes the machine's table of pending Lua callbacks. */
+void ldl_pushcallbacks(lua_State *L, lmachine *lm);
 
 /* Remembers the function at fn and the value at ctx for a callback the
 ** engine will make; returns the reference the engine carries. */

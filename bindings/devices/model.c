@@ -20,17 +20,14 @@ static int call_handler(dl_devmodel *dm, int slot, int nargs, uint64_t a, uint64
                         uint64_t c, uint64_t *result) {
   lmachine *lm = dl_machine_data(dm->m);
   lua_State *L = lm->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_rawgetp(L, -1, dm);
+  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));     /* model */
+  ldl_pushstate(L, -1);                            /* model, state */
   if (lua_rawgeti(L, -1, slot) != LUA_TFUNCTION) {
     lua_pop(L, 3);
     return 0;
   }
-  lua_remove(L, -2);
-  lua_remove(L, -2);
-  ldl_pushmachine(L, dm->m);
-  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));
-  lua_remove(L, -2);
+  lua_replace(L, -2);                              /* model, handler */
+  lua_insert(L, -2);                               /* handler, model */
   uint64_t v[3] = {a, b, c};
   for (int i = 0; i < nargs; i++) lua_pushinteger(L, (lua_Integer)v[i]);
   if (!ldl_callback(L, lm, nargs + 1, result ? 1 : 0)) return 0;
@@ -92,15 +89,13 @@ static int model_new(lua_State *L) {
                            &lua_model_ops, NULL, &dm);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   dm->ctx = dm;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  lua_createtable(L, 2, 0);
+  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));     /* read, write, model */
+  ldl_pushstate(L, -1);                            /* its handlers live in its state */
   lua_pushvalue(L, -4);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, -3);
   lua_rawseti(L, -2, 2);
-  lua_rawsetp(L, -2, dm);
   lua_pop(L, 1);
-  ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));
   return 1;
 }
 

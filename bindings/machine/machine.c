@@ -154,9 +154,9 @@ static int m_new(lua_State *L) {
     make_current = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 1);
+  lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 2);
   memset(lm, 0, sizeof *lm);
-  lm->callbacks = lm->error = LUA_NOREF;
+  lm->error = LUA_NOREF;
   luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
   char why[160];
   if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
@@ -168,8 +168,6 @@ static int m_new(lua_State *L) {
   lm->record = record;
   dl_machine_set_data(lm->m, lm);
   ldl_initpins(L, lua_gettop(L));
-  lua_newtable(L);
-  lm->callbacks = luaL_ref(L, LUA_REGISTRYINDEX);
   ldl_pushhandles(L);  /* the engine finds the handle of its machine */
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, lm->m);
@@ -194,9 +192,10 @@ static void close_machine(lua_State *L, lmachine *lm) {
   lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
   lua_pushnil(L);
   lua_setiuservalue(L, 1, 1);
-  luaL_unref(L, LUA_REGISTRYINDEX, lm->callbacks);
   luaL_unref(L, LUA_REGISTRYINDEX, lm->error);
-  lm->callbacks = lm->error = LUA_NOREF;
+  lm->error = LUA_NOREF;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, 2);  /* the pending callbacks go with the machine */
 }
 
 /* __gc: frees quietly (a finalizer cannot report). */
@@ -432,13 +431,19 @@ static int m_select(lua_State *L) {
 static void on_lua_event(void *arg, uint64_t ref) {
   lmachine *lm = arg;
   lua_State *L = lm->L;
-  ldl_takecallback(L, lm, (int)ref);
-  lua_pop(L, 1);  /* its clock id */
+  ldl_takecallback(L, lm, (int)ref);               /* fn, id */
+  ldl_pushcallbacks(L, lm);
+  luaL_getsubtable(L, -1, "after");
+  lua_pushnil(L);
+  lua_rawseti(L, -2, lua_tointeger(L, -4));        /* it is no longer pending */
+  lua_pop(L, 3);
   if (!ldl_callback(L, lm, 0, 0)) dl_clock_stop(dl_machine_clock(lm->m));
 }
 
-/* m:after(delay, fn) -> timer id. The callback table holds the function at
-** [ref] and its clock event id at [-ref]. */
+/* m:after(delay, fn) -> timer id: the clock event's id, never handed out
+** twice, so m:cancel of a stale or made-up id cancels nothing. The callback
+** table holds the function at [ref] and the event id at [-ref]; the
+** machine's state holds ref under "after" [id]. */
 static int m_after(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t delay = ldl_checkduration(L, 2);
@@ -450,27 +455,32 @@ static int m_after(lua_State *L) {
     ldl_takecallback(L, lm, ref);
     return ldl_statuserror(L, 2, rc, NULL);
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
+  ldl_pushcallbacks(L, lm);
   lua_pushinteger(L, (lua_Integer)id);
   lua_rawseti(L, -2, -ref);
+  luaL_getsubtable(L, -1, "after");
   lua_pushinteger(L, ref);
+  lua_rawseti(L, -2, (lua_Integer)id);
+  lua_pushinteger(L, (lua_Integer)id);
   return 1;
 }
 
 /* m:cancel(timer) -> true if it was pending */
 static int m_cancel(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
-  lua_Integer ref = luaL_checkinteger(L, 2);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lm->callbacks);
-  if (ref <= 0 || lua_rawgeti(L, -1, -ref) != LUA_TNUMBER) {
-    lua_pushboolean(L, 0);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  ldl_pushcallbacks(L, lm);                        /* cbs */
+  luaL_getsubtable(L, -1, "after");                /* cbs, after */
+  int ok = 0;
+  lua_Integer ref = lua_rawgeti(L, -1, id) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
+  if (!ok || lua_rawgeti(L, -3, -ref) != LUA_TNUMBER || lua_tointeger(L, -1) != id) {
+    lua_pushboolean(L, 0);  /* not pending: it ran, was cancelled, or never was */
     return 1;
   }
-  dl_clock_cancel(dl_machine_clock(lm->m), (uint64_t)lua_tointeger(L, -1));
-  lua_pop(L, 1);
+  dl_clock_cancel(dl_machine_clock(lm->m), (uint64_t)id);
   lua_pushnil(L);
-  lua_rawseti(L, -2, -ref);
-  luaL_unref(L, -1, (int)ref);
+  lua_rawseti(L, -4, id);                          /* after[id] = nil */
+  ldl_takecallback(L, lm, (int)ref);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -185,16 +185,8 @@ static int l_WdfRequestGetDevice(lua_State *L) {
 
 /* ---- the framework's side: IRPs in, requests presented ---------------------- */
 
-/* Pushes the handle of an IRP: its pinned handle, or the one irp.c registered. */
-static void push_irp(lua_State *L, dl_irp *irp) {
-  if (DL_OBJECT(irp)->data) {
-    ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
-    return;
-  }
-  ldl_pushhandles(L);
-  lua_rawgetp(L, -1, irp);
-  lua_remove(L, -2);
-}
+/* Pushes the one handle of an IRP. */
+static void push_irp(lua_State *L, dl_irp *irp) { ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp)); }
 
 /* Pushes the handle of request r as the queue presents it, giving it its
 ** state on first use: its IRP's handle and its id, which the handle keeps. */

@@ -132,6 +132,21 @@ describe("the clock", function()
     assert.are.equal(1, fired)
   end)
 
+  it("cancels only a pending m:after: a stale or made-up id cancels no one else's callback", function()
+    local m = dma.machine { ram = "1G" }
+    local fired = {}
+    local first = m:after(100, function() fired[#fired + 1] = "first" end)
+    m:run()
+    local second = m:after(100, function() fired[#fired + 1] = "second" end)
+    assert.are_not.equal(first, second)  -- ids are never handed out twice
+    assert.is_false(m:cancel(first))     -- it ran: nothing to cancel
+    assert.is_false(m:cancel(12345))     -- never returned by m:after
+    assert.is_false(m:cancel(-1))
+    m:run()
+    assert.are.same({ "first", "second" }, fired)
+    m:close()
+  end)
+
   it("lets a callback schedule more work and reports its errors with a traceback", function()
     local m = dma.machine { ram = "1G" }
     local n = 0
