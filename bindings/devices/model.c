@@ -88,7 +88,7 @@ static int model_new(lua_State *L) {
   int rc = dl_devmodel_new(lm->m, name, (uint64_t)size, (uint32_t)vector, (uint8_t)irql,
                            &lua_model_ops, NULL, &dm);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  dm->ctx = dm;
+  dl_devmodel_set_ctx(dm, dm);
   ldl_pushobject(L, LDL_MODEL, DL_OBJECT(dm));     /* read, write, model */
   ldl_pushstate(L, -1);                            /* its handlers live in its state */
   lua_pushvalue(L, -4);
@@ -145,15 +145,15 @@ static int model_dma_write(lua_State *L) {
 static void push_resources(lua_State *L, dl_devmodel *dm) {
   lua_createtable(L, 0, 2);
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, (lua_Integer)dm->bar);
+  lua_pushinteger(L, (lua_Integer)dl_devmodel_bar(dm));
   lua_setfield(L, -2, "start");
-  lua_pushinteger(L, (lua_Integer)dm->bar_size);
+  lua_pushinteger(L, (lua_Integer)dl_devmodel_bar_size(dm));
   lua_setfield(L, -2, "length");
   lua_setfield(L, -2, "memory");
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, dm->vector);
+  lua_pushinteger(L, dl_devmodel_vector(dm));
   lua_setfield(L, -2, "vector");
-  lua_pushinteger(L, dm->irql);
+  lua_pushinteger(L, dl_devmodel_irql(dm));
   lua_setfield(L, -2, "level");
   lua_setfield(L, -2, "interrupt");
 }
@@ -165,11 +165,11 @@ static int model_index(lua_State *L) {
   dl_devmodel *dm = checkmodel(L, 1);
   if (strcmp(key, "device") == 0) {
     ldl_pushowner(L, 1);
-    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dm->pdo));
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_devmodel_pdo(dm)));
   } else if (strcmp(key, "resources") == 0) push_resources(L, dm);
-  else if (strcmp(key, "name") == 0) lua_pushstring(L, dm->pdo->name);
+  else if (strcmp(key, "name") == 0) lua_pushstring(L, dl_devmodel_pdo(dm)->name);
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dm->id);
-  else if (strcmp(key, "interrupt_asserted") == 0) lua_pushboolean(L, dl_line_asserted(dm->m, dm->vector));
+  else if (strcmp(key, "interrupt_asserted") == 0) lua_pushboolean(L, dl_line_asserted(dm->m, dl_devmodel_vector(dm)));
   else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);
   return 1;
@@ -183,10 +183,10 @@ static int model_tostring(lua_State *L) {
   }
   dl_devmodel *dm = h->obj;
   char bar[32];
-  snprintf(bar, sizeof bar, "0x%llx", (unsigned long long)dm->bar);
-  lua_pushfstring(L, "device model %s registers=%s+%I vector=%d irql=%d%s", dm->pdo->name, bar,
-                  (lua_Integer)dm->bar_size, (int)dm->vector, (int)dm->irql,
-                  dl_line_asserted(dm->m, dm->vector) ? " interrupting" : "");
+  snprintf(bar, sizeof bar, "0x%llx", (unsigned long long)dl_devmodel_bar(dm));
+  lua_pushfstring(L, "device model %s registers=%s+%I vector=%d irql=%d%s", dl_devmodel_pdo(dm)->name, bar,
+                  (lua_Integer)dl_devmodel_bar_size(dm), (int)dl_devmodel_vector(dm), (int)dl_devmodel_irql(dm),
+                  dl_line_asserted(dm->m, dl_devmodel_vector(dm)) ? " interrupting" : "");
   return 1;
 }
 

@@ -7,7 +7,6 @@
 
 #include "hal/dl_adapter.h"
 #include "machine/dl_dmamap.h"
-#include "hal/dl_mapregs.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -407,11 +406,12 @@ static int m_stats(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)f[i].v);
     lua_setfield(L, -2, f[i].name);
   }
-  const dl_mapregs *mr = dl_mapregs_of(lm->m);  /* RAM reserved at boot */
-  lua_pushinteger(L, mr ? mr->count : 0);
+  uint64_t first;
+  uint32_t nregs = dl_machine_map_register_pages(lm->m, &first);  /* RAM reserved at boot */
+  lua_pushinteger(L, nregs);
   lua_setfield(L, -2, "map_registers");
-  if (mr && mr->count) {
-    lua_pushinteger(L, (lua_Integer)dl_mapregs_pa(mr, 0, (uint32_t)ps));
+  if (nregs) {
+    lua_pushinteger(L, (lua_Integer)(first * ps));
     lua_setfield(L, -2, "map_registers_base");
   }
   return 1;

@@ -108,7 +108,7 @@ static int l_WdfRequestGetInformation(lua_State *L) {
 /* Retrieves the MDL when the request's major is one of a, b: status, Mdl. */
 static int retrieve_mdl(lua_State *L, uint8_t a, uint8_t b) {
   dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
-  if (irp->major != a && irp->major != b) {
+  if (dl_irp_major(irp) != a && dl_irp_major(irp) != b) {
     lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
     return 1;
   }
@@ -145,19 +145,19 @@ static void set_int(lua_State *L, const char *k, uint64_t v) {
 static int l_WdfRequestGetParameters(lua_State *L) {
   dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
   lua_createtable(L, 0, 2);
-  set_int(L, "Type", irp->major);
+  set_int(L, "Type", dl_irp_major(irp));
   lua_createtable(L, 0, 3);
   lua_createtable(L, 0, 3);
-  set_int(L, "Length", irp->length);
+  set_int(L, "Length", dl_irp_length(irp));
   set_int(L, "Key", 0);
-  set_int(L, "DeviceOffset", irp->byte_offset);
+  set_int(L, "DeviceOffset", dl_irp_byte_offset(irp));
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "Read");  /* one table: they share storage in the union */
   lua_setfield(L, -2, "Write");
   lua_createtable(L, 0, 3);
-  set_int(L, "OutputBufferLength", irp->major == DL_IRP_MJ_DEVICE_CONTROL ? irp->length : 0);
+  set_int(L, "OutputBufferLength", dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? dl_irp_length(irp) : 0);
   set_int(L, "InputBufferLength", 0);
-  set_int(L, "IoControlCode", irp->ioctl);
+  set_int(L, "IoControlCode", dl_irp_ioctl(irp));
   lua_setfield(L, -2, "DeviceIoControl");
   lua_setfield(L, -2, "Parameters");
   return 1;
@@ -223,8 +223,8 @@ int lwdf_dispatch(lua_State *L) {
     lua_pushinteger(L, status);
     return 1;
   }
-  irp->status = status;
-  irp->information = 0;
+  dl_irp_set_status(irp, status);
+  dl_irp_set_information(irp, 0);
   lua_getfield(L, LUA_REGISTRYINDEX, IOCOMPLETE_KEY);
   lua_pushvalue(L, 2);
   lua_pushinteger(L, 0);
@@ -244,8 +244,8 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   dl_irp *irp = dl_wdf_request_irp(r);
   push_presented(L, r);
   int h = lua_gettop(L);
-  const char *name = irp->major == DL_IRP_MJ_READ ? "EvtIoRead"
-                   : irp->major == DL_IRP_MJ_WRITE ? "EvtIoWrite" : "EvtIoDeviceControl";
+  const char *name = dl_irp_major(irp) == DL_IRP_MJ_READ ? "EvtIoRead"
+                   : dl_irp_major(irp) == DL_IRP_MJ_WRITE ? "EvtIoWrite" : "EvtIoDeviceControl";
   lwdf_pushstate(L, q);
   lua_getfield(L, -1, "config");
   int nargs = 2;
@@ -261,13 +261,13 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   }
   lwdf_pushhandle(L, q);
   lua_pushvalue(L, h);
-  if (name && irp->major != DL_IRP_MJ_DEVICE_CONTROL) {
-    lua_pushinteger(L, irp->length);
+  if (name && dl_irp_major(irp) != DL_IRP_MJ_DEVICE_CONTROL) {
+    lua_pushinteger(L, dl_irp_length(irp));
     nargs = 3;
   } else if (name) {
-    lua_pushinteger(L, irp->length);
+    lua_pushinteger(L, dl_irp_length(irp));
     lua_pushinteger(L, 0);
-    lua_pushinteger(L, irp->ioctl);
+    lua_pushinteger(L, dl_irp_ioctl(irp));
     nargs = 5;
   }
   ldl_callback(L, lm, nargs, 0);

@@ -146,3 +146,11 @@ int dl_mmio_write(dl_machine *m, uint64_t va, uint32_t size, uint64_t value) {
   if (dm->ops->write) dm->ops->write(dm->ctx, offset, size, value);
   return DL_OK;
 }
+
+/* Accessors. */
+dl_device *dl_devmodel_pdo(const dl_devmodel *dm) { return dm->pdo; }
+uint64_t dl_devmodel_bar(const dl_devmodel *dm) { return dm->bar; }
+uint64_t dl_devmodel_bar_size(const dl_devmodel *dm) { return dm->bar_size; }
+uint32_t dl_devmodel_vector(const dl_devmodel *dm) { return dm->vector; }
+uint8_t dl_devmodel_irql(const dl_devmodel *dm) { return dm->irql; }
+void dl_devmodel_set_ctx(dl_devmodel *dm, void *ctx) { dm->ctx = ctx; }

@@ -43,6 +43,16 @@ extern const dl_object_type dl_devmodel_type;
 int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t vector,
                     uint8_t irql, const dl_devmodel_ops *ops, void *ctx, dl_devmodel **out);
 
+/* The model's PDO, register block, interrupt vector and IRQL. */
+dl_device *dl_devmodel_pdo(const dl_devmodel *dm);
+uint64_t dl_devmodel_bar(const dl_devmodel *dm);
+uint64_t dl_devmodel_bar_size(const dl_devmodel *dm);
+uint32_t dl_devmodel_vector(const dl_devmodel *dm);
+uint8_t dl_devmodel_irql(const dl_devmodel *dm);
+
+/* Sets the context its ops get (a binding passes the model itself). */
+void dl_devmodel_set_ctx(dl_devmodel *dm, void *ctx);
+
 /* Frees a model (calls ops->destroy); NULL is a harmless no-op. */
 void dl_devmodel_free(dl_devmodel *dm);
 
