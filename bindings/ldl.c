@@ -34,6 +34,12 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_pop(L, 1);
 }
 
+/* Sets field k of the table at -1 to v. */
+void ldl_setint(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
 /* Adds methods to the method table of class `name`. */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods) {
   luaL_getmetatable(L, name);
@@ -166,6 +172,36 @@ uint64_t ldl_checkduration(lua_State *L, int arg) {
     if (strcmp(end, units[i].name) == 0 && v >= 0 && v * units[i].ns < 1.8e19)
       return (uint64_t)(v * (double)units[i].ns + 0.5);
   return luaL_argerror(L, arg, "duration expected, like 1500, \"250ns\", \"5us\", \"2ms\" or \"1s\"");
+}
+
+/* Raises the error of a memory access that failed with rc. */
+static int access_error(lua_State *L, int rc, int arg, const char *miss) {
+  if (rc == DL_ENOTMAPPED && miss) return luaL_argerror(L, arg, miss);
+  return ldl_statuserror(L, arg, rc, NULL);
+}
+
+/* Pushes len bytes read by rd as a string. */
+int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64_t len, int arg,
+                 const char *miss) {
+  if (len > LDL_MAX_STRING)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%I bytes is more than one string may hold "
+                                                    "(%I)", (lua_Integer)len,
+                                                 (lua_Integer)LDL_MAX_STRING));
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  int rc = rd(m, at, p, len);
+  if (rc) return access_error(L, rc, arg, miss);
+  luaL_pushresultsize(&b, (size_t)len);
+  return 1;
+}
+
+/* Writes the string at `bytes` with wr. */
+int ldl_write(lua_State *L, ldl_writer wr, dl_machine *m, uint64_t at, int bytes, int arg,
+              const char *miss) {
+  size_t len;
+  const char *s = luaL_checklstring(L, bytes, &len);
+  int rc = wr(m, at, s, len);
+  return rc ? access_error(L, rc, arg, miss) : 0;
 }
 
 /* Raises an argument error carrying a core status. */

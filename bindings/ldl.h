@@ -18,6 +18,22 @@
 #include "base/dl_wdk.h"
 #include "machine/dl_machine.h"
 
+/* The most bytes one Lua string may take from simulated memory. */
+#define LDL_MAX_STRING (UINT64_C(1) << 31)
+
+/* How the CPU reads and writes one view of simulated memory. */
+typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
+typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);
+
+/* Pushes len bytes at `at` read by rd as a string; a status raises an
+** error at argument `arg` (`miss` for DL_ENOTMAPPED). */
+int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64_t len, int arg,
+                 const char *miss);
+
+/* Writes the string at `bytes` at `at` with wr; errors as ldl_pushread. */
+int ldl_write(lua_State *L, ldl_writer wr, dl_machine *m, uint64_t at, int bytes, int arg,
+              const char *miss);
+
 /* Metatable names; they read as type names in error messages. */
 #define LDL_MACHINE "machine"
 #define LDL_BUFFER "buffer"
@@ -103,6 +119,9 @@ void ldl_unpin(lua_State *L, lmachine *lm);
 ** if NULL, the method table itself. Leaves nothing on the stack. */
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                   const luaL_Reg *methods, lua_CFunction index);
+
+/* Sets field k of the table at -1 to the integer v. */
+void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 
 /* Adds methods to the method table of class `name` (a layer adds its
 ** m:xxx() calls to the machine this way). */

@@ -202,18 +202,31 @@ static int l_FreeMapRegisters(lua_State *L) {
 
 /* ---- MapTransfer / FlushAdapterBuffers -------------------------------------- */
 
+/* The arguments MapTransfer and FlushAdapterBuffers share: (adapter, Mdl,
+** MapRegisterBase, CurrentVa, Length, WriteToDevice). */
+typedef struct transfer_args {
+  dl_adapter *a;
+  dl_mdl *mdl;
+  uint64_t base, va;
+  uint32_t length;
+  int write;
+} transfer_args;
+
+static transfer_args check_transfer_args(lua_State *L) {
+  transfer_args t = { checkadapter(L, 1), checkmdl(L, 2), checkbase(L, 3), ldl_checkuint(L, 4),
+                      checku32(L, 5), ldl_checkbool(L, 6) };
+  return t;
+}
+
 /* MapTransfer(adapter, Mdl, MapRegisterBase, CurrentVa, Length, WriteToDevice)
 ** -> LogicalAddress, Length (0, 0 after a recorded verifier report). */
 static int l_MapTransfer(lua_State *L) {
-  dl_adapter *a = checkadapter(L, 1);
-  dl_mdl *mdl = checkmdl(L, 2);
-  uint64_t base = checkbase(L, 3), va = ldl_checkuint(L, 4);
-  uint32_t length = checku32(L, 5);
-  int write = ldl_checkbool(L, 6);
+  transfer_args t = check_transfer_args(L);
+  uint32_t length = t.length;
   ldl_call call;
   lmachine *lm = enter(L, &call);
   uint64_t logical = 0;
-  int rc = dl_adapter_map_transfer(a, mdl, base, va, &length, write, &logical);
+  int rc = dl_adapter_map_transfer(t.a, t.mdl, t.base, t.va, &length, t.write, &logical);
   ldl_leave(L, &call);
   if (rc == DL_EINVAL && ldl_reports(lm) == call.reports)
     return luaL_argerror(L, 3, "not a live MapRegisterBase of this adapter (freed, or another adapter's)");
@@ -226,14 +239,10 @@ static int l_MapTransfer(lua_State *L) {
 /* FlushAdapterBuffers(adapter, Mdl, MapRegisterBase, CurrentVa, Length,
 ** WriteToDevice) -> TRUE (FALSE after a recorded report) */
 static int l_FlushAdapterBuffers(lua_State *L) {
-  dl_adapter *a = checkadapter(L, 1);
-  dl_mdl *mdl = checkmdl(L, 2);
-  uint64_t base = checkbase(L, 3), va = ldl_checkuint(L, 4);
-  uint32_t length = checku32(L, 5);
-  int write = ldl_checkbool(L, 6);
+  transfer_args t = check_transfer_args(L);
   ldl_call call;
   enter(L, &call);
-  int ok = dl_adapter_flush(a, mdl, base, va, length, write);
+  int ok = dl_adapter_flush(t.a, t.mdl, t.base, t.va, t.length, t.write);
   ldl_leave(L, &call);
   lua_pushboolean(L, ok);
   return 1;
@@ -434,14 +443,10 @@ static int l_split_transfer(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)pieces[i].va);
-    lua_setfield(L, -2, "va");
-    lua_pushinteger(L, pieces[i].length);
-    lua_setfield(L, -2, "length");
-    lua_pushinteger(L, pieces[i].map_registers);
-    lua_setfield(L, -2, "map_registers");
-    lua_pushinteger(L, pieces[i].elements);
-    lua_setfield(L, -2, "elements");
+    ldl_setint(L, "va", (lua_Integer)pieces[i].va);
+    ldl_setint(L, "length", pieces[i].length);
+    ldl_setint(L, "map_registers", pieces[i].map_registers);
+    ldl_setint(L, "elements", pieces[i].elements);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;

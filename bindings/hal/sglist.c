@@ -55,10 +55,8 @@ static void push_elements(lua_State *L, dl_sglist *sg) {
   lua_createtable(L, (int)n, 1);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 2);
-    lua_pushinteger(L, (lua_Integer)el[i].address);
-    lua_setfield(L, -2, "Address");
-    lua_pushinteger(L, el[i].length);
-    lua_setfield(L, -2, "Length");
+    ldl_setint(L, "Address", (lua_Integer)el[i].address);
+    ldl_setint(L, "Length", el[i].length);
     lua_rawseti(L, -2, i);
   }
   lua_pushvalue(L, -1);

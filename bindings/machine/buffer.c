@@ -73,12 +73,7 @@ static int b_read(lua_State *L) {
   uint64_t off = luaL_opt(L, ldl_checkuint, 2, 0);
   uint64_t len = lua_isnoneornil(L, 3) && off <= r->length ? r->length - off : ldl_checkuint(L, 3);
   check_span(L, r, off, len, 2);
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, (size_t)len);
-  int rc = dl_machine_read_va(machine_of(L), r->va + off, p, len);
-  if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  luaL_pushresultsize(&b, (size_t)len);
-  return 1;
+  return ldl_pushread(L, dl_machine_read_va, machine_of(L), r->va + off, len, 2, NULL);
 }
 
 /* b:write(offset, bytes) */
@@ -86,11 +81,9 @@ static int b_write(lua_State *L) {
   dl_region *r = checkbuffer(L, 1);
   uint64_t off = ldl_checkuint(L, 2);
   size_t len;
-  const char *s = luaL_checklstring(L, 3, &len);
+  luaL_checklstring(L, 3, &len);
   check_span(L, r, off, len, 2);
-  int rc = dl_machine_write_va(machine_of(L), r->va + off, s, len);
-  if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  return 0;
+  return ldl_write(L, dl_machine_write_va, machine_of(L), r->va + off, 3, 2, NULL);
 }
 
 /* b:fill(byte [, offset [, length]]) */

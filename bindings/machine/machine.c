@@ -293,30 +293,40 @@ static int m_index(lua_State *L) {
 
 /* ---- physical memory ----------------------------------------------------- */
 
-/* m:read_phys(pa, len) -> string */
-static int m_read_phys(lua_State *L) {
-  lmachine *lm = ldl_checkmachine(L, 1);
-  uint64_t pa = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
-  dl_physmem *pm = dl_machine_physmem(lm->m);
-  if (len && !dl_physmem_is_ram(pm, pa, len))
-    return luaL_argerror(L, 2, "range is not RAM");
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, (size_t)len);
-  dl_physmem_read(pm, pa, p, (size_t)len);
-  luaL_pushresultsize(&b, (size_t)len);
-  return 1;
+/* The CPU's two views of memory, physical and virtual: m:read_phys /
+** m:write_phys and m:read / m:write share one implementation each. */
+typedef struct view {
+  ldl_reader read;
+  ldl_writer write;
+  const char *miss;  /* what a range outside the view is */
+} view;
+
+static int phys_read(dl_machine *m, uint64_t pa, void *dst, uint64_t len) {
+  dl_physmem *pm = dl_machine_physmem(m);
+  if (len && !dl_physmem_is_ram(pm, pa, len)) return DL_ENOTMAPPED;
+  return dl_physmem_read(pm, pa, dst, (size_t)len);
 }
 
-/* m:write_phys(pa, bytes) */
-static int m_write_phys(lua_State *L) {
+static int phys_write(dl_machine *m, uint64_t pa, const void *src, uint64_t len) {
+  return dl_physmem_write(dl_machine_physmem(m), pa, src, (size_t)len);
+}
+
+static const view phys = { phys_read, phys_write, "range is not RAM" };
+static const view virt = { dl_machine_read_va, dl_machine_write_va, "range is not mapped" };
+
+/* m:read_phys(pa, len) / m:read(va, len) -> string */
+static int m_read_view(lua_State *L) {
+  const view *v = lua_touserdata(L, lua_upvalueindex(1));
   lmachine *lm = ldl_checkmachine(L, 1);
-  uint64_t pa = ldl_checkuint(L, 2);
-  size_t len;
-  const char *s = luaL_checklstring(L, 3, &len);
-  int rc = dl_physmem_write(dl_machine_physmem(lm->m), pa, s, len);
-  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, "range is not RAM");
-  if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  return 0;
+  uint64_t at = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  return ldl_pushread(L, v->read, lm->m, at, len, 2, v->miss);
+}
+
+/* m:write_phys(pa, bytes) / m:write(va, bytes) */
+static int m_write_view(lua_State *L) {
+  const view *v = lua_touserdata(L, lua_upvalueindex(1));
+  lmachine *lm = ldl_checkmachine(L, 1);
+  return ldl_write(L, v->write, lm->m, ldl_checkuint(L, 2), 3, 2, v->miss);
 }
 
 /* m:fill_phys(pa, byte, len) */
@@ -327,29 +337,8 @@ static int m_fill_phys(lua_State *L) {
   uint64_t len = ldl_checkuint(L, 4);
   luaL_argcheck(L, byte >= 0 && byte <= 255, 3, "byte must be 0..255");
   int rc = dl_physmem_fill(dl_machine_physmem(lm->m), pa, (int)byte, (size_t)len);
-  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, "range is not RAM");
+  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, phys.miss);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  return 0;
-}
-
-/* m:read(va, len) -> string: the CPU's view of virtual memory. */
-static int m_read(lua_State *L) {
-  lmachine *lm = ldl_checkmachine(L, 1);
-  uint64_t va = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
-  luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, (size_t)len);
-  if (dl_machine_read_va(lm->m, va, p, len)) return luaL_argerror(L, 2, "range is not mapped");
-  luaL_pushresultsize(&b, (size_t)len);
-  return 1;
-}
-
-/* m:write(va, bytes): a CPU write to virtual memory. */
-static int m_write(lua_State *L) {
-  lmachine *lm = ldl_checkmachine(L, 1);
-  uint64_t va = ldl_checkuint(L, 2);
-  size_t len;
-  const char *s = luaL_checklstring(L, 3, &len);
-  if (dl_machine_write_va(lm->m, va, s, len)) return luaL_argerror(L, 2, "range is not mapped");
   return 0;
 }
 
@@ -359,6 +348,7 @@ static int m_device_read(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
   const char *who = luaL_optstring(L, 4, NULL);
+  luaL_argcheck(L, len <= LDL_MAX_STRING, 3, "more bytes than one string may hold");
   ldl_call call;
   ldl_enter(L, lm, &call);
   luaL_Buffer b;
@@ -485,39 +475,32 @@ static int m_cancel(lua_State *L) {
   return 1;
 }
 
-/* m:run() -> events run */
-static int m_run(lua_State *L) {
+/* Runs the clock on behalf of m:run (until no event is left), m:run_until
+** (to an absolute time) or m:step (one event); callbacks raise after it. */
+enum { RUN_ALL, RUN_UNTIL, RUN_STEP };
+
+static int run_clock(lua_State *L, int how) {
   lmachine *lm = ldl_checkmachine(L, 1);
+  uint64_t t = how == RUN_UNTIL ? ldl_checkduration(L, 2) : 0;
+  dl_clock *clock = dl_machine_clock(lm->m);
   ldl_call call;
   ldl_enter(L, lm, &call);
-  uint64_t n = dl_clock_run(dl_machine_clock(lm->m));
+  uint64_t n = how == RUN_ALL ? dl_clock_run(clock)
+             : how == RUN_UNTIL ? dl_clock_run_until(clock, t) : (uint64_t)dl_clock_step(clock);
   ldl_leave(L, &call);
-  lua_pushinteger(L, (lua_Integer)n);
+  if (how == RUN_STEP) lua_pushboolean(L, n != 0);
+  else lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
+
+/* m:run() -> events run */
+static int m_run(lua_State *L) { return run_clock(L, RUN_ALL); }
 
 /* m:run_until(t) -> events run; t is absolute simulated time. */
-static int m_run_until(lua_State *L) {
-  lmachine *lm = ldl_checkmachine(L, 1);
-  uint64_t t = ldl_checkduration(L, 2);
-  ldl_call call;
-  ldl_enter(L, lm, &call);
-  uint64_t n = dl_clock_run_until(dl_machine_clock(lm->m), t);
-  ldl_leave(L, &call);
-  lua_pushinteger(L, (lua_Integer)n);
-  return 1;
-}
+static int m_run_until(lua_State *L) { return run_clock(L, RUN_UNTIL); }
 
 /* m:step() -> true if an event ran */
-static int m_step(lua_State *L) {
-  lmachine *lm = ldl_checkmachine(L, 1);
-  ldl_call call;
-  ldl_enter(L, lm, &call);
-  int ran = dl_clock_step(dl_machine_clock(lm->m));
-  ldl_leave(L, &call);
-  lua_pushboolean(L, ran);
-  return 1;
-}
+static int m_step(lua_State *L) { return run_clock(L, RUN_STEP); }
 
 static const luaL_Reg meta[] = {
   {"__gc", m_gc},
@@ -527,12 +510,8 @@ static const luaL_Reg meta[] = {
 };
 
 static const luaL_Reg methods[] = {
-  {"read_phys", m_read_phys},
-  {"write_phys", m_write_phys},
   {"fill_phys", m_fill_phys},
   {"stats", m_stats},
-  {"read", m_read},
-  {"write", m_write},
   {"device_read", m_device_read},
   {"device_write", m_device_write},
   {"select", m_select},
@@ -548,6 +527,18 @@ static const luaL_Reg methods[] = {
 /* Registers the machine class and dma.machine in the module at -1. */
 void ldl_open_machine(lua_State *L) {
   ldl_newclass(L, LDL_MACHINE, meta, methods, m_index);
+  static const struct { const char *name; lua_CFunction f; const view *v; } views[] = {
+    {"read_phys", m_read_view, &phys}, {"write_phys", m_write_view, &phys},
+    {"read", m_read_view, &virt}, {"write", m_write_view, &virt},
+  };
+  luaL_getmetatable(L, LDL_MACHINE);
+  lua_getfield(L, -1, "__methods");
+  for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+    lua_pushlightuserdata(L, (void *)views[i].v);
+    lua_pushcclosure(L, views[i].f, 1);
+    lua_setfield(L, -2, views[i].name);
+  }
+  lua_pop(L, 2);
   lua_pushcfunction(L, m_new);
   lua_setfield(L, -2, "machine");
 }

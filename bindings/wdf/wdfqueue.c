@@ -133,31 +133,25 @@ static int l_WdfRequestRetrieveInputWdmMdl(lua_State *L) {
   return retrieve_mdl(L, DL_IRP_MJ_WRITE, DL_IRP_MJ_WRITE);
 }
 
-/* Sets field k of the table at -1 to integer v. */
-static void set_int(lua_State *L, const char *k, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, k);
-}
-
 /* WdfRequestGetParameters(Request) -> { Type = WdfRequestType*, Parameters =
 ** { Read = {Length, Key, DeviceOffset}, Write = ..., DeviceIoControl =
 ** {OutputBufferLength, InputBufferLength, IoControlCode} } } */
 static int l_WdfRequestGetParameters(lua_State *L) {
   dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
   lua_createtable(L, 0, 2);
-  set_int(L, "Type", dl_irp_major(irp));
+  ldl_setint(L, "Type", dl_irp_major(irp));
   lua_createtable(L, 0, 3);
   lua_createtable(L, 0, 3);
-  set_int(L, "Length", dl_irp_length(irp));
-  set_int(L, "Key", 0);
-  set_int(L, "DeviceOffset", dl_irp_byte_offset(irp));
+  ldl_setint(L, "Length", dl_irp_length(irp));
+  ldl_setint(L, "Key", 0);
+  ldl_setint(L, "DeviceOffset", dl_irp_byte_offset(irp));
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "Read");  /* one table: they share storage in the union */
   lua_setfield(L, -2, "Write");
   lua_createtable(L, 0, 3);
-  set_int(L, "OutputBufferLength", dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? dl_irp_length(irp) : 0);
-  set_int(L, "InputBufferLength", 0);
-  set_int(L, "IoControlCode", dl_irp_ioctl(irp));
+  ldl_setint(L, "OutputBufferLength", dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? dl_irp_length(irp) : 0);
+  ldl_setint(L, "InputBufferLength", 0);
+  ldl_setint(L, "IoControlCode", dl_irp_ioctl(irp));
   lua_setfield(L, -2, "DeviceIoControl");
   lua_setfield(L, -2, "Parameters");
   return 1;
@@ -377,10 +371,10 @@ static int q_stats(lua_State *L) {
   uint32_t in_flight, waiting;
   dl_wdf_queue_stats(checkqueue(L, 1), &presented, &completed, &in_flight, &waiting);
   lua_createtable(L, 0, 4);
-  set_int(L, "presented", presented);
-  set_int(L, "completed", completed);
-  set_int(L, "in_flight", in_flight);
-  set_int(L, "waiting", waiting);
+  ldl_setint(L, "presented", presented);
+  ldl_setint(L, "completed", completed);
+  ldl_setint(L, "in_flight", in_flight);
+  ldl_setint(L, "waiting", waiting);
   return 1;
 }
 

@@ -173,16 +173,11 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   uint32_t i = new_mapping(a);
   if (i == NO_SLOT) return DL_ENOMEM;
   dl_mapping *mp = &a->maps[i];
-  mp->live = 1;
-  mp->grant = (uint32_t)(g - a->grants);
-  mp->mdl = mdl;
-  mp->va = va;
-  mp->length = len;
-  mp->bounced = bounce;
-  mp->write = write;
-  mp->reg_first = first;
-  mp->reg_count = need;
-  mp->logical = bounce ? dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps : pa;
+  uint64_t at = bounce ? dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps : pa;
+  *mp = (dl_mapping){ .live = 1, .grant = (uint32_t)(g - a->grants), .mdl = mdl, .va = va,
+                      .length = len, .logical = at, .bounced = bounce, .write = write,
+                      .reg_first = first, .reg_count = need,
+                      .pfns = mp->pfns, .pfns_cap = mp->pfns_cap };  /* the slot keeps its PFN array */
   a->live_maps++;
   if ((bounce && keep_pfns(mp, mdl, ps)) ||
       dl_dmamap_add(dl_machine_dmamap(a->m), mp->logical, len, &mp->dm_handle)) {

@@ -195,16 +195,9 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
     return DL_STATUS_BUFFER_TOO_SMALL;
   dl_request *r = dl_adapter_new_request(a);
   if (!r) return DL_STATUS_INSUFFICIENT_RESOURCES;
-  r->dev = dev;
-  r->kind = REQ_SGLIST;
-  r->asked = regs;
-  r->regs = regs;
-  r->list_control = control;
-  r->ctx = ctx;
-  r->mdl = mdl;
-  r->va = va;
-  r->length = length;
-  r->write = write;
+  *r = (dl_request){ .link = r->link, .a = a, .dev = dev, .kind = REQ_SGLIST, .asked = regs,
+                     .regs = regs, .list_control = control, .ctx = ctx, .mdl = mdl, .va = va,
+                     .length = length, .write = write };
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
 }
