@@ -164,7 +164,6 @@ static int model_index(lua_State *L) {
   if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
   dl_devmodel *dm = checkmodel(L, 1);
   if (strcmp(key, "device") == 0) {
-    ldl_pushowner(L, 1);
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_devmodel_pdo(dm)));
   } else if (strcmp(key, "resources") == 0) push_resources(L, dm);
   else if (strcmp(key, "name") == 0) lua_pushstring(L, dl_devmodel_pdo(dm)->name);

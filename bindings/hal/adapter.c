@@ -102,21 +102,23 @@ static int l_IoGetDmaAdapter(lua_State *L) {
     return 2;
   }
   dl_adapter_set_drop(a, on_drop);
-  ldl_pushowner(L, 1);
   ldl_pushobject(L, LDL_ADAPTER, DL_OBJECT(a));
   lua_pushinteger(L, nmr);
   return 2;
 }
 
-/* PutDmaAdapter(adapter) */
-static int l_PutDmaAdapter(lua_State *L) {
+/* Calls fn(adapter) for the adapter at 1 in an engine-call bracket. */
+static int on_adapter(lua_State *L, void (*fn)(dl_adapter *a)) {
   dl_adapter *a = checkadapter(L, 1);
   ldl_call call;
   enter(L, &call);
-  dl_adapter_put(a);
+  fn(a);
   ldl_leave(L, &call);
   return 0;
 }
+
+/* PutDmaAdapter(adapter) */
+static int l_PutDmaAdapter(lua_State *L) { return on_adapter(L, dl_adapter_put); }
 
 /* ---- the adapter channel -------------------------------------------------- */
 
@@ -178,14 +180,7 @@ static int l_AllocateAdapterChannel(lua_State *L) {
 }
 
 /* FreeAdapterChannel(adapter) */
-static int l_FreeAdapterChannel(lua_State *L) {
-  dl_adapter *a = checkadapter(L, 1);
-  ldl_call call;
-  enter(L, &call);
-  dl_adapter_free_channel(a);
-  ldl_leave(L, &call);
-  return 0;
-}
+static int l_FreeAdapterChannel(lua_State *L) { return on_adapter(L, dl_adapter_free_channel); }
 
 /* FreeMapRegisters(adapter, MapRegisterBase, NumberOfMapRegisters) */
 static int l_FreeMapRegisters(lua_State *L) {
@@ -483,7 +478,6 @@ static int a_index(lua_State *L) {
     lua_pushinteger(L, __builtin_popcountll(dl_adapter_ceiling(a)));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_adapter_id(a));
   else if (strcmp(key, "device") == 0) {
-    ldl_pushowner(L, 1);
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_adapter_device(a)));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);

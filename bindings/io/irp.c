@@ -380,7 +380,6 @@ static int irp_index(lua_State *L) {
   else if (strcmp(key, "completed_at") == 0 && dl_irp_completed(irp))
     lua_pushinteger(L, (lua_Integer)dl_irp_completed_at(irp));
   else if (strcmp(key, "device") == 0) {
-    ldl_pushowner(L, 1);
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_irp_device(irp)));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else lua_pushnil(L);

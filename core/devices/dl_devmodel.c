@@ -65,7 +65,7 @@ void dl_devmodel_free(dl_devmodel *dm) {
 
 static void destroy(dl_object *o) { dl_devmodel_free((dl_devmodel *)o); }
 
-const dl_object_type dl_devmodel_type = { "device model", destroy, NULL, NULL };
+const dl_object_type dl_devmodel_type = { "device model", destroy, NULL, NULL, NULL };
 
 /* The model drives its interrupt line. */
 void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted) {

@@ -219,7 +219,7 @@ static int holds(const dl_object *o, const dl_object *other) {
 
 static void destroy(dl_object *o) { dl_adapter_destroy((dl_adapter *)o); }
 
-const dl_object_type dl_adapter_type = { "DMA_ADAPTER", destroy, check_leaks, holds };
+const dl_object_type dl_adapter_type = { "DMA_ADAPTER", destroy, check_leaks, holds, NULL };
 
 /* Drops a queued request without running it (teardown). */
 static void drop_request(dl_adapter *a, dl_request *r) {

@@ -11,7 +11,7 @@
 
 static void destroy(dl_object *o) { dl_device_free((dl_device *)o); }
 
-const dl_object_type dl_device_type = { "DEVICE_OBJECT", destroy, NULL, NULL };
+const dl_object_type dl_device_type = { "DEVICE_OBJECT", destroy, NULL, NULL, NULL };
 
 /* Creates a device object named `name`. */
 int dl_device_new(dl_machine *m, const char *name, dl_device **out) {

@@ -32,7 +32,7 @@ struct dl_driver {
 
 static void destroy(dl_object *o) { dl_driver_free((dl_driver *)o); }
 
-const dl_object_type dl_driver_type = { "DRIVER_OBJECT", destroy, NULL, NULL };
+const dl_object_type dl_driver_type = { "DRIVER_OBJECT", destroy, NULL, NULL, NULL };
 
 /* A major function's name, for messages. */
 static const char *major_name(uint8_t major) {

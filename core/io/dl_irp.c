@@ -49,7 +49,7 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
 
 static void destroy(dl_object *o) { dl_irp_free((dl_irp *)o); }
 
-const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL };
+const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL, NULL };
 
 /* Frees the IRP; its device forgets it. */
 void dl_irp_free(dl_irp *irp) {

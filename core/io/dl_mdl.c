@@ -26,7 +26,7 @@ struct dl_mdl {
 
 static void destroy(dl_object *o) { dl_mdl_destroy((dl_mdl *)o); }
 
-const dl_object_type dl_mdl_type = { "MDL", destroy, NULL, NULL };
+const dl_object_type dl_mdl_type = { "MDL", destroy, NULL, NULL, NULL };
 
 /* The next live MDL after `after` (the first if NULL), in creation order. */
 dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after) {

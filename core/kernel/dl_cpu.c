@@ -12,13 +12,10 @@
 
 /* KeInitializeDpc. */
 int dl_dpc_new(dl_machine *m, dl_dpc_fn fn, void *ctx, dl_dpc **out) {
-  dl_dpc *dpc = calloc(1, sizeof *dpc);
+  dl_dpc *dpc = malloc(sizeof *dpc);
   if (!dpc) return DL_ENOMEM;
+  *dpc = (dl_dpc){ .fn = fn, .ctx = ctx, .importance = DL_MEDIUM_IMPORTANCE, .target = -1 };
   dl_object_init(DL_OBJECT(dpc), m, &dl_dpc_type, NULL);
-  dpc->fn = fn;
-  dpc->ctx = ctx;
-  dpc->importance = DL_MEDIUM_IMPORTANCE;
-  dpc->target = -1;
   dl_list_init(&dpc->link);
   *out = dpc;
   return DL_OK;
@@ -115,7 +112,7 @@ int dl_dpc_set_target(dl_dpc *dpc, int cpu) {
 
 static void destroy_dpc(dl_object *o) { dl_dpc_free((dl_dpc *)o); }
 
-const dl_object_type dl_dpc_type = { "KDPC", destroy_dpc, NULL, NULL };
+const dl_object_type dl_dpc_type = { "KDPC", destroy_dpc, NULL, NULL, NULL };
 
 /* KeInitializeTimer. */
 int dl_timer_new(dl_machine *m, dl_timer **out) {
@@ -183,7 +180,7 @@ static size_t timer_leaks(dl_object *o) {
   return 1;
 }
 
-const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, timer_leaks, NULL };
+const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, timer_leaks, NULL, NULL };
 
 /* DueTime to ns: negative relative, positive absolute, in 100 ns units;
 ** saturates instead of wrapping. */

@@ -103,7 +103,7 @@ static void destroy(dl_object *o) {
   dl_interrupt_disconnect(intr);
 }
 
-const dl_object_type dl_interrupt_type = { "KINTERRUPT", destroy, NULL, NULL };
+const dl_object_type dl_interrupt_type = { "KINTERRUPT", destroy, NULL, NULL, NULL };
 
 /* KeSynchronizeExecution: raise to SynchronizeIrql, run, restore. */
 int dl_interrupt_synchronize(dl_interrupt *intr, int (*fn)(void *ctx), void *ctx) {

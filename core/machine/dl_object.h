@@ -29,6 +29,9 @@ typedef struct dl_object_type {
   ** MDL, ...): lower layers ask before freeing without knowing the upper
   ** ones. May be NULL. */
   int (*holds)(const dl_object *o, const dl_object *other);
+  /* A tag the types of one family share (the KMDF classes), so a layer can
+  ** find its own objects among all; NULL for none. */
+  const void *family;
 } dl_object_type;
 
 /* The common fields, first in every object struct. */

@@ -42,7 +42,7 @@ static void driver_free(dl_wdf_object *o) {
 static void driver_destroy(dl_object *o) { driver_free((dl_wdf_object *)o); }
 
 static const dl_wdf_class driver_class = {
-  {"WDFDRIVER", driver_destroy, NULL, NULL}, DL_WDF_NOT_DELETABLE, NULL, driver_free
+  {"WDFDRIVER", driver_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, driver_free
 };
 
 /* WdfDriverCreate. */
@@ -88,7 +88,7 @@ static void device_dispose(dl_wdf_object *o) {
 }
 
 static const dl_wdf_class device_class = {
-  {"WDFDEVICE", device_destroy, NULL, NULL}, DL_WDF_NOT_DELETABLE, NULL, device_dispose
+  {"WDFDEVICE", device_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, device_dispose
 };
 
 /* Creates a framework device and its FDO. */

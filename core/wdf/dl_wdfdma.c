@@ -55,7 +55,7 @@ static void enabler_destroy(dl_object *o);
 static void enabler_dispose(dl_wdf_object *o);
 
 static const dl_wdf_class enabler_class = {
-  {"WDFDMAENABLER", enabler_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, enabler_dispose
+  {"WDFDMAENABLER", enabler_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, enabler_dispose
 };
 
 /* Profile properties: 1 if valid (and modelled), with S/G, 64-bit, duplex. */
@@ -288,7 +288,7 @@ static void common_destroy(dl_object *o) {
 }
 
 static const dl_wdf_class common_class = {
-  {"WDFCOMMONBUFFER", common_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, common_dispose
+  {"WDFCOMMONBUFFER", common_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, common_dispose
 };
 
 uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t alignment,

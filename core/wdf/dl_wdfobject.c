@@ -25,7 +25,9 @@ enum { DELETING = 1, CLEANED = 2, BUSY = 4, QUIET = 8 };
 static const dl_wdf_class *class_of(const dl_wdf_object *o) { return (const dl_wdf_class *)o->type; }
 
 /* Every class's name is its WDF handle type: "WDF...". */
-static int is_wdf(const dl_object *o) { return strncmp(o->type->name, "WDF", 3) == 0; }
+const char dl_wdf_family = 'W';
+
+static int is_wdf(const dl_object *o) { return o->type->family == &dl_wdf_family; }
 
 /* Puts o on the machine as a child of parent. */
 void dl_wdf_object_init(dl_wdf_object *o, dl_machine *m, const dl_wdf_class *c,

@@ -42,6 +42,9 @@ typedef enum dl_wdf_deletable {
                            ** it presented; the lab's scripts expect an error, not a report) */
 } dl_wdf_deletable;
 
+/* The family tag of every framework class (dl_object_type.family). */
+extern const char dl_wdf_family;
+
 /* A framework object class: `base` first, so o->type is the class. base.name
 ** is the WDF handle type ("WDFDEVICE"...); base.destroy frees memory only
 ** (machine teardown: newer objects are gone already). */

@@ -45,7 +45,7 @@ static void queue_dispose(dl_wdf_object *o) {
 }
 
 static const dl_wdf_class queue_class = {
-  {"WDFQUEUE", queue_destroy, NULL, NULL}, DL_WDF_DELETABLE, queue_may_delete, queue_dispose
+  {"WDFQUEUE", queue_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, queue_may_delete, queue_dispose
 };
 
 /* Creates a queue of the device. */
@@ -95,7 +95,7 @@ static void request_destroy(dl_object *o) {
 static void request_dispose(dl_wdf_object *o) { request_free((dl_wdf_request *)o); }
 
 static const dl_wdf_class request_class = {
-  {"WDFREQUEST", request_destroy, NULL, NULL}, DL_WDF_FRAMEWORK_OWNED, NULL, request_dispose
+  {"WDFREQUEST", request_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_FRAMEWORK_OWNED, NULL, request_dispose
 };
 
 /* Queues a request for irp (presented by the next dl_wdf_queue_dispatch). */
@@ -265,7 +265,7 @@ static void interrupt_dispose(dl_wdf_object *o) {
 }
 
 static const dl_wdf_class interrupt_class = {
-  {"WDFINTERRUPT", interrupt_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, interrupt_dispose
+  {"WDFINTERRUPT", interrupt_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, interrupt_dispose
 };
 
 /* Creates an interrupt of the device (and its DPC). */

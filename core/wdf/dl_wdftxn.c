@@ -80,7 +80,7 @@ static void txn_destroy(dl_object *o) {
 }
 
 const dl_wdf_class dl_wdftxn_class = {
-  {"WDFDMATRANSACTION", txn_destroy, NULL, NULL}, DL_WDF_DELETABLE, NULL, txn_dispose
+  {"WDFDMATRANSACTION", txn_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, txn_dispose
 };
 
 /* WdfDmaTransactionCreate. */

@@ -41,8 +41,8 @@ static int thing_holds(const dl_object *o, const dl_object *other) {
   return ((const thing *)o)->needs == other;
 }
 
-static const dl_object_type thing_type = { "thing", thing_destroy, thing_leaks, thing_holds };
-static const dl_object_type other_type = { "other", thing_destroy, NULL, NULL };
+static const dl_object_type thing_type = { "thing", thing_destroy, thing_leaks, thing_holds, NULL };
+static const dl_object_type other_type = { "other", thing_destroy, NULL, NULL, NULL };
 
 static thing *new_thing(dl_machine *m, const dl_object_type *t, dl_object *parent) {
   thing *x = calloc(1, sizeof *x);
