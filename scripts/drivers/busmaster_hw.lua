@@ -12,7 +12,12 @@
 --              AddDevice, RemoveDevice (hw.wdm.driver makes the module);
 --   hw.kmdf    the KMDF part of kmdf_packet and kmdf_sg: the DEVICE_CONTEXT,
 --              the PnP/power callbacks, the queue, EvtInterruptIsr/Dpc,
---              DriverEntry (hw.kmdf.driver makes the module).
+--              DriverEntry (hw.kmdf.driver makes the module); for the
+--              KMDF seeds 000 and 001, which have no watchdog, an
+--              EvtInterruptIsr (hw.kmdf.isr) and EvtProgramDma's locked
+--              start (hw.kmdf.start_locked).
+-- What does not depend on this device (connecting an interrupt, creating a
+-- framework device, mapping a BAR, DriverEntry) is drivers/plumbing.lua's.
 -- Every function makes the WDK calls a driver written out in full would
 -- make, in its order (the drivers' traces and trace hashes depend on it).
 --
@@ -24,6 +29,8 @@
 -- Usage: local hw = require "drivers.busmaster_hw" (scripts/ on package.path).
 local dma = require "dma"
 dma.export()
+
+local plumbing = require "drivers.plumbing"  -- connecting, mapping, device and queue setup
 
 local R = dma.busmaster_registers
 
@@ -95,17 +102,26 @@ function hw.start(ctx, control) hw.write(ctx, R.CONTROL, control) end
 
 -- ---- the ISR and the DPC -----------------------------------------------------------
 
+-- The ISR's device access: nil if the interrupt is not this device's;
+-- else saves the volatile state (STATUS into DeviceStatus; with
+-- `bytes_done`, BYTES_DONE; with `error_code`, ERROR_CODE), acknowledges it
+-- and returns the STATUS.
+function hw.acknowledge(ctx, bytes_done, error_code)
+  local status = hw.read(ctx, R.STATUS)
+  if status & (R.DONE | R.ERROR) == 0 then return nil end
+  ctx.DeviceStatus = status
+  if bytes_done then ctx.BytesDone = hw.read(ctx, R.BYTES_DONE) end
+  if error_code then ctx.ErrorCode = hw.read(ctx, R.ERROR_CODE) end
+  hw.write(ctx, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+  return status
+end
+
 -- The ISR's part at DIRQL: FALSE if the interrupt is not this device's;
 -- else saves the volatile state (STATUS, BYTES_DONE and, with
 -- `error_code`, ERROR_CODE), acknowledges it and returns TRUE. The caller
 -- queues its DPC.
 function hw.claim_interrupt(ctx, error_code)
-  local status = hw.read(ctx, R.STATUS)
-  if status & (R.DONE | R.ERROR) == 0 then return FALSE end
-  ctx.DeviceStatus = status
-  ctx.BytesDone = hw.read(ctx, R.BYTES_DONE)
-  if error_code then ctx.ErrorCode = hw.read(ctx, R.ERROR_CODE) end
-  hw.write(ctx, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+  if not hw.acknowledge(ctx, true, error_code) then return FALSE end
   ctx.InterruptClaimed = true
   return TRUE
 end
@@ -210,12 +226,7 @@ function hw.wdm.advance(ext)
 end
 
 -- Completes the current IRP and starts the next queued one.
-function hw.wdm.complete(DeviceObject, Irp, status, information, boost)
-  Irp.IoStatus.Status = status
-  Irp.IoStatus.Information = information
-  IoCompleteRequest(Irp, boost)
-  IoStartNextPacket(DeviceObject, FALSE)
-end
+hw.wdm.complete = plumbing.wdm_complete
 
 -- IRP_MJ_READ / IRP_MJ_WRITE (direct I/O): pend and queue for StartIo.
 -- Seed 002's driver uses it too.
@@ -289,23 +300,15 @@ local function AddDevice(DriverObject, DeviceObject, resources, options, d)
   hw.reset_counters(ext)
   local DpcForIsr, WatchdogDpc = WdmDpcs(d.Finish)
   hw.init_watchdog(ext, WatchdogDpc, DeviceObject)
-  IoInitializeDpcRequest(DeviceObject, DpcForIsr)
-  local status, interrupt = IoConnectInterrupt(WdmIsr, DeviceObject, nil, resources.interrupt.vector,
-    resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
-  assert(status == STATUS_SUCCESS, "IoConnectInterrupt failed")
-  ext.Interrupt = interrupt
+  plumbing.wdm_connect_interrupt(DeviceObject, resources, WdmIsr, DpcForIsr)
   return STATUS_SUCCESS
 end
 
 -- Stop: no watchdog, no interrupt, the driver's cleanup, then the adapter
 -- and the registers' mapping go.
 local function RemoveDevice(DeviceObject, resources, d)
-  local ext = DeviceObject.DeviceExtension
-  KeCancelTimer(ext.Watchdog)
-  IoDisconnectInterrupt(ext.Interrupt)
-  if d.cleanup then d.cleanup(ext) end
-  PutDmaAdapter(ext.Adapter)
-  MmUnmapIoSpace(ext.Registers, resources.memory.length)
+  KeCancelTimer(DeviceObject.DeviceExtension.Watchdog)
+  plumbing.wdm_remove_device(DeviceObject, resources, d.cleanup)
 end
 
 -- A WDM driver's module: DriverEntry(DriverObject), AddDevice(DriverObject,
@@ -334,22 +337,43 @@ end
 -- transaction ends.
 hw.kmdf = {}
 
-local STATUS_DEVICE_CONFIGURATION_ERROR = 0xC0000182  -- ntstatus.h (not among the lab's constants)
+local STATUS_DEVICE_CONFIGURATION_ERROR = plumbing.STATUS_DEVICE_CONFIGURATION_ERROR
 
 -- The DEVICE_CONTEXT of a WDFDEVICE (a Lua table, made by WdfDeviceCreate).
 local function DeviceContext(Device) return WdfObjectGetTypedContext(Device, "DEVICE_CONTEXT") end
 hw.kmdf.Context = DeviceContext
 
--- EvtProgramDma's end: arm the watchdog, then `set(ctx, ...)` (hw.set_single
--- or hw.set_table) and start the device with `control`, under the interrupt
--- lock so that the ISR never sees the registers half written. Returns TRUE.
-function hw.kmdf.program_locked(ctx, control, set, ...)
-  hw.arm_watchdog(ctx)
+-- EvtProgramDma's end for a driver without the watchdog (the seeds'):
+-- `set(ctx, ...)` (hw.set_single or hw.set_table), then the device started
+-- with `control`, under the interrupt lock so that the ISR never sees the
+-- registers half written. Returns TRUE.
+function hw.kmdf.start_locked(ctx, control, set, ...)
   WdfInterruptAcquireLock(ctx.Interrupt)
   set(ctx, ...)
   hw.start(ctx, control)
   WdfInterruptReleaseLock(ctx.Interrupt)
   return TRUE
+end
+
+-- EvtProgramDma's end: arm the watchdog, then hw.kmdf.start_locked.
+function hw.kmdf.program_locked(ctx, control, set, ...)
+  hw.arm_watchdog(ctx)
+  return hw.kmdf.start_locked(ctx, control, set, ...)
+end
+
+-- An EvtInterruptIsr for a driver without the watchdog (the seeds'): FALSE
+-- if the interrupt is not the device's; else its state saved (STATUS; with
+-- `bytes_done`, BYTES_DONE too) and acknowledged (hw.acknowledge),
+-- `report(ctx, status)` if given, EvtInterruptDpc queued, TRUE.
+function hw.kmdf.isr(bytes_done, report)
+  return function(Interrupt, _)
+    local ctx = DeviceContext(WdfInterruptGetDevice(Interrupt))
+    local status = hw.acknowledge(ctx, bytes_done)
+    if not status then return FALSE end
+    if report then report(ctx, status) end
+    WdfInterruptQueueDpcForIsr(Interrupt)
+    return TRUE
+  end
 end
 
 -- EvtInterruptIsr (DIRQL): ours? save the device's state, acknowledge, DPC.
@@ -377,26 +401,15 @@ local function KmdfDpcs(Finish)
   return EvtInterruptDpc, WatchdogDpc
 end
 
--- Maps the first memory range of the translated resources (the BAR),
--- as EvtDevicePrepareHardware does; false if there is none.
-local function MapResources(ctx, ResourcesTranslated)
-  for i = 0, WdfCmResourceListGetCount(ResourcesTranslated) - 1 do
-    local desc = WdfCmResourceListGetDescriptor(ResourcesTranslated, i)
-    if desc.Type == CmResourceTypeMemory and not ctx.Registers then
-      ctx.RegistersLength = desc.u.Memory.Length
-      ctx.Registers = MmMapIoSpace(desc.u.Memory.Start, desc.u.Memory.Length, MmNonCached)
-    end
-  end
-  return ctx.Registers ~= nil
-end
-
 -- EvtDevicePrepareHardware around the driver's `CreateDma(Device, ctx)`:
 -- map the registers (STATUS_DEVICE_CONFIGURATION_ERROR without a memory
 -- range); the first time only (not on a restart), the driver's DMA objects.
 local function PrepareHardware(CreateDma)
   return function(Device, _, ResourcesTranslated)
     local ctx = DeviceContext(Device)
-    if not MapResources(ctx, ResourcesTranslated) then return STATUS_DEVICE_CONFIGURATION_ERROR end
+    if not plumbing.kmdf_map_registers(ctx, ResourcesTranslated) then
+      return STATUS_DEVICE_CONFIGURATION_ERROR
+    end
     if ctx.DmaEnabler then return STATUS_SUCCESS end
     return CreateDma(Device, ctx)
   end
@@ -415,12 +428,7 @@ function hw.kmdf.create_enabler(Device, ctx, profile, profile64, default_length)
 end
 
 -- EvtDeviceReleaseHardware: unmap the registers.
-local function EvtDeviceReleaseHardware(Device, _)
-  local ctx = DeviceContext(Device)
-  if ctx.Registers then MmUnmapIoSpace(ctx.Registers, ctx.RegistersLength) end
-  ctx.Registers = nil
-  return STATUS_SUCCESS
-end
+local _, EvtDeviceReleaseHardware = plumbing.kmdf_register_callbacks(DeviceContext)
 
 -- EvtDeviceD0Exit: no watchdog left; the device reset.
 local function EvtDeviceD0Exit(Device, _)
@@ -436,36 +444,20 @@ local function EvtDeviceD0Entry(_, _) return STATUS_SUCCESS end
 -- CreateDma) and WdfDeviceCreate. Returns the status, the
 -- device and its context, with the counters zero.
 local function CreateDevice(DeviceInit, CreateDma)
-  local callbacks = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
-  callbacks.EvtDevicePrepareHardware = PrepareHardware(CreateDma)
-  callbacks.EvtDeviceReleaseHardware = EvtDeviceReleaseHardware
-  callbacks.EvtDeviceD0Entry = EvtDeviceD0Entry
-  callbacks.EvtDeviceD0Exit = EvtDeviceD0Exit
-  WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, callbacks)
-  local attributes = WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE("DEVICE_CONTEXT")
-  local status, Device = WdfDeviceCreate(DeviceInit, attributes)
-  if not NT_SUCCESS(status) then return status end
-  local ctx = DeviceContext(Device)
-  hw.reset_counters(ctx)
+  local callbacks = { EvtDevicePrepareHardware = PrepareHardware(CreateDma),
+    EvtDeviceReleaseHardware = EvtDeviceReleaseHardware, EvtDeviceD0Entry = EvtDeviceD0Entry,
+    EvtDeviceD0Exit = EvtDeviceD0Exit }
+  local status, Device, ctx = plumbing.kmdf_create_device(DeviceInit, callbacks, "DEVICE_CONTEXT")
+  if Device then hw.reset_counters(ctx) end
   return status, Device, ctx
 end
 
 -- EvtDriverDeviceAdd's second half: a default sequential queue for the
 -- driver's StartRequest (EvtIoRead / EvtIoWrite), the interrupt, the watchdog.
 local function CreateQueueAndInterrupt(Device, ctx, d)
-  local queue_config = WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(WdfIoQueueDispatchSequential)
-  queue_config.EvtIoRead = function(Queue, Request, _)
-    d.StartRequest(Queue, Request, WdfDmaDirectionReadFromDevice)
-  end
-  queue_config.EvtIoWrite = function(Queue, Request, _)
-    d.StartRequest(Queue, Request, WdfDmaDirectionWriteToDevice)
-  end
-  local status
-  status, ctx.Queue = WdfIoQueueCreate(Device, queue_config, WDF_NO_OBJECT_ATTRIBUTES)
-  if not NT_SUCCESS(status) then return status end
   local EvtInterruptDpc, WatchdogDpc = KmdfDpcs(d.Finish)
-  local interrupt_config = WDF_INTERRUPT_CONFIG_INIT(EvtInterruptIsr, EvtInterruptDpc)
-  status, ctx.Interrupt = WdfInterruptCreate(Device, interrupt_config, WDF_NO_OBJECT_ATTRIBUTES)
+  local status = plumbing.kmdf_queue_and_interrupt(Device, ctx, d.StartRequest, EvtInterruptIsr,
+                                                   EvtInterruptDpc)
   if not NT_SUCCESS(status) then return status end
   hw.init_watchdog(ctx, WatchdogDpc, Device)
   return STATUS_SUCCESS
@@ -482,7 +474,7 @@ end
 -- transfer, from either DPC) and optional setup(Device, ctx) (between the
 -- device and its queue).
 function hw.kmdf.driver(d)
-  local driver = { Context = DeviceContext, options = setmetatable({}, { __mode = "k" }) }
+  local driver = { Context = DeviceContext }
   local function EvtDriverDeviceAdd(Driver, DeviceInit)
     local status, Device, ctx = CreateDevice(DeviceInit, d.CreateDma)
     if not Device then return status end
@@ -490,13 +482,7 @@ function hw.kmdf.driver(d)
     if d.setup then d.setup(Device, ctx) end
     return CreateQueueAndInterrupt(Device, ctx, d)
   end
-  function driver.DriverEntry(DriverObject, RegistryPath, options)
-    local config = WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd)
-    local status, Driver = WdfDriverCreate(DriverObject, RegistryPath, WDF_NO_OBJECT_ATTRIBUTES, config)
-    if NT_SUCCESS(status) then driver.options[Driver] = options or {} end
-    return status, Driver
-  end
-  return driver
+  return plumbing.kmdf_driver_entry(driver, EvtDriverDeviceAdd)
 end
 
 return hw

@@ -77,9 +77,9 @@ local dma = require "dma"
 dma.export()
 
 local plx = require "drivers.plx_model"
+local plumbing = require "drivers.plumbing"  -- device creation, BAR mapping, DriverEntry
 local R = plx.R
 
-local STATUS_DEVICE_CONFIGURATION_ERROR = 0xC0000182  -- ntstatus.h (not among the lab's constants)
 local STATUS_INVALID_BUFFER_SIZE = 0xC0000206
 local DTE = R.DESC_SIZE                               -- sizeof(DMA_TRANSFER_ELEMENT): 32
 local WDF_NO_CONTEXT = nil                            -- wdfcore.h (not among the lab's names)
@@ -133,24 +133,26 @@ local function DestroyMdlChain(chain)
   end
 end
 
--- CopyBufferToMdlChain(Buffer, Length, MdlChain): the CPU copies, MDL by MDL.
-local function CopyBufferToMdlChain(m, buffer, length, chain)
+-- The CPU copies `length` bytes between a buffer and an MDL chain, MDL by
+-- MDL: into the chain with `toChain`, else out of it.
+local function CopyMdlChain(m, chain, buffer, length, toChain)
   local mdl, at = chain.head, 0
   while mdl and at < length do
     local n = math.min(length - at, MmGetMdlByteCount(mdl))
-    m:write(MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority), m:read(buffer + at, n))
+    local system = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority)
+    if toChain then m:write(system, m:read(buffer + at, n)) else m:write(buffer + at, m:read(system, n)) end
     at, mdl = at + n, mdl.Next
   end
 end
 
+-- CopyBufferToMdlChain(Buffer, Length, MdlChain).
+local function CopyBufferToMdlChain(m, buffer, length, chain)
+  CopyMdlChain(m, chain, buffer, length, true)
+end
+
 -- CopyMdlChainToBuffer(MdlChain, Buffer, Length).
 local function CopyMdlChainToBuffer(m, chain, buffer, length)
-  local mdl, at = chain.head, 0
-  while mdl and at < length do
-    local n = math.min(length - at, MmGetMdlByteCount(mdl))
-    m:write(buffer + at, m:read(MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority), n))
-    at, mdl = at + n, mdl.Next
-  end
+  CopyMdlChain(m, chain, buffer, length, false)
 end
 
 -- The system address of a request's buffer (the lab has no
@@ -258,76 +260,85 @@ local function Validate(devExt, Request, Length)
   return STATUS_SUCCESS, offset
 end
 
--- PLxEvtIoWrite: initialized with direct parameters (the sample's default).
-local function PLxEvtIoWrite(Queue, Request, Length)
-  local devExt = PLxGetDeviceContext(WdfIoQueueGetDevice(Queue))
-  local Transaction = devExt.WriteDmaTransaction
-  local status, localBase = Validate(devExt, Request, Length)
-  if NT_SUCCESS(status) then
-    SetSingleTransferRequirement(devExt, Transaction)
-    local mdl, virtualAddress, length
-    if not devExt.SimulateMemoryFragmentation then
-      status, mdl = WdfRequestRetrieveInputWdmMdl(Request)
-      if NT_SUCCESS(status) then
-        virtualAddress, length = MmGetMdlVirtualAddress(mdl), MmGetMdlByteCount(mdl)
-      end
-    else
-      -- copy the request's memory into the heavily fragmented MDL chain
-      local buffer
-      status, buffer, length = RequestBuffer(Request, true)
-      if NT_SUCCESS(status) then
-        mdl = devExt.WriteMdlChain.head
-        virtualAddress = MmGetMdlVirtualAddress(mdl)
-        CopyBufferToMdlChain(devExt.Machine, buffer, length, devExt.WriteMdlChain)
-      end
-    end
+-- PLxEvtIoWrite's own part: initialized with direct parameters (the
+-- sample's default), then executed.
+local function WriteInitializeAndExecute(devExt, Transaction, Request, _, localBase)
+  local status, mdl, virtualAddress, length
+  if not devExt.SimulateMemoryFragmentation then
+    status, mdl = WdfRequestRetrieveInputWdmMdl(Request)
     if NT_SUCCESS(status) then
-      status = WdfDmaTransactionInitialize(Transaction, PLxEvtProgramWriteDma, WdfDmaDirectionWriteToDevice,
-                                           mdl, virtualAddress, length)
+      virtualAddress, length = MmGetMdlVirtualAddress(mdl), MmGetMdlByteCount(mdl)
     end
+  else
+    -- copy the request's memory into the heavily fragmented MDL chain
+    local buffer
+    status, buffer, length = RequestBuffer(Request, true)
     if NT_SUCCESS(status) then
-      local context = PLxGetTransactionContext(Transaction)
-      context.Request, context.LocalBase = Request, localBase
-      status = WdfDmaTransactionExecute(Transaction, WDF_NO_CONTEXT)
+      mdl = devExt.WriteMdlChain.head
+      virtualAddress = MmGetMdlVirtualAddress(mdl)
+      CopyBufferToMdlChain(devExt.Machine, buffer, length, devExt.WriteMdlChain)
     end
   end
-  if not NT_SUCCESS(status) then
-    devExt.Stats.failed = devExt.Stats.failed + 1
-    WdfDmaTransactionRelease(Transaction)
-    WdfRequestComplete(Request, status)
+  if NT_SUCCESS(status) then
+    status = WdfDmaTransactionInitialize(Transaction, PLxEvtProgramWriteDma, WdfDmaDirectionWriteToDevice,
+                                         mdl, virtualAddress, length)
+  end
+  if NT_SUCCESS(status) then
+    local context = PLxGetTransactionContext(Transaction)
+    context.Request, context.LocalBase = Request, localBase
+    status = WdfDmaTransactionExecute(Transaction, WDF_NO_CONTEXT)
+  end
+  return status
+end
+
+-- PLxEvtIoRead's own part: initialized with the request (or the MDL
+-- chain), then executed.
+local function ReadInitializeAndExecute(devExt, Transaction, Request, Length, localBase)
+  local context = PLxGetTransactionContext(Transaction)
+  local status
+  if not devExt.SimulateMemoryFragmentation then
+    status = WdfDmaTransactionInitializeUsingRequest(Transaction, Request, PLxEvtProgramReadDma,
+                                                     WdfDmaDirectionReadFromDevice)
+  else
+    -- the fragmented chain instead of the request's buffer; the request
+    -- is not associated with the transaction: keep it in the context
+    local mdl = devExt.ReadMdlChain.head
+    status = WdfDmaTransactionInitialize(Transaction, PLxEvtProgramReadDma, WdfDmaDirectionReadFromDevice,
+                                         mdl, MmGetMdlVirtualAddress(mdl), Length)
+    context.Request = Request
+  end
+  if NT_SUCCESS(status) then
+    context.LocalBase = localBase
+    status = WdfDmaTransactionExecute(Transaction, WDF_NO_CONTEXT)
+  end
+  return status
+end
+
+-- PLxEvtIoWrite and PLxEvtIoRead: what they do alike around their own part
+-- (`InitializeAndExecute(devExt, Transaction, Request, Length, localBase)`,
+-- which returns the status): the request checked against the local memory,
+-- the transaction of `side` ("Write" or "Read") given the single-transfer
+-- requirement; on failure the transaction released and the request
+-- completed with the status.
+local function RequestHandler(side, InitializeAndExecute)
+  return function(Queue, Request, Length)
+    local devExt = PLxGetDeviceContext(WdfIoQueueGetDevice(Queue))
+    local Transaction = devExt[side .. "DmaTransaction"]
+    local status, localBase = Validate(devExt, Request, Length)
+    if NT_SUCCESS(status) then
+      SetSingleTransferRequirement(devExt, Transaction)
+      status = InitializeAndExecute(devExt, Transaction, Request, Length, localBase)
+    end
+    if not NT_SUCCESS(status) then
+      devExt.Stats.failed = devExt.Stats.failed + 1
+      WdfDmaTransactionRelease(Transaction)
+      WdfRequestComplete(Request, status)
+    end
   end
 end
 
--- PLxEvtIoRead.
-local function PLxEvtIoRead(Queue, Request, Length)
-  local devExt = PLxGetDeviceContext(WdfIoQueueGetDevice(Queue))
-  local Transaction = devExt.ReadDmaTransaction
-  local status, localBase = Validate(devExt, Request, Length)
-  if NT_SUCCESS(status) then
-    SetSingleTransferRequirement(devExt, Transaction)
-    local context = PLxGetTransactionContext(Transaction)
-    if not devExt.SimulateMemoryFragmentation then
-      status = WdfDmaTransactionInitializeUsingRequest(Transaction, Request, PLxEvtProgramReadDma,
-                                                       WdfDmaDirectionReadFromDevice)
-    else
-      -- the fragmented chain instead of the request's buffer; the request
-      -- is not associated with the transaction: keep it in the context
-      local mdl = devExt.ReadMdlChain.head
-      status = WdfDmaTransactionInitialize(Transaction, PLxEvtProgramReadDma, WdfDmaDirectionReadFromDevice,
-                                           mdl, MmGetMdlVirtualAddress(mdl), Length)
-      context.Request = Request
-    end
-    if NT_SUCCESS(status) then
-      context.LocalBase = localBase
-      status = WdfDmaTransactionExecute(Transaction, WDF_NO_CONTEXT)
-    end
-  end
-  if not NT_SUCCESS(status) then
-    devExt.Stats.failed = devExt.Stats.failed + 1
-    WdfDmaTransactionRelease(Transaction)
-    WdfRequestComplete(Request, status)
-  end
-end
+local PLxEvtIoWrite = RequestHandler("Write", WriteInitializeAndExecute)
+local PLxEvtIoRead = RequestHandler("Read", ReadInitializeAndExecute)
 
 -- ---- interrupt ----------------------------------------------------------------------
 
@@ -451,6 +462,17 @@ local function PLxInitializeDMA(devExt)
   return STATUS_SUCCESS
 end
 
+-- A sequential queue whose `callback` ("EvtIoWrite" or "EvtIoRead") is
+-- `EvtIo`, the requests of `RequestType` dispatched to it. Returns the
+-- status and the queue.
+local function CreateQueue(devExt, callback, EvtIo, RequestType)
+  local queueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchSequential)
+  queueConfig[callback] = EvtIo
+  local status, queue = WdfIoQueueCreate(devExt.Device, queueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  if not NT_SUCCESS(status) then return status end
+  return WdfDeviceConfigureRequestDispatching(devExt.Device, queue, RequestType), queue
+end
+
 -- PLxInitializeDeviceExtension (from EvtDriverDeviceAdd): sizes, queues,
 -- interrupt, DMA.
 local function PLxInitializeDeviceExtension(devExt, options)
@@ -475,18 +497,10 @@ local function PLxInitializeDeviceExtension(devExt, options)
   -- Channel 0 is the "to device" channel (writes), channel 1 the "from
   -- device" one (reads): one sequential queue each, so that a read and a
   -- write run at once while each queue presents one request at a time.
-  local queueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchSequential)
-  queueConfig.EvtIoWrite = PLxEvtIoWrite
   local status
-  status, devExt.WriteQueue = WdfIoQueueCreate(devExt.Device, queueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, devExt.WriteQueue = CreateQueue(devExt, "EvtIoWrite", PLxEvtIoWrite, WdfRequestTypeWrite)
   if not NT_SUCCESS(status) then return status end
-  status = WdfDeviceConfigureRequestDispatching(devExt.Device, devExt.WriteQueue, WdfRequestTypeWrite)
-  if not NT_SUCCESS(status) then return status end
-  queueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchSequential)
-  queueConfig.EvtIoRead = PLxEvtIoRead
-  status, devExt.ReadQueue = WdfIoQueueCreate(devExt.Device, queueConfig, WDF_NO_OBJECT_ATTRIBUTES)
-  if not NT_SUCCESS(status) then return status end
-  status = WdfDeviceConfigureRequestDispatching(devExt.Device, devExt.ReadQueue, WdfRequestTypeRead)
+  status, devExt.ReadQueue = CreateQueue(devExt, "EvtIoRead", PLxEvtIoRead, WdfRequestTypeRead)
   if not NT_SUCCESS(status) then return status end
 
   -- PLxInterruptCreate
@@ -509,27 +523,11 @@ local function PlxEvtDeviceCleanup(Device)
   devExt.WriteMdlChain, devExt.ReadMdlChain = nil, nil
 end
 
--- PLxEvtDevicePrepareHardware / PLxPrepareHardware: BAR0, the registers.
-local function PLxEvtDevicePrepareHardware(Device, _, ResourcesTranslated)
-  local devExt = PLxGetDeviceContext(Device)
-  for i = 0, WdfCmResourceListGetCount(ResourcesTranslated) - 1 do
-    local desc = WdfCmResourceListGetDescriptor(ResourcesTranslated, i)
-    if not desc then return STATUS_DEVICE_CONFIGURATION_ERROR end
-    if desc.Type == CmResourceTypeMemory and not devExt.Regs and desc.u.Memory.Length >= R.REGISTERS then
-      devExt.RegsLength = desc.u.Memory.Length
-      devExt.Regs = MmMapIoSpace(desc.u.Memory.Start, desc.u.Memory.Length, MmNonCached)
-    end
-  end
-  if not devExt.Regs then return STATUS_DEVICE_CONFIGURATION_ERROR end
-  return STATUS_SUCCESS
-end
-
-local function PLxEvtDeviceReleaseHardware(Device, _)
-  local devExt = PLxGetDeviceContext(Device)
-  if devExt.Regs then MmUnmapIoSpace(devExt.Regs, devExt.RegsLength) end
-  devExt.Regs = nil
-  return STATUS_SUCCESS
-end
+-- PLxEvtDevicePrepareHardware / PLxPrepareHardware: BAR0, the registers
+-- (devExt.Regs), the first memory range that holds them;
+-- PLxEvtDeviceReleaseHardware unmaps them.
+local PLxEvtDevicePrepareHardware, PLxEvtDeviceReleaseHardware =
+  plumbing.kmdf_register_callbacks(PLxGetDeviceContext, "Regs", R.REGISTERS)
 
 -- PLxEvtDeviceD0Entry: PLxInitWrite and PLxInitRead.
 local function PLxEvtDeviceD0Entry(Device, _)
@@ -553,17 +551,12 @@ end
 
 -- PLxEvtDeviceAdd.
 local function PLxEvtDeviceAdd(Driver, DeviceInit)
-  local pnpPowerCallbacks = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
-  pnpPowerCallbacks.EvtDevicePrepareHardware = PLxEvtDevicePrepareHardware
-  pnpPowerCallbacks.EvtDeviceReleaseHardware = PLxEvtDeviceReleaseHardware
-  pnpPowerCallbacks.EvtDeviceD0Entry = PLxEvtDeviceD0Entry
-  pnpPowerCallbacks.EvtDeviceD0Exit = PLxEvtDeviceD0Exit
-  WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, pnpPowerCallbacks)
-  local attributes = WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE("DEVICE_EXTENSION")
-  attributes.EvtCleanupCallback = PlxEvtDeviceCleanup
-  local status, device = WdfDeviceCreate(DeviceInit, attributes)
-  if not NT_SUCCESS(status) then return status end
-  local devExt = PLxGetDeviceContext(device)
+  local pnpPowerCallbacks = { EvtDevicePrepareHardware = PLxEvtDevicePrepareHardware,
+    EvtDeviceReleaseHardware = PLxEvtDeviceReleaseHardware, EvtDeviceD0Entry = PLxEvtDeviceD0Entry,
+    EvtDeviceD0Exit = PLxEvtDeviceD0Exit }
+  local status, device, devExt = plumbing.kmdf_create_device(DeviceInit, pnpPowerCallbacks,
+                                                             "DEVICE_EXTENSION", PlxEvtDeviceCleanup)
+  if not device then return status end
   devExt.Device = device
   devExt.Machine = WdfDeviceWdmGetDeviceObject(device).machine
   devExt.IntCsr, devExt.DmaCsr = 0, { [0] = 0, [1] = 0 }
@@ -572,14 +565,6 @@ local function PLxEvtDeviceAdd(Driver, DeviceInit)
   return PLxInitializeDeviceExtension(devExt, driver.options[Driver] or {})
 end
 
-driver.options = setmetatable({}, { __mode = "k" })
-
--- DriverEntry: WdfDriverCreate -> status, WDFDRIVER.
-function driver.DriverEntry(DriverObject, RegistryPath, options)
-  local config = WDF_DRIVER_CONFIG_INIT(PLxEvtDeviceAdd)
-  local status, Driver = WdfDriverCreate(DriverObject, RegistryPath, WDF_NO_OBJECT_ATTRIBUTES, config)
-  if NT_SUCCESS(status) then driver.options[Driver] = options or {} end
-  return status, Driver
-end
-
-return driver
+-- DriverEntry: WdfDriverCreate -> status, WDFDRIVER (driver.options: each
+-- WDFDRIVER's options).
+return plumbing.kmdf_driver_entry(driver, PLxEvtDeviceAdd)

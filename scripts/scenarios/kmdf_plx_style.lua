@@ -63,27 +63,30 @@ local function run(title, options)
     r.rbuf:fill(0xEE)
     return r
   end
-  local function write(r)
-    return m:irp { major = IRP_MJ_WRITE, buffer = r.wbuf, device_offset = r.offset, completion = function(irp)
+  -- the IRP of request r (`what`: "write" or "read") through `buffer`; its
+  -- completion checks the status, the length, then the bytes (`check()`),
+  -- counts it and frees the buffer
+  local function request(major, what, buffer, r, check)
+    return m:irp { major = major, buffer = buffer, device_offset = r.offset, completion = function(irp)
       assert(irp.IoStatus.Status == STATUS_SUCCESS,
-             ("write of %d failed: 0x%x"):format(r.len, irp.IoStatus.Status))
-      assert(irp.IoStatus.Information == r.len, "short write")
-      assert(hw:local_read(r.offset, r.len) == r.data,
-             ("the chip's memory differs after a write of %d"):format(r.len))
-      out.writes, out.bytes = out.writes + 1, out.bytes + r.len
-      r.wbuf:free()
+             ("%s of %d failed: 0x%x"):format(what, r.len, irp.IoStatus.Status))
+      assert(irp.IoStatus.Information == r.len, "short " .. what)
+      check()
+      out[what .. "s"], out.bytes = out[what .. "s"] + 1, out.bytes + r.len
+      buffer:free()
     end }
   end
+  local function write(r)
+    return request(IRP_MJ_WRITE, "write", r.wbuf, r, function()
+      assert(hw:local_read(r.offset, r.len) == r.data,
+             ("the chip's memory differs after a write of %d"):format(r.len))
+    end)
+  end
   local function read(r)
-    return m:irp { major = IRP_MJ_READ, buffer = r.rbuf, device_offset = r.offset, completion = function(irp)
-      assert(irp.IoStatus.Status == STATUS_SUCCESS,
-             ("read of %d failed: 0x%x"):format(r.len, irp.IoStatus.Status))
-      assert(irp.IoStatus.Information == r.len, "short read")
+    return request(IRP_MJ_READ, "read", r.rbuf, r, function()
       local same, at = r.rbuf:compare(0, r.data)
       assert(same, ("read of %d: byte %s differs"):format(r.len, tostring(at)))
-      out.reads, out.bytes = out.reads + 1, out.bytes + r.len
-      r.rbuf:free()
-    end }
+    end)
   end
 
   -- write 1; then write k with read k-1; then read n

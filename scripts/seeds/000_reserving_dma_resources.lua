@@ -34,6 +34,11 @@
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
+local here = (arg and arg[0] or ""):match("^(.*)seeds/[^/]*$") or "scripts/"
+package.path = here .. "?.lua;" .. package.path
+local bm = require "drivers.busmaster_hw"  -- the device's registers
+local plumbing = require "drivers.plumbing"  -- device, queue and interrupt setup
+
 local R = dma.busmaster_registers
 local RESERVED = 8
 
@@ -42,9 +47,7 @@ print(m)
 local hw = m:busmaster { name = "pkt0", bandwidth = "1G", setup_latency = "2us", max_transfer = "64K",
                          address_width = 32, capacity = "16M" }
 
-local function Context(Device) return WdfObjectGetTypedContext(Device, "DEVICE_CONTEXT") end
-local function reg_read(ctx, r) return READ_REGISTER_ULONG(ctx.Registers + r) end
-local function reg_write(ctx, r, v) WRITE_REGISTER_ULONG(ctx.Registers + r, v) end
+local Context = bm.kmdf.Context
 
 local function held(ctx)
   return ctx.Adapter:stats().map_registers_held, m:run_stats().map_registers_in_use
@@ -57,17 +60,9 @@ local function EvtProgramDma(Transaction, Device, _, Direction, SgList)
   local offset = ctx.DeviceOffset + WdfDmaTransactionGetBytesTransferred(Transaction)
   ctx.Transfers = ctx.Transfers + 1
   if ctx.InExecute then ctx.ProgrammedInExecute = ctx.ProgrammedInExecute + 1 end
-  local control = R.START | R.IRQ_ENABLE | R.MODE_SINGLE
-  if Direction == WdfDmaDirectionWriteToDevice then control = control | R.TO_DEVICE end
-  WdfInterruptAcquireLock(ctx.Interrupt)
-  reg_write(ctx, R.ADDR_LO, e.Address & 0xFFFFFFFF)
-  reg_write(ctx, R.ADDR_HI, e.Address >> 32)
-  reg_write(ctx, R.LENGTH, e.Length)
-  reg_write(ctx, R.OFFSET_LO, offset & 0xFFFFFFFF)
-  reg_write(ctx, R.OFFSET_HI, offset >> 32)
-  reg_write(ctx, R.CONTROL, control)
-  WdfInterruptReleaseLock(ctx.Interrupt)
-  return TRUE
+  -- under the interrupt lock: the single-mode registers, then START
+  return bm.kmdf.start_locked(ctx, bm.control(R.MODE_SINGLE, Direction == WdfDmaDirectionWriteToDevice),
+                              bm.set_single, e.Address, e.Length, offset)
 end
 
 -- Steps 5 and 6: initialize and execute the reserved transaction.
@@ -94,8 +89,9 @@ local function EvtReserveDma(Transaction, Context_)
   InitializeAndExecute(ctx, Context_, "in EvtReserveDma")
 end
 
--- Steps 1-3 (the first request) or 5-6 (the later ones).
-local function RequestHandler(Queue, Request, Length, Direction)
+-- Steps 1-3 (the first request) or 5-6 (the later ones): EvtIoWrite and
+-- EvtIoRead.
+local function RequestHandler(Queue, Request, Direction, Length)
   local Device = WdfIoQueueGetDevice(Queue)
   local ctx = Context(Device)
   ctx.Direction = Direction
@@ -123,22 +119,8 @@ local function RequestHandler(Queue, Request, Length, Direction)
   assert(NT_SUCCESS(status), "WdfDmaTransactionAllocateResources failed")
 end
 
-local function EvtIoWrite(Queue, Request, Length)
-  RequestHandler(Queue, Request, Length, WdfDmaDirectionWriteToDevice)
-end
-local function EvtIoRead(Queue, Request, Length)
-  RequestHandler(Queue, Request, Length, WdfDmaDirectionReadFromDevice)
-end
-
-local function EvtInterruptIsr(Interrupt, _)
-  local ctx = Context(WdfInterruptGetDevice(Interrupt))
-  local status = reg_read(ctx, R.STATUS)
-  if status & (R.DONE | R.ERROR) == 0 then return FALSE end
-  ctx.DeviceStatus = status
-  reg_write(ctx, R.STATUS, R.DONE | R.ERROR | R.SHORT)
-  WdfInterruptQueueDpcForIsr(Interrupt)
-  return TRUE
-end
+-- EvtInterruptIsr: ours? STATUS saved, the interrupt acknowledged, EvtInterruptDpc queued.
+local EvtInterruptIsr = bm.kmdf.isr()
 
 -- Step 7 (and the end of 8): complete the transfer; at the end of the
 -- transaction release it (the registers stay reserved), or free the
@@ -168,40 +150,18 @@ local function EvtInterruptDpc(_, Device)
   WdfRequestCompleteWithInformation(request, status, bytes)
 end
 
-local function EvtDevicePrepareHardware(Device, _, ResourcesTranslated)
-  local ctx = Context(Device)
-  for i = 0, WdfCmResourceListGetCount(ResourcesTranslated) - 1 do
-    local desc = WdfCmResourceListGetDescriptor(ResourcesTranslated, i)
-    if desc.Type == CmResourceTypeMemory then
-      ctx.Registers = MmMapIoSpace(desc.u.Memory.Start, desc.u.Memory.Length, MmNonCached)
-      ctx.RegistersLength = desc.u.Memory.Length
-    end
-  end
-  return STATUS_SUCCESS
-end
+-- EvtDevicePrepareHardware / EvtDeviceReleaseHardware: the registers.
+local EvtDevicePrepareHardware, EvtDeviceReleaseHardware = plumbing.kmdf_register_callbacks(Context)
 
-local function EvtDeviceReleaseHardware(Device, _)
-  local ctx = Context(Device)
-  MmUnmapIoSpace(ctx.Registers, ctx.RegistersLength)
-  return STATUS_SUCCESS
-end
-
+-- The device, its queue (RequestHandler), its interrupt, then the DMA
+-- enabler: the Packet profile, DMA version 3.
 local function EvtDriverDeviceAdd(_, DeviceInit)
-  local callbacks = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
-  callbacks.EvtDevicePrepareHardware = EvtDevicePrepareHardware
-  callbacks.EvtDeviceReleaseHardware = EvtDeviceReleaseHardware
-  WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, callbacks)
-  local attributes = WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE("DEVICE_CONTEXT")
-  local status, Device = WdfDeviceCreate(DeviceInit, attributes)
-  if not NT_SUCCESS(status) then return status end
-  local ctx = Context(Device)
+  local callbacks = { EvtDevicePrepareHardware = EvtDevicePrepareHardware,
+                      EvtDeviceReleaseHardware = EvtDeviceReleaseHardware }
+  local status, Device, ctx = plumbing.kmdf_create_device(DeviceInit, callbacks, "DEVICE_CONTEXT")
+  if not Device then return status end
   ctx.Reservations = 0
-  local queue = WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(WdfIoQueueDispatchSequential)
-  queue.EvtIoWrite, queue.EvtIoRead = EvtIoWrite, EvtIoRead
-  status = WdfIoQueueCreate(Device, queue, WDF_NO_OBJECT_ATTRIBUTES)
-  if not NT_SUCCESS(status) then return status end
-  local interrupt = WDF_INTERRUPT_CONFIG_INIT(EvtInterruptIsr, EvtInterruptDpc)
-  status, ctx.Interrupt = WdfInterruptCreate(Device, interrupt, WDF_NO_OBJECT_ATTRIBUTES)
+  status = plumbing.kmdf_queue_and_interrupt(Device, ctx, RequestHandler, EvtInterruptIsr, EvtInterruptDpc)
   if not NT_SUCCESS(status) then return status end
   local config = WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 64 * 1024)
   config.WdmDmaVersionOverride = 3
@@ -213,10 +173,7 @@ local function EvtDriverDeviceAdd(_, DeviceInit)
 end
 
 -- ---- the scenario ---------------------------------------------------------------------------
-local _, Driver = WdfDriverCreate(dma.driver { name = "kmdf_reserve" }, nil, WDF_NO_OBJECT_ATTRIBUTES,
-                                  WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd))
-local Device, started = m:wdf_add_device(Driver, hw)
-assert(Device and started == STATUS_SUCCESS, "the device did not start")
+local Device = plumbing.kmdf_start(m, hw, "kmdf_reserve", EvtDriverDeviceAdd)
 local ctx = Context(Device)
 local fdo = WdfDeviceWdmGetDeviceObject(Device)
 
@@ -262,6 +219,5 @@ assert(a.map_registers_high_water == RESERVED and a.map_registers_held == 0)
 assert(a.bytes_bounced == 2 * total, "RAM above 4 GiB: every byte bounced for a 32-bit device")
 
 assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)
-local leaks = m:check_leaks()
-assert(#leaks == 0, leaks[1] and leaks[1].message)
+plumbing.check_leaks(m)
 print("no leaks")

@@ -22,60 +22,46 @@
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
+local here = (arg and arg[0] or ""):match("^(.*)seeds/[^/]*$") or "scripts/"
+package.path = here .. "?.lua;" .. package.path
+local bm = require "drivers.busmaster_hw"  -- the device's registers and descriptor table
+local plumbing = require "drivers.plumbing"  -- device, queue and interrupt setup
+
 local R = dma.busmaster_registers
-local DESCRIPTOR = 16  -- the device's S/G entry: u64 address, u32 length, u32 reserved
+local DESCRIPTOR = bm.DESCRIPTOR  -- the device's S/G entry: u64 address, u32 length, u32 reserved
 
 local m = dma.machine { ram = { { 0, "1G" }, { "4G", "4G" } }, seed = 1, alloc = "scattered" }
 print(m)
 local hw = m:busmaster { name = "bm0", bandwidth = "1G", setup_latency = "2us", max_transfer = "64K",
                          max_sg = 16, address_width = 32, capacity = "16M" }
 
-local function Context(Device) return WdfObjectGetTypedContext(Device, "DEVICE_CONTEXT") end
-local function reg_read(ctx, r) return READ_REGISTER_ULONG(ctx.Registers + r) end
-local function reg_write(ctx, r, v) WRITE_REGISTER_ULONG(ctx.Registers + r, v) end
+local Context = bm.kmdf.Context
 local function dir_name(Direction) return Direction == WdfDmaDirectionWriteToDevice and "write" or "read" end
 
 -- ---- phase 3: EvtProgramDma ---------------------------------------------------------
 local function EvtProgramDma(Transaction, Device, _, Direction, SgList)
   local ctx = Context(Device)
   assert(KeGetCurrentIrql() == DISPATCH_LEVEL)
-  local parts, bytes = {}, 0
-  for i = 0, SgList.NumberOfElements - 1 do
-    local e = SgList.Elements[i]
-    parts[#parts + 1] = string.pack("<I8I4I4", e.Address, e.Length, 0)
-    bytes = bytes + e.Length
-  end
-  ctx.Machine:write(ctx.TableVa, table.concat(parts))  -- the list, into the shared common buffer
+  local bytes = 0
+  for i = 0, SgList.NumberOfElements - 1 do bytes = bytes + SgList.Elements[i].Length end
+  ctx.Machine:write(ctx.TableVa, bm.table_bytes(SgList))  -- the list, into the shared common buffer
   local offset = ctx.DeviceOffset + WdfDmaTransactionGetBytesTransferred(Transaction)
   ctx.Transfers = ctx.Transfers + 1
   print(("  (3) EvtProgramDma: %s transfer %d, %2d S/G elements, %6d bytes at medium offset %d; "
          .. "device started, interrupt enabled"):format(dir_name(Direction), ctx.Transfers,
          SgList.NumberOfElements, bytes, offset))
-  local control = R.START | R.IRQ_ENABLE | R.MODE_SG
-  if Direction == WdfDmaDirectionWriteToDevice then control = control | R.TO_DEVICE end
-  WdfInterruptAcquireLock(ctx.Interrupt)
-  reg_write(ctx, R.DESC_LO, ctx.TableLogical & 0xFFFFFFFF)
-  reg_write(ctx, R.DESC_HI, ctx.TableLogical >> 32)
-  reg_write(ctx, R.DESC_COUNT, SgList.NumberOfElements)
-  reg_write(ctx, R.OFFSET_LO, offset & 0xFFFFFFFF)
-  reg_write(ctx, R.OFFSET_HI, offset >> 32)
-  reg_write(ctx, R.CONTROL, control)
-  WdfInterruptReleaseLock(ctx.Interrupt)
-  return TRUE
+  -- under the interrupt lock: the table's address and count, then START (interrupt enabled)
+  return bm.kmdf.start_locked(ctx, bm.control(R.MODE_SG, Direction == WdfDmaDirectionWriteToDevice),
+                              bm.set_table, ctx.TableLogical, SgList.NumberOfElements, offset)
 end
 
 -- ---- phase 4: EvtInterruptIsr, EvtInterruptDpc ----------------------------------------
-local function EvtInterruptIsr(Interrupt, _)
-  local ctx = Context(WdfInterruptGetDevice(Interrupt))
-  local status = reg_read(ctx, R.STATUS)
-  if status & (R.DONE | R.ERROR) == 0 then return FALSE end
-  ctx.DeviceStatus, ctx.BytesDone = status, reg_read(ctx, R.BYTES_DONE)  -- the volatile state
-  reg_write(ctx, R.STATUS, R.DONE | R.ERROR | R.SHORT)
+-- EvtInterruptIsr: ours? the volatile state (STATUS, BYTES_DONE) saved, the
+-- interrupt acknowledged, EvtInterruptDpc queued.
+local EvtInterruptIsr = bm.kmdf.isr(true, function(ctx, status)
   print(("  (4) EvtInterruptIsr at IRQL %d: STATUS 0x%x, %d bytes done; EvtInterruptDpc queued"):format(
     KeGetCurrentIrql(), status, ctx.BytesDone))
-  WdfInterruptQueueDpcForIsr(Interrupt)
-  return TRUE
-end
+end)
 
 local function EvtInterruptDpc(_, Device)
   local ctx = Context(Device)
@@ -93,8 +79,8 @@ local function EvtInterruptDpc(_, Device)
   end
 end
 
--- ---- phase 2: the request handlers ---------------------------------------------------
-local function StartRequest(Queue, Request, Length, Direction)
+-- ---- phase 2: the request handler (EvtIoWrite and EvtIoRead) ----------------------------
+local function StartRequest(Queue, Request, Direction, Length)
   local ctx = Context(WdfIoQueueGetDevice(Queue))
   ctx.DeviceOffset = WdfRequestGetParameters(Request).Parameters.Read.DeviceOffset
   ctx.Request = Request
@@ -110,13 +96,6 @@ local function StartRequest(Queue, Request, Length, Direction)
   end
 end
 
-local function EvtIoWrite(Queue, Request, Length)
-  StartRequest(Queue, Request, Length, WdfDmaDirectionWriteToDevice)
-end
-local function EvtIoRead(Queue, Request, Length)
-  StartRequest(Queue, Request, Length, WdfDmaDirectionReadFromDevice)
-end
-
 -- ---- phase 1: EvtDriverDeviceAdd, EvtDevicePrepareHardware ---------------------------------
 local power_calls = {}
 local function power_callback(name)
@@ -128,14 +107,8 @@ end
 
 local function EvtDevicePrepareHardware(Device, _, ResourcesTranslated)
   local ctx = Context(Device)
-  for i = 0, WdfCmResourceListGetCount(ResourcesTranslated) - 1 do
-    local desc = WdfCmResourceListGetDescriptor(ResourcesTranslated, i)
-    if desc.Type == CmResourceTypeMemory then
-      ctx.Registers = MmMapIoSpace(desc.u.Memory.Start, desc.u.Memory.Length, MmNonCached)
-      ctx.RegistersLength = desc.u.Memory.Length
-    end
-  end
-  ctx.TableBytes = reg_read(ctx, R.MAX_SG) * DESCRIPTOR
+  plumbing.kmdf_map_registers(ctx, ResourcesTranslated)
+  ctx.TableBytes = bm.read(ctx, R.MAX_SG) * DESCRIPTOR
   local status
   status, ctx.CommonBuffer = WdfCommonBufferCreate(ctx.DmaEnabler, ctx.TableBytes, WDF_NO_OBJECT_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
@@ -151,27 +124,18 @@ local function EvtDeviceReleaseHardware(Device, _)
   local ctx = Context(Device)
   WdfObjectDelete(ctx.CommonBuffer)
   ctx.CommonBuffer = nil
-  MmUnmapIoSpace(ctx.Registers, ctx.RegistersLength)
+  plumbing.kmdf_unmap_registers(ctx)
   return STATUS_SUCCESS
 end
 
 local function EvtDriverDeviceAdd(_, DeviceInit)
-  local callbacks = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
-  callbacks.EvtDevicePrepareHardware = EvtDevicePrepareHardware
-  callbacks.EvtDeviceReleaseHardware = EvtDeviceReleaseHardware
-  WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, callbacks)
-  local attributes = WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE("DEVICE_CONTEXT")
-  local status, Device = WdfDeviceCreate(DeviceInit, attributes)
-  if not NT_SUCCESS(status) then return status end
-  local ctx = Context(Device)
+  local callbacks = { EvtDevicePrepareHardware = EvtDevicePrepareHardware,
+                      EvtDeviceReleaseHardware = EvtDeviceReleaseHardware }
+  local status, Device, ctx = plumbing.kmdf_create_device(DeviceInit, callbacks, "DEVICE_CONTEXT")
+  if not Device then return status end
   ctx.Machine = WdfDeviceWdmGetDeviceObject(Device).machine
   WdfDeviceSetAlignmentRequirement(Device, FILE_OCTA_ALIGNMENT)
-  local queue = WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(WdfIoQueueDispatchSequential)
-  queue.EvtIoWrite, queue.EvtIoRead = EvtIoWrite, EvtIoRead
-  status = WdfIoQueueCreate(Device, queue, WDF_NO_OBJECT_ATTRIBUTES)
-  if not NT_SUCCESS(status) then return status end
-  local interrupt = WDF_INTERRUPT_CONFIG_INIT(EvtInterruptIsr, EvtInterruptDpc)
-  status, ctx.Interrupt = WdfInterruptCreate(Device, interrupt, WDF_NO_OBJECT_ATTRIBUTES)
+  status = plumbing.kmdf_queue_and_interrupt(Device, ctx, StartRequest, EvtInterruptIsr, EvtInterruptDpc)
   if not NT_SUCCESS(status) then return status end
   local config = WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfileScatterGather, 64 * 1024)
   config.EvtDmaEnablerFill = power_callback("EvtDmaEnablerFill")
@@ -193,10 +157,7 @@ end
 
 -- ---- the scenario ---------------------------------------------------------------------------
 print("phase 1: device add and start")
-local _, Driver = WdfDriverCreate(dma.driver { name = "kmdf_bm" }, nil, WDF_NO_OBJECT_ATTRIBUTES,
-                                  WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd))
-local Device, started = m:wdf_add_device(Driver, hw)
-assert(Device and started == STATUS_SUCCESS, "the device did not start")
+local Device = plumbing.kmdf_start(m, hw, "kmdf_bm", EvtDriverDeviceAdd)
 print("  power-up ran the enabler's callbacks: " .. table.concat(power_calls, ", "))
 local ctx = Context(Device)
 local fdo = WdfDeviceWdmGetDeviceObject(Device)
@@ -243,6 +204,5 @@ power_calls = {}
 assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)
 print("removal ran: " .. table.concat(power_calls, ", "))
 buffer:free()
-local leaks = m:check_leaks()
-assert(#leaks == 0, leaks[1] and leaks[1].message)
+plumbing.check_leaks(m)
 print("no leaks")

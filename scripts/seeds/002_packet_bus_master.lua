@@ -27,6 +27,7 @@ dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 ne
 local here = (arg and arg[0] or ""):match("^(.*)seeds/[^/]*$") or "scripts/"
 package.path = here .. "?.lua;" .. package.path
 local hw = require "drivers.busmaster_hw"  -- the device's registers, interrupt acknowledge, dispatch
+local plumbing = require "drivers.plumbing"  -- connecting the interrupt, completion, removal
 
 local R = dma.busmaster_registers
 
@@ -105,9 +106,7 @@ local function CompleteIrp(DeviceObject, Irp)
   local ext = DeviceObject.DeviceExtension
   ext.Adapter:FreeMapRegisters(ext.MapRegisterBase, ext.MapRegistersNeeded)
   ext.MapRegisterBase = nil
-  Irp.IoStatus.Status = STATUS_SUCCESS
-  IoCompleteRequest(Irp, IO_DISK_INCREMENT)
-  IoStartNextPacket(DeviceObject, FALSE)
+  plumbing.wdm_complete(DeviceObject, Irp, STATUS_SUCCESS, nil, IO_DISK_INCREMENT)
 end
 
 -- DpcForIsr (DISPATCH_LEVEL): one transfer ended; flush, then map the next
@@ -158,21 +157,12 @@ local function AddDevice(DriverObject, DeviceObject, resources)
          .. "BYTES_TO_PAGES + 1 = %d, capped)"):format(tostring(ext.Adapter), ext.NumberOfMapRegisters,
          DeviceDescription.MaximumLength, BYTES_TO_PAGES(DeviceDescription.MaximumLength) + 1))
   ext.Registers = MmMapIoSpace(resources.memory.start, resources.memory.length, MmNonCached)
-  IoInitializeDpcRequest(DeviceObject, DpcForIsr)
-  local status, interrupt = IoConnectInterrupt(Isr, DeviceObject, nil, resources.interrupt.vector,
-    resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
-  assert(status == STATUS_SUCCESS, "IoConnectInterrupt failed")
-  ext.Interrupt = interrupt
+  plumbing.wdm_connect_interrupt(DeviceObject, resources, Isr, DpcForIsr)
   return STATUS_SUCCESS
 end
 
 -- Stop: disconnect, release the adapter and the registers.
-local function RemoveDevice(DeviceObject, resources)
-  local ext = DeviceObject.DeviceExtension
-  IoDisconnectInterrupt(ext.Interrupt)
-  PutDmaAdapter(ext.Adapter)
-  MmUnmapIoSpace(ext.Registers, resources.memory.length)
-end
+local RemoveDevice = plumbing.wdm_remove_device
 
 -- ---- the scenario: the I/O manager's part --------------------------------------
 local DriverObject = dma.driver { name = "\\Driver\\pkt" }
@@ -242,5 +232,4 @@ RemoveDevice(device.device, device.resources)
 buffer:free()
 -- nothing may be left: no channel, no map registers, no unflushed transfer
 -- (dmalab checks again after the script, so the machine stays open)
-local leaks = m:check_leaks()
-assert(#leaks == 0, leaks[1] and leaks[1].message)
+plumbing.check_leaks(m)

@@ -18,6 +18,10 @@
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
+local here = (arg and arg[0] or ""):match("^(.*)seeds/[^/]*$") or "scripts/"
+package.path = here .. "?.lua;" .. package.path
+local plumbing = require "drivers.plumbing"  -- connecting the interrupt, completion, removal
+
 local SECTOR, AT_MAX_SECTORS = 512, 256
 
 -- No interrupt or DPC latency: the times printed are the device's alone.
@@ -180,9 +184,7 @@ local function DpcForIsr(_, DeviceObject, Irp, _)
   end
   ext.Adapter:FreeMapRegisters(ext.MapRegisterBase, ext.MapRegistersNeeded)
   ext.MapRegisterBase = nil
-  Irp.IoStatus.Status = STATUS_SUCCESS
-  IoCompleteRequest(Irp, IO_DISK_INCREMENT)
-  IoStartNextPacket(DeviceObject, FALSE)
+  plumbing.wdm_complete(DeviceObject, Irp, STATUS_SUCCESS, nil, IO_DISK_INCREMENT)
 end
 
 -- IRP_MJ_READ / IRP_MJ_WRITE (PASSIVE_LEVEL): a request the device cannot
@@ -210,21 +212,12 @@ local function AddDevice(DriverObject, DeviceObject, resources, options)
   assert(ext.Adapter, "IoGetDmaAdapter failed")
   ext.Limits = options.Limits or {}
   ext.Registers = MmMapIoSpace(resources.memory.start, resources.memory.length, MmNonCached)
-  IoInitializeDpcRequest(DeviceObject, DpcForIsr)
-  local status
-  status, ext.Interrupt = IoConnectInterrupt(Isr, DeviceObject, nil, resources.interrupt.vector,
-    resources.interrupt.level, resources.interrupt.level, LevelSensitive, FALSE, 1, FALSE)
-  assert(status == STATUS_SUCCESS, "IoConnectInterrupt failed")
+  plumbing.wdm_connect_interrupt(DeviceObject, resources, Isr, DpcForIsr)
   return ext
 end
 
 -- Stop: disconnect, release the adapter and the registers.
-local function RemoveDevice(DeviceObject, resources)
-  local ext = DeviceObject.DeviceExtension
-  IoDisconnectInterrupt(ext.Interrupt)
-  PutDmaAdapter(ext.Adapter)
-  MmUnmapIoSpace(ext.Registers, resources.memory.length)
-end
+local RemoveDevice = plumbing.wdm_remove_device
 
 local DriverObject = dma.driver { name = "\\Driver\\split", DriverStartIo = StartIo,
   MajorFunction = { [IRP_MJ_READ] = DispatchReadWrite, [IRP_MJ_WRITE] = DispatchReadWrite } }
@@ -399,5 +392,4 @@ assert(started == 2 + 1 + partials and rs.requests_failed == 1)
 assert(rs.interrupts == #w1 + #r1 + #w2 + partials and rs.dpcs == rs.interrupts)
 print(("I/O: %d IRPs through IoCallDriver and StartIo, %d interrupts, %d DpcForIsr runs; "
        .. "%d failed in dispatch"):format(started, rs.interrupts, rs.dpcs, rs.requests_failed))
-local leaks = m:check_leaks()
-assert(#leaks == 0, leaks[1] and leaks[1].message)
+plumbing.check_leaks(m)
