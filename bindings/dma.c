@@ -22,8 +22,8 @@
 /* Page size of the current machine, or the x86/x64 4096 when there is none. */
 static uint64_t page_size(lua_State *L) {
   uint64_t ps = 4096;
-  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
-  lmachine *lm = luaL_testudata(L, -1, LDL_MACHINE);
+  ldl_pushcurrentvalue(L);
+  lmachine *lm = ldl_testclass(L, -1, LDL_MACHINE);
   if (lm && lm->m) ps = dl_machine_page_size(lm->m);
   lua_pop(L, 1);
   return ps;
@@ -99,7 +99,7 @@ static int l_export(lua_State *L) {
 
 /* dma.current() -> the machine WDK calls act on, or nil */
 static int l_current(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
+  ldl_pushcurrentvalue(L);
   return 1;
 }
 
