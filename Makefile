@@ -104,8 +104,15 @@ test-asan: test-deps
 valgrind: all
 	@sh tests/valgrind.sh $(EXE)
 
-bench: all
-	$(EXE) tests/bench/bench.lua
+# Host-speed figures (not run by CI): one table from one run (tests/bench/).
+BENCH_RING := $(BUILD)/bench/ring
+
+$(BENCH_RING): tests/bench/ring.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D_DEFAULT_SOURCE $< -o $@ $(LDFLAGS) $(LIB) -lm
+
+bench: all $(BENCH_RING)
+	$(EXE) tests/bench/bench.lua $(BENCH_RING)
 
 install: all
 	install -d $(DESTDIR)$(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))

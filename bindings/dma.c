@@ -11,6 +11,8 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/dl_ntstatus.h"
 #include "base/dl_rng.h"
@@ -22,8 +24,8 @@
 /* Page size of the current machine, or the x86/x64 4096 when there is none. */
 static uint64_t page_size(lua_State *L) {
   uint64_t ps = 4096;
-  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
-  lmachine *lm = luaL_testudata(L, -1, LDL_MACHINE);
+  ldl_pushcurrentvalue(L);
+  lmachine *lm = ldl_testclass(L, -1, LDL_MACHINE);
   if (lm && lm->m) ps = dl_machine_page_size(lm->m);
   lua_pop(L, 1);
   return ps;
@@ -99,7 +101,7 @@ static int l_export(lua_State *L) {
 
 /* dma.current() -> the machine WDK calls act on, or nil */
 static int l_current(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "dma.current");
+  ldl_pushcurrentvalue(L);
   return 1;
 }
 
@@ -133,7 +135,68 @@ static int l_pattern(lua_State *L) {
   return 1;
 }
 
+/* ---- make bench's probes (host figures only: no scenario sees them) ---- */
+
+/* The allocation counter wrapped around a state's allocator. */
+typedef struct counting {
+  lua_Alloc f;
+  void *ud;
+  lua_Integer blocks;  /* new blocks: objects, strings, table parts */
+} counting;
+
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  counting *c = ud;
+  if (ptr == NULL && nsize) c->blocks++;
+  return c->f(c->ud, ptr, osize, nsize);
+}
+
+/* dma.allocations() -> blocks the Lua state allocated since the first call
+** (the first call installs the counter and returns 0); for make bench's
+** "Lua objects per request". */
+static int l_allocations(lua_State *L) {
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  if (f == counting_alloc) {
+    lua_pushinteger(L, ((counting *)ud)->blocks);
+    return 1;
+  }
+  counting *c = f(ud, NULL, 0, sizeof *c);  /* lives as long as the state */
+  if (!c) return luaL_error(L, "allocations: out of memory");
+  c->f = f;
+  c->ud = ud;
+  c->blocks = 0;
+  lua_setallocf(L, counting_alloc, c);
+  lua_pushinteger(L, 0);
+  return 1;
+}
+
+/* dma.memcpy_bench(bytes, count): `count` host memcpys of `bytes` between
+** two buffers, the bandwidth make bench compares the engine's with. */
+static int l_memcpy_bench(lua_State *L) {
+  size_t n = (size_t)ldl_checksize(L, 1);
+  lua_Integer count = luaL_checkinteger(L, 2);
+  char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return luaL_error(L, "memcpy_bench: out of memory");
+  }
+  memset(a, 1, n);
+  memset(b, 2, n);
+  unsigned sum = 0;
+  for (lua_Integer i = 0; i < count; i++) {
+    memcpy(i % 2 ? a : b, i % 2 ? b : a, n);
+    sum += (unsigned char)a[i % (n ? n : 1)];  /* keeps the copies */
+  }
+  free(a);
+  free(b);
+  lua_pushinteger(L, sum);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
+  {"allocations", l_allocations},
+  {"memcpy_bench", l_memcpy_bench},
   {"BYTES_TO_PAGES", l_BYTES_TO_PAGES},
   {"ADDRESS_AND_SIZE_TO_SPAN_PAGES", l_ADDRESS_AND_SIZE_TO_SPAN_PAGES},
   {"BYTE_OFFSET", l_BYTE_OFFSET},

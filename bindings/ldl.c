@@ -15,10 +15,14 @@
 #include "machine/dl_verifier.h"
 #include "lcall.h"
 
-#define CURRENT_KEY "dma.current"
-#define HANDLES_KEY "dma.handles"
-#define ENVS_KEY "dma.envs"
-#define LOOSE_KEY "dma.loose"  /* unpinned handles of header objects (weak) */
+/* Registry keys: the addresses of these (lua_rawgetp), so that the hot
+** paths never look a C string up (which hashes and compares it). */
+static const char CURRENT_KEY = 0;   /* the current machine */
+static const char HANDLES_KEY = 0;   /* core object -> handle (weak values) */
+static const char ENVS_KEY = 0;      /* tables dma.export filled (weak keys) */
+static const char LOOSE_KEY = 0;     /* unpinned handles of header objects (weak) */
+static const char MACHINES_KEY = 0;  /* live machine handles (weak keys) */
+static const char CLASS_KEY = 0;     /* in a class metatable: its name (light userdata) */
 
 /* Creates a class metatable with separate metamethod and method tables. */
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
@@ -61,9 +65,59 @@ lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj) {
   return h;
 }
 
+/* Returns the userdata at arg if its metatable is class `name`'s, else
+** NULL: luaL_testudata without looking `name` up in the registry. A class
+** metatable (luaL_newmetatable's, with __name) carries a pointer to its
+** name under CLASS_KEY, set on its first check. */
+void *ldl_testclass(lua_State *L, int arg, const char *name) {
+  void *p = lua_touserdata(L, arg);
+  if (p == NULL || !lua_getmetatable(L, arg)) return NULL;
+  const char *cls = NULL;
+  if (lua_rawgetp(L, -1, &CLASS_KEY) == LUA_TLIGHTUSERDATA) cls = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (cls == name) {  /* the usual case: the same literal as last time */
+    lua_pop(L, 1);
+    return p;
+  }
+  if (cls) {
+    int same = strcmp(cls, name) == 0;
+    if (same) {  /* remember this spelling of the name: next time no strcmp */
+      lua_pushlightuserdata(L, (void *)name);
+      lua_rawsetp(L, -2, &CLASS_KEY);
+    }
+    lua_pop(L, 1);
+    return same ? p : NULL;
+  }
+  /* first check of this metatable: remember its __name (kept alive by it);
+  ** only C code (or the debug library) sets a userdata's metatable */
+  if (lua_getfield(L, -1, "__name") == LUA_TSTRING) {
+    cls = lua_tostring(L, -1);
+    lua_pushlightuserdata(L, (void *)cls);
+    lua_rawsetp(L, -3, &CLASS_KEY);
+  }
+  lua_pop(L, 2);
+  return cls && strcmp(cls, name) == 0 ? p : NULL;
+}
+
+/* luaL_checkudata by ldl_testclass (the same error when it fails). */
+void *ldl_checkclass(lua_State *L, int arg, const char *name) {
+  void *p = ldl_testclass(L, arg, name);
+  return p ? p : luaL_checkudata(L, arg, name);
+}
+
+/* Pushes the current machine (nil if none was made current). */
+void ldl_pushcurrentvalue(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &CURRENT_KEY); }
+
+/* __index's method lookup: pushes methods[key] (the table at `methods`,
+** key at 2) by a raw get of the key as it came, and returns its type. */
+int ldl_getmethod(lua_State *L, int methods) {
+  lua_pushvalue(L, 2);
+  return lua_rawget(L, methods);
+}
+
 /* Checks a live object of class `name`. */
 lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *what) {
-  lobject *h = luaL_checkudata(L, arg, name);
+  lobject *h = ldl_checkclass(L, arg, name);
   if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
   if (h->obj == NULL) luaL_argerror(L, arg, lua_pushfstring(L, "%s has been freed", what));
   return h;
@@ -71,7 +125,7 @@ lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *wh
 
 /* Checks an open machine. */
 lmachine *ldl_checkmachine(lua_State *L, int arg) {
-  lmachine *lm = luaL_checkudata(L, arg, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, arg, LDL_MACHINE);
   if (lm->m == NULL) luaL_argerror(L, arg, "machine is closed");
   return lm;
 }
@@ -81,8 +135,8 @@ void ldl_pushowner(lua_State *L, int arg) { lua_getiuservalue(L, arg, 1); }
 
 /* Pushes the current machine and returns it. */
 lmachine *ldl_current(lua_State *L, const char *fname) {
-  lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
-  lmachine *lm = luaL_testudata(L, -1, LDL_MACHINE);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &CURRENT_KEY);
+  lmachine *lm = ldl_testclass(L, -1, LDL_MACHINE);
   if (lm == NULL || lm->m == NULL)
     luaL_error(L, "%s: no machine (create one with dma.machine{})", fname);
   return lm;
@@ -101,7 +155,7 @@ static void set_page_globals(lua_State *L, uint32_t page_size) {
 void ldl_setcurrent(lua_State *L, int arg) {
   lmachine *lm = ldl_checkmachine(L, arg);
   lua_pushvalue(L, arg);
-  lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CURRENT_KEY);
   uint32_t ps = dl_machine_page_size(lm->m);
   ldl_pushenvs(L);
   for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
@@ -213,7 +267,7 @@ int ldl_statuserror(lua_State *L, int arg, int status, const char *detail) {
 
 /* Pushes registry[key], creating it as a table with mode `mode`. */
 static void push_weak(lua_State *L, const char *key, const char *mode) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
   lua_pop(L, 1);
   lua_newtable(L);
   lua_createtable(L, 0, 1);
@@ -221,11 +275,11 @@ static void push_weak(lua_State *L, const char *key, const char *mode) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, key);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
 /* Pushes the table core object -> handle (weak values). */
-void ldl_pushhandles(lua_State *L) { push_weak(L, HANDLES_KEY, "v"); }
+void ldl_pushhandles(lua_State *L) { push_weak(L, &HANDLES_KEY, "v"); }
 
 /* Pushes the handle of a core object, creating one if it has none. */
 void ldl_pushhandle(lua_State *L, const char *name, int machine, void *obj) {
@@ -307,7 +361,7 @@ void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o) {
   if (o->data) {
     if (lua_rawgetp(L, -1, o->data) == LUA_TNIL) {  /* unpinned (ldl_setpinned) */
       lua_pop(L, 1);
-      push_weak(L, LOOSE_KEY, "v");
+      push_weak(L, &LOOSE_KEY, "v");
       lua_rawgetp(L, -1, o->data);
       lua_remove(L, -2);
     }
@@ -364,7 +418,7 @@ void ldl_setpinned(lua_State *L, int arg, int pinned) {
     else lua_pushnil(L);
     lua_rawsetp(L, -2, h);
   }
-  push_weak(L, LOOSE_KEY, "v");  /* where ldl_pushobject finds it while unpinned */
+  push_weak(L, &LOOSE_KEY, "v");  /* where ldl_pushobject finds it while unpinned */
   if (pinned) lua_pushnil(L);
   else lua_pushvalue(L, arg);
   lua_rawsetp(L, -2, h);
@@ -382,7 +436,7 @@ void *ldl_detach(lobject *h) {
 }
 
 /* Pushes the set of tables dma.export filled (weak keys). */
-void ldl_pushenvs(lua_State *L) { push_weak(L, ENVS_KEY, "k"); }
+void ldl_pushenvs(lua_State *L) { push_weak(L, &ENVS_KEY, "k"); }
 
 /* Pushes the handle of a core machine. */
 void ldl_pushmachine(lua_State *L, dl_machine *m) {
@@ -524,7 +578,7 @@ void ldl_pushreport(lua_State *L, const dl_report *r) {
 }
 
 /* Pushes the set of live machine handles (weak keys). */
-void ldl_pushmachines(lua_State *L) { push_weak(L, "dma.machines", "k"); }
+void ldl_pushmachines(lua_State *L) { push_weak(L, &MACHINES_KEY, "k"); }
 
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE), as C
 ** drivers pass TRUE, FALSE or 1. */

@@ -135,6 +135,18 @@ lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj);
 ** open, the object not freed) and returns the handle. */
 lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *what);
 
+/* luaL_testudata and luaL_checkudata without a registry lookup by name on
+** each call: the class metatable remembers its name (hot paths). */
+void *ldl_testclass(lua_State *L, int arg, const char *name);
+void *ldl_checkclass(lua_State *L, int arg, const char *name);
+
+/* Pushes the current machine handle, or nil. */
+void ldl_pushcurrentvalue(lua_State *L);
+
+/* For a C __index(obj, key): pushes methods[key] (the table at index
+** `methods`, e.g. lua_upvalueindex(1)) by a raw get; returns its type. */
+int ldl_getmethod(lua_State *L, int methods);
+
 /* Checks argument `arg` is an open machine. */
 lmachine *ldl_checkmachine(lua_State *L, int arg);
 

@@ -123,7 +123,7 @@ static void read_config(lua_State *L, int arg, dl_busmaster_config *cfg) {
 
 /* m:busmaster{ name=, vector=16, irql=5, bandwidth="1G", setup_latency="2us",
 ** max_transfer="1M", max_sg=64, address_width=64, alignment=1,
-** capacity="1G", sector_size=512 } -> device model */
+** capacity="1G", sector_size=4096 } -> device model */
 static int bm_new(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   if (lua_isnoneornil(L, 2)) {

@@ -161,7 +161,7 @@ static void push_resources(lua_State *L, dl_devmodel *dm) {
 /* Fields: device, resources, name, id, interrupt_asserted, machine. */
 static int model_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_devmodel *dm = checkmodel(L, 1);
   if (strcmp(key, "device") == 0) {
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_devmodel_pdo(dm)));
@@ -175,7 +175,7 @@ static int model_index(lua_State *L) {
 }
 
 static int model_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_MODEL);
+  lobject *h = ldl_checkclass(L, 1, LDL_MODEL);
   if (!h->owner->m) {
     lua_pushliteral(L, "device model (machine closed)");
     return 1;

@@ -450,7 +450,7 @@ static int l_split_transfer(lua_State *L) {
 /* ---- the class ------------------------------------------------------------ */
 
 static int a_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_ADAPTER);
+  lobject *h = ldl_checkclass(L, 1, LDL_ADAPTER);
   if (!h->owner->m) {
     lua_pushliteral(L, "DMA_ADAPTER (machine closed)");
     return 1;
@@ -468,7 +468,7 @@ static int a_tostring(lua_State *L) {
 /* Fields: DmaOperations, Version, NumberOfMapRegisters... ; otherwise methods. */
 static int a_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_adapter *a = checkadapter(L, 1);
   if (strcmp(key, "DmaOperations") == 0) lua_pushvalue(L, lua_upvalueindex(1));
   else if (strcmp(key, "Version") == 0) lua_pushinteger(L, dl_adapter_description(a)->version);
@@ -488,7 +488,7 @@ static int a_index(lua_State *L) {
 /* __close: `local a <close> = IoGetDmaAdapter(...)` puts the adapter when
 ** the scope ends, once (PutDmaAdapter's own checks and reports apply). */
 static int a_close(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_ADAPTER);
+  lobject *h = ldl_checkclass(L, 1, LDL_ADAPTER);
   if (!h->obj || !h->owner->m || dl_adapter_is_released(h->obj)) return 0;
   ldl_call call;
   enter(L, &call);

@@ -31,7 +31,7 @@ void ldl_pushsglist(lua_State *L, int machine, dl_sglist *sg) {
 
 /* Checks a list handle (put or not); returns the list and its id. */
 dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id) {
-  lsglist *s = luaL_checkudata(L, arg, LDL_SGLIST);
+  lsglist *s = ldl_checkclass(L, arg, LDL_SGLIST);
   if (!s->h.owner->m) luaL_argerror(L, arg, "its machine is closed");
   *id = s->id;
   return s->h.obj;
@@ -66,7 +66,7 @@ static void push_elements(lua_State *L, dl_sglist *sg) {
 /* Fields: NumberOfElements, Elements, id, machine. */
 static int sg_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_sglist *sg = checklive(L, 1);
   if (strcmp(key, "NumberOfElements") == 0) lua_pushinteger(L, dl_sglist_count(sg));
   else if (strcmp(key, "Elements") == 0) push_elements(L, sg);
@@ -77,7 +77,7 @@ static int sg_index(lua_State *L) {
 }
 
 static int sg_tostring(lua_State *L) {
-  lsglist *s = luaL_checkudata(L, 1, LDL_SGLIST);
+  lsglist *s = ldl_checkclass(L, 1, LDL_SGLIST);
   dl_sglist *sg = s->h.obj;
   if (!s->h.owner->m || !dl_sglist_is_live(sg) || dl_sglist_id(sg) != s->id) {
     lua_pushfstring(L, "SCATTER_GATHER_LIST#%I (put)", (lua_Integer)s->id);

@@ -46,7 +46,7 @@ static int dev_new(lua_State *L) {
 }
 
 static int dev_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_DEVICE);
+  lobject *h = ldl_checkclass(L, 1, LDL_DEVICE);
   if (!h->owner->m) {
     lua_pushliteral(L, "DEVICE_OBJECT (machine closed)");
     return 1;
@@ -65,7 +65,7 @@ static int dev_tostring(lua_State *L) {
 ** otherwise methods. */
 static int dev_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_device *dev = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT")->obj;
   if (strcmp(key, "name") == 0) lua_pushstring(L, dl_device_name(dev));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)DL_OBJECT(dev)->id);
@@ -85,7 +85,7 @@ static int dev_newindex(lua_State *L) {
   if (strcmp(key, "DriverObject") != 0)
     return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject may be set)",
                       key);
-  lobject *d = lua_isnil(L, 3) ? NULL : luaL_testudata(L, 3, LDL_DRIVER);
+  lobject *d = lua_isnil(L, 3) ? NULL : ldl_testclass(L, 3, LDL_DRIVER);
   if (!lua_isnil(L, 3) && !d)
     return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT (dma.driver{...}) or nil");
   lobject *h = lua_touserdata(L, 1);

@@ -35,11 +35,23 @@ static const char *check_major_table(lua_State *L, int t) {
 
 /* ---- the trampolines the core calls --------------------------------------- */
 
-/* Pushes field `key` of the state of the DRIVER_OBJECT drv; returns its type. */
-static int push_field(lua_State *L, dl_driver *drv, const char *key) {
+/* The routines' slots in the state table, besides their names (the
+** trampolines read them by number: no string lookup per request). */
+enum { SLOT_MAJOR = 1, SLOT_START_IO, SLOT_UNLOAD };
+
+/* The slot of a routine field, or 0. */
+static int field_slot(const char *key) {
+  if (strcmp(key, "MajorFunction") == 0) return SLOT_MAJOR;
+  if (strcmp(key, "DriverStartIo") == 0) return SLOT_START_IO;
+  if (strcmp(key, "DriverUnload") == 0) return SLOT_UNLOAD;
+  return 0;
+}
+
+/* Pushes field `slot` of the state of the DRIVER_OBJECT drv; returns its type. */
+static int push_field(lua_State *L, dl_driver *drv, int slot) {
   ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(drv));
   ldl_pushstate(L, -1);
-  int t = lua_getfield(L, -1, key);
+  int t = lua_rawgeti(L, -1, slot);
   lua_replace(L, -3);
   lua_pop(L, 1);
   return t;
@@ -68,7 +80,7 @@ static int on_dispatch(void *ctx, dl_device *dev, dl_irp *irp, uint32_t *status)
   lmachine *lm = dl_machine_data(DL_OBJECT(dev)->m);
   lua_State *L = lm->L;
   lua_pushcfunction(L, call_dispatch);
-  push_field(L, dl_device_driver(dev), "MajorFunction");
+  push_field(L, dl_device_driver(dev), SLOT_MAJOR);
   lua_rawgeti(L, -1, dl_irp_major(irp));
   lua_remove(L, -2);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
@@ -87,7 +99,7 @@ static void on_start_io(void *ctx, dl_device *dev, dl_irp *irp) {
   (void)ctx;
   lmachine *lm = dl_machine_data(DL_OBJECT(dev)->m);
   lua_State *L = lm->L;
-  push_field(L, dl_device_driver(dev), "DriverStartIo");
+  push_field(L, dl_device_driver(dev), SLOT_START_IO);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
   ldl_callback(L, lm, 2, 0);
@@ -98,7 +110,7 @@ static void on_unload(void *ctx, dl_driver *drv) {
   (void)ctx;
   lmachine *lm = dl_machine_data(DL_OBJECT(drv)->m);
   lua_State *L = lm->L;
-  push_field(L, drv, "DriverUnload");
+  push_field(L, drv, SLOT_UNLOAD);
   ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(drv));
   ldl_callback(L, lm, 1, 0);
 }
@@ -107,16 +119,16 @@ static void on_unload(void *ctx, dl_driver *drv) {
 ** trampoline for each function in it. Returns 0 if the entry for `major`
 ** is neither a function nor nil. */
 int ldl_syncdriver(lua_State *L, struct dl_driver *drv, uint8_t major) {
-  push_field(L, drv, "MajorFunction");
-  int is_table = lua_istable(L, -1), good = 1;
-  for (int mj = 0; mj <= DL_IRP_MJ_MAXIMUM_FUNCTION; mj++) {
-    int t = is_table ? lua_rawgeti(L, -1, mj) : LUA_TNIL;
-    if (is_table) lua_pop(L, 1);
-    if (mj == major && t != LUA_TNIL && t != LUA_TFUNCTION) good = 0;
-    dl_driver_set_major(drv, (uint8_t)mj, t == LUA_TFUNCTION ? on_dispatch : NULL, NULL);
+  push_field(L, drv, SLOT_MAJOR);
+  int t = LUA_TNIL;
+  if (lua_istable(L, -1)) {
+    t = lua_rawgeti(L, -1, major);
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  return good;
+  /* only the entry the call dispatches on matters to it */
+  dl_driver_set_major(drv, major, t == LUA_TFUNCTION ? on_dispatch : NULL, NULL);
+  return t == LUA_TNIL || t == LUA_TFUNCTION;
 }
 
 /* ---- DRIVER_OBJECT fields ------------------------------------------------- */
@@ -142,6 +154,8 @@ static const char *set_driver_field(lua_State *L, int arg, const char *key, int 
   ldl_pushstate(L, arg);
   lua_pushvalue(L, v);
   lua_setfield(L, -2, key);
+  lua_pushvalue(L, v);
+  lua_rawseti(L, -2, field_slot(key));
   lua_pop(L, 1);
   return NULL;
 }
@@ -168,6 +182,8 @@ static int l_driver(lua_State *L) {
   lua_pushstring(L, dl_driver_name(drv));
   lua_setfield(L, -2, "DriverName");
   lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, SLOT_MAJOR);
   lua_setfield(L, -2, "MajorFunction");
   lua_pop(L, 1);
   for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
@@ -181,7 +197,7 @@ static int l_driver(lua_State *L) {
 /* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name);
 ** readable after the machine closed. */
 static int drv_index(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
+  ldl_checkclass(L, 1, LDL_DRIVER);
   const char *key = luaL_checkstring(L, 2);
   ldl_pushstate(L, 1);
   lua_getfield(L, -1, strcmp(key, "name") == 0 ? "DriverName" : key);
@@ -190,14 +206,14 @@ static int drv_index(lua_State *L) {
 
 /* drv.DriverStartIo / MajorFunction / DriverUnload = ..., as DriverEntry does. */
 static int drv_newindex(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
+  ldl_checkclass(L, 1, LDL_DRIVER);
   const char *wrong = set_driver_field(L, 1, luaL_checkstring(L, 2), 3);
   if (wrong) return luaL_error(L, "%s", wrong);
   return 0;
 }
 
 static int drv_tostring(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DRIVER);
+  ldl_checkclass(L, 1, LDL_DRIVER);
   ldl_pushstate(L, 1);
   lua_getfield(L, -1, "DriverName");
   lua_pushfstring(L, "DRIVER_OBJECT %s", lua_tostring(L, -1));

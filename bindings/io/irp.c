@@ -117,7 +117,7 @@ static dl_region *buffer_field(lua_State *L, int arg, lmachine *lm) {
     lua_pop(L, 1);
     return NULL;
   }
-  lobject *b = luaL_testudata(L, -1, LDL_BUFFER);
+  lobject *b = ldl_testclass(L, -1, LDL_BUFFER);
   if (!b) luaL_argerror(L, arg, "field 'buffer' must be a buffer (m:buffer(...))");
   if (!b->obj) luaL_argerror(L, arg, "field 'buffer' has been freed");
   if (b->owner != lm) luaL_argerror(L, arg, "field 'buffer' belongs to another machine");
@@ -365,7 +365,7 @@ static void push_iostatus(lua_State *L, int arg) {
 ** completed_at, machine. */
 static int irp_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_irp *irp = checkirph(L, 1)->obj;
   if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
   else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
@@ -394,7 +394,7 @@ static int irp_newindex(lua_State *L) {
 }
 
 static int irp_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_IRP);
+  lobject *h = ldl_checkclass(L, 1, LDL_IRP);
   if (!h->owner->m || !h->obj) {
     lua_pushstring(L, !h->owner->m ? "IRP (machine closed)" : "IRP (freed)");
     return 1;
@@ -415,7 +415,7 @@ static int irp_tostring(lua_State *L) {
 ** handle; one a driver may still use stays (a pinned one is only collected
 ** when Lua closes, and the machine frees it). Idempotent. */
 static int irp_gc(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_IRP);
+  lobject *h = ldl_checkclass(L, 1, LDL_IRP);
   dl_irp *irp = h->obj;
   if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return 0;
   ldl_setpinned(L, 1, 0);
@@ -427,9 +427,9 @@ static int irp_gc(lua_State *L) {
 
 /* The IRP behind an IoStatus view (its uservalue). */
 static dl_irp *iostatus_irp(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_IOSTATUS);
+  ldl_checkclass(L, 1, LDL_IOSTATUS);
   lua_getiuservalue(L, 1, 1);
-  lobject *h = luaL_checkudata(L, -1, LDL_IRP);
+  lobject *h = ldl_checkclass(L, -1, LDL_IRP);
   if (!h->owner->m) luaL_error(L, "IoStatus: its machine is closed");
   if (!h->obj) luaL_error(L, "IoStatus: its IRP has been freed");
   lua_pop(L, 1);

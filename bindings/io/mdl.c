@@ -202,7 +202,7 @@ static void add_runs(luaL_Buffer *b, dl_mdl *mdl) {
 }
 
 static int mdl_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_MDL);
+  lobject *h = ldl_checkclass(L, 1, LDL_MDL);
   if (!h->owner->m || !h->obj) {
     lua_pushstring(L, h->obj ? "MDL (machine closed)" : "MDL (freed)");
     return 1;
@@ -252,7 +252,7 @@ static int mdl_runs(lua_State *L) {
 /* The WDK's MDL fields, read-only but for Next; otherwise methods. */
 static int mdl_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_mdl *mdl = checkmdl(L, 1);
   if (strcmp(key, "Next") == 0) push_mdl(L, 1, dl_mdl_next(mdl));
   else if (strcmp(key, "MdlFlags") == 0) lua_pushinteger(L, dl_mdl_flags(mdl));
@@ -281,7 +281,7 @@ static int mdl_newindex(lua_State *L) {
 
 /* __close: unlocks and frees the MDL if it still exists; idempotent. */
 static int mdl_close(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_MDL);
+  lobject *h = ldl_checkclass(L, 1, LDL_MDL);
   if (!h->obj || !h->owner->m) return 0;
   ldl_call c;
   ldl_enter(L, h->owner, &c);

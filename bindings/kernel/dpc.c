@@ -218,7 +218,7 @@ static int l_KeReadStateTimer(lua_State *L) {
 }
 
 static int timer_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_TIMER);
+  lobject *h = ldl_checkclass(L, 1, LDL_TIMER);
   if (!h->owner->m) {
     lua_pushliteral(L, "KTIMER (machine closed)");
     return 1;
@@ -240,7 +240,7 @@ static const luaL_Reg timer_meta[] = {
 };
 
 static int dpc_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_DPC);
+  lobject *h = ldl_checkclass(L, 1, LDL_DPC);
   if (!h->owner->m) {
     lua_pushliteral(L, "KDPC (machine closed)");
     return 1;

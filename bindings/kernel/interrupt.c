@@ -118,7 +118,7 @@ static int l_KeSynchronizeExecution(lua_State *L) {
 }
 
 static int i_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_INTERRUPT);
+  lobject *h = ldl_checkclass(L, 1, LDL_INTERRUPT);
   if (!h->owner->m || !h->obj) {
     lua_pushliteral(L, "KINTERRUPT (disconnected)");
     return 1;

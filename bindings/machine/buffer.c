@@ -156,13 +156,13 @@ static int b_free(lua_State *L) {
 
 /* __close: frees the buffer if it is still allocated (to-be-closed locals). */
 static int b_close(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_BUFFER);
+  lobject *h = ldl_checkclass(L, 1, LDL_BUFFER);
   if (h->obj && h->owner->m) return b_free(L);
   return 0;
 }
 
 static int b_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_BUFFER);
+  lobject *h = ldl_checkclass(L, 1, LDL_BUFFER);
   if (!h->owner->m || !h->obj) {
     lua_pushstring(L, h->obj ? "buffer (machine closed)" : "buffer (freed)");
     return 1;
@@ -179,7 +179,7 @@ static int b_tostring(lua_State *L) {
 /* Fields: va, length, offset, pages, kind, id, machine; otherwise methods. */
 static int b_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_region *r = checkbuffer(L, 1);
   uint32_t ps = dl_machine_page_size(machine_of(L));
   if (strcmp(key, "va") == 0) lua_pushinteger(L, (lua_Integer)r->va);

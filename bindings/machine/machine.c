@@ -199,7 +199,7 @@ static void close_machine(lua_State *L, lmachine *lm) {
 
 /* __gc: frees quietly (a finalizer cannot report). */
 static int m_gc(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (lm->m && lm->depth == 0) ldl_run_close_hooks(L, 1);
   close_machine(L, lm);
   return 0;
@@ -209,7 +209,7 @@ static int m_gc(lua_State *L) {
 ** first, as the verifier does when a driver unloads; the machine is freed
 ** either way, then a leak raises an error unless the verifier records. */
 static int m_close(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (!lm->m) return 0;
   if (lm->depth)
     return luaL_error(L, "machine:close() inside one of its own callbacks: the machine is running");
@@ -239,7 +239,7 @@ static const char *push_size(lua_State *L, uint64_t n) {
 }
 
 static int m_tostring(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (!lm->m) {
     lua_pushliteral(L, "machine (closed)");
     return 1;
@@ -276,9 +276,9 @@ static void push_ram(lua_State *L, dl_machine *m) {
 
 /* Fields: seed, page_size, alloc, now, ram; otherwise methods. */
 static int m_index(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   const char *key = luaL_checkstring(L, 2);
-  if (lua_getfield(L, lua_upvalueindex(1), key) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (!lm->m) return luaL_error(L, "machine is closed");
   const dl_machine_config *cfg = dl_machine_config_of(lm->m);
   if (strcmp(key, "seed") == 0) lua_pushinteger(L, (lua_Integer)cfg->seed);

@@ -37,11 +37,11 @@ static int v_check_leaks(lua_State *L) {
 ** on machines whose verifier raises. */
 static int v_check_all(lua_State *L) {
   FILE *out = stderr;
-  if (!lua_isnoneornil(L, 1)) out = ((luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE))->f;
+  if (!lua_isnoneornil(L, 1)) out = ((luaL_Stream *)ldl_checkclass(L, 1, LUA_FILEHANDLE))->f;
   lua_Integer leaks = 0, fatal = 0;
   ldl_pushmachines(L);
   for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-    lmachine *lm = luaL_testudata(L, -2, LDL_MACHINE);
+    lmachine *lm = ldl_testclass(L, -2, LDL_MACHINE);
     if (!lm || !lm->m) continue;
     size_t first = (size_t)dl_verifier_count(lm->m);
     dl_machine_check_leaks(lm->m);

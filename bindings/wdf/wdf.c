@@ -237,7 +237,7 @@ static int l_WdfDriverCreate(lua_State *L) {
     lua_call(L, 1, 1);
     lua_replace(L, 1);
   }
-  luaL_checkudata(L, 1, LDL_DRIVER);
+  ldl_checkclass(L, 1, LDL_DRIVER);
   ldl_call c;
   ldl_enter(L, lm, &c);
   dl_wdf_driver *drv = NULL;
@@ -273,7 +273,7 @@ static int l_WdfDriverWdmGetDriverObject(lua_State *L) {
 /* Close hook: the framework deletes the driver's objects, as at unload,
 ** while the machine they use is alive (before its leak check). */
 static int close_hook(lua_State *L) {
-  lmachine *lm = luaL_checkudata(L, 1, LDL_MACHINE);
+  lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   lm->L = L;
   dl_wdf_unload(lm->m);
   ldl_unpin(L, lm);

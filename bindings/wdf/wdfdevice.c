@@ -72,7 +72,7 @@ static int l_WDF_PNPPOWER_EVENT_CALLBACKS_INIT(lua_State *L) {
 
 /* WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, PnpPowerEventCallbacks) */
 static int l_WdfDeviceInitSetPnpPowerEventCallbacks(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DEVICE_INIT);
+  ldl_checkclass(L, 1, LDL_DEVICE_INIT);
   luaL_checktype(L, 2, LUA_TTABLE);
   static const char *const fields[] = {  /* wdfdevice.h */
     "Size", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0Exit",
@@ -98,7 +98,7 @@ static int l_WdfDeviceInitSetPnpPowerEventCallbacks(lua_State *L) {
 /* WdfDeviceCreate(DeviceInit, DeviceAttributes) -> status, WDFDEVICE: the
 ** framework device over the PDO of DeviceInit, with its own FDO. */
 static int l_WdfDeviceCreate(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_DEVICE_INIT);
+  ldl_checkclass(L, 1, LDL_DEVICE_INIT);
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, 1);                                       /* 3: init */
   luaL_argcheck(L, lua_getfield(L, 3, "device") == LUA_TNIL, 1,
@@ -210,7 +210,7 @@ static int dev_state(lua_State *L) {
 }
 
 static int dev_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_WDFDEVICE);
+  lobject *h = ldl_checkclass(L, 1, LDL_WDFDEVICE);
   if (!h->owner->m || !h->obj) {
     lua_pushliteral(L, "WDFDEVICE (gone)");
     return 1;
@@ -303,7 +303,7 @@ static int m_wdf_add_device(lua_State *L) {
   luaL_argcheck(L, lua_type(L, 3) == LUA_TUSERDATA || lua_type(L, 3) == LUA_TTABLE, 3,
                 "a device (m:busmaster{} or m:device_model{}) expected");
   lua_getfield(L, 3, "device");                                      /* 5: the PDO */
-  lobject *pdo = luaL_testudata(L, 5, LDL_DEVICE);
+  lobject *pdo = ldl_testclass(L, 5, LDL_DEVICE);
   luaL_argcheck(L, pdo && pdo->obj && pdo->owner == lm, 3, "hw.device must be a DEVICE_OBJECT of this machine");
   ldl_checkirql(L, lm, "wdf_add_device", 1, DL_PASSIVE_LEVEL);
   lua_newuserdatauv(L, 0, 1);                                        /* 6: DeviceInit */
@@ -398,7 +398,7 @@ static int m_wdf_remove_device(lua_State *L) {
 
 /* WdfCmResourceListGetCount(List) -> count */
 static int l_WdfCmResourceListGetCount(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_RESLIST);
+  ldl_checkclass(L, 1, LDL_RESLIST);
   lua_getiuservalue(L, 1, 1);
   lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
   return 1;
@@ -406,7 +406,7 @@ static int l_WdfCmResourceListGetCount(lua_State *L) {
 
 /* WdfCmResourceListGetDescriptor(List, Index) -> descriptor (Index from 0), or nil */
 static int l_WdfCmResourceListGetDescriptor(lua_State *L) {
-  luaL_checkudata(L, 1, LDL_RESLIST);
+  ldl_checkclass(L, 1, LDL_RESLIST);
   lua_Integer i = luaL_checkinteger(L, 2);
   lua_getiuservalue(L, 1, 1);
   lua_rawgeti(L, -1, i + 1);

@@ -323,13 +323,13 @@ static int dma_tostring(lua_State *L) {
     lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
     return 1;
   }
-  if (luaL_testudata(L, 1, LDL_WDFDMAENABLER)) {
+  if (ldl_testclass(L, 1, LDL_WDFDMAENABLER)) {
     dl_wdfdma_enabler *e = h->obj;
     lua_pushfstring(L, "WDFDMAENABLER#%I profile=%d v%d max_length=%I fragment=%I",
                     (lua_Integer)dl_wdfdma_enabler_id(e), dl_wdfdma_enabler_profile(e),
                     (int)dl_wdfdma_enabler_version(e), (lua_Integer)dl_wdfdma_enabler_maximum_length(e),
                     (lua_Integer)dl_wdfdma_enabler_fragment_length(e, 0));
-  } else if (luaL_testudata(L, 1, LDL_WDFDMATRANSACTION)) {
+  } else if (ldl_testclass(L, 1, LDL_WDFDMATRANSACTION)) {
     dl_wdfdma_txn *t = h->obj;
     lua_pushfstring(L, "WDFDMATRANSACTION#%I %s transferred=%I", (lua_Integer)dl_wdfdma_txn_id(t),
                     dl_wdfdma_state_name(dl_wdfdma_txn_state(t)),

@@ -206,7 +206,7 @@ static int i_connected(lua_State *L) {
 }
 
 static int i_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_WDFINTERRUPT);
+  lobject *h = ldl_checkclass(L, 1, LDL_WDFINTERRUPT);
   if (!h->owner->m || !h->obj) {
     lua_pushliteral(L, "WDFINTERRUPT (deleted)");
     return 1;

@@ -23,7 +23,7 @@
 
 /* Checks a request the driver still owns (not completed). */
 static dl_wdf_request *check_request(lua_State *L, int arg) {
-  lobject *h = luaL_checkudata(L, arg, LDL_WDFREQUEST);
+  lobject *h = ldl_checkclass(L, arg, LDL_WDFREQUEST);
   if (!h->owner->m) luaL_argerror(L, arg, "its machine is closed");
   if (!h->obj) luaL_argerror(L, arg, lua_pushfstring(L, "%s was completed", luaL_tolstring(L, arg, NULL)));
   return h->obj;
@@ -60,7 +60,7 @@ static void finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_
 /* Completes the request at 1 from Lua: one completed already is reported
 ** by the core (WDF_VIOLATION, request fatal error). */
 static int complete(lua_State *L, uint32_t status, int has_info, uint64_t info) {
-  lobject *h = luaL_checkudata(L, 1, LDL_WDFREQUEST);
+  lobject *h = ldl_checkclass(L, 1, LDL_WDFREQUEST);
   lmachine *lm = h->owner;
   if (!lm->m) return luaL_argerror(L, 1, "its machine is closed");
   if (!h->obj) {
@@ -379,7 +379,7 @@ static int q_stats(lua_State *L) {
 }
 
 static int q_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_WDFQUEUE);
+  lobject *h = ldl_checkclass(L, 1, LDL_WDFQUEUE);
   if (!h->owner->m || !h->obj) {
     lua_pushliteral(L, "WDFQUEUE (deleted)");
     return 1;
@@ -395,7 +395,7 @@ static int q_tostring(lua_State *L) {
 }
 
 static int r_tostring(lua_State *L) {
-  lobject *h = luaL_checkudata(L, 1, LDL_WDFREQUEST);
+  lobject *h = ldl_checkclass(L, 1, LDL_WDFREQUEST);
   ldl_pushstate(L, 1);
   lua_getfield(L, -1, "id");
   lua_pushfstring(L, "WDFREQUEST#%I%s", lua_tointeger(L, -1), h->obj ? "" : " completed");

@@ -2,17 +2,20 @@
 ** dl_busmaster.c: the bus-master DMA device. A command is latched when it
 ** starts (its elements read from registers, the S/G table or a ring
 ** descriptor, and checked against the device's limits), then completes in
-** one clock event, where the bytes move through a fixed chunk buffer kept
-** in the device: nothing on the DMA path allocates, except the medium's
-** first touch of a sector.
+** one clock event, where the bytes move straight between RAM and the
+** medium's sectors (one copy; the access check per chunk as before):
+** nothing on the DMA path allocates, except the medium's first touch of a
+** sector.
 */
 #include "devices/dl_busmaster.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine/dl_dmamap.h"
 #include "machine/dl_machine.h"
 #include "memory/dl_pagemap.h"
+#include "memory/dl_physmem.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "base/dl_vec.h"
@@ -61,7 +64,6 @@ struct dl_busmaster {
   size_t nfaults, cap_faults;
   dl_pagemap medium;         /* sector -> bytes */
   dl_busmaster_stats stats;
-  uint8_t chunk[CHUNK];
 };
 
 static const dl_devmodel_ops bm_ops;
@@ -135,6 +137,40 @@ static int medium_put(dl_busmaster *bm, uint64_t off, const uint8_t *src, uint64
     memcpy(b + in, src, (size_t)n);
     off += n;
     src += n;
+    len -= n;
+  }
+  return DL_OK;
+}
+
+/* DMA from RAM at pa straight into the medium: each sector piece is one
+** copy out of guest RAM (no staging buffer). The caller checked that the
+** whole range is RAM. */
+static int medium_from_ram(dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint64_t pa,
+                           uint64_t len) {
+  uint64_t ss = bm->cfg.sector_size;
+  while (len) {
+    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
+    uint8_t *b = dl_pagemap_get_or_create(&bm->medium, off / ss);
+    if (!b || dl_physmem_read(pm, pa, b + in, (size_t)n)) return DL_ENOMEM;
+    off += n;
+    pa += n;
+    len -= n;
+  }
+  return DL_OK;
+}
+
+/* DMA from the medium straight into RAM at pa; a sector never written
+** reads as zeros. The caller checked that the whole range is RAM. */
+static int medium_to_ram(const dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint64_t pa,
+                         uint64_t len) {
+  uint64_t ss = bm->cfg.sector_size;
+  while (len) {
+    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
+    const uint8_t *b = dl_pagemap_get(&bm->medium, off / ss);
+    int rc = b ? dl_physmem_write(pm, pa, b + in, (size_t)n) : dl_physmem_fill(pm, pa, 0, (size_t)n);
+    if (rc) return rc;
+    off += n;
+    pa += n;
     len -= n;
   }
   return DL_OK;
@@ -357,22 +393,26 @@ static void start(dl_busmaster *bm) {
 
 /* ---- completing a command ------------------------------------------------- */
 
-/* Moves up to `want` bytes element by element through the chunk buffer;
-** stops at the first unmapped chunk (the engine has reported it). */
+/* Moves up to `want` bytes element by element, CHUNK bytes at a time, each
+** chunk checked as the device's access (dl_dma_check: the same report as a
+** read or write through the map) and then copied straight between RAM and
+** the medium; stops at the first unmapped chunk (the engine has reported it). */
 static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
   command *c = &bm->cmd;
+  dl_physmem *pm = dl_machine_physmem(bm->m);
+  const char *who = dl_devmodel_pdo(bm->dm)->name;
   uint64_t off = c->offset;
   for (uint32_t i = 0; i < c->nelem && *moved < want; i++) {
     uint64_t addr = bm->elem[i].addr, left = bm->elem[i].len;
     if (left > want - *moved) left = want - *moved;
     while (left) {
       size_t n = left < CHUNK ? (size_t)left : CHUNK;
+      if (dl_dma_check(bm->m, who, !c->to_device, addr, n) || !dl_physmem_is_ram(pm, addr, n))
+        return DL_BM_ERR_UNMAPPED;
       if (c->to_device) {
-        if (dl_devmodel_dma_read(bm->dm, addr, bm->chunk, n)) return DL_BM_ERR_UNMAPPED;
-        if (medium_put(bm, off, bm->chunk, n)) return DL_BM_ERR_DEVICE;  /* host memory */
-      } else {
-        medium_get(bm, off, bm->chunk, n);
-        if (dl_devmodel_dma_write(bm->dm, addr, bm->chunk, n)) return DL_BM_ERR_UNMAPPED;
+        if (medium_from_ram(bm, pm, off, addr, n)) return DL_BM_ERR_DEVICE;  /* host memory */
+      } else if (medium_to_ram(bm, pm, off, addr, n)) {
+        return DL_BM_ERR_DEVICE;
       }
       addr += n;
       off += n;
@@ -576,7 +616,7 @@ void dl_busmaster_config_init(dl_busmaster_config *cfg) {
   cfg->address_width = 64;
   cfg->alignment = 1;
   cfg->capacity = UINT64_C(1) << 30;
-  cfg->sector_size = 512;
+  cfg->sector_size = 4096;
 }
 
 /* Returns 1 for 1, 2, 4, ... */

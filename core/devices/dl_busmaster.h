@@ -68,7 +68,9 @@ typedef struct dl_busmaster_config {
   uint32_t address_width;    /* bits of logical address the device drives (64) */
   uint64_t alignment;        /* of addresses and lengths, a power of two (1) */
   uint64_t capacity;         /* medium bytes (1 GiB) */
-  uint32_t sector_size;      /* medium block, a power of two 512..65536 (512) */
+  uint32_t sector_size;      /* medium block, a power of two 512..65536 (4096:
+                                Advanced Format disks and NVMe SSDs, the devices
+                                a bus master with S/G stands for) */
 } dl_busmaster_config;
 
 /* Injected fault kinds (the number a DL_TR_FAULT record carries). */

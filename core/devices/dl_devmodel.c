@@ -58,6 +58,11 @@ int dl_devmodel_new(dl_machine *m, const char *name, uint64_t bar_size, uint32_t
 /* Frees a model; NULL is a harmless no-op. */
 void dl_devmodel_free(dl_devmodel *dm) {
   if (!dm) return;
+  dl_vspace *vs = dl_machine_vspace(dm->m);
+  for (size_t i = 0; i < dl_vspace_count(vs); i++) {  /* mappings of its registers forget it */
+    dl_region *r = dl_vspace_at(vs, i);
+    if (r->kind == DL_REGION_IO && r->data == dm) r->data = NULL;
+  }
   dl_object_unlink(DL_OBJECT(dm));
   if (dm->ops && dm->ops->destroy) dm->ops->destroy(dm->ctx);
   free(dm);
@@ -93,9 +98,11 @@ static dl_devmodel *model_at(dl_machine *m, uint64_t pa, uint64_t len) {
   return NULL;
 }
 
-/* MmMapIoSpace. */
+/* MmMapIoSpace. The region remembers its model (its data slot), so a
+** register access resolves the mapping once, here, not on every call. */
 int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va) {
-  if (len == 0 || !model_at(m, pa, len)) return DL_ENOTMAPPED;
+  dl_devmodel *dm = len ? model_at(m, pa, len) : NULL;
+  if (!dm) return DL_ENOTMAPPED;
   uint64_t ps = dl_machine_page_size(m), off = pa % ps;
   uint64_t n = dl_span_pages(off, len, ps);
   uint64_t *pfns = malloc(n * sizeof *pfns);
@@ -104,7 +111,10 @@ int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va) {
   dl_region *r;
   int rc = dl_vspace_map(dl_machine_vspace(m), len, (uint32_t)off, pfns, n, DL_REGION_IO, &r);
   free(pfns);
-  if (!rc) *va = r->va;
+  if (!rc) {
+    r->data = dm;
+    *va = r->va;
+  }
   return rc;
 }
 
@@ -121,7 +131,8 @@ static dl_devmodel *register_at(dl_machine *m, uint64_t va, uint32_t size, uint6
   dl_region *r = dl_vspace_find(dl_machine_vspace(m), va, size);
   if (!r || r->kind != DL_REGION_IO) return NULL;
   uint64_t pa = dl_region_pa(r, va, dl_machine_page_size(m));
-  dl_devmodel *dm = model_at(m, pa, size);
+  dl_devmodel *dm = r->data;  /* the whole mapping lies in its model's block */
+  if (!dm) dm = model_at(m, pa, size);
   if (dm) *offset = pa - dm->bar;
   return dm;
 }

@@ -224,6 +224,7 @@ const dl_object_type dl_adapter_type = { "DMA_ADAPTER", destroy, check_leaks, ho
 /* Drops a queued request without running it (teardown). */
 static void drop_request(dl_adapter *a, dl_request *r) {
   dl_list_remove(&r->link);
+  if (r->kind == REQ_SGLIST) --*dl_machine_holding(a->m);
   if (a->drop) a->drop(a, r->ctx);
   free(r);
 }

@@ -148,7 +148,9 @@ static int mdl_alive(dl_machine *m, const dl_mdl *mdl) {
 ** to AdapterListControl. */
 void dl_sglist_granted(dl_request *r, uint64_t base) {
   dl_adapter *a = r->a;
-  if (!mdl_alive(a->m, r->mdl)) {
+  --*dl_machine_holding(a->m);
+  /* a request granted at once was made by a caller holding the MDL */
+  if (r->waited && !mdl_alive(a->m, r->mdl)) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_UNLOCKED_BUFFER, 0, r->va, r->length,
                    "GetScatterGatherList: the MDL of a request waiting for map registers was "
                    "freed before its list was built (IoFreeMdl before PutScatterGatherList)");
@@ -198,6 +200,7 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
   *r = (dl_request){ .link = r->link, .a = a, .dev = dev, .kind = REQ_SGLIST, .asked = regs,
                      .regs = regs, .list_control = control, .ctx = ctx, .mdl = mdl, .va = va,
                      .length = length, .write = write };
+  ++*dl_machine_holding(a->m);  /* needs the MDL until its list is built (dl_irp_complete) */
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
 }

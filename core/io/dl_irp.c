@@ -129,7 +129,7 @@ int dl_irp_is_current(const dl_irp *irp) {
 /* The object (an adapter's waiting S/G request) that still needs the
 ** IRP's MDL: its id, or 0. */
 uint64_t dl_irp_mdl_awaited(const dl_irp *irp) {
-  if (!irp->mdl) return 0;
+  if (!irp->mdl || *dl_machine_holding(irp->m) == 0) return 0;  /* no S/G request waits */
   dl_object *holder = dl_machine_holder(irp->m, DL_OBJECT(irp->mdl));
   return holder ? holder->id : 0;
 }

@@ -21,6 +21,7 @@ struct dl_mdl {
   uint64_t region_id;     /* region the PFNs were taken from, 0 if none */
   uint64_t capacity;      /* PFN slots */
   dl_mdl **owner_ref;     /* an IRP's MdlAddress: cleared when the MDL is freed */
+  uint32_t referrers;     /* Next and source pointers of other MDLs naming this one */
   uint64_t pfns[];
 };
 
@@ -54,14 +55,29 @@ int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out) {
 /* Partial MDLs built from `source` lose it (their PFNs are no longer
 ** backed by anything the driver holds). */
 static void orphan_partials(dl_mdl *source) {
+  if (!source->referrers) return;  /* no MDL names it: no walk */
   for (dl_mdl *p = dl_mdl_next_live(source->m, NULL); p; p = dl_mdl_next_live(source->m, p))
-    if (p->source == source) p->source = NULL;
+    if (p->source == source) {
+      p->source = NULL;
+      source->referrers--;
+    }
 }
 
 /* Clears Next pointers that name `mdl`, so no chain dangles. */
 static void unchain(dl_mdl *mdl) {
+  if (!mdl->referrers) return;
   for (dl_mdl *p = dl_mdl_next_live(mdl->m, NULL); p; p = dl_mdl_next_live(mdl->m, p))
-    if (p->next == mdl) p->next = NULL;
+    if (p->next == mdl) {
+      p->next = NULL;
+      mdl->referrers--;
+    }
+}
+
+/* Points *field (a Next or source pointer) at `to`, keeping the counts. */
+static void refer(dl_mdl **field, dl_mdl *to) {
+  if (*field) (*field)->referrers--;
+  *field = to;
+  if (to) to->referrers++;
 }
 
 static dl_region *region_of(const dl_mdl *mdl) {
@@ -83,6 +99,8 @@ void dl_mdl_destroy(dl_mdl *mdl) {
   if (mdl->owner_ref) *mdl->owner_ref = NULL;
   orphan_partials(mdl);
   unchain(mdl);
+  refer(&mdl->source, NULL);
+  refer(&mdl->next, NULL);
   dl_object_unlink(DL_OBJECT(mdl));
   free(mdl);
 }
@@ -148,7 +166,7 @@ int dl_mdl_build_partial(dl_mdl *source, dl_mdl *target, uint64_t va, uint64_t l
   target->start_va = dl_page_align(va, ps);
   target->byte_offset = (uint32_t)dl_byte_offset(va, ps);
   target->byte_count = (uint32_t)length;
-  target->source = source;
+  refer(&target->source, source);
   target->region_id = 0;
   target->flags = DL_MDL_PARTIAL
       | (source->flags & (DL_MDL_SOURCE_IS_NONPAGED_POOL | DL_MDL_MAPPED_TO_SYSTEM_VA
@@ -162,7 +180,7 @@ void dl_mdl_prepare_for_reuse(dl_mdl *mdl) {
   mdl->flags &= ~(uint32_t)(DL_MDL_PARTIAL | DL_MDL_PARTIAL_HAS_BEEN_MAPPED
                             | DL_MDL_SOURCE_IS_NONPAGED_POOL | DL_MDL_MAPPED_TO_SYSTEM_VA
                             | DL_MDL_IO_PAGE_READ);
-  mdl->source = NULL;
+  refer(&mdl->source, NULL);
 }
 
 /* MmGetSystemAddressForMdlSafe. */
@@ -197,7 +215,7 @@ int dl_mdl_set_next(dl_mdl *mdl, dl_mdl *next) {
   for (dl_mdl *p = next; p; p = p->next)
     if (p == mdl) return DL_EINVAL;
   if (next && next->m != mdl->m) return DL_EINVAL;
-  mdl->next = next;
+  refer(&mdl->next, next);
   return DL_OK;
 }
 

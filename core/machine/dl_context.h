@@ -64,6 +64,12 @@ dl_link *dl_machine_objects(dl_machine *m);
 typedef struct dl_object dl_object;
 void (*dl_machine_gone_hook(const dl_machine *m))(dl_object *o);
 
+/* The count of waiting requests that hold an MDL (an adapter's S/G request
+** whose list is not built yet; the HAL keeps it): while it is 0, nothing
+** can hold an IRP's MDL (dl_irp_mdl_awaited) and completing an IRP need not
+** walk the object list, however many objects the machine has. */
+size_t *dl_machine_holding(dl_machine *m);
+
 /* Returns a fresh object id (1, 2, ...): ids label objects in messages and
 ** traces, and counting per machine keeps them reproducible. */
 uint64_t dl_machine_next_id(dl_machine *m);

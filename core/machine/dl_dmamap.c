@@ -91,6 +91,11 @@ static int check_access(dl_machine *m, const char *who, const char *what, uint64
   return DL_ENOTMAPPED;
 }
 
+/* The access check alone. */
+int dl_dma_check(dl_machine *m, const char *who, int write, uint64_t logical, size_t len) {
+  return check_access(m, who, write ? "write" : "read", logical, len);
+}
+
 /* A device reads at a logical address. */
 int dl_dma_read(dl_machine *m, const char *who, uint64_t logical, void *dst, size_t len) {
   int rc = check_access(m, who, "read", logical, len);

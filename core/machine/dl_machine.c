@@ -39,6 +39,7 @@ struct dl_machine {
   dl_cache *cache;
   void *data;
   void (*gone)(dl_object *o);   /* the binding's hook, see dl_machine_on_gone */
+  size_t holding;               /* requests that may hold an object (dl_machine_holding) */
 };
 
 /* Fills *cfg with the defaults. */
@@ -184,6 +185,9 @@ void (*dl_machine_gone_hook(const dl_machine *m))(dl_object *o) { return m->gone
 
 /* Returns a fresh object id. */
 uint64_t dl_machine_next_id(dl_machine *m) { return ++m->next_id; }
+
+/* The count of waiting requests that may hold an object. */
+size_t *dl_machine_holding(dl_machine *m) { return &m->holding; }
 
 /* Allocates pages by policy and maps them as a new region. */
 int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,

@@ -73,15 +73,16 @@ int dl_trace_set_capacity(dl_trace *t, size_t capacity) {
   return 0;
 }
 
-/* Turns recording of records on or off. */
+/* Turns recording (records and hash) on or off. */
 void dl_trace_enable(dl_trace *t, int on) { t->enabled = on; }
 
-static uint64_t fnv(uint64_t h, uint64_t v) {
-  for (int i = 0; i < 8; i++) {
-    h ^= (v >> (8 * i)) & 0xff;
-    h *= UINT64_C(0x100000001b3);
-  }
-  return h;
+/* One 64-bit word into the running hash: a multiply per word, not per
+** byte (the record's five words cost five multiplies). The rotation
+** carries the high bits of each product down, so order and every bit of
+** every word count. */
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h = (h ^ v) * UINT64_C(0x9e3779b97f4a7c15);
+  return h ^ (h >> 29);
 }
 
 /* Appends to the ring, growing it when unbounded; drops the oldest when full. */
@@ -96,19 +97,22 @@ static void store(dl_trace *t, const dl_trace_record *r) {
   }
 }
 
-/* Records an event on the machine. */
+/* Records an event on the machine. With recording off, only the count
+** goes on: neither the record nor the hash costs anything. */
 void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, uint64_t b) {
   dl_trace *t = dl_machine_trace(m);
-  dl_trace_record r = {++t->emitted, dl_clock_now(dl_machine_clock(m)),
+  ++t->emitted;
+  if (!t->enabled) return;
+  dl_trace_record r = {t->emitted, dl_clock_now(dl_machine_clock(m)),
                        (uint8_t)dl_machine_current_cpu(m), dl_machine_irql(m), (uint16_t)kind,
                        obj, a, b};
   uint64_t h = t->hash;
-  h = fnv(h, r.time);
-  h = fnv(h, ((uint64_t)r.cpu << 24) | ((uint64_t)r.irql << 16) | r.kind);
-  h = fnv(h, obj);
-  h = fnv(h, a);
-  t->hash = fnv(h, b);
-  if (t->enabled) store(t, &r);
+  h = mix(h, r.time);
+  h = mix(h, ((uint64_t)r.cpu << 24) | ((uint64_t)r.irql << 16) | r.kind);
+  h = mix(h, obj);
+  h = mix(h, a);
+  t->hash = mix(h, b);
+  store(t, &r);
 }
 
 /* Records kept. */

@@ -4,9 +4,10 @@
 ** device program, DMA start/end, interrupt, ISR, DPC queued/run, verifier
 ** report, injected fault) is recorded with its time, CPU, IRQL and object
 ** ids, in a ring of fixed capacity or growing without bound (capacity 0).
-** A running hash over every record ever emitted (FNV-1a of the fields, so
-** independent of the ring's capacity) identifies a run: same script and
-** seed, same hash.
+** A running hash over every record ever emitted (a multiply-xorshift of
+** each 64-bit field, so independent of the ring's capacity) identifies a
+** run: same script and seed, same hash. With recording off
+** (dl_trace_enable(t, 0)) records are only counted: no record, no hash.
 */
 #ifndef DL_TRACE_H
 #define DL_TRACE_H
@@ -67,7 +68,8 @@ void dl_trace_free(dl_trace *t);
 /* Records an event on the machine (cpu and irql are the current ones). */
 void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, uint64_t b);
 
-/* Turns recording of records on or off (statistics and hash go on). */
+/* Turns recording on or off; off, records are counted only (no ring, no
+** hash); statistics go on. */
 void dl_trace_enable(dl_trace *t, int on);
 
 /* Changes the ring capacity (0: unbounded); keeps the newest records. */
