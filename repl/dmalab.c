@@ -24,6 +24,8 @@
 #include "../bindings/lcall.h"
 #include "complete.h"
 #include "history.h"
+#include "modpath.h"
+#include "suite.h"
 
 #ifndef DMALAB_VERSION
 #define DMALAB_VERSION "0.1.0"
@@ -473,6 +475,7 @@ static int pmain(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
   luaL_openlibs(L);
+  dl_modpath_init(L);
   if (open_dma(L) != LUA_OK)
     return 0;
   createargtable(L, argv, argc, script);
@@ -498,8 +501,21 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* Subcommands: `dmalab NAME args...` runs NAME's main with argv[0] = NAME
+** and exits with what it returns. A script named like one runs as ./NAME. */
+static const struct subcommand {
+  const char *name;
+  int (*main)(int argc, char **argv);
+} subcommands[] = {
+  {"test", dl_suite_main},   /* scenario suites: repl/suite.c */
+  {NULL, NULL},
+};
+
 /* Creates the state, runs pmain protected, and exits 0 on success. */
 int main(int argc, char **argv) {
+  for (const struct subcommand *c = subcommands; argc > 1 && c->name; c++)
+    if (strcmp(argv[1], c->name) == 0)
+      return c->main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     l_message(PROGNAME, "cannot create state: not enough memory");
