@@ -90,6 +90,11 @@ void ldl_unpin(lua_State *L, lmachine *lm);
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                   const luaL_Reg *methods, lua_CFunction index);
 
+/* Lists the fields an __index function of class `name` serves (a
+** NULL-terminated list) as the metatable's __fields set, for the REPL's Tab
+** completion and help. */
+void ldl_setfields(lua_State *L, const char *name, const char *const fields[]);
+
 /* Adds methods to the method table of class `name` (a layer adds its
 ** m:xxx() calls to the machine this way). */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods);

@@ -545,6 +545,8 @@ static const luaL_Reg methods[] = {
 /* Registers the machine class and dma.machine in the module at -1. */
 void ldl_open_machine(lua_State *L) {
   ldl_newclass(L, LDL_MACHINE, meta, methods, m_index);
+  static const char *const fields[] = {"seed", "page_size", "alloc", "now", "ram", NULL};
+  ldl_setfields(L, LDL_MACHINE, fields);
   lua_pushcfunction(L, m_new);
   lua_setfield(L, -2, "machine");
 }
