@@ -426,8 +426,12 @@ static int multiline(lua_State *L) {
     size_t len;
     const char *chunk = lua_tolstring(L, 1, &len);
     int status = luaL_loadbuffer(L, chunk, len, "=stdin");
-    if (!incomplete(L, status))
-      return dl_history_add(chunk), status;
+    if (!incomplete(L, status)) {
+      if (status == LUA_OK && strncmp(chunk, "return ", 7) == 0)  /* "= e" */
+        snprintf(last_expr, sizeof last_expr, "%s", chunk + 7);
+      dl_history_add(chunk);
+      return status;
+    }
     int more = pushline(L, 0);
     if (more < 0)
       return NOTHING;  /* Ctrl-C: the unfinished chunk is dropped */

@@ -164,7 +164,7 @@ local function nested(t, depth, indent, seen)
   if depth > MAX_DEPTH then return "{…}" end
   seen[t] = true
   local ks, n = keys(t)
-  local parts, inline = {}, true
+  local parts = {}
   for i, k in ipairs(ks) do
     if i > MAX_ITEMS then
       parts[#parts + 1] = ("… %d more"):format(#ks - MAX_ITEMS)
@@ -174,7 +174,6 @@ local function nested(t, depth, indent, seen)
     local text
     if type(v) == "table" then
       text = nested(v, depth + 1, indent .. "  ", seen)
-      inline = false
     else
       text = scalar(v, type(k) == "string" and k or nil)
     end
@@ -188,7 +187,7 @@ local function nested(t, depth, indent, seen)
   end
   seen[t] = nil
   local one = "{ " .. table.concat(parts, ", ") .. " }"
-  if inline and #one + #indent <= 100 then return one end
+  if not one:find("\n") and utf8.len(one) + #indent <= 100 then return one end
   return "{\n" .. indent .. "  " .. table.concat(parts, ",\n" .. indent .. "  ") .. "\n" .. indent .. "}"
 end
 
