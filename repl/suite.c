@@ -741,7 +741,7 @@ static int parse_options(int argc, char **argv, options *o) {
   opterr = 0;
   int c;
   uint64_t size;
-  while ((c = getopt_long(argc, argv, "+j:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
     switch (c) {
       case 'j': o->jobs = atoi(optarg); if (o->jobs < 1 || o->jobs > 64) goto bad; break;
       case 'J': o->junit = optarg; break;

@@ -558,8 +558,10 @@ function H.exported()
   for k in pairs(dma) do names[#names + 1] = k:match("^%u") and k or "dma." .. k end
   local reg = debug.getregistry()
   for cname, mt in pairs(reg) do
+    -- the module's classes: those with methods or fields, or a WDK type name
+    -- (other modules loaded in the state have their own metatables)
     if type(cname) == "string" and type(mt) == "table" and rawget(mt, "__name") == cname
-       and cname ~= "FILE*" and not cname:match("^_") then
+       and (rawget(mt, "__methods") or rawget(mt, "__fields") or cname:match("^%u[%u_]+$")) then
       names[#names + 1] = cname
       for mname in pairs(rawget(mt, "__methods") or {}) do names[#names + 1] = cname .. ":" .. mname end
     end

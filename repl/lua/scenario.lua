@@ -160,7 +160,7 @@ function M.sandbox(dir)
       return "\n\tnot in the scenario's directory (--sandbox)"
     end,
   }
-  package.loadlib, package.searchpath = nil, nil
+  package.loadlib, package.searchpath = nil, nil  -- luacheck: ignore 122
   package.path, package.cpath = "", ""
 end
 

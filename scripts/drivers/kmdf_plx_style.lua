@@ -76,7 +76,9 @@
 local dma = require "dma"
 dma.export()
 
-local plx = require "drivers.plx_model"
+-- a sibling module, loaded as drivers.X (scripts/ on the path) or
+-- dma.drivers.X (installed)
+local plx = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "plx_model")
 local R = plx.R
 
 local STATUS_DEVICE_CONFIGURATION_ERROR = 0xC0000182  -- ntstatus.h (not among the lab's constants)

@@ -494,6 +494,52 @@ static void test_repl_leaks_at_exit(void **state) {
   assert_int_equal(WEXITSTATUS(status), 1);
 }
 
+/* 15. README's "A first session" runs as printed: its "> " lines are typed
+** (<Tab> as a Tab), every other line must follow in the output ("…" ends
+** what is compared). */
+static void test_readme_session(void **state) {
+  struct session *s = ready(state);
+  FILE *f = fopen("README.md", "r");
+  assert_non_null(f);
+  char line[1024];
+  int in_block = 0, marked = 0, typed = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    if (!in_block) {
+      if (strncmp(line, "<!-- test: repl-transcript", 26) == 0) marked = 1;
+      else if (marked && strcmp(line, "```") == 0) in_block = 1;
+      continue;
+    }
+    if (strcmp(line, "```") == 0)
+      break;
+    if (line[0] == '$')
+      continue;
+    if (strncmp(line, "> ", 2) == 0) {
+      char text[1100];
+      size_t n = 0;
+      for (const char *p = line + 2; *p && n < sizeof text - 2; p++) {
+        if (strncmp(p, "<Tab>", 5) == 0) { text[n++] = '\t'; p += 4; }
+        else text[n++] = *p;
+      }
+      text[n++] = '\n';
+      text[n] = '\0';
+      if (typed > 0)  /* ready() has seen the first prompt */
+        expect(s, "> ");
+      type_in(s, text);
+      expect(s, "\n");  /* the echo of what was typed */
+      typed++;
+      continue;
+    }
+    char *cut = strstr(line, "\xe2\x80\xa6");  /* … */
+    if (cut != NULL)
+      *cut = '\0';
+    if (line[0] != '\0')
+      expect(s, line);
+  }
+  fclose(f);
+  assert_true(typed >= 5);
+}
+
 /* 5a. -e runs a string. */
 static void test_batch_e(void **state) {
   (void)state;
@@ -594,6 +640,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_repl_history_multiline, start_repl,
                                     stop_repl),
     cmocka_unit_test_setup_teardown(test_repl_leaks_at_exit, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_readme_session, start_repl,
                                     stop_repl),
     cmocka_unit_test(test_batch_e),
     cmocka_unit_test(test_batch_script_error),

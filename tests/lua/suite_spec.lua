@@ -59,8 +59,8 @@ describe("dmalab test", function()
     local f = io.open("/tmp/dmalab_suite_spec.xml")
     local xml = f:read("a")
     f:close()
-    assert.truthy(xml:find('<testcase classname="tests.suite.pass_scenario" name="an MDL spans the pages of its buffer"',
-                           1, true))
+    assert.truthy(xml:find('<testcase classname="tests.suite.pass_scenario" '
+                           .. 'name="an MDL spans the pages of its buffer"', 1, true))
     assert.truthy(xml:find('name="arithmetic is wrong on purpose" time="[%d.]+">\n      <failure message='))
     assert.truthy(xml:find('<testsuite name="tests/suite/hang_scenario.lua" tests="1" failures="1"', 1, true))
   end)
