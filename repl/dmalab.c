@@ -104,8 +104,9 @@ static void print_usage(FILE *f, const char *badopt) {
     "  --             stop handling options\n"
     "  -              stop handling options and execute stdin\n"
     "With no script and no -e/-v, runs the REPL if stdin is a terminal,\n"
-    "else runs stdin as a script.\n",
-    PROGNAME);
+    "else runs stdin as a script.\n"
+    "Subcommands: %s test [options] [PATH...]  run scenario suites (test --help)\n",
+    PROGNAME, PROGNAME);
   fflush(f);
 }
 

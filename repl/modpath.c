@@ -16,8 +16,8 @@
 static char source_root[PATH_MAX];
 static int root_known = 0;
 
-/* Finds the root as the parent of the executable's directory when it holds
-** repl/lua/scenario.lua. */
+/* Finds the root as the nearest ancestor of the executable's directory
+** (bin/dmalab, build/asan/bin/dmalab) that holds repl/lua/scenario.lua. */
 static const char *find_root(void) {
   if (root_known)
     return source_root[0] ? source_root : NULL;
@@ -27,17 +27,19 @@ static const char *find_root(void) {
   if (n <= 0)
     return NULL;
   exe[n] = '\0';
-  for (int up = 0; up < 2; up++) {  /* .../bin/dmalab -> ... */
+  for (int up = 0; up < 4; up++) {
     char *slash = strrchr(exe, '/');
-    if (slash == NULL)
+    if (slash == NULL || slash == exe)
       return NULL;
     *slash = '\0';
+    char probe[PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/repl/lua/scenario.lua", exe);
+    if (up > 0 && access(probe, R_OK) == 0) {
+      snprintf(source_root, sizeof source_root, "%s", exe);
+      return source_root;
+    }
   }
-  char probe[PATH_MAX + 32];
-  snprintf(probe, sizeof probe, "%s/repl/lua/scenario.lua", exe);
-  if (access(probe, R_OK) == 0)
-    snprintf(source_root, sizeof source_root, "%s", exe);
-  return source_root[0] ? source_root : NULL;
+  return NULL;
 }
 
 /* The searcher, in Lua: dma.X is X under scripts/ or repl/lua/; the chunk
