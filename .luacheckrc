@@ -19,3 +19,11 @@ for name in pairs(wdk) do names[#names + 1] = name end
 read_globals = names
 globals = { "dma" }
 files["tests/lua"] = { std = "+busted" }
+-- what `dmalab test` gives a scenario (repl/lua/scenario.lua), and help()
+local scenario_globals = { "scenario", "describe", "it" }
+files["tests/suite"] = { read_globals = scenario_globals }
+files["tests/sandbox"] = { read_globals = scenario_globals }
+files["**/*_scenario.lua"] = { read_globals = scenario_globals }
+files["repl/lua/help.lua"] = { max_line_length = 132 }  -- a table of signatures, one per line
+files["repl/lua"] = { globals = { "scenario", "describe", "it", "arg", "io", "os", "debug", "dofile",
+                                  "loadfile", "load" } }

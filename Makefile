@@ -9,7 +9,18 @@ SANITIZE ?=
 
 LUA_PC  := lua5.4
 DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libreadline-dev
-DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind
+DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind libxml2-utils
+DEB_DEMO_PKGS  := lua5.4
+
+# Where `make install` puts things (DESTDIR is prepended): the Lua module
+# and dmalab's Lua modules on Lua 5.4's default paths for that prefix.
+PREFIX     ?= /usr/local
+INSTALL_BINDIR ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+LUA_CMOD   ?= $(PREFIX)/lib/lua/5.4
+LUA_LMOD   ?= $(PREFIX)/share/lua/5.4
 
 HAVE_PC := $(shell pkg-config --exists $(LUA_PC) readline 2>/dev/null && echo yes)
 ifeq ($(HAVE_PC),yes)
@@ -40,8 +51,8 @@ LIB  := $(BUILD)/libdmacore.a
 SO   := $(BUILD)/dma.so
 EXE  := $(BINDIR)/dmalab
 
-.PHONY: all check-deps deps test-deps demo test test-asan check-c check-lua lint \
-        valgrind bench install clean
+.PHONY: all check-deps deps test-deps demo-deps demo test test-asan check-c check-lua lint \
+        valgrind bench install uninstall readme-api clean
 
 all: check-deps $(LIB) $(SO) $(EXE)
 
@@ -56,6 +67,8 @@ deps:
 	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS)
 test-deps:
 	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
+demo-deps:
+	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_DEMO_PKGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,7 +98,8 @@ $(BUILD)/tests/%: tests/c/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_DEFAULT_SOURCE $< -o $@ $(LDFLAGS) $(LIB) -lcmocka -lutil -lm
 
-demo: deps
+# The demo also installs lua5.4 (README's stock-Lua line runs after it).
+demo: demo-deps
 	@$(MAKE) --no-print-directory all
 	$(EXE) scripts/demo.lua
 
@@ -114,10 +128,30 @@ $(BENCH_RING): tests/bench/ring.c $(LIB)
 bench: all $(BENCH_RING)
 	$(EXE) tests/bench/bench.lua $(BENCH_RING)
 
+# As a Debian package would lay it out: `make install PREFIX=/usr DESTDIR=...`.
 install: all
-	install -d $(DESTDIR)$(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))
-	install -m 755 $(SO) $(DESTDIR)$(shell pkg-config --variable=INSTALL_CMOD $(LUA_PC))/dma.so
-	install -D -m 755 $(EXE) $(DESTDIR)/usr/local/bin/dmalab
+	install -D -m 755 $(EXE) $(DESTDIR)$(INSTALL_BINDIR)/dmalab
+	install -D -m 644 $(SO) $(DESTDIR)$(LUA_CMOD)/dma.so
+	install -d $(DESTDIR)$(LUA_LMOD)/dma/drivers
+	install -m 644 repl/lua/*.lua $(DESTDIR)$(LUA_LMOD)/dma/
+	install -m 644 scripts/drivers/*.lua $(DESTDIR)$(LUA_LMOD)/dma/drivers/
+	install -D -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libdmacore.a
+	for h in core/*/*.h; do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/dmacore/$${h#core/}; done
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: dmacore\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}/dmacore\nLibs: -L$${libdir} -ldmacore -lm\n' \
+	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'the dmalab engine: the Windows DMA model in C11' '0.1.0' \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/dmacore.pc
+	install -D -m 644 man/dmalab.1 $(DESTDIR)$(MANDIR)/man1/dmalab.1
+
+uninstall:
+	rm -f $(DESTDIR)$(INSTALL_BINDIR)/dmalab $(DESTDIR)$(LUA_CMOD)/dma.so \
+	    $(DESTDIR)$(LIBDIR)/libdmacore.a $(DESTDIR)$(LIBDIR)/pkgconfig/dmacore.pc \
+	    $(DESTDIR)$(MANDIR)/man1/dmalab.1
+	rm -rf $(DESTDIR)$(LUA_LMOD)/dma $(DESTDIR)$(INCLUDEDIR)/dmacore
+
+# Regenerates README.md's API reference from the help table (repl/lua/help.lua).
+readme-api: all
+	$(EXE) tests/readme_api.lua --write
 
 clean:
 	rm -rf build bin

@@ -113,6 +113,22 @@ static int l_hex(lua_State *L) {
   return 1;
 }
 
+/* dma.status_name(status) -> "STATUS_..." or nil: the NTSTATUS name of a
+** value (also given as a negative 32-bit integer). */
+static int l_status_name(lua_State *L) {
+  lua_Integer x = luaL_checkinteger(L, 1);
+  uint32_t v = (uint32_t)x;
+  size_t n;
+  const dl_wdk_value *statuses = dl_ntstatus_table(&n);
+  lua_pushnil(L);
+  for (size_t i = 0; i < n && x >= -0x80000000LL && x <= 0xFFFFFFFFLL; i++)
+    if (statuses[i].value == v) {
+      lua_pushstring(L, statuses[i].name);
+      break;
+    }
+  return 1;
+}
+
 /* dma.size(s) -> bytes: parses "64G", "4KiB", "0x1000"... */
 static int l_size(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ldl_checksize(L, 1));
@@ -205,6 +221,7 @@ static const luaL_Reg functions[] = {
   {"NT_SUCCESS", l_NT_SUCCESS},
   {"current", l_current},
   {"hex", l_hex},
+  {"status_name", l_status_name},
   {"size", l_size},
   {"pattern", l_pattern},
   {NULL, NULL}

@@ -44,6 +44,18 @@ void ldl_setint(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
+/* Sets metatable(name).__fields = { field = true, ... }. */
+void ldl_setfields(lua_State *L, const char *name, const char *const fields[]) {
+  luaL_getmetatable(L, name);
+  lua_newtable(L);
+  for (size_t i = 0; fields[i] != NULL; i++) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, fields[i]);
+  }
+  lua_setfield(L, -2, "__fields");
+  lua_pop(L, 1);
+}
+
 /* Adds methods to the method table of class `name`. */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods) {
   luaL_getmetatable(L, name);

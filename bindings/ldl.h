@@ -123,6 +123,11 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 /* Sets field k of the table at -1 to the integer v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 
+/* Lists the fields an __index function of class `name` serves (a
+** NULL-terminated list) as the metatable's __fields set, for the REPL's Tab
+** completion and help. */
+void ldl_setfields(lua_State *L, const char *name, const char *const fields[]);
+
 /* Adds methods to the method table of class `name` (a layer adds its
 ** m:xxx() calls to the machine this way). */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods);

@@ -4,8 +4,10 @@
 **
 ** The completer reads tables with raw access only (following __index tables
 ** and the __methods tables of userdata classes), so no user code runs while
-** the user is typing, and it runs under a protected call, since an error
-** must not unwind through readline.
+** the user is typing; the one exception is a field a binding's C __index
+** computes, listed in its class's __fields (mdl.ByteCount,
+** adapter.DmaOperations.MapTransfer). It runs under a protected call, since
+** an error must not unwind through readline.
 */
 #include <stdio.h>
 #include <string.h>
@@ -69,8 +71,46 @@ static void next_in_chain(lua_State *L) {
   }
 }
 
+/* Protected body of computed_field: pushes value[key]. */
+static int index_value(lua_State *L) {
+  lua_gettable(L, 1);
+  return 1;
+}
+
+/* If the value on top is a userdata whose class lists s[0..len) among the
+** fields its C __index serves (__fields, set by the bindings), replaces it
+** by that field and returns 1; such an __index only reads the object. */
+static int computed_field(lua_State *L, const char *s, size_t len) {
+  if (lua_type(L, -1) != LUA_TUSERDATA || !lua_getmetatable(L, -1))
+    return 0;
+  lua_pushliteral(L, "__index");
+  int cfunc = lua_rawget(L, -2) == LUA_TFUNCTION && lua_iscfunction(L, -1);
+  lua_pop(L, 1);
+  lua_pushliteral(L, "__fields");
+  int listed = 0;
+  if (cfunc && lua_rawget(L, -2) == LUA_TTABLE) {
+    lua_pushlstring(L, s, len);
+    listed = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);  /* __fields (or nil), metatable */
+  if (!listed)
+    return 0;
+  lua_pushcfunction(L, index_value);
+  lua_pushvalue(L, -2);
+  lua_pushlstring(L, s, len);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {  /* e.g. a closed machine */
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
 /* Replaces the value on top by its field s[0..len), or nil. */
 static void get_field(lua_State *L, const char *s, size_t len) {
+  if (computed_field(L, s, len))
+    return;
   for (int hop = 0; hop < CHAIN_MAX && !lua_isnil(L, -1); hop++) {
     if (lua_istable(L, -1)) {
       lua_pushlstring(L, s, len);
@@ -86,9 +126,28 @@ static void get_field(lua_State *L, const char *s, size_t len) {
   lua_pushnil(L);
 }
 
+/* Adds the computed fields of a userdata on top (its class's __fields) to
+** the set at `set` (as true: they are no methods). */
+static void add_computed(lua_State *L, int set) {
+  if (lua_type(L, -1) != LUA_TUSERDATA || !lua_getmetatable(L, -1))
+    return;
+  lua_pushliteral(L, "__fields");
+  if (lua_rawget(L, -2) == LUA_TTABLE) {
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+      if (lua_type(L, -2) != LUA_TSTRING)
+        continue;
+      lua_pushvalue(L, -2);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, set);
+    }
+  }
+  lua_pop(L, 2);
+}
+
 /* Adds the name fields of the value on top (and of its chain) to the set
 ** at `set` as name -> value, nearest first; pops the value. */
 static void add_fields(lua_State *L, int set) {
+  add_computed(L, set);
   for (int hop = 0; hop < CHAIN_MAX && !lua_isnil(L, -1); hop++) {
     if (lua_istable(L, -1)) {
       lua_pushnil(L);

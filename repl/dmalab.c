@@ -4,14 +4,19 @@
 **
 ** The structure follows Lua 5.4's own lua.c (pmain under a protected call,
 ** docall, loadline/addreturn/multiline, `=expr`), so the command line behaves
-** like `lua`'s. On top of that: readline editing, a history file
-** (history.c), and tab completion of globals and of table/userdata fields
-** (complete.c).
+** like `lua`'s. On top of that: readline editing, a history file that keeps
+** multi-line chunks whole (history.c), tab completion of globals and of
+** table/userdata fields (complete.c), Ctrl-C at the prompt clearing the
+** line, values shown through dma.pretty, help() from dma.help, the IRQL
+** put back to PASSIVE_LEVEL after an error, leaks reported at exit, and
+** subcommands (`dmalab test`: suite.c).
 */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -22,8 +27,12 @@
 
 #include "../bindings/dma.h"
 #include "../bindings/lcall.h"
+#include "../bindings/ldl.h"
+#include "machine/dl_context.h"
 #include "complete.h"
 #include "history.h"
+#include "modpath.h"
+#include "suite.h"
 
 #ifndef DMALAB_VERSION
 #define DMALAB_VERSION "0.1.0"
@@ -33,6 +42,7 @@
 #define PROMPT1 "> "
 #define PROMPT2 ">> "
 #define EOFMARK "<eof>"      /* how the parser says "chunk not finished" */
+#define NOTHING (-2)         /* loadline: Ctrl-C dropped the line */
 
 /* Option bits gathered by collectargs. */
 enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_NOENV = 16, HAS_H = 32 };
@@ -94,8 +104,9 @@ static void print_usage(FILE *f, const char *badopt) {
     "  --             stop handling options\n"
     "  -              stop handling options and execute stdin\n"
     "With no script and no -e/-v, runs the REPL if stdin is a terminal,\n"
-    "else runs stdin as a script.\n",
-    PROGNAME);
+    "else runs stdin as a script.\n"
+    "Subcommands: %s test [options] [PATH...]  run scenario suites (test --help)\n",
+    PROGNAME, PROGNAME);
   fflush(f);
 }
 
@@ -300,13 +311,76 @@ static const char *push_prompt(lua_State *L, int firstline) {
   return lua_tostring(L, -1);
 }
 
+/* The line readline's callback interface handed over, and whether it did. */
+static char *got_line;
+static int line_done;
+static volatile sig_atomic_t prompt_interrupted;
+
+/* readline's line handler: keeps the line (NULL at end of input). */
+static void on_line(char *line) {
+  got_line = line;
+  line_done = 1;
+  rl_callback_handler_remove();
+}
+
+/* SIGINT while at the prompt: noted, acted on by read_line. */
+static void on_prompt_sigint(int sig) {
+  (void)sig;
+  prompt_interrupted = 1;
+}
+
+/* Reads a line with readline's callback interface, so that Ctrl-C at the
+** prompt drops the line being typed instead of ending the session (SIGINT
+** is only let through inside pselect, so none is missed). Returns 1 with
+** *out malloc'ed, 0 at end of input, -1 when interrupted. */
+static int read_line(const char *prompt, char **out) {
+  FILE *in = rl_instream ? rl_instream : stdin;
+  sigset_t block, orig;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &orig);
+  got_line = NULL;
+  line_done = 0;
+  prompt_interrupted = 0;
+  setsignal(SIGINT, on_prompt_sigint);
+  rl_callback_handler_install(prompt, on_line);
+  while (!line_done && !prompt_interrupted) {
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(fileno(in), &fds);
+    int r = pselect(fileno(in) + 1, &fds, NULL, NULL, NULL, &orig);
+    if (r > 0 && !prompt_interrupted)
+      rl_callback_read_char();
+    else if (r < 0 && errno != EINTR)
+      break;
+  }
+  if (prompt_interrupted && !line_done) {
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_callback_handler_remove();
+    fputs("^C\n", rl_outstream ? rl_outstream : stdout);
+  } else if (!line_done) {
+    rl_callback_handler_remove();
+  }
+  setsignal(SIGINT, SIG_DFL);
+  sigprocmask(SIG_SETMASK, &orig, NULL);
+  *out = got_line;
+  if (!line_done)
+    return (prompt_interrupted) ? -1 : 0;
+  return got_line != NULL;
+}
+
+/* The expression of the last "return <expr>" chunk, for dma.pretty's hints. */
+static char last_expr[256];
+
 /* Reads a line and pushes it ("=e" as "return e" on a first line); 0 at
-** end of input. */
+** end of input, -1 when Ctrl-C dropped it. */
 static int pushline(lua_State *L, int firstline) {
-  char *line = readline(push_prompt(L, firstline));
+  char *line;
+  int got = read_line(push_prompt(L, firstline), &line);
   lua_pop(L, 1);  /* prompt */
-  if (line == NULL)
-    return 0;
+  if (got <= 0)
+    return got;
   if (firstline && line[0] == '=')
     lua_pushfstring(L, "return %s", line + 1);
   else
@@ -335,6 +409,8 @@ static int addreturn(lua_State *L) {
   const char *retline = lua_pushfstring(L, "return %s;", line);
   int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
   if (status == LUA_OK) {
+    snprintf(last_expr, sizeof last_expr, "%s", line[0] == 'r' && strncmp(line, "return ", 7) == 0
+                                                 ? line + 7 : line);
     lua_remove(L, -2);  /* modified line */
     dl_history_add(line);
   } else {
@@ -346,11 +422,21 @@ static int addreturn(lua_State *L) {
 /* Compiles the line at index 1 as a statement, reading continuation lines
 ** while the parser only complains about the end of input. */
 static int multiline(lua_State *L) {
+  last_expr[0] = '\0';
   for (;;) {
     size_t len;
     const char *chunk = lua_tolstring(L, 1, &len);
     int status = luaL_loadbuffer(L, chunk, len, "=stdin");
-    if (!incomplete(L, status) || !pushline(L, 0)) {
+    if (!incomplete(L, status)) {
+      if (status == LUA_OK && strncmp(chunk, "return ", 7) == 0)  /* "= e" */
+        snprintf(last_expr, sizeof last_expr, "%s", chunk + 7);
+      dl_history_add(chunk);
+      return status;
+    }
+    int more = pushline(L, 0);
+    if (more < 0)
+      return NOTHING;  /* Ctrl-C: the unfinished chunk is dropped */
+    if (more == 0) {
       dl_history_add(chunk);
       return status;
     }
@@ -361,11 +447,13 @@ static int multiline(lua_State *L) {
 }
 
 /* Reads and compiles one chunk; leaves the function or the error message
-** alone on the stack and returns the status, or -1 at end of input. */
+** alone on the stack and returns the status, -1 at end of input, or
+** NOTHING when Ctrl-C dropped the line. */
 static int loadline(lua_State *L) {
   lua_settop(L, 0);
-  if (!pushline(L, 1))
-    return -1;
+  int got = pushline(L, 1);
+  if (got <= 0)
+    return got < 0 ? NOTHING : -1;
   int status = addreturn(L);
   if (status != LUA_OK)
     status = multiline(L);
@@ -373,32 +461,74 @@ static int loadline(lua_State *L) {
   return status;
 }
 
-/* Prints whatever is on the stack through the global `print`, so userdata
-** show their __tostring. */
+/* Prints whatever is on the stack through dma.pretty's show(hint, ...)
+** (tables nested, statuses named, addresses in hex; the hint is the
+** expression typed), or the global `print` without it. */
 static void l_print(lua_State *L) {
   int n = lua_gettop(L);
   if (n == 0)
     return;
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  lua_pushglobaltable(L);
-  lua_pushliteral(L, "print");
-  lua_rawget(L, -2);
-  lua_remove(L, -2);
-  lua_insert(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "dmalab.show") == LUA_TFUNCTION) {
+    lua_insert(L, 1);
+    lua_pushstring(L, last_expr);
+    lua_insert(L, 2);
+    n++;
+  } else {
+    lua_pop(L, 1);
+    lua_pushglobaltable(L);
+    lua_pushliteral(L, "print");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    lua_insert(L, 1);
+  }
   if (docall(L, n, 0) != LUA_OK)
     l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
                                         lua_tostring(L, -1)));
 }
 
-/* Sets up readline: name for ~/.inputrc, completion, history. */
+/* Sets up readline: name for ~/.inputrc, completion, history, and our own
+** SIGINT handling; and dma.pretty for showing values. */
 static void repl_init(lua_State *L) {
   rl_readline_name = PROGNAME;
+  rl_catch_signals = 0;  /* read_line handles Ctrl-C */
   dl_completion_init(L);
   dl_history_open();
+  static const char find_show[] =
+    "local ok, pretty = pcall(require, 'dma.pretty')\n"
+    "if ok then debug.getregistry()['dmalab.show'] = pretty.show end\n";
+  if (luaL_loadbuffer(L, find_show, sizeof find_show - 1, "=repl") == LUA_OK)
+    report(L, docall(L, 0, 0));
+  else
+    lua_pop(L, 1);
 }
 
-/* The read-eval-print loop, until end of input. */
-static void dorepl(lua_State *L) {
+/* After an error: a machine left above PASSIVE_LEVEL (an error raised in a
+** DPC or with the IRQL raised) would make the next call fail, so the
+** current machine's IRQL goes back to PASSIVE_LEVEL, and the REPL says so. */
+static void reset_irql(lua_State *L) {
+  ldl_pushcurrentvalue(L);
+  lmachine *lm = luaL_testudata(L, -1, LDL_MACHINE);
+  lua_pop(L, 1);
+  if (lm == NULL || lm->m == NULL || lm->depth > 0 || dl_machine_irql(lm->m) == DL_PASSIVE_LEVEL)
+    return;
+  uint8_t irql = dl_machine_irql(lm->m);
+  size_t n;
+  const dl_wdk_value *levels = dl_irql_table(&n);
+  const char *name = "?";
+  for (size_t i = 0; i < n; i++)
+    if (levels[i].value == irql)
+      name = levels[i].name;
+  dl_machine_set_irql(lm->m, DL_PASSIVE_LEVEL);
+  fprintf(stderr, "(the IRQL was %s (%d) after the error: back to PASSIVE_LEVEL)\n", name, irql);
+  fflush(stderr);
+}
+
+static int check_leaks(lua_State *L);
+
+/* The read-eval-print loop, until end of input; then the leak check of a
+** batch run. Returns 0 if that found leaks that fail a run. */
+static int dorepl(lua_State *L) {
   const char *oldprogname = progname;
   progname = NULL;
   printf("%s %s (%s) \u2014 WDK DMA simulator; Ctrl-D to exit\n",
@@ -407,12 +537,16 @@ static void dorepl(lua_State *L) {
   repl_init(L);
   int status;
   while ((status = loadline(L)) != -1) {
+    if (status == NOTHING)
+      continue;
     if (status == LUA_OK)
       status = docall(L, 0, LUA_MULTRET);
-    if (status == LUA_OK)
+    if (status == LUA_OK) {
       l_print(L);
-    else
+    } else {
       report(L, status);
+      reset_irql(L);
+    }
     fflush(stdout);  /* io.write output must show before the next prompt */
   }
   lua_settop(L, 0);
@@ -420,6 +554,7 @@ static void dorepl(lua_State *L) {
   putchar('\n');
   fflush(stdout);
   progname = oldprogname;
+  return check_leaks(L);
 }
 
 
@@ -427,11 +562,27 @@ static void dorepl(lua_State *L) {
 ** Main
 ** --------------------------------------------------------------------- */
 
-/* Opens `dma` (global and package.loaded) and exports its WDK names to _G. */
+/* help([name or value]): dma.help's, loaded on first use. */
+static int l_help(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "dma.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "help");
+  lua_insert(L, 1);
+  lua_pop(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Opens `dma` (global and package.loaded), exports its WDK names to _G and
+** defines help(). */
 static int open_dma(lua_State *L) {
   luaL_requiref(L, "dma", luaopen_dma, 1);
   lua_getfield(L, -1, "export");
   lua_remove(L, -2);
+  lua_pushcfunction(L, l_help);
+  lua_setglobal(L, "help");
   return report(L, docall(L, 0, 0));
 }
 
@@ -473,6 +624,7 @@ static int pmain(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
   luaL_openlibs(L);
+  dl_modpath_init(L);
   if (open_dma(L) != LUA_OK)
     return 0;
   createargtable(L, argv, argc, script);
@@ -487,19 +639,34 @@ static int pmain(lua_State *L) {
   if (script > 0 && (handle_script(L, argv + script) != LUA_OK || !check_leaks(L)))
     return 0;
   if (args & HAS_I) {
-    dorepl(L);
+    if (!dorepl(L))
+      return 0;
   } else if (script == 0 && !(args & (HAS_E | HAS_V))) {
-    if (isatty(STDIN_FILENO))
-      dorepl(L);
-    else if (dofile(L, NULL) != LUA_OK)
+    if (isatty(STDIN_FILENO)) {
+      if (!dorepl(L))
+        return 0;
+    } else if (dofile(L, NULL) != LUA_OK)
       return 0;
   }
   lua_pushboolean(L, 1);
   return 1;
 }
 
+/* Subcommands: `dmalab NAME args...` runs NAME's main with argv[0] = NAME
+** and exits with what it returns. A script named like one runs as ./NAME. */
+static const struct subcommand {
+  const char *name;
+  int (*main)(int argc, char **argv);
+} subcommands[] = {
+  {"test", dl_suite_main},   /* scenario suites: repl/suite.c */
+  {NULL, NULL},
+};
+
 /* Creates the state, runs pmain protected, and exits 0 on success. */
 int main(int argc, char **argv) {
+  for (const struct subcommand *c = subcommands; argc > 1 && c->name; c++)
+    if (strcmp(argv[1], c->name) == 0)
+      return c->main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     l_message(PROGNAME, "cannot create state: not enough memory");

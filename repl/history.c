@@ -1,7 +1,8 @@
 /*
 ** history.c: the dmalab REPL's line history, kept in memory by readline and
 ** in a file ($DMALAB_HISTORY, else ~/.dmalab_history) for terminal sessions,
-** appended to as each chunk is entered and trimmed at the end.
+** appended to as each chunk is entered and trimmed at the end. A chunk of
+** several lines stays one entry (Up brings back the whole definition).
 */
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,6 +39,11 @@ static char *history_name(void) {
 ** leave traces), creating it so that dl_history_add can append to it. */
 void dl_history_open(void) {
   stifle_history(HISTORY_MAX);
+  /* a chunk of several lines is one entry: with timestamps ("#<time>"
+  ** lines) in the file, readline reads the lines between two back whole */
+  history_write_timestamps = 1;
+  history_comment_char = '#';
+  history_multiline_entries = 1;
   if (!isatty(STDIN_FILENO) || (histfile = history_name()) == NULL)
     return;
   int fd = open(histfile, O_WRONLY | O_CREAT | O_APPEND, 0600);

@@ -4,7 +4,10 @@
 #   C unit tests (cmocka)      BUILD/tests/test_*
 #   Lua tests (busted, 5.4)    tests/lua/*_spec.lua, module from BUILD/dma.so
 #   scripts (dmalab)           scripts/demo.lua and scripts/**/ *.lua scenarios
-#   lint (luacheck)            scripts/ tests/
+#   README                     every sh/lua block (tests/readme.lua), the API
+#                              reference against the help table, make install
+#                              (plain builds only: they run bin/dmalab)
+#   lint (luacheck)            scripts/ tests/ repl/lua/
 BUILD=$1
 DMALAB=$2
 export DMALAB
@@ -58,8 +61,22 @@ done
 echo "== layers (core includes only earlier layers, no include cycle)"
 if lua5.4 tests/layers.lua; then count 1 0; else count 0 1; fi
 
+if [ -z "$SANITIZE" ]; then
+  echo "== README (every sh and lua block; the API reference; make install)"
+  for t in "lua5.4 tests/readme.lua" "$DMALAB tests/readme_api.lua" "sh tests/install.sh"; do
+    $t >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+    if [ "$p$f" = "00" ]; then p=1; fi  # a check that prints nothing when it passes
+    count "$p" "$f"
+  done
+fi
+
 echo "== lint (luacheck)"
-if luacheck --no-color -q scripts tests; then count 1 0; else count 0 1; fi
+if luacheck --no-color -q scripts tests repl/lua; then count 1 0; else count 0 1; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

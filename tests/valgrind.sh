@@ -12,8 +12,10 @@ failed=0
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 for cmd in $(ls build/tests/test_* | grep -v test_repl) \
            "$DMALAB scripts/demo.lua" \
+           "$DMALAB:test:tests/suite/pass_scenario.lua:tests/suite/expected_leak_scenario.lua" \
+           "$DMALAB:test:--sandbox:tests/sandbox" \
            $(find scripts/seeds scripts/scenarios -name '*.lua' 2>/dev/null | sort | sed "s|^|$DMALAB:|"); do
-  cmd=$(echo "$cmd" | sed 's|:| |')
+  cmd=$(echo "$cmd" | sed 's|:| |g')
   set -- $cmd
   [ -x "$1" ] || continue
   if $vg "$@" >/dev/null 2>/tmp/valgrind.$$; then

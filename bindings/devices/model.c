@@ -282,6 +282,9 @@ static const luaL_Reg functions[] = {
 /* Registers the model class, m:device_model and the register accessors. */
 void ldl_open_model(lua_State *L) {
   ldl_newclass(L, LDL_MODEL, meta, methods, model_index);
+  static const char *const fields[] = {"device", "resources", "name", "id", "interrupt_asserted", "machine",
+                                       NULL};
+  ldl_setfields(L, LDL_MODEL, fields);
   static const luaL_Reg machine_methods[] = {{"device_model", model_new}, {NULL, NULL}};
   ldl_addmethods(L, LDL_MACHINE, machine_methods);
   luaL_setfuncs(L, functions, 0);

@@ -547,6 +547,9 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 /* Registers the adapter class and functions in the module at -1. */
 void ldl_open_adapter(lua_State *L) {
   ldl_newclass(L, LDL_ADAPTER, meta, operations, a_index);
+  static const char *const fields[] = {"DmaOperations", "Version", "NumberOfMapRegisters", "ceiling",
+                                       "address_bits", "id", "device", "machine", NULL};
+  ldl_setfields(L, LDL_ADAPTER, fields);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

@@ -113,4 +113,8 @@ static const luaL_Reg methods[] = {
 };
 
 /* Registers the SCATTER_GATHER_LIST class. */
-void ldl_open_sglist(lua_State *L) { ldl_newclass(L, LDL_SGLIST, meta, methods, sg_index); }
+void ldl_open_sglist(lua_State *L) {
+  static const char *const fields[] = {"NumberOfElements", "Elements", "id", "machine", NULL};
+  ldl_newclass(L, LDL_SGLIST, meta, methods, sg_index);
+  ldl_setfields(L, LDL_SGLIST, fields);
+}

@@ -109,6 +109,9 @@ static const luaL_Reg methods[] = {
 /* Registers the DEVICE_OBJECT class and machine:device. */
 void ldl_open_device(lua_State *L) {
   ldl_newclass(L, LDL_DEVICE, meta, methods, dev_index);
+  static const char *const fields[] = {"name", "id", "machine", "DriverObject", "DeviceExtension",
+                                       "CurrentIrp", NULL};
+  ldl_setfields(L, LDL_DEVICE, fields);
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");
   lua_pushcfunction(L, dev_new);

@@ -268,6 +268,9 @@ void ldl_open_driver(lua_State *L) {
   luaL_newmetatable(L, LDL_DRIVER);
   luaL_setfuncs(L, drv_meta, 0);
   lua_pop(L, 1);
+  static const char *const fields[] = {"MajorFunction", "DriverStartIo", "DriverUnload", "DriverName",
+                                       "name", NULL};
+  ldl_setfields(L, LDL_DRIVER, fields);
   luaL_setfuncs(L, functions, 0);
   lua_pushinteger(L, FILE_DEVICE_DISK);
   lua_setfield(L, -2, "FILE_DEVICE_DISK");

@@ -519,6 +519,12 @@ void ldl_open_irp(lua_State *L) {
   luaL_newmetatable(L, LDL_IOSTATUS);
   luaL_setfuncs(L, ios_meta, 0);
   lua_pop(L, 1);
+  static const char *const fields[] = {"MdlAddress", "IoStatus", "PendingReturned", "Cancel", "id", "major",
+                                       "length", "device_offset", "done", "sent_at", "completed_at",
+                                       "device", "machine", NULL};
+  static const char *const ios_fields[] = {"Status", "Information", NULL};
+  ldl_setfields(L, LDL_IRP, fields);
+  ldl_setfields(L, LDL_IOSTATUS, ios_fields);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

@@ -325,5 +325,8 @@ static const luaL_Reg functions[] = {
 /* Registers the MDL class and the MDL functions in the module at -1. */
 void ldl_open_mdl(lua_State *L) {
   ldl_newclass(L, LDL_MDL, meta, methods, mdl_index);
+  static const char *const fields[] = {"Next", "MdlFlags", "StartVa", "ByteOffset", "ByteCount", "Size",
+                                       "id", "machine", NULL};
+  ldl_setfields(L, LDL_MDL, fields);
   luaL_setfuncs(L, functions, 0);
 }

@@ -213,6 +213,8 @@ static const luaL_Reg methods[] = {
 /* Registers the buffer class and machine:buffer. */
 void ldl_open_buffer(lua_State *L) {
   ldl_newclass(L, LDL_BUFFER, meta, methods, b_index);
+  static const char *const fields[] = {"va", "length", "offset", "pages", "kind", "id", "machine", NULL};
+  ldl_setfields(L, LDL_BUFFER, fields);
   static const luaL_Reg machine_methods[] = {{"buffer", b_new}, {NULL, NULL}};
   ldl_addmethods(L, LDL_MACHINE, machine_methods);
 }

@@ -217,6 +217,13 @@ static int m_close(lua_State *L) {
   ldl_run_close_hooks(L, 1);  /* the framework deletes its objects, as at unload */
   uint64_t before = dl_verifier_count(lm->m);
   dl_machine_check_leaks(lm->m);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "dma.on_close") == LUA_TFUNCTION) {
+    lua_pushvalue(L, 1);  /* `dmalab test` collects the reports before they go */
+    lua_pushinteger(L, (lua_Integer)before);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+  } else {
+    lua_pop(L, 1);
+  }
   const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
   char text[300] = "";
   if (leak && !lm->record)
@@ -539,6 +546,8 @@ void ldl_open_machine(lua_State *L) {
     lua_setfield(L, -2, views[i].name);
   }
   lua_pop(L, 2);
+  static const char *const fields[] = {"seed", "page_size", "alloc", "now", "ram", NULL};
+  ldl_setfields(L, LDL_MACHINE, fields);
   lua_pushcfunction(L, m_new);
   lua_setfield(L, -2, "machine");
 }

@@ -30,7 +30,8 @@
 local dma = require "dma"
 dma.export()
 
-local plumbing = require "drivers.plumbing"  -- connecting, mapping, device and queue setup
+-- a sibling module, loaded as drivers.X (scripts/ on the path) or dma.drivers.X (installed)
+local plumbing = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "plumbing")
 
 local R = dma.busmaster_registers
 

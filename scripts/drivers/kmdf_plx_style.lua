@@ -76,8 +76,11 @@
 local dma = require "dma"
 dma.export()
 
-local plx = require "drivers.plx_model"
-local plumbing = require "drivers.plumbing"  -- device creation, BAR mapping, DriverEntry
+-- sibling modules, loaded as drivers.X (scripts/ on the path) or
+-- dma.drivers.X (installed)
+local here = ((...) or "drivers."):match("^(.-)[^.]*$")
+local plx = require(here .. "plx_model")
+local plumbing = require(here .. "plumbing")  -- device creation, BAR mapping, DriverEntry
 local R = plx.R
 
 local STATUS_INVALID_BUFFER_SIZE = 0xC0000206

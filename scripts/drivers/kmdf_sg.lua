@@ -27,7 +27,9 @@
 local dma = require "dma"
 dma.export()
 
-local hw = require "drivers.busmaster_hw"  -- registers, ISR, DPCs, watchdog, device add
+-- registers, ISR acknowledge, watchdog: a sibling module, loaded as drivers.X
+-- (scripts/ on the path) or dma.drivers.X (installed)
+local hw = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "busmaster_hw")
 
 local R = dma.busmaster_registers
 

@@ -363,6 +363,183 @@ static void test_repl_interrupt(void **state) {
   expect(s, "\n42\n");
 }
 
+
+/* 8. Values: statuses named, addresses in hex, records aligned, tables
+** nested and bounded, functions with their signatures. */
+static void test_repl_pretty(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "=STATUS_INVALID_PARAMETER\n");
+  expect(s, "\nSTATUS_INVALID_PARAMETER (0xC000000D)\n");
+  type_in(s, "m = dma.machine{ ram = { {\"1M\", \"256K\"}, {\"4G\", \"1G\"} } }\n");
+  expect(s, "> ");
+  type_in(s, "= m:stats()\n");
+  expect(s, "map_registers_base  0x100000\n");
+  type_in(s, "= m.ram\n");
+  expect(s, "  #  base         size");
+  expect(s, "  2  0x100000000");
+  type_in(s, "b = m:buffer(100, { offset = 0x10 })\n");
+  expect(s, "> ");
+  type_in(s, "= b.va\n");
+  expect(s, "\n0x");
+  type_in(s, "= {1, {x = {y = {}}}, s = 'q'}\n");
+  expect(s, "{ 1, { x = { y = {} } }, s = \"q\" }");
+  type_in(s, "= {a = {b = {c = {d = {1}}}}}\n");
+  expect(s, "{…}");
+  type_in(s, "= IoGetDmaAdapter\n");
+  expect(s, "function IoGetDmaAdapter(PhysicalDeviceObject, DeviceDescription) -> adapter");
+}
+
+/* 9. help() for names, objects and statuses. */
+static void test_repl_help(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "help(IoGetDmaAdapter)\n");
+  expect(s, "IoGetDmaAdapter(PhysicalDeviceObject, DeviceDescription)");
+  expect(s, "IRQL: PASSIVE_LEVEL");
+  expect(s, "nf-wdm-iogetdmaadapter");
+  type_in(s, "help(dma.machine{})\n");
+  expect(s, "methods: after, buffer");
+  type_in(s, "help()\n");
+  expect(s, "names with help of");
+}
+
+/* 10. Tab completes fields an __index function computes, and paths
+** through them (adapter.DmaOperations.X). */
+static void test_repl_complete_computed(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "m = dma.machine{ ram = { {\"1M\", \"256K\"}, {\"4G\", \"1G\"} } }; "
+             "b = m:buffer(4321); mdl = IoAllocateMdl(b.va, b.length); dev = m:device{}\n");
+  expect(s, "> ");
+  type_in(s, "=b.leng\t\n");
+  expect(s, "\n4321\n");
+  type_in(s, "=mdl.ByteC\t\n");
+  expect(s, "\n4321\n");
+  type_in(s, "a = IoGetDmaAdapter(dev, { Version = 2, Master = TRUE, Dma32BitAddresses = TRUE, "
+             "MaximumLength = 8192, InterfaceType = PCIBus })\n");
+  expect(s, "> ");
+  type_in(s, "=a.DmaOperations.MapTr\t\n");
+  expect(s, "MapTransfer(AdapterObject, Mdl, MapRegisterBase, CurrentVa, Length, WriteToDevice)");
+  type_in(s, "=a.NumberOfMap\t\n");
+  expect(s, "\n3\n");
+}
+
+/* 11. An error at DISPATCH_LEVEL: the prompt is back at PASSIVE_LEVEL. */
+static void test_repl_irql_reset(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "m = dma.machine{}; KeRaiseIrql(DISPATCH_LEVEL); error('at dispatch')\n");
+  expect(s, "at dispatch");
+  expect(s, "the IRQL was DISPATCH_LEVEL (2) after the error: back to PASSIVE_LEVEL");
+  type_in(s, "=KeGetCurrentIrql()\n");
+  expect(s, "\n0\n");
+}
+
+/* 12. Ctrl-C at the prompt drops the line (and an unfinished chunk); the
+** session goes on. */
+static void test_repl_ctrl_c_at_prompt(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "zz_never_run(");
+  expect(s, "zz_never_run(");
+  type_in(s, "\x03");
+  expect(s, "^C");
+  expect(s, "> ");
+  type_in(s, "for i = 1, 2 do\n");
+  expect(s, ">> ");
+  type_in(s, "\x03");
+  expect(s, "> ");
+  type_in(s, "=6*7\n");
+  expect(s, "\n42\n");
+}
+
+/* 13. A multi-line chunk is one history entry, also read back from the
+** file by the next session (Ctrl-P brings the whole definition back). */
+static void test_repl_history_multiline(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "function zzf()\n");
+  expect(s, ">> ");
+  type_in(s, "  return 5 end\n");
+  expect(s, "> ");
+  type_in(s, "\x04");
+  wait_exit(s);
+  close(s->fd);
+  s->fd = -1;
+  s->len = s->seen = 0;
+  s->out[0] = '\0';
+  struct winsize ws = {.ws_row = 24, .ws_col = 200};
+  s->pid = forkpty(&s->fd, NULL, NULL, &ws);
+  assert_true(s->pid >= 0);
+  if (s->pid == 0) {
+    setenv("TERM", "dumb", 1);
+    setenv("DMALAB_HISTORY", s->hist, 1);
+    setenv("INPUTRC", "/dev/null", 1);
+    execl(dmalab(), dmalab(), (char *)NULL);
+    _exit(127);
+  }
+  ready(state);
+  type_in(s, "\x10\n");  /* Ctrl-P: the previous entry, whole */
+  expect(s, "> ");
+  type_in(s, "=zzf()\n");
+  expect(s, "\n5\n");
+}
+
+/* 14. Leaving the REPL runs the leak check of a batch run. */
+static void test_repl_leaks_at_exit(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "m = dma.machine{}; dev = m:device{}; a = IoGetDmaAdapter(dev, { Version = 2, "
+             "Master = TRUE, Dma64BitAddresses = TRUE, MaximumLength = 8192, InterfaceType = PCIBus }); "
+             "a:AllocateCommonBuffer(4096, FALSE)\n");
+  expect(s, "> ");
+  type_in(s, "\x04");
+  expect(s, "verifier: leak");
+  int status = wait_exit(s);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1);
+}
+
+/* 15. README's "A first session" runs as printed: its "> " lines are typed
+** (<Tab> as a Tab), every other line must follow in the output ("…" ends
+** what is compared). */
+static void test_readme_session(void **state) {
+  struct session *s = ready(state);
+  FILE *f = fopen("README.md", "r");
+  assert_non_null(f);
+  char line[1024];
+  int in_block = 0, marked = 0, typed = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    if (!in_block) {
+      if (strncmp(line, "<!-- test: repl-transcript", 26) == 0) marked = 1;
+      else if (marked && strcmp(line, "```") == 0) in_block = 1;
+      continue;
+    }
+    if (strcmp(line, "```") == 0)
+      break;
+    if (line[0] == '$')
+      continue;
+    if (strncmp(line, "> ", 2) == 0) {
+      char text[1100];
+      size_t n = 0;
+      for (const char *p = line + 2; *p && n < sizeof text - 2; p++) {
+        if (strncmp(p, "<Tab>", 5) == 0) { text[n++] = '\t'; p += 4; }
+        else text[n++] = *p;
+      }
+      text[n++] = '\n';
+      text[n] = '\0';
+      if (typed > 0)  /* ready() has seen the first prompt */
+        expect(s, "> ");
+      type_in(s, text);
+      expect(s, "\n");  /* the echo of what was typed */
+      typed++;
+      continue;
+    }
+    char *cut = strstr(line, "\xe2\x80\xa6");  /* … */
+    if (cut != NULL)
+      *cut = '\0';
+    if (line[0] != '\0')
+      expect(s, line);
+  }
+  fclose(f);
+  assert_true(typed >= 5);
+}
+
 /* 5a. -e runs a string. */
 static void test_batch_e(void **state) {
   (void)state;
@@ -452,6 +629,19 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_repl_completion, start_repl,
                                     stop_repl),
     cmocka_unit_test_setup_teardown(test_repl_interrupt, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_pretty, start_repl, stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_help, start_repl, stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_complete_computed, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_irql_reset, start_repl, stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_ctrl_c_at_prompt, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_history_multiline, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_leaks_at_exit, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_readme_session, start_repl,
                                     stop_repl),
     cmocka_unit_test(test_batch_e),
     cmocka_unit_test(test_batch_script_error),
