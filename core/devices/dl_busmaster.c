@@ -321,6 +321,7 @@ static void launch(dl_busmaster *bm, uint32_t error) {
   if (c->faults & FAULT_BIT(DL_BM_FAULT_SPURIOUS_INTERRUPT)) spurious_raise(bm);
   if (c->faults & FAULT_BIT(DL_BM_FAULT_HANG)) return;  /* BUSY until RESET */
   uint64_t d = sat_add(bm->cfg.setup_latency, error ? 0 : transfer_ns(bm, c->total));
+  d = sat_add(d, dl_devmodel_take_stall(bm->dm));  /* IOTLB misses so far (IOMMU only) */
   schedule_completion(bm, sat_add(d, extra));
 }
 
