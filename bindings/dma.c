@@ -258,6 +258,7 @@ int luaopen_dma(lua_State *L) {
   lua_pushcclosure(L, l_export, 1);
   lua_setfield(L, -2, "export");
   ldl_open_machine(L);
+  ldl_open_platform(L);
   ldl_open_buffer(L);
   ldl_open_mdl(L);
   ldl_open_device(L);

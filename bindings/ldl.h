@@ -297,6 +297,13 @@ void ldl_open_busmaster(lua_State *L);
 void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);
 void ldl_open_irp(lua_State *L);
+void ldl_open_platform(lua_State *L);  /* after ldl_open_machine */
+
+/* platform.c: dma.machine's iommu/bounce_policy/swiotlb options, and the
+** id of the device a script names (0: none). */
+struct dl_platform_config;
+void ldl_read_platform(lua_State *L, int arg, struct dl_platform_config *p);
+uint64_t ldl_device_id(dl_machine *m, const char *who);
 
 /* KMDF framework objects (wdf.c, wdfdevice.c, wdfqueue.c, wdfinterrupt.c): WDFDRIVER,
 ** WDFDEVICE, WDFQUEUE, WDFREQUEST, WDFINTERRUPT; after ldl_open_irp. */

@@ -7,6 +7,7 @@
 
 #include "hal/dl_adapter.h"
 #include "machine/dl_dmamap.h"
+#include "machine/dl_xlate.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -77,7 +78,8 @@ static void read_ram(lua_State *L, int arg, dl_machine_config *cfg) {
 
 static const char *const machine_options[] = {
   "ram", "seed", "page_size", "alloc", "coherent", "map_registers", "adapter_map_registers",
-  "cpus", "dpc_latency", "interrupt_latency", "trace", "verifier", "current", NULL
+  "cpus", "dpc_latency", "interrupt_latency", "trace", "verifier", "current", "iommu",
+  "bounce_policy", "swiotlb", NULL
 };
 
 /* Reads options from the table at `arg` into cfg. */
@@ -127,6 +129,7 @@ static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
   }
   lua_pop(L, 10);
   read_ram(L, arg, cfg);
+  ldl_read_platform(L, arg, &cfg->platform);
 }
 
 /* verifier = "raise" (default: a report raises an error, as a bug check
@@ -163,6 +166,9 @@ static int m_new(lua_State *L) {
   if (rc == DL_EINVAL)
     return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty "
                                "and disjoint");
+  if (rc == DL_ENOSPACE && cfg.platform.bounce_policy == DL_BOUNCE_SWIOTLB)
+    return luaL_argerror(L, 1, "swiotlb: no run of RAM below 4 GiB holds the pool (fewer slots, "
+                               "or RAM below 4 GiB)");
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
   dl_machine_set_data(lm->m, lm);
@@ -360,7 +366,7 @@ static int m_device_read(lua_State *L) {
   ldl_enter(L, lm, &call);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
-  int rc = dl_dma_read(lm->m, who, logical, p, (size_t)len);
+  int rc = dl_xlate_read(lm->m, ldl_device_id(lm->m, who), who, logical, p, (size_t)len);
   luaL_pushresultsize(&b, rc ? 0 : (size_t)len);
   ldl_leave(L, &call);
   if (rc) lua_pushnil(L);
@@ -376,7 +382,7 @@ static int m_device_write(lua_State *L) {
   const char *who = luaL_optstring(L, 4, NULL);
   ldl_call call;
   ldl_enter(L, lm, &call);
-  int rc = dl_dma_write(lm->m, who, logical, s, len);
+  int rc = dl_xlate_write(lm->m, ldl_device_id(lm->m, who), who, logical, s, len);
   ldl_leave(L, &call);
   lua_pushboolean(L, rc == 0);
   return 1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hal/dl_adapter.h"
+#include "hal/dl_swiotlb.h"
 #include "machine/dl_trace.h"
 #include "../ldl.h"
 
@@ -39,6 +40,11 @@ static void push_record(lua_State *L, const dl_trace_record *r) {
     dl_adapter_refusal_text(r->a, r->b, why, sizeof why);
     lua_pushstring(L, why);
     lua_setfield(L, -2, "reason");
+  } else if (r->kind == DL_TR_SWIOTLB_FULL) {
+    char text[160];
+    dl_swiotlb_full_text(r->a, (uint32_t)(r->b >> 32), (uint32_t)r->b, text, sizeof text);
+    lua_pushstring(L, text);
+    lua_setfield(L, -2, "message");
   }
 }
 
@@ -71,6 +77,8 @@ static int t_timeline(lua_State *L) {
              (double)r->time / 1000.0, r->cpu, r->irql, dl_trace_kind_name((dl_trace_kind)r->kind),
              (unsigned long long)r->obj, (unsigned long long)r->a, (unsigned long long)r->b);
     if (r->kind == DL_TR_ADAPTER_REFUSED) dl_adapter_refusal_text(r->a, r->b, why, sizeof why);
+    if (r->kind == DL_TR_SWIOTLB_FULL)
+      dl_swiotlb_full_text(r->a, (uint32_t)(r->b >> 32), (uint32_t)r->b, why, sizeof why);
     luaL_addstring(&b, line);
     if (why[0]) {
       luaL_addstring(&b, "  ");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "machine/dl_dmamap.h"
+#include "machine/dl_xlate.h"
 #include "machine/dl_machine.h"
 #include "memory/dl_pagemap.h"
 #include "memory/dl_physmem.h"
@@ -357,6 +358,7 @@ static void launch(dl_busmaster *bm, uint32_t error) {
   if (c->faults & FAULT_BIT(DL_BM_FAULT_SPURIOUS_INTERRUPT)) spurious_raise(bm);
   if (c->faults & FAULT_BIT(DL_BM_FAULT_HANG)) return;  /* BUSY until RESET */
   uint64_t d = sat_add(bm->cfg.setup_latency, error ? 0 : transfer_ns(bm, c->total));
+  d = sat_add(d, dl_devmodel_take_stall(bm->dm));  /* IOTLB misses so far (IOMMU only) */
   schedule_completion(bm, sat_add(d, extra));
 }
 
@@ -393,25 +395,31 @@ static void start(dl_busmaster *bm) {
 
 /* ---- completing a command ------------------------------------------------- */
 
-/* Moves up to `want` bytes element by element, CHUNK bytes at a time, each
-** chunk checked as the device's access (dl_dma_check: the same report as a
-** read or write through the map) and then copied straight between RAM and
-** the medium; stops at the first unmapped chunk (the engine has reported it). */
+/* Moves up to `want` bytes element by element, CHUNK bytes at a time (less
+** where the device-side translation breaks the run), each piece translated
+** as the device's access (dl_xlate_resolve: the same check, report and
+** IOTLB as a read or write through the seam) and then copied straight
+** between RAM and the medium; stops at the first piece that does not
+** translate (the engine has reported it). */
 static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
   command *c = &bm->cmd;
   dl_physmem *pm = dl_machine_physmem(bm->m);
-  const char *who = dl_devmodel_pdo(bm->dm)->name;
+  const dl_device *pdo = dl_devmodel_pdo(bm->dm);
+  int access = c->to_device ? DL_XLATE_READ : DL_XLATE_WRITE;
   uint64_t off = c->offset;
   for (uint32_t i = 0; i < c->nelem && *moved < want; i++) {
     uint64_t addr = bm->elem[i].addr, left = bm->elem[i].len;
     if (left > want - *moved) left = want - *moved;
     while (left) {
       size_t n = left < CHUNK ? (size_t)left : CHUNK;
-      if (dl_dma_check(bm->m, who, !c->to_device, addr, n) || !dl_physmem_is_ram(pm, addr, n))
+      uint64_t pa, run;
+      if (dl_xlate_resolve(bm->m, pdo->id, pdo->name, addr, n, access, &pa, &run))
         return DL_BM_ERR_UNMAPPED;
+      if (run < n) n = (size_t)run;
+      if (!dl_physmem_is_ram(pm, pa, n)) return DL_BM_ERR_UNMAPPED;
       if (c->to_device) {
-        if (medium_from_ram(bm, pm, off, addr, n)) return DL_BM_ERR_DEVICE;  /* host memory */
-      } else if (medium_to_ram(bm, pm, off, addr, n)) {
+        if (medium_from_ram(bm, pm, off, pa, n)) return DL_BM_ERR_DEVICE;  /* host memory */
+      } else if (medium_to_ram(bm, pm, off, pa, n)) {
         return DL_BM_ERR_DEVICE;
       }
       addr += n;

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-#include "machine/dl_dmamap.h"
+#include "machine/dl_xlate.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
@@ -77,14 +77,20 @@ void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted) {
   dl_line_set(dm->m, dm->vector, asserted, dm->id);
 }
 
-/* DMA read by logical address. */
+/* DMA read by logical address, translated for the model's device. */
 int dl_devmodel_dma_read(dl_devmodel *dm, uint64_t logical, void *dst, size_t len) {
-  return dl_dma_read(dm->m, dm->pdo->name, logical, dst, len);
+  return dl_xlate_read(dm->m, dm->pdo->id, dm->pdo->name, logical, dst, len);
 }
 
 /* DMA write by logical address. */
 int dl_devmodel_dma_write(dl_devmodel *dm, uint64_t logical, const void *src, size_t len) {
-  return dl_dma_write(dm->m, dm->pdo->name, logical, src, len);
+  return dl_xlate_write(dm->m, dm->pdo->id, dm->pdo->name, logical, src, len);
+}
+
+/* Time the model's DMA stalled on address translation (IOTLB misses) since
+** the last call; 0 without an IOMMU. */
+uint64_t dl_devmodel_take_stall(dl_devmodel *dm) {
+  return dl_xlate_take_stall(dm->m, dm->pdo->id);
 }
 
 /* The model whose register block holds [pa, pa+len), or NULL. */

@@ -64,6 +64,10 @@ void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted);
 int dl_devmodel_dma_read(dl_devmodel *dm, uint64_t logical, void *dst, size_t len);
 int dl_devmodel_dma_write(dl_devmodel *dm, uint64_t logical, const void *src, size_t len);
 
+/* Time the model's DMA stalled on address translation since the last call
+** (ns; IOTLB misses under an IOMMU, else 0). */
+uint64_t dl_devmodel_take_stall(dl_devmodel *dm);
+
 /* MmMapIoSpace: maps [pa, pa+len) of one model's registers; *va gets the
 ** address. DL_ENOTMAPPED if the range is not inside one register block. */
 int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va);

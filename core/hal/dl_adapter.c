@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine/dl_dmamap.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -246,7 +245,7 @@ void dl_adapter_destroy(dl_adapter *a) {
     free(DL_CONTAINER(l, dl_request, link));
   }
   for (uint32_t i = 0; i < a->nmaps; i++) {
-    if (a->maps[i].live) dl_dmamap_remove(dl_machine_dmamap(a->m), a->maps[i].dm_handle);
+    if (a->maps[i].live) dl_adapter_end_mapping(a, i, 0);
     free(a->maps[i].pfns);
   }
   for (uint32_t i = 0; mr && i < a->ngrants; i++)
@@ -283,11 +282,16 @@ int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev) {
 int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t n, int channel) {
   if (a->owner || !dl_list_empty(&a->channel_queue)) return 0;
   if (channel && dl_adapter_channel_busy(a, dev)) return 0;
-  if (!a->needs_registers || n == 0) return 1;
+  if (!a->needs_registers || n == 0 || dl_adapter_swiotlb(a)) return 1;
   dl_mapregs *mr = dl_mapregs_of(a->m);
   return mr && dl_mapregs_can_take(mr, n);
 }
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
+
+/* 1 under the swiotlb bounce policy. */
+int dl_adapter_swiotlb(const dl_adapter *a) {
+  return dl_machine_platform(a->m)->bounce_policy == DL_BOUNCE_SWIOTLB;
+}
 
 /* Returns 0 (after report 0x18) if the adapter was put. */
 int dl_adapter_usable(dl_adapter *a, const char *call) {
@@ -528,7 +532,7 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
   r->dev = dev;
   r->kind = REQ_CHANNEL;
   r->asked = n;
-  r->regs = a->needs_registers ? n : 0;
+  r->regs = a->needs_registers && !dl_adapter_swiotlb(a) ? n : 0;  /* swiotlb: no register wait */
   r->control = control;
   r->ctx = ctx;
   dev->channel_requests++;

@@ -50,8 +50,9 @@ typedef struct dl_mapping {
   uint32_t length;
   uint64_t logical;
   int bounced, write;
-  uint32_t reg_first, reg_count;
-  uint32_t dm_handle;          /* range in the machine's dmamap */
+  uint32_t reg_first, reg_count; /* map registers, or swiotlb slot (reg_count 0) */
+  int swiotlb;                 /* bounced through the swiotlb pool */
+  uint32_t dm_handle;          /* the device-side mapping (dl_xlate.h) */
   uint64_t *pfns;              /* buffer pages, for copying a bounce back */
   uint32_t npfns, pfns_cap;
   uint32_t next_free;
@@ -75,7 +76,7 @@ typedef struct dl_common {
   uint32_t length, npages;
   uint64_t first_pfn;
   dl_region *region;
-  uint32_t dm_handle;
+  uint32_t dm_handle;          /* the device-side mapping (dl_xlate.h) */
 } dl_common;
 
 struct dl_adapter {
@@ -101,7 +102,16 @@ struct dl_adapter {
   dl_request_drop_fn drop;
   dl_adapter_stats stats;
   void *framework;             /* the KMDF DMA enabler that made it, or NULL */
+  int building_now;            /* Get/BuildScatterGatherList is building its list in the call */
+  int failed_fast;             /* ...and a swiotlb mapping failed (no AdapterListControl) */
 };
+
+/* The device whose domain the adapter's mappings go into (dl_xlate.h). */
+#define DL_ADAPTER_DEV(a) ((a)->dev ? (a)->dev->id : 0)
+
+/* 1 under the swiotlb bounce policy: bounces come from the pool, fail fast
+** when it is full, and no request waits for map registers. */
+int dl_adapter_swiotlb(const dl_adapter *a);
 
 #define NO_SLOT UINT32_MAX
 

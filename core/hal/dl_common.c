@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "hal/dl_adapter_int.h"
-#include "machine/dl_dmamap.h"
+#include "machine/dl_xlate.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 #include "base/dl_wdk.h"
@@ -36,7 +36,9 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
     rc = dl_vspace_map(dl_machine_vspace(a->m), length, 0, pfns, npages, DL_REGION_COMMON, &c->region);
     free(pfns);
   }
-  if (!rc && pfns) rc = dl_dmamap_add(dl_machine_dmamap(a->m), c->first_pfn * ps, length, &c->dm_handle);
+  if (!rc && pfns)  /* the device's view: the pages (identity) or an IOVA range (IOMMU) */
+    rc = dl_xlate_map(a->m, DL_ADAPTER_DEV(a), c->first_pfn * ps, NULL, length, DL_XLATE_RW,
+                      a->ceiling, &c->logical, &c->dm_handle);
   if (!pfns || rc) {
     if (pfns && c->region) dl_vspace_unmap(dl_machine_vspace(a->m), c->region);
     for (uint32_t i = 0; i < npages; i++) {
@@ -47,7 +49,6 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
     return pfns ? rc : DL_ENOMEM;
   }
   c->va = c->region->va;
-  c->logical = c->first_pfn * ps;
   c->length = length;
   c->npages = npages;
   dl_list_append(&a->commons, &c->link);
@@ -59,7 +60,7 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
 
 static void release_common(dl_adapter *a, dl_common *c) {
   dl_list_remove(&c->link);
-  dl_dmamap_remove(dl_machine_dmamap(a->m), c->dm_handle);
+  dl_xlate_unmap(a->m, DL_ADAPTER_DEV(a), c->dm_handle);
   c->region->locks = 0;
   dl_vspace_unmap(dl_machine_vspace(a->m), c->region);
   for (uint32_t i = 0; i < c->npages; i++) {

@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "memory/dl_cache.h"
-#include "machine/dl_dmamap.h"
+#include "machine/dl_xlate.h"
+#include "hal/dl_swiotlb.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -67,9 +68,14 @@ static uint32_t new_mapping(dl_adapter *a) {
 /* Ends one mapping: copies a read bounce back if asked. */
 void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
   dl_mapping *mp = &a->maps[index];
-  if (copy_back && mp->bounced && !mp->write) bounce_copy(a->m, mp, 0);
-  if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
-  dl_dmamap_remove(dl_machine_dmamap(a->m), mp->dm_handle);
+  dl_swiotlb *pool = mp->swiotlb ? dl_swiotlb_of(a->m) : NULL;
+  if (copy_back && mp->bounced && !mp->write) {
+    bounce_copy(a->m, mp, 0);
+    if (pool) dl_swiotlb_count_copy(pool, 0);  /* swiotlb unmap: DMA_FROM_DEVICE copies back */
+  }
+  if (pool) dl_swiotlb_release(pool, mp->reg_first);
+  else if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
+  dl_xlate_unmap(a->m, DL_ADAPTER_DEV(a), mp->dm_handle);
   mp->live = 0;
   mp->next_free = a->free_map;
   a->free_map = index;
@@ -149,6 +155,19 @@ static int keep_pfns(dl_mapping *mp, const dl_mdl *mdl, uint64_t ps) {
   return DL_OK;
 }
 
+/* Takes swiotlb slots for a bounce of len bytes: the pool's answer is
+** immediate, and a full pool fails the mapping at once (traced with
+** Linux's message) where the Windows policy would have queued. */
+static int swiotlb_take(dl_adapter *a, uint32_t len, uint32_t *slot, uint64_t *pa) {
+  dl_swiotlb *pool = dl_swiotlb_of(a->m);
+  if (pool && !dl_swiotlb_alloc(pool, len, dl_machine_current_cpu(a->m), slot, pa)) return DL_OK;
+  dl_swiotlb_stats st = {0};
+  if (pool) dl_swiotlb_get_stats(pool, &st);
+  dl_trace_emit(a->m, DL_TR_SWIOTLB_FULL, a->id, len, (uint64_t)st.nslabs << 32 | st.used);
+  a->failed_fast = 1;
+  return DL_ENOSPACE;
+}
+
 /* MapTransfer. */
 int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va,
                             uint32_t *length, int write, uint64_t *logical) {
@@ -164,27 +183,40 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   uint64_t ps = dl_machine_page_size(a->m), pa = dl_mdl_pa(mdl, va);
   uint32_t run = contiguous_run(mdl, va, want, ps);
   uint32_t len = a->sg ? run : want;  /* only S/G masters get a shortened length */
-  int bounce = (a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling;
-  uint32_t first = 0, need = bounce ? (uint32_t)dl_span_pages(va, len, ps) : 0;
-  if (bounce && (rc = pick_registers(a, g, va, len, need, &first))) return rc;
-  if (!bounce && !a->sg &&  /* a packet master maps through registers even when it need not copy */
+  int remap = dl_xlate_remaps(a->m), pool = dl_adapter_swiotlb(a);  /* an IOMMU never bounces */
+  int bounce = !remap && ((a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling);
+  uint32_t first = 0, need = bounce && !pool ? (uint32_t)dl_span_pages(va, len, ps) : 0;
+  uint64_t at = pa;
+  if (bounce && !pool && (rc = pick_registers(a, g, va, len, need, &first))) return rc;
+  if ((!bounce || pool) && !a->sg &&  /* a packet master maps through registers even when it need not copy */
       (rc = check_register_count(a, va, len, (uint32_t)dl_span_pages(va, len, ps), g->asked)))
     return rc;
+  if (bounce && pool && (rc = swiotlb_take(a, len, &first, &at))) return rc;
   uint32_t i = new_mapping(a);
-  if (i == NO_SLOT) return DL_ENOMEM;
+  if (i == NO_SLOT) {
+    if (bounce && pool) dl_swiotlb_release(dl_swiotlb_of(a->m), first);
+    return DL_ENOMEM;
+  }
   dl_mapping *mp = &a->maps[i];
-  uint64_t at = bounce ? dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps : pa;
+  if (bounce && !pool) at = dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps;
   *mp = (dl_mapping){ .live = 1, .grant = (uint32_t)(g - a->grants), .mdl = mdl, .va = va,
                       .length = len, .logical = at, .bounced = bounce, .write = write,
-                      .reg_first = first, .reg_count = need,
+                      .reg_first = first, .reg_count = need, .swiotlb = bounce && pool, .dm_handle = NO_SLOT,
                       .pfns = mp->pfns, .pfns_cap = mp->pfns_cap };  /* the slot keeps its PFN array */
   a->live_maps++;
-  if ((bounce && keep_pfns(mp, mdl, ps)) ||
-      dl_dmamap_add(dl_machine_dmamap(a->m), mp->logical, len, &mp->dm_handle)) {
+  /* the device's address: the bounce or the buffer's run (identity), or an
+  ** IOVA range over the buffer's pages in the device's domain (IOMMU) */
+  if (((bounce || remap) && keep_pfns(mp, mdl, ps)) ||
+      dl_xlate_map(a->m, DL_ADAPTER_DEV(a), at, remap ? mp->pfns : NULL, len,
+                   write ? DL_XLATE_READ : DL_XLATE_WRITE, a->ceiling, &mp->logical, &mp->dm_handle)) {
+    mp->logical = at;
     dl_adapter_end_mapping(a, i, 0);
     return DL_ENOMEM;
   }
-  if (bounce && write) bounce_copy(a->m, mp, 1);
+  if (bounce && (write || pool)) {  /* swiotlb copies in even for a read (swiotlb_tbl_map_single) */
+    bounce_copy(a->m, mp, 1);
+    if (pool) dl_swiotlb_count_copy(dl_swiotlb_of(a->m), 1);
+  }
   a->stats.map_transfers++;
   a->stats.bytes_mapped += len;
   if (bounce) {

@@ -169,10 +169,10 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   sg->base = base;
   g->sg = sg;
   a->stats.sg_lists++;
-  if (map_chain(a, sg, r)) {  /* a verifier report explains why */
+  if (map_chain(a, sg, r)) {  /* a verifier report or a full swiotlb pool explains why */
     dl_adapter_release_grant(a, base, 0);
     retire_sglist(a, sg);
-    if (a->drop) a->drop(a, r->ctx);
+    if (a->drop && !(a->building_now && a->failed_fast)) a->drop(a, r->ctx);
     return;
   }
   dl_trace_emit(a->m, DL_TR_SG_LIST, a->id, sg->id, sg->n);
@@ -197,12 +197,18 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
     return DL_STATUS_BUFFER_TOO_SMALL;
   dl_request *r = dl_adapter_new_request(a);
   if (!r) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  int pool = dl_adapter_swiotlb(a);  /* swiotlb: no register wait; bounces fail fast */
   *r = (dl_request){ .link = r->link, .a = a, .dev = dev, .kind = REQ_SGLIST, .asked = regs,
-                     .regs = regs, .list_control = control, .ctx = ctx, .mdl = mdl, .va = va,
-                     .length = length, .write = write };
+                     .regs = pool ? 0 : regs, .list_control = control, .ctx = ctx, .mdl = mdl,
+                     .va = va, .length = length, .write = write };
+  a->building_now = 1;
+  a->failed_fast = 0;
   ++*dl_machine_holding(a->m);  /* needs the MDL until its list is built (dl_irp_complete) */
   dl_adapter_queue_request(a, r);
-  return DL_STATUS_SUCCESS;
+  a->building_now = 0;
+  /* the list was built in the call and a bounce found the pool full: what
+  ** dma_map_sg's failure is to a Linux driver, this is to a Windows one */
+  return a->failed_fast ? DL_STATUS_INSUFFICIENT_RESOURCES : DL_STATUS_SUCCESS;
 }
 
 /* PutScatterGatherList. */

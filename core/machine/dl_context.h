@@ -22,6 +22,7 @@ typedef struct dl_verifier dl_verifier;
 typedef struct dl_trace dl_trace;
 typedef struct dl_dmamap dl_dmamap;
 typedef struct dl_cache dl_cache;
+typedef struct dl_platform_config dl_platform_config;
 
 /* The machine's parts. */
 dl_clock *dl_machine_clock(dl_machine *m);
@@ -39,6 +40,9 @@ dl_trace *dl_machine_trace(dl_machine *m);
 /* Logical address ranges mapped for devices. */
 dl_dmamap *dl_machine_dmamap(dl_machine *m);
 
+/* The platform options: IOMMU, bounce policy (dl_platform.h). */
+const dl_platform_config *dl_machine_platform(const dl_machine *m);
+
 /* The CPU cache model (non-coherent machines only; NULL when coherent). */
 dl_cache *dl_machine_cache(dl_machine *m);
 
@@ -49,6 +53,11 @@ void dl_machine_set_irql(dl_machine *m, uint8_t irql);
 /* The CPU running driver code now. */
 int dl_machine_current_cpu(const dl_machine *m);
 void dl_machine_set_current_cpu(dl_machine *m, int n);
+
+/* Machine-wide parts that upper layers own (the interrupt lines, the map
+** register pool, the device-side translation, the swiotlb pool): a layer makes its part on first use and hands it to the
+** machine, which frees it after every object. */
+enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_XLATE, DL_PART_SWIOTLB, DL_PART_COUNT };
 
 /* The part in `slot` (DL_PART_*), or NULL if its layer made none yet. */
 void *dl_machine_part(const dl_machine *m, int slot);

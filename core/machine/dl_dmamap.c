@@ -6,10 +6,7 @@
 
 #include <stdlib.h>
 
-#include "machine/dl_context.h"
-#include "memory/dl_physmem.h"
 #include "base/dl_status.h"
-#include "machine/dl_verifier.h"
 #include "base/dl_vec.h"
 
 typedef struct range { uint64_t base, len; uint32_t next_free; int live; } range;
@@ -82,28 +79,5 @@ int dl_dmamap_covers(const dl_dmamap *dm, uint64_t addr, uint64_t len) {
 /* Number of mapped ranges. */
 size_t dl_dmamap_count(const dl_dmamap *dm) { return dm->live; }
 
-static int check_access(dl_machine *m, const char *who, const char *what, uint64_t logical,
-                        size_t len) {
-  if (dl_dmamap_covers(dl_machine_dmamap(m), logical, len)) return DL_OK;
-  dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_IOMMU_FAULT, 0, logical, len,
-                 "%s %ss %zu bytes at logical address 0x%llx, which no one mapped for DMA",
-                 who ? who : "a device", what, len, (unsigned long long)logical);
-  return DL_ENOTMAPPED;
-}
-
-/* The access check alone. */
-int dl_dma_check(dl_machine *m, const char *who, int write, uint64_t logical, size_t len) {
-  return check_access(m, who, write ? "write" : "read", logical, len);
-}
-
-/* A device reads at a logical address. */
-int dl_dma_read(dl_machine *m, const char *who, uint64_t logical, void *dst, size_t len) {
-  int rc = check_access(m, who, "read", logical, len);
-  return rc ? rc : dl_physmem_read(dl_machine_physmem(m), logical, dst, len);
-}
-
-/* A device writes at a logical address. */
-int dl_dma_write(dl_machine *m, const char *who, uint64_t logical, const void *src, size_t len) {
-  int rc = check_access(m, who, "write", logical, len);
-  return rc ? rc : dl_physmem_write(dl_machine_physmem(m), logical, src, len);
-}
+/* dl_dma_read and dl_dma_write go through the device-side translation:
+** dl_xlate.c. */

@@ -33,14 +33,10 @@ int dl_dmamap_covers(const dl_dmamap *dm, uint64_t addr, uint64_t len);
 /* Number of mapped ranges. */
 size_t dl_dmamap_count(const dl_dmamap *dm);
 
-/* The device-side access check alone: DL_OK if [logical, logical+len) is
-** mapped, else DL_ENOTMAPPED and the same report dl_dma_read (write 0) or
-** dl_dma_write (write 1) makes. For devices that then copy the bytes
-** themselves (straight between RAM and their own storage). */
-int dl_dma_check(dl_machine *m, const char *who, int write, uint64_t logical, size_t len);
-
 /* A device reads len bytes at a logical address; `who` names the device in
-** a report. DL_ENOTMAPPED (and a report) if the range is not mapped. */
+** a report. DL_ENOTMAPPED (and a report) if the range is not mapped. These
+** two go through the machine's translation as a device of no known id
+** (dl_xlate.c); a device model uses dl_xlate_read/write with its id. */
 int dl_dma_read(dl_machine *m, const char *who, uint64_t logical, void *dst, size_t len);
 
 /* A device writes len bytes at a logical address. */

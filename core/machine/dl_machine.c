@@ -33,6 +33,8 @@ struct dl_machine {
   dl_verifier *verifier;
   uint64_t mapregs_first;       /* pages reserved for the HAL's map registers... */
   uint32_t mapregs_count;       /* ...and how many (0: none) */
+  uint64_t swiotlb_first;       /* pages reserved for the swiotlb pool, and how many */
+  uint32_t swiotlb_count;
   void *parts[DL_PART_COUNT];
   void (*part_destroy[DL_PART_COUNT])(void *part);
   dl_dmamap *dmamap;
@@ -57,6 +59,7 @@ void dl_machine_config_init(dl_machine_config *cfg) {
   cfg->dpc_latency = 2000;
   cfg->interrupt_latency = 1000;
   cfg->trace_capacity = 65536;
+  dl_platform_config_init(&cfg->platform);
 }
 
 /* Checks the options that have a range (RAM ranges are checked by
@@ -78,7 +81,7 @@ int dl_machine_config_check(const dl_machine_config *cfg, char *why, size_t size
   } else if (cfg->alloc >= DL_ALLOC_POLICY_COUNT) {
     snprintf(why, size, "alloc must be contiguous, scattered, high_first or low_first");
   } else {
-    return DL_OK;
+    return dl_platform_config_check(&cfg->platform, ps, why, size);
   }
   return DL_EINVAL;
 }
@@ -96,6 +99,19 @@ static int reserve_map_registers(dl_machine *m) {
     return DL_OK;
   m->mapregs_first = first;
   m->mapregs_count = n;
+  return DL_OK;
+}
+
+/* Reserves the swiotlb pool at boot, as Linux does: below 4 GiB, where
+** every 32-bit device reaches it; DL_ENOSPACE if no run holds it. */
+static int reserve_swiotlb(dl_machine *m) {
+  const dl_platform_config *p = &m->cfg.platform;
+  if (p->bounce_policy != DL_BOUNCE_SWIOTLB) return DL_OK;
+  uint64_t bytes = (uint64_t)p->swiotlb_slots * p->swiotlb_slot_size, ps = m->cfg.page_size;
+  uint32_t n = (uint32_t)((bytes + ps - 1) / ps);
+  if (dl_physmem_alloc_contiguous_top(m->mem, n, UINT64_C(0xFFFFFFFF), &m->swiotlb_first))
+    return DL_ENOSPACE;
+  m->swiotlb_count = n;
   return DL_OK;
 }
 
@@ -118,6 +134,7 @@ int dl_machine_new(const dl_machine_config *cfg, dl_machine **out) {
   if (!rc) rc = dl_dmamap_new(&m->dmamap);
   if (!rc && !cfg->coherent) rc = dl_cache_new(m->mem, &m->cache);
   if (!rc) rc = reserve_map_registers(m);
+  if (!rc) rc = reserve_swiotlb(m);
   if (rc) {
     dl_machine_free(m);
     return rc;
@@ -147,6 +164,7 @@ dl_physmem *dl_machine_physmem(dl_machine *m) { return m->mem; }
 dl_vspace *dl_machine_vspace(dl_machine *m) { return m->vs; }
 dl_rng *dl_machine_rng(dl_machine *m) { return &m->rng; }
 const dl_machine_config *dl_machine_config_of(const dl_machine *m) { return &m->cfg; }
+const dl_platform_config *dl_machine_platform(const dl_machine *m) { return &m->cfg.platform; }
 uint32_t dl_machine_page_size(const dl_machine *m) { return m->cfg.page_size; }
 
 void *dl_machine_data(const dl_machine *m) { return m->data; }
@@ -174,6 +192,12 @@ void dl_machine_set_part(dl_machine *m, int slot, void *part, void (*destroy)(vo
 uint32_t dl_machine_map_register_pages(const dl_machine *m, uint64_t *first_pfn) {
   *first_pfn = m->mapregs_first;
   return m->mapregs_count;
+}
+
+/* The pages reserved for the swiotlb pool. */
+uint32_t dl_machine_swiotlb_pages(const dl_machine *m, uint64_t *first_pfn) {
+  *first_pfn = m->swiotlb_first;
+  return m->swiotlb_count;
 }
 
 /* The list of every object on the machine (dl_object.c walks it). */

@@ -16,6 +16,7 @@
 #include "base/dl_rng.h"
 #include "base/dl_wdk.h"  /* IRQL values */
 #include "memory/dl_vspace.h"
+#include "machine/dl_platform.h"
 
 typedef struct dl_machine dl_machine;
 
@@ -41,6 +42,7 @@ typedef struct dl_machine_config {
   uint64_t dpc_latency;               /* ns from an empty queue's first insert to its drain (2000) */
   uint64_t interrupt_latency;         /* ns from line assertion to ISR (1000) */
   size_t trace_capacity;              /* trace records kept (65536; 0: all) */
+  dl_platform_config platform;        /* IOMMU and bounce policy (README "Platforms") */
 } dl_machine_config;
 
 
@@ -63,10 +65,7 @@ const dl_machine_config *dl_machine_config_of(const dl_machine *m);
 /* CPU n (the current one is dl_machine_current_cpu). */
 dl_cpu *dl_machine_cpu(dl_machine *m, int n);
 
-/* Machine-wide parts that upper layers own (the interrupt lines, the map
-** register pool): a layer makes its part on first use and hands it to the
-** machine, which frees it after every object. */
-enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_COUNT };
+/* Machine-wide parts (DL_PART_*) are listed in dl_context.h. */
 
 /* Fills *cfg with the defaults. */
 void dl_machine_config_init(dl_machine_config *cfg);
@@ -87,6 +86,10 @@ void dl_machine_free(dl_machine *m);
 ** 4 GiB, else the lowest run. Returns the count (0: map_registers is 0 or
 ** no run holds them) and sets *first_pfn. */
 uint32_t dl_machine_map_register_pages(const dl_machine *m, uint64_t *first_pfn);
+
+/* The pages reserved at boot for the swiotlb pool (bounce_policy swiotlb):
+** the highest run below 4 GiB that holds it. Returns the count (0: none). */
+uint32_t dl_machine_swiotlb_pages(const dl_machine *m, uint64_t *first_pfn);
 
 
 /* The user slot, for the binding. */

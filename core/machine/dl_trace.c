@@ -26,7 +26,7 @@ static const char *const kind_names[DL_TR_KIND_COUNT] = {
   "request_start", "request_complete", "channel_request", "channel_grant", "map", "flush",
   "free_map_registers", "sg_list", "device_program", "dma_start", "dma_end", "interrupt",
   "isr", "dpc_queued", "dpc_run", "verifier", "fault", "user",
-  "adapter_refused",
+  "adapter_refused", "swiotlb_full",
 };
 
 /* Creates a trace keeping the last `capacity` records (0: all of them). */

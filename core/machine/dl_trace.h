@@ -38,6 +38,7 @@ typedef enum dl_trace_kind {
   DL_TR_FAULT,             /* obj = device, a = fault kind */
   DL_TR_USER,              /* obj, a, b from a script */
   DL_TR_ADAPTER_REFUSED,   /* obj = device, a = reason (dl_adapter_refusal), b = value */
+  DL_TR_SWIOTLB_FULL,      /* obj = adapter, a = size, b = total slots << 32 | used slots */
   DL_TR_KIND_COUNT
 } dl_trace_kind;
 

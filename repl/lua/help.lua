@@ -374,6 +374,16 @@ M("step", "m:step()", "boolean", "runs the next event")
 M("reports", "m:reports()", "{ { bugcheck, p1..p4, message, time }, ... }", "the verifier reports so far",
   "driver-verifier")
 M("check_leaks", "m:check_leaks()", "{ report, ... }", "reports what adapters still hold as leaks", "driver-verifier")
+M("iommu_faults", "m:iommu_faults()", "{ { device, iova, access, time, domain, reason }, ... }",
+  "the IOMMU's translation faults so far", "platforms-iommu-and-bounce-policies")
+M("iommu_stats", "m:iommu_stats()", "{ mappings, unmaps, iotlb_hits, iotlb_misses, faults, ... }",
+  "the IOMMU's counters", "platforms-iommu-and-bounce-policies")
+M("iommu_interface", "m:iommu_interface()", "DMA_IOMMU_INTERFACE_EX table",
+  "the DMA v3 domain operations (CreateDomainEx, AttachDeviceEx, MapIdentityRangeEx, ...)",
+  "platforms-iommu-and-bounce-policies")
+M("swiotlb_stats", "m:swiotlb_stats([reset])", "{ io_tlb_used, io_tlb_used_hiwater, failures, ... }",
+  "the swiotlb pool's counters (reset: the high-water mark starts again)",
+  "platforms-iommu-and-bounce-policies")
 M("device", "m:device{ name= }", "DEVICE_OBJECT", "a device object", "dma-adapters-wdm")
 M("busmaster", "m:busmaster{ bandwidth=, setup_latency=, max_transfer=, max_sg=, address_width=, alignment=, "
   .. "capacity= }", "device model", "the built-in bus-master device", "time-interrupts-and-devices")
@@ -460,6 +470,10 @@ constants("Constants", "^STATUS_", "an NTSTATUS value (dma.status_name names one
 constants("Constants", "_LEVEL$", "an IRQL", DDI .. "wdm/nf-wdm-keraiseirql")
 constants("Constants", "^MDL_", "an MdlFlags bit", DDI .. T .. "mdl")
 constants("Constants", "^IRP_MJ_", "an IRP major function code", DDI .. T .. "irp")
+constants("Constants", "^DomainType", "an IOMMU_DMA_DOMAIN_TYPE (DMA remapping)",
+          DDI .. "wdm/ne-wdm-_iommu_dma_domain_type")
+constants("Constants", "^IOMMU_ACCESS_", "an IOMMU access permission (MapIdentityRangeEx)",
+          DDI .. "wdm/nc-wdm-iommu_map_identity_range_ex")
 constants("Constants", "^FILE_.*_ALIGNMENT$", "an alignment requirement", DDI .. T .. "device_object")
 constants("Constants", "^FILE_DEVICE_", "a device type (IoCreateDevice)", DDI .. "wdm/nf-wdm-iocreatedevice")
 constants("Constants", "^DEVICE_DESCRIPTION_VERSION", "a DEVICE_DESCRIPTION Version",

@@ -36,14 +36,18 @@ describe("options tables", function()
     local msg = error_of(dma.machine, { map_regsiters = 5 })
     has(msg, { "dma.machine", "unknown field 'map_regsiters'", "did you mean 'map_registers'?",
                "valid: ram, seed, page_size, alloc, coherent, map_registers, adapter_map_registers, "
-               .. "cpus, dpc_latency, interrupt_latency, trace, verifier, current)" })
+               .. "cpus, dpc_latency, interrupt_latency, trace, verifier, current, iommu, "
+               .. "bounce_policy, swiotlb)" })
   end)
 
   it("dma.machine accepts every option it documents", function()
     local m2 = dma.machine { ram = "64M", seed = 3, page_size = 4096, alloc = "scattered",
                              coherent = true, map_registers = 32, adapter_map_registers = 16,
                              cpus = 2, dpc_latency = "1us", interrupt_latency = "1us", trace = 0,
-                             verifier = "record", current = false }
+                             verifier = "record", current = false, iommu = { mode = "strict" } }
+    m2:close()
+    m2 = dma.machine { ram = "64M", current = false, bounce_policy = "swiotlb",
+                       swiotlb = { slots = 128, slot_size = 2048, segment_slots = 128, areas = 1 } }
     m2:close()
   end)
 
