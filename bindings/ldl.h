@@ -245,6 +245,7 @@ void ldl_open_irp(lua_State *L);
 ** WDFDEVICE, WDFQUEUE, WDFREQUEST, WDFINTERRUPT; after ldl_open_irp. */
 void ldl_open_wdf(lua_State *L);
 void ldl_open_wdfdma(lua_State *L);  /* after ldl_open_wdf: wraps its machine close */
+void ldl_open_lab(lua_State *L);     /* sweeps, stores, plots (lab/lab.c, lab/lab.lua) */
 
 /* WdfObjectDelete dispatch: each WDF class registers how its objects are deleted. */
 void ldl_wdf_set_deleter(lua_State *L, const char *class_name, lua_CFunction del);

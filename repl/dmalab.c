@@ -450,6 +450,37 @@ static int check_leaks(lua_State *L) {
   return fatal == 0;
 }
 
+/* Subcommands: `dmalab NAME args...` runs require(module).main(NAME, args...),
+** whose integer result is the exit status. */
+static const struct subcommand { const char *name, *module; } subcommands[] = {
+  {"sweep", "dma.lab"},  /* parameter sweeps (bindings/lab/lab.lua) */
+  {"plot", "dma.lab"},   /* plots of sweep results */
+  {NULL, NULL}
+};
+
+/* Runs argv[1] as a subcommand if it names one; *status gets the exit
+** status. Returns 0 when argv[1] is not a subcommand. */
+static int run_subcommand(lua_State *L, int argc, char **argv, int *status) {
+  const struct subcommand *c = subcommands;
+  while (c->name && (argc < 2 || strcmp(argv[1], c->name) != 0)) c++;
+  if (!c->name) return 0;
+  luaL_openlibs(L);
+  *status = EXIT_FAILURE;
+  if (open_dma(L) != LUA_OK) return 1;
+  createargtable(L, argv, argc, 1);
+  lua_gc(L, LUA_GCRESTART);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, c->module);
+  if (report(L, docall(L, 1, 1)) != LUA_OK) return 1;
+  lua_getfield(L, -1, "main");
+  luaL_checkstack(L, argc, "too many arguments");
+  for (int i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  if (report(L, docall(L, argc - 1, 1)) != LUA_OK) return 1;
+  *status = (int)luaL_optinteger(L, -1, 0);
+  if (*status == 0 && !check_leaks(L)) *status = EXIT_FAILURE;
+  return 1;
+}
+
 /* The whole program, run under a protected call so that every error
 ** (even out of memory) is reported; returns true on success. */
 static int pmain(lua_State *L) {
@@ -459,6 +490,11 @@ static int pmain(lua_State *L) {
   int args = collectargs(argv, &script);
   int optlim = (script > 0) ? script : argc;
   luaL_checkversion(L);
+  int sub_status;
+  if (run_subcommand(L, argc, argv, &sub_status)) {
+    lua_pushinteger(L, sub_status);
+    return 1;
+  }
   if (args == HAS_ERROR) {
     print_usage(stderr, argv[script]);
     return 0;
@@ -511,7 +547,9 @@ int main(int argc, char **argv) {
   lua_pushlightuserdata(L, argv);
   int status = dl_docall(L, 2, 1);
   int ok = (status == LUA_OK) && lua_toboolean(L, -1);
+  int code = ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  if (status == LUA_OK && lua_isinteger(L, -1)) code = (int)lua_tointeger(L, -1);  /* a subcommand's */
   report(L, status);
   lua_close(L);
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  return code;
 }

@@ -59,7 +59,7 @@ echo "== layers (core includes only earlier layers, no include cycle)"
 if lua5.4 tests/layers.lua; then count 1 0; else count 0 1; fi
 
 echo "== lint (luacheck)"
-if luacheck --no-color -q scripts tests; then count 1 0; else count 0 1; fi
+if luacheck --no-color -q scripts tests bindings/lab; then count 1 0; else count 0 1; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -20,6 +20,9 @@ struct dl_trace {
   uint64_t emitted, hash;
   dl_stats stats;
   uint64_t *hist;                        /* DPC latency histogram */
+  dl_runstats *rs;                       /* request latency, gauges */
+  dl_trace_sink sink;                    /* a streamed trace, if any */
+  int has_sink;
 };
 
 static const char *const kind_names[DL_TR_KIND_COUNT] = {
@@ -34,7 +37,10 @@ dl_trace *dl_trace_new(size_t capacity) {
   dl_trace *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->hist = calloc(HIST_BUCKETS, sizeof *t->hist);
-  if (!t->hist) {
+  t->rs = dl_runstats_new();
+  if (!t->hist || !t->rs) {
+    free(t->hist);
+    dl_runstats_free(t->rs);
     free(t);
     return NULL;
   }
@@ -51,6 +57,8 @@ dl_trace *dl_trace_new(size_t capacity) {
 /* Frees the trace; NULL is a harmless no-op. */
 void dl_trace_free(dl_trace *t) {
   if (!t) return;
+  dl_trace_set_sink(t, NULL);
+  dl_runstats_free(t->rs);
   free(t->ring);
   free(t->hist);
   free(t);
@@ -109,6 +117,26 @@ void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, 
   h = fnv(h, a);
   t->hash = fnv(h, b);
   if (t->enabled) store(t, &r);
+  dl_runstats_observe(t->rs, &r);
+  if (t->has_sink) t->sink.record(t->sink.ctx, &r);
+}
+
+/* The request latency and gauges of the run. */
+dl_runstats *dl_trace_runstats(dl_trace *t) { return t->rs; }
+
+/* Attaches a sink (NULL: none); the previous one is closed. */
+void dl_trace_set_sink(dl_trace *t, const dl_trace_sink *sink) {
+  if (t->has_sink && t->sink.close) t->sink.close(t->sink.ctx);
+  t->has_sink = sink != NULL;
+  if (sink) t->sink = *sink;
+}
+
+/* KeRemoveQueueDpc took a DPC off its queue. */
+void dl_trace_dpc_removed(dl_machine *m) {
+  dl_trace *t = dl_machine_trace(m);
+  uint64_t now = dl_clock_now(dl_machine_clock(m));
+  dl_runstats_dpc_removed(t->rs, now);
+  if (t->has_sink && t->sink.dpc_removed) t->sink.dpc_removed(t->sink.ctx, now);
 }
 
 /* Records kept. */
