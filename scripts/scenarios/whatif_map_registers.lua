@@ -15,7 +15,8 @@
 -- Environment: DMALAB_WHATIF (full: 1..64 registers, three sizes, 200
 -- requests a point), DMALAB_REQUESTS (requests a point), DMALAB_OUT (a
 -- directory for the results, plot and trace; default: temporary files,
--- removed at the end), DMALAB_JOBS (worker processes).
+-- removed at the end), DMALAB_JOBS (worker processes), DMALAB_WHATIF_SWEEP_ONLY
+-- (no plot and trace: make bench times the sweep).
 local dma = require "dma"
 dma.export()
 
@@ -100,7 +101,12 @@ for _, r in ipairs(rows) do
   end
 end
 
--- The plot, and one run's trace (5 registers, packet driver) for Perfetto.
+-- The plot, and one run's trace (5 registers, packet driver) for Perfetto
+-- (not when timing the sweep alone: make bench).
+if os.getenv("DMALAB_WHATIF_SWEEP_ONLY") then
+  if not out_dir then os.remove(own) end
+  return
+end
 local have_gnuplot = os.execute("command -v gnuplot >/dev/null 2>&1")
 local svg = out_file("whatif_p99.svg")
 if have_gnuplot then

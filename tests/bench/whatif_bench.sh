@@ -9,10 +9,10 @@ DMALAB=${1:-bin/dmalab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 now() { date +%s.%N; }
-REQ=${BENCH_REQUESTS:-40}
+REQ=${BENCH_REQUESTS:-400}
 for jobs in 1 2; do
   t0=$(now)
-  DMALAB_WHATIF=full DMALAB_REQUESTS=$REQ "$DMALAB" sweep scripts/scenarios/whatif_map_registers.lua \
+  DMALAB_WHATIF=full DMALAB_WHATIF_SWEEP_ONLY=1 DMALAB_REQUESTS=$REQ "$DMALAB" sweep scripts/scenarios/whatif_map_registers.lua \
     --quiet --jobs $jobs --out "$dir/j$jobs.csv" >/dev/null || exit 1
   te=$(now)
   eval "t$jobs=\$(awk -v a=$t0 -v b=$te 'BEGIN { printf \"%.2f\", b - a }')"
