@@ -8,8 +8,9 @@ CC      ?= cc
 SANITIZE ?=
 
 LUA_PC  := lua5.4
-DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libreadline-dev
-DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind libxml2-utils
+DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libreadline-dev libsqlite3-dev
+DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind libxml2-utils lua-cjson \
+                  parallel gnuplot-nox gtkwave
 DEB_DEMO_PKGS  := lua5.4
 
 # Where `make install` puts things (DESTDIR is prepended): the Lua module
@@ -22,12 +23,14 @@ MANDIR     ?= $(PREFIX)/share/man
 LUA_CMOD   ?= $(PREFIX)/lib/lua/5.4
 LUA_LMOD   ?= $(PREFIX)/share/lua/5.4
 
-HAVE_PC := $(shell pkg-config --exists $(LUA_PC) readline 2>/dev/null && echo yes)
+HAVE_PC := $(shell pkg-config --exists $(LUA_PC) readline sqlite3 2>/dev/null && echo yes)
 ifeq ($(HAVE_PC),yes)
 LUA_CFLAGS := $(shell pkg-config --cflags $(LUA_PC))
 LUA_LIBS   := $(shell pkg-config --libs $(LUA_PC))
 RL_CFLAGS  := $(shell pkg-config --cflags readline)
 RL_LIBS    := $(shell pkg-config --libs readline)
+SQL_CFLAGS := $(shell pkg-config --cflags sqlite3)
+SQL_LIBS   := $(shell pkg-config --libs sqlite3)
 endif
 
 WARN    := -Wall -Wextra -Werror
@@ -59,7 +62,7 @@ all: check-deps $(LIB) $(SO) $(EXE)
 # One line naming the packages when Lua 5.4 or readline is missing.
 check-deps:
 ifneq ($(HAVE_PC),yes)
-	$(error missing Lua 5.4 or readline development files: apt-get install -y $(DEB_BUILD_PKGS))
+	$(error missing Lua 5.4, readline or SQLite development files: apt-get install -y $(DEB_BUILD_PKGS))
 endif
 
 # Installs what a fresh Debian 12 lacks (as root), or says what to install.
@@ -73,6 +76,17 @@ demo-deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) -c $< -o $@
+
+# The lab's Lua half (sweeps, stores, plots) is compiled into the module.
+$(BUILD)/gen/lab_lua.h: bindings/lab/lab.lua
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char lab_lua[] = {'; od -An -v -tx1 $< | \
+	  sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; \
+	  echo 'static const size_t lab_lua_len = sizeof lab_lua;'; } > $@
+
+$(BUILD)/bindings/lab/lab.o: bindings/lab/lab.c $(BUILD)/gen/lab_lua.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(SQL_CFLAGS) -I$(BUILD)/gen -c $< -o $@
 
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(dir $@)
@@ -88,11 +102,11 @@ $(LIB): $(CORE_OBJ)
 
 # The module does not link liblua: lua5.4 exports the API to what it loads.
 $(SO): $(BIND_OBJ) $(LIB)
-	$(CC) -shared $(LDFLAGS) -o $@ $(BIND_OBJ) $(LIB)
+	$(CC) -shared $(LDFLAGS) -o $@ $(BIND_OBJ) $(LIB) $(SQL_LIBS)
 
 $(EXE): $(REPL_OBJ) $(BIND_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(REPL_OBJ) $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(RL_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $(REPL_OBJ) $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(RL_LIBS) $(SQL_LIBS) -lm
 
 $(BUILD)/tests/%: tests/c/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -127,6 +141,7 @@ $(BENCH_RING): tests/bench/ring.c $(LIB)
 
 bench: all $(BENCH_RING)
 	$(EXE) tests/bench/bench.lua $(BENCH_RING)
+	sh tests/bench/whatif_bench.sh $(EXE)
 
 # As a Debian package would lay it out: `make install PREFIX=/usr DESTDIR=...`.
 install: all

@@ -309,6 +309,7 @@ uint64_t ldl_device_id(dl_machine *m, const char *who);
 ** WDFDEVICE, WDFQUEUE, WDFREQUEST, WDFINTERRUPT; after ldl_open_irp. */
 void ldl_open_wdf(lua_State *L);
 void ldl_open_wdfdma(lua_State *L);  /* after ldl_open_wdf: wraps its machine close */
+void ldl_open_lab(lua_State *L);     /* sweeps, stores, plots (lab/lab.c, lab/lab.lua) */
 
 /* Pushes the context table of any WDF object handle at arg (created on first use). */
 void ldl_wdf_pushcontext(lua_State *L, int arg, const char *type_name);

@@ -601,6 +601,44 @@ static int check_leaks(lua_State *L) {
   return fatal == 0;
 }
 
+/* Subcommands: `dmalab NAME args...`. A C one runs its main with argv[0] =
+** NAME before any Lua state exists and exits with what it returns; a Lua one
+** runs require(module).main(NAME, args...) in the state pmain builds, its
+** integer result the exit status. A script named like one runs as ./NAME. */
+static const struct subcommand {
+  const char *name;
+  int (*main)(int argc, char **argv);
+  const char *module;
+} subcommands[] = {
+  {"test", dl_suite_main, NULL},  /* scenario suites: repl/suite.c */
+  {"sweep", NULL, "dma.lab"},     /* parameter sweeps: bindings/lab/lab.lua */
+  {"plot", NULL, "dma.lab"},      /* plots of sweep results */
+  {NULL, NULL, NULL},
+};
+
+/* Runs argv[1] as a subcommand if it names one; *status gets the exit
+** status. Returns 0 when argv[1] is not a subcommand. */
+static int run_subcommand(lua_State *L, int argc, char **argv, int *status) {
+  const struct subcommand *c = subcommands;
+  while (c->name && (!c->module || argc < 2 || strcmp(argv[1], c->name) != 0)) c++;
+  if (!c->name) return 0;
+  luaL_openlibs(L);
+  *status = EXIT_FAILURE;
+  if (open_dma(L) != LUA_OK) return 1;
+  createargtable(L, argv, argc, 1);
+  lua_gc(L, LUA_GCRESTART);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, c->module);
+  if (report(L, docall(L, 1, 1)) != LUA_OK) return 1;
+  lua_getfield(L, -1, "main");
+  luaL_checkstack(L, argc, "too many arguments");
+  for (int i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
+  if (report(L, docall(L, argc - 1, 1)) != LUA_OK) return 1;
+  *status = (int)luaL_optinteger(L, -1, 0);
+  if (*status == 0 && !check_leaks(L)) *status = EXIT_FAILURE;
+  return 1;
+}
+
 /* The whole program, run under a protected call so that every error
 ** (even out of memory) is reported; returns true on success. */
 static int pmain(lua_State *L) {
@@ -610,6 +648,11 @@ static int pmain(lua_State *L) {
   int args = collectargs(argv, &script);
   int optlim = (script > 0) ? script : argc;
   luaL_checkversion(L);
+  int sub_status;
+  if (run_subcommand(L, argc, argv, &sub_status)) {
+    lua_pushinteger(L, sub_status);
+    return 1;
+  }
   if (args == HAS_ERROR) {
     print_usage(stderr, argv[script]);
     return 0;
@@ -652,20 +695,10 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
-/* Subcommands: `dmalab NAME args...` runs NAME's main with argv[0] = NAME
-** and exits with what it returns. A script named like one runs as ./NAME. */
-static const struct subcommand {
-  const char *name;
-  int (*main)(int argc, char **argv);
-} subcommands[] = {
-  {"test", dl_suite_main},   /* scenario suites: repl/suite.c */
-  {NULL, NULL},
-};
-
 /* Creates the state, runs pmain protected, and exits 0 on success. */
 int main(int argc, char **argv) {
   for (const struct subcommand *c = subcommands; argc > 1 && c->name; c++)
-    if (strcmp(argv[1], c->name) == 0)
+    if (c->main && strcmp(argv[1], c->name) == 0)
       return c->main(argc - 1, argv + 1);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
@@ -678,7 +711,9 @@ int main(int argc, char **argv) {
   lua_pushlightuserdata(L, argv);
   int status = dl_docall(L, 2, 1);
   int ok = (status == LUA_OK) && lua_toboolean(L, -1);
+  int code = ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  if (status == LUA_OK && lua_isinteger(L, -1)) code = (int)lua_tointeger(L, -1);  /* a subcommand's */
   report(L, status);
   lua_close(L);
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  return code;
 }

@@ -76,7 +76,7 @@ if [ -z "$SANITIZE" ]; then
 fi
 
 echo "== lint (luacheck)"
-if luacheck --no-color -q scripts tests repl/lua; then count 1 0; else count 0 1; fi
+if luacheck --no-color -q scripts tests repl/lua bindings/lab; then count 1 0; else count 0 1; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,6 +6,9 @@ DMALAB=$1
 export DMALAB
 # scenarios run a few requests only: valgrind is ~50x slower than native
 DMALAB_REQUESTS=${DMALAB_REQUESTS:-12}
+# sweeps run their points in this process: valgrind then sees them all
+DMALAB_JOBS=1
+export DMALAB_JOBS
 export DMALAB_REQUESTS
 passed=0
 failed=0

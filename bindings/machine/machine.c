@@ -8,6 +8,7 @@
 #include "hal/dl_adapter.h"
 #include "machine/dl_dmamap.h"
 #include "machine/dl_xlate.h"
+#include "machine/dl_traceout.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -122,9 +123,19 @@ static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
     cfg->dpc_latency = ldl_checkduration(L, lua_gettop(L));
   if (lua_getfield(L, arg, "interrupt_latency") != LUA_TNIL)
     cfg->interrupt_latency = ldl_checkduration(L, lua_gettop(L));
-  if (lua_getfield(L, arg, "trace") != LUA_TNIL) {
+  if (lua_getfield(L, arg, "trace") == LUA_TTABLE) {  /* { file =, keep = } */
+    static const char *const trace_options[] = {"file", "keep", NULL};
+    ldl_checkoptions(L, lua_gettop(L), "trace", trace_options);
+    lua_getfield(L, -1, "file");
+    luaL_argcheck(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, arg,
+                  "trace.file must be a file name");
+    lua_getfield(L, -2, "keep");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+  if (!lua_isnil(L, -1)) {
     luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, arg,
-                  "trace must be the number of records to keep (0: all)");
+                  "trace must be the number of records to keep (0: all), or { file =, keep = }");
     cfg->trace_capacity = (size_t)lua_tointeger(L, -1);
   }
   lua_pop(L, 10);
@@ -172,6 +183,13 @@ static int m_new(lua_State *L) {
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
   dl_machine_set_data(lm->m, lm);
+  if (lua_istable(L, 1)) {  /* trace = { file = } streams the trace */
+    int top = lua_gettop(L);
+    if (lua_getfield(L, 1, "trace") == LUA_TTABLE && lua_getfield(L, -1, "file") == LUA_TSTRING &&
+        dl_trace_stream_chrome(dl_machine_trace(lm->m), lua_tostring(L, -1)))
+      return luaL_error(L, "dma.machine: cannot write the trace to %s", lua_tostring(L, -1));
+    lua_settop(L, top);
+  }
   ldl_initpins(L, lua_gettop(L));
   ldl_pushhandles(L);  /* the engine finds the handle of its machine */
   lua_pushvalue(L, -2);

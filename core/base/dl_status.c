@@ -12,6 +12,7 @@ static const char *const messages[DL_STATUS_COUNT] = {
   [DL_ESTATE] = "object in the wrong state",
   [DL_EBUSY] = "object in use",
   [DL_ERANGE] = "range outside the object",
+  [DL_EIO] = "host file write failed",
 };
 
 /* Returns a short, constant description of a status code. */

@@ -15,6 +15,7 @@ enum {
   DL_ESTATE,       /* the object is not in a state that allows the call */
   DL_EBUSY,        /* the object is in use (locked pages, live partial MDLs) */
   DL_ERANGE,       /* an address range lies outside its object */
+  DL_EIO,          /* a host file could not be written */
   DL_STATUS_COUNT
 };
 

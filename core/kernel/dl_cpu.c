@@ -95,6 +95,7 @@ int dl_dpc_remove(dl_dpc *dpc) {
   if (!dpc->queued) return 0;
   dl_list_remove(&dpc->link);
   dpc->queued = 0;
+  dl_trace_dpc_removed(dpc->m);
   for (int i = 0; i < (int)dl_machine_config_of(dpc->m)->cpus; i++)
     abandon_if_empty(dpc->m, dl_machine_cpu(dpc->m, i));  /* the one it was on, if now empty */
   return 1;

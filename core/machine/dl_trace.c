@@ -20,6 +20,9 @@ struct dl_trace {
   uint64_t emitted, hash;
   dl_stats stats;
   uint64_t *hist;                        /* DPC latency histogram */
+  dl_runstats *rs;                       /* request latency, gauges */
+  dl_trace_sink sink;                    /* a streamed trace, if any */
+  int has_sink;
 };
 
 static const char *const kind_names[DL_TR_KIND_COUNT] = {
@@ -34,7 +37,10 @@ dl_trace *dl_trace_new(size_t capacity) {
   dl_trace *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->hist = calloc(HIST_BUCKETS, sizeof *t->hist);
-  if (!t->hist) {
+  t->rs = dl_runstats_new();
+  if (!t->hist || !t->rs) {
+    free(t->hist);
+    dl_runstats_free(t->rs);
     free(t);
     return NULL;
   }
@@ -51,6 +57,8 @@ dl_trace *dl_trace_new(size_t capacity) {
 /* Frees the trace; NULL is a harmless no-op. */
 void dl_trace_free(dl_trace *t) {
   if (!t) return;
+  dl_trace_set_sink(t, NULL);
+  dl_runstats_free(t->rs);
   free(t->ring);
   free(t->hist);
   free(t);
@@ -97,15 +105,17 @@ static void store(dl_trace *t, const dl_trace_record *r) {
   }
 }
 
-/* Records an event on the machine. With recording off, only the count
-** goes on: neither the record nor the hash costs anything. */
+/* Records an event on the machine: the run statistics and a sink (a
+** streamed trace file) see every record; with recording off the ring and
+** the hash cost nothing. */
 void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, uint64_t b) {
   dl_trace *t = dl_machine_trace(m);
-  ++t->emitted;
-  if (!t->enabled) return;
-  dl_trace_record r = {t->emitted, dl_clock_now(dl_machine_clock(m)),
+  dl_trace_record r = {++t->emitted, dl_clock_now(dl_machine_clock(m)),
                        (uint8_t)dl_machine_current_cpu(m), dl_machine_irql(m), (uint16_t)kind,
                        obj, a, b};
+  dl_runstats_observe(t->rs, &r);
+  if (t->has_sink) t->sink.record(t->sink.ctx, &r);
+  if (!t->enabled) return;
   uint64_t h = t->hash;
   h = mix(h, r.time);
   h = mix(h, ((uint64_t)r.cpu << 24) | ((uint64_t)r.irql << 16) | r.kind);
@@ -113,6 +123,24 @@ void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, 
   h = mix(h, a);
   t->hash = mix(h, b);
   store(t, &r);
+}
+
+/* The request latency and gauges of the run. */
+dl_runstats *dl_trace_runstats(dl_trace *t) { return t->rs; }
+
+/* Attaches a sink (NULL: none); the previous one is closed. */
+void dl_trace_set_sink(dl_trace *t, const dl_trace_sink *sink) {
+  if (t->has_sink && t->sink.close) t->sink.close(t->sink.ctx);
+  t->has_sink = sink != NULL;
+  if (sink) t->sink = *sink;
+}
+
+/* KeRemoveQueueDpc took a DPC off its queue. */
+void dl_trace_dpc_removed(dl_machine *m) {
+  dl_trace *t = dl_machine_trace(m);
+  uint64_t now = dl_clock_now(dl_machine_clock(m));
+  dl_runstats_dpc_removed(t->rs, now);
+  if (t->has_sink && t->sink.dpc_removed) t->sink.dpc_removed(t->sink.ctx, now);
 }
 
 /* Records kept. */

@@ -15,39 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "machine/dl_record.h"
+#include "machine/dl_stats.h"
+
 typedef struct dl_machine dl_machine;
 typedef struct dl_trace dl_trace;
-
-typedef enum dl_trace_kind {
-  DL_TR_REQUEST_START,     /* obj = irp, a = major function, b = length */
-  DL_TR_REQUEST_COMPLETE,  /* obj = irp, a = status, b = information */
-  DL_TR_CHANNEL_REQUEST,   /* obj = adapter, a = device, b = registers */
-  DL_TR_CHANNEL_GRANT,     /* obj = adapter, a = device, b = registers */
-  DL_TR_MAP,               /* obj = adapter, a = logical, b = length (bounced: bit 63) */
-  DL_TR_FLUSH,             /* obj = adapter, a = va, b = length */
-  DL_TR_FREE_MAP_REGISTERS,/* obj = adapter, a = count */
-  DL_TR_SG_LIST,           /* obj = adapter, a = list id, b = elements */
-  DL_TR_DEVICE_PROGRAM,    /* obj = device, a = register offset, b = value */
-  DL_TR_DMA_START,         /* obj = device, a = logical, b = length */
-  DL_TR_DMA_END,           /* obj = device, a = bytes moved, b = status */
-  DL_TR_INTERRUPT,         /* obj = vector, a = device */
-  DL_TR_ISR,               /* obj = vector, a = claimed */
-  DL_TR_DPC_QUEUED,        /* obj = dpc, a = cpu */
-  DL_TR_DPC_RUN,           /* obj = dpc, a = latency ns */
-  DL_TR_VERIFIER,          /* obj = bug check, a = p1, b = report seq */
-  DL_TR_FAULT,             /* obj = device, a = fault kind */
-  DL_TR_USER,              /* obj, a, b from a script */
-  DL_TR_ADAPTER_REFUSED,   /* obj = device, a = reason (dl_adapter_refusal), b = value */
-  DL_TR_SWIOTLB_FULL,      /* obj = adapter, a = size, b = total slots << 32 | used slots */
-  DL_TR_KIND_COUNT
-} dl_trace_kind;
-
-typedef struct dl_trace_record {
-  uint64_t seq, time;
-  uint8_t cpu, irql;
-  uint16_t kind;
-  uint64_t obj, a, b;
-} dl_trace_record;
 
 /* Run statistics. */
 typedef struct dl_stats {
@@ -95,6 +67,25 @@ void dl_stats_dpc_latency(dl_trace *t, uint64_t ns);
 
 /* Median DPC latency (from a histogram with 1/64 relative precision). */
 uint64_t dl_stats_dpc_latency_median(const dl_trace *t);
+
+/* The request latency and gauges (dl_stats.h) of the run. */
+dl_runstats *dl_trace_runstats(dl_trace *t);
+
+/* A sink that sees every record as it is emitted (a streamed trace file):
+** record(ctx, r) for each, dpc_removed(ctx, now) for KeRemoveQueueDpc, and
+** close(ctx) when the trace is freed or another sink replaces it. */
+typedef struct dl_trace_sink {
+  void (*record)(void *ctx, const dl_trace_record *r);
+  void (*dpc_removed)(void *ctx, uint64_t now);
+  void (*close)(void *ctx);
+  void *ctx;
+} dl_trace_sink;
+
+/* Attaches a sink (NULL: none); the previous one is closed. */
+void dl_trace_set_sink(dl_trace *t, const dl_trace_sink *sink);
+
+/* KeRemoveQueueDpc took a DPC off its queue (no record: the hash stays). */
+void dl_trace_dpc_removed(dl_machine *m);
 
 /* Map registers in use changed by delta at time now. */
 void dl_stats_map_registers(dl_trace *t, int64_t delta, uint64_t now);

@@ -334,6 +334,9 @@ lab(G, "dma.machine", "dma.machine{ ram=, seed=, page_size=, alloc=, map_registe
 lab(G, "dma.allocations", "dma.allocations()", "count", "Lua blocks the state's allocator has handed out "
     .. "so far (make bench counts them per request)", "speed-make-bench")
 lab(G, "dma.current", "dma.current()", "machine or nil", "the current machine", "the-api")
+lab(G, "dma.sweep", "dma.sweep{ params=, run=fn(p), seeds=, design= }", "nothing (dmalab sweep runs it)",
+    "declares a parameter sweep: grid, list or random points, each run in a fresh machine",
+    "what-if-experiments")
 lab(G, "dma.export", "dma.export([t])", "t", "copies the WDK names into t (default _G)", "the-api")
 lab(G, "dma.hex", "dma.hex(n)", "\"0x...\"", "n in hex", "the-api")
 lab(G, "dma.memcpy_bench", "dma.memcpy_bench(bytes, rounds)", "seconds", "host time of `rounds` memcpy "
@@ -381,6 +384,14 @@ M("iommu_stats", "m:iommu_stats()", "{ mappings, unmaps, iotlb_hits, iotlb_misse
 M("iommu_interface", "m:iommu_interface()", "DMA_IOMMU_INTERFACE_EX table",
   "the DMA v3 domain operations (CreateDomainEx, AttachDeviceEx, MapIdentityRangeEx, ...)",
   "platforms-iommu-and-bounce-policies")
+M("export_trace", "m:export_trace(file)", "nothing", "writes the kept records as Chrome "
+  .. "trace-event JSON (Perfetto, chrome://tracing)", "what-if-experiments")
+M("export_vcd", "m:export_vcd(file)", "nothing", "writes interrupts, device busy, channel grants and "
+  .. "counters as a VCD for GTKWave", "what-if-experiments")
+M("plot", "m:plot{ file= }", "nothing", "draws the run's gauges over time (map registers, DPC queue "
+  .. "depth, bytes in flight) through gnuplot", "what-if-experiments")
+M("stats_series", "m:stats_series()", "{ gauge = { {t=, v=}, ... }, ... }",
+  "the run's gauges over time (at most 512 bins)", "what-if-experiments")
 M("swiotlb_stats", "m:swiotlb_stats([reset])", "{ io_tlb_used, io_tlb_used_hiwater, failures, ... }",
   "the swiotlb pool's counters (reset: the high-water mark starts again)",
   "platforms-iommu-and-bounce-policies")
@@ -573,7 +584,9 @@ function H.exported()
   local names = {}
   local dma = module()
   if not dma then return names end
-  for k in pairs(dma) do names[#names + 1] = k:match("^%u") and k or "dma." .. k end
+  for k in pairs(dma) do  -- dma._xxx are the lab module's private helpers, not API
+    if not k:match("^_") then names[#names + 1] = k:match("^%u") and k or "dma." .. k end
+  end
   local reg = debug.getregistry()
   for cname, mt in pairs(reg) do
     -- the module's classes: those with methods or fields, or a WDK type name
