@@ -445,7 +445,7 @@ static const luaL_Reg machine_methods[] = {
   {NULL, NULL}
 };
 
-static const struct { const char *name; lua_Integer value; } constants[] = {
+static const dl_wdk_value constants[] = {
   {"WdfPowerDeviceInvalid", DL_WDF_POWER_INVALID}, {"WdfPowerDeviceD0", DL_WDF_POWER_D0},
   {"WdfPowerDeviceD1", DL_WDF_POWER_D1}, {"WdfPowerDeviceD2", DL_WDF_POWER_D2},
   {"WdfPowerDeviceD3", DL_WDF_POWER_D3}, {"WdfPowerDeviceD3Final", DL_WDF_POWER_D3_FINAL},
@@ -464,12 +464,6 @@ void lwdf_open_device(lua_State *L) {
   luaL_newmetatable(L, LDL_RESLIST);
   lua_pop(L, 2);
   luaL_setfuncs(L, functions, 0);
-  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
-    lua_pushinteger(L, constants[i].value);
-    lua_setfield(L, -2, constants[i].name);
-  }
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  luaL_setfuncs(L, machine_methods, 0);
-  lua_pop(L, 2);
+  ldl_setvalues(L, constants, sizeof constants / sizeof constants[0]);
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
 }

@@ -280,21 +280,21 @@ static int l_WdfCommonBufferCreateWithConfig(lua_State *L) {
   return create_common(L, (uint64_t)align, 4);
 }
 
-/* WdfCommonBufferGetAlignedVirtualAddress(CommonBuffer) -> va */
-static int l_WdfCommonBufferGetAlignedVirtualAddress(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_va(checkcommon(L, 1)));
-  return 1;
-}
+/* The common buffer's properties: WdfCommonBufferGetAlignedVirtualAddress,
+** ...GetAlignedLogicalAddress, ...GetLength(CommonBuffer) -> integer, each
+** a closure over its core accessor. */
+static const struct common_getter {
+  const char *name;
+  uint64_t (*get)(const dl_wdfdma_common *cb);
+} common_getters[] = {
+  {"WdfCommonBufferGetAlignedVirtualAddress", dl_wdfdma_common_va},
+  {"WdfCommonBufferGetAlignedLogicalAddress", dl_wdfdma_common_logical},
+  {"WdfCommonBufferGetLength", dl_wdfdma_common_length},
+};
 
-/* WdfCommonBufferGetAlignedLogicalAddress(CommonBuffer) -> logical address */
-static int l_WdfCommonBufferGetAlignedLogicalAddress(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_logical(checkcommon(L, 1)));
-  return 1;
-}
-
-/* WdfCommonBufferGetLength(CommonBuffer) -> length */
-static int l_WdfCommonBufferGetLength(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)dl_wdfdma_common_length(checkcommon(L, 1)));
+static int common_get(lua_State *L) {
+  const struct common_getter *g = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushinteger(L, (lua_Integer)g->get(checkcommon(L, 1)));
   return 1;
 }
 
@@ -363,9 +363,6 @@ static const luaL_Reg functions[] = {
   {"WDF_COMMON_BUFFER_CONFIG_INIT", l_WDF_COMMON_BUFFER_CONFIG_INIT},
   {"WdfCommonBufferCreate", l_WdfCommonBufferCreate},
   {"WdfCommonBufferCreateWithConfig", l_WdfCommonBufferCreateWithConfig},
-  {"WdfCommonBufferGetAlignedVirtualAddress", l_WdfCommonBufferGetAlignedVirtualAddress},
-  {"WdfCommonBufferGetAlignedLogicalAddress", l_WdfCommonBufferGetAlignedLogicalAddress},
-  {"WdfCommonBufferGetLength", l_WdfCommonBufferGetLength},
   {NULL, NULL}
 };
 
@@ -375,7 +372,7 @@ static const luaL_Reg machine_methods[] = {
 };
 
 /* (STATUS_WDF_* come with the other NTSTATUS values from base/dl_ntstatus.h.) */
-static const struct { const char *name; lua_Integer value; } constants[] = {
+static const dl_wdk_value constants[] = {
   {"WdfDmaProfileInvalid", DL_WDFDMA_PROFILE_INVALID}, {"WdfDmaProfilePacket", DL_WDFDMA_PACKET},
   {"WdfDmaProfileScatterGather", DL_WDFDMA_SCATTER_GATHER},
   {"WdfDmaProfilePacket64", DL_WDFDMA_PACKET64},
@@ -396,13 +393,12 @@ void ldl_open_wdfdma(lua_State *L) {
   lwdf_newclass(L, LDL_WDFDMATRANSACTION, meta, no_methods);
   lwdf_newclass(L, LDL_WDFCOMMONBUFFER, meta, no_methods);
   luaL_setfuncs(L, functions, 0);
-  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
-    lua_pushinteger(L, constants[i].value);
-    lua_setfield(L, -2, constants[i].name);
+  for (size_t i = 0; i < sizeof common_getters / sizeof common_getters[0]; i++) {
+    lua_pushlightuserdata(L, (void *)&common_getters[i]);
+    lua_pushcclosure(L, common_get, 1);
+    lua_setfield(L, -2, common_getters[i].name);
   }
-  luaL_getmetatable(L, LDL_MACHINE);
-  lua_getfield(L, -1, "__methods");
-  luaL_setfuncs(L, machine_methods, 0);
-  lua_pop(L, 2);
+  ldl_setvalues(L, constants, sizeof constants / sizeof constants[0]);
+  ldl_addmethods(L, LDL_MACHINE, machine_methods);
   lwdfdma_open_txn(L);
 }

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dl_hist.h"
 #include "base/dl_vec.h"
 
-#define HIST_SUB 64                      /* buckets per power of two */
-#define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
 #define FIRST_WIDTH 1000                 /* ns: the series' first bin width */
 
 typedef struct gauge {
@@ -26,7 +25,7 @@ typedef struct req {
 
 typedef struct dist {
   uint64_t count, min, max, sum;
-  uint64_t *hist;                        /* HIST_BUCKETS counts, made on first use */
+  uint64_t *hist;                        /* DL_HIST_BUCKETS counts, made on first use */
 } dist;
 
 typedef struct dma_open {
@@ -161,28 +160,14 @@ size_t dl_runstats_series(const dl_runstats *s, dl_gauge k, uint64_t now, dl_sam
 
 /* ---- latency distributions ------------------------------------------------------ */
 
-/* Histogram bucket: exact below 128, then 64 per power of two. */
-static size_t bucket_of(uint64_t v) {
-  if (v < 2 * HIST_SUB) return (size_t)v;
-  int e = 63 - __builtin_clzll(v) - 6;
-  return (size_t)e * HIST_SUB + (size_t)(v >> e);
-}
-
-/* The middle of a bucket's range. */
-static uint64_t bucket_value(size_t b) {
-  if (b < 2 * HIST_SUB) return b;
-  int e = (int)(b / HIST_SUB) - 1;
-  uint64_t low = (uint64_t)(HIST_SUB + b % HIST_SUB) << e;
-  return low + ((UINT64_C(1) << e) >> 1);
-}
 
 static void dist_add(dist *d, uint64_t v) {
-  if (!d->hist && !(d->hist = calloc(HIST_BUCKETS, sizeof *d->hist))) return;
+  if (!d->hist && !(d->hist = calloc(DL_HIST_BUCKETS, sizeof *d->hist))) return;
   d->count++;
   d->sum += v;
   if (v < d->min) d->min = v;
   if (v > d->max) d->max = v;
-  d->hist[bucket_of(v)]++;
+  d->hist[dl_hist_bucket(v)]++;
 }
 
 /* The nearest-rank percentile q/100: the smallest value with at least
@@ -191,10 +176,10 @@ static uint64_t percentile(const dist *d, unsigned q) {
   if (!d->count) return 0;
   uint64_t rank = (d->count * q + 99) / 100, seen = 0;
   if (rank == 0) rank = 1;
-  for (size_t b = 0; b < HIST_BUCKETS; b++) {
+  for (size_t b = 0; b < DL_HIST_BUCKETS; b++) {
     seen += d->hist[b];
     if (seen >= rank) {
-      uint64_t v = bucket_value(b);
+      uint64_t v = dl_hist_value(b);
       if (v < d->min) v = d->min;
       return v > d->max ? d->max : v;
     }
@@ -222,9 +207,9 @@ size_t dl_runstats_histogram(const dl_runstats *s, dl_phase p, uint64_t counts[D
   size_t used = 0;
   memset(counts, 0, DL_HIST_POW2 * sizeof counts[0]);
   if (!d->hist) return 0;
-  for (size_t b = 0; b < HIST_BUCKETS; b++) {
+  for (size_t b = 0; b < DL_HIST_BUCKETS; b++) {
     if (!d->hist[b]) continue;
-    uint64_t low = b < 2 * HIST_SUB ? b : (uint64_t)(HIST_SUB + b % HIST_SUB) << (b / HIST_SUB - 1);
+    uint64_t low = dl_hist_low(b);
     size_t k = low ? (size_t)(64 - __builtin_clzll(low)) : 0;
     counts[k] += d->hist[b];
     if (k + 1 > used) used = k + 1;

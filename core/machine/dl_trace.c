@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dl_hist.h"
 #include "machine/dl_clock.h"
 #include "machine/dl_context.h"
 #include "base/dl_vec.h"
 
-#define HIST_SUB 64                      /* buckets per power of two */
-#define HIST_BUCKETS (HIST_SUB + 59 * HIST_SUB)
 
 struct dl_trace {
   dl_trace_record *ring;
@@ -36,7 +35,7 @@ static const char *const kind_names[DL_TR_KIND_COUNT] = {
 dl_trace *dl_trace_new(size_t capacity) {
   dl_trace *t = calloc(1, sizeof *t);
   if (!t) return NULL;
-  t->hist = calloc(HIST_BUCKETS, sizeof *t->hist);
+  t->hist = calloc(DL_HIST_BUCKETS, sizeof *t->hist);
   t->rs = dl_runstats_new();
   if (!t->hist || !t->rs) {
     free(t->hist);
@@ -160,22 +159,6 @@ const char *dl_trace_kind_name(dl_trace_kind kind) {
   return kind < DL_TR_KIND_COUNT ? kind_names[kind] : "?";
 }
 
-/* Histogram bucket of a value: exact below 128, then 64 per power of two:
-** bucket e * 64 + (v >> e) where v >> e is in [64, 128). */
-static size_t bucket_of(uint64_t v) {
-  if (v < 2 * HIST_SUB) return (size_t)v;
-  int e = 63 - __builtin_clzll(v) - 6;
-  return (size_t)e * HIST_SUB + (size_t)(v >> e);
-}
-
-/* The middle of a bucket's range. */
-static uint64_t bucket_value(size_t b) {
-  if (b < 2 * HIST_SUB) return b;
-  int e = (int)(b / HIST_SUB) - 1;
-  uint64_t low = (uint64_t)(HIST_SUB + b % HIST_SUB) << e;
-  return low + ((UINT64_C(1) << e) >> 1);
-}
-
 /* Records a DPC latency sample. */
 void dl_stats_dpc_latency(dl_trace *t, uint64_t ns) {
   dl_stats *s = &t->stats;
@@ -183,17 +166,17 @@ void dl_stats_dpc_latency(dl_trace *t, uint64_t ns) {
   s->dpc_latency_sum += ns;
   if (ns < s->dpc_latency_min) s->dpc_latency_min = ns;
   if (ns > s->dpc_latency_max) s->dpc_latency_max = ns;
-  t->hist[bucket_of(ns)]++;
+  t->hist[dl_hist_bucket(ns)]++;
 }
 
 /* Median DPC latency. */
 uint64_t dl_stats_dpc_latency_median(const dl_trace *t) {
   uint64_t n = t->stats.dpcs, seen = 0;
   if (n == 0) return 0;
-  for (size_t b = 0; b < HIST_BUCKETS; b++) {
+  for (size_t b = 0; b < DL_HIST_BUCKETS; b++) {
     seen += t->hist[b];
     if (seen * 2 >= n) {  /* the bucket's middle, kept within what was seen */
-      uint64_t v = bucket_value(b);
+      uint64_t v = dl_hist_value(b);
       if (v < t->stats.dpc_latency_min) v = t->stats.dpc_latency_min;
       return v > t->stats.dpc_latency_max ? t->stats.dpc_latency_max : v;
     }
