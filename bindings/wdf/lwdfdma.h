@@ -26,6 +26,11 @@ lmachine *lwdfdma_enter(lua_State *L, int arg);
 /* Fault injection (m:wdf_fail_allocations): 1 if this creation must fail. */
 int lwdfdma_fail_creation(lua_State *L, lmachine *lm);
 
+/* Starts a KMDF DMA object creation for the handle at arg: returns its
+** machine inside an engine-call bracket c, or NULL when the lab's low-memory
+** injection fails it (STATUS_INSUFFICIENT_RESOURCES is pushed then). */
+lmachine *lwdfdma_begin_create(lua_State *L, int arg, ldl_call *c);
+
 /* Raises unless arg is a WdfDmaDirection (0 or 1, or a boolean). */
 int lwdfdma_checkdirection(lua_State *L, int arg);
 

@@ -24,6 +24,17 @@ static const char *const config_fields[] = {
 /* The machine handle of the object at arg. */
 lmachine *lwdfdma_enter(lua_State *L, int arg) { return ((lobject *)lua_touserdata(L, arg))->owner; }
 
+/* Starts a creation: the injected failure, or the bracket. */
+lmachine *lwdfdma_begin_create(lua_State *L, int arg, ldl_call *c) {
+  lmachine *lm = lwdfdma_enter(L, arg);
+  if (lwdfdma_fail_creation(L, lm)) {
+    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+    return NULL;
+  }
+  ldl_enter(L, lm, c);
+  return lm;
+}
+
 /* Pushes the DMA table of the machine lm (created on first use). */
 static void push_machine_table(lua_State *L, lmachine *lm) {
   if (luaL_getsubtable(L, LUA_REGISTRYINDEX, MACHINES_KEY) == 0) {
@@ -162,13 +173,9 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
   dl_wdfdma_config c;
   read_config(L, 2, &c);
   lua_settop(L, 3);
-  lmachine *lm = lwdfdma_enter(L, 1);
-  if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
-    return 1;
-  }
   ldl_call call;
-  ldl_enter(L, lm, &call);
+  lmachine *lm = lwdfdma_begin_create(L, 1, &call);
+  if (!lm) return 1;
   dl_wdfdma_enabler *e;
   uint32_t st = dl_wdfdma_enabler_create(dev->obj, &c, &lwdfdma_ops, &e);
   ldl_leave(L, &call);
@@ -242,13 +249,9 @@ static int create_common(lua_State *L, uint64_t alignment, int attributes) {
   dl_wdfdma_enabler *e = checkenabler(L, 1);
   uint64_t length = ldl_checksize(L, 2);
   luaL_argcheck(L, alignment <= UINT32_MAX, 3, "AlignmentRequirement must fit in a ULONG");
-  lmachine *lm = lwdfdma_enter(L, 1);
-  if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
-    return 1;
-  }
   ldl_call c;
-  ldl_enter(L, lm, &c);
+  lmachine *lm = lwdfdma_begin_create(L, 1, &c);
+  if (!lm) return 1;
   dl_wdfdma_common *cb;
   uint32_t st = dl_wdfdma_common_create(e, length, (uint32_t)alignment, &cb);
   ldl_leave(L, &c);

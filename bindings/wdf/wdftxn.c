@@ -98,13 +98,9 @@ void lwdfdma_reserve(void *data, dl_wdfdma_txn *t) {
 static int l_WdfDmaTransactionCreate(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_WDFDMAENABLER, "WDFDMAENABLER");
   lua_settop(L, 2);
-  lmachine *lm = lwdfdma_enter(L, 1);
-  if (lwdfdma_fail_creation(L, lm)) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
-    return 1;
-  }
   ldl_call c;
-  ldl_enter(L, lm, &c);
+  lmachine *lm = lwdfdma_begin_create(L, 1, &c);
+  if (!lm) return 1;
   dl_wdfdma_txn *t;
   uint32_t st = dl_wdfdma_txn_create(h->obj, &t);
   ldl_leave(L, &c);
