@@ -23,6 +23,7 @@ static const char ENVS_KEY = 0;      /* tables dma.export filled (weak keys) */
 static const char LOOSE_KEY = 0;     /* unpinned handles of header objects (weak) */
 static const char MACHINES_KEY = 0;  /* live machine handles (weak keys) */
 static const char CLASS_KEY = 0;     /* in a class metatable: its name (light userdata) */
+static const char OWN_KEY = 0;       /* in a handle's own metatable: its field table */
 
 /* Creates a class metatable with separate metamethod and method tables. */
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
@@ -35,6 +36,53 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_setfield(L, -3, "__methods");        /* for REPL completion */
   if (index) lua_pushcclosure(L, index, 1);  /* mt, index(methods) */
   lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+/* The fallback __index of a handle's own field table: the class __index
+** (upvalue 1) asked about the handle (upvalue 2), for computed fields. */
+static int own_index(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 2);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+/* Gives the handle at arg its own metatable (a copy of its class's) whose
+** __index is a plain field table, so that reading a field kept there is a
+** table lookup with no C call; other keys fall back to the class __index.
+** Pushes the field table (the existing one if the handle has it already). */
+void ldl_pushownfields(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  lua_getmetatable(L, arg);                      /* mt */
+  if (lua_rawgetp(L, -1, &OWN_KEY) == LUA_TTABLE) {  /* mt, fields */
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  int cls = lua_gettop(L);
+  lua_newtable(L);                               /* mt, own */
+  lua_pushnil(L);
+  while (lua_next(L, cls)) {                     /* copies every entry but __index */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, cls + 1);
+  }
+  lua_newtable(L);                               /* mt, own, fields */
+  lua_createtable(L, 0, 1);                      /* mt, own, fields, fields' mt */
+  lua_getfield(L, cls, "__index");
+  lua_pushvalue(L, arg);
+  lua_pushcclosure(L, own_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);                       /* mt, own, fields */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, -3, &OWN_KEY);
+  lua_pushvalue(L, -2);
+  lua_setmetatable(L, arg);                      /* mt, own, fields */
+  lua_replace(L, cls);
   lua_pop(L, 1);
 }
 

@@ -120,6 +120,12 @@ void ldl_unpin(lua_State *L, lmachine *lm);
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                   const luaL_Reg *methods, lua_CFunction index);
 
+/* Gives the handle at arg its own metatable, a copy of its class's whose
+** __index is a plain table of the handle's data fields (no C call to read
+** them; the binding keeps them current), falling back to the class
+** __index for every other key. Pushes that field table. */
+void ldl_pushownfields(lua_State *L, int arg);
+
 /* Sets field k of the table at -1 to the integer v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 

@@ -72,7 +72,13 @@ static int dev_index(lua_State *L) {
   else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
   else if (strcmp(key, "DriverObject") == 0)
     ldl_pushobject(L, LDL_DRIVER, DL_OBJECT(dl_device_driver(dev)));
-  else if (strcmp(key, "DeviceExtension") == 0) push_extension(L, 1);
+  else if (strcmp(key, "DeviceExtension") == 0) {
+    push_extension(L, 1);  /* from now on a plain field of the handle */
+    ldl_pushownfields(L, 1);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "DeviceExtension");
+    lua_pop(L, 1);
+  }
   else if (strcmp(key, "CurrentIrp") == 0) ldl_pushcurrentirp(L, dev);
   else lua_pushnil(L);
   return 1;

@@ -62,14 +62,45 @@ static int to_status(lua_State *L, int idx, uint32_t *out) {
   return 1;
 }
 
+/* ---- stack locations ------------------------------------------------------ */
+
+/* Stack-location tables of released IRPs, for the next IRPs to reuse (as
+** the I/O manager reuses an IRP's memory once it is completed): no tables
+** are made per request. At most STACK_POOL are kept. */
+static const char STACK_POOL_KEY = 0;
+#define STACK_POOL 64
+
+/* Moves the stack location of the IRP handle at -1 (if it has one) to the pool. */
+static void recycle_stack(lua_State *L) {
+  if (lua_getiuservalue(L, -1, 2) != LUA_TTABLE) {  /* irp, state */
+    lua_pop(L, 1);
+    return;
+  }
+  if (lua_rawgeti(L, -1, SLOT_STACK) == LUA_TTABLE) {  /* irp, state, stack */
+    lua_pushnil(L);
+    lua_rawseti(L, -3, SLOT_STACK);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);  /* irp, state, stack, pool */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    if (n < STACK_POOL) {
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, -2, n + 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+}
+
 /* ---- pinning ------------------------------------------------------------- */
 
 /* Unpins an IRP the driver is done with: completed and not its device's
-** CurrentIrp. A machine closed by a callback has taken its IRPs along. */
+** CurrentIrp; its stack location goes back to the pool (a driver has no
+** business with it any more; asked again, the IRP gets a fresh one). A
+** machine closed by a callback has taken its IRPs along. */
 static void release_if_done(lua_State *L, lmachine *lm, dl_irp *irp) {
   if (!lm->m || !irp || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return;
   ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));
   ldl_setpinned(L, -1, 0);
+  recycle_stack(L);
   lua_pop(L, 1);
 }
 
@@ -300,44 +331,57 @@ static int l_IoStartNextPacket(lua_State *L) {
   return 0;
 }
 
-/* Sets the standard fields of a stack location's Parameters: Read and Write
-** are one table, as they share storage in the WDK's union. */
-static void push_parameters(lua_State *L, dl_irp *irp) {
-  lua_createtable(L, 0, 3);
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, dl_irp_length(irp));
-  lua_setfield(L, -2, "Length");
-  lua_pushinteger(L, 0);
-  lua_setfield(L, -2, "Key");
-  lua_pushinteger(L, (lua_Integer)dl_irp_byte_offset(irp));
-  lua_setfield(L, -2, "ByteOffset");
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "Read");
-  lua_setfield(L, -2, "Write");
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, dl_irp_length(irp));
-  lua_setfield(L, -2, "OutputBufferLength");
-  lua_pushinteger(L, 0);
-  lua_setfield(L, -2, "InputBufferLength");
-  lua_pushinteger(L, dl_irp_ioctl(irp));
-  lua_setfield(L, -2, "IoControlCode");
-  lua_setfield(L, -2, "DeviceIoControl");
+/* Sets the fields of the stack location at -1 for irp: MajorFunction,
+** MinorFunction and the standard Parameters (Read and Write are one table,
+** as they share storage in the WDK's union). The tables are made if the
+** stack location is new, else refreshed in place. */
+static void fill_stack(lua_State *L, dl_irp *irp, int fresh) {
+  ldl_setint(L, "MajorFunction", dl_irp_major(irp));
+  ldl_setint(L, "MinorFunction", 0);
+  if (fresh) {
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "Read");
+    lua_setfield(L, -2, "Write");
+    lua_createtable(L, 0, 3);
+    lua_setfield(L, -2, "DeviceIoControl");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "Parameters");
+  } else {
+    lua_getfield(L, -1, "Parameters");
+  }
+  lua_getfield(L, -1, "Read");
+  ldl_setint(L, "Length", (lua_Integer)dl_irp_length(irp));
+  ldl_setint(L, "Key", 0);
+  ldl_setint(L, "ByteOffset", (lua_Integer)dl_irp_byte_offset(irp));
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "DeviceIoControl");
+  ldl_setint(L, "OutputBufferLength", (lua_Integer)dl_irp_length(irp));
+  ldl_setint(L, "InputBufferLength", 0);
+  ldl_setint(L, "IoControlCode", dl_irp_ioctl(irp));
+  lua_pop(L, 2);
 }
 
 /* IoGetCurrentIrpStackLocation(Irp) -> { MajorFunction, MinorFunction,
-** Parameters = { Read, Write, DeviceIoControl } }, made once per IRP. */
+** Parameters = { Read, Write, DeviceIoControl } }, one per IRP (taken
+** from the pool of released IRPs' when there is one). */
 static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
   ldl_pushstate(L, 1);
   if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
   lua_pop(L, 1);
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, dl_irp_major(irp));
-  lua_setfield(L, -2, "MajorFunction");
-  lua_pushinteger(L, 0);
-  lua_setfield(L, -2, "MinorFunction");
-  push_parameters(L, irp);
-  lua_setfield(L, -2, "Parameters");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);  /* state, pool */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n > 0) {
+    lua_rawgeti(L, -1, n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+  } else {
+    lua_createtable(L, 0, 3);
+  }
+  lua_remove(L, -2);                                   /* state, stack */
+  fill_stack(L, irp, n == 0);
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, SLOT_STACK);
   return 1;
@@ -515,6 +559,8 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 /* Registers the IRP and IO_STATUS_BLOCK classes, the calls, the constants
 ** and machine:irp in the module at -1. */
 void ldl_open_irp(lua_State *L) {
+  lua_createtable(L, STACK_POOL, 0);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);
   ldl_newclass(L, LDL_IRP, irp_meta, no_methods, irp_index);
   luaL_newmetatable(L, LDL_IOSTATUS);
   luaL_setfuncs(L, ios_meta, 0);

@@ -38,12 +38,15 @@ static void push_request_field(lua_State *L, int arg, const char *k) {
 
 /* ---- completion ------------------------------------------------------------ */
 
+static void recycle_parameters(lua_State *L, int h);
+
 /* Completes request r: the core sets IoStatus and deletes the request (its
 ** EvtCleanupCallback runs), then IoCompleteRequest on its IRP and the
 ** queue presents what it may. The request's handle is at h. */
 static void finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t status,
                    uint64_t info) {
   dl_wdf_queue *q = dl_wdf_request_queue(r);
+  recycle_parameters(L, h);  /* the driver is done with the request */
   ldl_call c;
   ldl_enter(L, lm, &c);
   dl_irp *irp = dl_wdf_request_complete(r, status, info);
@@ -133,27 +136,79 @@ static int l_WdfRequestRetrieveInputWdmMdl(lua_State *L) {
   return retrieve_mdl(L, DL_IRP_MJ_WRITE, DL_IRP_MJ_WRITE);
 }
 
-/* WdfRequestGetParameters(Request) -> { Type = WdfRequestType*, Parameters =
-** { Read = {Length, Key, DeviceOffset}, Write = ..., DeviceIoControl =
-** {OutputBufferLength, InputBufferLength, IoControlCode} } } */
-static int l_WdfRequestGetParameters(lua_State *L) {
-  dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
-  lua_createtable(L, 0, 2);
+/* WDF_REQUEST_PARAMETERS tables of completed requests, for the next
+** requests to reuse: none is made per request. At most PARAMS_POOL kept. */
+static const char PARAMS_POOL_KEY = 0;
+#define PARAMS_POOL 64
+
+/* Fills the WDF_REQUEST_PARAMETERS table at -1 for irp; its inner tables
+** are made if it is new, else refreshed in place. */
+static void fill_parameters(lua_State *L, dl_irp *irp, int fresh) {
   ldl_setint(L, "Type", dl_irp_major(irp));
-  lua_createtable(L, 0, 3);
-  lua_createtable(L, 0, 3);
+  if (fresh) {
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "Read");  /* one table: they share storage in the union */
+    lua_setfield(L, -2, "Write");
+    lua_createtable(L, 0, 3);
+    lua_setfield(L, -2, "DeviceIoControl");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "Parameters");
+  } else {
+    lua_getfield(L, -1, "Parameters");
+  }
+  lua_getfield(L, -1, "Read");
   ldl_setint(L, "Length", dl_irp_length(irp));
   ldl_setint(L, "Key", 0);
   ldl_setint(L, "DeviceOffset", dl_irp_byte_offset(irp));
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "Read");  /* one table: they share storage in the union */
-  lua_setfield(L, -2, "Write");
-  lua_createtable(L, 0, 3);
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "DeviceIoControl");
   ldl_setint(L, "OutputBufferLength", dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? dl_irp_length(irp) : 0);
   ldl_setint(L, "InputBufferLength", 0);
   ldl_setint(L, "IoControlCode", dl_irp_ioctl(irp));
-  lua_setfield(L, -2, "DeviceIoControl");
-  lua_setfield(L, -2, "Parameters");
+  lua_pop(L, 2);
+}
+
+/* Moves the parameters table of the request at h (if any) to the pool. */
+static void recycle_parameters(lua_State *L, int h) {
+  ldl_pushstate(L, h);
+  if (lua_rawgetp(L, -1, &PARAMS_POOL_KEY) == LUA_TTABLE) {  /* state, params */
+    lua_pushnil(L);
+    lua_rawsetp(L, -3, &PARAMS_POOL_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    if (n < PARAMS_POOL) {
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, -2, n + 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+}
+
+/* WdfRequestGetParameters(Request) -> { Type = WdfRequestType*, Parameters =
+** { Read = {Length, Key, DeviceOffset}, Write = ..., DeviceIoControl =
+** {OutputBufferLength, InputBufferLength, IoControlCode} } }: one table per
+** request while the driver owns it (taken from completed requests'). */
+static int l_WdfRequestGetParameters(lua_State *L) {
+  dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
+  ldl_pushstate(L, 1);
+  if (lua_rawgetp(L, -1, &PARAMS_POOL_KEY) == LUA_TTABLE) return 1;
+  lua_pop(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);  /* state, pool */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n > 0) {
+    lua_rawgeti(L, -1, n);
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+  } else {
+    lua_createtable(L, 0, 2);
+  }
+  lua_remove(L, -2);                                    /* state, params */
+  fill_parameters(L, irp, n == 0);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, -3, &PARAMS_POOL_KEY);
   return 1;
 }
 
@@ -451,6 +506,8 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 
 /* Registers the queue and request classes, calls and constants. */
 void lwdf_open_queue(lua_State *L) {
+  lua_createtable(L, PARAMS_POOL, 0);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);
   lwdf_newclass(L, LDL_WDFQUEUE, q_meta, q_methods);
   lwdf_newclass(L, LDL_WDFREQUEST, r_meta, no_methods);
   luaL_setfuncs(L, functions, 0);
