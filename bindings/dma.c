@@ -139,6 +139,7 @@ static int l_size(lua_State *L) {
 ** for filling buffers whose DMA is then checked byte for byte. */
 static int l_pattern(lua_State *L) {
   uint64_t len = ldl_checksize(L, 1);
+  ldl_checkstringlen(L, 1, len);
   dl_rng rng;
   dl_rng_seed(&rng, (uint64_t)luaL_optinteger(L, 2, 0));
   luaL_Buffer b;

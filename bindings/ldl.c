@@ -294,13 +294,17 @@ static int access_error(lua_State *L, int rc, int arg, const char *miss) {
   return ldl_statuserror(L, arg, rc, NULL);
 }
 
+/* Raises if len bytes are more than one string may take. */
+void ldl_checkstringlen(lua_State *L, int arg, uint64_t len) {
+  if (len > LDL_MAX_STRING)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%I bytes is more than one string may hold (%I)",
+                                          (lua_Integer)len, (lua_Integer)LDL_MAX_STRING));
+}
+
 /* Pushes len bytes read by rd as a string. */
 int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64_t len, int arg,
                  const char *miss) {
-  if (len > LDL_MAX_STRING)
-    return luaL_argerror(L, arg, lua_pushfstring(L, "%I bytes is more than one string may hold "
-                                                    "(%I)", (lua_Integer)len,
-                                                 (lua_Integer)LDL_MAX_STRING));
+  ldl_checkstringlen(L, arg, len);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   int rc = rd(m, at, p, len);

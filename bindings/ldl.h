@@ -25,6 +25,10 @@
 typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
 typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);
 
+/* Raises an error at argument `arg` if len bytes are more than one Lua
+** string may take from simulated memory (LDL_MAX_STRING). */
+void ldl_checkstringlen(lua_State *L, int arg, uint64_t len);
+
 /* Pushes len bytes at `at` read by rd as a string; a status raises an
 ** error at argument `arg` (`miss` for DL_ENOTMAPPED). */
 int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64_t len, int arg,

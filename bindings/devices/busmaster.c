@@ -238,6 +238,7 @@ static int bm_medium_read(lua_State *L) {
   dl_busmaster *bm = checkbm(L);
   uint64_t offset = ldl_checksize(L, 2), len = ldl_checksize(L, 3);
   check_medium(L, bm, offset, len);
+  ldl_checkstringlen(L, 3, len);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   dl_busmaster_medium_read(bm, offset, p, len);

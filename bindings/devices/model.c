@@ -115,6 +115,7 @@ static int model_clear(lua_State *L) {
 static int model_dma_read(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MODEL, "device model");
   uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
+  ldl_checkstringlen(L, 3, len);
   ldl_call call;
   ldl_enter(L, h->owner, &call);
   luaL_Buffer b;

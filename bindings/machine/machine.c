@@ -379,7 +379,7 @@ static int m_device_read(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t logical = ldl_checkuint(L, 2), len = ldl_checkuint(L, 3);
   const char *who = luaL_optstring(L, 4, NULL);
-  luaL_argcheck(L, len <= LDL_MAX_STRING, 3, "more bytes than one string may hold");
+  ldl_checkstringlen(L, 3, len);
   ldl_call call;
   ldl_enter(L, lm, &call);
   luaL_Buffer b;
