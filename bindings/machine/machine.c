@@ -170,6 +170,7 @@ static int m_new(lua_State *L) {
   lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 2);
   memset(lm, 0, sizeof *lm);
   lm->error = LUA_NOREF;
+  lm->id = ldl_newmachineid();
   luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
   char why[160];
   if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
