@@ -382,6 +382,8 @@ void ldl_initpins(lua_State *L, int arg) {
 void ldl_unpin(lua_State *L, lmachine *lm) {
   if (!lm->gone) return;
   ldl_pushmachine(L, lm->m);
+  if (lua_type(L, -1) != LUA_TUSERDATA)  /* never: __gc puts its machine back (m_gc) */
+    luaL_error(L, "machine#%d has no handle (collected)", (int)lm->id);
   if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
     for (lobject *h = lm->gone; h; h = h->gone) {
       lua_pushnil(L);

@@ -101,3 +101,78 @@ describe("objects of two machines in one call", function()
     assert_cross(function() dma.IoCallDriver(dev, irp1) end, "IoCallDriver", 2)
   end)
 end)
+
+-- A script run by `dmalab -W` (warnings on: an error inside __gc shows):
+-- exit code, stdout and stderr.
+local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
+local function run_script(text)
+  local script, errfile = os.tmpname(), os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(text)
+  f:close()
+  local p = assert(io.popen(("%s -W %s 2>%s"):format(DMALAB, script, errfile)))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local e = assert(io.open(errfile))
+  local err = e:read("a")
+  e:close()
+  os.remove(script)
+  os.remove(errfile)
+  return code, out, err
+end
+
+describe("a machine dropped without m:close()", function()
+  it("is freed by __gc with no error: RSS stays flat over 2 000 dropped machines", function()
+    local code, out, err = run_script([[
+      local dma = require "dma"
+      dma.export()
+      local function rss()
+        for line in io.lines("/proc/self/status") do
+          local kib = line:match("^VmRSS:%s+(%d+)")
+          if kib then return tonumber(kib) end
+        end
+      end
+      local function drop()
+        local m = dma.machine { verifier = "record" }
+        local dev = m:device { name = "d" }
+        local a, nmr = IoGetDmaAdapter(dev, { Version = DEVICE_DESCRIPTION_VERSION2, Master = true,
+          Dma32BitAddresses = true, InterfaceType = PCIBus, MaximumLength = 65536 })
+        local dpc = KeInitializeDpc(nil, function() end, nil)
+        KeInsertQueueDpc(dpc)
+        local t = KeInitializeTimer(nil)
+        KeSetTimer(t, -1000, KeInitializeDpc(nil, function() end, nil))
+        m:after(100, function() end)
+        KeRaiseIrql(DISPATCH_LEVEL)
+        a:AllocateAdapterChannel(dev, nmr, function() return KeepObject end)
+        a:AllocateAdapterChannel(m:device { name = "e" }, nmr, function() return KeepObject end)
+        KeLowerIrql(PASSIVE_LEVEL)
+        local hw = m:device_model { name = "w", registers = 0x100, vector = 40, irql = 7,
+                                    read = function() return 0 end, write = function() end }
+        local _, driver = WdfDriverCreate(nil, "\\Registry\\w", WDF_NO_OBJECT_ATTRIBUTES,
+          WDF_DRIVER_CONFIG_INIT(function(_, init)
+            local status, device = WdfDeviceCreate(init, WDF_NO_OBJECT_ATTRIBUTES)
+            local _, e = WdfDmaEnablerCreate(device, WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket,
+                                             65536), WDF_NO_OBJECT_ATTRIBUTES)
+            WdfDmaTransactionCreate(e, WDF_NO_OBJECT_ATTRIBUTES)
+            return status
+          end))
+        m:wdf_add_device(driver, hw)
+      end
+      for _ = 1, 100 do drop() end
+      collectgarbage() collectgarbage()
+      local before = rss()
+      for _ = 1, 2000 do drop() end
+      collectgarbage() collectgarbage()
+      dma.machine {}  -- the last dropped machine is no longer current
+      collectgarbage() collectgarbage()
+      print(rss() - before)
+    ]])
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    local grew = tonumber(out:match("(%-?%d+)"))
+    assert.truthy(grew, out)
+    if not os.getenv("SANITIZE") then  -- ASan's quarantine keeps freed memory resident
+      assert.is_true(grew < 4 * 1024, "RSS grew by " .. grew .. " KiB")
+    end
+  end)
+end)
