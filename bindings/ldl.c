@@ -252,6 +252,8 @@ uint64_t ldl_checksize(lua_State *L, int arg) {
     uint64_t v;
     if (!ldl_parsesize(lua_tostring(L, arg), &v))
       luaL_argerror(L, arg, "size expected, like 4096, \"64K\", \"16G\" or \"1T\"");
+    if (v > (uint64_t)LUA_MAXINTEGER)  /* as an integer it would read as negative */
+      luaL_argerror(L, arg, "size beyond math.maxinteger");
     return v;
   }
   return ldl_checkuint(L, arg);

@@ -176,3 +176,67 @@ describe("a machine dropped without m:close()", function()
     end
   end)
 end)
+
+describe("sizes and indexes at the integer edges", function()
+  it("dma.size rejects a size beyond math.maxinteger instead of returning a negative", function()
+    assert.has_error(function() dma.size("0xFFFFFFFFFFFFFFFF") end)
+    assert.has_error(function() dma.size("0x8000000000000000") end)
+    assert.has_error(function() dma.size("8388608T") end)     -- 2^63
+    assert.has_error(function() dma.size("16777216T") end)    -- 2^64
+    assert.are.equal(math.maxinteger, dma.size("0x7FFFFFFFFFFFFFFF"))
+    assert.are.equal(1 << 40, dma.size("1T"))
+    local ok, err = pcall(dma.size, "0xFFFFFFFFFFFFFFFF")
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("bad argument #1 to '[%w.]*size'"), tostring(err))
+  end)
+
+  it("m:buffer of 1 TiB fails at once naming the limit, and the machine stays usable", function()
+    local m = support.machine { ram = "4T" }
+    local t0 = os.clock()
+    local ok, err = pcall(m.buffer, m, "1T")
+    assert.is_false(ok)
+    err = tostring(err)
+    assert.truthy(err:find("m:buffer", 1, true) or err:find("'buffer'", 1, true), err)
+    assert.truthy(err:find("pages", 1, true), err)
+    assert.is_true(os.clock() - t0 < 1)
+    assert.has_error(function() m:buffer(math.maxinteger) end)
+    local b = m:buffer("64K")
+    b:write(0, "ok")
+    assert.are.equal("ok", b:read(0, 2))
+    m:close()
+  end)
+end)
+
+describe("WdfCmResourceListGetDescriptor", function()
+  it("an Index beyond a ULONG is an argument error, not a signed overflow", function()
+    dma.export()
+    local m = support.machine {}
+    local hw = m:device_model { name = "res", registers = 0x100, vector = 40, irql = 7,
+                                read = function() return 0 end, write = function() end }
+    local got = {}
+    local function EvtDevicePrepareHardware(_, _, ResourcesTranslated)
+      for _, i in ipairs { math.maxinteger, -1, 1 << 32, math.mininteger } do
+        local ok, err = pcall(WdfCmResourceListGetDescriptor, ResourcesTranslated, i)
+        got[#got + 1] = { ok, tostring(err) }
+      end
+      got.beyond = WdfCmResourceListGetDescriptor(ResourcesTranslated, 0xFFFFFFFF)
+      return STATUS_SUCCESS
+    end
+    local _, driver = WdfDriverCreate(nil, "\\Registry\\res", WDF_NO_OBJECT_ATTRIBUTES,
+      WDF_DRIVER_CONFIG_INIT(function(_, init)
+        local pnp = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
+        pnp.EvtDevicePrepareHardware = EvtDevicePrepareHardware
+        WdfDeviceInitSetPnpPowerEventCallbacks(init, pnp)
+        local status = WdfDeviceCreate(init, WDF_NO_OBJECT_ATTRIBUTES)
+        return status
+      end))
+    m:wdf_add_device(driver, hw)
+    assert.are.equal(4, #got)
+    for _, g in ipairs(got) do
+      assert.is_false(g[1])
+      assert.truthy(g[2]:find("bad argument #2 to '[%w.]*WdfCmResourceListGetDescriptor'"), g[2])
+    end
+    assert.is_nil(got.beyond)
+    m:close()
+  end)
+end)
