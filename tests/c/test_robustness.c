@@ -10,12 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "base/dl_status.h"
-#include "machine/dl_machine.h"
-#include "memory/dl_physmem.h"
-#include "memory/dl_vspace.h"
-
-#define PS 4096u
+#include "rig.h"
 
 static int setup(void **state) {
   dl_machine_config cfg;
@@ -74,6 +69,45 @@ static void test_buffer_length_that_overflows_is_einval(void **state) {
   assert_null(r);
 }
 
+static int never(void *ctx, dl_device *dev, uint64_t base) {
+  (void)dev, (void)base;
+  ++*(int *)ctx;
+  return DL_KEEP_OBJECT;
+}
+
+static void never_list(void *ctx, dl_device *dev, dl_sglist *sg) {
+  (void)dev, (void)sg;
+  ++*(int *)ctx;
+}
+
+static void test_adapter_refuses_objects_of_another_machine(void **state) {
+  (void)state;
+  rig r1, r2;
+  assert_int_equal(rig_open(&r1, NULL), 0);
+  assert_int_equal(rig_open(&r2, NULL), 0);
+  dl_device_description d = rig_desc(1, 0, 1, 64 * 1024);
+  dl_adapter *a2;
+  uint32_t nmr;
+  assert_int_equal(dl_adapter_get(r2.m, r2.dev, &d, &a2, &nmr), DL_OK);
+  dl_region *b1, *b2;
+  assert_int_equal(dl_buffer_new(r1.m, 2 * PS, 0, DL_ALLOC_SCATTERED, DL_REGION_NONPAGED, &b1), DL_OK);
+  assert_int_equal(dl_buffer_new(r2.m, 2 * PS, 0, DL_ALLOC_SCATTERED, DL_REGION_NONPAGED, &b2), DL_OK);
+  dl_mdl *mdl1 = rig_mdl(&r1, b1), *mdl2 = rig_mdl(&r2, b2);
+  int calls = 0;
+  dl_machine_set_irql(r2.m, DL_DISPATCH_LEVEL);
+  assert_int_equal(dl_adapter_allocate_channel(a2, r1.dev, 1, never, &calls),
+                   DL_STATUS_INVALID_PARAMETER);
+  assert_int_equal(dl_adapter_get_sglist(a2, r1.dev, mdl2, b2->va, 2 * PS, never_list, &calls, 1, 0),
+                   DL_STATUS_INVALID_PARAMETER);
+  assert_int_equal(dl_adapter_get_sglist(a2, r2.dev, mdl1, b1->va, 2 * PS, never_list, &calls, 1, 0),
+                   DL_STATUS_INVALID_PARAMETER);
+  dl_machine_set_irql(r2.m, DL_PASSIVE_LEVEL);
+  assert_int_equal(calls, 0);
+  rig_close(&r1);  /* nothing of machine 2 names machine 1's objects */
+  dl_adapter_put(a2);
+  rig_close(&r2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -81,6 +115,7 @@ int main(void) {
     T(test_buffer_at_small_sizes_still_works),
     T(test_buffer_length_that_overflows_is_einval),
 #undef T
+    cmocka_unit_test(test_adapter_refuses_objects_of_another_machine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
