@@ -175,11 +175,43 @@ int ldl_getmethod(lua_State *L, int methods) {
   return lua_rawget(L, methods);
 }
 
-/* Checks a live object of class `name`. */
+/* A new machine id. */
+unsigned ldl_newmachineid(void) {
+  static unsigned next;
+  return ++next;
+}
+
+/* The machine of argument i if it is a machine or an object handle (whose
+** uservalue 1 is its machine handle), else NULL. */
+static const lmachine *arg_machine(lua_State *L, int i) {
+  if (lua_type(L, i) != LUA_TUSERDATA) return NULL;
+  const lmachine *lm = ldl_testclass(L, i, LDL_MACHINE);
+  if (lm) return lm;
+  if (lua_getiuservalue(L, i, 1) == LUA_TUSERDATA) lm = ldl_testclass(L, -1, LDL_MACHINE);
+  lua_pop(L, 1);
+  return lm;
+}
+
+/* Raises unless owner is the machine of the call's first object. */
+void ldl_checkowner(lua_State *L, int arg, const lmachine *owner, const char *what) {
+  if (arg <= 1) return;  /* the first object decides; negative: not an argument */
+  for (int i = 1; i < arg; i++) {
+    const lmachine *lm = arg_machine(L, i);
+    if (!lm) continue;
+    if (lm != owner)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s of machine#%d, the call is on machine#%d: "
+                                               "objects of two machines cannot be mixed", what,
+                                               (int)owner->id, (int)lm->id));
+    return;
+  }
+}
+
+/* Checks a live object of class `name` of the call's machine. */
 lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *what) {
   lobject *h = ldl_checkclass(L, arg, name);
   if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
   if (h->obj == NULL) luaL_argerror(L, arg, lua_pushfstring(L, "%s has been freed", what));
+  ldl_checkowner(L, arg, h->owner, what);
   return h;
 }
 
@@ -268,6 +300,8 @@ uint64_t ldl_checksize(lua_State *L, int arg) {
     uint64_t v;
     if (!ldl_parsesize(lua_tostring(L, arg), &v))
       luaL_argerror(L, arg, "size expected, like 4096, \"64K\", \"16G\" or \"1T\"");
+    if (v > (uint64_t)LUA_MAXINTEGER)  /* as an integer it would read as negative */
+      luaL_argerror(L, arg, "size beyond math.maxinteger");
     return v;
   }
   return ldl_checkuint(L, arg);
@@ -402,6 +436,8 @@ void ldl_initpins(lua_State *L, int arg) {
 void ldl_unpin(lua_State *L, lmachine *lm) {
   if (!lm->gone) return;
   ldl_pushmachine(L, lm->m);
+  if (lua_type(L, -1) != LUA_TUSERDATA)  /* never: __gc puts its machine back (m_gc) */
+    luaL_error(L, "machine#%d has no handle (collected)", (int)lm->id);
   if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
     for (lobject *h = lm->gone; h; h = h->gone) {
       lua_pushnil(L);

@@ -61,7 +61,11 @@ typedef struct lmachine {
   uint64_t raised;      /* reports up to this count were raised already */
   int depth;            /* Lua callbacks running: the machine may not close */
   struct lobject *gone; /* handles whose objects went away, to unpin */
+  unsigned id;          /* machine#id in messages (ldl_newmachineid) */
 } lmachine;
+
+/* A new machine id (a counter): errors name machines as machine#id. */
+unsigned ldl_newmachineid(void);
 
 /* Every object handle starts like this; uservalue 1 is the machine, 2 the
 ** object's Lua state (a table, made on first use: ldl_pushstate). A handle
@@ -147,8 +151,16 @@ void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods);
 lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj);
 
 /* Checks that argument `arg` is a live object of class `name` (its machine
-** open, the object not freed) and returns the handle. */
+** open, the object not freed, and of the machine of the call: see
+** ldl_checkowner) and returns the handle. */
 lobject *ldl_checkobject(lua_State *L, int arg, const char *name, const char *what);
+
+/* Every object belongs to one machine: raises "bad argument #arg to 'f'
+** (<what> of machine#A, the call is on machine#B)" unless `owner` (the
+** machine of the object at arg) is the machine of the first argument before
+** arg that is a machine or an object handle (no such argument: no check).
+** ldl_checkobject does it for every object argument. */
+void ldl_checkowner(lua_State *L, int arg, const lmachine *owner, const char *what);
 
 /* luaL_testudata and luaL_checkudata without a registry lookup by name on
 ** each call: the class metatable remembers its name (hot paths). */

@@ -33,6 +33,7 @@ void ldl_pushsglist(lua_State *L, int machine, dl_sglist *sg) {
 dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id) {
   lsglist *s = ldl_checkclass(L, arg, LDL_SGLIST);
   if (!s->h.owner->m) luaL_argerror(L, arg, "its machine is closed");
+  ldl_checkowner(L, arg, s->h.owner, "SCATTER_GATHER_LIST");
   *id = s->id;
   return s->h.obj;
 }

@@ -50,6 +50,12 @@ static int b_new(lua_State *L) {
   if (opt_field(L, 3, "paged") && lua_toboolean(L, -1)) kind = DL_REGION_PAGED;
   dl_region *r;
   int rc = dl_buffer_new(lm->m, length, (uint32_t)offset, policy, kind, &r);
+  if (rc == DL_ELIMIT)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "m:buffer: %I bytes is more than one buffer "
+                         "may take: at most %I pages (DL_BUFFER_MAX_PAGES, %I bytes at this page "
+                         "size), as each page costs host memory", (lua_Integer)length,
+                         (lua_Integer)DL_BUFFER_MAX_PAGES,
+                         (lua_Integer)(DL_BUFFER_MAX_PAGES * ps)));
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   ldl_newobject(L, LDL_BUFFER, 1, r);
   return 1;

@@ -170,6 +170,7 @@ static int m_new(lua_State *L) {
   lmachine *lm = lua_newuserdatauv(L, sizeof *lm, 2);
   memset(lm, 0, sizeof *lm);
   lm->error = LUA_NOREF;
+  lm->id = ldl_newmachineid();
   luaL_setmetatable(L, LDL_MACHINE);  /* closed until the core machine exists */
   char why[160];
   if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
@@ -221,10 +222,32 @@ static void close_machine(lua_State *L, lmachine *lm) {
   lua_setiuservalue(L, 1, 2);  /* the pending callbacks go with the machine */
 }
 
-/* __gc: frees quietly (a finalizer cannot report). */
+/* Runs the close hooks of the machine at 1 (protected from m_gc). */
+static int run_hooks(lua_State *L) {
+  ldl_run_close_hooks(L, 1);
+  return 0;
+}
+
+/* __gc: frees quietly (a finalizer cannot report). The collector has
+** already cleared the machine from the weak table core machine -> handle,
+** which everything the hooks and the engine's callbacks do looks up: the
+** handle goes back there until close_machine forgets it. An error in a hook
+** is a warning, and the machine is freed all the same. */
 static int m_gc(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
-  if (lm->m && lm->depth == 0) ldl_run_close_hooks(L, 1);
+  if (lm->m && lm->depth == 0) {
+    ldl_pushhandles(L);
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, -2, lm->m);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, run_hooks);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      lua_warning(L, "dma: closing a collected machine: ", 1);
+      lua_warning(L, lua_tostring(L, -1) ? lua_tostring(L, -1) : "error", 0);
+      lua_pop(L, 1);
+    }
+  }
   close_machine(L, lm);
   return 0;
 }

@@ -76,6 +76,7 @@ static lobject *check_wdf_object(lua_State *L, int arg) {
   lobject *h = lua_touserdata(L, arg);
   if (h->owner->m == NULL) luaL_argerror(L, arg, "its machine is closed");
   if (h->obj == NULL) luaL_argerror(L, arg, "the object has been deleted");
+  ldl_checkowner(L, arg, h->owner, "WDF object");
   return h;
 }
 

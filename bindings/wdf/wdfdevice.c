@@ -408,6 +408,7 @@ static int l_WdfCmResourceListGetCount(lua_State *L) {
 static int l_WdfCmResourceListGetDescriptor(lua_State *L) {
   ldl_checkclass(L, 1, LDL_RESLIST);
   lua_Integer i = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, i >= 0 && i <= 0xFFFFFFFF, 2, "Index must be a ULONG (0 to 0xFFFFFFFF)");
   lua_getiuservalue(L, 1, 1);
   lua_rawgeti(L, -1, i + 1);
   return 1;

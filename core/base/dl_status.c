@@ -13,6 +13,7 @@ static const char *const messages[DL_STATUS_COUNT] = {
   [DL_EBUSY] = "object in use",
   [DL_ERANGE] = "range outside the object",
   [DL_EIO] = "host file write failed",
+  [DL_ELIMIT] = "over an engine limit",
 };
 
 /* Returns a short, constant description of a status code. */

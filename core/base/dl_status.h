@@ -16,6 +16,7 @@ enum {
   DL_EBUSY,        /* the object is in use (locked pages, live partial MDLs) */
   DL_ERANGE,       /* an address range lies outside its object */
   DL_EIO,          /* a host file could not be written */
+  DL_ELIMIT,       /* over a limit the engine sets on what one call may cost the host */
   DL_STATUS_COUNT
 };
 

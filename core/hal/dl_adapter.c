@@ -514,6 +514,7 @@ void dl_adapter_queue_request(dl_adapter *a, dl_request *r) {
 uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                                      dl_adapter_control_fn control, void *ctx) {
   if (!dl_adapter_usable(a, "AllocateAdapterChannel")) return DL_STATUS_INVALID_PARAMETER;
+  if (dev->m != a->m) return DL_STATUS_INVALID_PARAMETER;  /* a device of another machine */
   dl_verify_irql(a->m, "AllocateAdapterChannel", 1, DL_DISPATCH_LEVEL);
   if (n > a->nmr) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS_AT_ONCE, n, a->nmr, 0,

@@ -111,7 +111,8 @@ int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t
 void dl_adapter_set_framework(dl_adapter *a, void *fw);
 
 /* AllocateAdapterChannel (DISPATCH_LEVEL): returns an NTSTATUS. `control`
-** runs now or later, in order, when the channel and n registers are free. */
+** runs now or later, in order, when the channel and n registers are free.
+** A device of another machine is STATUS_INVALID_PARAMETER. */
 uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                                      dl_adapter_control_fn control, void *ctx);
 
@@ -146,7 +147,8 @@ uint32_t dl_adapter_calculate_sglist(dl_adapter *a, dl_mdl *mdl, uint64_t va, ui
                                      uint32_t *list_size, uint32_t *map_registers);
 
 /* GetScatterGatherList / BuildScatterGatherList (buffer_length > 0):
-** returns an NTSTATUS; `control` runs now or later with the list. */
+** returns an NTSTATUS; `control` runs now or later with the list. A device
+** or an MDL of another machine is STATUS_INVALID_PARAMETER. */
 uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
                                uint32_t length, dl_list_control_fn control, void *ctx,
                                int write_to_device, uint64_t buffer_length);

@@ -185,6 +185,8 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
                                int write, uint64_t buffer_length) {
   const char *call = buffer_length ? "BuildScatterGatherList" : "GetScatterGatherList";
   if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
+  if (dev->m != a->m || (mdl && DL_OBJECT(mdl)->m != a->m))
+    return DL_STATUS_INVALID_PARAMETER;  /* a device or an MDL of another machine */
   dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);
   if (length == 0 || chain_covers(mdl, va, length) != DL_STATUS_SUCCESS)
     return DL_STATUS_INVALID_PARAMETER;

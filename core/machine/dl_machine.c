@@ -219,6 +219,7 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
   uint64_t ps = m->cfg.page_size;
   if (length == 0 || offset >= ps || length > UINT64_MAX - ps - offset) return DL_EINVAL;
   uint64_t npages = dl_span_pages(offset, length, ps);
+  if (npages > DL_BUFFER_MAX_PAGES) return DL_ELIMIT;  /* before any host memory */
   uint64_t *pfns = malloc(npages * sizeof *pfns);
   if (!pfns) return DL_ENOMEM;
   int rc = dl_physmem_alloc(m->mem, npages, policy, pfns);
