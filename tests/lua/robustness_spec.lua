@@ -172,7 +172,9 @@ describe("a machine dropped without m:close()", function()
     local grew = tonumber(out:match("(%-?%d+)"))
     assert.truthy(grew, out)
     if not os.getenv("SANITIZE") then  -- ASan's quarantine keeps freed memory resident
-      assert.is_true(grew < 4 * 1024, "RSS grew by " .. grew .. " KiB")
+      -- a dropped machine used to keep ~125 KiB (250 MiB over 2 000); what is
+      -- left is the allocator's high-water mark, a few MiB whatever the count
+      assert.is_true(grew < 32 * 1024, "RSS grew by " .. grew .. " KiB")
     end
   end)
 end)
