@@ -167,6 +167,20 @@ static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return c->f(c->ud, ptr, osize, nsize);
 }
 
+/* The counter's finalizer: puts the state's own allocator back (and frees
+** the counter) before the state closes. In stock lua5.4 the module is a
+** shared library that lua_close unloads after every finalizer made before
+** it ran; this one is made after the library was loaded, so it runs first
+** and the state never calls counting_alloc in an unloaded library. */
+static int restore_alloc(lua_State *L) {
+  void *ud;
+  if (lua_getallocf(L, &ud) != counting_alloc) return 0;
+  counting *c = ud;
+  lua_setallocf(L, c->f, c->ud);
+  c->f(c->ud, c, sizeof *c, 0);
+  return 0;
+}
+
 /* dma.allocations() -> blocks the Lua state allocated since the first call
 ** (the first call installs the counter and returns 0); for make bench's
 ** "Lua objects per request". */
@@ -182,6 +196,12 @@ static int l_allocations(lua_State *L) {
   c->f = f;
   c->ud = ud;
   c->blocks = 0;
+  lua_newuserdatauv(L, 0, 0);                     /* the sentinel that restores it */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, restore_alloc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, (void *)restore_alloc);  /* lives until the state closes */
   lua_setallocf(L, counting_alloc, c);
   lua_pushinteger(L, 0);
   return 1;

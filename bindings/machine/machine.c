@@ -8,6 +8,7 @@
 #include "hal/dl_adapter.h"
 #include "machine/dl_dmamap.h"
 #include "machine/dl_xlate.h"
+#include "machine/dl_trace.h"
 #include "machine/dl_traceout.h"
 #include "machine/dl_verifier.h"
 #include "io/dl_mdl.h"
@@ -134,8 +135,10 @@ static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
     lua_pop(L, 1);
   }
   if (!lua_isnil(L, -1)) {
-    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0, arg,
-                  "trace must be the number of records to keep (0: all), or { file =, keep = }");
+    luaL_argcheck(L, lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 &&
+                     (uint64_t)lua_tointeger(L, -1) <= DL_TRACE_MAX_CAPACITY, arg,
+                  "trace must be the number of records to keep (0: all, at most 2^26), or "
+                  "{ file =, keep = }");
     cfg->trace_capacity = (size_t)lua_tointeger(L, -1);
   }
   lua_pop(L, 10);

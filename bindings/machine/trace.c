@@ -107,8 +107,10 @@ static int t_hash(lua_State *L) {
 static int t_capacity(lua_State *L) {
   dl_trace *t = checktrace(L, NULL);
   lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 0, 2, "capacity must not be negative");
-  if (dl_trace_set_capacity(t, (size_t)n)) return luaL_error(L, "out of memory");
+  luaL_argcheck(L, n >= 0 && (uint64_t)n <= DL_TRACE_MAX_CAPACITY, 2,
+                lua_pushfstring(L, "capacity must be 0 (all) to %I records", (lua_Integer)DL_TRACE_MAX_CAPACITY));
+  int rc = dl_trace_set_capacity(t, (size_t)n);
+  if (rc) return ldl_statuserror(L, 2, rc, NULL);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/dl_hist.h"
+#include "base/dl_status.h"
 #include "machine/dl_clock.h"
 #include "machine/dl_context.h"
 #include "base/dl_vec.h"
@@ -65,11 +66,12 @@ void dl_trace_free(dl_trace *t) {
 
 /* Changes the ring capacity (0: unbounded); keeps the newest records. */
 int dl_trace_set_capacity(dl_trace *t, size_t capacity) {
+  if (capacity > DL_TRACE_MAX_CAPACITY) return DL_ELIMIT;
   size_t keep = t->len, cap = capacity;
   if (capacity && keep > capacity) keep = capacity;
   if (!capacity) cap = keep > 64 ? keep : 64;
   dl_trace_record *ring = malloc(cap * sizeof *ring);
-  if (!ring) return -1;
+  if (!ring) return DL_ENOMEM;
   for (size_t i = 0; i < keep; i++) ring[i] = *dl_trace_at(t, t->len - keep + i);
   free(t->ring);
   t->ring = ring;

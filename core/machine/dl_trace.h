@@ -45,7 +45,11 @@ void dl_trace_emit(dl_machine *m, dl_trace_kind kind, uint64_t obj, uint64_t a, 
 ** hash); statistics go on. */
 void dl_trace_enable(dl_trace *t, int on);
 
-/* Changes the ring capacity (0: unbounded); keeps the newest records. */
+/* The most records a bounded ring may keep (48 bytes each: 3 GiB). */
+#define DL_TRACE_MAX_CAPACITY ((size_t)1 << 26)
+
+/* Changes the ring capacity (0: unbounded); keeps the newest records.
+** DL_ELIMIT above DL_TRACE_MAX_CAPACITY, DL_ENOMEM without memory. */
 int dl_trace_set_capacity(dl_trace *t, size_t capacity);
 
 /* Records kept, and record i of them (0 is the oldest kept). */
