@@ -86,6 +86,42 @@ void ldl_pushownfields(lua_State *L, int arg) {
   lua_pop(L, 1);
 }
 
+/* Pushes the pool at key, made on first use. */
+static void push_pool(lua_State *L, const void *key) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+/* Pushes a table from the pool at key, or a new one; 1 if new. */
+int ldl_pool_take(lua_State *L, const void *key, int nrec) {
+  push_pool(L, key);                                  /* pool */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n == 0) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, nrec);
+    return 1;
+  }
+  lua_rawgeti(L, -1, n);                              /* pool, t */
+  lua_pushnil(L);
+  lua_rawseti(L, -3, n);
+  lua_remove(L, -2);
+  return 0;
+}
+
+/* Pops the table at -1 into the pool at key (up to max tables). */
+void ldl_pool_give(lua_State *L, const void *key, lua_Integer max) {
+  push_pool(L, key);                                  /* t, pool */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n < max) {
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, n + 1);
+  }
+  lua_pop(L, 2);
+}
+
 /* Sets field k of the table at -1 to v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);

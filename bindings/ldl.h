@@ -134,6 +134,15 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 ** __index for every other key. Pushes that field table. */
 void ldl_pushownfields(lua_State *L, int arg);
 
+/* Table pools, each keyed by a static address: a table the engine hands a
+** driver per request (a stack location, request parameters) is taken from
+** its pool and given back instead of made anew, so requests make no garbage.
+** ldl_pool_take pushes one (a new one with room for nrec fields if the pool
+** is empty) and returns 1 if it is new; ldl_pool_give pops the table at -1
+** into the pool unless the pool already holds max. */
+int ldl_pool_take(lua_State *L, const void *key, int nrec);
+void ldl_pool_give(lua_State *L, const void *key, lua_Integer max);
+
 /* Sets field k of the table at -1 to the integer v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 

@@ -79,13 +79,9 @@ static void recycle_stack(lua_State *L) {
   if (lua_rawgeti(L, -1, SLOT_STACK) == LUA_TTABLE) {  /* irp, state, stack */
     lua_pushnil(L);
     lua_rawseti(L, -3, SLOT_STACK);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);  /* irp, state, stack, pool */
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    if (n < STACK_POOL) {
-      lua_pushvalue(L, -2);
-      lua_rawseti(L, -2, n + 1);
-    }
+    ldl_pool_give(L, &STACK_POOL_KEY, STACK_POOL);       /* irp, state */
     lua_pop(L, 1);
+    return;
   }
   lua_pop(L, 2);
 }
@@ -371,17 +367,8 @@ static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
   ldl_pushstate(L, 1);
   if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
   lua_pop(L, 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);  /* state, pool */
-  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-  if (n > 0) {
-    lua_rawgeti(L, -1, n);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, n);
-  } else {
-    lua_createtable(L, 0, 3);
-  }
-  lua_remove(L, -2);                                   /* state, stack */
-  fill_stack(L, irp, n == 0);
+  int fresh = ldl_pool_take(L, &STACK_POOL_KEY, 3);   /* state, stack */
+  fill_stack(L, irp, fresh);
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, SLOT_STACK);
   return 1;

@@ -176,13 +176,9 @@ static void recycle_parameters(lua_State *L, int h) {
   if (lua_rawgetp(L, -1, &PARAMS_POOL_KEY) == LUA_TTABLE) {  /* state, params */
     lua_pushnil(L);
     lua_rawsetp(L, -3, &PARAMS_POOL_KEY);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    if (n < PARAMS_POOL) {
-      lua_pushvalue(L, -2);
-      lua_rawseti(L, -2, n + 1);
-    }
+    ldl_pool_give(L, &PARAMS_POOL_KEY, PARAMS_POOL);          /* state */
     lua_pop(L, 1);
+    return;
   }
   lua_pop(L, 2);
 }
@@ -196,17 +192,8 @@ static int l_WdfRequestGetParameters(lua_State *L) {
   ldl_pushstate(L, 1);
   if (lua_rawgetp(L, -1, &PARAMS_POOL_KEY) == LUA_TTABLE) return 1;
   lua_pop(L, 1);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);  /* state, pool */
-  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-  if (n > 0) {
-    lua_rawgeti(L, -1, n);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, n);
-  } else {
-    lua_createtable(L, 0, 2);
-  }
-  lua_remove(L, -2);                                    /* state, params */
-  fill_parameters(L, irp, n == 0);
+  int fresh = ldl_pool_take(L, &PARAMS_POOL_KEY, 2);   /* state, params */
+  fill_parameters(L, irp, fresh);
   lua_pushvalue(L, -1);
   lua_rawsetp(L, -3, &PARAMS_POOL_KEY);
   return 1;
