@@ -140,6 +140,9 @@ void ldl_setfields(lua_State *L, const char *name, const char *const fields[]) {
   lua_pop(L, 1);
 }
 
+/* An empty method list. */
+const luaL_Reg ldl_no_methods[] = { {NULL, NULL} };
+
 /* Adds methods to the method table of class `name`. */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods) {
   luaL_getmetatable(L, name);

@@ -151,6 +151,9 @@ void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 ** completion and help. */
 void ldl_setfields(lua_State *L, const char *name, const char *const fields[]);
 
+/* An empty method list, for classes with fields only. */
+extern const luaL_Reg ldl_no_methods[];
+
 /* Adds methods to the method table of class `name` (a layer adds its
 ** m:xxx() calls to the machine this way). */
 void ldl_addmethods(lua_State *L, const char *name, const luaL_Reg *methods);

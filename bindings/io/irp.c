@@ -525,10 +525,6 @@ static const luaL_Reg ios_meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg no_methods[] = {
-  {NULL, NULL}
-};
-
 static const luaL_Reg functions[] = {
   {"IoCallDriver", l_IoCallDriver},
   {"IoMarkIrpPending", l_IoMarkIrpPending},
@@ -548,7 +544,7 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 void ldl_open_irp(lua_State *L) {
   lua_createtable(L, STACK_POOL, 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);
-  ldl_newclass(L, LDL_IRP, irp_meta, no_methods, irp_index);
+  ldl_newclass(L, LDL_IRP, irp_meta, ldl_no_methods, irp_index);
   luaL_newmetatable(L, LDL_IOSTATUS);
   luaL_setfuncs(L, ios_meta, 0);
   lua_pop(L, 1);

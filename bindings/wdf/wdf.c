@@ -288,10 +288,6 @@ static const luaL_Reg plain_meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg no_methods[] = {
-  {NULL, NULL}
-};
-
 static const luaL_Reg functions[] = {
   {"WdfObjectDelete", l_WdfObjectDelete},
   {"WdfObjectGetTypedContext", l_WdfObjectGetTypedContext},
@@ -311,7 +307,7 @@ static const struct { const char *name; } nil_names[] = {
 /* Registers the WDF classes, calls and constants in the module at -1:
 ** this file's, then those of wdfdevice.c, wdfqueue.c and wdfinterrupt.c. */
 void ldl_open_wdf(lua_State *L) {
-  lwdf_newclass(L, LDL_WDFDRIVER, plain_meta, no_methods);
+  lwdf_newclass(L, LDL_WDFDRIVER, plain_meta, ldl_no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof nil_names / sizeof nil_names[0]; i++) {
     lua_pushnil(L);

@@ -351,10 +351,6 @@ static const luaL_Reg meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg no_methods[] = {
-  {NULL, NULL}
-};
-
 static const luaL_Reg functions[] = {
   {"WDF_DMA_ENABLER_CONFIG_INIT", l_WDF_DMA_ENABLER_CONFIG_INIT},
   {"WdfDmaEnablerCreate", l_WdfDmaEnablerCreate},
@@ -392,9 +388,9 @@ static const dl_wdk_value constants[] = {
 /* Registers the KMDF DMA classes, calls, constants, deleters and machine
 ** method in the module at -1 (after ldl_open_wdf, whose close it wraps). */
 void ldl_open_wdfdma(lua_State *L) {
-  lwdf_newclass(L, LDL_WDFDMAENABLER, meta, no_methods);
-  lwdf_newclass(L, LDL_WDFDMATRANSACTION, meta, no_methods);
-  lwdf_newclass(L, LDL_WDFCOMMONBUFFER, meta, no_methods);
+  lwdf_newclass(L, LDL_WDFDMAENABLER, meta, ldl_no_methods);
+  lwdf_newclass(L, LDL_WDFDMATRANSACTION, meta, ldl_no_methods);
+  lwdf_newclass(L, LDL_WDFCOMMONBUFFER, meta, ldl_no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof common_getters / sizeof common_getters[0]; i++) {
     lua_pushlightuserdata(L, (void *)&common_getters[i]);

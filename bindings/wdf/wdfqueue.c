@@ -459,10 +459,6 @@ static const luaL_Reg r_meta[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg no_methods[] = {
-  {NULL, NULL}
-};
-
 static const luaL_Reg functions[] = {
   {"WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE", l_WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE},
   {"WDF_IO_QUEUE_CONFIG_INIT", l_WDF_IO_QUEUE_CONFIG_INIT},
@@ -496,7 +492,7 @@ void lwdf_open_queue(lua_State *L) {
   lua_createtable(L, PARAMS_POOL, 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &PARAMS_POOL_KEY);
   lwdf_newclass(L, LDL_WDFQUEUE, q_meta, q_methods);
-  lwdf_newclass(L, LDL_WDFREQUEST, r_meta, no_methods);
+  lwdf_newclass(L, LDL_WDFREQUEST, r_meta, ldl_no_methods);
   luaL_setfuncs(L, functions, 0);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);
