@@ -122,6 +122,23 @@ void ldl_pool_give(lua_State *L, const void *key, lua_Integer max) {
   lua_pop(L, 2);
 }
 
+/* Pushes the Parameters table of the table at -1, made when fresh. */
+void ldl_pushparameters(lua_State *L, int fresh) {
+  if (!fresh) {
+    lua_getfield(L, -1, "Parameters");
+    return;
+  }
+  lua_createtable(L, 0, 3);                           /* t, params */
+  lua_createtable(L, 0, 3);                           /* t, params, rw */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "Read");
+  lua_setfield(L, -2, "Write");
+  lua_createtable(L, 0, 3);
+  lua_setfield(L, -2, "DeviceIoControl");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "Parameters");
+}
+
 /* Sets field k of the table at -1 to v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);

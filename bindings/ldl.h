@@ -143,6 +143,11 @@ void ldl_pushownfields(lua_State *L, int arg);
 int ldl_pool_take(lua_State *L, const void *key, int nrec);
 void ldl_pool_give(lua_State *L, const void *key, lua_Integer max);
 
+/* Pushes the Parameters table of the stack location or WDF_REQUEST_PARAMETERS
+** at -1: made when fresh (Read and Write one table, as they share storage in
+** the WDK's union, and DeviceIoControl), else the one it has. */
+void ldl_pushparameters(lua_State *L, int fresh);
+
 /* Sets field k of the table at -1 to the integer v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 

@@ -334,19 +334,7 @@ static int l_IoStartNextPacket(lua_State *L) {
 static void fill_stack(lua_State *L, dl_irp *irp, int fresh) {
   ldl_setint(L, "MajorFunction", dl_irp_major(irp));
   ldl_setint(L, "MinorFunction", 0);
-  if (fresh) {
-    lua_createtable(L, 0, 3);
-    lua_createtable(L, 0, 3);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "Read");
-    lua_setfield(L, -2, "Write");
-    lua_createtable(L, 0, 3);
-    lua_setfield(L, -2, "DeviceIoControl");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "Parameters");
-  } else {
-    lua_getfield(L, -1, "Parameters");
-  }
+  ldl_pushparameters(L, fresh);
   lua_getfield(L, -1, "Read");
   ldl_setint(L, "Length", (lua_Integer)dl_irp_length(irp));
   ldl_setint(L, "Key", 0);

@@ -145,19 +145,7 @@ static const char PARAMS_POOL_KEY = 0;
 ** are made if it is new, else refreshed in place. */
 static void fill_parameters(lua_State *L, dl_irp *irp, int fresh) {
   ldl_setint(L, "Type", dl_irp_major(irp));
-  if (fresh) {
-    lua_createtable(L, 0, 3);
-    lua_createtable(L, 0, 3);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "Read");  /* one table: they share storage in the union */
-    lua_setfield(L, -2, "Write");
-    lua_createtable(L, 0, 3);
-    lua_setfield(L, -2, "DeviceIoControl");
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "Parameters");
-  } else {
-    lua_getfield(L, -1, "Parameters");
-  }
+  ldl_pushparameters(L, fresh);
   lua_getfield(L, -1, "Read");
   ldl_setint(L, "Length", dl_irp_length(irp));
   ldl_setint(L, "Key", 0);
