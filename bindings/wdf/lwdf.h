@@ -32,6 +32,13 @@ void lwdf_pushstate(lua_State *L, void *obj);
 ** ContextTypeInfo, EvtCleanupCallback. */
 void lwdf_newobject(lua_State *L, lmachine *lm, void *obj, int attributes);
 
+/* Keeps the values at indexes v1 and v2 (0: none) under k1 and k2 in the
+** Lua state of the new handle at -1 (its config, its device...). */
+void lwdf_keep(lua_State *L, const char *k1, int v1, const char *k2, int v2);
+
+/* Puts STATUS_SUCCESS under the new handle at -1: returns 2 (status, handle). */
+int lwdf_created(lua_State *L);
+
 /* Registers a WDF class (a metatable whose handles WdfObjectDelete takes). */
 void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 

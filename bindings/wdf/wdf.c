@@ -124,6 +124,28 @@ void lwdf_newobject(lua_State *L, lmachine *lm, void *obj, int attributes) {
   apply_attributes(L, lua_gettop(L), attributes);
 }
 
+/* Keeps values in the new handle's Lua state. */
+void lwdf_keep(lua_State *L, const char *k1, int v1, const char *k2, int v2) {
+  v1 = v1 ? lua_absindex(L, v1) : 0;
+  v2 = v2 ? lua_absindex(L, v2) : 0;
+  ldl_pushstate(L, -1);
+  const char *keys[2] = {k1, k2};
+  int values[2] = {v1, v2};
+  for (int i = 0; i < 2; i++) {
+    if (!values[i]) continue;
+    lua_pushvalue(L, values[i]);
+    lua_setfield(L, -2, keys[i]);
+  }
+  lua_pop(L, 1);
+}
+
+/* status, handle. */
+int lwdf_created(lua_State *L) {
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
+  lua_insert(L, -2);
+  return 2;
+}
+
 /* Reads the NTSTATUS a driver callback returned. */
 uint32_t lwdf_checkstatus(lua_State *L, int idx, const char *fname) {
   int ok = 0;
@@ -250,15 +272,8 @@ static int l_WdfDriverCreate(lua_State *L) {
   }
   install_dispatch(L, 1);
   lwdf_newobject(L, lm, drv, 3);                      /* 6 */
-  ldl_pushstate(L, 6);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "DriverObject");
-  lua_pushvalue(L, 4);
-  lua_setfield(L, -2, "config");
-  lua_pop(L, 1);
-  lua_pushinteger(L, DL_STATUS_SUCCESS);
-  lua_insert(L, -2);
-  return 2;
+  lwdf_keep(L, "DriverObject", 1, "config", 4);
+  return lwdf_created(L);
 }
 
 /* WdfDriverWdmGetDriverObject(Driver) -> DRIVER_OBJECT */

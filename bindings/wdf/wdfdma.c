@@ -182,12 +182,7 @@ static int l_WdfDmaEnablerCreate(lua_State *L) {
   lua_pushinteger(L, st);
   if (st) return 1;
   lwdf_newobject(L, lm, e, 3);
-  ldl_pushstate(L, -1);
-  lua_pushvalue(L, 2);
-  lua_setfield(L, -2, "config");
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "device");
-  lua_pop(L, 1);
+  lwdf_keep(L, "config", 2, "device", 1);
   return 2;
 }
 

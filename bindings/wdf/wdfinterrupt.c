@@ -132,13 +132,8 @@ static int l_WdfInterruptCreate(lua_State *L) {
     return 1;
   }
   lwdf_newobject(L, dh->owner, wi, 3);
-  ldl_pushstate(L, -1);
-  lua_pushvalue(L, 4);
-  lua_setfield(L, -2, "config");
-  lua_pop(L, 1);
-  lua_pushinteger(L, DL_STATUS_SUCCESS);
-  lua_insert(L, -2);
-  return 2;
+  lwdf_keep(L, "config", 4, NULL, 0);
+  return lwdf_created(L);
 }
 
 /* WdfInterruptQueueDpcForIsr(Interrupt) -> BOOLEAN: KeInsertQueueDpc's result. */

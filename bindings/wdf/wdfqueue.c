@@ -356,15 +356,8 @@ static int l_WdfIoQueueCreate(lua_State *L) {
     return 1;
   }
   lwdf_newobject(L, dh->owner, q, 3);
-  ldl_pushstate(L, -1);
-  lua_pushvalue(L, 6);
-  lua_setfield(L, -2, "config");
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "device");
-  lua_pop(L, 1);
-  lua_pushinteger(L, DL_STATUS_SUCCESS);
-  lua_insert(L, -2);
-  return 2;
+  lwdf_keep(L, "config", 6, "device", 1);
+  return lwdf_created(L);
 }
 
 /* WdfDeviceGetDefaultQueue(Device) -> WDFQUEUE or nil */
