@@ -139,6 +139,12 @@ void ldl_pushparameters(lua_State *L, int fresh) {
   lua_setfield(L, -3, "Parameters");
 }
 
+/* Pushes a new table of counters. */
+void ldl_pushints(lua_State *L, const ldl_int *f, size_t n, int extra) {
+  lua_createtable(L, 0, (int)n + extra);
+  for (size_t i = 0; i < n; i++) ldl_setint(L, f[i].name, (lua_Integer)f[i].v);
+}
+
 /* Sets field k of the table at -1 to v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);

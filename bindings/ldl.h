@@ -148,6 +148,12 @@ void ldl_pool_give(lua_State *L, const void *key, lua_Integer max);
 ** the WDK's union, and DeviceIoControl), else the one it has. */
 void ldl_pushparameters(lua_State *L, int fresh);
 
+/* One named counter of a statistics table. */
+typedef struct ldl_int { const char *name; uint64_t v; } ldl_int;
+
+/* Pushes a new table of the n counters f (room for `extra` more fields). */
+void ldl_pushints(lua_State *L, const ldl_int *f, size_t n, int extra);
+
 /* Sets field k of the table at -1 to the integer v. */
 void ldl_setint(lua_State *L, const char *k, lua_Integer v);
 

@@ -439,7 +439,7 @@ static int m_stats(lua_State *L) {
   dl_physmem_get_stats(dl_machine_physmem(lm->m), &st);
   dl_clock *c = dl_machine_clock(lm->m);
   uint64_t ps = dl_machine_page_size(lm->m), mdls = dl_machine_count(lm->m, &dl_mdl_type);
-  struct { const char *name; uint64_t v; } f[] = {
+  const ldl_int f[] = {
     {"ram_bytes", st.ram_pages * ps}, {"free_bytes", st.free_pages * ps},
     {"touched_pages", st.touched_pages}, {"host_bytes", st.host_bytes},
     {"buffers", dl_vspace_count(dl_machine_vspace(lm->m))}, {"mdls", mdls},
@@ -448,11 +448,7 @@ static int m_stats(lua_State *L) {
     {"now", dl_clock_now(c)}, {"events_pending", dl_clock_pending(c)},
     {"events_run", dl_clock_dispatched(c)},
   };
-  lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]) + 2);
-  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-    lua_pushinteger(L, (lua_Integer)f[i].v);
-    lua_setfield(L, -2, f[i].name);
-  }
+  ldl_pushints(L, f, sizeof f / sizeof f[0], 2);
   uint64_t first;
   uint32_t nregs = dl_machine_map_register_pages(lm->m, &first);  /* RAM reserved at boot */
   lua_pushinteger(L, nregs);

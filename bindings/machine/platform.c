@@ -112,11 +112,6 @@ uint64_t ldl_device_id(dl_machine *m, const char *who) {
 
 /* ---- statistics ------------------------------------------------------------------- */
 
-static void set_int(lua_State *L, const char *name, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, name);
-}
-
 /* m:iommu_stats() -> {mappings=, unmaps=, iotlb_hits=, ...}, or nil without an IOMMU. */
 static int m_iommu_stats(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
@@ -124,17 +119,13 @@ static int m_iommu_stats(lua_State *L) {
   if (!io) return 0;
   dl_iommu_stats st;
   dl_iommu_get_stats(io, &st);
-  lua_createtable(L, 0, 10);
-  set_int(L, "mappings", st.mappings);
-  set_int(L, "unmaps", st.unmaps);
-  set_int(L, "iotlb_hits", st.iotlb_hits);
-  set_int(L, "iotlb_misses", st.iotlb_misses);
-  set_int(L, "faults", st.faults);
-  set_int(L, "invalidations", st.invalidations);
-  set_int(L, "stall_ns", st.stall_ns);
-  set_int(L, "live_mappings", st.live_mappings);
-  set_int(L, "pending_unmaps", st.pending_unmaps);
-  set_int(L, "domains", st.domains);
+  const ldl_int f[] = {
+    {"mappings", st.mappings}, {"unmaps", st.unmaps}, {"iotlb_hits", st.iotlb_hits},
+    {"iotlb_misses", st.iotlb_misses}, {"faults", st.faults}, {"invalidations", st.invalidations},
+    {"stall_ns", st.stall_ns}, {"live_mappings", st.live_mappings},
+    {"pending_unmaps", st.pending_unmaps}, {"domains", st.domains},
+  };
+  ldl_pushints(L, f, sizeof f / sizeof f[0], 0);
   return 1;
 }
 
@@ -147,10 +138,10 @@ static int m_iommu_faults(lua_State *L) {
   for (size_t i = 0; i < n; i++) {
     const dl_iommu_fault *f = dl_iommu_fault_at(io, i);
     lua_createtable(L, 0, 6);
-    set_int(L, "device", f->dev);
-    set_int(L, "iova", f->iova);
-    set_int(L, "time", f->time);
-    set_int(L, "domain", f->domain);
+    ldl_setint(L, "device", (lua_Integer)f->dev);
+    ldl_setint(L, "iova", (lua_Integer)f->iova);
+    ldl_setint(L, "time", (lua_Integer)f->time);
+    ldl_setint(L, "domain", (lua_Integer)f->domain);
     lua_pushstring(L, f->access == DL_XLATE_WRITE ? "write" : "read");
     lua_setfield(L, -2, "access");
     lua_pushstring(L, dl_iommu_reason_text(f->reason));
@@ -169,17 +160,13 @@ static int m_swiotlb_stats(lua_State *L) {
   dl_swiotlb_stats st;
   dl_swiotlb_get_stats(s, &st);
   if (lua_toboolean(L, 2)) dl_swiotlb_reset_hiwater(s);
-  lua_createtable(L, 0, 9);
-  set_int(L, "io_tlb_nslabs", st.nslabs);
-  set_int(L, "io_tlb_used", st.used);
-  set_int(L, "io_tlb_used_hiwater", st.used_hiwater);
-  set_int(L, "max_mapping_size", dl_swiotlb_max_mapping(s));
-  set_int(L, "maps", st.maps);
-  set_int(L, "unmaps", st.unmaps);
-  set_int(L, "failures", st.failures);
-  set_int(L, "bytes_bounced", st.bytes_bounced);
-  set_int(L, "copies_to_bounce", st.copies_to_bounce);
-  set_int(L, "copies_from_bounce", st.copies_from_bounce);
+  const ldl_int f[] = {
+    {"io_tlb_nslabs", st.nslabs}, {"io_tlb_used", st.used}, {"io_tlb_used_hiwater", st.used_hiwater},
+    {"max_mapping_size", dl_swiotlb_max_mapping(s)}, {"maps", st.maps}, {"unmaps", st.unmaps},
+    {"failures", st.failures}, {"bytes_bounced", st.bytes_bounced},
+    {"copies_to_bounce", st.copies_to_bounce}, {"copies_from_bounce", st.copies_from_bounce},
+  };
+  ldl_pushints(L, f, sizeof f / sizeof f[0], 0);
   return 1;
 }
 
