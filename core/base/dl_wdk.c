@@ -202,9 +202,9 @@ static int prefixed(const char *name, const char *const *list) {
 static int routine_prefixed(const char *name) {
   for (size_t i = 0; routine_prefixes[i]; i++) {
     size_t n = strlen(routine_prefixes[i]);
-    char c = name[n];
-    if (strncmp(name, routine_prefixes[i], n) == 0 && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-      return 1;
+    if (strncmp(name, routine_prefixes[i], n) != 0) continue;
+    char c = name[n];  /* the name is at least as long as the prefix */
+    if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
   }
   return 0;
 }
@@ -223,7 +223,8 @@ static dl_wdk_kind classify_caps(const char *name) {
     word = strlen(caps_words[i]) == w && strncmp(name, caps_words[i], w) == 0;
   if (!word && !(n > 6 && strcmp(name + n - 6, "_LEVEL") == 0)) return DL_WDK_OTHER;
   if (strncmp(name, "READ_", 5) == 0 || strncmp(name, "WRITE_", 6) == 0 ||
-      (n > 5 && strcmp(name + n - 5, "_INIT") == 0) || strstr(name, "_INIT_") || strncmp(name, "WDF_DECLARE", 11) == 0 ||
+      (n > 5 && strcmp(name + n - 5, "_INIT") == 0) || strstr(name, "_INIT_") ||
+      strncmp(name, "WDF_DECLARE", 11) == 0 ||
       strstr(name, "_TIMEOUT_IN_") || strstr(name, "_TO_TYPE_INFO") || strncmp(name, "WDF_ALIGN_", 10) == 0)
     return DL_WDK_ROUTINE;
   return DL_WDK_CONSTANT;
