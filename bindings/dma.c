@@ -68,9 +68,75 @@ static int l_NT_SUCCESS(lua_State *L) {
   return 1;
 }
 
+/* CTL_CODE(DeviceType, Function, Method, Access): an IOCTL code. */
+static int l_CTL_CODE(lua_State *L) {
+  uint32_t v[4];
+  for (int i = 0; i < 4; i++) {
+    lua_Integer x = luaL_checkinteger(L, i + 1);
+    static const lua_Integer max[4] = {0xFFFF, 0xFFF, 3, 3};  /* the field widths */
+    luaL_argcheck(L, x >= 0 && x <= max[i], i + 1, "out of the field's range");
+    v[i] = (uint32_t)x;
+  }
+  lua_pushinteger(L, (lua_Integer)dl_ctl_code(v[0], v[1], v[2], v[3]));
+  return 1;
+}
+
+/* The __index of the module and of the tables dma.export fills: a name the
+** lab does not provide that reads as a WDK routine or value is an error
+** saying so (not a nil a driver would call or pass on); NULL-valued WDK
+** names and every other name are nil. Upvalue 1: the table's previous
+** __index (a table or function), consulted first; false when none. */
+static int wdk_index(lua_State *L) {
+  if (lua_toboolean(L, lua_upvalueindex(1))) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    if (lua_isfunction(L, -2)) {
+      lua_pushvalue(L, 1);
+      lua_insert(L, -2);
+      lua_call(L, 2, 1);
+    } else {
+      lua_gettable(L, -2);
+    }
+    if (!lua_isnil(L, -1)) return 1;
+  }
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  const char *name = lua_tostring(L, 2);
+  switch (dl_wdk_classify(name)) {
+  case DL_WDK_ROUTINE:
+    return luaL_error(L, "%s is a WDK routine dmalab does not model yet", name);
+  case DL_WDK_CONSTANT:
+    return luaL_error(L, "%s is a WDK constant dmalab does not model yet", name);
+  default:
+    return 0;
+  }
+}
+
+/* Gives the table at idx wdk_index as __index, chained after the __index
+** it has (once: a table that has it already is left alone). */
+static void set_wdk_index(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (!lua_getmetatable(L, idx)) {
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setmetatable(L, idx);
+  }
+  int t = lua_getfield(L, -1, "__index");
+  if (t == LUA_TFUNCTION && lua_tocfunction(L, -1) == wdk_index) {
+    lua_pop(L, 2);
+    return;
+  }
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+  }
+  lua_pushcclosure(L, wdk_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* dma.export([env]) -> env: copies the WDK-named API (capitalised names)
-** into env (default _G) and keeps its PAGE_SIZE in step with the current
-** machine. */
+** into env (default _G), keeps its PAGE_SIZE in step with the current
+** machine and makes a WDK name the lab lacks an error there. */
 static int l_export(lua_State *L) {
   if (lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
@@ -96,6 +162,7 @@ static int l_export(lua_State *L) {
   lua_setfield(L, 1, "PAGE_SIZE");
   lua_pushinteger(L, __builtin_ctzll(page_size(L)));
   lua_setfield(L, 1, "PAGE_SHIFT");
+  set_wdk_index(L, 1);
   return 1;
 }
 
@@ -240,6 +307,7 @@ static const luaL_Reg functions[] = {
   {"PAGE_ALIGN", l_PAGE_ALIGN},
   {"ROUND_TO_PAGES", l_ROUND_TO_PAGES},
   {"NT_SUCCESS", l_NT_SUCCESS},
+  {"CTL_CODE", l_CTL_CODE},
   {"current", l_current},
   {"hex", l_hex},
   {"status_name", l_status_name},
@@ -269,6 +337,9 @@ int luaopen_dma(lua_State *L) {
   size_t nstatus;
   const dl_wdk_value *statuses = dl_ntstatus_table(&nstatus);
   ldl_setvalues(L, statuses, nstatus);  /* STATUS_*: core's one table */
+  size_t nio;
+  const dl_wdk_value *io = dl_wdk_io_table(&nio);
+  ldl_setvalues(L, io, nio);  /* FILE_DEVICE_*, METHOD_*, pool and WDF I/O types */
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "TRUE");
   lua_pushboolean(L, 0);
@@ -306,5 +377,6 @@ int luaopen_dma(lua_State *L) {
   lua_setfield(L, -2, "PAGE_SIZE");
   lua_pushinteger(L, 12);
   lua_setfield(L, -2, "PAGE_SHIFT");
+  set_wdk_index(L, -1);
   return 1;
 }
