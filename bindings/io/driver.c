@@ -16,7 +16,6 @@
 #include "machine/dl_object.h"
 #include "../ldl.h"
 
-#define FILE_DEVICE_DISK 0x07
 #define FILE_DEVICE_UNKNOWN 0x22
 
 /* Checks a MajorFunction table (IRP_MJ_* keys, functions as values);
@@ -271,9 +270,5 @@ void ldl_open_driver(lua_State *L) {
   static const char *const fields[] = {"MajorFunction", "DriverStartIo", "DriverUnload", "DriverName",
                                        "name", NULL};
   ldl_setfields(L, LDL_DRIVER, fields);
-  luaL_setfuncs(L, functions, 0);
-  lua_pushinteger(L, FILE_DEVICE_DISK);
-  lua_setfield(L, -2, "FILE_DEVICE_DISK");
-  lua_pushinteger(L, FILE_DEVICE_UNKNOWN);
-  lua_setfield(L, -2, "FILE_DEVICE_UNKNOWN");
+  luaL_setfuncs(L, functions, 0);  /* FILE_DEVICE_*: dma.c exports core's one table */
 }
