@@ -639,28 +639,185 @@ void ldl_takecallback(lua_State *L, lmachine *lm, int ref) {
   lua_remove(L, -3);
 }
 
-/* Calls a Lua callback for the engine; keeps its error for ldl_rethrow.
-** While it runs the machine is in use (depth), so it cannot be closed
-** under the engine's feet. */
-int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
-  lm->depth++;
-  int status = dl_docall(L, narg, nres);
-  lm->depth--;
+/* ---- instruction limits -------------------------------------------------- */
+
+/* Lua instructions between two calls of the count hook (fewer if a limit is
+** smaller). */
+#define LIMIT_STEP 1000
+
+/* One callback under the count hook: on the C stack of ldl_callback, found
+** by the hook through the registry (a hook gets no pointer of its own). */
+typedef struct limit_frame {
+  lmachine *lm;                   /* NULL: no limits, no hook */
+  const char *what, *of;
+  uint64_t id;
+  uint64_t count;                 /* instructions run by this callback */
+  int step;                       /* instructions per hook call */
+  int struck;                     /* a limit struck: raise at each instruction */
+  lua_Hook hook;                  /* the hook to put back after */
+  int mask, hookcount;
+  struct limit_frame *outer;      /* the callback this one runs inside */
+} limit_frame;
+
+/* A hook that was there before the count hook (dmalab test's own count
+** hook, a debugger's): the count hook takes its place for good and calls it
+** on with its events and cadence, since lua_sethook restarts the count and
+** swapping hooks at each callback would keep a counting hook from firing. */
+typedef struct limit_chain {
+  lua_Hook hook;
+  int mask;
+} limit_chain;
+
+static const char frame_key = 0;  /* registry[&frame_key] = the innermost frame */
+static const char chain_key = 0;  /* registry[&chain_key] = the limit_chain */
+
+/* Names the callback the next ldl_callback makes. */
+void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id) {
+  lm->where = what;
+  lm->where_of = of;
+  lm->where_id = id;
+}
+
+static void limit_hook(lua_State *L, lua_Debug *ar);
+
+/* Raises "limit: <which> exceeded N Lua instructions (in <where>)", and again
+** at each instruction after, so a pcall in the runaway code cannot go on. */
+static void limit_strike(lua_State *L, limit_frame *f, const char *which, uint64_t n) {
+  if (!f->struck) lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);
+  f->struck = 1;
+  if (f->what && f->of)
+    lua_pushfstring(L, "%s of %s#%I", f->what, f->of, (lua_Integer)f->id);
+  else
+    lua_pushstring(L, f->what ? f->what : "a Lua callback");
+  luaL_error(L, "limit: %s exceeded %I Lua instructions (in %s)", which, (lua_Integer)n,
+             lua_tostring(L, -1));
+}
+
+/* The limit_chain of the state (made on first use). */
+static limit_chain *get_chain(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &chain_key) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    limit_chain *c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->hook = NULL;
+    c->mask = 0;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &chain_key);
+  }
+  limit_chain *c = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return c;
+}
+
+/* Checks the frame's limits after `step` more instructions. */
+static void limit_count(lua_State *L, limit_frame *f) {
+  lmachine *lm = f->lm;
+  if (!f->struck) {
+    f->count += (uint64_t)f->step;
+    lm->run_count += (uint64_t)f->step;
+  }
+  if (lm->limit_callback && f->count >= lm->limit_callback)
+    limit_strike(L, f, "callback", lm->limit_callback);
+  if (lm->limit_run && lm->run_count >= lm->limit_run)
+    limit_strike(L, f, "run", lm->limit_run);
+}
+
+/* The count hook: counts for the innermost callback and its run; passes
+** the events a hook it took the place of asked for on to it. */
+static void limit_hook(lua_State *L, lua_Debug *ar) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &frame_key);
+  limit_frame *f = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (f && f->struck) limit_count(L, f);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &chain_key);
+  limit_chain *c = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  int bit = ar->event == LUA_HOOKTAILCALL ? LUA_MASKCALL : 1 << ar->event;
+  if (c && c->hook && (c->mask & bit)) c->hook(L, ar);
+  if (f && ar->event == LUA_HOOKCOUNT) limit_count(L, f);
+}
+
+/* Installs the count hook for a callback on lm (nothing if it has no limits). */
+static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
+  f->lm = NULL;
+  f->what = lm->where;
+  f->of = lm->where_of;
+  f->id = lm->where_id;
+  lm->where = NULL;
+  if (!lm->limit_callback && !lm->limit_run) return;
+  if (!lm->running && lm->depth == 0) lm->run_count = 0;  /* a call from the top level */
+  f->lm = lm;
+  f->count = 0;
+  f->struck = 0;
+  lua_Hook h = lua_gethook(L);
+  int mask = lua_gethookmask(L), count = lua_gethookcount(L);
+  if (h == NULL) {  /* the usual case: the hook is there during the callback only */
+    uint64_t step = LIMIT_STEP;
+    if (lm->limit_callback && lm->limit_callback < step) step = lm->limit_callback;
+    if (lm->limit_run && lm->limit_run < step) step = lm->limit_run;
+    get_chain(L)->hook = NULL;
+    lua_sethook(L, limit_hook, LUA_MASKCOUNT, (int)step);
+  } else if (h != limit_hook) {  /* take the place of the hook found */
+    limit_chain *c = get_chain(L);
+    c->hook = h;
+    c->mask = mask;
+    if (!(mask & LUA_MASKCOUNT) || count <= 0) count = LIMIT_STEP;
+    lua_sethook(L, limit_hook, mask | LUA_MASKCOUNT, count);
+    h = limit_hook;
+    mask |= LUA_MASKCOUNT;
+  }
+  f->hook = h;
+  f->mask = mask;
+  f->hookcount = count;
+  f->step = lua_gethookcount(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &frame_key);
+  f->outer = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  lua_pushlightuserdata(L, f);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &frame_key);
+}
+
+/* Puts back the hook found (unless the count hook took its place); the
+** outer callback counts this one's instructions. */
+static void limit_leave(lua_State *L, limit_frame *f) {
+  if (f->lm == NULL) return;
+  if (f->hook != limit_hook || f->struck || lua_gethook(L) != limit_hook)
+    lua_sethook(L, f->hook, f->mask, f->hookcount);
+  if (f->outer) f->outer->count += f->count;
+  if (f->outer) lua_pushlightuserdata(L, f->outer);
+  else lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &frame_key);
+}
+
+/* Keeps the error of a failed callback (the first one) for ldl_rethrow. */
+static int keep_error(lua_State *L, lmachine *lm, int status) {
   if (status == LUA_OK) return 1;
   if (lm->error == LUA_NOREF) lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
   else lua_pop(L, 1);  /* the first error is the one that matters */
   return 0;
 }
 
+/* Calls a Lua callback for the engine; keeps its error for ldl_rethrow.
+** While it runs the machine is in use (depth), so it cannot be closed
+** under the engine's feet; the instruction limits hold. */
+int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
+  limit_frame f;
+  limit_enter(L, lm, &f);
+  lm->depth++;
+  int status = dl_docall(L, narg, nres);
+  lm->depth--;
+  limit_leave(L, &f);
+  return keep_error(L, lm, status);
+}
+
 /* Like ldl_callback, with the error kept as raised (no traceback). */
 int ldl_pcall(lua_State *L, lmachine *lm, int narg, int nres) {
+  limit_frame f;
+  limit_enter(L, lm, &f);
   lm->depth++;
   int status = lua_pcall(L, narg, nres, 0);
   lm->depth--;
-  if (status == LUA_OK) return 1;
-  if (lm->error == LUA_NOREF) lm->error = luaL_ref(L, LUA_REGISTRYINDEX);
-  else lua_pop(L, 1);
-  return 0;
+  limit_leave(L, &f);
+  return keep_error(L, lm, status);
 }
 
 /* Raises the error a callback left, if any. */

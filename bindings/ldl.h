@@ -62,7 +62,25 @@ typedef struct lmachine {
   int depth;            /* Lua callbacks running: the machine may not close */
   struct lobject *gone; /* handles whose objects went away, to unpin */
   unsigned id;          /* machine#id in messages (ldl_newmachineid) */
+  /* Limits on Lua run on the engine's behalf (0: none), counted by a count
+  ** hook that ldl_callback installs around each callback. */
+  uint64_t limit_callback;  /* Lua instructions per callback */
+  uint64_t limit_run;       /* Lua instructions per run (m:run, m:run_until,
+                            ** m:step, or one call from the top level) */
+  uint64_t run_count;       /* instructions counted in this run */
+  int running;              /* a m:run/run_until/step is on */
+  const char *where, *where_of;  /* what the next callback is (ldl_where) */
+  uint64_t where_id;
 } lmachine;
+
+/* The defaults of dma.machine{ limits = {...} }. */
+#define LDL_CALLBACK_INSTRUCTIONS UINT64_C(100000000)
+#define LDL_RUN_INSTRUCTIONS UINT64_C(10000000000)
+
+/* Names the callback the next ldl_callback/ldl_pcall on lm makes, for the
+** message of a limit that strikes in it: `what` ("the DPC routine") of
+** `of`#id ("KDPC", 3); of may be NULL. The strings must be constants. */
+void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id);
 
 /* A new machine id (a counter): errors name machines as machine#id. */
 unsigned ldl_newmachineid(void);
@@ -257,7 +275,9 @@ void ldl_takecallback(lua_State *L, lmachine *lm, int ref);
 
 /* Calls the function under narg arguments (and the error handler) on behalf
 ** of the engine: an error is kept to be raised by ldl_rethrow once the
-** engine call returns. Returns 1 if the call succeeded. */
+** engine call returns. Returns 1 if the call succeeded. The machine's
+** instruction limits hold during the call: over one, the callback fails
+** with "limit: callback exceeded N Lua instructions (in ...)". */
 int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres);
 
 /* Like ldl_callback without the traceback: the error is kept as raised

@@ -136,6 +136,7 @@ static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
   lua_insert(L, -2);
   lua_pushlightuserdata(L, (void *)(uintptr_t)base);
   lua_insert(L, -2);                            /* fn, device, irp, base, context */
+  ldl_where(lm, "the AdapterControl routine", "DEVICE_OBJECT", DL_OBJECT(dev)->id);
   if (!ldl_callback(L, lm, 4, 1)) return 0;
   int ok = 0;
   lua_Integer action = lua_tointegerx(L, -1, &ok);
@@ -267,6 +268,7 @@ static void on_list_control(void *ctx, dl_device *dev, dl_sglist *sg) {
   ldl_pushsglist(L, -3, sg);                    /* fn, context, machine, device, irp, list */
   lua_rotate(L, -5, -1);                        /* fn, machine, device, irp, list, context */
   lua_remove(L, -5);
+  ldl_where(lm, "the AdapterListControl routine", "DEVICE_OBJECT", DL_OBJECT(dev)->id);
   ldl_callback(L, lm, 4, 0);
 }
 

@@ -47,6 +47,7 @@ static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
   lua_rawseti(L, slots, SLOT_ARG2);
   lua_remove(L, slots);
   lua_remove(L, dh);
+  ldl_where(lm, "the DPC routine", "KDPC", DL_OBJECT(dpc)->id);
   if (!ldl_callback(L, lm, 4, 0)) dl_clock_stop(dl_machine_clock(m));
 }
 

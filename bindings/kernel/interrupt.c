@@ -31,6 +31,7 @@ static int on_isr(void *ctx, dl_interrupt *intr) {
   lua_rawgeti(L, -3, 2);                  /* ..., routine, interrupt, ServiceContext */
   lua_remove(L, -4);
   lua_remove(L, -4);
+  ldl_where(lm, "the ISR", "KINTERRUPT", DL_OBJECT(intr)->id);
   if (!ldl_callback(L, lm, 2, 1)) {
     dl_clock_stop(dl_machine_clock(m));
     return 1;  /* claimed, so a broken ISR does not look like a storm */

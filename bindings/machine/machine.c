@@ -81,8 +81,55 @@ static void read_ram(lua_State *L, int arg, dl_machine_config *cfg) {
 static const char *const machine_options[] = {
   "ram", "seed", "page_size", "alloc", "coherent", "map_registers", "adapter_map_registers",
   "cpus", "dpc_latency", "interrupt_latency", "trace", "verifier", "current", "iommu",
-  "bounce_policy", "swiotlb", NULL
+  "bounce_policy", "swiotlb", "limits", NULL
 };
+
+/* ---- limits = { ... } ------------------------------------------------------ */
+
+/* The limits of one machine (0: none); see README "Limits and safety". */
+typedef struct limits {
+  uint64_t callback_instructions, run_instructions, events_without_progress;
+} limits;
+
+static const char *const limit_names[] = {"callback_instructions", "run_instructions",
+                                          "events_without_progress", NULL};
+
+/* Reads limits = { callback_instructions =, run_instructions =,
+** events_without_progress = } from the options at arg into *lim (which
+** holds the defaults): non-negative integers, 0 for no limit. */
+static void read_limits(lua_State *L, int arg, limits *lim) {
+  lim->callback_instructions = LDL_CALLBACK_INSTRUCTIONS;
+  lim->run_instructions = LDL_RUN_INSTRUCTIONS;
+  lim->events_without_progress = DL_CLOCK_STALL_LIMIT;
+  if (!lua_istable(L, arg)) return;
+  int t = lua_getfield(L, arg, "limits");
+  if (t != LUA_TNIL) {
+    luaL_argcheck(L, t == LUA_TTABLE, arg, "limits must be a table { callback_instructions =, "
+                                           "run_instructions =, events_without_progress = }");
+    ldl_checkoptions(L, lua_gettop(L), "limits", limit_names);
+    uint64_t *v[] = {&lim->callback_instructions, &lim->run_instructions,
+                     &lim->events_without_progress};
+    for (int i = 0; limit_names[i]; i++) {
+      if (lua_getfield(L, -1, limit_names[i]) != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+          luaL_argerror(L, arg, lua_pushfstring(L, "limits.%s must be a non-negative integer "
+                                                   "(0: no limit)", limit_names[i]));
+        *v[i] = (uint64_t)lua_tointeger(L, -1);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Pushes the machine's limits as a table, as dma.machine{ limits = } takes them. */
+static void push_limits(lua_State *L, const lmachine *lm) {
+  lua_createtable(L, 0, 3);
+  ldl_setint(L, "callback_instructions", (lua_Integer)lm->limit_callback);
+  ldl_setint(L, "run_instructions", (lua_Integer)lm->limit_run);
+  ldl_setint(L, "events_without_progress",
+             (lua_Integer)dl_clock_stall_limit(dl_machine_clock(lm->m)));
+}
 
 /* Reads options from the table at `arg` into cfg. */
 static void read_config(lua_State *L, int arg, dl_machine_config *cfg) {
@@ -164,6 +211,8 @@ static int m_new(lua_State *L) {
   dl_machine_config cfg;
   read_config(L, 1, &cfg);
   int record = read_verifier_mode(L, 1);
+  limits lim;
+  read_limits(L, 1, &lim);
   int make_current = 1;
   if (lua_istable(L, 1)) {
     lua_getfield(L, 1, "current");
@@ -186,6 +235,9 @@ static int m_new(lua_State *L) {
                                "or RAM below 4 GiB)");
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
+  lm->limit_callback = lim.callback_instructions;
+  lm->limit_run = lim.run_instructions;
+  dl_clock_set_stall_limit(dl_machine_clock(lm->m), lim.events_without_progress);
   dl_machine_set_data(lm->m, lm);
   if (lua_istable(L, 1)) {  /* trace = { file = } streams the trace */
     int top = lua_gettop(L);
@@ -331,7 +383,7 @@ static void push_ram(lua_State *L, dl_machine *m) {
   }
 }
 
-/* Fields: seed, page_size, alloc, now, ram; otherwise methods. */
+/* Fields: seed, page_size, alloc, now, ram, limits; otherwise methods. */
 static int m_index(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   const char *key = luaL_checkstring(L, 2);
@@ -344,6 +396,7 @@ static int m_index(lua_State *L) {
   else if (strcmp(key, "now") == 0)
     lua_pushinteger(L, (lua_Integer)dl_clock_now(dl_machine_clock(lm->m)));
   else if (strcmp(key, "ram") == 0) push_ram(L, lm->m);
+  else if (strcmp(key, "limits") == 0) push_limits(L, lm);
   else lua_pushnil(L);
   return 1;
 }
@@ -480,6 +533,7 @@ static void on_lua_event(void *arg, uint64_t ref) {
   lua_pushnil(L);
   lua_rawseti(L, -2, lua_tointeger(L, -4));        /* it is no longer pending */
   lua_pop(L, 3);
+  ldl_where(lm, "an m:after callback", NULL, 0);
   if (!ldl_callback(L, lm, 0, 0)) dl_clock_stop(dl_machine_clock(lm->m));
 }
 
@@ -533,14 +587,24 @@ static int m_cancel(lua_State *L) {
 enum { RUN_ALL, RUN_UNTIL, RUN_STEP };
 
 static int run_clock(lua_State *L, int how) {
+  static const char *const names[] = {"m:run", "m:run_until", "m:step"};
   lmachine *lm = ldl_checkmachine(L, 1);
   uint64_t t = how == RUN_UNTIL ? ldl_checkduration(L, 2) : 0;
   dl_clock *clock = dl_machine_clock(lm->m);
+  int running = lm->running;  /* a run inside a callback counts for the outer run */
+  if (!running) lm->run_count = 0;
+  lm->running = 1;
   ldl_call call;
   ldl_enter(L, lm, &call);
   uint64_t n = how == RUN_ALL ? dl_clock_run(clock)
              : how == RUN_UNTIL ? dl_clock_run_until(clock, t) : (uint64_t)dl_clock_step(clock);
-  ldl_leave(L, &call);
+  lm->running = running;
+  ldl_leave(L, &call);  /* a callback's error (and a limit struck in one) first */
+  if (dl_clock_run_status(clock) == DL_ELIMIT)
+    return luaL_error(L, "limit: %I events at t=%Ins without time advancing "
+                      "(events_without_progress, in %s; the next event is still pending)",
+                      (lua_Integer)dl_clock_stall_limit(clock), (lua_Integer)dl_clock_now(clock),
+                      names[how]);
   if (how == RUN_STEP) lua_pushboolean(L, n != 0);
   else lua_pushinteger(L, (lua_Integer)n);
   return 1;
@@ -592,7 +656,8 @@ void ldl_open_machine(lua_State *L) {
     lua_setfield(L, -2, views[i].name);
   }
   lua_pop(L, 2);
-  static const char *const fields[] = {"seed", "page_size", "alloc", "now", "ram", NULL};
+  static const char *const fields[] = {"seed", "page_size", "alloc", "now", "ram", "limits",
+                                       NULL};
   ldl_setfields(L, LDL_MACHINE, fields);
   lua_pushcfunction(L, m_new);
   lua_setfield(L, -2, "machine");

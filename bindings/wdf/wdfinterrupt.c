@@ -40,6 +40,7 @@ int lwdf_isr(void *ctx, dl_wdf_interrupt *wi) {
   lua_State *L = lm->L;
   push_call(L, lm, wi, "EvtInterruptIsr");
   lua_pushinteger(L, 0);
+  ldl_where(lm, "EvtInterruptIsr", "WDFINTERRUPT", DL_OBJECT(wi)->id);
   if (!ldl_callback(L, lm, 2, 1)) {
     dl_clock_stop(dl_machine_clock(DL_OBJECT(wi)->m));
     return 1;
@@ -56,6 +57,7 @@ void lwdf_dpc(void *ctx, dl_wdf_interrupt *wi) {
   dl_machine *m = DL_OBJECT(wi)->m;
   push_call(L, lm, wi, "EvtInterruptDpc");
   lwdf_pushhandle(L, dl_wdf_interrupt_device(wi));
+  ldl_where(lm, "EvtInterruptDpc", "WDFINTERRUPT", DL_OBJECT(wi)->id);
   if (!ldl_callback(L, lm, 2, 0)) dl_clock_stop(dl_machine_clock(m));
 }
 

@@ -71,6 +71,7 @@ int lwdfdma_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_ele
   } else {
     push_packet_list(L, el);
   }
+  ldl_where(lm, "EvtProgramDma", "WDFDMATRANSACTION", dl_wdfdma_txn_id(t));
   if (!ldl_callback(L, lm, 5, 1)) return 0;
   int r = lua_toboolean(L, -1);
   lua_pop(L, 1);

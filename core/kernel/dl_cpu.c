@@ -56,6 +56,14 @@ static void drain(void *arg, uint64_t data) {
     dl_stats_dpc_latency(t, latency);
     dl_trace_emit(m, DL_TR_DPC_RUN, dpc->id, latency, 0);
     dpc->fn(dpc->ctx, dpc, dpc->arg1, dpc->arg2);
+    if (dl_clock_count_work(dl_machine_clock(m)) && !dl_list_empty(&cpu->dpcs)) {
+      /* a DPC that queues itself forever: the run stops, the rest waits */
+      if (!cpu->drain_scheduled) {  /* (the routine's insert may have scheduled one) */
+        cpu->drain_scheduled = 1;
+        dl_clock_after(dl_machine_clock(m), 0, drain, m, data, &cpu->drain_event);
+      }
+      break;
+    }
   }
   abandon_if_empty(m, cpu);  /* what the routines queued ran in this drain */
   cpu->irql = irql;

@@ -34,12 +34,19 @@ struct dl_clock {
   uint32_t *heap;      /* slot indices */
   uint32_t heap_len;
   int stop;
+  int status;          /* of the last run: DL_OK or DL_ELIMIT */
+  int running;         /* in dl_clock_run/run_until */
+  uint64_t still;      /* events and work in a row at this instant, this run */
+  uint64_t stall_limit;  /* events in a row at one instant a run may run */
 };
 
 /* Creates a clock at time 0 with no pending events; NULL if out of memory. */
 dl_clock *dl_clock_new(void) {
   dl_clock *c = calloc(1, sizeof *c);
-  if (c) c->free_head = FREE_SLOT;
+  if (c) {
+    c->free_head = FREE_SLOT;
+    c->stall_limit = DL_CLOCK_STALL_LIMIT;
+  }
   return c;
 }
 
@@ -175,7 +182,7 @@ int dl_clock_peek(const dl_clock *c, uint64_t *when) {
 }
 
 /* Runs the next event, advancing time to it; returns 1, or 0 if none. */
-int dl_clock_step(dl_clock *c) {
+static int step_one(dl_clock *c) {
   if (c->heap_len == 0) return 0;
   uint32_t slot = c->heap[0];
   event e = c->slots[slot];  /* copy: the handler may grow the pool */
@@ -187,25 +194,67 @@ int dl_clock_step(dl_clock *c) {
   return 1;
 }
 
-/* Runs every event due at or before `t`, then moves the time to `t`. */
-uint64_t dl_clock_run_until(dl_clock *c, uint64_t t) {
+/* Runs the next event on its own (a run of one): stop, stall count and
+** status start afresh. */
+int dl_clock_step(dl_clock *c) {
+  if (!c->running) {
+    c->stop = 0;
+    c->status = DL_OK;
+    c->still = 0;
+  }
+  return step_one(c);
+}
+
+/* Runs events due at or before `t` until none is left, dl_clock_stop is
+** called or the stall limit strikes; returns the number run. */
+static uint64_t run_to(dl_clock *c, uint64_t t) {
   uint64_t n = 0, when;
   c->stop = 0;
+  c->status = DL_OK;
+  c->still = 0;
+  c->running = 1;
   while (!c->stop && dl_clock_peek(c, &when) && when <= t) {
-    dl_clock_step(c);
+    c->still = when == c->now ? c->still + 1 : 0;  /* the first at a new instant moves time */
+    if (c->stall_limit && c->still > c->stall_limit) {
+      c->status = DL_ELIMIT;
+      break;
+    }
+    step_one(c);
     n++;
   }
-  if (!c->stop && t > c->now) c->now = t;
+  c->running = 0;
+  return n;
+}
+
+/* Counts work done inside an event as one more event at this instant. */
+int dl_clock_count_work(dl_clock *c) {
+  if (c->status == DL_ELIMIT) return DL_ELIMIT;
+  if (c->stall_limit && ++c->still > c->stall_limit) {
+    c->status = DL_ELIMIT;
+    c->stop = 1;
+    return DL_ELIMIT;
+  }
+  return DL_OK;
+}
+
+/* Runs every event due at or before `t`, then moves the time to `t`. */
+uint64_t dl_clock_run_until(dl_clock *c, uint64_t t) {
+  uint64_t n = run_to(c, t);
+  if (!c->stop && c->status == DL_OK && t > c->now) c->now = t;
   return n;
 }
 
 /* Runs events until none is pending or dl_clock_stop is called. */
-uint64_t dl_clock_run(dl_clock *c) {
-  uint64_t n = 0;
-  c->stop = 0;
-  while (!c->stop && dl_clock_step(c)) n++;
-  return n;
-}
+uint64_t dl_clock_run(dl_clock *c) { return run_to(c, UINT64_MAX); }
+
+/* Sets how many events a run may run in a row at one instant (0: no limit). */
+void dl_clock_set_stall_limit(dl_clock *c, uint64_t limit) { c->stall_limit = limit; }
+
+/* Returns the stall limit. */
+uint64_t dl_clock_stall_limit(const dl_clock *c) { return c->stall_limit; }
+
+/* Returns DL_ELIMIT if the last run stopped at the stall limit, else DL_OK. */
+int dl_clock_run_status(const dl_clock *c) { return c->status; }
 
 /* Asks the running dl_clock_run/run_until to return after this event. */
 void dl_clock_stop(dl_clock *c) { c->stop = 1; }

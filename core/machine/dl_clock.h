@@ -56,6 +56,30 @@ uint64_t dl_clock_run(dl_clock *c);
 /* Asks the running dl_clock_run/run_until to return after the current event. */
 void dl_clock_stop(dl_clock *c);
 
+/* The default of dl_clock_set_stall_limit: far above any real scenario
+** (a burst of work at one instant is thousands of events, not millions). */
+#define DL_CLOCK_STALL_LIMIT UINT64_C(1000000)
+
+/* Sets how many events one dl_clock_run/run_until may run in a row without
+** simulated time advancing (0: no limit). A zero-delay event that re-arms
+** itself, a DPC that re-queues itself or an interrupt storm would otherwise
+** run forever at one instant; over the limit the run stops before the next
+** event (which stays pending) and dl_clock_run_status says DL_ELIMIT. */
+void dl_clock_set_stall_limit(dl_clock *c, uint64_t limit);
+
+/* Returns the limit set by dl_clock_set_stall_limit. */
+uint64_t dl_clock_stall_limit(const dl_clock *c);
+
+/* Counts one piece of work an event does in a loop of its own (each DPC a
+** drain runs: a DPC may queue itself again) as one more event at this
+** instant; over the stall limit it stops the run and returns DL_ELIMIT, and
+** the event must leave the rest of its work for an event at delay 0. */
+int dl_clock_count_work(dl_clock *c);
+
+/* Returns DL_ELIMIT if the last dl_clock_run/run_until/step stopped at the
+** stall limit, else DL_OK. */
+int dl_clock_run_status(const dl_clock *c);
+
 /* Returns the number of pending events. */
 size_t dl_clock_pending(const dl_clock *c);
 

@@ -408,6 +408,124 @@ static void test_stress_random_times_pop_in_time_then_insertion_order(void **sta
   free(s.st);
 }
 
+/* ---- the stall limit: events in a row without time advancing ------------- */
+
+typedef struct rearm {
+  dl_clock *c;
+  uint64_t delay;   /* how far ahead each run re-arms */
+  uint64_t ran;
+  uint64_t until;   /* stop re-arming after this many runs (0: never) */
+} rearm;
+
+static void rearm_handler(void *arg, uint64_t data) {
+  rearm *a = arg;
+  a->ran++;
+  if (!a->until || a->ran < a->until)
+    assert_int_equal(dl_clock_after(a->c, a->delay, rearm_handler, a, data, NULL), DL_OK);
+}
+
+static void test_stall_limit_default_is_generous(void **state) {
+  recorder *r = *state;
+  assert_int_equal(dl_clock_stall_limit(r->c), DL_CLOCK_STALL_LIMIT);
+  assert_true(DL_CLOCK_STALL_LIMIT >= 1000000);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+}
+
+/* An event that re-arms itself at delay 0 stops at the limit with DL_ELIMIT;
+** its next run stays pending, time stays where it was, and the clock runs
+** on normally once the loop is broken. */
+static void test_zero_delay_rearm_stops_at_the_limit(void **state) {
+  recorder *r = *state;
+  rearm a = { r->c, 0, 0, 0 };
+  dl_clock_set_stall_limit(r->c, 1000);
+  assert_int_equal(dl_clock_after(r->c, 5, rearm_handler, &a, 0, NULL), DL_OK);
+  uint64_t n = dl_clock_run(r->c);
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(n, 1001);            /* the one that moved time to 5, then 1000 */
+  assert_int_equal(a.ran, 1001);
+  assert_int_equal(dl_clock_now(r->c), 5);
+  assert_int_equal(dl_clock_pending(r->c), 1);
+  a.until = a.ran + 1;                  /* the next run is its last */
+  at(r, 9, 42);
+  assert_int_equal(dl_clock_run(r->c), 2);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  assert_int_equal(dl_clock_now(r->c), 9);
+  assert_int_equal(r->n, 1);
+}
+
+/* run_until stops the same way and does not move time to `t`. */
+static void test_stall_limit_stops_run_until_without_moving_time(void **state) {
+  recorder *r = *state;
+  rearm a = { r->c, 0, 0, 0 };
+  dl_clock_set_stall_limit(r->c, 100);
+  assert_int_equal(dl_clock_after(r->c, 0, rearm_handler, &a, 0, NULL), DL_OK);
+  assert_int_equal(dl_clock_run_until(r->c, 1000), 100);  /* none moved time */
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(dl_clock_now(r->c), 0);
+}
+
+/* Time that advances, even by 1 ns per event, is never a stall; nor is a
+** limit of 0 (none). */
+static void test_stall_limit_spares_advancing_time_and_zero_means_none(void **state) {
+  recorder *r = *state;
+  rearm a = { r->c, 1, 0, 5000 };
+  dl_clock_set_stall_limit(r->c, 10);
+  assert_int_equal(dl_clock_after(r->c, 1, rearm_handler, &a, 0, NULL), DL_OK);
+  assert_int_equal(dl_clock_run(r->c), 5000);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  rearm b = { r->c, 0, 0, 5000 };
+  dl_clock_set_stall_limit(r->c, 0);
+  assert_int_equal(dl_clock_stall_limit(r->c), 0);
+  assert_int_equal(dl_clock_after(r->c, 0, rearm_handler, &b, 0, NULL), DL_OK);
+  assert_int_equal(dl_clock_run(r->c), 5000);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+}
+
+/* The count is per run and per instant: a burst just under the limit at
+** each of several instants, or over several runs, passes. */
+static void test_stall_count_restarts_at_each_instant_and_run(void **state) {
+  recorder *r = *state;
+  dl_clock_set_stall_limit(r->c, 3);
+  for (uint64_t t = 1; t <= 3; t++)
+    for (uint64_t k = 0; k < 4; k++) at(r, t * 10, t * 10 + k);  /* 1 + 3 each */
+  assert_int_equal(dl_clock_run(r->c), 12);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  r->n = 0;
+  for (uint64_t k = 0; k < 5; k++) at(r, 30, k);  /* at now: 5 in a row */
+  assert_int_equal(dl_clock_run(r->c), 3);
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(dl_clock_run(r->c), 2);        /* a new run, a new count */
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+}
+
+/* Work counted inside one event (a DPC drain's loop) counts toward the
+** stall limit: over it the run stops with DL_ELIMIT. */
+typedef struct looper {
+  dl_clock *c;
+  uint64_t done;
+} looper;
+
+static void loop_handler(void *arg, uint64_t data) {
+  (void)data;
+  looper *l = arg;
+  while (dl_clock_count_work(l->c) == DL_OK) l->done++;
+}
+
+static void test_work_inside_an_event_counts_toward_the_stall_limit(void **state) {
+  recorder *r = *state;
+  looper l = { r->c, 0 };
+  dl_clock_set_stall_limit(r->c, 500);
+  assert_int_equal(dl_clock_after(r->c, 7, loop_handler, &l, 0, NULL), DL_OK);
+  at(r, 8, 1);
+  assert_int_equal(dl_clock_run(r->c), 1);  /* the looping event; the next never ran */
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(l.done, 500);
+  assert_int_equal(r->n, 0);
+  assert_int_equal(dl_clock_run(r->c), 1);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  assert_int_equal(r->n, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -430,6 +548,12 @@ int main(void) {
     T(test_stop_from_handler_ends_run_early),
     T(test_stop_from_handler_ends_run_until_early),
     T(test_pending_and_dispatched_counters),
+    T(test_stall_limit_default_is_generous),
+    T(test_zero_delay_rearm_stops_at_the_limit),
+    T(test_stall_limit_stops_run_until_without_moving_time),
+    T(test_stall_limit_spares_advancing_time_and_zero_means_none),
+    T(test_stall_count_restarts_at_each_instant_and_run),
+    T(test_work_inside_an_event_counts_toward_the_stall_limit),
 #undef T
     cmocka_unit_test(test_free_with_pending_events_runs_no_handler),
     cmocka_unit_test(test_stress_random_times_pop_in_time_then_insertion_order),

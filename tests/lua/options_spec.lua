@@ -37,7 +37,7 @@ describe("options tables", function()
     has(msg, { "dma.machine", "unknown field 'map_regsiters'", "did you mean 'map_registers'?",
                "valid: ram, seed, page_size, alloc, coherent, map_registers, adapter_map_registers, "
                .. "cpus, dpc_latency, interrupt_latency, trace, verifier, current, iommu, "
-               .. "bounce_policy, swiotlb)" })
+               .. "bounce_policy, swiotlb, limits)" })
   end)
 
   it("dma.machine accepts every option it documents", function()
