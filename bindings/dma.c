@@ -329,6 +329,7 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 /* Opens the module `dma`. */
 int luaopen_dma(lua_State *L) {
   luaL_checkversion(L);
+  ldl_initstate(L);
   luaL_newlib(L, functions);
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
     lua_pushinteger(L, constants[i].value);

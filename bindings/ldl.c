@@ -18,12 +18,54 @@
 /* Registry keys: the addresses of these (lua_rawgetp), so that the hot
 ** paths never look a C string up (which hashes and compares it). */
 static const char CURRENT_KEY = 0;   /* the current machine */
-static const char HANDLES_KEY = 0;   /* core object -> handle (weak values) */
 static const char ENVS_KEY = 0;      /* tables dma.export filled (weak keys) */
 static const char LOOSE_KEY = 0;     /* unpinned handles of header objects (weak) */
 static const char MACHINES_KEY = 0;  /* live machine handles (weak keys) */
-static const char CLASS_KEY = 0;     /* in a class metatable: its name (light userdata) */
+/* In a class metatable, [CLASS_SLOT] is its name (a light userdata): an
+** integer key, so a class check costs an array-or-int lookup, no hashing
+** of a pointer or a string. */
+#define CLASS_SLOT 1
 static const char OWN_KEY = 0;       /* in a handle's own metatable: its field table */
+
+/* ---- per-thread caches of the hot paths ----------------------------------------
+** A Lua state runs on one thread at a time, and almost always one state
+** has the module: these caches answer a class check and "the current
+** machine" without a registry lookup. An entry names the state it belongs
+** to by its registry's address; the state's close clears them all
+** (state_gc, the last finalizer of the state to run), so an address reused
+** by a later state can never match. */
+#define MT_CACHE 64
+static _Thread_local struct { const void *mt; const char *name; } mt_cache[MT_CACHE];
+static _Thread_local struct { const void *registry; lmachine *lm; } current_cache;
+static const char SENTINEL_KEY = 0;
+
+/* The cache slot of a metatable address. */
+static unsigned mt_slot(const void *mt) { return (unsigned)(((uintptr_t)mt >> 6) % MT_CACHE); }
+
+/* __gc of the state's sentinel: the state is closing. */
+static int state_gc(lua_State *L) {
+  (void)L;
+  memset(mt_cache, 0, sizeof mt_cache);
+  memset(&current_cache, 0, sizeof current_cache);
+  return 0;
+}
+
+/* Makes the state's sentinel once, before any handle: finalizers run in
+** the reverse order of their marking, so it is finalized last at close. */
+void ldl_initstate(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY) == LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, 1, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &SENTINEL_KEY);
+  state_gc(L);
+}
 
 /* Creates a class metatable with separate metamethod and method tables. */
 void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
@@ -181,21 +223,40 @@ lobject *ldl_newobject(lua_State *L, const char *name, int machine, void *obj) {
   h->owner = lua_touserdata(L, machine);
   h->obj = obj;
   h->gone = NULL;
+  h->pin = 0;
   lua_pushvalue(L, machine);
   lua_setiuservalue(L, -2, 1);  /* the handle keeps its machine alive */
   luaL_setmetatable(L, name);
   return h;
 }
 
+static void *test_metatable(lua_State *L, void *p, const char *name);
+
 /* Returns the userdata at arg if its metatable is class `name`'s, else
 ** NULL: luaL_testudata without looking `name` up in the registry. A class
 ** metatable (luaL_newmetatable's, with __name) carries a pointer to its
-** name under CLASS_KEY, set on its first check. */
+** name at [CLASS_SLOT], set on its first check. */
 void *ldl_testclass(lua_State *L, int arg, const char *name) {
   void *p = lua_touserdata(L, arg);
   if (p == NULL || !lua_getmetatable(L, arg)) return NULL;
+  const void *mt = lua_topointer(L, -1);
+  unsigned slot = mt_slot(mt);
+  if (mt_cache[slot].mt == mt && mt_cache[slot].name == name) {
+    lua_pop(L, 1);
+    return p;
+  }
+  p = test_metatable(L, p, name);
+  if (p) {
+    mt_cache[slot].mt = mt;
+    mt_cache[slot].name = name;
+  }
+  return p;
+}
+
+/* ldl_testclass without the cache: the metatable at -1 (popped). */
+static void *test_metatable(lua_State *L, void *p, const char *name) {
   const char *cls = NULL;
-  if (lua_rawgetp(L, -1, &CLASS_KEY) == LUA_TLIGHTUSERDATA) cls = lua_touserdata(L, -1);
+  if (lua_rawgeti(L, -1, CLASS_SLOT) == LUA_TLIGHTUSERDATA) cls = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (cls == name) {  /* the usual case: the same literal as last time */
     lua_pop(L, 1);
@@ -205,7 +266,7 @@ void *ldl_testclass(lua_State *L, int arg, const char *name) {
     int same = strcmp(cls, name) == 0;
     if (same) {  /* remember this spelling of the name: next time no strcmp */
       lua_pushlightuserdata(L, (void *)name);
-      lua_rawsetp(L, -2, &CLASS_KEY);
+      lua_rawseti(L, -2, CLASS_SLOT);
     }
     lua_pop(L, 1);
     return same ? p : NULL;
@@ -215,7 +276,7 @@ void *ldl_testclass(lua_State *L, int arg, const char *name) {
   if (lua_getfield(L, -1, "__name") == LUA_TSTRING) {
     cls = lua_tostring(L, -1);
     lua_pushlightuserdata(L, (void *)cls);
-    lua_rawsetp(L, -3, &CLASS_KEY);
+    lua_rawseti(L, -3, CLASS_SLOT);
   }
   lua_pop(L, 2);
   return cls && strcmp(cls, name) == 0 ? p : NULL;
@@ -296,6 +357,20 @@ lmachine *ldl_current(lua_State *L, const char *fname) {
   return lm;
 }
 
+/* The current machine, from the cache when it is this state's. */
+lmachine *ldl_currentlm(lua_State *L, const char *fname) {
+  const void *reg = lua_topointer(L, LUA_REGISTRYINDEX);
+  lmachine *lm = current_cache.registry == reg ? current_cache.lm : NULL;
+  if (lm == NULL) {
+    lm = ldl_current(L, fname);
+    lua_pop(L, 1);
+    current_cache.registry = reg;
+    current_cache.lm = lm;
+  }
+  if (lm->m == NULL) luaL_error(L, "%s: no machine (create one with dma.machine{})", fname);
+  return lm;
+}
+
 /* Sets PAGE_SIZE and PAGE_SHIFT in the table at -1. */
 static void set_page_globals(lua_State *L, uint32_t page_size) {
   lua_pushinteger(L, page_size);
@@ -310,6 +385,7 @@ void ldl_setcurrent(lua_State *L, int arg) {
   lmachine *lm = ldl_checkmachine(L, arg);
   lua_pushvalue(L, arg);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CURRENT_KEY);
+  current_cache.registry = NULL;  /* ldl_currentlm looks it up again */
   uint32_t ps = dl_machine_page_size(lm->m);
   ldl_pushenvs(L);
   for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
@@ -438,40 +514,34 @@ static void push_weak(lua_State *L, const char *key, const char *mode) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
-/* Pushes the table core object -> handle (weak values). */
-void ldl_pushhandles(lua_State *L) { push_weak(L, &HANDLES_KEY, "v"); }
-
-/* Pushes the handle of a core object, creating one if it has none. */
-void ldl_pushhandle(lua_State *L, const char *name, int machine, void *obj) {
-  if (obj == NULL) {
-    lua_pushnil(L);
+/* A machine handle is found from its lmachine through a registry
+** reference (an integer key: no pointer hashing on the hot path) to a box,
+** a table with weak values whose [1] is the handle: the registry keeps the
+** box, not the machine, so a dropped machine is still collected. */
+void ldl_setmachinehandle(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  lmachine *lm = lua_touserdata(L, arg);
+  if (lm->self > 0 && lua_rawgeti(L, LUA_REGISTRYINDEX, lm->self) == LUA_TTABLE) {
+    lua_pushvalue(L, arg);
+    lua_rawseti(L, -2, 1);
+    lua_pop(L, 1);
     return;
   }
-  machine = lua_absindex(L, machine);
-  ldl_pushhandles(L);
-  if (lua_rawgetp(L, -1, obj) != LUA_TNIL) {
-    lobject *h = lua_touserdata(L, -1);
-    /* a handle left by a freed object at the same address (another or a
-    ** closed machine) is not this object's */
-    if (h->owner == lua_touserdata(L, machine) && h->owner->m && h->obj == obj &&
-        luaL_testudata(L, -1, name)) {
-      lua_remove(L, -2);
-      return;
-    }
-  }
-  lua_pop(L, 1);
-  ldl_newobject(L, name, machine, obj);
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, -3, obj);
-  lua_remove(L, -2);
+  if (lm->self > 0) lua_pop(L, 1);
+  lua_createtable(L, 1, 0);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, arg);
+  lua_rawseti(L, -2, 1);
+  lm->self = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-/* Forgets the handle of a core object. */
-void ldl_forgethandle(lua_State *L, void *obj) {
-  ldl_pushhandles(L);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, obj);
-  lua_pop(L, 1);
+/* Forgets the machine handle of lm. */
+void ldl_forgetmachinehandle(lua_State *L, lmachine *lm) {
+  if (lm->self > 0) luaL_unref(L, LUA_REGISTRYINDEX, lm->self);
+  lm->self = LUA_NOREF;
 }
 
 /* The core tells the binding an object with a handle is going away: the
@@ -484,7 +554,11 @@ static void on_gone(struct dl_object *o) {
   h->owner->gone = h;
 }
 
-/* Gives the machine handle at arg its pin table and the core hook. */
+/* Gives the machine handle at arg its pin table and the core hook. The
+** pin table holds each live object's handle under an integer key made by
+** luaL_ref (the handle's `pin`), `false` while the handle is unpinned (then
+** the weak LOOSE table has it under the same key): a key stays taken until
+** its object goes, and integer keys are the cheapest lookups Lua has. */
 void ldl_initpins(lua_State *L, int arg) {
   lmachine *lm = lua_touserdata(L, arg);
   lua_newtable(L);
@@ -494,7 +568,7 @@ void ldl_initpins(lua_State *L, int arg) {
   dl_machine_on_gone(lm->m, on_gone);
 }
 
-/* Unpins the handles of objects that went away. */
+/* Unpins the handles of objects that went away; their keys are free again. */
 void ldl_unpin(lua_State *L, lmachine *lm) {
   if (!lm->gone) return;
   ldl_pushmachine(L, lm->m);
@@ -502,12 +576,27 @@ void ldl_unpin(lua_State *L, lmachine *lm) {
     luaL_error(L, "machine#%d has no handle (collected)", (int)lm->id);
   if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
     for (lobject *h = lm->gone; h; h = h->gone) {
-      lua_pushnil(L);
-      lua_rawsetp(L, -2, h);
+      if (h->pin > 0) luaL_unref(L, -1, h->pin);
+      h->pin = 0;
     }
   }
   lua_pop(L, 2);
   lm->gone = NULL;
+}
+
+/* Pushes the pinned (or loose) handle h from the pin table at -1, or
+** nothing and returns 0 if it was collected. */
+static int push_pinned(lua_State *L, lobject *h) {
+  if (h->pin <= 0) return 0;
+  if (lua_rawgeti(L, -1, h->pin) != LUA_TUSERDATA) {  /* unpinned */
+    lua_pop(L, 1);
+    push_weak(L, &LOOSE_KEY, "v");
+    lua_rawgeti(L, -1, h->pin);
+    lua_remove(L, -2);
+  }
+  if (lua_touserdata(L, -1) == h) return 1;
+  lua_pop(L, 1);
+  return 0;
 }
 
 /* Pushes the one handle of a core object, creating and pinning it. */
@@ -520,24 +609,20 @@ void ldl_pushobject(lua_State *L, const char *name, struct dl_object *o) {
   if (lm->gone) ldl_unpin(L, lm);                /* handles of objects gone since */
   ldl_pushmachine(L, o->m);                      /* machine */
   lua_getiuservalue(L, -1, 1);                   /* machine, pins */
-  if (o->data) {
-    if (lua_rawgetp(L, -1, o->data) == LUA_TNIL) {  /* unpinned (ldl_setpinned) */
-      lua_pop(L, 1);
-      push_weak(L, &LOOSE_KEY, "v");
-      lua_rawgetp(L, -1, o->data);
-      lua_remove(L, -2);
-    }
-    if (!lua_isnil(L, -1)) {
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      return;
-    }
-    lua_pop(L, 1);  /* collected, its __gc not yet run: a new handle, which is pinned */
+  lobject *old = o->data;
+  if (old && push_pinned(L, old)) {              /* machine, pins, handle */
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return;
+  }
+  if (old && old->pin > 0) {  /* collected, its __gc not yet run: its key goes */
+    luaL_unref(L, -1, old->pin);
+    old->pin = 0;
   }
   lobject *h = ldl_newobject(L, name, -2, o);    /* machine, pins, handle */
   o->data = h;
   lua_pushvalue(L, -1);
-  lua_rawsetp(L, -3, h);
+  h->pin = luaL_ref(L, -3);
   lua_replace(L, -3);
   lua_pop(L, 1);
 }
@@ -573,17 +658,17 @@ int ldl_reported(const ldl_call *c) {
 void ldl_setpinned(lua_State *L, int arg, int pinned) {
   arg = lua_absindex(L, arg);
   lobject *h = lua_touserdata(L, arg);
-  if (!h->owner->m) return;
+  if (!h->owner->m || h->pin <= 0) return;
   ldl_pushowner(L, arg);
   if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {
     if (pinned) lua_pushvalue(L, arg);
-    else lua_pushnil(L);
-    lua_rawsetp(L, -2, h);
+    else lua_pushboolean(L, 0);  /* the key stays taken (see ldl_initpins) */
+    lua_rawseti(L, -2, h->pin);
   }
   push_weak(L, &LOOSE_KEY, "v");  /* where ldl_pushobject finds it while unpinned */
   if (pinned) lua_pushnil(L);
   else lua_pushvalue(L, arg);
-  lua_rawsetp(L, -2, h);
+  lua_rawseti(L, -2, h->pin);
   lua_pop(L, 3);
 }
 
@@ -600,18 +685,28 @@ void *ldl_detach(lobject *h) {
 /* Pushes the set of tables dma.export filled (weak keys). */
 void ldl_pushenvs(lua_State *L) { push_weak(L, &ENVS_KEY, "k"); }
 
-/* Pushes the handle of a core machine. */
+/* Pushes the handle of a core machine (nil if it has none). */
 void ldl_pushmachine(lua_State *L, dl_machine *m) {
-  ldl_pushhandles(L);
-  lua_rawgetp(L, -1, m);
+  lmachine *lm = m ? dl_machine_data(m) : NULL;
+  if (!lm || lm->self <= 0 || lua_rawgeti(L, LUA_REGISTRYINDEX, lm->self) != LUA_TTABLE) {
+    if (lm && lm->self > 0) lua_pop(L, 1);
+    lua_pushnil(L);
+    return;
+  }
+  lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
 }
 
 /* Pushes the machine's table of pending callbacks (uservalue 2 of its
 ** handle: no registry reference keeps a dropped machine alive). */
 void ldl_pushcallbacks(lua_State *L, lmachine *lm) {
+  int top = lua_gettop(L);
   ldl_pushmachine(L, lm->m);
-  lua_getiuservalue(L, -1, 2);
+  if (lua_type(L, -1) != LUA_TUSERDATA || lua_getiuservalue(L, -1, 2) != LUA_TTABLE) {
+    lua_settop(L, top);
+    lua_newtable(L);  /* a machine without a handle has nothing pending */
+    return;
+  }
   lua_remove(L, -2);
 }
 
@@ -668,8 +763,12 @@ typedef struct limit_chain {
   int mask;
 } limit_chain;
 
-static const char frame_key = 0;  /* registry[&frame_key] = the innermost frame */
-static const char chain_key = 0;  /* registry[&chain_key] = the limit_chain */
+/* The innermost callback under the count hook, and the hook the count hook
+** took the place of. Per thread, as a Lua state runs on one thread at a
+** time; C statics rather than registry entries, because ldl_callback runs
+** for every callback and a registry lookup by address costs a hash. */
+static _Thread_local limit_frame *innermost;
+static _Thread_local limit_chain chain;
 
 /* Names the callback the next ldl_callback makes. */
 void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id) {
@@ -693,21 +792,6 @@ static void limit_strike(lua_State *L, limit_frame *f, const char *which, uint64
              lua_tostring(L, -1));
 }
 
-/* The limit_chain of the state (made on first use). */
-static limit_chain *get_chain(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &chain_key) != LUA_TUSERDATA) {
-    lua_pop(L, 1);
-    limit_chain *c = lua_newuserdatauv(L, sizeof *c, 0);
-    c->hook = NULL;
-    c->mask = 0;
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &chain_key);
-  }
-  limit_chain *c = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return c;
-}
-
 /* Checks the frame's limits after `step` more instructions. */
 static void limit_count(lua_State *L, limit_frame *f) {
   lmachine *lm = f->lm;
@@ -724,15 +808,10 @@ static void limit_count(lua_State *L, limit_frame *f) {
 /* The count hook: counts for the innermost callback and its run; passes
 ** the events a hook it took the place of asked for on to it. */
 static void limit_hook(lua_State *L, lua_Debug *ar) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &frame_key);
-  limit_frame *f = lua_touserdata(L, -1);
-  lua_pop(L, 1);
+  limit_frame *f = innermost;
   if (f && f->struck) limit_count(L, f);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &chain_key);
-  limit_chain *c = lua_touserdata(L, -1);
-  lua_pop(L, 1);
   int bit = ar->event == LUA_HOOKTAILCALL ? LUA_MASKCALL : 1 << ar->event;
-  if (c && c->hook && (c->mask & bit)) c->hook(L, ar);
+  if (chain.hook && (chain.mask & bit)) chain.hook(L, ar);
   if (f && ar->event == LUA_HOOKCOUNT) limit_count(L, f);
 }
 
@@ -754,12 +833,11 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
     uint64_t step = LIMIT_STEP;
     if (lm->limit_callback && lm->limit_callback < step) step = lm->limit_callback;
     if (lm->limit_run && lm->limit_run < step) step = lm->limit_run;
-    get_chain(L)->hook = NULL;
+    chain.hook = NULL;
     lua_sethook(L, limit_hook, LUA_MASKCOUNT, (int)step);
   } else if (h != limit_hook) {  /* take the place of the hook found */
-    limit_chain *c = get_chain(L);
-    c->hook = h;
-    c->mask = mask;
+    chain.hook = h;
+    chain.mask = mask;
     if (!(mask & LUA_MASKCOUNT) || count <= 0) count = LIMIT_STEP;
     lua_sethook(L, limit_hook, mask | LUA_MASKCOUNT, count);
     h = limit_hook;
@@ -769,11 +847,8 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
   f->mask = mask;
   f->hookcount = count;
   f->step = lua_gethookcount(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &frame_key);
-  f->outer = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  lua_pushlightuserdata(L, f);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &frame_key);
+  f->outer = innermost;
+  innermost = f;
 }
 
 /* Puts back the hook found (unless the count hook took its place); the
@@ -783,9 +858,7 @@ static void limit_leave(lua_State *L, limit_frame *f) {
   if (f->hook != limit_hook || f->struck || lua_gethook(L) != limit_hook)
     lua_sethook(L, f->hook, f->mask, f->hookcount);
   if (f->outer) f->outer->count += f->count;
-  if (f->outer) lua_pushlightuserdata(L, f->outer);
-  else lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &frame_key);
+  innermost = f->outer;
 }
 
 /* Keeps the error of a failed callback (the first one) for ldl_rethrow. */

@@ -62,6 +62,7 @@ typedef struct lmachine {
   int depth;            /* Lua callbacks running: the machine may not close */
   struct lobject *gone; /* handles whose objects went away, to unpin */
   unsigned id;          /* machine#id in messages (ldl_newmachineid) */
+  int self;             /* registry ref of a weak box holding this handle */
   /* Limits on Lua run on the engine's behalf (0: none), counted by a count
   ** hook that ldl_callback installs around each callback. */
   uint64_t limit_callback;  /* Lua instructions per callback */
@@ -95,6 +96,7 @@ typedef struct lobject {
   lmachine *owner;
   void *obj;            /* core object; NULL once freed */
   struct lobject *gone; /* next on the owner's list of handles to unpin */
+  int pin;              /* its key in the machine's pin table (0: none) */
 } lobject;
 
 /* One engine call made on behalf of Lua: ldl_enter before, ldl_leave after.
@@ -244,15 +246,20 @@ uint64_t ldl_checkduration(lua_State *L, int arg);
 /* Raises "bad argument #arg to 'fname' (<status text>: detail)". */
 int ldl_statuserror(lua_State *L, int arg, int status, const char *detail);
 
-/* Pushes a table object -> handle (weak values) for class lookups. */
-void ldl_pushhandles(lua_State *L);
+/* Makes the state's sentinel, whose finalizer clears the per-thread caches
+** when the state closes (luaopen_dma calls it first). */
+void ldl_initstate(lua_State *L);
 
-/* Pushes the existing handle of a core object, or creates one; the owner
-** machine is at index `machine`. */
-void ldl_pushhandle(lua_State *L, const char *name, int machine, void *obj);
+/* The current machine (an error naming fname if there is none), without
+** pushing it: the hot paths' ldl_current. */
+lmachine *ldl_currentlm(lua_State *L, const char *fname);
 
-/* Forgets the handle of a core object (when the object is freed). */
-void ldl_forgethandle(lua_State *L, void *obj);
+/* Makes the machine handle at arg the one ldl_pushmachine finds for its
+** core machine (again, after the collector cleared it, in __gc). */
+void ldl_setmachinehandle(lua_State *L, int arg);
+
+/* Forgets the machine handle of lm (when its machine is freed). */
+void ldl_forgetmachinehandle(lua_State *L, lmachine *lm);
 
 /* Pushes the set of tables that dma.export filled (weak keys). */
 void ldl_pushenvs(lua_State *L);

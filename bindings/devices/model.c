@@ -220,7 +220,7 @@ static int l_register(lua_State *L) {
   int write = (int)lua_tointeger(L, lua_upvalueindex(2));
   uint64_t va = ldl_checkuint(L, 1), value = 0;
   if (write) value = (uint64_t)luaL_checkinteger(L, 2);
-  lmachine *lm = ldl_current(L, write ? "WRITE_REGISTER" : "READ_REGISTER");
+  lmachine *lm = ldl_currentlm(L, write ? "WRITE_REGISTER" : "READ_REGISTER");
   ldl_call call;
   ldl_enter(L, lm, &call);
   int rc = write ? dl_mmio_write(lm->m, va, size, value) : dl_mmio_read(lm->m, va, size, &value);

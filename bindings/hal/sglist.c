@@ -23,6 +23,8 @@ void ldl_pushsglist(lua_State *L, int machine, dl_sglist *sg) {
   lsglist *s = lua_newuserdatauv(L, sizeof *s, 2);
   s->h.owner = lua_touserdata(L, machine);
   s->h.obj = sg;
+  s->h.gone = NULL;
+  s->h.pin = 0;
   s->id = dl_sglist_id(sg);
   lua_pushvalue(L, machine);
   lua_setiuservalue(L, -2, 1);

@@ -247,10 +247,7 @@ static int m_new(lua_State *L) {
     lua_settop(L, top);
   }
   ldl_initpins(L, lua_gettop(L));
-  ldl_pushhandles(L);  /* the engine finds the handle of its machine */
-  lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, lm->m);
-  lua_pop(L, 1);
+  ldl_setmachinehandle(L, -1);  /* the engine finds the handle of its machine */
   ldl_pushmachines(L);
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);
@@ -264,10 +261,10 @@ static int m_new(lua_State *L) {
 
 /* Frees the machine and everything on it; idempotent. */
 static void close_machine(lua_State *L, lmachine *lm) {
-  if (lm->m) ldl_forgethandle(L, lm->m);
   lm->L = L;  /* teardown may tell the binding about dropped requests */
-  dl_machine_free(lm->m);
+  dl_machine_free(lm->m);  /* (they find the machine's handle: forget it after) */
   lm->m = NULL;
+  ldl_forgetmachinehandle(L, lm);
   lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
   lua_pushnil(L);
   lua_setiuservalue(L, 1, 1);
@@ -284,17 +281,14 @@ static int run_hooks(lua_State *L) {
 }
 
 /* __gc: frees quietly (a finalizer cannot report). The collector has
-** already cleared the machine from the weak table core machine -> handle,
+** already cleared the machine from its weak box (ldl_setmachinehandle),
 ** which everything the hooks and the engine's callbacks do looks up: the
 ** handle goes back there until close_machine forgets it. An error in a hook
 ** is a warning, and the machine is freed all the same. */
 static int m_gc(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (lm->m && lm->depth == 0) {
-    ldl_pushhandles(L);
-    lua_pushvalue(L, 1);
-    lua_rawsetp(L, -2, lm->m);
-    lua_pop(L, 1);
+    ldl_setmachinehandle(L, 1);
     lua_pushcfunction(L, run_hooks);
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
