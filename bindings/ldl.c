@@ -315,9 +315,25 @@ static const lmachine *arg_machine(lua_State *L, int i) {
   return lm;
 }
 
+/* The usual case, decided without a class check: the call's first userdata
+** is the machine `owner` itself or holds it as its uservalue 1 (only the
+** module's handles hold a machine handle there). */
+static int first_is_owner(lua_State *L, int arg, const lmachine *owner) {
+  for (int i = 1; i < arg; i++) {
+    if (lua_type(L, i) != LUA_TUSERDATA) continue;
+    if (lua_touserdata(L, i) == owner) return 1;
+    lua_getiuservalue(L, i, 1);
+    int same = lua_touserdata(L, -1) == owner;
+    lua_pop(L, 1);
+    return same;
+  }
+  return 1;  /* no object before arg */
+}
+
 /* Raises unless owner is the machine of the call's first object. */
 void ldl_checkowner(lua_State *L, int arg, const lmachine *owner, const char *what) {
   if (arg <= 1) return;  /* the first object decides; negative: not an argument */
+  if (first_is_owner(L, arg, owner)) return;
   for (int i = 1; i < arg; i++) {
     const lmachine *lm = arg_machine(L, i);
     if (!lm) continue;
