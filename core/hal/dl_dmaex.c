@@ -46,7 +46,7 @@ static int in_use(const dl_dmactx *c) {
 /* Tells the driver its routine will not run (the binding forgets it). */
 static void tell_dropped(dl_dmactx *c) {
   c->pending = 0;
-  if (c->a->drop) c->a->drop(c->a, c->user_ctx);
+  if ((c->control || c->list_control) && c->a->drop) c->a->drop(c->a, c->user_ctx);
 }
 
 /* A waiting request of c was dropped (teardown, or its MDL went away). */
