@@ -205,7 +205,7 @@ describe("version-3 DMA operations", function()
 
   it("reports misuse as Driver Verifier does", function()
     m = machine { ram = "1G", verifier = "record" }
-    local b, mdl = buffer(m, 2 * PAGE)
+    local _, mdl = buffer(m, 2 * PAGE)
     local a, _, dev = v3(m, "sg")
     local ctx = context(a)
     -- a MapRegisterBase from AllocateAdapterChannel has no transfer context
@@ -233,7 +233,7 @@ describe("version-3 DMA operations", function()
     free_object(a, dma.DeallocateObject)
   end)
 
-  it("gives a list synchronously with GetScatterGatherListEx and checks BuildScatterGatherListEx's buffer", function()
+  it("returns a synchronous GetScatterGatherListEx list; checks BuildScatterGatherListEx's buffer", function()
     m = machine { ram = "1G", seed = 2, alloc = "scattered" }
     local b, mdl = buffer(m, 3 * PAGE, { offset = 0x80 })
     local a, _, dev = v3(m, "sg")
