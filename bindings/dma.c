@@ -357,6 +357,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_device(L);
   ldl_open_adapter(L);
   ldl_open_sglist(L);
+  ldl_open_dmaex(L);
   ldl_open_irql(L);
   ldl_open_verifier(L);
   ldl_open_dpc(L);

@@ -360,6 +360,7 @@ void ldl_open_mdl(lua_State *L);
 void ldl_open_device(lua_State *L);
 void ldl_open_adapter(lua_State *L);
 void ldl_open_sglist(lua_State *L);
+void ldl_open_dmaex(lua_State *L);
 void ldl_open_irql(lua_State *L);
 void ldl_open_verifier(lua_State *L);
 void ldl_open_dpc(lua_State *L);

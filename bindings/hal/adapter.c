@@ -11,6 +11,7 @@
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
+#include "ladapter.h"
 
 #define checkadapter(L, i) ((dl_adapter *)ldl_checkobject(L, i, LDL_ADAPTER, "DMA_ADAPTER")->obj)
 
@@ -124,7 +125,7 @@ static int l_PutDmaAdapter(lua_State *L) { return on_adapter(L, dl_adapter_put);
 
 /* AdapterControl(DeviceObject, Irp, MapRegisterBase, Context) -> action;
 ** 0 when it failed (its error is raised after the call that ran it). */
-static int on_adapter_control(void *ctx, dl_device *dev, uint64_t base) {
+int ladapter_control(void *ctx, dl_device *dev, uint64_t base) {
   lmachine *lm = dl_machine_data(dev->m);
   lua_State *L = lm->L;
   ldl_takecallback(L, lm, (int)(intptr_t)ctx);  /* fn, context */
@@ -170,7 +171,7 @@ static int l_AllocateAdapterChannel(lua_State *L) {
   ldl_call call;
   lmachine *lm = enter(L, &call);
   int ref = ldl_keepcallback(L, lm, 4, 5);
-  uint32_t status = dl_adapter_allocate_channel(a, dev, n, on_adapter_control, (void *)(intptr_t)ref);
+  uint32_t status = dl_adapter_allocate_channel(a, dev, n, ladapter_control, (void *)(intptr_t)ref);
   if (status != DL_STATUS_SUCCESS) {  /* the routine never runs */
     ldl_takecallback(L, lm, ref);
     lua_pop(L, 2);
@@ -258,7 +259,7 @@ static int l_KeFlushIoBuffers(lua_State *L) {
 /* ---- scatter/gather ------------------------------------------------------- */
 
 /* AdapterListControl(DeviceObject, Irp, ScatterGather, Context) */
-static void on_list_control(void *ctx, dl_device *dev, dl_sglist *sg) {
+void ladapter_list_control(void *ctx, dl_device *dev, dl_sglist *sg) {
   lmachine *lm = dl_machine_data(dev->m);
   lua_State *L = lm->L;
   ldl_takecallback(L, lm, (int)(intptr_t)ctx);  /* fn, context */
@@ -284,7 +285,7 @@ static int get_sglist(lua_State *L, uint64_t buffer_length) {
   ldl_call call;
   lmachine *lm = enter(L, &call);
   int ref = ldl_keepcallback(L, lm, 6, 7);
-  uint32_t status = dl_adapter_get_sglist(a, dev, mdl, va, length, on_list_control,
+  uint32_t status = dl_adapter_get_sglist(a, dev, mdl, va, length, ladapter_list_control,
                                           (void *)(intptr_t)ref, write, buffer_length);
   if (status != DL_STATUS_SUCCESS) {
     ldl_takecallback(L, lm, ref);
@@ -470,7 +471,10 @@ static int a_tostring(lua_State *L) {
 /* Fields: DmaOperations, Version, NumberOfMapRegisters... ; otherwise methods. */
 static int a_index(lua_State *L) {
   const char *key = luaL_checkstring(L, 2);
-  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) {
+    if (ladapter_hidden(L, 1)) lua_pushnil(L);  /* a version-3 operation of an older adapter */
+    return 1;
+  }
   dl_adapter *a = checkadapter(L, 1);
   if (strcmp(key, "DmaOperations") == 0) lua_pushvalue(L, lua_upvalueindex(1));
   else if (strcmp(key, "Version") == 0) lua_pushinteger(L, dl_adapter_description(a)->version);

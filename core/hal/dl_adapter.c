@@ -224,7 +224,7 @@ const dl_object_type dl_adapter_type = { "DMA_ADAPTER", destroy, check_leaks, ho
 static void drop_request(dl_adapter *a, dl_request *r) {
   dl_list_remove(&r->link);
   if (r->kind == REQ_SGLIST) --*dl_machine_holding(a->m);
-  if (a->drop) a->drop(a, r->ctx);
+  dl_adapter_dropped(a, r);
   free(r);
 }
 
@@ -341,6 +341,7 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   g->asked = asked;
   g->dev = dev;
   g->sg = NULL;
+  g->ex = NULL;
   a->live_grants++;
   dl_stats_map_registers(dl_machine_trace(a->m), count, dl_clock_now(dl_machine_clock(a->m)));
   a->stats.registers_held += count;
@@ -513,19 +514,28 @@ void dl_adapter_queue_request(dl_adapter *a, dl_request *r) {
 /* AllocateAdapterChannel. */
 uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                                      dl_adapter_control_fn control, void *ctx) {
-  if (!dl_adapter_usable(a, "AllocateAdapterChannel")) return DL_STATUS_INVALID_PARAMETER;
+  return dl_adapter_channel_request(a, dev, n, control, ctx, "AllocateAdapterChannel", NULL);
+}
+
+/* AllocateAdapterChannel's rules and queueing (also AllocateAdapterChannelEx's). */
+uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
+                                    dl_adapter_control_fn control, void *ctx, const char *call,
+                                    void *ex) {
+  if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
   if (dev->m != a->m) return DL_STATUS_INVALID_PARAMETER;  /* a device of another machine */
-  dl_verify_irql(a->m, "AllocateAdapterChannel", 1, DL_DISPATCH_LEVEL);
+  dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);
   if (n > a->nmr) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_MAP_REGISTERS_AT_ONCE, n, a->nmr, 0,
-                   "AllocateAdapterChannel: %s asks adapter#%llu for %u map registers; "
-                   "IoGetDmaAdapter gave it %u", dev->name, (unsigned long long)a->id, n, a->nmr);
+                   "%s: %s asks adapter#%llu for %u map registers; "
+                   "IoGetDmaAdapter gave it %u", call, dev->name, (unsigned long long)a->id, n,
+                   a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
   if (dev->channel_requests || a->in_control) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
-                   "AllocateAdapterChannel: %s already has an adapter channel request "
-                   "outstanding%s", dev->name, a->in_control ? " (called inside AdapterControl)" : "");
+                   "%s: %s already has an adapter channel request "
+                   "outstanding%s", call, dev->name,
+                   a->in_control ? " (called inside AdapterControl)" : "");
     return DL_STATUS_DEVICE_BUSY;
   }
   dl_request *r = dl_adapter_new_request(a);
@@ -536,6 +546,7 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
   r->regs = a->needs_registers && !dl_adapter_swiotlb(a) ? n : 0;  /* swiotlb: no register wait */
   r->control = control;
   r->ctx = ctx;
+  r->ex = ex;
   dev->channel_requests++;
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
@@ -544,19 +555,58 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
 /* FreeAdapterChannel: frees the registers first, then gives the channel to
 ** the next request (the order of the reference, 1.3). */
 void dl_adapter_free_channel(dl_adapter *a) {
-  if (!dl_adapter_usable(a, "FreeAdapterChannel")) return;
-  dl_verify_irql(a->m, "FreeAdapterChannel", 1, DL_DISPATCH_LEVEL);
+  dl_adapter_release_owner(a, "FreeAdapterChannel", 1, 0);
+}
+
+/* Frees the channel kept by KeepObject, with its registers unless kept. */
+void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int keep_registers) {
+  if (!dl_adapter_usable(a, call)) return;
+  dl_verify_irql(a->m, call, exact, DL_DISPATCH_LEVEL);
   if (!a->owner || !a->owner_keeps) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_CHANNEL, 1, 0, 0,
-                   "FreeAdapterChannel: adapter#%llu holds no channel kept by KeepObject "
-                   "(freed twice?)", (unsigned long long)a->id);
+                   "%s: adapter#%llu holds no channel kept by KeepObject "
+                   "(freed twice?)", call, (unsigned long long)a->id);
     return;
   }
   uint64_t base = a->owner_base;
   a->owner_keeps = 0;
   a->owner_base = 0;
-  release_grant(a, base, "FreeAdapterChannel");
+  if (!keep_registers) release_grant(a, base, call);
   release_channel(a);
+}
+
+/* Forgets a request that was never granted. */
+static void forget_request(dl_adapter *a, dl_request *r) {
+  if (r->kind == REQ_SGLIST) --*dl_machine_holding(a->m);
+  else if (r->dev->channel_requests) r->dev->channel_requests--;
+  recycle_request(a, r);
+}
+
+/* Withdraws the waiting request of DMA transfer context ex. */
+int dl_adapter_withdraw(dl_adapter *a, const void *ex) {
+  for (dl_link *l = a->channel_queue.next; l != &a->channel_queue; l = l->next) {
+    dl_request *r = DL_CONTAINER(l, dl_request, link);
+    if (r->ex != ex) continue;
+    dl_list_remove(&r->link);
+    forget_request(a, r);
+    return 1;
+  }
+  dl_request *r = a->owner;
+  if (!r || r->ex != ex || r->link.next == &r->link) return 0;  /* granted (or running) */
+  dl_list_remove(&r->link);  /* it owned the channel, waiting in the master FIFO */
+  a->owner = NULL;
+  a->owner_keeps = 0;
+  a->owner_base = 0;
+  forget_request(a, r);
+  start_channel(a);
+  serve_waiters(a->m);  /* it may have blocked the head of the FIFO */
+  return 1;
+}
+
+/* Tells the maker of a request that it will never run. */
+void dl_adapter_dropped(dl_adapter *a, dl_request *r) {
+  if (r->ex) dl_dmaex_dropped(r->ex);
+  else if (a->drop) a->drop(a, r->ctx);
 }
 
 /* FreeMapRegisters. */

@@ -29,6 +29,7 @@ typedef struct dl_request {
   int write;
   uint64_t queued_at;          /* when the driver asked: channel wait statistics */
   int waited;                  /* it could not be granted at once */
+  void *ex;                    /* its DMA transfer context (version-3 ...Ex calls), or NULL */
 } dl_request;
 
 /* A map register allocation; its MapRegisterBase is a token naming it. */
@@ -38,6 +39,7 @@ typedef struct dl_grant {
   uint32_t first, count, asked;
   dl_device *dev;
   dl_sglist *sg;               /* owned by a scatter/gather list, if any */
+  void *ex;                    /* the DMA transfer context it was granted under, or NULL */
   uint32_t next_free;
 } dl_grant;
 
@@ -104,6 +106,7 @@ struct dl_adapter {
   void *framework;             /* the KMDF DMA enabler that made it, or NULL */
   int building_now;            /* Get/BuildScatterGatherList is building its list in the call */
   int failed_fast;             /* ...and a swiotlb mapping failed (no AdapterListControl) */
+  const struct dl_dmaex_kind *ex_kind; /* how ...Ex transfers run (dl_dmaex.h); NULL: bus master */
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */
@@ -133,6 +136,36 @@ void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report);
 
 /* Ends one mapping: copies a read bounce back if `copy_back`. */
 void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back);
+
+/* AllocateAdapterChannel's rules and queueing, reports naming `call`;
+** `ex` is the DMA transfer context of an ...Ex request (NULL for v1). */
+uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
+                                    dl_adapter_control_fn control, void *ctx, const char *call,
+                                    void *ex);
+
+/* Get/BuildScatterGatherList's rules and queueing, likewise. */
+uint32_t dl_sglist_request(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
+                           uint32_t length, dl_list_control_fn control, void *ctx, int write,
+                           uint64_t buffer_length, const char *call, void *ex);
+
+/* Frees the channel held after KeepObject (FreeAdapterChannel, and
+** FreeAdapterObject with `keep_registers` for DeallocateObjectKeepRegisters);
+** `exact`: the call's IRQL is exactly DISPATCH_LEVEL, else at most. */
+void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int keep_registers);
+
+/* Withdraws the request of DMA transfer context `ex` still waiting for the
+** channel or for registers (CancelAdapterChannel); 1 if there was one. */
+int dl_adapter_withdraw(dl_adapter *a, const void *ex);
+
+/* Tells whoever made a request that it will never run (its routine is dropped). */
+void dl_adapter_dropped(dl_adapter *a, dl_request *r);
+
+/* dl_dmaex.c: the request of DMA transfer context `ex` will never run. */
+void dl_dmaex_dropped(void *ex);
+
+/* AllocateCommonBuffer(Ex)'s allocation below `ceiling` (reports name `call`). */
+int dl_common_alloc(dl_adapter *a, uint32_t length, uint64_t ceiling, const char *call,
+                    uint64_t *va, uint64_t *logical);
 
 /* Called by dl_adapter.c when an S/G request is granted its registers. */
 void dl_sglist_granted(dl_request *r, uint64_t base);

@@ -16,16 +16,23 @@
 int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, uint64_t *va,
                             uint64_t *logical) {
   (void)cache_enabled;  /* ignored on x86/x64, as the DDI says */
+  return dl_common_alloc(a, length, a->ceiling, "AllocateCommonBuffer", va, logical);
+}
+
+/* A common buffer of length bytes below `ceiling` (at most the adapter's). */
+int dl_common_alloc(dl_adapter *a, uint32_t length, uint64_t ceiling, const char *call,
+                    uint64_t *va, uint64_t *logical) {
   *va = *logical = 0;
-  if (!dl_adapter_usable(a, "AllocateCommonBuffer")) return DL_ESTATE;
-  dl_verify_irql(a->m, "AllocateCommonBuffer", 1, DL_PASSIVE_LEVEL);
+  if (!dl_adapter_usable(a, call)) return DL_ESTATE;
+  dl_verify_irql(a->m, call, 1, DL_PASSIVE_LEVEL);
   if (length == 0) return DL_EINVAL;
+  if (ceiling > a->ceiling) ceiling = a->ceiling;
   uint64_t ps = dl_machine_page_size(a->m);
   uint32_t npages = (uint32_t)dl_bytes_to_pages(length, ps);
   dl_common *c = calloc(1, sizeof *c);
   if (!c) return DL_ENOMEM;
   dl_physmem *mem = dl_machine_physmem(a->m);
-  int rc = dl_physmem_alloc_contiguous(mem, npages, a->ceiling, UINT64_C(1) << 32, &c->first_pfn);
+  int rc = dl_physmem_alloc_contiguous(mem, npages, ceiling, UINT64_C(1) << 32, &c->first_pfn);
   if (rc) {
     free(c);
     return rc;
@@ -38,7 +45,7 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
   }
   if (!rc && pfns)  /* the device's view: the pages (identity) or an IOVA range (IOMMU) */
     rc = dl_xlate_map(a->m, DL_ADAPTER_DEV(a), c->first_pfn * ps, NULL, length, DL_XLATE_RW,
-                      a->ceiling, &c->logical, &c->dm_handle);
+                      ceiling, &c->logical, &c->dm_handle);
   if (!pfns || rc) {
     if (pfns && c->region) dl_vspace_unmap(dl_machine_vspace(a->m), c->region);
     for (uint32_t i = 0; i < npages; i++) {

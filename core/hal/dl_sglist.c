@@ -155,7 +155,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
                    "GetScatterGatherList: the MDL of a request waiting for map registers was "
                    "freed before its list was built (IoFreeMdl before PutScatterGatherList)");
     dl_adapter_release_grant(a, base, 0);
-    if (a->drop) a->drop(a, r->ctx);
+    dl_adapter_dropped(a, r);
     return;
   }
   dl_sglist *sg = new_sglist(a);
@@ -163,7 +163,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   if (!sg || !g) {
     if (sg) retire_sglist(a, sg);
     dl_adapter_release_grant(a, base, 0);
-    if (a->drop) a->drop(a, r->ctx);
+    dl_adapter_dropped(a, r);
     return;
   }
   sg->base = base;
@@ -172,7 +172,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   if (map_chain(a, sg, r)) {  /* a verifier report or a full swiotlb pool explains why */
     dl_adapter_release_grant(a, base, 0);
     retire_sglist(a, sg);
-    if (a->drop && !(a->building_now && a->failed_fast)) a->drop(a, r->ctx);
+    if (!(a->building_now && a->failed_fast)) dl_adapter_dropped(a, r);
     return;
   }
   dl_trace_emit(a->m, DL_TR_SG_LIST, a->id, sg->id, sg->n);
@@ -183,7 +183,14 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
 uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
                                uint32_t length, dl_list_control_fn control, void *ctx,
                                int write, uint64_t buffer_length) {
-  const char *call = buffer_length ? "BuildScatterGatherList" : "GetScatterGatherList";
+  return dl_sglist_request(a, dev, mdl, va, length, control, ctx, write, buffer_length,
+                           buffer_length ? "BuildScatterGatherList" : "GetScatterGatherList", NULL);
+}
+
+/* Get/BuildScatterGatherList's rules and queueing (also their ...Ex forms'). */
+uint32_t dl_sglist_request(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
+                           uint32_t length, dl_list_control_fn control, void *ctx, int write,
+                           uint64_t buffer_length, const char *call, void *ex) {
   if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
   if (dev->m != a->m || (mdl && DL_OBJECT(mdl)->m != a->m))
     return DL_STATUS_INVALID_PARAMETER;  /* a device or an MDL of another machine */
@@ -202,7 +209,7 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
   int pool = dl_adapter_swiotlb(a);  /* swiotlb: no register wait; bounces fail fast */
   *r = (dl_request){ .link = r->link, .a = a, .dev = dev, .kind = REQ_SGLIST, .asked = regs,
                      .regs = pool ? 0 : regs, .list_control = control, .ctx = ctx, .mdl = mdl,
-                     .va = va, .length = length, .write = write };
+                     .va = va, .length = length, .write = write, .ex = ex };
   a->building_now = 1;
   a->failed_fast = 0;
   ++*dl_machine_holding(a->m);  /* needs the MDL until its list is built (dl_irp_complete) */

@@ -134,6 +134,48 @@ op("FreeCommonBuffer(Length, LogicalAddress, VirtualAddress, CacheEnabled)", "no
    "frees a common buffer", "PFREE_COMMON_BUFFER")
 op("GetDmaAlignment()", "1", PASSIVE, "the alignment the adapter needs for buffers", "PGET_DMA_ALIGNMENT")
 op("PutDmaAdapter()", "nothing", PASSIVE, "gives the adapter back", "PPUT_DMA_ADAPTER")
+-- version 3 (DEVICE_DESCRIPTION_VERSION3 adapters only)
+op("InitializeDmaTransferContext(DmaTransferContext)", "NTSTATUS, DmaTransferContext", LE_DISPATCH,
+   "v3: makes (nil) or re-initialises the transfer context every ...Ex allocation needs",
+   "PINITIALIZE_DMA_TRANSFER_CONTEXT")
+op("AllocateAdapterChannelEx(DeviceObject, DmaTransferContext, NumberOfMapRegisters, Flags, ExecutionRoutine, "
+   .. "ExecutionContext)", "NTSTATUS, MapRegisterBase (without a routine)", DISPATCH,
+   "v3: AllocateAdapterChannel under a context; DMA_SYNCHRONOUS_CALLBACK: now or STATUS_INSUFFICIENT_RESOURCES, "
+   .. "and a nil routine hands the channel over until FreeAdapterObject", "PALLOCATE_ADAPTER_CHANNEL_EX")
+op("FreeAdapterObject(AllocationAction)", "nothing", LE_DISPATCH,
+   "v3: frees the channel held without a routine (DeallocateObject: with its registers)", "PFREE_ADAPTER_OBJECT")
+op("CancelAdapterChannel(DeviceObject, DmaTransferContext)", "BOOLEAN", LE_DISPATCH,
+   "v3: withdraws a waiting ...Ex allocation (TRUE: its routine never runs; FALSE once granted)",
+   "PCANCEL_ADAPTER_CHANNEL")
+op("MapTransferEx(Mdl, MapRegisterBase, Offset, DeviceOffset, Length, WriteToDevice, ScatterGatherBuffer, "
+   .. "ScatterGatherBufferLength, DmaCompletionRoutine, CompletionContext)", "NTSTATUS, Length, ScatterGatherList",
+   LE_DISPATCH, "v3: maps an MDL chain from Offset into a whole S/G list, as far as the buffer and registers go",
+   "PMAP_TRANSFER_EX")
+op("FlushAdapterBuffersEx(Mdl, MapRegisterBase, Offset, Length, WriteToDevice)", "NTSTATUS", LE_DISPATCH,
+   "v3: ends what MapTransferEx mapped (read bounces copied back)", "PFLUSH_ADAPTER_BUFFERS_EX")
+op("CancelMappedTransfer(DmaTransferContext)", "NTSTATUS", LE_DISPATCH,
+   "v3: cancels the context's transfer: the next MapTransferEx is STATUS_CANCELLED; the flush is still owed",
+   "PCANCEL_MAPPED_TRANSFER")
+op("GetDmaTransferInfo(Mdl, Offset, Length, WriteOnly, TransferInfo)", "NTSTATUS, TransferInfo (.V1 filled)",
+   LE_DISPATCH, "v3: MapRegisterCount, ScatterGatherElementCount, ScatterGatherListSize of a transfer",
+   "PGET_DMA_TRANSFER_INFO")
+op("GetDmaAdapterInfo(AdapterInfo)", "NTSTATUS, AdapterInfo (.V1 filled)", LE_DISPATCH,
+   "v3: ReadDmaCounterAvailable, ScatterGatherLimit, DmaAddressWidth, Flags, MinimumTransferUnit",
+   "PGET_DMA_ADAPTER_INFO")
+op("ConfigureAdapterChannel(FunctionNumber, Context)", "NTSTATUS", LE_DISPATCH,
+   "v3: a system DMA controller's custom function (a bus master: STATUS_NOT_IMPLEMENTED)",
+   "PCONFIGURE_ADAPTER_CHANNEL")
+op("GetScatterGatherListEx(DeviceObject, DmaTransferContext, Mdl, Offset, Length, Flags, ExecutionRoutine, Context, "
+   .. "WriteToDevice, DmaCompletionRoutine, CompletionContext)", "NTSTATUS, ScatterGatherList (without a routine)",
+   DISPATCH, "v3: GetScatterGatherList under a context, from an Offset into the chain", "PGET_SCATTER_GATHER_LIST_EX")
+op("BuildScatterGatherListEx(DeviceObject, DmaTransferContext, Mdl, Offset, Length, Flags, ExecutionRoutine, "
+   .. "Context, WriteToDevice, ScatterGatherBuffer, ScatterGatherLength, DmaCompletionRoutine, CompletionContext)",
+   "NTSTATUS, ScatterGatherList (without a routine)", DISPATCH,
+   "v3: GetScatterGatherListEx into a caller's buffer (STATUS_BUFFER_TOO_SMALL if short)",
+   "PBUILD_SCATTER_GATHER_LIST_EX")
+op("AllocateCommonBufferEx(MaximumAddress, Length, CacheEnabled, PreferredNode)", "VirtualAddress, LogicalAddress",
+   PASSIVE, "v3: a common buffer at or below MaximumAddress (nil: the ceiling); FreeCommonBuffer frees it",
+   "PALLOCATE_COMMON_BUFFER_EX")
 lab(G, "DMA_ADAPTER:stats", "adapter:stats()", "{ map_transfers, bytes_mapped, bytes_bounced, ... }",
     "the adapter's counters: transfers, bounces, flushes, grants, waits, map register high-water", "dma-adapters-wdm")
 lab(G, "dma.split_transfer", "dma.split_transfer(mdl, NumberOfMapRegisters [, { max_bytes=, alignment=, "
@@ -457,6 +499,8 @@ class("MDL", "a memory descriptor list (IoAllocateMdl)", DDI .. T .. "mdl")
 class("DEVICE_OBJECT", "a device object (m:device, IoCreateDevice)", DDI .. T .. "device_object")
 class("DRIVER_OBJECT", "a driver object (dma.driver)", DDI .. T .. "driver_object")
 class("DMA_ADAPTER", "a DMA adapter (IoGetDmaAdapter); its DmaOperations are its methods", DDI .. T .. "dma_adapter")
+class("DMA_TRANSFER_CONTEXT", "a v3 DMA transfer context (InitializeDmaTransferContext): "
+      .. "adapter, pending, mapped, cancelled", DDI .. "wdm/nc-wdm-pinitialize_dma_transfer_context")
 class("SCATTER_GATHER_LIST", "an S/G list: NumberOfElements, Elements[i].Address/.Length (i from 0)",
       DDI .. T .. "scatter_gather_list")
 class("IRP", "an I/O request packet", DDI .. T .. "irp")
@@ -538,6 +582,16 @@ constants("Constants", "^[KD]e%a+Object%a*$", "what AdapterControl returns (IO_A
 constants("Constants", "^IO_%a+_INCREMENT$", "an IoCompleteRequest PriorityBoost", DDI .. "wdm/nf-wdm-iocompleterequest")
 constants("Constants", "^LevelSensitive$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 constants("Constants", "^Latched$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
+constants("Constants", "^DMA_SYNCHRONOUS_CALLBACK$", "an AllocateAdapterChannelEx Flags bit",
+          DDI .. "wdm/nc-wdm-pallocate_adapter_channel_ex")
+constants("Constants", "^Dma[CAE]%l+$", "a DMA_COMPLETION_STATUS", DDI .. "wdm/ne-wdm-dma_completion_status")
+constants("Constants", "^DMA_TRANSFER_INFO_VERSION", "a DMA_TRANSFER_INFO Version", DDI .. T .. "dma_transfer_info")
+constants("Constants", "^DMA_TRANSFER_CONTEXT_SIZE", "the bytes of a DMA transfer context (x64)",
+          DDI .. "wdm/nc-wdm-pinitialize_dma_transfer_context")
+constants("Constants", "^DMA_ADAPTER_INFO_VERSION", "a DMA_ADAPTER_INFO Version", DDI .. T .. "dma_adapter_info")
+constants("Constants", "^ADAPTER_INFO_", "a DMA_ADAPTER_INFO_V1 Flags bit", DDI .. T .. "dma_adapter_info_v1")
+constants("Constants", "^MM_ANY_NODE_OK$", "any NUMA node (AllocateCommonBufferEx)",
+          DDI .. "wdm/nc-wdm-pallocate_common_buffer_ex")
 constants("Constants", "^PCIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Isa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Eisa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
