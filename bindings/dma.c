@@ -359,6 +359,8 @@ int luaopen_dma(lua_State *L) {
   ldl_open_irql(L);
   ldl_open_verifier(L);
   ldl_open_dpc(L);
+  ldl_open_sync(L);
+  ldl_open_pool(L);
   ldl_open_interrupt(L);
   ldl_open_model(L);
   ldl_open_busmaster(L);

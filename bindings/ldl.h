@@ -363,6 +363,8 @@ void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);
 void ldl_open_irp(lua_State *L);
 void ldl_open_platform(lua_State *L);  /* after ldl_open_machine */
+void ldl_open_sync(lua_State *L);      /* spin locks, events, IO_WORKITEM (kernel/sync.c) */
+void ldl_open_pool(lua_State *L);      /* pool and Rtl memory routines (kernel/pool.c) */
 
 /* platform.c: dma.machine's iommu/bounce_policy/swiotlb options, and the
 ** id of the device a script names (0: none). */
