@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "kernel/dl_cpu.h"
 #include "machine/dl_machine.h"
@@ -99,6 +100,6 @@ int dl_kevent_wait(dl_kevent *e, const int64_t *timeout, uint32_t *status) {
                     &satisfied);
   }
   if (satisfied && e->kind == DL_SYNCHRONIZATION_EVENT) e->signaled = 0;
-  *status = satisfied ? 0 : DL_STATUS_TIMEOUT_CODE;
+  *status = satisfied ? 0 : DL_STATUS_TIMEOUT;
   return rc;
 }

@@ -74,7 +74,4 @@ int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint
 ** dl_ke_wait's. */
 int dl_kevent_wait(dl_kevent *e, const int64_t *timeout, uint32_t *status);
 
-/* STATUS_TIMEOUT (a success code). */
-#define DL_STATUS_TIMEOUT_CODE 0x00000102u
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "kernel/dl_event.h"
 #include "machine/dl_machine.h"
@@ -88,7 +89,7 @@ int dl_wdf_spinlock_release(dl_wdf_spinlock *s) {
 int dl_wdf_waitlock_acquire(dl_wdf_waitlock *w, const int64_t *timeout, uint32_t *status) {
   int poll = timeout && *timeout == 0;
   dl_wdf_verify_irql(w->m, "WdfWaitLockAcquire", 0, poll ? DL_DISPATCH_LEVEL : DL_APC_LEVEL);
-  *status = DL_STATUS_TIMEOUT_CODE;
+  *status = DL_STATUS_TIMEOUT;
   if (w->held && poll) return DL_OK;
   if (!held_as(DL_WDF(w), "WdfWaitLockAcquire", w->held, 0)) return DL_ESTATE;
   w->held = 1;

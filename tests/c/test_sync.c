@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "kernel/dl_cpu.h"
 #include "kernel/dl_event.h"
@@ -114,7 +115,7 @@ static void test_event_kinds(void **state) {
   assert_int_equal(st, 0);
   assert_false(dl_kevent_state(se));  /* a synchronization event satisfies one wait */
   assert_int_equal(dl_kevent_wait(se, &zero, &st), DL_OK);
-  assert_int_equal(st, DL_STATUS_TIMEOUT_CODE);
+  assert_int_equal(st, DL_STATUS_TIMEOUT);
   assert_int_equal(dl_kevent_reset(ne), 1);
   assert_false(dl_kevent_state(ne));
   assert_int_equal(dl_verifier_count(m), 0);
@@ -137,7 +138,7 @@ static void test_wait_runs_the_clock(void **state) {
   uint32_t st;
   int64_t timeout = -1000;  /* 100 us: times out first */
   assert_int_equal(dl_kevent_wait(e, &timeout, &st), DL_OK);
-  assert_int_equal(st, DL_STATUS_TIMEOUT_CODE);
+  assert_int_equal(st, DL_STATUS_TIMEOUT);
   assert_int_equal(dl_clock_now(dl_machine_clock(m)), 100000);
   assert_int_equal(dl_kevent_wait(e, NULL, &st), DL_OK);  /* for ever: the DPC signals it */
   assert_int_equal(st, 0);
@@ -160,7 +161,7 @@ static void test_blocking_wait_at_dispatch_is_reported(void **state) {
   assert_int_equal(dl_kevent_wait(e, &timeout, &st), DL_OK);
   expect(m, 0, DL_BUGCHECK_IRQL_NOT_LESS_OR_EQUAL, 0);
   assert_int_equal(dl_verifier_at(m, 0)->p2, DL_DISPATCH_LEVEL);  /* 0xA's P2: the IRQL */
-  assert_int_equal(st, DL_STATUS_TIMEOUT_CODE);
+  assert_int_equal(st, DL_STATUS_TIMEOUT);
   assert_int_equal(dl_clock_now(dl_machine_clock(m)), 0);  /* polled, no time ran */
   dl_machine_set_irql(m, DL_HIGH_LEVEL);
   dl_kevent_set(e);

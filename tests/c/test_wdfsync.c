@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "io/dl_device.h"
 #include "kernel/dl_event.h"
@@ -91,7 +92,7 @@ static void test_waitlock_and_object_lock(void **state) {
   assert_int_equal(st, 0);
   assert_int_equal(dl_machine_irql(r->m), DL_PASSIVE_LEVEL);  /* a wait lock does not raise */
   assert_int_equal(dl_wdf_waitlock_acquire(w, &zero, &st), DL_OK);
-  assert_int_equal(st, DL_STATUS_TIMEOUT_CODE);
+  assert_int_equal(st, DL_STATUS_TIMEOUT);
   assert_int_equal(dl_verifier_count(r->m), 0);
   assert_int_equal(dl_wdf_waitlock_acquire(w, NULL, &st), DL_ESTATE);
   expect_wdf(r->m, 0, DL_WDF_LOCK_HELD);
