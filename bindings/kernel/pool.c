@@ -157,10 +157,10 @@ void ldl_open_pool(lua_State *L) {
     lua_pushcclosure(L, l_free, 1);
     lua_setfield(L, -2, frees[i].name);
   }
-  static const char *const moves[] = {"RtlCopyMemory", "RtlMoveMemory"};
+  static const struct { const char *name; } moves[] = {{"RtlCopyMemory"}, {"RtlMoveMemory"}};
   for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
-    lua_pushstring(L, moves[i]);
+    lua_pushstring(L, moves[i].name);
     lua_pushcclosure(L, l_move, 1);
-    lua_setfield(L, -2, moves[i]);
+    lua_setfield(L, -2, moves[i].name);
   }
 }

@@ -267,12 +267,14 @@ void ldl_open_sync(lua_State *L) {
   ldl_newclass(L, LDL_KEVENT, event_meta, ldl_no_methods, NULL);
   ldl_newclass(L, LDL_WORKITEM, work_meta, ldl_no_methods, NULL);
   luaL_setfuncs(L, functions, 0);
-  lua_pushboolean(L, 0);
-  lua_pushcclosure(L, l_reset, 1);
-  lua_setfield(L, -2, "KeResetEvent");
-  lua_pushboolean(L, 1);
-  lua_pushcclosure(L, l_reset, 1);
-  lua_setfield(L, -2, "KeClearEvent");
+  static const struct { const char *name; int clear; } resets[] = {
+    {"KeResetEvent", 0}, {"KeClearEvent", 1},
+  };
+  for (size_t i = 0; i < sizeof resets / sizeof resets[0]; i++) {
+    lua_pushboolean(L, resets[i].clear);
+    lua_pushcclosure(L, l_reset, 1);
+    lua_setfield(L, -2, resets[i].name);
+  }
   size_t n;
   const dl_wdk_value *k = dl_wdk_kernel_table(&n);
   ldl_setvalues(L, k, n);  /* NotificationEvent, POOL_FLAG_*...: core's one table */

@@ -198,10 +198,12 @@ void lwdf_open_memory(lua_State *L) {
   lwdf_newclass(L, LDL_WDFMEMORY, meta, ldl_no_methods);
   lwdf_newclass(L, LDL_WDFLOOKASIDE, meta, ldl_no_methods);
   luaL_setfuncs(L, functions, 0);
-  static const char *const copies[] = {"WdfMemoryCopyToBuffer", "WdfMemoryCopyFromBuffer"};
-  for (int i = 0; i < 2; i++) {
-    lua_pushboolean(L, i);
+  static const struct { const char *name; int from; } copies[] = {
+    {"WdfMemoryCopyToBuffer", 0}, {"WdfMemoryCopyFromBuffer", 1},
+  };
+  for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) {
+    lua_pushboolean(L, copies[i].from);
     lua_pushcclosure(L, l_copy, 1);
-    lua_setfield(L, -2, copies[i]);
+    lua_setfield(L, -2, copies[i].name);
   }
 }

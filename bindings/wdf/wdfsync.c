@@ -367,11 +367,13 @@ void lwdf_open_sync(lua_State *L) {
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
     lwdf_newclass(L, classes[i], meta, ldl_no_methods);
   luaL_setfuncs(L, functions, 0);
-  static const char *const locks[] = {"WdfObjectAcquireLock", "WdfObjectReleaseLock"};
-  for (int i = 0; i < 2; i++) {
-    lua_pushboolean(L, i);
+  static const struct { const char *name; int release; } locks[] = {
+    {"WdfObjectAcquireLock", 0}, {"WdfObjectReleaseLock", 1},
+  };
+  for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++) {
+    lua_pushboolean(L, locks[i].release);
     lua_pushcclosure(L, l_object_lock, 1);
-    lua_setfield(L, -2, locks[i]);
+    lua_setfield(L, -2, locks[i].name);
   }
   static const struct { const char *name, *cls; } parents[] = {
     {"WdfDpcGetParentObject", LDL_WDFDPC}, {"WdfTimerGetParentObject", LDL_WDFTIMER},

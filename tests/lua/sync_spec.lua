@@ -14,8 +14,9 @@ local function kmdf_device(m)
   local hw = m:device_model { name = "sdev", registers = 0x100, vector = 40, irql = 7 }
   local rec = {}
   local function EvtDriverDeviceAdd(_, DeviceInit)
-    local status, device = WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
+    local _, device = WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
     rec.device = device
+    local status
     local qconfig = WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(WdfIoQueueDispatchSequential)
     qconfig.EvtIoRead = function() end
     status, rec.queue = WdfIoQueueCreate(device, qconfig, WDF_NO_OBJECT_ATTRIBUTES)
@@ -147,8 +148,7 @@ describe("KMDF locks and deferred work", function()
     assert.has_error(function() WdfSpinLockAcquire(lock) end)
     WdfSpinLockRelease(lock)
     assert.are.equal(PASSIVE_LEVEL, KeGetCurrentIrql())
-    local wl
-    status, wl = WdfWaitLockCreate(nil)
+    local _, wl = WdfWaitLockCreate(nil)
     assert.are.equal(STATUS_SUCCESS, WdfWaitLockAcquire(wl, nil))
     assert.are.equal(STATUS_TIMEOUT, WdfWaitLockAcquire(wl, 0))
     WdfWaitLockRelease(wl)
@@ -162,22 +162,23 @@ describe("KMDF locks and deferred work", function()
   it("WDFDPC, WDFTIMER and WDFWORKITEM call back at their IRQL", function()
     local device, queue = kmdf_device(m)
     local log = {}
-    local function note(what) return function(obj) log[#log + 1] = { what, obj, KeGetCurrentIrql(), m.now } end end
+    local function note(what)
+      return function(obj) log[#log + 1] = { what, obj, KeGetCurrentIrql(), m.now } end
+    end
     local status, dpc = WdfDpcCreate(WDF_DPC_CONFIG_INIT(note("dpc")), { ParentObject = device })
     assert.are.equal(STATUS_SUCCESS, status)
     assert.are.equal(device, WdfDpcGetParentObject(dpc))
     assert.is_true(WdfDpcEnqueue(dpc))
     assert.is_false(WdfDpcEnqueue(dpc))
     m:run()
-    local timer
-    status, timer = WdfTimerCreate(WDF_TIMER_CONFIG_INIT_PERIODIC(note("timer"), 2), { ParentObject = queue })
+    local tconfig = WDF_TIMER_CONFIG_INIT_PERIODIC(note("timer"), 2)
+    local _, timer = WdfTimerCreate(tconfig, { ParentObject = queue })
     assert.are.equal(queue, WdfTimerGetParentObject(timer))
     local t0 = m.now
     assert.is_false(WdfTimerStart(timer, WDF_REL_TIMEOUT_IN_MS(1)))
     m:run_until(t0 + 4500000)
     assert.is_true(WdfTimerStop(timer, FALSE))
-    local item
-    status, item = WdfWorkItemCreate(WDF_WORKITEM_CONFIG_INIT(note("work")), { ParentObject = device })
+    local _, item = WdfWorkItemCreate(WDF_WORKITEM_CONFIG_INIT(note("work")), { ParentObject = device })
     WdfWorkItemEnqueue(item)
     WdfWorkItemFlush(item)
     assert.are.same({ "dpc", "timer", "timer", "work" },
@@ -187,8 +188,8 @@ describe("KMDF locks and deferred work", function()
     assert.is_true(log[2][4] >= t0 + 1000000 and log[2][4] < t0 + 1100000)  -- plus the DPC latency
     assert.are.equal(2000000, log[3][4] - log[2][4])
     assert.are.same({ item, PASSIVE_LEVEL }, { log[4][2], log[4][3] })
-    assert.has_error(function() WdfDpcCreate(WDF_DPC_CONFIG_INIT(print), nil) end,
-                     "bad argument #2 to 'WdfDpcCreate' (DpcAttributes.ParentObject must be a WDFDEVICE or WDFQUEUE)")
+    assert.has_error(function() WdfDpcCreate(WDF_DPC_CONFIG_INIT(print), nil) end, "bad argument #2 to "
+                     .. "'WdfDpcCreate' (DpcAttributes.ParentObject must be a WDFDEVICE or WDFQUEUE)")
   end)
 end)
 
@@ -207,8 +208,8 @@ describe("WDFMEMORY and lookaside lists", function()
     assert.are.equal(STATUS_SUCCESS, WdfMemoryCopyFromBuffer(mem, 48, src, 16))
     assert.are.equal(STATUS_INVALID_BUFFER_SIZE, WdfMemoryCopyFromBuffer(mem, 49, src, 16))
     assert.are.equal("0123456789abcdef", m:read(buf + 48, 16))
-    local pre
-    status, pre = WdfMemoryCreatePreallocated(WDF_NO_OBJECT_ATTRIBUTES, src, 16)
+    local s2, pre = WdfMemoryCreatePreallocated(WDF_NO_OBJECT_ATTRIBUTES, src, 16)
+    assert.are.equal(STATUS_SUCCESS, s2)
     assert.are.equal(STATUS_SUCCESS, WdfMemoryCopyToBuffer(mem, 0, src, 4))
     assert.are.equal(src, (WdfMemoryGetBuffer(pre)))
     WdfObjectDelete(pre)
