@@ -353,6 +353,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_platform(L);
   ldl_open_buffer(L);
   ldl_open_mdl(L);
+  ldl_open_mdlpages(L);
   ldl_open_device(L);
   ldl_open_adapter(L);
   ldl_open_sglist(L);

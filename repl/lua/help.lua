@@ -68,6 +68,18 @@ wdk(G, "wdm", "IoAllocateMdl(VirtualAddress, Length)", "Mdl", LE_DISPATCH,
 wdk(G, "wdm", "IoFreeMdl(Mdl)", "nothing", LE_DISPATCH, "frees an MDL (its pages must be unlocked)")
 wdk(G, "wdm", "MmBuildMdlForNonPagedPool(MemoryDescriptorList)", "nothing", LE_DISPATCH,
     "fills the MDL's PFN array for a nonpaged buffer")
+wdk(G, "wdm", "MmAllocatePagesForMdl(LowAddress, HighAddress, SkipBytes, TotalBytes)", "Mdl or nil", LE_DISPATCH,
+    "an MDL of physical pages between the addresses, not mapped")
+wdk(G, "wdm", "MmAllocatePagesForMdlEx(LowAddress, HighAddress, SkipBytes, TotalBytes, CacheType, Flags)",
+    "Mdl or nil", LE_DISPATCH, "MmAllocatePagesForMdl with a cache type and flags")
+wdk(G, "wdm", "MmFreePagesFromMdl(MemoryDescriptorList)", "nothing", LE_DISPATCH,
+    "gives the pages back (unmap first: 0xC4/0xB8), then IoFreeMdl")
+wdk(G, "wdm", "MmMapLockedPagesSpecifyCache(MemoryDescriptorList, AccessMode, CacheType, RequestedAddress, "
+    .. "BugCheckOnFailure, Priority)", "BaseAddress or nil", LE_DISPATCH,
+    "maps the MDL's pages into system space (mdl.MappedSystemVa; twice: 0xC4/0xB2)")
+wdk(G, "wdm", "MmUnmapLockedPages(BaseAddress, MemoryDescriptorList)", "nothing", LE_DISPATCH, "removes the mapping")
+wdk(G, "wdm", "MmInitializeMdl(MemoryDescriptorList, BaseVa, Length)", "nothing", ANY,
+    "describes a new range with the MDL (within its PFN slots; MdlFlags 0)")
 wdk(G, "wdm", "MmProbeAndLockPages(MemoryDescriptorList, AccessMode, Operation)", "nothing (raises on failure)",
     LE_DISPATCH, "locks the pages of a (pageable) buffer and fills the PFN array")
 wdk(G, "wdm", "MmUnlockPages(MemoryDescriptorList)", "nothing", LE_DISPATCH, "unlocks pages locked by MmProbeAndLockPages")

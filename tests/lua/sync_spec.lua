@@ -231,3 +231,43 @@ describe("WDFMEMORY and lookaside lists", function()
     assert.has_error(function() WdfMemoryGetBuffer(a) end)
   end)
 end)
+
+describe("MDLs owning pages and system mappings", function()
+  local m
+  before_each(function() m = support.machine { verifier = "record" } end)
+  after_each(function() m:close() end)
+
+  it("allocates pages, maps them, and frees them in the WDK's order", function()
+    local mdl = MmAllocatePagesForMdl(0, 0xFFFFFFFF, 0, 3 * PAGE_SIZE)
+    assert.are.equal(3 * PAGE_SIZE, mdl.ByteCount)
+    assert.is_nil(mdl.MappedSystemVa)
+    local va = MmMapLockedPagesSpecifyCache(mdl, KernelMode, MmCached, nil, FALSE, NormalPagePriority)
+    assert.are.equal(va, mdl.MappedSystemVa)
+    assert.are.equal(va, MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority))
+    RtlFillMemory(va, 3 * PAGE_SIZE, 0x11)
+    local pfn = MmGetMdlPfnArray(mdl)[2]
+    assert.are.equal("\17\17", m:read_phys(pfn * PAGE_SIZE, 2))
+    assert.has_error(function() IoFreeMdl(mdl) end)
+    assert.has_error(function() MmUnmapLockedPages(va + 1, mdl) end)
+    MmUnmapLockedPages(va, mdl)
+    assert.is_nil(mdl.MappedSystemVa)
+    MmFreePagesFromMdl(mdl)
+    IoFreeMdl(mdl)
+    assert.are.same({}, m:reports())
+    assert.is_nil(MmAllocatePagesForMdl(0, 4095, 0, 2 * PAGE_SIZE))  -- no two pages below 4 KiB
+  end)
+
+  it("lets a driver set ByteCount and ByteOffset of its own MDL", function()
+    local b = m:buffer(3 * PAGE_SIZE)
+    local mdl = IoAllocateMdl(b.va, 3 * PAGE_SIZE)
+    mdl.ByteCount = 100
+    mdl.ByteOffset = 16
+    assert.are.same({ 100, 16, b.va + 16 }, { mdl.ByteCount, mdl.ByteOffset, MmGetMdlVirtualAddress(mdl) })
+    assert.has_error(function() mdl.ByteCount = 4 * PAGE_SIZE end)
+    MmInitializeMdl(mdl, b.va, 64)
+    MmBuildMdlForNonPagedPool(mdl)
+    assert.are.equal(b.va, mdl.MappedSystemVa)
+    assert.has_error(function() mdl.StartVa = 0 end)
+    IoFreeMdl(mdl)
+  end)
+end)
