@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "base/dl_layout.h"
 #include "base/dl_status.h"
 #include "machine/dl_machine.h"
 
@@ -58,4 +59,21 @@ int dl_rtl_compare(dl_machine *m, uint64_t a, uint64_t b, uint64_t len, uint64_t
   }
   *equal = len;
   return DL_OK;
+}
+
+/* A typed read. */
+int dl_rtl_read_uint(dl_machine *m, uint64_t va, unsigned size, uint64_t *value) {
+  unsigned char b[8];
+  if (size != 1 && size != 2 && size != 4 && size != 8) return DL_EINVAL;
+  int rc = dl_machine_read_va(m, va, b, size);
+  *value = rc ? 0 : dl_ctype_decode(b, size, 0);
+  return rc;
+}
+
+/* A typed write. */
+int dl_rtl_write_uint(dl_machine *m, uint64_t va, unsigned size, uint64_t value) {
+  unsigned char b[8];
+  if (size != 1 && size != 2 && size != 4 && size != 8) return DL_EINVAL;
+  dl_ctype_encode(b, size, value);
+  return dl_machine_write_va(m, va, b, size);
 }

@@ -23,4 +23,10 @@ int dl_rtl_fill(dl_machine *m, uint64_t dst, uint64_t len, int byte);
 /* RtlCompareMemory: *equal gets the number of leading bytes that match. */
 int dl_rtl_compare(dl_machine *m, uint64_t a, uint64_t b, uint64_t len, uint64_t *equal);
 
+/* A typed CPU read of `size` bytes (1, 2, 4, 8) at va, little-endian, as a
+** driver dereferences a ULONG of a descriptor; the write is its inverse.
+** DL_ENOTMAPPED for memory not mapped, DL_EINVAL for another size. */
+int dl_rtl_read_uint(dl_machine *m, uint64_t va, unsigned size, uint64_t *value);
+int dl_rtl_write_uint(dl_machine *m, uint64_t va, unsigned size, uint64_t value);
+
 #endif
