@@ -371,6 +371,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_wdf(L);  /* KMDF framework objects; before the KMDF DMA layer */
   ldl_open_wdfdma(L);
   ldl_open_lab(L);
+  ldl_open_struct(L);
   ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);

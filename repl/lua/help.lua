@@ -444,6 +444,9 @@ lab(G, "dma.machine", "dma.machine{ ram=, seed=, page_size=, alloc=, map_registe
 lab(G, "dma.allocations", "dma.allocations()", "count", "Lua blocks the state's allocator has handed out "
     .. "so far (make bench counts them per request)", "speed-make-bench")
 lab(G, "dma.current", "dma.current()", "machine or nil", "the current machine", "the-api")
+lab(G, "dma.struct", "dma.struct{ {name, type [, count]}, ... }", "struct type",
+    "a C structure layout (natural alignment; type a scalar name or a struct type): T.size, T.align, "
+    .. "T:offset(name), T:at(m, va), T:array(m, va, n) (0-based)", "porting-a-driver")
 lab(G, "dma.sweep", "dma.sweep{ params=, run=fn(p), seeds=, design= }", "nothing (dmalab sweep runs it)",
     "declares a parameter sweep: grid, list or random points, each run in a fresh machine",
     "what-if-experiments")
@@ -472,6 +475,12 @@ M("write_phys", "m:write_phys(pa, s)", "nothing", "writes physical memory")
 M("fill_phys", "m:fill_phys(pa, byte, len)", "nothing", "fills physical memory")
 M("read", "m:read(va, len)", "string", "the CPU's view of virtual memory")
 M("write", "m:write(va, s)", "nothing", "writes virtual memory as the CPU")
+for _, n in ipairs { 8, 16, 32, 64 } do
+  M("read_u" .. n, ("m:read_u%d(va)"):format(n), "integer",
+    ("a %d-bit little-endian read of memory (a descriptor field)"):format(n), "porting-a-driver")
+  M("write_u" .. n, ("m:write_u%d(va, value)"):format(n), "nothing",
+    ("a %d-bit little-endian write of memory (the value must fit)"):format(n), "porting-a-driver")
+end
 M("device_read", "m:device_read(logical, len)", "string", "what a device reads at a logical address",
   "dma-adapters-wdm")
 M("device_write", "m:device_write(logical, s)", "nothing", "what a device writes at a logical address",
@@ -570,6 +579,7 @@ class("IRP", "an I/O request packet", DDI .. T .. "irp")
 class("IO_STATUS_BLOCK", "Status and Information of an IRP", DDI .. "wdm/ns-wdm-_io_status_block")
 class("KDPC", "a deferred procedure call (KeInitializeDpc)", DDI .. "wdm/nf-wdm-keinitializedpc")
 class("KTIMER", "a kernel timer (KeInitializeTimer)", DDI .. "wdm/nf-wdm-keinitializetimer")
+class("struct type", "a C structure layout (dma.struct)", README .. "porting-a-driver")
 class("KSPIN_LOCK", "a spin lock (KeInitializeSpinLock)", DDI .. "wdm/nf-wdm-keinitializespinlock")
 class("KEVENT", "an event (KeInitializeEvent)", DDI .. "wdm/nf-wdm-keinitializeevent")
 class("IO_WORKITEM", "a work item (IoAllocateWorkItem)", DDI .. "wdm/nf-wdm-ioallocateworkitem")
