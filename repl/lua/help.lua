@@ -447,6 +447,11 @@ lab(G, "dma.current", "dma.current()", "machine or nil", "the current machine", 
 lab(G, "dma.struct", "dma.struct{ {name, type [, count]}, ... }", "struct type",
     "a C structure layout (natural alignment; type a scalar name or a struct type): T.size, T.align, "
     .. "T:offset(name), T:at(m, va), T:array(m, va, n) (0-based)", "porting-a-driver")
+lab(G, "struct type:at", "T:at(m, va)", "struct view", "the structure at va: view.Field reads, "
+    .. "view.Field = v writes", "porting-a-driver")
+lab(G, "struct type:array", "T:array(m, va, n)", "struct array", "n structures back to back, indexed from 0 "
+    .. "as in C (#array is n)", "porting-a-driver")
+lab(G, "struct type:offset", "T:offset(name)", "offset", "FIELD_OFFSET of a field", "porting-a-driver")
 lab(G, "dma.sweep", "dma.sweep{ params=, run=fn(p), seeds=, design= }", "nothing (dmalab sweep runs it)",
     "declares a parameter sweep: grid, list or random points, each run in a fresh machine",
     "what-if-experiments")
