@@ -48,8 +48,9 @@ static int l_IoFreeMdl(lua_State *L) {
   int rc = dl_mdl_free(h->obj);  /* the handle is told: it reads as freed */
   ldl_leave(L, &c);
   if (rc == DL_EBUSY)
-    return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first) or owned "
-                               "(MmFreePagesFromMdl first)");
+    return luaL_argerror(L, 1, (dl_mdl_flags(h->obj) & DL_MDL_PAGES_LOCKED)
+                                   ? "pages are still locked (MmUnlockPages first)"
+                                   : "it still owns its pages (MmFreePagesFromMdl first)");
   return 0;
 }
 
