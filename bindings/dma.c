@@ -354,6 +354,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_platform(L);
   ldl_open_buffer(L);
   ldl_open_mdl(L);
+  ldl_open_mdlpages(L);
   ldl_open_device(L);
   ldl_open_adapter(L);
   ldl_open_sglist(L);
@@ -361,6 +362,8 @@ int luaopen_dma(lua_State *L) {
   ldl_open_irql(L);
   ldl_open_verifier(L);
   ldl_open_dpc(L);
+  ldl_open_sync(L);
+  ldl_open_pool(L);
   ldl_open_interrupt(L);
   ldl_open_model(L);
   ldl_open_busmaster(L);
@@ -370,6 +373,7 @@ int luaopen_dma(lua_State *L) {
   ldl_open_wdf(L);  /* KMDF framework objects; before the KMDF DMA layer */
   ldl_open_wdfdma(L);
   ldl_open_lab(L);
+  ldl_open_struct(L);
   ldl_pushenvs(L);  /* the module keeps its own PAGE_SIZE in step too */
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);

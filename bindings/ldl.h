@@ -371,6 +371,10 @@ void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);
 void ldl_open_irp(lua_State *L);
 void ldl_open_platform(lua_State *L);  /* after ldl_open_machine */
+void ldl_open_sync(lua_State *L);      /* spin locks, events, IO_WORKITEM (kernel/sync.c) */
+void ldl_open_pool(lua_State *L);      /* pool and Rtl memory routines (kernel/pool.c) */
+void ldl_open_mdlpages(lua_State *L);  /* MDLs owning pages, system mappings (io/mdlpages.c) */
+void ldl_open_struct(lua_State *L);    /* dma.struct: C layouts over simulated memory (lab/struct.c) */
 
 /* platform.c: dma.machine's iommu/bounce_policy/swiotlb options, and the
 ** id of the device a script names (0: none). */

@@ -47,7 +47,10 @@ static int l_IoFreeMdl(lua_State *L) {
   ldl_enter(L, h->owner, &c);
   int rc = dl_mdl_free(h->obj);  /* the handle is told: it reads as freed */
   ldl_leave(L, &c);
-  if (rc == DL_EBUSY) return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
+  if (rc == DL_EBUSY)
+    return luaL_argerror(L, 1, (dl_mdl_flags(h->obj) & DL_MDL_PAGES_LOCKED)
+                                   ? "pages are still locked (MmUnlockPages first)"
+                                   : "it still owns its pages (MmFreePagesFromMdl first)");
   return 0;
 }
 
@@ -259,6 +262,11 @@ static int mdl_index(lua_State *L) {
   else if (strcmp(key, "StartVa") == 0) lua_pushinteger(L, (lua_Integer)dl_mdl_start_va(mdl));
   else if (strcmp(key, "ByteOffset") == 0) lua_pushinteger(L, dl_mdl_byte_offset(mdl));
   else if (strcmp(key, "ByteCount") == 0) lua_pushinteger(L, dl_mdl_byte_count(mdl));
+  else if (strcmp(key, "MappedSystemVa") == 0) {
+    uint64_t va = dl_mdl_mapped_system_va(mdl);
+    if (va) lua_pushinteger(L, (lua_Integer)va);
+    else lua_pushnil(L);
+  }
   else if (strcmp(key, "Size") == 0)  /* sizeof(MDL) on x64 plus the PFN array */
     lua_pushinteger(L, 48 + 8 * (lua_Integer)dl_mdl_capacity(mdl));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_mdl_id(mdl));
@@ -267,12 +275,29 @@ static int mdl_index(lua_State *L) {
   return 1;
 }
 
-/* mdl.Next = other | nil; every other field is read-only. */
+/* mdl.ByteCount / mdl.ByteOffset = n: a driver building its own MDL
+** (MmInitializeMdl's rules, mdlpages.c). */
+static int set_range(lua_State *L, dl_mdl *mdl, const char *key) {
+  uint64_t n = ldl_checkuint(L, 3), va = dl_mdl_virtual_address(mdl), len = dl_mdl_byte_count(mdl);
+  if (strcmp(key, "ByteCount") == 0) len = n;
+  else if (n < dl_machine_page_size(dl_mdl_machine(mdl))) va = dl_mdl_start_va(mdl) + n;
+  else return luaL_argerror(L, 3, "ByteOffset must be below PAGE_SIZE");
+  int rc = dl_mdl_initialize(mdl, va, len);
+  if (rc == DL_ENOSPACE) return luaL_argerror(L, 3, "the range spans more pages than the MDL has PFN slots");
+  if (rc == DL_ESTATE)
+    return luaL_error(L, "MDL.%s: the MDL is locked, partial, owns pages or is named by another", key);
+  if (rc) return luaL_argerror(L, 3, "ByteCount must be 1 .. 4 GiB - 1");
+  return 0;
+}
+
+/* mdl.Next = other | nil, mdl.ByteCount / ByteOffset = n; the other fields are read-only. */
 static int mdl_newindex(lua_State *L) {
   dl_mdl *mdl = checkmdl(L, 1);
   const char *key = luaL_checkstring(L, 2);
+  if (strcmp(key, "ByteCount") == 0 || strcmp(key, "ByteOffset") == 0) return set_range(L, mdl, key);
   if (strcmp(key, "Next") != 0)
-    return luaL_error(L, "field '%s' of MDL is read-only (only Next may be set)", key);
+    return luaL_error(L, "field '%s' of MDL is read-only (Next, ByteCount and ByteOffset may be set)",
+                      key);
   dl_mdl *next = lua_isnil(L, 3) ? NULL : checkmdl(L, 3);
   if (dl_mdl_set_next(mdl, next))
     return luaL_argerror(L, 3, "Next would make the chain loop or cross machines");
@@ -326,7 +351,7 @@ static const luaL_Reg functions[] = {
 void ldl_open_mdl(lua_State *L) {
   ldl_newclass(L, LDL_MDL, meta, methods, mdl_index);
   static const char *const fields[] = {"Next", "MdlFlags", "StartVa", "ByteOffset", "ByteCount", "Size",
-                                       "id", "machine", NULL};
+                                       "MappedSystemVa", "id", "machine", NULL};
   ldl_setfields(L, LDL_MDL, fields);
   luaL_setfuncs(L, functions, 0);
 }

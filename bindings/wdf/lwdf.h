@@ -62,5 +62,7 @@ int lwdf_dispatch(lua_State *L);
 void lwdf_open_device(lua_State *L);
 void lwdf_open_queue(lua_State *L);
 void lwdf_open_interrupt(lua_State *L);
+void lwdf_open_sync(lua_State *L);    /* wdfsync.c: locks, WDFDPC, WDFTIMER, WDFWORKITEM */
+void lwdf_open_memory(lua_State *L);  /* wdfmemory.c: WDFMEMORY, WDFLOOKASIDE */
 
 #endif

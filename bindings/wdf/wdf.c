@@ -334,4 +334,6 @@ void ldl_open_wdf(lua_State *L) {
   lwdf_open_device(L);
   lwdf_open_queue(L);
   lwdf_open_interrupt(L);
+  lwdf_open_sync(L);
+  lwdf_open_memory(L);
 }

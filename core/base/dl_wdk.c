@@ -95,6 +95,17 @@ static const dl_wdk_value io_values[] = {
   {"WdfDeviceIoDirect", 3}, {"WdfDeviceIoBufferedOrDirect", 4},
 };
 
+/* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE (wdm.h) and the flags of
+** ExAllocatePool2 (POOL_FLAGS, wdm.h). */
+static const dl_wdk_value kernel_values[] = {
+  {"NotificationEvent", 0}, {"SynchronizationEvent", 1}, {"Executive", 0},
+  {"CriticalWorkQueue", 0}, {"DelayedWorkQueue", 1}, {"HyperCriticalWorkQueue", 2},
+  {"POOL_FLAG_USE_QUOTA", 0x1}, {"POOL_FLAG_UNINITIALIZED", 0x2},
+  {"POOL_FLAG_SESSION", 0x4}, {"POOL_FLAG_CACHE_ALIGNED", 0x8},
+  {"POOL_FLAG_RAISE_ON_FAILURE", 0x20}, {"POOL_FLAG_NON_PAGED", 0x40},
+  {"POOL_FLAG_NON_PAGED_EXECUTE", 0x80}, {"POOL_FLAG_PAGED", 0x100},
+};
+
 /* The WDK names defined as NULL: nil in Lua, and not a missing name. */
 static const struct { const char *name; } nulls[] = {
   {"WDF_NO_OBJECT_ATTRIBUTES"}, {"WDF_NO_HANDLE"}, {"WDF_NO_EVENT_CALLBACK"}, {"WDF_NO_CONTEXT"},
@@ -135,6 +146,12 @@ const char *dl_irql_name(uint32_t irql) {
 const dl_wdk_value *dl_wdk_io_table(size_t *count) {
   *count = sizeof io_values / sizeof io_values[0];
   return io_values;
+}
+
+/* The kernel values drivers pass (events, waits, work queues, pool flags). */
+const dl_wdk_value *dl_wdk_kernel_table(size_t *count) {
+  *count = sizeof kernel_values / sizeof kernel_values[0];
+  return kernel_values;
 }
 
 /* The i-th WDK name defined as NULL, or NULL past the last. */

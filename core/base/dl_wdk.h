@@ -144,4 +144,7 @@ static inline uint64_t dl_span_pages(uint64_t va, uint64_t size, uint64_t page_s
   return size / page_size + (dl_byte_offset(va, page_size) + size % page_size + page_size - 1) / page_size;
 }
 
+/* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE and ExAllocatePool2's POOL_FLAG_*. */
+const dl_wdk_value *dl_wdk_kernel_table(size_t *count);
+
 #endif

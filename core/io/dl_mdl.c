@@ -3,6 +3,7 @@
 ** report the MDLs a scenario forgot and free them when it is destroyed.
 */
 #include "io/dl_mdl.h"
+#include "io/dl_mdl_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,6 @@
 #include "base/dl_status.h"
 #include "base/dl_wdk.h"
 
-struct dl_mdl {
-  DL_OBJECT_FIELDS
-  dl_mdl *next;           /* the WDK's Next */
-  dl_mdl *source;         /* partial MDLs: where the PFNs came from */
-  uint64_t start_va;
-  uint32_t byte_offset, byte_count;
-  uint32_t flags;
-  uint64_t region_id;     /* region the PFNs were taken from, 0 if none */
-  uint64_t capacity;      /* PFN slots */
-  dl_mdl **owner_ref;     /* an IRP's MdlAddress: cleared when the MDL is freed */
-  uint32_t referrers;     /* Next and source pointers of other MDLs naming this one */
-  uint64_t pfns[];
-};
 
 static void destroy(dl_object *o) { dl_mdl_destroy((dl_mdl *)o); }
 
@@ -87,7 +75,7 @@ static dl_region *region_of(const dl_mdl *mdl) {
 
 /* IoFreeMdl. */
 int dl_mdl_free(dl_mdl *mdl) {
-  if (mdl->flags & DL_MDL_PAGES_LOCKED) return DL_EBUSY;
+  if ((mdl->flags & DL_MDL_PAGES_LOCKED) || mdl->owns_pages) return DL_EBUSY;
   dl_mdl_destroy(mdl);
   return DL_OK;
 }
@@ -96,6 +84,7 @@ int dl_mdl_free(dl_mdl *mdl) {
 void dl_mdl_destroy(dl_mdl *mdl) {
   if (!mdl) return;
   if (mdl->flags & DL_MDL_PAGES_LOCKED) dl_mdl_unlock(mdl);
+  dl_mdl_drop_pages(mdl);
   if (mdl->owner_ref) *mdl->owner_ref = NULL;
   orphan_partials(mdl);
   unchain(mdl);
@@ -186,6 +175,11 @@ void dl_mdl_prepare_for_reuse(dl_mdl *mdl) {
 /* MmGetSystemAddressForMdlSafe. */
 uint64_t dl_mdl_system_address(dl_mdl *mdl) {
   if (!dl_mdl_pages_valid(mdl)) return 0;
+  if (mdl->owns_pages) {  /* pages of no system range: they are mapped now */
+    uint64_t va = 0;
+    if (mdl->map) return mdl->map->va;
+    return dl_mdl_map_locked_pages(mdl, &va) == DL_OK ? va : 0;
+  }
   mdl->flags |= (mdl->flags & DL_MDL_PARTIAL) ? DL_MDL_PARTIAL_HAS_BEEN_MAPPED
                                                : DL_MDL_MAPPED_TO_SYSTEM_VA;
   return dl_mdl_virtual_address(mdl);
@@ -223,6 +217,7 @@ int dl_mdl_set_next(dl_mdl *mdl, dl_mdl *next) {
 int dl_mdl_pages_valid(const dl_mdl *mdl) {
   if (mdl->flags & DL_MDL_PARTIAL)
     return mdl->source != NULL && dl_mdl_pages_valid(mdl->source);
+  if (mdl->owns_pages) return 1;
   if (!(mdl->flags & (DL_MDL_PAGES_LOCKED | DL_MDL_SOURCE_IS_NONPAGED_POOL))) return 0;
   const dl_region *r = region_of(mdl);  /* the buffer may have been freed since */
   return r != NULL && r->id == mdl->region_id;

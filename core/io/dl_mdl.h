@@ -106,4 +106,44 @@ void dl_mdl_set_owner_ref(dl_mdl *mdl, dl_mdl **ref);
 extern const dl_object_type dl_mdl_type;
 dl_mdl *dl_mdl_next_live(dl_machine *m, const dl_mdl *after);
 
+/* ---- MDLs that own their pages (dl_mdlpages.c) ----------------------------- */
+
+/* Parameter 1 values of bug check 0xC4 for these calls. */
+#define DL_C4_MAP_IRQL 0x76u          /* MmMapLockedPagesSpecifyCache above DISPATCH_LEVEL */
+#define DL_C4_ALLOC_PAGES_IRQL 0x7Eu  /* MmAllocatePagesForMdl(Ex)/MmFreePagesFromMdl above it */
+#define DL_C4_MAP_FLAGS 0xB2u         /* mapping an MDL already mapped (incorrect MdlFlags) */
+#define DL_C4_STILL_MAPPED 0xB8u      /* its pages are still mapped (unmap first) */
+
+/* MmAllocatePagesForMdl(Ex): an MDL of ceil(total / page size) pages taken
+** from physical memory between low and high (skip ignored: every page of
+** the machine is a candidate), lowest first; its VA range starts at 0 and
+** is not mapped. DL_ENOSPACE if the pages are not there (the WDK returns
+** NULL), DL_EINVAL for a zero or over-4 GiB total. */
+int dl_mdl_allocate_pages(dl_machine *m, uint64_t low, uint64_t high, uint64_t total,
+                          dl_mdl **out);
+
+/* MmFreePagesFromMdl: gives the pages back (a mapping still there is
+** reported 0xC4/0xB8 and removed). DL_ESTATE if the MDL owns no pages. */
+int dl_mdl_free_pages(dl_mdl *mdl);
+
+/* MmMapLockedPagesSpecifyCache (KernelMode): the system address of the
+** MDL's pages, mapping an MDL of allocated pages into the address space;
+** an MDL already mapped is reported 0xC4/0xB2 and keeps its address.
+** DL_ESTATE if its pages are not valid (not locked or built). */
+int dl_mdl_map_locked_pages(dl_mdl *mdl, uint64_t *va);
+
+/* MmUnmapLockedPages: DL_EINVAL unless va is what the map returned. */
+int dl_mdl_unmap_locked_pages(dl_mdl *mdl, uint64_t va);
+
+/* The MDL's MappedSystemVa: its system address while it has one, else 0. */
+uint64_t dl_mdl_mapped_system_va(const dl_mdl *mdl);
+
+/* MmInitializeMdl: describes [va, va+length) anew (MdlFlags 0): a driver's
+** own MDL. DL_ENOSPACE if the span needs more PFN slots than the MDL has,
+** DL_ESTATE while it is locked, partial, owns pages or other MDLs point at it. */
+int dl_mdl_initialize(dl_mdl *mdl, uint64_t va, uint64_t length);
+
+/* Teardown of an MDL owning pages (dl_mdl_destroy): unmaps and frees them. */
+void dl_mdl_drop_pages(dl_mdl *mdl);
+
 #endif

@@ -259,6 +259,17 @@ int dl_clock_run_status(const dl_clock *c) { return c->status; }
 /* Asks the running dl_clock_run/run_until to return after this event. */
 void dl_clock_stop(dl_clock *c) { c->stop = 1; }
 
+/* Whether the current run was asked to stop. */
+int dl_clock_stopping(const dl_clock *c) { return c->stop; }
+
+/* Moves the time to t when nothing is due before it. */
+int dl_clock_advance(dl_clock *c, uint64_t t) {
+  uint64_t when;
+  if (dl_clock_peek(c, &when) && when < t) return DL_EINVAL;
+  if (t > c->now) c->now = t;
+  return DL_OK;
+}
+
 /* Returns the number of pending events. */
 size_t dl_clock_pending(const dl_clock *c) { return c->heap_len; }
 

@@ -56,6 +56,14 @@ uint64_t dl_clock_run(dl_clock *c);
 /* Asks the running dl_clock_run/run_until to return after the current event. */
 void dl_clock_stop(dl_clock *c);
 
+/* Whether dl_clock_stop was called in the current run (a wait inside an
+** event gives up then, as the run will). */
+int dl_clock_stopping(const dl_clock *c);
+
+/* Moves the time to t (a wait that timed out) if no event is due before t;
+** DL_EINVAL otherwise (run the events first). */
+int dl_clock_advance(dl_clock *c, uint64_t t);
+
 /* The default of dl_clock_set_stall_limit: far above any real scenario
 ** (a burst of work at one instant is thousands of events, not millions). */
 #define DL_CLOCK_STALL_LIMIT UINT64_C(1000000)

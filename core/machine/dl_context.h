@@ -57,7 +57,7 @@ void dl_machine_set_current_cpu(dl_machine *m, int n);
 /* Machine-wide parts that upper layers own (the interrupt lines, the map
 ** register pool, the device-side translation, the swiotlb pool): a layer makes its part on first use and hands it to the
 ** machine, which frees it after every object. */
-enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_XLATE, DL_PART_SWIOTLB, DL_PART_COUNT };
+enum { DL_PART_LINES, DL_PART_MAPREGS, DL_PART_XLATE, DL_PART_SWIOTLB, DL_PART_POOL, DL_PART_COUNT };
 
 /* The part in `slot` (DL_PART_*), or NULL if its layer made none yet. */
 void *dl_machine_part(const dl_machine *m, int slot);

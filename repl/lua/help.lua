@@ -68,6 +68,18 @@ wdk(G, "wdm", "IoAllocateMdl(VirtualAddress, Length)", "Mdl", LE_DISPATCH,
 wdk(G, "wdm", "IoFreeMdl(Mdl)", "nothing", LE_DISPATCH, "frees an MDL (its pages must be unlocked)")
 wdk(G, "wdm", "MmBuildMdlForNonPagedPool(MemoryDescriptorList)", "nothing", LE_DISPATCH,
     "fills the MDL's PFN array for a nonpaged buffer")
+wdk(G, "wdm", "MmAllocatePagesForMdl(LowAddress, HighAddress, SkipBytes, TotalBytes)", "Mdl or nil", LE_DISPATCH,
+    "an MDL of physical pages between the addresses, not mapped")
+wdk(G, "wdm", "MmAllocatePagesForMdlEx(LowAddress, HighAddress, SkipBytes, TotalBytes, CacheType, Flags)",
+    "Mdl or nil", LE_DISPATCH, "MmAllocatePagesForMdl with a cache type and flags")
+wdk(G, "wdm", "MmFreePagesFromMdl(MemoryDescriptorList)", "nothing", LE_DISPATCH,
+    "gives the pages back (unmap first: 0xC4/0xB8), then IoFreeMdl")
+wdk(G, "wdm", "MmMapLockedPagesSpecifyCache(MemoryDescriptorList, AccessMode, CacheType, RequestedAddress, "
+    .. "BugCheckOnFailure, Priority)", "BaseAddress or nil", LE_DISPATCH,
+    "maps the MDL's pages into system space (mdl.MappedSystemVa; twice: 0xC4/0xB2)")
+wdk(G, "wdm", "MmUnmapLockedPages(BaseAddress, MemoryDescriptorList)", "nothing", LE_DISPATCH, "removes the mapping")
+wdk(G, "wdm", "MmInitializeMdl(MemoryDescriptorList, BaseVa, Length)", "nothing", ANY,
+    "describes a new range with the MDL (within its PFN slots; MdlFlags 0)")
 wdk(G, "wdm", "MmProbeAndLockPages(MemoryDescriptorList, AccessMode, Operation)", "nothing (raises on failure)",
     LE_DISPATCH, "locks the pages of a (pageable) buffer and fills the PFN array")
 wdk(G, "wdm", "MmUnlockPages(MemoryDescriptorList)", "nothing", LE_DISPATCH, "unlocks pages locked by MmProbeAndLockPages")
@@ -212,6 +224,51 @@ wdk(G, "wdm", "KeSynchronizeExecution(Interrupt, SynchronizeRoutine, Synchronize
     "runs SynchronizeRoutine(SynchronizeContext) at the interrupt's IRQL")
 
 ---------------------------------------------------------------------------
+-- Spin locks, events, work items
+G = "Spin locks, events, work items"
+local LE_APC = "<= APC_LEVEL"
+wdk(G, "wdm", "KeInitializeSpinLock(SpinLock)", "SpinLock", ANY, "a spin lock (pass nil)")
+wdk(G, "wdm", "KeAcquireSpinLock(SpinLock)", "OldIrql", LE_DISPATCH,
+    "acquires the lock, raising to DISPATCH_LEVEL (0xC4: 0x42 above it, 0x4000B if held)")
+wdk(G, "wdm", "KeReleaseSpinLock(SpinLock, NewIrql)", "nothing", DISPATCH,
+    "releases the lock and lowers to NewIrql (0xC4: 0x32 not at DISPATCH_LEVEL, 0x4000B if not held)")
+wdk(G, "wdm", "KeAcquireSpinLockAtDpcLevel(SpinLock)", "nothing", ">= DISPATCH_LEVEL",
+    "acquires the lock without raising (0xC4/0x40 below DISPATCH_LEVEL)")
+wdk(G, "wdm", "KeReleaseSpinLockFromDpcLevel(SpinLock)", "nothing", ">= DISPATCH_LEVEL",
+    "releases the lock without lowering (0xC4/0x41 below DISPATCH_LEVEL)")
+wdk(G, "wdm", "KeInitializeEvent(Event, Type, State)", "Event", ANY,
+    "an event (pass nil): NotificationEvent or SynchronizationEvent")
+wdk(G, "wdm", "KeSetEvent(Event, Increment, Wait)", "LONG (the previous state)", LE_DISPATCH,
+    "signals the event (0xC4/0x80 above DISPATCH_LEVEL)")
+wdk(G, "wdm", "KeClearEvent(Event)", "nothing", LE_DISPATCH, "sets the event not signalled")
+wdk(G, "wdm", "KeResetEvent(Event)", "LONG (the previous state)", LE_DISPATCH, "sets the event not signalled")
+wdk(G, "wdm", "KeReadStateEvent(Event)", "LONG", LE_DISPATCH, "1 if the event is signalled")
+wdk(G, "wdm", "KeWaitForSingleObject(Object, WaitReason, WaitMode, Alertable, Timeout)",
+    "STATUS_SUCCESS or STATUS_TIMEOUT", LE_APC .. " (a zero Timeout: " .. LE_DISPATCH .. ")",
+    "waits for the event, running the simulated clock (Timeout nil: for ever; 100 ns units, negative relative)")
+wdk(G, "wdm", "IoAllocateWorkItem(DeviceObject)", "IO_WORKITEM", LE_DISPATCH, "a work item of the device")
+wdk(G, "wdm", "IoQueueWorkItem(IoWorkItem, WorkerRoutine, QueueType, Context)", "nothing", LE_DISPATCH,
+    "WorkerRoutine(DeviceObject, Context) runs at PASSIVE_LEVEL on the simulated worker")
+wdk(G, "wdm", "IoFreeWorkItem(IoWorkItem)", "nothing", LE_DISPATCH, "frees the work item")
+
+---------------------------------------------------------------------------
+-- Pool and memory routines
+G = "Pool and memory routines"
+wdk(G, "wdm", "ExAllocatePool2(Flags, NumberOfBytes, Tag)", "address or 0", LE_DISPATCH,
+    "tagged pool (POOL_FLAG_NON_PAGED/PAGED), zeroed unless POOL_FLAG_UNINITIALIZED; tracked (0xC4/0x62 if never freed)")
+wdk(G, "wdm", "ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag)", "address or 0", LE_DISPATCH,
+    "tagged pool, not zeroed (Tag: 'Tag1' or an integer)")
+wdk(G, "wdm", "ExAllocatePoolZero(PoolType, NumberOfBytes, Tag)", "address or 0", LE_DISPATCH, "tagged pool, zeroed")
+wdk(G, "wdm", "ExFreePool(P)", "nothing", LE_DISPATCH,
+    "frees pool (0xC4: 0x10 not pool, 0x13 freed already, 0x11/0x12 at a bad IRQL)")
+wdk(G, "wdm", "ExFreePoolWithTag(P, Tag)", "nothing", LE_DISPATCH, "frees pool; a wrong tag is 0xC2/0x0A")
+wdk(G, "wdm", "RtlZeroMemory(Destination, Length)", "nothing", ANY, "zeroes simulated memory")
+wdk(G, "wdm", "RtlFillMemory(Destination, Length, Fill)", "nothing", ANY, "fills simulated memory")
+wdk(G, "wdm", "RtlCopyMemory(Destination, Source, Length)", "nothing", ANY, "copies simulated memory")
+wdk(G, "wdm", "RtlMoveMemory(Destination, Source, Length)", "nothing", ANY, "copies overlapping ranges")
+wdk(G, "wdm", "RtlCompareMemory(Source1, Source2, Length)", "SIZE_T", ANY, "how many leading bytes match")
+
+---------------------------------------------------------------------------
 -- Device registers
 G = "Device registers"
 wdk(G, "wdm", "MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType)", "BaseAddress", LE_DISPATCH,
@@ -305,6 +362,56 @@ wdf("wdfinterrupt", "WdfInterruptReleaseLock(Interrupt)", "nothing", "DIRQL", "b
 wdf("wdfinterrupt", "WdfInterruptSynchronize(Interrupt, Callback, Context)", "BOOLEAN", "<= DISPATCH_LEVEL",
     "runs Callback(Interrupt, Context) at the interrupt's IRQL")
 wdf("wdfinterrupt", "WdfInterruptGetDevice(Interrupt)", "WDFDEVICE", "<= DIRQL", "the interrupt's device")
+wdf("wdfsync", "WdfSpinLockCreate(SpinLockAttributes)", "NTSTATUS, WDFSPINLOCK", LE_DISPATCH, "a framework spin lock")
+wdf("wdfsync", "WdfSpinLockAcquire(SpinLock)", "nothing", LE_DISPATCH,
+    "acquires, raising to DISPATCH_LEVEL (held: WDF_VIOLATION 0x2)")
+wdf("wdfsync", "WdfSpinLockRelease(SpinLock)", "nothing", DISPATCH,
+    "releases, back to the IRQL of the acquire (not held: WDF_VIOLATION 0xB)")
+wdf("wdfsync", "WdfWaitLockCreate(LockAttributes)", "NTSTATUS, WDFWAITLOCK", LE_DISPATCH, "a framework wait lock")
+wdf("wdfsync", "WdfWaitLockAcquire(Lock, Timeout)", "STATUS_SUCCESS or STATUS_TIMEOUT", "<= APC_LEVEL",
+    "acquires (Timeout 0: a try, nil: for ever)")
+wdf("wdfsync", "WdfWaitLockRelease(Lock)", "nothing", LE_DISPATCH, "releases the wait lock")
+wdf("wdfsync", "WdfObjectAcquireLock(Object)", "nothing", LE_DISPATCH,
+    "acquires a WDFDEVICE's or WDFQUEUE's lock (raises to DISPATCH_LEVEL)")
+wdf("wdfsync", "WdfObjectReleaseLock(Object)", "nothing", DISPATCH, "releases the object's lock")
+wdf("wdfdpc", "WDF_DPC_CONFIG_INIT(EvtDpcFunc)", "WDF_DPC_CONFIG", ANY, "a DPC configuration")
+wdf("wdfdpc", "WdfDpcCreate(Config, Attributes)", "NTSTATUS, WDFDPC", LE_DISPATCH,
+    "a framework DPC; Attributes.ParentObject a WDFDEVICE or WDFQUEUE; EvtDpcFunc(Dpc)")
+wdf("wdfdpc", "WdfDpcEnqueue(Dpc)", "BOOLEAN", "<= HIGH_LEVEL", "queues the DPC (FALSE if queued)")
+wdf("wdfdpc", "WdfDpcCancel(Dpc, Wait)", "BOOLEAN", LE_DISPATCH .. " (Wait: PASSIVE_LEVEL)", "takes it off its queue")
+wdf("wdfdpc", "WdfDpcGetParentObject(Dpc)", "parent", LE_DISPATCH, "the DPC's parent")
+wdf("wdftimer", "WDF_TIMER_CONFIG_INIT(EvtTimerFunc)", "WDF_TIMER_CONFIG", ANY, "a one-shot timer configuration")
+wdf("wdftimer", "WDF_TIMER_CONFIG_INIT_PERIODIC(EvtTimerFunc, Period)", "WDF_TIMER_CONFIG", ANY,
+    "a periodic timer configuration (Period in ms)")
+wdf("wdftimer", "WdfTimerCreate(Config, Attributes)", "NTSTATUS, WDFTIMER", LE_DISPATCH,
+    "a framework timer; EvtTimerFunc(Timer) at DISPATCH_LEVEL")
+wdf("wdftimer", "WdfTimerStart(Timer, DueTime)", "BOOLEAN (TRUE if it was set)", LE_DISPATCH,
+    "starts the timer (DueTime: 100 ns units, negative relative)")
+wdf("wdftimer", "WdfTimerStop(Timer, Wait)", "BOOLEAN (TRUE if it was set)", LE_DISPATCH .. " (Wait: PASSIVE_LEVEL)",
+    "stops the timer")
+wdf("wdftimer", "WdfTimerGetParentObject(Timer)", "parent", LE_DISPATCH, "the timer's parent")
+wdf("wdfcore", "WDF_REL_TIMEOUT_IN_SEC(Time)", "LONGLONG", ANY, "a relative DueTime/Timeout in 100 ns units")
+wdf("wdfcore", "WDF_REL_TIMEOUT_IN_MS(Time)", "LONGLONG", ANY, "a relative DueTime/Timeout in 100 ns units")
+wdf("wdfcore", "WDF_REL_TIMEOUT_IN_US(Time)", "LONGLONG", ANY, "a relative DueTime/Timeout in 100 ns units")
+wdf("wdfworkitem", "WDF_WORKITEM_CONFIG_INIT(EvtWorkItemFunc)", "WDF_WORKITEM_CONFIG", ANY, "a work item configuration")
+wdf("wdfworkitem", "WdfWorkItemCreate(Config, Attributes)", "NTSTATUS, WDFWORKITEM", LE_DISPATCH,
+    "a framework work item; EvtWorkItemFunc(WorkItem) at PASSIVE_LEVEL on the simulated worker")
+wdf("wdfworkitem", "WdfWorkItemEnqueue(WorkItem)", "nothing", LE_DISPATCH, "queues it (once)")
+wdf("wdfworkitem", "WdfWorkItemFlush(WorkItem)", "nothing", PASSIVE, "runs the clock until it ran")
+wdf("wdfworkitem", "WdfWorkItemGetParentObject(WorkItem)", "parent", LE_DISPATCH, "the work item's parent")
+wdf("wdfmemory", "WdfMemoryCreate(Attributes, PoolType, PoolTag, BufferSize)", "NTSTATUS, WDFMEMORY, Buffer",
+    LE_DISPATCH, "memory from tagged pool, freed with the object")
+wdf("wdfmemory", "WdfMemoryCreatePreallocated(Attributes, Buffer, BufferSize)", "NTSTATUS, WDFMEMORY",
+    LE_DISPATCH, "an object describing the driver's buffer")
+wdf("wdfmemory", "WdfMemoryGetBuffer(Memory)", "Buffer, BufferSize", LE_DISPATCH, "the buffer's address and size")
+wdf("wdfmemory", "WdfMemoryCopyToBuffer(SourceMemory, SourceOffset, Buffer, NumberOfBytesToCopy)", "NTSTATUS",
+    LE_DISPATCH, "copies out of the object (STATUS_INVALID_BUFFER_SIZE past its end)")
+wdf("wdfmemory", "WdfMemoryCopyFromBuffer(DestinationMemory, DestinationOffset, Buffer, NumberOfBytesToCopy)",
+    "NTSTATUS", LE_DISPATCH, "copies into the object (STATUS_INVALID_BUFFER_SIZE past its end)")
+wdf("wdfmemory", "WdfLookasideListCreate(LookasideAttributes, BufferSize, PoolType, MemoryAttributes, PoolTag)",
+    "NTSTATUS, WDFLOOKASIDE", LE_DISPATCH, "a lookaside list of BufferSize buffers")
+wdf("wdfmemory", "WdfMemoryCreateFromLookaside(Lookaside)", "NTSTATUS, WDFMEMORY", LE_DISPATCH,
+    "memory from the list (a child of it)")
 wdf("wdfdmaenabler", "WDF_DMA_ENABLER_CONFIG_INIT(Profile, MaximumLength)", "WDF_DMA_ENABLER_CONFIG", ANY,
     "a DMA enabler configuration")
 wdf("wdfdmaenabler", "WdfDmaEnablerCreate(Device, Config, Attributes)", "NTSTATUS, WDFDMAENABLER", PASSIVE,
@@ -379,6 +486,14 @@ lab(G, "dma.machine", "dma.machine{ ram=, seed=, page_size=, alloc=, map_registe
 lab(G, "dma.allocations", "dma.allocations()", "count", "Lua blocks the state's allocator has handed out "
     .. "so far (make bench counts them per request)", "speed-make-bench")
 lab(G, "dma.current", "dma.current()", "machine or nil", "the current machine", "the-api")
+lab(G, "dma.struct", "dma.struct{ {name, type [, count]}, ... }", "struct type",
+    "a C structure layout (natural alignment; type a scalar name or a struct type): T.size, T.align, "
+    .. "T:offset(name), T:at(m, va), T:array(m, va, n) (0-based)", "porting-a-driver")
+lab(G, "struct type:at", "T:at(m, va)", "struct view", "the structure at va: view.Field reads, "
+    .. "view.Field = v writes", "porting-a-driver")
+lab(G, "struct type:array", "T:array(m, va, n)", "struct array", "n structures back to back, indexed from 0 "
+    .. "as in C (#array is n)", "porting-a-driver")
+lab(G, "struct type:offset", "T:offset(name)", "offset", "FIELD_OFFSET of a field", "porting-a-driver")
 lab(G, "dma.sweep", "dma.sweep{ params=, run=fn(p), seeds=, design= }", "nothing (dmalab sweep runs it)",
     "declares a parameter sweep: grid, list or random points, each run in a fresh machine",
     "what-if-experiments")
@@ -407,6 +522,12 @@ M("write_phys", "m:write_phys(pa, s)", "nothing", "writes physical memory")
 M("fill_phys", "m:fill_phys(pa, byte, len)", "nothing", "fills physical memory")
 M("read", "m:read(va, len)", "string", "the CPU's view of virtual memory")
 M("write", "m:write(va, s)", "nothing", "writes virtual memory as the CPU")
+for _, n in ipairs { 8, 16, 32, 64 } do
+  M("read_u" .. n, ("m:read_u%d(va)"):format(n), "integer",
+    ("a %d-bit little-endian read of memory (a descriptor field)"):format(n), "porting-a-driver")
+  M("write_u" .. n, ("m:write_u%d(va, value)"):format(n), "nothing",
+    ("a %d-bit little-endian write of memory (the value must fit)"):format(n), "porting-a-driver")
+end
 M("device_read", "m:device_read(logical, len)", "string", "what a device reads at a logical address",
   "dma-adapters-wdm")
 M("device_write", "m:device_write(logical, s)", "nothing", "what a device writes at a logical address",
@@ -507,6 +628,10 @@ class("IRP", "an I/O request packet", DDI .. T .. "irp")
 class("IO_STATUS_BLOCK", "Status and Information of an IRP", DDI .. "wdm/ns-wdm-_io_status_block")
 class("KDPC", "a deferred procedure call (KeInitializeDpc)", DDI .. "wdm/nf-wdm-keinitializedpc")
 class("KTIMER", "a kernel timer (KeInitializeTimer)", DDI .. "wdm/nf-wdm-keinitializetimer")
+class("struct type", "a C structure layout (dma.struct)", README .. "porting-a-driver")
+class("KSPIN_LOCK", "a spin lock (KeInitializeSpinLock)", DDI .. "wdm/nf-wdm-keinitializespinlock")
+class("KEVENT", "an event (KeInitializeEvent)", DDI .. "wdm/nf-wdm-keinitializeevent")
+class("IO_WORKITEM", "a work item (IoAllocateWorkItem)", DDI .. "wdm/nf-wdm-ioallocateworkitem")
 class("KINTERRUPT", "a connected interrupt (IoConnectInterrupt)", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 class("device model", "a device on the machine's bus: the built-in bus master or one written in Lua",
       README .. "time-interrupts-and-devices")
@@ -517,6 +642,13 @@ class("WDFCMRESLIST", "a device's hardware resources", DDI .. "wdfresource/nf-wd
 class("WDFQUEUE", "a framework I/O queue", DDI .. "wdfio/nf-wdfio-wdfioqueuecreate")
 class("WDFREQUEST", "a framework request", DDI .. "wdfrequest/nf-wdfrequest-wdfrequestcomplete")
 class("WDFINTERRUPT", "a framework interrupt", DDI .. "wdfinterrupt/nf-wdfinterrupt-wdfinterruptcreate")
+class("WDFSPINLOCK", "a framework spin lock", DDI .. "wdfsync/nf-wdfsync-wdfspinlockcreate")
+class("WDFWAITLOCK", "a framework wait lock", DDI .. "wdfsync/nf-wdfsync-wdfwaitlockcreate")
+class("WDFDPC", "a framework DPC", DDI .. "wdfdpc/nf-wdfdpc-wdfdpccreate")
+class("WDFTIMER", "a framework timer", DDI .. "wdftimer/nf-wdftimer-wdftimercreate")
+class("WDFWORKITEM", "a framework work item", DDI .. "wdfworkitem/nf-wdfworkitem-wdfworkitemcreate")
+class("WDFMEMORY", "a framework memory object", DDI .. "wdfmemory/nf-wdfmemory-wdfmemorycreate")
+class("WDFLOOKASIDE", "a framework lookaside list", DDI .. "wdfmemory/nf-wdfmemory-wdflookasidelistcreate")
 class("WDFDMAENABLER", "a DMA enabler", DDI .. "wdfdmaenabler/nf-wdfdmaenabler-wdfdmaenablercreate")
 class("WDFDMATRANSACTION", "a DMA transaction", DDI .. "wdfdmatransaction/nf-wdfdmatransaction-wdfdmatransactioncreate")
 class("WDFCOMMONBUFFER", "a framework common buffer", DDI .. "wdfcommonbuffer/nf-wdfcommonbuffer-wdfcommonbuffercreate")
@@ -552,6 +684,10 @@ constants("Constants", "^FILE_%u+_ACCESS$", "an IOCTL's required access (CTL_COD
 constants("Constants", "^FILE_%u+_DATA$", "a file access right (CTL_CODE's Access)", IOCTL_REF)
 constants("Constants", "^NonPagedPool", "a POOL_TYPE", DDI .. "wdm/ne-wdm-_pool_type")
 constants("Constants", "^PagedPool$", "a POOL_TYPE", DDI .. "wdm/ne-wdm-_pool_type")
+constants("Constants", "^POOL_FLAG_", "an ExAllocatePool2 flag", DDI .. "wdm/nf-wdm-exallocatepool2")
+constants("Constants", "Event$", "an EVENT_TYPE (KeInitializeEvent)", DDI .. "wdm/ne-wdm-_event_type")
+constants("Constants", "^Executive$", "a KWAIT_REASON", DDI .. "wdm/nf-wdm-kewaitforsingleobject")
+constants("Constants", "WorkQueue$", "a WORK_QUEUE_TYPE (IoQueueWorkItem)", DDI .. "wdm/nf-wdm-ioqueueworkitem")
 constants("Constants", "^WdfDeviceIo", "a WDF_DEVICE_IO_TYPE (WdfDeviceInitSetIoType)",
           DDI .. "wdfdevice/ne-wdfdevice-_wdf_device_io_type")
 constants("Constants", "^WDF_NO_", "NULL: nil in Lua (no attributes, no handle, no callback)",

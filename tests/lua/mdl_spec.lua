@@ -121,8 +121,8 @@ describe("MDL", function()
     assert.are.equal(c, a.Next)
     assert.matches(("next=MDL#%d$"):format(c.id), tostring(a))
     assert.has_error(function() c.Next = a end)
-    assert.has_error(function() a.ByteCount = 1 end,
-      "field 'ByteCount' of MDL is read-only (only Next may be set)")
+    assert.has_error(function() a.StartVa = 1 end,
+      "field 'StartVa' of MDL is read-only (Next, ByteCount and ByteOffset may be set)")
     dma.IoFreeMdl(c)
     assert.is_nil(a.Next)
   end)
