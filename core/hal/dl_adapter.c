@@ -8,6 +8,7 @@
 ** head blocks smaller ones behind it (head-of-line blocking, as the HAL does).
 */
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_slave.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static int check_description(dl_machine *m, dl_device *dev, const dl_device_desc
                    "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", d->version);
     return refuse(m, dev, DL_REFUSE_VERSION, d->version, DL_EINVAL);
   }
-  if (!d->master) return refuse(m, dev, DL_REFUSE_SLAVE, 0, DL_EINVAL);
+  if (!d->master) return dl_slave_check(m, dev, d);  /* system DMA (dl_slave.c) */
   if (d->version < 3) return DL_OK;  /* Dma32/64BitAddresses: any combination is valid */
   if (d->address_width == 0) return refuse(m, dev, DL_REFUSE_WIDTH_ZERO, 0, DL_EINVAL);
   if (d->address_width > 64)
@@ -69,7 +70,16 @@ void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t 
                           "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", v);
       break;
     case DL_REFUSE_SLAVE:
-      snprintf(buf, size, "Master is FALSE: system (slave) DMA is not modelled");
+      snprintf(buf, size, "Master is FALSE and the machine has no system DMA channel for it "
+                          "(ISA DmaChannel 0-3 or 5-7; version 3: a DmaControllerInstance the "
+                          "machine has and a DmaRequestLine it decodes): %llu", v);
+      break;
+    case DL_REFUSE_SLAVE_WIDTH:
+      snprintf(buf, size, "DmaWidth %llu does not fit the channel (ISA: Width8Bits on 0-3, "
+                          "Width16Bits on 5-7)", v);
+      break;
+    case DL_REFUSE_SLAVE_BUSY:
+      snprintf(buf, size, "every one of the system DMA controller's %llu channels is taken", v);
       break;
     case DL_REFUSE_WIDTH_ZERO:
       snprintf(buf, size, "DmaAddressWidth is 0: version 3 takes the width from DmaAddressWidth "
@@ -126,10 +136,10 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   a->dev = dev;
   a->desc = *d;
   if (a->desc.version == 0) a->desc.version = 1;  /* DEVICE_DESCRIPTION_VERSION */
-  a->ceiling = ceiling_of(d);
-  a->sg = d->scatter_gather;
+  a->ceiling = d->master ? ceiling_of(d) : dl_slave_ceiling(d);
+  a->sg = d->master && d->scatter_gather;
   a->needs_registers = !(a->sg && a->ceiling == UINT64_MAX);
-  if ((rc = size_registers(a, d))) {
+  if ((rc = size_registers(a, d)) || (!d->master && (rc = dl_slave_attach(a)))) {
     dl_object_unlink(DL_OBJECT(a));
     free(a);
     return rc;
@@ -252,6 +262,7 @@ void dl_adapter_destroy(dl_adapter *a) {
     if (a->grants[i].live && a->grants[i].count) dl_mapregs_give(mr, a->grants[i].first, a->grants[i].count);
   dl_sglist_destroy_all(a);
   dl_common_destroy_all(a);
+  dl_slave_destroy(a);
   free(a->maps);
   free(a->grants);
   dl_object_unlink(DL_OBJECT(a));
@@ -555,6 +566,7 @@ void dl_adapter_free_channel(dl_adapter *a) {
   uint64_t base = a->owner_base;
   a->owner_keeps = 0;
   a->owner_base = 0;
+  dl_slave_channel_freed(a);  /* a system DMA channel is masked */
   release_grant(a, base, "FreeAdapterChannel");
   release_channel(a);
 }

@@ -104,6 +104,7 @@ struct dl_adapter {
   void *framework;             /* the KMDF DMA enabler that made it, or NULL */
   int building_now;            /* Get/BuildScatterGatherList is building its list in the call */
   int failed_fast;             /* ...and a swiotlb mapping failed (no AdapterListControl) */
+  struct dl_slave *slave;      /* system (slave) DMA: its controller channel (dl_slave.c) */
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */
