@@ -287,6 +287,12 @@ int dl_uart_connect(dl_uart *u, dl_sysdma *c, uint32_t tx_line, uint32_t rx_line
   return DL_OK;
 }
 
+dl_sysdma *dl_uart_controller(dl_uart *u, uint32_t *tx_line, uint32_t *rx_line) {
+  *tx_line = u->tx_line;
+  *rx_line = u->rx_line;
+  return controller(u);
+}
+
 int dl_uart_receive(dl_uart *u, const uint8_t *bytes, size_t n) {
   if (!n) return DL_OK;
   if (dl_vec_reserve(u->in, u->in_cap, u->in_n + n)) return DL_ENOMEM;

@@ -68,6 +68,9 @@ uint64_t dl_uart_char_ns(const dl_uart *u);
 ** taken, DL_EINVAL for a line the controller lacks. */
 int dl_uart_connect(dl_uart *u, dl_sysdma *c, uint32_t tx_line, uint32_t rx_line);
 
+/* The controller the UART is connected to (NULL: none) and its lines. */
+dl_sysdma *dl_uart_controller(dl_uart *u, uint32_t *tx_line, uint32_t *rx_line);
+
 /* Bytes arrive on the wire, one per character time from now (after any
 ** still arriving). DL_ENOMEM if out of memory. */
 int dl_uart_receive(dl_uart *u, const uint8_t *bytes, size_t n);

@@ -456,6 +456,7 @@ static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
     release_channel(a);
     return;
   }
+  a->owner_base = base;  /* the channel's registers while AdapterControl runs */
   a->in_control++;
   int action = r->control(r->ctx, r->dev, base);
   a->in_control--;

@@ -156,7 +156,7 @@ uint64_t dl_slave_boundary(const dl_adapter *a) {
 
 /* MapTransfer needs the adapter channel. */
 int dl_slave_check_map(dl_adapter *a, uint64_t base) {
-  if (a->owner && a->owner_keeps && a->owner_base == base) return DL_OK;
+  if (a->owner && a->owner_base == base && (a->owner_keeps || a->in_control)) return DL_OK;
   dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 0, 0,
                  "MapTransfer: system DMA adapter#%llu does not hold its adapter channel: "
                  "AllocateAdapterChannel's AdapterControl must return KeepObject and "
