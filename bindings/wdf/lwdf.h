@@ -63,4 +63,8 @@ void lwdf_open_device(lua_State *L);
 void lwdf_open_queue(lua_State *L);
 void lwdf_open_interrupt(lua_State *L);
 
+/* Appends CmResourceTypeDma descriptors of hw.resources.dma (the resources
+** table at res) to the descriptor list at `list` (wdfsys.c). */
+void lwdfsys_add_dma_resources(lua_State *L, int res, int list);
+
 #endif

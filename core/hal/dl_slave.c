@@ -24,6 +24,9 @@ typedef struct dl_slave {
   uint32_t channel, line;
   int isa, programmed;
   uint32_t unit;               /* bytes a unit: DmaWidth */
+  uint64_t device_offset;      /* added to DeviceAddress */
+  dl_slave_done_fn done;       /* told of terminal count */
+  void *done_ctx;
 } dl_slave;
 
 static int is_isa(const dl_device_description *d) {
@@ -133,6 +136,25 @@ int dl_slave_attach(dl_adapter *a) {
   return DL_OK;
 }
 
+void dl_adapter_set_completion(dl_adapter *a, dl_slave_done_fn fn, void *ctx) {
+  if (!a->slave) return;
+  a->slave->done = fn;
+  a->slave->done_ctx = ctx;
+}
+
+void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset) {
+  if (a->slave) a->slave->device_offset = offset;
+}
+
+/* The controller's terminal count on the adapter's channel. */
+static void on_terminal_count(void *ctx, uint32_t ch) {
+  (void)ch;
+  dl_adapter *a = ctx;
+  dl_slave *s = a->slave;
+  if (!s || !s->programmed || a->desc.auto_initialize || !s->done) return;
+  s->done(s->done_ctx, 0);  /* DmaComplete */
+}
+
 /* Masks the channel if this adapter left it programmed. */
 static void stop(dl_adapter *a) {
   dl_sysdma *c = ctrl_of(a);
@@ -142,9 +164,13 @@ static void stop(dl_adapter *a) {
   a->slave->programmed = 0;
 }
 
+void dl_slave_stop(dl_adapter *a) { stop(a); }
+
 void dl_slave_destroy(dl_adapter *a) {
   if (!a->slave) return;
   stop(a);
+  dl_sysdma *c = ctrl_of(a);
+  if (c) dl_sysdma_set_listener(c, a->slave->channel, NULL, NULL);
   free(a->slave);
   a->slave = NULL;
 }
@@ -178,11 +204,11 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
                              (d->demand_mode ? DL_8237_DEMAND : DL_8237_SINGLE));
     rc = dl_dmac8237_setup(c, s->channel, pa, len, mode);
   } else {
-    uint64_t fifo = dl_sysdma_line_fifo(c, s->line);
-    if (d->device_address && fifo && d->device_address != fifo) {
-      dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, d->device_address, fifo,
+    uint64_t fifo = dl_sysdma_line_fifo(c, s->line), dev = d->device_address + s->device_offset;
+    if (d->device_address && fifo && dev != fifo) {
+      dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, dev, fifo,
                      "MapTransfer: DeviceAddress 0x%llx is not the FIFO of the peripheral on "
-                     "request line %u (0x%llx)", (unsigned long long)d->device_address, s->line,
+                     "request line %u (0x%llx)", (unsigned long long)dev, s->line,
                      (unsigned long long)fifo);
       return DL_EINVAL;
     }
@@ -200,6 +226,7 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
     return DL_EINVAL;
   }
   s->programmed = 1;
+  dl_sysdma_set_listener(c, s->channel, on_terminal_count, a);
   if (s->isa) dl_dmac8237_mask(c, s->channel, 0);
   else dl_sysdma_mask(c, s->channel, 0);
   return DL_OK;

@@ -29,6 +29,18 @@ dl_sysdma *dl_adapter_controller(const dl_adapter *a, uint32_t *channel);
 ** move in the current transfer; 0 on a bus-master adapter. */
 uint32_t dl_adapter_read_counter(dl_adapter *a);
 
+/* Who hears that the channel reached terminal count on a transfer that
+** does not loop (fn(ctx, 0): DmaComplete); fn NULL: nobody. */
+typedef void (*dl_slave_done_fn)(void *ctx, int status);
+void dl_adapter_set_completion(dl_adapter *a, dl_slave_done_fn fn, void *ctx);
+
+/* Added to DeviceAddress for the next MapTransfer (KMDF's
+** WdfDmaTransactionSetDeviceAddressOffset). */
+void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset);
+
+/* Masks the channel if the adapter programmed it (a cancel). */
+void dl_slave_stop(dl_adapter *a);
+
 /* ---- used by dl_adapter.c, dl_maptransfer.c and dl_common.c ---------------- */
 
 /* The DEVICE_DESCRIPTION rules of a slave adapter: DL_OK, or a refusal

@@ -134,6 +134,8 @@ op("FreeCommonBuffer(Length, LogicalAddress, VirtualAddress, CacheEnabled)", "no
    "frees a common buffer", "PFREE_COMMON_BUFFER")
 op("GetDmaAlignment()", "1", PASSIVE, "the alignment the adapter needs for buffers", "PGET_DMA_ALIGNMENT")
 op("PutDmaAdapter()", "nothing", PASSIVE, "gives the adapter back", "PPUT_DMA_ADAPTER")
+op("ReadDmaCounter()", "bytes", DISPATCH, "bytes a system DMA transfer has still to move (0 on a bus master)",
+   "PREAD_DMA_COUNTER")
 lab(G, "DMA_ADAPTER:stats", "adapter:stats()", "{ map_transfers, bytes_mapped, bytes_bounced, ... }",
     "the adapter's counters: transfers, bounces, flushes, grants, waits, map register high-water", "dma-adapters-wdm")
 lab(G, "dma.split_transfer", "dma.split_transfer(mdl, NumberOfMapRegisters [, { max_bytes=, alignment=, "
@@ -401,6 +403,12 @@ M("swiotlb_stats", "m:swiotlb_stats([reset])", "{ io_tlb_used, io_tlb_used_hiwat
 M("device", "m:device{ name= }", "DEVICE_OBJECT", "a device object", "dma-adapters-wdm")
 M("busmaster", "m:busmaster{ bandwidth=, setup_latency=, max_transfer=, max_sg=, address_width=, alignment=, "
   .. "capacity= }", "device model", "the built-in bus-master device", "time-interrupts-and-devices")
+M("uart", "m:uart{ name=, vector=, irql=, baud=115200, fifo=16, wire_max= }", "device model",
+  "a UART with TX/RX FIFOs at a baud rate, raising DMA requests on a system DMA controller", "system-dma")
+M("isa_dma", "m:isa_dma()", "system DMA controller", "the machine's ISA 8237 pair (channels 0-3 8-bit, 5-7 16-bit)",
+  "system-dma")
+M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100 }", "system DMA controller",
+  "an SoC system DMA controller instance (DmaControllerInstance)", "system-dma")
 M("device_model", "m:device_model{ registers=, vector=, irql=, read=, write= }", "device model",
   "a device written in Lua", "time-interrupts-and-devices")
 M("irp", "m:irp{ major=, buffer=, device_offset=, completion= }", "IRP", "a request as the I/O manager builds it",
@@ -441,6 +449,26 @@ D("inject", "hw:inject{ kind=, at_command=, at=, probability=, extra= }", "nothi
 D("medium_read", "hw:medium_read(offset, len)", "string", "reads the bus master's storage medium")
 D("medium_write", "hw:medium_write(offset, s)", "nothing", "writes the medium")
 D("device_stats", "hw:device_stats()", "{ commands, bytes, errors, faults, interrupts }", "the device's counters")
+D("connect_dma", "hw:connect_dma(controller, { tx=, rx= })", "nothing",
+  "puts a UART's DMA requests on request lines of a system DMA controller (nil: disconnects)")
+D("receive", "hw:receive(bytes)", "nothing", "bytes arrive on the UART's wire, one per character time")
+D("sent", "hw:sent()", "string", "every byte the UART put on its wire")
+D("uart_stats", "hw:uart_stats()", "{ sent, received, rx_overruns, tx_dropped, dma_put, dma_get, "
+  .. "terminal_counts, char_ns, last_sent_at, fifo_address }", "the UART's counters")
+local C = function(name, signature, returns, purpose)
+  lab(G, "system DMA controller:" .. name, signature, returns, purpose, "system-dma")
+end
+C("counter", "c:counter(channel)", "bytes", "what the channel has still to move (the 8237: read through its ports)")
+C("address", "c:address(channel)", "PhysicalAddress", "the channel's current address")
+C("masked", "c:masked(channel)", "boolean", "whether the channel is masked (stopped)")
+C("mask", "c:mask(channel, masked)", "nothing", "masks or unmasks the channel")
+C("program", "c:program(channel, { address=, count=, unit=, line=, to_device=, mode=, auto_init=, decrement=, "
+  .. "boundary= })", "nothing", "the channel's base and current registers, as a driver of the controller would")
+C("stats", "c:stats()", "{ units, bytes, terminal_counts, overruns, wraps }", "the controller's counters")
+C("port_read", "c:port_read(port)", "byte", "IN from an 8237 or page-register port (ISA only)")
+C("port_write", "c:port_write(port, byte)", "nothing", "OUT to an 8237 or page-register port (ISA only)")
+lab(G, "dma.uart_registers", "dma.uart_registers", "{ NAME = offset or bit, ... }", "the UART's register map",
+    "system-dma")
 lab(G, "WDFDEVICE:power_log", "device:power_log()", "{ callback, ... }", "the power callbacks in the order they ran",
     "kmdf")
 lab(G, "WDFDEVICE:state", "device:state()", "string", "the device's PnP state", "kmdf")
@@ -466,6 +494,8 @@ class("KTIMER", "a kernel timer (KeInitializeTimer)", DDI .. "wdm/nf-wdm-keiniti
 class("KINTERRUPT", "a connected interrupt (IoConnectInterrupt)", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 class("device model", "a device on the machine's bus: the built-in bus master or one written in Lua",
       README .. "time-interrupts-and-devices")
+class("system DMA controller", "an ISA 8237 pair (m:isa_dma) or an SoC controller (m:soc_dma)",
+      README .. "system-dma")
 class("WDFDRIVER", "a framework driver", DDI .. "wdfdriver/nf-wdfdriver-wdfdrivercreate")
 class("WDFDEVICE", "a framework device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
 class("WDFDEVICE_INIT", "what EvtDriverDeviceAdd gets to build the device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
@@ -542,6 +572,10 @@ constants("Constants", "^PCIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_inte
 constants("Constants", "^Isa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Eisa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Internal$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
+constants("Constants", "^ACPIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
+constants("Constants", "^Width%d+Bits$", "a DMA_WIDTH (DEVICE_DESCRIPTION DmaWidth)", DDI .. "wdm/ns-wdm-_device_description")
+constants("Constants", "^Compatible$", "a DMA_SPEED (DEVICE_DESCRIPTION DmaSpeed)", DDI .. "wdm/ns-wdm-_device_description")
+constants("Constants", "^Type[ABCF]$", "a DMA_SPEED (DEVICE_DESCRIPTION DmaSpeed)", DDI .. "wdm/ns-wdm-_device_description")
 constants("Constants", "^PAGE_S", "the current machine's page size or shift", DDI .. "wdm/nf-wdm-bytes_to_pages")
 constants("Constants", "^TRUE$", "BOOLEAN true", DDI .. "wdm/nf-wdm-nt_success")
 constants("Constants", "^FALSE$", "BOOLEAN false", DDI .. "wdm/nf-wdm-nt_success")
