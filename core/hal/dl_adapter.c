@@ -286,7 +286,7 @@ int dl_adapter_needs_registers(const dl_adapter *a) { return a->needs_registers;
 
 /* Is the channel taken for dev (a request of its own outstanding, or a control routine running)? */
 int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev) {
-  return dev->channel_requests || a->in_control;
+  return (!a->contexts && dev->channel_requests) || a->in_control;
 }
 
 /* Would a request be granted now: channel free, nobody queued, registers free? */
@@ -298,6 +298,7 @@ int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t
   return mr && dl_mapregs_can_take(mr, n);
 }
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
+void dl_adapter_set_transfer_contexts(dl_adapter *a, int on) { a->contexts = on != 0; }
 
 /* 1 under the swiotlb bounce policy. */
 int dl_adapter_swiotlb(const dl_adapter *a) {
@@ -423,7 +424,7 @@ static void release_channel(dl_adapter *a) {
   a->owner = NULL;
   a->owner_keeps = 0;
   a->owner_base = 0;
-  if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+  if (r->kind == REQ_CHANNEL && !a->contexts && r->dev->channel_requests) r->dev->channel_requests--;
   recycle_request(a, r);
   start_channel(a);
 }
@@ -534,7 +535,7 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                    "IoGetDmaAdapter gave it %u", dev->name, (unsigned long long)a->id, n, a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
-  if (dev->channel_requests || a->in_control) {
+  if ((!a->contexts && dev->channel_requests) || a->in_control) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
                    "AllocateAdapterChannel: %s already has an adapter channel request "
                    "outstanding%s", dev->name, a->in_control ? " (called inside AdapterControl)" : "");
@@ -548,7 +549,7 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
   r->regs = a->needs_registers && !dl_adapter_swiotlb(a) ? n : 0;  /* swiotlb: no register wait */
   r->control = control;
   r->ctx = ctx;
-  dev->channel_requests++;
+  if (!a->contexts) dev->channel_requests++;  /* one wait block per device object */
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
 }

@@ -93,6 +93,11 @@ void dl_adapter_put(dl_adapter *a);
 /* Frees an adapter whatever it holds (teardown; pending requests dropped). */
 void dl_adapter_destroy(dl_adapter *a);
 
+/* Gives each channel request its own wait block (DMA v3's transfer
+** contexts) rather than the device object's one: a device may then have a
+** request outstanding on each of its adapters (KMDF's system profiles). */
+void dl_adapter_set_transfer_contexts(dl_adapter *a, int on);
+
 /* Sets the function told about requests dropped at teardown. */
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop);
 

@@ -105,6 +105,7 @@ struct dl_adapter {
   int building_now;            /* Get/BuildScatterGatherList is building its list in the call */
   int failed_fast;             /* ...and a swiotlb mapping failed (no AdapterListControl) */
   struct dl_slave *slave;      /* system (slave) DMA: its controller channel (dl_slave.c) */
+  int contexts;                /* wait blocks per transfer, not per device (DMA v3) */
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */

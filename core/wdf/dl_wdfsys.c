@@ -54,6 +54,7 @@ uint32_t dl_wdfdma_enabler_configure_system(dl_wdfdma_enabler *e, const dl_wdfdm
   describe(e, c, &d);
   uint32_t st = dl_wdfdma_get_adapter(e, &d, dir);
   if (st) return st;
+  dl_adapter_set_transfer_contexts(e->adapters[dir], 1);  /* the framework uses DMA v3 here */
   e->sys[dir] = *c;
   if (!e->duplex) {
     e->adapters[1] = e->adapters[0];
