@@ -139,6 +139,7 @@ void dl_wdfsys_free_registers(dl_wdfdma_txn *t, uint64_t base, uint32_t n);
 int dl_wdfsys_pre_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len);
 void dl_wdfsys_post_map(dl_wdfdma_txn *t);
 int dl_wdfsys_cancel(dl_wdfdma_txn *t);
+int dl_wdfsys_stage_failed(dl_wdfdma_txn *t, uint32_t st);
 void dl_wdfsys_unlisten(dl_wdfdma_txn *t);
 
 /* Frees the enabler's memory once it is dead and has no zombies. */

@@ -69,16 +69,20 @@ void dl_wdfdma_txn_set_configure_channel(dl_wdfdma_txn *t, int set) { t->sys_con
 void dl_wdfdma_txn_set_transfer_complete(dl_wdfdma_txn *t, int set) { t->sys_complete = set != 0; }
 void dl_wdfdma_txn_set_device_address_offset(dl_wdfdma_txn *t, uint64_t offset) { t->sys_offset = offset; }
 
-/* What the packet AdapterControl returns. */
+/* What the packet AdapterControl returns: system DMA keeps the channel
+** while the transaction holds it (a transfer or a reservation); one that
+** ended inside the routine gives it back by returning DeallocateObject. */
 int dl_wdfsys_action(const dl_wdfdma_txn *t) {
-  return t->e->system ? DL_KEEP_OBJECT : DL_DEALLOCATE_OBJECT_KEEP_REGISTERS;
+  if (!t->e->system) return DL_DEALLOCATE_OBJECT_KEEP_REGISTERS;
+  return t->have_regs || t->reserved ? DL_KEEP_OBJECT : DL_DEALLOCATE_OBJECT;
 }
 
 /* Frees the registers of a transfer or reservation; system DMA kept the
-** channel with them, which FreeAdapterChannel gives back. */
+** channel with them, which FreeAdapterChannel gives back (not from inside
+** AdapterControl: its return value does it then). */
 void dl_wdfsys_free_registers(dl_wdfdma_txn *t, uint64_t base, uint32_t n) {
-  if (t->e->system) dl_adapter_free_channel(t->a);
-  else dl_adapter_free_map_registers(t->a, base, n);
+  if (!t->e->system) dl_adapter_free_map_registers(t->a, base, n);
+  else if (!dl_adapter_channel_busy(t->a, dl_wdf_device_pdo(t->e->d))) dl_adapter_free_channel(t->a);
 }
 
 /* EvtDmaTransactionConfigureDmaChannel (PreMapTransfer), then the device
@@ -116,6 +120,15 @@ void dl_wdfsys_unlisten(dl_wdfdma_txn *t) {
   if (!t->sys_listening) return;
   dl_adapter_set_completion(t->a, NULL, NULL);
   t->sys_listening = 0;
+}
+
+/* A staging that failed in AdapterControl (MapTransfer refused): KMDF fakes
+** a completion, DmaError (DmaCancelled for a cancel), and the driver ends
+** the transaction from its callback; 1 if the driver was told. */
+int dl_wdfsys_stage_failed(dl_wdfdma_txn *t, uint32_t st) {
+  if (!t->e->system || !t->sys_complete) return 0;
+  on_complete(t, st == DL_STATUS_CANCELLED ? DL_DMA_CANCELLED : DL_DMA_ERROR);
+  return 1;
 }
 
 /* WdfDmaTransactionCancel of a mapped system transfer (StopTransfer): the

@@ -263,7 +263,7 @@ static int packet_control(void *ctx, dl_device *dev, uint64_t base) {
     t->base = base;
     t->have_regs = 1;
     uint32_t st = stage(t);
-    if (st && t->state == DL_TXN_TRANSFER) finish(t, st);
+    if (st && t->state == DL_TXN_TRANSFER && !dl_wdfsys_stage_failed(t, st)) finish(t, st);
   }
   int action = dl_wdfsys_action(t);  /* system DMA keeps the channel */
   unhold(t);

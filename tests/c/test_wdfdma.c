@@ -113,7 +113,7 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   return power_log.fail[cb];
 }
 
-static const dl_wdfdma_ops dma_ops = {on_program, on_reserve, on_power};
+static const dl_wdfdma_ops dma_ops = {on_program, on_reserve, on_power, NULL, NULL};
 
 /* Object callbacks of the tree tests: "cleanup <id>" / "destroy <id>". */
 static struct {
