@@ -272,9 +272,12 @@ static void disconnect(dl_uart *u) {
 }
 
 int dl_uart_connect(dl_uart *u, dl_sysdma *c, uint32_t tx_line, uint32_t rx_line) {
+  uint32_t n = c ? dl_sysdma_lines(c) : 0;
+  if (c && ((tx_line == rx_line && tx_line != DL_UART_NO_LINE) ||
+            (tx_line != DL_UART_NO_LINE && tx_line >= n) || (rx_line != DL_UART_NO_LINE && rx_line >= n)))
+    return DL_EINVAL;  /* checked first: a bad call leaves the connection as it was */
   disconnect(u);
   if (!c) return DL_OK;
-  if (tx_line == rx_line && tx_line != DL_UART_NO_LINE) return DL_EINVAL;
   int rc = tx_line == DL_UART_NO_LINE ? DL_OK : dl_sysdma_attach(c, tx_line, &u->tx_port);
   if (!rc && rx_line != DL_UART_NO_LINE && (rc = dl_sysdma_attach(c, rx_line, &u->rx_port)) &&
       tx_line != DL_UART_NO_LINE)

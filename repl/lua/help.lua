@@ -279,6 +279,10 @@ wdf("wdfdmaenabler", "WdfDmaEnablerSetMaximumScatterGatherElements(DmaEnabler, M
     PASSIVE, "limits the S/G elements per fragment")
 wdf("wdfdmaenabler", "WdfDmaEnablerWdmGetDmaAdapter(DmaEnabler, DmaDirection)", "DMA_ADAPTER", LE_DISPATCH,
     "the WDM adapter behind the enabler")
+wdf("wdfdmaenabler", "WDF_DMA_SYSTEM_PROFILE_CONFIG_INIT(Address, DmaWidth, DmaDescriptor)",
+    "WDF_DMA_SYSTEM_PROFILE_CONFIG", ANY, "a system profile's settings: the FIFO address, width, DMA resource")
+wdf("wdfdmaenabler", "WdfDmaEnablerConfigureSystemProfile(DmaEnabler, ProfileConfig, ConfigDirection)", "NTSTATUS",
+    PASSIVE, "gives a System/SystemDuplex enabler its system DMA adapter (DemandMode, LoopedTransfer, ...)")
 wdf("wdfcommonbuffer", "WDF_COMMON_BUFFER_CONFIG_INIT(AlignmentRequirement)", "WDF_COMMON_BUFFER_CONFIG", ANY,
     "a common buffer configuration")
 wdf("wdfcommonbuffer", "WdfCommonBufferCreate(DmaEnabler, Length, Attributes)", "NTSTATUS, WDFCOMMONBUFFER",
@@ -320,7 +324,17 @@ wdf("wdfdmatransaction", "WdfDmaTransactionSetSingleTransferRequirement(DmaTrans
 wdf("wdfdmatransaction", "WdfDmaTransactionSetImmediateExecution(DmaTransaction, UseImmediateExecution)",
     "nothing", LE_DISPATCH, "fail instead of waiting for resources")
 wdf("wdfdmatransaction", "WdfDmaTransactionCancel(DmaTransaction)", "BOOLEAN", LE_DISPATCH,
-    "cancels a transaction waiting for resources")
+    "cancels a transaction waiting for resources, or stops a system-profile transfer (DmaCancelled)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetChannelConfigurationCallback(DmaTransaction, ConfigureRoutine, "
+    .. "ConfigureContext)", "nothing", LE_DISPATCH,
+    "EvtDmaTransactionConfigureDmaChannel(Transaction, Device, Context, Mdl, Offset, Length) before each "
+    .. "MapTransfer (system profiles)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetTransferCompleteCallback(DmaTransaction, DmaCompletionRoutine, "
+    .. "DmaCompletionContext)", "nothing", LE_DISPATCH,
+    "EvtDmaTransactionDmaTransferComplete(Transaction, Device, Context, Direction, Status) when the "
+    .. "controller finishes a transfer (system profiles)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetDeviceAddressOffset(DmaTransaction, Offset)", "nothing", LE_DISPATCH,
+    "added to the profile's DeviceAddress for this transaction (system profiles)")
 wdf("wdfdmatransaction", "WdfDmaTransactionGetBytesTransferred(DmaTransaction)", "bytes", LE_DISPATCH,
     "bytes transferred so far")
 wdf("wdfdmatransaction", "WdfDmaTransactionGetCurrentDmaTransferLength(DmaTransaction)", "bytes", LE_DISPATCH,
@@ -572,6 +586,10 @@ constants("Constants", "^PCIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_inte
 constants("Constants", "^Isa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Eisa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Internal$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
+constants("Constants", "^Dma%u%l+$", "a DMA_COMPLETION_STATUS (EvtDmaTransactionDmaTransferComplete)",
+          DDI .. "wdm/ne-wdm-_dma_completion_status")
+constants("Constants", "^CM_RESOURCE_DMA_V3$", "a CmResourceTypeDma descriptor's Flags bit: u.DmaV3",
+          DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
 constants("Constants", "^ACPIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Width%d+Bits$", "a DMA_WIDTH (DEVICE_DESCRIPTION DmaWidth)", DDI .. "wdm/ns-wdm-_device_description")
 constants("Constants", "^Compatible$", "a DMA_SPEED (DEVICE_DESCRIPTION DmaSpeed)", DDI .. "wdm/ns-wdm-_device_description")
