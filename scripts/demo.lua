@@ -79,7 +79,8 @@ do
   local left = uart.device.DeviceExtension.Adapter:ReadDmaCounter()
   m:run()
   assert(irp.done and uart:sent() == data, "wdm_sysdma: the UART's bytes differ")
-  print(("  wdm_sysdma  WDM, ISA 8237 channel 1 (bounced below 16 MiB): 4096 bytes at 115200 baud in %.1f ms; "
+  print(("  wdm_sysdma  WDM, ISA 8237 channel 1 (bounced below 16 MiB): 4096 bytes at 115200 baud "
+         .. "in %.1f ms; "
          .. "ReadDmaCounter at 100 ms: %d"):format(uart:uart_stats().last_sent_at / 1e6, left))
   wdm.RemoveDevice(uart.device, uart.resources)
   b:free()
@@ -101,7 +102,8 @@ do
   local ctx = kmdf.Context(Device)
   assert(irp.done and uart:sent() == data, "kmdf_uart: the UART's bytes differ")
   assert(table.concat(ctx.Received) == dma.pattern(600, 3), "kmdf_uart: the ring's bytes differ")
-  print(("  kmdf_uart   KMDF SystemDuplex on an SoC controller: 4096 bytes at 1 Mbaud, TransferComplete at %.1f ms; "
+  print(("  kmdf_uart   KMDF SystemDuplex on an SoC controller: 4096 bytes at 1 Mbaud, "
+         .. "TransferComplete at %.1f ms; "
          .. "600 bytes through a looped 256-byte receive ring"):format(ctx.TxCompletions[1].at / 1e6))
   m:wdf_remove_device(Device)
   b:free()

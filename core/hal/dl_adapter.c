@@ -8,7 +8,6 @@
 ** head blocks smaller ones behind it (head-of-line blocking, as the HAL does).
 */
 #include "hal/dl_adapter_int.h"
-#include "hal/dl_slave.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -43,21 +43,6 @@ void dl_slave_stop(dl_adapter *a);
 
 /* ---- used by dl_adapter.c, dl_maptransfer.c and dl_common.c ---------------- */
 
-/* The DEVICE_DESCRIPTION rules of a slave adapter: DL_OK, or a refusal
-** (traced) IoGetDmaAdapter answers with NULL. */
-int dl_slave_check(dl_machine *m, dl_device *dev, const dl_device_description *d);
-
-/* The highest address a slave adapter's controller reaches: 16 MiB on
-** ISA; an SoC controller's DmaAddressWidth (32 bits when 0). */
-uint64_t dl_slave_ceiling(const dl_device_description *d);
-
-/* Binds a new adapter to its channel and sets its ceiling and map
-** registers; DL_ENOSPACE (traced) when the controller has no free channel. */
-int dl_slave_attach(dl_adapter *a);
-
-/* Masks the channel if the adapter still programs it, frees its state. */
-void dl_slave_destroy(dl_adapter *a);
-
 /* The block a transfer may not cross (64 KiB, 128 KiB), 0 for none. */
 uint64_t dl_slave_boundary(const dl_adapter *a);
 
@@ -72,8 +57,5 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write_to_devi
 /* FlushAdapterBuffers of a slave mapping: masks the channel; a read copies
 ** back only the bytes moved (unless IgnoreCount): trims mp->length. */
 void dl_slave_flush(dl_adapter *a, dl_mapping *mp);
-
-/* FreeAdapterChannel: masks the channel. */
-void dl_slave_channel_freed(dl_adapter *a);
 
 #endif

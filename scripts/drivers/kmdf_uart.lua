@@ -81,7 +81,8 @@ end
 -- Initializes and executes the TX transaction over the request.
 local function StartTx(ctx, Request)
   local t = ctx.TxTransaction
-  local status = WdfDmaTransactionInitializeUsingRequest(t, Request, EvtProgramDmaTx, WdfDmaDirectionWriteToDevice)
+  local status = WdfDmaTransactionInitializeUsingRequest(t, Request, EvtProgramDmaTx,
+                                                         WdfDmaDirectionWriteToDevice)
   if NT_SUCCESS(status) then
     WdfDmaTransactionSetChannelConfigurationCallback(t, EvtConfigureDmaChannel, nil)
     WdfDmaTransactionSetTransferCompleteCallback(t, EvtTxComplete, nil)

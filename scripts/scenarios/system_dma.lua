@@ -49,7 +49,8 @@ do
   local a = ext.Adapter:stats()
   print(("  %d bytes in %d pieces (counter at each terminal count: %s), %d bytes bounced below 16 MiB")
         :format(LEN, ext.Pieces, table.concat(ext.Counters, ", "), a.bytes_bounced))
-  print(("  IRP completed at %.3f ms, last byte on the wire at %.3f ms (%d x %d ns = %.3f ms): every byte checked")
+  print(("  IRP completed at %.3f ms, last byte on the wire at %.3f ms (%d x %d ns = %.3f ms): "
+         .. "every byte checked")
         :format(done_at / MS, uart:uart_stats().last_sent_at / MS, LEN, uart:uart_stats().char_ns,
                 LEN * uart:uart_stats().char_ns / MS))
   assert(a.bytes_bounced == LEN)
@@ -90,7 +91,8 @@ do
   assert(got == IN, ("the ring delivered %d of %d bytes"):format(#got, #IN))
   local wraps = 0
   for i = 2, #ctx.Counters do if ctx.Counters[i] > ctx.Counters[i - 1] then wraps = wraps + 1 end end
-  print(("  RX: %d bytes through the ring, every byte checked; the 1 ms poll saw ReadDmaCounter wrap %d times")
+  print(("  RX: %d bytes through the ring, every byte checked; the 1 ms poll saw ReadDmaCounter "
+         .. "wrap %d times")
         :format(#got, wraps))
   assert(m:wdf_remove_device(Device) == STATUS_SUCCESS)
   print(("  D0Exit: WdfDmaTransactionCancel -> %s, EvtDmaTransactionDmaTransferComplete(DmaCancelled = %d)")

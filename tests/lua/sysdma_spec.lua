@@ -80,7 +80,7 @@ describe("IoGetDmaAdapter with Master = FALSE", function()
     m:close()
   end)
 
-  it("MapTransfer programs the channel; ReadDmaCounter falls as the UART consumes; the flush masks it", function()
+  it("MapTransfer programs the channel; ReadDmaCounter falls as the UART consumes", function()
     local m = support.machine { alloc = "high_first", verifier = "record" }
     local uart = m:uart { baud = 115200 }
     uart:connect_dma(m:isa_dma(), { tx = 3 })
