@@ -130,8 +130,12 @@ static int c_program(lua_State *L) {
   x.line = (uint32_t)opt_uint(L, 3, "line", ch, UINT32_MAX);
   x.boundary = opt_uint(L, 3, "boundary", 0, UINT64_MAX >> 1);
   static const char *const modes[] = {"demand", "single", "block", NULL};
-  lua_getfield(L, 3, "mode");
-  x.mode = lua_isnil(L, -1) ? DL_SYSDMA_DEMAND : luaL_checkoption(L, -1, NULL, modes);
+  x.mode = DL_SYSDMA_DEMAND;
+  if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
+    const char *mode = lua_tostring(L, -1);
+    for (x.mode = 0; modes[x.mode] && (!mode || strcmp(mode, modes[x.mode])); x.mode++) {}
+    if (!modes[x.mode]) luaL_argerror(L, 3, "field 'mode' must be \"demand\", \"single\" or \"block\"");
+  }
   lua_pop(L, 1);
   const char *flags[] = {"to_device", "auto_init", "decrement"};
   int *dst[] = {&x.to_device, &x.auto_init, &x.decrement};

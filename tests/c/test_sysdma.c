@@ -435,6 +435,49 @@ static void test_soc_transfer(void **state) {
   dl_adapter_put(a);
 }
 
+/* A 16-bit channel (5) moves words: the count register holds words - 1,
+** ReadDmaCounter doubles it; an odd length cannot be programmed (0xE6/0x1F). */
+static void test_slave_16bit_channel(void **state) {
+  rig *r = *state;
+  dl_uart *u = uart(r, 1000000);
+  assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 5, DL_UART_NO_LINE), DL_OK);
+  uart_enable(u, DL_UART_TX_DMA);
+  uint32_t nmr;
+  dl_adapter *a = rig_adapter(r, isa_desc(5, 8192, 0), &nmr);
+  uint64_t va;
+  dl_mdl *mdl = buffer(r, GiB4, 1000, 11, &va);
+  uint64_t base = allocate(r, a, nmr, keep), logical;
+  uint32_t got = 1000;
+  assert_int_equal(dl_adapter_map_transfer(a, mdl, base, va, &got, 1, &logical), DL_OK);
+  uint8_t lo, hi;
+  dl_sysdma *c = dl_dmac8237_of(r->m);
+  dl_dmac8237_port_write(c, 0xD8, 0);
+  dl_dmac8237_port_read(c, 0xC6, &lo);  /* channel 5's count register */
+  dl_dmac8237_port_read(c, 0xC6, &hi);
+  assert_int_equal(lo | hi << 8, 499);
+  assert_int_equal(dl_adapter_read_counter(a), 1000);
+  dl_clock_run_until(clk(r), 100 * dl_uart_char_ns(u));
+  assert_int_equal(dl_adapter_read_counter(a) % 2, 0);
+  dl_clock_run(clk(r));
+  size_t n;
+  const uint8_t *sent = dl_uart_sent(u, &n);
+  assert_int_equal(n, 1000);
+  for (uint32_t i = 0; i < 1000; i++) {
+    uint8_t b;
+    dl_machine_read_va(r->m, va + i, &b, 1);
+    assert_int_equal(sent[i], b);
+  }
+  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
+  dl_adapter_flush(a, mdl, base, va, 1000, 1);
+  uint64_t before = rig_reports(r);
+  got = 999;
+  assert_int_equal(dl_adapter_map_transfer(a, mdl, base, va, &got, 1, &logical), DL_EINVAL);
+  rig_expect(r, before, DL_VF_INVALID_DMA_BUFFER);
+  dl_adapter_free_channel(a);
+  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
+  dl_adapter_put(a);
+}
+
 /* A slave's common buffer lies below 16 MiB inside one 64 KiB block. */
 static void test_slave_common_buffer(void **state) {
   rig *r = *state;
@@ -461,6 +504,7 @@ int main(void) {
     T(test_slave_verifier),
     T(test_soc_transfer),
     T(test_slave_common_buffer),
+    T(test_slave_16bit_channel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
