@@ -367,6 +367,8 @@ int luaopen_dma(lua_State *L) {
   ldl_open_interrupt(L);
   ldl_open_model(L);
   ldl_open_busmaster(L);
+  ldl_open_sysdma(L);
+  ldl_open_uart(L);
   ldl_open_trace(L);
   ldl_open_driver(L);
   ldl_open_irp(L);

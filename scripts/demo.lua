@@ -4,13 +4,21 @@
 -- disk and back, on a machine whose RAM is above 4 GiB but for 256 KiB below
 -- it, where the HAL keeps its map registers: every byte is bounced. Then
 -- the same with 5 map registers: what does the driver do with fewer?
+-- Then the system (slave) DMA drivers: wdm_sysdma on an ISA 8237 channel
+-- and kmdf_uart on an SoC controller, each sending to a UART at its baud
+-- rate (scripts/scenarios/system_dma.lua runs them in full).
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
 -- the sibling driver module, from the source tree or installed (dma.drivers.*)
 package.path = ((arg and arg[0] or ""):match("^(.*/)[^/]*$") or "./") .. "?.lua;" .. package.path
-local ok, drv = pcall(require, "dma.drivers.wdm_packet")
-if not ok then drv = require "drivers.wdm_packet" end
+-- A driver module of scripts/drivers/, installed or from the source tree.
+local function driver(name)
+  local ok, mod = pcall(require, "dma.drivers." .. name)
+  if ok then return mod end
+  return require("drivers." .. name)
+end
+local drv = driver "wdm_packet"
 
 local LENGTH = 256 * 1024
 
@@ -52,3 +60,52 @@ print(("  %d interrupts, %d DPCs (latency median %d ns); simulated time %.3f ms"
 local w = run(5)
 print(("what if the adapter had 5 map registers? %d transfers instead of %d, %d interrupts, %.3f ms (%.1fx)")
   :format(w.transfers, s.transfers, w.interrupts, w.time / 1e6, w.time / s.time))
+
+-- The system DMA drivers: 4 KiB to a UART each, every byte checked at the device.
+print("system DMA drivers (scripts/drivers/):")
+do
+  local m = dma.machine { seed = 1, alloc = "high_first" }
+  local uart = m:uart { name = "com1", baud = 115200 }
+  uart:connect_dma(m:isa_dma(), { tx = 1 })
+  local wdm = driver "wdm_sysdma"
+  local D = dma.driver { name = "wdm_sysdma" }
+  wdm.DriverEntry(D)
+  assert(wdm.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  local data, b = dma.pattern(4096, 1), m:buffer(4096)
+  b:write(0, data)
+  local irp = m:irp { major = IRP_MJ_WRITE, buffer = b }
+  assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
+  m:run_until(100 * 1000000)
+  local left = uart.device.DeviceExtension.Adapter:ReadDmaCounter()
+  m:run()
+  assert(irp.done and uart:sent() == data, "wdm_sysdma: the UART's bytes differ")
+  print(("  wdm_sysdma  WDM, ISA 8237 channel 1 (bounced below 16 MiB): 4096 bytes at 115200 baud "
+         .. "in %.1f ms; "
+         .. "ReadDmaCounter at 100 ms: %d"):format(uart:uart_stats().last_sent_at / 1e6, left))
+  wdm.RemoveDevice(uart.device, uart.resources)
+  b:free()
+  m:close()
+end
+do
+  local m = dma.machine { seed = 1 }
+  local uart = m:uart { name = "uart1", baud = 1000000 }
+  uart:connect_dma(m:soc_dma { instance = 0 }, { tx = 3, rx = 4 })
+  local kmdf = driver "kmdf_uart"
+  local _, Driver = kmdf.DriverEntry(dma.driver { name = "kmdf_uart" }, nil)
+  local Device = m:wdf_add_device(Driver, uart)
+  local data, b = dma.pattern(4096, 2), m:buffer(4096)
+  b:write(0, data)
+  local irp = m:irp { major = IRP_MJ_WRITE, buffer = b }
+  assert(IoCallDriver(WdfDeviceWdmGetDeviceObject(Device), irp) == STATUS_PENDING)
+  uart:receive(dma.pattern(600, 3))
+  m:run_until(50 * 1000000)
+  local ctx = kmdf.Context(Device)
+  assert(irp.done and uart:sent() == data, "kmdf_uart: the UART's bytes differ")
+  assert(table.concat(ctx.Received) == dma.pattern(600, 3), "kmdf_uart: the ring's bytes differ")
+  print(("  kmdf_uart   KMDF SystemDuplex on an SoC controller: 4096 bytes at 1 Mbaud, "
+         .. "TransferComplete at %.1f ms; "
+         .. "600 bytes through a looped 256-byte receive ring"):format(ctx.TxCompletions[1].at / 1e6))
+  m:wdf_remove_device(Device)
+  b:free()
+  m:close()
+end

@@ -142,7 +142,8 @@ static int model_dma_write(lua_State *L) {
 }
 
 /* Pushes the model's resources: { memory = {start=, length=},
-** interrupt = {vector=, level=} }, as a driver finds them at start. */
+** interrupt = {vector=, level=} [, dma = {tx=, rx=}] }, as a driver finds
+** them at start. */
 static void push_resources(lua_State *L, dl_devmodel *dm) {
   lua_createtable(L, 0, 2);
   lua_createtable(L, 0, 2);
@@ -157,6 +158,7 @@ static void push_resources(lua_State *L, dl_devmodel *dm) {
   lua_pushinteger(L, dl_devmodel_irql(dm));
   lua_setfield(L, -2, "level");
   lua_setfield(L, -2, "interrupt");
+  ldl_uart_resources(L, dm);  /* a UART's DMA lines: resources.dma */
 }
 
 /* Fields: device, resources, name, id, interrupt_asserted, machine. */

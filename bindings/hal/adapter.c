@@ -8,6 +8,7 @@
 
 #include "hal/dl_adapter.h"
 #include "hal/dl_split.h"
+#include "hal/dl_slave.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
@@ -80,6 +81,17 @@ static void read_description(lua_State *L, int arg, dl_device_description *d) {
   d->address_width = (uint32_t)desc_field(L, arg, "DmaAddressWidth");
   d->interface_type = (uint32_t)desc_field(L, arg, "InterfaceType");
   d->maximum_length = desc_field(L, arg, "MaximumLength");
+  /* system (slave) DMA */
+  d->demand_mode = desc_field(L, arg, "DemandMode") != 0;
+  d->auto_initialize = desc_field(L, arg, "AutoInitialize") != 0;
+  d->ignore_count = desc_field(L, arg, "IgnoreCount") != 0;
+  d->dma_channel = (uint32_t)desc_field(L, arg, "DmaChannel");
+  d->dma_port = (uint32_t)desc_field(L, arg, "DmaPort");
+  d->dma_width = (uint32_t)desc_field(L, arg, "DmaWidth");
+  d->dma_speed = (uint32_t)desc_field(L, arg, "DmaSpeed");
+  d->dma_request_line = (uint32_t)desc_field(L, arg, "DmaRequestLine");
+  d->dma_controller_instance = (uint32_t)desc_field(L, arg, "DmaControllerInstance");
+  d->device_address = desc_field(L, arg, "DeviceAddress");
 }
 
 /* IoGetDmaAdapter(PhysicalDeviceObject, DeviceDescription) ->
@@ -88,8 +100,6 @@ static int l_IoGetDmaAdapter(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   dl_device_description d;
   read_description(L, 2, &d);
-  luaL_argcheck(L, d.master, 2, "system (slave) DMA, Master = FALSE, is not modelled; "
-                               "only bus-master adapters");
   lmachine *lm = h->owner;
   ldl_call call;
   ldl_enter(L, lm, &call);
@@ -242,6 +252,17 @@ static int l_FlushAdapterBuffers(lua_State *L) {
   int ok = dl_adapter_flush(t.a, t.mdl, t.base, t.va, t.length, t.write);
   ldl_leave(L, &call);
   lua_pushboolean(L, ok);
+  return 1;
+}
+
+/* ReadDmaCounter(adapter) -> ULONG: bytes a system DMA transfer has left */
+static int l_ReadDmaCounter(lua_State *L) {
+  dl_adapter *a = checkadapter(L, 1);
+  ldl_call call;
+  enter(L, &call);
+  uint32_t left = dl_adapter_read_counter(a);
+  ldl_leave(L, &call);
+  lua_pushinteger(L, left);
   return 1;
 }
 
@@ -520,6 +541,7 @@ static const luaL_Reg operations[] = {
   {"FreeMapRegisters", l_FreeMapRegisters},
   {"MapTransfer", l_MapTransfer},
   {"GetDmaAlignment", l_GetDmaAlignment},
+  {"ReadDmaCounter", l_ReadDmaCounter},
   {"GetScatterGatherList", l_GetScatterGatherList},
   {"PutScatterGatherList", l_PutScatterGatherList},
   {"CalculateScatterGatherList", l_CalculateScatterGatherList},
@@ -548,6 +570,9 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"DEVICE_DESCRIPTION_VERSION", 0}, {"DEVICE_DESCRIPTION_VERSION1", 1},
   {"DEVICE_DESCRIPTION_VERSION2", 2}, {"DEVICE_DESCRIPTION_VERSION3", 3},
   {"Internal", 0}, {"Isa", DL_ISA}, {"Eisa", DL_EISA}, {"PCIBus", DL_PCI_BUS},
+  {"ACPIBus", DL_ACPI_BUS},
+  {"Width8Bits", DL_WIDTH8}, {"Width16Bits", DL_WIDTH16}, {"Width32Bits", DL_WIDTH32},
+  {"Compatible", 0}, {"TypeA", 1}, {"TypeB", 2}, {"TypeC", 3}, {"TypeF", 4},
 };
 
 /* Registers the adapter class and functions in the module at -1. */

@@ -65,4 +65,8 @@ void lwdf_open_interrupt(lua_State *L);
 void lwdf_open_sync(lua_State *L);    /* wdfsync.c: locks, WDFDPC, WDFTIMER, WDFWORKITEM */
 void lwdf_open_memory(lua_State *L);  /* wdfmemory.c: WDFMEMORY, WDFLOOKASIDE */
 
+/* Appends CmResourceTypeDma descriptors of hw.resources.dma (the resources
+** table at res) to the descriptor list at `list` (wdfsys.c). */
+void lwdfsys_add_dma_resources(lua_State *L, int res, int list);
+
 #endif

@@ -19,6 +19,10 @@
 extern const dl_wdfdma_ops lwdfdma_ops;
 int lwdfdma_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el);
 void lwdfdma_reserve(void *data, dl_wdfdma_txn *t);
+/* System profiles (wdfsys.c). */
+int lwdfsys_configure_channel(void *data, dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t offset, uint64_t length);
+void lwdfsys_transfer_complete(void *data, dl_wdfdma_txn *t, int direction, int status);
+void lwdfsys_open(lua_State *L);
 
 /* The machine handle of the object at arg. */
 lmachine *lwdfdma_enter(lua_State *L, int arg);

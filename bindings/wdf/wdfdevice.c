@@ -286,6 +286,7 @@ static size_t build_resources(lua_State *L, int hw, dl_wdf_resource *res) {
       }
       lua_pop(L, 1);
     }
+    lwdfsys_add_dma_resources(L, -1, list);  /* CmResourceTypeDma (wdfsys.c) */
   }
   lua_pop(L, 1);
   lua_setiuservalue(L, -2, 1);
@@ -452,6 +453,7 @@ static const dl_wdk_value constants[] = {
   {"WdfPowerDeviceD3", DL_WDF_POWER_D3}, {"WdfPowerDeviceD3Final", DL_WDF_POWER_D3_FINAL},
   {"CmResourceTypeNull", 0}, {"CmResourceTypePort", DL_CM_PORT},
   {"CmResourceTypeInterrupt", DL_CM_INTERRUPT}, {"CmResourceTypeMemory", DL_CM_MEMORY},
+  {"CmResourceTypeDma", 4},
   {"FILE_BYTE_ALIGNMENT", 0}, {"FILE_WORD_ALIGNMENT", 1}, {"FILE_LONG_ALIGNMENT", 3},
   {"FILE_QUAD_ALIGNMENT", 7}, {"FILE_OCTA_ALIGNMENT", 15}, {"FILE_32_BYTE_ALIGNMENT", 31},
   {"FILE_64_BYTE_ALIGNMENT", 63}, {"FILE_128_BYTE_ALIGNMENT", 127},

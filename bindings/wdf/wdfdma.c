@@ -109,7 +109,8 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   return st;
 }
 
-const dl_wdfdma_ops lwdfdma_ops = {lwdfdma_program, lwdfdma_reserve, on_power};
+const dl_wdfdma_ops lwdfdma_ops = {lwdfdma_program, lwdfdma_reserve, on_power,
+                                   lwdfsys_configure_channel, lwdfsys_transfer_complete};
 
 /* ---- enablers -------------------------------------------------------------------- */
 
@@ -152,8 +153,6 @@ static void read_config(lua_State *L, int arg, dl_wdfdma_config *c) {
   ldl_checkfields(L, arg, "WDF_DMA_ENABLER_CONFIG has no field '%s' (%s)", config_fields);
   memset(c, 0, sizeof *c);
   c->profile = (int)config_int(L, arg, "Profile");
-  luaL_argcheck(L, c->profile != DL_WDFDMA_SYSTEM && c->profile != DL_WDFDMA_SYSTEM_DUPLEX, arg,
-                "the System profiles (system-mode DMA) are not modelled; only bus-master profiles");
   c->maximum_length = config_int(L, arg, "MaximumLength");
   c->version_override = (uint32_t)config_int(L, arg, "WdmDmaVersionOverride");
   c->flags = (uint32_t)config_int(L, arg, "Flags");
@@ -395,4 +394,5 @@ void ldl_open_wdfdma(lua_State *L) {
   ldl_setvalues(L, constants, sizeof constants / sizeof constants[0]);
   ldl_addmethods(L, LDL_MACHINE, machine_methods);
   lwdfdma_open_txn(L);
+  lwdfsys_open(L);  /* the System profiles (wdfsys.c) */
 }

@@ -50,7 +50,7 @@ static int check_description(dl_machine *m, dl_device *dev, const dl_device_desc
                    "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", d->version);
     return refuse(m, dev, DL_REFUSE_VERSION, d->version, DL_EINVAL);
   }
-  if (!d->master) return refuse(m, dev, DL_REFUSE_SLAVE, 0, DL_EINVAL);
+  if (!d->master) return dl_slave_check(m, dev, d);  /* system DMA (dl_slave.c) */
   if (d->version < 3) return DL_OK;  /* Dma32/64BitAddresses: any combination is valid */
   if (d->address_width == 0) return refuse(m, dev, DL_REFUSE_WIDTH_ZERO, 0, DL_EINVAL);
   if (d->address_width > 64)
@@ -69,7 +69,16 @@ void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t 
                           "DEVICE_DESCRIPTION_VERSION (0), 1, 2 or 3", v);
       break;
     case DL_REFUSE_SLAVE:
-      snprintf(buf, size, "Master is FALSE: system (slave) DMA is not modelled");
+      snprintf(buf, size, "Master is FALSE and the machine has no system DMA channel for it "
+                          "(ISA DmaChannel 0-3 or 5-7; version 3: a DmaControllerInstance the "
+                          "machine has and a DmaRequestLine it decodes): %llu", v);
+      break;
+    case DL_REFUSE_SLAVE_WIDTH:
+      snprintf(buf, size, "DmaWidth %llu does not fit the channel (ISA: Width8Bits on 0-3, "
+                          "Width16Bits on 5-7)", v);
+      break;
+    case DL_REFUSE_SLAVE_BUSY:
+      snprintf(buf, size, "every one of the system DMA controller's %llu channels is taken", v);
       break;
     case DL_REFUSE_WIDTH_ZERO:
       snprintf(buf, size, "DmaAddressWidth is 0: version 3 takes the width from DmaAddressWidth "
@@ -126,10 +135,10 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
   a->dev = dev;
   a->desc = *d;
   if (a->desc.version == 0) a->desc.version = 1;  /* DEVICE_DESCRIPTION_VERSION */
-  a->ceiling = ceiling_of(d);
-  a->sg = d->scatter_gather;
+  a->ceiling = d->master ? ceiling_of(d) : dl_slave_ceiling(d);
+  a->sg = d->master && d->scatter_gather;
   a->needs_registers = !(a->sg && a->ceiling == UINT64_MAX);
-  if ((rc = size_registers(a, d))) {
+  if ((rc = size_registers(a, d)) || (!d->master && (rc = dl_slave_attach(a)))) {
     dl_object_unlink(DL_OBJECT(a));
     free(a);
     return rc;
@@ -252,6 +261,7 @@ void dl_adapter_destroy(dl_adapter *a) {
     if (a->grants[i].live && a->grants[i].count) dl_mapregs_give(mr, a->grants[i].first, a->grants[i].count);
   dl_sglist_destroy_all(a);
   dl_common_destroy_all(a);
+  dl_slave_destroy(a);
   free(a->maps);
   free(a->grants);
   dl_object_unlink(DL_OBJECT(a));
@@ -275,7 +285,7 @@ int dl_adapter_needs_registers(const dl_adapter *a) { return a->needs_registers;
 
 /* Is the channel taken for dev (a request of its own outstanding, or a control routine running)? */
 int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev) {
-  return dev->channel_requests || a->in_control;
+  return (!a->contexts && dev->channel_requests) || a->in_control;
 }
 
 /* Would a request be granted now: channel free, nobody queued, registers free? */
@@ -287,6 +297,7 @@ int dl_adapter_grantable_now(const dl_adapter *a, const dl_device *dev, uint32_t
   return mr && dl_mapregs_can_take(mr, n);
 }
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop) { a->drop = drop; }
+void dl_adapter_set_transfer_contexts(dl_adapter *a, int on) { a->contexts = on != 0; }
 
 /* 1 under the swiotlb bounce policy. */
 int dl_adapter_swiotlb(const dl_adapter *a) {
@@ -413,7 +424,7 @@ static void release_channel(dl_adapter *a) {
   a->owner = NULL;
   a->owner_keeps = 0;
   a->owner_base = 0;
-  if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+  if (r->kind == REQ_CHANNEL && !a->contexts && r->dev->channel_requests) r->dev->channel_requests--;
   recycle_request(a, r);
   start_channel(a);
 }
@@ -446,6 +457,7 @@ static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
     release_channel(a);
     return;
   }
+  a->owner_base = base;  /* the channel's registers while AdapterControl runs */
   a->in_control++;
   int action = r->control(r->ctx, r->dev, base);
   a->in_control--;
@@ -531,7 +543,7 @@ uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
                    a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
-  if (dev->channel_requests || a->in_control) {
+  if ((!a->contexts && dev->channel_requests) || a->in_control) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
                    "%s: %s already has an adapter channel request "
                    "outstanding%s", call, dev->name,
@@ -547,7 +559,7 @@ uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
   r->control = control;
   r->ctx = ctx;
   r->ex = ex;
-  dev->channel_requests++;
+  if (!a->contexts) dev->channel_requests++;  /* one wait block per device object */
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
 }
@@ -571,6 +583,7 @@ void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int ke
   uint64_t base = a->owner_base;
   a->owner_keeps = 0;
   a->owner_base = 0;
+  dl_slave_channel_freed(a);  /* a system DMA channel is masked */
   if (!keep_registers) release_grant(a, base, call);
   release_channel(a);
 }
@@ -578,7 +591,7 @@ void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int ke
 /* Forgets a request that was never granted. */
 static void forget_request(dl_adapter *a, dl_request *r) {
   if (r->kind == REQ_SGLIST) --*dl_machine_holding(a->m);
-  else if (r->dev->channel_requests) r->dev->channel_requests--;
+  else if (!a->contexts && r->dev->channel_requests) r->dev->channel_requests--;
   recycle_request(a, r);
 }
 

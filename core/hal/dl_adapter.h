@@ -24,7 +24,7 @@ typedef struct dl_sglist dl_sglist;
 enum { DL_KEEP_OBJECT = 1, DL_DEALLOCATE_OBJECT = 2, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS = 3 };
 
 /* INTERFACE_TYPE values that matter here. */
-enum { DL_ISA = 1, DL_EISA = 2, DL_PCI_BUS = 5 };
+enum { DL_INTERNAL = 0, DL_ISA = 1, DL_EISA = 2, DL_PCI_BUS = 5, DL_ACPI_BUS = 17 };
 
 /* DEVICE_DESCRIPTION: the fields that matter for bus-master DMA. */
 typedef struct dl_device_description {
@@ -33,6 +33,11 @@ typedef struct dl_device_description {
   uint32_t address_width;    /* version 3: replaces dma32/dma64; must be 24 to 64 */
   uint32_t interface_type;
   uint64_t maximum_length;
+  /* system (slave) DMA (dl_slave.h) */
+  int demand_mode, auto_initialize, ignore_count;
+  uint32_t dma_channel, dma_port, dma_width, dma_speed;
+  uint32_t dma_request_line, dma_controller_instance;  /* version 3 */
+  uint64_t device_address;                              /* version 3 */
 } dl_device_description;
 
 /* One element of a scatter/gather list. */
@@ -59,13 +64,16 @@ typedef void (*dl_request_drop_fn)(dl_adapter *a, void *ctx);
 ** trace record (`b` is the value named). */
 typedef enum dl_adapter_refusal {
   DL_REFUSE_VERSION = 1,       /* Version not 0-3 (b: Version); also report 0x25 */
-  DL_REFUSE_SLAVE,             /* Master FALSE: system DMA is not modelled */
+  DL_REFUSE_SLAVE,             /* Master FALSE: no such system DMA channel (b: DmaChannel,
+                                  or the request line) */
   DL_REFUSE_WIDTH_ZERO,        /* v3 DmaAddressWidth 0 */
   DL_REFUSE_WIDTH_OVER_64,     /* v3 DmaAddressWidth above 64 (b: the width) */
   DL_REFUSE_WIDTH_UNDER_24,    /* v3 DmaAddressWidth 1-23 (b: the width) */
   DL_REFUSE_NO_MAP_REGISTERS,  /* needs map registers: none (b: the machine's map_registers) */
-  DL_REFUSE_POOL_ABOVE_CEILING /* needs map registers: the pool's RAM is above the
+  DL_REFUSE_POOL_ABOVE_CEILING,/* needs map registers: the pool's RAM is above the
                                   ceiling (b: the pool's last byte) */
+  DL_REFUSE_SLAVE_WIDTH,       /* ISA: DmaWidth does not fit the channel (b: DmaWidth) */
+  DL_REFUSE_SLAVE_BUSY         /* system DMA: every channel of the controller is taken */
 } dl_adapter_refusal;
 
 /* IoGetDmaAdapter (PASSIVE_LEVEL). Where the WDK returns NULL this returns
@@ -84,6 +92,11 @@ void dl_adapter_put(dl_adapter *a);
 
 /* Frees an adapter whatever it holds (teardown; pending requests dropped). */
 void dl_adapter_destroy(dl_adapter *a);
+
+/* Gives each channel request its own wait block (DMA v3's transfer
+** contexts) rather than the device object's one: a device may then have a
+** request outstanding on each of its adapters (KMDF's system profiles). */
+void dl_adapter_set_transfer_contexts(dl_adapter *a, int on);
 
 /* Sets the function told about requests dropped at teardown. */
 void dl_adapter_set_drop(dl_adapter *a, dl_request_drop_fn drop);

@@ -107,6 +107,8 @@ struct dl_adapter {
   int building_now;            /* Get/BuildScatterGatherList is building its list in the call */
   int failed_fast;             /* ...and a swiotlb mapping failed (no AdapterListControl) */
   const struct dl_dmaex_kind *ex_kind; /* how ...Ex transfers run (dl_dmaex.h); NULL: bus master */
+  struct dl_slave *slave;      /* system (slave) DMA: its controller channel (dl_slave.c) */
+  int contexts;                /* wait blocks per transfer, not per device (DMA v3) */
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */
@@ -178,5 +180,20 @@ void dl_sglist_destroy_all(dl_adapter *a);
 
 /* Frees every common buffer (teardown). */
 void dl_common_destroy_all(dl_adapter *a);
+
+/* System (slave) DMA (dl_slave.c; its other calls are in dl_slave.h). */
+/* The DEVICE_DESCRIPTION rules of a slave adapter: DL_OK, or a refusal
+** (traced) IoGetDmaAdapter answers with NULL. */
+int dl_slave_check(dl_machine *m, dl_device *dev, const dl_device_description *d);
+/* The highest address a slave adapter's controller reaches: 16 MiB on
+** ISA; an SoC controller's DmaAddressWidth (32 bits when 0). */
+uint64_t dl_slave_ceiling(const dl_device_description *d);
+/* Binds a new adapter to its channel and sets its ceiling and map
+** registers; DL_ENOSPACE (traced) when the controller has no free channel. */
+int dl_slave_attach(dl_adapter *a);
+/* Masks the channel if the adapter still programs it, frees its state. */
+void dl_slave_destroy(dl_adapter *a);
+/* FreeAdapterChannel: masks the channel. */
+void dl_slave_channel_freed(dl_adapter *a);
 
 #endif

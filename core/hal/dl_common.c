@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_slave.h"
 #include "machine/dl_xlate.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
@@ -32,7 +33,9 @@ int dl_common_alloc(dl_adapter *a, uint32_t length, uint64_t ceiling, const char
   dl_common *c = calloc(1, sizeof *c);
   if (!c) return DL_ENOMEM;
   dl_physmem *mem = dl_machine_physmem(a->m);
-  int rc = dl_physmem_alloc_contiguous(mem, npages, ceiling, UINT64_C(1) << 32, &c->first_pfn);
+  uint64_t block = dl_slave_boundary(a);  /* a slave's buffer stays in one 64/128 KiB block */
+  int rc = dl_physmem_alloc_contiguous(mem, npages, ceiling, block ? block : UINT64_C(1) << 32,
+                                       &c->first_pfn);
   if (rc) {
     free(c);
     return rc;

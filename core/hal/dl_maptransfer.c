@@ -11,6 +11,7 @@
 ** recorded until it is flushed.
 */
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_slave.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -131,12 +132,23 @@ static int check_register_count(dl_adapter *a, uint64_t va, uint32_t len, uint32
   return DL_ENOSPACE;
 }
 
+/* 1 if a bounce at register `first` would cross the slave's 64/128 KiB
+** block (the HAL keeps ISA transfers inside one). */
+static int crosses(dl_adapter *a, uint32_t first, uint64_t va, uint32_t len) {
+  uint64_t block = dl_slave_boundary(a), ps = dl_machine_page_size(a->m);
+  uint64_t pa = dl_mapregs_pa(dl_mapregs_of(a->m), first, (uint32_t)ps) + va % ps;
+  return block && pa / block != (pa + len - 1) / block;
+}
+
 static int pick_registers(dl_adapter *a, const dl_grant *g, uint64_t va, uint32_t len,
                           uint32_t need, uint32_t *first) {
   dl_mapregs *mr = dl_mapregs_of(a->m);
   int rc = check_register_count(a, va, len, need, g->count);
   if (rc) return rc;
-  if (dl_mapregs_find_unmapped(mr, g->first, g->first + g->count, need, first)) {
+  uint32_t lo = g->first, hi = g->first + g->count;
+  while (!(rc = dl_mapregs_find_unmapped(mr, lo, hi, need, first)) && crosses(a, *first, va, len))
+    lo = *first + 1;
+  if (rc) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_NOT_FLUSHED, 0, (uint64_t)g->count * 4096, 0,
                    "MapTransfer: the map registers are still mapped by an earlier transfer "
                    "(FlushAdapterBuffers first)");
@@ -178,13 +190,17 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   dl_verify_irql(a->m, "MapTransfer", 0, DL_DISPATCH_LEVEL);
   dl_grant *g = dl_adapter_grant(a, base);
   if (!g) return DL_EINVAL;
-  int rc = check_map_args(a, mdl, va, &want);
-  if (rc) return rc;
+  int rc = a->slave ? dl_slave_check_map(a, base) : DL_OK;
+  if (rc || (rc = check_map_args(a, mdl, va, &want))) return rc;
   uint64_t ps = dl_machine_page_size(a->m), pa = dl_mdl_pa(mdl, va);
   uint32_t run = contiguous_run(mdl, va, want, ps);
   uint32_t len = a->sg ? run : want;  /* only S/G masters get a shortened length */
-  int remap = dl_xlate_remaps(a->m), pool = dl_adapter_swiotlb(a);  /* an IOMMU never bounces */
-  int bounce = !remap && ((a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling);
+  /* an IOMMU never bounces; a system DMA controller sees physical memory
+  ** and bounces through map registers, never the swiotlb */
+  int remap = !a->slave && dl_xlate_remaps(a->m), pool = !a->slave && dl_adapter_swiotlb(a);
+  uint64_t block = dl_slave_boundary(a);
+  int bounce = !remap && ((a->sg ? 0 : run < want) || pa + len - 1 > a->ceiling ||
+                          (block && pa / block != (pa + len - 1) / block));
   uint32_t first = 0, need = bounce && !pool ? (uint32_t)dl_span_pages(va, len, ps) : 0;
   uint64_t at = pa;
   if (bounce && !pool && (rc = pick_registers(a, g, va, len, need, &first))) return rc;
@@ -216,6 +232,10 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   if (bounce && (write || pool)) {  /* swiotlb copies in even for a read (swiotlb_tbl_map_single) */
     bounce_copy(a->m, mp, 1);
     if (pool) dl_swiotlb_count_copy(dl_swiotlb_of(a->m), 1);
+  }
+  if (a->slave && dl_slave_program(a, at, len, write)) {  /* the controller could not take it */
+    dl_adapter_end_mapping(a, i, 0);
+    return DL_EINVAL;
   }
   a->stats.map_transfers++;
   a->stats.bytes_mapped += len;
@@ -250,8 +270,10 @@ int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uin
   }
   for (uint32_t i = 0; i < a->nmaps; i++) {
     dl_mapping *mp = &a->maps[i];
-    if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va >= va && mp->va - va < length)
+    if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va >= va && mp->va - va < length) {
+      if (a->slave) dl_slave_flush(a, mp);  /* masks the channel, trims a read's copy-back */
       dl_adapter_end_mapping(a, i, 1);
+    }
   }
   a->stats.flushes++;
   dl_trace_emit(a->m, DL_TR_FLUSH, a->id, va, length);

@@ -62,8 +62,9 @@ static const dl_wdf_class enabler_class = {
 static int profile_of(int profile, int *sg, int *dma64, int *duplex) {
   static const struct { int sg, dma64, duplex; } p[] = {
     {0, 0, 0}, {0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}, {1, 0, 1}, {1, 1, 1},
+    {0, 0, 0}, {0, 0, 1},  /* System, SystemDuplex: packet-like, system adapters */
   };
-  if (profile < DL_WDFDMA_PACKET || profile > DL_WDFDMA_SCATTER_GATHER64_DUPLEX) return 0;
+  if (profile < DL_WDFDMA_PACKET || profile > DL_WDFDMA_SYSTEM_DUPLEX) return 0;
   *sg = p[profile].sg;
   *dma64 = p[profile].dma64;
   *duplex = p[profile].duplex;
@@ -79,12 +80,14 @@ static uint32_t describe(const dl_wdfdma_config *c, dl_device_description *desc)
   if (c->version_override && c->version_override != 2 && c->version_override != 3)
     return DL_STATUS_INVALID_PARAMETER;
   uint32_t aw = c->address_width_override;
-  if (aw && (aw < 24 || aw > 64 || (!dma64 && aw > 32))) return DL_STATUS_INVALID_PARAMETER;
+  int system = c->profile >= DL_WDFDMA_SYSTEM;
+  if (aw && (system || aw < 24 || aw > 64 || (!dma64 && aw > 32))) return DL_STATUS_INVALID_PARAMETER;
   memset(desc, 0, sizeof *desc);
   desc->version = (c->version_override == 3 || aw) ? 3 : 2;  /* the override forces v3 */
   if ((c->flags & DL_WDFDMA_REQUIRE_SINGLE_TRANSFER) && desc->version < 3)
     return DL_STATUS_INVALID_PARAMETER;
-  desc->master = 1;
+  if (system) desc->version = 3;  /* the system profiles use DMA v3 */
+  desc->master = !system;
   desc->scatter_gather = sg;
   desc->dma32 = 1;
   desc->dma64 = dma64;
@@ -97,7 +100,7 @@ static uint32_t describe(const dl_wdfdma_config *c, dl_device_description *desc)
 }
 
 /* Gets the adapter of one direction and its derived values. */
-static uint32_t get_adapter(dl_wdfdma_enabler *e, const dl_device_description *desc, int dir) {
+uint32_t dl_wdfdma_get_adapter(dl_wdfdma_enabler *e, const dl_device_description *desc, int dir) {
   uint32_t nmr = 0;
   if (dl_adapter_get(e->m, dl_wdf_device_pdo(e->d), desc, &e->adapters[dir], &nmr))
     return DL_STATUS_INSUFFICIENT_RESOURCES;
@@ -127,14 +130,15 @@ uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
   e->version = desc.version;
   e->packet = !desc.scatter_gather;
   e->duplex = c->profile == DL_WDFDMA_SCATTER_GATHER_DUPLEX ||
-              c->profile == DL_WDFDMA_SCATTER_GATHER64_DUPLEX;
+              c->profile == DL_WDFDMA_SCATTER_GATHER64_DUPLEX || c->profile == DL_WDFDMA_SYSTEM_DUPLEX;
+  e->system = c->profile >= DL_WDFDMA_SYSTEM;  /* adapters come from ConfigureSystemProfile */
   e->max_sg = UINT32_MAX;
   dl_list_init(&e->txns);
   dl_list_init(&e->commons);
   dl_list_init(&e->zombies);
   dl_list_init(&e->chan_waiters);
-  st = get_adapter(e, &desc, DL_WDFDMA_READ_FROM_DEVICE);
-  if (!st && e->duplex) st = get_adapter(e, &desc, DL_WDFDMA_WRITE_TO_DEVICE);
+  st = e->system ? DL_STATUS_SUCCESS : dl_wdfdma_get_adapter(e, &desc, DL_WDFDMA_READ_FROM_DEVICE);
+  if (!st && e->duplex && !e->system) st = dl_wdfdma_get_adapter(e, &desc, DL_WDFDMA_WRITE_TO_DEVICE);
   else if (!st) {
     e->adapters[1] = e->adapters[0];
     e->nmr[1] = e->nmr[0];

@@ -75,7 +75,44 @@ typedef struct dl_wdfdma_ops {
   void (*reserve)(void *data, dl_wdfdma_txn *t);
   /* One enabler power callback (DL_WDFDMA_EVT_*) at PASSIVE_LEVEL: NTSTATUS. */
   uint32_t (*power)(void *data, dl_wdfdma_enabler *e, int callback);
+  /* System profiles (dl_wdfsys.c), at DISPATCH_LEVEL: EvtDmaTransactionConfigureDmaChannel
+  ** (0: FALSE, the driver ended the transaction) and EvtDmaTransactionDmaTransferComplete
+  ** (status a DMA_COMPLETION_STATUS). */
+  int (*configure_channel)(void *data, dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t offset, uint64_t length);
+  void (*transfer_complete)(void *data, dl_wdfdma_txn *t, int direction, int status);
 } dl_wdfdma_ops;
+
+/* DMA_COMPLETION_STATUS. */
+enum { DL_DMA_COMPLETE = 0, DL_DMA_ABORTED = 1, DL_DMA_ERROR = 2, DL_DMA_CANCELLED = 3 };
+
+/* WDF_DMA_SYSTEM_PROFILE_CONFIG, its DmaDescriptor reduced to what the HAL
+** reads: a v1 descriptor (Dma.Channel, Dma.Port: the ISA 8237) or a v3 one
+** (DmaV3.RequestLine on SoC controller instance `controller`). */
+typedef struct dl_wdfdma_system_config {
+  int demand_mode, looped;
+  uint32_t dma_width;
+  uint64_t device_address;
+  int v3;
+  uint32_t channel, port, request_line, controller;
+} dl_wdfdma_system_config;
+
+/* WdfDmaEnablerConfigureSystemProfile (PASSIVE_LEVEL): the system DMA
+** adapter of `direction` (both for WdfDmaProfileSystem) from the DMA
+** resource; INVALID_DEVICE_REQUEST on a bus-master enabler,
+** INSUFFICIENT_RESOURCES if IoGetDmaAdapter refuses it. */
+uint32_t dl_wdfdma_enabler_configure_system(dl_wdfdma_enabler *e, const dl_wdfdma_system_config *c,
+                                            int direction);
+
+/* 1 for WdfDmaProfileSystem and WdfDmaProfileSystemDuplex. */
+int dl_wdfdma_enabler_is_system(const dl_wdfdma_enabler *e);
+
+/* WdfDmaTransactionSetChannelConfigurationCallback and ...SetTransferCompleteCallback
+** (system profiles; the binding keeps the functions): set or cleared. */
+void dl_wdfdma_txn_set_configure_channel(dl_wdfdma_txn *t, int set);
+void dl_wdfdma_txn_set_transfer_complete(dl_wdfdma_txn *t, int set);
+
+/* WdfDmaTransactionSetDeviceAddressOffset: added to the profile's DeviceAddress. */
+void dl_wdfdma_txn_set_device_address_offset(dl_wdfdma_txn *t, uint64_t offset);
 
 /* ---- enablers ----------------------------------------------------------------- */
 

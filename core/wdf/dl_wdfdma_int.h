@@ -16,6 +16,8 @@ struct dl_wdfdma_enabler {
   dl_wdfdma_config cfg;
   uint32_t version;             /* DEVICE_DESCRIPTION version: 2, or 3 */
   int packet, duplex;
+  int system;                   /* System profiles: adapters from ConfigureSystemProfile */
+  dl_wdfdma_system_config sys[2];
   dl_adapter *adapters[2];      /* by direction; the same one unless Duplex */
   uint32_t nmr[2];
   uint64_t max_frag[2];         /* MaximumFragmentLength per adapter */
@@ -74,6 +76,9 @@ struct dl_wdfdma_txn {
   uint64_t reserved_base;
   int reserve_pending;          /* reservation asked, not granted yet */
   int staging, rerun;
+  int sys_configure, sys_complete;  /* system: the driver's callbacks are set */
+  uint64_t sys_offset;          /* system: SetDeviceAddressOffset */
+  int sys_listening;            /* system: the adapter tells us of completion */
 };
 
 /* Returns 1 if the machine's IRQL is at most `level` (exact: equal), with
@@ -120,6 +125,22 @@ uint32_t dl_wdftxn_request_channel(dl_wdfdma_txn *t, int kind, uint32_t n);
 #define unhold dl_wdftxn_unhold
 #define request_channel dl_wdftxn_request_channel
 #endif
+
+/* Gets the adapter of one direction and its derived values (dl_wdfdma.c). */
+uint32_t dl_wdfdma_get_adapter(dl_wdfdma_enabler *e, const dl_device_description *desc, int dir);
+
+/* System profiles (dl_wdfsys.c): what AdapterControl returns (KeepObject:
+** system DMA keeps the channel); freeing registers (the channel too);
+** before and after MapTransfer (0 from pre_map: the driver's
+** EvtDmaTransactionConfigureDmaChannel said FALSE); cancel (1 if it stopped
+** a mapped transfer); the transaction stops listening to its adapter. */
+int dl_wdfsys_action(const dl_wdfdma_txn *t);
+void dl_wdfsys_free_registers(dl_wdfdma_txn *t, uint64_t base, uint32_t n);
+int dl_wdfsys_pre_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len);
+void dl_wdfsys_post_map(dl_wdfdma_txn *t);
+int dl_wdfsys_cancel(dl_wdfdma_txn *t);
+int dl_wdfsys_stage_failed(dl_wdfdma_txn *t, uint32_t st);
+void dl_wdfsys_unlisten(dl_wdfdma_txn *t);
 
 /* Frees the enabler's memory once it is dead and has no zombies. */
 void dl_wdfdma_enabler_reap(dl_wdfdma_enabler *e);

@@ -196,9 +196,10 @@ static void end_transfer(dl_wdfdma_txn *t) {
 /* Frees what the transfer holds (not a reservation: it survives). */
 static void release_resources(dl_wdfdma_txn *t) {
   end_transfer(t);
+  dl_wdfsys_unlisten(t);
   if (t->have_regs && !t->reserved) {
     uint8_t irql = raise_dispatch(t->e->m);
-    dl_adapter_free_map_registers(t->a, t->base, t->regs);
+    dl_wdfsys_free_registers(t, t->base, t->regs);
     dl_machine_set_irql(t->e->m, irql);
   }
   t->have_regs = 0;
@@ -262,10 +263,11 @@ static int packet_control(void *ctx, dl_device *dev, uint64_t base) {
     t->base = base;
     t->have_regs = 1;
     uint32_t st = stage(t);
-    if (st && t->state == DL_TXN_TRANSFER) finish(t, st);
+    if (st && t->state == DL_TXN_TRANSFER && !dl_wdfsys_stage_failed(t, st)) finish(t, st);
   }
+  int action = dl_wdfsys_action(t);  /* system DMA keeps the channel */
   unhold(t);
-  return DL_DEALLOCATE_OBJECT_KEEP_REGISTERS;
+  return action;
 }
 
 /* AdapterListControl of the scatter/gather profile. */
@@ -352,8 +354,10 @@ static uint32_t stage_packet(dl_wdfdma_txn *t) {
   len = min64(len, (uint64_t)t->regs * ps - va % ps);  /* PAGE_SIZE*(R-1) + PAGE_SIZE - offset */
   uint32_t mapped = (uint32_t)len;
   uint64_t logical = 0;
+  if (!dl_wdfsys_pre_map(t, mdl, va, len)) return DL_STATUS_SUCCESS;  /* ConfigureDmaChannel: FALSE */
   uint8_t irql = raise_dispatch(t->e->m);
   int rc = dl_adapter_map_transfer(t->a, mdl, t->base, va, &mapped, is_write(t), &logical);
+  if (!rc) dl_wdfsys_post_map(t);
   dl_machine_set_irql(t->e->m, irql);
   if (rc) return DL_STATUS_INSUFFICIENT_RESOURCES;  /* a report says why */
   t->cur_mdl = mdl;
@@ -465,6 +469,7 @@ static uint32_t initialize(dl_wdfdma_txn *t, const char *call, int direction, dl
   }
   t->direction = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
   t->a = t->e->adapters[t->direction];
+  if (!t->a) return DL_STATUS_INVALID_DEVICE_STATE;  /* a system profile not configured yet */
   t->mdl = mdl;
   t->va = va;
   t->length = length;
@@ -531,7 +536,7 @@ static uint32_t start_packet(dl_wdfdma_txn *t) {
   }
   uint64_t ps = psize(t), frag = min64(t->remaining, t->max_frag);
   uint64_t regs = frag == t->remaining ? chain_regs(t->mdl, t->va, frag, ps) : dl_span_pages(ps - 1, frag, ps);
-  if (regs > dl_adapter_map_registers(t->a)) regs = dl_adapter_map_registers(t->a);
+  if (regs > dl_adapter_map_registers(t->a) || e->system) regs = dl_adapter_map_registers(t->a);
   if (t->immediate && !grantable_now(t, (uint32_t)regs, 1)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   t->regs = (uint32_t)regs;
   return request_channel(t, WAIT_TRANSFER, t->regs);
@@ -621,7 +626,7 @@ void dl_wdfdma_txn_delete(dl_wdfdma_txn *t) {
   release_resources(t);
   if (t->reserved && !t->pending) {
     uint8_t irql = raise_dispatch(t->e->m);
-    dl_adapter_free_map_registers(t->a, t->reserved_base, t->reserved);
+    dl_wdfsys_free_registers(t, t->reserved_base, t->reserved);
     dl_machine_set_irql(t->e->m, irql);
   }
   t->reserved = 0;

@@ -35,10 +35,12 @@ uint32_t dl_wdfdma_txn_allocate_resources(dl_wdfdma_txn *t, int direction, uint3
     return DL_STATUS_INVALID_DEVICE_STATE;
   }
   int dir = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
-  if (!required) required = (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
+  if (!required)  /* system DMA reserves every map register it has (ReserveAdapter) */
+    required = e->system ? e->nmr[dir] : (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
   if (required > e->nmr[dir]) return DL_STATUS_INVALID_PARAMETER;
   t->direction = dir;
   t->a = e->adapters[dir];
+  if (!t->a) return DL_STATUS_INVALID_DEVICE_STATE;  /* a system profile not configured yet */
   if (t->immediate && !grantable_now(t, required, 1)) return DL_STATUS_INSUFFICIENT_RESOURCES;
   forget(t);  /* the MDL is cleared: the driver initializes in EvtReserveDma */
   t->state = DL_TXN_RESERVED;
@@ -65,7 +67,7 @@ void dl_wdfdma_txn_free_resources(dl_wdfdma_txn *t) {
     t->drop++;  /* EvtReserveDma will not run */
   } else {
     uint8_t irql = raise_dispatch(t->e->m);
-    dl_adapter_free_map_registers(t->a, t->reserved_base, t->reserved);
+    dl_wdfsys_free_registers(t, t->reserved_base, t->reserved);
     dl_machine_set_irql(t->e->m, irql);
   }
   t->wait_kind = WAIT_NONE;
@@ -140,6 +142,7 @@ int dl_wdfdma_txn_cancel(dl_wdfdma_txn *t) {
     dl_wdfdma_wrong_state(t, "WdfDmaTransactionCancel", "Reserved, Initialized or a transfer state");
     return 0;
   }
+  if (t->e->system && t->state == DL_TXN_TRANSFER && t->mapped) return dl_wdfsys_cancel(t);
   if (t->e->version < 3 || t->state != DL_TXN_TRANSFER || t->wait_kind != WAIT_TRANSFER) return 0;
   if (t->queued) unqueue(t);
   else t->drop++;

@@ -188,6 +188,8 @@ op("BuildScatterGatherListEx(DeviceObject, DmaTransferContext, Mdl, Offset, Leng
 op("AllocateCommonBufferEx(MaximumAddress, Length, CacheEnabled, PreferredNode)", "VirtualAddress, LogicalAddress",
    PASSIVE, "v3: a common buffer at or below MaximumAddress (nil: the ceiling); FreeCommonBuffer frees it",
    "PALLOCATE_COMMON_BUFFER_EX")
+op("ReadDmaCounter()", "bytes", DISPATCH, "bytes a system DMA transfer has still to move (0 on a bus master)",
+   "PREAD_DMA_COUNTER")
 lab(G, "DMA_ADAPTER:stats", "adapter:stats()", "{ map_transfers, bytes_mapped, bytes_bounced, ... }",
     "the adapter's counters: transfers, bounces, flushes, grants, waits, map register high-water", "dma-adapters-wdm")
 lab(G, "dma.split_transfer", "dma.split_transfer(mdl, NumberOfMapRegisters [, { max_bytes=, alignment=, "
@@ -426,6 +428,10 @@ wdf("wdfdmaenabler", "WdfDmaEnablerSetMaximumScatterGatherElements(DmaEnabler, M
     PASSIVE, "limits the S/G elements per fragment")
 wdf("wdfdmaenabler", "WdfDmaEnablerWdmGetDmaAdapter(DmaEnabler, DmaDirection)", "DMA_ADAPTER", LE_DISPATCH,
     "the WDM adapter behind the enabler")
+wdf("wdfdmaenabler", "WDF_DMA_SYSTEM_PROFILE_CONFIG_INIT(Address, DmaWidth, DmaDescriptor)",
+    "WDF_DMA_SYSTEM_PROFILE_CONFIG", ANY, "a system profile's settings: the FIFO address, width, DMA resource")
+wdf("wdfdmaenabler", "WdfDmaEnablerConfigureSystemProfile(DmaEnabler, ProfileConfig, ConfigDirection)", "NTSTATUS",
+    PASSIVE, "gives a System/SystemDuplex enabler its system DMA adapter (DemandMode, LoopedTransfer, ...)")
 wdf("wdfcommonbuffer", "WDF_COMMON_BUFFER_CONFIG_INIT(AlignmentRequirement)", "WDF_COMMON_BUFFER_CONFIG", ANY,
     "a common buffer configuration")
 wdf("wdfcommonbuffer", "WdfCommonBufferCreate(DmaEnabler, Length, Attributes)", "NTSTATUS, WDFCOMMONBUFFER",
@@ -467,7 +473,17 @@ wdf("wdfdmatransaction", "WdfDmaTransactionSetSingleTransferRequirement(DmaTrans
 wdf("wdfdmatransaction", "WdfDmaTransactionSetImmediateExecution(DmaTransaction, UseImmediateExecution)",
     "nothing", LE_DISPATCH, "fail instead of waiting for resources")
 wdf("wdfdmatransaction", "WdfDmaTransactionCancel(DmaTransaction)", "BOOLEAN", LE_DISPATCH,
-    "cancels a transaction waiting for resources")
+    "cancels a transaction waiting for resources, or stops a system-profile transfer (DmaCancelled)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetChannelConfigurationCallback(DmaTransaction, ConfigureRoutine, "
+    .. "ConfigureContext)", "nothing", LE_DISPATCH,
+    "EvtDmaTransactionConfigureDmaChannel(Transaction, Device, Context, Mdl, Offset, Length) before each "
+    .. "MapTransfer (system profiles)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetTransferCompleteCallback(DmaTransaction, DmaCompletionRoutine, "
+    .. "DmaCompletionContext)", "nothing", LE_DISPATCH,
+    "EvtDmaTransactionDmaTransferComplete(Transaction, Device, Context, Direction, Status) when the "
+    .. "controller finishes a transfer (system profiles)")
+wdf("wdfdmatransaction", "WdfDmaTransactionSetDeviceAddressOffset(DmaTransaction, Offset)", "nothing", LE_DISPATCH,
+    "added to the profile's DeviceAddress for this transaction (system profiles)")
 wdf("wdfdmatransaction", "WdfDmaTransactionGetBytesTransferred(DmaTransaction)", "bytes", LE_DISPATCH,
     "bytes transferred so far")
 wdf("wdfdmatransaction", "WdfDmaTransactionGetCurrentDmaTransferLength(DmaTransaction)", "bytes", LE_DISPATCH,
@@ -564,6 +580,12 @@ M("swiotlb_stats", "m:swiotlb_stats([reset])", "{ io_tlb_used, io_tlb_used_hiwat
 M("device", "m:device{ name= }", "DEVICE_OBJECT", "a device object", "dma-adapters-wdm")
 M("busmaster", "m:busmaster{ bandwidth=, setup_latency=, max_transfer=, max_sg=, address_width=, alignment=, "
   .. "capacity= }", "device model", "the built-in bus-master device", "time-interrupts-and-devices")
+M("uart", "m:uart{ name=, vector=, irql=, baud=115200, fifo=16, wire_max= }", "device model",
+  "a UART with TX/RX FIFOs at a baud rate, raising DMA requests on a system DMA controller", "system-dma")
+M("isa_dma", "m:isa_dma()", "system DMA controller", "the machine's ISA 8237 pair (channels 0-3 8-bit, 5-7 16-bit)",
+  "system-dma")
+M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100 }", "system DMA controller",
+  "an SoC system DMA controller instance (DmaControllerInstance)", "system-dma")
 M("device_model", "m:device_model{ registers=, vector=, irql=, read=, write= }", "device model",
   "a device written in Lua", "time-interrupts-and-devices")
 M("irp", "m:irp{ major=, buffer=, device_offset=, completion= }", "IRP", "a request as the I/O manager builds it",
@@ -604,6 +626,26 @@ D("inject", "hw:inject{ kind=, at_command=, at=, probability=, extra= }", "nothi
 D("medium_read", "hw:medium_read(offset, len)", "string", "reads the bus master's storage medium")
 D("medium_write", "hw:medium_write(offset, s)", "nothing", "writes the medium")
 D("device_stats", "hw:device_stats()", "{ commands, bytes, errors, faults, interrupts }", "the device's counters")
+D("connect_dma", "hw:connect_dma(controller, { tx=, rx= })", "nothing",
+  "puts a UART's DMA requests on request lines of a system DMA controller (nil: disconnects)")
+D("receive", "hw:receive(bytes)", "nothing", "bytes arrive on the UART's wire, one per character time")
+D("sent", "hw:sent()", "string", "every byte the UART put on its wire")
+D("uart_stats", "hw:uart_stats()", "{ sent, received, rx_overruns, tx_dropped, dma_put, dma_get, "
+  .. "terminal_counts, char_ns, last_sent_at, fifo_address }", "the UART's counters")
+local C = function(name, signature, returns, purpose)
+  lab(G, "system DMA controller:" .. name, signature, returns, purpose, "system-dma")
+end
+C("counter", "c:counter(channel)", "bytes", "what the channel has still to move (the 8237: read through its ports)")
+C("address", "c:address(channel)", "PhysicalAddress", "the channel's current address")
+C("masked", "c:masked(channel)", "boolean", "whether the channel is masked (stopped)")
+C("mask", "c:mask(channel, masked)", "nothing", "masks or unmasks the channel")
+C("program", "c:program(channel, { address=, count=, unit=, line=, to_device=, mode=, auto_init=, decrement=, "
+  .. "boundary= })", "nothing", "the channel's base and current registers, as a driver of the controller would")
+C("stats", "c:stats()", "{ units, bytes, terminal_counts, overruns, wraps }", "the controller's counters")
+C("port_read", "c:port_read(port)", "byte", "IN from an 8237 or page-register port (ISA only)")
+C("port_write", "c:port_write(port, byte)", "nothing", "OUT to an 8237 or page-register port (ISA only)")
+lab(G, "dma.uart_registers", "dma.uart_registers", "{ NAME = offset or bit, ... }", "the UART's register map",
+    "system-dma")
 lab(G, "WDFDEVICE:power_log", "device:power_log()", "{ callback, ... }", "the power callbacks in the order they ran",
     "kmdf")
 lab(G, "WDFDEVICE:state", "device:state()", "string", "the device's PnP state", "kmdf")
@@ -635,6 +677,8 @@ class("IO_WORKITEM", "a work item (IoAllocateWorkItem)", DDI .. "wdm/nf-wdm-ioal
 class("KINTERRUPT", "a connected interrupt (IoConnectInterrupt)", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 class("device model", "a device on the machine's bus: the built-in bus master or one written in Lua",
       README .. "time-interrupts-and-devices")
+class("system DMA controller", "an ISA 8237 pair (m:isa_dma) or an SoC controller (m:soc_dma)",
+      README .. "system-dma")
 class("WDFDRIVER", "a framework driver", DDI .. "wdfdriver/nf-wdfdriver-wdfdrivercreate")
 class("WDFDEVICE", "a framework device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
 class("WDFDEVICE_INIT", "what EvtDriverDeviceAdd gets to build the device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
@@ -732,6 +776,14 @@ constants("Constants", "^PCIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_inte
 constants("Constants", "^Isa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Eisa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Internal$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
+constants("Constants", "^Dma%u%l+$", "a DMA_COMPLETION_STATUS (EvtDmaTransactionDmaTransferComplete)",
+          DDI .. "wdm/ne-wdm-_dma_completion_status")
+constants("Constants", "^CM_RESOURCE_DMA_V3$", "a CmResourceTypeDma descriptor's Flags bit: u.DmaV3",
+          DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
+constants("Constants", "^ACPIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
+constants("Constants", "^Width%d+Bits$", "a DMA_WIDTH (DEVICE_DESCRIPTION DmaWidth)", DDI .. "wdm/ns-wdm-_device_description")
+constants("Constants", "^Compatible$", "a DMA_SPEED (DEVICE_DESCRIPTION DmaSpeed)", DDI .. "wdm/ns-wdm-_device_description")
+constants("Constants", "^Type[ABCF]$", "a DMA_SPEED (DEVICE_DESCRIPTION DmaSpeed)", DDI .. "wdm/ns-wdm-_device_description")
 constants("Constants", "^PAGE_S", "the current machine's page size or shift", DDI .. "wdm/nf-wdm-bytes_to_pages")
 constants("Constants", "^TRUE$", "BOOLEAN true", DDI .. "wdm/nf-wdm-nt_success")
 constants("Constants", "^FALSE$", "BOOLEAN false", DDI .. "wdm/nf-wdm-nt_success")

@@ -50,7 +50,8 @@ static dl_device *device(dl_machine *m) {
 
 /* A v2 PCI bus-master description: sg, 32 or 64 bits, 64 KiB. */
 static dl_device_description desc(int sg, int bits) {
-  dl_device_description d = {2, 1, sg, bits >= 32, bits == 64, 0, DL_PCI_BUS, KiB(64)};
+  dl_device_description d = {.version = 2, .master = 1, .scatter_gather = sg, .dma32 = bits >= 32,
+                             .dma64 = bits == 64, .interface_type = DL_PCI_BUS, .maximum_length = KiB(64)};
   return d;
 }
 
@@ -379,7 +380,7 @@ static int on_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_e
   return 1;
 }
 
-static const dl_wdfdma_ops dma_ops = {on_program, NULL, NULL};
+static const dl_wdfdma_ops dma_ops = {on_program, NULL, NULL, NULL, NULL};
 
 static void kmdf_up(kmdf *k, int profile, uint64_t maxlen) {
   memset(k, 0, sizeof *k);

@@ -113,7 +113,7 @@ static uint32_t on_power(void *data, dl_wdfdma_enabler *e, int cb) {
   return power_log.fail[cb];
 }
 
-static const dl_wdfdma_ops dma_ops = {on_program, on_reserve, on_power};
+static const dl_wdfdma_ops dma_ops = {on_program, on_reserve, on_power, NULL, NULL};
 
 /* Object callbacks of the tree tests: "cleanup <id>" / "destroy <id>". */
 static struct {
@@ -333,7 +333,7 @@ static void test_enabler_version_and_width_overrides(void **state) {
 
 /* 2.1: MaximumLength 0 is invalid; AddressWidthOverride <= 32 on 32-bit
 ** profiles; WdmDmaVersionOverride 0, 2 or 3; REQUIRE_SINGLE_TRANSFER needs v3;
-** the System profiles are not modelled (INVALID_PARAMETER); no enabler then. */
+** the System profiles take no AddressWidthOverride; no enabler then. */
 static void test_enabler_bad_configs(void **state) {
   kmdf *k = up(state);
   static const dl_wdfdma_config bad[] = {
@@ -345,8 +345,8 @@ static void test_enabler_bad_configs(void **state) {
     {DL_WDFDMA_PACKET, 4096, 1, 0, 0, 0},
     {DL_WDFDMA_PACKET, 4096, 0, DL_WDFDMA_REQUIRE_SINGLE_TRANSFER, 0, 0},
     {DL_WDFDMA_PROFILE_INVALID, 4096, 0, 0, 0, 0},
-    {DL_WDFDMA_SYSTEM, 4096, 0, 0, 0, 0},
-    {DL_WDFDMA_SYSTEM_DUPLEX, 4096, 0, 0, 0, 0},
+    {DL_WDFDMA_SYSTEM, 4096, 0, 0, 32, 0},
+    {DL_WDFDMA_SYSTEM_DUPLEX, 4096, 0, 0, 24, 0},
     {9, 4096, 0, 0, 0, 0},
   };
   size_t before = dl_machine_count(k->m, NULL);

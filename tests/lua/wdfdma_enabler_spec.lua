@@ -100,9 +100,8 @@ describe("WdfDmaEnablerCreate", function()
     assert.are.equal(STATUS_INVALID_PARAMETER, (enabler(device, WdfDmaProfilePacket, 4096,
                      { Flags = WDF_DMA_ENABLER_CONFIG_REQUIRE_SINGLE_TRANSFER })))  -- needs v3
     assert.are.equal(STATUS_INVALID_PARAMETER, (enabler(device, WdfDmaProfileInvalid, 4096)))
-    assert.has_error(function() enabler(device, WdfDmaProfileSystem, 4096) end,
-                     "bad argument #2 to 'WdfDmaEnablerCreate' (the System profiles (system-mode DMA) "
-                     .. "are not modelled; only bus-master profiles)")
+    assert.are.equal(STATUS_INVALID_PARAMETER,  -- AddressWidthOverride: not with the System profiles
+                     (enabler(device, WdfDmaProfileSystem, 4096, { AddressWidthOverride = 32 })))
     assert.has_error(function() enabler(device, WdfDmaProfilePacket, 4096, { MaxLength = 1 }) end)
   end)
 
