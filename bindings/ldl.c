@@ -385,8 +385,9 @@ uint64_t ldl_checkduration(lua_State *L, int arg) {
 }
 
 /* Raises the error of a memory access that failed with rc. */
-static int access_error(lua_State *L, int rc, int arg, const char *miss) {
+static int access_error(lua_State *L, dl_machine *m, int rc, int arg, const char *miss) {
   if (rc == DL_ENOTMAPPED && miss) return luaL_argerror(L, arg, miss);
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, m, arg, "a write to simulated memory", 0);
   return ldl_statuserror(L, arg, rc, NULL);
 }
 
@@ -404,7 +405,7 @@ int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   int rc = rd(m, at, p, len);
-  if (rc) return access_error(L, rc, arg, miss);
+  if (rc) return access_error(L, m, rc, arg, miss);
   luaL_pushresultsize(&b, (size_t)len);
   return 1;
 }
@@ -415,7 +416,7 @@ int ldl_write(lua_State *L, ldl_writer wr, dl_machine *m, uint64_t at, int bytes
   size_t len;
   const char *s = luaL_checklstring(L, bytes, &len);
   int rc = wr(m, at, s, len);
-  return rc ? access_error(L, rc, arg, miss) : 0;
+  return rc ? access_error(L, m, rc, arg, miss) : 0;
 }
 
 /* Raises an argument error carrying a core status. */
@@ -856,6 +857,7 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
     lm->raised = now;
     ldl_rethrow(L, lm);
   }
+  ldl_checkhostlimit(L, lm->m);
   if (lm->record || now <= before || now <= lm->raised) return;
   /* the first report the call made: a real bug check stops at the first */
   const dl_report *r = dl_verifier_at(lm->m, (size_t)(before > lm->raised ? before : lm->raised));

@@ -21,6 +21,22 @@
 /* The most bytes one Lua string may take from simulated memory. */
 #define LDL_MAX_STRING (UINT64_C(1) << 31)
 
+/* The most pages b:pfns() lists. */
+#define LDL_MAX_PFNS (UINT64_C(1) << 24)
+
+/* The default of dma.machine{ limits = { host_memory = } }: the host bytes
+** a machine's simulated RAM may take (page bytes, allocation bitmaps). */
+#define LDL_HOST_MEMORY (UINT64_C(4) << 30)
+
+/* Raises the error of DL_ELIMIT from `fname` at argument arg: the
+** host_memory limit when it struck, else the run cap of one buffer
+** (bindings/machine/hostmem.c). */
+int ldl_limiterror(lua_State *L, dl_machine *m, int arg, const char *fname, uint64_t length);
+
+/* Raises the host_memory limit error if the cap refused host memory since
+** the last check (an engine call's DMA or bounce copy). */
+void ldl_checkhostlimit(lua_State *L, dl_machine *m);
+
 /* How the CPU reads and writes one view of simulated memory. */
 typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
 typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);
@@ -71,6 +87,7 @@ typedef struct lmachine {
   int running;              /* a m:run/run_until/step is on */
   const char *where, *where_of;  /* what the next callback is (ldl_where) */
   uint64_t where_id;
+  uint64_t host_hits;       /* host_memory refusals already raised */
 } lmachine;
 
 /* The defaults of dma.machine{ limits = {...} }. */

@@ -88,11 +88,11 @@ static const char *const machine_options[] = {
 
 /* The limits of one machine (0: none); see README "Limits and safety". */
 typedef struct limits {
-  uint64_t callback_instructions, run_instructions, events_without_progress;
+  uint64_t callback_instructions, run_instructions, events_without_progress, host_memory;
 } limits;
 
 static const char *const limit_names[] = {"callback_instructions", "run_instructions",
-                                          "events_without_progress", NULL};
+                                          "events_without_progress", "host_memory", NULL};
 
 /* Reads limits = { callback_instructions =, run_instructions =,
 ** events_without_progress = } from the options at arg into *lim (which
@@ -101,16 +101,20 @@ static void read_limits(lua_State *L, int arg, limits *lim) {
   lim->callback_instructions = LDL_CALLBACK_INSTRUCTIONS;
   lim->run_instructions = LDL_RUN_INSTRUCTIONS;
   lim->events_without_progress = DL_CLOCK_STALL_LIMIT;
+  lim->host_memory = LDL_HOST_MEMORY;
   if (!lua_istable(L, arg)) return;
   int t = lua_getfield(L, arg, "limits");
   if (t != LUA_TNIL) {
     luaL_argcheck(L, t == LUA_TTABLE, arg, "limits must be a table { callback_instructions =, "
-                                           "run_instructions =, events_without_progress = }");
+                                           "run_instructions =, events_without_progress =, host_memory = }");
     ldl_checkoptions(L, lua_gettop(L), "limits", limit_names);
     uint64_t *v[] = {&lim->callback_instructions, &lim->run_instructions,
-                     &lim->events_without_progress};
+                     &lim->events_without_progress, &lim->host_memory};
     for (int i = 0; limit_names[i]; i++) {
-      if (lua_getfield(L, -1, limit_names[i]) != LUA_TNIL) {
+      if (lua_getfield(L, -1, limit_names[i]) == LUA_TSTRING && v[i] == &lim->host_memory) {
+        if (!ldl_parsesize(lua_tostring(L, -1), v[i]))
+          luaL_argerror(L, arg, "limits.host_memory must be a size, like \"8G\" (0: no limit)");
+      } else if (!lua_isnil(L, -1)) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
           luaL_argerror(L, arg, lua_pushfstring(L, "limits.%s must be a non-negative integer "
                                                    "(0: no limit)", limit_names[i]));
@@ -129,6 +133,7 @@ static void push_limits(lua_State *L, const lmachine *lm) {
   ldl_setint(L, "run_instructions", (lua_Integer)lm->limit_run);
   ldl_setint(L, "events_without_progress",
              (lua_Integer)dl_clock_stall_limit(dl_machine_clock(lm->m)));
+  ldl_setint(L, "host_memory", (lua_Integer)dl_physmem_host_limit(dl_machine_physmem(lm->m)));
 }
 
 /* Reads options from the table at `arg` into cfg. */
@@ -228,8 +233,8 @@ static int m_new(lua_State *L) {
   if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
   int rc = dl_machine_new(&cfg, &lm->m);
   if (rc == DL_EINVAL)
-    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty "
-                               "and disjoint");
+    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty, "
+                               "disjoint and end at or below 2^52 (DL_PHYS_ADDRESS_LIMIT)");
   if (rc == DL_ENOSPACE && cfg.platform.bounce_policy == DL_BOUNCE_SWIOTLB)
     return luaL_argerror(L, 1, "swiotlb: no run of RAM below 4 GiB holds the pool (fewer slots, "
                                "or RAM below 4 GiB)");
@@ -238,6 +243,7 @@ static int m_new(lua_State *L) {
   lm->limit_callback = lim.callback_instructions;
   lm->limit_run = lim.run_instructions;
   dl_clock_set_stall_limit(dl_machine_clock(lm->m), lim.events_without_progress);
+  dl_physmem_set_host_limit(dl_machine_physmem(lm->m), lim.host_memory);
   dl_machine_set_data(lm->m, lm);
   if (lua_istable(L, 1)) {  /* trace = { file = } streams the trace */
     int top = lua_gettop(L);
@@ -448,6 +454,7 @@ static int m_fill_phys(lua_State *L) {
   luaL_argcheck(L, byte >= 0 && byte <= 255, 3, "byte must be 0..255");
   int rc = dl_physmem_fill(dl_machine_physmem(lm->m), pa, (int)byte, (size_t)len);
   if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, phys.miss);
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, lm->m, 4, "m:fill_phys", len);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   return 0;
 }

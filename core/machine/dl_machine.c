@@ -219,22 +219,21 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
   uint64_t ps = m->cfg.page_size;
   if (length == 0 || offset >= ps || length > UINT64_MAX - ps - offset) return DL_EINVAL;
   uint64_t npages = dl_span_pages(offset, length, ps);
-  if (npages > DL_BUFFER_MAX_PAGES) return DL_ELIMIT;  /* before any host memory */
-  uint64_t *pfns = malloc(npages * sizeof *pfns);
-  if (!pfns) return DL_ENOMEM;
-  int rc = dl_physmem_alloc(m->mem, npages, policy, pfns);
+  dl_runs runs;
+  int rc = dl_physmem_alloc_runs(m->mem, npages, policy, &runs);
   if (!rc) {
-    rc = dl_vspace_map(m->vs, length, offset, pfns, npages, kind, out);
-    if (rc) dl_physmem_release(m->mem, pfns, npages);
+    rc = dl_vspace_map_runs(m->vs, length, offset, runs.runs, runs.n, kind, out);
+    if (rc) dl_physmem_release_runs(m->mem, &runs);
   }
-  free(pfns);
+  free(runs.runs);
   return rc;
 }
 
 /* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
 int dl_buffer_free(dl_machine *m, dl_region *buf) {
   if (buf->locks) return DL_EBUSY;
-  dl_physmem_release(m->mem, buf->pfns, buf->npages);
+  for (size_t i = 0; i < buf->nruns; i++)
+    dl_physmem_release_run(m->mem, buf->runs[i].pfn, buf->runs[i].count);
   return dl_vspace_unmap(m->vs, buf);
 }
 
