@@ -37,6 +37,12 @@ int ldl_limiterror(lua_State *L, dl_machine *m, int arg, const char *fname, uint
 ** the last check (an engine call's DMA or bounce copy). */
 void ldl_checkhostlimit(lua_State *L, dl_machine *m);
 
+/* Raises the error of a free refused because another object still needs
+** o (dl_machine_holder): names `call`, argument arg, o and its holder
+** (bindings/machine/inuse.c). */
+struct dl_object;
+int ldl_inuse_error(lua_State *L, int arg, const char *call, const struct dl_object *o);
+
 /* How the CPU reads and writes one view of simulated memory. */
 typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
 typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);

@@ -45,9 +45,13 @@ static int l_IoFreeMdl(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MDL, "MDL");
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  int rc = dl_mdl_free(h->obj);  /* the handle is told: it reads as freed */
+  dl_mdl *mdl = h->obj;
+  int locked = (dl_mdl_flags(mdl) & DL_MDL_PAGES_LOCKED) != 0;
+  int rc = dl_mdl_free(mdl);  /* the handle is told: it reads as freed */
   ldl_leave(L, &c);
-  if (rc == DL_EBUSY) return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
+  if (rc == DL_EBUSY && locked)
+    return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
+  if (rc == DL_EBUSY) return ldl_inuse_error(L, 1, "IoFreeMdl", DL_OBJECT(mdl));
   return 0;
 }
 

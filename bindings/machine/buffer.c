@@ -155,8 +155,14 @@ static int b_pa(lua_State *L) {
 static int b_free(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_BUFFER, "buffer");
   int rc = dl_buffer_free(h->owner->m, h->obj);
-  if (rc == DL_EBUSY)
+  dl_region *r = h->obj;
+  if (rc == DL_EBUSY && r->locks)
     return luaL_argerror(L, 1, "pages are locked by an MDL (MmUnlockPages first)");
+  if (rc == DL_EBUSY)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "b:free: buffer#%I is still mapped for DMA "
+                         "by %d live mapping(s): a device may still access its pages "
+                         "(FlushAdapterBuffers or PutScatterGatherList first); nothing freed",
+                         (lua_Integer)r->id, (int)r->dma_maps));
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   h->obj = NULL;
   return 0;

@@ -88,6 +88,7 @@ static dl_region *region_of(const dl_mdl *mdl) {
 /* IoFreeMdl. */
 int dl_mdl_free(dl_mdl *mdl) {
   if (mdl->flags & DL_MDL_PAGES_LOCKED) return DL_EBUSY;
+  if (dl_machine_holder(mdl->m, DL_OBJECT(mdl))) return DL_EBUSY;  /* nothing is freed */
   dl_mdl_destroy(mdl);
   return DL_OK;
 }

@@ -35,8 +35,10 @@ enum { DL_IO_READ_ACCESS = 0, DL_IO_WRITE_ACCESS = 1, DL_IO_MODIFY_ACCESS = 2 };
 ** length 1 .. 4 GiB - page size. The range need not be mapped yet. */
 int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out);
 
-/* IoFreeMdl: DL_EBUSY if the MDL's pages are still locked. Partial MDLs
-** built from it lose their source. */
+/* IoFreeMdl: DL_EBUSY, and nothing freed, if the MDL's pages are still
+** locked or an object still needs it (dl_machine_holder: a waiting
+** GetScatterGatherList request, a live mapping, an initialized KMDF
+** transaction). Partial MDLs built from it lose their source. */
 int dl_mdl_free(dl_mdl *mdl);
 
 /* Frees an MDL whatever its state (unlocking it first): for teardown. */

@@ -231,7 +231,7 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
 
 /* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
 int dl_buffer_free(dl_machine *m, dl_region *buf) {
-  if (buf->locks) return DL_EBUSY;
+  if (buf->locks || buf->dma_maps) return DL_EBUSY;  /* a device may still write its pages */
   for (size_t i = 0; i < buf->nruns; i++)
     dl_physmem_release_run(m->mem, buf->runs[i].pfn, buf->runs[i].count);
   return dl_vspace_unmap(m->vs, buf);

@@ -108,7 +108,8 @@ void dl_machine_set_data(dl_machine *m, void *data);
 int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
                   dl_alloc_policy policy, dl_region_kind kind, dl_region **out);
 
-/* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
+/* Frees a buffer and its pages; DL_EBUSY (nothing freed) while an MDL holds
+** it locked or its pages are mapped for DMA (dl_region.dma_maps). */
 int dl_buffer_free(dl_machine *m, dl_region *buf);
 
 /* CPU access by virtual address. The range must lie inside one region

@@ -37,6 +37,7 @@ typedef struct dl_region {
   size_t nruns;
   dl_region_kind kind;
   uint32_t locks;      /* MDLs holding these pages locked */
+  uint32_t dma_maps;   /* live DMA mappings of its pages (the HAL keeps it) */
   uint64_t id;
   void *data;          /* user slot */
 } dl_region;
