@@ -39,6 +39,14 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_pop(L, 1);
 }
 
+/* Raises the error of a key that is not a field name. */
+const char *ldl_keyerror(lua_State *L, int arg) {
+  const char *type = luaL_getmetafield(L, 1, "__name") == LUA_TSTRING ? lua_tostring(L, -1) : "handle";
+  luaL_error(L, "%s[k]: a field name is a string, not a %s (%s)", type, luaL_typename(L, arg),
+             luaL_tolstring(L, arg, NULL));
+  return NULL;
+}
+
 /* The fallback __index of a handle's own field table: the class __index
 ** (upvalue 1) asked about the handle (upvalue 2), for computed fields. */
 static int own_index(lua_State *L) {
@@ -833,6 +841,14 @@ void ldl_rethrow(lua_State *L, lmachine *lm) {
 /* Number of verifier reports so far. */
 uint64_t ldl_reports(lmachine *lm) { return dl_verifier_count(lm->m); }
 
+/* v in upper-case hex, at least `digits` digits (a static buffer per width). */
+static const char *hex(uint32_t v, int digits) {
+  static char buf[2][16];
+  char *b = buf[digits == 1 ? 0 : 1];
+  snprintf(b, sizeof buf[0], "%0*X", digits, (unsigned)v);
+  return b;
+}
+
 /* The bug check's name. */
 static const char *bugcheck_name(uint32_t code) {
   switch (code) {
@@ -871,6 +887,15 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
   snprintf(text, sizeof text, "%s (0x%X, P1=0x%02X): %s", bugcheck_name(r->bugcheck),
            (unsigned)r->bugcheck, (unsigned)r->p1, r->message);
   luaL_error(L, "%s", text);
+}
+
+/* Pushes the text a report raises: "NAME (0xE6, P1=0x0D): message" for the
+** DMA and KMDF bug checks, the message alone for the others. */
+const char *ldl_pushreporttext(lua_State *L, const dl_report *r) {
+  if (r->bugcheck != DL_BUGCHECK_DMA && r->bugcheck != DL_BUGCHECK_WDF)
+    return lua_pushstring(L, r->message);
+  return lua_pushfstring(L, "%s (0x%s, P1=0x%s): %s", bugcheck_name(r->bugcheck),
+                         hex(r->bugcheck, 1), hex(r->p1, 2), r->message);
 }
 
 /* Pushes a verifier report as a table. */

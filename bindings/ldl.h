@@ -43,6 +43,21 @@ void ldl_checkhostlimit(lua_State *L, dl_machine *m);
 struct dl_object;
 int ldl_inuse_error(lua_State *L, int arg, const char *call, const struct dl_object *o);
 
+/* Pushes the text a verifier report raises ("DRIVER_VERIFIER_DMA_VIOLATION
+** (0xE6, P1=0x0D): ..."), the one format of reports and leaks. */
+struct dl_report;
+const char *ldl_pushreporttext(lua_State *L, const struct dl_report *r);
+
+/* Raises "<TYPE>[k]: a field name is a string, not a <type>" for the key
+** at arg of the handle at 1 (bindings/ldl.c). */
+const char *ldl_keyerror(lua_State *L, int arg);
+
+/* The string key at arg of an __index/__newindex; any other key is an
+** error naming the handle's type (ldl_keyerror). */
+static inline const char *ldl_checkkey(lua_State *L, int arg) {
+  return lua_type(L, arg) == LUA_TSTRING ? lua_tostring(L, arg) : ldl_keyerror(L, arg);
+}
+
 /* How the CPU reads and writes one view of simulated memory. */
 typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
 typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);

@@ -469,7 +469,7 @@ static int a_tostring(lua_State *L) {
 
 /* Fields: DmaOperations, Version, NumberOfMapRegisters... ; otherwise methods. */
 static int a_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_adapter *a = checkadapter(L, 1);
   if (strcmp(key, "DmaOperations") == 0) lua_pushvalue(L, lua_upvalueindex(1));

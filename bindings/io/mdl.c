@@ -255,7 +255,7 @@ static int mdl_runs(lua_State *L) {
 
 /* The WDK's MDL fields, read-only but for Next; otherwise methods. */
 static int mdl_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_mdl *mdl = checkmdl(L, 1);
   if (strcmp(key, "Next") == 0) push_mdl(L, 1, dl_mdl_next(mdl));
@@ -274,9 +274,11 @@ static int mdl_index(lua_State *L) {
 /* mdl.Next = other | nil; every other field is read-only. */
 static int mdl_newindex(lua_State *L) {
   dl_mdl *mdl = checkmdl(L, 1);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (strcmp(key, "Next") != 0)
     return luaL_error(L, "field '%s' of MDL is read-only (only Next may be set)", key);
+  if (!lua_isnil(L, 3) && !ldl_testclass(L, 3, LDL_MDL))
+    return luaL_error(L, "MDL.Next must be an MDL or nil, not a %s", luaL_typename(L, 3));
   dl_mdl *next = lua_isnil(L, 3) ? NULL : checkmdl(L, 3);
   if (dl_mdl_set_next(mdl, next))
     return luaL_argerror(L, 3, "Next would make the chain loop or cross machines");

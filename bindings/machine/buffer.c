@@ -192,7 +192,7 @@ static int b_tostring(lua_State *L) {
 
 /* Fields: va, length, offset, pages, kind, id, machine; otherwise methods. */
 static int b_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_region *r = checkbuffer(L, 1);
   uint32_t ps = dl_machine_page_size(machine_of(L));

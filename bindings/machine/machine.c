@@ -270,9 +270,10 @@ static int m_new(lua_State *L) {
 
 /* Frees the machine and everything on it; idempotent. */
 static void close_machine(lua_State *L, lmachine *lm) {
-  if (lm->m) ldl_forgethandle(L, lm->m);
-  lm->L = L;  /* teardown may tell the binding about dropped requests */
-  dl_machine_free(lm->m);
+  dl_machine *m = lm->m;
+  lm->L = L;  /* teardown may tell the binding about dropped requests, which */
+  dl_machine_free(m);  /* finds the callbacks through the handle: forget it after */
+  if (m) ldl_forgethandle(L, m);
   lm->m = NULL;
   lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
   lua_pushnil(L);
@@ -313,6 +314,29 @@ static int m_gc(lua_State *L) {
   return 0;
 }
 
+/* Pushes the text of the leaks found at close (reports from `first` on) in
+** the format of any report: the first in full, then the P1 of the others;
+** returns how many there are (nothing pushed if none). */
+static int push_leak_text(lua_State *L, dl_machine *m, uint64_t first) {
+  uint64_t n = dl_verifier_count(m) - first;
+  const dl_report *leak = dl_verifier_at(m, (size_t)first);
+  if (n == 0 || !leak) return 0;
+  char more[128] = "";
+  size_t used = 0;
+  if (n > 1)
+    used = (size_t)snprintf(more, sizeof more, " (and %llu more leak%s:", (unsigned long long)(n - 1),
+                            n > 2 ? "s" : "");
+  for (uint64_t i = 1; i < n && used + 16 < sizeof more; i++) {
+    const dl_report *r = dl_verifier_at(m, (size_t)(first + i));
+    if (r) used += (size_t)snprintf(more + used, sizeof more - used, " P1=0x%02X", (unsigned)r->p1);
+  }
+  if (n > 1 && used + 1 < sizeof more) strcat(more, ")");
+  const char *head = ldl_pushreporttext(L, leak);
+  lua_pushfstring(L, "%s%s", head, more);
+  lua_remove(L, -2);
+  return (int)n;
+}
+
 /* m:close() and __close: what the adapters still hold is checked as leaks
 ** first, as the verifier does when a driver unloads; the machine is freed
 ** either way, then a leak raises an error unless the verifier records. */
@@ -332,13 +356,9 @@ static int m_close(lua_State *L) {
   } else {
     lua_pop(L, 1);
   }
-  const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
-  char text[300] = "";
-  if (leak && !lm->record)
-    snprintf(text, sizeof text, "leak at close: bug check 0x%X P1=0x%02X: %s", leak->bugcheck,
-             leak->p1, leak->message);
+  int leaks = push_leak_text(L, lm->m, before);
   close_machine(L, lm);
-  if (text[0]) return luaL_error(L, "%s", text);
+  if (leaks && !lm->record) return luaL_error(L, "%s", lua_tostring(L, -1));
   return 0;
 }
 
@@ -392,7 +412,7 @@ static void push_ram(lua_State *L, dl_machine *m) {
 /* Fields: seed, page_size, alloc, now, ram, limits; otherwise methods. */
 static int m_index(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (!lm->m) return luaL_error(L, "machine is closed");
   const dl_machine_config *cfg = dl_machine_config_of(lm->m);
