@@ -126,7 +126,8 @@ describe("Driver Verifier gaps", function()
     local ok, err = pcall(m.close, m)
     m = nil
     assert.is_false(ok)
-    assert.truthy(err:find("DRIVER_VERIFIER_DMA_VIOLATION (0xE6, P1=0x09): leak at end of run: ", 1, true), err)
+    local want = "DRIVER_VERIFIER_DMA_VIOLATION (0xE6, P1=0x09): leak at end of run: "
+    assert.truthy(err:find(want, 1, true), err)
     assert.truthy(err:find("(and 1 more leak: P1=0x0D)", 1, true), err)
   end)
 end)
@@ -168,7 +169,8 @@ describe("frees of objects in use", function()
     local enabler
     local _, driver = WdfDriverCreate(nil, "\\Registry\\dmadev", WDF_NO_OBJECT_ATTRIBUTES,
       WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
-        local st, device = WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
+        local _, device = WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
+        local st
         st, enabler = WdfDmaEnablerCreate(device,
           WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfileScatterGather64, 64 * 1024), WDF_NO_OBJECT_ATTRIBUTES)
         return st
