@@ -130,7 +130,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
   ldl_leave(L, &c);
   if (rc) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   lwdf_newobject(L, dh->owner, wi, 3);
