@@ -818,6 +818,17 @@ int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
   return keep_error(L, lm, status);
 }
 
+/* Calls a driver routine the binding runs itself, synchronously (a
+** SynchronizeRoutine, EvtDriverDeviceAdd): like dl_docall, with the machine
+** in use meanwhile (depth), so the routine cannot close it under the call;
+** returns the status and leaves the results or the error to the caller. */
+int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres) {
+  lm->depth++;
+  int status = dl_docall(L, narg, nres);
+  lm->depth--;
+  return status;
+}
+
 /* Like ldl_callback, with the error kept as raised (no traceback). */
 int ldl_pcall(lua_State *L, lmachine *lm, int narg, int nres) {
   limit_frame f;

@@ -120,6 +120,10 @@ typedef struct lmachine {
 ** `of`#id ("KDPC", 3); of may be NULL. The strings must be constants. */
 void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id);
 
+/* Calls a driver routine the binding runs itself, synchronously: as
+** dl_docall, with the machine marked in use (it cannot be closed inside). */
+int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres);
+
 /* A new machine id (a counter): errors name machines as machine#id. */
 unsigned ldl_newmachineid(void);
 

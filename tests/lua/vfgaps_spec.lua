@@ -207,3 +207,51 @@ describe("wrong-type messages", function()
     m:close()
   end)
 end)
+
+describe("closing a machine from inside its own routines", function()
+  local function refused(m)
+    local ok, err = pcall(m.close, m)
+    assert.is_false(ok)
+    assert.matches("machine:close%(%) inside one of its own callbacks", err)
+  end
+
+  it("is refused in a KeSynchronizeExecution routine", function()
+    local m = machine {}
+    local _, intr = dma.IoConnectInterrupt(function() return false end, nil, nil, 5, 5, 5,
+                                           dma.LevelSensitive, true, 1, false)
+    local ran = false
+    assert.is_true(dma.KeSynchronizeExecution(intr, function()
+      refused(m)
+      ran = true
+      return true
+    end, nil))
+    assert.is_true(ran)
+    m:close()
+  end)
+
+  it("is refused in EvtDriverDeviceAdd and WdfInterruptSynchronize", function()
+    local m = machine {}
+    dma.export()
+    local hw = m:device_model { name = "d", registers = 0x100, vector = 40, irql = 7,
+                                read = function() return 0 end, write = function() end }
+    local wi
+    local _, driver = WdfDriverCreate(nil, "\\Registry\\d", WDF_NO_OBJECT_ATTRIBUTES,
+      WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+        refused(m)
+        local _, device = WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
+        local st
+        st, wi = WdfInterruptCreate(device, WDF_INTERRUPT_CONFIG_INIT(function() return true end, nil),
+                                    WDF_NO_OBJECT_ATTRIBUTES)
+        return st
+      end))
+    assert.is_not_nil(m:wdf_add_device(driver, hw))
+    local ran = false
+    WdfInterruptSynchronize(wi, function()
+      refused(m)
+      ran = true
+      return true
+    end, nil)
+    assert.is_true(ran)
+    m:close()
+  end)
+end)
