@@ -103,6 +103,8 @@ static int size_registers(dl_adapter *a, const dl_device_description *d) {
   a->nmr = (uint32_t)want;
   if (!a->needs_registers) return DL_OK;
   dl_mapregs *mr = dl_mapregs_of(a->m);
+  uint64_t first;
+  if (!mr && dl_machine_map_register_pages(a->m, &first)) return DL_ENOMEM;  /* pool not made */
   if (!mr || mr->count == 0)
     return refuse(a->m, a->dev, DL_REFUSE_NO_MAP_REGISTERS,
                   dl_machine_config_of(a->m)->map_registers, DL_ENOSPACE);
