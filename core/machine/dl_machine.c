@@ -285,6 +285,26 @@ static int fill_piece(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, voi
   return DL_OK;
 }
 
+/* Fills [va, va+len) of one region a physically contiguous run at a time,
+** straight into physical memory (no cache to go through): zeros store
+** nothing, and a huge buffer takes one call a run, not a page. */
+static int fill_runs(dl_machine *m, uint64_t va, int byte, uint64_t len) {
+  if (len == 0) return DL_OK;
+  dl_region *r = dl_vspace_find(m->vs, va, len);
+  if (!r) return DL_ENOTMAPPED;
+  uint64_t ps = m->cfg.page_size, page0 = r->va & ~(ps - 1);
+  while (len) {
+    uint64_t at = va - page0, left, pfn = dl_region_run_at(r, at / ps, &left);
+    uint64_t n = left * ps - at % ps;
+    if (n > len) n = len;
+    int rc = dl_physmem_fill(m->mem, pfn * ps + at % ps, byte, (size_t)n);
+    if (rc) return rc;
+    va += n;
+    len -= n;
+  }
+  return DL_OK;
+}
+
 /* Copies len bytes at virtual address va into dst. */
 int dl_machine_read_va(dl_machine *m, uint64_t va, void *dst, uint64_t len) {
   return for_va_pieces(m, va, len, read_piece, dst);
@@ -297,5 +317,6 @@ int dl_machine_write_va(dl_machine *m, uint64_t va, const void *src, uint64_t le
 
 /* Sets len bytes at virtual address va to byte. */
 int dl_machine_fill_va(dl_machine *m, uint64_t va, int byte, uint64_t len) {
+  if (!m->cache) return fill_runs(m, va, byte, len);
   return for_va_pieces(m, va, len, fill_piece, &byte);
 }

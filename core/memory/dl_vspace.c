@@ -98,6 +98,27 @@ int dl_vspace_map(dl_vspace *vs, uint64_t length, uint32_t offset,
   return rc;
 }
 
+/* The index of the run holding virtual page i. */
+static size_t run_index(const dl_region *r, uint64_t i) {
+  if (r->nruns == 1) return 0;
+  if (!r->starts) return (size_t)i;
+  size_t lo = 0, hi = r->nruns;
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    if (r->starts[mid] <= i) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* The physical page of virtual page i and the contiguous pages from it. */
+uint64_t dl_region_run_at(const dl_region *r, uint64_t i, uint64_t *left) {
+  size_t k = run_index(r, i);
+  uint64_t start = r->nruns == 1 ? 0 : r->starts ? r->starts[k] : i;
+  *left = r->runs[k].count - (i - start);
+  return r->runs[k].pfn + (i - start);
+}
+
 /* The physical page of virtual page i: direct for one run or a run a page,
 ** else a binary search of the run starts. */
 uint64_t dl_region_pfn(const dl_region *r, uint64_t i) {

@@ -64,6 +64,10 @@ int dl_vspace_map_runs(dl_vspace *vs, uint64_t length, uint32_t offset,
 /* The physical page of virtual page i (0 = the first) of a region. */
 uint64_t dl_region_pfn(const dl_region *r, uint64_t i);
 
+/* The physical page of virtual page i and, in *left, how many pages from
+** i on are physically contiguous with it (to the end of its run). */
+uint64_t dl_region_run_at(const dl_region *r, uint64_t i, uint64_t *left);
+
 /* Removes a region; DL_EBUSY while it has locked pages. */
 int dl_vspace_unmap(dl_vspace *vs, dl_region *r);
 
