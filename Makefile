@@ -88,9 +88,12 @@ $(BUILD)/bindings/lab/lab.o: bindings/lab/lab.c $(BUILD)/gen/lab_lua.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LUA_CFLAGS) $(SQL_CFLAGS) -I$(BUILD)/gen -c $< -o $@
 
+# Every core allocation goes through base/dl_alloc.h's counting wrappers
+# (objects built before the wrapper existed are rebuilt).
+$(CORE_OBJ): core/base/dl_alloc.h
 $(BUILD)/core/%.o: core/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -include base/dl_alloc.h -c $< -o $@
 
 $(BUILD)/repl/%.o: repl/%.c
 	@mkdir -p $(dir $@)

@@ -81,6 +81,14 @@ void ldl_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_pop(L, 1);
 }
 
+/* Raises the error of a key that is not a field name. */
+const char *ldl_keyerror(lua_State *L, int arg) {
+  const char *type = luaL_getmetafield(L, 1, "__name") == LUA_TSTRING ? lua_tostring(L, -1) : "handle";
+  luaL_error(L, "%s[k]: a field name is a string, not a %s (%s)", type, luaL_typename(L, arg),
+             luaL_tolstring(L, arg, NULL));
+  return NULL;
+}
+
 /* The fallback __index of a handle's own field table: the class __index
 ** (upvalue 1) asked about the handle (upvalue 2), for computed fields. */
 static int own_index(lua_State *L) {
@@ -477,8 +485,9 @@ uint64_t ldl_checkduration(lua_State *L, int arg) {
 }
 
 /* Raises the error of a memory access that failed with rc. */
-static int access_error(lua_State *L, int rc, int arg, const char *miss) {
+static int access_error(lua_State *L, dl_machine *m, int rc, int arg, const char *miss) {
   if (rc == DL_ENOTMAPPED && miss) return luaL_argerror(L, arg, miss);
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, m, arg, "a write to simulated memory", 0);
   return ldl_statuserror(L, arg, rc, NULL);
 }
 
@@ -496,7 +505,7 @@ int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)len);
   int rc = rd(m, at, p, len);
-  if (rc) return access_error(L, rc, arg, miss);
+  if (rc) return access_error(L, m, rc, arg, miss);
   luaL_pushresultsize(&b, (size_t)len);
   return 1;
 }
@@ -507,7 +516,7 @@ int ldl_write(lua_State *L, ldl_writer wr, dl_machine *m, uint64_t at, int bytes
   size_t len;
   const char *s = luaL_checklstring(L, bytes, &len);
   int rc = wr(m, at, s, len);
-  return rc ? access_error(L, rc, arg, miss) : 0;
+  return rc ? access_error(L, m, rc, arg, miss) : 0;
 }
 
 /* Raises an argument error carrying a core status. */
@@ -898,6 +907,17 @@ int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
   return keep_error(L, lm, status);
 }
 
+/* Calls a driver routine the binding runs itself, synchronously (a
+** SynchronizeRoutine, EvtDriverDeviceAdd): like dl_docall, with the machine
+** in use meanwhile (depth), so the routine cannot close it under the call;
+** returns the status and leaves the results or the error to the caller. */
+int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres) {
+  lm->depth++;
+  int status = dl_docall(L, narg, nres);
+  lm->depth--;
+  return status;
+}
+
 /* Like ldl_callback, with the error kept as raised (no traceback). */
 int ldl_pcall(lua_State *L, lmachine *lm, int narg, int nres) {
   limit_frame f;
@@ -920,6 +940,14 @@ void ldl_rethrow(lua_State *L, lmachine *lm) {
 
 /* Number of verifier reports so far. */
 uint64_t ldl_reports(lmachine *lm) { return dl_verifier_count(lm->m); }
+
+/* v in upper-case hex, at least `digits` digits (a static buffer per width). */
+static const char *hex(uint32_t v, int digits) {
+  static char buf[2][16];
+  char *b = buf[digits == 1 ? 0 : 1];
+  snprintf(b, sizeof buf[0], "%0*X", digits, (unsigned)v);
+  return b;
+}
 
 /* The bug check's name. */
 static const char *bugcheck_name(uint32_t code) {
@@ -945,6 +973,7 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
     lm->raised = now;
     ldl_rethrow(L, lm);
   }
+  ldl_checkhostlimit(L, lm->m);
   if (lm->record || now <= before || now <= lm->raised) return;
   /* the first report the call made: a real bug check stops at the first */
   const dl_report *r = dl_verifier_at(lm->m, (size_t)(before > lm->raised ? before : lm->raised));
@@ -958,6 +987,15 @@ void ldl_checkreports(lua_State *L, lmachine *lm, uint64_t before) {
   snprintf(text, sizeof text, "%s (0x%X, P1=0x%02X): %s", bugcheck_name(r->bugcheck),
            (unsigned)r->bugcheck, (unsigned)r->p1, r->message);
   luaL_error(L, "%s", text);
+}
+
+/* Pushes the text a report raises: "NAME (0xE6, P1=0x0D): message" for the
+** DMA and KMDF bug checks, the message alone for the others. */
+const char *ldl_pushreporttext(lua_State *L, const dl_report *r) {
+  if (r->bugcheck != DL_BUGCHECK_DMA && r->bugcheck != DL_BUGCHECK_WDF)
+    return lua_pushstring(L, r->message);
+  return lua_pushfstring(L, "%s (0x%s, P1=0x%s): %s", bugcheck_name(r->bugcheck),
+                         hex(r->bugcheck, 1), hex(r->p1, 2), r->message);
 }
 
 /* Pushes a verifier report as a table. */

@@ -21,6 +21,43 @@
 /* The most bytes one Lua string may take from simulated memory. */
 #define LDL_MAX_STRING (UINT64_C(1) << 31)
 
+/* The most pages b:pfns() lists. */
+#define LDL_MAX_PFNS (UINT64_C(1) << 24)
+
+/* The default of dma.machine{ limits = { host_memory = } }: the host bytes
+** a machine's simulated RAM may take (page bytes, allocation bitmaps). */
+#define LDL_HOST_MEMORY (UINT64_C(4) << 30)
+
+/* Raises the error of DL_ELIMIT from `fname` at argument arg: the
+** host_memory limit when it struck, else the run cap of one buffer
+** (bindings/machine/hostmem.c). */
+int ldl_limiterror(lua_State *L, dl_machine *m, int arg, const char *fname, uint64_t length);
+
+/* Raises the host_memory limit error if the cap refused host memory since
+** the last check (an engine call's DMA or bounce copy). */
+void ldl_checkhostlimit(lua_State *L, dl_machine *m);
+
+/* Raises the error of a free refused because another object still needs
+** o (dl_machine_holder): names `call`, argument arg, o and its holder
+** (bindings/machine/inuse.c). */
+struct dl_object;
+int ldl_inuse_error(lua_State *L, int arg, const char *call, const struct dl_object *o);
+
+/* Pushes the text a verifier report raises ("DRIVER_VERIFIER_DMA_VIOLATION
+** (0xE6, P1=0x0D): ..."), the one format of reports and leaks. */
+struct dl_report;
+const char *ldl_pushreporttext(lua_State *L, const struct dl_report *r);
+
+/* Raises "<TYPE>[k]: a field name is a string, not a <type>" for the key
+** at arg of the handle at 1 (bindings/ldl.c). */
+const char *ldl_keyerror(lua_State *L, int arg);
+
+/* The string key at arg of an __index/__newindex; any other key is an
+** error naming the handle's type (ldl_keyerror). */
+static inline const char *ldl_checkkey(lua_State *L, int arg) {
+  return lua_type(L, arg) == LUA_TSTRING ? lua_tostring(L, arg) : ldl_keyerror(L, arg);
+}
+
 /* How the CPU reads and writes one view of simulated memory. */
 typedef int (*ldl_reader)(dl_machine *m, uint64_t at, void *dst, uint64_t len);
 typedef int (*ldl_writer)(dl_machine *m, uint64_t at, const void *src, uint64_t len);
@@ -72,6 +109,7 @@ typedef struct lmachine {
   int running;              /* a m:run/run_until/step is on */
   const char *where, *where_of;  /* what the next callback is (ldl_where) */
   uint64_t where_id;
+  uint64_t host_hits;       /* host_memory refusals already raised */
 } lmachine;
 
 /* The defaults of dma.machine{ limits = {...} }. */
@@ -82,6 +120,10 @@ typedef struct lmachine {
 ** message of a limit that strikes in it: `what` ("the DPC routine") of
 ** `of`#id ("KDPC", 3); of may be NULL. The strings must be constants. */
 void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id);
+
+/* Calls a driver routine the binding runs itself, synchronously: as
+** dl_docall, with the machine marked in use (it cannot be closed inside). */
+int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres);
 
 /* A new machine id (a counter): errors name machines as machine#id. */
 unsigned ldl_newmachineid(void);

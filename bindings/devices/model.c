@@ -163,7 +163,7 @@ static void push_resources(lua_State *L, dl_devmodel *dm) {
 
 /* Fields: device, resources, name, id, interrupt_asserted, machine. */
 static int model_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_devmodel *dm = checkmodel(L, 1);
   if (strcmp(key, "device") == 0) {

@@ -491,7 +491,7 @@ static int a_tostring(lua_State *L) {
 
 /* Fields: DmaOperations, Version, NumberOfMapRegisters... ; otherwise methods. */
 static int a_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) {
     if (ladapter_hidden(L, 1)) lua_pushnil(L);  /* a version-3 operation of an older adapter */
     return 1;

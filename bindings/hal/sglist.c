@@ -68,7 +68,7 @@ static void push_elements(lua_State *L, dl_sglist *sg) {
 
 /* Fields: NumberOfElements, Elements, id, machine. */
 static int sg_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_sglist *sg = checklive(L, 1);
   if (strcmp(key, "NumberOfElements") == 0) lua_pushinteger(L, dl_sglist_count(sg));

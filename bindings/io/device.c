@@ -64,7 +64,7 @@ static int dev_tostring(lua_State *L) {
 ** per device, made on first access); the lab's name, id, machine;
 ** otherwise methods. */
 static int dev_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_device *dev = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT")->obj;
   if (strcmp(key, "name") == 0) lua_pushstring(L, dl_device_name(dev));
@@ -87,7 +87,7 @@ static int dev_index(lua_State *L) {
 /* dev.DriverObject = drv | nil; every other field is read-only. */
 static int dev_newindex(lua_State *L) {
   ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (strcmp(key, "DriverObject") != 0)
     return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject may be set)",
                       key);

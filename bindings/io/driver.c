@@ -197,7 +197,7 @@ static int l_driver(lua_State *L) {
 ** readable after the machine closed. */
 static int drv_index(lua_State *L) {
   ldl_checkclass(L, 1, LDL_DRIVER);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   ldl_pushstate(L, 1);
   lua_getfield(L, -1, strcmp(key, "name") == 0 ? "DriverName" : key);
   return 1;
@@ -206,7 +206,7 @@ static int drv_index(lua_State *L) {
 /* drv.DriverStartIo / MajorFunction / DriverUnload = ..., as DriverEntry does. */
 static int drv_newindex(lua_State *L) {
   ldl_checkclass(L, 1, LDL_DRIVER);
-  const char *wrong = set_driver_field(L, 1, luaL_checkstring(L, 2), 3);
+  const char *wrong = set_driver_field(L, 1, ldl_checkkey(L, 2), 3);
   if (wrong) return luaL_error(L, "%s", wrong);
   return 0;
 }

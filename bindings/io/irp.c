@@ -383,7 +383,7 @@ static void push_iostatus(lua_State *L, int arg) {
 ** lab's id, major, length, device_offset, device, done, sent_at,
 ** completed_at, machine. */
 static int irp_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_irp *irp = checkirph(L, 1)->obj;
   if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
@@ -458,7 +458,7 @@ static dl_irp *iostatus_irp(lua_State *L) {
 /* Irp.IoStatus.Status / .Information */
 static int ios_index(lua_State *L) {
   dl_irp *irp = iostatus_irp(L);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (strcmp(key, "Status") == 0) lua_pushinteger(L, dl_irp_status(irp));
   else if (strcmp(key, "Information") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_information(irp));
   else lua_pushnil(L);
@@ -469,7 +469,7 @@ static int ios_index(lua_State *L) {
 ** completion only: afterwards the IRP is the I/O manager's again. */
 static int ios_newindex(lua_State *L) {
   dl_irp *irp = iostatus_irp(L);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (dl_irp_completed(irp))
     return luaL_error(L, "IoStatus.%s: IRP#%I was already completed", key, (lua_Integer)dl_irp_id(irp));
   if (strcmp(key, "Status") == 0) {

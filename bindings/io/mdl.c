@@ -45,12 +45,15 @@ static int l_IoFreeMdl(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_MDL, "MDL");
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  int rc = dl_mdl_free(h->obj);  /* the handle is told: it reads as freed */
+  dl_mdl *mdl = h->obj;
+  int locked = (dl_mdl_flags(mdl) & DL_MDL_PAGES_LOCKED) != 0;
+  int rc = dl_mdl_free(mdl);  /* the handle is told: it reads as freed */
   ldl_leave(L, &c);
-  if (rc == DL_EBUSY)
-    return luaL_argerror(L, 1, (dl_mdl_flags(h->obj) & DL_MDL_PAGES_LOCKED)
-                                   ? "pages are still locked (MmUnlockPages first)"
-                                   : "it still owns its pages (MmFreePagesFromMdl first)");
+  if (rc == DL_EBUSY && locked)
+    return luaL_argerror(L, 1, "pages are still locked (MmUnlockPages first)");
+  if (rc == DL_EBUSY && dl_mdl_owns_pages(mdl))
+    return luaL_argerror(L, 1, "it still owns its pages (MmFreePagesFromMdl first)");
+  if (rc == DL_EBUSY) return ldl_inuse_error(L, 1, "IoFreeMdl", DL_OBJECT(mdl));
   return 0;
 }
 
@@ -254,7 +257,7 @@ static int mdl_runs(lua_State *L) {
 
 /* The WDK's MDL fields, read-only but for Next; otherwise methods. */
 static int mdl_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_mdl *mdl = checkmdl(L, 1);
   if (strcmp(key, "Next") == 0) push_mdl(L, 1, dl_mdl_next(mdl));
@@ -293,11 +296,13 @@ static int set_range(lua_State *L, dl_mdl *mdl, const char *key) {
 /* mdl.Next = other | nil, mdl.ByteCount / ByteOffset = n; the other fields are read-only. */
 static int mdl_newindex(lua_State *L) {
   dl_mdl *mdl = checkmdl(L, 1);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (strcmp(key, "ByteCount") == 0 || strcmp(key, "ByteOffset") == 0) return set_range(L, mdl, key);
   if (strcmp(key, "Next") != 0)
     return luaL_error(L, "field '%s' of MDL is read-only (Next, ByteCount and ByteOffset may be set)",
                       key);
+  if (!lua_isnil(L, 3) && !ldl_testclass(L, 3, LDL_MDL))
+    return luaL_error(L, "MDL.Next must be an MDL or nil, not a %s", luaL_typename(L, 3));
   dl_mdl *next = lua_isnil(L, 3) ? NULL : checkmdl(L, 3);
   if (dl_mdl_set_next(mdl, next))
     return luaL_argerror(L, 3, "Next would make the chain loop or cross machines");

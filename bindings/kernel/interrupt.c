@@ -95,9 +95,10 @@ static int l_IoDisconnectInterrupt(lua_State *L) {
 ** restores the IRQL before the error is raised. */
 static int sync_trampoline(void *ctx) {
   lua_State *L = ctx;
+  lobject *h = lua_touserdata(L, 1);
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
-  if (dl_docall(L, 1, 1) != LUA_OK) return -1;
+  if (ldl_routinecall(L, h->owner, 1, 1) != LUA_OK) return -1;
   int r = returned_bool(L, -1);
   lua_pop(L, 1);
   return r;

@@ -50,12 +50,10 @@ static int b_new(lua_State *L) {
   if (opt_field(L, 3, "paged") && lua_toboolean(L, -1)) kind = DL_REGION_PAGED;
   dl_region *r;
   int rc = dl_buffer_new(lm->m, length, (uint32_t)offset, policy, kind, &r);
-  if (rc == DL_ELIMIT)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "m:buffer: %I bytes is more than one buffer "
-                         "may take: at most %I pages (DL_BUFFER_MAX_PAGES, %I bytes at this page "
-                         "size), as each page costs host memory", (lua_Integer)length,
-                         (lua_Integer)DL_BUFFER_MAX_PAGES,
-                         (lua_Integer)(DL_BUFFER_MAX_PAGES * ps)));
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, lm->m, 2, "m:buffer", length);
+  if (rc == DL_ENOSPACE)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "m:buffer: %I bytes: %s", (lua_Integer)length,
+                                               dl_strerror(rc)));
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   ldl_newobject(L, LDL_BUFFER, 1, r);
   return 1;
@@ -101,6 +99,7 @@ static int b_fill(lua_State *L) {
   uint64_t len = lua_isnoneornil(L, 4) && off <= r->length ? r->length - off : ldl_checkuint(L, 4);
   check_span(L, r, off, len, 3);
   int rc = dl_machine_fill_va(machine_of(L), r->va + off, (int)byte, len);
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, machine_of(L), 4, "b:fill", len);
   if (rc) return ldl_statuserror(L, 3, rc, NULL);
   return 0;
 }
@@ -132,9 +131,12 @@ static int b_compare(lua_State *L) {
 /* b:pfns() -> { pfn, ... } of every page the buffer spans */
 static int b_pfns(lua_State *L) {
   dl_region *r = checkbuffer(L, 1);
+  if (r->npages > LDL_MAX_PFNS)
+    return luaL_error(L, "b:pfns: the buffer spans %I pages, more than one table lists (%I)",
+                      (lua_Integer)r->npages, (lua_Integer)LDL_MAX_PFNS);
   lua_createtable(L, (int)r->npages, 0);
   for (uint64_t i = 0; i < r->npages; i++) {
-    lua_pushinteger(L, (lua_Integer)r->pfns[i]);
+    lua_pushinteger(L, (lua_Integer)dl_region_pfn(r, i));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
@@ -153,8 +155,14 @@ static int b_pa(lua_State *L) {
 static int b_free(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_BUFFER, "buffer");
   int rc = dl_buffer_free(h->owner->m, h->obj);
-  if (rc == DL_EBUSY)
+  dl_region *r = h->obj;
+  if (rc == DL_EBUSY && r->locks)
     return luaL_argerror(L, 1, "pages are locked by an MDL (MmUnlockPages first)");
+  if (rc == DL_EBUSY)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "b:free: buffer#%I is still mapped for DMA "
+                         "by %d live mapping(s): a device may still access its pages "
+                         "(FlushAdapterBuffers or PutScatterGatherList first); nothing freed",
+                         (lua_Integer)r->id, (int)r->dma_maps));
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   h->obj = NULL;
   return 0;
@@ -184,7 +192,7 @@ static int b_tostring(lua_State *L) {
 
 /* Fields: va, length, offset, pages, kind, id, machine; otherwise methods. */
 static int b_index(lua_State *L) {
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   dl_region *r = checkbuffer(L, 1);
   uint32_t ps = dl_machine_page_size(machine_of(L));

@@ -88,11 +88,11 @@ static const char *const machine_options[] = {
 
 /* The limits of one machine (0: none); see README "Limits and safety". */
 typedef struct limits {
-  uint64_t callback_instructions, run_instructions, events_without_progress;
+  uint64_t callback_instructions, run_instructions, events_without_progress, host_memory;
 } limits;
 
 static const char *const limit_names[] = {"callback_instructions", "run_instructions",
-                                          "events_without_progress", NULL};
+                                          "events_without_progress", "host_memory", NULL};
 
 /* Reads limits = { callback_instructions =, run_instructions =,
 ** events_without_progress = } from the options at arg into *lim (which
@@ -101,16 +101,20 @@ static void read_limits(lua_State *L, int arg, limits *lim) {
   lim->callback_instructions = LDL_CALLBACK_INSTRUCTIONS;
   lim->run_instructions = LDL_RUN_INSTRUCTIONS;
   lim->events_without_progress = DL_CLOCK_STALL_LIMIT;
+  lim->host_memory = LDL_HOST_MEMORY;
   if (!lua_istable(L, arg)) return;
   int t = lua_getfield(L, arg, "limits");
   if (t != LUA_TNIL) {
     luaL_argcheck(L, t == LUA_TTABLE, arg, "limits must be a table { callback_instructions =, "
-                                           "run_instructions =, events_without_progress = }");
+                                           "run_instructions =, events_without_progress =, host_memory = }");
     ldl_checkoptions(L, lua_gettop(L), "limits", limit_names);
     uint64_t *v[] = {&lim->callback_instructions, &lim->run_instructions,
-                     &lim->events_without_progress};
+                     &lim->events_without_progress, &lim->host_memory};
     for (int i = 0; limit_names[i]; i++) {
-      if (lua_getfield(L, -1, limit_names[i]) != LUA_TNIL) {
+      if (lua_getfield(L, -1, limit_names[i]) == LUA_TSTRING && v[i] == &lim->host_memory) {
+        if (!ldl_parsesize(lua_tostring(L, -1), v[i]))
+          luaL_argerror(L, arg, "limits.host_memory must be a size, like \"8G\" (0: no limit)");
+      } else if (!lua_isnil(L, -1)) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
           luaL_argerror(L, arg, lua_pushfstring(L, "limits.%s must be a non-negative integer "
                                                    "(0: no limit)", limit_names[i]));
@@ -129,6 +133,7 @@ static void push_limits(lua_State *L, const lmachine *lm) {
   ldl_setint(L, "run_instructions", (lua_Integer)lm->limit_run);
   ldl_setint(L, "events_without_progress",
              (lua_Integer)dl_clock_stall_limit(dl_machine_clock(lm->m)));
+  ldl_setint(L, "host_memory", (lua_Integer)dl_physmem_host_limit(dl_machine_physmem(lm->m)));
 }
 
 /* Reads options from the table at `arg` into cfg. */
@@ -228,8 +233,8 @@ static int m_new(lua_State *L) {
   if (dl_machine_config_check(&cfg, why, sizeof why)) return luaL_argerror(L, 1, why);
   int rc = dl_machine_new(&cfg, &lm->m);
   if (rc == DL_EINVAL)
-    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty "
-                               "and disjoint");
+    return luaL_argerror(L, 1, "invalid machine: ram ranges must be page-aligned, non-empty, "
+                               "disjoint and end at or below 2^52 (DL_PHYS_ADDRESS_LIMIT)");
   if (rc == DL_ENOSPACE && cfg.platform.bounce_policy == DL_BOUNCE_SWIOTLB)
     return luaL_argerror(L, 1, "swiotlb: no run of RAM below 4 GiB holds the pool (fewer slots, "
                                "or RAM below 4 GiB)");
@@ -238,6 +243,7 @@ static int m_new(lua_State *L) {
   lm->limit_callback = lim.callback_instructions;
   lm->limit_run = lim.run_instructions;
   dl_clock_set_stall_limit(dl_machine_clock(lm->m), lim.events_without_progress);
+  dl_physmem_set_host_limit(dl_machine_physmem(lm->m), lim.host_memory);
   dl_machine_set_data(lm->m, lm);
   if (lua_istable(L, 1)) {  /* trace = { file = } streams the trace */
     int top = lua_gettop(L);
@@ -261,8 +267,8 @@ static int m_new(lua_State *L) {
 
 /* Frees the machine and everything on it; idempotent. */
 static void close_machine(lua_State *L, lmachine *lm) {
-  lm->L = L;  /* teardown may tell the binding about dropped requests */
-  dl_machine_free(lm->m);  /* (they find the machine's handle: forget it after) */
+  lm->L = L;  /* teardown may tell the binding about dropped requests, which */
+  dl_machine_free(lm->m);  /* find the callbacks through the handle: forget it after */
   lm->m = NULL;
   ldl_forgetmachinehandle(L, lm);
   lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
@@ -301,6 +307,29 @@ static int m_gc(lua_State *L) {
   return 0;
 }
 
+/* Pushes the text of the leaks found at close (reports from `first` on) in
+** the format of any report: the first in full, then the P1 of the others;
+** returns how many there are (nothing pushed if none). */
+static int push_leak_text(lua_State *L, dl_machine *m, uint64_t first) {
+  uint64_t n = dl_verifier_count(m) - first;
+  const dl_report *leak = dl_verifier_at(m, (size_t)first);
+  if (n == 0 || !leak) return 0;
+  char more[128] = "";
+  size_t used = 0;
+  if (n > 1)
+    used = (size_t)snprintf(more, sizeof more, " (and %llu more leak%s:", (unsigned long long)(n - 1),
+                            n > 2 ? "s" : "");
+  for (uint64_t i = 1; i < n && used + 16 < sizeof more; i++) {
+    const dl_report *r = dl_verifier_at(m, (size_t)(first + i));
+    if (r) used += (size_t)snprintf(more + used, sizeof more - used, " P1=0x%02X", (unsigned)r->p1);
+  }
+  if (n > 1 && used + 1 < sizeof more) strcat(more, ")");
+  const char *head = ldl_pushreporttext(L, leak);
+  lua_pushfstring(L, "%s%s", head, more);
+  lua_remove(L, -2);
+  return (int)n;
+}
+
 /* m:close() and __close: what the adapters still hold is checked as leaks
 ** first, as the verifier does when a driver unloads; the machine is freed
 ** either way, then a leak raises an error unless the verifier records. */
@@ -320,13 +349,9 @@ static int m_close(lua_State *L) {
   } else {
     lua_pop(L, 1);
   }
-  const dl_report *leak = dl_verifier_at(lm->m, (size_t)before);
-  char text[300] = "";
-  if (leak && !lm->record)
-    snprintf(text, sizeof text, "leak at close: bug check 0x%X P1=0x%02X: %s", leak->bugcheck,
-             leak->p1, leak->message);
+  int leaks = push_leak_text(L, lm->m, before);
   close_machine(L, lm);
-  if (text[0]) return luaL_error(L, "%s", text);
+  if (leaks && !lm->record) return luaL_error(L, "%s", lua_tostring(L, -1));
   return 0;
 }
 
@@ -380,7 +405,7 @@ static void push_ram(lua_State *L, dl_machine *m) {
 /* Fields: seed, page_size, alloc, now, ram, limits; otherwise methods. */
 static int m_index(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
-  const char *key = luaL_checkstring(L, 2);
+  const char *key = ldl_checkkey(L, 2);
   if (ldl_getmethod(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (!lm->m) return luaL_error(L, "machine is closed");
   const dl_machine_config *cfg = dl_machine_config_of(lm->m);
@@ -442,6 +467,7 @@ static int m_fill_phys(lua_State *L) {
   luaL_argcheck(L, byte >= 0 && byte <= 255, 3, "byte must be 0..255");
   int rc = dl_physmem_fill(dl_machine_physmem(lm->m), pa, (int)byte, (size_t)len);
   if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 2, phys.miss);
+  if (rc == DL_ELIMIT) return ldl_limiterror(L, lm->m, 4, "m:fill_phys", len);
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   return 0;
 }

@@ -327,7 +327,7 @@ static int m_wdf_add_device(lua_State *L) {
   lua_getfield(L, -1, "EvtDriverDeviceAdd");
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 6);
-  lua_call(L, 2, 1);
+  if (ldl_routinecall(L, lm, 2, 1) != LUA_OK) return lua_error(L);
   uint32_t st = lwdf_checkstatus(L, -1, "EvtDriverDeviceAdd");
   lua_getiuservalue(L, 6, 1);
   lua_getfield(L, -1, "device");                                     /* the WDFDEVICE, or nil */

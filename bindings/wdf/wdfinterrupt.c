@@ -130,7 +130,7 @@ static int l_WdfInterruptCreate(lua_State *L) {
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
   ldl_leave(L, &c);
   if (rc) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   lwdf_newobject(L, dh->owner, wi, 3);
@@ -182,6 +182,7 @@ static int l_WdfInterruptReleaseLock(lua_State *L) {
 ** holding its lock. */
 static int l_WdfInterruptSynchronize(lua_State *L) {
   dl_wdf_interrupt *wi = checkintr(L, 1);
+  lmachine *lm = ((lobject *)lua_touserdata(L, 1))->owner;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
   luaL_argcheck(L, !dl_wdf_interrupt_locked(wi), 1, "the interrupt's lock is held (WdfInterruptAcquireLock)");
@@ -189,7 +190,7 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 3);
-  int rc = dl_docall(L, 2, 1);
+  int rc = ldl_routinecall(L, lm, 2, 1);
   dl_wdf_interrupt_release(wi);  /* the IRQL comes back before any error is raised */
   if (rc != LUA_OK) return lua_error(L);
   lua_pushboolean(L, returned_bool(L, -1));

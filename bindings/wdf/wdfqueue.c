@@ -351,8 +351,9 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   dl_wdf_queue *q;
   int rc = dl_wdf_queue_new(dh->obj, (int)type, is_default, &q);
   if (rc) {
-    lua_pushinteger(L, rc == DL_EBUSY ? DL_STATUS_INVALID_DEVICE_STATE
-                                      : DL_STATUS_INSUFFICIENT_RESOURCES);
+    lua_pushinteger(L, rc == DL_EBUSY    ? DL_STATUS_INVALID_DEVICE_STATE
+                       : rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING  /* the device is going */
+                                         : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   lwdf_newobject(L, dh->owner, q, 3);

@@ -112,6 +112,8 @@ static int size_registers(dl_adapter *a, const dl_device_description *d) {
   a->nmr = (uint32_t)want;
   if (!a->needs_registers) return DL_OK;
   dl_mapregs *mr = dl_mapregs_of(a->m);
+  uint64_t first;
+  if (!mr && dl_machine_map_register_pages(a->m, &first)) return DL_ENOMEM;  /* pool not made */
   if (!mr || mr->count == 0)
     return refuse(a->m, a->dev, DL_REFUSE_NO_MAP_REGISTERS,
                   dl_machine_config_of(a->m)->map_registers, DL_ENOSPACE);
@@ -214,14 +216,17 @@ static int request_needs(const dl_request *r, const dl_mdl *mdl) {
 }
 
 /* 1 if a waiting request of the adapter (its channel queue, or the owner
-** still waiting for registers) needs the MDL `other`. */
+** still waiting for registers) or a live mapping (MapTransfer not flushed,
+** an S/G list not put) needs the MDL `other`. */
 static int holds(const dl_object *o, const dl_object *other) {
   const dl_adapter *a = (const dl_adapter *)o;
   if (other->type != &dl_mdl_type) return 0;
   const dl_mdl *mdl = (const dl_mdl *)other;
-  if (request_needs(a->owner, mdl)) return 1;
+  if (request_needs(a->owner, mdl)) return DL_HOLDS_NEEDS;
   for (const dl_link *q = a->channel_queue.next; q != &a->channel_queue; q = q->next)
-    if (request_needs(DL_CONTAINER(q, dl_request, link), mdl)) return 1;
+    if (request_needs(DL_CONTAINER(q, dl_request, link), mdl)) return DL_HOLDS_NEEDS;
+  for (uint32_t i = 0; a->live_maps && i < a->nmaps; i++)
+    if (a->maps[i].live && a->maps[i].mdl == mdl) return DL_HOLDS_REFERS;
   return 0;
 }
 
@@ -625,10 +630,17 @@ void dl_adapter_dropped(dl_adapter *a, dl_request *r) {
 /* FreeMapRegisters. */
 int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n) {
   if (!dl_adapter_usable(a, "FreeMapRegisters")) return DL_OK;
-  dl_verify_irql(a->m, "FreeMapRegisters", 1, DL_DISPATCH_LEVEL);
+  int irql_ok = dl_verify_irql(a->m, "FreeMapRegisters", 1, DL_DISPATCH_LEVEL);
   uint32_t i = slot_of(a, base);
+  if (i == NO_SLOT && (base == 0 || (base >> 48) != (a->id & 0xFFFF))) {
+    if (!irql_ok) return DL_OK;  /* one report a call: a bug check stops at the first */
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, base, 0,
+                   "FreeMapRegisters: MapRegisterBase 0x%llx names no map registers of "
+                   "adapter#%llu (never allocated, or another adapter's)",
+                   (unsigned long long)base, (unsigned long long)a->id);
+    return DL_OK;
+  }
   if (i == NO_SLOT) {
-    if (base == 0 || (base >> 48) != (a->id & 0xFFFF)) return DL_EINVAL;
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, 0, 0,
                    "FreeMapRegisters: adapter#%llu: these map registers were already freed",
                    (unsigned long long)a->id);

@@ -132,7 +132,8 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
 /* FreeAdapterChannel (DISPATCH_LEVEL), after AdapterControl kept the object. */
 void dl_adapter_free_channel(dl_adapter *a);
 
-/* FreeMapRegisters (DISPATCH_LEVEL). DL_EINVAL if base is no base at all. */
+/* FreeMapRegisters (DISPATCH_LEVEL). A base that names no registers of the
+** adapter (never allocated, another adapter's, freed) is report 0x05. */
 int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n);
 
 /* MapTransfer (<= DISPATCH_LEVEL): maps [va, va+*length) of mdl, shortening
@@ -144,7 +145,9 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
 
 /* FlushAdapterBuffers (<= DISPATCH_LEVEL): ends the mappings made from va
 ** with this base, copying bounced data back for reads; returns 1 (TRUE), or
-** 0 with a report when nothing was mapped there. */
+** 0 with a report when nothing was mapped there. A Length past the mapped
+** bytes is 0x00 (P2 1); a WriteToDevice opposite to the mapping's is
+** reported and nothing is copied back. */
 int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t length,
                      int write_to_device);
 

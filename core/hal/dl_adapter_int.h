@@ -112,6 +112,21 @@ struct dl_adapter {
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */
+/* 0xE6/0x1D if [va, va+len) of a buffer is already mapped for DMA by any
+** adapter under another MapRegisterBase than grant `grant` of `a`: DL_EBUSY
+** after the report (dl_dmaoverlap.c). */
+int dl_dma_check_unmapped(dl_adapter *a, uint32_t grant, const char *call, uint64_t va,
+                          uint64_t len);
+
+/* Counts a mapping of [va, va+len) in its buffer's region: +1 as it starts,
+** -1 as it ends. */
+void dl_dma_count_mapping(dl_machine *m, uint64_t va, uint64_t len, int delta);
+
+/* FlushAdapterBuffers' reports: a Length past what grant gi mapped from va
+** (0x00, P2 1), a WriteToDevice opposite to the mapping's (0x00, P2 0). */
+void dl_flush_check(dl_adapter *a, uint32_t gi, const dl_mdl *mdl, uint64_t va, uint32_t length,
+                    int write);
+
 #define DL_ADAPTER_DEV(a) ((a)->dev ? (a)->dev->id : 0)
 
 /* 1 under the swiotlb bounce policy: bounces come from the pool, fail fast

@@ -77,6 +77,7 @@ void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
   if (pool) dl_swiotlb_release(pool, mp->reg_first);
   else if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
   dl_xlate_unmap(a->m, DL_ADAPTER_DEV(a), mp->dm_handle);
+  if (mp->live) dl_dma_count_mapping(a->m, mp->va, mp->length, -1);
   mp->live = 0;
   mp->next_free = a->free_map;
   a->free_map = index;
@@ -191,7 +192,9 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   dl_grant *g = dl_adapter_grant(a, base);
   if (!g) return DL_EINVAL;
   int rc = a->slave ? dl_slave_check_map(a, base) : DL_OK;
-  if (rc || (rc = check_map_args(a, mdl, va, &want))) return rc;
+  if (!rc) rc = check_map_args(a, mdl, va, &want);
+  if (!rc) rc = dl_dma_check_unmapped(a, (uint32_t)(g - a->grants), "MapTransfer", va, want);
+  if (rc) return rc;
   uint64_t ps = dl_machine_page_size(a->m), pa = dl_mdl_pa(mdl, va);
   uint32_t run = contiguous_run(mdl, va, want, ps);
   uint32_t len = a->sg ? run : want;  /* only S/G masters get a shortened length */
@@ -220,6 +223,7 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
                       .reg_first = first, .reg_count = need, .swiotlb = bounce && pool, .dm_handle = NO_SLOT,
                       .pfns = mp->pfns, .pfns_cap = mp->pfns_cap };  /* the slot keeps its PFN array */
   a->live_maps++;
+  dl_dma_count_mapping(a->m, va, len, 1);
   /* the device's address: the bounce or the buffer's run (identity), or an
   ** IOVA range over the buffer's pages in the device's domain (IOMMU) */
   if (((bounce || remap) && keep_pfns(mp, mdl, ps)) ||
@@ -252,7 +256,6 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
 /* FlushAdapterBuffers. */
 int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t length,
                      int write) {
-  (void)write;  /* each mapping remembers its own direction */
   if (!dl_adapter_usable(a, "FlushAdapterBuffers")) return 0;
   dl_verify_irql(a->m, "FlushAdapterBuffers", 0, DL_DISPATCH_LEVEL);
   dl_grant *g = dl_adapter_grant(a, base);
@@ -268,11 +271,12 @@ int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uin
                    (unsigned long long)dl_mdl_id(mdl));
     return 0;
   }
+  dl_flush_check(a, gi, mdl, va, length, write);
   for (uint32_t i = 0; i < a->nmaps; i++) {
     dl_mapping *mp = &a->maps[i];
     if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va >= va && mp->va - va < length) {
       if (a->slave) dl_slave_flush(a, mp);  /* masks the channel, trims a read's copy-back */
-      dl_adapter_end_mapping(a, i, 1);
+      dl_adapter_end_mapping(a, i, mp->write == (write != 0));  /* the wrong way: no copy back */
     }
   }
   a->stats.flushes++;

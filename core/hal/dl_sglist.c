@@ -195,8 +195,13 @@ uint32_t dl_sglist_request(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t 
   if (dev->m != a->m || (mdl && DL_OBJECT(mdl)->m != a->m))
     return DL_STATUS_INVALID_PARAMETER;  /* a device or an MDL of another machine */
   dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);
-  if (length == 0 || chain_covers(mdl, va, length) != DL_STATUS_SUCCESS)
+  if (length == 0) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_ZERO_LENGTH_MAP, 0, va, mdl ? dl_mdl_id(mdl) : 0,
+                   "%s: zero-length map (Length 0) of MDL#%llu", call,
+                   (unsigned long long)(mdl ? dl_mdl_id(mdl) : 0));
     return DL_STATUS_INVALID_PARAMETER;
+  }
+  if (chain_covers(mdl, va, length) != DL_STATUS_SUCCESS) return DL_STATUS_INVALID_PARAMETER;
   uint32_t regs = dl_sglist_registers_needed(a, mdl, va, length);
   uint64_t ps = dl_machine_page_size(a->m);
   uint32_t asked = (uint32_t)dl_span_pages(va, length, ps);

@@ -130,7 +130,7 @@ int dl_irp_is_current(const dl_irp *irp) {
 ** IRP's MDL: its id, or 0. */
 uint64_t dl_irp_mdl_awaited(const dl_irp *irp) {
   if (!irp->mdl || *dl_machine_holding(irp->m) == 0) return 0;  /* no S/G request waits */
-  dl_object *holder = dl_machine_holder(irp->m, DL_OBJECT(irp->mdl));
+  dl_object *holder = dl_machine_needer(irp->m, DL_OBJECT(irp->mdl));
   return holder ? holder->id : 0;
 }
 

@@ -76,6 +76,7 @@ static dl_region *region_of(const dl_mdl *mdl) {
 /* IoFreeMdl. */
 int dl_mdl_free(dl_mdl *mdl) {
   if ((mdl->flags & DL_MDL_PAGES_LOCKED) || mdl->owns_pages) return DL_EBUSY;
+  if (dl_machine_holder(mdl->m, DL_OBJECT(mdl))) return DL_EBUSY;  /* nothing is freed */
   dl_mdl_destroy(mdl);
   return DL_OK;
 }
@@ -212,6 +213,9 @@ int dl_mdl_set_next(dl_mdl *mdl, dl_mdl *next) {
   refer(&mdl->next, next);
   return DL_OK;
 }
+
+/* Returns 1 if the MDL owns its pages. */
+int dl_mdl_owns_pages(const dl_mdl *mdl) { return mdl->owns_pages; }
 
 /* Returns 1 if the PFNs may be used for DMA now. */
 int dl_mdl_pages_valid(const dl_mdl *mdl) {

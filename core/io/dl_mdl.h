@@ -35,8 +35,10 @@ enum { DL_IO_READ_ACCESS = 0, DL_IO_WRITE_ACCESS = 1, DL_IO_MODIFY_ACCESS = 2 };
 ** length 1 .. 4 GiB - page size. The range need not be mapped yet. */
 int dl_mdl_allocate(dl_machine *m, uint64_t va, uint64_t length, dl_mdl **out);
 
-/* IoFreeMdl: DL_EBUSY if the MDL's pages are still locked. Partial MDLs
-** built from it lose their source. */
+/* IoFreeMdl: DL_EBUSY, and nothing freed, if the MDL's pages are still
+** locked or an object still needs it (dl_machine_holder: a waiting
+** GetScatterGatherList request, a live mapping, an initialized KMDF
+** transaction). Partial MDLs built from it lose their source. */
 int dl_mdl_free(dl_mdl *mdl);
 
 /* Frees an MDL whatever its state (unlocking it first): for teardown. */
@@ -66,6 +68,9 @@ void dl_mdl_prepare_for_reuse(dl_mdl *mdl);
 ** (buffers live in system space), marking the MDL mapped; 0 if its pages
 ** are not valid. */
 uint64_t dl_mdl_system_address(dl_mdl *mdl);
+
+/* Returns 1 if the MDL owns its pages (MmAllocatePagesForMdl). */
+int dl_mdl_owns_pages(const dl_mdl *mdl);
 
 /* Accessors (the WDK's MDL fields and macros). */
 dl_machine *dl_mdl_machine(const dl_mdl *mdl);

@@ -219,22 +219,21 @@ int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
   uint64_t ps = m->cfg.page_size;
   if (length == 0 || offset >= ps || length > UINT64_MAX - ps - offset) return DL_EINVAL;
   uint64_t npages = dl_span_pages(offset, length, ps);
-  if (npages > DL_BUFFER_MAX_PAGES) return DL_ELIMIT;  /* before any host memory */
-  uint64_t *pfns = malloc(npages * sizeof *pfns);
-  if (!pfns) return DL_ENOMEM;
-  int rc = dl_physmem_alloc(m->mem, npages, policy, pfns);
+  dl_runs runs;
+  int rc = dl_physmem_alloc_runs(m->mem, npages, policy, &runs);
   if (!rc) {
-    rc = dl_vspace_map(m->vs, length, offset, pfns, npages, kind, out);
-    if (rc) dl_physmem_release(m->mem, pfns, npages);
+    rc = dl_vspace_map_runs(m->vs, length, offset, runs.runs, runs.n, kind, out);
+    if (rc) dl_physmem_release_runs(m->mem, &runs);
   }
-  free(pfns);
+  free(runs.runs);
   return rc;
 }
 
 /* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
 int dl_buffer_free(dl_machine *m, dl_region *buf) {
-  if (buf->locks) return DL_EBUSY;
-  dl_physmem_release(m->mem, buf->pfns, buf->npages);
+  if (buf->locks || buf->dma_maps) return DL_EBUSY;  /* a device may still write its pages */
+  for (size_t i = 0; i < buf->nruns; i++)
+    dl_physmem_release_run(m->mem, buf->runs[i].pfn, buf->runs[i].count);
   return dl_vspace_unmap(m->vs, buf);
 }
 
@@ -286,6 +285,26 @@ static int fill_piece(dl_machine *m, uint64_t pa, uint64_t done, uint64_t n, voi
   return DL_OK;
 }
 
+/* Fills [va, va+len) of one region a physically contiguous run at a time,
+** straight into physical memory (no cache to go through): zeros store
+** nothing, and a huge buffer takes one call a run, not a page. */
+static int fill_runs(dl_machine *m, uint64_t va, int byte, uint64_t len) {
+  if (len == 0) return DL_OK;
+  dl_region *r = dl_vspace_find(m->vs, va, len);
+  if (!r) return DL_ENOTMAPPED;
+  uint64_t ps = m->cfg.page_size, page0 = r->va & ~(ps - 1);
+  while (len) {
+    uint64_t at = va - page0, left, pfn = dl_region_run_at(r, at / ps, &left);
+    uint64_t n = left * ps - at % ps;
+    if (n > len) n = len;
+    int rc = dl_physmem_fill(m->mem, pfn * ps + at % ps, byte, (size_t)n);
+    if (rc) return rc;
+    va += n;
+    len -= n;
+  }
+  return DL_OK;
+}
+
 /* Copies len bytes at virtual address va into dst. */
 int dl_machine_read_va(dl_machine *m, uint64_t va, void *dst, uint64_t len) {
   return for_va_pieces(m, va, len, read_piece, dst);
@@ -298,5 +317,6 @@ int dl_machine_write_va(dl_machine *m, uint64_t va, const void *src, uint64_t le
 
 /* Sets len bytes at virtual address va to byte. */
 int dl_machine_fill_va(dl_machine *m, uint64_t va, int byte, uint64_t len) {
+  if (!m->cache) return fill_runs(m, va, byte, len);
   return for_va_pieces(m, va, len, fill_piece, &byte);
 }

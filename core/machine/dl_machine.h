@@ -98,20 +98,18 @@ void dl_machine_set_data(dl_machine *m, void *data);
 
 
 
-/* The most pages one buffer may span (16 GiB at 4 KiB pages). A buffer's
-** pages are chosen when it is made and it keeps their frame numbers (8
-** bytes a page on the host), so a larger one would cost host memory and
-** time in proportion although never touched; dl_buffer_new refuses it. */
-#define DL_BUFFER_MAX_PAGES (UINT64_C(1) << 22)
-
 /* Allocates a buffer: `length` bytes starting `offset` bytes into its first
 ** page, backed by pages chosen by `policy`, mapped as a region of `kind`;
-** DL_EINVAL for an empty or overflowing length, DL_ELIMIT beyond
-** DL_BUFFER_MAX_PAGES pages. */
+** DL_EINVAL for an empty or overflowing length, DL_ENOSPACE when the RAM
+** (or the virtual address space) cannot hold it, DL_ELIMIT beyond
+** DL_MAX_RUNS physically contiguous runs or the host cap. The buffer keeps
+** its pages as runs and page bytes exist only once written, so a 1 TiB
+** buffer is made in microseconds and costs nothing until touched. */
 int dl_buffer_new(dl_machine *m, uint64_t length, uint32_t offset,
                   dl_alloc_policy policy, dl_region_kind kind, dl_region **out);
 
-/* Frees a buffer and its pages; DL_EBUSY while an MDL holds it locked. */
+/* Frees a buffer and its pages; DL_EBUSY (nothing freed) while an MDL holds
+** it locked or its pages are mapped for DMA (dl_region.dma_maps). */
 int dl_buffer_free(dl_machine *m, dl_region *buf);
 
 /* CPU access by virtual address. The range must lie inside one region

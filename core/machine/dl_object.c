@@ -56,11 +56,21 @@ int dl_machine_walk(dl_machine *m, const dl_object_type *t, dl_walk_fn fn, void 
   return 0;
 }
 
-/* The first object that still needs `other`, or NULL. */
-dl_object *dl_machine_holder(dl_machine *m, const dl_object *other) {
+/* The first object whose holds(other) is one of `kinds` (a bit set). */
+static dl_object *holder_of(dl_machine *m, const dl_object *other, int kinds) {
   for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
-    if (o != other && o->type->holds && o->type->holds(o, other)) return o;
+    if (o != other && o->type->holds && ((1 << o->type->holds(o, other)) & kinds)) return o;
   return NULL;
+}
+
+/* The first object that still needs or refers to `other`, or NULL. */
+dl_object *dl_machine_holder(dl_machine *m, const dl_object *other) {
+  return holder_of(m, other, 1 << DL_HOLDS_NEEDS | 1 << DL_HOLDS_REFERS);
+}
+
+/* The first object that still needs `other` to go on, or NULL. */
+dl_object *dl_machine_needer(dl_machine *m, const dl_object *other) {
+  return holder_of(m, other, 1 << DL_HOLDS_NEEDS);
 }
 
 /* How many live objects of type t there are. */

@@ -25,14 +25,20 @@ typedef struct dl_object_type {
   const char *name;                 /* the WDK's name: "DMA_ADAPTER", "MDL", ... */
   void (*destroy)(dl_object *o);    /* frees it (machine teardown); must unlink it */
   size_t (*check_leaks)(dl_object *o);  /* reports what it still holds; may be NULL */
-  /* 1 if o still needs `other` (an adapter's waiting request needs its
-  ** MDL, ...): lower layers ask before freeing without knowing the upper
-  ** ones. May be NULL. */
+  /* DL_HOLDS_NEEDS if o still needs `other` to go on (an adapter's waiting
+  ** request needs its MDL, ...), DL_HOLDS_REFERS if o only refers to it
+  ** until the driver ends something (a live mapping of the MDL), else 0:
+  ** lower layers ask before freeing without knowing the upper ones. May be
+  ** NULL. */
   int (*holds)(const dl_object *o, const dl_object *other);
   /* A tag the types of one family share (the KMDF classes), so a layer can
   ** find its own objects among all; NULL for none. */
   const void *family;
 } dl_object_type;
+
+/* What dl_object_type.holds answers. */
+#define DL_HOLDS_NEEDS 1
+#define DL_HOLDS_REFERS 2
 
 /* The common fields, first in every object struct. */
 #define DL_OBJECT_FIELDS                                                       \
@@ -78,8 +84,13 @@ typedef int (*dl_walk_fn)(dl_object *o, void *arg);
 ** creation order; returns the first nonzero value fn returned, else 0. */
 int dl_machine_walk(dl_machine *m, const dl_object_type *t, dl_walk_fn fn, void *arg);
 
-/* The first object that still needs `other`, or NULL. */
+/* The first object that still needs or refers to `other` (a driver's free
+** of it is refused), or NULL. */
 dl_object *dl_machine_holder(dl_machine *m, const dl_object *other);
+
+/* The first object that still needs `other` to go on (DL_HOLDS_NEEDS: what
+** the I/O manager waits for before it frees an IRP's MDL), or NULL. */
+dl_object *dl_machine_needer(dl_machine *m, const dl_object *other);
 
 /* How many live objects of type t there are. */
 size_t dl_machine_count(dl_machine *m, const dl_object_type *t);

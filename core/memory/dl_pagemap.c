@@ -113,6 +113,27 @@ void dl_pagemap_drop(dl_pagemap *pm, uint64_t pfn) {
   }
 }
 
+/* Removes the blocks of [pfn, pfn+n). A drop shifts a later entry back into
+** the slot it emptied, so a scan looks at the same slot again. */
+void dl_pagemap_drop_range(dl_pagemap *pm, uint64_t pfn, uint64_t n) {
+  if (pm->len == 0 || n == 0) return;
+  if (n <= pm->cap) {
+    for (uint64_t i = 0; i < n && pm->len; i++) dl_pagemap_drop(pm, pfn + i);
+    return;
+  }
+  for (size_t i = 0; i < pm->cap && pm->len;) {
+    uint64_t key = pm->slots[i].key;
+    if (key && key - 1 >= pfn && key - 1 - pfn < n) dl_pagemap_drop(pm, key - 1);
+    else i++;
+  }
+}
+
+/* Host bytes creating one more block would add. */
+uint64_t dl_pagemap_cost_of_one(const dl_pagemap *pm) {
+  uint64_t grow = (pm->len + 1) * 10 > pm->cap * 7 ? (pm->cap ? pm->cap : 1024) * sizeof *pm->slots : 0;
+  return (pm->spare ? 0 : pm->block_size) + grow;
+}
+
 /* Host bytes the map uses. */
 uint64_t dl_pagemap_host_bytes(const dl_pagemap *pm) {
   return pm->cap * sizeof *pm->slots + (pm->len + pm->nspare) * (uint64_t)pm->block_size;

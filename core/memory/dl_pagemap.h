@@ -37,6 +37,14 @@ uint8_t *dl_pagemap_get_or_create(dl_pagemap *pm, uint64_t pfn);
 /* Removes pfn's block, if any. */
 void dl_pagemap_drop(dl_pagemap *pm, uint64_t pfn);
 
+/* Removes the blocks of [pfn, pfn+n): by key for short ranges, by a scan of
+** the table for long ones, so it costs min(n, table) steps. */
+void dl_pagemap_drop_range(dl_pagemap *pm, uint64_t pfn, uint64_t n);
+
+/* Host bytes creating one more block would add (the block, and the table
+** doubling if it must grow). */
+uint64_t dl_pagemap_cost_of_one(const dl_pagemap *pm);
+
 /* Host bytes the map uses. */
 uint64_t dl_pagemap_host_bytes(const dl_pagemap *pm);
 

@@ -29,6 +29,29 @@ typedef enum dl_alloc_policy {
   DL_ALLOC_POLICY_COUNT
 } dl_alloc_policy;
 
+/* Physical addresses end below 2^52 (the x86-64 architectural limit);
+** RAM ranges beyond it are refused. */
+#define DL_PHYS_ADDRESS_BITS 52
+#define DL_PHYS_ADDRESS_LIMIT (UINT64_C(1) << DL_PHYS_ADDRESS_BITS)
+
+/* A physically contiguous run of pages. */
+typedef struct dl_run { uint64_t pfn, count; } dl_run;
+
+/* A growing list of runs (free with dl_physmem_release_runs or free()). */
+typedef struct dl_runs {
+  dl_run *runs;
+  size_t n, cap;
+} dl_runs;
+
+/* The most runs one allocation may form: the host keeps 16 bytes a run, so
+** a buffer costs host memory in proportion to its fragments, not its size. */
+#define DL_MAX_RUNS (UINT64_C(1) << 22)
+
+/* Scattered allocation picks every page at random up to this many pages;
+** beyond, it picks a random free page and takes the free pages after it in
+** its 8192-page chunk, so a huge buffer is a few thousand random runs. */
+#define DL_SCATTER_PAGES (UINT64_C(1) << 22)
+
 /* Counters describing the memory and what it costs the host. */
 typedef struct dl_physmem_stats {
   uint64_t ram_pages;      /* pages of RAM */
@@ -52,6 +75,18 @@ uint32_t dl_physmem_page_size(const dl_physmem *pm);
 /* Returns the number of RAM ranges and copies range i into *r. */
 size_t dl_physmem_range_count(const dl_physmem *pm);
 void dl_physmem_range(const dl_physmem *pm, size_t i, dl_range *r);
+
+/* Allocates `n` pages by `policy` as runs in *out (which it initialises);
+** all or nothing. DL_ENOSPACE if the policy cannot be satisfied, DL_ELIMIT
+** beyond DL_MAX_RUNS runs or the host cap. Time and host memory grow with
+** the number of runs, not of pages. */
+int dl_physmem_alloc_runs(dl_physmem *pm, uint64_t n, dl_alloc_policy policy, dl_runs *out);
+
+/* Returns every page of the runs to the free pool and empties the list. */
+void dl_physmem_release_runs(dl_physmem *pm, dl_runs *runs);
+
+/* Returns the allocated run [pfn, pfn+n) (as allocated) to the free pool. */
+void dl_physmem_release_run(dl_physmem *pm, uint64_t pfn, uint64_t n);
 
 /* Allocates `n` pages by `policy`, storing their PFNs in pfns[0..n-1].
 ** DL_ENOSPACE (nothing allocated) if the policy cannot be satisfied. */
@@ -87,11 +122,23 @@ int dl_physmem_read(dl_physmem *pm, uint64_t pa, void *dst, size_t len);
 /* Copies len bytes from src to physical address pa. */
 int dl_physmem_write(dl_physmem *pm, uint64_t pa, const void *src, size_t len);
 
-/* Sets len bytes at pa to `byte`. */
+/* Sets len bytes at pa to `byte`; zeros store nothing (a page zeroed whole
+** is forgotten), so clearing any range costs no host memory. */
 int dl_physmem_fill(dl_physmem *pm, uint64_t pa, int byte, size_t len);
 
 /* Copies len bytes from physical src to physical dst (ranges may overlap). */
 int dl_physmem_copy(dl_physmem *pm, uint64_t dst, uint64_t src, size_t len);
+
+/* Caps the host bytes the model may take (page bytes, allocation bitmaps);
+** 0: no cap. What would pass it fails with DL_ELIMIT and nothing stored. */
+void dl_physmem_set_host_limit(dl_physmem *pm, uint64_t bytes);
+
+/* The cap (0: none). */
+uint64_t dl_physmem_host_limit(const dl_physmem *pm);
+
+/* How many times the cap has refused host memory (so a caller can tell
+** DL_ELIMIT of the cap from other limits after the fact). */
+uint64_t dl_physmem_limit_hits(const dl_physmem *pm);
 
 /* Fills *st with the current counters. */
 void dl_physmem_get_stats(const dl_physmem *pm, dl_physmem_stats *st);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memory/dl_physmem.h"
+
 typedef struct dl_vspace dl_vspace;
 
 /* What kind of memory a region is. */
@@ -29,9 +31,13 @@ typedef struct dl_region {
   uint64_t va;         /* first byte (page base + byte offset) */
   uint64_t length;     /* bytes */
   uint64_t npages;     /* pages spanned */
-  uint64_t *pfns;      /* physical page of each virtual page */
+  dl_run *runs;        /* the physical pages, in virtual order, as runs */
+  uint64_t *starts;    /* first virtual page index of each run (NULL: a
+                          run a page, or one run) */
+  size_t nruns;
   dl_region_kind kind;
   uint32_t locks;      /* MDLs holding these pages locked */
+  uint32_t dma_maps;   /* live DMA mappings of its pages (the HAL keeps it) */
   uint64_t id;
   void *data;          /* user slot */
 } dl_region;
@@ -48,6 +54,19 @@ void dl_vspace_free(dl_vspace *vs);
 int dl_vspace_map(dl_vspace *vs, uint64_t length, uint32_t offset,
                   const uint64_t *pfns, uint64_t npages, dl_region_kind kind,
                   dl_region **out);
+
+/* Maps the pages of `nruns` runs (copied), in order, as a region; the
+** host keeps the runs, not the pages, so any size costs the same. */
+int dl_vspace_map_runs(dl_vspace *vs, uint64_t length, uint32_t offset,
+                       const dl_run *runs, size_t nruns, dl_region_kind kind,
+                       dl_region **out);
+
+/* The physical page of virtual page i (0 = the first) of a region. */
+uint64_t dl_region_pfn(const dl_region *r, uint64_t i);
+
+/* The physical page of virtual page i and, in *left, how many pages from
+** i on are physically contiguous with it (to the end of its run). */
+uint64_t dl_region_run_at(const dl_region *r, uint64_t i, uint64_t *left);
 
 /* Removes a region; DL_EBUSY while it has locked pages. */
 int dl_vspace_unmap(dl_vspace *vs, dl_region *r);

@@ -263,7 +263,8 @@ const char *dl_wdf_event_name(dl_wdf_event ev);
 /* ---- queues and requests ---------------------------------------------------- */
 
 /* WdfIoQueueCreate: a queue of the device; the default queue if is_default
-** (DL_EBUSY if the device has one already). */
+** (DL_EBUSY if the device has one already; DL_ESTATE, STATUS_DELETE_PENDING
+** to the driver, while the device is being deleted). */
 int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out);
 
 /* Queue accessors; `waiting` counts requests not yet presented. */
@@ -308,7 +309,8 @@ dl_wdf_device *dl_wdf_request_device(const dl_wdf_request *r);
 /* WdfInterruptCreate: an interrupt of the device, connected at power-up to
 ** the interrupt resource it is given at start (in creation order); one
 ** created while the device runs takes the next unused resource at once and
-** connects if the device is in D0. DL_ENOMEM. */
+** connects if the device is in D0. DL_ENOMEM; DL_ESTATE (STATUS_DELETE_PENDING)
+** while the device is being deleted. */
 int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out);
 
 /* WdfInterruptQueueDpcForIsr: KeInsertQueueDpc's result (0 if queued already). */

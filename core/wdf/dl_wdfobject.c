@@ -51,6 +51,7 @@ static int within(const dl_wdf_object *a, const dl_wdf_object *o) {
 /* Moves o under parent (ParentObject). */
 int dl_wdf_object_set_parent(dl_wdf_object *o, dl_wdf_object *parent) {
   if (!parent || parent->m != o->m || within(parent, o)) return DL_EINVAL;
+  if (dl_wdf_object_add_child_status(parent)) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_list_remove(&o->wdf_sibling);
   dl_list_append(&parent->wdf_children, &o->wdf_sibling);
   o->parent = DL_OBJECT(parent);
@@ -60,6 +61,11 @@ int dl_wdf_object_set_parent(dl_wdf_object *o, dl_wdf_object *parent) {
 dl_wdf_object *dl_wdf_object_parent(const dl_wdf_object *o) { return (dl_wdf_object *)o->parent; }
 const char *dl_wdf_object_type_name(const dl_wdf_object *o) { return o->type->name; }
 int dl_wdf_object_deleting(const dl_wdf_object *o) { return (o->wdf_flags & DELETING) != 0; }
+
+/* STATUS_DELETE_PENDING while parent is being deleted. */
+uint32_t dl_wdf_object_add_child_status(const dl_wdf_object *parent) {
+  return parent && dl_wdf_object_deleting(parent) ? DL_STATUS_DELETE_PENDING : DL_STATUS_SUCCESS;
+}
 
 /* Sets the cleanup and destroy callbacks. */
 void dl_wdf_object_set_callbacks(dl_wdf_object *o, dl_wdf_object_fn cleanup,

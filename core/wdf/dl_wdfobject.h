@@ -115,6 +115,11 @@ int dl_wdf_object_delete(dl_wdf_object *o);
 ** finish it, else 1 (o is gone). */
 int dl_wdf_object_delete_framework(dl_wdf_object *o);
 
+/* FxObject::AddChildObjectInternal's rule: STATUS_DELETE_PENDING if parent
+** is being deleted (a child made now would outlive it), else
+** STATUS_SUCCESS. Every creation of a child asks first. */
+uint32_t dl_wdf_object_add_child_status(const dl_wdf_object *parent);
+
 /* 1 while o is being deleted (cleanups running). */
 int dl_wdf_object_deleting(const dl_wdf_object *o);
 

@@ -79,13 +79,27 @@ static void txn_destroy(dl_object *o) {
   free(t);
 }
 
+/* 1 if an initialized or executing transaction needs the MDL `other`
+** (Execute and each DmaCompleted read its chain until the transaction ends). */
+static int txn_holds(const dl_object *o, const dl_object *other) {
+  const dl_wdfdma_txn *t = (const dl_wdfdma_txn *)o;
+  if (other->type != &dl_mdl_type || (t->state != DL_TXN_INITIALIZED && t->state != DL_TXN_TRANSFER))
+    return 0;
+  for (const dl_mdl *cur = t->mdl; cur; cur = dl_mdl_next(cur))
+    if (cur == (const dl_mdl *)other) return DL_HOLDS_NEEDS;
+  return 0;
+}
+
 const dl_wdf_class dl_wdftxn_class = {
-  {"WDFDMATRANSACTION", txn_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, txn_dispose
+  {"WDFDMATRANSACTION", txn_destroy, NULL, txn_holds, &dl_wdf_family}, DL_WDF_DELETABLE, NULL,
+  txn_dispose
 };
 
 /* WdfDmaTransactionCreate. */
 uint32_t dl_wdfdma_txn_create(dl_wdfdma_enabler *e, dl_wdfdma_txn **out) {
   dl_wdfdma_irql(e->m, "WdfDmaTransactionCreate", 0, DL_DISPATCH_LEVEL);
+  uint32_t st = dl_wdf_object_add_child_status(DL_WDF(e));
+  if (st) return st;
   dl_wdfdma_txn *t = calloc(1, sizeof *t);
   if (!t) return DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_wdf_object_init(DL_WDF(t), e->m, &dl_wdftxn_class, DL_WDF(e));

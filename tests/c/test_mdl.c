@@ -22,6 +22,11 @@
 #define KiB(n) ((uint64_t)(n) << 10)
 #define SPAN(va, n) ((((va) & (PS - 1)) + (n) + PS - 1) >> 12)  /* the WDK's formula */
 
+/* The region's PFNs a page, as an MDL lists them. */
+static void region_pfns(const dl_region *r, uint64_t *out, uint64_t n) {
+  for (uint64_t i = 0; i < n; i++) out[i] = dl_region_pfn(r, i);
+}
+
 static int setup(void **state) {
   dl_machine_config cfg;
   dl_machine *m = NULL;
@@ -75,7 +80,7 @@ static void test_buffer_offset_0x234_48k_spans_13_pages(void **state) {
   assert_int_equal(r->va & (PS - 1), 0x234);
   assert_int_equal(r->length, KiB(48));
   for (uint64_t i = 0; i < 13; i++)
-    assert_true(dl_physmem_is_allocated(dl_machine_physmem(m), r->pfns[i]));
+    assert_true(dl_physmem_is_allocated(dl_machine_physmem(m), dl_region_pfn(r, i)));
   assert_int_equal(dl_buffer_free(m, r), DL_OK);
 }
 
@@ -144,7 +149,7 @@ static void test_build_nonpaged_pfns_equal_region_pfns(void **state) {
   dl_region *r = buffer(m, KiB(48), 0x234, DL_REGION_NONPAGED);
   dl_mdl *mdl = mdl_of(m, r);
   assert_int_equal(dl_mdl_build_for_nonpaged_pool(mdl), DL_OK);
-  assert_memory_equal(dl_mdl_pfns(mdl), r->pfns, 13 * sizeof(uint64_t));
+  { uint64_t want[13]; region_pfns(r, want, 13); assert_memory_equal(dl_mdl_pfns(mdl), want, 13 * sizeof(uint64_t)); }
   assert_true(dl_mdl_flags(mdl) & DL_MDL_SOURCE_IS_NONPAGED_POOL);
   assert_false(dl_mdl_flags(mdl) & DL_MDL_PAGES_LOCKED);
   assert_int_equal(r->locks, 0);
@@ -159,7 +164,7 @@ static void test_build_nonpaged_over_subrange_takes_its_pages(void **state) {
   assert_int_equal(dl_mdl_build_for_nonpaged_pool(mdl), DL_OK);
   assert_int_equal(dl_mdl_page_count(mdl), SPAN(va, 2 * PS));
   for (uint64_t i = 0; i < dl_mdl_page_count(mdl); i++)
-    assert_int_equal(dl_mdl_pfns(mdl)[i], r->pfns[3 + i]);
+    assert_int_equal(dl_mdl_pfns(mdl)[i], dl_region_pfn(r, 3 + i));
 }
 
 static void test_mdl_pa_agrees_with_physical_bytes(void **state) {
@@ -197,7 +202,7 @@ static void test_build_on_paged_buffer_is_einval(void **state) {
   assert_false(dl_mdl_pages_valid(mdl));
   assert_int_equal(dl_mdl_probe_and_lock(mdl, DL_IO_READ_ACCESS), DL_OK);
   assert_true(dl_mdl_pages_valid(mdl));
-  assert_memory_equal(dl_mdl_pfns(mdl), r->pfns, 4 * sizeof(uint64_t));
+  { uint64_t want[4]; region_pfns(r, want, 4); assert_memory_equal(dl_mdl_pfns(mdl), want, 4 * sizeof(uint64_t)); }
   assert_int_equal(dl_mdl_unlock(mdl), DL_OK);
 }
 
@@ -241,7 +246,7 @@ static void test_probe_and_lock_sets_flag_and_region_lock(void **state) {
   assert_true(dl_mdl_flags(mdl) & DL_MDL_WRITE_OPERATION);
   assert_int_equal(r->locks, 1);
   assert_true(dl_mdl_pages_valid(mdl));
-  assert_memory_equal(dl_mdl_pfns(mdl), r->pfns, 13 * sizeof(uint64_t));
+  { uint64_t want[13]; region_pfns(r, want, 13); assert_memory_equal(dl_mdl_pfns(mdl), want, 13 * sizeof(uint64_t)); }
   dl_mdl *other = mdl_of(m, r);
   assert_int_equal(dl_mdl_probe_and_lock(other, DL_IO_READ_ACCESS), DL_OK);
   assert_int_equal(r->locks, 2);
@@ -255,7 +260,7 @@ static void test_buffer_free_is_ebusy_while_locked(void **state) {
   dl_region *r = buffer(m, KiB(48), 0x234, DL_REGION_PAGED);
   dl_mdl *mdl = mdl_of(m, r);
   assert_int_equal(dl_mdl_probe_and_lock(mdl, DL_IO_READ_ACCESS), DL_OK);
-  uint64_t pfn0 = r->pfns[0];
+  uint64_t pfn0 = dl_region_pfn(r, 0);
   assert_int_equal(dl_buffer_free(m, r), DL_EBUSY);
   assert_true(dl_physmem_is_allocated(dl_machine_physmem(m), pfn0));
   assert_int_equal(dl_mdl_unlock(mdl), DL_OK);
@@ -513,7 +518,7 @@ static void test_prepare_for_reuse_clears_partial(void **state) {
   /* reusable as a partial of another range */
   assert_int_equal(dl_mdl_build_partial(src, part, r->va, 2 * PS), DL_OK);
   assert_ptr_equal(dl_mdl_source(part), src);
-  assert_int_equal(dl_mdl_pfns(part)[0], r->pfns[0]);
+  assert_int_equal(dl_mdl_pfns(part)[0], dl_region_pfn(r, 0));
 }
 
 static void test_prepare_for_reuse_leaves_non_partial_alone(void **state) {

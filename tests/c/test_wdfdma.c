@@ -861,8 +861,9 @@ static void test_packet_busy_v2_queues_v3(void **state) {
     rec r1, r2;
     dl_wdfdma_txn *t1 = txn(k, e, &r1), *t2 = txn(k, e, &r2);
     dl_mdl *mdl = buffer(k, KiB(32), 0, DL_ALLOC_CONTIGUOUS);
+    dl_mdl *mdl2 = buffer(k, 4096, 0, DL_ALLOC_CONTIGUOUS);  /* one buffer mapped twice: 0x1D */
     init(t1, WR, mdl, va_of(mdl), KiB(32));
-    init(t2, WR, mdl, va_of(mdl), 4096);
+    init(t2, WR, mdl2, va_of(mdl2), 4096);
     assert_int_equal(dl_wdfdma_txn_execute(t1), DL_STATUS_SUCCESS);
     if (v == 2) {
       assert_int_equal(dl_wdfdma_txn_execute(t2), DL_STATUS_WDF_BUSY);

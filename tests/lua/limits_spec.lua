@@ -38,18 +38,18 @@ describe("limits = { ... }", function()
   it("has generous defaults, read back as m.limits", function()
     m = machine {}
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 1000000 }, m.limits)
+                      events_without_progress = 1000000, host_memory = 4 << 30 }, m.limits)
   end)
 
   it("takes each limit (0: none) and reads them back", function()
     m = machine { limits = { callback_instructions = 5, run_instructions = 0,
                              events_without_progress = 7 } }
     assert.are.same({ callback_instructions = 5, run_instructions = 0,
-                      events_without_progress = 7 }, m.limits)
+                      events_without_progress = 7, host_memory = 4 << 30 }, m.limits)
     m:close()
-    m = machine { limits = { events_without_progress = 0 } }
+    m = machine { limits = { events_without_progress = 0, host_memory = "64M" } }
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 0 }, m.limits)
+                      events_without_progress = 0, host_memory = 64 << 20 }, m.limits)
   end)
 
   it("rejects unknown keys, listing the valid ones, and bad values", function()

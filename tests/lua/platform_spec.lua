@@ -59,14 +59,15 @@ describe("swiotlb fail-fast from Lua", function()
     local m = support.machine { ram = { { 0, "256M" }, { "4G", "1G" } }, alloc = "high_first",
                                 bounce_policy = "swiotlb", swiotlb = { slots = 128 } }
     local a, _, dev = support.adapter(m, "sg32", 1024 * 1024)
-    local b, mdl = support.buffer(m, 16 * PAGE)
     local lists = {}
     dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
-    for i = 1, 4 do
+    for i = 1, 4 do  -- four buffers: one buffer mapped twice is 0xE6/0x1D
+      local b, mdl = support.buffer(m, 16 * PAGE)
       assert.are.equal(dma.STATUS_SUCCESS, a:GetScatterGatherList(dev, mdl, b.va, b.length,
         function(_, _, sg) lists[i] = sg end, nil, false))
     end
     local called = false
+    local b, mdl = support.buffer(m, PAGE)
     assert.are.equal(dma.STATUS_INSUFFICIENT_RESOURCES, a:GetScatterGatherList(dev, mdl, b.va, PAGE,
       function() called = true end, nil, false))
     assert.is_false(called)

@@ -213,7 +213,7 @@ describe("GetScatterGatherList", function()
     assert.are.equal(0, a:stats().map_registers_held)
   end)
 
-  it("drops a waiting request whose MDL the driver freed (0x0E) instead of using it", function()
+  it("refuses IoFreeMdl on the MDL of a waiting request, naming both; the list is built later", function()
     m = machine { verifier = "record", map_registers = 4 }
     local x, xnmr, xdev = adapter(m, "packet32", 12 * KiB)
     local a, _, dev = adapter(m, "packet32", 12 * KiB)
@@ -224,14 +224,22 @@ describe("GetScatterGatherList", function()
       base = bb
       return dma.DeallocateObjectKeepRegisters
     end)
-    local ran = false
+    local list
     assert.are.equal(dma.STATUS_SUCCESS,
-      a:GetScatterGatherList(dev, mdl, b.va, b.length, function() ran = true end, nil, true))
-    dma.IoFreeMdl(mdl)  -- the driver's bug: the list was not even built yet
+      a:GetScatterGatherList(dev, mdl, b.va, b.length, function(_, _, sg) list = sg end, nil, true))
+    local ok, err = pcall(dma.IoFreeMdl, mdl)  -- the driver's bug: the list is not even built yet
+    assert.is_false(ok)
+    assert.truthy(err:find(("IoFreeMdl: MDL#%d is still in use by DMA_ADAPTER#%d: a "
+      .. "GetScatterGatherList request waiting for map registers"):format(mdl.id, a.id), 1, true), err)
+    assert.truthy(err:find("nothing was freed", 1, true), err)
     x:FreeMapRegisters(base, xnmr)
-    assert.is_false(ran)
-    assert.are.same({ 0x0E }, p1s(m))
-    assert.matches("^GetScatterGatherList", m:reports()[1].message)
+    assert.is_not_nil(list)  -- built over the MDL that was kept
+    ok, err = pcall(dma.IoFreeMdl, mdl)  -- a live list refers to it still
+    assert.is_false(ok)
+    assert.truthy(err:find("PutScatterGatherList", 1, true), err)
+    a:PutScatterGatherList(list, true)
+    dma.IoFreeMdl(mdl)
+    assert.are.same({}, p1s(m))
     assert.are.equal(0, a:stats().map_registers_held)
     assert.are.same({}, m:check_leaks())
   end)

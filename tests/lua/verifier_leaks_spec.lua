@@ -26,7 +26,8 @@ describe("leak checks", function()
     local b, mdl = built(m, PAGE)
     granted(a, dev, 3, function(base) a:MapTransfer(mdl, base, b.va, PAGE, true) end, dma.KeepObject)
     a:AllocateAdapterChannel(m:device(), 1, function() return dma.DeallocateObject end)  -- queued
-    s:GetScatterGatherList(sdev, mdl, b.va, PAGE, function() end, nil, true)  -- 1 register
+    local b2, mdl2 = built(m, PAGE)  -- another buffer: one mapped twice is 0x1D
+    s:GetScatterGatherList(sdev, mdl2, b2.va, PAGE, function() end, nil, true)  -- 1 register
     granted(x, xdev, 12, function() end)                       -- 3 + 1 + 12: the pool is full
     w:AllocateAdapterChannel(wdev, 1, function() return dma.DeallocateObject end)
     assert.is_true(nmr > 0 and xnmr >= 12)

@@ -124,6 +124,31 @@ describe("KMDF object parenting", function()
     assert.has_error(function() WdfDmaTransactionCreate(e, { ParentObject = {} }) end)
   end)
 
+  it("refuses a child of an object being deleted with STATUS_DELETE_PENDING, as KMDF does", function()
+    local got = {}
+    local device, log = new_device(m, function(device, log)
+      local e = new_enabler(device, log)
+      local attributes = logged(log, "buffer")
+      local cleanup = attributes.EvtCleanupCallback
+      attributes.EvtCleanupCallback = function(o)  -- runs during m:wdf_remove_device
+        cleanup(o)
+        got.enabler = WdfDmaEnablerCreate(device, WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 4096),
+                                          WDF_NO_OBJECT_ATTRIBUTES)
+        got.queue = WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel),
+                                     WDF_NO_OBJECT_ATTRIBUTES)
+        got.transaction = WdfDmaTransactionCreate(e, WDF_NO_OBJECT_ATTRIBUTES)
+        got.buffer = WdfCommonBufferCreate(e, 4096, WDF_NO_OBJECT_ATTRIBUTES)
+      end
+      assert(WdfCommonBufferCreate(e, 4096, attributes) == STATUS_SUCCESS)
+      return STATUS_SUCCESS
+    end)
+    assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
+    assert.are.same({ enabler = STATUS_DELETE_PENDING, queue = STATUS_DELETE_PENDING,
+                      transaction = STATUS_DELETE_PENDING, buffer = STATUS_DELETE_PENDING }, got)
+    assert.are.equal("STATUS_DELETE_PENDING", dma.status_name(STATUS_DELETE_PENDING))
+    assert.are.same({ "buffer", "enabler", "device" }, log)
+  end)
+
   it("runs each cleanup once when a cleanup deletes its parent", function()
     local e
     local device, log = new_device(m, function(device, log)

@@ -184,8 +184,9 @@ describe("KMDF DMA transactions, packet profile", function()
       local t1, rec1 = new_txn(e)
       local t2, rec2 = new_txn(e)
       local b, mdl = support.buffer(m, 32 * KiB)
+      local b2, mdl2 = support.buffer(m, 4096)  -- its own buffer: one mapped twice is 0x1D
       WdfDmaTransactionInitialize(t1, rec1.program, TO_DEVICE, mdl, b.va, 32 * KiB)
-      WdfDmaTransactionInitialize(t2, rec2.program, TO_DEVICE, mdl, b.va, 4096)
+      WdfDmaTransactionInitialize(t2, rec2.program, TO_DEVICE, mdl2, b2.va, 4096)
       WdfDmaTransactionExecute(t1, nil)
       if v == 2 then
         assert.are.equal(STATUS_WDF_BUSY, WdfDmaTransactionExecute(t2, nil))
