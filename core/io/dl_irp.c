@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "io/dl_device.h"
+#include "io/dl_file.h"
+#include "io/dl_iobuf.h"
 #include "machine/dl_machine.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -21,7 +23,9 @@ static int lock_operation(uint8_t major) {
 /* Builds an IRP with its MDL probed and locked. */
 int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
                uint64_t byte_offset, dl_irp **out) {
-  if (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE && major != DL_IRP_MJ_DEVICE_CONTROL)
+  if (major > DL_IRP_MJ_MAXIMUM_FUNCTION) return DL_EINVAL;
+  if (length && major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE &&
+      major != DL_IRP_MJ_DEVICE_CONTROL)
     return DL_EINVAL;
   if (length > UINT32_MAX) return DL_EINVAL;
   dl_irp *irp = calloc(1, sizeof *irp);
@@ -40,6 +44,8 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
     dl_mdl_set_owner_ref(irp->mdl, &irp->mdl);  /* a driver that frees it is caught */
   }
   irp->major = major;
+  irp->xfer = length ? DL_XFER_DIRECT : DL_XFER_NONE;
+  irp->user_buffer = length ? va : 0;
   irp->length = (uint32_t)length;
   irp->byte_offset = byte_offset;
   dl_list_init(&irp->entry);
@@ -57,6 +63,7 @@ void dl_irp_free(dl_irp *irp) {
   dl_list_remove(&irp->entry);
   if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
   if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);  /* left to the machine */
+  dl_iobuf_release(irp);
   dl_object_unlink(DL_OBJECT(irp));
   free(irp);
 }
@@ -145,6 +152,8 @@ int dl_irp_complete(dl_irp *irp) {
   dl_stats *s = dl_trace_stats(dl_machine_trace(m));
   s->requests++;
   if ((int32_t)irp->status < 0) s->requests_failed++;  /* !NT_SUCCESS */
+  dl_iobuf_complete(irp);    /* copy-back and the system buffer */
+  dl_file_on_complete(irp);
   dl_mdl_destroy(irp->mdl);  /* unlocks first; clears irp->mdl */
   irp->mdl = NULL;
   irp->mdl_id = 0;
