@@ -24,6 +24,7 @@
 #include "io/dl_file.h"
 #include "io/dl_iobuf.h"
 #include "io/dl_mdl.h"
+#include "io/dl_symlink.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
 
@@ -370,6 +371,20 @@ static void test_cancel(void **state) {
   dl_irp_free(irp);
 }
 
+/* Symbolic links: a collision, a lookup through one, case-blind names. */
+static void test_symlinks(void **state) {
+  rig *r = *state;
+  assert_int_equal(dl_io_create_symbolic_link(r->m, "\\DosDevices\\T", "t0"), DL_OK);
+  assert_int_equal(dl_io_create_symbolic_link(r->m, "\\dosdevices\\t", "t0"), DL_EBUSY);
+  assert_ptr_equal(dl_io_find_device(r->m, "\\DOSDEVICES\\T"), r->dev);
+  assert_ptr_equal(dl_io_find_device(r->m, "T0"), r->dev);
+  assert_null(dl_io_find_device(r->m, "nothing"));
+  assert_int_equal(dl_io_delete_symbolic_link(r->m, "\\DosDevices\\T"), DL_OK);
+  assert_int_equal(dl_io_delete_symbolic_link(r->m, "\\DosDevices\\T"), DL_ERANGE);
+  assert_null(dl_io_find_device(r->m, "\\DosDevices\\T"));
+  assert_int_equal(dl_io_create_symbolic_link(r->m, "", "t0"), DL_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_method_buffered, setup, teardown),
@@ -381,6 +396,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_invalid_params, setup, teardown),
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
