@@ -334,4 +334,5 @@ void ldl_open_wdf(lua_State *L) {
   lwdf_open_device(L);
   lwdf_open_queue(L);
   lwdf_open_interrupt(L);
+  lwdf_open_io(L);
 }

@@ -25,7 +25,8 @@
 static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state);
 
 static const dl_wdf_ops wdf_ops = {on_event, lwdf_present, lwdf_isr, lwdf_dpc,
-                                   lwdf_interrupt_enable};
+                                   lwdf_interrupt_enable, lwdf_complete_irp, lwdf_request_cancel,
+                                   lwdf_canceled_on_queue, lwdf_queue_state, NULL};
 
 #define checkdevice(L, i) ((dl_wdf_device *)ldl_checkobject(L, i, LDL_WDFDEVICE, "WDFDEVICE")->obj)
 
