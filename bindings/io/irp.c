@@ -259,9 +259,13 @@ static int l_IoCallDriver(lua_State *L) {
   uint32_t status;
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  dl_io_call_driver(dev, irp, &status);
+  int rc = dl_io_call_driver(dev, irp, &status);
   release_if_done(L, h->owner, irp);
   ldl_leave(L, &c);
+  if (rc == DL_ESTATE)  /* the file rules (io/dl_file.h) */
+    return luaL_argerror(L, 2, "IRP's file is not open on this device (IRP_MJ_CREATE it there; nothing "
+                               "after IRP_MJ_CLEANUP but IRP_MJ_CLOSE)");
+  if (rc && rc != DL_EINVAL) return ldl_statuserror(L, 2, rc, NULL);
   lua_pushinteger(L, status);
   return 1;
 }

@@ -78,5 +78,14 @@ void lwdf_open_device(lua_State *L);
 void lwdf_open_queue(lua_State *L);
 void lwdf_open_interrupt(lua_State *L);
 void lwdf_open_io(lua_State *L);
+void lwdf_open_file(lua_State *L);
+
+/* wdffile.c's: the DeviceInit table at init applied to the new device d
+** (its handle at dev): I/O type, exclusivity, file callbacks. */
+void lwdf_apply_init(lua_State *L, int init, int dev, dl_wdf_device *d);
+/* The framework's create/cleanup/close for lwdf_dispatch (FDO at 1, Irp at 2). */
+int lwdf_file_dispatch(lua_State *L, lmachine *lm, dl_wdf_device *d, dl_irp *irp);
+/* The file callbacks for the engine. */
+int lwdf_file_event(void *ctx, dl_wdf_device *d, int which, dl_wdf_request *r, void *file);
 
 #endif

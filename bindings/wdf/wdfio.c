@@ -14,11 +14,11 @@
 #include "base/dl_status.h"
 #include "io/dl_driver.h"
 #include "io/dl_iobuf.h"
+#include "wdf/dl_wdffile.h"
 #include "wdf/dl_wdfio.h"
 #include "lwdf.h"
 
 #define IOCOMPLETE_KEY "dma.wdf.IoCompleteRequest"
-#define LDL_FILE "FILE_OBJECT"
 
 #define checkqueue(L, i) ((dl_wdf_queue *)ldl_checkobject(L, i, LDL_WDFQUEUE, "WDFQUEUE")->obj)
 
@@ -110,14 +110,14 @@ static int l_WdfIoQueueRetrieveNextRequest(lua_State *L) {
 }
 
 /* WdfIoQueueRetrieveRequestByFileObject(Queue, FileObject) -> status,
-** Request: the first request on that file (a FILE_OBJECT, irp.FileObject). */
+** Request: the first request on that file (a WDFFILEOBJECT). */
 static int l_WdfIoQueueRetrieveRequestByFileObject(lua_State *L) {
   dl_wdf_queue *q = checkqueue(L, 1);
-  lobject *f = ldl_checkobject(L, 2, LDL_FILE, "FILE_OBJECT");
-  ldl_checkowner(L, 2, owner(L, 1), "FILE_OBJECT");
+  lobject *f = ldl_checkobject(L, 2, "WDFFILEOBJECT", "WDFFILEOBJECT");
+  ldl_checkowner(L, 2, owner(L, 1), "WDFFILEOBJECT");
   dl_wdf_request *r = NULL;
   uint32_t st;
-  ENGINE(L, owner(L, 1), st = dl_wdf_queue_retrieve(q, f->obj, &r));
+  ENGINE(L, owner(L, 1), st = dl_wdf_queue_retrieve(q, ((dl_wdf_file *)f->obj)->file, &r));
   return push_retrieved(L, st, r);
 }
 
@@ -128,9 +128,10 @@ static void keep_callback(lua_State *L, int qarg, int arg, const char *key) {
   lwdf_pushstate(L, checkqueue(L, qarg));
   lua_pushvalue(L, arg);
   lua_setfield(L, -2, key);
+  lua_pushfstring(L, "%sContext", key);
   lua_pushvalue(L, arg + 1);
-  lua_setfield(L, -2, lua_pushfstring(L, "%sContext", key));
-  lua_pop(L, 2);
+  lua_settable(L, -3);
+  lua_pop(L, 1);
 }
 
 /* WdfIoQueueReadyNotify(Queue, QueueReady, Context) -> status: on a manual
@@ -311,10 +312,11 @@ static int l_WdfRequestGetStatus(lua_State *L) {
   return 1;
 }
 
-/* WdfRequestGetFileObject(Request) -> the FILE_OBJECT the request is on, or nil. */
+/* WdfRequestGetFileObject(Request) -> the WDFFILEOBJECT of the file the
+** request was sent on, or nil. */
 static int l_WdfRequestGetFileObject(lua_State *L) {
   dl_wdf_request *r = lwdf_checkrequest(L, 1);
-  ldl_pushobject(L, LDL_FILE, (dl_object *)dl_wdf_request_irp(r)->file);
+  lwdf_pushhandle(L, dl_wdf_file_of(dl_wdf_request_irp(r)->file));
   return 1;
 }
 

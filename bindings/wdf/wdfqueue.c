@@ -212,6 +212,9 @@ int lwdf_dispatch(lua_State *L) {
   if (lua_getfield(L, 3, "wdfdevice") != LUA_TUSERDATA)
     return luaL_error(L, "the framework's dispatch routine got a DEVICE_OBJECT of no WDFDEVICE");
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, 4))->obj;        /* NULL: deleted */
+  uint8_t major = dl_irp_major(irp);
+  if (major == DL_IRP_MJ_CREATE || major == DL_IRP_MJ_CLEANUP || major == DL_IRP_MJ_CLOSE)
+    return lwdf_file_dispatch(L, lm, d, irp);  /* wdffile.c */
   dl_wdf_request *r = NULL;
   ldl_call c;
   ldl_enter(L, lm, &c);

@@ -15,6 +15,7 @@ typedef struct dl_symlink {
   DL_OBJECT_FIELDS
   char link[DL_NAME_MAX + 1];
   char target[DL_NAME_MAX + 1];
+  dl_device *dev;        /* a link to a device object itself, or NULL */
 } dl_symlink;
 
 static void destroy(dl_object *o) {
@@ -54,6 +55,13 @@ int dl_io_create_symbolic_link(dl_machine *m, const char *link, const char *targ
   return DL_OK;
 }
 
+/* A link to a device object. */
+int dl_io_create_symbolic_link_to(dl_machine *m, const char *link, dl_device *dev) {
+  int rc = dl_io_create_symbolic_link(m, link, dev->name);
+  if (rc == DL_OK) find_link(m, link)->dev = dev;
+  return rc;
+}
+
 /* IoDeleteSymbolicLink. */
 int dl_io_delete_symbolic_link(dl_machine *m, const char *link) {
   dl_symlink *s = find_link(m, link);
@@ -65,6 +73,7 @@ int dl_io_delete_symbolic_link(dl_machine *m, const char *link) {
 /* The device named name, through one link at most. */
 dl_device *dl_io_find_device(dl_machine *m, const char *name) {
   dl_symlink *s = find_link(m, name);
+  if (s && s->dev) return s->dev;
   if (s) name = s->target;
   for (dl_object *o = next_of(m, NULL, &dl_device_type); o; o = next_of(m, o, &dl_device_type))
     if (strcasecmp(((dl_device *)o)->name, name) == 0) return (dl_device *)o;

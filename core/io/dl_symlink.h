@@ -20,6 +20,10 @@ extern const dl_object_type dl_symlink_type;
 ** (STATUS_OBJECT_NAME_COLLISION), DL_EINVAL for an empty or too long name. */
 int dl_io_create_symbolic_link(dl_machine *m, const char *link, const char *target);
 
+/* The same for a device object itself (WdfDeviceCreateSymbolicLink: the
+** framework names its own device object, whose name may be shared). */
+int dl_io_create_symbolic_link_to(dl_machine *m, const char *link, dl_device *dev);
+
 /* IoDeleteSymbolicLink: DL_ERANGE if there is no such link
 ** (STATUS_OBJECT_NAME_NOT_FOUND). */
 int dl_io_delete_symbolic_link(dl_machine *m, const char *link);

@@ -159,6 +159,8 @@ struct dl_wdf_device {
   dl_link queues, interrupts;
   dl_wdf_queue *default_queue;
   dl_wdf_queue *dispatching[DL_WDF_MAJOR_COUNT];  /* WdfDeviceConfigureRequestDispatching */
+  uint32_t file_events;        /* bit (1 << DL_WDF_FILE_*): EvtDeviceFileCreate... (dl_wdffile.h) */
+  dl_wdf_queue *create_queue;  /* the framework's own queue for create requests */
 };
 
 struct dl_wdf_queue {

@@ -229,6 +229,19 @@ wdf("wdfdevice", "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, PnpPowerEve
     "EvtDevicePrepareHardware, EvtDeviceD0Entry... for the device")
 wdf("wdfdevice", "WdfDeviceCreate(DeviceInit, DeviceAttributes)", "NTSTATUS, WDFDEVICE", PASSIVE,
     "the framework device")
+wdf("wdfdevice", "WdfDeviceInitSetIoType(DeviceInit, IoType)", "nothing", PASSIVE,
+    "how reads and writes reach the driver: WdfDeviceIoBuffered, WdfDeviceIoDirect, WdfDeviceIoNeither")
+wdf("wdfdevice", "WdfDeviceInitSetExclusive(DeviceInit, IsExclusive)", "nothing", PASSIVE,
+    "one open file at a time (a second create gets STATUS_ACCESS_DENIED)")
+wdf("wdfdevice", "WdfDeviceInitSetFileObjectConfig(DeviceInit, FileObjectConfig, FileObjectAttributes)", "nothing",
+    PASSIVE, "EvtDeviceFileCreate, EvtFileCleanup, EvtFileClose for the device's files")
+wdf("wdfdevice", "WDF_FILEOBJECT_CONFIG_INIT(EvtDeviceFileCreate, EvtFileClose, EvtFileCleanup)",
+    "WDF_FILEOBJECT_CONFIG", ANY, "a file object configuration")
+wdf("wdfdevice", "WdfDeviceCreateSymbolicLink(Device, SymbolicLinkName)", "NTSTATUS", PASSIVE,
+    "a name for the device (m:find_device finds it)")
+wdf("wdffileobject", "WdfFileObjectWdmGetFileObject(FileObject)", "FILE_OBJECT", LE_DISPATCH,
+    "the WDM file object")
+wdf("wdffileobject", "WdfFileObjectGetDevice(FileObject)", "WDFDEVICE", LE_DISPATCH, "the file's device")
 wdf("wdfdevice", "WdfDeviceGetDriver(Device)", "WDFDRIVER", LE_DISPATCH, "the device's driver")
 wdf("wdfdevice", "WdfDeviceWdmGetDeviceObject(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's FDO")
 wdf("wdfdevice", "WdfDeviceWdmGetPhysicalDevice(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's PDO")
@@ -521,6 +534,8 @@ class("device model", "a device on the machine's bus: the built-in bus master or
       README .. "time-interrupts-and-devices")
 class("WDFDRIVER", "a framework driver", DDI .. "wdfdriver/nf-wdfdriver-wdfdrivercreate")
 class("WDFDEVICE", "a framework device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
+class("WDFFILEOBJECT", "a framework file object (one per IRP_MJ_CREATE on a framework device)",
+      DDI .. "wdffileobject/nf-wdffileobject-wdffileobjectwdmgetfileobject")
 class("WDFDEVICE_INIT", "what EvtDriverDeviceAdd gets to build the device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
 class("WDFCMRESLIST", "a device's hardware resources", DDI .. "wdfresource/nf-wdfresource-wdfcmresourcelistgetcount")
 class("WDFQUEUE", "a framework I/O queue", DDI .. "wdfio/nf-wdfio-wdfioqueuecreate")
