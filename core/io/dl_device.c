@@ -8,7 +8,6 @@
 
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
-#include "io/dl_iobuf.h"
 
 static void destroy(dl_object *o) { dl_device_free((dl_device *)o); }
 

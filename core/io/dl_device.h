@@ -17,6 +17,9 @@
 typedef struct dl_machine dl_machine;
 typedef struct dl_driver dl_driver;
 
+/* DEVICE_OBJECT Flags the I/O manager reads (wdm.h values). */
+enum { DL_DO_BUFFERED_IO = 0x4, DL_DO_EXCLUSIVE = 0x8, DL_DO_DIRECT_IO = 0x10 };
+
 typedef struct dl_device {
   DL_OBJECT_FIELDS
   char name[48];

@@ -8,7 +8,6 @@
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "io/dl_device.h"
-#include "io/dl_iobuf.h"
 
 static void destroy(dl_object *o) { dl_file_free((dl_file *)o); }
 

@@ -6,7 +6,7 @@
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "io/dl_device.h"
-#include "io/dl_driver.h"
+#include "io/dl_file.h"
 #include "io/dl_mdl.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -76,6 +76,16 @@ static int valid(const dl_irp_params *p) {
   }
 }
 
+/* The IRP's io_done hook: completion's and freeing's part. */
+static void io_done(dl_irp *irp, int completed) {
+  if (completed) {
+    dl_iobuf_complete(irp);
+    dl_file_on_complete(irp);
+  } else {
+    dl_iobuf_release(irp);
+  }
+}
+
 /* Builds an IRP as the I/O manager does. */
 int dl_iobuf_irp_new(dl_machine *m, const dl_irp_params *p, dl_irp **out) {
   if (!valid(p)) return DL_EINVAL;
@@ -86,6 +96,7 @@ int dl_iobuf_irp_new(dl_machine *m, const dl_irp_params *p, dl_irp **out) {
   int rc = dl_irp_new(m, p->major, rw ? va : 0, rw ? len : 0, p->byte_offset, &irp);
   if (rc) return rc;
   irp->file = p->file;
+  irp->io_done = io_done;
   irp->in_va = p->major == DL_IRP_MJ_READ ? 0 : p->in_va;
   irp->out_va = p->major == DL_IRP_MJ_WRITE ? 0 : p->out_va;
   if (!rw && p->major != DL_IRP_MJ_CREATE && p->major != DL_IRP_MJ_CLOSE &&
@@ -139,7 +150,8 @@ void dl_iobuf_complete(dl_irp *irp) {
   uint64_t n = irp->information;
   if (copies_back(irp) && n > irp->length) {
     unsigned long long id = (unsigned long long)irp->id;
-    dl_verify_fail(irp->m, DL_BUGCHECK_IOMANAGER, DL_IOV_MISC, id, n, irp->length,
+    dl_verify_fail(irp->m, DL_BUGCHECK_IOMANAGER, 0 /* the lab's rule: no documented P1 */, id, n,
+                   irp->length,
                    "IoCompleteRequest: IoStatus.Information of IRP#%llu is %llu, beyond its "
                    "%u-byte output buffer: the I/O manager would copy past it", id,
                    (unsigned long long)n, (unsigned)irp->length);

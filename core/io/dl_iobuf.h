@@ -28,13 +28,8 @@
 
 #include <stdint.h>
 
+#include "io/dl_device.h"
 #include "io/dl_irp.h"
-
-/* DEVICE_OBJECT Flags the I/O manager reads (wdm.h values). */
-enum { DL_DO_BUFFERED_IO = 0x4, DL_DO_EXCLUSIVE = 0x8, DL_DO_DIRECT_IO = 0x10 };
-
-/* How an IRP's buffers reach the driver. */
-enum { DL_XFER_NONE, DL_XFER_BUFFERED, DL_XFER_DIRECT, DL_XFER_NEITHER };
 
 /* What the originator asks for (NtCreateFile, NtReadFile, NtWriteFile,
 ** NtDeviceIoControlFile...): a read's buffer is the output, a write's the
@@ -67,6 +62,9 @@ void dl_iobuf_complete(dl_irp *irp);
 
 /* Frees the system buffer of an IRP freed without completion. */
 void dl_iobuf_release(dl_irp *irp);
+
+/* (dl_irp.c calls both through the IRP's io_done hook, which
+** dl_iobuf_irp_new sets, so that dl_irp needs no include of this file.) */
 
 /* Accessors: Parameters.DeviceIoControl.InputBufferLength and
 ** OutputBufferLength, AssociatedIrp.SystemBuffer, UserBuffer,

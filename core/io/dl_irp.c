@@ -7,8 +7,6 @@
 #include <stdlib.h>
 
 #include "io/dl_device.h"
-#include "io/dl_file.h"
-#include "io/dl_iobuf.h"
 #include "machine/dl_machine.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
@@ -63,7 +61,7 @@ void dl_irp_free(dl_irp *irp) {
   dl_list_remove(&irp->entry);
   if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
   if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);  /* left to the machine */
-  dl_iobuf_release(irp);
+  if (irp->io_done) irp->io_done(irp, 0);  /* the system buffer */
   dl_object_unlink(DL_OBJECT(irp));
   free(irp);
 }
@@ -152,8 +150,7 @@ int dl_irp_complete(dl_irp *irp) {
   dl_stats *s = dl_trace_stats(dl_machine_trace(m));
   s->requests++;
   if ((int32_t)irp->status < 0) s->requests_failed++;  /* !NT_SUCCESS */
-  dl_iobuf_complete(irp);    /* copy-back and the system buffer */
-  dl_file_on_complete(irp);
+  if (irp->io_done) irp->io_done(irp, 1);  /* copy-back, the system buffer, the file */
   dl_mdl_destroy(irp->mdl);  /* unlocks first; clears irp->mdl */
   irp->mdl = NULL;
   irp->mdl_id = 0;

@@ -36,6 +36,9 @@ typedef void (*dl_irp_completion_fn)(void *ctx, dl_irp *irp);
 typedef void (*dl_irp_cancel_fn)(void *ctx, dl_irp *irp);
 
 typedef struct dl_file dl_file;
+
+/* How an IRP's buffers reach the driver (dl_iobuf.h). */
+enum { DL_XFER_NONE, DL_XFER_BUFFERED, DL_XFER_DIRECT, DL_XFER_NEITHER };
 struct dl_region;
 
 /* The struct is public to core/ only (the I/O manager in dl_driver.c, the
@@ -71,6 +74,9 @@ struct dl_irp {
   int cancel;              /* Cancel: IoCancelIrp was called */
   dl_irp_cancel_fn cancel_routine;  /* CancelRoutine (IoSetCancelRoutine) */
   void *cancel_ctx;
+  /* The I/O manager's part of completion (completed 1: copy-back, the file's
+  ** state) and of freeing (completed 0): set by dl_iobuf_irp_new. */
+  void (*io_done)(dl_irp *irp, int completed);
 };
 
 /* The IRP type. */

@@ -443,7 +443,8 @@ describe("m:irp", function()
     assert.has_error(function() m:irp { major = dma.IRP_MJ_WRITE } end,
       "bad argument #1 to 'irp' (a read or write needs a buffer (field 'buffer'))")
     assert.has_error(function() m:irp { major = 99, buffer = b } end,
-      "bad argument #1 to 'irp' (major must be IRP_MJ_CREATE, IRP_MJ_CLOSE, IRP_MJ_CLEANUP, IRP_MJ_READ, IRP_MJ_WRITE, IRP_MJ_DEVICE_CONTROL or IRP_MJ_INTERNAL_DEVICE_CONTROL)")
+      "bad argument #1 to 'irp' (major must be IRP_MJ_CREATE, IRP_MJ_CLOSE, IRP_MJ_CLEANUP, IRP_MJ_READ, "
+        .. "IRP_MJ_WRITE, IRP_MJ_DEVICE_CONTROL or IRP_MJ_INTERNAL_DEVICE_CONTROL)")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, ioctl = 1 } end,
       "bad argument #1 to 'irp' (ioctl is for IRP_MJ_DEVICE_CONTROL)")
     local irp = m:irp { major = dma.IRP_MJ_READ, buffer = b }

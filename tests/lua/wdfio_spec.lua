@@ -68,7 +68,8 @@ describe("the I/O manager's buffer methods (WDM)", function()
     local input, output = m:buffer(5), m:buffer(16)
     input:write(0, "hello")
     output:fill(0x2E)
-    local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, ioctl = IOCTL_ECHO, input = input, buffer = output }
+    local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, ioctl = IOCTL_ECHO, input = input,
+                        buffer = output }
     assert.is_nil(irp:result())
     assert.are.equal(STATUS_SUCCESS, IoCallDriver(dev, irp))
     assert.are.same({ 5, 16, nil }, { seen.stack[1], seen.stack[2], seen.stack[3] })
@@ -78,7 +79,7 @@ describe("the I/O manager's buffer methods (WDM)", function()
     assert.are.equal("hello", input:read())  -- the input buffer is not written
   end)
 
-  it("locks an OUT_DIRECT output buffer in MdlAddress and hands METHOD_NEITHER the caller's addresses", function()
+  it("locks an OUT_DIRECT output in MdlAddress and hands METHOD_NEITHER the caller's addresses", function()
     local output = m:buffer(8)
     local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, ioctl = IOCTL_FILL, buffer = output }
     IoCallDriver(dev, irp)
@@ -89,7 +90,7 @@ describe("the I/O manager's buffer methods (WDM)", function()
     assert.are.same({ input.va, output.va }, seen.raw)
   end)
 
-  it("opens files with IRP_MJ_CREATE, refuses a second open of an exclusive device, finds it by link", function()
+  it("opens files, refuses a second open of an exclusive device, finds a device by link", function()
     local c1 = m:irp { major = IRP_MJ_CREATE }
     assert.are.equal(STATUS_SUCCESS, IoCallDriver(dev, c1))
     local file = c1.FileObject
@@ -106,7 +107,8 @@ describe("the I/O manager's buffer methods (WDM)", function()
     assert.are.equal("closed", file.state)
     assert.has_error(function() IoCallDriver(dev, m:irp { major = IRP_MJ_CLOSE, file = file }) end)
     assert.are.equal(STATUS_SUCCESS, IoCreateSymbolicLink("\\DosDevices\\Echo", "\\Device\\Echo0"))
-    assert.are.equal(STATUS_OBJECT_NAME_COLLISION, IoCreateSymbolicLink("\\DosDevices\\Echo", "\\Device\\Echo0"))
+    assert.are.equal(STATUS_OBJECT_NAME_COLLISION,
+                     IoCreateSymbolicLink("\\DosDevices\\Echo", "\\Device\\Echo0"))
     assert.are.equal(dev, m:find_device("\\DosDevices\\Echo"))
     assert.are.equal(STATUS_SUCCESS, IoDeleteSymbolicLink("\\DosDevices\\Echo"))
     assert.are.equal(STATUS_OBJECT_NAME_NOT_FOUND, IoDeleteSymbolicLink("\\DosDevices\\Echo"))
@@ -133,7 +135,7 @@ describe("the I/O manager's buffer methods (WDM)", function()
 
   it("cancels an IRP through its cancel routine at DISPATCH_LEVEL", function()
     local pending
-    drv.MajorFunction[IRP_MJ_READ] = function(device, irp)
+    drv.MajorFunction[IRP_MJ_READ] = function(_, irp)
       IoMarkIrpPending(irp)
       IoSetCancelRoutine(irp, function(d, i)
         seen.cancel = { d, i, KeGetCurrentIrql(), i.Cancel }
@@ -166,7 +168,7 @@ describe("the framework's I/O (KMDF)", function()
   local function new_driver(opts)
     opts = opts or {}
     local rec = { log = {} }
-    local function EvtIoRead(Queue, Request)
+    local function EvtIoRead(_, Request)
       if opts.cancelable then
         WdfRequestMarkCancelable(Request, function(r)
           rec.log[#rec.log + 1] = "cancel"
@@ -178,7 +180,7 @@ describe("the framework's I/O (KMDF)", function()
       local status = WdfRequestForwardToIoQueue(Request, rec.manual)
       rec.log[#rec.log + 1] = "forward:" .. status
     end
-    local function EvtIoDeviceControl(Queue, Request, OutputBufferLength, InputBufferLength, IoControlCode)
+    local function EvtIoDeviceControl(_, Request)
       local status, inbuf, inlen = WdfRequestRetrieveInputBuffer(Request, 4)
       if status ~= STATUS_SUCCESS then
         WdfRequestComplete(Request, status)
@@ -195,10 +197,10 @@ describe("the framework's I/O (KMDF)", function()
       end
       WdfRequestCompleteWithInformation(Request, status, 0)
     end
-    local function EvtDriverDeviceAdd(Driver, DeviceInit)
+    local function EvtDriverDeviceAdd(_, DeviceInit)
       WdfDeviceInitSetIoType(DeviceInit, WdfDeviceIoBuffered)
       WdfDeviceInitSetFileObjectConfig(DeviceInit, WDF_FILEOBJECT_CONFIG_INIT(
-        function(Device, Request, FileObject)
+        function(_, Request, FileObject)
           rec.log[#rec.log + 1] = "create"
           rec.file = FileObject
           WdfRequestComplete(Request, STATUS_SUCCESS)
@@ -215,8 +217,8 @@ describe("the framework's I/O (KMDF)", function()
       if not NT_SUCCESS(status) then return status end
       status, rec.manual = WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual),
                                             WDF_NO_OBJECT_ATTRIBUTES)
-      status = WdfDeviceCreateSymbolicLink(device, "\\DosDevices\\Park")
-      return status
+      if not NT_SUCCESS(status) then return status end
+      return WdfDeviceCreateSymbolicLink(device, "\\DosDevices\\Park")
     end
     local status, driver = WdfDriverCreate(nil, "\\Registry\\park", WDF_NO_OBJECT_ATTRIBUTES,
                                            WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd))
