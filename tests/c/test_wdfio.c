@@ -23,6 +23,7 @@
 #include "io/dl_mdl.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
+#include "wdf/dl_wdffile.h"
 #include "wdf/dl_wdfio.h"
 
 typedef struct rig {
@@ -34,6 +35,9 @@ typedef struct rig {
   uint8_t cancel_irql;
   dl_wdf_request *last;
   int complete_in_cancel;   /* EvtRequestCancel / EvtIoCanceledOnQueue complete the request */
+  int file_calls[4];        /* by DL_WDF_FILE_* */
+  void *file_seen;
+  dl_wdf_request *create_req;
 } rig;
 
 static void on_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
@@ -78,8 +82,17 @@ static void queue_state(void *ctx, dl_wdf_queue *q, int which) {
   t->states[t->nstates++] = which;
 }
 
+static int file_event(void *ctx, dl_wdf_device *d, int which, dl_wdf_request *r, void *file) {
+  (void)d;
+  rig *t = ctx;
+  t->file_calls[which]++;
+  t->file_seen = file;
+  if (which == DL_WDF_FILE_CREATE) t->create_req = r;
+  return 1;
+}
+
 static const dl_wdf_ops ops = {NULL, on_present, NULL, NULL, NULL, complete_irp, request_cancel,
-                               canceled_on_queue, queue_state, NULL};
+                               canceled_on_queue, queue_state, file_event};
 
 static int setup(void **state) {
   static rig t;
@@ -119,7 +132,8 @@ static dl_irp *irp_of(rig *t, uint8_t major, uint32_t method, uint64_t in, uint6
   if (out) p.out_va = t->out->va, p.out_length = out;
   dl_irp *irp;
   assert_int_equal(dl_iobuf_irp_new(t->m, &p, &irp), DL_OK);
-  assert_int_equal(dl_irp_send(irp, t->d->fdo), DL_OK);
+  assert_int_equal(dl_irp_send(irp, t->d->fdo), DL_OK);  /* IoCallDriver's part */
+  dl_file_on_send(irp, t->d->fdo);
   return irp;
 }
 
@@ -394,6 +408,46 @@ static void test_buffers(void **state) {
   driver_complete(r, 0, 16);
 }
 
+/* Creates get a WDFFILEOBJECT; EvtDeviceFileCreate gets the create as a
+** request; cleanup and close call theirs, close deletes the WDFFILEOBJECT. */
+static void test_files(void **state) {
+  rig *t = *state;
+  dl_file *f;
+  dl_file_new(t->m, &f);
+  dl_wdf_request *r;
+  dl_irp *c = irp_of(t, DL_IRP_MJ_CREATE, 0, 0, 0, f);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, c, &r), DL_STATUS_SUCCESS);  /* no callback */
+  dl_wdf_file *wf = dl_wdf_file_of(f);
+  assert_non_null(wf);
+  assert_ptr_equal(wf->file, f);
+  assert_int_equal(t->file_calls[DL_WDF_FILE_CREATE], 0);
+  dl_wdf_device_set_file_events(t->d, 1u << DL_WDF_FILE_CREATE | 1u << DL_WDF_FILE_CLEANUP |
+                                      1u << DL_WDF_FILE_CLOSE);
+  dl_file *g;
+  dl_file_new(t->m, &g);
+  dl_irp *c2 = irp_of(t, DL_IRP_MJ_CREATE, 0, 0, 0, g);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, c2, &r), DL_STATUS_PENDING);
+  assert_int_equal(t->file_calls[DL_WDF_FILE_CREATE], 1);
+  assert_ptr_equal(t->create_req, r);
+  assert_ptr_equal(t->file_seen, dl_wdf_file_of(g));
+  assert_true(dl_irp_pending(c2));
+  driver_complete(r, DL_STATUS_SUCCESS, 0);
+  assert_int_equal(dl_file_get_state(g), DL_FILE_OPEN);
+  dl_irp *cl = irp_of(t, DL_IRP_MJ_CLEANUP, 0, 0, 0, g);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, cl, &r), DL_STATUS_SUCCESS);
+  assert_int_equal(t->file_calls[DL_WDF_FILE_CLEANUP], 1);
+  uint64_t id = DL_OBJECT(dl_wdf_file_of(g))->id;
+  dl_irp *cs = irp_of(t, DL_IRP_MJ_CLOSE, 0, 0, 0, g);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, cs, &r), DL_STATUS_SUCCESS);
+  assert_int_equal(t->file_calls[DL_WDF_FILE_CLOSE], 1);
+  assert_null(dl_wdf_file_of(g));
+  assert_null(dl_machine_find(t->m, id));
+  dl_wdf_device_remove(t->d);
+  dl_irp *late = irp_of(t, DL_IRP_MJ_CREATE, 0, 0, 0, NULL);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, late, &r), DL_STATUS_INVALID_DEVICE_STATE);
+  dl_irp_free(c), dl_irp_free(c2), dl_irp_free(cl), dl_irp_free(cs), dl_irp_free(late);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_manual_retrieve, setup, teardown),
@@ -405,6 +459,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_ready_notify, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_files, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
