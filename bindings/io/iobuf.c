@@ -101,7 +101,7 @@ static void push_va(lua_State *L, uint64_t va) {
   else lua_pushnil(L);
 }
 
-/* AssociatedIrp, UserBuffer, FileObject, Cancel; nil for another key. */
+/* AssociatedIrp, UserBuffer, FileObject, Cancel, CancelIrql; nil for another key. */
 void lio_pushfield(lua_State *L, int arg, dl_irp *irp, const char *key) {
   (void)arg;
   if (strcmp(key, "AssociatedIrp") == 0) {
@@ -114,6 +114,8 @@ void lio_pushfield(lua_State *L, int arg, dl_irp *irp, const char *key) {
     ldl_pushobject(L, LDL_FILE, (dl_object *)irp->file);
   } else if (strcmp(key, "Cancel") == 0) {
     lua_pushboolean(L, dl_irp_cancelled(irp));
+  } else if (strcmp(key, "CancelIrql") == 0) {
+    lua_pushinteger(L, irp->cancel_irql);
   } else {
     lua_pushnil(L);
   }
@@ -243,8 +245,9 @@ static void on_cancel(void *ctx, dl_irp *irp) {
 }
 
 /* IoSetCancelRoutine(Irp, CancelRoutine) -> the previous routine or nil:
-** CancelRoutine(DeviceObject, Irp) runs at DISPATCH_LEVEL when the IRP is
-** cancelled (IoCancelIrp) while set; nil clears it. */
+** CancelRoutine(DeviceObject, Irp) runs at DISPATCH_LEVEL holding the
+** cancel spin lock (it calls IoReleaseCancelSpinLock(Irp.CancelIrql)) when
+** the IRP is cancelled (IoCancelIrp) while set; nil clears it. */
 static int l_IoSetCancelRoutine(lua_State *L) {
   dl_irp *irp = ldl_checkobject(L, 1, LDL_IRP, "IRP")->obj;
   luaL_argcheck(L, lua_isnoneornil(L, 2) || lua_isfunction(L, 2), 2, "a function or nil expected");
@@ -259,6 +262,30 @@ static int l_IoSetCancelRoutine(lua_State *L) {
   lua_setfield(L, 3, "CancelRoutine");
   dl_io_set_cancel_routine(irp, lua_isnil(L, 2) ? NULL : on_cancel, NULL);
   return 1;
+}
+
+/* IoAcquireCancelSpinLock() -> Irql: raises to DISPATCH_LEVEL (on the current machine). */
+static int l_IoAcquireCancelSpinLock(lua_State *L) {
+  lmachine *lm = ldl_current(L, "IoAcquireCancelSpinLock");
+  uint8_t irql;
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  dl_io_acquire_cancel_spin_lock(lm->m, &irql);
+  ldl_leave(L, &c);
+  lua_pushinteger(L, irql);
+  return 1;
+}
+
+/* IoReleaseCancelSpinLock(Irql): lowers to Irql (a cancel routine passes Irp.CancelIrql). */
+static int l_IoReleaseCancelSpinLock(lua_State *L) {
+  lua_Integer irql = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, irql >= 0 && irql <= DL_HIGH_LEVEL, 1, "an IRQL expected");
+  lmachine *lm = ldl_current(L, "IoReleaseCancelSpinLock");
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  dl_io_release_cancel_spin_lock(lm->m, (uint8_t)irql);
+  ldl_leave(L, &c);
+  return 0;
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -336,6 +363,8 @@ static const luaL_Reg file_meta[] = {
 static const luaL_Reg functions[] = {
   {"IoCancelIrp", l_IoCancelIrp},
   {"IoSetCancelRoutine", l_IoSetCancelRoutine},
+  {"IoAcquireCancelSpinLock", l_IoAcquireCancelSpinLock},
+  {"IoReleaseCancelSpinLock", l_IoReleaseCancelSpinLock},
   {"RtlInitUnicodeString", l_RtlInitUnicodeString},
   {"IoCreateSymbolicLink", l_IoCreateSymbolicLink},
   {"IoDeleteSymbolicLink", l_IoDeleteSymbolicLink},

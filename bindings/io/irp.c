@@ -553,7 +553,7 @@ void ldl_open_irp(lua_State *L) {
   static const char *const fields[] = {"MdlAddress", "IoStatus", "PendingReturned", "Cancel", "id", "major",
                                        "length", "device_offset", "done", "sent_at", "completed_at",
                                        "device", "machine", "AssociatedIrp", "UserBuffer",
-                                       "FileObject", NULL};
+                                       "FileObject", "CancelIrql", NULL};
   static const char *const ios_fields[] = {"Status", "Information", NULL};
   ldl_setfields(L, LDL_IRP, fields);
   ldl_setfields(L, LDL_IOSTATUS, ios_fields);

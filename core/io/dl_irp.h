@@ -73,6 +73,7 @@ struct dl_irp {
   dl_file *file;           /* FileObject, or NULL */
   int cancel;              /* Cancel: IoCancelIrp was called */
   dl_irp_cancel_fn cancel_routine;  /* CancelRoutine (IoSetCancelRoutine) */
+  uint8_t cancel_irql;     /* CancelIrql: the IRQL IoCancelIrp was called at */
   void *cancel_ctx;
   /* The I/O manager's part of completion (completed 1: copy-back, the file's
   ** state) and of freeing (completed 0): set by dl_iobuf_irp_new. */

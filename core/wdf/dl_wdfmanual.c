@@ -134,8 +134,8 @@ void dl_wdf_request_fail(dl_wdf_request *r, uint32_t status) {
 
 /* IoCancelIrp on a request waiting in its queue. */
 static void on_queue_cancel(void *ctx, dl_irp *irp) {
-  (void)irp;
   dl_wdf_request *r = ctx;
+  if (irp && dl_io_cancel_spin_lock_held(r->m)) dl_io_release_cancel_spin_lock(r->m, irp->cancel_irql);
   dl_wdf_queue *q = r->q;
   const dl_wdf_ops *ops = q->d->ops;
   if (q->has_canceled_on_queue && ops && ops->canceled_on_queue) {

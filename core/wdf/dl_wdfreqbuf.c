@@ -133,8 +133,8 @@ uint32_t dl_wdf_request_mdl(dl_wdf_request *r, int output, dl_mdl **out) {
 
 /* IoCancelIrp on a request the driver marked cancelable: EvtRequestCancel. */
 static void on_request_cancel(void *ctx, dl_irp *irp) {
-  (void)irp;
   dl_wdf_request *r = ctx;
+  if (irp && dl_io_cancel_spin_lock_held(r->m)) dl_io_release_cancel_spin_lock(r->m, irp->cancel_irql);
   r->cancelable = 0;
   r->cancel_called = 1;
   const dl_wdf_ops *ops = r->q->d->ops;

@@ -201,7 +201,10 @@ wdk(G, "wdm", "IoCompleteRequest(Irp, PriorityBoost)", "nothing", LE_DISPATCH, "
 wdk(G, "wdm", "IoCancelIrp(Irp)", "BOOLEAN", LE_DISPATCH,
     "sets Irp.Cancel and runs its cancel routine at DISPATCH_LEVEL (TRUE if it had one)")
 wdk(G, "wdm", "IoSetCancelRoutine(Irp, CancelRoutine)", "the previous routine or nil", LE_DISPATCH,
-    "CancelRoutine(DeviceObject, Irp) runs when the IRP is cancelled")
+    "CancelRoutine(DeviceObject, Irp) runs when the IRP is cancelled, holding the cancel spin lock")
+wdk(G, "wdm", "IoAcquireCancelSpinLock()", "Irql", LE_DISPATCH, "takes the cancel spin lock (DISPATCH_LEVEL)")
+wdk(G, "wdm", "IoReleaseCancelSpinLock(Irql)", "nothing", DISPATCH,
+    "releases it (a cancel routine passes Irp.CancelIrql)")
 wdk(G, "wdm", "IoCreateSymbolicLink(SymbolicLinkName, DeviceName)", "NTSTATUS", PASSIVE,
     "a name for the device (STATUS_OBJECT_NAME_COLLISION if taken)")
 wdk(G, "wdm", "IoDeleteSymbolicLink(SymbolicLinkName)", "NTSTATUS", PASSIVE, "removes the name")

@@ -43,6 +43,7 @@ typedef struct rig {
   char got_in[32];        /* what the routine read from the SystemBuffer */
   uint8_t cancel_irql;
   int cancels;
+  int keep_lock;          /* the cancel routine forgets IoReleaseCancelSpinLock */
 } rig;
 
 static rig R;
@@ -341,6 +342,10 @@ static void on_cancel(void *ctx, dl_irp *irp) {
   r->cancels++;
   r->cancel_irql = dl_machine_irql(r->m);
   assert_true(dl_irp_cancelled(irp));
+  assert_true(dl_io_cancel_spin_lock_held(r->m));
+  assert_int_equal(irp->cancel_irql, DL_PASSIVE_LEVEL);
+  if (!r->keep_lock) dl_io_release_cancel_spin_lock(r->m, irp->cancel_irql);
+  assert_int_equal(dl_machine_irql(r->m), r->keep_lock ? DL_DISPATCH_LEVEL : DL_PASSIVE_LEVEL);
   dl_irp_set_status(irp, DL_STATUS_CANCELLED);
   dl_io_complete_request(irp);
 }
@@ -369,6 +374,41 @@ static void test_cancel(void **state) {
   dl_irp_set_status(irp, DL_STATUS_CANCELLED);
   dl_io_complete_request(irp);
   dl_irp_free(irp);
+  assert_int_equal(dl_verifier_count(r->m), 0);
+  /* A routine returning with the lock held: 0xC4/0x4000B, released for it. */
+  r->keep_lock = 1;
+  irp = rw_irp(r, DL_IRP_MJ_READ, 8);
+  dl_io_call_driver(r->dev, irp, &st);
+  dl_io_set_cancel_routine(irp, on_cancel, r);
+  assert_int_equal(dl_io_cancel_irp(irp), 1);
+  assert_int_equal(dl_verifier_count(r->m), 1);
+  assert_int_equal(dl_verifier_at(r->m, 0)->bugcheck, DL_BUGCHECK_DETECTED_VIOLATION);
+  assert_int_equal(dl_verifier_at(r->m, 0)->p1, DL_CANCEL_LOCK_ALTERNATION);
+  assert_false(dl_io_cancel_spin_lock_held(r->m));
+  assert_int_equal(dl_machine_irql(r->m), DL_PASSIVE_LEVEL);
+  dl_irp_free(irp);
+}
+
+/* IoAcquire/ReleaseCancelSpinLock: DISPATCH_LEVEL while held; misuse 0xC4. */
+static void test_cancel_spin_lock(void **state) {
+  rig *r = *state;
+  uint8_t old;
+  dl_io_release_cancel_spin_lock(r->m, 0);  /* not held */
+  assert_int_equal(dl_verifier_at(r->m, 0)->p1, DL_CANCEL_LOCK_ALTERNATION);
+  dl_io_acquire_cancel_spin_lock(r->m, &old);
+  assert_int_equal(old, DL_PASSIVE_LEVEL);
+  assert_int_equal(dl_machine_irql(r->m), DL_DISPATCH_LEVEL);
+  dl_io_acquire_cancel_spin_lock(r->m, &old);  /* held: a deadlock */
+  assert_int_equal(dl_verifier_count(r->m), 2);
+  dl_io_release_cancel_spin_lock(r->m, DL_PASSIVE_LEVEL);
+  assert_int_equal(dl_machine_irql(r->m), DL_PASSIVE_LEVEL);
+  assert_int_equal(dl_verifier_count(r->m), 2);
+  dl_machine_set_irql(r->m, 5);
+  dl_io_acquire_cancel_spin_lock(r->m, &old);  /* above DISPATCH_LEVEL */
+  assert_int_equal(dl_verifier_at(r->m, 2)->p1, DL_CANCEL_LOCK_ACQUIRE_IRQL);
+  dl_io_release_cancel_spin_lock(r->m, old);  /* not at DISPATCH_LEVEL */
+  assert_int_equal(dl_verifier_at(r->m, 3)->p1, DL_CANCEL_LOCK_RELEASE_IRQL);
+  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
 }
 
 /* Symbolic links: a collision, a lookup through one, case-blind names. */
@@ -397,6 +437,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_spin_lock, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
