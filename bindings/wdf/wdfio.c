@@ -241,7 +241,8 @@ static int mark(lua_State *L, int ex) {
 }
 
 /* WdfRequestMarkCancelable(Request, EvtRequestCancel): EvtRequestCancel(Request)
-** runs at DISPATCH_LEVEL when the request is cancelled (at once if it was). */
+** runs when the request is cancelled (at once if it was), at IoCancelIrp's
+** caller's IRQL: the framework has released the cancel spin lock. */
 static int l_WdfRequestMarkCancelable(lua_State *L) { return mark(L, 0); }
 
 /* WdfRequestMarkCancelableEx(Request, EvtRequestCancel) -> status:

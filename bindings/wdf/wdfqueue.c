@@ -348,7 +348,9 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   }
   lua_getfield(L, 6, "EvtIoCanceledOnQueue");
   dl_wdf_queue_set_canceled_on_queue(q, lua_isfunction(L, -1));
-  lua_pop(L, 1);
+  lua_getfield(L, 2, "AllowZeroLengthRequests");  /* TRUE, WdfTrue (1) */
+  dl_wdf_queue_set_allow_zero_length(q, lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointeger(L, -1) == 1);
+  lua_pop(L, 2);
   lwdf_newobject(L, dh->owner, q, 3);
   lwdf_keep(L, "config", 6, "device", 1);
   return lwdf_created(L);

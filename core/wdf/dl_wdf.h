@@ -179,6 +179,7 @@ struct dl_wdf_queue {
   int pending_op;              /* DL_WDF_QCB_* waiting for the driver's requests, or 0 */
   int ready_notify;            /* WdfIoQueueReadyNotify registered (manual queues) */
   int has_canceled_on_queue;   /* EvtIoCanceledOnQueue registered */
+  int allow_zero_length;       /* AllowZeroLengthRequests: else the framework completes them */
 };
 
 struct dl_wdf_request {

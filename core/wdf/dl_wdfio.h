@@ -96,6 +96,16 @@ int dl_wdf_request_is_canceled(const dl_wdf_request *r);
 /* Queue callbacks: whether EvtIoCanceledOnQueue is registered. */
 void dl_wdf_queue_set_canceled_on_queue(dl_wdf_queue *q, int has);
 
+/* WDF_IO_QUEUE_CONFIG.AllowZeroLengthRequests (default FALSE: a read or
+** write of length 0 is completed by the framework with STATUS_SUCCESS and
+** 0 bytes instead of being presented or retrieved). */
+void dl_wdf_queue_set_allow_zero_length(dl_wdf_queue *q, int allow);
+
+/* The queue took r for the driver (presented or retrieved): completes it
+** instead and returns 1 if it is a zero-length read or write the queue does
+** not allow. */
+int dl_wdf_request_zero_length(dl_wdf_request *r);
+
 /* WdfRequestRetrieveInputBuffer (output 0) / OutputBuffer (output 1): the
 ** buffer's system address and length, or STATUS_INVALID_DEVICE_REQUEST
 ** (wrong direction for the major, METHOD_NEITHER or neither I/O),

@@ -51,6 +51,10 @@ uint32_t dl_wdf_queue_retrieve(dl_wdf_queue *q, const void *file, dl_wdf_request
     dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, wait);
     if (!on_file(r, file)) continue;
     take(q, r);
+    if (dl_wdf_request_zero_length(r)) {  /* completed: look again from the head */
+      l = &q->waiting;
+      continue;
+    }
     *out = r;
     return DL_STATUS_SUCCESS;
   }
@@ -149,6 +153,19 @@ static void on_queue_cancel(void *ctx, dl_irp *irp) {
 /* Arms the queue's cancel routine on r's IRP while r waits. */
 void dl_wdf_request_arm_queue_cancel(dl_wdf_request *r) {
   if (r->irp) dl_io_set_cancel_routine(r->irp, on_queue_cancel, r);
+}
+
+/* AllowZeroLengthRequests. */
+void dl_wdf_queue_set_allow_zero_length(dl_wdf_queue *q, int allow) { q->allow_zero_length = allow; }
+
+/* A zero-length read or write the queue completes itself. */
+int dl_wdf_request_zero_length(dl_wdf_request *r) {
+  dl_irp *irp = r->irp;
+  if (r->q->allow_zero_length || !irp || irp->length ||
+      (irp->major != DL_IRP_MJ_READ && irp->major != DL_IRP_MJ_WRITE))
+    return 0;
+  dl_wdf_request_fail(r, DL_STATUS_SUCCESS);
+  return 1;
 }
 
 /* EvtIoCanceledOnQueue registered. */

@@ -144,6 +144,7 @@ void dl_wdf_queue_dispatch(dl_wdf_queue *q) {
       r->presented = 1;
       q->in_flight++;
       q->presented++;
+      if (dl_wdf_request_zero_length(r)) continue;  /* the framework completed it */
       if (q->d->ops && q->d->ops->present) q->d->ops->present(q->d->ctx, q, r);
     }
   } while (q->again);

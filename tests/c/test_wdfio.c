@@ -326,7 +326,8 @@ static void test_cancel(void **state) {
   assert_ptr_equal(t->last, w);
   assert_int_equal(mq->in_flight, 1);  /* the driver's now */
   driver_complete(w, DL_STATUS_CANCELLED, 0);
-  /* Cancelable: EvtRequestCancel at DISPATCH_LEVEL; Unmark then says so. */
+  /* Cancelable: EvtRequestCancel once the framework released the cancel
+  ** spin lock (at IoCancelIrp's caller's IRQL); Unmark then says so. */
   read_to(t, mq);
   dl_wdf_queue_retrieve(mq, NULL, &got);
   assert_int_equal(dl_wdf_request_mark_cancelable(got, 0), DL_STATUS_SUCCESS);
@@ -335,7 +336,8 @@ static void test_cancel(void **state) {
   assert_int_equal(reports, 1);
   dl_io_cancel_irp(got->irp);
   assert_int_equal(t->cancels, 1);
-  assert_int_equal(t->cancel_irql, DL_DISPATCH_LEVEL);
+  assert_int_equal(t->cancel_irql, DL_PASSIVE_LEVEL);
+  assert_false(dl_io_cancel_spin_lock_held(t->m));
   assert_true(dl_wdf_request_is_canceled(got));
   assert_int_equal(dl_wdf_request_unmark_cancelable(got), DL_STATUS_CANCELLED);
   driver_complete(got, DL_STATUS_CANCELLED, 0);
@@ -448,6 +450,31 @@ static void test_files(void **state) {
   dl_irp_free(c), dl_irp_free(c2), dl_irp_free(cl), dl_irp_free(cs), dl_irp_free(late);
 }
 
+/* Zero-length reads and writes: completed by the framework unless allowed. */
+static void test_zero_length(void **state) {
+  rig *t = *state;
+  dl_wdf_queue *pq = queue(t, DL_WDF_DISPATCH_PARALLEL), *mq = queue(t, DL_WDF_DISPATCH_MANUAL);
+  dl_irp *z = irp_of(t, DL_IRP_MJ_READ, 0, 0, 0, NULL);
+  add(pq, z);
+  assert_int_equal(t->presented, 0);
+  assert_true(dl_irp_completed(z));
+  assert_int_equal(dl_irp_status(z), DL_STATUS_SUCCESS);
+  assert_int_equal(pq->in_flight, 0);
+  dl_wdf_queue_set_allow_zero_length(pq, 1);
+  add(pq, irp_of(t, DL_IRP_MJ_WRITE, 0, 0, 0, NULL));
+  assert_int_equal(t->presented, 1);
+  driver_complete(t->last, 0, 0);
+  dl_irp *z2 = irp_of(t, DL_IRP_MJ_WRITE, 0, 0, 0, NULL);
+  add(mq, z2);
+  dl_wdf_request *b = read_to(t, mq), *got;
+  assert_int_equal(dl_wdf_queue_retrieve(mq, NULL, &got), DL_STATUS_SUCCESS);
+  assert_ptr_equal(got, b);  /* the zero-length write went by */
+  assert_true(dl_irp_completed(z2));
+  driver_complete(got, 0, 0);
+  dl_irp_free(z);
+  dl_irp_free(z2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_manual_retrieve, setup, teardown),
@@ -460,6 +487,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_zero_length, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
