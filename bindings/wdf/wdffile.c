@@ -12,6 +12,7 @@
 #include "base/dl_status.h"
 #include "io/dl_iobuf.h"
 #include "io/dl_symlink.h"
+#include "wdf/dl_wdfdevif.h"
 #include "wdf/dl_wdffile.h"
 #include "lwdf.h"
 
@@ -194,6 +195,49 @@ static int l_WdfDeviceCreateSymbolicLink(lua_State *L) {
   return 1;
 }
 
+/* The GUID and reference string arguments at arg, arg+1. */
+static const char *check_guid(lua_State *L, int arg, const char **ref) {
+  const char *g = luaL_checkstring(L, arg);
+  luaL_argcheck(L, dl_guid_valid(g), arg, "a GUID \"{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}\" expected");
+  *ref = NULL;
+  if (lua_istable(L, arg + 1)) {
+    lua_getfield(L, arg + 1, "Buffer");
+    lua_replace(L, arg + 1);
+  }
+  if (!lua_isnoneornil(L, arg + 1)) *ref = luaL_checkstring(L, arg + 1);
+  return g;
+}
+
+/* WdfDeviceCreateDeviceInterface(Device, InterfaceClassGUID, ReferenceString)
+** -> NTSTATUS: enabled when the device starts (now if it has). */
+static int l_WdfDeviceCreateDeviceInterface(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
+  const char *ref;
+  const char *guid = check_guid(L, 2, &ref);
+  dl_devif *f;
+  int rc;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  rc = dl_wdf_device_create_interface(h->obj, guid, ref, &f);
+  ldl_leave(L, &c);
+  if (rc == DL_EINVAL) return luaL_argerror(L, 3, "a reference string without '\\', at most 63 characters");
+  lua_pushinteger(L, rc == DL_OK ? DL_STATUS_SUCCESS : DL_STATUS_INSUFFICIENT_RESOURCES);
+  return 1;
+}
+
+/* WdfDeviceSetDeviceInterfaceState(Device, InterfaceClassGUID, ReferenceString,
+** IsInterfaceEnabled) */
+static int l_WdfDeviceSetDeviceInterfaceState(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFDEVICE, "WDFDEVICE");
+  const char *ref;
+  const char *guid = check_guid(L, 2, &ref);
+  int on = ldl_checkbool(L, 4);
+  if (dl_wdf_device_set_interface_state(h->obj, guid, ref, on) != DL_OK)
+    return luaL_error(L, "WdfDeviceSetDeviceInterfaceState: the device has no interface %s%s%s", guid,
+                      ref ? "\\" : "", ref ? ref : "");
+  return 0;
+}
+
 static int f_tostring(lua_State *L) {
   lobject *h = ldl_checkclass(L, 1, LDL_WDFFILEOBJECT);
   if (!h->owner->m || !h->obj) lua_pushliteral(L, "WDFFILEOBJECT (deleted)");
@@ -214,6 +258,8 @@ static const luaL_Reg functions[] = {
   {"WdfFileObjectWdmGetFileObject", l_WdfFileObjectWdmGetFileObject},
   {"WdfFileObjectGetDevice", l_WdfFileObjectGetDevice},
   {"WdfDeviceCreateSymbolicLink", l_WdfDeviceCreateSymbolicLink},
+  {"WdfDeviceCreateDeviceInterface", l_WdfDeviceCreateDeviceInterface},
+  {"WdfDeviceSetDeviceInterfaceState", l_WdfDeviceSetDeviceInterfaceState},
   {NULL, NULL}
 };
 

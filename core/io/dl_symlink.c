@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "base/dl_status.h"
+#include "io/dl_devif.h"
 #include "machine/dl_machine.h"
 
 typedef struct dl_symlink {
@@ -72,6 +73,8 @@ int dl_io_delete_symbolic_link(dl_machine *m, const char *link) {
 
 /* The device named name, through one link at most. */
 dl_device *dl_io_find_device(dl_machine *m, const char *name) {
+  dl_devif *f = dl_io_find_device_interface(m, name);
+  if (f) return f->dev;
   dl_symlink *s = find_link(m, name);
   if (s && s->dev) return s->dev;
   if (s) name = s->target;

@@ -28,7 +28,8 @@ int dl_io_create_symbolic_link_to(dl_machine *m, const char *link, dl_device *de
 ** (STATUS_OBJECT_NAME_NOT_FOUND). */
 int dl_io_delete_symbolic_link(dl_machine *m, const char *link);
 
-/* The device named `name`, directly or through one symbolic link; NULL if none. */
+/* The device named `name`, directly, through one symbolic link or an
+** enabled device interface's link (dl_devif.h); NULL if none. */
 dl_device *dl_io_find_device(dl_machine *m, const char *name);
 
 #endif

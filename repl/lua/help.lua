@@ -208,6 +208,12 @@ wdk(G, "wdm", "IoReleaseCancelSpinLock(Irql)", "nothing", DISPATCH,
 wdk(G, "wdm", "IoCreateSymbolicLink(SymbolicLinkName, DeviceName)", "NTSTATUS", PASSIVE,
     "a name for the device (STATUS_OBJECT_NAME_COLLISION if taken)")
 wdk(G, "wdm", "IoDeleteSymbolicLink(SymbolicLinkName)", "NTSTATUS", PASSIVE, "removes the name")
+wdk(G, "wdm", "IoRegisterDeviceInterface(PhysicalDeviceObject, InterfaceClassGuid, ReferenceString)",
+    "NTSTATUS, SymbolicLinkName", PASSIVE, "a device interface (a GUID string), disabled until enabled")
+wdk(G, "wdm", "IoSetDeviceInterfaceState(SymbolicLinkName, Enable)", "NTSTATUS", PASSIVE,
+    "enables or disables the interface")
+wdk(G, "wdm", "IoGetDeviceInterfaces(InterfaceClassGuid, PhysicalDeviceObject, Flags)",
+    "NTSTATUS, { SymbolicLinkName, ... }", PASSIVE, "the class's enabled interfaces (of the device if given)")
 wdk(G, "wdm", "RtlInitUnicodeString(DestinationString, SourceString)", "nothing", "<= DISPATCH_LEVEL",
     "fills a UNICODE_STRING table: Buffer, Length, MaximumLength (bytes of UTF-16)")
 wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, Parameters }", LE_DISPATCH,
@@ -242,6 +248,10 @@ wdf("wdfdevice", "WDF_FILEOBJECT_CONFIG_INIT(EvtDeviceFileCreate, EvtFileClose, 
     "WDF_FILEOBJECT_CONFIG", ANY, "a file object configuration")
 wdf("wdfdevice", "WdfDeviceCreateSymbolicLink(Device, SymbolicLinkName)", "NTSTATUS", PASSIVE,
     "a name for the device (m:find_device finds it)")
+wdf("wdfdevice", "WdfDeviceCreateDeviceInterface(Device, InterfaceClassGUID, ReferenceString)", "NTSTATUS", PASSIVE,
+    "a device interface, enabled when the device starts")
+wdf("wdfdevice", "WdfDeviceSetDeviceInterfaceState(Device, InterfaceClassGUID, ReferenceString, IsInterfaceEnabled)",
+    "nothing", PASSIVE, "enables or disables one of the device's interfaces")
 wdf("wdffileobject", "WdfFileObjectWdmGetFileObject(FileObject)", "FILE_OBJECT", LE_DISPATCH,
     "the WDM file object")
 wdf("wdffileobject", "WdfFileObjectGetDevice(FileObject)", "WDFDEVICE", LE_DISPATCH, "the file's device")
@@ -557,6 +567,7 @@ constants("Constants", "^MDL_", "an MdlFlags bit", DDI .. T .. "mdl")
 constants("Constants", "^IRP_MJ_", "an IRP major function code", DDI .. T .. "irp")
 constants("Constants", "^DO_", "a DEVICE_OBJECT Flags bit (DO_BUFFERED_IO, DO_DIRECT_IO, DO_EXCLUSIVE)",
           DDI .. T .. "device_object")
+constants("Constants", "^DEVICE_INTERFACE_", "an IoGetDeviceInterfaces flag", DDI .. "wdm/nf-wdm-iogetdeviceinterfaces")
 constants("Constants", "^DomainType", "an IOMMU_DMA_DOMAIN_TYPE (DMA remapping)",
           DDI .. "wdm/ne-wdm-_iommu_dma_domain_type")
 constants("Constants", "^IOMMU_ACCESS_", "an IOMMU access permission (MapIdentityRangeEx)",

@@ -25,6 +25,7 @@
 #include "io/dl_iobuf.h"
 #include "io/dl_mdl.h"
 #include "io/dl_symlink.h"
+#include "io/dl_devif.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
 
@@ -425,6 +426,30 @@ static void test_symlinks(void **state) {
   assert_int_equal(dl_io_create_symbolic_link(r->m, "", "t0"), DL_EINVAL);
 }
 
+/* Device interfaces: one link per class and reference string, found by
+** class and opened through while enabled. */
+static void test_device_interfaces(void **state) {
+  rig *r = *state;
+  const char *g = "{6d1a2b3c-0000-4e5f-8a9b-0123456789ab}";
+  dl_devif *a, *b, *again;
+  assert_int_equal(dl_io_register_device_interface(r->dev, g, NULL, &a), DL_OK);
+  assert_int_equal(dl_io_register_device_interface(r->dev, g, "ref", &b), DL_OK);
+  assert_int_equal(dl_io_register_device_interface(r->dev, g, NULL, &again), DL_OK);
+  assert_ptr_equal(a, again);
+  assert_non_null(strstr(a->link, g));
+  assert_string_equal(b->link + strlen(b->link) - 4, "\\ref");
+  assert_int_equal(dl_io_register_device_interface(r->dev, "{6d1a2b3c}", NULL, &again), DL_EINVAL);
+  assert_int_equal(dl_io_register_device_interface(r->dev, g, "a\\b", &again), DL_EINVAL);
+  assert_null(dl_io_device_interface_at(r->m, g, NULL, 0, 0));  /* disabled */
+  assert_ptr_equal(dl_io_device_interface_at(r->m, g, NULL, 1, 1), b);
+  assert_null(dl_io_find_device(r->m, a->link));
+  assert_int_equal(dl_io_set_device_interface_state(r->m, a->link, 1), DL_OK);
+  assert_ptr_equal(dl_io_device_interface_at(r->m, g, r->dev, 0, 0), a);
+  assert_null(dl_io_device_interface_at(r->m, g, r->dev, 0, 1));
+  assert_ptr_equal(dl_io_find_device(r->m, a->link), r->dev);
+  assert_int_equal(dl_io_set_device_interface_state(r->m, "\\??\\nothing", 1), DL_ERANGE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_method_buffered, setup, teardown),
@@ -438,6 +463,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_spin_lock, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_device_interfaces, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

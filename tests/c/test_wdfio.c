@@ -23,6 +23,7 @@
 #include "io/dl_mdl.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
+#include "wdf/dl_wdfdevif.h"
 #include "wdf/dl_wdffile.h"
 #include "wdf/dl_wdfio.h"
 
@@ -475,6 +476,31 @@ static void test_zero_length(void **state) {
   dl_irp_free(z2);
 }
 
+/* A framework device's interfaces: enabled at start (at once once started),
+** disabled at removal. */
+static void test_interfaces(void **state) {
+  rig *t = *state;
+  const char *g = "{6d1a2b3c-0000-4e5f-8a9b-0123456789ab}";
+  dl_device *pdo2;
+  dl_wdf_device *d2;
+  dl_device_new(t->m, "pdo2", &pdo2);
+  dl_wdf_device_new(t->m, NULL, pdo2, "fdo2", &ops, t, &d2);
+  dl_devif *f, *late;
+  assert_int_equal(dl_wdf_device_create_interface(d2, g, NULL, &f), DL_OK);
+  assert_false(f->enabled);
+  assert_ptr_equal(f->dev, d2->fdo);
+  dl_wdf_device_start(d2, NULL, 0);
+  assert_true(f->enabled);
+  assert_int_equal(dl_wdf_device_create_interface(d2, g, "late", &late), DL_OK);
+  assert_true(late->enabled);
+  assert_int_equal(dl_wdf_device_set_interface_state(d2, g, "late", 0), DL_OK);
+  assert_false(late->enabled);
+  assert_true(f->enabled);
+  assert_int_equal(dl_wdf_device_set_interface_state(d2, g, "other", 0), DL_ERANGE);
+  dl_wdf_device_remove(d2);
+  assert_false(f->enabled);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_manual_retrieve, setup, teardown),
@@ -488,6 +514,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
     cmocka_unit_test_setup_teardown(test_zero_length, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_interfaces, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@ dma.export()
 local IOCTL_ECHO = CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 local IOCTL_FILL = CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_OUT_DIRECT, FILE_ANY_ACCESS)
 local IOCTL_RAW = CTL_CODE(FILE_DEVICE_UNKNOWN, 0x802, METHOD_NEITHER, FILE_ANY_ACCESS)
+local GUID_DEVINTERFACE_PARK = "{6d1a2b3c-0000-4e5f-8a9b-0123456789ab}"
 
 -- A device model with nothing in it (the framework device needs hardware).
 local function new_hw(m)
@@ -112,6 +113,12 @@ describe("the I/O manager's buffer methods (WDM)", function()
     assert.are.equal(dev, m:find_device("\\DosDevices\\Echo"))
     assert.are.equal(STATUS_SUCCESS, IoDeleteSymbolicLink("\\DosDevices\\Echo"))
     assert.are.equal(STATUS_OBJECT_NAME_NOT_FOUND, IoDeleteSymbolicLink("\\DosDevices\\Echo"))
+    local status, link = IoRegisterDeviceInterface(dev, GUID_DEVINTERFACE_PARK, nil)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.are.same({}, select(2, IoGetDeviceInterfaces(GUID_DEVINTERFACE_PARK, nil, 0)))
+    assert.are.equal(STATUS_SUCCESS, IoSetDeviceInterfaceState(link, true))
+    assert.are.same({ link.Buffer }, select(2, IoGetDeviceInterfaces(GUID_DEVINTERFACE_PARK, nil, 0)))
+    assert.are.equal(dev, m:find_device(link))
     assert.are.equal(FILE_DEVICE_SECURE_OPEN, dev.Characteristics)
     assert.are.equal(DO_DIRECT_IO | DO_EXCLUSIVE, dev.Flags)
   end)
@@ -225,6 +232,8 @@ describe("the framework's I/O (KMDF)", function()
       status, rec.manual = WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual),
                                             WDF_NO_OBJECT_ATTRIBUTES)
       if not NT_SUCCESS(status) then return status end
+      status = WdfDeviceCreateDeviceInterface(device, GUID_DEVINTERFACE_PARK, nil)
+      if not NT_SUCCESS(status) then return status end
       return WdfDeviceCreateSymbolicLink(device, "\\DosDevices\\Park")
     end
     local status, driver = WdfDriverCreate(nil, "\\Registry\\park", WDF_NO_OBJECT_ATTRIBUTES,
@@ -238,6 +247,8 @@ describe("the framework's I/O (KMDF)", function()
     local device = m:wdf_add_device(driver, new_hw(m))
     local fdo = m:find_device("\\DosDevices\\Park")
     assert.are.equal(WdfDeviceWdmGetDeviceObject(device), fdo)
+    local _, links = IoGetDeviceInterfaces(GUID_DEVINTERFACE_PARK, nil, 0)
+    assert.are.equal(fdo, m:find_device(links[1]))  -- enabled when the device started
     assert.are.equal(DO_BUFFERED_IO, fdo.Flags & (DO_BUFFERED_IO | DO_DIRECT_IO))
     local create = m:irp { major = IRP_MJ_CREATE }
     assert.are.equal(STATUS_PENDING, IoCallDriver(fdo, create))
