@@ -370,8 +370,9 @@ static int l_WdfDeviceConfigureRequestDispatching(lua_State *L) {
   dl_wdf_queue *q = checkqueue(L, 2);
   lua_Integer type = luaL_checkinteger(L, 3);
   luaL_argcheck(L, type == DL_IRP_MJ_READ || type == DL_IRP_MJ_WRITE ||
-                   type == DL_IRP_MJ_DEVICE_CONTROL, 3,
-                "WdfRequestTypeRead, WdfRequestTypeWrite or WdfRequestTypeDeviceControl expected");
+                   type == DL_IRP_MJ_DEVICE_CONTROL || type == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL, 3,
+                "WdfRequestTypeRead, WdfRequestTypeWrite, WdfRequestTypeDeviceControl or "
+                "WdfRequestTypeDeviceControlInternal expected");
   luaL_argcheck(L, dl_wdf_queue_device(q) == dh->obj, 2, "the queue belongs to another device");
   dl_wdf_device_configure_dispatching(dh->obj, q, (uint8_t)type);
   lua_pushinteger(L, DL_STATUS_SUCCESS);

@@ -236,7 +236,8 @@ void dl_wdf_device_set_events(dl_wdf_device *d, uint32_t events);
 int dl_wdf_device_set_alignment(dl_wdf_device *d, uint32_t alignment);
 
 /* WdfDeviceConfigureRequestDispatching: requests of IRP major `major`
-** (READ, WRITE or DEVICE_CONTROL) go to q, a queue of the device. DL_EINVAL otherwise. */
+** (READ, WRITE, DEVICE_CONTROL or INTERNAL_DEVICE_CONTROL) go to q, a queue
+** of the device. DL_EINVAL otherwise. */
 int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major);
 
 /* The framework's dispatch routine for an IRP sent to the device's FDO

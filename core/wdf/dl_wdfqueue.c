@@ -157,7 +157,7 @@ void dl_wdf_queue_dispatch(dl_wdf_queue *q) {
 /* Routes IRPs of `major` to q. */
 int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major) {
   if (q->d != d || (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE &&
-                    major != DL_IRP_MJ_DEVICE_CONTROL))
+                    major != DL_IRP_MJ_DEVICE_CONTROL && major != DL_IRP_MJ_INTERNAL_DEVICE_CONTROL))
     return DL_EINVAL;
   d->dispatching[major] = q;
   return DL_OK;

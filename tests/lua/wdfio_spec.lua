@@ -306,6 +306,31 @@ describe("the framework's I/O (KMDF)", function()
     assert.are.same({}, m:reports())
   end)
 
+  it("dispatches internal IOCTLs to EvtIoInternalDeviceControl, METHOD_NEITHER buffers reachable", function()
+    local driver, rec = new_driver()
+    local device = m:wdf_add_device(driver, new_hw(m))
+    local got
+    local config = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel)
+    config.EvtIoInternalDeviceControl = function(_, Request, OutLen, InLen, Code)
+      local st, inbuf = WdfRequestRetrieveInputBuffer(Request, InLen)
+      local st2, outbuf = WdfRequestRetrieveOutputBuffer(Request, OutLen)
+      got = { OutLen, InLen, Code, st, m:read(inbuf, InLen), st2 }
+      m:write(outbuf, "ok")
+      WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, 2)
+    end
+    local _, internal = WdfIoQueueCreate(device, config, WDF_NO_OBJECT_ATTRIBUTES)
+    local st = WdfDeviceConfigureRequestDispatching(device, internal, WdfRequestTypeDeviceControlInternal)
+    assert.are.equal(STATUS_SUCCESS, st)
+    local input, output = m:buffer(3), m:buffer(2)
+    input:write(0, "abc")
+    local irp = m:irp { major = IRP_MJ_INTERNAL_DEVICE_CONTROL, ioctl = IOCTL_RAW, input = input,
+                        buffer = output }
+    IoCallDriver(WdfDeviceWdmGetDeviceObject(device), irp)
+    assert.are.same({ 2, 3, IOCTL_RAW, STATUS_SUCCESS, "abc", STATUS_SUCCESS }, got)
+    assert.are.equal("ok", output:read())
+    assert.are.equal(0, rec.queue:stats().presented)
+  end)
+
   it("reports a request forwarded to its own queue and one completed with too much information", function()
     m:close()
     m = support.machine { ram = "1G", verifier = "record" }
