@@ -209,7 +209,8 @@ static int state_change_sync(lua_State *L, int op, const char *fname) {
   });
   if (!idle)
     return luaL_error(L, "%s: the driver still owns requests of the queue and no simulated event "
-                         "is left to complete them: the wait would never end", fname);
+                         "completed them (none left, or 60 s of simulated time): the wait would "
+                         "never end", fname);
   return 0;
 }
 

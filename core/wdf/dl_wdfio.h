@@ -66,10 +66,14 @@ void dl_wdf_queue_drain(dl_wdf_queue *q, int callback);
 /* Is the queue idle for op (DL_WDF_QCB_STOP, PURGE, DRAIN)? */
 int dl_wdf_queue_idle(const dl_wdf_queue *q, int op);
 
+/* How long a ...Synchronously wait runs the simulated clock before the lab
+** calls it endless (Windows would wait forever): 60 s of simulated time. */
+#define DL_WDF_SYNC_WAIT_LIMIT UINT64_C(60000000000)
+
 /* The ...Synchronously variants' wait, at PASSIVE_LEVEL (0xE6/0x13
 ** otherwise): runs the simulated clock until the queue is idle for op.
-** Returns 1 once idle, 0 if no simulated event is left and the driver
-** still owns requests (the wait would never end). */
+** Returns 1 once idle, 0 if no simulated event is left, or
+** DL_WDF_SYNC_WAIT_LIMIT passed, while the driver still owns requests. */
 int dl_wdf_queue_wait_idle(dl_wdf_queue *q, int op);
 
 /* WdfIoQueueReadyNotify: on a manual queue only (STATUS_INVALID_DEVICE_REQUEST

@@ -239,8 +239,9 @@ int dl_wdf_queue_wait_idle(dl_wdf_queue *q, int op) {
                                       "WdfIoQueuePurgeSynchronously", "WdfIoQueueDrainSynchronously"};
   dl_wdf_verify_irql(q->m, names[op], 1, DL_PASSIVE_LEVEL);
   dl_clock *c = dl_machine_clock(q->m);
+  uint64_t until = dl_clock_now(c) + DL_WDF_SYNC_WAIT_LIMIT;
   while (!dl_wdf_queue_idle(q, op))
-    if (!dl_clock_step(c)) return 0;
+    if (dl_clock_now(c) > until || !dl_clock_step(c)) return 0;
   return 1;
 }
 

@@ -21,6 +21,7 @@
 #include "io/dl_file.h"
 #include "io/dl_iobuf.h"
 #include "io/dl_mdl.h"
+#include "machine/dl_clock.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
 #include "wdf/dl_wdfdevif.h"
@@ -285,14 +286,34 @@ static void test_queue_states(void **state) {
   assert_int_equal(t->states[t->nstates - 1], DL_WDF_QCB_PURGE);
 }
 
-/* A wait that could never end. */
+static void tick(void *arg, uint64_t data) {
+  (void)data;
+  rig *t = arg;
+  dl_clock_after(dl_machine_clock(t->m), 1000000, tick, t, 0, NULL);  /* forever */
+}
+
+static void finish_later(void *arg, uint64_t data) {
+  (void)data;
+  driver_complete(arg, 0, 0);
+}
+
+/* A wait that could never end; one that ends when a simulated event
+** completes the request. */
 static void test_wait_idle(void **state) {
   rig *t = *state;
   dl_wdf_queue *q = queue(t, DL_WDF_DISPATCH_PARALLEL);
   dl_wdf_request *a = read_to(t, q);
   dl_wdf_queue_stop(q, 0);
-  assert_int_equal(dl_wdf_queue_wait_idle(q, DL_WDF_QCB_STOP), 0);
-  driver_complete(a, 0, 0);
+  assert_int_equal(dl_wdf_queue_wait_idle(q, DL_WDF_QCB_STOP), 0);  /* nothing left to run */
+  tick(t, 0);
+  uint64_t t0 = dl_clock_now(dl_machine_clock(t->m));
+  assert_int_equal(dl_wdf_queue_wait_idle(q, DL_WDF_QCB_STOP), 0);  /* a periodic event: bounded */
+  assert_true(dl_clock_now(dl_machine_clock(t->m)) - t0 > DL_WDF_SYNC_WAIT_LIMIT);
+  dl_clock_after(dl_machine_clock(t->m), 5000, finish_later, a, 0, NULL);
+  assert_int_equal(dl_wdf_queue_wait_idle(q, DL_WDF_QCB_STOP), 1);
+  dl_wdf_request *b = read_to(t, q);
+  (void)b;
+  assert_int_equal(t->presented, 1);  /* stopped */
   assert_int_equal(dl_wdf_queue_wait_idle(q, DL_WDF_QCB_STOP), 1);
 }
 

@@ -306,6 +306,28 @@ describe("the framework's I/O (KMDF)", function()
     assert.are.same({}, m:reports())
   end)
 
+  it("waits in WdfIoQueueStopSynchronously on the simulated clock, and says when it never ends", function()
+    local driver, rec = new_driver { cancelable = true }
+    local device = m:wdf_add_device(driver, new_hw(m))
+    local fdo = WdfDeviceWdmGetDeviceObject(device)
+    local read = m:irp { major = IRP_MJ_READ, buffer = m:buffer(8) }
+    IoCallDriver(fdo, read)
+    m:after(5000, function()
+      assert.are.equal(STATUS_SUCCESS, WdfRequestUnmarkCancelable(rec.held))
+      WdfRequestCompleteWithInformation(rec.held, STATUS_SUCCESS, 8)
+    end)
+    local t0 = m:stats().now
+    WdfIoQueueStopSynchronously(rec.queue)
+    assert.is_true(read.done)
+    assert.is_true(m:stats().now >= t0 + 5000)
+    WdfIoQueueStart(rec.queue)
+    IoCallDriver(fdo, m:irp { major = IRP_MJ_READ, buffer = m:buffer(8) })
+    assert.has_error(function() WdfIoQueueDrainSynchronously(rec.queue) end,
+      "WdfIoQueueDrainSynchronously: the driver still owns requests of the queue and no simulated "
+      .. "event completed them (none left, or 60 s of simulated time): the wait would never end")
+    IoCancelIrp(WdfRequestWdmGetIrp(rec.held))
+  end)
+
   it("dispatches internal IOCTLs to EvtIoInternalDeviceControl, METHOD_NEITHER buffers reachable", function()
     local driver, rec = new_driver()
     local device = m:wdf_add_device(driver, new_hw(m))
