@@ -1,6 +1,6 @@
 /*
 ** lio.h: what irp.c shares with iobuf.c (the I/O manager's buffer methods,
-** file objects, cancellation and names in Lua).
+** file objects, cancellation) and names.c (symbolic links, interfaces).
 */
 #ifndef LIO_H
 #define LIO_H
@@ -29,8 +29,9 @@ void lio_fillstack(lua_State *L, dl_irp *irp);
 /* The IRP methods (irp:result()). */
 extern const luaL_Reg lio_irp_methods[];
 
-/* Registers FILE_OBJECT, IoCancelIrp, IoSetCancelRoutine, RtlInitUnicodeString,
-** IoCreateSymbolicLink, IoDeleteSymbolicLink in the module at -1. */
+/* Registers FILE_OBJECT and the cancellation calls (iobuf.c), then the
+** names (names.c: lio_open_names) in the module at -1. */
 void lio_open(lua_State *L);
+void lio_open_names(lua_State *L);
 
 #endif
