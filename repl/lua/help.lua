@@ -388,6 +388,10 @@ wdf("wdfrequest", "WdfRequestRetrieveInputBuffer(Request, MinimumRequiredSize)",
     LE_DISPATCH, "the input buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
 wdf("wdfrequest", "WdfRequestRetrieveOutputBuffer(Request, MinimumRequiredSize)", "NTSTATUS, Buffer, Length",
     LE_DISPATCH, "the output buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
+wdf("wdfrequest", "WdfRequestRetrieveInputMemory(Request)", "NTSTATUS, Memory", LE_DISPATCH,
+    "the input buffer as a WDFMEMORY (the same one each time; the framework's, gone at completion)")
+wdf("wdfrequest", "WdfRequestRetrieveOutputMemory(Request)", "NTSTATUS, Memory", LE_DISPATCH,
+    "the output buffer as a WDFMEMORY (the same one each time; the framework's, gone at completion)")
 wdf("wdfrequest", "WdfRequestForwardToIoQueue(Request, DestinationQueue)", "NTSTATUS", LE_DISPATCH,
     "moves a request the driver owns to another queue of its device")
 wdf("wdfrequest", "WdfRequestRequeue(Request)", "NTSTATUS", LE_DISPATCH,
