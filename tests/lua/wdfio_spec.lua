@@ -362,13 +362,15 @@ describe("the framework's I/O (KMDF)", function()
       local st, inmem = WdfRequestRetrieveInputMemory(Request)
       local st2, outmem = WdfRequestRetrieveOutputMemory(Request)
       local buf, size = WdfMemoryGetBuffer(inmem)
-      got = { st, st2, m:read(buf, size), InLen, OutLen, rawequal(inmem, select(2, WdfRequestRetrieveInputMemory(Request))) }
+      local _, again = WdfRequestRetrieveInputMemory(Request)
+      got = { st, st2, m:read(buf, size), InLen, OutLen, rawequal(inmem, again) }
       WdfMemoryCopyFromBuffer(outmem, 0, buf, 3)
       got.memory = inmem
       WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, 3)
     end
     local _, q = WdfIoQueueCreate(device, config, WDF_NO_OBJECT_ATTRIBUTES)
-    assert.are.equal(STATUS_SUCCESS, WdfDeviceConfigureRequestDispatching(device, q, WdfRequestTypeDeviceControl))
+    assert.are.equal(STATUS_SUCCESS,
+                     WdfDeviceConfigureRequestDispatching(device, q, WdfRequestTypeDeviceControl))
     local input, output = m:buffer(3), m:buffer(8)
     input:write(0, "xyz")
     local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, input = input, buffer = output,
