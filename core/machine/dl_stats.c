@@ -13,6 +13,7 @@
 
 typedef struct gauge {
   uint64_t value, max, last;             /* last: when value last changed */
+  size_t last_bin;                       /* the bin holding `last` at the current width */
   double area;                           /* integral of value over [0, last) */
   double bin_area[DL_SERIES_BINS];
   uint64_t bin_max[DL_SERIES_BINS];
@@ -34,6 +35,7 @@ typedef struct dma_open {
 
 struct dl_runstats {
   uint64_t width;                        /* the bins' width, ns */
+  uint64_t limit;                        /* width * DL_SERIES_BINS, or UINT64_MAX */
   gauge g[DL_G_COUNT];
   req *inflight;                         /* in the order they were sent */
   size_t n, cap;
@@ -58,6 +60,7 @@ dl_runstats *dl_runstats_new(void) {
   dl_runstats *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->width = FIRST_WIDTH;
+  s->limit = FIRST_WIDTH * DL_SERIES_BINS;
   for (int p = 0; p < DL_LAT_COUNT; p++) s->d[p].min = UINT64_MAX;
   return s;
 }
@@ -73,8 +76,10 @@ void dl_runstats_free(dl_runstats *s) {
 
 /* ---- gauges ---------------------------------------------------------------- */
 
-/* Halves the bins' count by merging pairs; the width doubles. */
+/* Halves the bins' count by merging pairs; the width doubles (so the bin
+** of `last` halves too: floor(t / 2w) = floor(floor(t / w) / 2)). */
 static void rescale(gauge *g) {
+  g->last_bin /= 2;
   for (size_t i = 0; i < DL_SERIES_BINS / 2; i++) {
     g->bin_area[i] = g->bin_area[2 * i] + g->bin_area[2 * i + 1];
     uint64_t a = g->bin_max[2 * i], b = g->bin_max[2 * i + 1];
@@ -84,28 +89,37 @@ static void rescale(gauge *g) {
   memset(g->bin_max + DL_SERIES_BINS / 2, 0, DL_SERIES_BINS / 2 * sizeof g->bin_max[0]);
 }
 
-/* Adds the gauge's value over [last, now) to its bins (width must hold now). */
+/* Adds the gauge's value over [last, now) to its bins (width must hold now).
+** The bins are walked from last_bin on, each the next: no division on the
+** way (a gauge changes a few times per transfer). */
 static void advance(gauge *g, uint64_t width, uint64_t now) {
   if (now < g->last) return;
-  for (uint64_t t = g->last; t < now || (t == now && t == g->last);) {
-    size_t i = (size_t)(t / width);
-    if (i >= DL_SERIES_BINS) break;
-    uint64_t end = (uint64_t)(i + 1) * width;
-    if (end > now) end = now;
-    g->bin_area[i] += (double)g->value * (double)(end - t);
+  size_t i = g->last_bin;
+  for (uint64_t t = g->last;;) {
+    if (i >= DL_SERIES_BINS) {
+      i = (size_t)(now / width);
+      break;
+    }
+    uint64_t end = (uint64_t)(i + 1) * width, stop = end > now ? now : end;
+    g->bin_area[i] += (double)g->value * (double)(stop - t);
     if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
-    if (end == t) break;
+    if (now < end) break;  /* now lies inside bin i */
     t = end;
+    i++;
+    if (t == now) break;   /* now begins bin i */
   }
   g->area += (double)g->value * (double)(now - g->last);
   g->last = now;
+  g->last_bin = i;
 }
 
-/* Makes the bins wide enough for time now (every gauge at once). */
+/* Makes the bins wide enough for time now (every gauge at once); below
+** `limit` they are, without a division. */
 static void fit(dl_runstats *s, uint64_t now) {
-  while (now / s->width >= DL_SERIES_BINS) {
+  while (now >= s->limit && now / s->width >= DL_SERIES_BINS) {
     for (int k = 0; k < DL_G_COUNT; k++) rescale(&s->g[k]);
     s->width *= 2;
+    s->limit = s->width > UINT64_MAX / DL_SERIES_BINS ? UINT64_MAX : s->width * DL_SERIES_BINS;
   }
 }
 
@@ -117,7 +131,7 @@ static void gauge_add(dl_runstats *s, dl_gauge k, int64_t delta, uint64_t now) {
   if (delta < 0 && (uint64_t)-delta > g->value) g->value = 0;
   else g->value = (uint64_t)((int64_t)g->value + delta);
   if (g->value > g->max) g->max = g->value;
-  size_t i = (size_t)(now / s->width);
+  size_t i = g->last == now ? g->last_bin : (size_t)(now / s->width);  /* advance set last = now */
   if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
 }
 
@@ -143,6 +157,7 @@ size_t dl_runstats_series(const dl_runstats *s, dl_gauge k, uint64_t now, dl_sam
     rescale(g);
     w *= 2;
   }
+  g->last_bin = (size_t)(g->last / w);
   advance(g, w, now);
   size_t n = 0, bins = (size_t)(now / w) + 1;
   for (size_t i = 0; i < bins && n < cap; i++) {
