@@ -65,6 +65,7 @@ struct dl_busmaster {
   size_t nfaults, cap_faults;
   dl_pagemap medium;         /* sector -> bytes */
   unsigned sector_shift;     /* log2 of the sector size: no division per piece */
+  uint64_t top;              /* the highest address the device drives */
   uint64_t ns_bytes, ns;     /* the last transfer_ns asked and its answer */
   dl_xlate_window desc_win;  /* where descriptors, S/G tables, were read (identity only) */
   dl_xlate_window data_win;  /* where data last moved */
@@ -98,6 +99,10 @@ static uint64_t get_le(const uint8_t *p, int n) {
 /* Stores a little-endian field. */
 static void put_le(uint8_t *p, uint64_t v, int n) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 8) {
+    memcpy(p, &v, 8);
+    return;
+  }
   if (n == 4) {
     uint32_t w = (uint32_t)v;
     memcpy(p, &w, 4);
@@ -325,9 +330,7 @@ static void on_timed_spurious(void *arg, uint64_t index) {
 
 /* Returns 1 if [addr, addr+len) is beyond the device's address width. */
 static int beyond_width(const dl_busmaster *bm, uint64_t addr, uint64_t len) {
-  uint64_t top = bm->cfg.address_width >= 64 ? UINT64_MAX
-                                             : (UINT64_C(1) << bm->cfg.address_width) - 1;
-  return addr > top || (len && len - 1 > top - addr);
+  return addr > bm->top || (len && len - 1 > bm->top - addr);
 }
 
 /* Checks the latched elements against the device's limits. */
@@ -419,10 +422,7 @@ static void launch(dl_busmaster *bm, uint32_t error) {
 
 /* Clears the latched command. */
 static void new_command(dl_busmaster *bm, int to_device) {
-  memset(&bm->cmd, 0, sizeof bm->cmd);
-  bm->cmd.to_device = to_device;
-  bm->cmd.interrupt = 1;
-  bm->cmd.offset = bm->offset;
+  bm->cmd = (command){.to_device = to_device, .interrupt = 1, .offset = bm->offset};
 }
 
 /* Starts the next ring descriptor if the driver has queued one. */
@@ -495,8 +495,8 @@ static uint32_t write_back(dl_busmaster *bm, uint64_t moved, uint32_t error) {
   command *c = &bm->cmd;
   uint64_t at = c->ring_base + (uint64_t)c->index * DL_BM_RING_DESC;
   uint8_t wb[8], fl[4];
-  put_le(wb, moved, 4);
-  put_le(wb + 4, error, 4);
+  put_le(wb, (moved & UINT32_MAX) | (uint64_t)error << 32, 8);  /* one store: the copy
+                                                                   loads it whole */
   put_le(fl, c->flags & ~DL_BM_DESC_OWNED, 4);
   if (desc_write(bm, at + 24, wb, sizeof wb) || desc_write(bm, at + 12, fl, sizeof fl))
     return DL_BM_ERR_UNMAPPED;
@@ -710,6 +710,7 @@ int dl_busmaster_new(dl_machine *m, const char *name, uint32_t vector, uint8_t i
   bm->cfg = *cfg;
   dl_pagemap_init(&bm->medium, cfg->sector_size);
   bm->sector_shift = (unsigned)__builtin_ctz(cfg->sector_size);
+  bm->top = cfg->address_width >= 64 ? UINT64_MAX : (UINT64_C(1) << cfg->address_width) - 1;
   int rc = dl_devmodel_new(m, name, DL_BM_REGISTERS, vector, irql, &bm_ops, bm, &bm->dm);
   if (rc) {
     bm_destroy(bm);

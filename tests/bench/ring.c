@@ -76,7 +76,7 @@ static void own(dl_physmem *pm, uint64_t ring, uint64_t data, uint64_t n) {
 static void fingerprint(dl_machine *m) {
   dl_trace *t = dl_machine_trace(m);
   dl_runstats *rs = dl_trace_runstats(t);
-  uint64_t now = dl_clock_now(dl_machine_clock(m)), width, sum = 0;
+  uint64_t now = dl_clock_now(dl_machine_clock(m)), width = 0, sum = 0;
   static dl_sample s[DL_SERIES_BINS + 1];
   size_t n = dl_runstats_series(rs, DL_G_BYTES_IN_FLIGHT, now, s, DL_SERIES_BINS + 1, &width);
   for (size_t i = 0; i < n; i++) {
