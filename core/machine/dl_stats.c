@@ -14,6 +14,7 @@
 typedef struct gauge {
   uint64_t value, max, last;             /* last: when value last changed */
   size_t last_bin;                       /* the bin holding `last` at the current width */
+  uint64_t bin_end;                      /* where that bin ends */
   double area;                           /* integral of value over [0, last) */
   double bin_area[DL_SERIES_BINS];
   uint64_t bin_max[DL_SERIES_BINS];
@@ -61,6 +62,7 @@ dl_runstats *dl_runstats_new(void) {
   if (!s) return NULL;
   s->width = FIRST_WIDTH;
   s->limit = FIRST_WIDTH * DL_SERIES_BINS;
+  for (int k = 0; k < DL_G_COUNT; k++) s->g[k].bin_end = FIRST_WIDTH;
   for (int p = 0; p < DL_LAT_COUNT; p++) s->d[p].min = UINT64_MAX;
   return s;
 }
@@ -111,6 +113,7 @@ static void advance(gauge *g, uint64_t width, uint64_t now) {
   g->area += (double)g->value * (double)(now - g->last);
   g->last = now;
   g->last_bin = i;
+  g->bin_end = (uint64_t)(i + 1) * width;
 }
 
 /* Makes the bins wide enough for time now (every gauge at once); below
@@ -120,14 +123,25 @@ static void fit(dl_runstats *s, uint64_t now) {
     for (int k = 0; k < DL_G_COUNT; k++) rescale(&s->g[k]);
     s->width *= 2;
     s->limit = s->width > UINT64_MAX / DL_SERIES_BINS ? UINT64_MAX : s->width * DL_SERIES_BINS;
+    for (int k = 0; k < DL_G_COUNT; k++) s->g[k].bin_end = (uint64_t)(s->g[k].last_bin + 1) * s->width;
   }
 }
 
 /* Changes a gauge by delta at time now (never below 0). */
 static void gauge_add(dl_runstats *s, dl_gauge k, int64_t delta, uint64_t now) {
   gauge *g = &s->g[k];
-  fit(s, now);
-  advance(g, s->width, now);
+  if (now >= g->last && now < g->bin_end) {  /* in the bin of the last change: what
+                                                 fit and advance do, without the walk
+                                                 (the bin's max took the value when it
+                                                 was set) */
+    double held = (double)g->value * (double)(now - g->last);
+    g->bin_area[g->last_bin] += held;
+    g->area += held;
+    g->last = now;
+  } else {
+    fit(s, now);
+    advance(g, s->width, now);
+  }
   if (delta < 0 && (uint64_t)-delta > g->value) g->value = 0;
   else g->value = (uint64_t)((int64_t)g->value + delta);
   if (g->value > g->max) g->max = g->value;
