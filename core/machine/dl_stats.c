@@ -348,6 +348,11 @@ static void dma_bytes(dl_runstats *s, uint64_t dev, uint64_t bytes, int start, u
 void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
   uint64_t now = r->time;
   s->owner = 0;
+  if (r->kind == DL_TR_DMA_START || r->kind == DL_TR_DMA_END) {  /* a device's every command */
+    dma_bytes(s, r->obj, r->b, r->kind == DL_TR_DMA_START, now);
+    device_work(s, r);
+    return;
+  }
   switch (r->kind) {
     case DL_TR_REQUEST_START:
       request_start(s, r->obj, now);
@@ -362,12 +367,6 @@ void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
     case DL_TR_FREE_MAP_REGISTERS:
       gauge_add(s, DL_G_MAP_REGISTERS, -(int64_t)r->a, now);
       break;
-    case DL_TR_DMA_START:
-      dma_bytes(s, r->obj, r->b, 1, now);
-      break;
-    case DL_TR_DMA_END:
-      dma_bytes(s, r->obj, 0, 0, now);
-      break;
     case DL_TR_DPC_QUEUED:
       gauge_add(s, DL_G_DPC_QUEUE, 1, now);
       break;
@@ -380,7 +379,7 @@ void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
   switch (r->kind) {
     case DL_TR_CHANNEL_REQUEST: case DL_TR_CHANNEL_GRANT: case DL_TR_MAP: case DL_TR_FLUSH:
     case DL_TR_FREE_MAP_REGISTERS: case DL_TR_SG_LIST: case DL_TR_DEVICE_PROGRAM:
-    case DL_TR_DMA_START: case DL_TR_DMA_END: case DL_TR_INTERRUPT: case DL_TR_ISR:
+    case DL_TR_INTERRUPT: case DL_TR_ISR:
     case DL_TR_DPC_QUEUED: case DL_TR_DPC_RUN:
       device_work(s, r);
       break;
