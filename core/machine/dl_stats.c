@@ -34,16 +34,18 @@ typedef struct dma_open {
   uint64_t dev, bytes;
 } dma_open;
 
-struct dl_runstats {
+struct dl_runstats {                    /* what every record touches first, together */
   uint64_t width;                        /* the bins' width, ns */
   uint64_t limit;                        /* width * DL_SERIES_BINS, or UINT64_MAX */
-  gauge g[DL_G_COUNT];
+  uint64_t owner;
   req *inflight;                         /* in the order they were sent */
-  size_t n, cap;
+  size_t n;
   dma_open *dma;
-  size_t ndma, dma_cap;
+  size_t ndma;
+  size_t cap, dma_cap;
+  gauge g[DL_G_COUNT];
   dist d[DL_LAT_COUNT];
-  uint64_t owner, completed;
+  uint64_t completed;
   dl_request_times last;
   int has_last;
 };
