@@ -49,6 +49,9 @@ typedef struct command {
 
 struct dl_busmaster {
   dl_machine *m;
+  dl_physmem *pm;            /* the machine's parts, fixed for its life */
+  dl_clock *clock;
+  dl_stats *run;
   dl_devmodel *dm;
   dl_busmaster_config cfg;
   uint32_t control, status, length, bytes_done, desc_count, error_code, ring_tail, ring_head;
@@ -129,10 +132,10 @@ static uint64_t transfer_ns(dl_busmaster *bm, uint64_t bytes) {
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 /* The machine's run statistics. */
-static dl_stats *run_stats(dl_busmaster *bm) { return dl_trace_stats(dl_machine_trace(bm->m)); }
+static dl_stats *run_stats(dl_busmaster *bm) { return bm->run; }
 
 /* Simulated time now. */
-static uint64_t now(dl_busmaster *bm) { return dl_clock_now(dl_machine_clock(bm->m)); }
+static uint64_t now(dl_busmaster *bm) { return dl_clock_now(bm->clock); }
 
 /* Drives the line to its level: a spurious interrupt, or a completion that
 ** asked for one while DONE or ERROR is set and interrupts are enabled. Only
@@ -160,14 +163,14 @@ static int in_window(dl_busmaster *bm, dl_xlate_window *w, uint64_t addr, uint64
 ** else through the translation seam (the same check, report and IOTLB). */
 static int desc_read(dl_busmaster *bm, uint64_t addr, void *dst, size_t len) {
   if (in_window(bm, &bm->desc_win, addr, len))
-    return dl_physmem_read(dl_machine_physmem(bm->m), addr, dst, len);
+    return dl_physmem_read(bm->pm, addr, dst, len);
   return dl_devmodel_dma_read(bm->dm, addr, dst, len);
 }
 
 /* The device writes descriptor bytes back. */
 static int desc_write(dl_busmaster *bm, uint64_t addr, const void *src, size_t len) {
   if (in_window(bm, &bm->desc_win, addr, len))
-    return dl_physmem_write(dl_machine_physmem(bm->m), addr, src, len);
+    return dl_physmem_write(bm->pm, addr, src, len);
   return dl_devmodel_dma_write(bm->dm, addr, src, len);
 }
 
@@ -303,7 +306,7 @@ static void spurious_raise(dl_busmaster *bm) {
   bm->spurious = 1;
   update_line(bm);
   uint64_t latency = dl_machine_config_of(bm->m)->interrupt_latency;
-  if (dl_clock_after(dl_machine_clock(bm->m), latency, on_spurious_end, bm, 0,
+  if (dl_clock_after(bm->clock, latency, on_spurious_end, bm, 0,
                      &bm->spurious_event) == DL_OK)
     bm->spurious_pending = 1;
 }
@@ -399,7 +402,7 @@ static void on_complete(void *arg, uint64_t data);
 
 /* Schedules the completion of the command in flight. */
 static void schedule_completion(dl_busmaster *bm, uint64_t delay) {
-  if (dl_clock_after(dl_machine_clock(bm->m), delay, on_complete, bm, 0, &bm->done_event) == DL_OK)
+  if (dl_clock_after(bm->clock, delay, on_complete, bm, 0, &bm->done_event) == DL_OK)
     bm->done_pending = 1;
 }
 
@@ -459,8 +462,7 @@ static void start(dl_busmaster *bm) {
 ** translate (the engine has reported it). */
 static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
   command *c = &bm->cmd;
-  dl_physmem *pm = dl_machine_physmem(bm->m);
-  const dl_device *pdo = dl_devmodel_pdo(bm->dm);
+  dl_physmem *pm = bm->pm;
   int access = c->to_device ? DL_XLATE_READ : DL_XLATE_WRITE;
   uint64_t off = c->offset;
   for (uint32_t i = 0; i < c->nelem && *moved < want; i++) {
@@ -470,6 +472,7 @@ static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
       size_t n = left < CHUNK ? (size_t)left : CHUNK;
       uint64_t pa = addr, run;
       if (!in_window(bm, &bm->data_win, addr, n)) {  /* the checked path */
+        const dl_device *pdo = dl_devmodel_pdo(bm->dm);
         if (dl_xlate_resolve(bm->m, pdo->id, pdo->name, addr, n, access, &pa, &run))
           return DL_BM_ERR_UNMAPPED;
         if (run < n) n = (size_t)run;
@@ -707,6 +710,9 @@ int dl_busmaster_new(dl_machine *m, const char *name, uint32_t vector, uint8_t i
     return DL_ENOMEM;
   }
   bm->m = m;
+  bm->pm = dl_machine_physmem(m);
+  bm->clock = dl_machine_clock(m);
+  bm->run = dl_trace_stats(dl_machine_trace(m));
   bm->cfg = *cfg;
   dl_pagemap_init(&bm->medium, cfg->sector_size);
   bm->sector_shift = (unsigned)__builtin_ctz(cfg->sector_size);
