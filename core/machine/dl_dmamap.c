@@ -79,17 +79,17 @@ void dl_dmamap_remove(dl_dmamap *dm, uint32_t handle) {
 }
 
 /* Returns 1 if every byte of [addr, addr+len) is mapped (possibly by
-** several adjacent ranges). A span found earlier answers at once; else the
-** ranges are walked as before, and a covered access leaves its span: from
-** the lowest base of the ranges holding addr to the end of the last range
-** the walk stepped through (no further walk: a miss costs what it did). */
+** several adjacent ranges); nothing to cover is covered. */
 int dl_dmamap_covers(dl_dmamap *dm, uint64_t addr, uint64_t len) {
   uint64_t lo, hi;
   return len == 0 || dl_dmamap_span(dm, addr, len, &lo, &hi);
 }
 
-/* Returns 1 and the mapped span holding [addr, addr+len) (len > 0), as
-** dl_dmamap_covers finds it; else 0. */
+/* Returns 1 and the mapped span holding [addr, addr+len) (len > 0), else 0.
+** A span found earlier answers at once; else the ranges are walked, and a
+** covered access leaves its span: from the lowest base of the ranges
+** holding addr to the end of the last range the walk stepped through (no
+** further walk: a miss costs what the walk always cost). */
 int dl_dmamap_span(dl_dmamap *dm, uint64_t addr, uint64_t len, uint64_t *span_lo,
                    uint64_t *span_hi) {
   uint64_t end = addr + len;
