@@ -109,7 +109,8 @@ describe("version-3 operations on a system DMA adapter", function()
     uart:connect_dma(m:isa_dma(), { tx = 3 })
     enable_tx(uart)
     local a = isa3(uart, 3)
-    assert.are.equal(dma.STATUS_SUCCESS, a:ConfigureAdapterChannel(dma.SYSDMA_CONFIGURE_MODE, dma.SYSDMA_BLOCK))
+    local MODE = dma.SYSDMA_CONFIGURE_MODE
+    assert.are.equal(dma.STATUS_SUCCESS, a:ConfigureAdapterChannel(MODE, dma.SYSDMA_BLOCK))
     assert.are.equal(dma.STATUS_INVALID_PARAMETER, a:ConfigureAdapterChannel(dma.SYSDMA_CONFIGURE_MODE, nil))
     assert.are.equal(dma.STATUS_NOT_IMPLEMENTED, a:ConfigureAdapterChannel(dma.SYSDMA_CONFIGURE_CYCLE, 100))
     assert.are.equal(dma.STATUS_NOT_IMPLEMENTED, a:ConfigureAdapterChannel(99, 0))
@@ -155,7 +156,8 @@ describe("version-3 operations on a system DMA adapter", function()
     -- a fresh context; flushed before terminal count: the routine never runs
     _, ctx = a:InitializeDmaTransferContext(nil)
     local st
-    st, base = at_dispatch(a.AllocateAdapterChannelEx, a, uart.device, ctx, 2, dma.DMA_SYNCHRONOUS_CALLBACK, nil)
+    st, base = at_dispatch(a.AllocateAdapterChannelEx, a, uart.device, ctx, 2,
+                           dma.DMA_SYNCHRONOUS_CALLBACK, nil)
     assert.are.equal(dma.STATUS_SUCCESS, st)
     calls = {}
     assert.are.equal(dma.STATUS_SUCCESS, (map(a, mdl, base, 5000, true, calls, dma.uart_registers.DATA)))
@@ -178,7 +180,8 @@ describe("version-3 operations on a system DMA adapter", function()
       ctx2, mdl, 0, 100, dma.DMA_SYNCHRONOUS_CALLBACK, nil, nil, true, nil, nil)))
     assert.matches("system DMA", m:reports()[1].message)
     local calls = {}
-    assert.are.equal(dma.STATUS_INVALID_PARAMETER, (map(a, mdl, base, 100, true, calls, 4)))  -- no FIFO on ISA
+    -- no FIFO offset on ISA
+    assert.are.equal(dma.STATUS_INVALID_PARAMETER, (map(a, mdl, base, 100, true, calls, 4)))
     assert.are.equal(dma.STATUS_SUCCESS, (map(a, mdl, base, 100, true, calls)))
     at_dispatch(a.FreeAdapterObject, a, dma.DeallocateObject)  -- still mapped: 0x10, the routine dropped
     assert.are.same({ 0x00, 0x10 }, support.p1s(m))
@@ -191,7 +194,7 @@ describe("version-3 operations on a system DMA adapter", function()
 end)
 
 describe("wdm_sysdma_v3", function()
-  it("writes an IOCTL's buffer through the version-3 operations on an SoC line, and stops on request", function()
+  it("writes an IOCTL's buffer through the v3 operations on an SoC line, and stops on request", function()
     local m = support.machine { seed = 4 }
     local soc = m:soc_dma { instance = 1, channels = 2, lines = 8 }
     local uart = m:uart { baud = 1000000 }
@@ -215,7 +218,8 @@ describe("wdm_sysdma_v3", function()
     local again = m:irp { major = dma.IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE }
     assert.are.equal(dma.STATUS_PENDING, dma.IoCallDriver(uart.device, again))
     m:run_until(m.now + 3 * MS)
-    local stop = m:irp { major = dma.IRP_MJ_DEVICE_CONTROL, buffer = m:buffer(8), ioctl = drv.IOCTL_SYSDMA_STOP }
+    local stop = m:irp { major = dma.IRP_MJ_DEVICE_CONTROL, buffer = m:buffer(8),
+                         ioctl = drv.IOCTL_SYSDMA_STOP }
     assert.are.equal(dma.STATUS_SUCCESS, dma.IoCallDriver(uart.device, stop))
     m:run()
     assert.are.equal(dma.STATUS_CANCELLED, again.IoStatus.Status)
