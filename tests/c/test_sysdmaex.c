@@ -231,7 +231,8 @@ static void test_isa_early_flush_copies_back_what_moved(void **state) {
   assert_int_equal(ndropped, 1);
   assert_ptr_equal(dropped, &d);
   uint32_t ch;
-  assert_true(dl_sysdma_masked(dl_adapter_controller(a, &ch), ch));
+  dl_sysdma *ctl = dl_adapter_controller(a, &ch);
+  assert_true(dl_sysdma_masked(ctl, ch));
   free_object(r, a);
   uint8_t out[100];
   dl_machine_read_va(r->m, va, out, len);
@@ -547,6 +548,30 @@ static void test_verifier_reports(void **state) {
   dl_adapter_put(a);
 }
 
+/* GetDmaTransferInfo counts the map registers MapTransferEx then takes;
+** AllocateCommonBufferEx on an ISA channel stays below 16 MiB in one block. */
+static void test_transfer_info_and_common_buffer(void **state) {
+  rig *r = *state;
+  uint32_t nmr;
+  dl_adapter *a = rig_adapter(r, isa3(5, 8 * PS, 0), &nmr);  /* 16-bit: 128 KiB blocks */
+  uint64_t va;
+  dl_mdl *mdl = buffer(r, GiB4, 3 * PS, 1, &va);
+  dl_dma_transfer_info ti;
+  assert_int_equal(dl_dmaex_transfer_info(a, mdl, 0, 3 * PS, 1, DL_DMA_TRANSFER_INFO_VERSION1, &ti),
+                   DL_STATUS_SUCCESS);
+  assert_int_equal(ti.map_register_count, 3);
+  dl_dma_adapter_info info;
+  assert_int_equal(dl_dmaex_adapter_info(a, DL_DMA_ADAPTER_INFO_VERSION1, &info), DL_STATUS_SUCCESS);
+  assert_int_equal(info.dma_address_width, 24);
+  assert_int_equal(info.minimum_transfer_unit, 2);
+  uint64_t cva, logical;
+  assert_int_equal(dl_dmaex_alloc_common(a, 0, 2 * PS, 1, DL_MM_ANY_NODE_OK, &cva, &logical), DL_OK);
+  assert_true(logical + 2 * PS - 1 <= 0xFFFFFF);
+  assert_int_equal(logical / 0x20000, (logical + 2 * PS - 1) / 0x20000);
+  dl_adapter_free_common(a, 2 * PS, logical, cva, 1);
+  dl_adapter_put(a);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -558,6 +583,7 @@ int main(void) {
     T(test_soc_device_offset_and_info),
     T(test_channel_with_routine_and_cancel),
     T(test_verifier_reports),
+    T(test_transfer_info_and_common_buffer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
