@@ -144,7 +144,9 @@ op("AllocateCommonBuffer(Length, CacheEnabled)", "VirtualAddress, LogicalAddress
    "memory the CPU and the device share, below the device's ceiling", "PALLOCATE_COMMON_BUFFER")
 op("FreeCommonBuffer(Length, LogicalAddress, VirtualAddress, CacheEnabled)", "nothing", PASSIVE,
    "frees a common buffer", "PFREE_COMMON_BUFFER")
-op("GetDmaAlignment()", "1", PASSIVE, "the alignment the adapter needs for buffers", "PGET_DMA_ALIGNMENT")
+op("GetDmaAlignment()", "bytes", PASSIVE,
+   "the alignment DMA buffers need: 1 for a bus master, the unit (DmaWidth) of a system DMA channel",
+   "PGET_DMA_ALIGNMENT")
 op("PutDmaAdapter()", "nothing", PASSIVE, "gives the adapter back", "PPUT_DMA_ADAPTER")
 -- version 3 (DEVICE_DESCRIPTION_VERSION3 adapters only)
 op("InitializeDmaTransferContext(DmaTransferContext)", "NTSTATUS, DmaTransferContext", LE_DISPATCH,

@@ -444,6 +444,7 @@ static void test_slave_16bit_channel(void **state) {
   uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr;
   dl_adapter *a = rig_adapter(r, isa_desc(5, 8192, 0), &nmr);
+  assert_int_equal(dl_adapter_dma_alignment(a), 2);  /* GetDmaAlignment: whole words */
   uint64_t va;
   dl_mdl *mdl = buffer(r, GiB4, 1000, 11, &va);
   uint64_t base = allocate(r, a, nmr, keep), logical;
