@@ -366,6 +366,15 @@ void ldl_open_verifier(lua_State *L);
 void ldl_open_dpc(lua_State *L);
 void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
+void ldl_open_ioport(lua_State *L);
+void ldl_open_resources(lua_State *L);
+
+/* A device model's resources (resources.c): hw.resources, and one
+** CM_PARTIAL_RESOURCE_DESCRIPTOR table. */
+struct dl_devmodel;
+struct dl_cm_descriptor;
+void ldl_push_resources(lua_State *L, const struct dl_devmodel *dm);
+void ldl_push_descriptor(lua_State *L, const struct dl_cm_descriptor *d);
 void ldl_open_busmaster(lua_State *L);
 void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);

@@ -65,4 +65,8 @@ void lwdf_open_interrupt(lua_State *L);
 void lwdf_open_sync(lua_State *L);    /* wdfsync.c: locks, WDFDPC, WDFTIMER, WDFWORKITEM */
 void lwdf_open_memory(lua_State *L);  /* wdfmemory.c: WDFMEMORY, WDFLOOKASIDE */
 
+/* The index of descriptor table `arg` in the device's resource list
+** (wdfdevice.c): -1 for nil, -2 for a value not in the list. */
+long lwdf_descriptor_index(lua_State *L, int dev, int arg);
+
 #endif

@@ -282,6 +282,15 @@ for _, width in ipairs { "UCHAR", "USHORT", "ULONG", "ULONG64" } do
   wdk(G, "wdm", ("WRITE_REGISTER_BUFFER_%s(Register, Buffer, Count)"):format(width), "nothing", ANY,
       "writes Count values to a register")
 end
+for _, width in ipairs { "UCHAR", "USHORT", "ULONG" } do
+  wdk(G, "wdm", ("READ_PORT_%s(Port)"):format(width), "value", ANY,
+      "reads an I/O port (u.Port.Start of a CmResourceTypePort resource; no mapping)")
+  wdk(G, "wdm", ("WRITE_PORT_%s(Port, Value)"):format(width), "nothing", ANY, "writes an I/O port")
+  wdk(G, "wdm", ("READ_PORT_BUFFER_%s(Port, Buffer, Count)"):format(width), "nothing (Buffer filled)", ANY,
+      "reads Count values from the same port into Buffer[1..Count]")
+  wdk(G, "wdm", ("WRITE_PORT_BUFFER_%s(Port, Buffer, Count)"):format(width), "nothing", ANY,
+      "writes Buffer[1..Count] to the same port")
+end
 
 ---------------------------------------------------------------------------
 -- Drivers, devices, IRPs
@@ -564,8 +573,10 @@ M("swiotlb_stats", "m:swiotlb_stats([reset])", "{ io_tlb_used, io_tlb_used_hiwat
 M("device", "m:device{ name= }", "DEVICE_OBJECT", "a device object", "dma-adapters-wdm")
 M("busmaster", "m:busmaster{ bandwidth=, setup_latency=, max_transfer=, max_sg=, address_width=, alignment=, "
   .. "capacity= }", "device model", "the built-in bus-master device", "time-interrupts-and-devices")
-M("device_model", "m:device_model{ registers=, vector=, irql=, read=, write= }", "device model",
-  "a device written in Lua", "time-interrupts-and-devices")
+M("device_model", "m:device_model{ registers= | bars={ { size=, prefetchable=, read=, write= }, ... }, "
+  .. "ports={ { size=, read=, write= }, ... }, vector=, irql= | interrupts={ { vector=, irql=, mode=, message= }, "
+  .. "... }, read=, write= }", "device model",
+  "a device written in Lua: memory BARs, I/O-port ranges, interrupts", "time-interrupts-and-devices")
 M("irp", "m:irp{ major=, buffer=, device_offset=, completion= }", "IRP", "a request as the I/O manager builds it",
   "time-interrupts-and-devices")
 M("trace", "m:trace([kind])", "{ record, ... }", "the trace records (of one kind)", "time-interrupts-and-devices")
@@ -596,8 +607,8 @@ G = "Devices (the lab's own)"
 local D = function(name, signature, returns, purpose)
   lab(G, "device model:" .. name, signature, returns, purpose, "time-interrupts-and-devices")
 end
-D("raise_interrupt", "hw:raise_interrupt()", "nothing", "raises the device's interrupt line")
-D("clear_interrupt", "hw:clear_interrupt()", "nothing", "lowers it")
+D("raise_interrupt", "hw:raise_interrupt([n])", "nothing", "raises the line of interrupt n (default 1)")
+D("clear_interrupt", "hw:clear_interrupt([n])", "nothing", "lowers it")
 D("dma_read", "hw:dma_read(logical, len)", "string", "the device reads host memory")
 D("dma_write", "hw:dma_write(logical, s)", "nothing", "the device writes host memory")
 D("inject", "hw:inject{ kind=, at_command=, at=, probability=, extra= }", "nothing", "a deterministic fault")
@@ -695,6 +706,9 @@ constants("Constants", "^WDF_NO_", "NULL: nil in Lua (no attributes, no handle, 
 constants("Constants", "^DEVICE_DESCRIPTION_VERSION", "a DEVICE_DESCRIPTION Version",
           DDI .. "wdm/ns-wdm-_device_description")
 constants("Constants", "^CmResourceType", "a resource type", DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
+constants("Constants", "^CmResourceShare", "a CM_SHARE_DISPOSITION", DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
+constants("Constants", "^CM_RESOURCE_", "a resource descriptor's Flags bit",
+          DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
 constants("Constants", "^WdfDmaProfile", "a DMA enabler profile", DDI .. "wdfdmaenabler/ne-wdfdmaenabler-_wdf_dma_profile")
 constants("Constants", "^WdfDmaDirection", "a DMA direction",
           DDI .. "wdfdmaenabler/ne-wdfdmaenabler-_wdf_dma_direction")
