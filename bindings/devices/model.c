@@ -105,9 +105,9 @@ static void check_entry(lua_State *L, int idx, const char *what, const char *con
         if (i) luaL_addstring(&b, ", ");
         luaL_addstring(&b, valid[i]);
       }
-      luaL_pushresult(&b);
-      luaL_argerror(L, 2, lua_pushfstring(L, "%sunknown field '%s' (valid: %s)", what,
-                                          luaL_tolstring(L, -2, NULL), lua_tostring(L, -2)));
+      luaL_pushresult(&b);                            /* key, valid */
+      const char *key = luaL_tolstring(L, -2, NULL);  /* key, valid, key as text */
+      luaL_argerror(L, 2, lua_pushfstring(L, "%sunknown field '%s' (valid: %s)", what, key, lua_tostring(L, -2)));
     }
   }
 }
