@@ -198,7 +198,7 @@ static const char *const caps_words[] = {
   "DMA", "SL", "GENERIC", "OBJ", "KERNEL", "MAXIMUM", "PAGE", "CTL", "READ", "WRITE", "NT", "MM", "KE",
   "EX", "RTL", "HAL", "POWER", "PNP", "GUID", "DRIVER", "IRQL", "INTERRUPT", "TIMER", "DPC", "ADDRESS",
   "BYTE", "BYTES", "ROUND", "ALIGN", "SYNCHRONIZE", "DELETE", "FSCTL", "KEY", "REG", "SE", "PROCESSOR",
-  "CONFIGURATION", "MEMORY", "PORT", "ACCESS", "THREAD", "EVENT", "SEMAPHORE", "MUTANT", NULL
+  "CONFIGURATION", "MEMORY", "PORT", "ACCESS", "THREAD", "EVENT", "SEMAPHORE", "MUTANT", "CONNECT", NULL
 };
 
 /* Whether `name` is in the NULL-terminated list. */

@@ -220,6 +220,11 @@ wdk(G, "wdm", "IoConnectInterrupt(ServiceRoutine, ServiceContext, SpinLock, Vect
     .. "InterruptMode, ShareVector, ProcessorEnableMask, FloatingSave)", "NTSTATUS, InterruptObject", PASSIVE,
     "connects ServiceRoutine(Interrupt, ServiceContext) to an interrupt line")
 wdk(G, "wdm", "IoDisconnectInterrupt(InterruptObject)", "nothing", PASSIVE, "disconnects the ISR")
+wdk(G, "wdm", "IoConnectInterruptEx(Parameters)", "NTSTATUS, InterruptObject or InterruptMessageTable", PASSIVE,
+    "connects an ISR: CONNECT_FULLY_SPECIFIED (vector and IRQL given), CONNECT_LINE_BASED (the PDO's line), "
+    .. "CONNECT_MESSAGE_BASED (each message, MessageID to the ISR; a FallBackServiceRoutine for a line)")
+wdk(G, "wdm", "IoDisconnectInterruptEx(Parameters)", "nothing", PASSIVE,
+    "disconnects what IoConnectInterruptEx connected (Version, ConnectionContext)")
 wdk(G, "wdm", "KeSynchronizeExecution(Interrupt, SynchronizeRoutine, SynchronizeContext)", "BOOLEAN", "<= DIRQL",
     "runs SynchronizeRoutine(SynchronizeContext) at the interrupt's IRQL")
 
@@ -731,6 +736,8 @@ constants("Constants", "^[KD]e%a+Object%a*$", "what AdapterControl returns (IO_A
           DDI .. "wdm/ne-wdm-_io_allocation_action")
 constants("Constants", "^IO_%a+_INCREMENT$", "an IoCompleteRequest PriorityBoost", DDI .. "wdm/nf-wdm-iocompleterequest")
 constants("Constants", "^LevelSensitive$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
+constants("Constants", "^CONNECT_", "an IO_CONNECT_INTERRUPT_PARAMETERS Version",
+          DDI .. "wdm/ns-wdm-_io_connect_interrupt_parameters")
 constants("Constants", "^Latched$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 constants("Constants", "^DMA_SYNCHRONOUS_CALLBACK$", "an AllocateAdapterChannelEx Flags bit",
           DDI .. "wdm/nc-wdm-pallocate_adapter_channel_ex")

@@ -2,7 +2,8 @@
 ** test_devmodel.c: device models of core/devices without Lua: several
 ** memory BARs and I/O-port ranges (placement, which range an access
 ** reaches, accesses across a range's end), interrupts driven by index, the
-** configuration's limits, and the CM resource list a model yields.
+** configuration's limits, the CM resource list a model yields, and what
+** IoConnectInterruptEx connects for a PDO.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "devices/dl_cmres.h"
 #include "devices/dl_devmodel.h"
+#include "devices/dl_intconnect.h"
 #include "devices/dl_ioport.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
@@ -227,6 +229,46 @@ static void test_lines(void **state) {
   dl_machine_free(m);
 }
 
+/* IoConnectInterruptEx's plan: LINE_BASED takes the first line,
+** MESSAGE_BASED every message in order (or the line with a fallback), with
+** the highest IRQL as the unified one; the WDK's statuses otherwise. */
+static void test_connect_plan(void **state) {
+  (void)state;
+  dl_machine *m = machine();
+  dl_devmodel *dm, *legacy;
+  dl_devmodel_config cfg = nic();
+  cfg.irq[2] = (dl_devmodel_irq){42, 9, 0, 1};
+  cfg.nirqs = 3;
+  assert_int_equal(DL_OK, dl_devmodel_new_config(m, "nic", &cfg, &ops, NULL, &dm));
+  assert_int_equal(DL_OK, dl_devmodel_new(m, "legacy", 0x1000, 16, 5, &ops, NULL, &legacy));
+  assert_ptr_equal(dm, dl_devmodel_of_pdo(m, dm->pdo));
+  assert_null(dl_devmodel_of_pdo(m, NULL));
+  dl_connect_plan p;
+  assert_int_equal(DL_STATUS_SUCCESS, dl_connect_plan_for(m, dm->pdo, DL_CONNECT_LINE_BASED, 0, &p));
+  assert_int_equal(1, (int)p.n);
+  assert_int_equal(40, p.irq[0].vector);
+  assert_int_equal(DL_STATUS_SUCCESS, dl_connect_plan_for(m, dm->pdo, DL_CONNECT_MESSAGE_BASED, 1, &p));
+  assert_int_equal(DL_CONNECT_MESSAGE_BASED, p.version);
+  assert_int_equal(2, (int)p.n);
+  assert_int_equal(41, p.irq[0].vector);
+  assert_int_equal(42, p.irq[1].vector);
+  assert_int_equal(9, p.unified_irql);
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_REQUEST,
+                   dl_connect_plan_for(m, legacy->pdo, DL_CONNECT_MESSAGE_BASED, 0, &p));
+  assert_int_equal(DL_STATUS_SUCCESS, dl_connect_plan_for(m, legacy->pdo, DL_CONNECT_MESSAGE_BASED, 1, &p));
+  assert_int_equal(DL_CONNECT_LINE_BASED, p.version);
+  assert_int_equal(16, p.irq[0].vector);
+  dl_devmodel_config_init(&cfg);
+  cfg.irq[0] = (dl_devmodel_irq){60, 6, 0, 1};
+  cfg.nirqs = 1;
+  assert_int_equal(DL_OK, dl_devmodel_new_config(m, "msi", &cfg, &ops, NULL, &dm));
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_REQUEST, dl_connect_plan_for(m, dm->pdo, DL_CONNECT_LINE_BASED, 0, &p));
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER, dl_connect_plan_for(m, NULL, DL_CONNECT_LINE_BASED, 0, &p));
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER_1, dl_connect_plan_for(m, dm->pdo, DL_CONNECT_FULLY_SPECIFIED, 0, &p));
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER_1, dl_connect_plan_for(m, dm->pdo, 9, 0, &p));
+  dl_machine_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bars),
@@ -234,6 +276,7 @@ int main(void) {
     cmocka_unit_test(test_limits),
     cmocka_unit_test(test_resources),
     cmocka_unit_test(test_lines),
+    cmocka_unit_test(test_connect_plan),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,3 +253,97 @@ describe("KMDF on a device with several resources", function()
     assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
   end)
 end)
+
+describe("IoConnectInterruptEx", function()
+  local m
+  before_each(function() m = support.machine { ram = "4G" } end)
+  after_each(function()
+    m:close()
+    m = nil
+  end)
+
+  it("CONNECT_LINE_BASED connects the device's line interrupt found from its PDO", function()
+    local hw = nic(m, {})
+    local seen = {}
+    local params = { Version = CONNECT_LINE_BASED, LineBased = {
+      PhysicalDeviceObject = hw.device, ServiceContext = "ctx",
+      ServiceRoutine = function(_, ctx)
+        seen[#seen + 1] = { ctx, KeGetCurrentIrql() }
+        hw:clear_interrupt(1)
+        return TRUE
+      end } }
+    local status, intr = IoConnectInterruptEx(params)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.are.equal(intr, params.LineBased.InterruptObject)
+    assert.matches("vector=40 irql=7 level shared", tostring(intr))
+    hw:raise_interrupt(1)
+    m:run()
+    assert.are.same({ { "ctx", 7 } }, seen)
+    IoDisconnectInterruptEx { Version = CONNECT_LINE_BASED, ConnectionContext = { InterruptObject = intr } }
+    assert.are.equal("KINTERRUPT (disconnected)", tostring(intr))
+  end)
+
+  it("CONNECT_MESSAGE_BASED connects each message with its MessageID, in an InterruptMessageTable", function()
+    local hw = m:device_model { name = "msix", interrupts = { { vector = 50, irql = 6, message = true },
+                                                              { vector = 51, irql = 9, message = true } } }
+    local seen = {}
+    local params = { Version = CONNECT_MESSAGE_BASED, MessageBased = {
+      PhysicalDeviceObject = hw.device, ServiceContext = "ctx",
+      MessageServiceRoutine = function(_, ctx, MessageID)
+        seen[#seen + 1] = { ctx, MessageID, KeGetCurrentIrql() }
+        hw:clear_interrupt(MessageID + 1)
+        return TRUE
+      end } }
+    local status, tbl = IoConnectInterruptEx(params)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.are.equal(CONNECT_MESSAGE_BASED, params.Version)
+    assert.are.equal(tbl, params.MessageBased.ConnectionContext.InterruptMessageTable)
+    assert.are.same({ 2, 9, 51 }, { tbl.MessageCount, tbl.UnifiedIrql, tbl.MessageInfo[1].Vector })
+    hw:raise_interrupt(2)
+    m:run()
+    hw:raise_interrupt(1)
+    m:run()
+    assert.are.same({ { "ctx", 1, 9 }, { "ctx", 0, 6 } }, seen)
+    IoDisconnectInterruptEx { Version = CONNECT_MESSAGE_BASED,
+                              ConnectionContext = params.MessageBased.ConnectionContext }
+    assert.are.equal("KINTERRUPT (disconnected)", tostring(tbl.MessageInfo[0].InterruptObject))
+  end)
+
+  it("CONNECT_MESSAGE_BASED falls back to the line with FallBackServiceRoutine: LINE_BASED", function()
+    local hw = m:device_model { name = "legacy" }
+    local params = { Version = CONNECT_MESSAGE_BASED, MessageBased = {
+      PhysicalDeviceObject = hw.device, MessageServiceRoutine = function() return TRUE end } }
+    assert.are.equal(STATUS_INVALID_DEVICE_REQUEST, IoConnectInterruptEx(params))
+    params.MessageBased.FallBackServiceRoutine = function() return TRUE end
+    local status, intr = IoConnectInterruptEx(params)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.are.equal(CONNECT_LINE_BASED, params.Version)
+    assert.are.equal(intr, params.MessageBased.ConnectionContext.InterruptObject)
+    IoDisconnectInterruptEx { Version = CONNECT_LINE_BASED, ConnectionContext = { InterruptObject = intr } }
+  end)
+
+  it("CONNECT_FULLY_SPECIFIED takes the vector and IRQL; bad parameters: WDK statuses or errors", function()
+    local hw = m:device_model { name = "msi", interrupts = { { vector = 60, irql = 6, message = true } } }
+    local params = { Version = CONNECT_FULLY_SPECIFIED, FullySpecified = {
+      PhysicalDeviceObject = hw.device, ServiceRoutine = function() return TRUE end,
+      Vector = 60, Irql = 6,
+      SynchronizeIrql = 6, InterruptMode = Latched, ShareVector = FALSE, ProcessorEnableMask = 1 } }
+    local status, intr = IoConnectInterruptEx(params)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.matches("latched", tostring(intr))
+    IoDisconnectInterruptEx { Version = CONNECT_FULLY_SPECIFIED,
+                              ConnectionContext = { InterruptObject = intr } }
+    assert.are.equal(STATUS_INVALID_PARAMETER_1, IoConnectInterruptEx { Version = 9 })
+    assert.are.equal(STATUS_INVALID_DEVICE_REQUEST, IoConnectInterruptEx {  -- a message-only device
+      Version = CONNECT_LINE_BASED,
+      LineBased = { PhysicalDeviceObject = hw.device, ServiceRoutine = function() return TRUE end } })
+    assert.are.equal(STATUS_INVALID_PARAMETER, IoConnectInterruptEx {
+      Version = CONNECT_LINE_BASED, LineBased = { ServiceRoutine = function() return TRUE end } })
+    assert.has_error(function()
+      IoConnectInterruptEx { Version = CONNECT_LINE_BASED, LineBased = { ServiceRotine = print } }
+    end, "bad argument #1 to 'IoConnectInterruptEx' (IO_CONNECT_INTERRUPT_LINE_BASED_PARAMETERS "
+         .. "has no field 'ServiceRotine' (PhysicalDeviceObject, InterruptObject, ServiceRoutine, "
+         .. "ServiceContext, SpinLock, SynchronizeIrql, FloatingSave))")
+    assert.has_error(function() return dma.CONNECT_MESSAGE_BASED_PASSIVE end)  -- not modelled
+  end)
+end)
