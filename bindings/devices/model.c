@@ -1,6 +1,6 @@
 /*
 ** model.c: device models written in Lua (m:device_model{...}) and the
-** driver's side of device registers: MmMapIoSpace, MmUnmapIoSpace,
+** driver's side of device registers: MmMapIoSpace(Ex), MmUnmapIoSpace,
 ** READ_REGISTER_* and WRITE_REGISTER_* (with their BUFFER forms).
 */
 #include <stdio.h>
@@ -358,6 +358,22 @@ static int l_MmMapIoSpace(lua_State *L) {
   return 1;
 }
 
+/* MmMapIoSpaceEx(PhysicalAddress, NumberOfBytes, Protect) -> BaseAddress */
+static int l_MmMapIoSpaceEx(lua_State *L) {
+  uint64_t pa = ldl_checkuint(L, 1), len = ldl_checkuint(L, 2);
+  lua_Integer protect = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, protect >= 0 && protect <= UINT32_MAX && dl_mmio_protect_ok((uint32_t)protect), 3,
+                "one of PAGE_READONLY, PAGE_READWRITE, PAGE_EXECUTE, PAGE_EXECUTE_READ, "
+                "PAGE_EXECUTE_READWRITE, with at most one of PAGE_NOCACHE, PAGE_WRITECOMBINE");
+  lmachine *lm = ldl_current(L, "MmMapIoSpaceEx");
+  uint64_t va;
+  int rc = dl_mmio_map(lm->m, pa, len, &va);
+  if (rc == DL_ENOTMAPPED) return luaL_argerror(L, 1, "not inside a device's register block (one BAR)");
+  if (rc) return ldl_statuserror(L, 1, rc, NULL);
+  lua_pushinteger(L, (lua_Integer)va);
+  return 1;
+}
+
 /* MmUnmapIoSpace(BaseAddress, NumberOfBytes) */
 static int l_MmUnmapIoSpace(lua_State *L) {
   uint64_t va = ldl_checkuint(L, 1), len = ldl_checkuint(L, 2);
@@ -428,6 +444,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg functions[] = {
   {"MmMapIoSpace", l_MmMapIoSpace},
+  {"MmMapIoSpaceEx", l_MmMapIoSpaceEx},
   {"MmUnmapIoSpace", l_MmUnmapIoSpace},
   {NULL, NULL}
 };

@@ -93,6 +93,10 @@ static const dl_wdk_value io_values[] = {
   {"NonPagedPool", 0}, {"NonPagedPoolExecute", 0}, {"PagedPool", 1}, {"NonPagedPoolNx", 512},
   {"WdfDeviceIoUndefined", 0}, {"WdfDeviceIoNeither", 1}, {"WdfDeviceIoBuffered", 2},
   {"WdfDeviceIoDirect", 3}, {"WdfDeviceIoBufferedOrDirect", 4},
+  {"PAGE_NOACCESS", DL_PAGE_NOACCESS}, {"PAGE_READONLY", DL_PAGE_READONLY},
+  {"PAGE_READWRITE", DL_PAGE_READWRITE}, {"PAGE_EXECUTE", DL_PAGE_EXECUTE},
+  {"PAGE_EXECUTE_READ", DL_PAGE_EXECUTE_READ}, {"PAGE_EXECUTE_READWRITE", DL_PAGE_EXECUTE_READWRITE},
+  {"PAGE_NOCACHE", DL_PAGE_NOCACHE}, {"PAGE_WRITECOMBINE", DL_PAGE_WRITECOMBINE},
 };
 
 /* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE (wdm.h) and the flags of

@@ -224,6 +224,15 @@ int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va) {
   return rc;
 }
 
+/* MmMapIoSpaceEx's Protect. */
+int dl_mmio_protect_ok(uint32_t protect) {
+  uint32_t access = protect & ~(uint32_t)(DL_PAGE_NOCACHE | DL_PAGE_WRITECOMBINE);
+  uint32_t cache = protect & (DL_PAGE_NOCACHE | DL_PAGE_WRITECOMBINE);
+  int one = access == DL_PAGE_READONLY || access == DL_PAGE_READWRITE || access == DL_PAGE_EXECUTE ||
+            access == DL_PAGE_EXECUTE_READ || access == DL_PAGE_EXECUTE_READWRITE;
+  return one && cache != (DL_PAGE_NOCACHE | DL_PAGE_WRITECOMBINE);
+}
+
 /* MmUnmapIoSpace. */
 int dl_mmio_unmap(dl_machine *m, uint64_t va, uint64_t len) {
   dl_region *r = dl_vspace_find(dl_machine_vspace(m), va, len ? len : 1);

@@ -131,6 +131,13 @@ uint64_t dl_devmodel_take_stall(dl_devmodel *dm);
 ** address. DL_ENOTMAPPED if the range is not inside one register block. */
 int dl_mmio_map(dl_machine *m, uint64_t pa, uint64_t len, uint64_t *va);
 
+/* MmMapIoSpaceEx's Protect: exactly one of PAGE_READONLY, PAGE_READWRITE,
+** PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, and at most one
+** of PAGE_NOCACHE, PAGE_WRITECOMBINE (wdm.h's documentation). Returns 1 if
+** valid. The lab maps every register block alike (uncached device memory):
+** the protection is checked, not enforced on accesses. */
+int dl_mmio_protect_ok(uint32_t protect);
+
 /* MmUnmapIoSpace. */
 int dl_mmio_unmap(dl_machine *m, uint64_t va, uint64_t len);
 

@@ -278,6 +278,8 @@ wdk(G, "wdm", "RtlCompareMemory(Source1, Source2, Length)", "SIZE_T", ANY, "how 
 G = "Device registers"
 wdk(G, "wdm", "MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType)", "BaseAddress", LE_DISPATCH,
     "maps a device's registers")
+wdk(G, "wdm", "MmMapIoSpaceEx(PhysicalAddress, NumberOfBytes, Protect)", "BaseAddress", LE_DISPATCH,
+    "maps a device's registers (Protect: PAGE_READWRITE plus PAGE_NOCACHE...; checked, not enforced)")
 wdk(G, "wdm", "MmUnmapIoSpace(BaseAddress, NumberOfBytes)", "nothing", LE_DISPATCH, "unmaps them")
 for _, width in ipairs { "UCHAR", "USHORT", "ULONG", "ULONG64" } do
   wdk(G, "wdm", ("READ_REGISTER_%s(Register)"):format(width), "value", ANY, "reads a device register")
@@ -736,6 +738,8 @@ constants("Constants", "^[KD]e%a+Object%a*$", "what AdapterControl returns (IO_A
           DDI .. "wdm/ne-wdm-_io_allocation_action")
 constants("Constants", "^IO_%a+_INCREMENT$", "an IoCompleteRequest PriorityBoost", DDI .. "wdm/nf-wdm-iocompleterequest")
 constants("Constants", "^LevelSensitive$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
+constants("Constants", "^PAGE_[NREW]", "a page protection (MmMapIoSpaceEx)",
+          DDI .. "wdm/nf-wdm-mmmapiospaceex")
 constants("Constants", "^CONNECT_", "an IO_CONNECT_INTERRUPT_PARAMETERS Version",
           DDI .. "wdm/ns-wdm-_io_connect_interrupt_parameters")
 constants("Constants", "^Latched$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")

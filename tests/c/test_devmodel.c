@@ -269,6 +269,19 @@ static void test_connect_plan(void **state) {
   dl_machine_free(m);
 }
 
+/* MmMapIoSpaceEx's Protect: one access protection, at most one cache flag. */
+static void test_protect(void **state) {
+  (void)state;
+  assert_true(dl_mmio_protect_ok(DL_PAGE_READWRITE | DL_PAGE_NOCACHE));
+  assert_true(dl_mmio_protect_ok(DL_PAGE_READONLY));
+  assert_true(dl_mmio_protect_ok(DL_PAGE_EXECUTE_READWRITE | DL_PAGE_WRITECOMBINE));
+  assert_false(dl_mmio_protect_ok(DL_PAGE_NOCACHE));                        /* no access protection */
+  assert_false(dl_mmio_protect_ok(DL_PAGE_READWRITE | DL_PAGE_READONLY));   /* two */
+  assert_false(dl_mmio_protect_ok(DL_PAGE_READWRITE | DL_PAGE_NOCACHE | DL_PAGE_WRITECOMBINE));
+  assert_false(dl_mmio_protect_ok(DL_PAGE_NOACCESS));
+  assert_false(dl_mmio_protect_ok(0));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bars),
@@ -277,6 +290,7 @@ int main(void) {
     cmocka_unit_test(test_resources),
     cmocka_unit_test(test_lines),
     cmocka_unit_test(test_connect_plan),
+    cmocka_unit_test(test_protect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,15 @@ describe("a device model with several BARs, ports and interrupts", function()
     assert.are.same({ { "csr", 0x100, 4, "memory", 1 }, { "csr=", 8, 2, 0x1234, "memory", 1 },
                       { "dev", 0x3FFF, 1, "memory", 2 }, { "dev=", 0, 4, 7, "memory", 2 } }, log)
     assert.has_error(function() MmMapIoSpace(r.bars[1].start + 0x1F000, 0x2000, MmNonCached) end)
+    local ex = MmMapIoSpaceEx(r.bars[2].start, 0x100, PAGE_READWRITE | PAGE_NOCACHE)
+    assert.are.equal(0x5A, READ_REGISTER_ULONG(ex + 4))
+    assert.are.same({ "dev", 4, 4, "memory", 2 }, log[#log])
+    MmUnmapIoSpace(ex, 0x100)
+    assert.has_error(function()
+      MmMapIoSpaceEx(r.bars[2].start, 0x100, PAGE_NOCACHE | PAGE_WRITECOMBINE)
+    end, "bad argument #3 to 'MmMapIoSpaceEx' (one of PAGE_READONLY, PAGE_READWRITE, PAGE_EXECUTE, "
+         .. "PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, with at most one of PAGE_NOCACHE, "
+         .. "PAGE_WRITECOMBINE)")
     MmUnmapIoSpace(bar0, r.bars[1].length)
     MmUnmapIoSpace(bar1, r.bars[2].length)
   end)
