@@ -202,6 +202,31 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   return 1;
 }
 
+/* WDF_INTERRUPT_INFO_INIT() -> {} */
+static int l_WDF_INTERRUPT_INFO_INIT(lua_State *L) {
+  lua_createtable(L, 0, 10);
+  return 1;
+}
+
+/* WdfInterruptGetInfo(Interrupt, Info): fills Info (WDF_INTERRUPT_INFO). */
+static int l_WdfInterruptGetInfo(lua_State *L) {
+  dl_wdf_interrupt *wi = checkintr(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  dl_wdf_interrupt_info info;
+  dl_wdf_interrupt_get_info(wi, &info);
+  static const char *const names[] = {"MessageNumber", "Vector", "Irql", "Mode", "Polarity",
+                                      "ShareDisposition", "Group", "TargetProcessorSet"};
+  const lua_Integer values[] = {info.message_number, info.vector, info.irql, info.latched ? 1 : 0,
+                                0 /* WdfInterruptPolarityUnknown */, info.share, 0, 1};
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    lua_pushinteger(L, values[i]);
+    lua_setfield(L, 2, names[i]);
+  }
+  lua_pushboolean(L, info.message_signaled);
+  lua_setfield(L, 2, "MessageSignaled");
+  return 0;
+}
+
 /* interrupt:connected() -> boolean (the lab's own) */
 static int i_connected(lua_State *L) {
   lua_pushboolean(L, dl_wdf_interrupt_connected(checkintr(L, 1)));
@@ -239,6 +264,8 @@ static const luaL_Reg functions[] = {
   {"WdfInterruptAcquireLock", l_WdfInterruptAcquireLock},
   {"WdfInterruptReleaseLock", l_WdfInterruptReleaseLock},
   {"WdfInterruptSynchronize", l_WdfInterruptSynchronize},
+  {"WDF_INTERRUPT_INFO_INIT", l_WDF_INTERRUPT_INFO_INIT},
+  {"WdfInterruptGetInfo", l_WdfInterruptGetInfo},
   {NULL, NULL}
 };
 

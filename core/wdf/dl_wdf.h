@@ -344,6 +344,17 @@ long dl_wdf_interrupt_resource(const dl_wdf_interrupt *wi);
 ** interrupt, 0 for a line-based one. */
 uint32_t dl_wdf_interrupt_message_id(const dl_wdf_interrupt *wi);
 
+/* WDF_INTERRUPT_INFO, as WdfInterruptGetInfo fills it: MessageNumber is the
+** count of the device's interrupts created before this one (KMDF's
+** m_InterruptObjectCount), the rest from its descriptor (zeros before it
+** has one). */
+typedef struct dl_wdf_interrupt_info {
+  uint32_t message_number, vector;
+  uint8_t irql, share;
+  int latched, message_signaled;
+} dl_wdf_interrupt_info;
+void dl_wdf_interrupt_get_info(const dl_wdf_interrupt *wi, dl_wdf_interrupt_info *out);
+
 /* WdfInterruptAcquireLock by the driver: IRQL <= DIRQL (0xE6/0x13), a lock
 ** already held is WDF_VIOLATION 0x2 (then nothing happens). */
 void dl_wdf_interrupt_acquire_lock(dl_wdf_interrupt *wi);

@@ -364,6 +364,17 @@ uint32_t dl_wdf_interrupt_vector(const dl_wdf_interrupt *wi) { return wi->vector
 long dl_wdf_interrupt_resource(const dl_wdf_interrupt *wi) { return wi->has_resource ? wi->res_index : -1; }
 uint32_t dl_wdf_interrupt_message_id(const dl_wdf_interrupt *wi) { return wi->message ? wi->message_id : 0; }
 
+/* WdfInterruptGetInfo. */
+void dl_wdf_interrupt_get_info(const dl_wdf_interrupt *wi, dl_wdf_interrupt_info *out) {
+  *out = (dl_wdf_interrupt_info){.message_number = wi->message_id};
+  if (!wi->has_resource) return;
+  out->vector = wi->vector;
+  out->irql = wi->level;
+  out->share = wi->shared ? DL_CM_SHARE_SHARED : DL_CM_SHARE_DEVICE_EXCLUSIVE;
+  out->latched = wi->latched;
+  out->message_signaled = wi->message;
+}
+
 /* WdfInterruptAcquireLock by the driver, with its rules. */
 void dl_wdf_interrupt_acquire_lock(dl_wdf_interrupt *wi) {
   dl_wdf_verify_irql(wi->m, "WdfInterruptAcquireLock", 0, wi->level > 2 ? wi->level : 2);

@@ -378,6 +378,9 @@ wdf("wdfinterrupt", "WdfInterruptReleaseLock(Interrupt)", "nothing", "DIRQL", "b
 wdf("wdfinterrupt", "WdfInterruptSynchronize(Interrupt, Callback, Context)", "BOOLEAN", "<= DISPATCH_LEVEL",
     "runs Callback(Interrupt, Context) at the interrupt's IRQL")
 wdf("wdfinterrupt", "WdfInterruptGetDevice(Interrupt)", "WDFDEVICE", "<= DIRQL", "the interrupt's device")
+wdf("wdfinterrupt", "WDF_INTERRUPT_INFO_INIT()", "Info", ANY, "an empty WDF_INTERRUPT_INFO")
+wdf("wdfinterrupt", "WdfInterruptGetInfo(Interrupt, Info)", "nothing", LE_DISPATCH,
+    "fills Info: MessageNumber, Vector, Irql, Mode, MessageSignaled, ShareDisposition")
 wdf("wdfsync", "WdfSpinLockCreate(SpinLockAttributes)", "NTSTATUS, WDFSPINLOCK", LE_DISPATCH, "a framework spin lock")
 wdf("wdfsync", "WdfSpinLockAcquire(SpinLock)", "nothing", LE_DISPATCH,
     "acquires, raising to DISPATCH_LEVEL (held: WDF_VIOLATION 0x2)")

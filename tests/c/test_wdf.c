@@ -230,6 +230,16 @@ static void test_interrupt_rules(void **state) {
   assert_true(p.wi[4]->latched);
   assert_false(p.wi[4]->shared);
   assert_true(early->shared);
+  dl_wdf_interrupt_info info;
+  dl_wdf_interrupt_get_info(p.wi[4], &info);
+  assert_int_equal(1, info.message_number);
+  assert_true(info.message_signaled && info.latched);
+  assert_int_equal(DL_CM_SHARE_DEVICE_EXCLUSIVE, info.share);
+  dl_wdf_interrupt_get_info(early, &info);
+  assert_int_equal(0, info.message_number);
+  assert_int_equal(7, info.irql);
+  assert_false(info.latched || info.message_signaled);
+  assert_int_equal(DL_CM_SHARE_SHARED, info.share);
   assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, dl_wdf_interrupt_create(d, 0, 0, -1, -1, 1, &bad));
 }
 

@@ -259,6 +259,15 @@ describe("KMDF on a device with several resources", function()
     rec.hw:raise_interrupt(1)  -- the line
     m:run()
     assert.are.same({ { rec.interrupts[2], 1, 8 }, { rec.interrupts[1], 0, 7 } }, rec.isr)
+    local info = WDF_INTERRUPT_INFO_INIT()
+    WdfInterruptGetInfo(rec.interrupts[2], info)
+    assert.are.same({ 1, 41, 8, Latched, true, CmResourceShareDeviceExclusive },
+                    { info.MessageNumber, info.Vector, info.Irql, info.Mode, info.MessageSignaled,
+                      info.ShareDisposition })
+    WdfInterruptGetInfo(rec.interrupts[1], info)
+    assert.are.same({ 0, 40, LevelSensitive, false, CmResourceShareShared },
+                    { info.MessageNumber, info.Vector, info.Mode, info.MessageSignaled,
+                      info.ShareDisposition })
     assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
   end)
 end)
