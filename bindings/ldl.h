@@ -366,6 +366,7 @@ void ldl_open_verifier(lua_State *L);
 void ldl_open_dpc(lua_State *L);
 void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
+void ldl_open_mmio(lua_State *L);
 void ldl_open_ioport(lua_State *L);
 void ldl_open_resources(lua_State *L);
 
