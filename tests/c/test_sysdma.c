@@ -46,7 +46,7 @@ static dl_uart *uart(rig *r, uint32_t baud) {
 /* Enables the UART's DMA requests (its CONTROL register). */
 static void uart_enable(dl_uart *u, uint32_t bits) {
   dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_UART_CONTROL, 4, bits);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
 }
 
 /* The ISA slave description for a channel. */
