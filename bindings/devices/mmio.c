@@ -86,8 +86,8 @@ static int l_register_buffer(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)value);
       lua_rawseti(L, 2, i);
     }
-    ldl_leave(L, &call);
   }
+  ldl_leave(L, &call);  /* once: the reports of the whole call */
   return 0;
 }
 
