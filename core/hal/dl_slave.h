@@ -41,6 +41,13 @@ void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset);
 /* Masks the channel if the adapter programmed it (a cancel). */
 void dl_slave_stop(dl_adapter *a);
 
+/* Elements one transfer of the channel takes: the SoC controller's
+** scatter/gather limit (dl_sysdma_set_max_elements), 1 on ISA. Above 1 the
+** adapter maps as a scatter/gather one: MapTransfer gives a contiguous
+** run (no bounce for a discontiguous buffer), MapTransferEx a list of up to
+** this many elements the channel walks as one transfer. */
+uint32_t dl_slave_sg_limit(const dl_adapter *a);
+
 /* Bytes a unit of the channel moves (DmaWidth: 1, 2 or 4). */
 uint32_t dl_slave_unit(const dl_adapter *a);
 
@@ -75,8 +82,15 @@ int dl_slave_check_map(dl_adapter *a, uint64_t base);
 ** DL_EINVAL if the controller cannot take it. */
 int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write_to_device);
 
+/* The same with a list of n elements (1..dl_slave_sg_limit) moved as one
+** transfer: terminal count at the end of the last; each element whole
+** units (MinimumTransferUnit), else a report and DL_EINVAL. */
+int dl_slave_program_list(dl_adapter *a, const dl_sg_element *el, uint32_t n, int write_to_device);
+
 /* FlushAdapterBuffers of a slave mapping: masks the channel; a read copies
-** back only the bytes moved (unless IgnoreCount): trims mp->length. */
+** back only the bytes moved (unless IgnoreCount): trims mp->length to what
+** the counter says reached it (a piece of a chain: what moved past the
+** pieces before it). */
 void dl_slave_flush(dl_adapter *a, dl_mapping *mp);
 
 #endif
