@@ -272,7 +272,7 @@ int dl_slave_program_list(dl_adapter *a, const dl_sg_element *el, uint32_t n, in
   } else if ((rc = program_soc(a, c, el, n, write))) {
     return rc;
   }
-  memcpy(s->list, el, n * sizeof *el);
+  memmove(s->list, el, n * sizeof *el);  /* el may be s->list (dl_slave_map_list) */
   s->nlist = n;
   s->programmed = 1;
   s->overruns_at = dl_sysdma_channel_overruns(c, s->channel);
@@ -289,6 +289,8 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
 }
 
 uint32_t dl_slave_sg_limit(const dl_adapter *a) { return a->slave ? a->slave->limit : 1; }
+
+dl_sg_element *dl_slave_list(dl_adapter *a) { return a->slave ? a->slave->list : NULL; }
 
 /* ReadDmaCounter. */
 uint32_t dl_adapter_read_counter(dl_adapter *a) {

@@ -48,6 +48,17 @@ void dl_slave_stop(dl_adapter *a);
 ** this many elements the channel walks as one transfer. */
 uint32_t dl_slave_sg_limit(const dl_adapter *a);
 
+/* MapTransfer of [va, va+*length) as a scatter/gather channel's one
+** transfer (what KMDF's system profile gets from MapTransferEx with its list
+** of NumberOfMapRegisters elements): each physically contiguous run is one
+** MapTransfer of the core (unbounced below the ceiling), up to
+** dl_slave_sg_limit runs, and the channel is programmed once with them all;
+** *length comes back as the bytes mapped, *logical the first run's address.
+** On a channel without scatter/gather it is MapTransfer. Non-zero (after a
+** report) if nothing was mapped. */
+int dl_slave_map_list(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t *length,
+                      int write_to_device, uint64_t *logical);
+
 /* Bytes a unit of the channel moves (DmaWidth: 1, 2 or 4). */
 uint32_t dl_slave_unit(const dl_adapter *a);
 
@@ -86,6 +97,10 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write_to_devi
 ** transfer: terminal count at the end of the last; each element whole
 ** units (MinimumTransferUnit), else a report and DL_EINVAL. */
 int dl_slave_program_list(dl_adapter *a, const dl_sg_element *el, uint32_t n, int write_to_device);
+
+/* The slave's list (dl_slave_sg_limit entries): dl_slave_map_list builds
+** its runs there. */
+dl_sg_element *dl_slave_list(dl_adapter *a);
 
 /* FlushAdapterBuffers of a slave mapping: masks the channel; a read copies
 ** back only the bytes moved (unless IgnoreCount): trims mp->length to what
