@@ -64,7 +64,8 @@ describe("scatter/gather SoC system DMA controller", function()
     b:write(0, dma.pattern(b.length, 3))
     -- the third page, then the first: 100 + 50 bytes
     c:program(0, { line = 1, to_device = true,
-                   chain = { { address = b:pa(2 * dma.PAGE_SIZE), count = 100 }, { address = b:pa(0), count = 50 } } })
+                   chain = { { address = b:pa(2 * dma.PAGE_SIZE), count = 100 },
+                             { address = b:pa(0), count = 50 } } })
     assert.are.equal(150, c:counter(0))
     assert.has_error(function() c:program(1, { line = 1, chain = { {}, {}, {}, {}, {} } }) end)
     assert.has_error(function() c:program(1, { line = 1, chain = { { address = 0, count = 0 } } }) end)
@@ -103,8 +104,9 @@ describe("scatter/gather SoC system DMA controller", function()
     local _, base = at_dispatch(a.AllocateAdapterChannelEx, a, uart.device, ctx, ti.V1.MapRegisterCount,
                                 dma.DMA_SYNCHRONOUS_CALLBACK, nil)
     local calls = {}
+    local function routine(_, _, _, Status) calls[#calls + 1] = { Status, m.now } end
     local st, mapped, list = at_dispatch(a.MapTransferEx, a, mdl, base, 0, dma.uart_registers.DATA, len, true,
-      {}, ti.V1.ScatterGatherListSize, function(_, _, _, Status) calls[#calls + 1] = { Status, m.now } end, nil)
+      {}, ti.V1.ScatterGatherListSize, routine, nil)
     assert.are.equal(dma.STATUS_SUCCESS, st)
     assert.are.equal(len, mapped)
     assert.are.equal(nruns, list.NumberOfElements)
