@@ -7,7 +7,9 @@
 ** (ISA: bouncing below 16 MiB and never across a 64/128 KiB block) and
 ** unmasks it; FlushAdapterBuffers masks it and, for a read, copies back
 ** only what the counter says moved; ReadDmaCounter reads the count;
-** FreeAdapterChannel masks the channel.
+** FreeAdapterChannel masks the channel. An adapter on a scatter/gather SoC
+** controller has its capability (dl_slave_sg_limit): contiguous runs mapped
+** unbounced, several of them programmed as one transfer.
 */
 #ifndef DL_SLAVE_H
 #define DL_SLAVE_H
