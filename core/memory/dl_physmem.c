@@ -6,6 +6,9 @@
 ** a chunk is first allocated from (or is partly RAM) and go away when a
 ** chunk becomes wholly free again. Page bytes live in an open-addressing
 ** hash table keyed by PFN, created on first write and dropped on release.
+** An access within one page (descriptors, register-sized values, a page of
+** data: most of them) checks the RAM span and the page of the last access
+** first and skips the piece walk.
 */
 #include "memory/dl_physmem.h"
 
@@ -419,7 +422,6 @@ static uint8_t *page_bytes(dl_physmem *pm, uint64_t pfn, int create, int *rc) {
   if (!p) *rc = DL_ENOMEM;
   return p;
 }
-
 
 /* ---- public API ---------------------------------------------------------- */
 
