@@ -1,6 +1,6 @@
 /*
 ** wdf.c: KMDF framework objects in Lua: the object model (state tables,
-** contexts, WdfObjectDelete, attributes) and WdfDriverCreate. Devices and
+** contexts, WdfObjectDelete, attributes), WdfDriverCreate and WdfGetDriver. Devices and
 ** the lab's PnP manager are in wdfdevice.c, queues and requests in
 ** wdfqueue.c, interrupts in wdfinterrupt.c.
 **
@@ -284,6 +284,18 @@ static int l_WdfDriverWdmGetDriverObject(lua_State *L) {
   return 1;
 }
 
+/* WdfGetDriver() -> WDFDRIVER: the current machine's one WDFDRIVER. */
+static int l_WdfGetDriver(lua_State *L) {
+  lmachine *lm = ldl_current(L, "WdfGetDriver");
+  dl_wdf_driver *drv;
+  size_t n;
+  if (dl_wdf_get_driver(lm->m, &drv, &n) != DL_OK)
+    return luaL_error(L, "WdfGetDriver: the machine has %d WDFDRIVERs; the caller's driver is "
+                      "known only when it has exactly one", (int)n);
+  lwdf_pushhandle(L, drv);
+  return 1;
+}
+
 /* ---- machine teardown ---------------------------------------------------- */
 
 /* Close hook: the framework deletes the driver's objects, as at unload,
@@ -311,6 +323,7 @@ static const luaL_Reg functions[] = {
   {"WDF_DRIVER_CONFIG_INIT", l_WDF_DRIVER_CONFIG_INIT},
   {"WdfDriverCreate", l_WdfDriverCreate},
   {"WdfDriverWdmGetDriverObject", l_WdfDriverWdmGetDriverObject},
+  {"WdfGetDriver", l_WdfGetDriver},
   {NULL, NULL}
 };
 

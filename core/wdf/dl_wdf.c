@@ -61,6 +61,16 @@ int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out) {
   return DL_OK;
 }
 
+/* WdfGetDriver. */
+int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count) {
+  *count = dl_machine_count(m, &driver_class.base);
+  *out = NULL;
+  if (*count == 0) return DL_ESTATE;
+  if (*count > 1) return DL_EBUSY;
+  *out = (dl_wdf_driver *)dl_object_next(m, NULL, &driver_class.base);
+  return DL_OK;
+}
+
 /* ---- devices -------------------------------------------------------------------- */
 
 /* Frees the device's memory; its FDO, like every device object, is the

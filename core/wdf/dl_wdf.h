@@ -190,6 +190,13 @@ struct dl_wdf_interrupt {
 /* WdfDriverCreate (PASSIVE_LEVEL): the driver object, root of its devices. */
 int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out);
 
+/* WdfGetDriver: the WDFDRIVER of the calling driver. A driver image
+** creates one WDFDRIVER; the lab runs every driver of a machine in one
+** Lua state, so the caller is known only when the machine holds exactly
+** one: DL_ESTATE if it holds none, DL_EBUSY if several (*count says how
+** many). */
+int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count);
+
 /* WdfDeviceCreate (PASSIVE_LEVEL): a framework device of driver (NULL:
 ** none) over the hardware's PDO, with an FDO of its own named after it.
 ** The driver may not delete it: m:wdf_remove_device (dl_wdf_device_remove,

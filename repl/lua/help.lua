@@ -248,6 +248,9 @@ wdk(G, "wdm", "KeReadStateEvent(Event)", "LONG", LE_DISPATCH, "1 if the event is
 wdk(G, "wdm", "KeWaitForSingleObject(Object, WaitReason, WaitMode, Alertable, Timeout)",
     "STATUS_SUCCESS or STATUS_TIMEOUT", LE_APC .. " (a zero Timeout: " .. LE_DISPATCH .. ")",
     "waits for the event, running the simulated clock (Timeout nil: for ever; 100 ns units, negative relative)")
+wdk(G, "wdm", "KeStallExecutionProcessor(MicroSeconds)", "nothing", ANY,
+    "the CPU spins at its IRQL while the simulated clock runs that long (devices progress; "
+    .. "its DPCs wait if at DISPATCH_LEVEL)")
 wdk(G, "wdm", "IoAllocateWorkItem(DeviceObject)", "IO_WORKITEM", LE_DISPATCH, "a work item of the device")
 wdk(G, "wdm", "IoQueueWorkItem(IoWorkItem, WorkerRoutine, QueueType, Context)", "nothing", LE_DISPATCH,
     "WorkerRoutine(DeviceObject, Context) runs at PASSIVE_LEVEL on the simulated worker")
@@ -310,6 +313,8 @@ wdf("wdfdriver", "WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd)", "WDF_DRIVER_CONFI
 wdf("wdfdriver", "WdfDriverCreate(DriverObject, RegistryPath, DriverAttributes, DriverConfig)", "NTSTATUS, WDFDRIVER",
     PASSIVE, "the framework driver object")
 wdf("wdfdriver", "WdfDriverWdmGetDriverObject(Driver)", "DRIVER_OBJECT", LE_DISPATCH, "the WDM driver object")
+wdf("wdfdriver", "WdfGetDriver()", "WDFDRIVER", ANY,
+    "the caller's WDFDRIVER: the current machine's only one (an error if it has none or several)")
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT()", "WDF_OBJECT_ATTRIBUTES", ANY, "empty object attributes")
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(ContextTypeName)", "WDF_OBJECT_ATTRIBUTES", ANY,
     "attributes with a context type (a name: each object gets a Lua table)")

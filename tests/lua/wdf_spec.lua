@@ -158,6 +158,10 @@ describe("KMDF devices", function()
     assert.are_not.equal(hw.device, fdo)
     assert.are.equal(hw.device, WdfDeviceWdmGetPhysicalDevice(device))
     assert.are.equal(WdfDriverWdmGetDriverObject(driver), fdo.DriverObject)
+    assert.are.equal(driver, WdfGetDriver())            -- the machine's one WDFDRIVER
+    new_driver()
+    assert.has_error(WdfGetDriver, "WdfGetDriver: the machine has 2 WDFDRIVERs; the caller's driver is "
+                     .. "known only when it has exactly one")
   end)
 
   it("powers down and up in the middle of a run, and removes", function()
