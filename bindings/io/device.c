@@ -60,7 +60,8 @@ static int dev_tostring(lua_State *L) {
   return 1;
 }
 
-/* Fields: the WDK's DriverObject, CurrentIrp, DeviceExtension (a table
+/* Fields: the WDK's DriverObject, CurrentIrp, Flags, DeviceType,
+** Characteristics, DeviceExtension (a table
 ** per device, made on first access); the lab's name, id, machine;
 ** otherwise methods. */
 static int dev_index(lua_State *L) {
@@ -80,6 +81,9 @@ static int dev_index(lua_State *L) {
     lua_pop(L, 1);
   }
   else if (strcmp(key, "CurrentIrp") == 0) ldl_pushcurrentirp(L, dev);
+  else if (strcmp(key, "Flags") == 0) lua_pushinteger(L, dl_device_flags(dev));
+  else if (strcmp(key, "DeviceType") == 0) lua_pushinteger(L, dev->device_type);
+  else if (strcmp(key, "Characteristics") == 0) lua_pushinteger(L, dev->characteristics);
   else lua_pushnil(L);
   return 1;
 }
@@ -88,8 +92,15 @@ static int dev_index(lua_State *L) {
 static int dev_newindex(lua_State *L) {
   ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
   const char *key = ldl_checkkey(L, 2);
+  if (strcmp(key, "Flags") == 0) {  /* DO_BUFFERED_IO / DO_DIRECT_IO decide how reads and writes come */
+    int ok = 0;
+    lua_Integer v = lua_tointegerx(L, 3, &ok);
+    if (!ok || v < 0 || v > UINT32_MAX) return luaL_error(L, "DEVICE_OBJECT.Flags must be a ULONG (DO_* flags)");
+    dl_device_set_flags(((lobject *)lua_touserdata(L, 1))->obj, (uint32_t)v);
+    return 0;
+  }
   if (strcmp(key, "DriverObject") != 0)
-    return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject may be set)",
+    return luaL_error(L, "field '%s' of DEVICE_OBJECT is read-only (only DriverObject and Flags may be set)",
                       key);
   lobject *d = lua_isnil(L, 3) ? NULL : ldl_testclass(L, 3, LDL_DRIVER);
   if (!lua_isnil(L, 3) && !d)
@@ -116,7 +127,7 @@ static const luaL_Reg methods[] = {
 void ldl_open_device(lua_State *L) {
   ldl_newclass(L, LDL_DEVICE, meta, methods, dev_index);
   static const char *const fields[] = {"name", "id", "machine", "DriverObject", "DeviceExtension",
-                                       "CurrentIrp", NULL};
+                                       "CurrentIrp", "Flags", "DeviceType", "Characteristics", NULL};
   ldl_setfields(L, LDL_DEVICE, fields);
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");

@@ -221,15 +221,20 @@ static int drv_tostring(lua_State *L) {
 
 /* IoCreateDevice(DriverObject, DeviceExtensionSize, DeviceName, DeviceType,
 ** DeviceCharacteristics, Exclusive) -> status, DeviceObject on the
-** DRIVER_OBJECT's machine. The extension is a Lua table
+** DRIVER_OBJECT's machine; DeviceName a string or a UNICODE_STRING
+** (RtlInitUnicodeString); Exclusive sets DO_EXCLUSIVE (one open file). The extension is a Lua table
 ** (DeviceObject.DeviceExtension), so its size is only checked. */
 static int l_IoCreateDevice(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DRIVER, "DRIVER_OBJECT");
   ldl_checkuint(L, 2);
+  if (lua_istable(L, 3)) lua_getfield(L, 3, "Buffer"), lua_replace(L, 3);  /* a UNICODE_STRING */
   const char *name = luaL_optstring(L, 3, NULL);
-  luaL_optinteger(L, 4, FILE_DEVICE_UNKNOWN);
-  luaL_optinteger(L, 5, 0);
-  if (!lua_isnoneornil(L, 6)) ldl_checkbool(L, 6);
+  lua_Integer type = luaL_optinteger(L, 4, FILE_DEVICE_UNKNOWN);
+  lua_Integer characteristics = luaL_optinteger(L, 5, 0);
+  luaL_argcheck(L, type >= 0 && type <= 0xFFFF, 4, "a FILE_DEVICE_* type expected");
+  luaL_argcheck(L, characteristics >= 0 && characteristics <= UINT32_MAX, 5,
+                "FILE_* characteristics expected");
+  int exclusive = !lua_isnoneornil(L, 6) && ldl_checkbool(L, 6);
   lua_settop(L, 6);
   dl_device *dev;
   ldl_call c;
@@ -241,6 +246,7 @@ static int l_IoCreateDevice(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
+  dl_device_set_type(dev, (uint32_t)type, (uint32_t)characteristics, exclusive);
   lua_pushinteger(L, DL_STATUS_SUCCESS);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dev));
   return 2;

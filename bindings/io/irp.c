@@ -27,6 +27,7 @@
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
+#include "lio.h"
 
 #define LDL_IOSTATUS "IO_STATUS_BLOCK"
 
@@ -117,7 +118,8 @@ static void on_completion(void *ctx, dl_irp *irp) {
 /* ---- m:irp{...} ----------------------------------------------------------- */
 
 static const char *const irp_fields[] = {
-  "major", "buffer", "offset", "length", "device_offset", "completion", "ioctl", NULL
+  "major", "buffer", "offset", "length", "device_offset", "completion", "ioctl", "input",
+  "input_offset", "input_length", "file", NULL
 };
 
 /* Reads a non-negative integer field of the table at arg (def if absent). */
@@ -152,19 +154,22 @@ static dl_region *buffer_field(lua_State *L, int arg, lmachine *lm) {
   return b->obj;
 }
 
-/* m:irp{ major=, buffer=, offset=, length=, device_offset=, completion=, ioctl= } -> IRP */
+/* m:irp{ major=, buffer=, offset=, length=, device_offset=, completion=, ioctl=, input=,
+** input_offset=, input_length=, file= } -> IRP, built as the I/O manager
+** builds it (io/dl_iobuf.h): `buffer` is a read's or write's data or an
+** IOCTL's output buffer, `input` an IOCTL's input buffer. */
 static int m_irp(lua_State *L) {
   lmachine *lm = ldl_checkmachine(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   check_irp_fields(L, 2);
   uint64_t major = uint_field(L, 2, "major", UINT64_MAX);
-  luaL_argcheck(L, major == DL_IRP_MJ_READ || major == DL_IRP_MJ_WRITE ||
-                   major == DL_IRP_MJ_DEVICE_CONTROL, 2,
-                "major must be IRP_MJ_READ, IRP_MJ_WRITE or IRP_MJ_DEVICE_CONTROL");
+  lio_checkmajor(L, 2, major);
+  int rw = major == DL_IRP_MJ_READ || major == DL_IRP_MJ_WRITE;
+  int ioctl_major = major == DL_IRP_MJ_DEVICE_CONTROL || major == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL;
   dl_region *b = buffer_field(L, 2, lm);
-  luaL_argcheck(L, b || major == DL_IRP_MJ_DEVICE_CONTROL, 2,
-                "a read or write needs a buffer (field 'buffer')");
+  luaL_argcheck(L, b || !rw, 2, "a read or write needs a buffer (field 'buffer')");
+  luaL_argcheck(L, !b || rw || ioctl_major, 2, "a create, cleanup or close takes no buffer");
   uint64_t blen = b ? b->length : 0;
   uint64_t offset = uint_field(L, 2, "offset", 0);
   uint64_t length = uint_field(L, 2, "length", offset <= blen ? blen - offset : 0);
@@ -175,16 +180,21 @@ static int m_irp(lua_State *L) {
   uint64_t device_offset = uint_field(L, 2, "device_offset", 0);
   uint64_t ioctl = uint_field(L, 2, "ioctl", 0);
   luaL_argcheck(L, ioctl <= UINT32_MAX, 2, "ioctl must fit in a ULONG");
-  luaL_argcheck(L, ioctl == 0 || major == DL_IRP_MJ_DEVICE_CONTROL, 2,
-                "ioctl is for IRP_MJ_DEVICE_CONTROL");
+  luaL_argcheck(L, ioctl == 0 || ioctl_major, 2, "ioctl is for IRP_MJ_DEVICE_CONTROL");
   lua_getfield(L, 2, "completion");
   luaL_argcheck(L, lua_isnil(L, -1) || lua_isfunction(L, -1), 2, "completion must be a function");
   lua_pop(L, 1);
+  dl_irp_params p = {0};
+  p.major = (uint8_t)major;
+  p.byte_offset = device_offset;
+  p.ioctl = (uint32_t)ioctl;
+  if (major == DL_IRP_MJ_WRITE) p.in_va = b->va + offset, p.in_length = length;
+  else if (b) p.out_va = b->va + offset, p.out_length = length;
+  lio_params(L, 2, lm, &p);
   dl_irp *irp;
-  int rc = dl_irp_new(lm->m, (uint8_t)major, b ? b->va + offset : 0, length, device_offset, &irp);
+  int rc = dl_iobuf_irp_new(lm->m, &p, &irp);
   if (rc == DL_EINVAL) return luaL_argerror(L, 2, "length is beyond what an MDL can describe");
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
-  dl_irp_set_ioctl(irp, (uint32_t)ioctl);
   ldl_pushobject(L, LDL_IRP, DL_OBJECT(irp));      /* m, opts, irp: pinned until done */
   lua_getfield(L, 2, "completion");
   if (!lua_isnil(L, -1)) {
@@ -249,9 +259,13 @@ static int l_IoCallDriver(lua_State *L) {
   uint32_t status;
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  dl_io_call_driver(dev, irp, &status);
+  int rc = dl_io_call_driver(dev, irp, &status);
   release_if_done(L, h->owner, irp);
   ldl_leave(L, &c);
+  if (rc == DL_ESTATE)  /* the file rules (io/dl_file.h) */
+    return luaL_argerror(L, 2, "IRP's file is not open on this device (IRP_MJ_CREATE it there; nothing "
+                               "after IRP_MJ_CLEANUP but IRP_MJ_CLOSE)");
+  if (rc && rc != DL_EINVAL) return ldl_statuserror(L, 2, rc, NULL);
   lua_pushinteger(L, status);
   return 1;
 }
@@ -345,6 +359,7 @@ static void fill_stack(lua_State *L, dl_irp *irp, int fresh) {
   ldl_setint(L, "InputBufferLength", 0);
   ldl_setint(L, "IoControlCode", dl_irp_ioctl(irp));
   lua_pop(L, 2);
+  lio_fillstack(L, irp);
 }
 
 /* IoGetCurrentIrpStackLocation(Irp) -> { MajorFunction, MinorFunction,
@@ -389,7 +404,6 @@ static int irp_index(lua_State *L) {
   if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
   else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
   else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending(irp));
-  else if (strcmp(key, "Cancel") == 0) lua_pushboolean(L, 0);
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_id(irp));
   else if (strcmp(key, "major") == 0) lua_pushinteger(L, dl_irp_major(irp));
   else if (strcmp(key, "length") == 0) lua_pushinteger(L, dl_irp_length(irp));
@@ -401,7 +415,7 @@ static int irp_index(lua_State *L) {
   else if (strcmp(key, "device") == 0) {
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_irp_device(irp)));
   } else if (strcmp(key, "machine") == 0) ldl_pushowner(L, 1);
-  else lua_pushnil(L);
+  else lio_pushfield(L, 1, irp, key);
   return 1;
 }
 
@@ -532,13 +546,14 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
 void ldl_open_irp(lua_State *L) {
   lua_createtable(L, STACK_POOL, 0);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &STACK_POOL_KEY);
-  ldl_newclass(L, LDL_IRP, irp_meta, ldl_no_methods, irp_index);
+  ldl_newclass(L, LDL_IRP, irp_meta, lio_irp_methods, irp_index);
   luaL_newmetatable(L, LDL_IOSTATUS);
   luaL_setfuncs(L, ios_meta, 0);
   lua_pop(L, 1);
   static const char *const fields[] = {"MdlAddress", "IoStatus", "PendingReturned", "Cancel", "id", "major",
                                        "length", "device_offset", "done", "sent_at", "completed_at",
-                                       "device", "machine", NULL};
+                                       "device", "machine", "AssociatedIrp", "UserBuffer",
+                                       "FileObject", "CancelIrql", NULL};
   static const char *const ios_fields[] = {"Status", "Information", NULL};
   ldl_setfields(L, LDL_IRP, fields);
   ldl_setfields(L, LDL_IOSTATUS, ios_fields);
@@ -555,4 +570,5 @@ void ldl_open_irp(lua_State *L) {
   lua_pushcfunction(L, m_irp);
   lua_setfield(L, -2, "irp");
   lua_pop(L, 2);
+  lio_open(L);
 }

@@ -53,6 +53,21 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r);
 int lwdf_isr(void *ctx, dl_wdf_interrupt *wi);
 void lwdf_dpc(void *ctx, dl_wdf_interrupt *wi);
 uint32_t lwdf_interrupt_enable(void *ctx, dl_wdf_interrupt *wi, int on);
+/* ...and wdfio.c's: the framework's own completions, EvtRequestCancel,
+** EvtIoCanceledOnQueue, the queue state callbacks. */
+void lwdf_complete_irp(void *ctx, dl_irp *irp);
+void lwdf_request_cancel(void *ctx, dl_wdf_request *r);
+int lwdf_canceled_on_queue(void *ctx, dl_wdf_queue *q, dl_wdf_request *r);
+void lwdf_queue_state(void *ctx, dl_wdf_queue *q, int which);
+
+/* wdfqueue.c's, for wdfio.c: pushes the handle of a request the framework
+** hands the driver (giving it its state on first use); a request's handle
+** at h is completed with status and information. */
+void lwdf_push_request(lua_State *L, dl_wdf_request *r);
+void lwdf_finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t status,
+                 uint64_t info);
+/* Checks a request the driver still owns (not completed). */
+dl_wdf_request *lwdf_checkrequest(lua_State *L, int arg);
 
 /* The framework's IRP dispatch routine (wdfqueue.c), installed in the
 ** MajorFunction table of every WDF driver's DRIVER_OBJECT. */
@@ -68,5 +83,15 @@ void lwdf_open_memory(lua_State *L);  /* wdfmemory.c: WDFMEMORY, WDFLOOKASIDE */
 /* Appends CmResourceTypeDma descriptors of hw.resources.dma (the resources
 ** table at res) to the descriptor list at `list` (wdfsys.c). */
 void lwdfsys_add_dma_resources(lua_State *L, int res, int list);
+void lwdf_open_io(lua_State *L);
+void lwdf_open_file(lua_State *L);
+
+/* wdffile.c's: the DeviceInit table at init applied to the new device d
+** (its handle at dev): I/O type, exclusivity, file callbacks. */
+void lwdf_apply_init(lua_State *L, int init, int dev, dl_wdf_device *d);
+/* The framework's create/cleanup/close for lwdf_dispatch (FDO at 1, Irp at 2). */
+int lwdf_file_dispatch(lua_State *L, lmachine *lm, dl_wdf_device *d, dl_irp *irp);
+/* The file callbacks for the engine. */
+int lwdf_file_event(void *ctx, dl_wdf_device *d, int which, dl_wdf_request *r, void *file);
 
 #endif

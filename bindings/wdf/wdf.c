@@ -230,7 +230,8 @@ static int l_WDF_DRIVER_CONFIG_INIT(lua_State *L) {
 /* Installs the framework's dispatch routine in the DRIVER_OBJECT at drv. */
 static void install_dispatch(lua_State *L, int drv) {
   lua_createtable(L, 0, 3);
-  static const int majors[] = {0x03, 0x04, 0x0e};  /* READ, WRITE, DEVICE_CONTROL */
+  static const int majors[] = {0x03, 0x04, 0x0e,     /* READ, WRITE, DEVICE_CONTROL */
+                               0x00, 0x02, 0x12, 0x0f};  /* CREATE, CLOSE, CLEANUP, INTERNAL_... */
   for (size_t i = 0; i < sizeof majors / sizeof majors[0]; i++) {
     lua_pushcfunction(L, lwdf_dispatch);
     lua_rawseti(L, -2, majors[i]);
@@ -349,4 +350,6 @@ void ldl_open_wdf(lua_State *L) {
   lwdf_open_interrupt(L);
   lwdf_open_sync(L);
   lwdf_open_memory(L);
+  lwdf_open_io(L);
+  lwdf_open_file(L);
 }

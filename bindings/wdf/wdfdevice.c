@@ -25,7 +25,8 @@
 static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state);
 
 static const dl_wdf_ops wdf_ops = {on_event, lwdf_present, lwdf_isr, lwdf_dpc,
-                                   lwdf_interrupt_enable};
+                                   lwdf_interrupt_enable, lwdf_complete_irp, lwdf_request_cancel,
+                                   lwdf_canceled_on_queue, lwdf_queue_state, lwdf_file_event};
 
 #define checkdevice(L, i) ((dl_wdf_device *)ldl_checkobject(L, i, LDL_WDFDEVICE, "WDFDEVICE")->obj)
 
@@ -128,6 +129,7 @@ static int l_WdfDeviceCreate(lua_State *L) {
   dl_wdf_device_set_events(d, events);
   lua_pop(L, 1);
   lwdf_newobject(L, lm, d, 2);                                      /* 9 */
+  lwdf_apply_init(L, 3, 9, d);  /* I/O type, exclusivity, file callbacks */
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_wdf_device_fdo(d)));   /* 10: the FDO */
   ldl_pushstate(L, 9);                                              /* 11 */
   lua_pushvalue(L, 8);

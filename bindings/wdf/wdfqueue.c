@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "io/dl_irp.h"
+#include "io/dl_iobuf.h"
+#include "wdf/dl_wdfio.h"
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 #include "lwdf.h"
@@ -108,34 +110,6 @@ static int l_WdfRequestGetInformation(lua_State *L) {
 
 /* ---- the request's parameters and buffers ---------------------------------- */
 
-/* Retrieves the MDL when the request's major is one of a, b: status, Mdl. */
-static int retrieve_mdl(lua_State *L, uint8_t a, uint8_t b) {
-  dl_irp *irp = dl_wdf_request_irp(check_request(L, 1));
-  if (dl_irp_major(irp) != a && dl_irp_major(irp) != b) {
-    lua_pushinteger(L, DL_STATUS_INVALID_DEVICE_REQUEST);
-    return 1;
-  }
-  push_request_field(L, 1, "irp");
-  lua_getfield(L, -1, "MdlAddress");
-  if (lua_isnil(L, -1)) {
-    lua_pushinteger(L, DL_STATUS_BUFFER_TOO_SMALL);
-    return 1;
-  }
-  lua_pushinteger(L, DL_STATUS_SUCCESS);
-  lua_insert(L, -2);
-  return 2;
-}
-
-/* WdfRequestRetrieveOutputWdmMdl(Request) -> status, Mdl: reads and device controls. */
-static int l_WdfRequestRetrieveOutputWdmMdl(lua_State *L) {
-  return retrieve_mdl(L, DL_IRP_MJ_READ, DL_IRP_MJ_DEVICE_CONTROL);
-}
-
-/* WdfRequestRetrieveInputWdmMdl(Request) -> status, Mdl: writes. */
-static int l_WdfRequestRetrieveInputWdmMdl(lua_State *L) {
-  return retrieve_mdl(L, DL_IRP_MJ_WRITE, DL_IRP_MJ_WRITE);
-}
-
 /* WDF_REQUEST_PARAMETERS tables of completed requests, for the next
 ** requests to reuse: none is made per request. At most PARAMS_POOL kept. */
 static const char PARAMS_POOL_KEY = 0;
@@ -153,7 +127,7 @@ static void fill_parameters(lua_State *L, dl_irp *irp, int fresh) {
   lua_pop(L, 1);
   lua_getfield(L, -1, "DeviceIoControl");
   ldl_setint(L, "OutputBufferLength", dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? dl_irp_length(irp) : 0);
-  ldl_setint(L, "InputBufferLength", 0);
+  ldl_setint(L, "InputBufferLength", dl_irp_input_length(irp));
   ldl_setint(L, "IoControlCode", dl_irp_ioctl(irp));
   lua_pop(L, 2);
 }
@@ -238,6 +212,9 @@ int lwdf_dispatch(lua_State *L) {
   if (lua_getfield(L, 3, "wdfdevice") != LUA_TUSERDATA)
     return luaL_error(L, "the framework's dispatch routine got a DEVICE_OBJECT of no WDFDEVICE");
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, 4))->obj;        /* NULL: deleted */
+  uint8_t major = dl_irp_major(irp);
+  if (major == DL_IRP_MJ_CREATE || major == DL_IRP_MJ_CLEANUP || major == DL_IRP_MJ_CLOSE)
+    return lwdf_file_dispatch(L, lm, d, irp);  /* wdffile.c */
   dl_wdf_request *r = NULL;
   ldl_call c;
   ldl_enter(L, lm, &c);
@@ -269,7 +246,9 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   push_presented(L, r);
   int h = lua_gettop(L);
   const char *name = dl_irp_major(irp) == DL_IRP_MJ_READ ? "EvtIoRead"
-                   : dl_irp_major(irp) == DL_IRP_MJ_WRITE ? "EvtIoWrite" : "EvtIoDeviceControl";
+                   : dl_irp_major(irp) == DL_IRP_MJ_WRITE ? "EvtIoWrite"
+                   : dl_irp_major(irp) == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL ? "EvtIoInternalDeviceControl"
+                   : dl_irp_major(irp) == DL_IRP_MJ_DEVICE_CONTROL ? "EvtIoDeviceControl" : "EvtIoDefault";
   lwdf_pushstate(L, q);
   lua_getfield(L, -1, "config");
   int nargs = 2;
@@ -285,18 +264,27 @@ void lwdf_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   }
   lwdf_pushhandle(L, q);
   lua_pushvalue(L, h);
-  if (name && dl_irp_major(irp) != DL_IRP_MJ_DEVICE_CONTROL) {
+  if (name && (dl_irp_major(irp) == DL_IRP_MJ_READ || dl_irp_major(irp) == DL_IRP_MJ_WRITE)) {
     lua_pushinteger(L, dl_irp_length(irp));
     nargs = 3;
-  } else if (name) {
+  } else if (name && strcmp(name, "EvtIoDefault") != 0) {
     lua_pushinteger(L, dl_irp_length(irp));
-    lua_pushinteger(L, 0);
+    lua_pushinteger(L, dl_irp_input_length(irp));
     lua_pushinteger(L, dl_irp_ioctl(irp));
     nargs = 5;
   }
   ldl_callback(L, lm, nargs, 0);
   lua_settop(L, top);
 }
+
+/* For wdfio.c: the request handle the framework hands the driver, a
+** request's completion, a request the driver owns. */
+void lwdf_push_request(lua_State *L, dl_wdf_request *r) { push_presented(L, r); }
+void lwdf_finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t status,
+                 uint64_t info) {
+  finish(L, lm, h, r, status, info);
+}
+dl_wdf_request *lwdf_checkrequest(lua_State *L, int arg) { return check_request(L, arg); }
 
 /* ---- queues ------------------------------------------------------------------ */
 
@@ -320,7 +308,8 @@ static int l_WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(lua_State *L) { return queue
 static int l_WDF_IO_QUEUE_CONFIG_INIT(lua_State *L) { return queue_config(L, 0); }
 
 static const char *const queue_callbacks[] = {
-  "EvtIoRead", "EvtIoWrite", "EvtIoDeviceControl", "EvtIoDefault", NULL
+  "EvtIoRead", "EvtIoWrite", "EvtIoDeviceControl", "EvtIoDefault", "EvtIoInternalDeviceControl",
+  "EvtIoCanceledOnQueue", NULL
 };
 
 /* WdfIoQueueCreate(Device, Config, QueueAttributes) -> status, WDFQUEUE.
@@ -337,8 +326,10 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   lua_settop(L, 3);
   lua_getfield(L, 2, "DispatchType");
   lua_Integer type = lua_tointeger(L, -1);
-  luaL_argcheck(L, type == DL_WDF_DISPATCH_SEQUENTIAL || type == DL_WDF_DISPATCH_PARALLEL, 2,
-                "DispatchType must be WdfIoQueueDispatchSequential or WdfIoQueueDispatchParallel");
+  luaL_argcheck(L, type == DL_WDF_DISPATCH_SEQUENTIAL || type == DL_WDF_DISPATCH_PARALLEL ||
+                   type == DL_WDF_DISPATCH_MANUAL, 2,
+                "DispatchType must be WdfIoQueueDispatchSequential, WdfIoQueueDispatchParallel or "
+                "WdfIoQueueDispatchManual");
   lua_getfield(L, 2, "DefaultQueue");
   int is_default = lua_toboolean(L, -1);
   lua_createtable(L, 0, 6);                                            /* 6: the config copy */
@@ -356,6 +347,11 @@ static int l_WdfIoQueueCreate(lua_State *L) {
                                          : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
+  lua_getfield(L, 6, "EvtIoCanceledOnQueue");
+  dl_wdf_queue_set_canceled_on_queue(q, lua_isfunction(L, -1));
+  lua_getfield(L, 2, "AllowZeroLengthRequests");  /* TRUE, WdfTrue (1) */
+  dl_wdf_queue_set_allow_zero_length(q, lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointeger(L, -1) == 1);
+  lua_pop(L, 2);
   lwdf_newobject(L, dh->owner, q, 3);
   lwdf_keep(L, "config", 6, "device", 1);
   return lwdf_created(L);
@@ -375,8 +371,9 @@ static int l_WdfDeviceConfigureRequestDispatching(lua_State *L) {
   dl_wdf_queue *q = checkqueue(L, 2);
   lua_Integer type = luaL_checkinteger(L, 3);
   luaL_argcheck(L, type == DL_IRP_MJ_READ || type == DL_IRP_MJ_WRITE ||
-                   type == DL_IRP_MJ_DEVICE_CONTROL, 3,
-                "WdfRequestTypeRead, WdfRequestTypeWrite or WdfRequestTypeDeviceControl expected");
+                   type == DL_IRP_MJ_DEVICE_CONTROL || type == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL, 3,
+                "WdfRequestTypeRead, WdfRequestTypeWrite, WdfRequestTypeDeviceControl or "
+                "WdfRequestTypeDeviceControlInternal expected");
   luaL_argcheck(L, dl_wdf_queue_device(q) == dh->obj, 2, "the queue belongs to another device");
   dl_wdf_device_configure_dispatching(dh->obj, q, (uint8_t)type);
   lua_pushinteger(L, DL_STATUS_SUCCESS);
@@ -413,7 +410,8 @@ static int q_tostring(lua_State *L) {
   uint32_t in_flight, waiting;
   dl_wdf_queue_stats(q, &presented, &completed, &in_flight, &waiting);
   lua_pushfstring(L, "WDFQUEUE#%I %s%s in_flight=%d", (lua_Integer)DL_OBJECT(q)->id,
-                  dl_wdf_queue_dispatch_type(q) == DL_WDF_DISPATCH_SEQUENTIAL ? "sequential" : "parallel",
+                  dl_wdf_queue_dispatch_type(q) == DL_WDF_DISPATCH_SEQUENTIAL ? "sequential"
+                  : dl_wdf_queue_dispatch_type(q) == DL_WDF_DISPATCH_MANUAL ? "manual" : "parallel",
                   dl_wdf_queue_is_default(q) ? " default" : "", (int)in_flight);
   return 1;
 }
@@ -452,8 +450,6 @@ static const luaL_Reg functions[] = {
   {"WdfRequestCompleteWithInformation", l_WdfRequestCompleteWithInformation},
   {"WdfRequestSetInformation", l_WdfRequestSetInformation},
   {"WdfRequestGetInformation", l_WdfRequestGetInformation},
-  {"WdfRequestRetrieveOutputWdmMdl", l_WdfRequestRetrieveOutputWdmMdl},
-  {"WdfRequestRetrieveInputWdmMdl", l_WdfRequestRetrieveInputWdmMdl},
   {"WdfRequestGetParameters", l_WdfRequestGetParameters},
   {"WdfRequestGetIoQueue", l_WdfRequestGetIoQueue},
   {"WdfRequestWdmGetIrp", l_WdfRequestWdmGetIrp},
@@ -463,9 +459,12 @@ static const luaL_Reg functions[] = {
 
 static const struct { const char *name; lua_Integer value; } constants[] = {
   {"WdfIoQueueDispatchInvalid", 0}, {"WdfIoQueueDispatchSequential", DL_WDF_DISPATCH_SEQUENTIAL},
-  {"WdfIoQueueDispatchParallel", DL_WDF_DISPATCH_PARALLEL}, {"WdfIoQueueDispatchManual", 3},
+  {"WdfIoQueueDispatchParallel", DL_WDF_DISPATCH_PARALLEL}, {"WdfIoQueueDispatchManual", DL_WDF_DISPATCH_MANUAL},
   {"WdfRequestTypeRead", DL_IRP_MJ_READ}, {"WdfRequestTypeWrite", DL_IRP_MJ_WRITE},
   {"WdfRequestTypeDeviceControl", DL_IRP_MJ_DEVICE_CONTROL},
+  {"WdfRequestTypeCreate", DL_IRP_MJ_CREATE}, {"WdfRequestTypeClose", DL_IRP_MJ_CLOSE},
+  {"WdfRequestTypeCleanup", DL_IRP_MJ_CLEANUP},
+  {"WdfRequestTypeDeviceControlInternal", DL_IRP_MJ_INTERNAL_DEVICE_CONTROL},
   {"WdfFalse", 0}, {"WdfTrue", 1}, {"WdfUseDefault", 2},
 };
 

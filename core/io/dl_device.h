@@ -17,6 +17,9 @@
 typedef struct dl_machine dl_machine;
 typedef struct dl_driver dl_driver;
 
+/* DEVICE_OBJECT Flags the I/O manager reads (wdm.h values). */
+enum { DL_DO_BUFFERED_IO = 0x4, DL_DO_EXCLUSIVE = 0x8, DL_DO_DIRECT_IO = 0x10 };
+
 typedef struct dl_device {
   DL_OBJECT_FIELDS
   char name[48];
@@ -26,6 +29,11 @@ typedef struct dl_device {
   struct dl_irp *current_irp; /* CurrentIrp; non-NULL is the queue's Busy state */
   dl_driver *driver;       /* DriverObject, or NULL (dl_driver.c) */
   dl_link driver_link;     /* on its driver's device list (DeviceObject/NextDevice) */
+  uint32_t flags;          /* Flags: DO_BUFFERED_IO, DO_DIRECT_IO... (dl_iobuf.h) */
+  uint32_t device_type;    /* DeviceType (FILE_DEVICE_*) */
+  uint32_t characteristics; /* Characteristics (FILE_DEVICE_SECURE_OPEN...) */
+  int exclusive;           /* IoCreateDevice's Exclusive: one open file at a time */
+  uint32_t open_files;     /* files open on it (IRP_MJ_CREATE succeeded, not yet closed) */
 } dl_device;
 
 /* The DEVICE_OBJECT type. */
@@ -36,6 +44,14 @@ int dl_device_new(dl_machine *m, const char *name, dl_device **out);
 
 /* Frees a device object (it leaves its driver); NULL is a harmless no-op. */
 void dl_device_free(dl_device *dev);
+
+/* IoCreateDevice's DeviceType, DeviceCharacteristics and Exclusive
+** (DO_EXCLUSIVE in Flags). */
+void dl_device_set_type(dl_device *dev, uint32_t type, uint32_t characteristics, int exclusive);
+
+/* DEVICE_OBJECT.Flags, which a driver may set (DO_BUFFERED_IO...). */
+void dl_device_set_flags(dl_device *dev, uint32_t flags);
+uint32_t dl_device_flags(const dl_device *dev);
 
 /* Accessors: the name, DriverObject, CurrentIrp and the DpcForIsr. */
 const char *dl_device_name(const dl_device *dev);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "base/dl_status.h"
+#include "io/dl_file.h"
+#include "io/dl_iobuf.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -168,13 +170,19 @@ int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status) {
   *status = DL_STATUS_INVALID_DEVICE_REQUEST;
   if (!dev->driver) return DL_EINVAL;
   if (irp->device || irp->completed || irp->m != m) return DL_ESTATE;
+  int files = dl_file_check_send(irp, dev);
+  if (files == DL_ESTATE) return DL_ESTATE;
   check_irql(m, DL_BUGCHECK_IOMANAGER, DL_IOV_CALL_DRIVER_IRQL, irp->id, "IoCallDriver", 0,
              DL_DISPATCH_LEVEL);
+  int rc = dl_iobuf_send(irp, dev);
+  if (rc) return rc;
   dl_irp_send(irp, dev);
+  dl_file_on_send(irp, dev);
   dispatch_entry e = dev->driver->major[irp->major];
-  if (!e.fn) {  /* the I/O manager's default routine */
-    irp->status = DL_STATUS_INVALID_DEVICE_REQUEST;
+  if (!e.fn || files == DL_EBUSY) {  /* the default routine; an exclusive device's second open */
+    irp->status = files == DL_EBUSY ? DL_STATUS_ACCESS_DENIED : DL_STATUS_INVALID_DEVICE_REQUEST;
     irp->information = 0;
+    *status = irp->status;
     dl_irp_complete(irp);
     return DL_OK;
   }

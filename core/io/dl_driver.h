@@ -99,8 +99,13 @@ int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out);
 ** The routine's return is checked (0xC4, the WDK's MarkIrpPending rules):
 ** STATUS_PENDING needs IoMarkIrpPending; IoMarkIrpPending needs
 ** STATUS_PENDING; any other status needs the IRP completed.
+** The I/O manager's part comes first: a read's or write's buffers follow
+** the device's Flags (dl_iobuf.h), the file rules are checked (dl_file.h:
+** a create on an exclusive device with an open file is completed with
+** STATUS_ACCESS_DENIED without reaching the driver).
 ** DL_EINVAL if dev has no driver, DL_ESTATE if the IRP was sent or
-** completed before (nothing done). */
+** completed before or may not go on its file to dev (nothing done),
+** DL_ENOMEM/DL_ENOSPACE if no system buffer could be had. */
 int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status);
 
 /* IoCompleteRequest: at IRQL <= DISPATCH_LEVEL (0xC9/0x0E; goes on).

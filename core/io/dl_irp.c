@@ -21,7 +21,9 @@ static int lock_operation(uint8_t major) {
 /* Builds an IRP with its MDL probed and locked. */
 int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
                uint64_t byte_offset, dl_irp **out) {
-  if (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE && major != DL_IRP_MJ_DEVICE_CONTROL)
+  if (major > DL_IRP_MJ_MAXIMUM_FUNCTION) return DL_EINVAL;
+  if (length && major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE &&
+      major != DL_IRP_MJ_DEVICE_CONTROL)
     return DL_EINVAL;
   if (length > UINT32_MAX) return DL_EINVAL;
   dl_irp *irp = calloc(1, sizeof *irp);
@@ -40,6 +42,8 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
     dl_mdl_set_owner_ref(irp->mdl, &irp->mdl);  /* a driver that frees it is caught */
   }
   irp->major = major;
+  irp->xfer = length ? DL_XFER_DIRECT : DL_XFER_NONE;
+  irp->user_buffer = length ? va : 0;
   irp->length = (uint32_t)length;
   irp->byte_offset = byte_offset;
   dl_list_init(&irp->entry);
@@ -57,6 +61,7 @@ void dl_irp_free(dl_irp *irp) {
   dl_list_remove(&irp->entry);
   if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
   if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);  /* left to the machine */
+  if (irp->io_done) irp->io_done(irp, 0);  /* the system buffer */
   dl_object_unlink(DL_OBJECT(irp));
   free(irp);
 }
@@ -145,6 +150,7 @@ int dl_irp_complete(dl_irp *irp) {
   dl_stats *s = dl_trace_stats(dl_machine_trace(m));
   s->requests++;
   if ((int32_t)irp->status < 0) s->requests_failed++;  /* !NT_SUCCESS */
+  if (irp->io_done) irp->io_done(irp, 1);  /* copy-back, the system buffer, the file */
   dl_mdl_destroy(irp->mdl);  /* unlocks first; clears irp->mdl */
   irp->mdl = NULL;
   irp->mdl_id = 0;

@@ -31,6 +31,16 @@ typedef void (*dl_start_io_fn)(void *ctx, dl_device *dev, dl_irp *irp);
 ** the completing caller's IRQL. */
 typedef void (*dl_irp_completion_fn)(void *ctx, dl_irp *irp);
 
+/* A cancel routine (the driver's, or the framework's for its queues),
+** called by IoCancelIrp at DISPATCH_LEVEL once the IRP's Cancel is set. */
+typedef void (*dl_irp_cancel_fn)(void *ctx, dl_irp *irp);
+
+typedef struct dl_file dl_file;
+
+/* How an IRP's buffers reach the driver (dl_iobuf.h). */
+enum { DL_XFER_NONE, DL_XFER_BUFFERED, DL_XFER_DIRECT, DL_XFER_NEITHER };
+struct dl_region;
+
 /* The struct is public to core/ only (the I/O manager in dl_driver.c, the
 ** framework in core/wdf); bindings use the accessors below. */
 struct dl_irp {
@@ -51,16 +61,35 @@ struct dl_irp {
   uint64_t sent_at, completed_at;
   dl_irp_completion_fn completion;
   void *completion_ctx;
+  /* How the I/O manager carried the buffers (dl_iobuf.h). */
+  uint8_t xfer;            /* DL_XFER_*: buffered, direct, neither, none */
+  uint32_t in_length;      /* Parameters.DeviceIoControl.InputBufferLength */
+  uint64_t in_va, out_va;  /* the originator's input and output buffers (0: none) */
+  struct dl_region *system_buffer; /* the pages of AssociatedIrp.SystemBuffer */
+  uint64_t system_va;      /* AssociatedIrp.SystemBuffer, 0 if none */
+  uint64_t user_buffer;    /* UserBuffer */
+  uint64_t type3_input;    /* Parameters.DeviceIoControl.Type3InputBuffer */
+  uint64_t copied_back;    /* bytes copied to the output buffer at completion */
+  dl_file *file;           /* FileObject, or NULL */
+  int cancel;              /* Cancel: IoCancelIrp was called */
+  dl_irp_cancel_fn cancel_routine;  /* CancelRoutine (IoSetCancelRoutine) */
+  uint8_t cancel_irql;     /* CancelIrql: the IRQL IoCancelIrp was called at */
+  void *cancel_ctx;
+  /* The I/O manager's part of completion (completed 1: copy-back, the file's
+  ** state) and of freeing (completed 0): set by dl_iobuf_irp_new. */
+  void (*io_done)(dl_irp *irp, int completed);
 };
 
 /* The IRP type. */
 extern const dl_object_type dl_irp_type;
 
-/* Builds an IRP for `major` (READ, WRITE or DEVICE_CONTROL) over the buffer
+/* Builds an IRP for `major` over the buffer
 ** [va, va+length), probed and locked for the access the device makes (it
 ** writes memory on a read or device control, reads it on a write); length
-** 0 makes no MDL. DL_EINVAL for another major or a length beyond an MDL,
-** DL_ENOTMAPPED if the range is not mapped. */
+** 0 makes no MDL. DL_EINVAL for a length with a major other than READ,
+** WRITE or DEVICE_CONTROL, a major beyond IRP_MJ_MAXIMUM_FUNCTION or a
+** length beyond an MDL, DL_ENOTMAPPED if the range is not mapped. The I/O
+** manager's own builder, with every buffer method, is dl_iobuf_irp_new. */
 int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
                uint64_t byte_offset, dl_irp **out);
 

@@ -23,6 +23,9 @@ void dl_wdf_interrupts_assign(dl_wdf_device *d);
 int dl_wdf_interrupt_connect(dl_wdf_interrupt *wi);
 void dl_wdf_interrupt_disconnect(dl_wdf_interrupt *wi);
 
+/* Of dl_wdfdevif.c: the device's interfaces enabled at start, disabled at removal. */
+void dl_wdf_device_interfaces_enable(dl_wdf_device *d, int on);
+
 static const char *const event_names[DL_WDF_EVENT_COUNT] = {
   "EvtDevicePrepareHardware", "EvtDeviceReleaseHardware", "EvtDeviceD0Entry", "EvtDeviceD0Exit",
   "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0ExitPreInterruptsDisabled",
@@ -287,7 +290,9 @@ uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_
   dl_wdf_interrupts_assign(d);
   uint32_t st = event(d, DL_WDF_PREPARE_HARDWARE, 0);
   if (!NT_SUCCESS(st)) return fail(d, st);
-  return power_up(d, DL_WDF_POWER_D3_FINAL);
+  st = power_up(d, DL_WDF_POWER_D3_FINAL);
+  if (NT_SUCCESS(st)) dl_wdf_device_interfaces_enable(d, 1);  /* started: its interfaces */
+  return st;
 }
 
 static uint32_t in_flight(const dl_wdf_device *d);
@@ -355,5 +360,6 @@ uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
   uint32_t rel = event(d, DL_WDF_RELEASE_HARDWARE, DL_WDF_POWER_D3_FINAL);
   d->power = DL_WDF_POWER_D3_FINAL;
   d->state = DL_WDF_REMOVED;
+  dl_wdf_device_interfaces_enable(d, 0);
   return NT_SUCCESS(st) ? rel : st;
 }

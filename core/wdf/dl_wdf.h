@@ -59,7 +59,7 @@ enum {
 enum { DL_CM_PORT = 1, DL_CM_INTERRUPT = 2, DL_CM_MEMORY = 3 };
 
 /* WDF_IO_QUEUE_DISPATCH_TYPE. */
-enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2 };
+enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2, DL_WDF_DISPATCH_MANUAL = 3 };
 
 /* Parameter 1 of bug check 0x10D for a request misused (WDF_REQUEST_FATAL_ERROR). */
 #define DL_WDF_REQUEST_FATAL_ERROR 0x6u
@@ -101,6 +101,20 @@ typedef struct dl_wdf_ops {
   /* EvtInterruptEnable (on=1) / EvtInterruptDisable (on=0) at DIRQL, for
   ** interrupts with has_enable set; NULL is fine. */
   uint32_t (*interrupt_enable)(void *ctx, dl_wdf_interrupt *wi, int on);
+  /* The framework completes an IRP itself (a request cancelled in its
+  ** queue, purged, refused): IoCompleteRequest on it. NULL: the core does. */
+  void (*complete_irp)(void *ctx, dl_irp *irp);
+  /* EvtRequestCancel(Request) for a request marked cancelable. */
+  void (*request_cancel)(void *ctx, dl_wdf_request *r);
+  /* EvtIoCanceledOnQueue(Queue, Request): returns 0 if the queue has none
+  ** (the framework then completes the request with STATUS_CANCELLED). */
+  int (*canceled_on_queue)(void *ctx, dl_wdf_queue *q, dl_wdf_request *r);
+  /* A queue state callback (dl_wdfio.h: DL_WDF_QCB_*) the driver asked for. */
+  void (*queue_state)(void *ctx, dl_wdf_queue *q, int which);
+  /* The framework's file callbacks (dl_wdfio.h: DL_WDF_FILE_*): a create
+  ** returns nonzero once the driver handled it (it completes the request);
+  ** cleanup and close are notifications. NULL: none. */
+  int (*file_event)(void *ctx, dl_wdf_device *d, int which, dl_wdf_request *r, void *file);
 } dl_wdf_ops;
 
 /* Device life: added (DeviceAdd done), started (D0), stopped (D3),
@@ -145,6 +159,8 @@ struct dl_wdf_device {
   dl_link queues, interrupts;
   dl_wdf_queue *default_queue;
   dl_wdf_queue *dispatching[DL_WDF_MAJOR_COUNT];  /* WdfDeviceConfigureRequestDispatching */
+  uint32_t file_events;        /* bit (1 << DL_WDF_FILE_*): EvtDeviceFileCreate... (dl_wdffile.h) */
+  dl_wdf_queue *create_queue;  /* the framework's own queue for create requests */
 };
 
 struct dl_wdf_queue {
@@ -158,6 +174,12 @@ struct dl_wdf_queue {
   uint32_t in_flight;          /* presented, not completed */
   int presenting, again;       /* re-entrancy guard of dl_wdf_queue_dispatch */
   uint64_t presented, completed;
+  int refusing;                /* not accepting requests (Purge, Drain; dl_wdfio.h) */
+  int stopped;                 /* not presenting requests (Stop, Purge) */
+  int pending_op;              /* DL_WDF_QCB_* waiting for the driver's requests, or 0 */
+  int ready_notify;            /* WdfIoQueueReadyNotify registered (manual queues) */
+  int has_canceled_on_queue;   /* EvtIoCanceledOnQueue registered */
+  int allow_zero_length;       /* AllowZeroLengthRequests: else the framework completes them */
 };
 
 struct dl_wdf_request {
@@ -168,6 +190,9 @@ struct dl_wdf_request {
   dl_irp *irp;
   int presented, completed;
   uint64_t information;        /* WdfRequestSetInformation */
+  int cancelable;              /* WdfRequestMarkCancelable, not yet unmarked or cancelled */
+  int cancel_called;           /* EvtRequestCancel ran (or runs) */
+  struct dl_mdl *fx_mdl[2];    /* MDLs the framework built over the system buffer (in, out) */
 };
 
 struct dl_wdf_interrupt {
@@ -218,7 +243,8 @@ void dl_wdf_device_set_events(dl_wdf_device *d, uint32_t events);
 int dl_wdf_device_set_alignment(dl_wdf_device *d, uint32_t alignment);
 
 /* WdfDeviceConfigureRequestDispatching: requests of IRP major `major`
-** (READ, WRITE or DEVICE_CONTROL) go to q, a queue of the device. DL_EINVAL otherwise. */
+** (READ, WRITE, DEVICE_CONTROL or INTERNAL_DEVICE_CONTROL) go to q, a queue
+** of the device. DL_EINVAL otherwise. */
 int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major);
 
 /* The framework's dispatch routine for an IRP sent to the device's FDO
@@ -282,7 +308,8 @@ void dl_wdf_queue_stats(const dl_wdf_queue *q, uint64_t *presented, uint64_t *co
                         uint32_t *in_flight, uint32_t *waiting);
 
 /* A request for irp joins the queue's tail; the caller then sets up its
-** side of the request and calls dl_wdf_queue_dispatch. */
+** side of the request and calls dl_wdf_queue_dispatch. DL_EBUSY if the
+** queue is not accepting requests (dl_wdfio.h). */
 int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out);
 
 /* Presents waiting requests through ops->present: a sequential queue one

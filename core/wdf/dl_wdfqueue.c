@@ -10,6 +10,8 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "wdf/dl_wdf.h"
+#include "wdf/dl_wdfio.h"
+#include "io/dl_cancel.h"
 #include "hal/dl_adapter.h"
 
 /* Used by dl_wdf.c. */
@@ -50,7 +52,8 @@ static const dl_wdf_class queue_class = {
 
 /* Creates a queue of the device. */
 int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queue **out) {
-  if (dispatch != DL_WDF_DISPATCH_SEQUENTIAL && dispatch != DL_WDF_DISPATCH_PARALLEL)
+  if (dispatch != DL_WDF_DISPATCH_SEQUENTIAL && dispatch != DL_WDF_DISPATCH_PARALLEL &&
+      dispatch != DL_WDF_DISPATCH_MANUAL)
     return DL_EINVAL;
   if (is_default && d->default_queue) return DL_EBUSY;
   if (dl_wdf_object_add_child_status(DL_WDF(d))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
@@ -83,6 +86,7 @@ void dl_wdf_queue_stats(const dl_wdf_queue *q, uint64_t *presented, uint64_t *co
 
 /* Takes a request off its queue and frees it. */
 static void request_free(dl_wdf_request *r) {
+  dl_wdf_request_release(r);
   if (r->presented && !r->completed) r->q->in_flight--;
   dl_list_remove(&r->wait);
   dl_list_remove(&r->link);
@@ -99,22 +103,27 @@ static const dl_wdf_class request_class = {
   {"WDFREQUEST", request_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_FRAMEWORK_OWNED, NULL, request_dispose
 };
 
-/* Queues a request for irp (presented by the next dl_wdf_queue_dispatch). */
+/* Queues a request for irp (presented by the next dl_wdf_queue_dispatch);
+** DL_EBUSY if the queue is not accepting requests (purged, drained). */
 int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out) {
+  if (q->refusing) return DL_EBUSY;
   dl_wdf_request *r = calloc(1, sizeof *r);
   if (!r) return DL_ENOMEM;
   dl_wdf_object_init(DL_WDF(r), q->d->m, &request_class, DL_WDF(q));
   r->q = q;
   r->irp = irp;
   dl_list_append(&q->requests, &r->link);
+  if (q->ready_notify && dl_list_empty(&q->waiting)) q->ready_notify = 2;  /* empty -> not */
   dl_list_append(&q->waiting, &r->wait);
+  dl_wdf_request_arm_queue_cancel(r);
   *out = r;
   return DL_OK;
 }
 
 /* May the queue present its next request now? Power-managed: only in D0. */
 static int may_present(const dl_wdf_queue *q) {
-  if (dl_list_empty(&q->waiting) || q->d->state != DL_WDF_STARTED) return 0;
+  if (dl_list_empty(&q->waiting) || q->d->state != DL_WDF_STARTED || q->stopped) return 0;
+  if (q->dispatch == DL_WDF_DISPATCH_MANUAL) return 0;  /* the driver retrieves them */
   return q->dispatch == DL_WDF_DISPATCH_PARALLEL || q->in_flight == 0;
 }
 
@@ -132,13 +141,16 @@ void dl_wdf_queue_dispatch(dl_wdf_queue *q) {
     while (may_present(q)) {
       dl_wdf_request *r = DL_CONTAINER(q->waiting.next, dl_wdf_request, wait);
       dl_list_remove(&r->wait);
+      if (r->irp) dl_io_set_cancel_routine(r->irp, NULL, NULL);  /* the driver's now */
       r->presented = 1;
       q->in_flight++;
       q->presented++;
+      if (dl_wdf_request_zero_length(r)) continue;  /* the framework completed it */
       if (q->d->ops && q->d->ops->present) q->d->ops->present(q->d->ctx, q, r);
     }
   } while (q->again);
   q->presenting = 0;
+  dl_wdf_queue_notify(q);
 }
 
 /* ---- the framework's dispatch routine ------------------------------------------- */
@@ -146,7 +158,7 @@ void dl_wdf_queue_dispatch(dl_wdf_queue *q) {
 /* Routes IRPs of `major` to q. */
 int dl_wdf_device_configure_dispatching(dl_wdf_device *d, dl_wdf_queue *q, uint8_t major) {
   if (q->d != d || (major != DL_IRP_MJ_READ && major != DL_IRP_MJ_WRITE &&
-                    major != DL_IRP_MJ_DEVICE_CONTROL))
+                    major != DL_IRP_MJ_DEVICE_CONTROL && major != DL_IRP_MJ_INTERNAL_DEVICE_CONTROL))
     return DL_EINVAL;
   d->dispatching[major] = q;
   return DL_OK;
@@ -160,7 +172,8 @@ uint32_t dl_wdf_device_dispatch(dl_wdf_device *d, dl_irp *irp, dl_wdf_request **
   dl_wdf_queue *q = irp->major < DL_WDF_MAJOR_COUNT ? d->dispatching[irp->major] : NULL;
   if (!q) q = d->default_queue;
   if (!q) return DL_STATUS_INVALID_DEVICE_REQUEST;
-  if (dl_wdf_queue_add(q, irp, out)) return DL_STATUS_INSUFFICIENT_RESOURCES;
+  int rc = dl_wdf_queue_add(q, irp, out);
+  if (rc) return rc == DL_EBUSY ? DL_STATUS_INVALID_DEVICE_STATE : DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_irp_mark_pending(irp);
   dl_wdf_queue_dispatch(q);
   return DL_STATUS_PENDING;
@@ -178,6 +191,8 @@ dl_irp *dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t inf
                   (unsigned long long)r->id);
     return NULL;
   }
+  information = dl_wdf_request_verify_complete(r, status, information);
+  dl_wdf_request_release(r);
   r->completed = 1;
   r->q->in_flight--;
   r->q->completed++;

@@ -302,6 +302,24 @@ wdk(G, "wdm", "IoStartPacket(DeviceObject, Irp, Key, CancelFunction)", "nothing"
     "StartIo now, or queues the IRP")
 wdk(G, "wdm", "IoStartNextPacket(DeviceObject, Cancelable)", "nothing", DISPATCH, "StartIo for the next queued IRP")
 wdk(G, "wdm", "IoCompleteRequest(Irp, PriorityBoost)", "nothing", LE_DISPATCH, "completes the IRP")
+wdk(G, "wdm", "IoCancelIrp(Irp)", "BOOLEAN", LE_DISPATCH,
+    "sets Irp.Cancel and runs its cancel routine at DISPATCH_LEVEL (TRUE if it had one)")
+wdk(G, "wdm", "IoSetCancelRoutine(Irp, CancelRoutine)", "the previous routine or nil", LE_DISPATCH,
+    "CancelRoutine(DeviceObject, Irp) runs when the IRP is cancelled, holding the cancel spin lock")
+wdk(G, "wdm", "IoAcquireCancelSpinLock()", "Irql", LE_DISPATCH, "takes the cancel spin lock (DISPATCH_LEVEL)")
+wdk(G, "wdm", "IoReleaseCancelSpinLock(Irql)", "nothing", DISPATCH,
+    "releases it (a cancel routine passes Irp.CancelIrql)")
+wdk(G, "wdm", "IoCreateSymbolicLink(SymbolicLinkName, DeviceName)", "NTSTATUS", PASSIVE,
+    "a name for the device (STATUS_OBJECT_NAME_COLLISION if taken)")
+wdk(G, "wdm", "IoDeleteSymbolicLink(SymbolicLinkName)", "NTSTATUS", PASSIVE, "removes the name")
+wdk(G, "wdm", "IoRegisterDeviceInterface(PhysicalDeviceObject, InterfaceClassGuid, ReferenceString)",
+    "NTSTATUS, SymbolicLinkName", PASSIVE, "a device interface (a GUID string), disabled until enabled")
+wdk(G, "wdm", "IoSetDeviceInterfaceState(SymbolicLinkName, Enable)", "NTSTATUS", PASSIVE,
+    "enables or disables the interface")
+wdk(G, "wdm", "IoGetDeviceInterfaces(InterfaceClassGuid, PhysicalDeviceObject, Flags)",
+    "NTSTATUS, { SymbolicLinkName, ... }", PASSIVE, "the class's enabled interfaces (of the device if given)")
+wdk(G, "wdm", "RtlInitUnicodeString(DestinationString, SourceString)", "nothing", "<= DISPATCH_LEVEL",
+    "fills a UNICODE_STRING table: Buffer, Length, MaximumLength (bytes of UTF-16)")
 wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, Parameters }", LE_DISPATCH,
     "the driver's stack location of the IRP")
 
@@ -326,6 +344,23 @@ wdf("wdfdevice", "WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, PnpPowerEve
     "EvtDevicePrepareHardware, EvtDeviceD0Entry... for the device")
 wdf("wdfdevice", "WdfDeviceCreate(DeviceInit, DeviceAttributes)", "NTSTATUS, WDFDEVICE", PASSIVE,
     "the framework device")
+wdf("wdfdevice", "WdfDeviceInitSetIoType(DeviceInit, IoType)", "nothing", PASSIVE,
+    "how reads and writes reach the driver: WdfDeviceIoBuffered, WdfDeviceIoDirect, WdfDeviceIoNeither")
+wdf("wdfdevice", "WdfDeviceInitSetExclusive(DeviceInit, IsExclusive)", "nothing", PASSIVE,
+    "one open file at a time (a second create gets STATUS_ACCESS_DENIED)")
+wdf("wdfdevice", "WdfDeviceInitSetFileObjectConfig(DeviceInit, FileObjectConfig, FileObjectAttributes)", "nothing",
+    PASSIVE, "EvtDeviceFileCreate, EvtFileCleanup, EvtFileClose for the device's files")
+wdf("wdfdevice", "WDF_FILEOBJECT_CONFIG_INIT(EvtDeviceFileCreate, EvtFileClose, EvtFileCleanup)",
+    "WDF_FILEOBJECT_CONFIG", ANY, "a file object configuration")
+wdf("wdfdevice", "WdfDeviceCreateSymbolicLink(Device, SymbolicLinkName)", "NTSTATUS", PASSIVE,
+    "a name for the device (m:find_device finds it)")
+wdf("wdfdevice", "WdfDeviceCreateDeviceInterface(Device, InterfaceClassGUID, ReferenceString)", "NTSTATUS", PASSIVE,
+    "a device interface, enabled when the device starts")
+wdf("wdfdevice", "WdfDeviceSetDeviceInterfaceState(Device, InterfaceClassGUID, ReferenceString, IsInterfaceEnabled)",
+    "nothing", PASSIVE, "enables or disables one of the device's interfaces")
+wdf("wdffileobject", "WdfFileObjectWdmGetFileObject(FileObject)", "FILE_OBJECT", LE_DISPATCH,
+    "the WDM file object")
+wdf("wdffileobject", "WdfFileObjectGetDevice(FileObject)", "WDFDEVICE", LE_DISPATCH, "the file's device")
 wdf("wdfdevice", "WdfDeviceGetDriver(Device)", "WDFDRIVER", LE_DISPATCH, "the device's driver")
 wdf("wdfdevice", "WdfDeviceWdmGetDeviceObject(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's FDO")
 wdf("wdfdevice", "WdfDeviceWdmGetPhysicalDevice(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's PDO")
@@ -350,8 +385,45 @@ wdf("wdfrequest", "WdfRequestCompleteWithInformation(Request, Status, Informatio
     "completes the request with a byte count")
 wdf("wdfrequest", "WdfRequestGetParameters(Request)", "WDF_REQUEST_PARAMETERS", LE_DISPATCH,
     "type, length and offset of the request")
-wdf("wdfrequest", "WdfRequestRetrieveOutputWdmMdl(Request)", "NTSTATUS, Mdl", LE_DISPATCH, "the MDL of a read")
-wdf("wdfrequest", "WdfRequestRetrieveInputWdmMdl(Request)", "NTSTATUS, Mdl", LE_DISPATCH, "the MDL of a write")
+wdf("wdfrequest", "WdfRequestRetrieveOutputWdmMdl(Request)", "NTSTATUS, Mdl", LE_DISPATCH,
+    "the MDL of a read's or IOCTL's output (one the framework builds for buffered I/O)")
+wdf("wdfrequest", "WdfRequestRetrieveInputWdmMdl(Request)", "NTSTATUS, Mdl", LE_DISPATCH,
+    "the MDL of a write's or IOCTL's input")
+wdf("wdfrequest", "WdfRequestRetrieveInputBuffer(Request, MinimumRequiredSize)", "NTSTATUS, Buffer, Length",
+    LE_DISPATCH, "the input buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
+wdf("wdfrequest", "WdfRequestRetrieveOutputBuffer(Request, MinimumRequiredSize)", "NTSTATUS, Buffer, Length",
+    LE_DISPATCH, "the output buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
+wdf("wdfrequest", "WdfRequestForwardToIoQueue(Request, DestinationQueue)", "NTSTATUS", LE_DISPATCH,
+    "moves a request the driver owns to another queue of its device")
+wdf("wdfrequest", "WdfRequestRequeue(Request)", "NTSTATUS", LE_DISPATCH,
+    "puts a request back at the head of its manual queue")
+wdf("wdfrequest", "WdfRequestMarkCancelable(Request, EvtRequestCancel)", "nothing", LE_DISPATCH,
+    "EvtRequestCancel(Request) runs if the request is cancelled (at once if it was)")
+wdf("wdfrequest", "WdfRequestMarkCancelableEx(Request, EvtRequestCancel)", "NTSTATUS", LE_DISPATCH,
+    "as MarkCancelable; STATUS_CANCELLED if cancelled already (the driver completes it)")
+wdf("wdfrequest", "WdfRequestUnmarkCancelable(Request)", "NTSTATUS", LE_DISPATCH,
+    "no longer cancelable; STATUS_CANCELLED if EvtRequestCancel ran")
+wdf("wdfrequest", "WdfRequestIsCanceled(Request)", "BOOLEAN", LE_DISPATCH, "whether the IRP was cancelled")
+wdf("wdfrequest", "WdfRequestGetStatus(Request)", "NTSTATUS", LE_DISPATCH, "the IRP's IoStatus.Status")
+wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "FILE_OBJECT or nil", LE_DISPATCH,
+    "the file the request was sent on")
+wdf("wdfio", "WdfIoQueueRetrieveNextRequest(Queue)", "NTSTATUS, Request", LE_DISPATCH,
+    "the next request of a manual (or sequential) queue; STATUS_NO_MORE_ENTRIES if none")
+wdf("wdfio", "WdfIoQueueRetrieveRequestByFileObject(Queue, FileObject)", "NTSTATUS, Request", LE_DISPATCH,
+    "the next request on that file")
+wdf("wdfio", "WdfIoQueueReadyNotify(Queue, QueueReady, Context)", "NTSTATUS", LE_DISPATCH,
+    "QueueReady(Queue, Context) when requests arrive at the empty manual queue")
+wdf("wdfio", "WdfIoQueueStart(Queue)", "nothing", LE_DISPATCH, "the queue accepts and presents requests")
+wdf("wdfio", "WdfIoQueueStop(Queue, StopComplete, Context)", "nothing", LE_DISPATCH,
+    "stops presenting; StopComplete once the driver owns none of its requests")
+wdf("wdfio", "WdfIoQueueStopSynchronously(Queue)", "nothing", PASSIVE,
+    "stops presenting and runs the clock until the driver owns none of its requests")
+wdf("wdfio", "WdfIoQueuePurge(Queue, PurgeComplete, Context)", "nothing", LE_DISPATCH,
+    "refuses new requests, cancels the waiting ones and the cancelable ones the driver owns")
+wdf("wdfio", "WdfIoQueuePurgeSynchronously(Queue)", "nothing", PASSIVE, "purges and waits (the simulated clock)")
+wdf("wdfio", "WdfIoQueueDrain(Queue, DrainComplete, Context)", "nothing", LE_DISPATCH,
+    "refuses new requests; DrainComplete once every request is completed")
+wdf("wdfio", "WdfIoQueueDrainSynchronously(Queue)", "nothing", PASSIVE, "drains and waits (the simulated clock)")
 wdf("wdfrequest", "WdfRequestSetInformation(Request, Information)", "nothing", LE_DISPATCH, "sets the byte count")
 wdf("wdfrequest", "WdfRequestGetInformation(Request)", "Information", LE_DISPATCH, "the byte count")
 wdf("wdfrequest", "WdfRequestGetIoQueue(Request)", "WDFQUEUE", LE_DISPATCH, "the request's queue")
@@ -593,8 +665,13 @@ M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100 }", "sys
   "an SoC system DMA controller instance (DmaControllerInstance)", "system-dma")
 M("device_model", "m:device_model{ registers=, vector=, irql=, read=, write= }", "device model",
   "a device written in Lua", "time-interrupts-and-devices")
-M("irp", "m:irp{ major=, buffer=, device_offset=, completion= }", "IRP", "a request as the I/O manager builds it",
+M("irp", "m:irp{ major=, buffer=, offset=, length=, input=, ioctl=, file=, device_offset=, completion= }", "IRP",
+  "a request as the I/O manager builds it (buffers by the IOCTL's method or the device's Flags)",
   "time-interrupts-and-devices")
+M("find_device", "m:find_device(name)", "DEVICE_OBJECT or nil", "the device named so, directly or through a "
+  .. "symbolic link", "porting-a-driver")
+lab("Drivers, devices, IRPs", "IRP:result", "irp:result()", "{ Status, Information, output } or nil",
+    "what the originator gets back once the IRP is completed (the output buffer's bytes)", "porting-a-driver")
 M("trace", "m:trace([kind])", "{ record, ... }", "the trace records (of one kind)", "time-interrupts-and-devices")
 M("timeline", "m:timeline([n])", "string", "the trace as text", "time-interrupts-and-devices")
 M("trace_hash", "m:trace_hash()", "string", "a hash that identifies the run", "time-interrupts-and-devices")
@@ -672,6 +749,8 @@ class("DMA_TRANSFER_CONTEXT", "a v3 DMA transfer context (InitializeDmaTransferC
 class("SCATTER_GATHER_LIST", "an S/G list: NumberOfElements, Elements[i].Address/.Length (i from 0)",
       DDI .. T .. "scatter_gather_list")
 class("IRP", "an I/O request packet", DDI .. T .. "irp")
+class("FILE_OBJECT", "a file opened with IRP_MJ_CREATE (irp.FileObject): state, FsContext",
+      DDI .. T .. "file_object")
 class("IO_STATUS_BLOCK", "Status and Information of an IRP", DDI .. "wdm/ns-wdm-_io_status_block")
 class("KDPC", "a deferred procedure call (KeInitializeDpc)", DDI .. "wdm/nf-wdm-keinitializedpc")
 class("KTIMER", "a kernel timer (KeInitializeTimer)", DDI .. "wdm/nf-wdm-keinitializetimer")
@@ -686,6 +765,8 @@ class("system DMA controller", "an ISA 8237 pair (m:isa_dma) or an SoC controlle
       README .. "system-dma")
 class("WDFDRIVER", "a framework driver", DDI .. "wdfdriver/nf-wdfdriver-wdfdrivercreate")
 class("WDFDEVICE", "a framework device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
+class("WDFFILEOBJECT", "a framework file object (one per IRP_MJ_CREATE on a framework device)",
+      DDI .. "wdffileobject/nf-wdffileobject-wdffileobjectwdmgetfileobject")
 class("WDFDEVICE_INIT", "what EvtDriverDeviceAdd gets to build the device", DDI .. "wdfdevice/nf-wdfdevice-wdfdevicecreate")
 class("WDFCMRESLIST", "a device's hardware resources", DDI .. "wdfresource/nf-wdfresource-wdfcmresourcelistgetcount")
 class("WDFQUEUE", "a framework I/O queue", DDI .. "wdfio/nf-wdfio-wdfioqueuecreate")
@@ -709,6 +790,9 @@ constants("Constants", "^STATUS_", "an NTSTATUS value (dma.status_name names one
 constants("Constants", "_LEVEL$", "an IRQL", DDI .. "wdm/nf-wdm-keraiseirql")
 constants("Constants", "^MDL_", "an MdlFlags bit", DDI .. T .. "mdl")
 constants("Constants", "^IRP_MJ_", "an IRP major function code", DDI .. T .. "irp")
+constants("Constants", "^DO_", "a DEVICE_OBJECT Flags bit (DO_BUFFERED_IO, DO_DIRECT_IO, DO_EXCLUSIVE)",
+          DDI .. T .. "device_object")
+constants("Constants", "^DEVICE_INTERFACE_", "an IoGetDeviceInterfaces flag", DDI .. "wdm/nf-wdm-iogetdeviceinterfaces")
 constants("Constants", "^DomainType", "an IOMMU_DMA_DOMAIN_TYPE (DMA remapping)",
           DDI .. "wdm/ne-wdm-_iommu_dma_domain_type")
 constants("Constants", "^IOMMU_ACCESS_", "an IOMMU access permission (MapIdentityRangeEx)",

@@ -57,9 +57,10 @@
 --     only while the S/G lists and the DTEs lie below 4 GiB.
 --   * The DPC clears the read channel's saved DMACSR copy; the sample
 --     clears Dma0Csr there (a slip, harmless since the ISR refreshes it).
---   * The lab lacks WdfDeviceInitSetIoType (its requests are direct I/O),
---     WdfRequestRetrieveInput/OutputBuffer (the buffer is reached through
---     the request's MDL and MmGetSystemAddressForMdlSafe), a second BAR
+--   * The port does not call WdfDeviceInitSetIoType (dmalab's devices
+--     start with direct I/O, the sample's choice) and reaches the buffer
+--     through the request's MDL and MmGetSystemAddressForMdlSafe rather
+--     than WdfRequestRetrieveInput/OutputBuffer. The lab lacks a second BAR
 --     for the SRAM (the local memory is reached by DMA only),
 --     KeDelayExecutionThread (the reset is not held for 100 ms) and the
 --     IOCTL that sets RequireSingleTransfer (options.RequireSingleTransfer

@@ -46,7 +46,7 @@ static void on_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
   c->presented[c->npresented++] = r;
 }
 
-static const dl_wdf_ops ops = {on_event, on_present, NULL, NULL, NULL};
+static const dl_wdf_ops ops = {.event = on_event, .present = on_present};
 
 /* A hook: ctx is "name" in a struct with the calls. */
 typedef struct hook {

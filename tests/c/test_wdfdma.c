@@ -136,7 +136,7 @@ static uint32_t no_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t 
   return 0;
 }
 
-static const dl_wdf_ops wdf_ops = {no_event, NULL, NULL, NULL, NULL};
+static const dl_wdf_ops wdf_ops = {.event = no_event};
 
 typedef struct kmdf {
   dl_machine *m;

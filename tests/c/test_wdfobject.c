@@ -45,7 +45,7 @@ static void on_destroy(void *ctx, dl_wdf_object *o) {
   note("destroy", o);
 }
 
-static const dl_wdf_ops ops = {NULL, NULL, NULL, NULL, NULL};
+static const dl_wdf_ops ops = {.event = NULL};
 
 typedef struct rig {
   dl_machine *m;

@@ -37,7 +37,7 @@ typedef struct rig {
   uint64_t at;
 } rig;
 
-static const dl_wdf_ops ops = {NULL, NULL, NULL, NULL, NULL};
+static const dl_wdf_ops ops = {.event = NULL};
 
 static int setup(void **state) {
   static rig r;

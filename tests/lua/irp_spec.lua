@@ -437,13 +437,14 @@ describe("m:irp", function()
     local b = m:buffer(100)
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, lenght = 4 } end,
       "bad argument #1 to 'irp' (a request has no field 'lenght' (major, buffer, offset, length, " ..
-      "device_offset, completion, ioctl))")
+      "device_offset, completion, ioctl, input, input_offset, input_length, file))")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, offset = 50, length = 51 } end,
       "bad argument #1 to 'irp' (range [50, 101) outside the buffer of 100 bytes)")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_WRITE } end,
       "bad argument #1 to 'irp' (a read or write needs a buffer (field 'buffer'))")
     assert.has_error(function() m:irp { major = 99, buffer = b } end,
-      "bad argument #1 to 'irp' (major must be IRP_MJ_READ, IRP_MJ_WRITE or IRP_MJ_DEVICE_CONTROL)")
+      "bad argument #1 to 'irp' (major must be IRP_MJ_CREATE, IRP_MJ_CLOSE, IRP_MJ_CLEANUP, IRP_MJ_READ, "
+        .. "IRP_MJ_WRITE, IRP_MJ_DEVICE_CONTROL or IRP_MJ_INTERNAL_DEVICE_CONTROL)")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, ioctl = 1 } end,
       "bad argument #1 to 'irp' (ioctl is for IRP_MJ_DEVICE_CONTROL)")
     local irp = m:irp { major = dma.IRP_MJ_READ, buffer = b }
@@ -483,7 +484,7 @@ describe("drivers and device objects", function()
     assert.has_error(function() d1.DriverObject = {} end,
       "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT (dma.driver{...}) or nil")
     assert.has_error(function() d1.name = "y" end,
-      "field 'name' of DEVICE_OBJECT is read-only (only DriverObject may be set)")
+      "field 'name' of DEVICE_OBJECT is read-only (only DriverObject and Flags may be set)")
     assert.has_error(function() dma.driver { MajorFunction = { [dma.IRP_MJ_READ] = 3 } } end,
       "bad argument #1 to 'driver' (MajorFunction[3] must be a function)")
     dma.KeRaiseIrql(dma.DISPATCH_LEVEL)

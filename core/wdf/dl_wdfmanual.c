@@ -1,0 +1,261 @@
+/*
+** dl_wdfmanual.c: manual queues, moving requests between queues, queue
+** states and their callbacks, and requests cancelled while they wait in a
+** queue (see dl_wdfio.h; FxIoQueue.cpp's GetRequest, ForwardRequest,
+** Requeue, QueueStart/Stop/Purge/Drain).
+*/
+#include "base/dl_status.h"
+#include "io/dl_cancel.h"
+#include "io/dl_driver.h"
+#include "io/dl_irp.h"
+#include "machine/dl_clock.h"
+#include "machine/dl_machine.h"
+#include "wdf/dl_wdfio.h"
+
+/* The KMDF verifier's debugger break on a misuse: a 0x10D/0x6 report. */
+static void verifier_break(dl_wdf_request *r, const char *call, const char *why) {
+  dl_wdf_report(r->m, DL_WDF_REQUEST_FATAL_ERROR, 0, r->id, "%s: WDFREQUEST#%llu %s", call,
+                (unsigned long long)r->id, why);
+}
+
+/* Does the driver own r (presented or retrieved, not completed)? */
+static int driver_owned(const dl_wdf_request *r) { return r->presented && !r->completed; }
+
+/* r becomes the driver's (retrieved or given to EvtIoCanceledOnQueue). */
+static void take(dl_wdf_queue *q, dl_wdf_request *r) {
+  dl_list_remove(&r->wait);
+  if (r->irp) dl_io_set_cancel_routine(r->irp, NULL, NULL);
+  r->presented = 1;
+  q->in_flight++;
+  q->presented++;
+}
+
+/* ---- manual queues ----------------------------------------------------------- */
+
+/* Does r's IRP belong to the file (NULL: any)? */
+static int on_file(const dl_wdf_request *r, const void *file) {
+  return !file || (r->irp && (const void *)r->irp->file == file);
+}
+
+/* WdfIoQueueRetrieveNextRequest / ...ByFileObject. */
+uint32_t dl_wdf_queue_retrieve(dl_wdf_queue *q, const void *file, dl_wdf_request **out) {
+  *out = NULL;
+  if (q->dispatch == DL_WDF_DISPATCH_PARALLEL) return DL_STATUS_INVALID_DEVICE_STATE;
+  if (q->dispatch == DL_WDF_DISPATCH_SEQUENTIAL && q->in_flight == 0)
+    dl_wdf_report(q->m, DL_WDF_REQUEST_FATAL_ERROR, 0, q->id,
+                  "WdfIoQueueRetrieveNextRequest: the sequential WDFQUEUE#%llu has no outstanding "
+                  "request: retrieving races with the requests it presents",
+                  (unsigned long long)q->id);
+  if (q->d->state != DL_WDF_STARTED || q->stopped) return DL_STATUS_WDF_PAUSED;
+  for (dl_link *l = q->waiting.next; l != &q->waiting; l = l->next) {
+    dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, wait);
+    if (!on_file(r, file)) continue;
+    take(q, r);
+    if (dl_wdf_request_zero_length(r)) {  /* completed: look again from the head */
+      l = &q->waiting;
+      continue;
+    }
+    *out = r;
+    return DL_STATUS_SUCCESS;
+  }
+  return DL_STATUS_NO_MORE_ENTRIES;
+}
+
+/* WdfIoQueueReadyNotify. */
+uint32_t dl_wdf_queue_ready_notify(dl_wdf_queue *q, int on) {
+  if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  q->ready_notify = on ? 2 : 0;  /* 2: tell now if requests wait */
+  if (on) dl_wdf_queue_notify(q);
+  return DL_STATUS_SUCCESS;
+}
+
+/* ---- moving requests ------------------------------------------------------------ */
+
+/* The driver gives r up: it leaves its queue's driver-owned count. */
+static void give_up(dl_wdf_request *r) {
+  r->presented = 0;
+  r->q->in_flight--;
+}
+
+/* WdfRequestForwardToIoQueue. */
+uint32_t dl_wdf_request_forward(dl_wdf_request *r, dl_wdf_queue *dest) {
+  const char *call = "WdfRequestForwardToIoQueue";
+  if (!driver_owned(r)) verifier_break(r, call, "is not owned by the driver");
+  else if (r->cancelable) verifier_break(r, call, "is still cancelable (WdfRequestUnmarkCancelable first)");
+  else if (dest == r->q) verifier_break(r, call, "cannot be forwarded to its own queue");
+  else if (dest->d != r->q->d) verifier_break(r, call, "cannot be forwarded to another device's queue");
+  else if (dest->refusing) return DL_STATUS_WDF_BUSY;
+  else {
+    dl_wdf_queue *from = r->q;
+    give_up(r);
+    dl_list_remove(&r->link);
+    r->q = dest;
+    dl_list_append(&dest->requests, &r->link);
+    dl_list_append(&dest->waiting, &r->wait);
+    dl_wdf_request_arm_queue_cancel(r);
+    dl_wdf_queue_dispatch(dest);
+    dl_wdf_queue_notify(from);
+    return DL_STATUS_SUCCESS;
+  }
+  return DL_STATUS_INVALID_DEVICE_REQUEST;
+}
+
+/* WdfRequestRequeue. */
+uint32_t dl_wdf_request_requeue(dl_wdf_request *r) {
+  const char *call = "WdfRequestRequeue";
+  if (!driver_owned(r)) verifier_break(r, call, "is not owned by the driver");
+  else if (r->cancelable) verifier_break(r, call, "is still cancelable (WdfRequestUnmarkCancelable first)");
+  else if (r->q->dispatch != DL_WDF_DISPATCH_MANUAL)
+    verifier_break(r, call, "may be requeued only on a manual queue");
+  else {
+    give_up(r);
+    dl_list_append(r->q->waiting.next, &r->wait);  /* at the head: order kept */
+    dl_wdf_request_arm_queue_cancel(r);
+    if (r->q->refusing && r->q->stopped) {  /* purged: cancelled instead */
+      dl_wdf_request_fail(r, DL_STATUS_CANCELLED);
+      return DL_STATUS_CANCELLED;
+    }
+    return DL_STATUS_SUCCESS;
+  }
+  return DL_STATUS_INVALID_DEVICE_REQUEST;
+}
+
+/* ---- the framework completes requests itself ------------------------------------ */
+
+/* Completes r with status: the IRP goes through the binding's IoCompleteRequest. */
+void dl_wdf_request_fail(dl_wdf_request *r, uint32_t status) {
+  dl_wdf_queue *q = r->q;
+  if (!r->presented) take(q, r);
+  dl_wdf_ops const *ops = q->d->ops;
+  void *ctx = q->d->ctx;
+  dl_irp *irp = dl_wdf_request_complete(r, status, 0);
+  if (irp) {
+    if (ops && ops->complete_irp) ops->complete_irp(ctx, irp);
+    else dl_io_complete_request(irp);
+  }
+  dl_wdf_queue_dispatch(q);
+}
+
+/* IoCancelIrp on a request waiting in its queue. */
+static void on_queue_cancel(void *ctx, dl_irp *irp) {
+  dl_wdf_request *r = ctx;
+  if (irp && dl_io_cancel_spin_lock_held(r->m)) dl_io_release_cancel_spin_lock(r->m, irp->cancel_irql);
+  dl_wdf_queue *q = r->q;
+  const dl_wdf_ops *ops = q->d->ops;
+  if (q->has_canceled_on_queue && ops && ops->canceled_on_queue) {
+    take(q, r);  /* the driver's, to complete */
+    ops->canceled_on_queue(q->d->ctx, q, r);
+    return;
+  }
+  dl_wdf_request_fail(r, DL_STATUS_CANCELLED);
+}
+
+/* Arms the queue's cancel routine on r's IRP while r waits. */
+void dl_wdf_request_arm_queue_cancel(dl_wdf_request *r) {
+  if (r->irp) dl_io_set_cancel_routine(r->irp, on_queue_cancel, r);
+}
+
+/* AllowZeroLengthRequests. */
+void dl_wdf_queue_set_allow_zero_length(dl_wdf_queue *q, int allow) { q->allow_zero_length = allow; }
+
+/* A zero-length read or write the queue completes itself. */
+int dl_wdf_request_zero_length(dl_wdf_request *r) {
+  dl_irp *irp = r->irp;
+  if (r->q->allow_zero_length || !irp || irp->length ||
+      (irp->major != DL_IRP_MJ_READ && irp->major != DL_IRP_MJ_WRITE))
+    return 0;
+  dl_wdf_request_fail(r, DL_STATUS_SUCCESS);
+  return 1;
+}
+
+/* EvtIoCanceledOnQueue registered. */
+void dl_wdf_queue_set_canceled_on_queue(dl_wdf_queue *q, int has) { q->has_canceled_on_queue = has; }
+
+/* ---- queue states ----------------------------------------------------------------- */
+
+/* WdfIoQueueStart. */
+void dl_wdf_queue_start(dl_wdf_queue *q) {
+  q->refusing = 0;
+  q->stopped = 0;
+  q->pending_op = 0;
+  if (q->ready_notify && !dl_list_empty(&q->waiting)) q->ready_notify = 2;
+  dl_wdf_queue_dispatch(q);
+}
+
+/* WdfIoQueueStop. */
+void dl_wdf_queue_stop(dl_wdf_queue *q, int callback) {
+  q->stopped = 1;
+  q->pending_op = callback ? DL_WDF_QCB_STOP : 0;
+  dl_wdf_queue_notify(q);
+}
+
+/* The first request of q the driver owns and has marked cancelable, or NULL. */
+static dl_wdf_request *first_cancelable(dl_wdf_queue *q) {
+  for (dl_link *l = q->requests.next; l != &q->requests; l = l->next) {
+    dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, link);
+    if (driver_owned(r) && r->cancelable && r->irp && r->irp->cancel_routine) return r;
+  }
+  return NULL;
+}
+
+/* Cancels the driver's cancelable requests of q (a purge): EvtRequestCancel
+** runs for each (IoCancelIrp takes the routine, so each runs once). */
+static void cancel_owned(dl_wdf_queue *q) {
+  dl_wdf_request *r;
+  while ((r = first_cancelable(q)) != NULL) dl_io_cancel_irp(r->irp);
+}
+
+/* WdfIoQueuePurge. */
+void dl_wdf_queue_purge(dl_wdf_queue *q, int callback) {
+  q->refusing = 1;
+  q->stopped = 1;
+  q->pending_op = callback ? DL_WDF_QCB_PURGE : 0;
+  while (!dl_list_empty(&q->waiting)) {
+    dl_wdf_request *r = DL_CONTAINER(q->waiting.next, dl_wdf_request, wait);
+    if (r->irp) r->irp->cancel = 1;
+    if (r->irp) dl_io_set_cancel_routine(r->irp, NULL, NULL);
+    on_queue_cancel(r, r->irp);
+  }
+  cancel_owned(q);
+  dl_wdf_queue_notify(q);
+}
+
+/* WdfIoQueueDrain. */
+void dl_wdf_queue_drain(dl_wdf_queue *q, int callback) {
+  q->refusing = 1;
+  q->pending_op = callback ? DL_WDF_QCB_DRAIN : 0;
+  dl_wdf_queue_dispatch(q);
+}
+
+/* Idle for op. */
+int dl_wdf_queue_idle(const dl_wdf_queue *q, int op) {
+  if (q->in_flight) return 0;
+  return op != DL_WDF_QCB_DRAIN || dl_list_empty(&q->waiting);
+}
+
+/* The ...Synchronously wait. */
+int dl_wdf_queue_wait_idle(dl_wdf_queue *q, int op) {
+  static const char *const names[] = {"", "WdfIoQueueStopSynchronously",
+                                      "WdfIoQueuePurgeSynchronously", "WdfIoQueueDrainSynchronously"};
+  dl_wdf_verify_irql(q->m, names[op], 1, DL_PASSIVE_LEVEL);
+  dl_clock *c = dl_machine_clock(q->m);
+  uint64_t until = dl_clock_now(c) + DL_WDF_SYNC_WAIT_LIMIT;
+  while (!dl_wdf_queue_idle(q, op))
+    if (dl_clock_now(c) > until || !dl_clock_step(c)) return 0;
+  return 1;
+}
+
+/* The pending state callback once idle, and ReadyNotify. */
+void dl_wdf_queue_notify(dl_wdf_queue *q) {
+  const dl_wdf_ops *ops = q->d->ops;
+  if (q->pending_op && dl_wdf_queue_idle(q, q->pending_op)) {
+    int op = q->pending_op;
+    q->pending_op = 0;
+    if (ops && ops->queue_state) ops->queue_state(q->d->ctx, q, op);
+  }
+  if (q->ready_notify == 2 && !dl_list_empty(&q->waiting) && !q->stopped &&
+      q->d->state == DL_WDF_STARTED) {
+    q->ready_notify = 1;
+    if (ops && ops->queue_state) ops->queue_state(q->d->ctx, q, DL_WDF_QCB_READY);
+  }
+}
