@@ -835,6 +835,7 @@ constants("Constants", "^WDF_DMA_ENABLER_CONFIG_", "a DMA enabler flag",
           DDI .. "wdfdmaenabler/ns-wdfdmaenabler-_wdf_dma_enabler_config")
 constants("Constants", "^WdfIoQueueDispatch", "a queue dispatch type", DDI .. "wdfio/ne-wdfio-_wdf_io_queue_dispatch_type")
 constants("Constants", "^WdfPowerDevice", "a device power state", DDI .. "wudfddi_types/ne-wudfddi_types-_wdf_power_device_state")
+constants("Constants", "^PowerDevice", "a DEVICE_POWER_STATE (WDM)", DDI .. "wdm/ne-wdm-_device_power_state")
 constants("Constants", "^WdfRequestType", "a request type", DDI .. "wdfrequest/ne-wdfrequest-_wdf_request_type")
 constants("Constants", "^Wdf[TF]", "a WDF_TRI_STATE (WdfTrue, WdfFalse, WdfUseDefault)",
           DDI .. "wdftypes/ne-wdftypes-_wdf_tri_state")
