@@ -1,6 +1,7 @@
 /*
 ** wdf.c: KMDF framework objects in Lua: the object model (state tables,
-** contexts, WdfObjectDelete, attributes), WdfDriverCreate and WdfGetDriver. Devices and
+** contexts, WdfObjectDelete, WdfObjectReference/Dereference, attributes),
+** WdfDriverCreate and WdfGetDriver. Devices and
 ** the lab's PnP manager are in wdfdevice.c, queues and requests in
 ** wdfqueue.c, interrupts in wdfinterrupt.c.
 **
@@ -194,6 +195,22 @@ static int l_WdfObjectDelete(lua_State *L) {
   return 0;
 }
 
+/* WdfObjectReference(Handle) */
+static int l_WdfObjectReference(lua_State *L) {
+  dl_wdf_object_reference(check_wdf_object(L, 1)->obj);
+  return 0;
+}
+
+/* WdfObjectDereference(Handle): a release never taken is 0x10D/0x7. */
+static int l_WdfObjectDereference(lua_State *L) {
+  lobject *h = check_wdf_object(L, 1);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_wdf_object_dereference(h->obj);
+  ldl_leave(L, &c);
+  return 0;
+}
+
 /* WdfObjectGetTypedContext(Object, "TYPE_NAME") -> the context table. */
 static int l_WdfObjectGetTypedContext(lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
@@ -319,6 +336,8 @@ static const luaL_Reg plain_meta[] = {
 static const luaL_Reg functions[] = {
   {"WdfObjectDelete", l_WdfObjectDelete},
   {"WdfObjectGetTypedContext", l_WdfObjectGetTypedContext},
+  {"WdfObjectReference", l_WdfObjectReference},
+  {"WdfObjectDereference", l_WdfObjectDereference},
   {"WDF_OBJECT_ATTRIBUTES_INIT", l_WDF_OBJECT_ATTRIBUTES_INIT},
   {"WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE", l_WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE},
   {"WDF_DRIVER_CONFIG_INIT", l_WDF_DRIVER_CONFIG_INIT},

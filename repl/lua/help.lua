@@ -336,6 +336,10 @@ wdf("wdfdriver", "WdfGetDriver()", "WDFDRIVER", ANY,
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT()", "WDF_OBJECT_ATTRIBUTES", ANY, "empty object attributes")
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(ContextTypeName)", "WDF_OBJECT_ATTRIBUTES", ANY,
     "attributes with a context type (a name: each object gets a Lua table)")
+wdf("wdfobject", "WdfObjectReference(Handle)", "nothing", LE_DISPATCH,
+    "one more reference on the object (the lab counts it; the object still goes when deleted)")
+wdf("wdfobject", "WdfObjectDereference(Handle)", "nothing", LE_DISPATCH,
+    "releases a reference (0x10D/0x7 if none was taken)")
 wdf("wdfobject", "WdfObjectGetTypedContext(Handle, ContextTypeName)", "context table", ANY,
     "the object's context of that type")
 wdf("wdfobject", "WdfObjectDelete(Object)", "nothing", LE_DISPATCH, "deletes the object and its children")
@@ -409,6 +413,11 @@ wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "FILE_OBJECT or nil", LE_D
     "the file the request was sent on")
 wdf("wdfio", "WdfIoQueueRetrieveNextRequest(Queue)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request of a manual (or sequential) queue; STATUS_NO_MORE_ENTRIES if none")
+wdf("wdfio", "WdfIoQueueFindRequest(Queue, FoundRequest, FileObject, Parameters)", "NTSTATUS, Request",
+    LE_DISPATCH, "the next waiting request of a manual queue after FoundRequest, not owned, referenced "
+    .. "(WdfObjectDereference it); Parameters (a table or nil) gets its parameters")
+wdf("wdfio", "WdfIoQueueRetrieveFoundRequest(Queue, FoundRequest)", "NTSTATUS, Request", LE_DISPATCH,
+    "the found request becomes the driver's (STATUS_NOT_FOUND if it left the queue)")
 wdf("wdfio", "WdfIoQueueRetrieveRequestByFileObject(Queue, FileObject)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request on that file")
 wdf("wdfio", "WdfIoQueueReadyNotify(Queue, QueueReady, Context)", "NTSTATUS", LE_DISPATCH,

@@ -88,7 +88,9 @@ end
 
 function P.NICCheckForHang(FdoData)
   if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_LINK_DETECTION) then return false end
-  if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_NON_RECOVER_ERROR | P.fMP_ADAPTER_HARDWARE_ERROR) then return true end
+  if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_NON_RECOVER_ERROR | P.fMP_ADAPTER_HARDWARE_ERROR) then
+    return true
+  end
   WdfSpinLockAcquire(FdoData.SendLock)
   if FdoData.nBusySend > 0 then
     local pMpTcb = FdoData.CurrSendHead
@@ -108,13 +110,20 @@ end
 
 -- NICReset: the sends given up, the send ring and the RU started again.
 function P.NICReset(FdoData)
-  local status = STATUS_SUCCESS
+  local status
   WdfSpinLockAcquire(FdoData.Lock)
   WdfSpinLockAcquire(FdoData.SendLock)
   WdfSpinLockAcquire(FdoData.RcvLock)
   repeat
-    if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_RESET_IN_PROGRESS | P.fMP_ADAPTER_LINK_DETECTION) then break end
+    if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_RESET_IN_PROGRESS) then
+      status = STATUS_SUCCESS
+      goto exit
+    end
     P.MP_SET_FLAG(FdoData, P.fMP_ADAPTER_RESET_IN_PROGRESS)
+    if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_LINK_DETECTION) then
+      status = STATUS_SUCCESS
+      goto exit                                 -- (the sample leaves RESET_IN_PROGRESS set here)
+    end
     if P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_NON_RECOVER_ERROR) then
       P.MP_CLEAR_FLAG(FdoData, P.fMP_ADAPTER_RESET_IN_PROGRESS)
       WdfSpinLockRelease(FdoData.RcvLock)
@@ -140,7 +149,7 @@ function P.NICReset(FdoData)
     P.NICResetRecv(FdoData)
     status = P.NICStartRecv(FdoData)
     if status ~= STATUS_SUCCESS then
-      FdoData.HwErrCount = FdoData.HwErrCount + 1
+      FdoData.HwErrCount = FdoData.HwErrCount + 1    -- (the sample fails the device after 5)
       break
     end
     FdoData.HwErrCount = 0
@@ -148,6 +157,7 @@ function P.NICReset(FdoData)
     P.NICEnableInterrupt(FdoData.WdfInterrupt, FdoData)
   until true
   P.MP_CLEAR_FLAG(FdoData, P.fMP_ADAPTER_RESET_IN_PROGRESS)
+  ::exit::
   WdfSpinLockRelease(FdoData.RcvLock)
   WdfSpinLockRelease(FdoData.SendLock)
   WdfSpinLockRelease(FdoData.Lock)

@@ -96,7 +96,8 @@ P.IOCTL_NDISPROT_INDICATE_STATUS = CTL_CODE(FILE_DEVICE_NETWORK, 0x206, METHOD_B
 P.GUID_DEVINTERFACE_PCIDRV = "{1e6a2b2c-4e25-4ea0-a2ea-43b1bb4e2ec0}"
 
 -- ---- the hardware structures (e100_557.h), shared with the chip ------------------------
-P.CB_HEADER_STRUC = dma.struct { { "CbStatus", "USHORT" }, { "CbCommand", "USHORT" }, { "CbLinkPointer", "ULONG" } }
+P.CB_HEADER_STRUC = dma.struct { { "CbStatus", "USHORT" }, { "CbCommand", "USHORT" },
+                                 { "CbLinkPointer", "ULONG" } }
 P.TXCB_STRUC = dma.struct {
   { "TxCbHeader", P.CB_HEADER_STRUC }, { "TxCbTbdPointer", "ULONG" }, { "TxCbCount", "USHORT" },
   { "TxCbThreshold", "UCHAR" }, { "TxCbTbdNumber", "UCHAR" },
@@ -104,7 +105,8 @@ P.TXCB_STRUC = dma.struct {
   { "pad0", "ULONG" }, { "pad1", "ULONG" }, { "pad2", "ULONG" }, { "pad3", "ULONG" },
 }
 P.HW_TCB = P.TXCB_STRUC
-P.TBD_STRUC = dma.struct { { "TbdBufferAddress", "ULONG" }, { "TbdCount", "ULONG" } }  -- TbdCount:14, EndOfList:1
+-- TBD_STRUC: TbdCount is the bit field TbdCount:14, :1, EndOfList:1, :16 (see TBD_SET_COUNT)
+P.TBD_STRUC = dma.struct { { "TbdBufferAddress", "ULONG" }, { "TbdCount", "ULONG" } }
 P.RFD_STRUC = dma.struct {
   { "RfdCbHeader", P.CB_HEADER_STRUC }, { "RfdRbdPointer", "ULONG" }, { "RfdActualCount", "USHORT" },
   { "RfdSize", "USHORT" }, { "RfdBuffer", "UCHAR", 1520 },  -- ETH_RX_BUFFER_STRUC (RCB_BUFFER_SIZE)

@@ -38,9 +38,10 @@ end
 
 function P.NICAllocateSoftwareResources(FdoData)
   local status, attributes, ioQueueConfig
+  local device, NO_ATTRIBUTES = FdoData.WdfDevice, WDF_NO_OBJECT_ATTRIBUTES
   FdoData.RecvList = P.InitializeListHead()
   attributes = WDF_OBJECT_ATTRIBUTES_INIT()
-  attributes.ParentObject = FdoData.WdfDevice
+  attributes.ParentObject = device
   status, FdoData.Lock = WdfSpinLockCreate(attributes)
   if not NT_SUCCESS(status) then return status end
   status = P.NICGetDeviceInformation(FdoData)
@@ -49,54 +50,55 @@ function P.NICAllocateSoftwareResources(FdoData)
 
   ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel)
   ioQueueConfig.EvtIoWrite = P.PciDrvEvtIoWrite
-  status, FdoData.WriteQueue = WdfIoQueueCreate(FdoData.WdfDevice, ioQueueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.WriteQueue = WdfIoQueueCreate(device, ioQueueConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
-  status = WdfDeviceConfigureRequestDispatching(FdoData.WdfDevice, FdoData.WriteQueue, WdfRequestTypeWrite)
-  if not NT_SUCCESS(status) then return status end
-  ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual)
-  status, FdoData.PendingWriteQueue = WdfIoQueueCreate(FdoData.WdfDevice, ioQueueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status = WdfDeviceConfigureRequestDispatching(device, FdoData.WriteQueue, WdfRequestTypeWrite)
   if not NT_SUCCESS(status) then return status end
   ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual)
-  status, FdoData.PendingReadQueue = WdfIoQueueCreate(FdoData.WdfDevice, ioQueueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.PendingWriteQueue = WdfIoQueueCreate(device, ioQueueConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
-  status = WdfDeviceConfigureRequestDispatching(FdoData.WdfDevice, FdoData.PendingReadQueue, WdfRequestTypeRead)
+  ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual)
+  status, FdoData.PendingReadQueue = WdfIoQueueCreate(device, ioQueueConfig, NO_ATTRIBUTES)
+  if not NT_SUCCESS(status) then return status end
+  status = WdfDeviceConfigureRequestDispatching(device, FdoData.PendingReadQueue, WdfRequestTypeRead)
   if not NT_SUCCESS(status) then return status end
   ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel)
   ioQueueConfig.EvtIoDeviceControl = P.PciDrvEvtIoDeviceControl
-  status, FdoData.IoctlQueue = WdfIoQueueCreate(FdoData.WdfDevice, ioQueueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.IoctlQueue = WdfIoQueueCreate(device, ioQueueConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
-  status = WdfDeviceConfigureRequestDispatching(FdoData.WdfDevice, FdoData.IoctlQueue,
+  status = WdfDeviceConfigureRequestDispatching(device, FdoData.IoctlQueue,
                                                 WdfRequestTypeDeviceControl)
   if not NT_SUCCESS(status) then return status end
   ioQueueConfig = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchManual)
-  status, FdoData.PendingIoctlQueue = WdfIoQueueCreate(FdoData.WdfDevice, ioQueueConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.PendingIoctlQueue = WdfIoQueueCreate(device, ioQueueConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
 
   local interruptConfig = WDF_INTERRUPT_CONFIG_INIT(P.NICEvtInterruptIsr, P.NICEvtInterruptDpc)
   interruptConfig.EvtInterruptEnable = P.NICEvtInterruptEnable
   interruptConfig.EvtInterruptDisable = P.NICEvtInterruptDisable
-  status, FdoData.WdfInterrupt = WdfInterruptCreate(FdoData.WdfDevice, interruptConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.WdfInterrupt = WdfInterruptCreate(device, interruptConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
 
-  WdfDeviceSetAlignmentRequirement(FdoData.WdfDevice, FILE_OCTA_ALIGNMENT)
+  WdfDeviceSetAlignmentRequirement(device, FILE_OCTA_ALIGNMENT)
   local miniMapRegisters = BYTES_TO_PAGES(P.NIC_MAX_PACKET_SIZE) + 1
   local maxMapRegistersRequired = FdoData.NumTcb * P.NIC_MAX_PHYS_BUF_COUNT
   local maximumLength = (maxMapRegistersRequired - 1) << PAGE_SHIFT
   local dmaConfig = WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfileScatterGather, maximumLength)
-  status, FdoData.WdfDmaEnabler = WdfDmaEnablerCreate(FdoData.WdfDevice, dmaConfig, WDF_NO_OBJECT_ATTRIBUTES)
+  status, FdoData.WdfDmaEnabler = WdfDmaEnablerCreate(device, dmaConfig, NO_ATTRIBUTES)
   if not NT_SUCCESS(status) then return status end
-  local maxLengthSupported = WdfDmaEnablerGetFragmentLength(FdoData.WdfDmaEnabler, WdfDmaDirectionReadFromDevice)
+  local maxLengthSupported = WdfDmaEnablerGetFragmentLength(FdoData.WdfDmaEnabler,
+                                                            WdfDmaDirectionReadFromDevice)
   local mapRegistersAllocated = BYTES_TO_PAGES(maxLengthSupported) + 1
   if mapRegistersAllocated < miniMapRegisters then return STATUS_INSUFFICIENT_RESOURCES end
   FdoData.NumTcb = math.min(mapRegistersAllocated // miniMapRegisters, P.NIC_MAX_TCBS)
   WdfDmaEnablerSetMaximumScatterGatherElements(FdoData.WdfDmaEnabler, P.NIC_MAX_PHYS_BUF_COUNT)
 
   attributes = WDF_OBJECT_ATTRIBUTES_INIT()
-  attributes.ParentObject = FdoData.WdfDevice
+  attributes.ParentObject = device
   status, FdoData.SendLock = WdfSpinLockCreate(attributes)
   if not NT_SUCCESS(status) then return status end
   attributes = WDF_OBJECT_ATTRIBUTES_INIT()
-  attributes.ParentObject = FdoData.WdfDevice
+  attributes.ParentObject = device
   status, FdoData.RcvLock = WdfSpinLockCreate(attributes)
   if not NT_SUCCESS(status) then return status end
 
@@ -134,7 +136,8 @@ function P.NICMapHWResources(FdoData, _, ResourcesTranslated)
         FdoData.CSRAddress = MmMapIoSpace(descriptor.u.Memory.Start, P.NIC_MAP_IOSPACE_LENGTH, MmNonCached)
         bResMemory = true
       elseif numberOfBARs == 2 then
-        FdoData.IoBaseAddress = MmMapIoSpace(descriptor.u.Memory.Start, descriptor.u.Memory.Length, MmNonCached)
+        FdoData.IoBaseAddress = MmMapIoSpace(descriptor.u.Memory.Start, descriptor.u.Memory.Length,
+                                             MmNonCached)
         FdoData.IoRange = descriptor.u.Memory.Length
         FdoData.ReadPort, FdoData.WritePort = READ_REGISTER_USHORT, WRITE_REGISTER_USHORT
         FdoData.MappedPorts, bResPort = true, true
@@ -175,7 +178,9 @@ function P.NICReadAdapterInfo(FdoData)
   local address = FdoData.Options.PermanentAddress or "\x00\xAA\x00\x12\x34\x56"
   FdoData.PermanentAddress = address
   local first = address:byte(1)
-  if first & 1 ~= 0 or address == ("\xFF"):rep(6) then return STATUS_INVALID_ADDRESS end  -- multicast, broadcast
+  if first & 1 ~= 0 or address == ("\xFF"):rep(6) then       -- ETH_IS_MULTICAST, ETH_IS_BROADCAST
+    return STATUS_INVALID_ADDRESS
+  end
   if not FdoData.bOverrideAddress then FdoData.CurrentAddress = address end
   return STATUS_SUCCESS
 end
@@ -185,8 +190,10 @@ function P.NICAllocAdapterMemory(FdoData)
   FdoData.MpTcbMemSize = FdoData.NumTcb * P.MP_TCB_SIZE
   FdoData.MpTcbMem = ExAllocatePool2(POOL_FLAG_NON_PAGED, FdoData.MpTcbMemSize, P.PCIDRV_POOL_TAG)
   if not FdoData.MpTcbMem or FdoData.MpTcbMem == 0 then return STATUS_INSUFFICIENT_RESOURCES end
-  FdoData.HwSendMemAllocSize = FdoData.NumTcb * (P.TXCB_STRUC.size + P.NIC_MAX_PHYS_BUF_COUNT * P.TBD_STRUC.size)
-  status, FdoData.WdfSendCommonBuffer = WdfCommonBufferCreate(FdoData.WdfDmaEnabler, FdoData.HwSendMemAllocSize,
+  FdoData.HwSendMemAllocSize = FdoData.NumTcb
+    * (P.TXCB_STRUC.size + P.NIC_MAX_PHYS_BUF_COUNT * P.TBD_STRUC.size)
+  local sendSize = FdoData.HwSendMemAllocSize
+  status, FdoData.WdfSendCommonBuffer = WdfCommonBufferCreate(FdoData.WdfDmaEnabler, sendSize,
                                                               WDF_NO_OBJECT_ATTRIBUTES)
   if status ~= STATUS_SUCCESS then
     FdoData.HwSendMemAllocSize = 0
@@ -198,7 +205,8 @@ function P.NICAllocAdapterMemory(FdoData)
 
   FdoData.HwMiscMemAllocSize = P.SELF_TEST_STRUC.size + P.ALIGN_16 + P.DUMP_AREA_STRUC_SIZE + P.ALIGN_16
     + P.NON_TRANSMIT_CB_SIZE + P.ALIGN_16 + P.ERR_COUNT_STRUC.size + P.ALIGN_16
-  status, FdoData.WdfMiscCommonBuffer = WdfCommonBufferCreate(FdoData.WdfDmaEnabler, FdoData.HwMiscMemAllocSize,
+  local miscSize = FdoData.HwMiscMemAllocSize
+  status, FdoData.WdfMiscCommonBuffer = WdfCommonBufferCreate(FdoData.WdfDmaEnabler, miscSize,
                                                               WDF_NO_OBJECT_ATTRIBUTES)
   if status ~= STATUS_SUCCESS then
     FdoData.HwMiscMemAllocSize = 0
@@ -211,12 +219,14 @@ function P.NICAllocAdapterMemory(FdoData)
   -- the self-test area, the non-transmit CB, the dump area, the counters: each 16-byte aligned
   FdoData.SelfTest, FdoData.SelfTestPhys = MP_ALIGNMEM(pMem, P.ALIGN_16), MP_ALIGNMEM(MemPhys, P.ALIGN_16)
   pMem, MemPhys = FdoData.SelfTest + P.SELF_TEST_STRUC.size, FdoData.SelfTestPhys + P.SELF_TEST_STRUC.size
-  FdoData.NonTxCmdBlock, FdoData.NonTxCmdBlockPhys = MP_ALIGNMEM(pMem, P.ALIGN_16), MP_ALIGNMEM(MemPhys, P.ALIGN_16)
+  FdoData.NonTxCmdBlock = MP_ALIGNMEM(pMem, P.ALIGN_16)
+  FdoData.NonTxCmdBlockPhys = MP_ALIGNMEM(MemPhys, P.ALIGN_16)
   pMem = FdoData.NonTxCmdBlock + P.NON_TRANSMIT_CB_SIZE
   MemPhys = FdoData.NonTxCmdBlockPhys + P.NON_TRANSMIT_CB_SIZE
   FdoData.DumpSpace, FdoData.DumpSpacePhys = MP_ALIGNMEM(pMem, P.ALIGN_16), MP_ALIGNMEM(MemPhys, P.ALIGN_16)
   pMem, MemPhys = FdoData.DumpSpace + P.DUMP_AREA_STRUC_SIZE, FdoData.DumpSpacePhys + P.DUMP_AREA_STRUC_SIZE
-  FdoData.StatsCounters, FdoData.StatsCounterPhys = MP_ALIGNMEM(pMem, P.ALIGN_16), MP_ALIGNMEM(MemPhys, P.ALIGN_16)
+  FdoData.StatsCounters = MP_ALIGNMEM(pMem, P.ALIGN_16)
+  FdoData.StatsCounterPhys = MP_ALIGNMEM(MemPhys, P.ALIGN_16)
   FdoData.MaxNumRfd = math.max(FdoData.NumRfd, P.NIC_MAX_GROW_RFDS)
   FdoData.HwRfdSize = P.RFD_STRUC.size + P.MORE_DATA_FOR_ALIGN
   return STATUS_SUCCESS
@@ -449,7 +459,8 @@ function P.HwConfigure(FdoData)
   cb.ConfigCBHeader.CbStatus = 0
   cb.ConfigCBHeader.CbCommand = P.CB_CONFIGURE
   cb.ConfigCBHeader.CbLinkPointer = P.DRIVER_NULL
-  P.FillConfigBytes(FdoData, cb, (P.CFIG_DEFAULT[15] & ~P.CB_CFIG_CRS_OR_CDT) | P.CB_CFIG_BROADCAST_DIS, false)
+  local parm15 = (P.CFIG_DEFAULT[15] & ~P.CB_CFIG_CRS_OR_CDT) | P.CB_CFIG_BROADCAST_DIS
+  P.FillConfigBytes(FdoData, cb, parm15, false)
   if not P.WaitScb(FdoData) then return STATUS_DEVICE_DATA_ERROR end
   CSR(FdoData).ScbGeneralPointer = FdoData.NonTxCmdBlockPhys
   return P.D100SubmitCommandBlockAndWait(FdoData)

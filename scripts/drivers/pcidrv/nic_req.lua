@@ -6,8 +6,10 @@
 -- frame) and the multicast list, both sent to the chip as configure and
 -- multicast-setup command blocks; while the link is being detected such a
 -- request waits on the manual PendingIoctlQueue (NICLinkDetection finds it
--- again with NICGetIoctlRequest: dma.WdfIoQueueFindRequest,
--- dma.WdfIoQueueRetrieveFoundRequest, dma.WdfObjectDereference).
+-- again with NICGetIoctlRequest: WdfIoQueueFindRequest,
+-- WdfIoQueueRetrieveFoundRequest, WdfObjectDereference).
+-- Left out: NICServiceIndicateStatusIrp (IOCTL_NDISPROT_INDICATE_STATUS
+-- requests wait on PendingIoctlQueue; no media-state change completes them).
 -- Left out (statistics, power and wake): the OID_GEN_XMIT_OK... counters
 -- (NICGetStatsCounters), OID_PNP_CAPABILITIES, OID_PNP_QUERY_POWER,
 -- OID_PNP_SET_POWER, the wake-up patterns, OID_PNP_ENABLE_WAKE_UP: they
@@ -129,18 +131,19 @@ end
 function P.NICGetIoctlRequest(Queue, FunctionCode)
   local prevTagRequest
   while true do
-    local status, tagRequest, params = dma.WdfIoQueueFindRequest(Queue, prevTagRequest, nil)
-    if prevTagRequest then dma.WdfObjectDereference(prevTagRequest) end
+    local params = {}                            -- WDF_REQUEST_PARAMETERS_INIT
+    local status, tagRequest = WdfIoQueueFindRequest(Queue, prevTagRequest, nil, params)
+    if prevTagRequest then WdfObjectDereference(prevTagRequest) end
     if status == STATUS_NO_MORE_ENTRIES then return STATUS_UNSUCCESSFUL end
-    if status == dma.STATUS_NOT_FOUND then
+    if status == STATUS_NOT_FOUND then
       prevTagRequest = nil
     elseif not NT_SUCCESS(status) then
       return STATUS_UNSUCCESSFUL
     elseif FunctionCode == params.Parameters.DeviceIoControl.IoControlCode then
       local request
-      status, request = dma.WdfIoQueueRetrieveFoundRequest(Queue, tagRequest)
-      dma.WdfObjectDereference(tagRequest)
-      if status ~= dma.STATUS_NOT_FOUND then
+      status, request = WdfIoQueueRetrieveFoundRequest(Queue, tagRequest)
+      WdfObjectDereference(tagRequest)
+      if status ~= STATUS_NOT_FOUND then
         if not NT_SUCCESS(status) then return STATUS_UNSUCCESSFUL end
         return STATUS_SUCCESS, request
       end
@@ -172,7 +175,8 @@ end
 -- NICSetPacketFilter and NICSetMulticastList the C writes out in both).
 local function StopTransmitUnit(FdoData, abortReceive)
   local csr = CSR(FdoData)
-  if not P.MP_STALL_AND_WAIT(function() return csr.ScbStatus & P.SCB_CUS_MASK ~= P.SCB_CUS_ACTIVE end, 5000) then
+  local function cu_not_active() return csr.ScbStatus & P.SCB_CUS_MASK ~= P.SCB_CUS_ACTIVE end
+  if not P.MP_STALL_AND_WAIT(cu_not_active, 5000) then
     P.MP_SET_HARDWARE_ERROR(FdoData)
     return STATUS_DEVICE_DATA_ERROR
   end

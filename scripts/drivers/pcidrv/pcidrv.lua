@@ -40,20 +40,35 @@
 --   * the PCI configuration space (WdfFdoQueryForInterface of
 --     GUID_BUS_INTERFACE_STANDARD, GetBusData), the EEPROM and the PHY
 --     set-up: see nic_init.lua and isrdpc.lua.
--- dmalab's framework does not call EvtDeviceSelfManagedIoInit / Suspend /
--- Restart / Cleanup (it accepts them): the watchdog timer the sample
--- starts there never runs in the lab, so the link-detection state
--- (fMP_ADAPTER_LINK_DETECTION) is never entered and writes and IOCTLs go
--- straight to the chip. NICGetIoctlRequest (reached only from the
--- watchdog) calls WdfIoQueueFindRequest, WdfIoQueueRetrieveFoundRequest
--- and WdfObjectDereference, which raise "not modelled yet".
+-- The watchdog timer (EvtDeviceSelfManagedIoInit) runs as in the sample:
+-- for its first 100 ms the link is being detected, writes wait on
+-- PendingWriteQueue and IOCTLs that need the link on PendingIoctlQueue,
+-- which NICLinkDetection searches (WdfIoQueueFindRequest,
+-- WdfIoQueueRetrieveFoundRequest, WdfObjectDereference); then it checks for
+-- a hung send every 400 ms (the clock never runs dry while the device is
+-- started: run it with m:run_until).
+--
+-- Where the port differs from the C, and why (beyond nic_def.lua's notes):
+--   * NICServiceReadIrps gives an RFD of PacketFreeArray (taken while RFDs
+--     ran low) back to the chain, and NICHandleRecvInterrupt gives it back
+--     again after it (the C's ASSERTs catch it in checked builds only): the
+--     port gives it back once, in NICHandleRecvInterrupt.
+--   * FdoData.DroppedReceives counts the frames NICServiceReadIrps drops
+--     for want of a parked read (the sample drops them silently).
+--   * Kept as in the sample: NICLinkDetection takes a parked SET_OID
+--     request's *output* buffer, so a request sent without one (as the
+--     sample's myping sends it) is never completed; NICReset leaves
+--     fMP_ADAPTER_RESET_IN_PROGRESS set when it finds the link being detected.
+--   * WdfDeviceSetFailed (NICReset's unrecoverable error) is not modelled
+--     by dmalab: reaching it raises "not modelled yet".
 --
 -- Usage:
 --   local pcidrv = require "drivers.pcidrv.pcidrv"
 --   local status, Driver = pcidrv.DriverEntry(DriverObject, RegistryPath, options)
 --   local Device = m:wdf_add_device(Driver, hw)      -- hw = e100_model.new(m, ...)
---   pcidrv.FdoGetData(Device)                        -- the FDO_DATA (counters, state)
+--   pcidrv.FdoGetData(Device)                        -- the FDO_DATA
 --   pcidrv.IOCTL_NDISPROT_SET_OID_VALUE, ...         -- the NDISPROT interface
+--   pcidrv.FdoGetData(Device).PendingReadQueue ...  -- the five queues, counters
 -- options (the lab's stand-ins for the registry and the PCI header):
 -- NumRfd, NumTcb, NumCoalesce, SpeedDuplex, RevisionID (8), PermanentAddress.
 local dma = require "dma"

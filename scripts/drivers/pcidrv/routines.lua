@@ -39,7 +39,8 @@ function P.NICIssueSelectiveReset(FdoData)
   local csr = CSR(FdoData)
   if not P.MP_TEST_FLAG(FdoData, P.fMP_ADAPTER_HARDWARE_ERROR) then P.WaitScb(FdoData) end
   if not FdoData.TransmitIdle then
-    if not P.MP_STALL_AND_WAIT(function() return csr.ScbStatus & P.SCB_CUS_MASK ~= P.SCB_CUS_ACTIVE end, 2000) then
+    local function cu_not_active() return csr.ScbStatus & P.SCB_CUS_MASK ~= P.SCB_CUS_ACTIVE end
+    if not P.MP_STALL_AND_WAIT(cu_not_active, 2000) then
       P.MP_SET_HARDWARE_ERROR(FdoData)
     end
     if csr.ScbStatus & P.SCB_RUS_MASK ~= P.SCB_RUS_IDLE then
@@ -47,7 +48,9 @@ function P.NICIssueSelectiveReset(FdoData)
     end
     csr.Port = P.PORT_SELECTIVE_RESET
     KeStallExecutionProcessor(P.NIC_DELAY_POST_RESET)
-    if not P.MP_STALL_AND_WAIT(function() return csr.Port == 0 end, 2) then P.MP_SET_HARDWARE_ERROR(FdoData) end
+    if not P.MP_STALL_AND_WAIT(function() return csr.Port == 0 end, 2) then
+      P.MP_SET_HARDWARE_ERROR(FdoData)
+    end
     P.NICDisableInterrupt(FdoData)
     FdoData.TransmitIdle = true
     FdoData.ResumeWait = true
