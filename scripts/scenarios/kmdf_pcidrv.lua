@@ -42,7 +42,8 @@ assert(Device and started == STATUS_SUCCESS, "the device did not start")
 local fdo = WdfDeviceWdmGetDeviceObject(Device)
 local FdoData = pcidrv.FdoGetData(Device)
 assert(FdoData.NumTcb == 8 and FdoData.CurrNumRfd == 16)
-assert(FdoData.CSRAddress and FdoData.IoBaseAddress and not FdoData.MappedPorts, "the CSR BAR and the I/O ports")
+assert(FdoData.CSRAddress and FdoData.IoBaseAddress and not FdoData.MappedPorts,
+       "the CSR BAR and the I/O ports")
 local buffers = {}
 
 local function buffer(len, opts)
