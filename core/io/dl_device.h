@@ -34,6 +34,11 @@ typedef struct dl_device {
   uint32_t characteristics; /* Characteristics (FILE_DEVICE_SECURE_OPEN...) */
   int exclusive;           /* IoCreateDevice's Exclusive: one open file at a time */
   uint32_t open_files;     /* files open on it (IRP_MJ_CREATE succeeded, not yet closed) */
+  /* The device stack and the object's life (dl_devstack.h). */
+  uint8_t stack_size;      /* StackSize: IRP stack locations a request to it needs */
+  struct dl_device *attached;    /* AttachedDevice: the device attached on top of it */
+  struct dl_device *attached_to; /* DeviceObjectExtension->AttachedTo: the one beneath */
+  int deleted;             /* IoDeleteDevice ran: out of its driver and the name space */
 } dl_device;
 
 /* The DEVICE_OBJECT type. */

@@ -103,8 +103,14 @@ int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out);
 ** the device's Flags (dl_iobuf.h), the file rules are checked (dl_file.h:
 ** a create on an exclusive device with an open file is completed with
 ** STATUS_ACCESS_DENIED without reaching the driver).
-** DL_EINVAL if dev has no driver, DL_ESTATE if the IRP was sent or
-** completed before or may not go on its file to dev (nothing done),
+** An IRP already sent is passed down its stack instead (a driver's
+** IoCallDriver to the device beneath, dl_irpstack.h): the next location
+** becomes dev's, and only the dispatch rules apply; a dispatch routine that
+** passed the IRP down is not held to the MarkIrpPending rules (the driver
+** beneath was).
+** DL_EINVAL if dev has no driver (or was deleted), DL_ESTATE if the IRP
+** was completed, is queued, has no stack location left, or may not go on
+** its file to dev (nothing done),
 ** DL_ENOMEM/DL_ENOSPACE if no system buffer could be had. */
 int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status);
 
