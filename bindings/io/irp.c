@@ -27,6 +27,7 @@
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
+#include "io/dl_irpstack.h"
 #include "lio.h"
 
 #define LDL_IOSTATUS "IO_STATUS_BLOCK"
@@ -38,9 +39,7 @@ static lobject *checkirph(lua_State *L, int arg) {
   return ldl_checkobject(L, arg, LDL_IRP, "IRP");
 }
 
-static dl_device *checkdevice(lua_State *L, int arg) {
-  return ldl_checkobject(L, arg, LDL_DEVICE, "DEVICE_OBJECT")->obj;
-}
+static dl_device *checkdevice(lua_State *L, int arg) { return ldl_checklivedevice(L, arg); }
 
 /* A major function's name, for messages. */
 static const char *major_name(uint8_t major) {
@@ -249,7 +248,7 @@ static int l_IoCallDriver(lua_State *L) {
   check_same_machine(L, 1, 2);
   lua_settop(L, 2);
   if (dl_irp_completed(irp)) luaL_argerror(L, 2, "IRP was already completed");
-  if (dl_irp_device(irp))
+  if (dl_irp_device(irp) && !dl_irp_can_forward(irp))  /* a driver may pass it down its stack */
     luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
                                         (lua_Integer)DL_OBJECT(dl_irp_device(irp))->id));
   dl_driver *drv = check_driver(L, 1, "IoCallDriver");
@@ -403,7 +402,7 @@ static int irp_index(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
   if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
   else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
-  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending(irp));
+  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending_returned(irp));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_id(irp));
   else if (strcmp(key, "major") == 0) lua_pushinteger(L, dl_irp_major(irp));
   else if (strcmp(key, "length") == 0) lua_pushinteger(L, dl_irp_length(irp));

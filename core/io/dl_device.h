@@ -39,6 +39,7 @@ typedef struct dl_device {
   struct dl_device *attached;    /* AttachedDevice: the device attached on top of it */
   struct dl_device *attached_to; /* DeviceObjectExtension->AttachedTo: the one beneath */
   int deleted;             /* IoDeleteDevice ran: out of its driver and the name space */
+  uint32_t references;     /* ObReferenceObject / IoGetAttachedDeviceReference not yet dereferenced */
 } dl_device;
 
 /* The DEVICE_OBJECT type. */

@@ -75,6 +75,30 @@ dl_device *dl_io_get_attached_device(dl_device *dev) {
   return dev;
 }
 
+/* IoGetAttachedDeviceReference. */
+dl_device *dl_io_get_attached_device_reference(dl_device *dev) {
+  dl_device *top = dl_io_get_attached_device(dev);
+  dl_ob_reference_device(top);
+  return top;
+}
+
+/* ObReferenceObject. */
+void dl_ob_reference_device(dl_device *dev) {
+  if (dev->references < UINT32_MAX) dev->references++;
+}
+
+/* ObDereferenceObject. */
+int dl_ob_dereference_device(dl_device *dev) {
+  if (dev->references) {
+    dev->references--;
+    return DL_OK;
+  }
+  dl_verify_fail(dev->m, DL_BUGCHECK_REFERENCE_BY_POINTER, 0, dev->id, 0, 0,
+                 "ObDereferenceObject: DEVICE_OBJECT#%llu has no reference left to release "
+                 "(REFERENCE_BY_POINTER)", (unsigned long long)dev->id);
+  return DL_ESTATE;
+}
+
 /* IoAttachDeviceToDeviceStack. */
 int dl_io_attach_device_to_device_stack(dl_device *source, dl_device *target, dl_device **lower) {
   *lower = NULL;

@@ -72,6 +72,17 @@ int dl_io_detach_device(dl_device *target);
 /* IoGetAttachedDevice: the top of dev's stack (dev if nothing is on it). */
 dl_device *dl_io_get_attached_device(dl_device *dev);
 
+/* Bug check 0x18 REFERENCE_BY_POINTER: a reference count going below zero. */
+#define DL_BUGCHECK_REFERENCE_BY_POINTER 0x18u
+
+/* IoGetAttachedDeviceReference: the top of dev's stack, referenced. */
+dl_device *dl_io_get_attached_device_reference(dl_device *dev);
+
+/* ObReferenceObject / ObDereferenceObject on a device object; dereferencing
+** one with no reference left is bug check 0x18 (DL_ESTATE, nothing done). */
+void dl_ob_reference_device(dl_device *dev);
+int dl_ob_dereference_device(dl_device *dev);
+
 /* Whether IoDeleteDevice ran, and the AttachedDevice / AttachedTo links. */
 int dl_device_deleted(const dl_device *dev);
 dl_device *dl_device_attached(const dl_device *dev);

@@ -125,7 +125,9 @@ uint32_t dl_irp_ioctl(const dl_irp *irp) { return irp->ioctl; }
 uint32_t dl_irp_status(const dl_irp *irp) { return irp->status; }
 uint64_t dl_irp_information(const dl_irp *irp) { return irp->information; }
 dl_mdl *dl_irp_mdl(const dl_irp *irp) { return irp->mdl; }
-int dl_irp_pending(const dl_irp *irp) { return irp->pending; }
+int dl_irp_pending(const dl_irp *irp) {  /* the current location's, or the originator's */
+  return irp->pending || dl_irp_location_pending(irp, irp->current);
+}
 int dl_irp_queued(const dl_irp *irp) { return irp->queued; }
 int dl_irp_completed(const dl_irp *irp) { return irp->completed; }
 dl_device *dl_irp_device(const dl_irp *irp) { return irp->device; }

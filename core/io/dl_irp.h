@@ -103,6 +103,7 @@ struct dl_irp {
   uint8_t stack_count, current;
   uint8_t next_ready;      /* IoCopyCurrentIrpStackLocationToNext or a skip since the last send */
   uint8_t pending_returned; /* PendingReturned, as the running completion routine sees it */
+  uint8_t in_routine;      /* a completion routine of its stack is running */
   uint32_t forwards;       /* IoCallDriver calls that passed it down */
   dl_irp_location stack[DL_IRP_STACK_MAX + 2];
 };

@@ -49,7 +49,9 @@ int dl_irp_set_routine(dl_irp *irp, dl_irp_routine_fn fn, void *ctx, uint8_t inv
 /* Accessors. */
 int dl_irp_current_location(const dl_irp *irp) { return irp->current; }
 int dl_irp_stack_count(const dl_irp *irp) { return irp->stack_count; }
-int dl_irp_pending_returned(const dl_irp *irp) { return irp->pending_returned; }
+int dl_irp_pending_returned(const dl_irp *irp) {
+  return irp->in_routine ? irp->pending_returned : dl_irp_pending(irp);
+}
 int dl_irp_can_forward(const dl_irp *irp) {  /* after a skip, current may be past the top */
   return irp->device && !irp->completed && irp->current >= 2 && irp->current <= irp->stack_count + 1;
 }
@@ -122,7 +124,10 @@ static int run_routine(dl_irp *irp, dl_irp_location *loc, int pending) {
   dl_device *dev = above <= irp->stack_count ? irp->stack[above].device : NULL;
   dl_irp_routine_fn fn = loc->routine;
   loc->routine = NULL;  /* runs once */
+  uint8_t outer = irp->in_routine;
+  irp->in_routine = 1;
   uint32_t st = fn(loc->routine_ctx, dev, irp, above - 1);
+  irp->in_routine = outer;
   if (st == DL_STATUS_MORE_PROCESSING_REQUIRED) return 1;
   if (pending && above <= irp->stack_count && !dl_irp_location_pending(irp, above)) {
     dl_verify_fail(irp->m, DL_BUGCHECK_IOMANAGER, DL_IOV_ROUTINE_NOT_PENDING, irp->id, above, 0,

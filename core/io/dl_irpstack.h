@@ -63,7 +63,8 @@ dl_device *dl_irp_current_device(const dl_irp *irp);
 /* 1 if the IRP is sent, not completed, and has a location below the current. */
 int dl_irp_can_forward(const dl_irp *irp);
 
-/* PendingReturned as the running completion routine sees it. */
+/* Irp->PendingReturned: inside a completion routine, what the location
+** beneath it returned; elsewhere dl_irp_pending. */
 int dl_irp_pending_returned(const dl_irp *irp);
 
 /* 1 if dev still has the IRP: it is not completed and dev is at the current
