@@ -239,6 +239,23 @@ static void install_dispatch(lua_State *L, int drv) {
   lua_setfield(L, drv, "MajorFunction");
 }
 
+/* The framework's DriverUnload (upvalue 1: the WDFDRIVER), which
+** WdfDriverCreate installs as KMDF does: EvtDriverUnload(Driver), then the
+** driver's objects are deleted, their EvtCleanupCallback and
+** EvtDestroyCallback running (children first), the WDFDRIVER's last. */
+static int framework_unload(lua_State *L) {
+  lobject *h = lua_touserdata(L, lua_upvalueindex(1));
+  if (!h->owner->m || !h->obj) return 0;
+  ldl_pushstate(L, lua_upvalueindex(1));
+  lua_getfield(L, -1, "config");
+  if (lua_getfield(L, -1, "EvtDriverUnload") == LUA_TFUNCTION) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_call(L, 1, 0);
+  }
+  if (h->obj) dl_wdf_object_delete_framework(h->obj);
+  return 0;
+}
+
 /* WdfDriverCreate(DriverObject, RegistryPath, DriverAttributes, DriverConfig)
 ** -> status, WDFDRIVER on the current machine. DriverObject nil: the lab
 ** makes one (dma.driver). The framework owns the MajorFunction table. */
@@ -274,6 +291,9 @@ static int l_WdfDriverCreate(lua_State *L) {
   install_dispatch(L, 1);
   lwdf_newobject(L, lm, drv, 3);                      /* 6 */
   lwdf_keep(L, "DriverObject", 1, "config", 4);
+  lua_pushvalue(L, 6);
+  lua_pushcclosure(L, framework_unload, 1);
+  lua_setfield(L, 1, "DriverUnload");                 /* m:unload(DriverObject) runs it */
   return lwdf_created(L);
 }
 

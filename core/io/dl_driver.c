@@ -31,6 +31,7 @@ struct dl_driver {
   dl_unload_fn unload;           /* DriverUnload */
   void *unload_ctx;
   dl_link devices;               /* DeviceObject and its NextDevice chain */
+  int unloaded;                  /* the I/O manager ran DriverUnload (dl_unload.h) */
 };
 
 static void destroy(dl_object *o) { dl_driver_free((dl_driver *)o); }
@@ -118,6 +119,13 @@ dl_device *dl_driver_next_device(const dl_driver *drv, const dl_device *after) {
   return l == &drv->devices ? NULL : DL_CONTAINER(l, dl_device, driver_link);
 }
 
+/* Returns 1 if the driver has a DriverUnload. */
+int dl_driver_has_unload(const dl_driver *drv) { return drv->unload != NULL; }
+
+/* Whether the driver was unloaded; marks it so. */
+int dl_driver_unloaded(const dl_driver *drv) { return drv->unloaded; }
+void dl_driver_set_unloaded(dl_driver *drv) { drv->unloaded = 1; }
+
 /* Runs DriverUnload at PASSIVE_LEVEL. */
 int dl_driver_unload(dl_driver *drv) {
   if (!drv->unload) return 0;
@@ -139,6 +147,7 @@ void dl_device_set_driver(dl_device *dev, dl_driver *drv) {
 int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out) {
   check_irql(drv->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_IRQL_IO_PASSIVE1, 0, "IoCreateDevice",
              1, DL_PASSIVE_LEVEL);
+  if (drv->unloaded) return DL_ESTATE;
   int rc = dl_device_new(drv->m, name, out);
   if (rc == DL_OK) dl_device_set_driver(*out, drv);
   return rc;
