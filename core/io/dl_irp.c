@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "io/dl_device.h"
-#include "io/dl_irpstack.h"
 #include "machine/dl_machine.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"

@@ -178,6 +178,22 @@ uint64_t dl_irp_mdl_awaited(const dl_irp *irp);
 int dl_irp_complete(dl_irp *irp);
 
 
+/* The I/O manager's part of the stack (implemented in dl_irpstack.c, whose
+** header has what drivers call): */
+
+/* First send: the stack gets dev's StackSize, dev the top location. */
+void dl_irp_stack_start(dl_irp *irp, dl_device *dev);
+
+/* Marks the current location pending (IoMarkIrpPending). */
+void dl_irp_stack_mark_pending(dl_irp *irp);
+
+/* 1 if the location's SL_PENDING_RETURNED is set. */
+int dl_irp_location_pending(const dl_irp *irp, int location);
+
+/* Walks completion up from the current location, running the routines;
+** returns 1 if one returned STATUS_MORE_PROCESSING_REQUIRED (completion stops). */
+int dl_irp_stack_complete(dl_irp *irp);
+
 /* Name of a major function ("IRP_MJ_READ"...), or NULL. */
 const char *dl_irp_major_name(uint8_t major);
 

@@ -71,23 +71,8 @@ int dl_irp_pending_returned(const dl_irp *irp);
 ** location or one above it. */
 int dl_irp_uses_device(const dl_irp *irp, const dl_device *dev);
 
-/* For the I/O manager (dl_irp.c, dl_driver.c): */
-
-/* First send: the stack gets dev's StackSize, dev the top location. */
-void dl_irp_stack_start(dl_irp *irp, dl_device *dev);
-
 /* A send down (IoCallDriver of a sent IRP): the next location becomes
 ** current, dev's; reports 0x212 for a stack not set up. DL_ESTATE if none is left. */
 int dl_irp_stack_forward(dl_irp *irp, dl_device *dev);
-
-/* Marks the current location pending (IoMarkIrpPending). */
-void dl_irp_stack_mark_pending(dl_irp *irp);
-
-/* 1 if the location's SL_PENDING_RETURNED is set. */
-int dl_irp_location_pending(const dl_irp *irp, int location);
-
-/* Walks completion up from the current location, running the routines;
-** returns 1 if one returned STATUS_MORE_PROCESSING_REQUIRED (completion stops). */
-int dl_irp_stack_complete(dl_irp *irp);
 
 #endif

@@ -253,3 +253,33 @@ describe("IoDeleteDevice", function()
     assert.are.same({}, m:reports())
   end)
 end)
+
+describe("issue 16 reproducers that concern devices", function()
+  local m1, m2
+  after_each(function()
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    m1:close()
+    m2:close()
+  end)
+
+  it("refuses a device of another machine for a channel, a stack or a deletion's holder", function()
+    m1, m2 = machine { seed = 1 }, machine { seed = 2 }
+    local dev1 = m1:device { name = "d1" }
+    local a, nmr = support.packet(m2, "d2")
+    dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+    local ok, err = pcall(a.DmaOperations.AllocateAdapterChannel, a, dev1, nmr, function()
+      return dma.KeepObject
+    end)
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    assert.is_false(ok)
+    assert.matches("DEVICE_OBJECT of machine#%d+, the call is on machine#%d+: objects of two machines " ..
+      "cannot be mixed", err)
+    ok, err = pcall(dma.IoAttachDeviceToDeviceStack, dev1, m2:device { name = "x" })
+    assert.is_false(ok)
+    assert.matches("objects of two machines cannot be mixed", err)
+    dma.IoDeleteDevice(dev1)  -- nothing of machine 2 waits for it
+    m1:close()
+    m1 = machine { seed = 3 }
+    assert.are.same({}, m2:reports())
+  end)
+end)
