@@ -5,6 +5,8 @@
 ** with the reason, while the device is in use), and the check every call
 ** taking a device makes that it was not deleted.
 */
+#include <string.h>
+
 #include "io/dl_devstack.h"
 #include "base/dl_status.h"
 #include "../ldl.h"
@@ -74,6 +76,19 @@ static int l_ObDereferenceObject(lua_State *L) {
   return 0;
 }
 
+/* What the object that needs a device does with it. */
+static const char *why_needed(const dl_object *user) {
+  const char *t = user ? user->type->name : "";
+  if (strcmp(t, "DMA_ADAPTER") == 0)
+    return "a channel request (AllocateAdapterChannel, GetScatterGatherList) waits for it or holds "
+           "the adapter channel (FreeAdapterChannel first)";
+  if (strcmp(t, "WDFDEVICE") == 0)
+    return "it is the framework device's FDO or PDO (the framework deletes it at removal)";
+  if (strcmp(t, "device model") == 0)
+    return "it is the hardware's PDO, which its bus driver (the lab) owns";
+  return "it is still in use";
+}
+
 /* Raises why IoDeleteDevice refused dev (nothing was deleted). */
 static int delete_refused(lua_State *L, dl_device *dev, dl_delete_refusal why) {
   lua_Integer id = (lua_Integer)DL_OBJECT(dev)->id;
@@ -94,10 +109,9 @@ static int delete_refused(lua_State *L, dl_device *dev, dl_delete_refusal why) {
                          (lua_Integer)user->id, id));
   case DL_DELETE_NEEDED:
     return luaL_argerror(L, 1, lua_pushfstring(L, "IoDeleteDevice: DEVICE_OBJECT#%I is still in "
-                         "use by %s#%I: a channel request (AllocateAdapterChannel, "
-                         "GetScatterGatherList) waits for it or holds the adapter channel "
-                         "(FreeAdapterChannel first); nothing was deleted", id,
-                         user ? user->type->name : "?", user ? (lua_Integer)user->id : 0));
+                         "use by %s#%I: %s; nothing was deleted", id,
+                         user ? user->type->name : "?", user ? (lua_Integer)user->id : 0,
+                         why_needed(user)));
   default:  /* the reported ones, in record mode */
     return 0;
   }

@@ -1,7 +1,8 @@
 /*
 ** dl_device.h: device objects (the WDK's DEVICE_OBJECT, reduced to what
 ** the DMA model needs): a name, an id, the driver it belongs to, the device
-** queue with the current IRP, the DpcForIsr, and a user slot.
+** queue with the current IRP, the DpcForIsr, its place in a device stack
+** and whether IoDeleteDevice ran (dl_devstack.h), and a user slot.
 **
 ** The struct is public to core/ only (the I/O manager in dl_driver.c and
 ** dl_irp.c, the adapters); bindings use the accessors.

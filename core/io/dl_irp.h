@@ -1,8 +1,10 @@
 /*
-** dl_irp.h: I/O request packets, reduced to one stack location: the
-** read, write or device control a scenario (standing for the I/O manager)
-** sends to a driver, and completion. The I/O manager's calls on IRPs
-** (IoCallDriver, IoStartPacket, IoCompleteRequest) are in dl_driver.h.
+** dl_irp.h: I/O request packets: the request a scenario (standing for the
+** I/O manager) sends to a driver, and completion. The parameters are the
+** IRP's (one set, as a copy or skip passes them on); the stack locations
+** keep what forwarding changes: the device, the completion routine and
+** Control (dl_irpstack.h). The I/O manager's calls on IRPs (IoCallDriver,
+** IoStartPacket, IoCompleteRequest) are in dl_driver.h.
 **
 ** Direct I/O only: the I/O manager locks the caller's buffer with an MDL
 ** (MdlAddress) before the IRP reaches the driver and unlocks and frees it

@@ -90,8 +90,16 @@ static void device_dispose(dl_wdf_object *o) {
   device_free_memory(d);
 }
 
+/* The framework device uses its FDO and the hardware's PDO until it goes:
+** IoDeleteDevice of either is refused (dl_devstack.h). */
+static int device_holds(const dl_object *o, const dl_object *other) {
+  const dl_wdf_device *d = (const dl_wdf_device *)o;
+  return other == DL_OBJECT(d->fdo) || other == DL_OBJECT(d->pdo) ? DL_HOLDS_NEEDS : 0;
+}
+
 static const dl_wdf_class device_class = {
-  {"WDFDEVICE", device_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, device_dispose
+  {"WDFDEVICE", device_destroy, NULL, device_holds, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL,
+  device_dispose
 };
 
 /* Creates a framework device and its FDO. */

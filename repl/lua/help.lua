@@ -295,7 +295,8 @@ wdk(G, "wdm", "IoCreateDevice(DriverObject, DeviceExtensionSize, DeviceName, Dev
 add { group = G, kind = "wdk", signature = "CTL_CODE(DeviceType, Function, Method, Access)", returns = "IoControlCode",
       irql = ANY, purpose = "an IOCTL code: (DeviceType << 16) | (Access << 14) | (Function << 2) | Method",
       ref = "https://learn.microsoft.com/windows-hardware/drivers/kernel/defining-i-o-control-codes" }
-wdk(G, "wdm", "IoCallDriver(DeviceObject, Irp)", "NTSTATUS", LE_DISPATCH, "sends the IRP to the device's driver")
+wdk(G, "wdm", "IoCallDriver(DeviceObject, Irp)", "NTSTATUS", LE_DISPATCH,
+    "sends the IRP to the device's driver, or passes a driver's IRP down its stack")
 wdk(G, "wdm", "IoMarkIrpPending(Irp)", "nothing", LE_DISPATCH, "marks the IRP pending (return STATUS_PENDING)")
 wdk(G, "wdm", "IoStartPacket(DeviceObject, Irp, Key, CancelFunction)", "nothing", LE_DISPATCH,
     "StartIo now, or queues the IRP")

@@ -206,7 +206,7 @@ describe("IoDeleteDevice", function()
 
   it("refuses a device whose DpcForIsr is queued (0xC7, P1 1)", function()
     local hw = m:device_model { vector = 40, irql = 6 }
-    local dev = hw.device
+    local _, dev = driver_with_device("dpc")
     dma.IoInitializeDpcRequest(dev, function() end)
     dma.IoConnectInterrupt(function()
       hw:clear_interrupt()
@@ -223,6 +223,28 @@ describe("IoDeleteDevice", function()
     m:run()
     dma.IoDeleteDevice(dev)
     assert.is_true(dev.deleted)
+    assert.has_error(function() dma.IoDeleteDevice(hw.device) end, "bad argument #1 to 'IoDeleteDevice' " ..
+      "(IoDeleteDevice: DEVICE_OBJECT#" .. hw.device.id .. " is still in use by device model#" ..
+      hw.device.id .. ": it is the hardware's PDO, which its bus driver (the lab) owns; nothing was " ..
+      "deleted)")
+  end)
+
+  it("refuses the FDO of a framework device: the framework deletes it", function()
+    local hw = m:device_model { name = "kdev", registers = 0x100, vector = 40, irql = 7,
+                                read = function() return 0 end, write = function() end }
+    local device
+    local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\kdev", dma.WDF_NO_OBJECT_ATTRIBUTES,
+      dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+        local status
+        status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
+        return status
+      end))
+    m:wdf_add_device(driver, hw)
+    local fdo = dma.WdfDeviceWdmGetDeviceObject(device)
+    local ok, err = pcall(dma.IoDeleteDevice, fdo)
+    assert.is_false(ok)
+    assert.matches("is still in use by WDFDEVICE#%d+: it is the framework device's FDO or PDO", err)
+    assert.is_false(fdo.deleted)
   end)
 
   it("refuses a device whose channel request waits on an adapter (issue 16 class 2)", function()
