@@ -239,20 +239,33 @@ static void install_dispatch(lua_State *L, int drv) {
   lua_setfield(L, drv, "MajorFunction");
 }
 
+/* EvtDriverUnload(Driver), if the config has one: ctx is the Lua state,
+** with the WDFDRIVER's handle at its top. */
+static void evt_driver_unload(void *ctx) {
+  lua_State *L = ctx;
+  lobject *h = lua_touserdata(L, -1);
+  ldl_pushstate(L, -1);
+  lua_getfield(L, -1, "config");
+  if (lua_getfield(L, -1, "EvtDriverUnload") != LUA_TFUNCTION) {
+    lua_pop(L, 3);
+    return;
+  }
+  lua_replace(L, -3);                          /* driver, fn, config */
+  lua_pop(L, 1);
+  lua_pushvalue(L, -2);
+  ldl_where(h->owner, "EvtDriverUnload", "WDFDRIVER", 0);
+  ldl_callback(L, h->owner, 1, 0);             /* an error is raised after the unload */
+}
+
 /* The framework's DriverUnload (upvalue 1: the WDFDRIVER), which
-** WdfDriverCreate installs as KMDF does: EvtDriverUnload(Driver), then the
-** driver's objects are deleted, their EvtCleanupCallback and
-** EvtDestroyCallback running (children first), the WDFDRIVER's last. */
+** WdfDriverCreate installs as KMDF does (wdf/dl_wdf.h: devices removed,
+** EvtDriverUnload, then the driver's objects deleted with their callbacks). */
 static int framework_unload(lua_State *L) {
   lobject *h = lua_touserdata(L, lua_upvalueindex(1));
   if (!h->owner->m || !h->obj) return 0;
-  ldl_pushstate(L, lua_upvalueindex(1));
-  lua_getfield(L, -1, "config");
-  if (lua_getfield(L, -1, "EvtDriverUnload") == LUA_TFUNCTION) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_call(L, 1, 0);
-  }
-  if (h->obj) dl_wdf_object_delete_framework(h->obj);
+  lobject *wdm = ldl_testclass(L, 1, LDL_DRIVER);   /* DriverUnload(DriverObject) */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  dl_wdf_driver_unload(h->obj, wdm ? wdm->obj : NULL, evt_driver_unload, L);
   return 0;
 }
 

@@ -121,4 +121,27 @@ describe("m:unload", function()
     assert.are.same({ { "unload", driver }, { "cleanup", driver } }, log)
     assert.has_error(function() dma.WdfDriverWdmGetDriverObject(driver) end)  -- gone
   end)
+
+  it("removes a KMDF driver's devices first, as the PnP manager does, then EvtDriverUnload", function()
+    m = machine {}
+    local log = {}
+    local hw = m:device_model { name = "kdev", registers = 0x100, vector = 40, irql = 7,
+                                read = function() return 0 end, write = function() end }
+    local config = dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+      local pnp = dma.WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
+      pnp.EvtDeviceReleaseHardware = function()
+        log[#log + 1] = "EvtDeviceReleaseHardware"
+        return dma.STATUS_SUCCESS
+      end
+      dma.WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, pnp)
+      local attributes = dma.WDF_OBJECT_ATTRIBUTES_INIT()
+      attributes.EvtCleanupCallback = function() log[#log + 1] = "device cleanup" end
+      return (dma.WdfDeviceCreate(DeviceInit, attributes))
+    end)
+    config.EvtDriverUnload = function() log[#log + 1] = "EvtDriverUnload" end
+    local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\kdev", dma.WDF_NO_OBJECT_ATTRIBUTES, config)
+    m:wdf_add_device(driver, hw)
+    assert.are.equal(0, m:unload(dma.WdfDriverWdmGetDriverObject(driver)))
+    assert.are.same({ "EvtDeviceReleaseHardware", "device cleanup", "EvtDriverUnload" }, log)
+  end)
 end)
