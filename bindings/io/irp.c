@@ -256,11 +256,14 @@ static int l_IoCallDriver(lua_State *L) {
     return luaL_error(L, "IoCallDriver: DriverObject.MajorFunction[%s] must be a function",
                       major_name(dl_irp_major(irp)));
   uint32_t status;
+  int forward = dl_irp_device(irp) != NULL;  /* a driver passes it down its stack */
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   int rc = dl_io_call_driver(dev, irp, &status);
   release_if_done(L, h->owner, irp);
   ldl_leave(L, &c);
+  if (rc == DL_ESTATE && forward)
+    return luaL_argerror(L, 2, "IRP is in a device queue waiting for StartIo: it cannot be passed down");
   if (rc == DL_ESTATE)  /* the file rules (io/dl_file.h) */
     return luaL_argerror(L, 2, "IRP's file is not open on this device (IRP_MJ_CREATE it there; nothing "
                                "after IRP_MJ_CLEANUP but IRP_MJ_CLOSE)");
@@ -361,16 +364,27 @@ static void fill_stack(lua_State *L, dl_irp *irp, int fresh) {
   lio_fillstack(L, irp);
 }
 
+/* Sets DeviceObject of the stack location at -1: the device whose driver
+** has the IRP now (io/dl_irpstack.h), nil before it is sent. */
+static void set_stack_device(lua_State *L, dl_irp *irp) {
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_irp_current_device(irp)));
+  lua_setfield(L, -2, "DeviceObject");
+}
+
 /* IoGetCurrentIrpStackLocation(Irp) -> { MajorFunction, MinorFunction,
-** Parameters = { Read, Write, DeviceIoControl } }, one per IRP (taken
-** from the pool of released IRPs' when there is one). */
+** DeviceObject, Parameters = { Read, Write, DeviceIoControl } }, one per
+** IRP (taken from the pool of released IRPs' when there is one). */
 static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
   ldl_pushstate(L, 1);
-  if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
+  if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) {
+    set_stack_device(L, irp);
+    return 1;
+  }
   lua_pop(L, 1);
   int fresh = ldl_pool_take(L, &STACK_POOL_KEY, 3);   /* state, stack */
   fill_stack(L, irp, fresh);
+  set_stack_device(L, irp);
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, SLOT_STACK);
   return 1;

@@ -320,8 +320,8 @@ wdk(G, "wdm", "IoGetDeviceInterfaces(InterfaceClassGuid, PhysicalDeviceObject, F
     "NTSTATUS, { SymbolicLinkName, ... }", PASSIVE, "the class's enabled interfaces (of the device if given)")
 wdk(G, "wdm", "RtlInitUnicodeString(DestinationString, SourceString)", "nothing", "<= DISPATCH_LEVEL",
     "fills a UNICODE_STRING table: Buffer, Length, MaximumLength (bytes of UTF-16)")
-wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, Parameters }", LE_DISPATCH,
-    "the driver's stack location of the IRP")
+wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, DeviceObject, Parameters }",
+    LE_DISPATCH, "the driver's stack location of the IRP")
 wdk(G, "wdm", "IoDeleteDevice(DeviceObject)", "nothing", PASSIVE,
     "deletes the device (refused while attached 0xC9/0x201, its DpcForIsr queued 0xC7/1, or in use)")
 wdk(G, "wdm", "IoAttachDeviceToDeviceStack(SourceDevice, TargetDevice)", "the device attached to, or nil",

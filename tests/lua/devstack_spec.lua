@@ -111,12 +111,17 @@ describe("IoCallDriver down a device stack", function()
 
   it("passes an IRP on with a skip, and reports one sent without a copy (0xC9, P1 0x212)", function()
     local skip = true
+    local where = {}
     local filter, lower, held = stack(function(next_dev, irp)
+      where[#where + 1] = dma.IoGetCurrentIrpStackLocation(irp).DeviceObject
       if skip then dma.IoSkipCurrentIrpStackLocation(irp) end
-      return dma.IoCallDriver(next_dev, irp)
+      local status = dma.IoCallDriver(next_dev, irp)
+      where[#where + 1] = dma.IoGetCurrentIrpStackLocation(irp).DeviceObject
+      return status
     end)
     local irp = m:irp { major = dma.IRP_MJ_READ, buffer = m:buffer(64) }
     assert.are.equal(dma.STATUS_PENDING, dma.IoCallDriver(filter, irp))
+    assert.are.same({ filter, lower }, where)  -- the lower driver has it now
     complete(held[1])
     assert.is_true(irp.done)
     assert.is_true(irp.PendingReturned)
