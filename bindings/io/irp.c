@@ -463,7 +463,9 @@ static int irp_tostring(lua_State *L) {
 static int irp_gc(lua_State *L) {
   lobject *h = ldl_checkclass(L, 1, LDL_IRP);
   dl_irp *irp = h->obj;
-  if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return 0;
+  if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp) ||
+      dl_irp_in_routine(irp))  /* completion is walking its stack */
+    return 0;
   ldl_setpinned(L, 1, 0);
   dl_irp_free(ldl_detach(h));
   return 0;

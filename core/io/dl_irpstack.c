@@ -49,6 +49,7 @@ int dl_irp_set_routine(dl_irp *irp, dl_irp_routine_fn fn, void *ctx, uint8_t inv
 /* Accessors. */
 int dl_irp_current_location(const dl_irp *irp) { return irp->current; }
 int dl_irp_stack_count(const dl_irp *irp) { return irp->stack_count; }
+int dl_irp_in_routine(const dl_irp *irp) { return irp->in_routine; }
 int dl_irp_pending_returned(const dl_irp *irp) {
   return irp->in_routine ? irp->pending_returned : dl_irp_pending(irp);
 }

@@ -67,6 +67,9 @@ int dl_irp_can_forward(const dl_irp *irp);
 ** beneath it returned; elsewhere dl_irp_pending. */
 int dl_irp_pending_returned(const dl_irp *irp);
 
+/* 1 while a completion routine of its stack runs (the IRP must not be freed). */
+int dl_irp_in_routine(const dl_irp *irp);
+
 /* 1 if dev still has the IRP: it is not completed and dev is at the current
 ** location or one above it. */
 int dl_irp_uses_device(const dl_irp *irp, const dl_device *dev);

@@ -310,3 +310,44 @@ describe("issue 16 reproducers that concern devices", function()
     assert.are.same({}, m2:reports())
   end)
 end)
+
+describe("a hostile completion routine", function()
+  it("completes the IRP again, frees its handle, deletes devices, closes the machine: no crash", function()
+    local m = machine { verifier = "record" }
+    local ldrv = dma.driver { name = "\\Driver\\l" }
+    ldrv.MajorFunction[dma.IRP_MJ_READ] = function(_, irp)
+      dma.IoMarkIrpPending(irp)
+      return dma.STATUS_PENDING
+    end
+    local _, lower = dma.IoCreateDevice(ldrv, 0, nil)
+    local fdrv = dma.driver { name = "\\Driver\\f" }
+    local _, filter = dma.IoCreateDevice(fdrv, 0, nil)
+    dma.IoAttachDeviceToDeviceStack(filter, lower)
+    local seen = {}
+    fdrv.MajorFunction[dma.IRP_MJ_READ] = function(_, irp)
+      dma.IoCopyCurrentIrpStackLocationToNext(irp)
+      dma.IoSetCompletionRoutine(irp, function(dev, i)
+        seen[#seen + 1] = pcall(dma.IoCompleteRequest, i, 0)
+        seen[#seen + 1] = pcall(getmetatable(i).__close, i)
+        seen[#seen + 1] = pcall(getmetatable(i).__gc, i)
+        collectgarbage()
+        seen[#seen + 1] = pcall(dma.IoDeleteDevice, dev)
+        seen[#seen + 1] = pcall(m.close, m)
+        return "not a status"
+      end, nil, true, true, true)
+      return dma.IoCallDriver(lower, irp)
+    end
+    local irp = m:irp { major = dma.IRP_MJ_READ, buffer = m:buffer(16) }
+    assert.are.equal(dma.STATUS_PENDING, dma.IoCallDriver(filter, irp))
+    irp.IoStatus.Status = dma.STATUS_SUCCESS
+    assert.has_error(function() dma.IoCompleteRequest(irp, 0) end,
+      "IoCompleteRequest: the completion routine returned string, not an NTSTATUS")
+    assert.are.same({ true, true, true, true, false }, seen)
+    assert.is_true(irp.done)
+    assert.is_false(filter.deleted)  -- 0xC9/0x201 recorded: still attached
+    local codes = {}
+    for _, r in ipairs(m:reports()) do codes[#codes + 1] = r.bugcheck end
+    assert.are.same({ 0xC9, 0xC9, 0x44 }, codes)
+    m:close()
+  end)
+end)
