@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/dl_devstack.h"
+#include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "../ldl.h"
 
@@ -40,6 +41,32 @@ static int l_IoAttachDeviceToDeviceStack(lua_State *L) {
   if (rc) return ldl_statuserror(L, 2, rc, NULL);
   ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(lower));
   return 1;
+}
+
+/* IoAttachDevice(SourceDevice, TargetDevice) -> status, AttachedDevice:
+** TargetDevice is a name (a UNICODE_STRING or a string). */
+static int l_IoAttachDevice(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
+  dl_device *source = ldl_checklivedevice(L, 1);
+  if (lua_istable(L, 2)) lua_getfield(L, 2, "Buffer"), lua_replace(L, 2);  /* a UNICODE_STRING */
+  const char *name = luaL_checkstring(L, 2);
+  luaL_argcheck(L, !dl_device_attached_to(source) && !dl_device_attached(source), 1,
+                "SourceDevice is already in a device stack (IoDetachDevice first)");
+  dl_device *lower;
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  int rc = dl_io_attach_device(source, name, &lower);
+  ldl_leave(L, &c);
+  if (rc == DL_ERANGE) {
+    lua_pushinteger(L, DL_STATUS_OBJECT_NAME_NOT_FOUND);
+    return 1;
+  }
+  if (rc == DL_EINVAL) return luaL_argerror(L, 2, "a device cannot attach to itself");
+  if (rc) return luaL_argerror(L, 2, lua_pushfstring(L, "the stack is %d devices deep already (the "
+                                                        "lab's limit)", DL_DEVSTACK_MAX));
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(lower));
+  return 2;
 }
 
 /* IoDetachDevice(TargetDevice): the device on top of TargetDevice leaves it. */
@@ -131,6 +158,7 @@ static int l_IoDeleteDevice(lua_State *L) {
 
 static const luaL_Reg functions[] = {
   {"IoAttachDeviceToDeviceStack", l_IoAttachDeviceToDeviceStack},
+  {"IoAttachDevice", l_IoAttachDevice},
   {"IoDetachDevice", l_IoDetachDevice},
   {"IoGetAttachedDeviceReference", l_IoGetAttachedDeviceReference},
   {"ObReferenceObject", l_ObReferenceObject},

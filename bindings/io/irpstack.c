@@ -94,39 +94,58 @@ static uint32_t on_routine(void *ctx, dl_device *dev, dl_irp *irp, int location)
   return st;
 }
 
-/* IoSetCompletionRoutine(Irp, CompletionRoutine, Context, InvokeOnSuccess,
-** InvokeOnError, InvokeOnCancel): in the next-lower stack location; the
-** routine runs as CompletionRoutine(DeviceObject, Irp, Context) -> NTSTATUS
-** when the driver beneath completes the IRP. */
-static int l_IoSetCompletionRoutine(lua_State *L) {
-  lobject *h = checkirp(L, 1);
-  luaL_argcheck(L, lua_isfunction(L, 2) || lua_isnil(L, 2), 2, "a function or nil expected");
+/* IoSetCompletionRoutine's work on the IRP at argument a, the routine,
+** Context and the three InvokeOn* flags after it. */
+static void set_routine(lua_State *L, int a) {
+  lobject *h = checkirp(L, a);
+  luaL_argcheck(L, lua_isfunction(L, a + 1) || lua_isnil(L, a + 1), a + 1, "a function or nil expected");
   uint8_t invoke = 0;
-  if (ldl_checkbool(L, 4)) invoke |= DL_SL_INVOKE_ON_SUCCESS;
-  if (ldl_checkbool(L, 5)) invoke |= DL_SL_INVOKE_ON_ERROR;
-  if (ldl_checkbool(L, 6)) invoke |= DL_SL_INVOKE_ON_CANCEL;
+  if (ldl_checkbool(L, a + 3)) invoke |= DL_SL_INVOKE_ON_SUCCESS;
+  if (ldl_checkbool(L, a + 4)) invoke |= DL_SL_INVOKE_ON_ERROR;
+  if (ldl_checkbool(L, a + 5)) invoke |= DL_SL_INVOKE_ON_CANCEL;
   dl_irp *irp = h->obj;
-  int fn = lua_isfunction(L, 2);
+  int fn = lua_isfunction(L, a + 1);
   if (dl_irp_set_routine(irp, fn ? on_routine : NULL, NULL, invoke))
-    return refused(L, 1, "IoSetCompletionRoutine");
-  push_routines(L, 1);
+    refused(L, a, a == 1 ? "IoSetCompletionRoutine" : "IoSetCompletionRoutineEx");
+  push_routines(L, a);
   if (fn) {
     lua_createtable(L, 2, 0);
-    lua_pushvalue(L, 2);
+    lua_pushvalue(L, a + 1);
     lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, 3);
+    lua_pushvalue(L, a + 2);
     lua_rawseti(L, -2, 2);
   } else {
     lua_pushnil(L);
   }
   lua_rawseti(L, -2, dl_irp_current_location(irp) - 1);
+  lua_pop(L, 1);
+}
+
+/* IoSetCompletionRoutine(Irp, CompletionRoutine, Context, InvokeOnSuccess,
+** InvokeOnError, InvokeOnCancel): in the next-lower stack location; the
+** routine runs as CompletionRoutine(DeviceObject, Irp, Context) -> NTSTATUS
+** when the driver beneath completes the IRP. */
+static int l_IoSetCompletionRoutine(lua_State *L) {
+  set_routine(L, 1);
   return 0;
+}
+
+/* IoSetCompletionRoutineEx(DeviceObject, Irp, CompletionRoutine, Context,
+** InvokeOnSuccess, InvokeOnError, InvokeOnCancel) -> NTSTATUS: the same,
+** for a driver that may unload before the routine runs (the lab keeps the
+** routine: nothing to allocate, STATUS_SUCCESS). */
+static int l_IoSetCompletionRoutineEx(lua_State *L) {
+  ldl_checklivedevice(L, 1);
+  set_routine(L, 2);
+  lua_pushinteger(L, DL_STATUS_SUCCESS);
+  return 1;
 }
 
 static const luaL_Reg functions[] = {
   {"IoSkipCurrentIrpStackLocation", l_IoSkipCurrentIrpStackLocation},
   {"IoCopyCurrentIrpStackLocationToNext", l_IoCopyCurrentIrpStackLocationToNext},
   {"IoSetCompletionRoutine", l_IoSetCompletionRoutine},
+  {"IoSetCompletionRoutineEx", l_IoSetCompletionRoutineEx},
   {NULL, NULL}
 };
 

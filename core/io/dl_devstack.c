@@ -6,6 +6,7 @@
 #include "base/dl_status.h"
 #include "io/dl_driver.h"
 #include "io/dl_irpstack.h"
+#include "io/dl_symlink.h"
 #include "kernel/dl_cpu.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -113,6 +114,13 @@ int dl_io_attach_device_to_device_stack(dl_device *source, dl_device *target, dl
   source->stack_size = (uint8_t)(top->stack_size + 1);
   *lower = top;
   return DL_OK;
+}
+
+/* IoAttachDevice. */
+int dl_io_attach_device(dl_device *source, const char *target, dl_device **lower) {
+  *lower = NULL;
+  dl_device *dev = dl_io_find_device(source->m, target);
+  return dev ? dl_io_attach_device_to_device_stack(source, dev, lower) : DL_ERANGE;
 }
 
 /* IoDetachDevice. */

@@ -65,6 +65,11 @@ dl_object *dl_device_user(dl_device *dev);
 ** DL_EINVAL for two machines or source == target. */
 int dl_io_attach_device_to_device_stack(dl_device *source, dl_device *target, dl_device **lower);
 
+/* IoAttachDevice(SourceDevice, TargetDevice): the same by the target's
+** name (directly or through a symbolic link); DL_ERANGE
+** (STATUS_OBJECT_NAME_NOT_FOUND) if no live device has it. */
+int dl_io_attach_device(dl_device *source, const char *target, dl_device **lower);
+
 /* IoDetachDevice(TargetDevice): the device attached on top of target
 ** leaves it. Nothing attached is bug check 0xC9/0x202 (DL_ESTATE). */
 int dl_io_detach_device(dl_device *target);

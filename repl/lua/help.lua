@@ -326,6 +326,9 @@ wdk(G, "wdm", "IoDeleteDevice(DeviceObject)", "nothing", PASSIVE,
     "deletes the device (refused while attached 0xC9/0x201, its DpcForIsr queued 0xC7/1, or in use)")
 wdk(G, "wdm", "IoAttachDeviceToDeviceStack(SourceDevice, TargetDevice)", "the device attached to, or nil",
     PASSIVE, "puts SourceDevice on top of TargetDevice's stack (StackSize: the one beneath's + 1)")
+wdk(G, "wdm", "IoAttachDevice(SourceDevice, TargetDevice, AttachedDevice)", "NTSTATUS, AttachedDevice", PASSIVE,
+    "IoAttachDeviceToDeviceStack by the target's name (STATUS_OBJECT_NAME_NOT_FOUND); no AttachedDevice "
+    .. "argument in Lua")
 wdk(G, "wdm", "IoDetachDevice(TargetDevice)", "nothing", PASSIVE,
     "the device on top of TargetDevice leaves it (nothing attached: 0xC9/0x202)")
 wdk(G, "wdm", "IoGetAttachedDeviceReference(DeviceObject)", "DeviceObject", LE_DISPATCH,
@@ -333,6 +336,8 @@ wdk(G, "wdm", "IoGetAttachedDeviceReference(DeviceObject)", "DeviceObject", LE_D
 wdk(G, "wdm", "ObReferenceObject(Object)", "nothing", LE_DISPATCH, "takes a reference on a device object")
 wdk(G, "wdm", "ObDereferenceObject(Object)", "nothing", LE_DISPATCH,
     "releases one (none left: 0x18 REFERENCE_BY_POINTER)")
+wdk(G, "wdm", "IoSetCompletionRoutineEx(DeviceObject, Irp, CompletionRoutine, Context, InvokeOnSuccess, "
+    .. "InvokeOnError, InvokeOnCancel)", "NTSTATUS", LE_DISPATCH, "IoSetCompletionRoutine for a driver that may unload")
 wdk(G, "wdm", "IoSkipCurrentIrpStackLocation(Irp)", "nothing", LE_DISPATCH,
     "the driver beneath gets this driver's stack location (IoCallDriver next)")
 wdk(G, "wdm", "IoCopyCurrentIrpStackLocationToNext(Irp)", "nothing", LE_DISPATCH,

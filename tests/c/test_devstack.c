@@ -19,6 +19,7 @@
 #include "io/dl_devstack.h"
 #include "io/dl_driver.h"
 #include "io/dl_irpstack.h"
+#include "io/dl_symlink.h"
 #include "kernel/dl_cpu.h"
 #include "machine/dl_clock.h"
 
@@ -91,6 +92,22 @@ static void test_attach(void **state) {
   assert_int_equal(dl_io_attach_device_to_device_stack(s->filter, top, &lower), DL_ESTATE);
   assert_null(lower);
   assert_int_equal(dl_io_attach_device_to_device_stack(top, top, &lower), DL_EINVAL);
+}
+
+/* IoAttachDevice finds the target by name (a link too); an unknown name
+** is DL_ERANGE (STATUS_OBJECT_NAME_NOT_FOUND), a deleted device has none. */
+static void test_attach_by_name(void **state) {
+  stk *s = *state;
+  dl_device *lower, *gone;
+  assert_int_equal(dl_io_attach_device(s->filter, "nothing", &lower), DL_ERANGE);
+  assert_null(lower);
+  assert_int_equal(dl_io_create_symbolic_link(s->r.m, "\\DosDevices\\L", "lower"), DL_OK);
+  assert_int_equal(dl_io_attach_device(s->filter, "\\DosDevices\\L", &lower), DL_OK);
+  assert_ptr_equal(lower, s->lower);
+  assert_int_equal(dl_io_create_device(s->drv, "gone", &gone), DL_OK);
+  assert_int_equal(dl_io_delete_device(gone, NULL), DL_OK);
+  assert_int_equal(dl_io_attach_device(gone, "lower", &lower), DL_ESTATE);  /* a deleted source */
+  assert_int_equal(dl_io_attach_device(s->filter, "gone", &lower), DL_ERANGE);
 }
 
 /* IoDetachDevice(TargetDevice) takes the device on top away; a second one
@@ -370,6 +387,7 @@ static void test_forward_no_location(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_attach, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_attach_by_name, setup, teardown),
     cmocka_unit_test_setup_teardown(test_detach, setup, teardown),
     cmocka_unit_test_setup_teardown(test_delete_attached, setup, teardown),
     cmocka_unit_test_setup_teardown(test_delete_dpc_queued, setup, teardown),

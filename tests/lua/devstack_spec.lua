@@ -45,6 +45,17 @@ describe("IoAttachDeviceToDeviceStack and IoDetachDevice", function()
       "stack (IoDetachDevice first))")
   end)
 
+  it("IoAttachDevice finds the target by name", function()
+    local _, pdo = driver_with_device("bus")
+    local _, fdo = driver_with_device("fn")
+    dma.IoCreateSymbolicLink("\\DosDevices\\Bus", "\\Device\\bus")
+    assert.are.same({ dma.STATUS_OBJECT_NAME_NOT_FOUND }, { dma.IoAttachDevice(fdo, "\\Device\\none") })
+    local name = {}
+    dma.RtlInitUnicodeString(name, "\\DosDevices\\Bus")
+    assert.are.same({ dma.STATUS_SUCCESS, pdo }, { dma.IoAttachDevice(fdo, name) })
+    assert.are.equal(2, fdo.StackSize)
+  end)
+
   it("reports a detach with nothing attached (0xC9, P1 0x202) and a dereference too many (0x18)",
     function()
       local _, pdo = driver_with_device("bus")
@@ -107,6 +118,26 @@ describe("IoCallDriver down a device stack", function()
     assert.are.equal(1, #seen)
     assert.are.equal(1, #m:reports())  -- the delete refused above (0xC9/0x201), nothing else
     assert.are.equal(0x201, m:reports()[1].p1)
+  end)
+
+  it("IoSetCompletionRoutineEx sets the routine and returns STATUS_SUCCESS", function()
+    local ran
+    local filter, _, held
+    filter, _, held = stack(function(next_dev, irp)
+      dma.IoCopyCurrentIrpStackLocationToNext(irp)
+      assert.are.equal(dma.STATUS_SUCCESS, dma.IoSetCompletionRoutineEx(filter, irp, function(dev, i, ctx)
+        ran = { dev, ctx }
+        if i.PendingReturned then dma.IoMarkIrpPending(i) end  -- the WDK's rule (else 0xC9/0x228)
+        return dma.STATUS_SUCCESS
+      end, 7, true, false, false))
+      return dma.IoCallDriver(next_dev, irp)
+    end)
+    local irp = m:irp { major = dma.IRP_MJ_READ, buffer = m:buffer(64) }
+    dma.IoCallDriver(filter, irp)
+    complete(held[1])
+    assert.are.same({ filter, 7 }, ran)
+    assert.has_error(function() dma.IoSetCompletionRoutineEx(filter, irp, nil, nil, true, true, true) end,
+      "bad argument #2 to 'IoSetCompletionRoutineEx' (IRP was already completed)")
   end)
 
   it("passes an IRP on with a skip, and reports one sent without a copy (0xC9, P1 0x212)", function()
