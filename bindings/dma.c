@@ -374,6 +374,8 @@ int luaopen_dma(lua_State *L) {
   ldl_open_uart(L);
   ldl_open_trace(L);
   ldl_open_driver(L);
+  ldl_open_devstack(L);
+  ldl_open_irpstack(L);
   ldl_open_irp(L);
   ldl_open_wdf(L);  /* KMDF framework objects; before the KMDF DMA layer */
   ldl_open_wdfdma(L);

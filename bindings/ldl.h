@@ -426,6 +426,10 @@ struct dl_devmodel;
 void ldl_uart_resources(lua_State *L, const struct dl_devmodel *dm);
 void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);
+void ldl_open_devstack(lua_State *L);  /* io/devstack.c */
+void ldl_open_irpstack(lua_State *L);  /* io/irpstack.c */
+/* A DEVICE_OBJECT at arg that IoDeleteDevice has not deleted (io/devstack.c). */
+struct dl_device *ldl_checklivedevice(lua_State *L, int arg);
 void ldl_open_irp(lua_State *L);
 void ldl_open_platform(lua_State *L);  /* after ldl_open_machine */
 void ldl_open_sync(lua_State *L);      /* spin locks, events, IO_WORKITEM (kernel/sync.c) */

@@ -27,9 +27,7 @@ static dl_mdl *checkmdl(lua_State *L, int arg) {
   return ldl_checkobject(L, arg, LDL_MDL, "MDL")->obj;
 }
 
-static dl_device *checkdevice(lua_State *L, int arg) {
-  return ldl_checkobject(L, arg, LDL_DEVICE, "DEVICE_OBJECT")->obj;
-}
+static dl_device *checkdevice(lua_State *L, int arg) { return ldl_checklivedevice(L, arg); }
 
 static void on_drop(dl_adapter *a, void *ctx);
 
@@ -98,6 +96,7 @@ static void read_description(lua_State *L, int arg, dl_device_description *d) {
 ** adapter, NumberOfMapRegisters (nil, 0 where the WDK returns NULL). */
 static int l_IoGetDmaAdapter(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_DEVICE, "DEVICE_OBJECT");
+  ldl_checklivedevice(L, 1);
   dl_device_description d;
   read_description(L, 2, &d);
   lmachine *lm = h->owner;

@@ -41,9 +41,7 @@ static dl_mdl *checkmdl(lua_State *L, int arg) {
   return ldl_checkobject(L, arg, LDL_MDL, "MDL")->obj;
 }
 
-static dl_device *checkdevice(lua_State *L, int arg) {
-  return ldl_checkobject(L, arg, LDL_DEVICE, "DEVICE_OBJECT")->obj;
-}
+static dl_device *checkdevice(lua_State *L, int arg) { return ldl_checklivedevice(L, arg); }
 
 static uint32_t checku32(lua_State *L, int arg) {
   uint64_t v = ldl_checkuint(L, arg);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/dl_devstack.h"
 #include "io/dl_driver.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
@@ -56,13 +57,14 @@ static int dev_tostring(lua_State *L) {
     return 1;
   }
   dl_device *dev = h->obj;
-  lua_pushfstring(L, "DEVICE_OBJECT#%I %s", (lua_Integer)DL_OBJECT(dev)->id, dl_device_name(dev));
+  lua_pushfstring(L, "DEVICE_OBJECT#%I %s%s", (lua_Integer)DL_OBJECT(dev)->id, dl_device_name(dev),
+                  dl_device_deleted(dev) ? " (deleted)" : "");
   return 1;
 }
 
 /* Fields: the WDK's DriverObject, CurrentIrp, Flags, DeviceType,
-** Characteristics, DeviceExtension (a table
-** per device, made on first access); the lab's name, id, machine;
+** Characteristics, StackSize, AttachedDevice, NextDevice, DeviceExtension (a table
+** per device, made on first access); the lab's name, id, machine, deleted;
 ** otherwise methods. */
 static int dev_index(lua_State *L) {
   const char *key = ldl_checkkey(L, 2);
@@ -84,6 +86,14 @@ static int dev_index(lua_State *L) {
   else if (strcmp(key, "Flags") == 0) lua_pushinteger(L, dl_device_flags(dev));
   else if (strcmp(key, "DeviceType") == 0) lua_pushinteger(L, dev->device_type);
   else if (strcmp(key, "Characteristics") == 0) lua_pushinteger(L, dev->characteristics);
+  else if (strcmp(key, "NextDevice") == 0) {
+    dl_driver *drv = dl_device_driver(dev);
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(drv ? dl_driver_next_device(drv, dev) : NULL));
+  }
+  else if (strcmp(key, "StackSize") == 0) lua_pushinteger(L, dl_device_stack_size(dev));
+  else if (strcmp(key, "AttachedDevice") == 0)
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_device_attached(dev)));
+  else if (strcmp(key, "deleted") == 0) lua_pushboolean(L, dl_device_deleted(dev));
   else lua_pushnil(L);
   return 1;
 }
@@ -106,6 +116,8 @@ static int dev_newindex(lua_State *L) {
   if (!lua_isnil(L, 3) && !d)
     return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT (dma.driver{...}) or nil");
   lobject *h = lua_touserdata(L, 1);
+  if (dl_device_deleted(h->obj)) return luaL_error(L, "DEVICE_OBJECT#%I was deleted (IoDeleteDevice)",
+                                                   (lua_Integer)DL_OBJECT(h->obj)->id);
   if (d && (!d->obj || d->owner != h->owner))
     return luaL_error(L, "DEVICE_OBJECT.DriverObject must be a DRIVER_OBJECT of the device's machine");
   dl_device_set_driver(h->obj, d ? d->obj : NULL);
@@ -127,7 +139,8 @@ static const luaL_Reg methods[] = {
 void ldl_open_device(lua_State *L) {
   ldl_newclass(L, LDL_DEVICE, meta, methods, dev_index);
   static const char *const fields[] = {"name", "id", "machine", "DriverObject", "DeviceExtension",
-                                       "CurrentIrp", "Flags", "DeviceType", "Characteristics", NULL};
+                                       "CurrentIrp", "Flags", "DeviceType", "Characteristics", "StackSize",
+                                       "AttachedDevice", "NextDevice", "deleted", NULL};
   ldl_setfields(L, LDL_DEVICE, fields);
   luaL_getmetatable(L, LDL_MACHINE);
   lua_getfield(L, -1, "__methods");

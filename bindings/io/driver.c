@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/dl_driver.h"
+#include "io/dl_unload.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
@@ -193,11 +194,17 @@ static int l_driver(lua_State *L) {
   return 1;
 }
 
-/* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name);
-** readable after the machine closed. */
+/* Fields: DriverStartIo, MajorFunction, DriverUnload, DriverName (name),
+** readable after the machine closed; DeviceObject (the first of its
+** devices, NULL once they are deleted; DEVICE_OBJECT.NextDevice the next). */
 static int drv_index(lua_State *L) {
-  ldl_checkclass(L, 1, LDL_DRIVER);
+  lobject *h = ldl_checkclass(L, 1, LDL_DRIVER);
   const char *key = ldl_checkkey(L, 2);
+  if (strcmp(key, "DeviceObject") == 0) {
+    if (!h->owner->m || !h->obj) return 0;
+    ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_driver_next_device(h->obj, NULL)));
+    return 1;
+  }
   ldl_pushstate(L, 1);
   lua_getfield(L, -1, strcmp(key, "name") == 0 ? "DriverName" : key);
   return 1;
@@ -252,6 +259,45 @@ static int l_IoCreateDevice(lua_State *L) {
   return 2;
 }
 
+/* ---- unloading -------------------------------------------------------------- */
+
+/* m:unload(DriverObject) -> n: the I/O manager unloads the driver
+** (io/dl_unload.h): DriverUnload(DriverObject) at PASSIVE_LEVEL, then
+** Driver Verifier's unload checks; n is the number of their reports (in
+** record mode; otherwise the first one is raised). */
+static int m_unload(lua_State *L) {
+  lmachine *lm = ldl_checkmachine(L, 1);
+  lobject *h = ldl_checkobject(L, 2, LDL_DRIVER, "DRIVER_OBJECT");
+  dl_unload_refusal why;
+  dl_device *left;
+  size_t leaks;
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  int rc = dl_io_unload_driver(h->obj, &why, &left, &leaks);
+  ldl_leave(L, &c);
+  const char *name = dl_driver_name(h->obj);
+  switch (why) {
+  case DL_UNLOAD_ALREADY:
+    return luaL_argerror(L, 2, lua_pushfstring(L, "%s was unloaded already", name));
+  case DL_UNLOAD_NO_ROUTINE:
+    return luaL_argerror(L, 2, lua_pushfstring(L, "%s has no DriverUnload routine: it cannot be "
+                                                  "unloaded", name));
+  case DL_UNLOAD_FILE_OPEN:
+    return luaL_argerror(L, 2, lua_pushfstring(L, "a file is still open on a device of %s "
+                                                  "(IRP_MJ_CLOSE first): it was not unloaded", name));
+  case DL_UNLOAD_DEVICES_LEFT:
+    return luaL_error(L, "m:unload: DriverUnload of %s returned with DEVICE_OBJECT#%I still "
+                         "present (IoDeleteDevice each device in DriverUnload, or remove it "
+                         "first): the driver stays in memory and its unload checks did not run",
+                      name, (lua_Integer)DL_OBJECT(left)->id);
+  default:
+    break;
+  }
+  if (rc) return ldl_statuserror(L, 2, rc, NULL);
+  lua_pushinteger(L, (lua_Integer)leaks);
+  return 1;
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
 static const luaL_Reg drv_meta[] = {
@@ -274,7 +320,12 @@ void ldl_open_driver(lua_State *L) {
   luaL_setfuncs(L, drv_meta, 0);
   lua_pop(L, 1);
   static const char *const fields[] = {"MajorFunction", "DriverStartIo", "DriverUnload", "DriverName",
-                                       "name", NULL};
+                                       "DeviceObject", "name", NULL};
   ldl_setfields(L, LDL_DRIVER, fields);
   luaL_setfuncs(L, functions, 0);  /* FILE_DEVICE_*: dma.c exports core's one table */
+  luaL_getmetatable(L, LDL_MACHINE);
+  lua_getfield(L, -1, "__methods");
+  lua_pushcfunction(L, m_unload);
+  lua_setfield(L, -2, "unload");
+  lua_pop(L, 2);
 }

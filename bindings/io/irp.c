@@ -27,6 +27,7 @@
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
 #include "../ldl.h"
+#include "io/dl_irpstack.h"
 #include "lio.h"
 
 #define LDL_IOSTATUS "IO_STATUS_BLOCK"
@@ -38,9 +39,7 @@ static lobject *checkirph(lua_State *L, int arg) {
   return ldl_checkobject(L, arg, LDL_IRP, "IRP");
 }
 
-static dl_device *checkdevice(lua_State *L, int arg) {
-  return ldl_checkobject(L, arg, LDL_DEVICE, "DEVICE_OBJECT")->obj;
-}
+static dl_device *checkdevice(lua_State *L, int arg) { return ldl_checklivedevice(L, arg); }
 
 /* A major function's name, for messages. */
 static const char *major_name(uint8_t major) {
@@ -249,7 +248,7 @@ static int l_IoCallDriver(lua_State *L) {
   check_same_machine(L, 1, 2);
   lua_settop(L, 2);
   if (dl_irp_completed(irp)) luaL_argerror(L, 2, "IRP was already completed");
-  if (dl_irp_device(irp))
+  if (dl_irp_device(irp) && !dl_irp_can_forward(irp))  /* a driver may pass it down its stack */
     luaL_argerror(L, 2, lua_pushfstring(L, "IRP was already sent (to DEVICE_OBJECT#%I)",
                                         (lua_Integer)DL_OBJECT(dl_irp_device(irp))->id));
   dl_driver *drv = check_driver(L, 1, "IoCallDriver");
@@ -257,11 +256,14 @@ static int l_IoCallDriver(lua_State *L) {
     return luaL_error(L, "IoCallDriver: DriverObject.MajorFunction[%s] must be a function",
                       major_name(dl_irp_major(irp)));
   uint32_t status;
+  int forward = dl_irp_device(irp) != NULL;  /* a driver passes it down its stack */
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   int rc = dl_io_call_driver(dev, irp, &status);
   release_if_done(L, h->owner, irp);
   ldl_leave(L, &c);
+  if (rc == DL_ESTATE && forward)
+    return luaL_argerror(L, 2, "IRP is in a device queue waiting for StartIo: it cannot be passed down");
   if (rc == DL_ESTATE)  /* the file rules (io/dl_file.h) */
     return luaL_argerror(L, 2, "IRP's file is not open on this device (IRP_MJ_CREATE it there; nothing "
                                "after IRP_MJ_CLEANUP but IRP_MJ_CLOSE)");
@@ -362,16 +364,27 @@ static void fill_stack(lua_State *L, dl_irp *irp, int fresh) {
   lio_fillstack(L, irp);
 }
 
+/* Sets DeviceObject of the stack location at -1: the device whose driver
+** has the IRP now (io/dl_irpstack.h), nil before it is sent. */
+static void set_stack_device(lua_State *L, dl_irp *irp) {
+  ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_irp_current_device(irp)));
+  lua_setfield(L, -2, "DeviceObject");
+}
+
 /* IoGetCurrentIrpStackLocation(Irp) -> { MajorFunction, MinorFunction,
-** Parameters = { Read, Write, DeviceIoControl } }, one per IRP (taken
-** from the pool of released IRPs' when there is one). */
+** DeviceObject, Parameters = { Read, Write, DeviceIoControl } }, one per
+** IRP (taken from the pool of released IRPs' when there is one). */
 static int l_IoGetCurrentIrpStackLocation(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
   ldl_pushstate(L, 1);
-  if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) return 1;
+  if (lua_rawgeti(L, -1, SLOT_STACK) != LUA_TNIL) {
+    set_stack_device(L, irp);
+    return 1;
+  }
   lua_pop(L, 1);
   int fresh = ldl_pool_take(L, &STACK_POOL_KEY, 3);   /* state, stack */
   fill_stack(L, irp, fresh);
+  set_stack_device(L, irp);
   lua_pushvalue(L, -1);
   lua_rawseti(L, -3, SLOT_STACK);
   return 1;
@@ -403,7 +416,7 @@ static int irp_index(lua_State *L) {
   dl_irp *irp = checkirph(L, 1)->obj;
   if (strcmp(key, "MdlAddress") == 0) ldl_pushobject(L, LDL_MDL, (dl_object *)dl_irp_mdl(irp));
   else if (strcmp(key, "IoStatus") == 0) push_iostatus(L, 1);
-  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending(irp));
+  else if (strcmp(key, "PendingReturned") == 0) lua_pushboolean(L, dl_irp_pending_returned(irp));
   else if (strcmp(key, "id") == 0) lua_pushinteger(L, (lua_Integer)dl_irp_id(irp));
   else if (strcmp(key, "major") == 0) lua_pushinteger(L, dl_irp_major(irp));
   else if (strcmp(key, "length") == 0) lua_pushinteger(L, dl_irp_length(irp));
@@ -450,7 +463,9 @@ static int irp_tostring(lua_State *L) {
 static int irp_gc(lua_State *L) {
   lobject *h = ldl_checkclass(L, 1, LDL_IRP);
   dl_irp *irp = h->obj;
-  if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp)) return 0;
+  if (!irp || !h->owner->m || !dl_irp_completed(irp) || dl_irp_is_current(irp) ||
+      dl_irp_in_routine(irp))  /* completion is walking its stack */
+    return 0;
   ldl_setpinned(L, 1, 0);
   dl_irp_free(ldl_detach(h));
   return 0;

@@ -256,6 +256,36 @@ static void install_dispatch(lua_State *L, int drv) {
   lua_setfield(L, drv, "MajorFunction");
 }
 
+/* EvtDriverUnload(Driver), if the config has one: ctx is the Lua state,
+** with the WDFDRIVER's handle at its top. */
+static void evt_driver_unload(void *ctx) {
+  lua_State *L = ctx;
+  lobject *h = lua_touserdata(L, -1);
+  ldl_pushstate(L, -1);
+  lua_getfield(L, -1, "config");
+  if (lua_getfield(L, -1, "EvtDriverUnload") != LUA_TFUNCTION) {
+    lua_pop(L, 3);
+    return;
+  }
+  lua_replace(L, -3);                          /* driver, fn, config */
+  lua_pop(L, 1);
+  lua_pushvalue(L, -2);
+  ldl_where(h->owner, "EvtDriverUnload", "WDFDRIVER", 0);
+  ldl_callback(L, h->owner, 1, 0);             /* an error is raised after the unload */
+}
+
+/* The framework's DriverUnload (upvalue 1: the WDFDRIVER), which
+** WdfDriverCreate installs as KMDF does (wdf/dl_wdf.h: devices removed,
+** EvtDriverUnload, then the driver's objects deleted with their callbacks). */
+static int framework_unload(lua_State *L) {
+  lobject *h = lua_touserdata(L, lua_upvalueindex(1));
+  if (!h->owner->m || !h->obj) return 0;
+  lobject *wdm = ldl_testclass(L, 1, LDL_DRIVER);   /* DriverUnload(DriverObject) */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  dl_wdf_driver_unload(h->obj, wdm ? wdm->obj : NULL, evt_driver_unload, L);
+  return 0;
+}
+
 /* WdfDriverCreate(DriverObject, RegistryPath, DriverAttributes, DriverConfig)
 ** -> status, WDFDRIVER on the current machine. DriverObject nil: the lab
 ** makes one (dma.driver). The framework owns the MajorFunction table. */
@@ -291,6 +321,9 @@ static int l_WdfDriverCreate(lua_State *L) {
   install_dispatch(L, 1);
   lwdf_newobject(L, lm, drv, 3);                      /* 6 */
   lwdf_keep(L, "DriverObject", 1, "config", 4);
+  lua_pushvalue(L, 6);
+  lua_pushcclosure(L, framework_unload, 1);
+  lua_setfield(L, 1, "DriverUnload");                 /* m:unload(DriverObject) runs it */
   return lwdf_created(L);
 }
 

@@ -159,7 +159,13 @@ void dl_devmodel_free(dl_devmodel *dm) {
 
 static void destroy(dl_object *o) { dl_devmodel_free((dl_devmodel *)o); }
 
-const dl_object_type dl_devmodel_type = { "device model", destroy, NULL, NULL, NULL };
+/* The model's PDO is the bus driver's (the lab's): a function driver's
+** IoDeleteDevice of it is refused (dl_devstack.h). */
+static int holds(const dl_object *o, const dl_object *other) {
+  return other == DL_OBJECT(((const dl_devmodel *)o)->pdo) ? DL_HOLDS_NEEDS : 0;
+}
+
+const dl_object_type dl_devmodel_type = { "device model", destroy, NULL, holds, NULL };
 
 /* The model drives its interrupt line (interrupt 0). */
 void dl_devmodel_set_interrupt(dl_devmodel *dm, int asserted) { dl_devmodel_set_line(dm, 0, asserted); }

@@ -215,11 +215,21 @@ static int request_needs(const dl_request *r, const dl_mdl *mdl) {
   return r && r->kind == REQ_SGLIST && in_chain(r->mdl, mdl);
 }
 
+/* DL_HOLDS_NEEDS if a request of dev waits on the adapter or holds its
+** channel (IoDeleteDevice must not free the wait block in the DEVICE_OBJECT). */
+static int device_needed(const dl_adapter *a, const dl_device *dev) {
+  if (a->owner && a->owner->dev == dev) return DL_HOLDS_NEEDS;
+  for (const dl_link *q = a->channel_queue.next; q != &a->channel_queue; q = q->next)
+    if (DL_CONTAINER(q, dl_request, link)->dev == dev) return DL_HOLDS_NEEDS;
+  return 0;
+}
+
 /* 1 if a waiting request of the adapter (its channel queue, or the owner
 ** still waiting for registers) or a live mapping (MapTransfer not flushed,
 ** an S/G list not put) needs the MDL `other`. */
 static int holds(const dl_object *o, const dl_object *other) {
   const dl_adapter *a = (const dl_adapter *)o;
+  if (other->type == &dl_device_type) return device_needed(a, (const dl_device *)other);
   if (other->type != &dl_mdl_type) return 0;
   const dl_mdl *mdl = (const dl_mdl *)other;
   if (request_needs(a->owner, mdl)) return DL_HOLDS_NEEDS;

@@ -22,6 +22,7 @@ int dl_device_new(dl_machine *m, const char *name, dl_device **out) {
   dl_list_init(&dev->driver_link);
   dev->flags = DL_DO_DIRECT_IO;  /* the lab's default (see dl_iobuf.h) */
   dev->device_type = 0x22;       /* FILE_DEVICE_UNKNOWN */
+  dev->stack_size = 1;           /* IoCreateDevice: one location, its own */
   if (name) snprintf(dev->name, sizeof dev->name, "%s", name);
   else snprintf(dev->name, sizeof dev->name, "device%llu", (unsigned long long)dev->id);
   *out = dev;

@@ -1,7 +1,8 @@
 /*
 ** dl_device.h: device objects (the WDK's DEVICE_OBJECT, reduced to what
 ** the DMA model needs): a name, an id, the driver it belongs to, the device
-** queue with the current IRP, the DpcForIsr, and a user slot.
+** queue with the current IRP, the DpcForIsr, its place in a device stack
+** and whether IoDeleteDevice ran (dl_devstack.h), and a user slot.
 **
 ** The struct is public to core/ only (the I/O manager in dl_driver.c and
 ** dl_irp.c, the adapters); bindings use the accessors.
@@ -34,6 +35,12 @@ typedef struct dl_device {
   uint32_t characteristics; /* Characteristics (FILE_DEVICE_SECURE_OPEN...) */
   int exclusive;           /* IoCreateDevice's Exclusive: one open file at a time */
   uint32_t open_files;     /* files open on it (IRP_MJ_CREATE succeeded, not yet closed) */
+  /* The device stack and the object's life (dl_devstack.h). */
+  uint8_t stack_size;      /* StackSize: IRP stack locations a request to it needs */
+  struct dl_device *attached;    /* AttachedDevice: the device attached on top of it */
+  struct dl_device *attached_to; /* DeviceObjectExtension->AttachedTo: the one beneath */
+  int deleted;             /* IoDeleteDevice ran: out of its driver and the name space */
+  uint32_t references;     /* ObReferenceObject / IoGetAttachedDeviceReference not yet dereferenced */
 } dl_device;
 
 /* The DEVICE_OBJECT type. */

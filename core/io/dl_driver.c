@@ -10,6 +10,7 @@
 #include "base/dl_status.h"
 #include "io/dl_file.h"
 #include "io/dl_iobuf.h"
+#include "io/dl_irpstack.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -30,6 +31,7 @@ struct dl_driver {
   dl_unload_fn unload;           /* DriverUnload */
   void *unload_ctx;
   dl_link devices;               /* DeviceObject and its NextDevice chain */
+  int unloaded;                  /* the I/O manager ran DriverUnload (dl_unload.h) */
 };
 
 static void destroy(dl_object *o) { dl_driver_free((dl_driver *)o); }
@@ -117,6 +119,13 @@ dl_device *dl_driver_next_device(const dl_driver *drv, const dl_device *after) {
   return l == &drv->devices ? NULL : DL_CONTAINER(l, dl_device, driver_link);
 }
 
+/* Returns 1 if the driver has a DriverUnload. */
+int dl_driver_has_unload(const dl_driver *drv) { return drv->unload != NULL; }
+
+/* Whether the driver was unloaded; marks it so. */
+int dl_driver_unloaded(const dl_driver *drv) { return drv->unloaded; }
+void dl_driver_set_unloaded(dl_driver *drv) { drv->unloaded = 1; }
+
 /* Runs DriverUnload at PASSIVE_LEVEL. */
 int dl_driver_unload(dl_driver *drv) {
   if (!drv->unload) return 0;
@@ -138,6 +147,7 @@ void dl_device_set_driver(dl_device *dev, dl_driver *drv) {
 int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out) {
   check_irql(drv->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_IRQL_IO_PASSIVE1, 0, "IoCreateDevice",
              1, DL_PASSIVE_LEVEL);
+  if (drv->unloaded) return DL_ESTATE;
   int rc = dl_device_new(drv->m, name, out);
   if (rc == DL_OK) dl_device_set_driver(*out, drv);
   return rc;
@@ -145,15 +155,19 @@ int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out) {
 
 /* ---- IoCallDriver and IoCompleteRequest ------------------------------------- */
 
-/* The MarkIrpPending rules on what a dispatch routine returned. */
-static void check_dispatch_return(dl_irp *irp, uint32_t status) {
+/* The MarkIrpPending rules on what the dispatch routine at stack location
+** `location` returned (one that passed the IRP down returns what the driver
+** beneath did: its own routine was checked, and a completion routine may
+** mark the IRP pending later). */
+static void check_dispatch_return(dl_irp *irp, int location, uint32_t status) {
   const char *mj = major_name(irp->major);
   unsigned long long id = (unsigned long long)irp->id;
-  if (status == DL_STATUS_PENDING && !irp->pending)
+  int pending = dl_irp_location_pending(irp, location);
+  if (status == DL_STATUS_PENDING && !pending)
     dl_verify_fail(irp->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_MISC, id, status, 0,
                    "IoCallDriver: the %s dispatch routine returned STATUS_PENDING for IRP#%llu "
                    "without calling IoMarkIrpPending", mj, id);
-  else if (status != DL_STATUS_PENDING && irp->pending)
+  else if (status != DL_STATUS_PENDING && pending)
     dl_verify_fail(irp->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_MISC, id, status, 0,
                    "IoCallDriver: the %s dispatch routine called IoMarkIrpPending for IRP#%llu "
                    "but returned 0x%08X, not STATUS_PENDING", mj, id, (unsigned)status);
@@ -164,12 +178,39 @@ static void check_dispatch_return(dl_irp *irp, uint32_t status) {
                    (unsigned)status, id);
 }
 
+/* Calls the dispatch routine for irp at its current location and checks
+** what it returned, unless it passed the IRP down. */
+static void dispatch(dispatch_entry e, dl_device *dev, dl_irp *irp, uint32_t *status) {
+  int location = dl_irp_current_location(irp);
+  uint32_t forwards = irp->forwards;
+  if (e.fn(e.ctx, dev, irp, status) && irp->forwards == forwards)
+    check_dispatch_return(irp, location, *status);
+}
+
+/* IoCallDriver of an IRP a driver has: down its stack to dev. */
+static int call_lower(dl_device *dev, dl_irp *irp, uint32_t *status) {
+  if (irp->queued || dl_irp_stack_forward(irp, dev)) return DL_ESTATE;
+  check_irql(dev->m, DL_BUGCHECK_IOMANAGER, DL_IOV_CALL_DRIVER_IRQL, irp->id, "IoCallDriver", 0,
+             DL_DISPATCH_LEVEL);
+  dispatch_entry e = dev->driver->major[irp->major];
+  if (!e.fn) {  /* the default routine */
+    irp->status = DL_STATUS_INVALID_DEVICE_REQUEST;
+    irp->information = 0;
+    *status = irp->status;
+    dl_irp_complete(irp);
+    return DL_OK;
+  }
+  dispatch(e, dev, irp, status);
+  return DL_OK;
+}
+
 /* IoCallDriver. */
 int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status) {
   dl_machine *m = dev->m;
   *status = DL_STATUS_INVALID_DEVICE_REQUEST;
   if (!dev->driver) return DL_EINVAL;
-  if (irp->device || irp->completed || irp->m != m) return DL_ESTATE;
+  if (irp->completed || irp->m != m) return DL_ESTATE;
+  if (irp->device) return call_lower(dev, irp, status);
   int files = dl_file_check_send(irp, dev);
   if (files == DL_ESTATE) return DL_ESTATE;
   check_irql(m, DL_BUGCHECK_IOMANAGER, DL_IOV_CALL_DRIVER_IRQL, irp->id, "IoCallDriver", 0,
@@ -186,7 +227,7 @@ int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status) {
     dl_irp_complete(irp);
     return DL_OK;
   }
-  if (e.fn(e.ctx, dev, irp, status)) check_dispatch_return(irp, *status);
+  dispatch(e, dev, irp, status);
   return DL_OK;
 }
 
@@ -251,7 +292,7 @@ static void insert_by_key(dl_device *dev, dl_irp *irp, uint32_t key) {
 /* IoStartPacket. */
 int dl_io_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key) {
   if (!dev->driver || !dev->driver->start_io) return DL_EINVAL;
-  if (irp->device != dev || irp->queued || irp->completed || dl_irp_is_current(irp))
+  if (dl_irp_current_device(irp) != dev || irp->queued || irp->completed || dl_irp_is_current(irp))
     return DL_ESTATE;
   check_irql(dev->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_MISC, irp->id, "IoStartPacket", 0,
              DL_DISPATCH_LEVEL);

@@ -79,16 +79,25 @@ const char *dl_driver_name(const dl_driver *drv);
 ** if NULL), NULL at the end. */
 dl_device *dl_driver_next_device(const dl_driver *drv, const dl_device *after);
 
-/* The I/O manager unloads the driver: DriverUnload runs at PASSIVE_LEVEL
-** (the I/O manager's own IRQL). Returns 1 if it had one. */
+/* Calls DriverUnload at PASSIVE_LEVEL (the I/O manager's own IRQL).
+** Returns 1 if it had one. The unload itself, with its rules, is
+** dl_io_unload_driver (dl_unload.h). */
 int dl_driver_unload(dl_driver *drv);
+
+/* Returns 1 if the driver has a DriverUnload. */
+int dl_driver_has_unload(const dl_driver *drv);
+
+/* Whether the driver was unloaded (dl_io_unload_driver); marks it so. */
+int dl_driver_unloaded(const dl_driver *drv);
+void dl_driver_set_unloaded(dl_driver *drv);
 
 /* DeviceObject->DriverObject = drv (NULL: none): the device leaves its old
 ** driver's list and joins the tail of drv's. */
 void dl_device_set_driver(dl_device *dev, dl_driver *drv);
 
 /* IoCreateDevice: a device of drv named `name` (NULL: "device<id>"). Must
-** be called at PASSIVE_LEVEL (0xC4/IrqlIoPassive1; the device is made). */
+** be called at PASSIVE_LEVEL (0xC4/IrqlIoPassive1; the device is made).
+** DL_ESTATE for a driver that was unloaded. */
 int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out);
 
 /* IoCallDriver: sends irp to dev's driver and calls MajorFunction[major]
@@ -103,8 +112,14 @@ int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out);
 ** the device's Flags (dl_iobuf.h), the file rules are checked (dl_file.h:
 ** a create on an exclusive device with an open file is completed with
 ** STATUS_ACCESS_DENIED without reaching the driver).
-** DL_EINVAL if dev has no driver, DL_ESTATE if the IRP was sent or
-** completed before or may not go on its file to dev (nothing done),
+** An IRP already sent is passed down its stack instead (a driver's
+** IoCallDriver to the device beneath, dl_irpstack.h): the next location
+** becomes dev's, and only the dispatch rules apply; a dispatch routine that
+** passed the IRP down is not held to the MarkIrpPending rules (the driver
+** beneath was).
+** DL_EINVAL if dev has no driver (or was deleted), DL_ESTATE if the IRP
+** was completed, is queued, has no stack location left, or may not go on
+** its file to dev (nothing done),
 ** DL_ENOMEM/DL_ENOSPACE if no system buffer could be had. */
 int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status);
 

@@ -11,6 +11,7 @@
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
 
 /* The access the device makes to the buffer decides the lock operation:
 ** on a read it writes memory (IoWriteAccess), on a write it reads it. */
@@ -59,7 +60,9 @@ const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL, NULL };
 void dl_irp_free(dl_irp *irp) {
   if (!irp) return;
   dl_list_remove(&irp->entry);
-  if (irp->device && irp->device->current_irp == irp) irp->device->current_irp = NULL;
+  for (int i = 1; irp->device && i <= irp->stack_count; i++)  /* each device of its stack */
+    if (irp->stack[i].device && irp->stack[i].device->current_irp == irp)
+      irp->stack[i].device->current_irp = NULL;
   if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);  /* left to the machine */
   if (irp->io_done) irp->io_done(irp, 0);  /* the system buffer */
   dl_object_unlink(DL_OBJECT(irp));
@@ -70,6 +73,7 @@ void dl_irp_free(dl_irp *irp) {
 int dl_irp_send(dl_irp *irp, dl_device *dev) {
   if (irp->device || irp->completed || dev->m != irp->m) return DL_ESTATE;
   irp->device = dev;
+  dl_irp_stack_start(irp, dev);
   irp->sent_at = dl_clock_now(dl_machine_clock(irp->m));
   dl_trace_emit(irp->m, DL_TR_REQUEST_START, irp->id, irp->major, irp->length);
   return DL_OK;
@@ -78,7 +82,8 @@ int dl_irp_send(dl_irp *irp, dl_device *dev) {
 /* IoMarkIrpPending. */
 int dl_irp_mark_pending(dl_irp *irp) {
   if (irp->completed) return DL_ESTATE;
-  irp->pending = 1;
+  if (irp->device) dl_irp_stack_mark_pending(irp);  /* the driver's own location */
+  else irp->pending = 1;
   return DL_OK;
 }
 
@@ -119,16 +124,20 @@ uint32_t dl_irp_ioctl(const dl_irp *irp) { return irp->ioctl; }
 uint32_t dl_irp_status(const dl_irp *irp) { return irp->status; }
 uint64_t dl_irp_information(const dl_irp *irp) { return irp->information; }
 dl_mdl *dl_irp_mdl(const dl_irp *irp) { return irp->mdl; }
-int dl_irp_pending(const dl_irp *irp) { return irp->pending; }
+int dl_irp_pending(const dl_irp *irp) {  /* the current location's, or the originator's */
+  return irp->pending || dl_irp_location_pending(irp, irp->current);
+}
 int dl_irp_queued(const dl_irp *irp) { return irp->queued; }
 int dl_irp_completed(const dl_irp *irp) { return irp->completed; }
 dl_device *dl_irp_device(const dl_irp *irp) { return irp->device; }
 uint64_t dl_irp_sent_at(const dl_irp *irp) { return irp->sent_at; }
 uint64_t dl_irp_completed_at(const dl_irp *irp) { return irp->completed_at; }
 
-/* Returns 1 if the IRP is its device's current IRP. */
+/* Returns 1 if the IRP is the current IRP of a device of its stack. */
 int dl_irp_is_current(const dl_irp *irp) {
-  return irp->device && irp->device->current_irp == irp;
+  for (int i = 1; irp->device && i <= irp->stack_count; i++)
+    if (irp->stack[i].device && irp->stack[i].device->current_irp == irp) return 1;
+  return 0;
 }
 
 /* The object (an adapter's waiting S/G request) that still needs the
@@ -144,6 +153,14 @@ int dl_irp_complete(dl_irp *irp) {
   if (!irp->device || irp->queued || irp->completed) return DL_ESTATE;
   if (dl_irp_mdl_awaited(irp)) return DL_EBUSY;
   dl_machine *m = irp->m;
+  if (dl_irp_stack_complete(irp)) return DL_OK;  /* a routine took it back (MORE_PROCESSING_REQUIRED) */
+  if (irp->completed) {  /* a routine completed it again and returned another status */
+    dl_verify_fail(m, DL_BUGCHECK_MULTIPLE_IRP_COMPLETE, 0, irp->id, 0, 0,
+                   "IoCompleteRequest: MULTIPLE_IRP_COMPLETE_REQUESTS (0x44): IRP#%llu was completed "
+                   "inside its completion routine, which then did not return "
+                   "STATUS_MORE_PROCESSING_REQUIRED", (unsigned long long)irp->id);
+    return DL_ESTATE;
+  }
   irp->completed = 1;
   irp->completed_at = dl_clock_now(dl_machine_clock(m));
   dl_trace_emit(m, DL_TR_REQUEST_COMPLETE, irp->id, irp->status, irp->information);

@@ -1,8 +1,10 @@
 /*
-** dl_irp.h: I/O request packets, reduced to one stack location: the
-** read, write or device control a scenario (standing for the I/O manager)
-** sends to a driver, and completion. The I/O manager's calls on IRPs
-** (IoCallDriver, IoStartPacket, IoCompleteRequest) are in dl_driver.h.
+** dl_irp.h: I/O request packets: the request a scenario (standing for the
+** I/O manager) sends to a driver, and completion. The parameters are the
+** IRP's (one set, as a copy or skip passes them on); the stack locations
+** keep what forwarding changes: the device, the completion routine and
+** Control (dl_irpstack.h). The I/O manager's calls on IRPs (IoCallDriver,
+** IoStartPacket, IoCompleteRequest) are in dl_driver.h.
 **
 ** Direct I/O only: the I/O manager locks the caller's buffer with an MDL
 ** (MdlAddress) before the IRP reaches the driver and unlocks and frees it
@@ -36,6 +38,25 @@ typedef void (*dl_irp_completion_fn)(void *ctx, dl_irp *irp);
 typedef void (*dl_irp_cancel_fn)(void *ctx, dl_irp *irp);
 
 typedef struct dl_file dl_file;
+
+/* A completion routine set by IoSetCompletionRoutine in a stack location
+** (dl_irpstack.h): called as IoCompleteRequest passes the location on the
+** way up, with DeviceObject the setter's device (the location above; NULL
+** for the top location) and PendingReturned set for it; returns the
+** NTSTATUS it returned (STATUS_MORE_PROCESSING_REQUIRED stops completion). */
+typedef uint32_t (*dl_irp_routine_fn)(void *ctx, dl_device *dev, dl_irp *irp, int location);
+
+/* The most stack locations an IRP has (a stack of this many devices). */
+#define DL_IRP_STACK_MAX 8
+
+/* One IO_STACK_LOCATION, reduced to what forwarding changes: the
+** parameters are the IRP's (a copy or a skip keeps them). */
+typedef struct dl_irp_location {
+  dl_device *device;          /* DeviceObject of the driver at this location */
+  dl_irp_routine_fn routine;  /* CompletionRoutine, set from the location above */
+  void *routine_ctx;
+  uint8_t control;            /* Control: SL_PENDING_RETURNED, SL_INVOKE_ON_* (dl_irpstack.h) */
+} dl_irp_location;
 
 /* How an IRP's buffers reach the driver (dl_iobuf.h). */
 enum { DL_XFER_NONE, DL_XFER_BUFFERED, DL_XFER_DIRECT, DL_XFER_NEITHER };
@@ -78,6 +99,15 @@ struct dl_irp {
   /* The I/O manager's part of completion (completed 1: copy-back, the file's
   ** state) and of freeing (completed 0): set by dl_iobuf_irp_new. */
   void (*io_done)(dl_irp *irp, int completed);
+  /* The stack (dl_irpstack.h): locations 1..stack_count, the top one the
+  ** first device's; current is CurrentLocation (stack_count + 1 before the
+  ** IRP is sent and once completion has passed the top). */
+  uint8_t stack_count, current;
+  uint8_t next_ready;      /* IoCopyCurrentIrpStackLocationToNext or a skip since the last send */
+  uint8_t pending_returned; /* PendingReturned, as the running completion routine sees it */
+  uint8_t in_routine;      /* a completion routine of its stack is running */
+  uint32_t forwards;       /* IoCallDriver calls that passed it down */
+  dl_irp_location stack[DL_IRP_STACK_MAX + 2];
 };
 
 /* The IRP type. */
@@ -140,13 +170,31 @@ int dl_irp_is_current(const dl_irp *irp);
 ** needs the IRP's MDL, or 0: completing now would free it under the DMA. */
 uint64_t dl_irp_mdl_awaited(const dl_irp *irp);
 
-/* The completion itself (the rules are dl_io_complete_request's): records
-** it with IoStatus as set (trace request_complete, statistics), unlocks and
-** frees the MDL, then calls the completion routine. DL_ESTATE if not sent,
+/* The completion itself (the rules are dl_io_complete_request's): walks the
+** stack up running its completion routines (dl_irpstack.h; one returning
+** STATUS_MORE_PROCESSING_REQUIRED stops there: DL_OK, not completed), then
+** records it with IoStatus as set (trace request_complete, statistics),
+** unlocks and frees the MDL, then calls the originator's completion routine. DL_ESTATE if not sent,
 ** still queued or already completed; DL_EBUSY (nothing done) if
 ** dl_irp_mdl_awaited. */
 int dl_irp_complete(dl_irp *irp);
 
+
+/* The I/O manager's part of the stack (implemented in dl_irpstack.c, whose
+** header has what drivers call): */
+
+/* First send: the stack gets dev's StackSize, dev the top location. */
+void dl_irp_stack_start(dl_irp *irp, dl_device *dev);
+
+/* Marks the current location pending (IoMarkIrpPending). */
+void dl_irp_stack_mark_pending(dl_irp *irp);
+
+/* 1 if the location's SL_PENDING_RETURNED is set. */
+int dl_irp_location_pending(const dl_irp *irp, int location);
+
+/* Walks completion up from the current location, running the routines;
+** returns 1 if one returned STATUS_MORE_PROCESSING_REQUIRED (completion stops). */
+int dl_irp_stack_complete(dl_irp *irp);
 
 /* Name of a major function ("IRP_MJ_READ"...), or NULL. */
 const char *dl_irp_major_name(uint8_t major);

@@ -74,11 +74,12 @@ int dl_io_delete_symbolic_link(dl_machine *m, const char *link) {
 /* The device named name, through one link at most. */
 dl_device *dl_io_find_device(dl_machine *m, const char *name) {
   dl_devif *f = dl_io_find_device_interface(m, name);
-  if (f) return f->dev;
+  if (f) return f->dev && !f->dev->deleted ? f->dev : NULL;
   dl_symlink *s = find_link(m, name);
-  if (s && s->dev) return s->dev;
+  if (s && s->dev) return s->dev->deleted ? NULL : s->dev;  /* a link to a deleted device dangles */
   if (s) name = s->target;
   for (dl_object *o = next_of(m, NULL, &dl_device_type); o; o = next_of(m, o, &dl_device_type))
-    if (strcasecmp(((dl_device *)o)->name, name) == 0) return (dl_device *)o;
+    if (!((dl_device *)o)->deleted && strcasecmp(((dl_device *)o)->name, name) == 0)
+      return (dl_device *)o;
   return NULL;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "io/dl_device.h"
+#include "io/dl_devstack.h"
+#include "io/dl_driver.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
@@ -102,9 +104,41 @@ static void device_dispose(dl_wdf_object *o) {
   device_free_memory(d);
 }
 
+/* The framework device uses its FDO and the hardware's PDO until it goes:
+** IoDeleteDevice of either is refused (dl_devstack.h). */
+static int device_holds(const dl_object *o, const dl_object *other) {
+  const dl_wdf_device *d = (const dl_wdf_device *)o;
+  return other == DL_OBJECT(d->fdo) || other == DL_OBJECT(d->pdo) ? DL_HOLDS_NEEDS : 0;
+}
+
 static const dl_wdf_class device_class = {
-  {"WDFDEVICE", device_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, device_dispose
+  {"WDFDEVICE", device_destroy, NULL, device_holds, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL,
+  device_dispose
 };
+
+/* The oldest device among drv's children, or NULL. */
+static dl_wdf_device *first_device(dl_wdf_driver *drv) {
+  for (dl_link *l = drv->wdf_children.next; l != &drv->wdf_children; l = l->next) {
+    dl_wdf_object *c = DL_CONTAINER(l, dl_wdf_object, wdf_sibling);
+    if (DL_OBJECT(c)->type == &device_class.base) return (dl_wdf_device *)c;
+  }
+  return NULL;
+}
+
+/* The framework's DriverUnload: devices removed, EvtDriverUnload, then the tree. */
+void dl_wdf_driver_unload(dl_wdf_driver *drv, dl_driver *wdm, void (*evt_unload)(void *ctx),
+                          void *ctx) {
+  for (dl_wdf_device *d; (d = first_device(drv));) {
+    dl_wdf_device_remove(d);
+    if (!dl_wdf_object_delete_framework(DL_WDF(d))) break;  /* being deleted already: its walk ends it */
+  }
+  if (evt_unload) evt_unload(ctx);
+  dl_wdf_object_delete_framework(DL_WDF(drv));
+  for (dl_device *dev = wdm ? dl_driver_next_device(wdm, NULL) : NULL, *next; dev; dev = next) {
+    next = dl_driver_next_device(wdm, dev);
+    dl_io_delete_device(dev, NULL);
+  }
+}
 
 /* Creates a framework device and its FDO. */
 int dl_wdf_device_new(dl_machine *m, dl_wdf_driver *driver, dl_device *pdo, const char *name,

@@ -39,6 +39,7 @@
 
 typedef struct dl_machine dl_machine;
 typedef struct dl_device dl_device;
+typedef struct dl_driver dl_driver;
 typedef struct dl_irp dl_irp;
 typedef struct dl_dpc dl_dpc;
 typedef struct dl_interrupt dl_interrupt;
@@ -231,6 +232,19 @@ int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out);
 ** one: DL_ESTATE if it holds none, DL_EBUSY if several (*count says how
 ** many). */
 int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count);
+
+/* The framework's DriverUnload, as the driver goes (the I/O manager's
+** unload, io/dl_unload.h): first the PnP manager removes each device of the
+** driver still there (dl_wdf_device_remove: power-down, then
+** EvtDeviceReleaseHardware; then the device and its descendants are
+** deleted with their cleanup callbacks), then evt_unload(ctx) runs
+** (EvtDriverUnload; may be NULL), then the driver and its other objects
+** are deleted, their EvtCleanupCallback and EvtDestroyCallback running,
+** children first; last, the framework deletes the device objects of wdm
+** (the driver's DRIVER_OBJECT, may be NULL): the FDOs, which the lab keeps
+** after each removal (IoDeleteDevice; one still in use stays). */
+void dl_wdf_driver_unload(dl_wdf_driver *drv, dl_driver *wdm, void (*evt_unload)(void *ctx),
+                          void *ctx);
 
 /* WdfDeviceCreate (PASSIVE_LEVEL): a framework device of driver (NULL:
 ** none) over the hardware's PDO, with an FDO of its own named after it.

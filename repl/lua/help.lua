@@ -314,7 +314,8 @@ wdk(G, "wdm", "IoCreateDevice(DriverObject, DeviceExtensionSize, DeviceName, Dev
 add { group = G, kind = "wdk", signature = "CTL_CODE(DeviceType, Function, Method, Access)", returns = "IoControlCode",
       irql = ANY, purpose = "an IOCTL code: (DeviceType << 16) | (Access << 14) | (Function << 2) | Method",
       ref = "https://learn.microsoft.com/windows-hardware/drivers/kernel/defining-i-o-control-codes" }
-wdk(G, "wdm", "IoCallDriver(DeviceObject, Irp)", "NTSTATUS", LE_DISPATCH, "sends the IRP to the device's driver")
+wdk(G, "wdm", "IoCallDriver(DeviceObject, Irp)", "NTSTATUS", LE_DISPATCH,
+    "sends the IRP to the device's driver, or passes a driver's IRP down its stack")
 wdk(G, "wdm", "IoMarkIrpPending(Irp)", "nothing", LE_DISPATCH, "marks the IRP pending (return STATUS_PENDING)")
 wdk(G, "wdm", "IoStartPacket(DeviceObject, Irp, Key, CancelFunction)", "nothing", LE_DISPATCH,
     "StartIo now, or queues the IRP")
@@ -338,8 +339,32 @@ wdk(G, "wdm", "IoGetDeviceInterfaces(InterfaceClassGuid, PhysicalDeviceObject, F
     "NTSTATUS, { SymbolicLinkName, ... }", PASSIVE, "the class's enabled interfaces (of the device if given)")
 wdk(G, "wdm", "RtlInitUnicodeString(DestinationString, SourceString)", "nothing", "<= DISPATCH_LEVEL",
     "fills a UNICODE_STRING table: Buffer, Length, MaximumLength (bytes of UTF-16)")
-wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, Parameters }", LE_DISPATCH,
-    "the driver's stack location of the IRP")
+wdk(G, "wdm", "IoGetCurrentIrpStackLocation(Irp)", "{ MajorFunction, MinorFunction, DeviceObject, Parameters }",
+    LE_DISPATCH, "the driver's stack location of the IRP")
+wdk(G, "wdm", "IoDeleteDevice(DeviceObject)", "nothing", PASSIVE,
+    "deletes the device (refused while attached 0xC9/0x201, its DpcForIsr queued 0xC7/1, or in use)")
+wdk(G, "wdm", "IoAttachDeviceToDeviceStack(SourceDevice, TargetDevice)", "the device attached to, or nil",
+    PASSIVE, "puts SourceDevice on top of TargetDevice's stack (StackSize: the one beneath's + 1)")
+wdk(G, "wdm", "IoAttachDevice(SourceDevice, TargetDevice, AttachedDevice)", "NTSTATUS, AttachedDevice", PASSIVE,
+    "IoAttachDeviceToDeviceStack by the target's name (STATUS_OBJECT_NAME_NOT_FOUND); no AttachedDevice "
+    .. "argument in Lua")
+wdk(G, "wdm", "IoDetachDevice(TargetDevice)", "nothing", PASSIVE,
+    "the device on top of TargetDevice leaves it (nothing attached: 0xC9/0x202)")
+wdk(G, "wdm", "IoGetAttachedDeviceReference(DeviceObject)", "DeviceObject", LE_DISPATCH,
+    "the top of the device's stack, referenced (ObDereferenceObject it)")
+wdk(G, "wdm", "ObReferenceObject(Object)", "nothing", LE_DISPATCH, "takes a reference on a device object")
+wdk(G, "wdm", "ObDereferenceObject(Object)", "nothing", LE_DISPATCH,
+    "releases one (none left: 0x18 REFERENCE_BY_POINTER)")
+wdk(G, "wdm", "IoSetCompletionRoutineEx(DeviceObject, Irp, CompletionRoutine, Context, InvokeOnSuccess, "
+    .. "InvokeOnError, InvokeOnCancel)", "NTSTATUS", LE_DISPATCH, "IoSetCompletionRoutine for a driver that may unload")
+wdk(G, "wdm", "IoSkipCurrentIrpStackLocation(Irp)", "nothing", LE_DISPATCH,
+    "the driver beneath gets this driver's stack location (IoCallDriver next)")
+wdk(G, "wdm", "IoCopyCurrentIrpStackLocationToNext(Irp)", "nothing", LE_DISPATCH,
+    "copies the stack location to the next-lower one, not the completion routine")
+wdk(G, "wdm", "IoSetCompletionRoutine(Irp, CompletionRoutine, Context, InvokeOnSuccess, InvokeOnError, "
+    .. "InvokeOnCancel)", "nothing", LE_DISPATCH,
+    "CompletionRoutine(DeviceObject, Irp, Context) runs as the driver beneath completes the IRP; "
+    .. "STATUS_MORE_PROCESSING_REQUIRED keeps it")
 
 ---------------------------------------------------------------------------
 -- KMDF
@@ -662,6 +687,9 @@ M("device_write", "m:device_write(logical, s)", "nothing", "what a device writes
 M("stats", "m:stats()", "{ ram_bytes, free_bytes, map_registers, ... }", "the machine's memory and clock")
 M("select", "m:select()", "m", "makes m the current machine")
 M("close", "m:close()", "nothing", "frees the machine (leaks are checked first)")
+M("unload", "m:unload(DriverObject)", "number of unload reports",
+  "unloads the driver as the I/O manager does: DriverUnload, then the verifier's unload checks",
+  "device-stacks-and-unload")
 M("after", "m:after(delay, fn)", "timer", "calls fn after a simulated delay")
 M("cancel", "m:cancel(t)", "boolean", "cancels m:after's timer")
 M("run", "m:run()", "events run", "runs the clock until nothing is pending")
