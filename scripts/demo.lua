@@ -4,9 +4,11 @@
 -- disk and back, on a machine whose RAM is above 4 GiB but for 256 KiB below
 -- it, where the HAL keeps its map registers: every byte is bounced. Then
 -- the same with 5 map registers: what does the driver do with fewer?
--- Then the system (slave) DMA drivers: wdm_sysdma on an ISA 8237 channel
--- and kmdf_uart on an SoC controller, each sending to a UART at its baud
--- rate (scripts/scenarios/system_dma.lua runs them in full).
+-- Then the system (slave) DMA drivers: wdm_sysdma on an ISA 8237 channel,
+-- wdm_sysdma_v3 (the same through the version-3 ...Ex operations and a
+-- DmaCompletionRoutine) and kmdf_uart on an SoC controller, each sending to
+-- a UART at its baud rate (scripts/scenarios/system_dma.lua runs them in
+-- full).
 local dma = require "dma"
 dma.export()  -- WDK names as globals (dmalab does this already; stock lua5.4 needs it)
 
@@ -83,6 +85,28 @@ do
          .. "in %.1f ms; "
          .. "ReadDmaCounter at 100 ms: %d"):format(uart:uart_stats().last_sent_at / 1e6, left))
   wdm.RemoveDevice(uart.device, uart.resources)
+  b:free()
+  m:close()
+end
+do
+  local m = dma.machine { seed = 1, alloc = "high_first" }
+  local uart = m:uart { name = "com1", baud = 115200 }
+  uart:connect_dma(m:isa_dma(), { tx = 1 })
+  local v3 = driver "wdm_sysdma_v3"
+  local D = dma.driver { name = "wdm_sysdma_v3" }
+  v3.DriverEntry(D)
+  assert(v3.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  local data, b = dma.pattern(4096, 4), m:buffer(4096)
+  b:write(0, data)
+  local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = v3.IOCTL_SYSDMA_WRITE }
+  assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
+  m:run()
+  local ext = uart.device.DeviceExtension
+  assert(irp.done and uart:sent() == data, "wdm_sysdma_v3: the UART's bytes differ")
+  assert(ext.Completions[1].status == DmaComplete)
+  print(("  wdm_sysdma_v3  WDM, version-3 operations on ISA channel 1: an IOCTL's 4096 bytes, "
+         .. "DmaCompletionRoutine(DmaComplete) at %.1f ms"):format(ext.Completions[1].at / 1e6))
+  v3.RemoveDevice(uart.device, uart.resources)
   b:free()
   m:close()
 end

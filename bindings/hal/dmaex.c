@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "hal/dl_dmaex.h"
+#include "hal/dl_slave.h"
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "machine/dl_object.h"
@@ -305,16 +306,18 @@ static int l_GetDmaAdapterInfo(lua_State *L) {
   return 2;
 }
 
-/* ConfigureAdapterChannel(adapter, FunctionNumber, Context) -> NTSTATUS: a
-** custom function of a system DMA controller (a bus master has none:
-** STATUS_NOT_IMPLEMENTED); a Lua Context is not C data, so none goes on. */
+/* ConfigureAdapterChannel(adapter, FunctionNumber, Context | nil) ->
+** NTSTATUS: a custom function of a system DMA controller (a bus master has
+** none: STATUS_NOT_IMPLEMENTED). The lab's controllers take a ULONG at
+** Context: an integer here (nil: a NULL Context). */
 static int l_ConfigureAdapterChannel(lua_State *L) {
   dl_adapter *a = checkv3(L, "ConfigureAdapterChannel");
   uint32_t function = checku32(L, 2);
+  uint32_t value = lua_isnoneornil(L, 3) ? 0 : checku32(L, 3);
   lobject *h = lua_touserdata(L, 1);
   ldl_call call;
   ldl_enter(L, h->owner, &call);
-  uint32_t st = dl_dmaex_configure(a, function, NULL);  /* a controller function takes C data */
+  uint32_t st = dl_dmaex_configure(a, function, lua_isnoneornil(L, 3) ? NULL : &value);
   ldl_leave(L, &call);
   lua_pushinteger(L, st);
   return 1;
@@ -473,6 +476,10 @@ static const struct { const char *name; lua_Integer value; } constants[] = {
   {"ADAPTER_INFO_SYNCHRONOUS_CALLBACK", DL_ADAPTER_INFO_SYNCHRONOUS_CALLBACK},
   {"ADAPTER_INFO_API_BYPASS", DL_ADAPTER_INFO_API_BYPASS},
   {"MM_ANY_NODE_OK", DL_MM_ANY_NODE_OK},
+  {"SYSDMA_CONFIGURE_MODE", DL_SYSDMA_CONFIGURE_MODE},
+  {"SYSDMA_CONFIGURE_CYCLE", DL_SYSDMA_CONFIGURE_CYCLE},
+  {"SYSDMA_DEMAND", DL_SYSDMA_DEMAND}, {"SYSDMA_SINGLE", DL_SYSDMA_SINGLE},
+  {"SYSDMA_BLOCK", DL_SYSDMA_BLOCK},
   {"DMA_TRANSFER_CONTEXT_SIZE_V1", 128},  /* wdm.h, _WIN64 */
 };
 

@@ -16,6 +16,7 @@
 #include "io/dl_iobuf.h"
 #include "wdf/dl_wdffile.h"
 #include "wdf/dl_wdfio.h"
+#include "wdf/dl_wdfmemory.h"
 #include "lwdf.h"
 
 #define IOCOMPLETE_KEY "dma.wdf.IoCompleteRequest"
@@ -307,6 +308,25 @@ static int l_WdfRequestRetrieveInputWdmMdl(lua_State *L) { return retrieve_mdl(L
 /* WdfRequestRetrieveOutputWdmMdl(Request) -> status, Mdl */
 static int l_WdfRequestRetrieveOutputWdmMdl(lua_State *L) { return retrieve_mdl(L, 1); }
 
+/* Retrieve{Input,Output}Memory(Request) -> status, Memory */
+static int retrieve_memory(lua_State *L, int output) {
+  dl_wdf_request *r = lwdf_checkrequest(L, 1);
+  dl_wdf_memory *mem = NULL;
+  uint32_t st;
+  ENGINE(L, owner(L, 1), st = dl_wdf_request_memory(r, output, &mem));
+  lua_pushinteger(L, st);
+  if (st != DL_STATUS_SUCCESS) return 1;
+  lwdf_pushhandle(L, mem);
+  return 2;
+}
+
+/* WdfRequestRetrieveInputMemory(Request) -> status, Memory (a WDFMEMORY over
+** the input buffer that goes with the request) */
+static int l_WdfRequestRetrieveInputMemory(lua_State *L) { return retrieve_memory(L, 0); }
+
+/* WdfRequestRetrieveOutputMemory(Request) -> status, Memory */
+static int l_WdfRequestRetrieveOutputMemory(lua_State *L) { return retrieve_memory(L, 1); }
+
 /* WdfRequestGetStatus(Request) -> the IRP's IoStatus.Status */
 static int l_WdfRequestGetStatus(lua_State *L) {
   dl_wdf_request *r = lwdf_checkrequest(L, 1);
@@ -343,6 +363,8 @@ static const luaL_Reg functions[] = {
   {"WdfRequestRetrieveOutputBuffer", l_WdfRequestRetrieveOutputBuffer},
   {"WdfRequestRetrieveInputWdmMdl", l_WdfRequestRetrieveInputWdmMdl},
   {"WdfRequestRetrieveOutputWdmMdl", l_WdfRequestRetrieveOutputWdmMdl},
+  {"WdfRequestRetrieveInputMemory", l_WdfRequestRetrieveInputMemory},
+  {"WdfRequestRetrieveOutputMemory", l_WdfRequestRetrieveOutputMemory},
   {"WdfRequestGetStatus", l_WdfRequestGetStatus},
   {"WdfRequestGetFileObject", l_WdfRequestGetFileObject},
   {NULL, NULL}

@@ -49,6 +49,9 @@ typedef struct command {
 
 struct dl_busmaster {
   dl_machine *m;
+  dl_physmem *pm;            /* the machine's parts, fixed for its life */
+  dl_clock *clock;
+  dl_stats *run;
   dl_devmodel *dm;
   dl_busmaster_config cfg;
   uint32_t control, status, length, bytes_done, desc_count, error_code, ring_tail, ring_head;
@@ -64,6 +67,11 @@ struct dl_busmaster {
   fault_slot *faults;
   size_t nfaults, cap_faults;
   dl_pagemap medium;         /* sector -> bytes */
+  unsigned sector_shift;     /* log2 of the sector size: no division per piece */
+  uint64_t top;              /* the highest address the device drives */
+  uint64_t ns_bytes, ns;     /* the last transfer_ns asked and its answer */
+  dl_xlate_window desc_win;  /* where descriptors, S/G tables, were read (identity only) */
+  dl_xlate_window data_win;  /* where data last moved */
   dl_busmaster_stats stats;
 };
 
@@ -71,8 +79,21 @@ static const dl_devmodel_ops bm_ops;
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* Little-endian fields of descriptors in memory, independent of the host. */
+/* Little-endian fields of descriptors in memory, independent of the host
+** (on a little-endian host the compiler makes each one load). */
 static uint64_t get_le(const uint8_t *p, int n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+  }
+  if (n == 4) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+  }
+#endif
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
   return v;
@@ -80,14 +101,30 @@ static uint64_t get_le(const uint8_t *p, int n) {
 
 /* Stores a little-endian field. */
 static void put_le(uint8_t *p, uint64_t v, int n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 8) {
+    memcpy(p, &v, 8);
+    return;
+  }
+  if (n == 4) {
+    uint32_t w = (uint32_t)v;
+    memcpy(p, &w, 4);
+    return;
+  }
+#endif
   for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* ceil(bytes * 1e9 / bandwidth) without overflow for any 64-bit sizes. */
-static uint64_t transfer_ns(const dl_busmaster *bm, uint64_t bytes) {
+/* ceil(bytes * 1e9 / bandwidth) without overflow for any 64-bit sizes; the
+** last answer is kept, since a device's commands are mostly one size and
+** the 128-bit division is the dearest arithmetic of a command. */
+static uint64_t transfer_ns(dl_busmaster *bm, uint64_t bytes) {
+  if (bytes == bm->ns_bytes) return bm->ns;
   unsigned __int128 n = (unsigned __int128)bytes * NS_PER_S;
   unsigned __int128 t = (n + bm->cfg.bandwidth - 1) / bm->cfg.bandwidth;
-  return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+  bm->ns_bytes = bytes;
+  bm->ns = t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+  return bm->ns;
 }
 
 /* a + b, or UINT64_MAX: a device configured absurdly slow waits forever
@@ -95,10 +132,10 @@ static uint64_t transfer_ns(const dl_busmaster *bm, uint64_t bytes) {
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 /* The machine's run statistics. */
-static dl_stats *run_stats(dl_busmaster *bm) { return dl_trace_stats(dl_machine_trace(bm->m)); }
+static dl_stats *run_stats(dl_busmaster *bm) { return bm->run; }
 
 /* Simulated time now. */
-static uint64_t now(dl_busmaster *bm) { return dl_clock_now(dl_machine_clock(bm->m)); }
+static uint64_t now(dl_busmaster *bm) { return dl_clock_now(bm->clock); }
 
 /* Drives the line to its level: a spurious interrupt, or a completion that
 ** asked for one while DONE or ERROR is set and interrupts are enabled. Only
@@ -112,14 +149,39 @@ static void update_line(dl_busmaster *bm) {
   dl_devmodel_set_interrupt(bm->dm, level);
 }
 
+/* ---- device-side access ---------------------------------------------------- */
+
+/* 1 if [addr, addr+len) is in window w, opening w around it if it is not:
+** then the access is mapped and RAM at physical address addr. Else (an
+** IOMMU, or not all mapped) the caller takes the checked path, which
+** reports what it must. */
+static int in_window(dl_busmaster *bm, dl_xlate_window *w, uint64_t addr, uint64_t len) {
+  return dl_xlate_window_has(w, addr, len) || dl_xlate_window_open(bm->m, addr, len, w);
+}
+
+/* The device reads descriptor bytes: directly inside the ring's window,
+** else through the translation seam (the same check, report and IOTLB). */
+static int desc_read(dl_busmaster *bm, uint64_t addr, void *dst, size_t len) {
+  if (in_window(bm, &bm->desc_win, addr, len))
+    return dl_physmem_read(bm->pm, addr, dst, len);
+  return dl_devmodel_dma_read(bm->dm, addr, dst, len);
+}
+
+/* The device writes descriptor bytes back. */
+static int desc_write(dl_busmaster *bm, uint64_t addr, const void *src, size_t len) {
+  if (in_window(bm, &bm->desc_win, addr, len))
+    return dl_physmem_write(bm->pm, addr, src, len);
+  return dl_devmodel_dma_write(bm->dm, addr, src, len);
+}
+
 /* ---- the medium ----------------------------------------------------------- */
 
 /* Reads the medium sector by sector; a sector never written reads zeros. */
 static void medium_get(const dl_busmaster *bm, uint64_t off, uint8_t *dst, uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {
-    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
-    const uint8_t *b = dl_pagemap_get(&bm->medium, off / ss);
+    uint64_t in = off & (ss - 1), n = ss - in < len ? ss - in : len;
+    const uint8_t *b = dl_pagemap_get(&bm->medium, off >> bm->sector_shift);
     if (b) memcpy(dst, b + in, (size_t)n);
     else memset(dst, 0, (size_t)n);
     off += n;
@@ -132,8 +194,8 @@ static void medium_get(const dl_busmaster *bm, uint64_t off, uint8_t *dst, uint6
 static int medium_put(dl_busmaster *bm, uint64_t off, const uint8_t *src, uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {
-    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
-    uint8_t *b = dl_pagemap_get_or_create(&bm->medium, off / ss);
+    uint64_t in = off & (ss - 1), n = ss - in < len ? ss - in : len;
+    uint8_t *b = dl_pagemap_get_or_create(&bm->medium, off >> bm->sector_shift);
     if (!b) return DL_ENOMEM;
     memcpy(b + in, src, (size_t)n);
     off += n;
@@ -150,8 +212,8 @@ static int medium_from_ram(dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint6
                            uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {
-    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
-    uint8_t *b = dl_pagemap_get_or_create(&bm->medium, off / ss);
+    uint64_t in = off & (ss - 1), n = ss - in < len ? ss - in : len;
+    uint8_t *b = dl_pagemap_get_or_create(&bm->medium, off >> bm->sector_shift);
     if (!b || dl_physmem_read(pm, pa, b + in, (size_t)n)) return DL_ENOMEM;
     off += n;
     pa += n;
@@ -166,8 +228,8 @@ static int medium_to_ram(const dl_busmaster *bm, dl_physmem *pm, uint64_t off, u
                          uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {
-    uint64_t in = off % ss, n = ss - in < len ? ss - in : len;
-    const uint8_t *b = dl_pagemap_get(&bm->medium, off / ss);
+    uint64_t in = off & (ss - 1), n = ss - in < len ? ss - in : len;
+    const uint8_t *b = dl_pagemap_get(&bm->medium, off >> bm->sector_shift);
     int rc = b ? dl_physmem_write(pm, pa, b + in, (size_t)n) : dl_physmem_fill(pm, pa, 0, (size_t)n);
     if (rc) return rc;
     off += n;
@@ -221,6 +283,7 @@ static uint64_t start_faults(dl_busmaster *bm) {
 /* Faults by time, checked at a completion: each fires at the first
 ** completion at or after its time. Returns the latency they add. */
 static uint64_t completion_faults(dl_busmaster *bm) {
+  if (!bm->nfaults) return 0;
   uint64_t extra = 0, t = now(bm);
   for (size_t i = 0; i < bm->nfaults; i++) {
     fault_slot *s = &bm->faults[i];
@@ -243,7 +306,7 @@ static void spurious_raise(dl_busmaster *bm) {
   bm->spurious = 1;
   update_line(bm);
   uint64_t latency = dl_machine_config_of(bm->m)->interrupt_latency;
-  if (dl_clock_after(dl_machine_clock(bm->m), latency, on_spurious_end, bm, 0,
+  if (dl_clock_after(bm->clock, latency, on_spurious_end, bm, 0,
                      &bm->spurious_event) == DL_OK)
     bm->spurious_pending = 1;
 }
@@ -270,9 +333,7 @@ static void on_timed_spurious(void *arg, uint64_t index) {
 
 /* Returns 1 if [addr, addr+len) is beyond the device's address width. */
 static int beyond_width(const dl_busmaster *bm, uint64_t addr, uint64_t len) {
-  uint64_t top = bm->cfg.address_width >= 64 ? UINT64_MAX
-                                             : (UINT64_C(1) << bm->cfg.address_width) - 1;
-  return addr > top || (len && len - 1 > top - addr);
+  return addr > bm->top || (len && len - 1 > bm->top - addr);
 }
 
 /* Checks the latched elements against the device's limits. */
@@ -283,7 +344,7 @@ static uint32_t check_limits(const dl_busmaster *bm) {
   for (uint32_t i = 0; i < c->nelem; i++)
     if (beyond_width(bm, bm->elem[i].addr, bm->elem[i].len)) return DL_BM_ERR_WIDTH;
   for (uint32_t i = 0; i < c->nelem; i++)
-    if (bm->elem[i].addr % bm->cfg.alignment || bm->elem[i].len % bm->cfg.alignment)
+    if ((bm->elem[i].addr | bm->elem[i].len) & (bm->cfg.alignment - 1))  /* a power of two */
       return DL_BM_ERR_ALIGN;
   return DL_BM_ERR_NONE;
 }
@@ -303,7 +364,7 @@ static uint32_t latch_sg(dl_busmaster *bm) {
   if (beyond_width(bm, bm->desc, (uint64_t)bm->desc_count * DL_BM_SG_ENTRY)) return DL_BM_ERR_WIDTH;
   for (uint32_t i = 0; i < bm->desc_count; i++) {
     uint8_t e[DL_BM_SG_ENTRY];
-    if (dl_devmodel_dma_read(bm->dm, bm->desc + (uint64_t)i * DL_BM_SG_ENTRY, e, sizeof e))
+    if (desc_read(bm, bm->desc + (uint64_t)i * DL_BM_SG_ENTRY, e, sizeof e))
       return DL_BM_ERR_UNMAPPED;
     bm->elem[i] = (element){get_le(e, 8), get_le(e + 8, 4)};
     c->nelem = i + 1;
@@ -319,12 +380,12 @@ static int latch_ring(dl_busmaster *bm) {
   c->ring = 1;
   c->ring_count = bm->desc_count;
   c->ring_base = bm->desc;
-  c->index = bm->ring_head % c->ring_count;
+  c->index = bm->ring_head < c->ring_count ? bm->ring_head : bm->ring_head % c->ring_count;
   uint64_t at = c->ring_base + (uint64_t)c->index * DL_BM_RING_DESC;
   uint8_t d[DL_BM_RING_DESC];
   c->stop_ring = 1;  /* until the descriptor is in hand */
   if (beyond_width(bm, at, sizeof d)) return DL_BM_ERR_WIDTH;
-  if (dl_devmodel_dma_read(bm->dm, at, d, sizeof d)) return DL_BM_ERR_UNMAPPED;
+  if (desc_read(bm, at, d, sizeof d)) return DL_BM_ERR_UNMAPPED;
   c->stop_ring = 0;
   c->flags = (uint32_t)get_le(d + 12, 4);
   if (!(c->flags & DL_BM_DESC_OWNED)) return -1;
@@ -341,7 +402,7 @@ static void on_complete(void *arg, uint64_t data);
 
 /* Schedules the completion of the command in flight. */
 static void schedule_completion(dl_busmaster *bm, uint64_t delay) {
-  if (dl_clock_after(dl_machine_clock(bm->m), delay, on_complete, bm, 0, &bm->done_event) == DL_OK)
+  if (dl_clock_after(bm->clock, delay, on_complete, bm, 0, &bm->done_event) == DL_OK)
     bm->done_pending = 1;
 }
 
@@ -364,16 +425,14 @@ static void launch(dl_busmaster *bm, uint32_t error) {
 
 /* Clears the latched command. */
 static void new_command(dl_busmaster *bm, int to_device) {
-  memset(&bm->cmd, 0, sizeof bm->cmd);
-  bm->cmd.to_device = to_device;
-  bm->cmd.interrupt = 1;
-  bm->cmd.offset = bm->offset;
+  bm->cmd = (command){.to_device = to_device, .interrupt = 1, .offset = bm->offset};
 }
 
 /* Starts the next ring descriptor if the driver has queued one. */
 static void ring_kick(dl_busmaster *bm) {
   if (bm->busy || (bm->control & DL_BM_MODE_MASK) != DL_BM_MODE_RING || !bm->desc_count ||
-      bm->ring_head % bm->desc_count == bm->ring_tail)
+      (bm->ring_head < bm->desc_count ? bm->ring_head : bm->ring_head % bm->desc_count) ==
+          bm->ring_tail)
     return;
   new_command(bm, 0);
   int r = latch_ring(bm);
@@ -403,8 +462,7 @@ static void start(dl_busmaster *bm) {
 ** translate (the engine has reported it). */
 static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
   command *c = &bm->cmd;
-  dl_physmem *pm = dl_machine_physmem(bm->m);
-  const dl_device *pdo = dl_devmodel_pdo(bm->dm);
+  dl_physmem *pm = bm->pm;
   int access = c->to_device ? DL_XLATE_READ : DL_XLATE_WRITE;
   uint64_t off = c->offset;
   for (uint32_t i = 0; i < c->nelem && *moved < want; i++) {
@@ -412,11 +470,14 @@ static uint32_t move(dl_busmaster *bm, uint64_t want, uint64_t *moved) {
     if (left > want - *moved) left = want - *moved;
     while (left) {
       size_t n = left < CHUNK ? (size_t)left : CHUNK;
-      uint64_t pa, run;
-      if (dl_xlate_resolve(bm->m, pdo->id, pdo->name, addr, n, access, &pa, &run))
-        return DL_BM_ERR_UNMAPPED;
-      if (run < n) n = (size_t)run;
-      if (!dl_physmem_is_ram(pm, pa, n)) return DL_BM_ERR_UNMAPPED;
+      uint64_t pa = addr, run;
+      if (!in_window(bm, &bm->data_win, addr, n)) {  /* the checked path */
+        const dl_device *pdo = dl_devmodel_pdo(bm->dm);
+        if (dl_xlate_resolve(bm->m, pdo->id, pdo->name, addr, n, access, &pa, &run))
+          return DL_BM_ERR_UNMAPPED;
+        if (run < n) n = (size_t)run;
+        if (!dl_physmem_is_ram(pm, pa, n)) return DL_BM_ERR_UNMAPPED;
+      }
       if (c->to_device) {
         if (medium_from_ram(bm, pm, off, pa, n)) return DL_BM_ERR_DEVICE;  /* host memory */
       } else if (medium_to_ram(bm, pm, off, pa, n)) {
@@ -437,11 +498,10 @@ static uint32_t write_back(dl_busmaster *bm, uint64_t moved, uint32_t error) {
   command *c = &bm->cmd;
   uint64_t at = c->ring_base + (uint64_t)c->index * DL_BM_RING_DESC;
   uint8_t wb[8], fl[4];
-  put_le(wb, moved, 4);
-  put_le(wb + 4, error, 4);
+  put_le(wb, (moved & UINT32_MAX) | (uint64_t)error << 32, 8);  /* one store: the copy
+                                                                   loads it whole */
   put_le(fl, c->flags & ~DL_BM_DESC_OWNED, 4);
-  if (dl_devmodel_dma_write(bm->dm, at + 24, wb, sizeof wb) ||
-      dl_devmodel_dma_write(bm->dm, at + 12, fl, sizeof fl))
+  if (desc_write(bm, at + 24, wb, sizeof wb) || desc_write(bm, at + 12, fl, sizeof fl))
     return DL_BM_ERR_UNMAPPED;
   return DL_BM_ERR_NONE;
 }
@@ -475,7 +535,7 @@ static void finish(dl_busmaster *bm) {
   bm->status |= err ? DL_BM_ERROR : DL_BM_DONE | (shortened ? DL_BM_SHORT : 0);
   if (!(c->faults & FAULT_BIT(DL_BM_FAULT_DROP_INTERRUPT)) && (c->interrupt || err)) bm->intr = 1;
   if (c->ring && !c->stop_ring) {
-    bm->ring_head = (c->index + 1) % c->ring_count;
+    bm->ring_head = c->index + 1 < c->ring_count ? c->index + 1 : 0;  /* index < ring_count */
     ring_kick(bm);
   }
   update_line(bm);
@@ -650,8 +710,13 @@ int dl_busmaster_new(dl_machine *m, const char *name, uint32_t vector, uint8_t i
     return DL_ENOMEM;
   }
   bm->m = m;
+  bm->pm = dl_machine_physmem(m);
+  bm->clock = dl_machine_clock(m);
+  bm->run = dl_trace_stats(dl_machine_trace(m));
   bm->cfg = *cfg;
   dl_pagemap_init(&bm->medium, cfg->sector_size);
+  bm->sector_shift = (unsigned)__builtin_ctz(cfg->sector_size);
+  bm->top = cfg->address_width >= 64 ? UINT64_MAX : (UINT64_C(1) << cfg->address_width) - 1;
   int rc = dl_devmodel_new(m, name, DL_BM_REGISTERS, vector, irql, &bm_ops, bm, &bm->dm);
   if (rc) {
     bm_destroy(bm);

@@ -290,7 +290,13 @@ int dl_adapter_needs_registers(const dl_adapter *a) { return a->needs_registers;
 
 /* Is the channel taken for dev (a request of its own outstanding, or a control routine running)? */
 int dl_adapter_channel_busy(const dl_adapter *a, const dl_device *dev) {
-  return (!a->contexts && dev->channel_requests) || a->in_control;
+  if ((!a->contexts && dev->channel_requests) || a->in_control) return 1;
+  if (a->owner && a->owner->ex && a->owner->dev == dev) return 1;  /* ...Ex requests: */
+  for (const dl_link *l = a->channel_queue.next; l != &a->channel_queue; l = l->next) {
+    const dl_request *r = DL_CONTAINER(l, dl_request, link);  /* their own wait blocks */
+    if (r->ex && r->dev == dev) return 1;
+  }
+  return 0;
 }
 
 /* Would a request be granted now: channel free, nobody queued, registers free? */
@@ -373,6 +379,7 @@ static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
   if (i == NO_SLOT || !a->grants[i].live) return;
   dl_grant *g = &a->grants[i];
   uint32_t still = 0;
+  if (g->ex) dl_dmaex_released(g->ex);  /* a system transfer stops first */
   for (uint32_t k = 0; k < a->nmaps; k++)
     if (a->maps[k].live && a->maps[k].grant == i) {
       still += a->maps[k].reg_count ? a->maps[k].reg_count : 1;
@@ -429,7 +436,8 @@ static void release_channel(dl_adapter *a) {
   a->owner = NULL;
   a->owner_keeps = 0;
   a->owner_base = 0;
-  if (r->kind == REQ_CHANNEL && !a->contexts && r->dev->channel_requests) r->dev->channel_requests--;
+  if (r->kind == REQ_CHANNEL && !a->contexts && !r->ex && r->dev->channel_requests)
+    r->dev->channel_requests--;
   recycle_request(a, r);
   start_channel(a);
 }
@@ -548,7 +556,8 @@ uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
                    a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
-  if ((!a->contexts && dev->channel_requests) || a->in_control) {
+  /* an ...Ex request waits in its DMA transfer context, not the device's wait block */
+  if ((!a->contexts && !ex && dev->channel_requests) || a->in_control) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
                    "%s: %s already has an adapter channel request "
                    "outstanding%s", call, dev->name,
@@ -564,7 +573,7 @@ uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
   r->control = control;
   r->ctx = ctx;
   r->ex = ex;
-  if (!a->contexts) dev->channel_requests++;  /* one wait block per device object */
+  if (!a->contexts && !ex) dev->channel_requests++;  /* one wait block per device object */
   dl_adapter_queue_request(a, r);
   return DL_STATUS_SUCCESS;
 }
@@ -596,7 +605,7 @@ void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int ke
 /* Forgets a request that was never granted. */
 static void forget_request(dl_adapter *a, dl_request *r) {
   if (r->kind == REQ_SGLIST) --*dl_machine_holding(a->m);
-  else if (!a->contexts && r->dev->channel_requests) r->dev->channel_requests--;
+  else if (!a->contexts && !r->ex && r->dev->channel_requests) r->dev->channel_requests--;
   recycle_request(a, r);
 }
 

@@ -109,6 +109,7 @@ struct dl_adapter {
   const struct dl_dmaex_kind *ex_kind; /* how ...Ex transfers run (dl_dmaex.h); NULL: bus master */
   struct dl_slave *slave;      /* system (slave) DMA: its controller channel (dl_slave.c) */
   int contexts;                /* wait blocks per transfer, not per device (DMA v3) */
+  int ex_mapping;              /* MapTransferEx maps: its kind programs the channel after */
 };
 
 /* The device whose domain the adapter's mappings go into (dl_xlate.h). */
@@ -179,6 +180,10 @@ void dl_adapter_dropped(dl_adapter *a, dl_request *r);
 
 /* dl_dmaex.c: the request of DMA transfer context `ex` will never run. */
 void dl_dmaex_dropped(void *ex);
+
+/* dl_dmaex_map.c: the grant of context `ex` is being freed: a transfer
+** still mapped under it stops, and its completion routine is dropped. */
+void dl_dmaex_released(void *ex);
 
 /* AllocateCommonBuffer(Ex)'s allocation below `ceiling` (reports name `call`). */
 int dl_common_alloc(dl_adapter *a, uint32_t length, uint64_t ceiling, const char *call,

@@ -56,6 +56,7 @@ void dl_dmaex_dropped(void *ex) { tell_dropped(ex); }
 static void destroy(dl_object *o) {
   dl_dmactx *c = (dl_dmactx *)o;
   if (c->pending && dl_adapter_withdraw(c->a, c)) tell_dropped(c);
+  dl_dmaex_released(c);  /* a system transfer still running stops */
   for (uint32_t i = 0; i < c->a->ngrants; i++)
     if (c->a->grants[i].ex == c) c->a->grants[i].ex = NULL;
   free(c->pieces);
@@ -227,6 +228,13 @@ uint32_t dl_dmaex_get_sglist(dl_adapter *a, dl_device *dev, dl_dmactx *c, dl_mdl
   if (!dl_dmaex_available(a)) return DL_STATUS_NOT_SUPPORTED;
   if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
   const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
+  if (kind && kind->no_lists) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 4, 0,
+                   "%s: adapter#%llu is a system DMA channel (do not call this routine for a "
+                   "system DMA device: MapTransferEx programs the channel)", call,
+                   (unsigned long long)a->id);
+    return DL_STATUS_NOT_SUPPORTED;
+  }
   uint32_t st = check_flags(flags, control != NULL);
   if (!st && fn && !(kind && kind->completion_routines)) st = DL_STATUS_INVALID_PARAMETER;
   if (st || (st = dl_dmaex_check_context(a, c, call))) return st;

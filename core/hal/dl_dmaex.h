@@ -65,10 +65,15 @@ typedef struct dl_dmaex_kind {
   int completion_routines;  /* MapTransferEx may take a DmaCompletionRoutine */
   int device_offsets;       /* DeviceOffset selects a FIFO of the device */
   int default_buffer;       /* ScatterGatherBuffer may be NULL (a one-element list) */
+  uint32_t max_elements;    /* elements one MapTransferEx maps (0: as many as fit) */
+  int no_lists;             /* Get/BuildScatterGatherListEx refused: "do not call this
+                               routine for a system DMA device" */
   /* After MapTransferEx mapped c's elements: program the controller. Returns
   ** an NTSTATUS; on failure the mapping is undone. */
   uint32_t (*start)(dl_adapter *a, dl_dmactx *c);
-  /* CancelMappedTransfer, or FlushAdapterBuffersEx, before the transfer ended. */
+  /* Stops c's started transfer (CancelMappedTransfer, FlushAdapterBuffersEx
+  ** before it ended, the channel freed under it); the core then runs the
+  ** routine with DmaCancelled (a cancel) or drops it (the others). */
   void (*cancel)(dl_adapter *a, dl_dmactx *c);
   /* ConfigureAdapterChannel(FunctionNumber, Context) -> NTSTATUS. */
   uint32_t (*configure)(dl_adapter *a, uint32_t function, void *context);
@@ -143,11 +148,16 @@ uint32_t dl_dmaex_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offs
                         uint32_t length, int write);
 
 /* CancelMappedTransfer (<= DISPATCH_LEVEL) -> NTSTATUS: c is cancelled (its
-** next MapTransferEx is STATUS_CANCELLED); a started system transfer is stopped. */
+** next MapTransferEx is STATUS_CANCELLED); a started system transfer is
+** stopped and its DmaCompletionRoutine runs with DmaCancelled. */
 uint32_t dl_dmaex_cancel_mapped(dl_adapter *a, dl_dmactx *c);
 
 /* For a kind: the transfer mapped under c ended with `status`
-** (DL_DMA_*): runs its DmaCompletionRoutine at DISPATCH_LEVEL, once. */
+** (DL_DMA_*): runs its DmaCompletionRoutine at DISPATCH_LEVEL, once. A
+** routine that cannot run any more (the transfer flushed before it ended,
+** its channel or registers freed under it, the machine torn down) is
+** dropped instead: the adapter's drop function (dl_adapter_set_drop) hears
+** its CompletionContext. */
 void dl_dmaex_transfer_done(dl_dmactx *c, int status);
 
 /* ---- queries ------------------------------------------------------------------ */

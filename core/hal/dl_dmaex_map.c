@@ -15,6 +15,7 @@
 */
 #include "hal/dl_dmaex_int.h"
 
+#include "hal/dl_slave.h"
 #include "memory/dl_cache.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
@@ -35,13 +36,16 @@ static void cache_flush(dl_adapter *a, const dl_dmaex_piece *p) {
   }
 }
 
-/* Ends the mappings of c's pieces under grant gi (copying read bounces back if asked). */
+/* Ends the mappings of c's pieces under grant gi (copying read bounces back
+** if asked: on a system channel only what its counter says moved, as
+** FlushAdapterBuffers does). */
 static void end_pieces(dl_adapter *a, dl_dmactx *c, uint32_t gi, int copy_back) {
   for (uint32_t i = 0; i < a->nmaps; i++) {
     dl_mapping *mp = &a->maps[i];
     if (!mp->live || mp->grant != gi) continue;
     for (uint32_t k = 0; k < c->npieces; k++)
       if (mp->mdl == c->pieces[k].mdl && mp->va == c->pieces[k].va) {
+        if (copy_back && a->slave) dl_slave_flush(a, mp);
         dl_adapter_end_mapping(a, i, copy_back);
         break;
       }
@@ -115,8 +119,19 @@ static uint32_t check_kind_args(dl_adapter *a, uint32_t device_offset, uint64_t 
   }
   if (sg_buffer_length < DL_SGLIST_SIZE(1)) return DL_STATUS_INVALID_PARAMETER;
   uint64_t n = (sg_buffer_length - DL_SGLIST_SIZE(0)) / (DL_SGLIST_SIZE(1) - DL_SGLIST_SIZE(0));
+  if (kind && kind->max_elements && n > kind->max_elements) n = kind->max_elements;
   *max_el = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   return DL_STATUS_SUCCESS;
+}
+
+/* Stops c's started transfer that has not ended and drops its routine:
+** it will never run (the binding forgets it). */
+static void stop_transfer(dl_adapter *a, dl_dmactx *c) {
+  if (!c->started || c->done) return;
+  const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
+  if (kind && kind->cancel) kind->cancel(a, c);
+  c->done = 1;
+  if (c->fn && a->drop) a->drop(a, c->fn_ctx);
 }
 
 /* MapTransferEx. */
@@ -148,7 +163,10 @@ uint32_t dl_dmaex_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64
   uint32_t budget = a->needs_registers ? g->asked : UINT32_MAX, mapped = 0;
   c->npieces = c->nel = 0;
   c->write = write;
+  const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
+  a->ex_mapping = kind && kind->start;  /* the kind programs the channel once all is mapped */
   int rc = map_pieces(a, c, cur, va, want, base, max_el, budget, &mapped);
+  a->ex_mapping = 0;
   if (rc || mapped == 0) {
     end_pieces(a, c, gi, 0);
     return rc ? status_of(rc) : DL_STATUS_INSUFFICIENT_RESOURCES;
@@ -163,7 +181,6 @@ uint32_t dl_dmaex_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64
   c->fn_ctx = fn_ctx;
   if (write)
     for (uint32_t k = 0; k < c->npieces; k++) cache_flush(a, &c->pieces[k]);
-  const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
   if (kind && kind->start) {
     c->started = 1;
     if ((st = kind->start(a, c)) != DL_STATUS_SUCCESS) {
@@ -198,8 +215,7 @@ uint32_t dl_dmaex_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offs
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, length, c->length,
                    "FlushAdapterBuffersEx: Length %u differs from the %u bytes MapTransferEx mapped",
                    length, c->length);
-  const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
-  if (c->started && !c->done && kind && kind->cancel) kind->cancel(a, c);  /* flushed too early */
+  stop_transfer(a, c);  /* flushed before it ended: stopped, its routine dropped */
   end_pieces(a, c, (uint32_t)(g - a->grants), 1);
   if (!c->write)
     for (uint32_t k = 0; k < c->npieces; k++) cache_flush(a, &c->pieces[k]);
@@ -217,8 +233,20 @@ uint32_t dl_dmaex_cancel_mapped(dl_adapter *a, dl_dmactx *c) {
   if (!c || c->a != a || !c->initialized) return DL_STATUS_INVALID_PARAMETER;
   c->cancelled = 1;
   const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
-  if (c->mapped && c->started && !c->done && kind && kind->cancel) kind->cancel(a, c);
+  if (c->mapped && c->started && !c->done && kind && kind->cancel) {
+    kind->cancel(a, c);
+    dl_dmaex_transfer_done(c, DL_DMA_CANCELLED);  /* "its completion routine is called" */
+  }
   return DL_STATUS_SUCCESS;
+}
+
+/* The grant under c is being freed (FreeAdapterObject, FreeAdapterChannel,
+** FreeMapRegisters, teardown): a mapped transfer ends without its routine. */
+void dl_dmaex_released(void *ex) {
+  dl_dmactx *c = ex;
+  if (!c->mapped) return;
+  stop_transfer(c->a, c);
+  c->mapped = c->started = 0;
 }
 
 /* The kind's transfer under c ended: the completion routine, once, at DISPATCH_LEVEL. */

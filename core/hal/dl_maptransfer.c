@@ -237,7 +237,8 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
     bounce_copy(a->m, mp, 1);
     if (pool) dl_swiotlb_count_copy(dl_swiotlb_of(a->m), 1);
   }
-  if (a->slave && dl_slave_program(a, at, len, write)) {  /* the controller could not take it */
+  /* the controller could not take it (MapTransferEx's kind programs it after) */
+  if (a->slave && !a->ex_mapping && dl_slave_program(a, at, len, write)) {
     dl_adapter_end_mapping(a, i, 0);
     return DL_EINVAL;
   }

@@ -12,6 +12,7 @@
 
 #include "base/dl_status.h"
 #include "base/dl_wdk.h"
+#include "hal/dl_dmaex.h"
 #include "hal/dl_dmac8237.h"
 #include "hal/dl_socdma.h"
 #include "machine/dl_trace.h"
@@ -25,6 +26,8 @@ typedef struct dl_slave {
   int isa, programmed;
   uint32_t unit;               /* bytes a unit: DmaWidth */
   uint64_t device_offset;      /* added to DeviceAddress */
+  int mode;                    /* DL_SYSDMA_* set by ConfigureAdapterChannel, -1: DemandMode's */
+  uint64_t overruns_at;        /* the channel's lost units when it was programmed */
   dl_slave_done_fn done;       /* told of terminal count */
   void *done_ctx;
 } dl_slave;
@@ -101,6 +104,7 @@ int dl_slave_attach(dl_adapter *a) {
   dl_slave *s = calloc(1, sizeof *s);
   if (!s) return DL_ENOMEM;
   s->isa = is_isa(d);
+  s->mode = -1;
   s->unit = 1u << (d->dma_width > DL_WIDTH32 ? 0 : d->dma_width);
   dl_sysdma *c = s->isa ? dl_dmac8237_of(a->m) : dl_socdma_find(a->m, d->dma_controller_instance);
   if (!c) {
@@ -122,6 +126,7 @@ int dl_slave_attach(dl_adapter *a) {
   a->slave = s;
   a->sg = 0;
   a->needs_registers = 1;
+  if (d->version >= 3) dl_dmaex_set_kind(a, dl_slave_ex_kind(s->isa));  /* the ...Ex operations */
   if (s->isa) {
     uint64_t ps = dl_machine_page_size(a->m), block = dl_slave_boundary(a);
     uint64_t maxlen = d->maximum_length & 0x7FFFFFFF;
@@ -146,13 +151,15 @@ void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset) {
   if (a->slave) a->slave->device_offset = offset;
 }
 
-/* The controller's terminal count on the adapter's channel. */
+/* The controller's terminal count on the adapter's channel: DmaComplete,
+** or DmaError if the channel lost units on the way (block mode overran). */
 static void on_terminal_count(void *ctx, uint32_t ch) {
-  (void)ch;
   dl_adapter *a = ctx;
   dl_slave *s = a->slave;
   if (!s || !s->programmed || a->desc.auto_initialize || !s->done) return;
-  s->done(s->done_ctx, 0);  /* DmaComplete */
+  dl_sysdma *c = ctrl_of(a);
+  int lost = c && dl_sysdma_channel_overruns(c, ch) != s->overruns_at;
+  s->done(s->done_ctx, lost ? DL_DMA_ERROR : DL_DMA_COMPLETE);
 }
 
 /* Masks the channel if this adapter left it programmed. */
@@ -191,6 +198,12 @@ int dl_slave_check_map(dl_adapter *a, uint64_t base) {
   return DL_ESTATE;
 }
 
+/* The transfer mode: ConfigureAdapterChannel's, else DemandMode's. */
+static int mode_of(const dl_adapter *a) {
+  if (a->slave->mode >= 0) return a->slave->mode;
+  return a->desc.demand_mode ? DL_SYSDMA_DEMAND : DL_SYSDMA_SINGLE;
+}
+
 /* Programs and unmasks the channel. */
 int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
   dl_slave *s = a->slave;
@@ -199,21 +212,21 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
   if (!c) return DL_ESTATE;
   int rc;
   if (s->isa) {
+    static const uint8_t bits[] = {DL_8237_DEMAND, DL_8237_SINGLE, DL_8237_BLOCK};
     uint8_t mode = (uint8_t)((write ? DL_8237_READ : DL_8237_WRITE) |
-                             (d->auto_initialize ? DL_8237_AUTO_INIT : 0) |
-                             (d->demand_mode ? DL_8237_DEMAND : DL_8237_SINGLE));
+                             (d->auto_initialize ? DL_8237_AUTO_INIT : 0) | bits[mode_of(a)]);
     rc = dl_dmac8237_setup(c, s->channel, pa, len, mode);
   } else {
     uint64_t fifo = dl_sysdma_line_fifo(c, s->line), dev = d->device_address + s->device_offset;
-    if (d->device_address && fifo && dev != fifo) {
+    if (dev && fifo && dev != fifo) {
       dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, dev, fifo,
-                     "MapTransfer: DeviceAddress 0x%llx is not the FIFO of the peripheral on "
-                     "request line %u (0x%llx)", (unsigned long long)dev, s->line,
-                     (unsigned long long)fifo);
+                     "MapTransfer: DeviceAddress 0x%llx + offset 0x%llx is not the FIFO of the "
+                     "peripheral on request line %u (0x%llx)", (unsigned long long)d->device_address,
+                     (unsigned long long)s->device_offset, s->line, (unsigned long long)fifo);
       return DL_EINVAL;
     }
     dl_sysdma_xfer x = { .address = pa, .count = len / s->unit, .unit = s->unit, .line = s->line,
-                         .to_device = write, .mode = d->demand_mode ? DL_SYSDMA_DEMAND : DL_SYSDMA_SINGLE,
+                         .to_device = write, .mode = mode_of(a),
                          .auto_init = d->auto_initialize };
     dl_sysdma_mask(c, s->channel, 1);
     rc = len % s->unit ? DL_ERANGE : dl_sysdma_program(c, s->channel, &x);
@@ -226,6 +239,7 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
     return DL_EINVAL;
   }
   s->programmed = 1;
+  s->overruns_at = dl_sysdma_channel_overruns(c, s->channel);
   dl_sysdma_set_listener(c, s->channel, on_terminal_count, a);
   if (s->isa) dl_dmac8237_mask(c, s->channel, 0);
   else dl_sysdma_mask(c, s->channel, 0);
@@ -251,3 +265,24 @@ void dl_slave_flush(dl_adapter *a, dl_mapping *mp) {
 }
 
 void dl_slave_channel_freed(dl_adapter *a) { stop(a); }
+
+uint32_t dl_slave_unit(const dl_adapter *a) { return a->slave ? a->slave->unit : 1; }
+
+/* ConfigureAdapterChannel's controller functions (see dl_slave.h). */
+uint32_t dl_slave_configure(dl_adapter *a, uint32_t function, const void *context) {
+  dl_slave *s = a->slave;
+  dl_sysdma *c = ctrl_of(a);
+  if (!s || !c) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  if (function != DL_SYSDMA_CONFIGURE_MODE && (function != DL_SYSDMA_CONFIGURE_CYCLE || s->isa))
+    return DL_STATUS_NOT_IMPLEMENTED;  /* the 8237's bus cycle is DmaSpeed's */
+  if (!context) return DL_STATUS_INVALID_PARAMETER;
+  uint32_t v = *(const uint32_t *)context;
+  if (function == DL_SYSDMA_CONFIGURE_MODE) {
+    if (v > DL_SYSDMA_BLOCK) return DL_STATUS_INVALID_PARAMETER;
+    s->mode = (int)v;
+  } else {
+    if (v == 0) return DL_STATUS_INVALID_PARAMETER;
+    dl_sysdma_set_cycle(c, s->channel, v);
+  }
+  return DL_STATUS_SUCCESS;
+}

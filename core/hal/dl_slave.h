@@ -41,6 +41,27 @@ void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset);
 /* Masks the channel if the adapter programmed it (a cancel). */
 void dl_slave_stop(dl_adapter *a);
 
+/* Bytes a unit of the channel moves (DmaWidth: 1, 2 or 4). */
+uint32_t dl_slave_unit(const dl_adapter *a);
+
+/* ConfigureAdapterChannel's functions (the lab's controllers; the WDK
+** leaves their numbers and Context to the controller and the driver).
+** Both take a ULONG at Context and set the channel up for the transfers
+** that follow: CONFIGURE_MODE 0 demand, 1 single, 2 block (DL_SYSDMA_*),
+** over DemandMode; CONFIGURE_CYCLE the ns a unit takes (an SoC controller
+** only: the 8237's timing is DmaSpeed's). */
+enum { DL_SYSDMA_CONFIGURE_MODE = 1, DL_SYSDMA_CONFIGURE_CYCLE = 2 };
+
+/* ConfigureAdapterChannel on a system adapter -> NTSTATUS:
+** STATUS_NOT_IMPLEMENTED for a function the controller lacks,
+** STATUS_INVALID_PARAMETER for a missing or out-of-range value. */
+uint32_t dl_slave_configure(dl_adapter *a, uint32_t function, const void *context);
+
+/* The version-3 operations' kind for an ISA (isa 1) or SoC system adapter
+** (dl_slave_ex.c). */
+struct dl_dmaex_kind;
+const struct dl_dmaex_kind *dl_slave_ex_kind(int isa);
+
 /* ---- used by dl_adapter.c, dl_maptransfer.c and dl_common.c ---------------- */
 
 /* The block a transfer may not cross (64 KiB, 128 KiB), 0 for none. */

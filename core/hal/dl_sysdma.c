@@ -24,6 +24,7 @@ typedef struct channel {
   int masked, programmed, terminal, started;
   int pending;                 /* a bus cycle is in the clock */
   uint64_t event;
+  uint64_t overruns;           /* units the device refused or lacked (block mode) */
   dl_sysdma_tc_fn listener;
   void *listener_ctx;
 } channel;
@@ -145,6 +146,9 @@ void dl_sysdma_mask(dl_sysdma *c, uint32_t ch, int masked) {
 int dl_sysdma_masked(const dl_sysdma *c, uint32_t ch) { return ch >= c->nch || c->ch[ch].masked; }
 uint32_t dl_sysdma_remaining(const dl_sysdma *c, uint32_t ch) { return ch < c->nch ? c->ch[ch].left : 0; }
 uint64_t dl_sysdma_current(const dl_sysdma *c, uint32_t ch) { return ch < c->nch ? c->ch[ch].cur : 0; }
+uint64_t dl_sysdma_channel_overruns(const dl_sysdma *c, uint32_t ch) {
+  return ch < c->nch ? c->ch[ch].overruns : 0;
+}
 
 int dl_sysdma_take_terminal(dl_sysdma *c, uint32_t ch) {
   if (ch >= c->nch) return 0;
@@ -237,7 +241,10 @@ static void move_unit(dl_sysdma *c, uint32_t ch) {
     refused = l->port.get(l->port.ctx, buf, n);
     if (!refused) dl_physmem_write(pm, k->cur, buf, n);
   }
-  if (refused) c->stats.overruns++;  /* block mode ran ahead of the device */
+  if (refused) {  /* block mode ran ahead of the device */
+    c->stats.overruns++;
+    k->overruns++;
+  }
   int wrapped = 0;
   k->cur = step(&k->base, k->cur, &wrapped);
   c->stats.wraps += (uint64_t)wrapped;

@@ -105,6 +105,10 @@ int dl_sysdma_masked(const dl_sysdma *c, uint32_t ch);
 uint32_t dl_sysdma_remaining(const dl_sysdma *c, uint32_t ch);
 uint64_t dl_sysdma_current(const dl_sysdma *c, uint32_t ch);
 
+/* Units channel ch lost so far: moved while its device had no room or no
+** data (block mode); the HAL reports a transfer that lost any as DmaError. */
+uint64_t dl_sysdma_channel_overruns(const dl_sysdma *c, uint32_t ch);
+
 /* Returns 1 if ch reached terminal count since the last call, and clears
 ** it (the 8237's status register clears on read). */
 int dl_sysdma_take_terminal(dl_sysdma *c, uint32_t ch);

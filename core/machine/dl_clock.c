@@ -151,7 +151,8 @@ int dl_clock_at(dl_clock *c, uint64_t when, dl_event_fn fn, void *arg,
   e->arg = arg;
   e->data = data;
   c->heap[c->heap_len++] = slot;
-  sift_up(c, c->heap_len - 1);
+  if (c->heap_len > 1) sift_up(c, c->heap_len - 1);
+  else e->heap_pos = 0;  /* the only one: sift_up would place it at 0 */
   if (id) *id = ((uint64_t)e->gen << 32) | slot;
   return DL_OK;
 }
@@ -213,7 +214,7 @@ static uint64_t run_to(dl_clock *c, uint64_t t) {
   c->status = DL_OK;
   c->still = 0;
   c->running = 1;
-  while (!c->stop && dl_clock_peek(c, &when) && when <= t) {
+  while (!c->stop && c->heap_len && (when = c->slots[c->heap[0]].when) <= t) {
     c->still = when == c->now ? c->still + 1 : 0;  /* the first at a new instant moves time */
     if (c->stall_limit && c->still > c->stall_limit) {
       c->status = DL_ELIMIT;

@@ -27,8 +27,19 @@ int dl_dmamap_add(dl_dmamap *dm, uint64_t base, uint64_t len, uint32_t *handle);
 /* Removes a range added before. */
 void dl_dmamap_remove(dl_dmamap *dm, uint32_t handle);
 
-/* Returns 1 if every byte of [addr, addr+len) lies in some mapped range. */
-int dl_dmamap_covers(const dl_dmamap *dm, uint64_t addr, uint64_t len);
+/* Returns 1 if every byte of [addr, addr+len) lies in some mapped range
+** (the map keeps the last few wholly mapped spans it found, until a range
+** is removed, so it answers repeated accesses without a walk). */
+int dl_dmamap_covers(dl_dmamap *dm, uint64_t addr, uint64_t len);
+
+/* Returns 1 and sets [*lo, *hi), a span of mapped addresses holding
+** [addr, addr+len) (len > 0), or returns 0 if that is not all mapped. The
+** span stays mapped until a range is removed, which bumps the epoch. */
+int dl_dmamap_span(dl_dmamap *dm, uint64_t addr, uint64_t len, uint64_t *lo, uint64_t *hi);
+
+/* The map's epoch: a count of removals, at an address valid for the map's
+** lifetime, so a holder of a span checks it with one load. */
+const uint64_t *dl_dmamap_epoch(const dl_dmamap *dm);
 
 /* Number of mapped ranges. */
 size_t dl_dmamap_count(const dl_dmamap *dm);

@@ -13,6 +13,8 @@
 
 typedef struct gauge {
   uint64_t value, max, last;             /* last: when value last changed */
+  size_t last_bin;                       /* the bin holding `last` at the current width */
+  uint64_t bin_end;                      /* where that bin ends */
   double area;                           /* integral of value over [0, last) */
   double bin_area[DL_SERIES_BINS];
   uint64_t bin_max[DL_SERIES_BINS];
@@ -32,15 +34,18 @@ typedef struct dma_open {
   uint64_t dev, bytes;
 } dma_open;
 
-struct dl_runstats {
+struct dl_runstats {                    /* what every record touches first, together */
   uint64_t width;                        /* the bins' width, ns */
-  gauge g[DL_G_COUNT];
+  uint64_t limit;                        /* width * DL_SERIES_BINS, or UINT64_MAX */
+  uint64_t owner;
   req *inflight;                         /* in the order they were sent */
-  size_t n, cap;
+  size_t n;
   dma_open *dma;
-  size_t ndma, dma_cap;
+  size_t ndma;
+  size_t cap, dma_cap;
+  gauge g[DL_G_COUNT];
   dist d[DL_LAT_COUNT];
-  uint64_t owner, completed;
+  uint64_t completed;
   dl_request_times last;
   int has_last;
 };
@@ -58,6 +63,8 @@ dl_runstats *dl_runstats_new(void) {
   dl_runstats *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->width = FIRST_WIDTH;
+  s->limit = FIRST_WIDTH * DL_SERIES_BINS;
+  for (int k = 0; k < DL_G_COUNT; k++) s->g[k].bin_end = FIRST_WIDTH;
   for (int p = 0; p < DL_LAT_COUNT; p++) s->d[p].min = UINT64_MAX;
   return s;
 }
@@ -73,8 +80,10 @@ void dl_runstats_free(dl_runstats *s) {
 
 /* ---- gauges ---------------------------------------------------------------- */
 
-/* Halves the bins' count by merging pairs; the width doubles. */
+/* Halves the bins' count by merging pairs; the width doubles (so the bin
+** of `last` halves too: floor(t / 2w) = floor(floor(t / w) / 2)). */
 static void rescale(gauge *g) {
+  g->last_bin /= 2;
   for (size_t i = 0; i < DL_SERIES_BINS / 2; i++) {
     g->bin_area[i] = g->bin_area[2 * i] + g->bin_area[2 * i + 1];
     uint64_t a = g->bin_max[2 * i], b = g->bin_max[2 * i + 1];
@@ -84,40 +93,61 @@ static void rescale(gauge *g) {
   memset(g->bin_max + DL_SERIES_BINS / 2, 0, DL_SERIES_BINS / 2 * sizeof g->bin_max[0]);
 }
 
-/* Adds the gauge's value over [last, now) to its bins (width must hold now). */
+/* Adds the gauge's value over [last, now) to its bins (width must hold now).
+** The bins are walked from last_bin on, each the next: no division on the
+** way (a gauge changes a few times per transfer). */
 static void advance(gauge *g, uint64_t width, uint64_t now) {
   if (now < g->last) return;
-  for (uint64_t t = g->last; t < now || (t == now && t == g->last);) {
-    size_t i = (size_t)(t / width);
-    if (i >= DL_SERIES_BINS) break;
-    uint64_t end = (uint64_t)(i + 1) * width;
-    if (end > now) end = now;
-    g->bin_area[i] += (double)g->value * (double)(end - t);
+  size_t i = g->last_bin;
+  for (uint64_t t = g->last;;) {
+    if (i >= DL_SERIES_BINS) {
+      i = (size_t)(now / width);
+      break;
+    }
+    uint64_t end = (uint64_t)(i + 1) * width, stop = end > now ? now : end;
+    g->bin_area[i] += (double)g->value * (double)(stop - t);
     if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
-    if (end == t) break;
+    if (now < end) break;  /* now lies inside bin i */
     t = end;
+    i++;
+    if (t == now) break;   /* now begins bin i */
   }
   g->area += (double)g->value * (double)(now - g->last);
   g->last = now;
+  g->last_bin = i;
+  g->bin_end = (uint64_t)(i + 1) * width;
 }
 
-/* Makes the bins wide enough for time now (every gauge at once). */
+/* Makes the bins wide enough for time now (every gauge at once); below
+** `limit` they are, without a division. */
 static void fit(dl_runstats *s, uint64_t now) {
-  while (now / s->width >= DL_SERIES_BINS) {
+  while (now >= s->limit && now / s->width >= DL_SERIES_BINS) {
     for (int k = 0; k < DL_G_COUNT; k++) rescale(&s->g[k]);
     s->width *= 2;
+    s->limit = s->width > UINT64_MAX / DL_SERIES_BINS ? UINT64_MAX : s->width * DL_SERIES_BINS;
+    for (int k = 0; k < DL_G_COUNT; k++) s->g[k].bin_end = (uint64_t)(s->g[k].last_bin + 1) * s->width;
   }
 }
 
 /* Changes a gauge by delta at time now (never below 0). */
 static void gauge_add(dl_runstats *s, dl_gauge k, int64_t delta, uint64_t now) {
   gauge *g = &s->g[k];
-  fit(s, now);
-  advance(g, s->width, now);
+  if (now >= g->last && now < g->bin_end) {  /* in the bin of the last change: what
+                                                 fit and advance do, without the walk
+                                                 (the bin's max took the value when it
+                                                 was set) */
+    double held = (double)g->value * (double)(now - g->last);
+    g->bin_area[g->last_bin] += held;
+    g->area += held;
+    g->last = now;
+  } else {
+    fit(s, now);
+    advance(g, s->width, now);
+  }
   if (delta < 0 && (uint64_t)-delta > g->value) g->value = 0;
   else g->value = (uint64_t)((int64_t)g->value + delta);
   if (g->value > g->max) g->max = g->value;
-  size_t i = (size_t)(now / s->width);
+  size_t i = g->last == now ? g->last_bin : (size_t)(now / s->width);  /* advance set last = now */
   if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
 }
 
@@ -143,6 +173,7 @@ size_t dl_runstats_series(const dl_runstats *s, dl_gauge k, uint64_t now, dl_sam
     rescale(g);
     w *= 2;
   }
+  g->last_bin = (size_t)(g->last / w);
   advance(g, w, now);
   size_t n = 0, bins = (size_t)(now / w) + 1;
   for (size_t i = 0; i < bins && n < cap; i++) {
@@ -319,6 +350,11 @@ static void dma_bytes(dl_runstats *s, uint64_t dev, uint64_t bytes, int start, u
 void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
   uint64_t now = r->time;
   s->owner = 0;
+  if (r->kind == DL_TR_DMA_START || r->kind == DL_TR_DMA_END) {  /* a device's every command */
+    dma_bytes(s, r->obj, r->b, r->kind == DL_TR_DMA_START, now);
+    device_work(s, r);
+    return;
+  }
   switch (r->kind) {
     case DL_TR_REQUEST_START:
       request_start(s, r->obj, now);
@@ -333,12 +369,6 @@ void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
     case DL_TR_FREE_MAP_REGISTERS:
       gauge_add(s, DL_G_MAP_REGISTERS, -(int64_t)r->a, now);
       break;
-    case DL_TR_DMA_START:
-      dma_bytes(s, r->obj, r->b, 1, now);
-      break;
-    case DL_TR_DMA_END:
-      dma_bytes(s, r->obj, 0, 0, now);
-      break;
     case DL_TR_DPC_QUEUED:
       gauge_add(s, DL_G_DPC_QUEUE, 1, now);
       break;
@@ -351,7 +381,7 @@ void dl_runstats_observe(dl_runstats *s, const dl_trace_record *r) {
   switch (r->kind) {
     case DL_TR_CHANNEL_REQUEST: case DL_TR_CHANNEL_GRANT: case DL_TR_MAP: case DL_TR_FLUSH:
     case DL_TR_FREE_MAP_REGISTERS: case DL_TR_SG_LIST: case DL_TR_DEVICE_PROGRAM:
-    case DL_TR_DMA_START: case DL_TR_DMA_END: case DL_TR_INTERRUPT: case DL_TR_ISR:
+    case DL_TR_INTERRUPT: case DL_TR_ISR:
     case DL_TR_DPC_QUEUED: case DL_TR_DPC_RUN:
       device_work(s, r);
       break;

@@ -98,11 +98,12 @@ static uint64_t mix(uint64_t h, uint64_t v) {
 static void store(dl_trace *t, const dl_trace_record *r) {
   if (!t->bounded && dl_vec_reserve(t->ring, t->cap, t->len + 1))
     return;  /* the record is lost; the hash still has it */
-  if (t->len < t->cap) {
-    t->ring[(t->head + t->len++) % t->cap] = *r;
+  if (t->len < t->cap) {  /* head < cap and len < cap: one subtraction wraps */
+    size_t i = t->head + t->len++;
+    t->ring[i >= t->cap ? i - t->cap : i] = *r;
   } else {
     t->ring[t->head] = *r;
-    t->head = (t->head + 1) % t->cap;
+    if (++t->head == t->cap) t->head = 0;
   }
 }
 

@@ -30,17 +30,22 @@ static void id_unmap(void *self, dl_machine *m, uint64_t dev, uint32_t handle) {
   dl_dmamap_remove(dl_machine_dmamap(m), handle);
 }
 
-static int id_resolve(void *self, dl_machine *m, uint64_t dev, const char *who, uint64_t addr,
-                      uint64_t len, int access, uint64_t *pa, uint64_t *run) {
-  (void)self, (void)dev;
-  *pa = addr;
-  *run = len;
+/* The identity's check of a device access: every byte mapped, or a report. */
+static int id_check(dl_machine *m, const char *who, uint64_t addr, uint64_t len, int access) {
   if (dl_dmamap_covers(dl_machine_dmamap(m), addr, len)) return DL_OK;
   dl_verify_fail(m, DL_BUGCHECK_DMA, DL_VF_IOMMU_FAULT, 0, addr, len,
                  "%s %ss %zu bytes at logical address 0x%llx, which no one mapped for DMA",
                  who ? who : "a device", access == DL_XLATE_WRITE ? "write" : "read",
                  (size_t)len, (unsigned long long)addr);
   return DL_ENOTMAPPED;
+}
+
+static int id_resolve(void *self, dl_machine *m, uint64_t dev, const char *who, uint64_t addr,
+                      uint64_t len, int access, uint64_t *pa, uint64_t *run) {
+  (void)self, (void)dev;
+  *pa = addr;
+  *run = len;
+  return id_check(m, who, addr, len, access);
 }
 
 static uint64_t id_take_stall(void *self, uint64_t dev) {
@@ -106,19 +111,27 @@ void dl_xlate_unmap(dl_machine *m, uint64_t dev, uint32_t handle) {
 /* Translates the start of a device access. */
 int dl_xlate_resolve(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, uint64_t len,
                      int access, uint64_t *pa, uint64_t *run) {
-  dl_xlate *x = dl_xlate_of(m);
-  if (!x) return DL_ENOMEM;
+  dl_xlate *x = dl_machine_part(m, DL_PART_XLATE);
+  if (!x && !(x = dl_xlate_of(m))) return DL_ENOMEM;
   return x->ops->resolve(x->self, m, dev, who, addr, len, access, pa, run);
 }
 
 /* Moves len bytes between a device and memory, piece by translated piece;
 ** a fault blocks the faulting piece and everything after it (the pieces
-** before it were done, as a real transfer aborts at the faulting page). */
+** before it were done, as a real transfer aborts at the faulting page).
+** The identity's one piece is checked in place (what id_resolve does,
+** without the indirect call: descriptors make many small accesses). */
 static int access(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, uint8_t *buf,
                   size_t len, int kind) {
-  dl_xlate *x = dl_xlate_of(m);
-  if (!x) return DL_ENOMEM;
+  dl_xlate *x = dl_machine_part(m, DL_PART_XLATE);
+  if (!x && !(x = dl_xlate_of(m))) return DL_ENOMEM;
   dl_physmem *pm = dl_machine_physmem(m);
+  if (x->ops == &identity_ops) {
+    int rc = id_check(m, who, addr, len, kind);
+    if (rc || len == 0) return rc;
+    return kind == DL_XLATE_READ ? dl_physmem_read(pm, addr, buf, len)
+                                 : dl_physmem_write(pm, addr, buf, len);
+  }
   size_t done = 0;
   do {
     uint64_t pa, run;
@@ -143,6 +156,30 @@ int dl_xlate_read(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, v
 int dl_xlate_write(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, const void *src,
                    size_t len) {
   return access(m, dev, who, addr, (uint8_t *)src, len, DL_XLATE_WRITE);
+}
+
+/* Opens a window for direct device access (identity only). The span the
+** dmamap vouches for is cut to the RAM range holding addr, so a hit needs
+** neither the walk nor the RAM check. */
+int dl_xlate_window_open(dl_machine *m, uint64_t addr, uint64_t len, dl_xlate_window *w) {
+  w->epoch = NULL;
+  dl_xlate *x = dl_machine_part(m, DL_PART_XLATE);
+  if (!x && !(x = dl_xlate_of(m))) return 0;
+  if (x->ops != &identity_ops) return 0;
+  dl_dmamap *dm = dl_machine_dmamap(m);
+  dl_physmem *pm = dl_machine_physmem(m);
+  uint64_t lo, hi;
+  if (!dl_dmamap_span(dm, addr, len, &lo, &hi) || !dl_physmem_is_ram(pm, addr, len)) return 0;
+  for (size_t i = 0; i < dl_physmem_range_count(pm); i++) {
+    dl_range r;
+    dl_physmem_range(pm, i, &r);
+    if (addr < r.base || addr - r.base >= r.size) continue;
+    if (lo < r.base) lo = r.base;
+    if (hi - r.base > r.size) hi = r.base + r.size;
+    *w = (dl_xlate_window){lo, hi, *dl_dmamap_epoch(dm), dl_dmamap_epoch(dm)};
+    return 1;
+  }
+  return 0;
 }
 
 /* Time device dev stalled on translation since the last call (ns). */

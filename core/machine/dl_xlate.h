@@ -54,6 +54,30 @@ int dl_xlate_read(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, v
 int dl_xlate_write(dl_machine *m, uint64_t dev, const char *who, uint64_t addr, const void *src,
                    size_t len);
 
+/* A device's window: device addresses [lo, hi) that the translation takes
+** one to one onto RAM, all mapped, for as long as *epoch still reads
+** `seen` (no range was removed since). Only the identity translation opens
+** one: an IOMMU's every access goes through its IOTLB. A device model keeps
+** one for the buffer it works through (a descriptor ring, its data pages)
+** and so checks each access with a compare instead of a walk. */
+typedef struct dl_xlate_window {
+  uint64_t lo, hi, seen;
+  const uint64_t *epoch;  /* NULL: closed */
+} dl_xlate_window;
+
+/* Opens w around [addr, addr+len) (len > 0) if the machine's translation is
+** the identity and every byte of it is mapped and RAM; returns 1, or 0 (w
+** closed) and the device takes the checked path (dl_xlate_read/write or
+** dl_xlate_resolve, which report). Opening reports nothing. */
+int dl_xlate_window_open(dl_machine *m, uint64_t addr, uint64_t len, dl_xlate_window *w);
+
+/* 1 if [addr, addr+len) lies in the open, still valid window w: then the
+** access is mapped and RAM, and its physical address is addr. */
+static inline int dl_xlate_window_has(const dl_xlate_window *w, uint64_t addr, uint64_t len) {
+  return w->epoch && *w->epoch == w->seen && addr >= w->lo && addr < w->hi &&
+         len <= w->hi - addr;
+}
+
 /* Time device dev stalled on translation since the last call (ns). */
 uint64_t dl_xlate_take_stall(dl_machine *m, uint64_t dev);
 

@@ -193,6 +193,7 @@ struct dl_wdf_request {
   int cancelable;              /* WdfRequestMarkCancelable, not yet unmarked or cancelled */
   int cancel_called;           /* EvtRequestCancel ran (or runs) */
   struct dl_mdl *fx_mdl[2];    /* MDLs the framework built over the system buffer (in, out) */
+  struct dl_wdf_memory *fx_mem[2]; /* WDFMEMORY objects of the buffers (in, out), its children */
 };
 
 struct dl_wdf_interrupt {

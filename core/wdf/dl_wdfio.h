@@ -122,6 +122,12 @@ uint32_t dl_wdf_request_buffer(dl_wdf_request *r, int output, uint64_t required,
 ** at completion); statuses as dl_wdf_request_buffer. */
 uint32_t dl_wdf_request_mdl(dl_wdf_request *r, int output, struct dl_mdl **out);
 
+/* WdfRequestRetrieveInputMemory / OutputMemory: the buffer as a WDFMEMORY,
+** made once (the same object again), a child of the request that its
+** driver may not delete and that goes at completion; statuses as
+** dl_wdf_request_buffer (any size). */
+uint32_t dl_wdf_request_memory(dl_wdf_request *r, int output, struct dl_wdf_memory **out);
+
 /* The completion rules dl_wdf_request_complete applies (dl_wdfreqbuf.c):
 ** the information length (returned, cut to the buffer once reported) and
 ** a still cancelable request. */

@@ -26,21 +26,37 @@ static void lookaside_dispose(dl_wdf_object *o) { free(o); }
 static const dl_wdf_class memory_class = {
   {"WDFMEMORY", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, memory_dispose
 };
+/* A request's buffer as a WDFMEMORY (FxRequestMemory): the framework's, so
+** its driver may not delete it (0x10D/0x7); it goes with its request. */
+static const dl_wdf_class request_memory_class = {
+  {"WDFMEMORY", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, memory_dispose
+};
 static const dl_wdf_class lookaside_class = {
   {"WDFLOOKASIDE", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL,
   lookaside_dispose
 };
 
-static int make(dl_machine *m, dl_wdf_object *parent, dl_pool *pool, uint64_t va, uint64_t size,
-                dl_wdf_memory **out) {
+static int make_as(const dl_wdf_class *c, dl_machine *m, dl_wdf_object *parent, dl_pool *pool,
+                   uint64_t va, uint64_t size, dl_wdf_memory **out) {
   dl_wdf_memory *mem = calloc(1, sizeof *mem);
   if (!mem) return DL_ENOMEM;
-  dl_wdf_object_init(DL_WDF(mem), m, &memory_class, parent);
+  dl_wdf_object_init(DL_WDF(mem), m, c, parent);
   mem->pool = pool;
   mem->va = va;
   mem->size = size;
   *out = mem;
   return DL_OK;
+}
+
+static int make(dl_machine *m, dl_wdf_object *parent, dl_pool *pool, uint64_t va, uint64_t size,
+                dl_wdf_memory **out) {
+  return make_as(&memory_class, m, parent, pool, va, size, out);
+}
+
+/* The memory object of a request's buffer (dl_wdfio.h's dl_wdf_request_memory). */
+int dl_wdf_memory_new_request(dl_machine *m, dl_wdf_object *request, uint64_t va, uint64_t size,
+                              dl_wdf_memory **out) {
+  return make_as(&request_memory_class, m, request, NULL, va, size, out);
 }
 
 /* WdfMemoryCreate. */

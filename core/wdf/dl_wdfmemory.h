@@ -48,6 +48,11 @@ int dl_wdf_memory_new(dl_machine *m, dl_wdf_object *parent, int paged, uint32_t 
 int dl_wdf_memory_new_preallocated(dl_machine *m, dl_wdf_object *parent, uint64_t va,
                                    uint64_t size, dl_wdf_memory **out);
 
+/* A request's input or output buffer [va, va+size) as a WDFMEMORY child of
+** the request, which its driver may not delete (the framework's). */
+int dl_wdf_memory_new_request(dl_machine *m, dl_wdf_object *request, uint64_t va, uint64_t size,
+                              dl_wdf_memory **out);
+
 /* WdfMemoryGetBuffer: the address; *size (may be NULL) the size. */
 uint64_t dl_wdf_memory_buffer(const dl_wdf_memory *mem, uint64_t *size);
 

@@ -10,6 +10,7 @@
 #include "io/dl_irp.h"
 #include "io/dl_mdl.h"
 #include "wdf/dl_wdfio.h"
+#include "wdf/dl_wdfmemory.h"
 
 /* The KMDF verifier's debugger break on a misuse: a 0x10D/0x6 report. */
 static void verifier_break(dl_wdf_request *r, const char *call, const char *why) {
@@ -201,8 +202,23 @@ uint64_t dl_wdf_request_verify_complete(dl_wdf_request *r, uint32_t status, uint
   return information;
 }
 
+/* WdfRequestRetrieveInputMemory / OutputMemory. */
+uint32_t dl_wdf_request_memory(dl_wdf_request *r, int output, dl_wdf_memory **out) {
+  *out = NULL;
+  uint64_t va, len;
+  uint32_t st = dl_wdf_request_buffer(r, output, 0, &va, &len);
+  if (st != DL_STATUS_SUCCESS) return st;
+  if (!len) return DL_STATUS_BUFFER_TOO_SMALL;
+  if (!r->fx_mem[output] &&
+      dl_wdf_memory_new_request(r->m, DL_WDF(r), va, len, &r->fx_mem[output]))
+    return DL_STATUS_INSUFFICIENT_RESOURCES;
+  *out = r->fx_mem[output];
+  return DL_STATUS_SUCCESS;
+}
+
 /* Frees the framework's MDLs and takes the cancel routine off the IRP. */
 void dl_wdf_request_release(dl_wdf_request *r) {
+  r->fx_mem[0] = r->fx_mem[1] = NULL;  /* children: they go with the request */
   for (int i = 0; i < 2; i++) {
     dl_mdl *mdl = r->fx_mdl[i];
     r->fx_mdl[i] = NULL;

@@ -161,13 +161,13 @@ op("CancelAdapterChannel(DeviceObject, DmaTransferContext)", "BOOLEAN", LE_DISPA
    "PCANCEL_ADAPTER_CHANNEL")
 op("MapTransferEx(Mdl, MapRegisterBase, Offset, DeviceOffset, Length, WriteToDevice, ScatterGatherBuffer, "
    .. "ScatterGatherBufferLength, DmaCompletionRoutine, CompletionContext)", "NTSTATUS, Length, ScatterGatherList",
-   LE_DISPATCH, "v3: maps an MDL chain from Offset into a whole S/G list, as far as the buffer and registers go",
-   "PMAP_TRANSFER_EX")
+   LE_DISPATCH, "v3: maps an MDL chain from Offset into a whole S/G list, as far as the buffer and registers go; "
+   .. "on a system DMA channel one element, programmed, the routine called at its end", "PMAP_TRANSFER_EX")
 op("FlushAdapterBuffersEx(Mdl, MapRegisterBase, Offset, Length, WriteToDevice)", "NTSTATUS", LE_DISPATCH,
    "v3: ends what MapTransferEx mapped (read bounces copied back)", "PFLUSH_ADAPTER_BUFFERS_EX")
 op("CancelMappedTransfer(DmaTransferContext)", "NTSTATUS", LE_DISPATCH,
-   "v3: cancels the context's transfer: the next MapTransferEx is STATUS_CANCELLED; the flush is still owed",
-   "PCANCEL_MAPPED_TRANSFER")
+   "v3: cancels the context's transfer (a system transfer stops: DmaCancelled); the next MapTransferEx is "
+   .. "STATUS_CANCELLED; the flush is still owed", "PCANCEL_MAPPED_TRANSFER")
 op("GetDmaTransferInfo(Mdl, Offset, Length, WriteOnly, TransferInfo)", "NTSTATUS, TransferInfo (.V1 filled)",
    LE_DISPATCH, "v3: MapRegisterCount, ScatterGatherElementCount, ScatterGatherListSize of a transfer",
    "PGET_DMA_TRANSFER_INFO")
@@ -175,8 +175,8 @@ op("GetDmaAdapterInfo(AdapterInfo)", "NTSTATUS, AdapterInfo (.V1 filled)", LE_DI
    "v3: ReadDmaCounterAvailable, ScatterGatherLimit, DmaAddressWidth, Flags, MinimumTransferUnit",
    "PGET_DMA_ADAPTER_INFO")
 op("ConfigureAdapterChannel(FunctionNumber, Context)", "NTSTATUS", LE_DISPATCH,
-   "v3: a system DMA controller's custom function (a bus master: STATUS_NOT_IMPLEMENTED)",
-   "PCONFIGURE_ADAPTER_CHANNEL")
+   "v3: a system DMA controller's function with a ULONG Context (SYSDMA_CONFIGURE_MODE, _CYCLE; "
+   .. "a bus master: STATUS_NOT_IMPLEMENTED)", "PCONFIGURE_ADAPTER_CHANNEL")
 op("GetScatterGatherListEx(DeviceObject, DmaTransferContext, Mdl, Offset, Length, Flags, ExecutionRoutine, Context, "
    .. "WriteToDevice, DmaCompletionRoutine, CompletionContext)", "NTSTATUS, ScatterGatherList (without a routine)",
    DISPATCH, "v3: GetScatterGatherList under a context, from an Offset into the chain", "PGET_SCATTER_GATHER_LIST_EX")
@@ -390,6 +390,10 @@ wdf("wdfrequest", "WdfRequestRetrieveInputBuffer(Request, MinimumRequiredSize)",
     LE_DISPATCH, "the input buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
 wdf("wdfrequest", "WdfRequestRetrieveOutputBuffer(Request, MinimumRequiredSize)", "NTSTATUS, Buffer, Length",
     LE_DISPATCH, "the output buffer's address and length (STATUS_BUFFER_TOO_SMALL below the minimum)")
+wdf("wdfrequest", "WdfRequestRetrieveInputMemory(Request)", "NTSTATUS, Memory", LE_DISPATCH,
+    "the input buffer as a WDFMEMORY (the same one each time; the framework's, gone at completion)")
+wdf("wdfrequest", "WdfRequestRetrieveOutputMemory(Request)", "NTSTATUS, Memory", LE_DISPATCH,
+    "the output buffer as a WDFMEMORY (the same one each time; the framework's, gone at completion)")
 wdf("wdfrequest", "WdfRequestForwardToIoQueue(Request, DestinationQueue)", "NTSTATUS", LE_DISPATCH,
     "moves a request the driver owns to another queue of its device")
 wdf("wdfrequest", "WdfRequestRequeue(Request)", "NTSTATUS", LE_DISPATCH,
@@ -859,6 +863,10 @@ constants("Constants", "^DMA_ADAPTER_INFO_VERSION", "a DMA_ADAPTER_INFO Version"
 constants("Constants", "^ADAPTER_INFO_", "a DMA_ADAPTER_INFO_V1 Flags bit", DDI .. T .. "dma_adapter_info_v1")
 constants("Constants", "^MM_ANY_NODE_OK$", "any NUMA node (AllocateCommonBufferEx)",
           DDI .. "wdm/nc-wdm-pallocate_common_buffer_ex")
+constants("Constants", "^SYSDMA_CONFIGURE_", "a ConfigureAdapterChannel FunctionNumber of the lab's system DMA "
+          .. "controllers (MODE: a transfer mode; CYCLE: ns a unit, SoC only)", README .. "system-dma")
+constants("Constants", "^SYSDMA_[DSB]%u+$", "a transfer mode for SYSDMA_CONFIGURE_MODE (demand, single, block)",
+          README .. "system-dma")
 constants("Constants", "^PCIBus$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Isa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")
 constants("Constants", "^Eisa$", "an INTERFACE_TYPE", DDI .. "wdm/ne-wdm-_interface_type")

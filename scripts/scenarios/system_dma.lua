@@ -8,6 +8,13 @@
 --    of 70000 bytes at 1 Mbaud and, at the same time, 3000 bytes arriving
 --    into a 256-byte looped receive ring, read by a 1 ms poll of
 --    ReadDmaCounter; D0Exit cancels the ring (DmaCancelled).
+-- 3. wdm_sysdma_v3 (WDM, the version-3 DMA operations): the same 100000
+--    bytes on ISA channel 1 through InitializeDmaTransferContext,
+--    AllocateAdapterChannelEx and MapTransferEx with a DmaCompletionRoutine
+--    (DmaComplete at each terminal count); then on an SoC controller's
+--    request line (DeviceAddress + DeviceOffset = the UART's DATA FIFO) a
+--    write stopped half-way by IOCTL_SYSDMA_STOP (CancelMappedTransfer:
+--    DmaCancelled, the bytes that moved) and a write that completes.
 -- Every byte is checked at the device (what the UART put on its wire) and
 -- at the driver (what the ring delivered).
 local dma = require "dma"
@@ -98,6 +105,85 @@ do
   print(("  D0Exit: WdfDmaTransactionCancel -> %s, EvtDmaTransactionDmaTransferComplete(DmaCancelled = %d)")
         :format(tostring(ctx.RxCancelled), ctx.RxStatus))
   assert(ctx.RxStatus == DmaCancelled)
+  b:free()
+  assert(#m:check_leaks() == 0)
+  m:close()
+end
+
+-- 3. WDM through the version-3 DMA operations ------------------------------------------------
+do
+  local m = dma.machine { seed = 1, alloc = "high_first" }
+  local uart = m:uart { name = "com1", baud = 115200 }
+  uart:connect_dma(m:isa_dma(), { tx = 1 })
+  local drv = require "drivers.wdm_sysdma_v3"
+  local D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }
+  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
+  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  local ext = uart.device.DeviceExtension
+  local LEN = 100000
+  local data = dma.pattern(LEN, 5)
+  local b = m:buffer(LEN)
+  b:write(0, data)
+  local done_at
+  local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE,
+                      completion = function() done_at = m.now end }
+  assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
+  local info = ext.AdapterInfo
+  print(("wdm_sysdma_v3: ISA channel 1 through the ...Ex operations (GetDmaAdapterInfo: "
+         .. "ReadDmaCounterAvailable %s, %d-bit addresses, %d element a transfer)")
+        :format(tostring(info.ReadDmaCounterAvailable), info.DmaAddressWidth, info.ScatterGatherLimit))
+  for t = 1, 3 do
+    m:run_until(t * 100 * MS)
+    print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
+          ext.Adapter:ReadDmaCounter(), #uart:sent()))
+  end
+  m:run()
+  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
+  assert(uart:sent() == data, "the UART did not send the buffer")
+  for i, c in ipairs(ext.Completions) do
+    assert(c.status == DmaComplete and c.counter == 0)
+    print(("  MapTransferEx piece %d: DmaCompletionRoutine(DmaComplete) at %.3f ms"):format(i, c.at / MS))
+  end
+  print(("  IRP completed at %.3f ms, last byte on the wire at %.3f ms: every byte checked")
+        :format(done_at / MS, uart:uart_stats().last_sent_at / MS))
+  assert(ext.Adapter:stats().bytes_bounced == LEN)
+  drv.RemoveDevice(uart.device, uart.resources)
+  b:free()
+  assert(#m:check_leaks() == 0)
+  m:close()
+
+  m = dma.machine { seed = 3 }
+  local soc = m:soc_dma { instance = 0, channels = 2, lines = 8 }
+  uart = m:uart { name = "uart2", baud = 1000000 }
+  uart:connect_dma(soc, { tx = 2 })
+  D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }  -- a driver object of this machine
+  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
+  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  ext = uart.device.DeviceExtension
+  LEN = 20000
+  data = dma.pattern(LEN, 6)
+  b = m:buffer(LEN)
+  b:write(0, data)
+  local first = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE }
+  assert(IoCallDriver(uart.device, first) == STATUS_PENDING)
+  m:run_until(m.now + 10 * MS)
+  local stop = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = m:buffer(16), ioctl = drv.IOCTL_SYSDMA_STOP }
+  assert(IoCallDriver(uart.device, stop) == STATUS_SUCCESS)
+  m:run()
+  local moved = first.IoStatus.Information
+  assert(first.done and first.IoStatus.Status == STATUS_CANCELLED and moved > 0 and moved < LEN)
+  assert(ext.Completions[#ext.Completions].status == DmaCancelled)
+  assert(uart:sent() == data:sub(1, moved), "the UART's bytes differ")
+  print(("  soc0 line 2 (DeviceOffset 0x%x): IOCTL_SYSDMA_STOP at 10 ms -> DmaCancelled, "
+         .. "%d of %d bytes moved, the UART sent exactly those"):format(ext.DeviceOffset, moved, LEN))
+  local second = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE }
+  assert(IoCallDriver(uart.device, second) == STATUS_PENDING)
+  m:run()
+  assert(second.IoStatus.Status == STATUS_SUCCESS and second.IoStatus.Information == LEN)
+  assert(uart:sent() == data:sub(1, moved) .. data, "the UART's bytes differ")
+  print(("  then the whole %d bytes: DmaComplete at %.3f ms, every byte checked")
+        :format(LEN, ext.Completions[#ext.Completions].at / MS))
+  drv.RemoveDevice(uart.device, uart.resources)
   b:free()
   assert(#m:check_leaks() == 0)
   m:close()

@@ -7,7 +7,11 @@
 ** records, write-back, clock event). Host time is measured here only.
 **
 ** Usage: ring TRANSFERS [ROUNDS]; prints one line per round
-**   "ring transfers=N seconds=S rss1m_kib=A rssend_kib=B bytes=X end_ns=T"
+**   "ring transfers=N seconds=S rss1m_kib=A rssend_kib=B bytes=X end_ns=T
+**    hash=H records=R inflight_mean=M series=Z"
+** (the last four identify the run: trace hash, records emitted, the
+** bytes-in-flight gauge's mean and a checksum of its series; an
+** optimisation of the path must leave them unchanged).
 */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +24,8 @@
 #include "machine/dl_clock.h"
 #include "machine/dl_dmamap.h"
 #include "machine/dl_machine.h"
+#include "machine/dl_stats.h"
+#include "machine/dl_trace.h"
 #include "memory/dl_physmem.h"
 
 #define RING 256u          /* descriptors */
@@ -63,6 +69,25 @@ static void own(dl_physmem *pm, uint64_t ring, uint64_t data, uint64_t n) {
   put_le(d + 12, flags, 4);
   put_le(d + 16, (n % 1024) * XFER, 8);
   if (dl_physmem_write(pm, ring + (uint64_t)i * DL_BM_RING_DESC, d, sizeof d)) abort();
+}
+
+/* The run's identity: trace hash, records, and the bytes-in-flight gauge
+** (mean, and a checksum of its series of means and maxima). */
+static void fingerprint(dl_machine *m) {
+  dl_trace *t = dl_machine_trace(m);
+  dl_runstats *rs = dl_trace_runstats(t);
+  uint64_t now = dl_clock_now(dl_machine_clock(m)), width = 0, sum = 0;
+  static dl_sample s[DL_SERIES_BINS + 1];
+  size_t n = dl_runstats_series(rs, DL_G_BYTES_IN_FLIGHT, now, s, DL_SERIES_BINS + 1, &width);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t bits;
+    memcpy(&bits, &s[i].mean, sizeof bits);
+    sum = (sum ^ bits ^ s[i].max ^ s[i].start) * UINT64_C(0x100000001b3);
+  }
+  printf(" hash=0x%016llx records=%llu inflight_mean=%.9g series=0x%016llx/%zu/%llu\n",
+         (unsigned long long)dl_trace_hash(t), (unsigned long long)dl_trace_emitted(t),
+         dl_runstats_gauge_mean(rs, DL_G_BYTES_IN_FLIGHT, now), (unsigned long long)sum, n,
+         (unsigned long long)width);
 }
 
 /* One round of `total` transfers on a fresh machine. */
@@ -110,9 +135,10 @@ static void round_of(uint64_t total) {
   double dt = seconds() - t0;
   dl_busmaster_stats st;
   dl_busmaster_stats_get(bm, &st);
-  printf("ring transfers=%llu seconds=%.6f rss1m_kib=%ld rssend_kib=%ld bytes=%llu end_ns=%llu\n",
+  printf("ring transfers=%llu seconds=%.6f rss1m_kib=%ld rssend_kib=%ld bytes=%llu end_ns=%llu",
          (unsigned long long)st.commands, dt, rss1m, rss_kib(), (unsigned long long)st.bytes,
          (unsigned long long)dl_clock_now(dl_machine_clock(m)));
+  fingerprint(m);
   if (st.commands != total || st.bytes != total * XFER || st.errors) {
     fprintf(stderr, "ring: %llu commands, %llu errors\n", (unsigned long long)st.commands,
             (unsigned long long)st.errors);

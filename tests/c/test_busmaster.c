@@ -1,7 +1,9 @@
 /*
 ** test_busmaster.c: the bus-master device of core/devices/dl_busmaster.c without
-** Lua: configuration checks, the sparse medium, register decoding, and one
-** command's timing, bytes, trace records and counters.
+** Lua: configuration checks, the sparse medium, register decoding, one
+** command's timing, bytes, trace records and counters, and a ring whose
+** data and then descriptors lose their mapping while the device runs (the
+** device's remembered windows close: each access is refused and reported).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,8 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
+#include "memory/dl_physmem.h"
 
 /* A machine with a busmaster and its registers mapped. */
 typedef struct rig {
@@ -172,6 +176,102 @@ static void test_inject_checks(void **state) {
   assert_null(dl_bm_fault_name(DL_BM_FAULT_KIND_COUNT));
 }
 
+/* Writes ring descriptor i at ring: data at pa, len bytes, medium offset. */
+static void put_desc(rig *r, uint64_t ring, uint32_t i, uint64_t pa, uint32_t len, uint32_t flags,
+                     uint64_t offset) {
+  uint8_t d[DL_BM_RING_DESC] = {0};
+  for (int k = 0; k < 8; k++) d[k] = (uint8_t)(pa >> (8 * k));
+  for (int k = 0; k < 4; k++) d[8 + k] = (uint8_t)(len >> (8 * k));
+  for (int k = 0; k < 4; k++) d[12 + k] = (uint8_t)(flags >> (8 * k));
+  for (int k = 0; k < 8; k++) d[16 + k] = (uint8_t)(offset >> (8 * k));
+  assert_int_equal(dl_physmem_write(dl_machine_physmem(r->m), ring + i * DL_BM_RING_DESC, d,
+                                    sizeof d), DL_OK);
+}
+
+/* A little-endian u32 of descriptor i at byte `at`. */
+static uint32_t desc_u32(rig *r, uint64_t ring, uint32_t i, uint32_t at) {
+  uint8_t b[4];
+  assert_int_equal(dl_physmem_read(dl_machine_physmem(r->m), ring + i * DL_BM_RING_DESC + at, b,
+                                   4), DL_OK);
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Ring mode: writes then reads move real bytes (a never-written sector
+** reads as zeros); once the data pages are unmapped the next descriptors
+** end with ERROR_CODE 1 and a 0xE6/0x26 report each, nothing moved; once
+** the ring itself is unmapped the device cannot fetch and stops with a
+** report, the descriptor left owned. */
+static void test_ring_loses_mappings(void **state) {
+  rig *r = *state;
+  dl_physmem *pm = dl_machine_physmem(r->m);
+  dl_dmamap *map = dl_machine_dmamap(r->m);
+  dl_clock *c = dl_machine_clock(r->m);
+  uint64_t ring = 0x200000, data = 0x201000;  /* adjacent: one span */
+  uint8_t bytes[4096], back[4096], zero[4096] = {0};
+  for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = (uint8_t)(i * 7 + 1);
+  assert_int_equal(dl_physmem_write(pm, data, bytes, sizeof bytes), DL_OK);
+  uint32_t hring, hdata;
+  assert_int_equal(dl_dmamap_add(map, ring, 0x1000, &hring), DL_OK);
+  assert_int_equal(dl_dmamap_add(map, data, 0x3000, &hdata), DL_OK);
+  wr(r, DL_BM_DESC_LO, 8, ring);
+  wr(r, DL_BM_DESC_COUNT, 4, 8);
+  wr(r, DL_BM_CONTROL, 4, DL_BM_START | DL_BM_MODE_RING);
+  put_desc(r, ring, 0, data, 4096, DL_BM_DESC_OWNED | DL_BM_DESC_TO_DEVICE, 0);
+  put_desc(r, ring, 1, data + 0x1000, 4096, DL_BM_DESC_OWNED, 0);
+  put_desc(r, ring, 2, data + 0x2000, 4096, DL_BM_DESC_OWNED, 0x10000);  /* never written */
+  assert_int_equal(dl_physmem_write(pm, data + 0x2000, bytes, sizeof bytes), DL_OK);
+  wr(r, DL_BM_RING_TAIL, 4, 3);
+  dl_clock_run(c);
+  for (uint32_t i = 0; i < 3; i++) {
+    assert_int_equal(desc_u32(r, ring, i, 12) & DL_BM_DESC_OWNED, 0);
+    assert_int_equal(desc_u32(r, ring, i, 24), 4096);
+    assert_int_equal(desc_u32(r, ring, i, 28), DL_BM_ERR_NONE);
+  }
+  assert_int_equal(dl_busmaster_medium_read(r->bm, 0, back, sizeof back), DL_OK);
+  assert_memory_equal(back, bytes, sizeof back);
+  assert_int_equal(dl_physmem_read(pm, data + 0x1000, back, sizeof back), DL_OK);
+  assert_memory_equal(back, bytes, sizeof back);
+  assert_int_equal(dl_physmem_read(pm, data + 0x2000, back, sizeof back), DL_OK);
+  assert_memory_equal(back, zero, sizeof back);
+  assert_int_equal(dl_verifier_count(r->m), 0);
+
+  dl_dmamap_remove(map, hdata);  /* the data pages go; the ring stays */
+  assert_int_equal(dl_physmem_write(pm, data + 0x1000, bytes, sizeof bytes), DL_OK);
+  put_desc(r, ring, 3, data, 4096, DL_BM_DESC_OWNED | DL_BM_DESC_TO_DEVICE, 0x20000);
+  put_desc(r, ring, 4, data + 0x1000, 4096, DL_BM_DESC_OWNED, 0x30000);
+  wr(r, DL_BM_RING_TAIL, 4, 5);
+  dl_clock_run(c);
+  for (uint32_t i = 3; i < 5; i++) {
+    assert_int_equal(desc_u32(r, ring, i, 12) & DL_BM_DESC_OWNED, 0);
+    assert_int_equal(desc_u32(r, ring, i, 24), 0);
+    assert_int_equal(desc_u32(r, ring, i, 28), DL_BM_ERR_UNMAPPED);
+  }
+  assert_int_equal(dl_verifier_count(r->m), 2);
+  for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(dl_verifier_at(r->m, i)->bugcheck, 0xE6);
+    assert_int_equal(dl_verifier_at(r->m, i)->p1, 0x26);
+  }
+  assert_int_equal(dl_physmem_read(pm, data + 0x1000, back, sizeof back), DL_OK);
+  assert_memory_equal(back, bytes, sizeof back);  /* the refused read wrote nothing */
+  assert_int_equal(dl_busmaster_medium_read(r->bm, 0x20000, back, sizeof back), DL_OK);
+  assert_memory_equal(back, zero, sizeof back);   /* nor did the refused write */
+
+  dl_dmamap_remove(map, hring);  /* now the descriptors themselves */
+  put_desc(r, ring, 5, data, 4096, DL_BM_DESC_OWNED, 0);
+  wr(r, DL_BM_RING_TAIL, 4, 6);
+  dl_clock_run(c);
+  assert_int_equal(desc_u32(r, ring, 5, 12) & DL_BM_DESC_OWNED, DL_BM_DESC_OWNED);
+  assert_int_equal(rd(r, DL_BM_ERROR_CODE, 4), DL_BM_ERR_UNMAPPED);
+  assert_true(rd(r, DL_BM_STATUS, 4) & DL_BM_ERROR);
+  assert_int_equal(dl_verifier_count(r->m), 3);
+  assert_int_equal(dl_verifier_at(r->m, 2)->p1, 0x26);
+  dl_busmaster_stats st;
+  dl_busmaster_stats_get(r->bm, &st);
+  assert_int_equal(st.commands, 6);
+  assert_int_equal(st.bytes, 3 * 4096);
+  assert_int_equal(st.errors, 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -180,6 +280,7 @@ int main(void) {
     T(test_register_decoding),
     T(test_single_write),
     T(test_inject_checks),
+    T(test_ring_loses_mappings),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -496,7 +496,8 @@ static void cancel(dl_adapter *a, dl_dmactx *c) {
   (void)a;
   dl_dmaex_transfer_done(c, DL_DMA_CANCELLED);
 }
-static const dl_dmaex_kind test_kind = {"test", 1, 1, 1, start, cancel, NULL, NULL};
+static const dl_dmaex_kind test_kind = {.name = "test", .completion_routines = 1, .device_offsets = 1,
+                                        .default_buffer = 1, .start = start, .cancel = cancel};
 
 typedef struct done { int n, status; uint8_t irql; dl_device *dev; } done;
 static void completion(void *ctx, dl_adapter *a, dl_device *dev, int status) {

@@ -3,13 +3,16 @@
 ** latency split of one request, the queueing of the one behind it, exact
 ** percentiles (values below 128 ns are exact), the power-of-two histogram,
 ** the gauges' time-weighted means and series, and attribution to the
-** oldest request in flight.
+** oldest request in flight; the series' bin walk (no division per change)
+** against a reference that divides for every bin, over many rescales.
 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <string.h>
 
 #include "machine/dl_stats.h"
 
@@ -161,12 +164,104 @@ static void attribution(void **state) {
   dl_runstats_free(NULL);
 }
 
+/* ---- a reference gauge: every bin found by dividing time by the width ---- */
+
+typedef struct ref_gauge {
+  uint64_t width, value, last;
+  double area, bin_area[DL_SERIES_BINS];
+  uint64_t bin_max[DL_SERIES_BINS];
+} ref_gauge;
+
+static void ref_rescale(ref_gauge *g) {
+  for (size_t i = 0; i < DL_SERIES_BINS / 2; i++) {
+    g->bin_area[i] = g->bin_area[2 * i] + g->bin_area[2 * i + 1];
+    uint64_t a = g->bin_max[2 * i], b = g->bin_max[2 * i + 1];
+    g->bin_max[i] = a > b ? a : b;
+  }
+  memset(g->bin_area + DL_SERIES_BINS / 2, 0, DL_SERIES_BINS / 2 * sizeof g->bin_area[0]);
+  memset(g->bin_max + DL_SERIES_BINS / 2, 0, DL_SERIES_BINS / 2 * sizeof g->bin_max[0]);
+  g->width *= 2;
+}
+
+static void ref_advance(ref_gauge *g, uint64_t now) {
+  while (now / g->width >= DL_SERIES_BINS) ref_rescale(g);
+  for (uint64_t t = g->last; t < now || (t == now && t == g->last);) {
+    size_t i = (size_t)(t / g->width);
+    uint64_t end = (uint64_t)(i + 1) * g->width;
+    if (end > now) end = now;
+    g->bin_area[i] += (double)g->value * (double)(end - t);
+    if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
+    if (end == t) break;
+    t = end;
+  }
+  g->area += (double)g->value * (double)(now - g->last);
+  g->last = now;
+}
+
+static void ref_add(ref_gauge *g, int64_t delta, uint64_t now) {
+  ref_advance(g, now);
+  if (delta < 0 && (uint64_t)-delta > g->value) g->value = 0;
+  else g->value = (uint64_t)((int64_t)g->value + delta);
+  size_t i = (size_t)(now / g->width);
+  if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
+}
+
+/* The series of the map-register gauge equals the reference's, bin for bin,
+** at every step of a run whose changes fall inside bins, on their edges, at
+** the same instant and many bins apart (the bins double 10 times). Values
+** and times are small integers, so every sum is exact in any order. */
+static void series_matches_reference(void **state) {
+  (void)state;
+  dl_runstats *s = dl_runstats_new();
+  static ref_gauge g;
+  memset(&g, 0, sizeof g);
+  g.width = 1000;
+  uint64_t t = 0, x = 12345;
+  static dl_sample out[DL_SERIES_BINS];
+  for (int step = 0; step < 4000; step++) {
+    x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    uint64_t r = x >> 33;
+    switch (r % 6) {
+      case 0: break;                                        /* the same instant */
+      case 1: t += 1 + r % 300; break;                      /* inside a bin, mostly */
+      case 2: t += g.width - t % g.width; break;            /* onto the next edge */
+      case 3: t += g.width * (1 + r % 5); break;            /* a few bins on */
+      case 4: t += (r % 64) * 97; break;
+      default: if (step % 97 == 0) t += g.width * 300; break;  /* past the end: rescale */
+    }
+    int64_t d = (int64_t)(r % 7) - 3;
+    if (d >= 0) rec(s, t, DL_TR_CHANNEL_GRANT, 7, 1, (uint64_t)d);
+    else rec(s, t, DL_TR_FREE_MAP_REGISTERS, 7, (uint64_t)-d, 0);
+    ref_add(&g, d, t);
+    assert_int_equal(dl_runstats_gauge(s, DL_G_MAP_REGISTERS), g.value);
+    if (step % 50 && step != 3999) continue;
+    uint64_t now = t + r % 2000, width;
+    size_t n = dl_runstats_series(s, DL_G_MAP_REGISTERS, now, out, DL_SERIES_BINS, &width);
+    ref_gauge c = g;
+    ref_advance(&c, now);
+    assert_int_equal(width, c.width);
+    size_t bins = (size_t)(now / c.width) + 1;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t start = (uint64_t)i * c.width, covered = now - start < c.width ? now - start : c.width;
+      assert_int_equal(out[i].start, start);
+      assert_int_equal(out[i].max, c.bin_max[i]);
+      assert_true(out[i].mean == (covered ? c.bin_area[i] / (double)covered : (double)c.value));
+    }
+    assert_true(n == bins || (n == bins - 1 && now % c.width == 0));
+    assert_true(dl_runstats_gauge_mean(s, DL_G_MAP_REGISTERS, now) ==
+                (now ? (c.area) / (double)now : 0.0));
+  }
+  assert_true(g.width >= 1000 << 10);
+  dl_runstats_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(split_of_one_request),
     cmocka_unit_test(second_request_queues),
     cmocka_unit_test(percentiles),
     cmocka_unit_test(series),
+    cmocka_unit_test(series_matches_reference),
     cmocka_unit_test(attribution),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "wdf/dl_wdfdevif.h"
 #include "wdf/dl_wdffile.h"
 #include "wdf/dl_wdfio.h"
+#include "wdf/dl_wdfmemory.h"
 
 typedef struct rig {
   dl_machine *m;
@@ -432,6 +433,38 @@ static void test_buffers(void **state) {
   driver_complete(r, 0, 16);
 }
 
+/* WdfRequestRetrieve{Input,Output}Memory: one WDFMEMORY a buffer, the same
+** each time, that the driver may not delete (0x10D/0x7) and that goes with
+** the request at completion; NEITHER has none. */
+static void test_request_memory(void **state) {
+  rig *t = *state;
+  dl_wdf_queue *mq = queue(t, DL_WDF_DISPATCH_MANUAL);
+  dl_wdf_request *r = add(mq, irp_of(t, DL_IRP_MJ_DEVICE_CONTROL, DL_METHOD_BUFFERED, 4, 16, NULL));
+  dl_wdf_queue_retrieve(mq, NULL, &r);
+  dl_wdf_memory *in, *out, *again;
+  assert_int_equal(dl_wdf_request_memory(r, 0, &in), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_wdf_request_memory(r, 1, &out), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_wdf_request_memory(r, 0, &again), DL_STATUS_SUCCESS);
+  assert_ptr_equal(in, again);
+  uint64_t size;
+  assert_int_equal(dl_wdf_memory_buffer(in, &size), r->irp->system_va);
+  assert_int_equal(size, 4);
+  assert_int_equal(dl_wdf_memory_buffer(out, &size), r->irp->system_va);
+  assert_int_equal(size, 16);
+  uint64_t reports = dl_verifier_count(t->m), in_id = DL_OBJECT(in)->id, out_id = DL_OBJECT(out)->id;
+  assert_int_equal(dl_wdf_object_delete(DL_WDF(in)), DL_ESTATE);  /* the framework's */
+  assert_int_equal(dl_verifier_count(t->m), reports + 1);
+  assert_non_null(dl_machine_find(t->m, in_id));
+  driver_complete(r, 0, 0);
+  assert_null(dl_machine_find(t->m, in_id));  /* gone with the request */
+  assert_null(dl_machine_find(t->m, out_id));
+  add(mq, irp_of(t, DL_IRP_MJ_DEVICE_CONTROL, DL_METHOD_NEITHER, 4, 16, NULL));
+  dl_wdf_queue_retrieve(mq, NULL, &r);
+  assert_int_equal(dl_wdf_request_memory(r, 0, &in), DL_STATUS_INVALID_DEVICE_REQUEST);
+  assert_null(in);
+  driver_complete(r, 0, 0);
+}
+
 /* Creates get a WDFFILEOBJECT; EvtDeviceFileCreate gets the create as a
 ** request; cleanup and close call theirs, close deletes the WDFFILEOBJECT. */
 static void test_files(void **state) {
@@ -557,6 +590,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_ready_notify, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
     cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_request_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
     cmocka_unit_test_setup_teardown(test_file_names, setup, teardown),
     cmocka_unit_test_setup_teardown(test_zero_length, setup, teardown),

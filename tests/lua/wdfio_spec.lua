@@ -376,6 +376,34 @@ describe("the framework's I/O (KMDF)", function()
     assert.are.equal(0, rec.queue:stats().presented)
   end)
 
+  it("hands a buffered IOCTL's buffers out as WDFMEMORY objects that go with the request", function()
+    local driver = new_driver()
+    local device = m:wdf_add_device(driver, new_hw(m))
+    local got = {}
+    local config = WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel)
+    config.EvtIoDeviceControl = function(_, Request, OutLen, InLen)
+      local st, inmem = WdfRequestRetrieveInputMemory(Request)
+      local st2, outmem = WdfRequestRetrieveOutputMemory(Request)
+      local buf, size = WdfMemoryGetBuffer(inmem)
+      local _, again = WdfRequestRetrieveInputMemory(Request)
+      got = { st, st2, m:read(buf, size), InLen, OutLen, rawequal(inmem, again) }
+      WdfMemoryCopyFromBuffer(outmem, 0, buf, 3)
+      got.memory = inmem
+      WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, 3)
+    end
+    local _, q = WdfIoQueueCreate(device, config, WDF_NO_OBJECT_ATTRIBUTES)
+    assert.are.equal(STATUS_SUCCESS,
+                     WdfDeviceConfigureRequestDispatching(device, q, WdfRequestTypeDeviceControl))
+    local input, output = m:buffer(3), m:buffer(8)
+    input:write(0, "xyz")
+    local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, input = input, buffer = output,
+                        ioctl = CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS) }
+    IoCallDriver(WdfDeviceWdmGetDeviceObject(device), irp)
+    assert.are.same({ STATUS_SUCCESS, STATUS_SUCCESS, "xyz", 3, 8, true }, { table.unpack(got, 1, 6) })
+    assert.are.equal("xyz", output:read(0, 3))
+    assert.has_error(function() WdfMemoryGetBuffer(got.memory) end)  -- gone with the request
+  end)
+
   it("reports a request forwarded to its own queue and one completed with too much information", function()
     m:close()
     m = support.machine { ram = "1G", verifier = "record" }
