@@ -1,9 +1,9 @@
 -- kmdf_xdma.lua: the port of Xilinx's XDMA Windows driver
 -- (drivers/xdma/driver.lua, libxdma.lua) on the XDMA IP model
 -- (drivers/xdma/model.lua, two H2C and two C2H AXI-MM engines, a user BAR
--- and a config BAR, one MSI), driven as an application would: the device
--- found through GUID_DEVINTERFACE_XDMA, its nodes opened by name (\h2c_0,
--- \c2h_1, \user, \control...), WriteFile/ReadFile at card addresses.
+-- and a config BAR, one interrupt), driven as an application would: the
+-- device found through GUID_DEVINTERFACE_XDMA, its nodes opened by name
+-- (\h2c_0, \c2h_1, \user, \control...), WriteFile/ReadFile at card addresses.
 --   1. writes then reads back requests of 1 B .. 9 MiB (the edges of pages
 --      and of the 8 MiB DMA limit, then random sizes) at random buffer
 --      offsets and card addresses, alternating channels 0 and 1 and keeping
@@ -14,10 +14,17 @@
 --      identifier read through \control; the IOCTLs on an engine's file
 --      (PERF_START/PERF_GET, ADDRMODE_GET);
 --   3. files that select nothing (\bogus, \h2c_3: no such engine, \bypass:
---      no bypass BAR) refused;
---   4. the same transfers in poll mode (options.PollMode = 1, the registry's
---      POLL_MODE): the engines write their completed count back and the
---      driver spins on it, no interrupt.
+--      no bypass BAR, \event_0: not ported, the device itself) refused.
+-- Run with a single MSI, then with the INTA line, then in poll mode
+-- (options.PollMode = 1, the registry's POLL_MODE: the engines write their
+-- completed count back, the driver spins on it, no interrupt; requests up
+-- to 8 MiB, one DMA operation: the driver polls only a request's first).
+-- The runs above zero the descriptors before WdfDmaTransactionDmaCompleted,
+-- as Xilinx's later release does (options.ClearBeforeCompleted); last, the
+-- order of the ported release: a 9 MiB write (two DMA operations) has the
+-- second's descriptors zeroed before the engine fetches them
+-- (MAGIC_STOPPED), and the error path releases the transaction in state
+-- Transfer: bug check 0x10D.
 -- Statistics of the driver, the IP and the machine are printed for each run.
 --
 -- Environment: DMALAB_REQUESTS (random sizes after the fixed ones, default
@@ -59,11 +66,12 @@ local function close(m, fdo, file)
   m:run()
 end
 
-local function run(title, options)
-  math.randomseed(SEED)
+-- A machine with RAM below and above 4 GiB (so descriptors carry high
+-- addresses), the IP (interrupt "msi" or "line"), the driver started.
+local function start(interrupt, options)
   local m = dma.machine { ram = { { 0, "2G" }, { "4G", "4G" } }, seed = SEED, alloc = "scattered" }
   local hw = model.new(m, { name = "xdma0", h2c_channels = 2, c2h_channels = 2, card_memory = CARD,
-                            bandwidth = "2G", vector = 48, irql = 8 })
+                            bandwidth = "2G", interrupt = interrupt, vector = 48, irql = 8 })
   local status, Driver = drv.DriverEntry(dma.driver { name = "xdma" }, nil, options)
   assert(status == STATUS_SUCCESS, "WdfDriverCreate failed")
   local Device, started = m:wdf_add_device(Driver, hw)
@@ -73,6 +81,12 @@ local function run(title, options)
   assert(fdo == WdfDeviceWdmGetDeviceObject(Device))
   local xdma = drv.Context(Device).xdma
   assert(xdma.configBarIdx == 1 and xdma.userBarIdx == 0 and xdma.bypassBarIdx == -1)
+  return m, hw, Device, fdo
+end
+
+local function run(title, interrupt, options, largest)
+  math.randomseed(SEED)
+  local m, hw, Device, fdo = start(interrupt, options)
 
   local files = {}
   for _, name in ipairs { "\\h2c_0", "\\h2c_1", "\\c2h_0", "\\c2h_1", "\\user", "\\control" } do
@@ -83,7 +97,9 @@ local function run(title, options)
 
   -- 1. every size written, then read back, on both channels at once
   local sizes = {}
-  for _, n in ipairs(FIXED) do sizes[#sizes + 1] = n end
+  for _, n in ipairs(FIXED) do
+    if n <= largest then sizes[#sizes + 1] = n end
+  end
   for _ = 1, RANDOM do sizes[#sizes + 1] = math.random(1, 3 * MiB) end
   local out = { writes = 0, reads = 0, bytes = 0 }
   local function request(major, file, buffer, r)
@@ -151,7 +167,7 @@ local function run(title, options)
   local ioctl = function(code, file, output)
     return send(fdo, m:irp { major = IRP_MJ_DEVICE_CONTROL, ioctl = code, buffer = output, file = file })
   end
-  local start = ioctl(drv.IOCTL_XDMA_PERF_START, files["\\h2c_0"])
+  local perfStart = ioctl(drv.IOCTL_XDMA_PERF_START, files["\\h2c_0"])
   local pb = m:buffer(4 * KiB)
   pb:write(0, dma.pattern(4 * KiB, 5))
   send(fdo, m:irp { major = IRP_MJ_WRITE, buffer = pb, device_offset = 0, file = files["\\h2c_0"] })
@@ -162,7 +178,7 @@ local function run(title, options)
   local am = ioctl(drv.IOCTL_XDMA_ADDRMODE_GET, files["\\c2h_1"], mode)
   local bar = ioctl(drv.IOCTL_XDMA_ADDRMODE_GET, files["\\user"], m:buffer(4))
   m:run()
-  assert(start.IoStatus.Status == STATUS_SUCCESS and get.IoStatus.Status == STATUS_SUCCESS)
+  assert(perfStart.IoStatus.Status == STATUS_SUCCESS and get.IoStatus.Status == STATUS_SUCCESS)
   assert(get.IoStatus.Information == drv.XDMA_PERF_DATA.size)
   local clocks, beats = string.unpack("<I8I8", perf:read())
   assert(beats == 4 * KiB // 16 and clocks > 0, "the performance counters")
@@ -181,8 +197,8 @@ local function run(title, options)
   for _, b in ipairs { ubuf, rbuf, ibuf, pb, perf, mode } do b:free() end
 
   local ip, s = hw:stats(), m:run_stats()
-  print(("%s: %d writes and %d reads of 1 B .. 9 MiB on 2 H2C and 2 C2H engines, %d bytes, every byte "
-         .. "verified"):format(title, out.writes, out.reads, out.bytes))
+  print(("%s: %d writes and %d reads of 1 B .. %d KiB on 2 H2C and 2 C2H engines, %d bytes, every byte "
+         .. "verified"):format(title, out.writes, out.reads, largest // KiB, out.bytes))
   print(("  IP: %d starts, %d descriptor blocks fetched (at most %d adjacent), %d descriptors, %d bytes H2C, "
          .. "%d C2H, %d MSIs, %d writebacks, %d errors"):format(ip.starts, ip.fetches, ip.max_block,
          ip.descriptors, ip.bytes_h2c, ip.bytes_c2h, ip.messages, ip.writebacks, ip.errors))
@@ -191,7 +207,7 @@ local function run(title, options)
   print(("  machine: %d interrupts, %d DPCs; simulated time %.3f ms"):format(s.interrupts, s.dpcs,
         s.time / 1e6))
   assert(ip.errors == 0, "the IP saw an error")
-  if (options or {}).PollMode == 1 then
+  if options.PollMode == 1 then
     assert(ip.messages == 0 and ip.writebacks == ip.descriptors, "poll mode took interrupts")
   else
     assert(ip.messages > 0 and ip.writebacks == 0)
@@ -202,5 +218,26 @@ local function run(title, options)
   m:close()
 end
 
-run("kmdf_xdma", {})
-run("kmdf_xdma POLL_MODE=1", { PollMode = 1 })
+-- The order of the ported release: the descriptors of a split
+-- transaction's second DMA operation zeroed after DmaCompleted programmed them.
+local function descriptors_zeroed()
+  local m, hw, _, fdo = start("msi", {})
+  local _, file = open(m, fdo, "\\h2c_0")
+  local len = 9 * MiB
+  local b = m:buffer(len, { offset = 0x123 })
+  b:write(0, dma.pattern(len, 3))
+  local w = send(fdo, m:irp { major = IRP_MJ_WRITE, buffer = b, device_offset = 0, file = file })
+  local ok, err = pcall(m.run, m)
+  local ip = hw:stats()
+  assert(not ok and err:find("WDF_VIOLATION (0x10D, P1=0x08): WdfDmaTransactionRelease", 1, true), err)
+  assert(not w.done and ip.errors == 1 and ip.bytes_h2c == 8 * MiB, "the second DMA operation ran")
+  print(("kmdf_xdma descriptors zeroed after DmaCompleted: a write of 9 MiB: %d bytes moved, then "
+         .. "MAGIC_STOPPED; %s"):format(ip.bytes_h2c, err:match("(WDF_VIOLATION %b()[^\n]*)")))
+  m:close()
+end
+
+local FIXED_ORDER = { ClearBeforeCompleted = true }
+run("kmdf_xdma MSI", "msi", FIXED_ORDER, 10 * MiB)
+run("kmdf_xdma INTA", "line", FIXED_ORDER, 10 * MiB)
+run("kmdf_xdma POLL_MODE=1", "msi", { PollMode = 1, ClearBeforeCompleted = true }, 8 * MiB)
+descriptors_zeroed()

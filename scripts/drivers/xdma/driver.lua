@@ -344,7 +344,8 @@ end
 
 local function EvtDevicePrepareHardware(device, Resources, ResourcesTranslated)
   local ctx = GetDeviceContext(device)
-  ctx.xdma = {}
+  local options = driver.options[WdfDeviceGetDriver(device)] or {}
+  ctx.xdma = { ClearBeforeCompleted = options.ClearBeforeCompleted }
   local xdma = ctx.xdma
   local status = lib.XDMA_DeviceOpen(device, xdma, Resources, ResourcesTranslated)
   if not NT_SUCCESS(status) then return status end

@@ -299,12 +299,23 @@ end
 function lib.EngineStart(engine) engine.regs.controlW1S = XDMA_CTRL_RUN_BIT end
 function lib.EngineStop(engine) engine.regs.controlW1C = XDMA_CTRL_RUN_BIT end
 
+-- The descriptor buffer and the poll writeback buffer zeroed.
+local function ClearDescriptors(engine)
+  RtlZeroMemory(WdfCommonBufferGetAlignedVirtualAddress(engine.descBuffer),
+                WdfCommonBufferGetLength(engine.descBuffer))
+  if engine.poll then
+    RtlZeroMemory(WdfCommonBufferGetAlignedVirtualAddress(engine.pollWbBuffer),
+                  WdfCommonBufferGetLength(engine.pollWbBuffer))
+  end
+end
+
 -- EngineProcessTransfer: service an SGDMA engine (its work on interrupt or after polling).
 local function EngineProcessTransfer(engine)
   local request = WdfDmaTransactionGetRequest(engine.dmaTransaction)
   if not request then return end                         -- "Interrupt but no request pending?"
   local engineStatus = EngineStatus(engine, true)
   lib.EngineStop(engine)
+  if engine.parentDevice.ClearBeforeCompleted then ClearDescriptors(engine) end
   if engineStatus & XDMA_STAT_EXPECTED_ZERO == XDMA_ENGINE_STOPPED_OK then
     -- (the C code keeps the statuses only to trace them: the request is
     -- completed with WdfDmaTransactionRelease's)
@@ -322,13 +333,10 @@ local function EngineProcessTransfer(engine)
     WdfDmaTransactionRelease(engine.dmaTransaction)
     WdfRequestComplete(request, STATUS_INTERNAL_ERROR)
   end
-  -- clear descriptor buffer (and the poll writeback buffer)
-  RtlZeroMemory(WdfCommonBufferGetAlignedVirtualAddress(engine.descBuffer),
-                WdfCommonBufferGetLength(engine.descBuffer))
-  if engine.poll then
-    RtlZeroMemory(WdfCommonBufferGetAlignedVirtualAddress(engine.pollWbBuffer),
-                  WdfCommonBufferGetLength(engine.pollWbBuffer))
-  end
+  -- clear descriptor buffer (and the poll writeback buffer): after
+  -- WdfDmaTransactionDmaCompleted, which has programmed the next DMA
+  -- operation of a split transaction already (see the header)
+  if not engine.parentDevice.ClearBeforeCompleted then ClearDescriptors(engine) end
 end
 
 local function DescriptorIsAligned(engine, desc)

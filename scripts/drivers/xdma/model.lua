@@ -11,7 +11,7 @@
 --   local hw = model.new(m, { name = "xdma0", h2c_channels = 1, c2h_channels = 1,
 --                             card_memory = "16M", user_bar = "64K", bandwidth = "2G",
 --                             start_latency = "500ns", descriptor_latency = "300ns",
---                             vector = 48, irql = 8 })
+--                             interrupt = "msi" or "line", vector = 48, irql = 8 })
 --   hw.model, hw.device, hw.resources    the m:device_model, its PDO, its resources
 --   hw:card_read(address, len)           the AXI-MM side (the card's memory)
 --   hw:card_write(address, bytes)
@@ -20,11 +20,13 @@
 --   model.R                              register offsets, bits, identifiers
 --
 -- ---- PCI resources ------------------------------------------------------------
--- BAR0: the user BAR (AXI-Lite master; here a register file of user_bar bytes)
+-- BAR0: the user BAR (AXI-Lite master; here a register file of user_bar
+--       bytes, 64 KiB by default; user_bar = 0: none)
 -- BAR1: the config BAR (the DMA's registers, 64 KiB), so the driver's
 --       IdentifyBars finds the config BAR at index 1 and the user BAR at 0
--- one message-signalled interrupt (single-vector MSI): every channel and
---       user vector register is 0, the message the one vector
+--       (BAR0 without a user BAR)
+-- one interrupt: a single-vector MSI (default), or with interrupt = "line"
+--       INTA, level-sensitive; every channel and user vector register 0
 --
 -- ---- Config BAR (little-endian 32-bit registers) ------------------------------
 --   0x0000 + ch*0x100  H2C engine ch    0x1000 + ch*0x100  C2H engine ch
@@ -172,7 +174,7 @@ function model.new(m, opts)
     bandwidth = size(opts.bandwidth, 2 << 30),
     start_latency = duration(opts.start_latency, 500),
     descriptor_latency = duration(opts.descriptor_latency, 300),
-    engines = {}, order = {}, irq = { userIntEnable = 0, channelIntEnable = 0, pending = 0, store = {} },
+    msi = opts.interrupt ~= "line", line = false, engines = {}, order = {}, irq = { userIntEnable = 0, channelIntEnable = 0, pending = 0, store = {} },
     config = { [R.pcieMPS] = 1, [R.pcieMRRS] = 2, [R.pcieWidth] = 1 }, common = {},
     st = { starts = 0, stops = 0, fetches = 0, descriptors = 0, max_block = 0, bytes_h2c = 0, bytes_c2h = 0,
            messages = 0, errors = 0, writebacks = 0 },
@@ -189,21 +191,22 @@ function model.new(m, opts)
     end
   end
 
+  local bars = {}
+  if self.user_size > 0 then                 -- the user BAR is optional in the IP (then the config BAR is BAR0)
+    bars[1] = { size = self.user_size,
+                read = function(_, offset, sz)
+                  return string.unpack("<I" .. sz, store_read(self.user, offset, sz))
+                end,
+                write = function(_, offset, sz, value)
+                  store_write(self.user, offset, string.pack("<I" .. sz, value))
+                end }
+  end
+  bars[#bars + 1] = { size = R.CONFIG_BAR_SIZE,
+                      read = function(_, offset, sz) return self:config_read(offset, sz) end,
+                      write = function(_, offset, sz, value) self:config_write(offset, sz, value) end }
   self.model = m:device_model {
-    name = opts.name or "xdma",
-    bars = {
-      { size = self.user_size,
-        read = function(_, offset, sz)
-          return string.unpack("<I" .. sz, store_read(self.user, offset, sz))
-        end,
-        write = function(_, offset, sz, value)
-          store_write(self.user, offset, string.pack("<I" .. sz, value))
-        end },
-      { size = R.CONFIG_BAR_SIZE,
-        read = function(_, offset, sz) return self:config_read(offset, sz) end,
-        write = function(_, offset, sz, value) self:config_write(offset, sz, value) end },
-    },
-    interrupts = { { vector = opts.vector or 48, irql = opts.irql or 8, message = true } },
+    name = opts.name or "xdma", bars = bars,
+    interrupts = { { vector = opts.vector or 48, irql = opts.irql or 8, message = self.msi } },
   }
   self.device, self.resources, self.name = self.model.device, self.model.resources, self.model.name
   return self
@@ -218,14 +221,25 @@ function model:requests()
   return r
 end
 
--- Sends the MSI when a channel's pending bit rises.
+-- The interrupt follows the pending channels: an MSI when a channel's
+-- pending bit rises; a line (INTA, level-sensitive) asserted while any is.
 function model:update_irq()
   local pending = self:requests() & self.irq.channelIntEnable
   local rising = pending & ~self.irq.pending
   self.irq.pending = pending
-  if rising ~= 0 then
-    self.st.messages = self.st.messages + 1
-    self.model:raise_interrupt()
+  if self.msi then
+    if rising ~= 0 then
+      self.st.messages = self.st.messages + 1
+      self.model:raise_interrupt()
+    end
+  elseif (pending ~= 0) ~= self.line then
+    self.line = pending ~= 0
+    if self.line then
+      self.st.messages = self.st.messages + 1
+      self.model:raise_interrupt()
+    else
+      self.model:clear_interrupt()
+    end
   end
 end
 
@@ -357,9 +371,8 @@ function model:read32(o)
     elseif r == R.pollModeWbHi then return e.wb >> 32
     elseif r == R.intEnableMask then return e.intmask
     elseif r == R.perfCtrl then return e.perf.ctrl
-    elseif r >= 0xC4 and r <= 0xD8 then
-      local v = ({ [0xC4] = e.perf.cyc, [0xCC] = e.perf.dat })[r & ~4] or 0
-      return r & 4 == 4 and v & 0xFFFFFFFF or v >> 32
+    elseif r == 0xC4 or r == 0xC8 then return r == 0xC4 and e.perf.cyc & 0xFFFFFFFF or e.perf.cyc >> 32
+    elseif r == 0xCC or r == 0xD0 then return r == 0xCC and e.perf.dat & 0xFFFFFFFF or e.perf.dat >> 32
     end
     return 0
   elseif o < R.CONFIG_BLOCK then
