@@ -174,7 +174,8 @@ function model.new(m, opts)
     bandwidth = size(opts.bandwidth, 2 << 30),
     start_latency = duration(opts.start_latency, 500),
     descriptor_latency = duration(opts.descriptor_latency, 300),
-    msi = opts.interrupt ~= "line", line = false, engines = {}, order = {}, irq = { userIntEnable = 0, channelIntEnable = 0, pending = 0, store = {} },
+    msi = opts.interrupt ~= "line", line = false, engines = {}, order = {},
+    irq = { userIntEnable = 0, channelIntEnable = 0, pending = 0, store = {} },
     config = { [R.pcieMPS] = 1, [R.pcieMRRS] = 2, [R.pcieWidth] = 1 }, common = {},
     st = { starts = 0, stops = 0, fetches = 0, descriptors = 0, max_block = 0, bytes_h2c = 0, bytes_c2h = 0,
            messages = 0, errors = 0, writebacks = 0 },
@@ -192,7 +193,7 @@ function model.new(m, opts)
   end
 
   local bars = {}
-  if self.user_size > 0 then                 -- the user BAR is optional in the IP (then the config BAR is BAR0)
+  if self.user_size > 0 then        -- the user BAR is optional in the IP (then the config BAR is BAR0)
     bars[1] = { size = self.user_size,
                 read = function(_, offset, sz)
                   return string.unpack("<I" .. sz, store_read(self.user, offset, sz))
