@@ -84,7 +84,7 @@ local function start(interrupt, options)
   return m, hw, Device, fdo
 end
 
-local function run(title, interrupt, options, largest)
+local function run(title, interrupt, options, largest, random)
   math.randomseed(SEED)
   local m, hw, Device, fdo = start(interrupt, options)
 
@@ -100,7 +100,7 @@ local function run(title, interrupt, options, largest)
   for _, n in ipairs(FIXED) do
     if n <= largest then sizes[#sizes + 1] = n end
   end
-  for _ = 1, RANDOM do sizes[#sizes + 1] = math.random(1, 3 * MiB) end
+  for _ = 1, random do sizes[#sizes + 1] = math.random(1, math.min(3 * MiB, largest)) end
   local out = { writes = 0, reads = 0, bytes = 0 }
   local function request(major, file, buffer, r)
     return m:irp { major = major, buffer = buffer, device_offset = r.at, file = file }
@@ -197,7 +197,7 @@ local function run(title, interrupt, options, largest)
   for _, b in ipairs { ubuf, rbuf, ibuf, pb, perf, mode } do b:free() end
 
   local ip, s = hw:stats(), m:run_stats()
-  print(("%s: %d writes and %d reads of 1 B .. %d KiB on 2 H2C and 2 C2H engines, %d bytes, every byte "
+  print(("%s: %d writes and %d reads of 1 B .. %d KiB at most on 2 H2C and 2 C2H engines, %d bytes, every byte "
          .. "verified"):format(title, out.writes, out.reads, largest // KiB, out.bytes))
   print(("  IP: %d starts, %d descriptor blocks fetched (at most %d adjacent), %d descriptors, %d bytes H2C, "
          .. "%d C2H, %d MSIs, %d writebacks, %d errors"):format(ip.starts, ip.fetches, ip.max_block,
@@ -237,7 +237,7 @@ local function descriptors_zeroed()
 end
 
 local FIXED_ORDER = { ClearBeforeCompleted = true }
-run("kmdf_xdma MSI", "msi", FIXED_ORDER, 10 * MiB)
-run("kmdf_xdma INTA", "line", FIXED_ORDER, 10 * MiB)
-run("kmdf_xdma POLL_MODE=1", "msi", { PollMode = 1, ClearBeforeCompleted = true }, 8 * MiB)
+run("kmdf_xdma MSI", "msi", FIXED_ORDER, 10 * MiB, RANDOM)
+run("kmdf_xdma INTA", "line", FIXED_ORDER, 256 * KiB, RANDOM // 2)
+run("kmdf_xdma POLL_MODE=1", "msi", { PollMode = 1, ClearBeforeCompleted = true }, 8 * MiB, RANDOM // 2)
 descriptors_zeroed()
