@@ -197,8 +197,8 @@ local function run(title, interrupt, options, largest, random)
   for _, b in ipairs { ubuf, rbuf, ibuf, pb, perf, mode } do b:free() end
 
   local ip, s = hw:stats(), m:run_stats()
-  print(("%s: %d writes and %d reads of 1 B .. %d KiB at most on 2 H2C and 2 C2H engines, %d bytes, every byte "
-         .. "verified"):format(title, out.writes, out.reads, largest // KiB, out.bytes))
+  print(("%s: %d writes and %d reads of 1 B .. %d KiB at most on 2 H2C and 2 C2H engines, %d bytes, "
+         .. "every byte verified"):format(title, out.writes, out.reads, largest // KiB, out.bytes))
   print(("  IP: %d starts, %d descriptor blocks fetched (at most %d adjacent), %d descriptors, %d bytes H2C, "
          .. "%d C2H, %d MSIs, %d writebacks, %d errors"):format(ip.starts, ip.fetches, ip.max_block,
          ip.descriptors, ip.bytes_h2c, ip.bytes_c2h, ip.messages, ip.writebacks, ip.errors))

@@ -259,9 +259,10 @@ describe("the framework's I/O (KMDF)", function()
     assert.has_error(function() m:irp { major = IRP_MJ_CREATE, file_name = "c2h_0" } end,
       "bad argument #1 to 'irp' (field 'file_name' must be empty or start with a backslash (\\h2c_0), "
       .. "at most 32767 characters)")
-    assert.has_error(function() m:irp { major = IRP_MJ_CLOSE, file = create.FileObject, file_name = "\\x" } end,
+    local file = create.FileObject
+    assert.has_error(function() m:irp { major = IRP_MJ_CLOSE, file = file, file_name = "\\x" } end,
       "bad argument #1 to 'irp' (field 'file_name' is a create's (IRP_MJ_CREATE))")
-    assert.has_error(function() m:irp { major = IRP_MJ_CREATE, file = create.FileObject, file_name = "\\x" } end,
+    assert.has_error(function() m:irp { major = IRP_MJ_CREATE, file = file, file_name = "\\x" } end,
       "bad argument #1 to 'irp' (field 'file_name': the file's create was sent already)")
   end)
 
