@@ -366,6 +366,9 @@ int luaopen_dma(lua_State *L) {
   ldl_open_pool(L);
   ldl_open_interrupt(L);
   ldl_open_model(L);
+  ldl_open_mmio(L);
+  ldl_open_ioport(L);
+  ldl_open_resources(L);
   ldl_open_busmaster(L);
   ldl_open_sysdma(L);
   ldl_open_uart(L);

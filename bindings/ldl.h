@@ -412,12 +412,22 @@ void ldl_open_verifier(lua_State *L);
 void ldl_open_dpc(lua_State *L);
 void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
+void ldl_open_mmio(lua_State *L);
+void ldl_open_ioport(lua_State *L);
+void ldl_open_resources(lua_State *L);
+
+/* A device model's resources (resources.c): hw.resources, and one
+** CM_PARTIAL_RESOURCE_DESCRIPTOR table. */
+struct dl_devmodel;
+struct dl_cm_descriptor;
+void ldl_push_resources(lua_State *L, const struct dl_devmodel *dm);
+void ldl_push_descriptor(lua_State *L, const struct dl_cm_descriptor *d);
 void ldl_open_busmaster(lua_State *L);
 void ldl_open_sysdma(lua_State *L);  /* system DMA controllers (devices/sysdma.c) */
 void ldl_open_uart(lua_State *L);    /* after ldl_open_sysdma */
 /* Adds resources.dma of a UART model to the resources table at -1. */
 struct dl_devmodel;
-void ldl_uart_resources(lua_State *L, struct dl_devmodel *dm);
+void ldl_uart_resources(lua_State *L, const struct dl_devmodel *dm);
 void ldl_open_trace(lua_State *L);
 void ldl_open_driver(lua_State *L);
 void ldl_open_irp(lua_State *L);

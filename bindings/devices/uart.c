@@ -137,7 +137,7 @@ static void push_dma(lua_State *L, dl_sysdma *c, uint32_t line) {
 /* Sets resources.dma of the table at -1 for a UART connected to a system
 ** DMA controller: { tx = {...}, rx = {...} } (the lines it raises DREQ on);
 ** nothing for other models. */
-void ldl_uart_resources(lua_State *L, dl_devmodel *dm) {
+void ldl_uart_resources(lua_State *L, const dl_devmodel *dm) {
   dl_uart *u = dl_uart_of(dm);
   uint32_t tx, rx;
   dl_sysdma *c = u ? dl_uart_controller(u, &tx, &rx) : NULL;

@@ -394,10 +394,10 @@ static int l_FreeCommonBuffer(lua_State *L) {
   return 0;
 }
 
-/* GetDmaAlignment(adapter) -> 1: no alignment beyond bytes. */
+/* GetDmaAlignment(adapter) -> bytes (1 for a bus master; a system DMA
+** channel's unit). */
 static int l_GetDmaAlignment(lua_State *L) {
-  (void)checkadapter(L, 1);
-  lua_pushinteger(L, 1);
+  lua_pushinteger(L, dl_adapter_dma_alignment(checkadapter(L, 1)));
   return 1;
 }
 

@@ -93,5 +93,8 @@ void lwdf_apply_init(lua_State *L, int init, int dev, dl_wdf_device *d);
 int lwdf_file_dispatch(lua_State *L, lmachine *lm, dl_wdf_device *d, dl_irp *irp);
 /* The file callbacks for the engine. */
 int lwdf_file_event(void *ctx, dl_wdf_device *d, int which, dl_wdf_request *r, void *file);
+/* The index of descriptor table `arg` in the device's resource list
+** (wdfdevice.c): -1 for nil, -2 for a value not in the list. */
+long lwdf_descriptor_index(lua_State *L, int dev, int arg);
 
 #endif

@@ -12,13 +12,14 @@
 */
 #include <string.h>
 
+#include "devices/dl_cmres.h"
 #include "io/dl_device.h"
 #include "base/dl_status.h"
 #include "lwdf.h"
 
 #define LDL_DEVICE_INIT "WDFDEVICE_INIT"
 #define LDL_RESLIST "WDFCMRESLIST"
-#define MAX_RESOURCES 8
+#define MAX_RESOURCES (DL_DEVMODEL_MAX_BARS + DL_DEVMODEL_MAX_PORTS + DL_DEVMODEL_MAX_INTERRUPTS)
 
 /* ---- devices ------------------------------------------------------------- */
 
@@ -227,32 +228,11 @@ static int dev_tostring(lua_State *L) {
 
 /* ---- the lab as PnP manager ---------------------------------------------- */
 
-/* Adds a descriptor table to the list at -1 and to res. */
-static void add_descriptor(lua_State *L, dl_wdf_resource *res, size_t *n, dl_wdf_resource r) {
+/* Adds descriptor r to res and its table to the list at -1. */
+static void add_descriptor(lua_State *L, dl_wdf_resource *res, size_t *n, const dl_wdf_resource *r) {
   if (*n >= MAX_RESOURCES) return;
-  res[(*n)++] = r;
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, r.type);
-  lua_setfield(L, -2, "Type");
-  lua_pushinteger(L, 1);  /* CmResourceShareDeviceExclusive */
-  lua_setfield(L, -2, "ShareDisposition");
-  lua_createtable(L, 0, 1);
-  lua_createtable(L, 0, 3);
-  if (r.type == DL_CM_INTERRUPT) {
-    lua_pushinteger(L, r.vector);
-    lua_setfield(L, -2, "Vector");
-    lua_pushinteger(L, r.level);
-    lua_setfield(L, -2, "Level");
-    lua_pushinteger(L, 1);
-    lua_setfield(L, -2, "Affinity");
-  } else {
-    lua_pushinteger(L, (lua_Integer)r.start);
-    lua_setfield(L, -2, "Start");
-    lua_pushinteger(L, (lua_Integer)r.length);
-    lua_setfield(L, -2, "Length");
-  }
-  lua_setfield(L, -2, r.type == DL_CM_INTERRUPT ? "Interrupt" : r.type == DL_CM_PORT ? "Port" : "Memory");
-  lua_setfield(L, -2, "u");
+  res[(*n)++] = *r;
+  ldl_push_descriptor(L, r);
   lua_rawseti(L, -2, (lua_Integer)*n);
 }
 
@@ -264,26 +244,28 @@ static uint64_t int_field(lua_State *L, const char *k) {
   return v;
 }
 
-/* Builds the resource list of hw.resources ({memory=, port=, interrupt=})
-** at index hw: pushes a WDFCMRESLIST and fills res. */
-static size_t build_resources(lua_State *L, int hw, dl_wdf_resource *res) {
+/* The descriptors of a plain table's resources ({memory=, port=,
+** interrupt=}, one each): for hardware written as a Lua table. */
+static size_t table_resources(lua_State *L, int hw, dl_wdf_resource *res) {
   size_t n = 0;
-  lua_newuserdatauv(L, 0, 1);
-  luaL_setmetatable(L, LDL_RESLIST);
-  lua_newtable(L);
   int list = lua_gettop(L);
   if (lua_getfield(L, hw, "resources") == LUA_TTABLE) {
     static const char *const kinds[] = {"memory", "port", "interrupt"};
     for (int k = 0; k < 3; k++) {
       if (lua_getfield(L, -1, kinds[k]) == LUA_TTABLE) {
         dl_wdf_resource r = {0};
-        r.type = k == 0 ? DL_CM_MEMORY : k == 1 ? DL_CM_PORT : DL_CM_INTERRUPT;
-        r.start = int_field(L, "start");
-        r.length = int_field(L, "length");
-        r.vector = (uint32_t)int_field(L, "vector");
-        r.level = (uint8_t)int_field(L, "level");
+        if (k == 2) {
+          dl_devmodel_irq q = {(uint32_t)int_field(L, "vector"), (uint8_t)int_field(L, "level"), 0, 0};
+          dl_cm_interrupt(&q, &r);
+        } else {
+          r.type = k == 0 ? DL_CM_MEMORY : DL_CM_PORT;
+          r.share = DL_CM_SHARE_DEVICE_EXCLUSIVE;
+          r.flags = k == 0 ? DL_CM_MEMORY_READ_WRITE : DL_CM_PORT_IO;
+          r.start = int_field(L, "start");
+          r.length = int_field(L, "length");
+        }
         lua_pushvalue(L, list);
-        add_descriptor(L, res, &n, r);
+        add_descriptor(L, res, &n, &r);
         lua_pop(L, 1);
       }
       lua_pop(L, 1);
@@ -291,8 +273,51 @@ static size_t build_resources(lua_State *L, int hw, dl_wdf_resource *res) {
     lwdfsys_add_dma_resources(L, -1, list);  /* CmResourceTypeDma (wdfsys.c) */
   }
   lua_pop(L, 1);
+  return n;
+}
+
+/* Builds the resource list of hw at index hw: a device model's every BAR,
+** port range and interrupt (dl_cmres.h), or a table's hw.resources. Pushes
+** a WDFCMRESLIST and fills res. */
+static size_t build_resources(lua_State *L, int hw, dl_wdf_resource *res) {
+  lua_newuserdatauv(L, 0, 1);
+  luaL_setmetatable(L, LDL_RESLIST);
+  lua_newtable(L);
+  size_t n = 0;
+  lobject *model = ldl_testclass(L, hw, LDL_MODEL);
+  if (model && model->obj) {
+    dl_cm_descriptor d[MAX_RESOURCES];
+    size_t all = dl_devmodel_resources(model->obj, d, MAX_RESOURCES);
+    for (size_t i = 0; i < all && i < MAX_RESOURCES; i++) add_descriptor(L, res, &n, &d[i]);
+    int list = lua_gettop(L);
+    ldl_push_resources(L, model->obj);  /* a UART's DMA lines: CmResourceTypeDma (wdfsys.c) */
+    lwdfsys_add_dma_resources(L, -1, list);
+    lua_pop(L, 1);
+  } else {
+    n = table_resources(L, hw, res);
+  }
   lua_setiuservalue(L, -2, 1);
   return n;
+}
+
+/* The index (from 0) of descriptor table `arg` in the resource list of the
+** device at `dev`; -1 if arg is nil, -2 for anything else (the engine
+** refuses it with the framework's status). */
+long lwdf_descriptor_index(lua_State *L, int dev, int arg) {
+  if (lua_isnil(L, arg)) return -1;
+  ldl_pushstate(L, dev);
+  long found = -2;
+  if (lua_getfield(L, -1, "resources") == LUA_TUSERDATA) {
+    lua_getiuservalue(L, -1, 1);
+    for (lua_Integer i = 1; found < 0 && i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+      lua_rawgeti(L, -1, i);
+      if (lua_rawequal(L, -1, arg)) found = (long)i - 1;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return found;
 }
 
 /* m:wdf_add_device(driver, hw [, name]) -> WDFDEVICE (or nil), status: the
@@ -453,9 +478,6 @@ static const dl_wdk_value constants[] = {
   {"WdfPowerDeviceInvalid", DL_WDF_POWER_INVALID}, {"WdfPowerDeviceD0", DL_WDF_POWER_D0},
   {"WdfPowerDeviceD1", DL_WDF_POWER_D1}, {"WdfPowerDeviceD2", DL_WDF_POWER_D2},
   {"WdfPowerDeviceD3", DL_WDF_POWER_D3}, {"WdfPowerDeviceD3Final", DL_WDF_POWER_D3_FINAL},
-  {"CmResourceTypeNull", 0}, {"CmResourceTypePort", DL_CM_PORT},
-  {"CmResourceTypeInterrupt", DL_CM_INTERRUPT}, {"CmResourceTypeMemory", DL_CM_MEMORY},
-  {"CmResourceTypeDma", 4},
   {"FILE_BYTE_ALIGNMENT", 0}, {"FILE_WORD_ALIGNMENT", 1}, {"FILE_LONG_ALIGNMENT", 3},
   {"FILE_QUAD_ALIGNMENT", 7}, {"FILE_OCTA_ALIGNMENT", 15}, {"FILE_32_BYTE_ALIGNMENT", 31},
   {"FILE_64_BYTE_ALIGNMENT", 63}, {"FILE_128_BYTE_ALIGNMENT", 127},

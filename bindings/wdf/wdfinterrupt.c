@@ -39,7 +39,7 @@ int lwdf_isr(void *ctx, dl_wdf_interrupt *wi) {
   lmachine *lm = ctx;
   lua_State *L = lm->L;
   push_call(L, lm, wi, "EvtInterruptIsr");
-  lua_pushinteger(L, 0);
+  lua_pushinteger(L, dl_wdf_interrupt_message_id(wi));
   ldl_where(lm, "EvtInterruptIsr", "WDFINTERRUPT", DL_OBJECT(wi)->id);
   if (!ldl_callback(L, lm, 2, 1)) {
     dl_clock_stop(dl_machine_clock(DL_OBJECT(wi)->m));
@@ -123,14 +123,20 @@ static int l_WdfInterruptCreate(lua_State *L) {
   lua_getfield(L, 4, "EvtInterruptEnable");
   lua_getfield(L, 4, "EvtInterruptDisable");
   int has_dpc = !lua_isnil(L, 5), has_enable = !lua_isnil(L, 6) || !lua_isnil(L, 7);
+  lua_getfield(L, 2, "InterruptRaw");                                    /* 8 */
+  lua_getfield(L, 2, "InterruptTranslated");                             /* 9 */
+  long raw = lwdf_descriptor_index(L, 1, 8);
+  long translated = lwdf_descriptor_index(L, 1, 9);
+  lua_getfield(L, 2, "ShareVector");                                     /* 10 */
+  int share_default = lua_isnil(L, 10) || (lua_isinteger(L, 10) && lua_tointeger(L, 10) == 2);
   lua_settop(L, 4);
   dl_wdf_interrupt *wi;
   ldl_call c;
   ldl_enter(L, dh->owner, &c);
-  int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
+  uint32_t st = dl_wdf_interrupt_create(dh->obj, has_dpc, has_enable, raw, translated, share_default, &wi);
   ldl_leave(L, &c);
-  if (rc) {
-    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
+  if (st != DL_STATUS_SUCCESS) {
+    lua_pushinteger(L, st);
     return 1;
   }
   lwdf_newobject(L, dh->owner, wi, 3);
@@ -197,6 +203,31 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   return 1;
 }
 
+/* WDF_INTERRUPT_INFO_INIT() -> {} */
+static int l_WDF_INTERRUPT_INFO_INIT(lua_State *L) {
+  lua_createtable(L, 0, 10);
+  return 1;
+}
+
+/* WdfInterruptGetInfo(Interrupt, Info): fills Info (WDF_INTERRUPT_INFO). */
+static int l_WdfInterruptGetInfo(lua_State *L) {
+  dl_wdf_interrupt *wi = checkintr(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  dl_wdf_interrupt_info info;
+  dl_wdf_interrupt_get_info(wi, &info);
+  static const char *const names[] = {"MessageNumber", "Vector", "Irql", "Mode", "Polarity",
+                                      "ShareDisposition", "Group", "TargetProcessorSet"};
+  const lua_Integer values[] = {info.message_number, info.vector, info.irql, info.latched ? 1 : 0,
+                                0 /* WdfInterruptPolarityUnknown */, info.share, 0, 1};
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    lua_pushinteger(L, values[i]);
+    lua_setfield(L, 2, names[i]);
+  }
+  lua_pushboolean(L, info.message_signaled);
+  lua_setfield(L, 2, "MessageSignaled");
+  return 0;
+}
+
 /* interrupt:connected() -> boolean (the lab's own) */
 static int i_connected(lua_State *L) {
   lua_pushboolean(L, dl_wdf_interrupt_connected(checkintr(L, 1)));
@@ -234,6 +265,8 @@ static const luaL_Reg functions[] = {
   {"WdfInterruptAcquireLock", l_WdfInterruptAcquireLock},
   {"WdfInterruptReleaseLock", l_WdfInterruptReleaseLock},
   {"WdfInterruptSynchronize", l_WdfInterruptSynchronize},
+  {"WDF_INTERRUPT_INFO_INIT", l_WDF_INTERRUPT_INFO_INIT},
+  {"WdfInterruptGetInfo", l_WdfInterruptGetInfo},
   {NULL, NULL}
 };
 

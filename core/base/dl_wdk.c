@@ -93,6 +93,10 @@ static const dl_wdk_value io_values[] = {
   {"NonPagedPool", 0}, {"NonPagedPoolExecute", 0}, {"PagedPool", 1}, {"NonPagedPoolNx", 512},
   {"WdfDeviceIoUndefined", 0}, {"WdfDeviceIoNeither", 1}, {"WdfDeviceIoBuffered", 2},
   {"WdfDeviceIoDirect", 3}, {"WdfDeviceIoBufferedOrDirect", 4},
+  {"PAGE_NOACCESS", DL_PAGE_NOACCESS}, {"PAGE_READONLY", DL_PAGE_READONLY},
+  {"PAGE_READWRITE", DL_PAGE_READWRITE}, {"PAGE_EXECUTE", DL_PAGE_EXECUTE},
+  {"PAGE_EXECUTE_READ", DL_PAGE_EXECUTE_READ}, {"PAGE_EXECUTE_READWRITE", DL_PAGE_EXECUTE_READWRITE},
+  {"PAGE_NOCACHE", DL_PAGE_NOCACHE}, {"PAGE_WRITECOMBINE", DL_PAGE_WRITECOMBINE},
 };
 
 /* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE (wdm.h) and the flags of
@@ -198,7 +202,7 @@ static const char *const caps_words[] = {
   "DMA", "SL", "GENERIC", "OBJ", "KERNEL", "MAXIMUM", "PAGE", "CTL", "READ", "WRITE", "NT", "MM", "KE",
   "EX", "RTL", "HAL", "POWER", "PNP", "GUID", "DRIVER", "IRQL", "INTERRUPT", "TIMER", "DPC", "ADDRESS",
   "BYTE", "BYTES", "ROUND", "ALIGN", "SYNCHRONIZE", "DELETE", "FSCTL", "KEY", "REG", "SE", "PROCESSOR",
-  "CONFIGURATION", "MEMORY", "PORT", "ACCESS", "THREAD", "EVENT", "SEMAPHORE", "MUTANT", NULL
+  "CONFIGURATION", "MEMORY", "PORT", "ACCESS", "THREAD", "EVENT", "SEMAPHORE", "MUTANT", "CONNECT", NULL
 };
 
 /* Whether `name` is in the NULL-terminated list. */
@@ -259,4 +263,36 @@ dl_wdk_kind dl_wdk_classify(const char *name) {
     return DL_WDK_CONSTANT;  /* IoReadAccess, IoWriteAccess: LOCK_OPERATION */
   if (routine_prefixed(name)) return DL_WDK_ROUTINE;
   return classify_caps(name);
+}
+
+/* Resource descriptors (wdm.h). */
+static const dl_wdk_value cm_values[] = {
+  {"CmResourceTypeNull", DL_CM_NULL}, {"CmResourceTypePort", DL_CM_PORT},
+  {"CmResourceTypeInterrupt", DL_CM_INTERRUPT}, {"CmResourceTypeMemory", DL_CM_MEMORY},
+  {"CmResourceTypeDma", 4}, {"CmResourceTypeDeviceSpecific", 5}, {"CmResourceTypeBusNumber", 6},
+  {"CmResourceTypeMemoryLarge", 7},
+  {"CmResourceShareUndetermined", DL_CM_SHARE_UNDETERMINED},
+  {"CmResourceShareDeviceExclusive", DL_CM_SHARE_DEVICE_EXCLUSIVE},
+  {"CmResourceShareDriverExclusive", DL_CM_SHARE_DRIVER_EXCLUSIVE},
+  {"CmResourceShareShared", DL_CM_SHARE_SHARED},
+  {"CM_RESOURCE_INTERRUPT_LEVEL_SENSITIVE", DL_CM_INTERRUPT_LEVEL_SENSITIVE},
+  {"CM_RESOURCE_INTERRUPT_LATCHED", DL_CM_INTERRUPT_LATCHED},
+  {"CM_RESOURCE_INTERRUPT_MESSAGE", DL_CM_INTERRUPT_MESSAGE},
+  {"CM_RESOURCE_INTERRUPT_POLICY_INCLUDED", 0x0004},
+  {"CM_RESOURCE_INTERRUPT_LEVEL_LATCHED_BITS", 0x0001},
+  {"CM_RESOURCE_MEMORY_READ_WRITE", DL_CM_MEMORY_READ_WRITE}, {"CM_RESOURCE_MEMORY_READ_ONLY", 0x0001},
+  {"CM_RESOURCE_MEMORY_WRITE_ONLY", 0x0002}, {"CM_RESOURCE_MEMORY_WRITEABILITY_MASK", 0x0003},
+  {"CM_RESOURCE_MEMORY_PREFETCHABLE", DL_CM_MEMORY_PREFETCHABLE},
+  {"CM_RESOURCE_MEMORY_COMBINEDWRITE", 0x0008}, {"CM_RESOURCE_MEMORY_24", 0x0010},
+  {"CM_RESOURCE_MEMORY_CACHEABLE", 0x0020},
+  {"CM_RESOURCE_PORT_MEMORY", DL_CM_PORT_MEMORY}, {"CM_RESOURCE_PORT_IO", DL_CM_PORT_IO},
+  {"CM_RESOURCE_PORT_10_BIT_DECODE", 0x0004}, {"CM_RESOURCE_PORT_12_BIT_DECODE", 0x0008},
+  {"CM_RESOURCE_PORT_16_BIT_DECODE", DL_CM_PORT_16_BIT_DECODE},
+  {"CM_RESOURCE_PORT_POSITIVE_DECODE", 0x0020},
+};
+
+/* The CM values by WDK name. */
+const dl_wdk_value *dl_wdk_cm_table(size_t *count) {
+  *count = sizeof cm_values / sizeof cm_values[0];
+  return cm_values;
 }

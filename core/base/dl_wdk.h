@@ -147,4 +147,43 @@ static inline uint64_t dl_span_pages(uint64_t va, uint64_t size, uint64_t page_s
 /* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE and ExAllocatePool2's POOL_FLAG_*. */
 const dl_wdk_value *dl_wdk_kernel_table(size_t *count);
 
+/* Page protections (winnt.h), as MmMapIoSpaceEx takes them. */
+enum {
+  DL_PAGE_NOACCESS = 0x01,
+  DL_PAGE_READONLY = 0x02,
+  DL_PAGE_READWRITE = 0x04,
+  DL_PAGE_EXECUTE = 0x10,
+  DL_PAGE_EXECUTE_READ = 0x20,
+  DL_PAGE_EXECUTE_READWRITE = 0x40,
+  DL_PAGE_NOCACHE = 0x200,
+  DL_PAGE_WRITECOMBINE = 0x400
+};
+
+/* CM_RESOURCE_TYPE (wdm.h). */
+enum { DL_CM_NULL = 0, DL_CM_PORT = 1, DL_CM_INTERRUPT = 2, DL_CM_MEMORY = 3 };
+
+/* CM_SHARE_DISPOSITION. */
+enum {
+  DL_CM_SHARE_UNDETERMINED = 0,
+  DL_CM_SHARE_DEVICE_EXCLUSIVE = 1,
+  DL_CM_SHARE_DRIVER_EXCLUSIVE = 2,
+  DL_CM_SHARE_SHARED = 3
+};
+
+/* Flags of each type. */
+enum {
+  DL_CM_INTERRUPT_LEVEL_SENSITIVE = 0x0000,
+  DL_CM_INTERRUPT_LATCHED = 0x0001,
+  DL_CM_INTERRUPT_MESSAGE = 0x0002,
+  DL_CM_MEMORY_READ_WRITE = 0x0000,
+  DL_CM_MEMORY_PREFETCHABLE = 0x0004,
+  DL_CM_PORT_MEMORY = 0x0000,
+  DL_CM_PORT_IO = 0x0001,
+  DL_CM_PORT_16_BIT_DECODE = 0x0010
+};
+
+/* The CM_RESOURCE_TYPE, CM_SHARE_DISPOSITION and CM_RESOURCE_* flag values
+** of resource descriptors (wdm.h), by WDK name. */
+const dl_wdk_value *dl_wdk_cm_table(size_t *count);
+
 #endif

@@ -645,7 +645,9 @@ static void reg_write(dl_busmaster *bm, uint64_t reg, uint32_t v) {
 }
 
 /* A register read of any size: the bytes of the 32-bit registers it covers. */
-static uint64_t bm_read(void *ctx, uint64_t offset, uint32_t size) {
+static uint64_t bm_read(void *ctx, dl_space space, unsigned index, uint64_t offset, uint32_t size) {
+  (void)space;  /* one BAR: its registers */
+  (void)index;
   uint64_t v = 0;
   for (uint32_t i = size; i-- > 0;) {
     uint64_t at = offset + i;
@@ -655,7 +657,10 @@ static uint64_t bm_read(void *ctx, uint64_t offset, uint32_t size) {
 }
 
 /* A register write: 32-bit, or 64-bit as two halves (low first). */
-static void bm_write(void *ctx, uint64_t offset, uint32_t size, uint64_t value) {
+static void bm_write(void *ctx, dl_space space, unsigned index, uint64_t offset, uint32_t size,
+                     uint64_t value) {
+  (void)space;
+  (void)index;
   if (offset % 4) return;
   if (size == 4 || size == 8) reg_write(ctx, offset, (uint32_t)value);
   if (size == 8) reg_write(ctx, offset + 4, (uint32_t)(value >> 32));

@@ -174,7 +174,9 @@ static uint32_t status_now(const dl_uart *u) {
   return s;
 }
 
-static uint64_t uart_read(void *ctx, uint64_t off, uint32_t size) {
+static uint64_t uart_read(void *ctx, dl_space space, unsigned index, uint64_t off, uint32_t size) {
+  (void)space;  /* one BAR: its registers */
+  (void)index;
   (void)size;
   dl_uart *u = ctx;
   uint8_t v = 0;
@@ -192,7 +194,10 @@ static uint64_t uart_read(void *ctx, uint64_t off, uint32_t size) {
   }
 }
 
-static void uart_write(void *ctx, uint64_t off, uint32_t size, uint64_t value) {
+static void uart_write(void *ctx, dl_space space, unsigned index, uint64_t off, uint32_t size,
+                       uint64_t value) {
+  (void)space;
+  (void)index;
   (void)size;
   dl_uart *u = ctx;
   if (off == DL_UART_DATA) {
@@ -259,7 +264,7 @@ void dl_uart_free(dl_uart *u) {
 }
 
 dl_devmodel *dl_uart_model(dl_uart *u) { return u->dm; }
-dl_uart *dl_uart_of(dl_devmodel *dm) { return dm && dm->ops == &uart_ops ? dm->ctx : NULL; }
+dl_uart *dl_uart_of(const dl_devmodel *dm) { return dm && dm->ops == &uart_ops ? dm->ctx : NULL; }
 const dl_uart_config *dl_uart_config_of(const dl_uart *u) { return &u->cfg; }
 
 /* Takes the UART's lines off its controller (if it still exists). */

@@ -57,7 +57,7 @@ int dl_uart_new(dl_machine *m, const char *name, uint32_t vector, uint8_t irql,
 void dl_uart_free(dl_uart *u);
 
 dl_devmodel *dl_uart_model(dl_uart *u);
-dl_uart *dl_uart_of(dl_devmodel *dm);
+dl_uart *dl_uart_of(const dl_devmodel *dm);
 const dl_uart_config *dl_uart_config_of(const dl_uart *u);
 
 /* Nanoseconds one character takes on the wire (10 bits). */

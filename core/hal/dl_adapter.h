@@ -192,6 +192,11 @@ int dl_adapter_alloc_common(dl_adapter *a, uint32_t length, int cache_enabled, u
                             uint64_t *logical);
 
 /* FreeCommonBuffer (PASSIVE_LEVEL); an unknown buffer is report 0x03. */
+/* GetDmaAlignment: the bytes a DMA buffer's start and length must be a
+** multiple of: 1 for a bus master, the channel's unit (DmaWidth) for
+** system DMA, whose controller moves whole units. */
+uint32_t dl_adapter_dma_alignment(const dl_adapter *a);
+
 void dl_adapter_free_common(dl_adapter *a, uint32_t length, uint64_t logical, uint64_t va,
                             int cache_enabled);
 

@@ -268,6 +268,9 @@ void dl_slave_channel_freed(dl_adapter *a) { stop(a); }
 
 uint32_t dl_slave_unit(const dl_adapter *a) { return a->slave ? a->slave->unit : 1; }
 
+/* GetDmaAlignment (dl_adapter.h). */
+uint32_t dl_adapter_dma_alignment(const dl_adapter *a) { return dl_slave_unit(a); }
+
 /* ConfigureAdapterChannel's controller functions (see dl_slave.h). */
 uint32_t dl_slave_configure(dl_adapter *a, uint32_t function, const void *context) {
   dl_slave *s = a->slave;

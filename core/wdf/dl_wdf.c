@@ -278,7 +278,9 @@ uint32_t dl_wdf_device_start(dl_wdf_device *d, const dl_wdf_resource *res, size_
   }
   d->nres = nres;
   dl_wdf_interrupts_assign(d);
+  d->in_prepare = 1;  /* WdfInterruptCreate may take its descriptors now */
   uint32_t st = event(d, DL_WDF_PREPARE_HARDWARE, 0);
+  d->in_prepare = 0;
   if (!NT_SUCCESS(st)) return fail(d, st);
   st = power_up(d, DL_WDF_POWER_D3_FINAL);
   if (NT_SUCCESS(st)) dl_wdf_device_interfaces_enable(d, 1);  /* started: its interfaces */

@@ -31,6 +31,7 @@
 
 #include "base/dl_list.h"
 #include "base/dl_ntstatus.h"
+#include "devices/dl_cmres.h"
 #include "wdf/dl_wdfobject.h"
 
 typedef struct dl_machine dl_machine;
@@ -55,8 +56,6 @@ enum {
   DL_WDF_POWER_D3_FINAL = 5
 };
 
-/* CM_RESOURCE_TYPE values of the descriptors a device gets. */
-enum { DL_CM_PORT = 1, DL_CM_INTERRUPT = 2, DL_CM_MEMORY = 3 };
 
 /* WDF_IO_QUEUE_DISPATCH_TYPE. */
 enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2, DL_WDF_DISPATCH_MANUAL = 3 };
@@ -67,13 +66,8 @@ enum { DL_WDF_DISPATCH_SEQUENTIAL = 1, DL_WDF_DISPATCH_PARALLEL = 2, DL_WDF_DISP
 /* IRP major functions the framework dispatches: slots of the dispatching table. */
 #define DL_WDF_MAJOR_COUNT 28
 
-/* One CM_PARTIAL_RESOURCE_DESCRIPTOR, reduced. */
-typedef struct dl_wdf_resource {
-  uint8_t type;            /* DL_CM_* */
-  uint8_t level;           /* interrupt: DIRQL */
-  uint32_t vector;         /* interrupt */
-  uint64_t start, length;  /* memory or port */
-} dl_wdf_resource;
+/* One CM_PARTIAL_RESOURCE_DESCRIPTOR (devices/dl_cmres.h). */
+typedef dl_cm_descriptor dl_wdf_resource;
 
 /* The device callbacks (WDF_PNPPOWER_EVENT_CALLBACKS), in the order of the
 ** names dl_wdf_event_name gives. */
@@ -152,6 +146,8 @@ struct dl_wdf_device {
   uint64_t power_event;        /* ...as this clock event */
   dl_wdf_resource *res;        /* the resource list given at start */
   size_t nres;
+  int in_prepare;              /* EvtDevicePrepareHardware is running */
+  uint32_t ninterrupts;        /* WDFINTERRUPTs created (the next MessageID) */
   dl_wdf_hook *hooks;
   size_t nhooks, hooks_cap;
   const char **log;            /* power_log: static strings, in order */
@@ -201,8 +197,12 @@ struct dl_wdf_interrupt {
   dl_link link;                /* on its device's list */
   dl_wdf_device *d;
   int has_resource;            /* assigned an interrupt descriptor at start */
+  long res_index;              /* which (index in the device's list), -1 none yet */
+  int chosen;                  /* the driver chose it (InterruptRaw/Translated) */
   uint32_t vector;
   uint8_t level;
+  int latched, shared, message;/* from the descriptor's Flags and ShareDisposition */
+  uint32_t message_id;         /* its MessageID: the device's interrupts before it */
   int has_enable;              /* EvtInterruptEnable/Disable registered */
   int has_dpc;                 /* EvtInterruptDpc registered */
   dl_interrupt *intr;          /* connected while the device is in D0 */
@@ -341,6 +341,19 @@ dl_wdf_device *dl_wdf_request_device(const dl_wdf_request *r);
 ** while the device is being deleted. */
 int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out);
 
+/* WdfInterruptCreate with its rules (fxinterruptapi.cpp), an NTSTATUS:
+** only in EvtDriverDeviceAdd (before the start) or in
+** EvtDevicePrepareHardware, else STATUS_INVALID_DEVICE_STATE; in
+** EvtDriverDeviceAdd InterruptRaw/InterruptTranslated must be NULL (-1;
+** -2 or above: given),
+** else STATUS_INVALID_PARAMETER; in EvtDevicePrepareHardware both must be
+** given, with ShareVector WdfUseDefault (share_default), else
+** STATUS_INVALID_DEVICE_STATE; each must be an interrupt descriptor of the
+** device's list (an index), else STATUS_INVALID_PARAMETER (the framework's
+** verifier check). The interrupt then uses `translated`; one created
+** without takes the first interrupt descriptor no other has taken. */
+uint32_t dl_wdf_interrupt_create(dl_wdf_device *d, int has_dpc, int has_enable, long raw,
+                                 long translated, int share_default, dl_wdf_interrupt **out);
 /* WdfInterruptQueueDpcForIsr: KeInsertQueueDpc's result (0 if queued already). */
 int dl_wdf_interrupt_queue_dpc(dl_wdf_interrupt *wi);
 
@@ -356,6 +369,21 @@ int dl_wdf_interrupt_connected(const dl_wdf_interrupt *wi);
 int dl_wdf_interrupt_locked(const dl_wdf_interrupt *wi);
 uint8_t dl_wdf_interrupt_level(const dl_wdf_interrupt *wi);
 uint32_t dl_wdf_interrupt_vector(const dl_wdf_interrupt *wi);
+long dl_wdf_interrupt_resource(const dl_wdf_interrupt *wi);
+/* The MessageID EvtInterruptIsr gets: its message number for a message
+** interrupt, 0 for a line-based one. */
+uint32_t dl_wdf_interrupt_message_id(const dl_wdf_interrupt *wi);
+
+/* WDF_INTERRUPT_INFO, as WdfInterruptGetInfo fills it: MessageNumber is the
+** count of the device's interrupts created before this one (KMDF's
+** m_InterruptObjectCount), the rest from its descriptor (zeros before it
+** has one). */
+typedef struct dl_wdf_interrupt_info {
+  uint32_t message_number, vector;
+  uint8_t irql, share;
+  int latched, message_signaled;
+} dl_wdf_interrupt_info;
+void dl_wdf_interrupt_get_info(const dl_wdf_interrupt *wi, dl_wdf_interrupt_info *out);
 
 /* WdfInterruptAcquireLock by the driver: IRQL <= DIRQL (0xE6/0x13), a lock
 ** already held is WDF_VIOLATION 0x2 (then nothing happens). */

@@ -239,20 +239,35 @@ static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t arg1, uint64_t arg2) {
   if (ops && ops->dpc) ops->dpc(wi->d->ctx, wi);
 }
 
-/* Gives wi the next interrupt descriptor no other interrupt has taken. */
+/* Gives wi descriptor i of its device. */
+static void take(dl_wdf_interrupt *wi, size_t i) {
+  const dl_wdf_resource *r = &wi->d->res[i];
+  wi->has_resource = 1;
+  wi->res_index = (long)i;
+  wi->vector = r->vector;
+  wi->level = r->level;
+  wi->latched = (r->flags & DL_CM_INTERRUPT_LATCHED) != 0;
+  wi->message = (r->flags & DL_CM_INTERRUPT_MESSAGE) != 0;
+  wi->shared = r->share == DL_CM_SHARE_SHARED;
+}
+
+/* Returns 1 if another interrupt of d has descriptor i. */
+static int taken(const dl_wdf_device *d, const dl_wdf_interrupt *wi, size_t i) {
+  for (const dl_link *l = d->interrupts.next; l != &d->interrupts; l = l->next) {
+    const dl_wdf_interrupt *o = DL_CONTAINER(l, dl_wdf_interrupt, link);
+    if (o != wi && o->has_resource && o->res_index == (long)i) return 1;
+  }
+  return 0;
+}
+
+/* Gives wi the first interrupt descriptor no other interrupt has taken
+** (those a driver chose in EvtDevicePrepareHardware included). */
 static void assign(dl_wdf_device *d, dl_wdf_interrupt *wi) {
-  size_t taken = 0;
-  for (dl_link *l = d->interrupts.next; l != &d->interrupts; l = l->next) {
-    dl_wdf_interrupt *o = DL_CONTAINER(l, dl_wdf_interrupt, link);
-    if (o != wi && o->has_resource) taken++;
-  }
-  for (size_t i = 0; i < d->nres; i++) {
-    if (d->res[i].type != DL_CM_INTERRUPT || taken-- > 0) continue;
-    wi->has_resource = 1;
-    wi->vector = d->res[i].vector;
-    wi->level = d->res[i].level;
-    return;
-  }
+  for (size_t i = 0; i < d->nres; i++)
+    if (d->res[i].type == DL_CM_INTERRUPT && !taken(d, wi, i)) {
+      take(wi, i);
+      return;
+    }
 }
 
 /* At start: interrupts get the interrupt descriptors in creation order. */
@@ -284,13 +299,17 @@ static const dl_wdf_class interrupt_class = {
   {"WDFINTERRUPT", interrupt_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, interrupt_dispose
 };
 
-/* Creates an interrupt of the device (and its DPC). */
-int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out) {
+/* Creates an interrupt of the device (and its DPC), with descriptor
+** `chosen` (-1: the next free one). */
+static int interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, long chosen,
+                         dl_wdf_interrupt **out) {
   if (dl_wdf_object_add_child_status(DL_WDF(d))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_wdf_interrupt *wi = calloc(1, sizeof *wi);
   if (!wi) return DL_ENOMEM;
   dl_wdf_object_init(DL_WDF(wi), d->m, &interrupt_class, DL_WDF(d));
   wi->d = d;
+  wi->res_index = -1;
+  wi->message_id = d->ninterrupts;
   wi->has_dpc = has_dpc;
   wi->has_enable = has_enable;
   if (has_dpc) {
@@ -302,18 +321,49 @@ int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_i
     }
   }
   dl_list_append(&d->interrupts, &wi->link);
-  if (d->res) assign(d, wi);  /* created after the start (in PrepareHardware) */
+  d->ninterrupts++;
+  if (chosen >= 0) {
+    wi->chosen = 1;
+    take(wi, (size_t)chosen);
+  } else if (d->res) {
+    assign(d, wi);  /* created after the start (in PrepareHardware) */
+  }
   if (d->state == DL_WDF_STARTED) dl_wdf_interrupt_connect(wi);
   *out = wi;
   return DL_OK;
 }
 
-/* Connects an interrupt to its resource (level-sensitive, shareable). An
+/* Creates an interrupt of the device that takes the next free descriptor. */
+int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out) {
+  return interrupt_new(d, has_dpc, has_enable, -1, out);
+}
+
+/* Returns 1 if i is an interrupt descriptor of d. */
+static int interrupt_descriptor(const dl_wdf_device *d, long i) {
+  return i >= 0 && (size_t)i < d->nres && d->res[i].type == DL_CM_INTERRUPT;
+}
+
+/* WdfInterruptCreate with the framework's rules. */
+uint32_t dl_wdf_interrupt_create(dl_wdf_device *d, int has_dpc, int has_enable, long raw,
+                                 long translated, int share_default, dl_wdf_interrupt **out) {
+  int before_start = d->state == DL_WDF_ADDED && !d->in_prepare;
+  if (!before_start && !d->in_prepare) return DL_STATUS_INVALID_DEVICE_STATE;
+  if (before_start && (raw != -1 || translated != -1)) return DL_STATUS_INVALID_PARAMETER;
+  if (d->in_prepare && (raw == -1 || translated == -1 || !share_default)) return DL_STATUS_INVALID_DEVICE_STATE;
+  if (d->in_prepare && (!interrupt_descriptor(d, raw) || !interrupt_descriptor(d, translated)))
+    return DL_STATUS_INVALID_PARAMETER;
+  int rc = interrupt_new(d, has_dpc, has_enable, translated, out);
+  if (rc == DL_ESTATE) return DL_STATUS_DELETE_PENDING;
+  return rc ? DL_STATUS_INSUFFICIENT_RESOURCES : DL_STATUS_SUCCESS;
+}
+
+/* Connects an interrupt to its resource (latched or level, shared or not, as
+** its descriptor says). An
 ** interrupt without a resource stays unconnected. */
 int dl_wdf_interrupt_connect(dl_wdf_interrupt *wi) {
   if (wi->intr || !wi->has_resource) return DL_OK;
-  return dl_interrupt_connect(wi->d->m, wi->vector, wi->level, wi->level, 0, 1, 1, on_isr, wi,
-                              &wi->intr);
+  return dl_interrupt_connect(wi->d->m, wi->vector, wi->level, wi->level, wi->latched, wi->shared, 1,
+                              on_isr, wi, &wi->intr);
 }
 
 /* Disconnects it (power-down). */
@@ -329,6 +379,19 @@ int dl_wdf_interrupt_connected(const dl_wdf_interrupt *wi) { return wi->intr != 
 int dl_wdf_interrupt_locked(const dl_wdf_interrupt *wi) { return wi->locked; }
 uint8_t dl_wdf_interrupt_level(const dl_wdf_interrupt *wi) { return wi->level; }
 uint32_t dl_wdf_interrupt_vector(const dl_wdf_interrupt *wi) { return wi->vector; }
+long dl_wdf_interrupt_resource(const dl_wdf_interrupt *wi) { return wi->has_resource ? wi->res_index : -1; }
+uint32_t dl_wdf_interrupt_message_id(const dl_wdf_interrupt *wi) { return wi->message ? wi->message_id : 0; }
+
+/* WdfInterruptGetInfo. */
+void dl_wdf_interrupt_get_info(const dl_wdf_interrupt *wi, dl_wdf_interrupt_info *out) {
+  *out = (dl_wdf_interrupt_info){.message_number = wi->message_id};
+  if (!wi->has_resource) return;
+  out->vector = wi->vector;
+  out->irql = wi->level;
+  out->share = wi->shared ? DL_CM_SHARE_SHARED : DL_CM_SHARE_DEVICE_EXCLUSIVE;
+  out->latched = wi->latched;
+  out->message_signaled = wi->message;
+}
 
 /* WdfInterruptAcquireLock by the driver, with its rules. */
 void dl_wdf_interrupt_acquire_lock(dl_wdf_interrupt *wi) {

@@ -144,7 +144,9 @@ op("AllocateCommonBuffer(Length, CacheEnabled)", "VirtualAddress, LogicalAddress
    "memory the CPU and the device share, below the device's ceiling", "PALLOCATE_COMMON_BUFFER")
 op("FreeCommonBuffer(Length, LogicalAddress, VirtualAddress, CacheEnabled)", "nothing", PASSIVE,
    "frees a common buffer", "PFREE_COMMON_BUFFER")
-op("GetDmaAlignment()", "1", PASSIVE, "the alignment the adapter needs for buffers", "PGET_DMA_ALIGNMENT")
+op("GetDmaAlignment()", "bytes", PASSIVE,
+   "the alignment DMA buffers need: 1 for a bus master, the unit (DmaWidth) of a system DMA channel",
+   "PGET_DMA_ALIGNMENT")
 op("PutDmaAdapter()", "nothing", PASSIVE, "gives the adapter back", "PPUT_DMA_ADAPTER")
 -- version 3 (DEVICE_DESCRIPTION_VERSION3 adapters only)
 op("InitializeDmaTransferContext(DmaTransferContext)", "NTSTATUS, DmaTransferContext", LE_DISPATCH,
@@ -222,6 +224,11 @@ wdk(G, "wdm", "IoConnectInterrupt(ServiceRoutine, ServiceContext, SpinLock, Vect
     .. "InterruptMode, ShareVector, ProcessorEnableMask, FloatingSave)", "NTSTATUS, InterruptObject", PASSIVE,
     "connects ServiceRoutine(Interrupt, ServiceContext) to an interrupt line")
 wdk(G, "wdm", "IoDisconnectInterrupt(InterruptObject)", "nothing", PASSIVE, "disconnects the ISR")
+wdk(G, "wdm", "IoConnectInterruptEx(Parameters)", "NTSTATUS, InterruptObject or InterruptMessageTable", PASSIVE,
+    "connects an ISR: CONNECT_FULLY_SPECIFIED (vector and IRQL given), CONNECT_LINE_BASED (the PDO's line), "
+    .. "CONNECT_MESSAGE_BASED (each message, MessageID to the ISR; a FallBackServiceRoutine for a line)")
+wdk(G, "wdm", "IoDisconnectInterruptEx(Parameters)", "nothing", PASSIVE,
+    "disconnects what IoConnectInterruptEx connected (Version, ConnectionContext)")
 wdk(G, "wdm", "KeSynchronizeExecution(Interrupt, SynchronizeRoutine, SynchronizeContext)", "BOOLEAN", "<= DIRQL",
     "runs SynchronizeRoutine(SynchronizeContext) at the interrupt's IRQL")
 
@@ -275,6 +282,8 @@ wdk(G, "wdm", "RtlCompareMemory(Source1, Source2, Length)", "SIZE_T", ANY, "how 
 G = "Device registers"
 wdk(G, "wdm", "MmMapIoSpace(PhysicalAddress, NumberOfBytes, CacheType)", "BaseAddress", LE_DISPATCH,
     "maps a device's registers")
+wdk(G, "wdm", "MmMapIoSpaceEx(PhysicalAddress, NumberOfBytes, Protect)", "BaseAddress", LE_DISPATCH,
+    "maps a device's registers (Protect: PAGE_READWRITE plus PAGE_NOCACHE...; checked, not enforced)")
 wdk(G, "wdm", "MmUnmapIoSpace(BaseAddress, NumberOfBytes)", "nothing", LE_DISPATCH, "unmaps them")
 for _, width in ipairs { "UCHAR", "USHORT", "ULONG", "ULONG64" } do
   wdk(G, "wdm", ("READ_REGISTER_%s(Register)"):format(width), "value", ANY, "reads a device register")
@@ -283,6 +292,15 @@ for _, width in ipairs { "UCHAR", "USHORT", "ULONG", "ULONG64" } do
       "reads Count values from a register")
   wdk(G, "wdm", ("WRITE_REGISTER_BUFFER_%s(Register, Buffer, Count)"):format(width), "nothing", ANY,
       "writes Count values to a register")
+end
+for _, width in ipairs { "UCHAR", "USHORT", "ULONG" } do
+  wdk(G, "wdm", ("READ_PORT_%s(Port)"):format(width), "value", ANY,
+      "reads an I/O port (u.Port.Start of a CmResourceTypePort resource; no mapping)")
+  wdk(G, "wdm", ("WRITE_PORT_%s(Port, Value)"):format(width), "nothing", ANY, "writes an I/O port")
+  wdk(G, "wdm", ("READ_PORT_BUFFER_%s(Port, Buffer, Count)"):format(width), "nothing (Buffer filled)", ANY,
+      "reads Count values from the same port into Buffer[1..Count]")
+  wdk(G, "wdm", ("WRITE_PORT_BUFFER_%s(Port, Buffer, Count)"):format(width), "nothing", ANY,
+      "writes Buffer[1..Count] to the same port")
 end
 
 ---------------------------------------------------------------------------
@@ -442,6 +460,9 @@ wdf("wdfinterrupt", "WdfInterruptReleaseLock(Interrupt)", "nothing", "DIRQL", "b
 wdf("wdfinterrupt", "WdfInterruptSynchronize(Interrupt, Callback, Context)", "BOOLEAN", "<= DISPATCH_LEVEL",
     "runs Callback(Interrupt, Context) at the interrupt's IRQL")
 wdf("wdfinterrupt", "WdfInterruptGetDevice(Interrupt)", "WDFDEVICE", "<= DIRQL", "the interrupt's device")
+wdf("wdfinterrupt", "WDF_INTERRUPT_INFO_INIT()", "Info", ANY, "an empty WDF_INTERRUPT_INFO")
+wdf("wdfinterrupt", "WdfInterruptGetInfo(Interrupt, Info)", "nothing", LE_DISPATCH,
+    "fills Info: MessageNumber, Vector, Irql, Mode, MessageSignaled, ShareDisposition")
 wdf("wdfsync", "WdfSpinLockCreate(SpinLockAttributes)", "NTSTATUS, WDFSPINLOCK", LE_DISPATCH, "a framework spin lock")
 wdf("wdfsync", "WdfSpinLockAcquire(SpinLock)", "nothing", LE_DISPATCH,
     "acquires, raising to DISPATCH_LEVEL (held: WDF_VIOLATION 0x2)")
@@ -664,8 +685,10 @@ M("isa_dma", "m:isa_dma()", "system DMA controller", "the machine's ISA 8237 pai
   "system-dma")
 M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100 }", "system DMA controller",
   "an SoC system DMA controller instance (DmaControllerInstance)", "system-dma")
-M("device_model", "m:device_model{ registers=, vector=, irql=, read=, write= }", "device model",
-  "a device written in Lua", "time-interrupts-and-devices")
+M("device_model", "m:device_model{ registers= | bars={ { size=, prefetchable=, read=, write= }, ... }, "
+  .. "ports={ { size=, read=, write= }, ... }, vector=, irql= | interrupts={ { vector=, irql=, mode=, message= }, "
+  .. "... }, read=, write= }", "device model",
+  "a device written in Lua: memory BARs, I/O-port ranges, interrupts", "time-interrupts-and-devices")
 M("irp", "m:irp{ major=, buffer=, offset=, length=, input=, ioctl=, file=, file_name=, device_offset=, "
   .. "completion= }", "IRP",
   "a request as the I/O manager builds it (buffers by the IOCTL's method or the device's Flags)",
@@ -702,8 +725,8 @@ G = "Devices (the lab's own)"
 local D = function(name, signature, returns, purpose)
   lab(G, "device model:" .. name, signature, returns, purpose, "time-interrupts-and-devices")
 end
-D("raise_interrupt", "hw:raise_interrupt()", "nothing", "raises the device's interrupt line")
-D("clear_interrupt", "hw:clear_interrupt()", "nothing", "lowers it")
+D("raise_interrupt", "hw:raise_interrupt([n])", "nothing", "raises the line of interrupt n (default 1)")
+D("clear_interrupt", "hw:clear_interrupt([n])", "nothing", "lowers it")
 D("dma_read", "hw:dma_read(logical, len)", "string", "the device reads host memory")
 D("dma_write", "hw:dma_write(logical, s)", "nothing", "the device writes host memory")
 D("inject", "hw:inject{ kind=, at_command=, at=, probability=, extra= }", "nothing", "a deterministic fault")
@@ -830,6 +853,9 @@ constants("Constants", "^WDF_NO_", "NULL: nil in Lua (no attributes, no handle, 
 constants("Constants", "^DEVICE_DESCRIPTION_VERSION", "a DEVICE_DESCRIPTION Version",
           DDI .. "wdm/ns-wdm-_device_description")
 constants("Constants", "^CmResourceType", "a resource type", DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
+constants("Constants", "^CmResourceShare", "a CM_SHARE_DISPOSITION", DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
+constants("Constants", "^CM_RESOURCE_", "a resource descriptor's Flags bit",
+          DDI .. "wdm/ns-wdm-_cm_partial_resource_descriptor")
 constants("Constants", "^WdfDmaProfile", "a DMA enabler profile", DDI .. "wdfdmaenabler/ne-wdfdmaenabler-_wdf_dma_profile")
 constants("Constants", "^WdfDmaDirection", "a DMA direction",
           DDI .. "wdfdmaenabler/ne-wdfdmaenabler-_wdf_dma_direction")
@@ -852,6 +878,10 @@ constants("Constants", "^[KD]e%a+Object%a*$", "what AdapterControl returns (IO_A
           DDI .. "wdm/ne-wdm-_io_allocation_action")
 constants("Constants", "^IO_%a+_INCREMENT$", "an IoCompleteRequest PriorityBoost", DDI .. "wdm/nf-wdm-iocompleterequest")
 constants("Constants", "^LevelSensitive$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
+constants("Constants", "^PAGE_[NREW]", "a page protection (MmMapIoSpaceEx)",
+          DDI .. "wdm/nf-wdm-mmmapiospaceex")
+constants("Constants", "^CONNECT_", "an IO_CONNECT_INTERRUPT_PARAMETERS Version",
+          DDI .. "wdm/ns-wdm-_io_connect_interrupt_parameters")
 constants("Constants", "^Latched$", "a KINTERRUPT_MODE", DDI .. "wdm/nf-wdm-ioconnectinterrupt")
 constants("Constants", "^DMA_SYNCHRONOUS_CALLBACK$", "an AllocateAdapterChannelEx Flags bit",
           DDI .. "wdm/nc-wdm-pallocate_adapter_channel_ex")

@@ -104,6 +104,7 @@ static void test_nmr_packet_master_is_pages_plus_one_capped_at_16(void **state) 
     dl_adapter *a = rig_adapter(r, rig_desc(0, 0, 1, cases[i].maxlen), &nmr);
     assert_int_equal(nmr, cases[i].nmr);
     assert_int_equal(dl_adapter_map_registers(a), cases[i].nmr);
+    assert_int_equal(dl_adapter_dma_alignment(a), 1);  /* GetDmaAlignment of a bus master */
     dl_adapter_destroy(a);
   }
 }

@@ -46,7 +46,7 @@ static dl_uart *uart(rig *r, uint32_t baud) {
 /* Enables the UART's DMA requests (its CONTROL register). */
 static void uart_enable(dl_uart *u, uint32_t bits) {
   dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_UART_CONTROL, 4, bits);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
 }
 
 /* The ISA slave description for a channel. */
@@ -444,6 +444,7 @@ static void test_slave_16bit_channel(void **state) {
   uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr;
   dl_adapter *a = rig_adapter(r, isa_desc(5, 8192, 0), &nmr);
+  assert_int_equal(dl_adapter_dma_alignment(a), 2);  /* GetDmaAlignment: whole words */
   uint64_t va;
   dl_mdl *mdl = buffer(r, GiB4, 1000, 11, &va);
   uint64_t base = allocate(r, a, nmr, keep), logical;

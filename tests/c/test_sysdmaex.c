@@ -49,7 +49,7 @@ static dl_uart *uart(rig *r, uint32_t baud) {
 
 static void uart_enable(dl_uart *u, uint32_t bits) {
   dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_UART_CONTROL, 4, bits);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
 }
 
 /* A version-3 ISA description for channel ch. */

@@ -2,7 +2,7 @@
 ** test_wdf.c: the framework device of core/wdf/dl_wdf.c without Lua: the
 ** power hooks the DMA layer registers (order, the first failure stopping
 ** power-up, every hook on the way down), the accessors of the contract,
-** and queue presentation.
+** queue presentation, and the rules of WdfInterruptCreate with resources.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,12 +173,83 @@ static void test_queue(void **state) {
   assert_ptr_equal(req[1], r->c.presented[1]);
 }
 
+/* WdfInterruptCreate in EvtDevicePrepareHardware: what each call returned. */
+typedef struct prepare {
+  uint32_t st[6];
+  dl_wdf_interrupt *wi[6];
+} prepare;
+
+static uint32_t on_prepare(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
+  (void)state;
+  prepare *p = ctx;
+  if (ev != DL_WDF_PREPARE_HARDWARE) return 0;
+  p->st[0] = dl_wdf_interrupt_create(d, 0, 0, -1, -1, 1, &p->wi[0]);  /* no descriptors */
+  p->st[1] = dl_wdf_interrupt_create(d, 0, 0, 3, 3, 0, &p->wi[1]);    /* ShareVector not default */
+  p->st[2] = dl_wdf_interrupt_create(d, 0, 0, 0, 0, 1, &p->wi[2]);    /* a memory descriptor */
+  p->st[3] = dl_wdf_interrupt_create(d, 0, 0, -2, 3, 1, &p->wi[3]);   /* not the device's */
+  p->st[4] = dl_wdf_interrupt_create(d, 0, 0, 3, 3, 1, &p->wi[4]);    /* the second interrupt */
+  return 0;
+}
+
+static const dl_wdf_ops prepare_ops = {.event = on_prepare};
+
+/* KMDF's rules for WdfInterruptCreate: in EvtDriverDeviceAdd without
+** descriptors, taking them in order at start; in EvtDevicePrepareHardware
+** with both descriptors (interrupt ones of the device) and ShareVector
+** WdfUseDefault; never after. A chosen descriptor is kept; MessageIDs
+** count the device's interrupts, for message interrupts only. */
+static void test_interrupt_rules(void **state) {
+  rig *r = *state;
+  prepare p = {0};
+  dl_wdf_device *d;
+  assert_int_equal(DL_OK, dl_wdf_device_new(r->m, NULL, r->pdo, "fdo2", &prepare_ops, &p, &d));
+  dl_wdf_device_set_events(d, 1u << DL_WDF_PREPARE_HARDWARE);
+  dl_wdf_interrupt *early, *bad;
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER, dl_wdf_interrupt_create(d, 0, 0, 2, 2, 1, &bad));
+  assert_int_equal(DL_STATUS_SUCCESS, dl_wdf_interrupt_create(d, 0, 0, -1, -1, 1, &early));
+  dl_cm_descriptor res[4] = {
+    {.type = DL_CM_MEMORY, .start = 0x100000000u, .length = 0x1000},
+    {.type = DL_CM_PORT, .flags = DL_CM_PORT_IO, .start = 0x1000, .length = 0x20},
+  };
+  dl_cm_interrupt(&(dl_devmodel_irq){40, 7, 0, 0}, &res[2]);
+  dl_cm_interrupt(&(dl_devmodel_irq){41, 8, 0, 1}, &res[3]);
+  assert_int_equal(0, dl_wdf_device_start(d, res, 4));
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, p.st[0]);
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, p.st[1]);
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER, p.st[2]);
+  assert_int_equal(DL_STATUS_INVALID_PARAMETER, p.st[3]);
+  assert_int_equal(DL_STATUS_SUCCESS, p.st[4]);
+  assert_int_equal(2, dl_wdf_interrupt_resource(early));
+  assert_int_equal(40, dl_wdf_interrupt_vector(early));
+  assert_int_equal(0, dl_wdf_interrupt_message_id(early));  /* a line */
+  assert_int_equal(3, dl_wdf_interrupt_resource(p.wi[4]));
+  assert_int_equal(8, dl_wdf_interrupt_level(p.wi[4]));
+  assert_int_equal(1, dl_wdf_interrupt_message_id(p.wi[4]));  /* the device's second */
+  assert_true(dl_wdf_interrupt_connected(early));
+  assert_true(dl_wdf_interrupt_connected(p.wi[4]));
+  assert_true(p.wi[4]->latched);
+  assert_false(p.wi[4]->shared);
+  assert_true(early->shared);
+  dl_wdf_interrupt_info info;
+  dl_wdf_interrupt_get_info(p.wi[4], &info);
+  assert_int_equal(1, info.message_number);
+  assert_true(info.message_signaled && info.latched);
+  assert_int_equal(DL_CM_SHARE_DEVICE_EXCLUSIVE, info.share);
+  dl_wdf_interrupt_get_info(early, &info);
+  assert_int_equal(0, info.message_number);
+  assert_int_equal(7, info.irql);
+  assert_false(info.latched || info.message_signaled);
+  assert_int_equal(DL_CM_SHARE_SHARED, info.share);
+  assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, dl_wdf_interrupt_create(d, 0, 0, -1, -1, 1, &bad));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_accessors, setup, teardown),
     cmocka_unit_test_setup_teardown(test_hooks_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_hook_failure, setup, teardown),
     cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_interrupt_rules, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,7 +120,7 @@ static int setup(void **state) {
   uc.baud = 1000000;
   if (dl_uart_new(R.m, "uart0", 40, 5, &uc, &R.u) || dl_uart_connect(R.u, R.soc, TX_LINE, RX_LINE)) return -1;
   dl_devmodel *dm = dl_uart_model(R.u);
-  dm->ops->write(dm->ctx, DL_UART_CONTROL, 4, DL_UART_TX_DMA | DL_UART_RX_DMA);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, DL_UART_TX_DMA | DL_UART_RX_DMA);
   if (dl_wdf_driver_new(R.m, &R.drv)) return -1;
   if (dl_wdf_device_new(R.m, R.drv, dl_devmodel_pdo(dm), "fdo", &wdf_ops, NULL, &R.d)) return -1;
   *state = &R;

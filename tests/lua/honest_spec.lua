@@ -11,7 +11,7 @@ local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
 local ROUTINES = { "IoFooBar", "IoWMIRegistrationControl", "KeBugCheckEx", "MmMapVideoDisplay",
                    "ExRaiseStatus", "RtlStringCbPrintfA", "WdfUsbTargetDeviceCreate",
                    "HalTranslateBusAddress", "ZwQueryValueKey", "ObReferenceObjectByHandle",
-                   "PsCreateSystemThread", "READ_PORT_BUFFER_UCHAR",
+                   "PsCreateSystemThread", "CONTAINING_RECORD",
                    "WDF_USB_DEVICE_SELECT_CONFIG_PARAMS_INIT_SINGLE_INTERFACE" }
 -- WDK-style values that the lab does not export.
 local CONSTANTS = { "FILE_DEVICE_NOT_A_TYPE", "NonPagedPoolSessionNx", "METHOD_NOT_A_METHOD" }
