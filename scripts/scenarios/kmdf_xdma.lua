@@ -74,7 +74,7 @@ local function start(interrupt, options)
                             bandwidth = "2G", interrupt = interrupt, vector = 48, irql = 8 })
   local status, Driver = drv.DriverEntry(dma.driver { name = "xdma" }, nil, options)
   assert(status == STATUS_SUCCESS, "WdfDriverCreate failed")
-  local Device, started = m:wdf_add_device(Driver, hw)
+  local Device, started = m:wdf_add_device(Driver, hw.model)   -- the PnP manager finds the device model
   assert(Device and started == STATUS_SUCCESS, "the device did not start")
   local _, links = IoGetDeviceInterfaces(drv.GUID_DEVINTERFACE_XDMA, nil, 0)
   local fdo = assert(m:find_device(links[1]), "no XDMA device interface")
@@ -200,8 +200,9 @@ local function run(title, interrupt, options, largest, random)
   print(("%s: %d writes and %d reads of 1 B .. %d KiB at most on 2 H2C and 2 C2H engines, %d bytes, "
          .. "every byte verified"):format(title, out.writes, out.reads, largest // KiB, out.bytes))
   print(("  IP: %d starts, %d descriptor blocks fetched (at most %d adjacent), %d descriptors, %d bytes H2C, "
-         .. "%d C2H, %d MSIs, %d writebacks, %d errors"):format(ip.starts, ip.fetches, ip.max_block,
-         ip.descriptors, ip.bytes_h2c, ip.bytes_c2h, ip.messages, ip.writebacks, ip.errors))
+         .. "%d C2H, %d %s, %d writebacks, %d errors"):format(ip.starts, ip.fetches, ip.max_block,
+         ip.descriptors, ip.bytes_h2c, ip.bytes_c2h, ip.messages,
+         interrupt == "line" and "INTA assertions" or "MSIs", ip.writebacks, ip.errors))
   print(("  files: user BAR and config BAR through \\user and \\control; PERF_GET %d clocks, %d beats; "
          .. "refused: %s"):format(clocks, beats, table.concat(refused, ", ")))
   print(("  machine: %d interrupts, %d DPCs; simulated time %.3f ms"):format(s.interrupts, s.dpcs,

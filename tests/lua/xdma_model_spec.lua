@@ -29,13 +29,28 @@ describe("the XDMA IP model", function()
     m:close()
   end)
 
+  -- A common buffer of an adapter: memory the IP may reach, va and logical.
+  local function shared(len)
+    local a = support.adapter(m, "sg64", 64 * 1024)
+    local va, logical = a:AllocateCommonBuffer(len, false)
+    return { va = va, logical = logical,
+             read = function(_, at, n) return m:read(va + (at or 0), n or len - (at or 0)) end,
+             write = function(_, at, bytes) m:write(va + at, bytes) end,
+             free = function()
+               a:FreeCommonBuffer(len, logical, va, false)
+               a:PutDmaAdapter()
+             end }
+  end
+
   local function rd(o) return READ_REGISTER_ULONG(cfg + o) end
   local function wr(o, v) WRITE_REGISTER_ULONG(cfg + o, v) end
 
-  -- A chain of descriptors at `at` (16-byte aligned, in a buffer of m): one
-  -- per { n, src, dst }, linked in order, the last with STOP | COMPLETED.
-  local function chain(at, pieces)
-    local ring = DESC:array(m, at, #pieces)
+  -- A chain of descriptors at `offset` in common buffer b: one per
+  -- { n, src, dst }, linked in order by logical address, the last with
+  -- STOP | COMPLETED.
+  local function chain(b, offset, pieces)
+    local ring = DESC:array(m, b.va + offset, #pieces)
+    local at = b.logical + offset
     for i, p in ipairs(pieces) do
       local d = ring[i - 1]
       local last = i == #pieces
@@ -71,48 +86,52 @@ describe("the XDMA IP model", function()
   end)
 
   it("moves a chain both ways in adjacent blocks, counts it and interrupts once enabled", function()
-    local src, back = m:buffer(3 * 4096), m:buffer(3 * 4096)
-    src:write(0, dma.pattern(3 * 4096, 9))
-    local descs = m:buffer(4096)
-    chain(descs.va, { { 4096, src.va, 0x100 }, { 4096, src.va + 4096, 0x1100 },
-                      { 4096, src.va + 8192, 0x2100 } })
+    local b = shared(8 * 4096)                       -- descriptors in page 0, data in 1..3, 4..6
+    local data = dma.pattern(3 * 4096, 9)
+    b:write(4096, data)
+    local src, back = b.logical + 4096, b.logical + 4 * 4096
+    chain(b, 0, { { 4096, src, 0x100 }, { 4096, src + 4096, 0x1100 }, { 4096, src + 8192, 0x2100 } })
     wr(R.intEnableMask, R.DESCRIPTOR_STOPPED | R.DESCRIPTOR_COMPLETED)
     wr(R.IRQ_BLOCK + R.channelIntEnable, 1)
-    assert.are.equal(R.DESCRIPTOR_STOPPED | R.DESCRIPTOR_COMPLETED, go(0, descs.va, 2))
+    assert.are.equal(R.DESCRIPTOR_STOPPED | R.DESCRIPTOR_COMPLETED, go(0, b.logical, 2))
     assert.are.equal(3, rd(R.completedDescCount))
     assert.are.equal(0, rd(R.status))                          -- cleared by the read of statusRC
     assert.are.equal(1, hw:stats().messages)                   -- the MSI
-    assert.are.equal(src:read(), hw:card_read(0x100, 3 * 4096))
+    assert.are.equal(data, hw:card_read(0x100, 3 * 4096))
     local s = hw:stats()
     assert.are.same({ 1, 3, 3 }, { s.fetches, s.max_block, s.descriptors })
-    chain(descs.va, { { 3 * 4096, 0x100, back.va } })
-    assert.are.equal(R.DESCRIPTOR_STOPPED | R.DESCRIPTOR_COMPLETED, go(1, descs.va))
-    assert.are.equal(src:read(), back:read())
+    chain(b, 0, { { 3 * 4096, 0x100, back } })
+    assert.are.equal(R.DESCRIPTOR_STOPPED | R.DESCRIPTOR_COMPLETED, go(1, b.logical))
+    assert.are.equal(data, b:read(4 * 4096, 3 * 4096))
     assert.are.equal(1, hw:stats().messages)                   -- C2H's channel bit was not enabled
+    b.free()
   end)
 
   it("writes the completed count back in poll mode", function()
-    local src, wb, descs = m:buffer(64), m:buffer(32), m:buffer(4096)
-    chain(descs.va, { { 32, src.va, 0 }, { 32, src.va + 32, 32 } })
-    wr(R.pollModeWbLo, wb.va & 0xFFFFFFFF)
-    wr(R.pollModeWbHi, wb.va >> 32)
+    local b = shared(4096)                           -- descriptors at 0, write-back at 0x800, data at 0xC00
+    chain(b, 0, { { 32, b.logical + 0xC00, 0 }, { 32, b.logical + 0xC20, 32 } })
+    wr(R.pollModeWbLo, (b.logical + 0x800) & 0xFFFFFFFF)
+    wr(R.pollModeWbHi, (b.logical + 0x800) >> 32)
     wr(R.controlW1S, R.POLL_MODE)
-    go(0, descs.va)
-    assert.are.equal(2, m:read_u32(wb.va))
+    go(0, b.logical)
+    assert.are.equal(2, m:read_u32(b.va + 0x800))
     assert.are.equal(2, hw:stats().writebacks)
+    b.free()
   end)
 
   it("stops on a wrong magic, a block across 4 KiB and a next pointer outside the block", function()
-    local src, descs = m:buffer(64), m:buffer(2 * 4096)
-    chain(descs.va, { { 8, src.va, 0 } })
-    DESC:at(m, descs.va).control = 0x12340000 | R.DESC_STOP
-    assert.are.equal(R.MAGIC_STOPPED, go(0, descs.va))
-    local near_end = descs.va + 4096 - DESC.size
-    chain(near_end, { { 8, src.va, 0 }, { 8, src.va, 8 } })
-    assert.are.equal(R.FETCH_STOPPED, go(0, near_end, 1))      -- two descriptors across the page
-    chain(descs.va, { { 8, src.va, 0 }, { 8, src.va, 8 }, { 8, src.va, 16 } })
-    DESC:at(m, descs.va).nextLo = (descs.va + 2 * DESC.size) & 0xFFFFFFFF
-    assert.are.equal(R.FETCH_STOPPED, go(0, descs.va, 2))      -- skips the block's second
+    local b = shared(2 * 4096)
+    local src = b.logical + 4096 + 0x800
+    chain(b, 0, { { 8, src, 0 } })
+    DESC:at(m, b.va).control = 0x12340000 | R.DESC_STOP
+    assert.are.equal(R.MAGIC_STOPPED, go(0, b.logical))
+    local near_end = 4096 - DESC.size
+    chain(b, near_end, { { 8, src, 0 }, { 8, src, 8 } })
+    assert.are.equal(R.FETCH_STOPPED, go(0, b.logical + near_end, 1))   -- two descriptors across the page
+    chain(b, 0, { { 8, src, 0 }, { 8, src, 8 }, { 8, src, 16 } })
+    DESC:at(m, b.va).nextLo = (b.logical + 2 * DESC.size) & 0xFFFFFFFF
+    assert.are.equal(R.FETCH_STOPPED, go(0, b.logical, 2))              -- skips the block's second
     assert.are.equal(3, hw:stats().errors)
+    b.free()
   end)
 end)

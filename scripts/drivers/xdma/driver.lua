@@ -57,7 +57,7 @@
 -- Usage:
 --   local drv = require "drivers.xdma.driver"
 --   local status, Driver = drv.DriverEntry(dma.driver { name = "xdma" }, nil, { PollMode = 0 })
---   local Device = m:wdf_add_device(Driver, hw)             -- hw = xdma model
+--   local Device = m:wdf_add_device(Driver, hw.model)       -- hw = drivers.xdma.model.new(m, ...)
 --   open: m:irp{ major = IRP_MJ_CREATE, file_name = "\\h2c_0" }, then reads and
 --   writes with file = irp.FileObject and device_offset = the card address
 local dma = require "dma"

@@ -229,9 +229,10 @@ function model:update_irq()
   local rising = pending & ~self.irq.pending
   self.irq.pending = pending
   if self.msi then
-    if rising ~= 0 then
+    if rising ~= 0 then                      -- a message: an edge, nothing held
       self.st.messages = self.st.messages + 1
       self.model:raise_interrupt()
+      self.model:clear_interrupt()
     end
   elseif (pending ~= 0) ~= self.line then
     self.line = pending ~= 0
