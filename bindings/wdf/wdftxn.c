@@ -34,18 +34,20 @@ static void get_state(lua_State *L, lmachine *lm, void *t, const char *k) {
 
 /* ---- the engine's calls into the driver ---------------------------------------------- */
 
-/* Pushes a one-element list shaped like a SCATTER_GATHER_LIST. */
-static void push_packet_list(lua_State *L, const dl_sg_element *el) {
+/* Pushes n elements as a list shaped like a SCATTER_GATHER_LIST. */
+static void push_packet_list(lua_State *L, const dl_sg_element *el, uint32_t n) {
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, 1);
+  lua_pushinteger(L, n);
   lua_setfield(L, -2, "NumberOfElements");
-  lua_createtable(L, 0, 1);
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, (lua_Integer)el->address);
-  lua_setfield(L, -2, "Address");
-  lua_pushinteger(L, el->length);
-  lua_setfield(L, -2, "Length");
-  lua_rawseti(L, -2, 0);
+  lua_createtable(L, 0, (int)n);
+  for (uint32_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)el[i].address);
+    lua_setfield(L, -2, "Address");
+    lua_pushinteger(L, el[i].length);
+    lua_setfield(L, -2, "Length");
+    lua_rawseti(L, -2, (lua_Integer)i);
+  }
   lua_setfield(L, -2, "Elements");
 }
 
@@ -69,7 +71,7 @@ int lwdfdma_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_ele
     ldl_pushsglist(L, -1, sg);
     lua_remove(L, -2);
   } else {
-    push_packet_list(L, el);
+    push_packet_list(L, el, dl_wdfdma_txn_program_count(t));
   }
   ldl_where(lm, "EvtProgramDma", "WDFDMATRANSACTION", dl_wdfdma_txn_id(t));
   if (!ldl_callback(L, lm, 5, 1)) return 0;

@@ -177,7 +177,7 @@ static int desc_write(dl_busmaster *bm, uint64_t addr, const void *src, size_t l
 /* ---- the medium ----------------------------------------------------------- */
 
 /* Reads the medium sector by sector; a sector never written reads zeros. */
-static void medium_get(const dl_busmaster *bm, uint64_t off, uint8_t *dst, uint64_t len) {
+static void medium_get(dl_busmaster *bm, uint64_t off, uint8_t *dst, uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {
     uint64_t in = off & (ss - 1), n = ss - in < len ? ss - in : len;
@@ -224,7 +224,7 @@ static int medium_from_ram(dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint6
 
 /* DMA from the medium straight into RAM at pa; a sector never written
 ** reads as zeros. The caller checked that the whole range is RAM. */
-static int medium_to_ram(const dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint64_t pa,
+static int medium_to_ram(dl_busmaster *bm, dl_physmem *pm, uint64_t off, uint64_t pa,
                          uint64_t len) {
   uint64_t ss = bm->cfg.sector_size;
   while (len) {

@@ -65,7 +65,8 @@ typedef struct dl_dmaex_kind {
   int completion_routines;  /* MapTransferEx may take a DmaCompletionRoutine */
   int device_offsets;       /* DeviceOffset selects a FIFO of the device */
   int default_buffer;       /* ScatterGatherBuffer may be NULL (a one-element list) */
-  uint32_t max_elements;    /* elements one MapTransferEx maps (0: as many as fit) */
+  uint32_t max_elements;    /* elements one MapTransferEx maps (0: as many as fit and
+                               the info's ScatterGatherLimit allows) */
   int no_lists;             /* Get/BuildScatterGatherListEx refused: "do not call this
                                routine for a system DMA device" */
   /* After MapTransferEx mapped c's elements: program the controller. Returns

@@ -120,6 +120,11 @@ static uint32_t check_kind_args(dl_adapter *a, uint32_t device_offset, uint64_t 
   if (sg_buffer_length < DL_SGLIST_SIZE(1)) return DL_STATUS_INVALID_PARAMETER;
   uint64_t n = (sg_buffer_length - DL_SGLIST_SIZE(0)) / (DL_SGLIST_SIZE(1) - DL_SGLIST_SIZE(0));
   if (kind && kind->max_elements && n > kind->max_elements) n = kind->max_elements;
+  if (kind && kind->info) {  /* no more than the controller walks in one transfer */
+    dl_dma_adapter_info info;
+    kind->info(a, &info);
+    if (n > info.scatter_gather_limit) n = info.scatter_gather_limit;
+  }
   *max_el = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
   return DL_STATUS_SUCCESS;
 }

@@ -9,6 +9,7 @@
 #include "hal/dl_slave.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/dl_status.h"
 #include "base/dl_wdk.h"
@@ -30,6 +31,10 @@ typedef struct dl_slave {
   uint64_t overruns_at;        /* the channel's lost units when it was programmed */
   dl_slave_done_fn done;       /* told of terminal count */
   void *done_ctx;
+  uint32_t limit;              /* elements one transfer takes (the controller's) */
+  dl_sysdma_desc *chain;       /* the controller's chain (limit entries, kept) */
+  dl_sg_element *list;         /* the transfer programmed, in bytes (limit entries) */
+  uint32_t nlist;
 } dl_slave;
 
 static int is_isa(const dl_device_description *d) {
@@ -119,12 +124,22 @@ int dl_slave_attach(dl_adapter *a) {
     s->line = d->dma_request_line;
     rc = pick_channel(a, c, &s->channel);
   }
+  s->limit = s->isa ? 1 : dl_sysdma_max_elements(c);
+  if (!rc && (!(s->chain = calloc(s->limit, sizeof *s->chain)) ||
+              !(s->list = calloc(s->limit, sizeof *s->list))))
+    rc = DL_ENOMEM;
   if (rc) {
+    free(s->chain);
+    free(s->list);
     free(s);
     return rc;
   }
   a->slave = s;
-  a->sg = 0;
+  /* "IoGetDmaAdapter assumes that the scatter/gather capability of a
+  ** subordinate DMA device is the same as that of the underlying system DMA
+  ** controller" (DEVICE_DESCRIPTION): MapTransfer then maps contiguous runs
+  ** without bouncing them together, as for a scatter/gather master */
+  a->sg = s->limit > 1;
   a->needs_registers = 1;
   if (d->version >= 3) dl_dmaex_set_kind(a, dl_slave_ex_kind(s->isa));  /* the ...Ex operations */
   if (s->isa) {
@@ -178,6 +193,8 @@ void dl_slave_destroy(dl_adapter *a) {
   stop(a);
   dl_sysdma *c = ctrl_of(a);
   if (c) dl_sysdma_set_listener(c, a->slave->channel, NULL, NULL);
+  free(a->slave->chain);
+  free(a->slave->list);
   free(a->slave);
   a->slave = NULL;
 }
@@ -204,40 +221,59 @@ static int mode_of(const dl_adapter *a) {
   return a->desc.demand_mode ? DL_SYSDMA_DEMAND : DL_SYSDMA_SINGLE;
 }
 
-/* Programs and unmasks the channel. */
-int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
+/* The report for a transfer the channel cannot take (element i of n). */
+static int cannot_take(dl_adapter *a, const dl_sg_element *el, uint32_t i, uint32_t n) {
+  dl_slave *s = a->slave;
+  dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_INVALID_DMA_BUFFER, a->id, el[i].address, el[i].length,
+                 "MapTransfer: system DMA channel %u cannot take %u bytes at 0x%llx%s (a %u-byte "
+                 "channel moves whole units%s)", s->channel, el[i].length,
+                 (unsigned long long)el[i].address, n > 1 ? " (an element of its list)" : "",
+                 s->unit, s->isa ? " inside one 64/128 KiB block below 16 MiB" : "");
+  return DL_EINVAL;
+}
+
+/* An SoC channel's transfer toward DeviceAddress + offset: checks the FIFO,
+** builds the chain and programs it (masked). */
+static int program_soc(dl_adapter *a, dl_sysdma *c, const dl_sg_element *el, uint32_t n, int write) {
+  dl_slave *s = a->slave;
+  const dl_device_description *d = &a->desc;
+  uint64_t fifo = dl_sysdma_line_fifo(c, s->line), dev = d->device_address + s->device_offset;
+  if (dev && fifo && dev != fifo) {
+    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, dev, fifo,
+                   "MapTransfer: DeviceAddress 0x%llx + offset 0x%llx is not the FIFO of the "
+                   "peripheral on request line %u (0x%llx)", (unsigned long long)d->device_address,
+                   (unsigned long long)s->device_offset, s->line, (unsigned long long)fifo);
+    return DL_EINVAL;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (el[i].length % s->unit || el[i].length < s->unit) return cannot_take(a, el, i, n);
+    s->chain[i] = (dl_sysdma_desc){el[i].address, el[i].length / s->unit};
+  }
+  dl_sysdma_xfer x = { .unit = s->unit, .line = s->line, .to_device = write, .mode = mode_of(a),
+                       .auto_init = d->auto_initialize };
+  dl_sysdma_mask(c, s->channel, 1);
+  return dl_sysdma_program_chain(c, s->channel, &x, s->chain, n) ? cannot_take(a, el, 0, n) : DL_OK;
+}
+
+/* Programs and unmasks the channel with a list of n elements. */
+int dl_slave_program_list(dl_adapter *a, const dl_sg_element *el, uint32_t n, int write) {
   dl_slave *s = a->slave;
   const dl_device_description *d = &a->desc;
   dl_sysdma *c = ctrl_of(a);
   if (!c) return DL_ESTATE;
+  if (n == 0 || n > s->limit) return DL_EINVAL;
   int rc;
   if (s->isa) {
     static const uint8_t bits[] = {DL_8237_DEMAND, DL_8237_SINGLE, DL_8237_BLOCK};
     uint8_t mode = (uint8_t)((write ? DL_8237_READ : DL_8237_WRITE) |
                              (d->auto_initialize ? DL_8237_AUTO_INIT : 0) | bits[mode_of(a)]);
-    rc = dl_dmac8237_setup(c, s->channel, pa, len, mode);
-  } else {
-    uint64_t fifo = dl_sysdma_line_fifo(c, s->line), dev = d->device_address + s->device_offset;
-    if (dev && fifo && dev != fifo) {
-      dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, dev, fifo,
-                     "MapTransfer: DeviceAddress 0x%llx + offset 0x%llx is not the FIFO of the "
-                     "peripheral on request line %u (0x%llx)", (unsigned long long)d->device_address,
-                     (unsigned long long)s->device_offset, s->line, (unsigned long long)fifo);
-      return DL_EINVAL;
-    }
-    dl_sysdma_xfer x = { .address = pa, .count = len / s->unit, .unit = s->unit, .line = s->line,
-                         .to_device = write, .mode = mode_of(a),
-                         .auto_init = d->auto_initialize };
-    dl_sysdma_mask(c, s->channel, 1);
-    rc = len % s->unit ? DL_ERANGE : dl_sysdma_program(c, s->channel, &x);
+    if (dl_dmac8237_setup(c, s->channel, el[0].address, el[0].length, mode))
+      return cannot_take(a, el, 0, 1);
+  } else if ((rc = program_soc(a, c, el, n, write))) {
+    return rc;
   }
-  if (rc) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_INVALID_DMA_BUFFER, a->id, pa, len,
-                   "MapTransfer: system DMA channel %u cannot take %u bytes at 0x%llx (a %u-byte "
-                   "channel moves whole units%s)", s->channel, len, (unsigned long long)pa, s->unit,
-                   s->isa ? " inside one 64/128 KiB block below 16 MiB" : "");
-    return DL_EINVAL;
-  }
+  memmove(s->list, el, n * sizeof *el);  /* el may be s->list (dl_slave_map_list) */
+  s->nlist = n;
   s->programmed = 1;
   s->overruns_at = dl_sysdma_channel_overruns(c, s->channel);
   dl_sysdma_set_listener(c, s->channel, on_terminal_count, a);
@@ -245,6 +281,16 @@ int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
   else dl_sysdma_mask(c, s->channel, 0);
   return DL_OK;
 }
+
+/* Programs and unmasks the channel for one block. */
+int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write) {
+  dl_sg_element el = {pa, len};
+  return dl_slave_program_list(a, &el, 1, write);
+}
+
+uint32_t dl_slave_sg_limit(const dl_adapter *a) { return a->slave ? a->slave->limit : 1; }
+
+dl_sg_element *dl_slave_list(dl_adapter *a) { return a->slave ? a->slave->list : NULL; }
 
 /* ReadDmaCounter. */
 uint32_t dl_adapter_read_counter(dl_adapter *a) {
@@ -256,12 +302,30 @@ uint32_t dl_adapter_read_counter(dl_adapter *a) {
   return dl_sysdma_remaining(c, a->slave->channel) * a->slave->unit;
 }
 
-/* FlushAdapterBuffers of a slave mapping. */
+/* Bytes of the programmed transfer before the element at `logical` (its
+** whole length if no element starts there). */
+static uint64_t offset_of(const dl_slave *s, uint64_t logical, uint64_t *total) {
+  uint64_t off = 0, at = UINT64_MAX;
+  for (uint32_t i = 0; i < s->nlist; i++) {
+    if (s->list[i].address == logical && at == UINT64_MAX) at = off;
+    off += s->list[i].length;
+  }
+  *total = off;
+  return at == UINT64_MAX ? off : at;
+}
+
+/* FlushAdapterBuffers of a slave mapping: the bytes moved went through the
+** chain's elements in order, so a bounced piece got what moved past its
+** offset, up to its length. */
 void dl_slave_flush(dl_adapter *a, dl_mapping *mp) {
+  dl_slave *s = a->slave;
   uint32_t left = dl_adapter_read_counter(a);
   stop(a);
   if (!mp->bounced || mp->write || a->desc.ignore_count || a->desc.auto_initialize) return;
-  mp->length = left < mp->length ? mp->length - left : 0;  /* copy back what moved */
+  uint64_t total, off = offset_of(s, mp->logical, &total);
+  uint64_t moved = left < total ? total - left : 0;
+  uint64_t here = moved > off ? moved - off : 0;
+  if (here < mp->length) mp->length = (uint32_t)here;  /* copy back what moved */
 }
 
 void dl_slave_channel_freed(dl_adapter *a) { stop(a); }

@@ -7,7 +7,9 @@
 ** (ISA: bouncing below 16 MiB and never across a 64/128 KiB block) and
 ** unmasks it; FlushAdapterBuffers masks it and, for a read, copies back
 ** only what the counter says moved; ReadDmaCounter reads the count;
-** FreeAdapterChannel masks the channel.
+** FreeAdapterChannel masks the channel. An adapter on a scatter/gather SoC
+** controller has its capability (dl_slave_sg_limit): contiguous runs mapped
+** unbounced, several of them programmed as one transfer.
 */
 #ifndef DL_SLAVE_H
 #define DL_SLAVE_H
@@ -40,6 +42,24 @@ void dl_slave_set_device_offset(dl_adapter *a, uint64_t offset);
 
 /* Masks the channel if the adapter programmed it (a cancel). */
 void dl_slave_stop(dl_adapter *a);
+
+/* Elements one transfer of the channel takes: the SoC controller's
+** scatter/gather limit (dl_sysdma_set_max_elements), 1 on ISA. Above 1 the
+** adapter maps as a scatter/gather one: MapTransfer gives a contiguous
+** run (no bounce for a discontiguous buffer), MapTransferEx a list of up to
+** this many elements the channel walks as one transfer. */
+uint32_t dl_slave_sg_limit(const dl_adapter *a);
+
+/* MapTransfer of [va, va+*length) as a scatter/gather channel's one
+** transfer (what KMDF's system profile gets from MapTransferEx with its list
+** of NumberOfMapRegisters elements): each physically contiguous run is one
+** MapTransfer of the core (unbounced below the ceiling), up to
+** dl_slave_sg_limit runs, and the channel is programmed once with them all;
+** *length comes back as the bytes mapped, *logical the first run's address.
+** On a channel without scatter/gather it is MapTransfer. Non-zero (after a
+** report) if nothing was mapped. */
+int dl_slave_map_list(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uint32_t *length,
+                      int write_to_device, uint64_t *logical);
 
 /* Bytes a unit of the channel moves (DmaWidth: 1, 2 or 4). */
 uint32_t dl_slave_unit(const dl_adapter *a);
@@ -75,8 +95,19 @@ int dl_slave_check_map(dl_adapter *a, uint64_t base);
 ** DL_EINVAL if the controller cannot take it. */
 int dl_slave_program(dl_adapter *a, uint64_t pa, uint32_t len, int write_to_device);
 
+/* The same with a list of n elements (1..dl_slave_sg_limit) moved as one
+** transfer: terminal count at the end of the last; each element whole
+** units (MinimumTransferUnit), else a report and DL_EINVAL. */
+int dl_slave_program_list(dl_adapter *a, const dl_sg_element *el, uint32_t n, int write_to_device);
+
+/* The slave's list (dl_slave_sg_limit entries): dl_slave_map_list builds
+** its runs there. */
+dl_sg_element *dl_slave_list(dl_adapter *a);
+
 /* FlushAdapterBuffers of a slave mapping: masks the channel; a read copies
-** back only the bytes moved (unless IgnoreCount): trims mp->length. */
+** back only the bytes moved (unless IgnoreCount): trims mp->length to what
+** the counter says reached it (a piece of a chain: what moved past the
+** pieces before it). */
 void dl_slave_flush(dl_adapter *a, dl_mapping *mp);
 
 #endif

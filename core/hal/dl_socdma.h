@@ -6,6 +6,9 @@
 ** (DmaRequestLine) and the FIFO (DeviceAddress), and the HAL gives it a
 ** free channel. The engine is dl_sysdma.h: units of the DmaWidth move at
 ** the device's pace; the listener of a channel hears its terminal count.
+** Made scatter/gather capable (dl_sysdma_set_max_elements) its channels
+** walk descriptor chains, and its adapters get that capability
+** (hal/dl_slave.h: ScatterGatherLimit, MapTransferEx lists).
 */
 #ifndef DL_SOCDMA_H
 #define DL_SOCDMA_H

@@ -27,6 +27,10 @@ typedef struct channel {
   uint64_t overruns;           /* units the device refused or lacked (block mode) */
   dl_sysdma_tc_fn listener;
   void *listener_ctx;
+  dl_sysdma_desc one;          /* the chain of a controller without scatter/gather */
+  dl_sysdma_desc *desc;        /* the chain: &one, or max_elements in c->chains */
+  uint32_t nd, di;             /* its length, and the element being moved */
+  uint32_t after;              /* units in the elements after di */
 } channel;
 
 typedef struct line {
@@ -44,6 +48,8 @@ struct dl_sysdma {
   dl_sysdma_tc_fn tc;
   void (*front_free)(void *);
   dl_sysdma_stats stats;
+  uint32_t max_elements;
+  dl_sysdma_desc *chains;      /* max_elements a channel (scatter/gather), or NULL */
 };
 
 static void destroy(dl_object *o) { dl_sysdma_free((dl_sysdma *)o); }
@@ -69,9 +75,11 @@ int dl_sysdma_new(dl_machine *m, const char *name, uint32_t channels, uint32_t l
   strncpy(c->name, name ? name : "sysdma", sizeof c->name - 1);
   c->nch = channels;
   c->nlines = lines;
+  c->max_elements = 1;
   for (uint32_t i = 0; i < channels; i++) {
     c->ch[i].masked = 1;
     c->ch[i].cycle_ns = cycle_ns;
+    c->ch[i].desc = &c->ch[i].one;
   }
   *out = c;
   return DL_OK;
@@ -87,8 +95,26 @@ void dl_sysdma_free(dl_sysdma *c) {
   dl_object_unlink(DL_OBJECT(c));
   free(c->ch);
   free(c->lines);
+  free(c->chains);
   free(c);
 }
+
+/* Gives each channel room for a chain of n elements (allocated once: the
+** walk allocates nothing). */
+int dl_sysdma_set_max_elements(dl_sysdma *c, uint32_t n) {
+  if (!n || n > DL_SYSDMA_MAX_ELEMENTS) return DL_EINVAL;
+  for (uint32_t i = 0; i < c->nch; i++)
+    if (c->ch[i].programmed) return DL_EBUSY;
+  dl_sysdma_desc *chains = n > 1 ? calloc((size_t)c->nch * n, sizeof *chains) : NULL;
+  if (n > 1 && !chains) return DL_ENOMEM;
+  free(c->chains);
+  c->chains = chains;
+  c->max_elements = n;
+  for (uint32_t i = 0; i < c->nch; i++) c->ch[i].desc = chains ? chains + (size_t)i * n : &c->ch[i].one;
+  return DL_OK;
+}
+
+uint32_t dl_sysdma_max_elements(const dl_sysdma *c) { return c->max_elements; }
 
 /* The first controller with this name. */
 dl_sysdma *dl_sysdma_find(dl_machine *m, const char *name) {
@@ -115,20 +141,45 @@ void dl_sysdma_set_cycle(dl_sysdma *c, uint32_t ch, uint64_t cycle_ns) {
 
 static void kick(dl_sysdma *c, uint32_t ch);
 
-/* Programs base and current registers. */
-int dl_sysdma_program(dl_sysdma *c, uint32_t ch, const dl_sysdma_xfer *x) {
-  if (ch >= c->nch || x->line >= c->nlines || !x->count) return DL_EINVAL;
+/* Programs base and current registers with a chain. */
+int dl_sysdma_program_chain(dl_sysdma *c, uint32_t ch, const dl_sysdma_xfer *x,
+                            const dl_sysdma_desc *d, uint32_t n) {
+  if (ch >= c->nch || x->line >= c->nlines || !n || n > c->max_elements) return DL_EINVAL;
   if (x->unit != 1 && x->unit != 2 && x->unit != 4) return DL_EINVAL;
   if (x->mode < DL_SYSDMA_DEMAND || x->mode > DL_SYSDMA_BLOCK) return DL_EINVAL;
   if (x->boundary & (x->boundary - 1)) return DL_EINVAL;
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!d[i].count) return DL_EINVAL;
+    total += d[i].count;
+  }
+  if (total > UINT32_MAX) return DL_EINVAL;
   channel *k = &c->ch[ch];
+  memmove(k->desc, d, n * sizeof *d);  /* d may be the channel's own chain */
+  k->nd = n;
   k->base = *x;
-  k->cur = x->address;
-  k->left = x->count;
+  k->base.address = d[0].address;
+  k->base.count = (uint32_t)total;
   k->programmed = 1;
   k->started = 0;
+  k->di = 0;
+  k->cur = k->desc[0].address;
+  k->left = k->desc[0].count;
+  k->after = (uint32_t)total - k->left;
   kick(c, ch);
   return DL_OK;
+}
+
+/* Programs base and current registers: a chain of one. */
+int dl_sysdma_program(dl_sysdma *c, uint32_t ch, const dl_sysdma_xfer *x) {
+  dl_sysdma_desc one = {x->address, x->count};
+  if (!x->count) return DL_EINVAL;
+  return dl_sysdma_program_chain(c, ch, x, &one, 1);
+}
+
+uint32_t dl_sysdma_element(const dl_sysdma *c, uint32_t ch, uint32_t *n) {
+  if (n) *n = ch < c->nch ? c->ch[ch].nd : 0;
+  return ch < c->nch ? c->ch[ch].di : 0;
 }
 
 const dl_sysdma_xfer *dl_sysdma_programmed(const dl_sysdma *c, uint32_t ch) {
@@ -144,7 +195,9 @@ void dl_sysdma_mask(dl_sysdma *c, uint32_t ch, int masked) {
 }
 
 int dl_sysdma_masked(const dl_sysdma *c, uint32_t ch) { return ch >= c->nch || c->ch[ch].masked; }
-uint32_t dl_sysdma_remaining(const dl_sysdma *c, uint32_t ch) { return ch < c->nch ? c->ch[ch].left : 0; }
+uint32_t dl_sysdma_remaining(const dl_sysdma *c, uint32_t ch) {
+  return ch < c->nch ? c->ch[ch].left + c->ch[ch].after : 0;
+}
 uint64_t dl_sysdma_current(const dl_sysdma *c, uint32_t ch) { return ch < c->nch ? c->ch[ch].cur : 0; }
 uint64_t dl_sysdma_channel_overruns(const dl_sysdma *c, uint32_t ch) {
   return ch < c->nch ? c->ch[ch].overruns : 0;
@@ -213,9 +266,11 @@ static void terminal_count(dl_sysdma *c, uint32_t ch) {
   k->terminal = 1;
   k->started = 0;
   c->stats.terminal_counts++;
-  if (k->base.auto_init) {
-    k->cur = k->base.address;
-    k->left = k->base.count;
+  if (k->base.auto_init) {  /* back to the first descriptor */
+    k->di = 0;
+    k->cur = k->desc[0].address;
+    k->left = k->desc[0].count;
+    k->after = k->base.count - k->left;
   } else {
     k->masked = 1;
   }
@@ -251,6 +306,13 @@ static void move_unit(dl_sysdma *c, uint32_t ch) {
   k->left--;
   c->stats.units++;
   c->stats.bytes += n;
+  if (!k->left && k->di + 1 < k->nd) {  /* the next descriptor of the chain */
+    const dl_sysdma_desc *d = &k->desc[++k->di];
+    k->cur = d->address;
+    k->left = d->count;
+    k->after -= d->count;
+    c->stats.descriptors++;
+  }
 }
 
 /* One bus cycle of channel `data`. */

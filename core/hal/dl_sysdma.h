@@ -14,6 +14,14 @@
 ** gives the bus back after each unit (one more cycle a unit); block runs to
 ** terminal count once started, whatever DREQ says (a device whose FIFO is
 ** full then loses the unit: an overrun counted by the controller).
+**
+** Scatter/gather (dl_sysdma_set_max_elements): a channel may be programmed
+** with a chain of descriptors (address, count), as the linked-list items of
+** an SoC controller: it moves each element's units in turn, at the same
+** pace, loading the next descriptor with the last unit of the one before
+** (no extra bus cycle), and reaches terminal count only at the end of the
+** last; its counter is the units left over the whole chain, and
+** auto-initialize reloads the first descriptor.
 */
 #ifndef DL_SYSDMA_H
 #define DL_SYSDMA_H
@@ -53,9 +61,18 @@ typedef struct dl_sysdma_xfer {
                            many bytes (8237: 64 KiB, 128 KiB); 0: never */
 } dl_sysdma_xfer;
 
-/* What the controller did. */
+/* One element of a scatter/gather chain. */
+typedef struct dl_sysdma_desc {
+  uint64_t address;     /* physical address of its first unit */
+  uint32_t count;       /* units (1..) */
+} dl_sysdma_desc;
+
+/* Most elements a chain may have (dl_sysdma_set_max_elements). */
+#define DL_SYSDMA_MAX_ELEMENTS 1024u
+
+/* What the controller did (descriptors: chain elements loaded after the first). */
 typedef struct dl_sysdma_stats {
-  uint64_t units, bytes, terminal_counts, overruns, wraps;
+  uint64_t units, bytes, terminal_counts, overruns, wraps, descriptors;
 } dl_sysdma_stats;
 
 /* Told when a channel reaches terminal count (the front's interrupt). */
@@ -91,7 +108,28 @@ void dl_sysdma_set_cycle(dl_sysdma *c, uint32_t ch, uint64_t cycle_ns);
 ** stays masked as it was. DL_EINVAL for a bad channel, unit, line or count. */
 int dl_sysdma_program(dl_sysdma *c, uint32_t ch, const dl_sysdma_xfer *x);
 
-/* The transfer last programmed into ch (NULL for a bad channel). */
+/* Makes the controller scatter/gather capable: each channel takes chains of
+** up to n elements (1: none, the default). DL_EINVAL for n of 0 or above
+** DL_SYSDMA_MAX_ELEMENTS, DL_EBUSY once a channel was programmed,
+** DL_ENOMEM. */
+int dl_sysdma_set_max_elements(dl_sysdma *c, uint32_t n);
+
+/* Elements a chain may have: 1 without scatter/gather. */
+uint32_t dl_sysdma_max_elements(const dl_sysdma *c);
+
+/* Programs a channel with a chain of n descriptors (x's address and count
+** are ignored; its other fields apply to every element); the channel stays
+** masked as it was. DL_EINVAL as dl_sysdma_program, or for n of 0, more
+** elements than the controller takes, an element of 0 units or a chain of
+** more than UINT32_MAX units. */
+int dl_sysdma_program_chain(dl_sysdma *c, uint32_t ch, const dl_sysdma_xfer *x,
+                            const dl_sysdma_desc *d, uint32_t n);
+
+/* The element channel ch is on (0-based) and the chain's length. */
+uint32_t dl_sysdma_element(const dl_sysdma *c, uint32_t ch, uint32_t *n);
+
+/* The transfer last programmed into ch (NULL for a bad channel); for a
+** chain, address is its first element's and count the units of all. */
 const dl_sysdma_xfer *dl_sysdma_programmed(const dl_sysdma *c, uint32_t ch);
 
 /* Masks (stops) or unmasks (enables) a channel; an unmasked channel whose
@@ -99,9 +137,9 @@ const dl_sysdma_xfer *dl_sysdma_programmed(const dl_sysdma *c, uint32_t ch);
 void dl_sysdma_mask(dl_sysdma *c, uint32_t ch, int masked);
 int dl_sysdma_masked(const dl_sysdma *c, uint32_t ch);
 
-/* Units the channel still has to move, and its current address: what the
-** CPU reads back from the controller (0 after terminal count without
-** auto-initialize). */
+/* Units the channel still has to move (over the rest of its chain), and
+** its current address: what the CPU reads back from the controller (0
+** after terminal count without auto-initialize). */
 uint32_t dl_sysdma_remaining(const dl_sysdma *c, uint32_t ch);
 uint64_t dl_sysdma_current(const dl_sysdma *c, uint32_t ch);
 

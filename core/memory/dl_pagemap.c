@@ -41,10 +41,13 @@ static dl_pagemap_slot *find(const dl_pagemap *pm, uint64_t pfn) {
   }
 }
 
-/* Returns the block of pfn, or NULL. */
-uint8_t *dl_pagemap_get(const dl_pagemap *pm, uint64_t pfn) {
+/* Returns the block of pfn, or NULL, by the hash table (remembering it). */
+uint8_t *dl_pagemap_find(dl_pagemap *pm, uint64_t pfn) {
   dl_pagemap_slot *s = find(pm, pfn);
-  return s ? s->block : NULL;
+  if (!s) return NULL;
+  pm->hot_key = s->key;
+  pm->hot = s->block;
+  return s->block;
 }
 
 static int grow(dl_pagemap *pm) {
@@ -75,8 +78,8 @@ static uint8_t *new_block(dl_pagemap *pm) {
 
 /* Returns the block of pfn, creating it zeroed. */
 uint8_t *dl_pagemap_get_or_create(dl_pagemap *pm, uint64_t pfn) {
-  dl_pagemap_slot *s = find(pm, pfn);
-  if (s) return s->block;
+  uint8_t *found = dl_pagemap_get(pm, pfn);
+  if (found) return found;
   if ((pm->len + 1) * 10 > pm->cap * 7 && grow(pm)) return NULL;
   uint8_t *block = new_block(pm);
   if (!block) return NULL;
@@ -85,6 +88,8 @@ uint8_t *dl_pagemap_get_or_create(dl_pagemap *pm, uint64_t pfn) {
   pm->slots[i].key = pfn + 1;
   pm->slots[i].block = block;
   pm->len++;
+  pm->hot_key = pfn + 1;
+  pm->hot = block;
   return block;
 }
 
@@ -93,6 +98,10 @@ void dl_pagemap_drop(dl_pagemap *pm, uint64_t pfn) {
   dl_pagemap_slot *s = find(pm, pfn);
   if (!s) return;
   uint8_t *block = s->block;
+  if (pm->hot_key == s->key) {  /* the remembered block goes: forget it */
+    pm->hot_key = 0;
+    pm->hot = NULL;
+  }
   size_t mask = pm->cap - 1, i = (size_t)(s - pm->slots);
   for (size_t j = (i + 1) & mask; pm->slots[j].key; j = (j + 1) & mask) {
     size_t h = home(pm, pm->slots[j].key);

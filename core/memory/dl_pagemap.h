@@ -13,13 +13,18 @@ typedef struct dl_pagemap_slot { uint64_t key; uint8_t *block; } dl_pagemap_slot
 
 /* Open addressing with linear probing; key = pfn + 1, 0 marks an empty slot.
 ** Released blocks are kept (up to a bound) for reuse, since first touch of
-** fresh host memory is the dear part of creating a page. */
+** fresh host memory is the dear part of creating a page. The block last
+** found or created is remembered (hot_key, hot): accesses cluster on a page
+** (a descriptor fetched, then written back twice), so most lookups are one
+** compare; dropping that block forgets it. */
 typedef struct dl_pagemap {
   size_t block_size;
   dl_pagemap_slot *slots;
   size_t cap, len;
   void *spare;
   size_t nspare;
+  uint64_t hot_key;   /* key of the remembered block; 0: none */
+  uint8_t *hot;
 } dl_pagemap;
 
 /* Makes an empty map whose blocks are `block_size` bytes. */
@@ -28,8 +33,13 @@ void dl_pagemap_init(dl_pagemap *pm, size_t block_size);
 /* Frees every block and the table. */
 void dl_pagemap_clear(dl_pagemap *pm);
 
-/* Returns the block of pfn, or NULL. */
-uint8_t *dl_pagemap_get(const dl_pagemap *pm, uint64_t pfn);
+/* Returns the block of pfn, or NULL, by the hash table (remembering it). */
+uint8_t *dl_pagemap_find(dl_pagemap *pm, uint64_t pfn);
+
+/* Returns the block of pfn, or NULL: the remembered block if it is pfn's. */
+static inline uint8_t *dl_pagemap_get(dl_pagemap *pm, uint64_t pfn) {
+  return pm->hot_key == pfn + 1 ? pm->hot : dl_pagemap_find(pm, pfn);
+}
 
 /* Returns the block of pfn, creating it zeroed; NULL if out of memory. */
 uint8_t *dl_pagemap_get_or_create(dl_pagemap *pm, uint64_t pfn);

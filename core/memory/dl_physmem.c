@@ -6,6 +6,9 @@
 ** a chunk is first allocated from (or is partly RAM) and go away when a
 ** chunk becomes wholly free again. Page bytes live in an open-addressing
 ** hash table keyed by PFN, created on first write and dropped on release.
+** An access within one page (descriptors, register-sized values, a page of
+** data: most of them) checks the RAM span and the page of the last access
+** first and skips the piece walk.
 */
 #include "memory/dl_physmem.h"
 
@@ -50,6 +53,7 @@ struct dl_physmem {
   dl_rng *rng;
   dl_pagemap bytes;   /* contents of pages that were written */
   uint64_t host_limit, limit_hits;
+  size_t hot_span;    /* the RAM span last accessed: the first one checked */
 };
 
 static uint64_t host_bytes(const dl_physmem *pm);
@@ -636,13 +640,35 @@ int dl_physmem_is_ram(const dl_physmem *pm, uint64_t pa, uint64_t len) {
   return s && ((pa + len - 1) >> pm->shift) < s->first + s->count;
 }
 
+/* Whether pfn lies in the RAM span of the last access: one compare. */
+static inline int in_hot_span(const dl_physmem *pm, uint64_t pfn) {
+  const span *s = &pm->ram[pm->hot_span];
+  return pfn - s->first < s->count;
+}
+
+/* Whether [pa, pa+len) (len > 0) lies in RAM by a search of the spans,
+** remembering the span found as the next first guess. */
+static int find_ram(dl_physmem *pm, uint64_t pa, size_t len) {
+  if (!dl_physmem_is_ram(pm, pa, len)) return 0;
+  pm->hot_span = span_from(pm, pa >> pm->shift);
+  return 1;
+}
+
+/* Whether [pa, pa+len) (len > 0) lies in RAM: the span of the last access
+** first (accesses cluster), else the search. */
+static inline int in_ram(dl_physmem *pm, uint64_t pa, size_t len) {
+  uint64_t last = pa + len - 1;
+  return (last >= pa && in_hot_span(pm, pa >> pm->shift) && in_hot_span(pm, last >> pm->shift)) ||
+         find_ram(pm, pa, len);
+}
+
 /* Applies op to each page piece of [pa, pa+len). */
 typedef void (*piece_fn)(uint8_t *page, size_t off, size_t n, void *ctx);
 
 static int for_pieces(dl_physmem *pm, uint64_t pa, size_t len, int create,
                       piece_fn op, void *ctx) {
   if (len == 0) return DL_OK;
-  if (!dl_physmem_is_ram(pm, pa, len)) return DL_ENOTMAPPED;
+  if (!in_ram(pm, pa, len)) return DL_ENOTMAPPED;
   while (len) {
     size_t off = (size_t)(pa & (pm->page_size - 1));
     size_t n = pm->page_size - off < len ? pm->page_size - off : len;
@@ -669,14 +695,35 @@ static void write_piece(uint8_t *page, size_t off, size_t n, void *ctx) {
   *src += n;
 }
 
+/* Whether [pa, pa+len) is non-empty, within one page and in RAM: the
+** common access (a descriptor, a register-sized value, a page of data),
+** which skips the piece walk. */
+static inline int one_ram_page(dl_physmem *pm, uint64_t pa, size_t len) {
+  size_t off = (size_t)(pa & (pm->page_size - 1));
+  return len - 1 < pm->page_size - off && (in_hot_span(pm, pa >> pm->shift) || find_ram(pm, pa, len));
+}
+
 /* Copies len bytes at pa into dst; never-written RAM reads as zeros. */
 int dl_physmem_read(dl_physmem *pm, uint64_t pa, void *dst, size_t len) {
+  if (one_ram_page(pm, pa, len)) {
+    const uint8_t *page = dl_pagemap_get(&pm->bytes, pa >> pm->shift);
+    if (page) memcpy(dst, page + (pa & (pm->page_size - 1)), len);
+    else memset(dst, 0, len);
+    return DL_OK;
+  }
   uint8_t *cursor = dst;
   return for_pieces(pm, pa, len, 0, read_piece, &cursor);
 }
 
 /* Copies len bytes from src to pa. */
 int dl_physmem_write(dl_physmem *pm, uint64_t pa, const void *src, size_t len) {
+  if (one_ram_page(pm, pa, len)) {
+    int rc = DL_OK;
+    uint8_t *page = dl_pagemap_get(&pm->bytes, pa >> pm->shift);
+    if (!page && !(page = page_bytes(pm, pa >> pm->shift, 1, &rc))) return rc;
+    memcpy(page + (pa & (pm->page_size - 1)), src, len);
+    return DL_OK;
+  }
   const uint8_t *cursor = src;
   return for_pieces(pm, pa, len, 1, write_piece, &cursor);
 }
@@ -686,7 +733,7 @@ int dl_physmem_write(dl_physmem *pm, uint64_t pa, const void *src, size_t len) {
 ** range costs no host memory. */
 int dl_physmem_fill(dl_physmem *pm, uint64_t pa, int byte, size_t len) {
   byte &= 0xff;
-  if (len && !dl_physmem_is_ram(pm, pa, len)) return DL_ENOTMAPPED;
+  if (len && !in_ram(pm, pa, len)) return DL_ENOTMAPPED;
   while (len) {
     size_t off = (size_t)(pa & (pm->page_size - 1));
     size_t n = pm->page_size - off < len ? pm->page_size - off : len;

@@ -69,7 +69,9 @@ typedef struct dl_wdfdma_config {
 /* How the engine calls the driver; `data` is the object's binding slot. */
 typedef struct dl_wdfdma_ops {
   /* EvtProgramDma at DISPATCH_LEVEL: a scatter/gather profile passes the
-  ** list (sg), the packet profile its one element (el); the result is ignored. */
+  ** list (sg), the packet profile its one element (el; a system profile on a
+  ** scatter/gather controller dl_wdfdma_txn_program_count elements); the
+  ** result is ignored. */
   int (*program)(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el);
   /* EvtReserveDma at DISPATCH_LEVEL. */
   void (*reserve)(void *data, dl_wdfdma_txn *t);
@@ -230,6 +232,9 @@ int dl_wdfdma_txn_state(const dl_wdfdma_txn *t);
 int dl_wdfdma_txn_direction(const dl_wdfdma_txn *t);
 uint64_t dl_wdfdma_txn_bytes_transferred(const dl_wdfdma_txn *t);
 uint64_t dl_wdfdma_txn_current_length(const dl_wdfdma_txn *t);
+/* Elements of the list EvtProgramDma's `el` points to (packet and system
+** profiles: 1, or the runs a scatter/gather system channel takes at once). */
+uint32_t dl_wdfdma_txn_program_count(const dl_wdfdma_txn *t);
 dl_wdf_request *dl_wdfdma_txn_request(const dl_wdfdma_txn *t);
 int dl_wdfdma_txn_reserved(const dl_wdfdma_txn *t);
 

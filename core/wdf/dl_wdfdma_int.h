@@ -61,6 +61,7 @@ struct dl_wdfdma_txn {
   dl_mdl *cur_mdl;              /* where the current transfer starts */
   uint64_t cur_va;
   uint32_t mapped;              /* packet: bytes MapTransfer mapped */
+  uint32_t prog_n;              /* packet: elements of the list EvtProgramDma gets */
   uint64_t base;                /* packet: MapRegisterBase of the transfer */
   uint32_t regs;
   int have_regs;
@@ -137,6 +138,8 @@ uint32_t dl_wdfdma_get_adapter(dl_wdfdma_enabler *e, const dl_device_description
 int dl_wdfsys_action(const dl_wdfdma_txn *t);
 void dl_wdfsys_free_registers(dl_wdfdma_txn *t, uint64_t base, uint32_t n);
 int dl_wdfsys_pre_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len);
+int dl_wdfsys_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint32_t *len, dl_sg_element *one,
+                  const dl_sg_element **el, uint32_t *n);
 void dl_wdfsys_post_map(dl_wdfdma_txn *t);
 int dl_wdfsys_cancel(dl_wdfdma_txn *t);
 int dl_wdfsys_stage_failed(dl_wdfdma_txn *t, uint32_t st);

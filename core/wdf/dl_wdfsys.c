@@ -97,6 +97,30 @@ int dl_wdfsys_pre_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint64_t len) 
   return go;
 }
 
+/* MapTransfer of the staged fragment. A system profile on a scatter/gather
+** controller maps it as one transfer of its runs (on Windows: MapTransferEx
+** with the framework's list of NumberOfMapRegisters elements), and
+** EvtProgramDma sees them; otherwise one element, as MapTransfer gives. */
+int dl_wdfsys_map(dl_wdfdma_txn *t, dl_mdl *mdl, uint64_t va, uint32_t *len, dl_sg_element *one,
+                  const dl_sg_element **el, uint32_t *n) {
+  int write = t->direction == DL_WDFDMA_WRITE_TO_DEVICE;
+  *el = one;
+  *n = 1;
+  if (!t->e->system || dl_slave_sg_limit(t->a) <= 1) {
+    one->length = *len;
+    int rc = dl_adapter_map_transfer(t->a, mdl, t->base, va, &one->length, write, &one->address);
+    *len = one->length;
+    return rc;
+  }
+  uint64_t first;
+  int rc = dl_slave_map_list(t->a, mdl, t->base, va, len, write, &first);
+  if (rc) return rc;
+  *el = dl_slave_list(t->a);
+  uint32_t at = 0;
+  for (*n = 0; at < *len; (*n)++) at += (*el)[*n].length;
+  return DL_OK;
+}
+
 /* The controller reached terminal count for the transaction's transfer. */
 static void on_complete(void *ctx, int status) {
   dl_wdfdma_txn *t = ctx;

@@ -367,10 +367,11 @@ static uint32_t stage_packet(dl_wdfdma_txn *t) {
   uint64_t len = min64(min64(t->remaining, t->max_frag), mdl_end(mdl) - va);
   len = min64(len, (uint64_t)t->regs * ps - va % ps);  /* PAGE_SIZE*(R-1) + PAGE_SIZE - offset */
   uint32_t mapped = (uint32_t)len;
-  uint64_t logical = 0;
+  dl_sg_element one;
+  const dl_sg_element *el = &one;
   if (!dl_wdfsys_pre_map(t, mdl, va, len)) return DL_STATUS_SUCCESS;  /* ConfigureDmaChannel: FALSE */
   uint8_t irql = raise_dispatch(t->e->m);
-  int rc = dl_adapter_map_transfer(t->a, mdl, t->base, va, &mapped, is_write(t), &logical);
+  int rc = dl_wdfsys_map(t, mdl, va, &mapped, &one, &el, &t->prog_n);
   if (!rc) dl_wdfsys_post_map(t);
   dl_machine_set_irql(t->e->m, irql);
   if (rc) return DL_STATUS_INSUFFICIENT_RESOURCES;  /* a report says why */
@@ -379,8 +380,7 @@ static uint32_t stage_packet(dl_wdfdma_txn *t) {
   t->mapped = mapped;
   t->cur_len = mapped;
   t->remaining -= mapped;  /* a shorter mapping leaves the rest remaining */
-  dl_sg_element el = {logical, mapped};
-  program(t, NULL, &el);
+  program(t, NULL, el);
   return DL_STATUS_SUCCESS;
 }
 
@@ -662,5 +662,6 @@ int dl_wdfdma_txn_state(const dl_wdfdma_txn *t) { return t->state; }
 int dl_wdfdma_txn_direction(const dl_wdfdma_txn *t) { return t->direction; }
 uint64_t dl_wdfdma_txn_bytes_transferred(const dl_wdfdma_txn *t) { return t->transferred; }
 uint64_t dl_wdfdma_txn_current_length(const dl_wdfdma_txn *t) { return t->cur_len; }
+uint32_t dl_wdfdma_txn_program_count(const dl_wdfdma_txn *t) { return t->prog_n ? t->prog_n : 1; }
 dl_wdf_request *dl_wdfdma_txn_request(const dl_wdfdma_txn *t) { return t->request; }
 int dl_wdfdma_txn_reserved(const dl_wdfdma_txn *t) { return t->reserved != 0; }

@@ -683,8 +683,9 @@ M("uart", "m:uart{ name=, vector=, irql=, baud=115200, fifo=16, wire_max= }", "d
   "a UART with TX/RX FIFOs at a baud rate, raising DMA requests on a system DMA controller", "system-dma")
 M("isa_dma", "m:isa_dma()", "system DMA controller", "the machine's ISA 8237 pair (channels 0-3 8-bit, 5-7 16-bit)",
   "system-dma")
-M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100 }", "system DMA controller",
-  "an SoC system DMA controller instance (DmaControllerInstance)", "system-dma")
+M("soc_dma", "m:soc_dma{ instance=0, channels=8, lines=32, cycle_ns=100, scatter_gather=false, max_elements=16 }",
+  "system DMA controller", "an SoC system DMA controller instance (DmaControllerInstance); scatter_gather: its "
+  .. "channels walk chains of up to max_elements descriptors, its adapters' ScatterGatherLimit", "system-dma")
 M("device_model", "m:device_model{ registers= | bars={ { size=, prefetchable=, read=, write= }, ... }, "
   .. "ports={ { size=, read=, write= }, ... }, vector=, irql= | interrupts={ { vector=, irql=, mode=, message= }, "
   .. "... }, read=, write= }", "device model",
@@ -747,8 +748,10 @@ C("address", "c:address(channel)", "PhysicalAddress", "the channel's current add
 C("masked", "c:masked(channel)", "boolean", "whether the channel is masked (stopped)")
 C("mask", "c:mask(channel, masked)", "nothing", "masks or unmasks the channel")
 C("program", "c:program(channel, { address=, count=, unit=, line=, to_device=, mode=, auto_init=, decrement=, "
-  .. "boundary= })", "nothing", "the channel's base and current registers, as a driver of the controller would")
-C("stats", "c:stats()", "{ units, bytes, terminal_counts, overruns, wraps }", "the controller's counters")
+  .. "boundary=, chain= })", "nothing", "the channel's base and current registers, as a driver of the controller "
+  .. "would; chain = { {address=, count=}, ... } on a scatter/gather controller: one transfer over the elements")
+C("stats", "c:stats()", "{ units, bytes, terminal_counts, overruns, wraps, descriptors }",
+  "the controller's counters (descriptors: chain elements loaded after the first)")
 C("port_read", "c:port_read(port)", "byte", "IN from an 8237 or page-register port (ISA only)")
 C("port_write", "c:port_write(port, byte)", "nothing", "OUT to an 8237 or page-register port (ISA only)")
 lab(G, "dma.uart_registers", "dma.uart_registers", "{ NAME = offset or bit, ... }", "the UART's register map",

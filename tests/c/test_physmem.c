@@ -2,7 +2,9 @@
 ** test_physmem.c: simulated physical memory (core/memory/dl_physmem.c): allocation
 ** policies and their determinism, RAM ranges with holes, contiguous runs
 ** under an address ceiling and a boundary, page bytes, release, sparse
-** host cost of a 1 TiB memory, exhaustion and physical copies.
+** host cost of a 1 TiB memory, exhaustion and physical copies; the span and
+** page remembered from the last access (never a hole, forgotten on release),
+** pages zeroed whole, and the host cap counted exactly.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -663,6 +665,153 @@ static void test_copy_outside_ram_is_enotmapped(void **state) {
   dl_physmem_free(a.pm);
 }
 
+/* Accesses alternate between two RAM ranges with a hole between them: the
+** span remembered from the last access never lets an access into the hole
+** or past the end (one page, several pages, straddling either edge). */
+static void test_remembered_span_never_admits_the_hole(void **state) {
+  (void)state;
+  mem a;
+  uint8_t buf[3 * PS], zero[3 * PS] = {0};
+  dl_range r[3] = {{0, MiB(1)}, {MiB(2), MiB(1)}, {MiB(8), MiB(1)}};
+  mem_open(&a, 9, r, 3);
+  memset(buf, 0x33, sizeof buf);
+  for (int round = 0; round < 2; round++) {
+    assert_int_equal(dl_physmem_write(a.pm, MiB(1) - 8, buf, 8), DL_OK);  /* end of span 0 */
+    assert_int_equal(dl_physmem_write(a.pm, MiB(1) - 8, buf, 16), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_read(a.pm, MiB(1), buf, 1), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_write(a.pm, MiB(1) - PS, buf, 2 * PS), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_write(a.pm, MiB(2), buf, 8), DL_OK);  /* start of span 1 */
+    assert_int_equal(dl_physmem_read(a.pm, MiB(2) - 1, buf, 1), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_read(a.pm, MiB(2) - 8, buf, 16), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_write(a.pm, MiB(3) - PS, buf, PS), DL_OK);
+    assert_int_equal(dl_physmem_write(a.pm, MiB(3), buf, 1), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_fill(a.pm, MiB(3) - PS, 0, 2 * PS), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_read(a.pm, MiB(9) - 8, buf, 8), DL_OK);  /* end of span 2 */
+    assert_int_equal(dl_physmem_read(a.pm, MiB(9), buf, 8), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_read(a.pm, UINT64_MAX - 3, buf, 4), DL_ENOTMAPPED);
+    assert_int_equal(dl_physmem_read(a.pm, UINT64_MAX - 3, buf, 8), DL_ENOTMAPPED);  /* wraps */
+  }
+  dl_physmem_stats st;
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.touched_pages, 3);  /* failed accesses stored nothing */
+  assert_int_equal(dl_physmem_read(a.pm, MiB(3) - PS, buf, sizeof buf), DL_ENOTMAPPED);
+  assert_int_equal(dl_physmem_read(a.pm, MiB(2) + 8, buf, PS - 8), DL_OK);
+  assert_memory_equal(buf, zero, PS - 8);
+  dl_physmem_free(a.pm);
+}
+
+/* The page last accessed is looked up first; releasing it (every way a page
+** is given back) must forget it, so it reads zeros when allocated again. */
+static void test_released_page_is_forgotten_every_way(void **state) {
+  (void)state;
+  mem a;
+  uint8_t buf[PS], fill[PS], zero[PS] = {0};
+  memset(fill, 0x5A, sizeof fill);
+  mem_open1(&a, 3, 0, MiB(16));
+  for (int way = 0; way < 3; way++) {
+    uint64_t p;
+    dl_runs runs;
+    if (way == 2) {
+      assert_int_equal(dl_physmem_alloc_runs(a.pm, 1, DL_ALLOC_LOW_FIRST, &runs), DL_OK);
+      p = runs.runs[0].pfn;
+    } else {
+      assert_int_equal(dl_physmem_alloc(a.pm, 1, DL_ALLOC_LOW_FIRST, &p), DL_OK);
+    }
+    assert_int_equal(dl_physmem_write(a.pm, p * PS, fill, PS), DL_OK);
+    assert_int_equal(dl_physmem_read(a.pm, p * PS + 8, buf, 8), DL_OK);  /* remembered */
+    assert_memory_equal(buf, fill, 8);
+    if (way == 0) dl_physmem_release(a.pm, &p, 1);
+    else if (way == 1) dl_physmem_release_run(a.pm, p, 1);
+    else dl_physmem_release_runs(a.pm, &runs);
+    assert_false(dl_physmem_is_allocated(a.pm, p));
+    assert_int_equal(dl_physmem_read(a.pm, p * PS, buf, PS), DL_OK);
+    assert_memory_equal(buf, zero, PS);
+    dl_physmem_stats st;
+    dl_physmem_get_stats(a.pm, &st);
+    assert_int_equal(st.touched_pages, 0);
+  }
+  dl_physmem_free(a.pm);
+}
+
+/* A page zeroed whole stores nothing; a later read sees zeros and a later
+** small write stores the page again with only that write in it, also when
+** the page was the one last accessed. */
+static void test_page_zeroed_whole_then_read_and_written(void **state) {
+  (void)state;
+  mem a;
+  uint8_t buf[PS], fill[PS], zero[PS] = {0};
+  memset(fill, 0xC3, sizeof fill);
+  mem_open1(&a, 1, 0, MiB(16));
+  dl_physmem_stats st;
+  assert_int_equal(dl_physmem_write(a.pm, 4 * PS, fill, PS), DL_OK);
+  assert_int_equal(dl_physmem_write(a.pm, 5 * PS, fill, PS), DL_OK);
+  assert_int_equal(dl_physmem_read(a.pm, 4 * PS, buf, 4), DL_OK);  /* page 4 remembered */
+  assert_int_equal(dl_physmem_fill(a.pm, 4 * PS, 0, PS), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.touched_pages, 1);
+  assert_int_equal(dl_physmem_read(a.pm, 4 * PS, buf, PS), DL_OK);
+  assert_memory_equal(buf, zero, PS);
+  assert_int_equal(dl_physmem_read(a.pm, 5 * PS, buf, PS), DL_OK);  /* the neighbour kept */
+  assert_memory_equal(buf, fill, PS);
+  assert_int_equal(dl_physmem_write(a.pm, 4 * PS + 100, "hi", 2), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.touched_pages, 2);
+  assert_int_equal(dl_physmem_read(a.pm, 4 * PS, buf, PS), DL_OK);
+  assert_memory_equal(buf, zero, 100);
+  assert_memory_equal(buf + 100, "hi", 2);
+  assert_memory_equal(buf + 102, zero, PS - 102);
+  /* zeroing several whole pages and a partial tail at once */
+  assert_int_equal(dl_physmem_fill(a.pm, 4 * PS, 0, 2 * PS + 10), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.touched_pages, 0);  /* the tail's page was never stored */
+  assert_int_equal(dl_physmem_read(a.pm, 5 * PS + 1, buf, 2), DL_OK);
+  assert_int_equal(buf[0] | buf[1], 0);
+  dl_physmem_free(a.pm);
+}
+
+/* The host cap counts exactly: one page's block fits, the next write to a
+** new page is refused (counted, nothing stored) while writes to stored
+** pages, the remembered one among them, cost nothing; a page zeroed whole
+** leaves its block spare, which the next new page takes within the cap. */
+static void test_host_cap_is_exact_with_remembered_pages(void **state) {
+  (void)state;
+  mem a;
+  uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8}, back[8];
+  mem_open1(&a, 1, 0, MiB(16));
+  dl_physmem_stats st;
+  assert_int_equal(dl_physmem_write(a.pm, 1 * PS, buf, 8), DL_OK);  /* the table exists now */
+  dl_physmem_get_stats(a.pm, &st);
+  uint64_t cap = st.host_bytes + PS;
+  dl_physmem_set_host_limit(a.pm, cap);
+  assert_int_equal(dl_physmem_write(a.pm, 2 * PS, buf, 8), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.host_bytes, cap);
+  assert_int_equal(dl_physmem_write(a.pm, 3 * PS, buf, 8), DL_ELIMIT);
+  assert_int_equal(dl_physmem_limit_hits(a.pm), 1);
+  assert_int_equal(dl_physmem_write(a.pm, 3 * PS + 8, buf, 8), DL_ELIMIT);  /* not remembered */
+  assert_int_equal(dl_physmem_limit_hits(a.pm), 2);
+  assert_int_equal(dl_physmem_read(a.pm, 3 * PS, back, 8), DL_OK);
+  for (int i = 0; i < 8; i++) assert_int_equal(back[i], 0);
+  assert_int_equal(dl_physmem_write(a.pm, 2 * PS + 8, buf, 8), DL_OK);
+  assert_int_equal(dl_physmem_write(a.pm, 1 * PS + 8, buf, 8), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.host_bytes, cap);
+  assert_int_equal(st.touched_pages, 2);
+  assert_int_equal(dl_physmem_fill(a.pm, 2 * PS, 0, PS), DL_OK);  /* block kept as spare */
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.host_bytes, cap);
+  assert_int_equal(st.touched_pages, 1);
+  assert_int_equal(dl_physmem_write(a.pm, 3 * PS, buf, 8), DL_OK);
+  dl_physmem_get_stats(a.pm, &st);
+  assert_int_equal(st.host_bytes, cap);
+  assert_int_equal(dl_physmem_limit_hits(a.pm), 2);
+  assert_int_equal(dl_physmem_read(a.pm, 3 * PS, back, 8), DL_OK);
+  assert_memory_equal(back, buf, 8);
+  assert_int_equal(dl_physmem_read(a.pm, 2 * PS + 8, back, 8), DL_OK);
+  for (int i = 0; i < 8; i++) assert_int_equal(back[i], 0);
+  dl_physmem_free(a.pm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_scattered_same_seed_gives_same_pfns),
@@ -702,6 +851,10 @@ int main(void) {
     cmocka_unit_test(test_copy_overlapping_backward_like_memmove),
     cmocka_unit_test(test_copy_onto_itself_and_zero_length),
     cmocka_unit_test(test_copy_outside_ram_is_enotmapped),
+    cmocka_unit_test(test_remembered_span_never_admits_the_hole),
+    cmocka_unit_test(test_released_page_is_forgotten_every_way),
+    cmocka_unit_test(test_page_zeroed_whole_then_read_and_written),
+    cmocka_unit_test(test_host_cap_is_exact_with_remembered_pages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,8 @@
 #include "hal/dl_slave.h"
 #include "hal/dl_socdma.h"
 #include "machine/dl_machine.h"
+#include "memory/dl_vspace.h"
+#include "memory/dl_physmem.h"
 #include "machine/dl_verifier.h"
 #include "wdf/dl_wdf.h"
 #include "wdf/dl_wdfdma.h"
@@ -44,6 +46,9 @@ typedef struct drv {
   int done;                     /* a DmaCompleted* returned TRUE */
   uint32_t status;
   int reserves;
+  uint32_t prog_n;              /* elements of the last EvtProgramDma list */
+  uint64_t prog_bytes;          /* and their bytes */
+  dl_sg_element prog_el[8];
 } drv;
 
 static drv D;
@@ -53,8 +58,14 @@ static void note(const char *fmt, unsigned long long a, unsigned long long b) {
 }
 
 static int on_program(void *data, dl_wdfdma_txn *t, dl_sglist *sg, const dl_sg_element *el) {
-  (void)data, (void)t, (void)sg;
+  (void)data, (void)sg;
   note("program %llu%.0llu", el->length, 0);
+  D.prog_n = dl_wdfdma_txn_program_count(t);
+  D.prog_bytes = 0;
+  for (uint32_t i = 0; i < D.prog_n; i++) {
+    D.prog_bytes += el[i].length;
+    if (i < 8) D.prog_el[i] = el[i];
+  }
   return 1;
 }
 
@@ -408,12 +419,57 @@ static void test_device_address_offset(void **state) {
   dl_mdl_free(mdl);
 }
 
+/* On a scatter/gather controller a transaction's fragment over
+** discontiguous pages moves in one transfer: one mapping of its runs (the
+** buffer's own pages, no bounce), EvtProgramDma sees every run, one
+** TransferComplete at the last element's terminal count, every byte sent. */
+static void test_scatter_gather_controller(void **state) {
+  (void)state;
+  assert_int_equal(dl_sysdma_set_max_elements(R.soc, 8), DL_OK);
+  dl_wdfdma_enabler *e = enabler(DL_WDFDMA_SYSTEM);
+  uint64_t first, pfns[3], len = 2 * 4096 + 500;
+  assert_int_equal(dl_physmem_alloc_contiguous(dl_machine_physmem(R.m), 6, UINT32_MAX, 0, &first), DL_OK);
+  for (int i = 0; i < 3; i++) pfns[i] = first + 2 * (uint64_t)i;  /* no two adjacent */
+  dl_region *reg = NULL;
+  assert_int_equal(dl_vspace_map(dl_machine_vspace(R.m), len, 0, pfns, 3, DL_REGION_NONPAGED, &reg), DL_OK);
+  for (uint64_t i = 0; i < len; i++) {
+    uint8_t b = (uint8_t)(i * 13 + 9);
+    dl_machine_write_va(R.m, reg->va + i, &b, 1);
+  }
+  dl_mdl *mdl = NULL;
+  assert_int_equal(dl_mdl_allocate(R.m, reg->va, len, &mdl), DL_OK);
+  assert_int_equal(dl_mdl_build_for_nonpaged_pool(mdl), DL_OK);
+  dl_wdfdma_txn *t = txn(e);
+  assert_int_equal(dl_wdfdma_txn_initialize(t, WR, mdl, reg->va, len), DL_STATUS_SUCCESS);
+  dl_wdfdma_txn_set_transfer_complete(t, 1);
+  D.complete_on_done = 1;
+  assert_int_equal(dl_wdfdma_txn_execute(t), DL_STATUS_SUCCESS);
+  assert_int_equal(D.prog_n, 3);
+  assert_int_equal(D.prog_bytes, len);
+  for (int i = 0; i < 3; i++) assert_int_equal(D.prog_el[i].address, pfns[i] * 4096);
+  dl_adapter *a = dl_wdfdma_enabler_adapter(e, WR);
+  assert_int_equal(dl_adapter_read_counter(a), len);
+  dl_clock_run(dl_machine_clock(R.m));
+  assert_int_equal(D.n, 2);
+  assert_string_equal(D.log[1], "complete 1 0");
+  assert_true(D.done);
+  assert_int_equal(D.status, DL_STATUS_SUCCESS);
+  assert_int_equal(dl_wdfdma_txn_bytes_transferred(t), len);
+  assert_int_equal(dl_adapter_get_stats(a)->bytes_bounced, 0);
+  assert_int_equal(dl_sysdma_get_stats(R.soc)->terminal_counts, 1);
+  assert_int_equal(dl_sysdma_get_stats(R.soc)->descriptors, 2);
+  sent_is(reg->va, len);
+  assert_int_equal(dl_wdfdma_txn_release(t), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_verifier_count(R.m), 0);
+  dl_mdl_free(mdl);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
     T(test_configure_system_profile), T(test_callback_order), T(test_configure_false),
     T(test_partial_completion), T(test_looped_cancel), T(test_reservation),
-    T(test_device_address_offset),
+    T(test_device_address_offset), T(test_scatter_gather_controller),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
