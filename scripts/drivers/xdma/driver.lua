@@ -56,7 +56,8 @@
 --
 -- Usage:
 --   local drv = require "drivers.xdma.driver"
---   local status, Driver = drv.DriverEntry(dma.driver { name = "xdma" }, nil, { PollMode = 0 })
+--   local status, Driver = drv.DriverEntry(dma.driver { name = "xdma" }, nil,
+--                                          { PollMode = 0, ClearBeforeCompleted = true })
 --   local Device = m:wdf_add_device(Driver, hw.model)       -- hw = drivers.xdma.model.new(m, ...)
 --   open: m:irp{ major = IRP_MJ_CREATE, file_name = "\\h2c_0" }, then reads and
 --   writes with file = irp.FileObject and device_offset = the card address
@@ -410,7 +411,9 @@ local function EvtDeviceAdd(_, DeviceInit)
 end
 
 -- DriverEntry(DriverObject, RegistryPath [, options]) -> status, WDFDRIVER;
--- options (the lab's own): PollMode (the registry's POLL_MODE, default 0).
+-- options (the lab's own): PollMode (the registry's POLL_MODE, default 0),
+-- ClearBeforeCompleted (zero the descriptors before DmaCompleted, as the
+-- later release does; default false: this release's order, see libxdma.lua).
 function driver.DriverEntry(DriverObject, RegistryPath, options)
   local DriverConfig = WDF_DRIVER_CONFIG_INIT(EvtDeviceAdd)
   local status, Driver = WdfDriverCreate(DriverObject, RegistryPath, WDF_NO_OBJECT_ATTRIBUTES, DriverConfig)

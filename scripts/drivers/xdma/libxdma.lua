@@ -41,8 +41,8 @@
 --     through WdfFdoQueryForInterface(GUID_BUS_INTERFACE_STANDARD), which
 --     dmalab does not model: GetNumMsiVectors reports STATUS_NOT_SUPPORTED
 --     (as a failed query does; SetupInterrupts only logs it) and
---     GetLineInterruptPin INTA (1). The model uses a single-message MSI, so
---     the line's pin is not read.
+--     GetLineInterruptPin INTA (1), the pin the model's line uses (with its
+--     single-message MSI the pin is not read).
 --   * SetupMsixInterrupts and SetupMultiMsiInterrupts are ported but not
 --     reached: dmalab's devices have at most 8 interrupts, the C code needs
 --     24 for either.
@@ -52,7 +52,22 @@
 --     CPU lets simulated time pass, so each turn of the loop runs the
 --     machine's next event (m:step(), the lab's own) where the C code just
 --     reads the volatile word again.
---   * Tracing (TraceVerbose/TraceInfo/...) and DumpDescriptor are left out.
+--   * Tracing (TraceVerbose/TraceInfo/...) and DumpDescriptor are left out;
+--     what the traces would show is counted in the engine (misaligned,
+--     errors, lastErrorStatus) and the IRQ context (spurious).
+--   * ClearBeforeCompleted (the xdma table's, from DriverEntry's options):
+--     EngineProcessTransfer zeroes the descriptor buffer after
+--     WdfDmaTransactionDmaCompleted, as this release does. When the
+--     transaction has another DMA operation to do (a request over 8 MiB, or
+--     a list the framework splits), DmaCompleted has already programmed it
+--     and started the engine, so its descriptors are zeroed before the
+--     engine fetches them: MAGIC_STOPPED, then the error path releases a
+--     transaction in state Transfer (bug check 0x10D). Xilinx's later
+--     release zeroes them before DmaCompleted; ClearBeforeCompleted = true
+--     does that.
+--   * In poll mode the driver polls a request's first DMA operation only
+--     (EnginePollTransfer once, after WdfDmaTransactionExecute): a request
+--     the framework splits never completes, in C as here.
 local dma = require "dma"
 dma.export()
 
