@@ -150,9 +150,10 @@ bench: all $(BENCH_RING)
 install: all
 	install -D -m 755 $(EXE) $(DESTDIR)$(INSTALL_BINDIR)/dmalab
 	install -D -m 644 $(SO) $(DESTDIR)$(LUA_CMOD)/dma.so
-	install -d $(DESTDIR)$(LUA_LMOD)/dma/drivers
+	install -d $(DESTDIR)$(LUA_LMOD)/dma/drivers/pcidrv
 	install -m 644 repl/lua/*.lua $(DESTDIR)$(LUA_LMOD)/dma/
 	install -m 644 scripts/drivers/*.lua $(DESTDIR)$(LUA_LMOD)/dma/drivers/
+	install -m 644 scripts/drivers/pcidrv/*.lua $(DESTDIR)$(LUA_LMOD)/dma/drivers/pcidrv/
 	install -D -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libdmacore.a
 	for h in core/*/*.h; do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/dmacore/$${h#core/}; done
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/install.sh: `make install` into a DESTDIR (PREFIX=/usr, as a Debian
 # package), then from another directory: require "dma" and
-# "dma.drivers.wdm_packet" in stock lua5.4, help() and `dmalab test` in the
+# "dma.drivers.wdm_packet" (and the pcidrv/ port) in stock lua5.4, help() and `dmalab test` in the
 # installed dmalab, a C program built against libdmacore through
 # pkg-config, the man page; then `make uninstall` leaves nothing behind.
 # Prints "ok - ..." / "not ok - ..." lines.
@@ -26,7 +26,8 @@ check "require dma and dma.drivers.wdm_packet in lua5.4 from elsewhere" lua5.4 -
   dma.export()
   local drv = require "dma.drivers.wdm_packet"
   assert(type(drv.DriverEntry) == "function" and package.searchpath("dma.drivers.wdm_packet", package.path)
-         :find(os.getenv("LUA_PATH"):match("^[^?]*"), 1, true))'
+         :find(os.getenv("LUA_PATH"):match("^[^?]*"), 1, true))
+  assert(type(require("dma.drivers.pcidrv.pcidrv").DriverEntry) == "function")'
 check "installed dmalab: help and a copied driver script" sh -c '
   "$0/usr/bin/dmalab" -e "help(IoGetDmaAdapter)" | grep -q "IRQL: PASSIVE_LEVEL" &&
   printf "local plx = require \"dma.drivers.plx_model\"\nassert(plx.R)\n" > copied.lua &&

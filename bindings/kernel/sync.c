@@ -2,7 +2,8 @@
 ** sync.c: KSPIN_LOCK and KEVENT handles and their calls: KeInitializeSpinLock,
 ** KeAcquireSpinLock, KeReleaseSpinLock, KeAcquireSpinLockAtDpcLevel,
 ** KeReleaseSpinLockFromDpcLevel, KeInitializeEvent, KeSetEvent,
-** KeClearEvent, KeResetEvent, KeReadStateEvent, KeWaitForSingleObject;
+** KeClearEvent, KeResetEvent, KeReadStateEvent, KeWaitForSingleObject,
+** KeStallExecutionProcessor;
 ** IO_WORKITEM handles: IoAllocateWorkItem, IoQueueWorkItem, IoFreeWorkItem.
 ** The rules (IRQL effects, verifier reports, waits running the simulated
 ** clock) are the core's: kernel/dl_spinlock.h, dl_event.h, dl_workitem.h.
@@ -151,6 +152,21 @@ static int l_KeWaitForSingleObject(lua_State *L) {
   return 1;
 }
 
+/* KeStallExecutionProcessor(MicroSeconds): the current CPU spins at its
+** IRQL while the simulated clock runs through that time. */
+static int l_KeStallExecutionProcessor(lua_State *L) {
+  lua_Integer us = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, us >= 0 && us <= 0xFFFFFFFF, 1, "MicroSeconds must be a ULONG");
+  lmachine *lm = ldl_current(L, "KeStallExecutionProcessor");
+  ldl_call c;
+  ldl_enter(L, lm, &c);
+  int rc = dl_ke_stall(lm->m, (uint32_t)us);
+  ldl_leave(L, &c);
+  if (rc != DL_OK)
+    return luaL_error(L, "KeStallExecutionProcessor: the run was stopped during the stall");
+  return 0;
+}
+
 /* ---- IO_WORKITEM ---------------------------------------------------------- */
 
 /* The worker runs WorkerRoutine(DeviceObject, Context) at PASSIVE_LEVEL. */
@@ -255,6 +271,7 @@ static const luaL_Reg functions[] = {
   {"KeSetEvent", l_KeSetEvent},
   {"KeReadStateEvent", l_KeReadStateEvent},
   {"KeWaitForSingleObject", l_KeWaitForSingleObject},
+  {"KeStallExecutionProcessor", l_KeStallExecutionProcessor},
   {"IoAllocateWorkItem", l_IoAllocateWorkItem},
   {"IoQueueWorkItem", l_IoQueueWorkItem},
   {"IoFreeWorkItem", l_IoFreeWorkItem},

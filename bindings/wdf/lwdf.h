@@ -69,6 +69,9 @@ void lwdf_finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t 
 /* Checks a request the driver still owns (not completed). */
 dl_wdf_request *lwdf_checkrequest(lua_State *L, int arg);
 
+/* Fills the table at -1 as WdfRequestGetParameters' of irp (new inner tables). */
+void lwdf_fill_parameters(lua_State *L, dl_irp *irp);
+
 /* The framework's IRP dispatch routine (wdfqueue.c), installed in the
 ** MajorFunction table of every WDF driver's DRIVER_OBJECT. */
 int lwdf_dispatch(lua_State *L);

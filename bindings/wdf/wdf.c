@@ -1,6 +1,7 @@
 /*
 ** wdf.c: KMDF framework objects in Lua: the object model (state tables,
-** contexts, WdfObjectDelete, attributes) and WdfDriverCreate. Devices and
+** contexts, WdfObjectDelete, WdfObjectReference/Dereference, attributes),
+** WdfDriverCreate and WdfGetDriver. Devices and
 ** the lab's PnP manager are in wdfdevice.c, queues and requests in
 ** wdfqueue.c, interrupts in wdfinterrupt.c.
 **
@@ -194,6 +195,22 @@ static int l_WdfObjectDelete(lua_State *L) {
   return 0;
 }
 
+/* WdfObjectReference(Handle) */
+static int l_WdfObjectReference(lua_State *L) {
+  dl_wdf_object_reference(check_wdf_object(L, 1)->obj);
+  return 0;
+}
+
+/* WdfObjectDereference(Handle): a release never taken is 0x10D/0x7. */
+static int l_WdfObjectDereference(lua_State *L) {
+  lobject *h = check_wdf_object(L, 1);
+  ldl_call c;
+  ldl_enter(L, h->owner, &c);
+  dl_wdf_object_dereference(h->obj);
+  ldl_leave(L, &c);
+  return 0;
+}
+
 /* WdfObjectGetTypedContext(Object, "TYPE_NAME") -> the context table. */
 static int l_WdfObjectGetTypedContext(lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
@@ -285,6 +302,18 @@ static int l_WdfDriverWdmGetDriverObject(lua_State *L) {
   return 1;
 }
 
+/* WdfGetDriver() -> WDFDRIVER: the current machine's one WDFDRIVER. */
+static int l_WdfGetDriver(lua_State *L) {
+  lmachine *lm = ldl_current(L, "WdfGetDriver");
+  dl_wdf_driver *drv;
+  size_t n;
+  if (dl_wdf_get_driver(lm->m, &drv, &n) != DL_OK)
+    return luaL_error(L, "WdfGetDriver: the machine has %d WDFDRIVERs; the caller's driver is "
+                      "known only when it has exactly one", (int)n);
+  lwdf_pushhandle(L, drv);
+  return 1;
+}
+
 /* ---- machine teardown ---------------------------------------------------- */
 
 /* Close hook: the framework deletes the driver's objects, as at unload,
@@ -307,11 +336,14 @@ static const luaL_Reg plain_meta[] = {
 static const luaL_Reg functions[] = {
   {"WdfObjectDelete", l_WdfObjectDelete},
   {"WdfObjectGetTypedContext", l_WdfObjectGetTypedContext},
+  {"WdfObjectReference", l_WdfObjectReference},
+  {"WdfObjectDereference", l_WdfObjectDereference},
   {"WDF_OBJECT_ATTRIBUTES_INIT", l_WDF_OBJECT_ATTRIBUTES_INIT},
   {"WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE", l_WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE},
   {"WDF_DRIVER_CONFIG_INIT", l_WDF_DRIVER_CONFIG_INIT},
   {"WdfDriverCreate", l_WdfDriverCreate},
   {"WdfDriverWdmGetDriverObject", l_WdfDriverWdmGetDriverObject},
+  {"WdfGetDriver", l_WdfGetDriver},
   {NULL, NULL}
 };
 

@@ -32,7 +32,9 @@ static const dl_wdf_ops wdf_ops = {on_event, lwdf_present, lwdf_isr, lwdf_dpc,
 #define checkdevice(L, i) ((dl_wdf_device *)ldl_checkobject(L, i, LDL_WDFDEVICE, "WDFDEVICE")->obj)
 
 /* Calls a device callback for the engine; a failure or a bad return value
-** is the callback's status (STATUS_UNSUCCESSFUL for an error). */
+** is the callback's status (STATUS_UNSUCCESSFUL for an error). The
+** self-managed I/O callbacks take the Device alone; Flush and Cleanup
+** return nothing. */
 static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
   lmachine *lm = ctx;
   lua_State *L = lm->L;
@@ -49,11 +51,15 @@ static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t 
       lua_pushvalue(L, -1);  /* ResourcesRaw and ResourcesTranslated: no translation here */
       nargs = 3;
     }
+  } else if (ev >= DL_WDF_SELF_MANAGED_IO_INIT) {
+    nargs = 1;
   } else {
     lua_pushinteger(L, state);
   }
   uint32_t status = DL_STATUS_UNSUCCESSFUL;
-  if (ldl_callback(L, lm, nargs, 1)) {
+  if (ev == DL_WDF_SELF_MANAGED_IO_FLUSH || ev == DL_WDF_SELF_MANAGED_IO_CLEANUP) {
+    status = ldl_callback(L, lm, nargs, 0) ? DL_STATUS_SUCCESS : status;
+  } else if (ldl_callback(L, lm, nargs, 1)) {
     int ok = 0;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (ok && v >= INT32_MIN && v <= (lua_Integer)UINT32_MAX) status = (uint32_t)v;

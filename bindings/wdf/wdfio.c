@@ -1,6 +1,7 @@
 /*
 ** wdfio.c: the framework's I/O beyond presenting requests, in Lua: manual
-** queues (WdfIoQueueRetrieveNextRequest, ...ByFileObject,
+** queues (WdfIoQueueRetrieveNextRequest, ...ByFileObject, WdfIoQueueFindRequest,
+** WdfIoQueueRetrieveFoundRequest,
 ** WdfIoQueueReadyNotify), WdfRequestForwardToIoQueue, WdfRequestRequeue,
 ** WdfIoQueueStart/Stop/Purge/Drain (and ...Synchronously) with their
 ** callbacks, WdfRequestMarkCancelable(Ex)/UnmarkCancelable with
@@ -107,6 +108,44 @@ static int l_WdfIoQueueRetrieveNextRequest(lua_State *L) {
   dl_wdf_request *r = NULL;
   uint32_t st;
   ENGINE(L, owner(L, 1), st = dl_wdf_queue_retrieve(q, NULL, &r));
+  return push_retrieved(L, st, r);
+}
+
+/* WdfIoQueueFindRequest(Queue, FoundRequest, FileObject, Parameters) ->
+** status, Request: the next waiting request, which the driver does not own
+** and must WdfObjectDereference; its parameters fill the Parameters table
+** (as WdfRequestGetParameters'), if one is given. */
+static int l_WdfIoQueueFindRequest(lua_State *L) {
+  dl_wdf_queue *q = checkqueue(L, 1);
+  dl_wdf_request *found = NULL, *r = NULL;
+  const void *file = NULL;
+  if (!lua_isnoneornil(L, 2)) {
+    found = lwdf_checkrequest(L, 2);
+    ldl_checkowner(L, 2, owner(L, 1), "WDFREQUEST");
+  }
+  if (!lua_isnoneornil(L, 3)) {
+    lobject *f = ldl_checkobject(L, 3, "WDFFILEOBJECT", "WDFFILEOBJECT");
+    ldl_checkowner(L, 3, owner(L, 1), "WDFFILEOBJECT");
+    file = ((dl_wdf_file *)f->obj)->file;
+  }
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  uint32_t st;
+  ENGINE(L, owner(L, 1), st = dl_wdf_queue_find(q, found, file, &r));
+  if (r && lua_istable(L, 4)) {
+    lua_pushvalue(L, 4);
+    lwdf_fill_parameters(L, dl_wdf_request_irp(r));
+    lua_pop(L, 1);
+  }
+  return push_retrieved(L, st, r);
+}
+
+/* WdfIoQueueRetrieveFoundRequest(Queue, FoundRequest) -> status, Request */
+static int l_WdfIoQueueRetrieveFoundRequest(lua_State *L) {
+  dl_wdf_queue *q = checkqueue(L, 1);
+  dl_wdf_request *found = lwdf_checkrequest(L, 2), *r = NULL;
+  ldl_checkowner(L, 2, owner(L, 1), "WDFREQUEST");
+  uint32_t st;
+  ENGINE(L, owner(L, 1), st = dl_wdf_queue_retrieve_found(q, found, &r));
   return push_retrieved(L, st, r);
 }
 
@@ -344,6 +383,8 @@ static int l_WdfRequestGetFileObject(lua_State *L) {
 
 static const luaL_Reg functions[] = {
   {"WdfIoQueueRetrieveNextRequest", l_WdfIoQueueRetrieveNextRequest},
+  {"WdfIoQueueFindRequest", l_WdfIoQueueFindRequest},
+  {"WdfIoQueueRetrieveFoundRequest", l_WdfIoQueueRetrieveFoundRequest},
   {"WdfIoQueueRetrieveRequestByFileObject", l_WdfIoQueueRetrieveRequestByFileObject},
   {"WdfIoQueueReadyNotify", l_WdfIoQueueReadyNotify},
   {"WdfRequestForwardToIoQueue", l_WdfRequestForwardToIoQueue},

@@ -285,6 +285,7 @@ void lwdf_finish(lua_State *L, lmachine *lm, int h, dl_wdf_request *r, uint32_t 
   finish(L, lm, h, r, status, info);
 }
 dl_wdf_request *lwdf_checkrequest(lua_State *L, int arg) { return check_request(L, arg); }
+void lwdf_fill_parameters(lua_State *L, dl_irp *irp) { fill_parameters(L, irp, 1); }
 
 /* ---- queues ------------------------------------------------------------------ */
 

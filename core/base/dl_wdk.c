@@ -99,8 +99,8 @@ static const dl_wdk_value io_values[] = {
   {"PAGE_NOCACHE", DL_PAGE_NOCACHE}, {"PAGE_WRITECOMBINE", DL_PAGE_WRITECOMBINE},
 };
 
-/* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE (wdm.h) and the flags of
-** ExAllocatePool2 (POOL_FLAGS, wdm.h). */
+/* EVENT_TYPE, KWAIT_REASON, WORK_QUEUE_TYPE, DEVICE_POWER_STATE (wdm.h)
+** and the flags of ExAllocatePool2 (POOL_FLAGS, wdm.h). */
 static const dl_wdk_value kernel_values[] = {
   {"NotificationEvent", 0}, {"SynchronizationEvent", 1}, {"Executive", 0},
   {"CriticalWorkQueue", 0}, {"DelayedWorkQueue", 1}, {"HyperCriticalWorkQueue", 2},
@@ -108,6 +108,8 @@ static const dl_wdk_value kernel_values[] = {
   {"POOL_FLAG_SESSION", 0x4}, {"POOL_FLAG_CACHE_ALIGNED", 0x8},
   {"POOL_FLAG_RAISE_ON_FAILURE", 0x20}, {"POOL_FLAG_NON_PAGED", 0x40},
   {"POOL_FLAG_NON_PAGED_EXECUTE", 0x80}, {"POOL_FLAG_PAGED", 0x100},
+  {"PowerDeviceUnspecified", 0}, {"PowerDeviceD0", 1}, {"PowerDeviceD1", 2}, {"PowerDeviceD2", 3},
+  {"PowerDeviceD3", 4}, {"PowerDeviceMaximum", 5},
 };
 
 /* The WDK names defined as NULL: nil in Lua, and not a missing name. */

@@ -42,6 +42,14 @@ static void drain(void *arg, uint64_t data) {
   dl_machine *m = arg;
   int cpu_index = (int)data;
   dl_cpu *cpu = dl_machine_cpu(m, cpu_index);
+  if (cpu->stalling && cpu->irql >= DL_DISPATCH_LEVEL) {
+    /* the CPU spins in KeStallExecutionProcessor at DISPATCH_LEVEL or
+    ** above: its DPCs wait (the DPC it may be running drains the queue
+    ** when it returns, else this drain runs once the spin is over) */
+    dl_clock_after(dl_machine_clock(m), dl_machine_config_of(m)->dpc_latency, drain, m, data,
+                   &cpu->drain_event);
+    return;
+  }
   int prev_cpu = dl_machine_current_cpu(m);
   dl_machine_set_current_cpu(m, cpu_index);
   uint8_t irql = cpu->irql;

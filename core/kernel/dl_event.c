@@ -78,6 +78,22 @@ int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint
   return DL_OK;
 }
 
+static int never(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+
+/* KeStallExecutionProcessor. */
+int dl_ke_stall(dl_machine *m, uint32_t microseconds) {
+  dl_cpu *cpu = dl_machine_cpu(m, dl_machine_current_cpu(m));
+  uint64_t deadline = dl_clock_now(dl_machine_clock(m)) + (uint64_t)microseconds * 1000;
+  int satisfied;
+  cpu->stalling++;  /* drain() and deliver() look at the IRQL it spins at */
+  int rc = dl_ke_wait(m, never, NULL, 1, deadline, &satisfied);
+  cpu->stalling--;
+  return rc;
+}
+
 static int signaled(void *ctx) { return ((dl_kevent *)ctx)->signaled; }
 
 /* KeWaitForSingleObject on an event. */

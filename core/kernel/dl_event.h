@@ -68,6 +68,14 @@ typedef int (*dl_wait_fn)(void *ctx);
 int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint64_t deadline,
                int *satisfied);
 
+/* KeStallExecutionProcessor: the current CPU spins `microseconds` at its
+** IRQL (any). The clock runs through that time: devices progress, and
+** interrupts and DPCs run as the spinning CPU's IRQL lets them (an ISR
+** whose DIRQL is above it preempts the spin; a DPC for this CPU, if the
+** spin is at DISPATCH_LEVEL or above, waits until it is over). The return
+** is dl_ke_wait's (DL_ESTATE if the run was stopped). */
+int dl_ke_stall(dl_machine *m, uint32_t microseconds);
+
 /* KeWaitForSingleObject on an event: Timeout NULL waits for ever, else
 ** *timeout in the kernel's units (100 ns, negative relative, positive
 ** absolute). *status gets STATUS_SUCCESS or STATUS_TIMEOUT; the return is

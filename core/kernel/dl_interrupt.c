@@ -155,6 +155,14 @@ static void deliver(void *arg, uint64_t vector) {
   dl_machine *m = arg;
   line *ln = &lines_of(m)->v[vector];
   ln->delivery_pending = 0;
+  if (!dl_list_empty(&ln->isrs)) {
+    dl_interrupt *first = DL_CONTAINER(ln->isrs.next, dl_interrupt, link);
+    dl_cpu *cpu = dl_machine_cpu(m, first->cpu);
+    if (cpu->stalling && cpu->irql >= first->irql) {  /* masked by the spin's IRQL */
+      schedule_delivery(m, (uint32_t)vector);
+      return;
+    }
+  }
   int level = dl_list_empty(&ln->isrs) ||
               !DL_CONTAINER(ln->isrs.next, dl_interrupt, link)->latched;
   int edge = ln->latched_edge;

@@ -56,6 +56,7 @@ typedef struct dl_cpu {
   dl_link dpcs;            /* queued DPCs, in the order they will run */
   int drain_scheduled;     /* a drain event is pending... */
   uint64_t drain_event;    /* ...with this clock id */
+  int stalling;            /* KeStallExecutionProcessor runs the clock (depth) */
 } dl_cpu;
 
 

@@ -29,6 +29,8 @@ void dl_wdf_device_interfaces_enable(dl_wdf_device *d, int on);
 static const char *const event_names[DL_WDF_EVENT_COUNT] = {
   "EvtDevicePrepareHardware", "EvtDeviceReleaseHardware", "EvtDeviceD0Entry", "EvtDeviceD0Exit",
   "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceD0ExitPreInterruptsDisabled",
+  "EvtDeviceSelfManagedIoInit", "EvtDeviceSelfManagedIoRestart", "EvtDeviceSelfManagedIoSuspend",
+  "EvtDeviceSelfManagedIoFlush", "EvtDeviceSelfManagedIoCleanup",
 };
 
 /* Name of a device event. */
@@ -61,6 +63,16 @@ int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out) {
   dl_list_init(&drv->wdf_children);
   dl_list_init(&drv->wdf_sibling);
   *out = drv;
+  return DL_OK;
+}
+
+/* WdfGetDriver. */
+int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count) {
+  *count = dl_machine_count(m, &driver_class.base);
+  *out = NULL;
+  if (*count == 0) return DL_ESTATE;
+  if (*count > 1) return DL_EBUSY;
+  *out = (dl_wdf_driver *)dl_object_next(m, NULL, &driver_class.base);
   return DL_OK;
 }
 
@@ -210,6 +222,14 @@ static void hooks_down(dl_wdf_device *d) {
   for (size_t i = 0; i < d->nhooks; i++) d->hooks[i].fn(d->hooks[i].ctx, 0);
 }
 
+/* Self-managed I/O stops first when the device leaves D0 (a failure of
+** EvtDeviceSelfManagedIoSuspend is ignored, as the power hooks' are). */
+static void smio_suspend(dl_wdf_device *d) {
+  if (d->smio != 1) return;
+  event(d, DL_WDF_SELF_MANAGED_IO_SUSPEND, 0);
+  d->smio = 2;
+}
+
 /* The power-down steps from `stage` (3: hooks, 2: pre-interrupts, 1:
 ** interrupts, 0: D0Exit) down; returns the first failure of a callback. */
 static uint32_t power_down_from(dl_wdf_device *d, int stage, uint32_t target) {
@@ -265,6 +285,12 @@ static uint32_t power_up(dl_wdf_device *d, uint32_t previous) {
   }
   d->state = DL_WDF_STARTED;
   queues_resume(d);
+  st = event(d, d->smio ? DL_WDF_SELF_MANAGED_IO_RESTART : DL_WDF_SELF_MANAGED_IO_INIT, 0);
+  if (!NT_SUCCESS(st)) {
+    power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
+    return fail(d, st);
+  }
+  d->smio = 1;
   return DL_STATUS_SUCCESS;
 }
 
@@ -311,6 +337,7 @@ uint32_t dl_wdf_device_set_power(dl_wdf_device *d, uint32_t target) {
     return DL_STATUS_PENDING;
   }
   d->state = DL_WDF_STOPPED;
+  smio_suspend(d);
   return power_down_from(d, 3, target);
 }
 
@@ -330,6 +357,7 @@ static void finish_power_down(void *arg, uint64_t unused) {
   d->power_event_set = 0;
   if (d->state != DL_WDF_STOPPING || in_flight(d)) return;
   d->state = DL_WDF_STOPPED;
+  smio_suspend(d);
   power_down_from(d, 3, d->power_target);
 }
 
@@ -347,9 +375,16 @@ uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
     d->state = DL_WDF_REMOVED;
     return st;
   }
-  if (d->state == DL_WDF_STARTED || d->state == DL_WDF_STOPPING)
+  if (d->state == DL_WDF_STARTED || d->state == DL_WDF_STOPPING) {
+    smio_suspend(d);
     st = power_down_from(d, 3, DL_WDF_POWER_D3_FINAL);
+  }
   uint32_t rel = event(d, DL_WDF_RELEASE_HARDWARE, DL_WDF_POWER_D3_FINAL);
+  if (d->smio) {  /* it ran: flushed and cleaned up once the hardware is released */
+    event(d, DL_WDF_SELF_MANAGED_IO_FLUSH, 0);
+    event(d, DL_WDF_SELF_MANAGED_IO_CLEANUP, 0);
+    d->smio = 0;
+  }
   d->power = DL_WDF_POWER_D3_FINAL;
   d->state = DL_WDF_REMOVED;
   dl_wdf_device_interfaces_enable(d, 0);

@@ -8,11 +8,14 @@
 **   start:  EvtDevicePrepareHardware, then power-up
 **   up:     EvtDeviceD0Entry, interrupts connected and enabled
 **           (EvtInterruptEnable at DIRQL), EvtDeviceD0EntryPostInterruptsEnabled,
-**           the power hooks in registration order (reference 2.6)
-**   down:   the power hooks (all, errors ignored),
-**           EvtDeviceD0ExitPreInterruptsDisabled, interrupts disabled
-**           (EvtInterruptDisable) and disconnected, EvtDeviceD0Exit
-**   remove: power-down to D3Final, then EvtDeviceReleaseHardware
+**           the power hooks in registration order (reference 2.6), the
+**           queues started, EvtDeviceSelfManagedIoInit (the first time) or
+**           EvtDeviceSelfManagedIoRestart
+**   down:   EvtDeviceSelfManagedIoSuspend, the power hooks (all, errors
+**           ignored), EvtDeviceD0ExitPreInterruptsDisabled, interrupts
+**           disabled (EvtInterruptDisable) and disconnected, EvtDeviceD0Exit
+**   remove: power-down to D3Final, EvtDeviceReleaseHardware, then
+**           EvtDeviceSelfManagedIoFlush and EvtDeviceSelfManagedIoCleanup
 ** A failing step of power-up stops it; what already succeeded is undone in
 ** reverse (a failed EvtDeviceD0Entry gets no EvtDeviceD0Exit, as the docs
 ** say) and the device fails: EvtDeviceReleaseHardware runs and the device
@@ -78,6 +81,11 @@ typedef enum dl_wdf_event {
   DL_WDF_D0_EXIT,
   DL_WDF_D0_ENTRY_POST_INTERRUPTS_ENABLED,
   DL_WDF_D0_EXIT_PRE_INTERRUPTS_DISABLED,
+  DL_WDF_SELF_MANAGED_IO_INIT,      /* the first power-up, after the queues started */
+  DL_WDF_SELF_MANAGED_IO_RESTART,   /* each later power-up */
+  DL_WDF_SELF_MANAGED_IO_SUSPEND,   /* each power-down, first */
+  DL_WDF_SELF_MANAGED_IO_FLUSH,     /* removal, after EvtDeviceReleaseHardware (no status) */
+  DL_WDF_SELF_MANAGED_IO_CLEANUP,   /* removal, last (no status) */
   DL_WDF_EVENT_COUNT
 } dl_wdf_event;
 
@@ -144,6 +152,7 @@ struct dl_wdf_device {
   uint32_t power_target;       /* while stopping: the Dx to go to */
   int power_event_set;         /* the drained power-down is scheduled... */
   uint64_t power_event;        /* ...as this clock event */
+  int smio;                    /* self-managed I/O: 0 never started, 1 running, 2 suspended */
   dl_wdf_resource *res;        /* the resource list given at start */
   size_t nres;
   int in_prepare;              /* EvtDevicePrepareHardware is running */
@@ -215,6 +224,13 @@ struct dl_wdf_interrupt {
 
 /* WdfDriverCreate (PASSIVE_LEVEL): the driver object, root of its devices. */
 int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out);
+
+/* WdfGetDriver: the WDFDRIVER of the calling driver. A driver image
+** creates one WDFDRIVER; the lab runs every driver of a machine in one
+** Lua state, so the caller is known only when the machine holds exactly
+** one: DL_ESTATE if it holds none, DL_EBUSY if several (*count says how
+** many). */
+int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count);
 
 /* WdfDeviceCreate (PASSIVE_LEVEL): a framework device of driver (NULL:
 ** none) over the hardware's PDO, with an FDO of its own named after it.

@@ -40,6 +40,18 @@ enum { DL_WDF_QCB_STOP = 1, DL_WDF_QCB_PURGE, DL_WDF_QCB_DRAIN, DL_WDF_QCB_READY
 ** the queue is stopped or powered off, STATUS_NO_MORE_ENTRIES if none. */
 uint32_t dl_wdf_queue_retrieve(dl_wdf_queue *q, const void *file, dl_wdf_request **out);
 
+/* WdfIoQueueFindRequest: the waiting request after `found` (NULL: the
+** first) on `file` (NULL: any), with a reference the driver must release
+** (WdfObjectDereference); the driver does not own it. Manual queues only
+** (STATUS_INVALID_DEVICE_REQUEST); STATUS_NOT_FOUND if `found` no longer
+** waits in q, STATUS_NO_MORE_ENTRIES at the end. */
+uint32_t dl_wdf_queue_find(dl_wdf_queue *q, dl_wdf_request *found, const void *file, dl_wdf_request **out);
+
+/* WdfIoQueueRetrieveFoundRequest: `found`, still waiting in q, becomes the
+** driver's (STATUS_NOT_FOUND if it left the queue, STATUS_WDF_PAUSED as
+** for dl_wdf_queue_retrieve). */
+uint32_t dl_wdf_queue_retrieve_found(dl_wdf_queue *q, dl_wdf_request *found, dl_wdf_request **out);
+
 /* WdfRequestForwardToIoQueue: a request the driver owns joins dest's
 ** tail (dest presents it as it may). STATUS_INVALID_DEVICE_REQUEST for the
 ** misuses above, STATUS_WDF_BUSY if dest is not accepting requests (the

@@ -61,6 +61,40 @@ uint32_t dl_wdf_queue_retrieve(dl_wdf_queue *q, const void *file, dl_wdf_request
   return DL_STATUS_NO_MORE_ENTRIES;
 }
 
+/* Is r waiting in q (neither presented, retrieved nor completed)? */
+static int waits_in(const dl_wdf_queue *q, const dl_wdf_request *r) {
+  return r->q == q && !r->presented && !r->completed;
+}
+
+/* WdfIoQueueFindRequest. */
+uint32_t dl_wdf_queue_find(dl_wdf_queue *q, dl_wdf_request *found, const void *file, dl_wdf_request **out) {
+  *out = NULL;
+  dl_wdf_verify_irql(q->m, "WdfIoQueueFindRequest", 0, DL_DISPATCH_LEVEL);
+  if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  if (found && !waits_in(q, found)) return DL_STATUS_NOT_FOUND;
+  for (dl_link *l = found ? found->wait.next : q->waiting.next; l != &q->waiting; l = l->next) {
+    dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, wait);
+    if (!on_file(r, file)) continue;
+    dl_wdf_object_reference(DL_WDF(r));
+    *out = r;
+    return DL_STATUS_SUCCESS;
+  }
+  return DL_STATUS_NO_MORE_ENTRIES;
+}
+
+/* WdfIoQueueRetrieveFoundRequest. */
+uint32_t dl_wdf_queue_retrieve_found(dl_wdf_queue *q, dl_wdf_request *found, dl_wdf_request **out) {
+  *out = NULL;
+  dl_wdf_verify_irql(q->m, "WdfIoQueueRetrieveFoundRequest", 0, DL_DISPATCH_LEVEL);
+  if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  if (!waits_in(q, found)) return DL_STATUS_NOT_FOUND;
+  if (q->d->state != DL_WDF_STARTED || q->stopped) return DL_STATUS_WDF_PAUSED;
+  take(q, found);
+  if (dl_wdf_request_zero_length(found)) return DL_STATUS_NOT_FOUND;  /* completed at once */
+  *out = found;
+  return DL_STATUS_SUCCESS;
+}
+
 /* WdfIoQueueReadyNotify. */
 uint32_t dl_wdf_queue_ready_notify(dl_wdf_queue *q, int on) {
   if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;

@@ -152,6 +152,23 @@ int dl_wdf_object_delete_framework(dl_wdf_object *o) {
   return 1;
 }
 
+/* WdfObjectReference. */
+void dl_wdf_object_reference(dl_wdf_object *o) { o->wdf_refs++; }
+
+/* WdfObjectDereference. */
+int dl_wdf_object_dereference(dl_wdf_object *o) {
+  dl_wdf_verify_irql(o->m, "WdfObjectDereference", 0, DL_DISPATCH_LEVEL);
+  if (o->wdf_refs == 0) {
+    dl_wdf_report(o->m, DL_WDF_OBJECT_ERROR, o->id, 0,
+                  "WdfObjectDereference: %s#%llu has no reference left that the driver took "
+                  "(WdfObjectReference, WdfIoQueueFindRequest)", o->type->name,
+                  (unsigned long long)o->id);
+    return DL_ESTATE;
+  }
+  o->wdf_refs--;
+  return DL_OK;
+}
+
 /* ---- contexts -------------------------------------------------------------------- */
 
 /* The slot of context `type`. */

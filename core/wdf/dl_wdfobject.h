@@ -75,7 +75,8 @@ typedef struct dl_wdf_context {
   dl_wdf_object_fn evt_cleanup, evt_destroy;                                   \
   void *evt_ctx;                                                               \
   dl_wdf_context *contexts;                                                    \
-  uint32_t ncontexts;
+  uint32_t ncontexts;                                                          \
+  uint32_t wdf_refs;             /* WdfObjectReference's, not yet released */
 
 struct dl_wdf_object {
   DL_WDF_OBJECT_FIELDS
@@ -114,6 +115,15 @@ int dl_wdf_object_delete(dl_wdf_object *o);
 ** Returns 0 if o is on the path of a deletion under way, which will
 ** finish it, else 1 (o is gone). */
 int dl_wdf_object_delete_framework(dl_wdf_object *o);
+
+/* WdfObjectReference: one more reference the driver must release. The lab
+** keeps the count only: a deleted object is gone whatever its references
+** (KMDF keeps its memory until the last is released). */
+void dl_wdf_object_reference(dl_wdf_object *o);
+
+/* WdfObjectDereference: releasing a reference never taken is 0x10D/0x7
+** (DL_ESTATE, nothing released). */
+int dl_wdf_object_dereference(dl_wdf_object *o);
 
 /* FxObject::AddChildObjectInternal's rule: STATUS_DELETE_PENDING if parent
 ** is being deleted (a child made now would outlive it), else

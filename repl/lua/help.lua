@@ -255,6 +255,9 @@ wdk(G, "wdm", "KeReadStateEvent(Event)", "LONG", LE_DISPATCH, "1 if the event is
 wdk(G, "wdm", "KeWaitForSingleObject(Object, WaitReason, WaitMode, Alertable, Timeout)",
     "STATUS_SUCCESS or STATUS_TIMEOUT", LE_APC .. " (a zero Timeout: " .. LE_DISPATCH .. ")",
     "waits for the event, running the simulated clock (Timeout nil: for ever; 100 ns units, negative relative)")
+wdk(G, "wdm", "KeStallExecutionProcessor(MicroSeconds)", "nothing", ANY,
+    "the CPU spins at its IRQL while the simulated clock runs that long (devices progress; "
+    .. "its DPCs wait if at DISPATCH_LEVEL)")
 wdk(G, "wdm", "IoAllocateWorkItem(DeviceObject)", "IO_WORKITEM", LE_DISPATCH, "a work item of the device")
 wdk(G, "wdm", "IoQueueWorkItem(IoWorkItem, WorkerRoutine, QueueType, Context)", "nothing", LE_DISPATCH,
     "WorkerRoutine(DeviceObject, Context) runs at PASSIVE_LEVEL on the simulated worker")
@@ -346,9 +349,15 @@ wdf("wdfdriver", "WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd)", "WDF_DRIVER_CONFI
 wdf("wdfdriver", "WdfDriverCreate(DriverObject, RegistryPath, DriverAttributes, DriverConfig)", "NTSTATUS, WDFDRIVER",
     PASSIVE, "the framework driver object")
 wdf("wdfdriver", "WdfDriverWdmGetDriverObject(Driver)", "DRIVER_OBJECT", LE_DISPATCH, "the WDM driver object")
+wdf("wdfdriver", "WdfGetDriver()", "WDFDRIVER", ANY,
+    "the caller's WDFDRIVER: the current machine's only one (an error if it has none or several)")
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT()", "WDF_OBJECT_ATTRIBUTES", ANY, "empty object attributes")
 wdf("wdfobject", "WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(ContextTypeName)", "WDF_OBJECT_ATTRIBUTES", ANY,
     "attributes with a context type (a name: each object gets a Lua table)")
+wdf("wdfobject", "WdfObjectReference(Handle)", "nothing", LE_DISPATCH,
+    "one more reference on the object (the lab counts it; the object still goes when deleted)")
+wdf("wdfobject", "WdfObjectDereference(Handle)", "nothing", LE_DISPATCH,
+    "releases a reference (0x10D/0x7 if none was taken)")
 wdf("wdfobject", "WdfObjectGetTypedContext(Handle, ContextTypeName)", "context table", ANY,
     "the object's context of that type")
 wdf("wdfobject", "WdfObjectDelete(Object)", "nothing", LE_DISPATCH, "deletes the object and its children")
@@ -428,6 +437,11 @@ wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "FILE_OBJECT or nil", LE_D
     "the file the request was sent on")
 wdf("wdfio", "WdfIoQueueRetrieveNextRequest(Queue)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request of a manual (or sequential) queue; STATUS_NO_MORE_ENTRIES if none")
+wdf("wdfio", "WdfIoQueueFindRequest(Queue, FoundRequest, FileObject, Parameters)", "NTSTATUS, Request",
+    LE_DISPATCH, "the next waiting request of a manual queue after FoundRequest, not owned, referenced "
+    .. "(WdfObjectDereference it); Parameters (a table or nil) gets its parameters")
+wdf("wdfio", "WdfIoQueueRetrieveFoundRequest(Queue, FoundRequest)", "NTSTATUS, Request", LE_DISPATCH,
+    "the found request becomes the driver's (STATUS_NOT_FOUND if it left the queue)")
 wdf("wdfio", "WdfIoQueueRetrieveRequestByFileObject(Queue, FileObject)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request on that file")
 wdf("wdfio", "WdfIoQueueReadyNotify(Queue, QueueReady, Context)", "NTSTATUS", LE_DISPATCH,
@@ -866,6 +880,7 @@ constants("Constants", "^WDF_DMA_ENABLER_CONFIG_", "a DMA enabler flag",
           DDI .. "wdfdmaenabler/ns-wdfdmaenabler-_wdf_dma_enabler_config")
 constants("Constants", "^WdfIoQueueDispatch", "a queue dispatch type", DDI .. "wdfio/ne-wdfio-_wdf_io_queue_dispatch_type")
 constants("Constants", "^WdfPowerDevice", "a device power state", DDI .. "wudfddi_types/ne-wudfddi_types-_wdf_power_device_state")
+constants("Constants", "^PowerDevice", "a DEVICE_POWER_STATE (WDM)", DDI .. "wdm/ne-wdm-_device_power_state")
 constants("Constants", "^WdfRequestType", "a request type", DDI .. "wdfrequest/ne-wdfrequest-_wdf_request_type")
 constants("Constants", "^Wdf[TF]", "a WDF_TRI_STATE (WdfTrue, WdfFalse, WdfUseDefault)",
           DDI .. "wdftypes/ne-wdftypes-_wdf_tri_state")

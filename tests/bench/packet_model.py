@@ -99,14 +99,14 @@ class Driver:
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time, as dmalab's rows (os.clock)
     sim = Sim()
     ram = bytearray(bytes(range(256)) * (PAGE // 256))
     dev = Device(sim, ram)
     drv = Driver(sim, dev, n)
     drv.start_io(1)
     sim.run()
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     # the check: what was written last at each offset is what the medium holds
     assert all(len(s) == PAGE for s in dev.medium.values())
     assert drv.done == n and dev.bytes == n * PAGE

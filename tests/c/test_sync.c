@@ -5,7 +5,11 @@
 ** restores, the 0xC4 reports (0x42, 0x32, 0x40, 0x41, 0x4000B); events'
 ** notification and synchronization kinds, a wait at PASSIVE_LEVEL running
 ** the clock until a timer's DPC signals the event or the timeout passes, a
-** blocking wait at DISPATCH_LEVEL reported 0xA; a work item running at
+** blocking wait at DISPATCH_LEVEL reported 0xA; KeStallExecutionProcessor
+** running the clock through its time (a device event in the spin runs, an
+** ISR above the spin's IRQL preempts it, a DPC for a CPU spinning at
+** DISPATCH_LEVEL waits until the spin is over, an ISR at or below the
+** spin's IRQL too); a work item running at
 ** PASSIVE_LEVEL after the worker latency, queued once, flushed; pool tags,
 ** zeroing, bad, double and wrongly tagged frees, IRQL rules and leaks.
 */
@@ -19,6 +23,7 @@
 #include "base/dl_status.h"
 #include "kernel/dl_cpu.h"
 #include "kernel/dl_event.h"
+#include "kernel/dl_interrupt.h"
 #include "kernel/dl_pool.h"
 #include "kernel/dl_spinlock.h"
 #include "kernel/dl_workitem.h"
@@ -168,6 +173,76 @@ static void test_blocking_wait_at_dispatch_is_reported(void **state) {
   expect(m, 1, DL_BUGCHECK_DETECTED_VIOLATION, DL_C4_SET_EVENT_IRQL);
 }
 
+typedef struct stall_log {
+  dl_machine *m;
+  dl_dpc *dpc;
+  uint64_t device_at, isr_at, dpc_at;
+  uint8_t isr_irql;
+} stall_log;
+
+static void device_event(void *arg, uint64_t data) {
+  stall_log *log = arg;
+  log->device_at = dl_clock_now(dl_machine_clock(log->m));
+  dl_line_set(log->m, (uint32_t)data, 1, 0);
+}
+
+static int stall_isr(void *ctx, dl_interrupt *intr) {
+  stall_log *log = ctx;
+  log->isr_at = dl_clock_now(dl_machine_clock(log->m));
+  log->isr_irql = dl_machine_irql(log->m);
+  dl_line_set(log->m, intr->vector, 0, 0);
+  dl_dpc_insert(log->dpc, 0, 0);
+  return 1;
+}
+
+static void stall_dpc(void *ctx, dl_dpc *dpc, uint64_t a, uint64_t b) {
+  (void)dpc, (void)a, (void)b;
+  stall_log *log = ctx;
+  log->dpc_at = dl_clock_now(dl_machine_clock(log->m));
+}
+
+/* A stall of `us` at `irql` with the device raising its line after 2 us. */
+static void stall_at(dl_machine *m, stall_log *log, dl_interrupt *intr, uint8_t irql, uint32_t us) {
+  uint64_t t0 = dl_clock_now(dl_machine_clock(m));
+  log->device_at = log->isr_at = log->dpc_at = 0;
+  dl_clock_after(dl_machine_clock(m), 2000, device_event, log, intr->vector, NULL);
+  dl_machine_set_irql(m, irql);
+  assert_int_equal(dl_ke_stall(m, us), DL_OK);
+  assert_int_equal(dl_clock_now(dl_machine_clock(m)), t0 + us * 1000);  /* the spin's time */
+  assert_int_equal(dl_machine_irql(m), irql);
+  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
+  assert_int_equal(log->device_at, t0 + 2000);  /* the device progressed during the spin */
+}
+
+static void test_stall_runs_the_clock(void **state) {
+  dl_machine *m = *state;
+  stall_log log = { .m = m };
+  dl_interrupt *intr;
+  assert_int_equal(dl_dpc_new(m, stall_dpc, &log, &log.dpc), DL_OK);
+  assert_int_equal(dl_interrupt_connect(m, 40, 7, 7, 0, 0, 1, stall_isr, &log, &intr), DL_OK);
+  /* at PASSIVE_LEVEL: the ISR and then the DPC run inside the spin */
+  stall_at(m, &log, intr, DL_PASSIVE_LEVEL, 100);
+  assert_true(log.isr_at > log.device_at && log.dpc_at > log.isr_at);
+  assert_int_equal(log.isr_irql, 7);
+  /* at DISPATCH_LEVEL: the ISR preempts the spin, the DPC waits for its end */
+  stall_at(m, &log, intr, DL_DISPATCH_LEVEL, 100);
+  assert_true(log.isr_at > log.device_at && log.isr_at < log.device_at + 100000);
+  assert_int_equal(log.dpc_at, 0);
+  uint64_t end = dl_clock_now(dl_machine_clock(m));
+  dl_clock_run(dl_machine_clock(m));
+  assert_true(log.dpc_at >= end);
+  /* at the interrupt's DIRQL: the ISR waits too */
+  stall_at(m, &log, intr, 7, 100);
+  assert_int_equal(log.isr_at, 0);
+  end = dl_clock_now(dl_machine_clock(m));
+  dl_clock_run(dl_machine_clock(m));
+  assert_true(log.isr_at >= end && log.dpc_at > log.isr_at);
+  assert_int_equal(dl_ke_stall(m, 0), DL_OK);  /* zero: no time */
+  assert_int_equal(dl_clock_now(dl_machine_clock(m)) >= end, 1);
+  dl_interrupt_disconnect(intr);
+  assert_int_equal(dl_verifier_count(m), 0);
+}
+
 typedef struct work_log { int runs; uint8_t irql; uint64_t at; } work_log;
 
 static void work(void *ctx, dl_workitem *w) {
@@ -251,6 +326,7 @@ int main(void) {
     T(test_event_kinds),
     T(test_wait_runs_the_clock),
     T(test_blocking_wait_at_dispatch_is_reported),
+    T(test_stall_runs_the_clock),
     T(test_workitem_runs_at_passive),
     T(test_pool_rules),
 #undef T

@@ -1,8 +1,11 @@
 /*
 ** test_wdf.c: the framework device of core/wdf/dl_wdf.c without Lua: the
 ** power hooks the DMA layer registers (order, the first failure stopping
-** power-up, every hook on the way down), the accessors of the contract,
-** queue presentation, and the rules of WdfInterruptCreate with resources.
+** power-up, every hook on the way down), the self-managed I/O callbacks
+** (Init once after the queues start, Suspend first on the way down,
+** Restart, Flush and Cleanup after ReleaseHardware, a failed Init failing
+** the device), the accessors of the contract, queue presentation, and the
+** rules of WdfInterruptCreate with resources.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +28,7 @@ typedef struct calls {
   char seen[32][48];
   int n;
   uint32_t fail_hook;         /* status of hook #2 going up */
+  int fail_event;             /* 1 + the event that fails (0: none) */
   dl_wdf_request *presented[8];
   int npresented;
 } calls;
@@ -36,8 +40,9 @@ static void note(calls *c, const char *what) {
 static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
   (void)d;
   (void)state;
-  note(ctx, dl_wdf_event_name(ev));
-  return 0;
+  calls *c = ctx;
+  note(c, dl_wdf_event_name(ev));
+  return c->fail_event == (int)ev + 1 ? 0xC0000001u : 0;
 }
 
 static void on_present(void *ctx, dl_wdf_queue *q, dl_wdf_request *r) {
@@ -119,9 +124,10 @@ static void test_hooks_order(void **state) {
   assert_int_equal(0, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D3));
   static const char *const want[] = {
     "EvtDevicePrepareHardware", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled",
-    "a up", "b up", "a down", "b down", "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
+    "a up", "b up", "EvtDeviceSelfManagedIoInit", "EvtDeviceSelfManagedIoSuspend", "a down", "b down",
+    "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
   };
-  assert_seen(&r->c, want, 9);
+  assert_seen(&r->c, want, 11);
   assert_int_equal(DL_WDF_STOPPED, r->d->state);
   assert_int_equal(DL_WDF_POWER_D3, r->d->power);
 }
@@ -142,6 +148,39 @@ static void test_hook_failure(void **state) {
   assert_seen(&r->c, want, 11);
   assert_int_equal(DL_WDF_FAILED, r->d->state);
   assert_int_equal(DL_STATUS_INVALID_DEVICE_STATE, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D0));
+}
+
+/* Self-managed I/O: Init on the first power-up, Restart on the next,
+** Suspend first on each power-down, Flush and Cleanup after removal. */
+static void test_self_managed_io(void **state) {
+  rig *r = *state;
+  assert_int_equal(0, dl_wdf_device_start(r->d, NULL, 0));
+  assert_int_equal(0, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D3));
+  assert_int_equal(0, dl_wdf_device_set_power(r->d, DL_WDF_POWER_D0));
+  assert_int_equal(0, dl_wdf_device_remove(r->d));
+  static const char *const want[] = {
+    "EvtDevicePrepareHardware", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled",
+    "EvtDeviceSelfManagedIoInit",
+    "EvtDeviceSelfManagedIoSuspend", "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
+    "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled", "EvtDeviceSelfManagedIoRestart",
+    "EvtDeviceSelfManagedIoSuspend", "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
+    "EvtDeviceReleaseHardware", "EvtDeviceSelfManagedIoFlush", "EvtDeviceSelfManagedIoCleanup",
+  };
+  assert_seen(&r->c, want, 16);
+}
+
+/* A failed EvtDeviceSelfManagedIoInit powers the device down and fails it. */
+static void test_self_managed_io_init_fails(void **state) {
+  rig *r = *state;
+  r->c.fail_event = DL_WDF_SELF_MANAGED_IO_INIT + 1;
+  assert_int_equal(0xC0000001u, dl_wdf_device_start(r->d, NULL, 0));
+  static const char *const want[] = {
+    "EvtDevicePrepareHardware", "EvtDeviceD0Entry", "EvtDeviceD0EntryPostInterruptsEnabled",
+    "EvtDeviceSelfManagedIoInit", "EvtDeviceD0ExitPreInterruptsDisabled", "EvtDeviceD0Exit",
+    "EvtDeviceReleaseHardware",
+  };
+  assert_seen(&r->c, want, 7);
+  assert_int_equal(DL_WDF_FAILED, r->d->state);
 }
 
 /* Sequential presentation, and a second completion refused. */
@@ -249,6 +288,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_hooks_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_hook_failure, setup, teardown),
     cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_self_managed_io, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_self_managed_io_init_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_interrupt_rules, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /*
 ** test_wdfio.c: the framework's I/O rules of core/wdf/dl_wdfmanual.c and
 ** dl_wdfreqbuf.c without Lua: manual queues and retrieval (FxIoQueue::
-** GetRequest's statuses), forwarding and requeueing with their verifier
+** GetRequest's statuses), finding a waiting request (referenced, not owned)
+** and retrieving it, references released once (0x10D/0x7 beyond), forwarding
+** and requeueing with their verifier
 ** breaks, Stop/Purge/Drain and their callbacks, ReadyNotify, cancellation
 ** of waiting and cancelable requests, a request's buffers and MDLs by I/O
 ** method, and the information-length rule at completion (0x10D/0x6/0x4).
@@ -199,6 +201,47 @@ static void test_retrieve_by_file(void **state) {
   assert_int_equal(dl_wdf_queue_retrieve(mq, f2, &got), DL_STATUS_SUCCESS);
   assert_ptr_equal(got, b);
   assert_int_equal(dl_wdf_queue_retrieve(mq, f2, &got), DL_STATUS_NO_MORE_ENTRIES);
+}
+
+/* FindRequest walks the waiting requests (on a file) without taking them,
+** each with a reference; RetrieveFoundRequest takes one out of the middle. */
+static void test_find_request(void **state) {
+  rig *t = *state;
+  dl_wdf_queue *mq = queue(t, DL_WDF_DISPATCH_MANUAL);
+  dl_file *f;
+  dl_file_new(t->m, &f);
+  dl_wdf_request *a = read_to(t, mq), *b = add(mq, irp_of(t, DL_IRP_MJ_READ, 0, 0, 8, f));
+  dl_wdf_request *c = read_to(t, mq), *got, *taken;
+  assert_int_equal(dl_wdf_queue_find(mq, NULL, NULL, &got), DL_STATUS_SUCCESS);
+  assert_ptr_equal(got, a);
+  assert_int_equal(dl_wdf_queue_find(mq, a, NULL, &got), DL_STATUS_SUCCESS);
+  assert_ptr_equal(got, b);
+  assert_int_equal(dl_wdf_queue_find(mq, NULL, f, &got), DL_STATUS_SUCCESS);  /* on the file */
+  assert_ptr_equal(got, b);
+  assert_int_equal(b->wdf_refs, 2);
+  assert_int_equal(dl_wdf_queue_find(mq, b, f, &got), DL_STATUS_NO_MORE_ENTRIES);
+  assert_null(got);
+  assert_int_equal(mq->in_flight, 0);  /* found, not owned */
+  assert_int_equal(dl_wdf_queue_retrieve_found(mq, b, &taken), DL_STATUS_SUCCESS);
+  assert_ptr_equal(taken, b);
+  assert_int_equal(mq->in_flight, 1);
+  assert_int_equal(dl_wdf_queue_retrieve_found(mq, b, &taken), DL_STATUS_NOT_FOUND);  /* gone */
+  assert_int_equal(dl_wdf_queue_find(mq, b, NULL, &got), DL_STATUS_NOT_FOUND);
+  assert_int_equal(dl_wdf_object_dereference(DL_WDF(b)), DL_OK);
+  assert_int_equal(dl_wdf_object_dereference(DL_WDF(b)), DL_OK);
+  assert_int_equal(dl_verifier_count(t->m), 0);
+  assert_int_equal(dl_wdf_object_dereference(DL_WDF(b)), DL_ESTATE);  /* none left */
+  assert_int_equal(dl_verifier_count(t->m), 1);
+  assert_int_equal(dl_verifier_at(t->m, 0)->p1, DL_WDF_OBJECT_ERROR);
+  assert_int_equal(dl_wdf_queue_retrieve(mq, NULL, &got), DL_STATUS_SUCCESS);  /* a, then c */
+  assert_ptr_equal(got, a);
+  dl_wdf_queue_stop(mq, 0);
+  assert_int_equal(dl_wdf_queue_retrieve_found(mq, c, &taken), DL_STATUS_WDF_PAUSED);
+  dl_wdf_queue_start(mq);
+  dl_wdf_queue *pq = queue(t, DL_WDF_DISPATCH_PARALLEL);
+  assert_int_equal(dl_wdf_queue_find(pq, NULL, NULL, &got), DL_STATUS_INVALID_DEVICE_REQUEST);
+  driver_complete(a, 0, 0);
+  driver_complete(b, 0, 0);
 }
 
 /* Forwarding: to another queue of the device; the misuses KMDF's verifier breaks on. */
@@ -583,6 +626,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_manual_retrieve, setup, teardown),
     cmocka_unit_test_setup_teardown(test_retrieve_by_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_find_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
     cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
     cmocka_unit_test_setup_teardown(test_queue_states, setup, teardown),

@@ -3,7 +3,8 @@
 ** Lua: WdfObjectDelete deletes children first (the last created first),
 ** every EvtCleanupCallback runs before any EvtDestroyCallback, a deleted
 ** parent takes its children along, ParentObject moves an object, contexts
-** are slots, and the objects a driver may not delete are 0x10D reports.
+** are slots, the objects a driver may not delete are 0x10D reports, and
+** WdfGetDriver finds the machine's one WDFDRIVER (none or several: an error).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,12 +173,34 @@ static void test_not_deletable(void **state) {
   assert_int_equal(DL_VF_WRONG_IRQL, dl_verifier_at(r->m, 2)->p1);
 }
 
+/* WdfGetDriver: the machine's one WDFDRIVER; none or several is ambiguous. */
+static void test_get_driver(void **state) {
+  rig *r = *state;
+  dl_wdf_driver *got, *second;
+  size_t n;
+  assert_int_equal(dl_wdf_get_driver(r->m, &got, &n), DL_OK);
+  assert_ptr_equal(got, r->drv);
+  assert_int_equal(n, 1);
+  assert_int_equal(dl_wdf_driver_new(r->m, &second), DL_OK);
+  assert_int_equal(dl_wdf_get_driver(r->m, &got, &n), DL_EBUSY);
+  assert_null(got);
+  assert_int_equal(n, 2);
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  dl_machine *empty;
+  assert_int_equal(dl_machine_new(&cfg, &empty), DL_OK);
+  assert_int_equal(dl_wdf_get_driver(empty, &got, &n), DL_ESTATE);
+  assert_int_equal(n, 0);
+  dl_machine_free(empty);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_parent_takes_children, setup, teardown),
     cmocka_unit_test_setup_teardown(test_contexts, setup, teardown),
     cmocka_unit_test_setup_teardown(test_not_deletable, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_get_driver, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,20 @@ describe("kernel spin locks and events", function()
     assert.are.equal(STATUS_TIMEOUT, KeWaitForSingleObject(sync, Executive, KernelMode, FALSE, 0))
   end)
 
+  it("stalls the CPU while the clock runs (a device event in the spin runs)", function()
+    local seen
+    m:after("3us", function() seen = m.now end)
+    local lock = KeInitializeSpinLock(nil)
+    local old = KeAcquireSpinLock(lock)                  -- a spin at DISPATCH_LEVEL
+    KeStallExecutionProcessor(20)
+    assert.are.equal(20000, m.now)
+    assert.are.equal(3000, seen)
+    assert.are.equal(DISPATCH_LEVEL, KeGetCurrentIrql())
+    KeReleaseSpinLock(lock, old)
+    assert.has_error(function() KeStallExecutionProcessor(-1) end,
+                     "bad argument #1 to 'KeStallExecutionProcessor' (MicroSeconds must be a ULONG)")
+  end)
+
   it("runs IO_WORKITEM routines at PASSIVE_LEVEL on the worker", function()
     local hw = m:device_model { name = "w", registers = 0x100 }
     local item = IoAllocateWorkItem(hw.device)

@@ -158,6 +158,10 @@ describe("KMDF devices", function()
     assert.are_not.equal(hw.device, fdo)
     assert.are.equal(hw.device, WdfDeviceWdmGetPhysicalDevice(device))
     assert.are.equal(WdfDriverWdmGetDriverObject(driver), fdo.DriverObject)
+    assert.are.equal(driver, WdfGetDriver())            -- the machine's one WDFDRIVER
+    new_driver()
+    assert.has_error(WdfGetDriver, "WdfGetDriver: the machine has 2 WDFDRIVERs; the caller's driver is "
+                     .. "known only when it has exactly one")
   end)
 
   it("powers down and up in the middle of a run, and removes", function()
@@ -190,6 +194,40 @@ describe("KMDF devices", function()
     assert.is_true(irp.done)
     assert.has_error(function() m:wdf_set_power(device, "D0") end)
     assert.has_error(function() m:wdf_remove_device(device) end)
+  end)
+
+  it("runs self-managed I/O callbacks: Init, Suspend, Restart, then Flush and Cleanup at removal", function()
+    local log, args = {}, {}
+    local function callback(name, result)
+      return function(...)
+        log[#log + 1] = name
+        if name:match("SelfManagedIo") then args[#args + 1] = select("#", ...) end
+        return result
+      end
+    end
+    local function EvtDriverDeviceAdd(_, DeviceInit)
+      local pnp = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
+      for _, name in ipairs { "Init", "Suspend", "Restart" } do
+        pnp["EvtDeviceSelfManagedIo" .. name] = callback("EvtDeviceSelfManagedIo" .. name, STATUS_SUCCESS)
+      end
+      pnp.EvtDeviceSelfManagedIoFlush = callback("EvtDeviceSelfManagedIoFlush")       -- VOID
+      pnp.EvtDeviceSelfManagedIoCleanup = callback("EvtDeviceSelfManagedIoCleanup")
+      pnp.EvtDeviceD0Exit = callback("EvtDeviceD0Exit", STATUS_SUCCESS)
+      pnp.EvtDeviceReleaseHardware = callback("EvtDeviceReleaseHardware", STATUS_SUCCESS)
+      WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, pnp)
+      return (WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES))
+    end
+    local _, driver = WdfDriverCreate(nil, nil, WDF_NO_OBJECT_ATTRIBUTES,
+                                      WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd))
+    local device = m:wdf_add_device(driver, new_hw(m))
+    assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D3"))
+    assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D0"))
+    assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
+    assert.are.same({ "EvtDeviceSelfManagedIoInit", "EvtDeviceSelfManagedIoSuspend", "EvtDeviceD0Exit",
+                      "EvtDeviceSelfManagedIoRestart", "EvtDeviceSelfManagedIoSuspend", "EvtDeviceD0Exit",
+                      "EvtDeviceReleaseHardware", "EvtDeviceSelfManagedIoFlush",
+                      "EvtDeviceSelfManagedIoCleanup" }, log)
+    assert.are.same({ 1, 1, 1, 1, 1, 1 }, args)                         -- the Device alone
   end)
 
   it("fails the start when EvtDeviceD0Entry fails, without EvtDeviceD0Exit", function()

@@ -424,4 +424,36 @@ describe("the framework's I/O (KMDF)", function()
     assert.are.same({ 0x10D, 0x6, 0x4 }, { reports[2].bugcheck, reports[2].p1, reports[2].p2 })
     assert.matches("WdfRequestForwardToIoQueue", reports[1].message)
   end)
+
+  it("finds parked requests without taking them (referenced) and retrieves the one it wants", function()
+    m:close()
+    m = support.machine { ram = "1G", verifier = "record" }
+    local driver, rec = new_driver()
+    local device = m:wdf_add_device(driver, new_hw(m))
+    local fdo = WdfDeviceWdmGetDeviceObject(device)
+    local small, big = m:irp { major = IRP_MJ_READ, buffer = m:buffer(8) },
+                       m:irp { major = IRP_MJ_READ, buffer = m:buffer(32) }
+    IoCallDriver(fdo, small)
+    IoCallDriver(fdo, big)
+    local params = {}
+    local status, first = WdfIoQueueFindRequest(rec.manual, nil, nil, params)
+    assert.are.equal(STATUS_SUCCESS, status)
+    assert.are.same({ 8, WdfRequestTypeRead }, { params.Parameters.Read.Length, params.Type })
+    local st2, second = WdfIoQueueFindRequest(rec.manual, first, nil, params)
+    WdfObjectDereference(first)
+    assert.are.same({ STATUS_SUCCESS, 32 }, { st2, params.Parameters.Read.Length })
+    assert.are.equal(STATUS_NO_MORE_ENTRIES, select(1, WdfIoQueueFindRequest(rec.manual, second, nil, nil)))
+    assert.are.equal(2, rec.manual:stats().waiting)                      -- found, not taken
+    local st3, taken = WdfIoQueueRetrieveFoundRequest(rec.manual, second)
+    WdfObjectDereference(second)
+    assert.are.same({ STATUS_SUCCESS, second }, { st3, taken })
+    assert.are.equal(STATUS_NOT_FOUND, select(1, WdfIoQueueRetrieveFoundRequest(rec.manual, second)))
+    WdfRequestCompleteWithInformation(taken, STATUS_SUCCESS, 0)
+    assert.is_true(big.done and not small.done)
+    assert.are.same({}, m:reports())
+    local _, r = WdfIoQueueRetrieveNextRequest(rec.manual)
+    WdfObjectDereference(r)                                              -- never referenced
+    assert.are.same({ 0x10D, 0x7 }, { m:reports()[1].bugcheck, m:reports()[1].p1 })
+    WdfRequestComplete(r, STATUS_SUCCESS)
+  end)
 end)
