@@ -498,6 +498,18 @@ void ldl_checkstringlen(lua_State *L, int arg, uint64_t len) {
                                           (lua_Integer)len, (lua_Integer)LDL_MAX_STRING));
 }
 
+/* Pushes a UNICODE_STRING table. */
+void ldl_pushunicode(lua_State *L, const char *s) {
+  size_t n = strlen(s);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, s);
+  lua_setfield(L, -2, "Buffer");
+  lua_pushinteger(L, (lua_Integer)(2 * n));
+  lua_setfield(L, -2, "Length");
+  lua_pushinteger(L, (lua_Integer)(2 * n + 2));
+  lua_setfield(L, -2, "MaximumLength");
+}
+
 /* Pushes len bytes read by rd as a string. */
 int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64_t len, int arg,
                  const char *miss) {

@@ -75,6 +75,10 @@ int ldl_pushread(lua_State *L, ldl_reader rd, dl_machine *m, uint64_t at, uint64
 int ldl_write(lua_State *L, ldl_writer wr, dl_machine *m, uint64_t at, int bytes, int arg,
               const char *miss);
 
+/* Pushes a UNICODE_STRING table as RtlInitUnicodeString fills one: Buffer
+** (the text), Length and MaximumLength in bytes (two a character). */
+void ldl_pushunicode(lua_State *L, const char *s);
+
 /* Metatable names; they read as type names in error messages. */
 #define LDL_MACHINE "machine"
 #define LDL_BUFFER "buffer"

@@ -83,6 +83,18 @@ static void file_field(lua_State *L, int arg, lmachine *lm, dl_irp_params *p) {
     if (rc) ldl_statuserror(L, arg, rc, NULL);
   }
   lua_pop(L, 1);
+  if (lua_getfield(L, arg, "file_name") != LUA_TNIL) {
+    const char *name = lua_tostring(L, -1);
+    if (!name || lua_type(L, -1) != LUA_TSTRING) luaL_argerror(L, arg, "field 'file_name' must be a string");
+    if (p->major != DL_IRP_MJ_CREATE) luaL_argerror(L, arg, "field 'file_name' is a create's (IRP_MJ_CREATE)");
+    int rc = dl_file_set_name(p->file, name);
+    if (rc == DL_ESTATE) luaL_argerror(L, arg, "field 'file_name': the file's create was sent already");
+    if (rc == DL_EINVAL)
+      luaL_argerror(L, arg, "field 'file_name' must be empty or start with a backslash (\\h2c_0), "
+                            "at most 32767 characters");
+    if (rc) ldl_statuserror(L, arg, rc, NULL);
+  }
+  lua_pop(L, 1);
 }
 
 /* Reads the fields m:irp leaves to this file. */
@@ -177,6 +189,7 @@ static int file_index(lua_State *L) {
   else if (strcmp(key, "state") == 0) lua_pushstring(L, file_states[dl_file_get_state(f)]);
   else if (strcmp(key, "DeviceObject") == 0)
     ldl_pushobject(L, LDL_DEVICE, DL_OBJECT(dl_file_device(f)));
+  else if (strcmp(key, "FileName") == 0) ldl_pushunicode(L, dl_file_name(f));
   else if (strcmp(key, "FsContext") == 0 || strcmp(key, "FsContext2") == 0) {
     ldl_pushstate(L, 1);
     lua_getfield(L, -1, key);

@@ -118,7 +118,7 @@ static void on_completion(void *ctx, dl_irp *irp) {
 
 static const char *const irp_fields[] = {
   "major", "buffer", "offset", "length", "device_offset", "completion", "ioctl", "input",
-  "input_offset", "input_length", "file", NULL
+  "input_offset", "input_length", "file", "file_name", NULL
 };
 
 /* Reads a non-negative integer field of the table at arg (def if absent). */

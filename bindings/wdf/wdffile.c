@@ -12,6 +12,7 @@
 #include "base/dl_status.h"
 #include "io/dl_iobuf.h"
 #include "io/dl_symlink.h"
+#include "machine/dl_context.h"
 #include "wdf/dl_wdfdevif.h"
 #include "wdf/dl_wdffile.h"
 #include "lwdf.h"
@@ -169,6 +170,16 @@ static int l_WdfFileObjectWdmGetFileObject(lua_State *L) {
   return 1;
 }
 
+/* WdfFileObjectGetFileName(FileObject) -> UNICODE_STRING or nil (above
+** PASSIVE_LEVEL): the path past the device's name (Length 0 if none). */
+static int l_WdfFileObjectGetFileName(lua_State *L) {
+  lobject *h = ldl_checkobject(L, 1, LDL_WDFFILEOBJECT, "WDFFILEOBJECT");
+  const char *name = dl_wdf_file_get_name(h->obj, dl_machine_irql(h->owner->m));
+  if (name) ldl_pushunicode(L, name);
+  else lua_pushnil(L);
+  return 1;
+}
+
 /* WdfFileObjectGetDevice(FileObject) -> WDFDEVICE */
 static int l_WdfFileObjectGetDevice(lua_State *L) {
   lwdf_pushhandle(L, checkfile(L, 1)->d);
@@ -257,6 +268,7 @@ static const luaL_Reg functions[] = {
   {"WdfDeviceInitSetFileObjectConfig", l_WdfDeviceInitSetFileObjectConfig},
   {"WdfFileObjectWdmGetFileObject", l_WdfFileObjectWdmGetFileObject},
   {"WdfFileObjectGetDevice", l_WdfFileObjectGetDevice},
+  {"WdfFileObjectGetFileName", l_WdfFileObjectGetFileName},
   {"WdfDeviceCreateSymbolicLink", l_WdfDeviceCreateSymbolicLink},
   {"WdfDeviceCreateDeviceInterface", l_WdfDeviceCreateDeviceInterface},
   {"WdfDeviceSetDeviceInterfaceState", l_WdfDeviceSetDeviceInterfaceState},

@@ -4,6 +4,7 @@
 #include "io/dl_file.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
@@ -26,6 +27,7 @@ int dl_file_new(dl_machine *m, dl_file **out) {
 void dl_file_free(dl_file *f) {
   if (!f) return;
   dl_object_unlink(DL_OBJECT(f));
+  free(f->name);
   free(f);
 }
 
@@ -63,6 +65,23 @@ void dl_file_on_complete(dl_irp *irp) {
   }
 }
 
+/* The FileName of a create not yet sent. */
+int dl_file_set_name(dl_file *f, const char *name) {
+  if (f->dev || f->state != DL_FILE_NEW) return DL_ESTATE;
+  size_t n = name ? strlen(name) : 0;
+  if (n > DL_FILE_NAME_MAX || (n && name[0] != '\\')) return DL_EINVAL;
+  char *copy = NULL;
+  if (n) {
+    copy = malloc(n + 1);
+    if (!copy) return DL_ENOMEM;
+    memcpy(copy, name, n + 1);
+  }
+  free(f->name);
+  f->name = copy;
+  return DL_OK;
+}
+
 /* Accessors. */
+const char *dl_file_name(const dl_file *f) { return f->name ? f->name : ""; }
 dl_file_state dl_file_get_state(const dl_file *f) { return f->state; }
 dl_device *dl_file_device(const dl_file *f) { return f->dev; }

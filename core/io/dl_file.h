@@ -9,6 +9,11 @@
 ** with STATUS_ACCESS_DENIED without reaching the driver; any other request
 ** on a file goes to the device it was opened on, while it is open (CLOSE
 ** after CLEANUP, nothing after CLOSE). A file lives as long as its machine.
+**
+** FileName: the part of the path the originator opened past the device's
+** name (\h2c_0 for \Device\XDMA\h2c_0), empty when the device
+** itself was opened; set before the create is sent, kept for the file's
+** life.
 */
 #ifndef DL_FILE_H
 #define DL_FILE_H
@@ -30,7 +35,11 @@ struct dl_file {
   dl_device *dev;     /* the device it was opened on (NULL until its create is sent) */
   dl_file_state state;
   void *fx;           /* the framework's file object (WDFFILEOBJECT), or NULL */
+  char *name;         /* FileName, or NULL for an empty one */
 };
+
+/* The longest FileName: a UNICODE_STRING's Length is a USHORT of bytes. */
+#define DL_FILE_NAME_MAX 32767
 
 /* The FILE_OBJECT type. */
 extern const dl_object_type dl_file_type;
@@ -53,7 +62,14 @@ void dl_file_on_send(dl_irp *irp, dl_device *dev);
 ** that failed closes it; a cleanup and a close move it on. */
 void dl_file_on_complete(dl_irp *irp);
 
-/* Accessors. */
+/* Sets the FileName of a file whose create is not yet sent: empty, or
+** starting with a backslash (the object manager's remainder of the path),
+** at most DL_FILE_NAME_MAX characters. DL_ESTATE once the create was sent,
+** DL_EINVAL for another name, DL_ENOMEM. */
+int dl_file_set_name(dl_file *f, const char *name);
+
+/* Accessors (dl_file_name: "" for an empty FileName). */
+const char *dl_file_name(const dl_file *f);
 dl_file_state dl_file_get_state(const dl_file *f);
 dl_device *dl_file_device(const dl_file *f);
 

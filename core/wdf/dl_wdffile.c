@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "base/dl_status.h"
+#include "base/dl_wdk.h"
 #include "io/dl_cancel.h"
 #include "io/dl_irp.h"
 #include "wdf/dl_wdfio.h"
@@ -35,6 +36,12 @@ void dl_wdf_device_set_file_events(dl_wdf_device *d, uint32_t events) { d->file_
 
 /* The WDFFILEOBJECT of a file. */
 dl_wdf_file *dl_wdf_file_of(const dl_file *f) { return f ? f->fx : NULL; }
+
+/* WdfFileObjectGetFileName. */
+const char *dl_wdf_file_get_name(const dl_wdf_file *wf, uint8_t irql) {
+  if (!wf || !wf->file || irql > DL_PASSIVE_LEVEL) return NULL;
+  return dl_file_name(wf->file);
+}
 
 /* Calls a file callback the driver gave. */
 static int file_event(dl_wdf_device *d, int which, dl_wdf_request *r, dl_wdf_file *wf) {

@@ -35,6 +35,11 @@ void dl_wdf_device_set_file_events(dl_wdf_device *d, uint32_t events);
 ** device, d NULL; INSUFFICIENT_RESOURCES). */
 uint32_t dl_wdf_device_file_dispatch(dl_wdf_device *d, dl_irp *irp, dl_wdf_request **out);
 
+/* WdfFileObjectGetFileName: the FileName of the WDM file object (no
+** device name; "" when the device itself was opened), or NULL when the
+** file object has no WDM file object or irql is above PASSIVE_LEVEL. */
+const char *dl_wdf_file_get_name(const dl_wdf_file *wf, uint8_t irql);
+
 /* The WDFFILEOBJECT of a file, or NULL. */
 dl_wdf_file *dl_wdf_file_of(const dl_file *f);
 

@@ -408,6 +408,8 @@ wdf("wdfdevice", "WdfDeviceSetDeviceInterfaceState(Device, InterfaceClassGUID, R
 wdf("wdffileobject", "WdfFileObjectWdmGetFileObject(FileObject)", "FILE_OBJECT", LE_DISPATCH,
     "the WDM file object")
 wdf("wdffileobject", "WdfFileObjectGetDevice(FileObject)", "WDFDEVICE", LE_DISPATCH, "the file's device")
+wdf("wdffileobject", "WdfFileObjectGetFileName(FileObject)", "UNICODE_STRING or nil", PASSIVE,
+    "the path opened past the device's name (m:irp's file_name; Length 0 if none); nil above PASSIVE_LEVEL")
 wdf("wdfdevice", "WdfDeviceGetDriver(Device)", "WDFDRIVER", LE_DISPATCH, "the device's driver")
 wdf("wdfdevice", "WdfDeviceWdmGetDeviceObject(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's FDO")
 wdf("wdfdevice", "WdfDeviceWdmGetPhysicalDevice(Device)", "DEVICE_OBJECT", LE_DISPATCH, "the device's PDO")
@@ -730,7 +732,8 @@ M("device_model", "m:device_model{ registers= | bars={ { size=, prefetchable=, r
   .. "ports={ { size=, read=, write= }, ... }, vector=, irql= | interrupts={ { vector=, irql=, mode=, message= }, "
   .. "... }, read=, write= }", "device model",
   "a device written in Lua: memory BARs, I/O-port ranges, interrupts", "time-interrupts-and-devices")
-M("irp", "m:irp{ major=, buffer=, offset=, length=, input=, ioctl=, file=, device_offset=, completion= }", "IRP",
+M("irp", "m:irp{ major=, buffer=, offset=, length=, input=, ioctl=, file=, file_name=, device_offset=, "
+  .. "completion= }", "IRP",
   "a request as the I/O manager builds it (buffers by the IOCTL's method or the device's Flags)",
   "time-interrupts-and-devices")
 M("find_device", "m:find_device(name)", "DEVICE_OBJECT or nil", "the device named so, directly or through a "
@@ -816,7 +819,7 @@ class("DMA_TRANSFER_CONTEXT", "a v3 DMA transfer context (InitializeDmaTransferC
 class("SCATTER_GATHER_LIST", "an S/G list: NumberOfElements, Elements[i].Address/.Length (i from 0)",
       DDI .. T .. "scatter_gather_list")
 class("IRP", "an I/O request packet", DDI .. T .. "irp")
-class("FILE_OBJECT", "a file opened with IRP_MJ_CREATE (irp.FileObject): state, FsContext",
+class("FILE_OBJECT", "a file opened with IRP_MJ_CREATE (irp.FileObject): state, FileName, FsContext",
       DDI .. T .. "file_object")
 class("IO_STATUS_BLOCK", "Status and Information of an IRP", DDI .. "wdm/ns-wdm-_io_status_block")
 class("KDPC", "a deferred procedure call (KeInitializeDpc)", DDI .. "wdm/nf-wdm-keinitializedpc")

@@ -548,6 +548,30 @@ static void test_files(void **state) {
   dl_irp_free(c), dl_irp_free(c2), dl_irp_free(cl), dl_irp_free(cs), dl_irp_free(late);
 }
 
+/* A file's FileName (the path past the device's name) is set before its
+** create is sent and read back by WdfFileObjectGetFileName at
+** PASSIVE_LEVEL only; an empty one has Length 0. */
+static void test_file_names(void **state) {
+  rig *t = *state;
+  dl_file *f, *g;
+  dl_file_new(t->m, &f);
+  dl_file_new(t->m, &g);
+  assert_int_equal(dl_file_set_name(f, "h2c_0"), DL_EINVAL);     /* no leading backslash */
+  assert_int_equal(dl_file_set_name(f, "\\c2h_1"), DL_OK);
+  assert_int_equal(dl_file_set_name(f, "\\h2c_0"), DL_OK);      /* replaced before the create */
+  assert_string_equal(dl_file_name(g), "");
+  dl_wdf_request *r;
+  dl_irp *c = irp_of(t, DL_IRP_MJ_CREATE, 0, 0, 0, f), *c2 = irp_of(t, DL_IRP_MJ_CREATE, 0, 0, 0, g);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, c, &r), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_wdf_device_file_dispatch(t->d, c2, &r), DL_STATUS_SUCCESS);
+  assert_string_equal(dl_wdf_file_get_name(dl_wdf_file_of(f), DL_PASSIVE_LEVEL), "\\h2c_0");
+  assert_null(dl_wdf_file_get_name(dl_wdf_file_of(f), DL_DISPATCH_LEVEL));
+  assert_string_equal(dl_wdf_file_get_name(dl_wdf_file_of(g), DL_PASSIVE_LEVEL), "");
+  assert_null(dl_wdf_file_get_name(NULL, DL_PASSIVE_LEVEL));
+  assert_int_equal(dl_file_set_name(f, "\\other"), DL_ESTATE);  /* its create was sent */
+  dl_irp_free(c), dl_irp_free(c2);
+}
+
 /* Zero-length reads and writes: completed by the framework unless allowed. */
 static void test_zero_length(void **state) {
   rig *t = *state;
@@ -612,6 +636,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_buffers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_request_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_files, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_file_names, setup, teardown),
     cmocka_unit_test_setup_teardown(test_zero_length, setup, teardown),
     cmocka_unit_test_setup_teardown(test_interfaces, setup, teardown),
   };

@@ -437,7 +437,7 @@ describe("m:irp", function()
     local b = m:buffer(100)
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, lenght = 4 } end,
       "bad argument #1 to 'irp' (a request has no field 'lenght' (major, buffer, offset, length, " ..
-      "device_offset, completion, ioctl, input, input_offset, input_length, file))")
+      "device_offset, completion, ioctl, input, input_offset, input_length, file, file_name))")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_READ, buffer = b, offset = 50, length = 51 } end,
       "bad argument #1 to 'irp' (range [50, 101) outside the buffer of 100 bytes)")
     assert.has_error(function() m:irp { major = dma.IRP_MJ_WRITE } end,

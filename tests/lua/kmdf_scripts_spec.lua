@@ -1,7 +1,8 @@
 -- The KMDF scripts under dmalab: seeds 000 (reserving DMA resources) and
 -- 001 (the four phases of a bus-master KMDF driver), the PLX9x5x-style
--- driver on its chip model, and random_io.lua with the KMDF drivers (kmdf_packet, kmdf_sg)
--- with few requests. Each exits 0 with nothing on stderr (no verifier
+-- driver on its chip model, the XDMA port on its IP model, and
+-- random_io.lua with the KMDF drivers (kmdf_packet, kmdf_sg) with few
+-- requests. Each exits 0 with nothing on stderr (no verifier
 -- report, no leak) and prints the numbers pinned here. Then the chip model
 -- itself (scripts/drivers/plx_model.lua), driven through its registers.
 local dma = require "dma"
@@ -106,6 +107,28 @@ describe("scripts/scenarios/kmdf_plx_style.lua", function()
     local dtes = {}
     for n in out:gmatch("read, (%d+) DTEs") do dtes[#dtes + 1] = tonumber(n) end
     assert.is_true(dtes[2] > dtes[1])
+  end)
+end)
+
+describe("scripts/scenarios/kmdf_xdma.lua", function()
+  it("moves every byte both ways through the XDMA port's engines by MSI, INTA and polling; "
+     .. "the ported release's descriptor clearing fails a split transaction", function()
+    local code, out, err = run("scripts/scenarios/kmdf_xdma.lua", "DMALAB_REQUESTS=4 DMALAB_SEED=3")
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+    has(out, "kmdf_xdma MSI: 22 writes and 22 reads of 1 B .. 10240 KiB at most on 2 H2C and 2 C2H engines")
+    has(out, "kmdf_xdma INTA: 15 writes and 15 reads of 1 B .. 256 KiB at most")
+    has(out, "kmdf_xdma POLL_MODE=1: 18 writes and 18 reads of 1 B .. 8192 KiB at most")
+    has(out, "21 INTA assertions")
+    assert.are.equal(3, count(out, "every byte verified"))
+    assert.are.equal(3, count(out, "0 errors"))
+    assert.are.equal(3, count(out, "(at most 16 adjacent)"))    -- MRRS 512 B: 16 descriptors a fetch
+    has(out, " 0 MSIs, ")                                       -- poll mode
+    assert.are.equal(3, count(out, "PERF_GET 477 clocks, 256 beats"))
+    assert.are.equal(3, count(out, "refused: \\bogus 0xc000000d, \\h2c_3 0xc000000d, \\bypass 0xc000000d, "
+                                   .. "\\event_0 0xc000000d, (device) 0xc000000d"))
+    has(out, "a write of 9 MiB: 8388608 bytes moved, then MAGIC_STOPPED; WDF_VIOLATION (0x10D, P1=0x08): "
+             .. "WdfDmaTransactionRelease")
   end)
 end)
 

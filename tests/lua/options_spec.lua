@@ -83,7 +83,7 @@ describe("options tables", function()
     local b = m:buffer(100)
     has(error_of(m.irp, m, { major = IRP_MJ_READ, buffer = b, lenght = 4 }),
         { "a request has no field 'lenght' (major, buffer, offset, length, device_offset, "
-          .. "completion, ioctl, input, input_offset, input_length, file)" })
+          .. "completion, ioctl, input, input_offset, input_length, file, file_name)" })
   end)
 
   it("dma.split_transfer rejects a misspelt option", function()

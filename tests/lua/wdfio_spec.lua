@@ -217,6 +217,7 @@ describe("the framework's I/O (KMDF)", function()
         function(_, Request, FileObject)
           rec.log[#rec.log + 1] = "create"
           rec.file = FileObject
+          rec.name = WdfFileObjectGetFileName(FileObject)
           WdfRequestComplete(Request, STATUS_SUCCESS)
         end,
         function(FileObject) rec.log[#rec.log + 1] = "close:" .. tostring(FileObject == rec.file) end,
@@ -241,6 +242,29 @@ describe("the framework's I/O (KMDF)", function()
     assert(status == STATUS_SUCCESS)
     return driver, rec
   end
+
+  it("gives EvtDeviceFileCreate the path opened past the device's name (WdfFileObjectGetFileName)", function()
+    local driver, rec = new_driver()
+    m:wdf_add_device(driver, new_hw(m))
+    local fdo = m:find_device("\\DosDevices\\Park")
+    local create = m:irp { major = IRP_MJ_CREATE, file_name = "\\c2h_0" }
+    assert.are.equal(STATUS_PENDING, IoCallDriver(fdo, create))
+    assert.are.same({ Buffer = "\\c2h_0", Length = 12, MaximumLength = 14 }, rec.name)
+    assert.are.same(rec.name, create.FileObject.FileName)
+    IoCallDriver(fdo, m:irp { major = IRP_MJ_CREATE })                   -- the device itself
+    assert.are.same({ Buffer = "", Length = 0, MaximumLength = 2 }, rec.name)
+    local old = KeRaiseIrql(DISPATCH_LEVEL)
+    assert.is_nil(WdfFileObjectGetFileName(rec.file))                   -- above PASSIVE_LEVEL
+    KeLowerIrql(old)
+    assert.has_error(function() m:irp { major = IRP_MJ_CREATE, file_name = "c2h_0" } end,
+      "bad argument #1 to 'irp' (field 'file_name' must be empty or start with a backslash (\\h2c_0), "
+      .. "at most 32767 characters)")
+    local file = create.FileObject
+    assert.has_error(function() m:irp { major = IRP_MJ_CLOSE, file = file, file_name = "\\x" } end,
+      "bad argument #1 to 'irp' (field 'file_name' is a create's (IRP_MJ_CREATE))")
+    assert.has_error(function() m:irp { major = IRP_MJ_CREATE, file = file, file_name = "\\x" } end,
+      "bad argument #1 to 'irp' (field 'file_name': the file's create was sent already)")
+  end)
 
   it("parks reads on a manual queue and completes them from an IOCTL through buffered I/O", function()
     local driver, rec = new_driver()
