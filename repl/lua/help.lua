@@ -458,7 +458,7 @@ wdf("wdfrequest", "WdfRequestUnmarkCancelable(Request)", "NTSTATUS", LE_DISPATCH
     "no longer cancelable; STATUS_CANCELLED if EvtRequestCancel ran")
 wdf("wdfrequest", "WdfRequestIsCanceled(Request)", "BOOLEAN", LE_DISPATCH, "whether the IRP was cancelled")
 wdf("wdfrequest", "WdfRequestGetStatus(Request)", "NTSTATUS", LE_DISPATCH, "the IRP's IoStatus.Status")
-wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "FILE_OBJECT or nil", LE_DISPATCH,
+wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "WDFFILEOBJECT or nil", LE_DISPATCH,
     "the file the request was sent on")
 wdf("wdfio", "WdfIoQueueRetrieveNextRequest(Queue)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request of a manual (or sequential) queue; STATUS_NO_MORE_ENTRIES if none")
