@@ -709,10 +709,28 @@ void ldl_setpinned(lua_State *L, int arg, int pinned) {
   lua_pop(L, 3);
 }
 
-/* Detaches an unpinned handle from its object (for __gc/__close): the
-** object no longer names it, so freeing the object tells nobody. */
-void *ldl_detach(lobject *h) {
+/* Gives back the pin-table key of the handle at arg (its object is about
+** to go without telling it: ldl_detach). */
+static void release_pin(lua_State *L, int arg) {
+  lobject *h = lua_touserdata(L, arg);
+  if (h->pin <= 0 || !h->owner->m) return;
+  ldl_pushowner(L, arg);
+  if (lua_getiuservalue(L, -1, 1) == LUA_TTABLE) luaL_unref(L, -1, h->pin);
+  push_weak(L, &LOOSE_KEY, "v");
+  lua_pushnil(L);
+  lua_rawseti(L, -2, h->pin);
+  lua_pop(L, 3);
+  h->pin = 0;
+}
+
+/* Detaches the unpinned handle at arg from its object (for __gc/__close):
+** the object no longer names it, so freeing the object tells nobody; its
+** pin-table key is free again. */
+void *ldl_detach(lua_State *L, int arg) {
+  arg = lua_absindex(L, arg);
+  lobject *h = lua_touserdata(L, arg);
   struct dl_object *o = h->obj;
+  if (o && o->data == h) release_pin(L, arg);
   h->obj = NULL;
   if (!o || o->data != h) return NULL;  /* the object has another handle now */
   o->data = NULL;

@@ -169,8 +169,9 @@ int ldl_reported(const ldl_call *c);
 ** __gc must ldl_detach before freeing the object. */
 void ldl_setpinned(lua_State *L, int arg, int pinned);
 
-/* Detaches a handle from its object and returns the object (NULL if none). */
-void *ldl_detach(lobject *h);
+/* Detaches the handle at arg from its object and returns the object (NULL
+** if none); its key in the machine's pin table is given back. */
+void *ldl_detach(lua_State *L, int arg);
 
 /* Pushes the one handle of a core object with the common header (creating
 ** and pinning it on first use), of class `name`; nil for NULL. */

@@ -467,7 +467,7 @@ static int irp_gc(lua_State *L) {
       dl_irp_in_routine(irp))  /* completion is walking its stack */
     return 0;
   ldl_setpinned(L, 1, 0);
-  dl_irp_free(ldl_detach(h));
+  dl_irp_free(ldl_detach(L, 1));
   return 0;
 }
 
