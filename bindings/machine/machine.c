@@ -264,9 +264,12 @@ static int m_new(lua_State *L) {
 
 /* Frees the machine and everything on it; idempotent. */
 static void close_machine(lua_State *L, lmachine *lm) {
-  if (lm->m) ldl_forgethandle(L, lm->m);
   lm->L = L;  /* teardown may tell the binding about dropped requests */
-  dl_machine_free(lm->m);
+  dl_machine *m = lm->m;
+  /* forgotten after the teardown: a dropped request's routine is taken
+  ** from the pending callbacks, which are found through the handle */
+  dl_machine_free(m);
+  if (m) ldl_forgethandle(L, m);
   lm->m = NULL;
   lm->gone = NULL;  /* every handle of the machine is marked freed: drop the pins */
   lua_pushnil(L);

@@ -326,7 +326,8 @@ static int m_wdf_add_device(lua_State *L) {
   lua_getfield(L, -1, "EvtDriverDeviceAdd");
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 6);
-  lua_call(L, 2, 1);
+  ldl_where(lm, "EvtDriverDeviceAdd", "WDFDRIVER", DL_OBJECT((dl_wdf_object *)drv->obj)->id);
+  if (!ldl_callback(L, lm, 2, 1)) ldl_rethrow(L, lm);  /* the machine is not closed inside it */
   uint32_t st = lwdf_checkstatus(L, -1, "EvtDriverDeviceAdd");
   lua_getiuservalue(L, 6, 1);
   lua_getfield(L, -1, "device");                                     /* the WDFDEVICE, or nil */

@@ -185,13 +185,15 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
   luaL_argcheck(L, !dl_wdf_interrupt_locked(wi), 1, "the interrupt's lock is held (WdfInterruptAcquireLock)");
+  lmachine *lm = ((lobject *)lua_touserdata(L, 1))->owner;
   dl_wdf_interrupt_acquire(wi);
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 3);
-  int rc = dl_docall(L, 2, 1);
+  ldl_where(lm, "EvtInterruptSynchronize", "WDFINTERRUPT", DL_OBJECT(wi)->id);
+  int ok = ldl_callback(L, lm, 2, 1);  /* a callback of the machine: not closed inside it */
   dl_wdf_interrupt_release(wi);  /* the IRQL comes back before any error is raised */
-  if (rc != LUA_OK) return lua_error(L);
+  if (!ok) ldl_rethrow(L, lm);
   lua_pushboolean(L, returned_bool(L, -1));
   return 1;
 }

@@ -1,0 +1,127 @@
+-- Teardown order (issue 16, class 4): every routine the engine runs is a
+-- callback of its machine (ldl_callback): closing the machine from inside
+-- one is refused, and the instruction limits hold there too. Found by the
+-- API fuzzer (tests/fuzz): m:close() inside a KeSynchronizeExecution
+-- routine freed the machine the engine then lowered the IRQL of.
+local dma = require "dma"
+local support = require "support"
+dma.export()
+
+local SMALL = { callback_instructions = 100000, run_instructions = 1000000,
+                events_without_progress = 1000 }
+
+local function connect(isr, vector, irql)
+  return IoConnectInterrupt(isr, nil, nil, vector, irql, irql, LevelSensitive, false, 1, false)
+end
+
+-- The machine still works: a later m:after + m:run runs.
+local function still_usable(m)
+  local ran = false
+  m:after(10, function() ran = true end)
+  m:run()
+  assert.is_true(ran)
+end
+
+-- A started WDFDEVICE; add(device) runs inside EvtDriverDeviceAdd.
+local function wdf_device(m, add)
+  local hw = m:device_model { name = "td", registers = 0x100, vector = 40, irql = 7,
+                              read = function() return 0 end, write = function() end }
+  local _, driver = WdfDriverCreate(nil, "\\Registry\\td", WDF_NO_OBJECT_ATTRIBUTES,
+    WDF_DRIVER_CONFIG_INIT(function(_, init)
+      local status, device = WdfDeviceCreate(init, WDF_NO_OBJECT_ATTRIBUTES)
+      if add then add(device) end
+      return status
+    end))
+  return m:wdf_add_device(driver, hw)
+end
+
+describe("closing a machine inside one of its routines", function()
+  local m
+  after_each(function()
+    pcall(KeLowerIrql, PASSIVE_LEVEL)
+    if m then m:close() end
+    m = nil
+  end)
+
+  it("is refused inside a KeSynchronizeExecution routine", function()
+    m = support.machine { limits = SMALL }
+    m:device_model { vector = 30, irql = 7 }
+    local _, intr = connect(function() return false end, 30, 7)
+    local inside
+    local ok, err = pcall(KeSynchronizeExecution, intr, function()
+      inside = KeGetCurrentIrql()
+      m:close()
+    end, nil)
+    assert.is_false(ok)
+    assert.are.equal(7, inside)
+    assert.matches("machine:close%(%) inside one of its own callbacks", err)
+    assert.are.equal(PASSIVE_LEVEL, KeGetCurrentIrql())
+    still_usable(m)
+    IoDisconnectInterrupt(intr)
+  end)
+
+  it("is refused inside WdfInterruptSynchronize's callback", function()
+    m = support.machine { limits = SMALL }
+    local intr
+    wdf_device(m, function(device)
+      local _, i = WdfInterruptCreate(device, WDF_INTERRUPT_CONFIG_INIT(function() return true end, nil), nil)
+      intr = i
+    end)
+    local ok, err = pcall(WdfInterruptSynchronize, intr, function() m:close() end, nil)
+    assert.is_false(ok)
+    assert.matches("machine:close%(%) inside one of its own callbacks", err)
+    assert.are.equal(PASSIVE_LEVEL, KeGetCurrentIrql())
+    still_usable(m)
+  end)
+
+  it("is refused inside EvtDriverDeviceAdd", function()
+    m = support.machine { limits = SMALL }
+    local ok, err = pcall(wdf_device, m, function() m:close() end)
+    assert.is_false(ok)
+    assert.matches("machine:close%(%) inside one of its own callbacks", err)
+    still_usable(m)
+  end)
+end)
+
+describe("the instruction limit", function()
+  local m
+  after_each(function()
+    pcall(KeLowerIrql, PASSIVE_LEVEL)
+    if m then m:close() end
+    m = nil
+  end)
+
+  it("stops a runaway KeSynchronizeExecution routine", function()
+    m = support.machine { limits = SMALL }
+    m:device_model { vector = 30, irql = 7 }
+    local _, intr = connect(function() return false end, 30, 7)
+    local ok, err = pcall(KeSynchronizeExecution, intr, function() while true do end end, nil)
+    assert.is_false(ok)
+    assert.matches("limit: callback exceeded 100000 Lua instructions", err)
+    assert.are.equal(PASSIVE_LEVEL, KeGetCurrentIrql())
+    still_usable(m)
+    IoDisconnectInterrupt(intr)
+  end)
+
+  it("stops a runaway WdfInterruptSynchronize callback", function()
+    m = support.machine { limits = SMALL }
+    local intr
+    wdf_device(m, function(device)
+      local _, i = WdfInterruptCreate(device, WDF_INTERRUPT_CONFIG_INIT(function() return true end, nil), nil)
+      intr = i
+    end)
+    local ok, err = pcall(WdfInterruptSynchronize, intr, function() while true do end end, nil)
+    assert.is_false(ok)
+    assert.matches("limit: callback exceeded 100000 Lua instructions", err)
+    assert.are.equal(PASSIVE_LEVEL, KeGetCurrentIrql())
+    still_usable(m)
+  end)
+
+  it("stops a runaway EvtDriverDeviceAdd", function()
+    m = support.machine { limits = SMALL }
+    local ok, err = pcall(wdf_device, m, function() while true do end end)
+    assert.is_false(ok)
+    assert.matches("limit: callback exceeded 100000 Lua instructions", err)
+    still_usable(m)
+  end)
+end)
