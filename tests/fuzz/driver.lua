@@ -60,6 +60,9 @@ end
 
 local run_step  -- forward
 local depth = 0
+-- m:run() never ends while a periodic timer is set (it fires forever, time
+-- advancing, so no limit strikes): once one may be, runs are bounded.
+local periodic = false
 
 -- A callback: when the engine calls it, it keeps what it is handed, runs a
 -- few more steps, then returns what the bytes chose (or raises).
@@ -117,7 +120,9 @@ local function methods_of(obj)
   local names = method_names[ms]
   if not names then
     names = {}
-    for k, v in pairs(ms) do if type(k) == "string" and type(v) == "function" then names[#names + 1] = k end end
+    for k, v in pairs(ms) do
+      if type(k) == "string" and type(v) == "function" then names[#names + 1] = k end
+    end
     table.sort(names)
     method_names[ms] = names
   end
@@ -127,7 +132,9 @@ end
 -- Calls that do host work whatever their arguments (files, processes, timing).
 local SKIP = { sweep = true, check_leaks = true, memcpy_bench = true, export = true, machine = true,
                _sqlite = true, _isatty = true, _monotonic = true, _cpus = true, _pool = true }
-local SKIP_METHODS = { export_trace = true, export_vcd = true, plot = true, check_leaks = false }
+-- (m:run and m:run_until have steps of their own, bounded once a periodic
+-- timer may be set.)
+local SKIP_METHODS = { export_trace = true, export_vcd = true, plot = true, run = true, run_until = true }
 local functions = {}
 for k, v in pairs(dma) do
   if type(v) == "function" and not SKIP[k] then functions[#functions + 1] = k end
@@ -194,7 +201,9 @@ op("buffer_mdl", function()
 end)
 op("IoFreeMdl", function() W.IoFreeMdl(pick("mdl")) end)
 op("buffer_free", function() pick("buffer"):free() end)
-op("KeRaiseIrql", function() W.KeRaiseIrql(choose { W.DISPATCH_LEVEL, W.DISPATCH_LEVEL, W.HIGH_LEVEL, 7 }) end)
+op("KeRaiseIrql", function()
+  W.KeRaiseIrql(choose { W.DISPATCH_LEVEL, W.DISPATCH_LEVEL, W.HIGH_LEVEL, 7 })
+end)
 op("KeLowerIrql", function() W.KeLowerIrql(choose { W.PASSIVE_LEVEL, W.PASSIVE_LEVEL, W.DISPATCH_LEVEL }) end)
 -- WDM DMA
 op("AllocateAdapterChannel", function()
@@ -231,13 +240,22 @@ op("KeInsertQueueDpc", function() W.KeInsertQueueDpc(pick("dpc"), value(), value
 op("KeRemoveQueueDpc", function() W.KeRemoveQueueDpc(pick("dpc")) end)
 op("KeInitializeTimer", function() keep("timer", W.KeInitializeTimer(nil)) end)
 op("KeSetTimer", function() W.KeSetTimer(pick("timer"), -num(), pick("dpc")) end)
-op("KeSetTimerEx", function() W.KeSetTimerEx(pick("timer"), -num(), byte() % 3, pick("dpc")) end)
+op("KeSetTimerEx", function()
+  periodic = true
+  W.KeSetTimerEx(pick("timer"), -num(), byte() % 3, pick("dpc"))
+end)
 op("KeCancelTimer", function() W.KeCancelTimer(pick("timer")) end)
 op("after", function() keep("after", mach():after(num(), callback())) end)
 op("cancel", function() mach():cancel(pick("after")) end)
-op("run", function() mach():run() end)
+op("run", function()
+  local m = mach()
+  if periodic then m:run_until(m.now + num() * 1000) else m:run() end
+end)
 op("step", function() mach():step() end)
-op("run_until", function() mach():run_until(num()) end)
+op("run_until", function()
+  local m = mach()
+  m:run_until(periodic and m.now + num() % 1000000000 or num())
+end)
 op("device_model", function() keep("model", model(mach())) end)
 op("IoConnectInterrupt", function()
   local _, i = W.IoConnectInterrupt(callback(), value(), nil, 40 + byte() % 2, 7, 7,
@@ -317,13 +335,21 @@ op("WdfDmaTransactionInitialize", function()
 end)
 op("WdfDmaTransactionExecute", function() W.WdfDmaTransactionExecute(pick("txn"), value()) end)
 op("WdfDmaTransactionDmaCompleted", function() W.WdfDmaTransactionDmaCompleted(pick("txn")) end)
-op("WdfDmaTransactionDmaCompletedWithLength", function() W.WdfDmaTransactionDmaCompletedWithLength(pick("txn"), num()) end)
-op("WdfDmaTransactionDmaCompletedFinal", function() W.WdfDmaTransactionDmaCompletedFinal(pick("txn"), num()) end)
+op("WdfDmaTransactionDmaCompletedWithLength", function()
+  W.WdfDmaTransactionDmaCompletedWithLength(pick("txn"), num())
+end)
+op("WdfDmaTransactionDmaCompletedFinal", function()
+  W.WdfDmaTransactionDmaCompletedFinal(pick("txn"), num())
+end)
 op("WdfDmaTransactionRelease", function() W.WdfDmaTransactionRelease(pick("txn")) end)
 op("WdfDmaTransactionCancel", function() W.WdfDmaTransactionCancel(pick("txn")) end)
-op("WdfDmaTransactionAllocateResources", function() W.WdfDmaTransactionAllocateResources(pick("txn"), callback(), value()) end)
+op("WdfDmaTransactionAllocateResources", function()
+  W.WdfDmaTransactionAllocateResources(pick("txn"), byte() % 2, usual { 1, 2, 0 }, callback(), value())
+end)
 op("WdfDmaTransactionFreeResources", function() W.WdfDmaTransactionFreeResources(pick("txn")) end)
-op("WdfObjectDelete", function() W.WdfObjectDelete(pick(choose { "txn", "enabler", "wdfdevice", "common", nil })) end)
+op("WdfObjectDelete", function()
+  W.WdfObjectDelete(pick(choose { "txn", "enabler", "wdfdevice", "common", "wdfdriver" }))
+end)
 op("WdfCommonBufferCreateWithConfig", function()
   local config = W.WDF_COMMON_BUFFER_CONFIG_INIT(byte() % 16)
   local _, cb = W.WdfCommonBufferCreateWithConfig(pick("enabler"), usual { 4096 }, config, nil)
@@ -334,13 +360,17 @@ op("WdfInterruptCreate", function()
   local _, i = W.WdfInterruptCreate(pick("wdfdevice"), config, nil)
   keep("interrupt", i)
 end)
-op("WdfInterruptSynchronize", function() W.WdfInterruptSynchronize(pick("interrupt"), callback(), value()) end)
+op("WdfInterruptSynchronize", function()
+  W.WdfInterruptSynchronize(pick("interrupt"), callback(), value())
+end)
 op("wdf_remove_device", function() mach():wdf_remove_device(pick("wdfdevice")) end)
 op("wdf_set_power", function() mach():wdf_set_power(pick("wdfdevice"), choose { "D0", "D3" }) end)
 op("wdf_fail_allocations", function() mach():wdf_fail_allocations(byte() % 4) end)
 -- anything: a function of the module, or a method of an object held
 op("function", function()
-  local f = dma[functions[byte() % #functions + 1]]
+  local name = functions[byte() % #functions + 1]
+  if name == "KeSetTimerEx" then periodic = true end
+  local f = dma[name]
   local a = args(byte() % 5)
   f(table.unpack(a, 1, a.n))
 end)

@@ -38,7 +38,7 @@ local PACKET = { 1, 1, 1, 1 }      -- packet, master, 32-bit, 64 KiB
 local SG = { 0, 1, 1, 1 }
 local BUF8K = { 112, 0, 0, 0, 0, 1 }   -- 8193 bytes, built
 local BUF64K = { 208, 0, 0, 0, 1 }  -- num() edge 65536 (+1)
-local RET_KEEP_REGS, RET_KEEP, RET_DEALLOC, RET_RAISE, RET_TRUE = 10, 8, 9, 1, 11
+local RET_KEEP_REGS, RET_KEEP, RET_RAISE, RET_TRUE = 10, 8, 1, 11
 
 local seeds = {
   wdm_packet = program {
