@@ -8,6 +8,7 @@
 ** head blocks smaller ones behind it (head-of-line blocking, as the HAL does).
 */
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_chanstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,11 +179,31 @@ static size_t report_outstanding(dl_adapter *a, const char *when, int leak) {
   return n;
 }
 
+static void drop_request(dl_adapter *a, dl_request *r);
+
+/* Requests still waiting for the channel or for map registers are
+** cancelled with the adapter: their routines never run (the put reports
+** them), and their devices may ask again. */
+static void cancel_waiting(dl_adapter *a) {
+  while (!dl_list_empty(&a->channel_queue)) {
+    dl_request *r = DL_CONTAINER(a->channel_queue.next, dl_request, link);
+    if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+    drop_request(a, r);
+  }
+  dl_request *r = a->owner;
+  if (r && !a->in_control && !a->owner_keeps && r->link.next != &r->link) {  /* in the master FIFO */
+    a->owner = NULL;
+    if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+    drop_request(a, r);
+  }
+}
+
 /* PutDmaAdapter. */
 void dl_adapter_put(dl_adapter *a) {
-  if (!dl_adapter_usable(a, "PutDmaAdapter")) return;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_PUT, NULL)) return;
   dl_verify_irql(a->m, "PutDmaAdapter", 0, DL_DISPATCH_LEVEL);
   report_outstanding(a, "PutDmaAdapter", 0);
+  cancel_waiting(a);
   a->released = 1;
 }
 
@@ -513,7 +534,8 @@ void dl_adapter_queue_request(dl_adapter *a, dl_request *r) {
 /* AllocateAdapterChannel. */
 uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                                      dl_adapter_control_fn control, void *ctx) {
-  if (!dl_adapter_usable(a, "AllocateAdapterChannel")) return DL_STATUS_INVALID_PARAMETER;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_ALLOCATE, NULL))  /* put, or inside AdapterControl */
+    return a->released ? DL_STATUS_INVALID_PARAMETER : DL_STATUS_DEVICE_BUSY;
   if (dev->m != a->m) return DL_STATUS_INVALID_PARAMETER;  /* a device of another machine */
   dl_verify_irql(a->m, "AllocateAdapterChannel", 1, DL_DISPATCH_LEVEL);
   if (n > a->nmr) {
@@ -522,10 +544,10 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
                    "IoGetDmaAdapter gave it %u", dev->name, (unsigned long long)a->id, n, a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
-  if (dev->channel_requests || a->in_control) {
+  if (dev->channel_requests) {  /* per device (inside AdapterControl: the table refused it) */
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
                    "AllocateAdapterChannel: %s already has an adapter channel request "
-                   "outstanding%s", dev->name, a->in_control ? " (called inside AdapterControl)" : "");
+                   "outstanding", dev->name);
     return DL_STATUS_DEVICE_BUSY;
   }
   dl_request *r = dl_adapter_new_request(a);
@@ -544,14 +566,8 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
 /* FreeAdapterChannel: frees the registers first, then gives the channel to
 ** the next request (the order of the reference, 1.3). */
 void dl_adapter_free_channel(dl_adapter *a) {
-  if (!dl_adapter_usable(a, "FreeAdapterChannel")) return;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_FREE, NULL)) return;  /* kept by KeepObject only */
   dl_verify_irql(a->m, "FreeAdapterChannel", 1, DL_DISPATCH_LEVEL);
-  if (!a->owner || !a->owner_keeps) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_CHANNEL, 1, 0, 0,
-                   "FreeAdapterChannel: adapter#%llu holds no channel kept by KeepObject "
-                   "(freed twice?)", (unsigned long long)a->id);
-    return;
-  }
   uint64_t base = a->owner_base;
   a->owner_keeps = 0;
   a->owner_base = 0;

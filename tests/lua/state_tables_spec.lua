@@ -68,3 +68,41 @@ describe("the KMDF transaction state table", function()
     m:close()
   end)
 end)
+
+describe("the adapter channel state table", function()
+  it("cancels a request still waiting for map registers when its adapter is put", function()
+    local m = support.machine { verifier = "record", map_registers = 4 }
+    local desc = { Version = DEVICE_DESCRIPTION_VERSION2, Master = true, Dma32BitAddresses = true,
+                   InterfaceType = PCIBus, MaximumLength = 16 * KiB }
+    local d1, d2 = m:device { name = "a" }, m:device { name = "b" }
+    local a1 = IoGetDmaAdapter(d1, desc)
+    local a2 = IoGetDmaAdapter(d2, desc)
+    KeRaiseIrql(DISPATCH_LEVEL)
+    local base
+    a1:AllocateAdapterChannel(d1, 4, function(_, _, b)
+      base = b
+      return DeallocateObjectKeepRegisters
+    end)
+    local ran = false
+    assert.are.equal(STATUS_SUCCESS, a2:AllocateAdapterChannel(d2, 4, function()
+      ran = true
+      return DeallocateObjectKeepRegisters
+    end))  -- waits: a1 holds the pool
+    a2:PutDmaAdapter()
+    a1:FreeMapRegisters(base, 4)
+    assert.is_false(ran)  -- the put cancelled it
+    local reports = m:reports()
+    assert.are.equal(1, #reports)
+    assert.are.same({ 0xE6, 0x08 }, { reports[1].bugcheck, reports[1].p1 })
+    -- the device may ask again, on a new adapter
+    KeLowerIrql(PASSIVE_LEVEL)
+    local a3 = IoGetDmaAdapter(d2, desc)
+    KeRaiseIrql(DISPATCH_LEVEL)
+    assert.are.equal(STATUS_SUCCESS, a3:AllocateAdapterChannel(d2, 1, function() return DeallocateObject end))
+    pcall(a2.AllocateAdapterChannel, a2, d2, 1, function() return DeallocateObject end)
+    assert.are.equal(2, #m:reports())  -- the put adapter refuses (0x18)
+    assert.are.equal(0x18, m:reports()[2].p1)
+    KeLowerIrql(PASSIVE_LEVEL)
+    m:close()
+  end)
+end)
