@@ -121,8 +121,8 @@ static int l_WdfDeviceCreate(lua_State *L) {
   int rc = dl_wdf_device_new(lm->m, drv->obj, ((lobject *)lua_touserdata(L, 6))->obj,
                              lua_tostring(L, 7), &wdf_ops, lm, &d);
   ldl_leave(L, &c);
-  if (rc) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+  if (rc) {  /* DL_ESTATE: the driver is being deleted */
+    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   dl_wdf_device_set_events(d, events);

@@ -129,8 +129,8 @@ static int l_WdfInterruptCreate(lua_State *L) {
   ldl_enter(L, dh->owner, &c);
   int rc = dl_wdf_interrupt_new(dh->obj, has_dpc, has_enable, &wi);
   ldl_leave(L, &c);
-  if (rc) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+  if (rc) {  /* DL_ESTATE: the device is being deleted */
+    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   lwdf_newobject(L, dh->owner, wi, 3);

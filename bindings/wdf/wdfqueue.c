@@ -352,7 +352,7 @@ static int l_WdfIoQueueCreate(lua_State *L) {
   int rc = dl_wdf_queue_new(dh->obj, (int)type, is_default, &q);
   if (rc) {
     lua_pushinteger(L, rc == DL_EBUSY ? DL_STATUS_INVALID_DEVICE_STATE
-                                      : DL_STATUS_INSUFFICIENT_RESOURCES);
+                       : rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   lwdf_newobject(L, dh->owner, q, 3);

@@ -95,6 +95,7 @@ static const dl_wdf_class device_class = {
 int dl_wdf_device_new(dl_machine *m, dl_wdf_driver *driver, dl_device *pdo, const char *name,
                       const dl_wdf_ops *ops, void *ctx, dl_wdf_device **out) {
   dl_wdf_verify_irql(m, "WdfDeviceCreate", 1, DL_PASSIVE_LEVEL);
+  if (driver && dl_wdf_object_deleting(DL_WDF(driver))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_wdf_device *d = calloc(1, sizeof *d);
   if (!d) return DL_ENOMEM;
   char fdo_name[48];

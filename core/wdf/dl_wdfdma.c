@@ -118,6 +118,7 @@ uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
   dl_device_description desc;
   uint32_t st = describe(c, &desc);
   if (st) return st;
+  if (dl_wdf_object_deleting(DL_WDF(d))) return DL_STATUS_DELETE_PENDING;
   dl_wdfdma_enabler *e = calloc(1, sizeof *e);
   if (!e) return DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_wdf_object_init(DL_WDF(e), m, &enabler_class, DL_WDF(d));
@@ -298,6 +299,7 @@ uint32_t dl_wdfdma_common_create(dl_wdfdma_enabler *e, uint64_t length, uint32_t
   uint64_t ps = dl_machine_page_size(e->m);
   uint64_t extra = alignment > ps - 1 ? alignment : 0;
   if (length == 0 || length + extra > UINT32_MAX) return DL_STATUS_INVALID_PARAMETER;
+  if (dl_wdf_object_deleting(DL_WDF(e))) return DL_STATUS_DELETE_PENDING;
   dl_wdfdma_common *cb = calloc(1, sizeof *cb);
   if (!cb) return DL_STATUS_INSUFFICIENT_RESOURCES;
   cb->e = e;

@@ -51,6 +51,7 @@ static int within(const dl_wdf_object *a, const dl_wdf_object *o) {
 /* Moves o under parent (ParentObject). */
 int dl_wdf_object_set_parent(dl_wdf_object *o, dl_wdf_object *parent) {
   if (!parent || parent->m != o->m || within(parent, o)) return DL_EINVAL;
+  if (parent->wdf_flags & DELETING) return DL_ESTATE;  /* FxObject: STATUS_DELETE_PENDING */
   dl_list_remove(&o->wdf_sibling);
   dl_list_append(&parent->wdf_children, &o->wdf_sibling);
   o->parent = DL_OBJECT(parent);

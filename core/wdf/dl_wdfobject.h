@@ -89,7 +89,11 @@ void dl_wdf_object_init(dl_wdf_object *o, dl_machine *m, const dl_wdf_class *c,
                         dl_wdf_object *parent);
 
 /* WDF_OBJECT_ATTRIBUTES.ParentObject: makes o a child of parent instead.
-** DL_EINVAL if parent is o, one of its descendants, or of another machine. */
+** DL_EINVAL if parent is o, one of its descendants, or of another machine;
+** DL_ESTATE if parent is being deleted. Creating a child of an object
+** being deleted fails as in KMDF (STATUS_DELETE_PENDING, or DL_ESTATE for
+** the calls returning a dl_status): every create checks
+** dl_wdf_object_deleting(parent) before it makes anything. */
 int dl_wdf_object_set_parent(dl_wdf_object *o, dl_wdf_object *parent);
 
 /* The WDF parent, or NULL. */

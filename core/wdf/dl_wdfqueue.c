@@ -53,6 +53,7 @@ int dl_wdf_queue_new(dl_wdf_device *d, int dispatch, int is_default, dl_wdf_queu
   if (dispatch != DL_WDF_DISPATCH_SEQUENTIAL && dispatch != DL_WDF_DISPATCH_PARALLEL)
     return DL_EINVAL;
   if (is_default && d->default_queue) return DL_EBUSY;
+  if (dl_wdf_object_deleting(DL_WDF(d))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_wdf_queue *q = calloc(1, sizeof *q);
   if (!q) return DL_ENOMEM;
   dl_wdf_object_init(DL_WDF(q), d->m, &queue_class, DL_WDF(d));
@@ -270,6 +271,7 @@ static const dl_wdf_class interrupt_class = {
 
 /* Creates an interrupt of the device (and its DPC). */
 int dl_wdf_interrupt_new(dl_wdf_device *d, int has_dpc, int has_enable, dl_wdf_interrupt **out) {
+  if (dl_wdf_object_deleting(DL_WDF(d))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_wdf_interrupt *wi = calloc(1, sizeof *wi);
   if (!wi) return DL_ENOMEM;
   dl_wdf_object_init(DL_WDF(wi), d->m, &interrupt_class, DL_WDF(d));

@@ -87,6 +87,7 @@ const dl_wdf_class dl_wdftxn_class = {
 /* WdfDmaTransactionCreate. */
 uint32_t dl_wdfdma_txn_create(dl_wdfdma_enabler *e, dl_wdfdma_txn **out) {
   dl_wdfdma_irql(e->m, "WdfDmaTransactionCreate", 0, DL_DISPATCH_LEVEL);
+  if (dl_wdf_object_deleting(DL_WDF(e))) return DL_STATUS_DELETE_PENDING;
   dl_wdfdma_txn *t = calloc(1, sizeof *t);
   if (!t) return DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_wdf_object_init(DL_WDF(t), e->m, &dl_wdftxn_class, DL_WDF(e));

@@ -125,3 +125,36 @@ describe("the instruction limit", function()
     still_usable(m)
   end)
 end)
+
+describe("a child of an object being deleted", function()
+  it("cannot be created from an EvtCleanupCallback run by m:wdf_remove_device", function()
+    -- KMDF: once its parent's deletion began, a create fails with
+    -- STATUS_DELETE_PENDING (FxObject::AddChildObjectInternal)
+    local m = support.machine { verifier = "record" }
+    local got = {}
+    local device = wdf_device(m, function(dev)
+      local ea = WDF_OBJECT_ATTRIBUTES_INIT()
+      local e
+      ea.EvtCleanupCallback = function()  -- the enabler is cleaned up before its device
+        got.txn = { WdfDmaTransactionCreate(e, WDF_NO_OBJECT_ATTRIBUTES) }
+      end
+      local _
+      _, e = WdfDmaEnablerCreate(dev, WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 65536), ea)
+    end)
+    local qa = WDF_OBJECT_ATTRIBUTES_INIT()
+    qa.EvtCleanupCallback = function()  -- a queue of the device being removed
+      got.enabler = { WdfDmaEnablerCreate(device, WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 65536),
+                                          WDF_NO_OBJECT_ATTRIBUTES) }
+      got.queue = { WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel),
+                                     WDF_NO_OBJECT_ATTRIBUTES) }
+    end
+    assert.are.equal(STATUS_SUCCESS,
+                     (WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel), qa)))
+    assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
+    assert.are.same({ STATUS_DELETE_PENDING }, got.txn)
+    assert.are.same({ STATUS_DELETE_PENDING }, got.enabler)
+    assert.are.same({ STATUS_DELETE_PENDING }, got.queue)
+    assert.are.equal(0, #m:reports())
+    m:close()
+  end)
+end)
