@@ -60,6 +60,7 @@ typedef struct lmachine {
   int record;           /* verifier = "record": reports do not raise */
   uint64_t raised;      /* reports up to this count were raised already */
   int depth;            /* Lua callbacks running: the machine may not close */
+  int collecting;       /* closed by __gc: the close hooks call no Lua */
   struct lobject *gone; /* handles whose objects went away, to unpin */
   unsigned id;          /* machine#id in messages (ldl_newmachineid) */
   /* Limits on Lua run on the engine's behalf (0: none), counted by a count

@@ -294,6 +294,7 @@ static int run_hooks(lua_State *L) {
 static int m_gc(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (lm->m && lm->depth == 0) {
+    lm->collecting = 1;
     ldl_pushhandles(L);
     lua_pushvalue(L, 1);
     lua_rawsetp(L, -2, lm->m);
@@ -334,7 +335,10 @@ static int m_close(lua_State *L) {
   if (leak && !lm->record)
     snprintf(text, sizeof text, "leak at close: bug check 0x%X P1=0x%02X: %s", leak->bugcheck,
              leak->p1, leak->message);
+  int failed = lm->error != LUA_NOREF;  /* a driver's callback failed in the unload */
+  if (failed) lua_rawgeti(L, LUA_REGISTRYINDEX, lm->error);
   close_machine(L, lm);
+  if (failed) return lua_error(L);  /* raised once the machine is freed all the same */
   if (text[0]) return luaL_error(L, "%s", text);
   return 0;
 }

@@ -286,12 +286,15 @@ static int l_WdfDriverWdmGetDriverObject(lua_State *L) {
 
 /* ---- machine teardown ---------------------------------------------------- */
 
-/* Close hook: the framework deletes the driver's objects, as at unload,
-** while the machine they use is alive (before its leak check). */
+/* Close hook: the drivers unload while the machine they use is alive
+** (before its leak check): on m:close() as Windows unloads them, the
+** driver's callbacks running (dl_wdf_shutdown); a machine collected by
+** __gc calls no Lua, its objects go quietly. */
 static int close_hook(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   lm->L = L;
-  dl_wdf_unload(lm->m);
+  if (lm->collecting) dl_wdf_unload(lm->m);
+  else dl_wdf_shutdown(lm->m);
   ldl_unpin(L, lm);
   return 0;
 }

@@ -314,6 +314,20 @@ int dl_adapter_swiotlb(const dl_adapter *a) {
   return dl_machine_platform(a->m)->bounce_policy == DL_BOUNCE_SWIOTLB;
 }
 
+/* The row of a's channel in the table of hal/dl_chanstate.h. */
+int dl_adapter_channel_row(const dl_adapter *a) {
+  if (a->released) return DL_CHROW_PUT;
+  if (a->in_control) return DL_CHROW_IN_CONTROL;
+  if (a->owner && a->owner_keeps) return DL_CHROW_KEPT;
+  if (a->owner) return DL_CHROW_WAITING;
+  return DL_CHROW_IDLE;
+}
+
+/* Consults the channel's state table for `call`: 1 if allowed. */
+int dl_adapter_check_channel(dl_adapter *a, int call, const char *name) {
+  return dl_chanstate_check(a->m, a->id, dl_adapter_channel_row(a), call, name);
+}
+
 /* Returns 0 (after report 0x18) if the adapter was put. */
 int dl_adapter_usable(dl_adapter *a, const char *call) {
   if (!a->released) return 1;

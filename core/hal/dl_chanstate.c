@@ -4,7 +4,6 @@
 */
 #include "hal/dl_chanstate.h"
 
-#include "hal/dl_adapter_int.h"
 #include "machine/dl_verifier.h"
 
 #define A DL_CH_ALLOW
@@ -33,15 +32,6 @@ static const char *const call_names[DL_CHCALL_COUNT] = {
   "AllocateAdapterChannel", "GetScatterGatherList", "FreeAdapterChannel", "PutDmaAdapter",
 };
 
-/* The row of a's channel. */
-int dl_adapter_channel_row(const dl_adapter *a) {
-  if (a->released) return DL_CHROW_PUT;
-  if (a->in_control) return DL_CHROW_IN_CONTROL;
-  if (a->owner && a->owner_keeps) return DL_CHROW_KEPT;
-  if (a->owner) return DL_CHROW_WAITING;
-  return DL_CHROW_IDLE;
-}
-
 uint32_t dl_adapter_channel_cell(int row, int call) {
   if (row < 0 || row >= DL_CHROW_COUNT || call < 0 || call >= DL_CHCALL_COUNT) return DL_VF_MISC + 0x100;
   return table[row][call];
@@ -56,21 +46,20 @@ const char *dl_adapter_channel_call_name(int call) {
 }
 
 /* Consults the table once; a refused call is report 0xE6 with the cell's P1. */
-int dl_adapter_check_channel(dl_adapter *a, int call, const char *name) {
-  int row = dl_adapter_channel_row(a);
+int dl_chanstate_check(dl_machine *m, uint64_t adapter_id, int row, int call, const char *name) {
   uint32_t p1 = dl_adapter_channel_cell(row, call);
   if (p1 == DL_CH_ALLOW) return 1;
-  unsigned long long id = (unsigned long long)a->id;
+  unsigned long long id = (unsigned long long)adapter_id;
   if (!name) name = dl_adapter_channel_call_name(call);
   if (p1 == DL_VF_ADAPTER_RELEASED)
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, p1, a->id, 0, 0,
+    dl_verify_fail(m, DL_BUGCHECK_DMA, p1, adapter_id, 0, 0,
                    "%s: adapter#%llu was already released by PutDmaAdapter", name, id);
   else if (p1 == DL_VF_TOO_MANY_CHANNELS)
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, p1, 1, 0, 0,
+    dl_verify_fail(m, DL_BUGCHECK_DMA, p1, 1, 0, 0,
                    "%s: adapter#%llu already has an adapter channel request outstanding "
                    "(called inside AdapterControl)", name, id);
   else
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, p1, 1, 0, 0,
+    dl_verify_fail(m, DL_BUGCHECK_DMA, p1, 1, 0, 0,
                    "%s: adapter#%llu holds no channel kept by KeepObject (freed twice?); its "
                    "channel is %s", name, id, row_names[row]);
   return 0;

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "hal/dl_adapter.h"
+#include "machine/dl_machine.h"
 
 /* The rows. */
 enum {
@@ -36,15 +36,15 @@ enum {
 /* A cell: 0 allowed, else the P1 of the report that refuses the call. */
 #define DL_CH_ALLOW 0u
 
-/* The row of a's channel. */
-int dl_adapter_channel_row(const dl_adapter *a);
-
-/* The table's cell (DL_VF_MISC's refusal outside it: never 0). */
+/* The table's cell (never 0 outside it). The adapter computes its row
+** (dl_adapter_channel_row) and consults the table through
+** dl_adapter_check_channel (hal/dl_adapter.h). */
 uint32_t dl_adapter_channel_cell(int row, int call);
 
-/* Consults the table for `call` (named `name` in the report) on a: 1 if
-** allowed, else 0 after the report. */
-int dl_adapter_check_channel(dl_adapter *a, int call, const char *name);
+/* Consults the table for `call` (named `name` in the report; NULL: the
+** column's name) on adapter#id of m in `row`: 1 if allowed, else 0 after
+** the report. */
+int dl_chanstate_check(dl_machine *m, uint64_t id, int row, int call, const char *name);
 
 /* Names of a row and a column. */
 const char *dl_adapter_channel_row_name(int row);

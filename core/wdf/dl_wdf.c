@@ -335,6 +335,27 @@ void dl_wdf_device_request_done(dl_wdf_device *d) {
 }
 
 /* Removes the device: power-down if in D0, then ReleaseHardware. */
+/* A framework device of m PnP has not removed yet, or NULL. */
+static dl_wdf_device *live_device(dl_machine *m) {
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    if (o->type == &device_class.base && ((dl_wdf_device *)o)->state != DL_WDF_REMOVED)
+      return (dl_wdf_device *)o;
+  return NULL;
+}
+
+/* Unloads the machine's WDF drivers with their callbacks. */
+void dl_wdf_shutdown(dl_machine *m) {
+  uint8_t irql = dl_machine_irql(m);
+  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
+  dl_wdf_mark_all(m);
+  for (dl_wdf_device *d; (d = live_device(m));) {  /* each pass removes one */
+    dl_wdf_device_remove(d);
+    dl_wdf_object_delete_framework(DL_WDF(d));
+  }
+  dl_wdf_delete_all(m);
+  dl_machine_set_irql(m, irql);
+}
+
 uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
   uint32_t st = DL_STATUS_SUCCESS;
   if (d->state == DL_WDF_REMOVED || d->state == DL_WDF_FAILED || d->state == DL_WDF_ADDED) {

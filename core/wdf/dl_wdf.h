@@ -257,6 +257,15 @@ void dl_wdf_device_request_done(dl_wdf_device *d);
 ** ReleaseHardware; the device is removed. */
 uint32_t dl_wdf_device_remove(dl_wdf_device *d);
 
+/* The machine's WDF drivers unload as Windows unloads them (an explicit
+** m:close): PnP removes every device first (power-down, ReleaseHardware,
+** then the device and its children are deleted with their
+** EvtCleanupCallbacks, children first), then every remaining framework
+** object goes with its callbacks, the driver objects last created first.
+** Nothing can be created meanwhile (STATUS_DELETE_PENDING); at
+** PASSIVE_LEVEL, as an unload. */
+void dl_wdf_shutdown(dl_machine *m);
+
 /* Name of a device event ("EvtDeviceD0Entry"...). */
 const char *dl_wdf_event_name(dl_wdf_event ev);
 

@@ -191,6 +191,24 @@ void dl_wdf_unload(dl_machine *m) {
   }
 }
 
+/* Marks every framework object of m as being deleted. */
+void dl_wdf_mark_all(dl_machine *m) {
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    if (is_wdf(o) && !o->parent) mark((dl_wdf_object *)o, 0);
+}
+
+/* Deletes the trees there are now with their callbacks, then the rest quietly. */
+void dl_wdf_delete_all(dl_machine *m) {
+  size_t roots = 0;
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    roots += is_wdf(o) && !o->parent;
+  for (dl_wdf_object *o; roots-- > 0 && (o = newest_root(m));) {
+    if (!(o->wdf_flags & DELETING)) mark(o, 0);
+    delete_tree(o);
+  }
+  dl_wdf_unload(m);  /* bounded: what the callbacks made goes without them */
+}
+
 /* ---- reports ---------------------------------------------------------------------- */
 
 /* Records WDF_VIOLATION. */

@@ -131,8 +131,17 @@ void **dl_wdf_object_context(dl_wdf_object *o, const char *type, int create);
 void dl_wdf_object_fini(dl_wdf_object *o);
 
 /* Deletes every framework object of the machine, root trees newest first,
-** without calling the driver (its unload: the lab closes the machine). */
+** without calling the driver (a machine collected by Lua's GC). */
 void dl_wdf_unload(dl_machine *m);
+
+/* Marks every framework object of m as being deleted: nothing can be
+** created under any of them any more (the start of dl_wdf_shutdown). */
+void dl_wdf_mark_all(dl_machine *m);
+
+/* Deletes every framework tree of m that exists now, root trees newest
+** first, with their EvtCleanupCallback / EvtDestroyCallback; trees made
+** meanwhile (a callback's WdfDriverCreate) go quietly after. */
+void dl_wdf_delete_all(dl_machine *m);
 
 /* Records WDF_VIOLATION 0x10D with parameters p1..p3 (printf-style message). */
 void dl_wdf_report(dl_machine *m, uint32_t p1, uint64_t p2, uint64_t p3, const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/dl_ntstatus.h"
@@ -20,6 +21,7 @@
 #include "io/dl_device.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_object.h"
+#include "machine/dl_verifier.h"
 #include "wdf/dl_wdf.h"
 #include "wdf/dl_wdfdma.h"
 #include "wdf/dl_wdfobject.h"
@@ -165,11 +167,80 @@ static void test_reparent_under_deleted(void **state) {
   (void)r;
 }
 
+/* ---- the machine's shutdown (an explicit m:close) ------------------------------------ */
+
+static struct {
+  char seen[16][32];
+  int n;
+  dl_wdf_device *d;
+  uint32_t late_st;
+} shut;
+
+static void note(const char *what) {
+  if (shut.n < 16) snprintf(shut.seen[shut.n++], sizeof shut.seen[0], "%s", what);
+}
+
+static uint32_t log_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t st) {
+  (void)ctx, (void)d, (void)st;
+  note(dl_wdf_event_name(ev));
+  return 0;
+}
+static const dl_wdf_ops log_ops = {log_event, NULL, NULL, NULL, NULL};
+
+static void log_cleanup(void *ctx, dl_wdf_object *o) {
+  (void)o;
+  note(ctx);
+  if (strcmp(ctx, "device") == 0) {  /* too late for a new child */
+    dl_wdfdma_config c = {DL_WDFDMA_PACKET, 65536, 0, 0, 0, 0};
+    dl_wdfdma_enabler *e = NULL;
+    shut.late_st = dl_wdfdma_enabler_create(shut.d, &c, &dma_ops, &e);
+  }
+}
+
+/* Unload as Windows does it (PnP removes each device before the driver
+** goes): each started device is powered down (D0Exit), its hardware
+** released, its tree deleted with every EvtCleanupCallback (children
+** first), then the driver's own; nothing can be created meanwhile. */
+static void test_shutdown_runs_the_callbacks(void **state) {
+  (void)state;
+  memset(&shut, 0, sizeof shut);
+  dl_machine *m = NULL;
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  assert_int_equal(dl_machine_new(&cfg, &m), DL_OK);
+  dl_device *pdo = NULL;
+  dl_wdf_driver *drv = NULL;
+  assert_int_equal(dl_device_new(m, "pdo", &pdo), DL_OK);
+  assert_int_equal(dl_wdf_driver_new(m, &drv), DL_OK);
+  dl_wdf_object_set_callbacks(DL_WDF(drv), log_cleanup, NULL, "driver");
+  assert_int_equal(dl_wdf_device_new(m, drv, pdo, "fdo", &log_ops, NULL, &shut.d), DL_OK);
+  dl_wdf_device_set_events(shut.d, (1u << DL_WDF_D0_EXIT) | (1u << DL_WDF_RELEASE_HARDWARE));
+  dl_wdf_object_set_callbacks(DL_WDF(shut.d), log_cleanup, NULL, "device");
+  dl_wdfdma_config c = {DL_WDFDMA_PACKET, 65536, 0, 0, 0, 0};
+  dl_wdfdma_enabler *e = NULL;
+  assert_int_equal(dl_wdfdma_enabler_create(shut.d, &c, &dma_ops, &e), DL_STATUS_SUCCESS);
+  dl_wdf_object_set_callbacks(DL_WDF(e), log_cleanup, NULL, "enabler");
+  dl_wdfdma_txn *t = NULL;
+  assert_int_equal(dl_wdfdma_txn_create(e, &t), DL_STATUS_SUCCESS);
+  dl_wdf_object_set_callbacks(DL_WDF(t), log_cleanup, NULL, "txn");
+  assert_int_equal(dl_wdf_device_start(shut.d, NULL, 0), 0);
+  dl_wdf_shutdown(m);
+  const char *want[] = {"EvtDeviceD0Exit", "EvtDeviceReleaseHardware", "txn", "enabler", "device", "driver"};
+  assert_int_equal(shut.n, 6);
+  for (int i = 0; i < 6; i++) assert_string_equal(shut.seen[i], want[i]);
+  assert_int_equal(shut.late_st, DL_STATUS_DELETE_PENDING);
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    assert_true(o->type->name[0] != 'W' || strncmp(o->type->name, "WDF", 3) != 0);
+  assert_int_equal(dl_verifier_count(m), 0);
+  dl_machine_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_child_of_removed_device, setup, teardown),
     cmocka_unit_test_setup_teardown(test_child_of_deleted_enabler, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reparent_under_deleted, setup, teardown),
+    cmocka_unit_test(test_shutdown_runs_the_callbacks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,3 +158,66 @@ describe("a child of an object being deleted", function()
     m:close()
   end)
 end)
+
+describe("m:close() of a machine with KMDF drivers", function()
+  -- A driver with cleanups on the driver, device, enabler, transaction and
+  -- queue, and D0Exit / ReleaseHardware; log gets what ran.
+  local function kmdf(m, log)
+    local function attrs(name)
+      local a = WDF_OBJECT_ATTRIBUTES_INIT()
+      a.EvtCleanupCallback = function() log[#log + 1] = name end
+      return a
+    end
+    local hw = m:device_model { name = "cl", registers = 0x100, vector = 40, irql = 7,
+                                read = function() return 0 end, write = function() end }
+    local _, driver = WdfDriverCreate(nil, "\\Registry\\cl", attrs("driver"),
+      WDF_DRIVER_CONFIG_INIT(function(_, init)
+        local pnp = WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
+        pnp.EvtDeviceD0Exit = function() log[#log + 1] = "D0Exit" return STATUS_SUCCESS end
+        pnp.EvtDeviceReleaseHardware = function() log[#log + 1] = "ReleaseHardware" return STATUS_SUCCESS end
+        WdfDeviceInitSetPnpPowerEventCallbacks(init, pnp)
+        local status, device = WdfDeviceCreate(init, attrs("device"))
+        local _, e = WdfDmaEnablerCreate(device, WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 65536),
+                                         attrs("enabler"))
+        WdfDmaTransactionCreate(e, attrs("txn"))
+        WdfIoQueueCreate(device, WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(WdfIoQueueDispatchParallel),
+                         attrs("queue"))
+        return status
+      end))
+    m:wdf_add_device(driver, hw)
+  end
+
+  it("unloads the drivers as Windows does: power-down, ReleaseHardware, every EvtCleanupCallback", function()
+    local m = support.machine { verifier = "record" }
+    local log = {}
+    kmdf(m, log)
+    m:close()
+    assert.are.same({ "D0Exit", "ReleaseHardware", "queue", "txn", "enabler", "device", "driver" }, log)
+  end)
+
+  it("raises an error of a cleanup after the machine is closed", function()
+    local m = support.machine { verifier = "record" }
+    local log = {}
+    kmdf(m, log)
+    local a = WDF_OBJECT_ATTRIBUTES_INIT()
+    a.EvtCleanupCallback = function() error("cleanup failed") end
+    WdfDriverCreate(nil, "\\Registry\\bad", a, WDF_DRIVER_CONFIG_INIT(function() return STATUS_SUCCESS end))
+    local ok, err = pcall(m.close, m)
+    assert.is_false(ok)
+    assert.matches("cleanup failed", err)
+    assert.matches("closed", tostring(m))
+    assert.are.equal(7, #log)  -- the others ran all the same
+  end)
+
+  it("runs no callback when the machine is collected instead", function()
+    local log = {}
+    do
+      local m = support.machine { verifier = "record" }
+      kmdf(m, log)
+    end
+    dma.machine {}  -- no longer current
+    collectgarbage()
+    collectgarbage()
+    assert.are.same({}, log)
+  end)
+end)
