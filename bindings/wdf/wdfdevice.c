@@ -374,6 +374,9 @@ static int pnp_call(lua_State *L, const char *fname, int power) {
   luaL_argcheck(L, h->owner == lm, 2, "the device belongs to another machine");
   uint32_t target = power ? check_power(L, 3) : 0;
   ldl_checkirql(L, lm, fname, 1, DL_PASSIVE_LEVEL);
+  if (dl_wdf_object_in_use(h->obj))
+    return luaL_error(L, "m:%s: %s is in use: one of its PnP/power callbacks is running", fname,
+                      luaL_tolstring(L, 2, NULL));
   ldl_call c;
   ldl_enter(L, lm, &c);
   uint32_t st = power ? dl_wdf_device_set_power(h->obj, target) : dl_wdf_device_remove(h->obj);

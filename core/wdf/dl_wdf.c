@@ -167,7 +167,10 @@ void dl_wdf_device_log(dl_wdf_device *d, const char *name) {
 static uint32_t event(dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
   if (!(d->events & (1u << ev)) || !d->ops || !d->ops->event) return DL_STATUS_SUCCESS;
   dl_wdf_device_log(d, event_names[ev]);
-  return d->ops->event(d->ctx, d, ev, state);
+  dl_wdf_object_hold(DL_WDF(d));  /* not deleted (removed) from its own callback */
+  uint32_t st = d->ops->event(d->ctx, d, ev, state);
+  dl_wdf_object_unhold(DL_WDF(d));
+  return st;
 }
 
 /* Connects and enables every interrupt; returns the first failure. */
@@ -179,7 +182,9 @@ static uint32_t interrupts_on(dl_wdf_device *d) {
     uint8_t irql = dl_machine_irql(d->m);
     dl_machine_set_irql(d->m, wi->level);  /* EvtInterruptEnable runs at DIRQL */
     dl_wdf_device_log(d, "EvtInterruptEnable");
+    dl_wdf_object_hold(DL_WDF(wi));
     uint32_t st = d->ops->interrupt_enable(d->ctx, wi, 1);
+    dl_wdf_object_unhold(DL_WDF(wi));
     dl_machine_set_irql(d->m, irql);
     if (!NT_SUCCESS(st)) return st;
   }
@@ -195,7 +200,9 @@ static void interrupts_off(dl_wdf_device *d) {
       uint8_t irql = dl_machine_irql(d->m);
       dl_machine_set_irql(d->m, wi->level);
       dl_wdf_device_log(d, "EvtInterruptDisable");
+      dl_wdf_object_hold(DL_WDF(wi));
       d->ops->interrupt_enable(d->ctx, wi, 0);
+      dl_wdf_object_unhold(DL_WDF(wi));
       dl_machine_set_irql(d->m, irql);
     }
     dl_wdf_interrupt_disconnect(wi);

@@ -209,7 +209,9 @@ static uint32_t run_callback(dl_wdfdma_enabler *e, int cb) {
   dl_wdf_device_log(e->d, callback_names[cb]);
   uint8_t irql = dl_machine_irql(e->m);
   dl_machine_set_irql(e->m, DL_PASSIVE_LEVEL);
+  dl_wdf_object_hold(DL_WDF(e));  /* it cannot be deleted from its own callback */
   uint32_t st = e->ops->power(e->data, e, cb);
+  dl_wdf_object_unhold(DL_WDF(e));
   dl_machine_set_irql(e->m, irql);
   return st;
 }

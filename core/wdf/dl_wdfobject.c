@@ -120,6 +120,17 @@ static void delete_tree(dl_wdf_object *o) {
   destroy_tree(o);
 }
 
+void dl_wdf_object_hold(dl_wdf_object *o) { o->wdf_held++; }
+void dl_wdf_object_unhold(dl_wdf_object *o) { o->wdf_held--; }
+
+/* 1 if o or a descendant is held. */
+int dl_wdf_object_in_use(const dl_wdf_object *o) {
+  if (o->wdf_held) return 1;
+  for (const dl_link *l = o->wdf_children.next; l != &o->wdf_children; l = l->next)
+    if (dl_wdf_object_in_use(DL_CONTAINER(l, dl_wdf_object, wdf_sibling))) return 1;
+  return 0;
+}
+
 /* WdfObjectDelete. */
 int dl_wdf_object_delete(dl_wdf_object *o) {
   dl_wdf_verify_irql(o->m, "WdfObjectDelete", 0, DL_DISPATCH_LEVEL);
@@ -132,6 +143,7 @@ int dl_wdf_object_delete(dl_wdf_object *o) {
     return DL_ESTATE;
   }
   if (o->wdf_flags & DELETING) return DL_OK;
+  if (dl_wdf_object_in_use(o)) return DL_EBUSY;  /* a callback on it is running */
   int rc = c->may_delete ? c->may_delete(o) : DL_OK;
   if (rc) return rc;
   mark(o, 0);

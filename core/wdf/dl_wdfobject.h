@@ -72,6 +72,7 @@ typedef struct dl_wdf_context {
   dl_link wdf_children;          /* its children, oldest first */             \
   dl_link wdf_sibling;           /* on its parent's wdf_children */           \
   unsigned wdf_flags;            /* DELETING, CLEANED, BUSY (dl_wdfobject.c) */ \
+  unsigned wdf_held;             /* framework callbacks on it running */       \
   dl_wdf_object_fn evt_cleanup, evt_destroy;                                   \
   void *evt_ctx;                                                               \
   dl_wdf_context *contexts;                                                    \
@@ -109,8 +110,9 @@ void dl_wdf_object_set_callbacks(dl_wdf_object *o, dl_wdf_object_fn cleanup,
 
 /* WdfObjectDelete by the driver: the rules above, then the deletion.
 ** DL_ESTATE if the object may not be deleted by its driver (reported for
-** DL_WDF_NOT_DELETABLE), or may_delete's status; DL_OK otherwise (also when
-** it is being deleted already). */
+** DL_WDF_NOT_DELETABLE), DL_EBUSY if it is in use (dl_wdf_object_in_use),
+** or may_delete's status; DL_OK otherwise (also when it is being deleted
+** already). */
 int dl_wdf_object_delete(dl_wdf_object *o);
 
 /* The framework deletes o and its descendants (device removal, request
@@ -121,6 +123,17 @@ int dl_wdf_object_delete_framework(dl_wdf_object *o);
 
 /* 1 while o is being deleted (cleanups running). */
 int dl_wdf_object_deleting(const dl_wdf_object *o);
+
+/* Around a framework callback on o (a PnP/power event, an enabler's power
+** callback, EvtInterruptEnable/Disable): while held, neither o nor an
+** ancestor of it can be deleted (the framework still uses it when the
+** callback returns). */
+void dl_wdf_object_hold(dl_wdf_object *o);
+void dl_wdf_object_unhold(dl_wdf_object *o);
+
+/* 1 if o or one of its descendants is held: WdfObjectDelete of o is then
+** refused (DL_EBUSY, nothing deleted), and so is a PnP change of a device. */
+int dl_wdf_object_in_use(const dl_wdf_object *o);
 
 /* WdfObjectAllocateContext / WdfObjectGetTypedContext: the slot of context
 ** `type` (created on first use with create; NULL if absent or out of memory). */

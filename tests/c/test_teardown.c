@@ -235,12 +235,50 @@ static void test_shutdown_runs_the_callbacks(void **state) {
   dl_machine_free(m);
 }
 
+/* ---- objects in use by a framework callback ------------------------------------------- */
+
+static struct {
+  int rc_self, rc_device, calls;
+  dl_wdf_device *d;
+} held;
+
+static uint32_t delete_in_power(void *data, dl_wdfdma_enabler *e, int cb) {
+  (void)data;
+  if (cb != DL_WDFDMA_EVT_DISABLE) return 0;
+  held.calls++;
+  assert_true(dl_wdf_object_in_use(DL_WDF(e)));
+  assert_true(dl_wdf_object_in_use(DL_WDF(held.d)));  /* an ancestor of a held object */
+  held.rc_self = dl_wdf_object_delete(DL_WDF(e));
+  return 0;
+}
+static const dl_wdfdma_ops delete_ops = {on_program, NULL, delete_in_power};
+
+/* An enabler's power callback (EvtDmaEnablerDisable here) deleting its
+** enabler: refused (DL_EBUSY), the enabler stays and the power-down goes
+** on; outside the callback nothing is held. */
+static void test_delete_from_own_power_callback(void **state) {
+  rig *r = *state;
+  memset(&held, 0, sizeof held);
+  held.d = seen.d;
+  dl_wdfdma_config c = {DL_WDFDMA_PACKET, 65536, 0, 0, 0, 1u << DL_WDFDMA_EVT_DISABLE};
+  dl_wdfdma_enabler *e = NULL;
+  assert_int_equal(dl_wdfdma_enabler_create(seen.d, &c, &delete_ops, &e), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_wdf_device_set_power(seen.d, DL_WDF_POWER_D3), DL_STATUS_SUCCESS);
+  assert_int_equal(held.calls, 1);
+  assert_int_equal(held.rc_self, DL_EBUSY);
+  assert_false(dl_wdf_object_in_use(DL_WDF(seen.d)));
+  assert_int_equal(dl_wdfdma_enabler_maximum_length(e), 65536);
+  assert_int_equal(dl_wdf_object_delete(DL_WDF(e)), DL_OK);  /* now it may go */
+  (void)r;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_child_of_removed_device, setup, teardown),
     cmocka_unit_test_setup_teardown(test_child_of_deleted_enabler, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reparent_under_deleted, setup, teardown),
     cmocka_unit_test(test_shutdown_runs_the_callbacks),
+    cmocka_unit_test_setup_teardown(test_delete_from_own_power_callback, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,3 +221,47 @@ describe("m:close() of a machine with KMDF drivers", function()
     assert.are.same({}, log)
   end)
 end)
+
+describe("an object in use by a framework callback", function()
+  -- A started device with an enabler whose power callbacks run `on`.
+  local function device_with(m, on)
+    local e
+    local device = wdf_device(m, function(dev)
+      local cfg = WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 65536)
+      cfg.EvtDmaEnablerDisable = function(en) return on.disable and on.disable(en, dev) or STATUS_SUCCESS end
+      cfg.EvtDmaEnablerSelfManagedIoStop = function(en) return on.stop and on.stop(en, dev) or STATUS_SUCCESS end
+      local _
+      _, e = WdfDmaEnablerCreate(dev, cfg, WDF_NO_OBJECT_ATTRIBUTES)
+    end)
+    return device, e
+  end
+
+  it("cannot be deleted from its own power callback (found by the fuzzer: freed under the framework)", function()
+    local m = support.machine { verifier = "record" }
+    local tried
+    local device, e = device_with(m, { disable = function(en)
+      tried = { pcall(WdfObjectDelete, en) }
+      return STATUS_SUCCESS
+    end })
+    assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D3"))
+    assert.is_false(tried[1])
+    assert.matches("WdfObjectDelete: WDFDMAENABLER#%d+.* is in use", tried[2])
+    assert.are.equal(65536, WdfDmaEnablerGetMaximumLength(e))  -- still there
+    assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D0"))
+    m:close()
+  end)
+
+  it("nor can its device be removed from it", function()
+    local m = support.machine { verifier = "record" }
+    local tried
+    local device = device_with(m, { stop = function(_, dev)
+      tried = { pcall(m.wdf_remove_device, m, dev) }
+      return STATUS_SUCCESS
+    end })
+    assert.are.equal(STATUS_SUCCESS, m:wdf_set_power(device, "D3"))
+    assert.is_false(tried[1])
+    assert.matches("m:wdf_remove_device: WDFDEVICE#%d+.* is in use", tried[2])
+    assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))
+    m:close()
+  end)
+end)
