@@ -144,7 +144,7 @@ test-asan: test-deps
 FUZZ_BIN  := build-fuzz/fuzz/fuzz_api
 FUZZ_TIME ?= 600
 FUZZ_JOBS ?= 2
-FUZZ_OPTS := -max_len=2048 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_OPTS := -max_len=2048 -len_control=20 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 $(BUILD)/gen/fuzz_driver_lua.h: tests/fuzz/driver.lua
 	@mkdir -p $(dir $@)

@@ -287,21 +287,30 @@ op("IoStartNextPacket", function() W.IoStartNextPacket(pick("device"), false) en
 op("wdf_add_device", function()
   local m = mach()
   local add = callback()
+  -- flags: 1 PnP/power callbacks, 2 a cleanup on the device, 4 a default
+  -- queue, 0x38 all set: EvtDriverDeviceAdd fails
   local function EvtDriverDeviceAdd(drv, init)
-    local status, device = W.WdfDeviceCreate(init, W.WDF_NO_OBJECT_ATTRIBUTES)
+    local flags = byte()
+    if flags & 1 ~= 0 then
+      local pnp = W.WDF_PNPPOWER_EVENT_CALLBACKS_INIT()
+      pnp.EvtDevicePrepareHardware, pnp.EvtDeviceReleaseHardware = callback(), callback()
+      pnp.EvtDeviceD0Entry, pnp.EvtDeviceD0Exit = callback(), callback()
+      W.WdfDeviceInitSetPnpPowerEventCallbacks(init, pnp)
+    end
+    local attrs = W.WDF_NO_OBJECT_ATTRIBUTES
+    if flags & 2 ~= 0 then
+      attrs = W.WDF_OBJECT_ATTRIBUTES_INIT()
+      attrs.EvtCleanupCallback = callback()
+    end
+    local status, device = W.WdfDeviceCreate(init, attrs)
     keep("wdfdevice", device)
-    if byte() % 4 == 0 then
+    if flags & 4 ~= 0 then
       local q = W.WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(W.WdfIoQueueDispatchParallel)
       q.EvtIoRead, q.EvtIoWrite = callback(), callback()
       W.WdfIoQueueCreate(device, q, W.WDF_NO_OBJECT_ATTRIBUTES)
     end
-    if byte() % 4 == 0 then
-      local attrs = W.WDF_OBJECT_ATTRIBUTES_INIT()
-      attrs.EvtCleanupCallback = callback()
-      keep("wdfattrs", attrs)
-    end
     add(drv, init, device)
-    return byte() % 8 == 0 and W.STATUS_UNSUCCESSFUL or status
+    return flags & 0x38 == 0x38 and W.STATUS_UNSUCCESSFUL or status
   end
   local config = W.WDF_DRIVER_CONFIG_INIT(EvtDriverDeviceAdd)
   local _, driver = W.WdfDriverCreate(nil, "\\Registry\\fz", W.WDF_NO_OBJECT_ATTRIBUTES, config)
@@ -313,6 +322,13 @@ op("WdfDmaEnablerCreate", function()
                                                         W.WdfDmaProfilePacket64,
                                                         W.WdfDmaProfileScatterGather64 },
                                                usual { 4096, 65536, 1 << 20 })
+  if byte() % 2 == 1 then  -- the power callbacks (reference 2.6)
+    for _, k in ipairs { "EvtDmaEnablerFill", "EvtDmaEnablerFlush", "EvtDmaEnablerEnable",
+                         "EvtDmaEnablerDisable", "EvtDmaEnablerSelfManagedIoStart",
+                         "EvtDmaEnablerSelfManagedIoStop" } do
+      config[k] = callback()
+    end
+  end
   local attrs = W.WDF_OBJECT_ATTRIBUTES_INIT()
   attrs.EvtCleanupCallback = callback()
   local _, e = W.WdfDmaEnablerCreate(pick("wdfdevice"), config, attrs)

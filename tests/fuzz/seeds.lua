@@ -38,7 +38,7 @@ local PACKET = { 1, 1, 1, 1 }      -- packet, master, 32-bit, 64 KiB
 local SG = { 0, 1, 1, 1 }
 local BUF8K = { 112, 0, 0, 0, 0, 1 }   -- 8193 bytes, built
 local BUF64K = { 208, 0, 0, 0, 1 }  -- num() edge 65536 (+1)
-local RET_KEEP_REGS, RET_KEEP, RET_RAISE, RET_TRUE = 10, 8, 1, 11
+local RET_KEEP_REGS, RET_KEEP, RET_RAISE, RET_TRUE, RET_SUCCESS = 10, 8, 1, 11, 5
 
 local seeds = {
   wdm_packet = program {
@@ -80,8 +80,8 @@ local seeds = {
   },
   kmdf_packet = program {
     MACHINE, "device_model", FIRST, 0, 0, 0, 0, 0,
-    "wdf_add_device", FIRST, 0, 0, FIRST, 1, 1, 1,
-    "WdfDmaEnablerCreate", 0, 1, 0, 0, FIRST,
+    "wdf_add_device", FIRST, 0, 0, FIRST, 0,
+    "WdfDmaEnablerCreate", 0, 1, 0, 0, 0, FIRST,
     "WdfDmaTransactionCreate", 0, 0, 0, 0, 1, FIRST,
     "buffer_mdl", FIRST, BUF64K, "buffer_mdl", FIRST, BUF8K,
     "WdfDmaTransactionInitialize", FIRST, FIRST, 0, RET_TRUE, 0, 0, 0,
@@ -90,10 +90,20 @@ local seeds = {
     "WdfDmaTransactionRelease", FIRST,
     "wdf_remove_device", FIRST, FIRST, "close", FIRST,
   },
+  kmdf_power = program {  -- PnP/power callbacks, enabler power callbacks, cleanups; D3, D0, remove
+    MACHINE, "device_model", FIRST, 0, 0, 0, 0, 0,
+    "wdf_add_device", FIRST, 0, 0, FIRST, 3,
+    0, RET_SUCCESS, 0, RET_SUCCESS, 0, RET_SUCCESS, 0, RET_SUCCESS, 0, 0,
+    "WdfDmaEnablerCreate", 0, 1, 1,
+    0, RET_SUCCESS, 0, RET_SUCCESS, 0, RET_SUCCESS, 1, RET_SUCCESS, 0, RET_SUCCESS, 0, RET_SUCCESS,
+    0, 0, FIRST,
+    "wdf_set_power", FIRST, FIRST, 1, "wdf_set_power", FIRST, FIRST, 0,
+    "wdf_remove_device", FIRST, FIRST, "close", FIRST,
+  },
   kmdf_exhausted = program {  -- the issue's class 3: executed while registers are short
     SMALL_MR, "device_model", FIRST, 0, 0, 0, 0, 0,
-    "wdf_add_device", FIRST, 0, 0, FIRST, 1, 1, 1,
-    "WdfDmaEnablerCreate", 0, 1, 0, 0, FIRST,
+    "wdf_add_device", FIRST, 0, 0, FIRST, 0,
+    "WdfDmaEnablerCreate", 0, 1, 0, 0, 0, FIRST,
     "WdfDmaTransactionCreate", 0, 0, 0, 0, 1, FIRST,
     "WdfDmaTransactionCreate", 0, 0, 0, 0, 1, FIRST,
     "buffer_mdl", FIRST, BUF64K,

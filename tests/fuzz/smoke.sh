@@ -10,7 +10,7 @@ regressions=$(dirname "$seeds")/regressions
 scratch=$(dirname "$bin")/smoke-corpus
 rm -rf "$scratch"
 mkdir -p "$scratch" "$(dirname "$bin")/crashes"
-if "$bin" "$regressions"/* && "$bin" "$scratch" "$seeds" -max_len=2048 -timeout=30 -rss_limit_mb=2048 -seed=1 \
+if "$bin" "$regressions"/* && "$bin" "$scratch" "$seeds" -max_len=2048 -len_control=20 -timeout=30 -rss_limit_mb=2048 -seed=1 \
      -max_total_time=90 -print_final_stats=1 -artifact_prefix="$(dirname "$bin")/crashes/"; then
   echo "1 passed, 0 failed"
 else
