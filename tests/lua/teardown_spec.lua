@@ -228,15 +228,19 @@ describe("an object in use by a framework callback", function()
     local e
     local device = wdf_device(m, function(dev)
       local cfg = WDF_DMA_ENABLER_CONFIG_INIT(WdfDmaProfilePacket, 65536)
-      cfg.EvtDmaEnablerDisable = function(en) return on.disable and on.disable(en, dev) or STATUS_SUCCESS end
-      cfg.EvtDmaEnablerSelfManagedIoStop = function(en) return on.stop and on.stop(en, dev) or STATUS_SUCCESS end
+      cfg.EvtDmaEnablerDisable = function(en)
+        return on.disable and on.disable(en, dev) or STATUS_SUCCESS
+      end
+      cfg.EvtDmaEnablerSelfManagedIoStop = function(en)
+        return on.stop and on.stop(en, dev) or STATUS_SUCCESS
+      end
       local _
       _, e = WdfDmaEnablerCreate(dev, cfg, WDF_NO_OBJECT_ATTRIBUTES)
     end)
     return device, e
   end
 
-  it("cannot be deleted from its own power callback (found by the fuzzer: freed under the framework)", function()
+  it("cannot be deleted from its own power callback (it was freed under the power-down)", function()
     local m = support.machine { verifier = "record" }
     local tried
     local device, e = device_with(m, { disable = function(en)
