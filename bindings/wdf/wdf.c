@@ -60,6 +60,7 @@ static void on_cleanup(void *ctx, dl_wdf_object *o) {
   ldl_pushstate(L, -1);
   if (lua_getfield(L, -1, "cleanup") == LUA_TFUNCTION) {
     lua_pushvalue(L, -3);
+    ldl_where(lm, "EvtCleanupCallback", dl_wdf_object_type_name(o), o->id);
     ldl_callback(L, lm, 1, 0);
     lua_pop(L, 2);
   } else {

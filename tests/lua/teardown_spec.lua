@@ -117,6 +117,19 @@ describe("the instruction limit", function()
     still_usable(m)
   end)
 
+  it("stops a runaway EvtCleanupCallback, naming it", function()
+    m = support.machine { limits = SMALL }
+    local device = wdf_device(m, function(dev)
+      local a = WDF_OBJECT_ATTRIBUTES_INIT()
+      a.EvtCleanupCallback = function() while true do end end
+      WdfIoQueueCreate(dev, WDF_IO_QUEUE_CONFIG_INIT(WdfIoQueueDispatchParallel), a)
+    end)
+    local ok, err = pcall(m.wdf_remove_device, m, device)
+    assert.is_false(ok)
+    assert.matches("limit: callback exceeded 100000 Lua instructions %(in EvtCleanupCallback of WDFQUEUE#%d+%)", err)
+    still_usable(m)
+  end)
+
   it("stops a runaway EvtDriverDeviceAdd", function()
     m = support.machine { limits = SMALL }
     local ok, err = pcall(wdf_device, m, function() while true do end end)
