@@ -126,7 +126,8 @@ describe("the instruction limit", function()
     end)
     local ok, err = pcall(m.wdf_remove_device, m, device)
     assert.is_false(ok)
-    assert.matches("limit: callback exceeded 100000 Lua instructions %(in EvtCleanupCallback of WDFQUEUE#%d+%)", err)
+    assert.matches("limit: callback exceeded 100000 Lua instructions %(in EvtCleanupCallback of "
+                   .. "WDFQUEUE#%d+%)", err)
     still_usable(m)
   end)
 
