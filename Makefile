@@ -139,8 +139,9 @@ test-asan: test-deps
 
 # The API fuzzer (tests/fuzz/): libFuzzer over the module and the engine,
 # built by clang with ASan and UBSan into its own tree. `make fuzz` runs it
-# for FUZZ_TIME seconds on FUZZ_JOBS workers, keeping what it finds in
-# build-fuzz/corpus; `make fuzz-smoke` is CI's bounded run from the seeds.
+# for FUZZ_TIME seconds on FUZZ_JOBS workers (libFuzzer's fork mode; 1: in
+# process), keeping what it finds in build-fuzz/corpus; `make fuzz-smoke`
+# is CI's bounded run from the seeds.
 FUZZ_BIN  := build-fuzz/fuzz/fuzz_api
 FUZZ_TIME ?= 600
 FUZZ_JOBS ?= 2
@@ -162,7 +163,7 @@ fuzz-build: fuzz-deps
 
 fuzz: fuzz-build
 	@mkdir -p build-fuzz/corpus build-fuzz/crashes
-	$(FUZZ_BIN) build-fuzz/corpus tests/fuzz/corpus $(FUZZ_OPTS) -fork=$(FUZZ_JOBS) \
+	$(FUZZ_BIN) build-fuzz/corpus tests/fuzz/corpus $(FUZZ_OPTS) $(if $(filter 1,$(FUZZ_JOBS)),,-fork=$(FUZZ_JOBS)) \
 	    -max_total_time=$(FUZZ_TIME) -artifact_prefix=build-fuzz/crashes/
 
 fuzz-smoke: fuzz-build
