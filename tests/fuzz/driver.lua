@@ -43,8 +43,12 @@ end
 
 -- Everything made so far: all[i] (any value), by[kind][i] (objects by kind).
 local all, by = {}, {}
+-- owner[v]: the machine current when v was kept (weak), so that "drop" can
+-- let go of a machine's objects too and __gc really frees it.
+local owner = setmetatable({}, { __mode = "k" })
 local function keep(kind, v)
   if v == nil then return v end
+  if type(v) == "userdata" or type(v) == "table" then owner[v] = dma.current() end
   all[#all + 1] = v
   by[kind] = by[kind] or {}
   local list = by[kind]
@@ -177,11 +181,16 @@ op("machine", function()
 end)
 op("select", function() mach():select() end)
 op("close", function() mach():close() end)
-op("drop", function()  -- drop every handle to one machine and collect
+op("drop", function()  -- forget one machine and (mostly) what was made on it, then collect
   local m = mach()
-  for _, list in pairs { all, by.machine or {} } do
-    for i = #list, 1, -1 do if list[i] == m then table.remove(list, i) end end
+  local lists = { all }
+  for _, list in pairs(by) do lists[#lists + 1] = list end
+  for _, list in ipairs(lists) do
+    for i = #list, 1, -1 do
+      if list[i] == m or owner[list[i]] == m then table.remove(list, i) end
+    end
   end
+  if dma.current() == m and byte() % 2 == 0 then pcall(dma.machine, { ram = "16M" }) end
   m = nil  -- luacheck: ignore
   collectgarbage()
 end)
