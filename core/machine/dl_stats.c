@@ -90,7 +90,8 @@ static void advance(gauge *g, uint64_t width, uint64_t now) {
   for (uint64_t t = g->last; t < now || (t == now && t == g->last);) {
     size_t i = (size_t)(t / width);
     if (i >= DL_SERIES_BINS) break;
-    uint64_t end = (uint64_t)(i + 1) * width;
+    uint64_t end = (uint64_t)(i + 1) <= UINT64_MAX / width ? (uint64_t)(i + 1) * width
+                                                            : UINT64_MAX;  /* the end of time */
     if (end > now) end = now;
     g->bin_area[i] += (double)g->value * (double)(end - t);
     if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;

@@ -68,4 +68,20 @@ describe("crashes the API fuzzer found", function()
     assert.are.equal("ok", (function() local b = m2:buffer(4096) b:write(0, "ok") return b:read(0, 2) end)())
     m2:close()
   end)
+
+  it("a DPC queued when simulated time reaches 2^64 - 1 ns (the run statistics looped forever)", function()
+    dma.export()
+    local m = support.machine {}
+    local dpc = KeInitializeDpc(nil, function() end, nil)
+    local queued = false
+    m:after(math.maxinteger, function()
+      m:after(math.maxinteger, function() queued = KeInsertQueueDpc(dpc, nil, nil) end)
+    end)
+    assert.is_true(m:run() >= 2)  -- returns
+    assert.is_true(queued)
+    local b = m:buffer(4096)  -- the machine is still usable
+    b:write(0, "ok")
+    assert.are.equal("ok", b:read(0, 2))
+    m:close()
+  end)
 end)
