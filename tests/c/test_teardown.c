@@ -19,6 +19,7 @@
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "io/dl_device.h"
+#include "io/dl_irp.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_object.h"
 #include "machine/dl_verifier.h"
@@ -272,6 +273,30 @@ static void test_delete_from_own_power_callback(void **state) {
   (void)r;
 }
 
+/* ---- machine teardown order ------------------------------------------------------------ */
+
+/* An IRP sent to a device made after it: the machine goes newest first, so
+** the device is freed before the IRP, whose teardown must not touch it (a
+** use-after-free found by a random run of the fuzz driver under ASan;
+** valgrind and ASan builds see it here). */
+static void test_irp_older_than_its_device(void **state) {
+  (void)state;
+  dl_machine *m = NULL;
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  assert_int_equal(dl_machine_new(&cfg, &m), DL_OK);
+  dl_region *reg = NULL;
+  assert_int_equal(dl_buffer_new(m, 4096, 0, DL_ALLOC_CONTIGUOUS, DL_REGION_NONPAGED, &reg), DL_OK);
+  dl_irp *irp = NULL, *queued = NULL;
+  assert_int_equal(dl_irp_new(m, DL_IRP_MJ_READ, reg->va, 4096, 0, &irp), DL_OK);
+  assert_int_equal(dl_irp_new(m, DL_IRP_MJ_READ, reg->va, 4096, 0, &queued), DL_OK);
+  dl_device *dev = NULL;
+  assert_int_equal(dl_device_new(m, "newer", &dev), DL_OK);
+  assert_int_equal(dl_irp_send(irp, dev), DL_OK);
+  assert_int_equal(dl_irp_send(queued, dev), DL_OK);
+  dl_machine_free(m);  /* the device goes first, then both IRPs */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_child_of_removed_device, setup, teardown),
@@ -279,6 +304,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_reparent_under_deleted, setup, teardown),
     cmocka_unit_test(test_shutdown_runs_the_callbacks),
     cmocka_unit_test_setup_teardown(test_delete_from_own_power_callback, setup, teardown),
+    cmocka_unit_test(test_irp_older_than_its_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
