@@ -339,6 +339,8 @@ static int m_wdf_add_device(lua_State *L) {
     return 2;
   }
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, dev))->obj;
+  if (!d)  /* m:wdf_remove_device (or a machine teardown) inside EvtDriverDeviceAdd */
+    return luaL_error(L, "m:wdf_add_device: the WDFDEVICE was removed inside EvtDriverDeviceAdd");
   dl_wdf_resource res[MAX_RESOURCES];
   size_t n = build_resources(L, 3, res);
   ldl_pushstate(L, dev);
