@@ -37,6 +37,18 @@ describe("the API fuzzer's interpreter", function()
     end
   end)
 
+  it("runs the random programs of seeds 1..1000 (a seeded random API-sequence fuzzer)", function()
+    -- tests/fuzz/run.lua --random: found the IRP teardown and
+    -- EvtDriverDeviceAdd crashes that are tests below
+    local run = assert(loadfile("tests/fuzz/run.lua"))
+    local saved = _G.arg
+    _G.arg = { [0] = "tests/fuzz/run.lua", "--random", "1", "1000" }
+    local ok, err = pcall(run)
+    _G.arg = saved
+    assert(ok, err)
+    collectgarbage()
+  end)
+
   it("makes calls that succeed in the seeds (the seeds reach deep states)", function()
     local ok_steps = {}
     driver(read("tests/fuzz/corpus/kmdf_packet"), function(name, ok)
