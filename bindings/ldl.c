@@ -756,6 +756,8 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
     if (lm->limit_run && lm->limit_run < step) step = lm->limit_run;
     get_chain(L)->hook = NULL;
     lua_sethook(L, limit_hook, LUA_MASKCOUNT, (int)step);
+    if (lm->limit_run && lm->run_count >= lm->limit_run)  /* short callbacks went over it */
+      lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);       /* struck at the first instruction */
   } else if (h != limit_hook) {  /* take the place of the hook found */
     limit_chain *c = get_chain(L);
     c->hook = h;
@@ -780,6 +782,11 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
 ** outer callback counts this one's instructions. */
 static void limit_leave(lua_State *L, limit_frame *f) {
   if (f->lm == NULL) return;
+  /* the hook restarts its count with each callback: one shorter than its
+  ** step never reaches it, so each callback counts at least one
+  ** instruction for its run (an interrupt storm of short ISRs, a periodic
+  ** DPC, went on for ever) */
+  if (!f->struck && f->count == 0 && f->hook == NULL) f->lm->run_count++;
   if (f->hook != limit_hook || f->struck || lua_gethook(L) != limit_hook)
     lua_sethook(L, f->hook, f->mask, f->hookcount);
   if (f->outer) f->outer->count += f->count;

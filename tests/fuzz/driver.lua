@@ -190,7 +190,7 @@ op("drop", function()  -- forget one machine and (mostly) what was made on it, t
       if list[i] == m or owner[list[i]] == m then table.remove(list, i) end
     end
   end
-  if dma.current() == m and byte() % 2 == 0 then pcall(dma.machine, { ram = "16M" }) end
+  if dma.current() == m and byte() % 2 == 0 then pcall(dma.machine, { ram = "16M", limits = LIMITS }) end
   m = nil  -- luacheck: ignore
   collectgarbage()
 end)

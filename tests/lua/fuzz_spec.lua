@@ -96,4 +96,40 @@ describe("crashes the API fuzzer found", function()
     assert.are.equal("ok", b:read(0, 2))
     m:close()
   end)
+
+  it("an interrupt storm of short ISRs stops at the run limit (each callback counts)", function()
+    -- the count hook restarts with each callback, so callbacks shorter than
+    -- its step were never counted and m:run() went on for ever
+    dma.export()
+    local m = support.machine { limits = { callback_instructions = 1000, run_instructions = 10000 } }
+    local hw = m:device_model { vector = 30, irql = 7, read = function() return 0 end,
+                                write = function() end }
+    local n = 0
+    local _, intr = IoConnectInterrupt(function() n = n + 1 return true end, nil, nil, 30, 7, 7,
+                                       LevelSensitive, false, 1, false)
+    hw:raise_interrupt()  -- never cleared: level-triggered, the ISR runs again and again
+    local ok, err = pcall(m.run, m)
+    assert.is_false(ok)
+    assert.matches("limit: run exceeded 10000 Lua instructions %(in the ISR of KINTERRUPT#%d+%)", err)
+    assert.is_true(n <= 10001, n)
+    hw:clear_interrupt()
+    IoDisconnectInterrupt(intr)
+    KeLowerIrql(PASSIVE_LEVEL)
+    m:close()
+  end)
+
+  it("a periodic timer's short DPC routine stops at the run limit (m:run never returned)", function()
+    dma.export()
+    local m = support.machine { limits = { run_instructions = 10000 } }
+    local n = 0
+    local t = KeInitializeTimer(nil)
+    KeSetTimerEx(t, -10, 1, KeInitializeDpc(nil, function() n = n + 1 end, nil))
+    local ok, err = pcall(m.run, m)
+    assert.is_false(ok)
+    assert.matches("limit: run exceeded 10000 Lua instructions %(in the DPC routine of KDPC#%d+%)",
+                   err)
+    assert.is_true(n <= 10001, n)
+    KeCancelTimer(t)
+    m:close()
+  end)
 end)
