@@ -12,6 +12,8 @@ DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libreadline-dev libsq
 DEB_TEST_PKGS  := lua5.4 libcmocka-dev lua-busted lua-check valgrind libxml2-utils lua-cjson \
                   parallel gnuplot-nox gtkwave
 DEB_DEMO_PKGS  := lua5.4
+# The API fuzzer (make fuzz, make fuzz-smoke): clang with libFuzzer's runtime.
+DEB_FUZZ_PKGS  := clang libclang-rt-14-dev
 
 # Where `make install` puts things (DESTDIR is prepended): the Lua module
 # and dmalab's Lua modules on Lua 5.4's default paths for that prefix.
@@ -40,6 +42,10 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
+# The fuzzer's build (clang): coverage for libFuzzer, ASan and UBSan.
+ifneq ($(FUZZ),)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 
 # core/ and bindings/ are grouped by layer: one folder a layer (see README).
 CORE_SRC := $(wildcard core/*/*.c)
@@ -54,7 +60,8 @@ LIB  := $(BUILD)/libdmacore.a
 SO   := $(BUILD)/dma.so
 EXE  := $(BINDIR)/dmalab
 
-.PHONY: all check-deps deps test-deps demo-deps demo test test-asan check-c check-lua lint \
+.PHONY: all check-deps deps test-deps demo-deps fuzz-deps demo test test-asan check-c check-lua lint \
+        fuzz fuzz-smoke fuzz-build \
         valgrind bench install uninstall readme-api clean
 
 all: check-deps $(LIB) $(SO) $(EXE)
@@ -72,6 +79,8 @@ test-deps:
 	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
 demo-deps:
 	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_DEMO_PKGS)
+fuzz-deps:
+	@sh tests/ensure-packages.sh $(DEB_BUILD_PKGS) $(DEB_FUZZ_PKGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -131,6 +140,38 @@ test-asan: test-deps
 	    $(CTEST_SRC:tests/c/%.c=build/asan/tests/%)
 	@SANITIZE=1 sh tests/run.sh build/asan build/asan/bin/dmalab
 
+# The API fuzzer (tests/fuzz/): libFuzzer over the module and the engine,
+# built by clang with ASan and UBSan into its own tree. `make fuzz` runs it
+# for FUZZ_TIME seconds on FUZZ_JOBS workers (libFuzzer's fork mode; 1: in
+# process), keeping what it finds in build-fuzz/corpus; `make fuzz-smoke`
+# is CI's bounded run from the seeds.
+FUZZ_BIN  := build-fuzz/fuzz/fuzz_api
+FUZZ_TIME ?= 600
+FUZZ_JOBS ?= 2
+FUZZ_OPTS := -max_len=2048 -len_control=20 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
+
+$(BUILD)/gen/fuzz_driver_lua.h: tests/fuzz/driver.lua
+	@mkdir -p $(dir $@)
+	{ echo 'static const unsigned char fuzz_driver_lua[] = {'; od -An -v -tx1 $< | \
+	  sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; \
+	  echo 'static const size_t fuzz_driver_lua_len = sizeof fuzz_driver_lua;'; } > $@
+
+$(BUILD)/fuzz/fuzz_api: tests/fuzz/fuzz_api.c $(BUILD)/gen/fuzz_driver_lua.h $(BIND_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_CFLAGS) -Ibindings -I$(BUILD)/gen -fsanitize=fuzzer $< -o $@ \
+	    $(BIND_OBJ) $(LIB) $(LUA_LIBS) $(SQL_LIBS) -lm
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang FUZZ=1 $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/corpus build-fuzz/crashes
+	$(FUZZ_BIN) build-fuzz/corpus tests/fuzz/corpus $(FUZZ_OPTS) $(if $(filter 1,$(FUZZ_JOBS)),,-fork=$(FUZZ_JOBS)) \
+	    -max_total_time=$(FUZZ_TIME) -artifact_prefix=build-fuzz/crashes/
+
+fuzz-smoke: fuzz-build
+	@sh tests/fuzz/smoke.sh $(FUZZ_BIN) tests/fuzz/corpus
+
 # Runs the demo and every scenario script under valgrind's leak checker.
 valgrind: all
 	@sh tests/valgrind.sh $(EXE)
@@ -173,6 +214,6 @@ readme-api: all
 	$(EXE) tests/readme_api.lua --write
 
 clean:
-	rm -rf build bin
+	rm -rf build bin build-fuzz
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(REPL_OBJ:.o=.d)

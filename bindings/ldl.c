@@ -890,6 +890,8 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
     if (lm->limit_run && lm->limit_run < step) step = lm->limit_run;
     chain.hook = NULL;
     lua_sethook(L, limit_hook, LUA_MASKCOUNT, (int)step);
+    if (lm->limit_run && lm->run_count >= lm->limit_run)  /* short callbacks went over it */
+      lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);       /* struck at the first instruction */
   } else if (h != limit_hook) {  /* take the place of the hook found */
     chain.hook = h;
     chain.mask = mask;
@@ -910,6 +912,11 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
 ** outer callback counts this one's instructions. */
 static void limit_leave(lua_State *L, limit_frame *f) {
   if (f->lm == NULL) return;
+  /* the hook restarts its count with each callback: one shorter than its
+  ** step never reaches it, so each callback counts at least one
+  ** instruction for its run (an interrupt storm of short ISRs, a periodic
+  ** DPC, went on for ever) */
+  if (!f->struck && f->count == 0 && f->hook == NULL) f->lm->run_count++;
   if (f->hook != limit_hook || f->struck || lua_gethook(L) != limit_hook)
     lua_sethook(L, f->hook, f->mask, f->hookcount);
   if (f->outer) f->outer->count += f->count;
@@ -935,17 +942,6 @@ int ldl_callback(lua_State *L, lmachine *lm, int narg, int nres) {
   lm->depth--;
   limit_leave(L, &f);
   return keep_error(L, lm, status);
-}
-
-/* Calls a driver routine the binding runs itself, synchronously (a
-** SynchronizeRoutine, EvtDriverDeviceAdd): like dl_docall, with the machine
-** in use meanwhile (depth), so the routine cannot close it under the call;
-** returns the status and leaves the results or the error to the caller. */
-int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres) {
-  lm->depth++;
-  int status = dl_docall(L, narg, nres);
-  lm->depth--;
-  return status;
 }
 
 /* Like ldl_callback, with the error kept as raised (no traceback). */

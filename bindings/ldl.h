@@ -101,6 +101,7 @@ typedef struct lmachine {
   int record;           /* verifier = "record": reports do not raise */
   uint64_t raised;      /* reports up to this count were raised already */
   int depth;            /* Lua callbacks running: the machine may not close */
+  int collecting;       /* closed by __gc: the close hooks call no Lua */
   struct lobject *gone; /* handles whose objects went away, to unpin */
   unsigned id;          /* machine#id in messages (ldl_newmachineid) */
   int self;             /* registry ref of a weak box holding this handle */
@@ -124,10 +125,6 @@ typedef struct lmachine {
 ** message of a limit that strikes in it: `what` ("the DPC routine") of
 ** `of`#id ("KDPC", 3); of may be NULL. The strings must be constants. */
 void ldl_where(lmachine *lm, const char *what, const char *of, uint64_t id);
-
-/* Calls a driver routine the binding runs itself, synchronously: as
-** dl_docall, with the machine marked in use (it cannot be closed inside). */
-int ldl_routinecall(lua_State *L, lmachine *lm, int narg, int nres);
 
 /* A new machine id (a counter): errors name machines as machine#id. */
 unsigned ldl_newmachineid(void);

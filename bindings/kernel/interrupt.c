@@ -323,15 +323,22 @@ static int l_IoDisconnectInterrupt(lua_State *L) {
   return 0;
 }
 
-/* Runs SynchronizeRoutine(SynchronizeContext) (stack slots 2 and 3) for
-** KeSynchronizeExecution; -1 leaves its error on the stack, so the engine
-** restores the IRQL before the error is raised. */
+/* KeSynchronizeExecution's routine: SynchronizeRoutine(SynchronizeContext)
+** from stack slots 2 and 3, a callback of its machine (the machine cannot
+** be closed inside it; the instruction limits hold). */
+typedef struct sync_call {
+  lua_State *L;
+  lmachine *lm;
+} sync_call;
+
+/* Runs the routine; -1 when it failed (its error is kept for ldl_leave, so
+** the engine restores the IRQL before the error is raised). */
 static int sync_trampoline(void *ctx) {
-  lua_State *L = ctx;
-  lobject *h = lua_touserdata(L, 1);
+  sync_call *sc = ctx;
+  lua_State *L = sc->L;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
-  if (ldl_routinecall(L, h->owner, 1, 1) != LUA_OK) return -1;
+  if (!ldl_callback(L, sc->lm, 1, 1)) return -1;
   int r = returned_bool(L, -1);
   lua_pop(L, 1);
   return r;
@@ -345,10 +352,11 @@ static int l_KeSynchronizeExecution(lua_State *L) {
   lua_settop(L, 3);
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  int r = dl_interrupt_synchronize(h->obj, sync_trampoline, L);
-  if (r < 0) return lua_error(L);  /* the routine's error, IRQL already restored */
-  ldl_leave(L, &c);
-  lua_pushboolean(L, r);
+  sync_call sc = { L, h->owner };
+  ldl_where(h->owner, "the SynchronizeRoutine", "KINTERRUPT", DL_OBJECT((dl_interrupt *)h->obj)->id);
+  int r = dl_interrupt_synchronize(h->obj, sync_trampoline, &sc);
+  ldl_leave(L, &c);  /* the routine's error, IRQL already restored */
+  lua_pushboolean(L, r > 0);
   return 1;
 }
 

@@ -294,6 +294,7 @@ static int run_hooks(lua_State *L) {
 static int m_gc(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   if (lm->m && lm->depth == 0) {
+    lm->collecting = 1;
     ldl_setmachinehandle(L, 1);
     lua_pushcfunction(L, run_hooks);
     lua_pushvalue(L, 1);
@@ -350,7 +351,10 @@ static int m_close(lua_State *L) {
     lua_pop(L, 1);
   }
   int leaks = push_leak_text(L, lm->m, before);
+  int failed = lm->error != LUA_NOREF;  /* a driver's callback failed in the unload */
+  if (failed) lua_rawgeti(L, LUA_REGISTRYINDEX, lm->error);
   close_machine(L, lm);
+  if (failed) return lua_error(L);  /* raised once the machine is freed all the same */
   if (leaks && !lm->record) return luaL_error(L, "%s", lua_tostring(L, -1));
   return 0;
 }

@@ -61,6 +61,7 @@ static void on_cleanup(void *ctx, dl_wdf_object *o) {
   ldl_pushstate(L, -1);
   if (lua_getfield(L, -1, "cleanup") == LUA_TFUNCTION) {
     lua_pushvalue(L, -3);
+    ldl_where(lm, "EvtCleanupCallback", dl_wdf_object_type_name(o), o->id);
     ldl_callback(L, lm, 1, 0);
     lua_pop(L, 2);
   } else {
@@ -183,6 +184,9 @@ void lwdf_delete(lua_State *L, int arg) {
 /* WdfObjectDelete(Object): the core's rules and order (dl_wdfobject.h). */
 static int l_WdfObjectDelete(lua_State *L) {
   lobject *h = check_wdf_object(L, 1);
+  if (dl_wdf_object_in_use(h->obj))
+    return luaL_error(L, "WdfObjectDelete: %s is in use: a framework callback on it or on one of "
+                         "its children is running", luaL_tolstring(L, 1, NULL));
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   int rc = dl_wdf_object_delete(h->obj);
@@ -349,12 +353,15 @@ static int l_WdfGetDriver(lua_State *L) {
 
 /* ---- machine teardown ---------------------------------------------------- */
 
-/* Close hook: the framework deletes the driver's objects, as at unload,
-** while the machine they use is alive (before its leak check). */
+/* Close hook: the drivers unload while the machine they use is alive
+** (before its leak check): on m:close() as Windows unloads them, the
+** driver's callbacks running (dl_wdf_shutdown); a machine collected by
+** __gc calls no Lua, its objects go quietly. */
 static int close_hook(lua_State *L) {
   lmachine *lm = ldl_checkclass(L, 1, LDL_MACHINE);
   lm->L = L;
-  dl_wdf_unload(lm->m);
+  if (lm->collecting) dl_wdf_unload(lm->m);
+  else dl_wdf_shutdown(lm->m);
   ldl_unpin(L, lm);
   return 0;
 }

@@ -129,8 +129,8 @@ static int l_WdfDeviceCreate(lua_State *L) {
   int rc = dl_wdf_device_new(lm->m, drv->obj, ((lobject *)lua_touserdata(L, 6))->obj,
                              lua_tostring(L, 7), &wdf_ops, lm, &d);
   ldl_leave(L, &c);
-  if (rc) {
-    lua_pushinteger(L, DL_STATUS_INSUFFICIENT_RESOURCES);
+  if (rc) {  /* DL_ESTATE: the driver is being deleted */
+    lua_pushinteger(L, rc == DL_ESTATE ? DL_STATUS_DELETE_PENDING : DL_STATUS_INSUFFICIENT_RESOURCES);
     return 1;
   }
   dl_wdf_device_set_events(d, events);
@@ -360,7 +360,8 @@ static int m_wdf_add_device(lua_State *L) {
   lua_getfield(L, -1, "EvtDriverDeviceAdd");
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 6);
-  if (ldl_routinecall(L, lm, 2, 1) != LUA_OK) return lua_error(L);
+  ldl_where(lm, "EvtDriverDeviceAdd", "WDFDRIVER", DL_OBJECT((dl_wdf_object *)drv->obj)->id);
+  if (!ldl_callback(L, lm, 2, 1)) ldl_rethrow(L, lm);  /* the machine is not closed inside it */
   uint32_t st = lwdf_checkstatus(L, -1, "EvtDriverDeviceAdd");
   lua_getiuservalue(L, 6, 1);
   lua_getfield(L, -1, "device");                                     /* the WDFDEVICE, or nil */
@@ -372,6 +373,8 @@ static int m_wdf_add_device(lua_State *L) {
     return 2;
   }
   dl_wdf_device *d = ((lobject *)lua_touserdata(L, dev))->obj;
+  if (!d)  /* m:wdf_remove_device (or a machine teardown) inside EvtDriverDeviceAdd */
+    return luaL_error(L, "m:wdf_add_device: the WDFDEVICE was removed inside EvtDriverDeviceAdd");
   dl_wdf_resource res[MAX_RESOURCES];
   size_t n = build_resources(L, 3, res);
   ldl_pushstate(L, dev);
@@ -407,6 +410,9 @@ static int pnp_call(lua_State *L, const char *fname, int power) {
   luaL_argcheck(L, h->owner == lm, 2, "the device belongs to another machine");
   uint32_t target = power ? check_power(L, 3) : 0;
   ldl_checkirql(L, lm, fname, 1, DL_PASSIVE_LEVEL);
+  if (dl_wdf_object_in_use(h->obj))
+    return luaL_error(L, "m:%s: %s is in use: one of its PnP/power callbacks is running", fname,
+                      luaL_tolstring(L, 2, NULL));
   ldl_call c;
   ldl_enter(L, lm, &c);
   uint32_t st = power ? dl_wdf_device_set_power(h->obj, target) : dl_wdf_device_remove(h->obj);

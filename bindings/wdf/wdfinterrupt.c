@@ -196,9 +196,10 @@ static int l_WdfInterruptSynchronize(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 3);
-  int rc = ldl_routinecall(L, lm, 2, 1);
+  ldl_where(lm, "EvtInterruptSynchronize", "WDFINTERRUPT", DL_OBJECT(wi)->id);
+  int ok = ldl_callback(L, lm, 2, 1);  /* a callback of the machine: not closed inside it */
   dl_wdf_interrupt_release(wi);  /* the IRQL comes back before any error is raised */
-  if (rc != LUA_OK) return lua_error(L);
+  if (!ok) ldl_rethrow(L, lm);
   lua_pushboolean(L, returned_bool(L, -1));
   return 1;
 }

@@ -8,6 +8,7 @@
 ** head blocks smaller ones behind it (head-of-line blocking, as the HAL does).
 */
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_chanstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,11 +190,31 @@ static size_t report_outstanding(dl_adapter *a, const char *when, int leak) {
   return n;
 }
 
+static void drop_request(dl_adapter *a, dl_request *r);
+
+/* Requests still waiting for the channel or for map registers are
+** cancelled with the adapter: their routines never run (the put reports
+** them), and their devices may ask again. */
+static void cancel_waiting(dl_adapter *a) {
+  while (!dl_list_empty(&a->channel_queue)) {
+    dl_request *r = DL_CONTAINER(a->channel_queue.next, dl_request, link);
+    if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+    drop_request(a, r);
+  }
+  dl_request *r = a->owner;
+  if (r && !a->in_control && !a->owner_keeps && r->link.next != &r->link) {  /* in the master FIFO */
+    a->owner = NULL;
+    if (r->kind == REQ_CHANNEL && r->dev->channel_requests) r->dev->channel_requests--;
+    drop_request(a, r);
+  }
+}
+
 /* PutDmaAdapter. */
 void dl_adapter_put(dl_adapter *a) {
-  if (!dl_adapter_usable(a, "PutDmaAdapter")) return;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_PUT, NULL)) return;
   dl_verify_irql(a->m, "PutDmaAdapter", 0, DL_DISPATCH_LEVEL);
   report_outstanding(a, "PutDmaAdapter", 0);
+  cancel_waiting(a);
   a->released = 1;
 }
 
@@ -323,6 +344,20 @@ void dl_adapter_set_transfer_contexts(dl_adapter *a, int on) { a->contexts = on 
 /* 1 under the swiotlb bounce policy. */
 int dl_adapter_swiotlb(const dl_adapter *a) {
   return dl_machine_platform(a->m)->bounce_policy == DL_BOUNCE_SWIOTLB;
+}
+
+/* The row of a's channel in the table of hal/dl_chanstate.h. */
+int dl_adapter_channel_row(const dl_adapter *a) {
+  if (a->released) return DL_CHROW_PUT;
+  if (a->in_control) return DL_CHROW_IN_CONTROL;
+  if (a->owner && a->owner_keeps) return DL_CHROW_KEPT;
+  if (a->owner) return DL_CHROW_WAITING;
+  return DL_CHROW_IDLE;
+}
+
+/* Consults the channel's state table for `call`: 1 if allowed. */
+int dl_adapter_check_channel(dl_adapter *a, int call, const char *name) {
+  return dl_chanstate_check(a->m, a->id, dl_adapter_channel_row(a), call, name);
 }
 
 /* Returns 0 (after report 0x18) if the adapter was put. */
@@ -556,7 +591,8 @@ uint32_t dl_adapter_allocate_channel(dl_adapter *a, dl_device *dev, uint32_t n,
 uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
                                     dl_adapter_control_fn control, void *ctx, const char *call,
                                     void *ex) {
-  if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_ALLOCATE, call))  /* put, or inside AdapterControl */
+    return a->released ? DL_STATUS_INVALID_PARAMETER : DL_STATUS_DEVICE_BUSY;
   if (dev->m != a->m) return DL_STATUS_INVALID_PARAMETER;  /* a device of another machine */
   dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);
   if (n > a->nmr) {
@@ -566,12 +602,11 @@ uint32_t dl_adapter_channel_request(dl_adapter *a, dl_device *dev, uint32_t n,
                    a->nmr);
     return DL_STATUS_INSUFFICIENT_RESOURCES;
   }
-  /* an ...Ex request waits in its DMA transfer context, not the device's wait block */
-  if ((!a->contexts && !ex && dev->channel_requests) || a->in_control) {
+  /* per device (inside AdapterControl: the table refused it); an ...Ex
+  ** request waits in its DMA transfer context, not the device's wait block */
+  if (!a->contexts && !ex && dev->channel_requests) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_TOO_MANY_CHANNELS, dev->channel_requests + 1, 0, 0,
-                   "%s: %s already has an adapter channel request "
-                   "outstanding%s", call, dev->name,
-                   a->in_control ? " (called inside AdapterControl)" : "");
+                   "%s: %s already has an adapter channel request outstanding", call, dev->name);
     return DL_STATUS_DEVICE_BUSY;
   }
   dl_request *r = dl_adapter_new_request(a);
@@ -596,14 +631,8 @@ void dl_adapter_free_channel(dl_adapter *a) {
 
 /* Frees the channel kept by KeepObject, with its registers unless kept. */
 void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int keep_registers) {
-  if (!dl_adapter_usable(a, call)) return;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_FREE, call)) return;  /* kept by KeepObject only */
   dl_verify_irql(a->m, call, exact, DL_DISPATCH_LEVEL);
-  if (!a->owner || !a->owner_keeps) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_CHANNEL, 1, 0, 0,
-                   "%s: adapter#%llu holds no channel kept by KeepObject "
-                   "(freed twice?)", call, (unsigned long long)a->id);
-    return;
-  }
   uint64_t base = a->owner_base;
   a->owner_keeps = 0;
   a->owner_base = 0;

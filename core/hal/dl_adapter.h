@@ -86,8 +86,17 @@ int dl_adapter_get(dl_machine *m, dl_device *dev, const dl_device_description *d
 /* The rule behind a refusal as a sentence, in buf (always terminated). */
 void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t size);
 
-/* PutDmaAdapter: reports what is still outstanding (0x07-0x0A); the adapter
-** then refuses every call (0x18). */
+/* The row of the adapter channel's state (DL_CHROW_* of hal/dl_chanstate.h). */
+int dl_adapter_channel_row(const dl_adapter *a);
+
+/* Consults the channel's state table (hal/dl_chanstate.h) for DL_CHCALL_*
+** `call`, named `name` in a report (NULL: the call's name): 1 if allowed,
+** else 0 after the report. */
+int dl_adapter_check_channel(dl_adapter *a, int call, const char *name);
+
+/* PutDmaAdapter: reports what is still outstanding (0x07-0x0A), cancels
+** the requests still waiting for the channel or map registers (their
+** routines never run); the adapter then refuses every call (0x18). */
 void dl_adapter_put(dl_adapter *a);
 
 /* Frees an adapter whatever it holds (teardown; pending requests dropped). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_chanstate.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -191,7 +192,7 @@ uint32_t dl_adapter_get_sglist(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint6
 uint32_t dl_sglist_request(dl_adapter *a, dl_device *dev, dl_mdl *mdl, uint64_t va,
                            uint32_t length, dl_list_control_fn control, void *ctx, int write,
                            uint64_t buffer_length, const char *call, void *ex) {
-  if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
+  if (!dl_adapter_check_channel(a, DL_CHCALL_GET_SGLIST, call)) return DL_STATUS_INVALID_PARAMETER;
   if (dev->m != a->m || (mdl && DL_OBJECT(mdl)->m != a->m))
     return DL_STATUS_INVALID_PARAMETER;  /* a device or an MDL of another machine */
   dl_verify_irql(a->m, call, 1, DL_DISPATCH_LEVEL);

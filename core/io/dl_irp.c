@@ -52,7 +52,15 @@ int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
   return DL_OK;
 }
 
-static void destroy(dl_object *o) { dl_irp_free((dl_irp *)o); }
+/* Machine teardown: the memory only. Objects go newest first, so the
+** device it was sent to (and the queue it is on) may be gone already; the
+** MDL clears irp->mdl when it goes first. */
+static void destroy(dl_object *o) {
+  dl_irp *irp = (dl_irp *)o;
+  if (irp->mdl) dl_mdl_set_owner_ref(irp->mdl, NULL);
+  dl_object_unlink(o);
+  free(irp);
+}
 
 const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL, NULL };
 

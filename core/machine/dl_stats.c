@@ -93,6 +93,12 @@ static void rescale(gauge *g) {
   memset(g->bin_max + DL_SERIES_BINS / 2, 0, DL_SERIES_BINS / 2 * sizeof g->bin_max[0]);
 }
 
+/* The end of bin i: (i + 1) * width, or the end of time where that
+** overflows (a clock at 2^64 - 1 ns, found by the API fuzzer). */
+static uint64_t bin_end(size_t i, uint64_t width) {
+  return (uint64_t)(i + 1) <= UINT64_MAX / width ? (uint64_t)(i + 1) * width : UINT64_MAX;
+}
+
 /* Adds the gauge's value over [last, now) to its bins (width must hold now).
 ** The bins are walked from last_bin on, each the next: no division on the
 ** way (a gauge changes a few times per transfer). */
@@ -104,7 +110,7 @@ static void advance(gauge *g, uint64_t width, uint64_t now) {
       i = (size_t)(now / width);
       break;
     }
-    uint64_t end = (uint64_t)(i + 1) * width, stop = end > now ? now : end;
+    uint64_t end = bin_end(i, width), stop = end > now ? now : end;
     g->bin_area[i] += (double)g->value * (double)(stop - t);
     if (g->value > g->bin_max[i]) g->bin_max[i] = g->value;
     if (now < end) break;  /* now lies inside bin i */
@@ -115,7 +121,7 @@ static void advance(gauge *g, uint64_t width, uint64_t now) {
   g->area += (double)g->value * (double)(now - g->last);
   g->last = now;
   g->last_bin = i;
-  g->bin_end = (uint64_t)(i + 1) * width;
+  g->bin_end = bin_end(i, width);
 }
 
 /* Makes the bins wide enough for time now (every gauge at once); below

@@ -78,6 +78,14 @@ int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count) {
   return DL_OK;
 }
 
+/* The parent of an object whose default parent is the driver. */
+dl_wdf_object *dl_wdf_default_parent(dl_machine *m, dl_wdf_object *parent) {
+  dl_wdf_driver *drv;
+  size_t n;
+  if (parent || dl_wdf_get_driver(m, &drv, &n)) return parent;
+  return DL_WDF(drv);
+}
+
 /* ---- devices -------------------------------------------------------------------- */
 
 /* Frees the device's memory; its FDO, like every device object, is the
@@ -144,6 +152,7 @@ void dl_wdf_driver_unload(dl_wdf_driver *drv, dl_driver *wdm, void (*evt_unload)
 int dl_wdf_device_new(dl_machine *m, dl_wdf_driver *driver, dl_device *pdo, const char *name,
                       const dl_wdf_ops *ops, void *ctx, dl_wdf_device **out) {
   dl_wdf_verify_irql(m, "WdfDeviceCreate", 1, DL_PASSIVE_LEVEL);
+  if (driver && dl_wdf_object_deleting(DL_WDF(driver))) return DL_ESTATE;  /* STATUS_DELETE_PENDING */
   dl_wdf_device *d = calloc(1, sizeof *d);
   if (!d) return DL_ENOMEM;
   char fdo_name[48];
@@ -215,7 +224,10 @@ void dl_wdf_device_log(dl_wdf_device *d, const char *name) {
 static uint32_t event(dl_wdf_device *d, dl_wdf_event ev, uint32_t state) {
   if (!(d->events & (1u << ev)) || !d->ops || !d->ops->event) return DL_STATUS_SUCCESS;
   dl_wdf_device_log(d, event_names[ev]);
-  return d->ops->event(d->ctx, d, ev, state);
+  dl_wdf_object_hold(DL_WDF(d));  /* not deleted (removed) from its own callback */
+  uint32_t st = d->ops->event(d->ctx, d, ev, state);
+  dl_wdf_object_unhold(DL_WDF(d));
+  return st;
 }
 
 /* Connects and enables every interrupt; returns the first failure. */
@@ -227,7 +239,9 @@ static uint32_t interrupts_on(dl_wdf_device *d) {
     uint8_t irql = dl_machine_irql(d->m);
     dl_machine_set_irql(d->m, wi->level);  /* EvtInterruptEnable runs at DIRQL */
     dl_wdf_device_log(d, "EvtInterruptEnable");
+    dl_wdf_object_hold(DL_WDF(wi));
     uint32_t st = d->ops->interrupt_enable(d->ctx, wi, 1);
+    dl_wdf_object_unhold(DL_WDF(wi));
     dl_machine_set_irql(d->m, irql);
     if (!NT_SUCCESS(st)) return st;
   }
@@ -243,7 +257,9 @@ static void interrupts_off(dl_wdf_device *d) {
       uint8_t irql = dl_machine_irql(d->m);
       dl_machine_set_irql(d->m, wi->level);
       dl_wdf_device_log(d, "EvtInterruptDisable");
+      dl_wdf_object_hold(DL_WDF(wi));
       d->ops->interrupt_enable(d->ctx, wi, 0);
+      dl_wdf_object_unhold(DL_WDF(wi));
       dl_machine_set_irql(d->m, irql);
     }
     dl_wdf_interrupt_disconnect(wi);
@@ -403,6 +419,27 @@ void dl_wdf_device_request_done(dl_wdf_device *d) {
 }
 
 /* Removes the device: power-down if in D0, then ReleaseHardware. */
+/* A framework device of m PnP has not removed yet, or NULL. */
+static dl_wdf_device *live_device(dl_machine *m) {
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    if (o->type == &device_class.base && ((dl_wdf_device *)o)->state != DL_WDF_REMOVED)
+      return (dl_wdf_device *)o;
+  return NULL;
+}
+
+/* Unloads the machine's WDF drivers with their callbacks. */
+void dl_wdf_shutdown(dl_machine *m) {
+  uint8_t irql = dl_machine_irql(m);
+  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
+  dl_wdf_mark_all(m);
+  for (dl_wdf_device *d; (d = live_device(m));) {  /* each pass removes one */
+    dl_wdf_device_remove(d);
+    dl_wdf_object_delete_framework(DL_WDF(d));
+  }
+  dl_wdf_delete_all(m);
+  dl_machine_set_irql(m, irql);
+}
+
 uint32_t dl_wdf_device_remove(dl_wdf_device *d) {
   uint32_t st = DL_STATUS_SUCCESS;
   if (d->state == DL_WDF_REMOVED || d->state == DL_WDF_FAILED || d->state == DL_WDF_ADDED) {

@@ -233,6 +233,13 @@ int dl_wdf_driver_new(dl_machine *m, dl_wdf_driver **out);
 ** many). */
 int dl_wdf_get_driver(dl_machine *m, dl_wdf_driver **out, size_t *count);
 
+/* The parent of an object created without one whose default parent KMDF
+** says is the driver (WDFMEMORY, WDFLOOKASIDE, WDFSPINLOCK, WDFWAITLOCK:
+** "by default, the parent is the framework driver object"): the machine's
+** WDFDRIVER, or `parent` itself if given or if the machine has none or
+** several (then the driver is not known: the object stays a root). */
+dl_wdf_object *dl_wdf_default_parent(dl_machine *m, dl_wdf_object *parent);
+
 /* The framework's DriverUnload, as the driver goes (the I/O manager's
 ** unload, io/dl_unload.h): first the PnP manager removes each device of the
 ** driver still there (dl_wdf_device_remove: power-down, then
@@ -313,6 +320,15 @@ void dl_wdf_device_request_done(dl_wdf_device *d);
 /* Surprise-free removal: power-down to D3Final if in D0, then
 ** ReleaseHardware; the device is removed. */
 uint32_t dl_wdf_device_remove(dl_wdf_device *d);
+
+/* The machine's WDF drivers unload as Windows unloads them (an explicit
+** m:close): PnP removes every device first (power-down, ReleaseHardware,
+** then the device and its children are deleted with their
+** EvtCleanupCallbacks, children first), then every remaining framework
+** object goes with its callbacks, the driver objects last created first.
+** Nothing can be created meanwhile (STATUS_DELETE_PENDING); at
+** PASSIVE_LEVEL, as an unload. */
+void dl_wdf_shutdown(dl_machine *m);
 
 /* Name of a device event ("EvtDeviceD0Entry"...). */
 const char *dl_wdf_event_name(dl_wdf_event ev);

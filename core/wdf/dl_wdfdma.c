@@ -122,6 +122,7 @@ uint32_t dl_wdfdma_enabler_create(dl_wdf_device *d, const dl_wdfdma_config *c,
   uint32_t st = describe(c, &desc);
   if (!st) st = dl_wdf_object_add_child_status(DL_WDF(d));
   if (st) return st;
+  if (dl_wdf_object_deleting(DL_WDF(d))) return DL_STATUS_DELETE_PENDING;
   dl_wdfdma_enabler *e = calloc(1, sizeof *e);
   if (!e) return DL_STATUS_INSUFFICIENT_RESOURCES;
   dl_wdf_object_init(DL_WDF(e), m, &enabler_class, DL_WDF(d));
@@ -213,7 +214,9 @@ static uint32_t run_callback(dl_wdfdma_enabler *e, int cb) {
   dl_wdf_device_log(e->d, callback_names[cb]);
   uint8_t irql = dl_machine_irql(e->m);
   dl_machine_set_irql(e->m, DL_PASSIVE_LEVEL);
+  dl_wdf_object_hold(DL_WDF(e));  /* it cannot be deleted from its own callback */
   uint32_t st = e->ops->power(e->data, e, cb);
+  dl_wdf_object_unhold(DL_WDF(e));
   dl_machine_set_irql(e->m, irql);
   return st;
 }

@@ -9,6 +9,7 @@
 #include "kernel/dl_pool.h"
 #include "kernel/dl_rtl.h"
 #include "machine/dl_machine.h"
+#include "wdf/dl_wdf.h"
 
 /* Machine teardown frees memory only (the pool record goes with the machine). */
 static void free_only(dl_object *o) {
@@ -40,7 +41,7 @@ static int make_as(const dl_wdf_class *c, dl_machine *m, dl_wdf_object *parent, 
                    uint64_t va, uint64_t size, dl_wdf_memory **out) {
   dl_wdf_memory *mem = calloc(1, sizeof *mem);
   if (!mem) return DL_ENOMEM;
-  dl_wdf_object_init(DL_WDF(mem), m, c, parent);
+  dl_wdf_object_init(DL_WDF(mem), m, c, dl_wdf_default_parent(m, parent));
   mem->pool = pool;
   mem->va = va;
   mem->size = size;
@@ -114,7 +115,7 @@ int dl_wdf_lookaside_new(dl_machine *m, dl_wdf_object *parent, uint64_t size, in
   if (size == 0) return DL_EINVAL;
   dl_wdf_lookaside *la = calloc(1, sizeof *la);
   if (!la) return DL_ENOMEM;
-  dl_wdf_object_init(DL_WDF(la), m, &lookaside_class, parent);
+  dl_wdf_object_init(DL_WDF(la), m, &lookaside_class, dl_wdf_default_parent(m, parent));
   la->size = size;
   la->paged = paged;
   la->tag = tag;

@@ -125,6 +125,17 @@ static void delete_tree(dl_wdf_object *o) {
   destroy_tree(o);
 }
 
+void dl_wdf_object_hold(dl_wdf_object *o) { o->wdf_held++; }
+void dl_wdf_object_unhold(dl_wdf_object *o) { o->wdf_held--; }
+
+/* 1 if o or a descendant is held. */
+int dl_wdf_object_in_use(const dl_wdf_object *o) {
+  if (o->wdf_held) return 1;
+  for (const dl_link *l = o->wdf_children.next; l != &o->wdf_children; l = l->next)
+    if (dl_wdf_object_in_use(DL_CONTAINER(l, dl_wdf_object, wdf_sibling))) return 1;
+  return 0;
+}
+
 /* WdfObjectDelete. */
 int dl_wdf_object_delete(dl_wdf_object *o) {
   dl_wdf_verify_irql(o->m, "WdfObjectDelete", 0, DL_DISPATCH_LEVEL);
@@ -137,6 +148,7 @@ int dl_wdf_object_delete(dl_wdf_object *o) {
     return DL_ESTATE;
   }
   if (o->wdf_flags & DELETING) return DL_OK;
+  if (dl_wdf_object_in_use(o)) return DL_EBUSY;  /* a callback on it is running */
   int rc = c->may_delete ? c->may_delete(o) : DL_OK;
   if (rc) return rc;
   mark(o, 0);
@@ -211,6 +223,24 @@ void dl_wdf_unload(dl_machine *m) {
     mark(o, QUIET);
     delete_tree(o);
   }
+}
+
+/* Marks every framework object of m as being deleted. */
+void dl_wdf_mark_all(dl_machine *m) {
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    if (is_wdf(o) && !o->parent) mark((dl_wdf_object *)o, 0);
+}
+
+/* Deletes the trees there are now with their callbacks, then the rest quietly. */
+void dl_wdf_delete_all(dl_machine *m) {
+  size_t roots = 0;
+  for (dl_object *o = dl_object_next(m, NULL, NULL); o; o = dl_object_next(m, o, NULL))
+    roots += is_wdf(o) && !o->parent;
+  for (dl_wdf_object *o; roots-- > 0 && (o = newest_root(m));) {
+    if (!(o->wdf_flags & DELETING)) mark(o, 0);
+    delete_tree(o);
+  }
+  dl_wdf_unload(m);  /* bounded: what the callbacks made goes without them */
 }
 
 /* ---- reports ---------------------------------------------------------------------- */

@@ -72,6 +72,7 @@ typedef struct dl_wdf_context {
   dl_link wdf_children;          /* its children, oldest first */             \
   dl_link wdf_sibling;           /* on its parent's wdf_children */           \
   unsigned wdf_flags;            /* DELETING, CLEANED, BUSY (dl_wdfobject.c) */ \
+  unsigned wdf_held;             /* framework callbacks on it running */       \
   dl_wdf_object_fn evt_cleanup, evt_destroy;                                   \
   void *evt_ctx;                                                               \
   dl_wdf_context *contexts;                                                    \
@@ -90,7 +91,11 @@ void dl_wdf_object_init(dl_wdf_object *o, dl_machine *m, const dl_wdf_class *c,
                         dl_wdf_object *parent);
 
 /* WDF_OBJECT_ATTRIBUTES.ParentObject: makes o a child of parent instead.
-** DL_EINVAL if parent is o, one of its descendants, or of another machine. */
+** DL_EINVAL if parent is o, one of its descendants, or of another machine;
+** DL_ESTATE if parent is being deleted. Creating a child of an object
+** being deleted fails as in KMDF (STATUS_DELETE_PENDING, or DL_ESTATE for
+** the calls returning a dl_status): every create checks
+** dl_wdf_object_deleting(parent) before it makes anything. */
 int dl_wdf_object_set_parent(dl_wdf_object *o, dl_wdf_object *parent);
 
 /* The WDF parent, or NULL. */
@@ -106,8 +111,9 @@ void dl_wdf_object_set_callbacks(dl_wdf_object *o, dl_wdf_object_fn cleanup,
 
 /* WdfObjectDelete by the driver: the rules above, then the deletion.
 ** DL_ESTATE if the object may not be deleted by its driver (reported for
-** DL_WDF_NOT_DELETABLE), or may_delete's status; DL_OK otherwise (also when
-** it is being deleted already). */
+** DL_WDF_NOT_DELETABLE), DL_EBUSY if it is in use (dl_wdf_object_in_use),
+** or may_delete's status; DL_OK otherwise (also when it is being deleted
+** already). */
 int dl_wdf_object_delete(dl_wdf_object *o);
 
 /* The framework deletes o and its descendants (device removal, request
@@ -133,6 +139,17 @@ uint32_t dl_wdf_object_add_child_status(const dl_wdf_object *parent);
 /* 1 while o is being deleted (cleanups running). */
 int dl_wdf_object_deleting(const dl_wdf_object *o);
 
+/* Around a framework callback on o (a PnP/power event, an enabler's power
+** callback, EvtInterruptEnable/Disable): while held, neither o nor an
+** ancestor of it can be deleted (the framework still uses it when the
+** callback returns). */
+void dl_wdf_object_hold(dl_wdf_object *o);
+void dl_wdf_object_unhold(dl_wdf_object *o);
+
+/* 1 if o or one of its descendants is held: WdfObjectDelete of o is then
+** refused (DL_EBUSY, nothing deleted), and so is a PnP change of a device. */
+int dl_wdf_object_in_use(const dl_wdf_object *o);
+
 /* WdfObjectAllocateContext / WdfObjectGetTypedContext: the slot of context
 ** `type` (created on first use with create; NULL if absent or out of memory). */
 void **dl_wdf_object_context(dl_wdf_object *o, const char *type, int create);
@@ -142,8 +159,17 @@ void **dl_wdf_object_context(dl_wdf_object *o, const char *type, int create);
 void dl_wdf_object_fini(dl_wdf_object *o);
 
 /* Deletes every framework object of the machine, root trees newest first,
-** without calling the driver (its unload: the lab closes the machine). */
+** without calling the driver (a machine collected by Lua's GC). */
 void dl_wdf_unload(dl_machine *m);
+
+/* Marks every framework object of m as being deleted: nothing can be
+** created under any of them any more (the start of dl_wdf_shutdown). */
+void dl_wdf_mark_all(dl_machine *m);
+
+/* Deletes every framework tree of m that exists now, root trees newest
+** first, with their EvtCleanupCallback / EvtDestroyCallback; trees made
+** meanwhile (a callback's WdfDriverCreate) go quietly after. */
+void dl_wdf_delete_all(dl_machine *m);
 
 /* Records WDF_VIOLATION 0x10D with parameters p1..p3 (printf-style message). */
 void dl_wdf_report(dl_machine *m, uint32_t p1, uint64_t p2, uint64_t p3, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #include "base/dl_status.h"
 #include "kernel/dl_event.h"
 #include "machine/dl_machine.h"
+#include "wdf/dl_wdf.h"
 
 static void lock_free(dl_wdf_object *o) {
   dl_wdf_object_fini(o);
@@ -30,7 +31,7 @@ int dl_wdf_spinlock_new(dl_machine *m, dl_wdf_object *parent, dl_wdf_spinlock **
   dl_wdf_verify_irql(m, "WdfSpinLockCreate", 0, DL_DISPATCH_LEVEL);
   dl_wdf_spinlock *s = calloc(1, sizeof *s);
   if (!s) return DL_ENOMEM;
-  dl_wdf_object_init(DL_WDF(s), m, &spinlock_class, parent);
+  dl_wdf_object_init(DL_WDF(s), m, &spinlock_class, dl_wdf_default_parent(m, parent));
   *out = s;
   return DL_OK;
 }
@@ -40,7 +41,7 @@ int dl_wdf_waitlock_new(dl_machine *m, dl_wdf_object *parent, dl_wdf_waitlock **
   dl_wdf_verify_irql(m, "WdfWaitLockCreate", 0, DL_DISPATCH_LEVEL);
   dl_wdf_waitlock *w = calloc(1, sizeof *w);
   if (!w) return DL_ENOMEM;
-  dl_wdf_object_init(DL_WDF(w), m, &waitlock_class, parent);
+  dl_wdf_object_init(DL_WDF(w), m, &waitlock_class, dl_wdf_default_parent(m, parent));
   *out = w;
   return DL_OK;
 }

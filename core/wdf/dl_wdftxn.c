@@ -24,6 +24,7 @@
 #include "base/dl_status.h"
 #include "machine/dl_verifier.h"
 #include "base/dl_wdk.h"
+#include "wdf/dl_wdftxnstate.h"
 
 #define NT_ERROR(st) dl_nt_error(st)
 
@@ -477,10 +478,8 @@ static uint32_t check_buffer(dl_wdfdma_txn *t) {
 static uint32_t initialize(dl_wdfdma_txn *t, const char *call, int direction, dl_mdl *mdl,
                            uint64_t va, uint64_t length, dl_wdf_request *r) {
   check_irql(t, call);
-  if (t->state != DL_TXN_CREATED && t->state != DL_TXN_RESERVED && t->state != DL_TXN_RELEASED) {
-    dl_wdfdma_wrong_state(t, call, "Created, Reserved or Released");
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_INITIALIZE, call) != DL_TXN_ALLOW)
     return DL_STATUS_INVALID_DEVICE_STATE;
-  }
   t->direction = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
   t->a = t->e->adapters[t->direction];
   if (!t->a) return DL_STATUS_INVALID_DEVICE_STATE;  /* a system profile not configured yet */
@@ -524,8 +523,7 @@ uint32_t dl_wdfdma_txn_initialize_request(dl_wdfdma_txn *t, dl_wdf_request *r, i
   int dir = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
   if (want < 0 || want != dir || !irp->mdl) {
     check_irql(t, call);
-    if (t->state != DL_TXN_CREATED && t->state != DL_TXN_RESERVED && t->state != DL_TXN_RELEASED)
-      dl_wdfdma_wrong_state(t, call, "Created, Reserved or Released");
+    dl_wdftxn_check_state(t, DL_TXNCALL_INITIALIZE, call);  /* a wrong state is reported too */
     return want < 0 || want != dir ? DL_STATUS_INVALID_DEVICE_REQUEST : DL_STATUS_INVALID_PARAMETER;
   }
   return initialize(t, call, dir, irp->mdl, dl_mdl_virtual_address(irp->mdl),
@@ -559,10 +557,8 @@ static uint32_t start_packet(dl_wdfdma_txn *t) {
 /* WdfDmaTransactionExecute. */
 uint32_t dl_wdfdma_txn_execute(dl_wdfdma_txn *t) {
   check_irql(t, "WdfDmaTransactionExecute");
-  if (t->state != DL_TXN_INITIALIZED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionExecute", "Initialized");
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_EXECUTE, NULL) != DL_TXN_ALLOW)
     return DL_STATUS_INVALID_DEVICE_STATE;
-  }
   hold(t);
   t->state = DL_TXN_TRANSFER;
   t->transferred = t->cur_len = 0;
@@ -600,9 +596,8 @@ static uint32_t complete_transfer(dl_wdfdma_txn *t, uint64_t n, int kind) {
 int dl_wdfdma_txn_completed(dl_wdfdma_txn *t, uint64_t length, int kind, uint32_t *status) {
   const char *call = completed_names[kind < 0 || kind > 2 ? 0 : kind];
   check_irql(t, call);
-  if (t->state != DL_TXN_TRANSFER) {
-    dl_wdfdma_wrong_state(t, call, "Transfer");
-    *status = DL_STATUS_INVALID_DEVICE_STATE;
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_DMA_COMPLETED, call) != DL_TXN_ALLOW) {
+    *status = DL_STATUS_INVALID_DEVICE_STATE;  /* e.g. no EvtProgramDma ran for the transfer */
     return 1;
   }
   hold(t);
@@ -618,11 +613,9 @@ int dl_wdfdma_txn_completed(dl_wdfdma_txn *t, uint64_t length, int kind, uint32_
 /* WdfDmaTransactionRelease: a double Release is benign. */
 uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t) {
   check_irql(t, "WdfDmaTransactionRelease");
-  if (t->state == DL_TXN_RELEASED) return DL_STATUS_SUCCESS;
-  if (t->state == DL_TXN_TRANSFER || t->state == DL_TXN_DELETED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionRelease", "any state but Transfer");
-    return DL_STATUS_INVALID_DEVICE_STATE;
-  }
+  int cell = dl_wdftxn_check_state(t, DL_TXNCALL_RELEASE, NULL);
+  if (cell == DL_TXN_NOOP) return DL_STATUS_SUCCESS;
+  if (cell == DL_TXN_REFUSE) return DL_STATUS_INVALID_DEVICE_STATE;
   release_resources(t);
   forget(t);
   t->state = DL_TXN_RELEASED;
@@ -632,9 +625,8 @@ uint32_t dl_wdfdma_txn_release(dl_wdfdma_txn *t) {
 /* The framework's side of WdfObjectDelete: everything released by force; a
 ** Dispose in Transfer is reported. Use dl_wdf_object_delete to delete. */
 void dl_wdfdma_txn_delete(dl_wdfdma_txn *t) {
-  if (!t || t->zombie) return;
-  if (t->state == DL_TXN_TRANSFER)
-    dl_wdfdma_wrong_state(t, "WdfObjectDelete(WDFDMATRANSACTION)", "any state but Transfer");
+  if (!t || dl_wdftxn_check_state(t, DL_TXNCALL_DELETE, NULL) == DL_TXN_NOOP) return;
+  /* refused (in Transfer) is reported, and the delete goes on by force */
   unqueue(t);
   t->drop = t->pending;
   release_resources(t);

@@ -10,6 +10,7 @@
 #include "base/dl_status.h"
 #include "io/dl_irp.h"
 #include "machine/dl_verifier.h"
+#include "wdf/dl_wdftxnstate.h"
 
 static uint64_t psize(const dl_wdfdma_txn *t) { return dl_machine_page_size(t->e->m); }
 
@@ -27,13 +28,8 @@ uint32_t dl_wdfdma_txn_allocate_resources(dl_wdfdma_txn *t, int direction, uint3
                    call, (unsigned long long)t->id, t->reserved);
     return DL_STATUS_INVALID_DEVICE_STATE;
   }
-  int ok = required ? t->state == DL_TXN_CREATED || t->state == DL_TXN_INITIALIZED ||
-                          t->state == DL_TXN_RELEASED
-                    : t->state == DL_TXN_INITIALIZED;
-  if (!ok) {
-    dl_wdfdma_wrong_state(t, call, required ? "Created, Initialized or Released" : "Initialized");
-    return DL_STATUS_INVALID_DEVICE_STATE;
-  }
+  int column = required ? DL_TXNCALL_ALLOCATE_RESOURCES : DL_TXNCALL_ALLOCATE_RESOURCES_0;
+  if (dl_wdftxn_check_state(t, column, call) != DL_TXN_ALLOW) return DL_STATUS_INVALID_DEVICE_STATE;
   int dir = direction ? DL_WDFDMA_WRITE_TO_DEVICE : DL_WDFDMA_READ_FROM_DEVICE;
   if (!required)  /* system DMA reserves every map register it has (ReserveAdapter) */
     required = e->system ? e->nmr[dir] : (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
@@ -56,10 +52,7 @@ uint32_t dl_wdfdma_txn_allocate_resources(dl_wdfdma_txn *t, int direction, uint3
 void dl_wdfdma_txn_free_resources(dl_wdfdma_txn *t) {
   const char *call = "WdfDmaTransactionFreeResources";
   check_irql(t, call);
-  if (t->state == DL_TXN_CREATED || t->state == DL_TXN_TRANSFER || t->state == DL_TXN_DELETED) {
-    dl_wdfdma_wrong_state(t, call, "Reserved, Initialized, TransferCompleted, TransferFailed or Released");
-    return;
-  }
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_FREE_RESOURCES, NULL) != DL_TXN_ALLOW) return;
   if (!t->reserved) return;
   if (t->queued && t->wait_kind == WAIT_RESERVE) {
     unqueue(t);
@@ -83,10 +76,7 @@ void dl_wdfdma_txn_free_resources(dl_wdfdma_txn *t) {
 void dl_wdfdma_txn_transfer_info(dl_wdfdma_txn *t, uint32_t *map_registers, uint32_t *elements) {
   *map_registers = *elements = 0;
   check_irql(t, "WdfDmaTransactionGetTransferInfo");
-  if (t->state != DL_TXN_INITIALIZED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionGetTransferInfo", "Initialized");
-    return;
-  }
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_GET_TRANSFER_INFO, NULL) != DL_TXN_ALLOW) return;
   uint32_t worst = (uint32_t)chain_regs(t->mdl, t->va, t->length, psize(t));
   if (t->e->version < 3) {
     *map_registers = *elements = worst;
@@ -103,10 +93,7 @@ void dl_wdfdma_txn_transfer_info(dl_wdfdma_txn *t, uint32_t *map_registers, uint
 ** framework would take it and never finish; our choice). */
 void dl_wdfdma_txn_set_maximum_length(dl_wdfdma_txn *t, uint64_t length) {
   check_irql(t, "WdfDmaTransactionSetMaximumLength");
-  if (t->state != DL_TXN_INITIALIZED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionSetMaximumLength", "Initialized");
-    return;
-  }
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_SET_MAXIMUM_LENGTH, NULL) != DL_TXN_ALLOW) return;
   if (length && length < t->e->max_frag[t->direction]) t->max_frag = length;
 }
 
@@ -115,10 +102,7 @@ void dl_wdfdma_txn_set_single_transfer(dl_wdfdma_txn *t, int require) {
   const char *call = "WdfDmaTransactionSetSingleTransferRequirement";
   check_irql(t, call);
   if (t->e->version < 3) return;
-  if (t->state != DL_TXN_CREATED && t->state != DL_TXN_RESERVED && t->state != DL_TXN_RELEASED) {
-    dl_wdfdma_wrong_state(t, call, "Created, Reserved or Released");
-    return;
-  }
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_SET_SINGLE_TRANSFER, NULL) != DL_TXN_ALLOW) return;
   t->single = require != 0;
 }
 
@@ -127,7 +111,8 @@ void dl_wdfdma_txn_set_immediate(dl_wdfdma_txn *t, int on) {
   const char *call = "WdfDmaTransactionSetImmediateExecution";
   check_irql(t, call);
   if (t->e->version < 3) return;
-  if (t->state == DL_TXN_TRANSFER || t->state == DL_TXN_DELETED || t->reserved) {
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_SET_IMMEDIATE, NULL) != DL_TXN_ALLOW) return;
+  if (t->reserved) {  /* not after AllocateResources, whatever the state */
     dl_wdfdma_wrong_state(t, call, "a state before AllocateResources or Execute");
     return;
   }
@@ -138,10 +123,7 @@ void dl_wdfdma_txn_set_immediate(dl_wdfdma_txn *t, int on) {
 ** registers or list; once EvtProgramDma ran it is too late (FALSE). */
 int dl_wdfdma_txn_cancel(dl_wdfdma_txn *t) {
   check_irql(t, "WdfDmaTransactionCancel");
-  if (t->state == DL_TXN_CREATED || t->state == DL_TXN_RELEASED || t->state == DL_TXN_DELETED) {
-    dl_wdfdma_wrong_state(t, "WdfDmaTransactionCancel", "Reserved, Initialized or a transfer state");
-    return 0;
-  }
+  if (dl_wdftxn_check_state(t, DL_TXNCALL_CANCEL, NULL) != DL_TXN_ALLOW) return 0;
   if (t->e->system && t->state == DL_TXN_TRANSFER && t->mapped) return dl_wdfsys_cancel(t);
   if (t->e->version < 3 || t->state != DL_TXN_TRANSFER || t->wait_kind != WAIT_TRANSFER) return 0;
   if (t->queued) unqueue(t);

@@ -255,6 +255,23 @@ static void series_matches_reference(void **state) {
   dl_runstats_free(s);
 }
 
+/* The gauges at the end of time (found by the API fuzzer: two m:after of
+** math.maxinteger ns put the clock at 2^64 - 1, where a bin's end
+** overflowed and the gauge never finished advancing): each change there
+** returns, and the series keeps its bins. */
+static void end_of_time(void **state) {
+  (void)state;
+  dl_runstats *s = dl_runstats_new();
+  rec(s, 0, DL_TR_DPC_QUEUED, 11, 0, 0);
+  rec(s, UINT64_MAX / 2, DL_TR_DPC_RUN, 11, 0, 0);
+  rec(s, UINT64_MAX - 1, DL_TR_DPC_QUEUED, 11, 0, 0);
+  rec(s, UINT64_MAX, DL_TR_DPC_QUEUED, 12, 0, 0);
+  rec(s, UINT64_MAX, DL_TR_DPC_RUN, 12, 0, 0);
+  assert_int_equal(dl_runstats_gauge(s, DL_G_DPC_QUEUE), 1);
+  assert_int_equal(dl_runstats_gauge_max(s, DL_G_DPC_QUEUE), 2);
+  dl_runstats_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(split_of_one_request),
@@ -263,6 +280,7 @@ int main(void) {
     cmocka_unit_test(series),
     cmocka_unit_test(series_matches_reference),
     cmocka_unit_test(attribution),
+    cmocka_unit_test(end_of_time),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
