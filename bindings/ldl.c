@@ -836,15 +836,28 @@ static void limit_hook(lua_State *L, lua_Debug *ar);
 
 /* Raises "limit: <which> exceeded N Lua instructions (in <where>)", and again
 ** at each instruction after, so a pcall in the runaway code cannot go on. */
-static void limit_strike(lua_State *L, limit_frame *f, const char *which, uint64_t n) {
+static void limit_strike(lua_State *L, limit_frame *f, const char *which, uint64_t n,
+                         const char *unit) {
   if (!f->struck) lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);
   f->struck = 1;
   if (f->what && f->of)
     lua_pushfstring(L, "%s of %s#%I", f->what, f->of, (lua_Integer)f->id);
   else
     lua_pushstring(L, f->what ? f->what : "a Lua callback");
-  luaL_error(L, "limit: %s exceeded %I Lua instructions (in %s)", which, (lua_Integer)n,
-             lua_tostring(L, -1));
+  luaL_error(L, "limit: %s exceeded %I %s (in %s)", which, (lua_Integer)n, unit, lua_tostring(L, -1));
+}
+
+/* Bytes of the Lua heap. */
+static uint64_t lua_heap(lua_State *L) {
+  return (uint64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (uint64_t)lua_gc(L, LUA_GCCOUNTB, 0);
+}
+
+/* 1 if the Lua heap is past the limit even after a full collection (run
+** only once the count says so: what is garbage does not count). */
+static int over_memory(lua_State *L, uint64_t limit) {
+  if (lua_heap(L) <= limit) return 0;
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return lua_heap(L) > limit;
 }
 
 /* Checks the frame's limits after `step` more instructions. */
@@ -855,9 +868,11 @@ static void limit_count(lua_State *L, limit_frame *f) {
     lm->run_count += (uint64_t)f->step;
   }
   if (lm->limit_callback && f->count >= lm->limit_callback)
-    limit_strike(L, f, "callback", lm->limit_callback);
+    limit_strike(L, f, "callback", lm->limit_callback, "Lua instructions");
   if (lm->limit_run && lm->run_count >= lm->limit_run)
-    limit_strike(L, f, "run", lm->limit_run);
+    limit_strike(L, f, "run", lm->limit_run, "Lua instructions");
+  if (lm->limit_lua_memory && over_memory(L, lm->limit_lua_memory))
+    limit_strike(L, f, "lua_memory", lm->limit_lua_memory, "bytes of Lua heap");
 }
 
 /* The count hook: counts for the innermost callback and its run; passes
@@ -877,7 +892,7 @@ static void limit_enter(lua_State *L, lmachine *lm, limit_frame *f) {
   f->of = lm->where_of;
   f->id = lm->where_id;
   lm->where = NULL;
-  if (!lm->limit_callback && !lm->limit_run) return;
+  if (!lm->limit_callback && !lm->limit_run && !lm->limit_lua_memory) return;
   if (!lm->running && lm->depth == 0) lm->run_count = 0;  /* a call from the top level */
   f->lm = lm;
   f->count = 0;

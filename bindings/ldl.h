@@ -27,6 +27,8 @@
 /* The default of dma.machine{ limits = { host_memory = } }: the host bytes
 ** a machine's simulated RAM may take (page bytes, allocation bitmaps). */
 #define LDL_HOST_MEMORY (UINT64_C(4) << 30)
+/* The default of limits.lua_memory: the Lua heap, checked while callbacks run. */
+#define LDL_LUA_MEMORY (UINT64_C(4) << 30)
 
 /* Raises the error of DL_ELIMIT from `fname` at argument arg: the
 ** host_memory limit when it struck, else the run cap of one buffer
@@ -108,6 +110,7 @@ typedef struct lmachine {
   /* Limits on Lua run on the engine's behalf (0: none), counted by a count
   ** hook that ldl_callback installs around each callback. */
   uint64_t limit_callback;  /* Lua instructions per callback */
+  uint64_t limit_lua_memory; /* bytes of Lua heap while a callback runs */
   uint64_t limit_run;       /* Lua instructions per run (m:run, m:run_until,
                             ** m:step, or one call from the top level) */
   uint64_t run_count;       /* instructions counted in this run */

@@ -89,31 +89,38 @@ static const char *const machine_options[] = {
 /* The limits of one machine (0: none); see README "Limits and safety". */
 typedef struct limits {
   uint64_t callback_instructions, run_instructions, events_without_progress, host_memory;
+  uint64_t lua_memory;
 } limits;
 
 static const char *const limit_names[] = {"callback_instructions", "run_instructions",
-                                          "events_without_progress", "host_memory", NULL};
+                                          "events_without_progress", "host_memory", "lua_memory",
+                                          NULL};
 
 /* Reads limits = { callback_instructions =, run_instructions =,
-** events_without_progress = } from the options at arg into *lim (which
-** holds the defaults): non-negative integers, 0 for no limit. */
+** events_without_progress =, host_memory =, lua_memory = } from the
+** options at arg into *lim (which holds the defaults): non-negative
+** integers (the memory limits also sizes like "8G"), 0 for no limit. */
 static void read_limits(lua_State *L, int arg, limits *lim) {
   lim->callback_instructions = LDL_CALLBACK_INSTRUCTIONS;
   lim->run_instructions = LDL_RUN_INSTRUCTIONS;
   lim->events_without_progress = DL_CLOCK_STALL_LIMIT;
   lim->host_memory = LDL_HOST_MEMORY;
+  lim->lua_memory = LDL_LUA_MEMORY;
   if (!lua_istable(L, arg)) return;
   int t = lua_getfield(L, arg, "limits");
   if (t != LUA_TNIL) {
     luaL_argcheck(L, t == LUA_TTABLE, arg, "limits must be a table { callback_instructions =, "
-                                           "run_instructions =, events_without_progress =, host_memory = }");
+                                           "run_instructions =, events_without_progress =, host_memory =, "
+                                           "lua_memory = }");
     ldl_checkoptions(L, lua_gettop(L), "limits", limit_names);
     uint64_t *v[] = {&lim->callback_instructions, &lim->run_instructions,
-                     &lim->events_without_progress, &lim->host_memory};
+                     &lim->events_without_progress, &lim->host_memory, &lim->lua_memory};
     for (int i = 0; limit_names[i]; i++) {
-      if (lua_getfield(L, -1, limit_names[i]) == LUA_TSTRING && v[i] == &lim->host_memory) {
+      int size = v[i] == &lim->host_memory || v[i] == &lim->lua_memory;
+      if (lua_getfield(L, -1, limit_names[i]) == LUA_TSTRING && size) {
         if (!ldl_parsesize(lua_tostring(L, -1), v[i]))
-          luaL_argerror(L, arg, "limits.host_memory must be a size, like \"8G\" (0: no limit)");
+          luaL_argerror(L, arg, lua_pushfstring(L, "limits.%s must be a size, like \"8G\" (0: no limit)",
+                                                   limit_names[i]));
       } else if (!lua_isnil(L, -1)) {
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
           luaL_argerror(L, arg, lua_pushfstring(L, "limits.%s must be a non-negative integer "
@@ -134,6 +141,7 @@ static void push_limits(lua_State *L, const lmachine *lm) {
   ldl_setint(L, "events_without_progress",
              (lua_Integer)dl_clock_stall_limit(dl_machine_clock(lm->m)));
   ldl_setint(L, "host_memory", (lua_Integer)dl_physmem_host_limit(dl_machine_physmem(lm->m)));
+  ldl_setint(L, "lua_memory", (lua_Integer)lm->limit_lua_memory);
 }
 
 /* Reads options from the table at `arg` into cfg. */
@@ -241,6 +249,7 @@ static int m_new(lua_State *L) {
   if (rc) return ldl_statuserror(L, 1, rc, NULL);
   lm->record = record;
   lm->limit_callback = lim.callback_instructions;
+  lm->limit_lua_memory = lim.lua_memory;
   lm->limit_run = lim.run_instructions;
   dl_clock_set_stall_limit(dl_machine_clock(lm->m), lim.events_without_progress);
   dl_physmem_set_host_limit(dl_machine_physmem(lm->m), lim.host_memory);

@@ -38,18 +38,21 @@ describe("limits = { ... }", function()
   it("has generous defaults, read back as m.limits", function()
     m = machine {}
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 1000000, host_memory = 4 << 30 }, m.limits)
+                      events_without_progress = 1000000, host_memory = 4 << 30,
+                      lua_memory = 4 << 30 }, m.limits)
   end)
 
   it("takes each limit (0: none) and reads them back", function()
     m = machine { limits = { callback_instructions = 5, run_instructions = 0,
                              events_without_progress = 7 } }
     assert.are.same({ callback_instructions = 5, run_instructions = 0,
-                      events_without_progress = 7, host_memory = 4 << 30 }, m.limits)
+                      events_without_progress = 7, host_memory = 4 << 30, lua_memory = 4 << 30 },
+                    m.limits)
     m:close()
-    m = machine { limits = { events_without_progress = 0, host_memory = "64M" } }
+    m = machine { limits = { events_without_progress = 0, host_memory = "64M", lua_memory = "32M" } }
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 0, host_memory = 64 << 20 }, m.limits)
+                      events_without_progress = 0, host_memory = 64 << 20, lua_memory = 32 << 20 },
+                    m.limits)
   end)
 
   it("rejects unknown keys, listing the valid ones, and bad values", function()
@@ -63,6 +66,9 @@ describe("limits = { ... }", function()
     ok, err = pcall(dma.machine, { limits = { events_without_progress = "many" } })
     assert.is_false(ok)
     assert.matches("limits.events_without_progress", err)
+    ok, err = pcall(dma.machine, { limits = { lua_memory = "lots" } })
+    assert.is_false(ok)
+    assert.matches("limits.lua_memory must be a size", err)
     ok, err = pcall(dma.machine, { limits = 5 })
     assert.is_false(ok)
     assert.matches("limits must be a table", err)
@@ -254,6 +260,40 @@ describe("Lua instructions per run", function()
       m:after(1, function() for _ = 1, 10000 do end end)
       m:run()
     end
+  end)
+end)
+
+describe("Lua memory while a callback runs", function()
+  local m
+  after_each(function()
+    if m then m:close() end
+    m = nil
+  end)
+
+  it("stop a callback that keeps what it allocates, naming it; garbage does not count", function()
+    collectgarbage()
+    local limit = math.floor(collectgarbage("count") * 1024) + (48 << 20)  -- the whole state's heap counts
+    m = machine { limits = { lua_memory = limit } }
+    local churn = 0
+    m:after(1, function()  -- 200 MB allocated, all of it garbage: within the limit
+      for _ = 1, 200 do churn = churn + #string.rep("x", 1 << 20) end
+    end)
+    m:run()
+    assert.are.equal(200 << 20, churn)
+    local kept = {}
+    local dpc = dma.KeInitializeDpc(nil, function()
+      while true do kept[#kept + 1] = string.rep("y", 4096) .. #kept end
+    end, nil)
+    local id = tostring(dpc):match("^KDPC#(%d+)")
+    dma.KeInsertQueueDpc(dpc, nil, nil)
+    local ok, err = pcall(m.run, m)
+    assert.is_false(ok)
+    assert.matches("limit: lua_memory exceeded " .. limit .. " bytes of Lua heap %(in the DPC routine of "
+                   .. "KDPC#" .. id .. "%)", err)
+    kept = nil
+    collectgarbage()
+    assert.are.equal(dma.PASSIVE_LEVEL, dma.KeGetCurrentIrql())
+    still_usable(m)
   end)
 end)
 
