@@ -272,17 +272,17 @@ describe("Lua memory while a callback runs", function()
 
   it("stop a callback that keeps what it allocates, naming it; garbage does not count", function()
     collectgarbage()
-    local limit = math.floor(collectgarbage("count") * 1024) + (48 << 20)  -- the whole state's heap counts
+    local limit = math.floor(collectgarbage("count") * 1024) + (8 << 20)  -- the whole state's heap counts
     m = machine { limits = { lua_memory = limit } }
     local churn = 0
-    m:after(1, function()  -- 200 MB allocated, all of it garbage: within the limit
-      for _ = 1, 200 do churn = churn + #string.rep("x", 1 << 20) end
+    m:after(1, function()  -- 32 MiB allocated, all of it garbage: within the limit
+      for _ = 1, 32 do churn = churn + #string.rep("x", 1 << 20) end
     end)
     m:run()
-    assert.are.equal(200 << 20, churn)
+    assert.are.equal(32 << 20, churn)
     local kept = {}
     local dpc = dma.KeInitializeDpc(nil, function()
-      while true do kept[#kept + 1] = string.rep("y", 4096) .. #kept end
+      while true do kept[#kept + 1] = string.rep("y", 1024) .. #kept end
     end, nil)
     local id = tostring(dpc):match("^KDPC#(%d+)")
     dma.KeInsertQueueDpc(dpc, nil, nil)
