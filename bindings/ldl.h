@@ -376,6 +376,14 @@ void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n);
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);
 
+/* Reads a pool tag: an integer (a ULONG) or 1 to 4 characters, 'Tag1'
+** read as C reads a multi-character constant (first character highest). */
+uint32_t ldl_checktag(lua_State *L, int arg);
+
+/* Reads a POOL_TYPE (NonPagedPool, PagedPool, NonPagedPoolNx...); returns
+** 1 for paged pool. */
+int ldl_checkpooltype(lua_State *L, int arg);
+
 /* Raises an error naming fname unless the current IRQL is `level` (exact)
 ** or at most `level`. */
 void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level);
