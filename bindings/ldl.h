@@ -422,6 +422,25 @@ void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
 void ldl_open_mmio(lua_State *L);
 void ldl_open_ioport(lua_State *L);
+
+/* The register and port accessors (devices/access.c): how one kind reads
+** and writes, the names its errors give, and whether the BUFFER forms step
+** the address by the size (registers) or repeat it (ports: rep ins/outs). */
+typedef struct ldl_access {
+  int (*read)(dl_machine *m, uint64_t at, uint32_t size, uint64_t *value);
+  int (*write)(dl_machine *m, uint64_t at, uint32_t size, uint64_t value);
+  const char *read_name, *write_name, *read_buffer_name, *write_buffer_name;
+  const char *miss;  /* the argument error of a failed access */
+  int advance;       /* BUFFER forms: 1 steps the address by the size */
+  int each;          /* BUFFER forms: 1 makes each access its own engine call */
+} ldl_access;
+
+/* One accessor: READ_REGISTER_ULONG is {name, 4, 0, 0}. */
+typedef struct ldl_accessor { const char *name; int size, write, buffer; } ldl_accessor;
+
+/* Sets the n accessors of `rows` in the module at -1, all going through
+** `a` (static: the closures keep its address). */
+void ldl_setaccessors(lua_State *L, const ldl_access *a, const ldl_accessor *rows, size_t n);
 void ldl_open_resources(lua_State *L);
 
 /* A device model's resources (resources.c): hw.resources, and one
