@@ -141,20 +141,14 @@ static int l_WdfMemoryCreateFromLookaside(lua_State *L) {
   return lwdf_created(L);
 }
 
+/* A live WDFMEMORY shows its buffer; else as every WDF class. */
 static int tostring(lua_State *L) {
-  lobject *h = lua_touserdata(L, 1);
-  luaL_getmetafield(L, 1, "__name");
-  if (!h || !h->owner->m || !h->obj) {
-    lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
-  } else if (strcmp(lua_tostring(L, -1), LDL_WDFMEMORY) == 0) {
-    dl_wdf_memory *mem = h->obj;
-    char at[32];
-    snprintf(at, sizeof at, "%llx", (unsigned long long)mem->va);
-    lua_pushfstring(L, "WDFMEMORY#%I %I bytes at 0x%s", (lua_Integer)mem->id,
-                    (lua_Integer)mem->size, at);
-  } else {
-    lua_pushfstring(L, "%s#%I", lua_tostring(L, -1), (lua_Integer)DL_OBJECT(h->obj)->id);
-  }
+  lobject *h = ldl_testclass(L, 1, LDL_WDFMEMORY);
+  if (!h || !h->owner->m || !h->obj) return lwdf_tostring(L);
+  dl_wdf_memory *mem = h->obj;
+  char at[32];
+  snprintf(at, sizeof at, "%llx", (unsigned long long)mem->va);
+  lua_pushfstring(L, "WDFMEMORY#%I %I bytes at 0x%s", (lua_Integer)mem->id, (lua_Integer)mem->size, at);
   return 1;
 }
 
