@@ -43,6 +43,39 @@ static inline int rig_open(rig *r, const dl_machine_config *cfg) {
 
 static inline void rig_close(rig *r) { dl_machine_free(r->m); }
 
+/* cmocka setup and teardown: each test gets a fresh default rig as *state. */
+static inline int rig_setup(void **state) {
+  static rig r;
+  if (rig_open(&r, NULL)) return -1;
+  *state = &r;
+  return 0;
+}
+
+static inline int rig_teardown(void **state) {
+  rig_close(*state);
+  return 0;
+}
+
+/* cmocka setup and teardown for tests of a bare machine (no device) as
+** *state: the default machine, or one of 4 CPUs. */
+static inline int rig_machine_open(void **state, uint32_t cpus) {
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  if (cpus) cfg.cpus = cpus;
+  dl_machine *m = NULL;
+  if (dl_machine_new(&cfg, &m)) return -1;
+  *state = m;
+  return 0;
+}
+
+static inline int rig_machine_setup(void **state) { return rig_machine_open(state, 0); }
+static inline int rig_machine4_setup(void **state) { return rig_machine_open(state, 4); }
+
+static inline int rig_machine_teardown(void **state) {
+  dl_machine_free(*state);
+  return 0;
+}
+
 /* A second device on the machine. */
 static inline dl_device *rig_device(rig *r, const char *name) {
   dl_device *d = NULL;

@@ -18,18 +18,6 @@
 #include "rig.h"
 #include "hal/dl_dmaex.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 /* A version-3 adapter: width bits, scatter/gather or packet. */
 static dl_adapter *v3(rig *r, dl_device *dev, int sg, uint32_t width) {
   dl_device_description d = rig_desc(sg, 0, 0, 64 * PS);
@@ -615,7 +603,7 @@ static void test_common_buffer_ex_freed_by_free_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_v2_adapter_lacks_the_ex_operations),
     T(test_uninitialised_context_is_refused),

@@ -23,18 +23,6 @@
 #include "hal/dl_slave.h"
 #include "hal/dl_socdma.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
 
 static dl_uart *uart(rig *r, uint32_t baud) {
@@ -521,7 +509,7 @@ static void test_elements_are_whole_units(void **state) {
   dl_adapter_put(a);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

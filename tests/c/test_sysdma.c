@@ -19,18 +19,6 @@
 #include "hal/dl_socdma.h"
 #include "kernel/dl_cpu.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
 
 /* A UART at `baud` on the machine. */
@@ -493,7 +481,7 @@ static void test_slave_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_8237_limits),
     T(test_8237_wraps_inside_block),

@@ -24,18 +24,6 @@
 #include "hal/dl_slave.h"
 #include "hal/dl_socdma.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
 
 static dl_uart *uart(rig *r, uint32_t baud) {
@@ -573,7 +561,7 @@ static void test_transfer_info_and_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_isa_transfer_completes),
     T(test_isa_early_flush_copies_back_what_moved),
