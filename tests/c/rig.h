@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/dl_status.h"
+#include "devices/dl_uart.h"
 #include "hal/dl_adapter.h"
 #include "io/dl_device.h"
 #include "io/dl_mdl.h"
@@ -74,6 +75,25 @@ static inline int rig_machine4_setup(void **state) { return rig_machine_open(sta
 static inline int rig_machine_teardown(void **state) {
   dl_machine_free(*state);
   return 0;
+}
+
+/* The machine's clock. */
+static inline dl_clock *rig_clock(rig *r) { return dl_machine_clock(r->m); }
+
+/* A UART "uart0" at `baud` on the machine (the device system DMA feeds). */
+static inline dl_uart *rig_uart(rig *r, uint32_t baud) {
+  dl_uart_config cfg;
+  dl_uart_config_init(&cfg);
+  cfg.baud = baud;
+  dl_uart *u = NULL;
+  assert_int_equal(dl_uart_new(r->m, "uart0", 40, 5, &cfg, &u), DL_OK);
+  return u;
+}
+
+/* Enables the UART's DMA requests (its CONTROL register). */
+static inline void rig_uart_enable(dl_uart *u, uint32_t bits) {
+  dl_devmodel *dm = dl_uart_model(u);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
 }
 
 /* A second device on the machine. */
