@@ -27,13 +27,7 @@ end
 
 describe("limits = { ... }", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("has generous defaults, read back as m.limits", function()
     m = machine {}
@@ -71,13 +65,7 @@ end)
 
 describe("Lua instructions per callback", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("stop `while true do end` in an m:after callback", function()
     m = machine { limits = SMALL }
@@ -259,13 +247,7 @@ end)
 
 describe("events without time advancing", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("stop an m:after(0, f) that re-arms itself", function()
     m = machine { limits = SMALL }

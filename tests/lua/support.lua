@@ -17,6 +17,16 @@ function support.machine(opts)
   return dma.machine(opts)
 end
 
+-- Lowers the IRQL to PASSIVE_LEVEL and closes m, if any (a spec's after_each:
+-- `m = support.close(m)`); returns nil.
+function support.close(m)
+  if m then
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    m:close()
+  end
+  return nil
+end
+
 -- The p1 values of the machine's reports, in order.
 function support.p1s(m)
   local out = {}
