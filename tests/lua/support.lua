@@ -107,6 +107,22 @@ function support.granted(a, dev, n, fn, action)
   end)
 end
 
+-- Enables the UART's TX DMA requests (its CONTROL register, through a mapping).
+function support.enable_tx(uart)
+  local mem = uart.resources.memory
+  local va = dma.MmMapIoSpace(mem.start, mem.length, dma.MmNonCached)
+  dma.WRITE_REGISTER_ULONG(va + dma.uart_registers.CONTROL, dma.uart_registers.TX_DMA)
+  dma.MmUnmapIoSpace(va, mem.length)
+end
+
+-- Calls f(...) at DISPATCH_LEVEL, back at the IRQL before after; returns what f returned.
+function support.at_dispatch(f, ...)
+  local old = dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+  local r = table.pack(f(...))
+  dma.KeLowerIrql(old)
+  return table.unpack(r, 1, r.n)
+end
+
 -- The process's resident size in KiB (VmRSS), nil if /proc/self/status lacks it.
 function support.rss_kib()
   for line in io.lines("/proc/self/status") do
