@@ -124,14 +124,7 @@ describe("Lua instructions per callback", function()
     m = machine { limits = SMALL }
     local hw = m:device_model { name = "dmadev", registers = 0x100, vector = 40, irql = 7,
                                 read = function() return 0 end, write = function() end }
-    local device
-    local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\dmadev", dma.WDF_NO_OBJECT_ATTRIBUTES,
-      dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
-        local status
-        status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
-        return status
-      end))
-    m:wdf_add_device(driver, hw)
+    local device = support.wdf_device(m, hw, "dmadev")
     local _, e = dma.WdfDmaEnablerCreate(device,
       dma.WDF_DMA_ENABLER_CONFIG_INIT(dma.WdfDmaProfileScatterGather64, 65536),
       dma.WDF_NO_OBJECT_ATTRIBUTES)

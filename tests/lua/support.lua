@@ -107,6 +107,20 @@ function support.granted(a, dev, n, fn, action)
   end)
 end
 
+-- Adds hw to a framework driver "\\Registry\\<name>" whose EvtDriverDeviceAdd
+-- creates a plain WDFDEVICE; returns that device.
+function support.wdf_device(m, hw, name)
+  local device
+  local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\" .. name, dma.WDF_NO_OBJECT_ATTRIBUTES,
+    dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+      local status
+      status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
+      return status
+    end))
+  m:wdf_add_device(driver, hw)
+  return device
+end
+
 -- Enables the UART's TX DMA requests (its CONTROL register, through a mapping).
 function support.enable_tx(uart)
   local mem = uart.resources.memory
