@@ -137,6 +137,36 @@ function support.at_dispatch(f, ...)
   return table.unpack(r, 1, r.n)
 end
 
+-- Runs a script under dmalab ($DMALAB, else bin/dmalab) with environment
+-- `env` ("NAME=value ...", or nil); returns its exit code, stdout and stderr.
+function support.run_script(script, env)
+  local dmalab = os.getenv("DMALAB") or "bin/dmalab"
+  local errfile = os.tmpname()
+  local p = assert(io.popen(("%s %s %s 2>%s"):format(env or "", dmalab, script, errfile)))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = assert(io.open(errfile))
+  local err = f:read("a")
+  f:close()
+  os.remove(errfile)
+  return code, out, err
+end
+
+-- Asserts that out holds text (plain), showing out if not.
+function support.has(out, text)
+  assert(out:find(text, 1, true), ("output lacks %q:\n%s"):format(text, out))
+end
+
+-- How many times out holds text (plain).
+function support.count(out, text)
+  local n, at = 0, 1
+  while true do
+    local s, e = out:find(text, at, true)
+    if not s then return n end
+    n, at = n + 1, e + 1
+  end
+end
+
 -- The process's resident size in KiB (VmRSS), nil if /proc/self/status lacks it.
 function support.rss_kib()
   for line in io.lines("/proc/self/status") do
