@@ -101,7 +101,7 @@
 -- first), a descriptor not in PCI memory, or a local range past the local
 -- memory ends the channel as an abort does and sets DMAn_ABORTED; the model
 -- counts it in stats().errors.
-local dma = require "dma"
+local units = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "units")  -- drivers. or dma.drivers.
 
 local plx = {}
 
@@ -139,22 +139,9 @@ local function channel_regs(n)
            ABORTED = n == 0 and R.DMA0_ABORTED or R.DMA1_ABORTED }
 end
 
--- Durations: a number of ns, or "200ns", "2us", "1ms", "1s".
-local UNITS = { ns = 1, us = 1000, ms = 1000000, s = 1000000000 }
-local function duration(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  local n, unit = tostring(v):match("^%s*([%d%.]+)%s*(%a*)%s*$")
-  local scale = UNITS[unit ~= "" and unit or "ns"]
-  assert(n and scale, "plx_model: bad duration " .. tostring(v))
-  return math.floor(tonumber(n) * scale + 0.5)
-end
-
-local function size(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  return dma.size(v)
-end
+-- Durations: a number of ns, or "200ns", "2us", "1ms", "1s"; sizes: bytes or "4M".
+local function duration(v, default) return units.duration(v, default, "plx_model") end
+local size = units.size
 
 -- ---- the local memory: 4 KiB chunks, absent ones read as zeros -----------------
 local CHUNK = 4096

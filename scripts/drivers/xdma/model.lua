@@ -82,6 +82,7 @@
 -- while status & intEnableMask has a bit other than BUSY; the MSI message is
 -- sent when a channel's pending bit (request & channelIntEnable) rises.
 local dma = require "dma"
+local units = require(((...) or "drivers.xdma."):match("^(.-)[^.]*%.[^.]*$") .. "units")  -- drivers/units.lua
 
 local model = {}
 
@@ -117,19 +118,8 @@ local DESC = dma.struct { { "control", "ULONG" }, { "numBytes", "ULONG" }, { "sr
                           { "nextLo", "ULONG" }, { "nextHi", "ULONG" } }
 assert(DESC.size == R.DESC_SIZE)
 
-local UNITS = { ns = 1, us = 1000, ms = 1000000, s = 1000000000 }
-local function duration(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  local n, unit = tostring(v):match("^%s*([%d%.]+)%s*(%a*)%s*$")
-  local scale = UNITS[unit ~= "" and unit or "ns"]
-  assert(n and scale, "xdma model: bad duration " .. tostring(v))
-  return math.floor(tonumber(n) * scale + 0.5)
-end
-local function size(v, default)
-  if v == nil then return default end
-  return math.type(v) == "integer" and v or dma.size(v)
-end
+local function duration(v, default) return units.duration(v, default, "xdma model") end
+local size = units.size
 
 -- ---- byte stores: the card's memory and the user BAR (4 KiB chunks, zeros absent)
 local CHUNK = 4096
