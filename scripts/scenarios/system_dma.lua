@@ -25,20 +25,38 @@ package.path = here .. "?.lua;" .. package.path
 
 local MS = 1000000
 
--- 1. WDM on ISA ---------------------------------------------------------------------------
-do
+-- A machine with a UART "com1" at 115200 baud on ISA 8237 channel 1.
+local function isa_uart()
   local m = dma.machine { seed = 1, alloc = "high_first" }
   local uart = m:uart { name = "com1", baud = 115200 }
   uart:connect_dma(m:isa_dma(), { tx = 1 })
-  local drv = require "drivers.wdm_sysdma"
-  local D = dma.driver { name = "\\Driver\\wdm_sysdma" }
+  return m, uart
+end
+
+-- DriverEntry of the WDM driver module drv for a driver object "\Driver\<name>",
+-- then its AddDevice for the UART: the DeviceExtension.
+local function start(drv, name, uart)
+  local D = dma.driver { name = "\\Driver\\" .. name }
   assert(drv.DriverEntry(D) == STATUS_SUCCESS)
   assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  local ext = uart.device.DeviceExtension
-  local LEN = 100000
-  local data = dma.pattern(LEN, 5)
-  local b = m:buffer(LEN)
+  return uart.device.DeviceExtension
+end
+
+-- A buffer of len bytes on m holding dma.pattern(len, seed): the buffer and the bytes.
+local function filled(m, len, seed)
+  local data = dma.pattern(len, seed)
+  local b = m:buffer(len)
   b:write(0, data)
+  return b, data
+end
+
+-- 1. WDM on ISA ---------------------------------------------------------------------------
+do
+  local m, uart = isa_uart()
+  local drv = require "drivers.wdm_sysdma"
+  local ext = start(drv, "wdm_sysdma", uart)
+  local LEN = 100000
+  local b, data = filled(m, LEN, 5)
   assert(b:pa(0) >= 16 << 20, "the buffer should lie above 16 MiB")
   local done_at
   local irp = m:irp { major = IRP_MJ_WRITE, buffer = b, completion = function() done_at = m.now end }
@@ -79,9 +97,7 @@ do
   assert(Device and st == STATUS_SUCCESS, "the device did not start")
   local ctx = drv.Context(Device)
   local LEN, IN = 70000, dma.pattern(3000, 9)
-  local data = dma.pattern(LEN, 3)
-  local b = m:buffer(LEN)
-  b:write(0, data)
+  local b, data = filled(m, LEN, 3)
   local irp = m:irp { major = IRP_MJ_WRITE, buffer = b }
   assert(IoCallDriver(WdfDeviceWdmGetDeviceObject(Device), irp) == STATUS_PENDING)
   uart:receive(IN)
@@ -112,18 +128,11 @@ end
 
 -- 3. WDM through the version-3 DMA operations ------------------------------------------------
 do
-  local m = dma.machine { seed = 1, alloc = "high_first" }
-  local uart = m:uart { name = "com1", baud = 115200 }
-  uart:connect_dma(m:isa_dma(), { tx = 1 })
+  local m, uart = isa_uart()
   local drv = require "drivers.wdm_sysdma_v3"
-  local D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }
-  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
-  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  local ext = uart.device.DeviceExtension
+  local ext = start(drv, "wdm_sysdma_v3", uart)
   local LEN = 100000
-  local data = dma.pattern(LEN, 5)
-  local b = m:buffer(LEN)
-  b:write(0, data)
+  local b, data = filled(m, LEN, 5)
   local done_at
   local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE,
                       completion = function() done_at = m.now end }
@@ -156,14 +165,9 @@ do
   local soc = m:soc_dma { instance = 0, channels = 2, lines = 8 }
   uart = m:uart { name = "uart2", baud = 1000000 }
   uart:connect_dma(soc, { tx = 2 })
-  D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }  -- a driver object of this machine
-  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
-  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  ext = uart.device.DeviceExtension
+  ext = start(drv, "wdm_sysdma_v3", uart)  -- a driver object of this machine
   LEN = 20000
-  data = dma.pattern(LEN, 6)
-  b = m:buffer(LEN)
-  b:write(0, data)
+  b, data = filled(m, LEN, 6)
   local first = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE }
   assert(IoCallDriver(uart.device, first) == STATUS_PENDING)
   m:run_until(m.now + 10 * MS)
