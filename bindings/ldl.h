@@ -357,6 +357,11 @@ struct dl_sglist;
 void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
 struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
 
+/* Pushes a SCATTER_GATHER_LIST's Elements: a table indexed from 0 of the n
+** elements el[] as {Address=, Length=} (sglist.c). */
+struct dl_sg_element;
+void ldl_pushelements(lua_State *L, const struct dl_sg_element *el, uint32_t n);
+
 /* The strict option reader: raises a bad-argument error for the first key of
 ** the table at arg that is not in `valid` (NULL-terminated; nothing happens
 ** if arg is not a table), as "<fname>: unknown field '<key>' [did you mean
