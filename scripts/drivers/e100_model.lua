@@ -72,7 +72,7 @@
 --   RU moves to the link. With the RU not ready the frame is lost.
 -- ---- Interrupt -------------------------------------------------------------------
 --   The line (level) is asserted while some STAT/ACK bit is set and M is clear.
-local units = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "units")  -- drivers. or dma.drivers.
+local kit = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "modelkit")  -- drivers. or dma.drivers.
 
 local e100 = {}
 
@@ -107,7 +107,7 @@ e100.R = R
 local NS_PER_BYTE = 80   -- 100 Mb/s
 
 -- Durations: a number of ns, or "200ns", "2us", "1ms".
-local function duration(v, default) return units.duration(v, default, "e100_model") end
+local function duration(v, default) return kit.duration(v, default, "e100_model") end
 
 -- The PHY's registers (an 82555-style PHY with the link up at 100 Mb/s full duplex).
 local function phy_registers()

@@ -101,7 +101,7 @@
 -- first), a descriptor not in PCI memory, or a local range past the local
 -- memory ends the channel as an abort does and sets DMAn_ABORTED; the model
 -- counts it in stats().errors.
-local units = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "units")  -- drivers. or dma.drivers.
+local kit = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "modelkit")  -- drivers. or dma.drivers.
 
 local plx = {}
 
@@ -140,41 +140,18 @@ local function channel_regs(n)
 end
 
 -- Durations: a number of ns, or "200ns", "2us", "1ms", "1s"; sizes: bytes or "4M".
-local function duration(v, default) return units.duration(v, default, "plx_model") end
-local size = units.size
+local function duration(v, default) return kit.duration(v, default, "plx_model") end
+local size = kit.size
 
 -- ---- the local memory: 4 KiB chunks, absent ones read as zeros -----------------
-local CHUNK = 4096
-local ZERO = ("\0"):rep(CHUNK)
-
 local function local_read(self, offset, len)
   assert(offset >= 0 and offset + len <= self.local_size, "plx_model: local read out of range")
-  local parts = {}
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local chunk = self.chunks[c] or ZERO
-    parts[#parts + 1] = (at == 0 and n == CHUNK) and chunk or chunk:sub(at + 1, at + n)
-    offset, len = offset + n, len - n
-  end
-  return table.concat(parts)
+  return kit.store_read(self.chunks, offset, len)
 end
 
 local function local_write(self, offset, bytes)
   assert(offset >= 0 and offset + #bytes <= self.local_size, "plx_model: local write out of range")
-  local pos, len = 1, #bytes
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local piece = bytes:sub(pos, pos + n - 1)
-    if n == CHUNK then
-      self.chunks[c] = piece
-    else
-      local chunk = self.chunks[c] or ZERO
-      self.chunks[c] = chunk:sub(1, at) .. piece .. chunk:sub(at + n + 1)
-    end
-    offset, pos, len = offset + n, pos + n, len - n
-  end
+  kit.store_write(self.chunks, offset, bytes)
 end
 
 -- ---- the chip ------------------------------------------------------------------
