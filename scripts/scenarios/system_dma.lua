@@ -50,6 +50,22 @@ local function filled(m, len, seed)
   return b, data
 end
 
+-- Runs m to its end, showing ReadDmaCounter and the bytes the UART sent at 100, 200 and 300 ms.
+local function watch(m, ext, uart)
+  for t = 1, 3 do
+    m:run_until(t * 100 * MS)
+    print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
+          ext.Adapter:ReadDmaCounter(), #uart:sent()))
+  end
+  m:run()
+end
+
+-- The write IRP succeeded for all of data, and the UART sent exactly data.
+local function sent(irp, uart, data)
+  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == #data)
+  assert(uart:sent() == data, "the UART did not send the buffer")
+end
+
 -- 1. WDM on ISA ---------------------------------------------------------------------------
 do
   local m, uart = isa_uart()
@@ -63,14 +79,8 @@ do
   assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
   print(("wdm_sysdma: ISA channel 1, %d map registers, UART at 115200 baud (%d ns a character)")
         :format(ext.NumberOfMapRegisters, uart:uart_stats().char_ns))
-  for t = 1, 3 do
-    m:run_until(t * 100 * MS)
-    print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
-          ext.Adapter:ReadDmaCounter(), #uart:sent()))
-  end
-  m:run()
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
-  assert(uart:sent() == data, "the UART did not send the buffer")
+  watch(m, ext, uart)
+  sent(irp, uart, data)
   local a = ext.Adapter:stats()
   print(("  %d bytes in %d pieces (counter at each terminal count: %s), %d bytes bounced below 16 MiB")
         :format(LEN, ext.Pieces, table.concat(ext.Counters, ", "), a.bytes_bounced))
@@ -102,8 +112,7 @@ do
   assert(IoCallDriver(WdfDeviceWdmGetDeviceObject(Device), irp) == STATUS_PENDING)
   uart:receive(IN)
   m:run_until(m.now + 750 * MS)
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
-  assert(uart:sent() == data, "the UART did not send the buffer")
+  sent(irp, uart, data)
   print("kmdf_uart: SystemDuplex on soc0 (TX request line 3, RX line 4 looped into a 256-byte ring)")
   for i, c in ipairs(ctx.ChannelConfigurations) do
     print(("  TX transfer %d: EvtDmaTransactionConfigureDmaChannel(offset %d, length %d), "
@@ -141,14 +150,8 @@ do
   print(("wdm_sysdma_v3: ISA channel 1 through the ...Ex operations (GetDmaAdapterInfo: "
          .. "ReadDmaCounterAvailable %s, %d-bit addresses, %d element a transfer)")
         :format(tostring(info.ReadDmaCounterAvailable), info.DmaAddressWidth, info.ScatterGatherLimit))
-  for t = 1, 3 do
-    m:run_until(t * 100 * MS)
-    print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
-          ext.Adapter:ReadDmaCounter(), #uart:sent()))
-  end
-  m:run()
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
-  assert(uart:sent() == data, "the UART did not send the buffer")
+  watch(m, ext, uart)
+  sent(irp, uart, data)
   for i, c in ipairs(ext.Completions) do
     assert(c.status == DmaComplete and c.counter == 0)
     print(("  MapTransferEx piece %d: DmaCompletionRoutine(DmaComplete) at %.3f ms"):format(i, c.at / MS))
