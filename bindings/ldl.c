@@ -1075,6 +1075,31 @@ int ldl_checkbool(lua_State *L, int arg) {
   return luaL_typeerror(L, arg, "boolean (TRUE or FALSE)");
 }
 
+/* Reads a pool tag: an integer or a string of 1 to 4 characters read as C
+** reads the multi-character constant 'Tag1' (first character highest), so
+** the verifier's messages show it as the WDK's tools do. */
+uint32_t ldl_checktag(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, arg, &n);
+    luaL_argcheck(L, n >= 1 && n <= 4, arg, "a tag is 1 to 4 characters ('Tag1') or an integer");
+    uint32_t tag = 0;
+    for (size_t i = 0; i < n; i++) tag = tag << 8 | (unsigned char)s[i];
+    return tag;
+  }
+  lua_Integer v = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, v >= 0 && v <= (lua_Integer)UINT32_MAX, arg, "a tag is a ULONG");
+  return (uint32_t)v;
+}
+
+/* Reads a POOL_TYPE; returns 1 for paged pool. */
+int ldl_checkpooltype(lua_State *L, int arg) {
+  lua_Integer t = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, (t >= 0 && t <= 7) || t == 512 || t == 516, arg,
+                "PoolType must be a POOL_TYPE (NonPagedPool, PagedPool, NonPagedPoolNx...)");
+  return (int)(t & 1);
+}
+
 /* Raises unless the current IRQL is `level` (exact) or at most `level`. */
 void ldl_checkirql(lua_State *L, lmachine *lm, const char *fname, int exact, uint8_t level) {
   uint8_t now = dl_machine_irql(lm->m);

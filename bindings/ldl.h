@@ -358,6 +358,11 @@ struct dl_sglist;
 void ldl_pushsglist(lua_State *L, int machine, struct dl_sglist *sg);
 struct dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id);
 
+/* Pushes a SCATTER_GATHER_LIST's Elements: a table indexed from 0 of the n
+** elements el[] as {Address=, Length=} (sglist.c). */
+struct dl_sg_element;
+void ldl_pushelements(lua_State *L, const struct dl_sg_element *el, uint32_t n);
+
 /* The strict option reader: raises a bad-argument error for the first key of
 ** the table at arg that is not in `valid` (NULL-terminated; nothing happens
 ** if arg is not a table), as "<fname>: unknown field '<key>' [did you mean
@@ -376,6 +381,14 @@ void ldl_setvalues(lua_State *L, const dl_wdk_value *table, size_t n);
 
 /* Reads a BOOLEAN argument: true/false, or an integer (0 is FALSE). */
 int ldl_checkbool(lua_State *L, int arg);
+
+/* Reads a pool tag: an integer (a ULONG) or 1 to 4 characters, 'Tag1'
+** read as C reads a multi-character constant (first character highest). */
+uint32_t ldl_checktag(lua_State *L, int arg);
+
+/* Reads a POOL_TYPE (NonPagedPool, PagedPool, NonPagedPoolNx...); returns
+** 1 for paged pool. */
+int ldl_checkpooltype(lua_State *L, int arg);
 
 /* Raises an error naming fname unless the current IRQL is `level` (exact)
 ** or at most `level`. */
@@ -415,6 +428,25 @@ void ldl_open_interrupt(lua_State *L);
 void ldl_open_model(lua_State *L);
 void ldl_open_mmio(lua_State *L);
 void ldl_open_ioport(lua_State *L);
+
+/* The register and port accessors (devices/access.c): how one kind reads
+** and writes, the names its errors give, and whether the BUFFER forms step
+** the address by the size (registers) or repeat it (ports: rep ins/outs). */
+typedef struct ldl_access {
+  int (*read)(dl_machine *m, uint64_t at, uint32_t size, uint64_t *value);
+  int (*write)(dl_machine *m, uint64_t at, uint32_t size, uint64_t value);
+  const char *read_name, *write_name, *read_buffer_name, *write_buffer_name;
+  const char *miss;  /* the argument error of a failed access */
+  int advance;       /* BUFFER forms: 1 steps the address by the size */
+  int each;          /* BUFFER forms: 1 makes each access its own engine call */
+} ldl_access;
+
+/* One accessor: READ_REGISTER_ULONG is {name, 4, 0, 0}. */
+typedef struct ldl_accessor { const char *name; int size, write, buffer; } ldl_accessor;
+
+/* Sets the n accessors of `rows` in the module at -1, all going through
+** `a` (static: the closures keep its address). */
+void ldl_setaccessors(lua_State *L, const ldl_access *a, const ldl_accessor *rows, size_t n);
 void ldl_open_resources(lua_State *L);
 
 /* A device model's resources (resources.c): hw.resources, and one

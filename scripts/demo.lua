@@ -65,14 +65,20 @@ print(("what if the adapter had 5 map registers? %d transfers instead of %d, %d 
 
 -- The system DMA drivers: 4 KiB to a UART each, every byte checked at the device.
 print("system DMA drivers (scripts/drivers/):")
-do
+-- A UART "com1" at 115200 baud on ISA channel 1 of a new machine, driven by
+-- the WDM driver `name`: the machine, the UART and the driver module.
+local function isa_uart(name)
   local m = dma.machine { seed = 1, alloc = "high_first" }
   local uart = m:uart { name = "com1", baud = 115200 }
   uart:connect_dma(m:isa_dma(), { tx = 1 })
-  local wdm = driver "wdm_sysdma"
-  local D = dma.driver { name = "wdm_sysdma" }
+  local wdm = driver(name)
+  local D = dma.driver { name = name }
   wdm.DriverEntry(D)
   assert(wdm.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  return m, uart, wdm
+end
+do
+  local m, uart, wdm = isa_uart "wdm_sysdma"
   local data, b = dma.pattern(4096, 1), m:buffer(4096)
   b:write(0, data)
   local irp = m:irp { major = IRP_MJ_WRITE, buffer = b }
@@ -89,13 +95,7 @@ do
   m:close()
 end
 do
-  local m = dma.machine { seed = 1, alloc = "high_first" }
-  local uart = m:uart { name = "com1", baud = 115200 }
-  uart:connect_dma(m:isa_dma(), { tx = 1 })
-  local v3 = driver "wdm_sysdma_v3"
-  local D = dma.driver { name = "wdm_sysdma_v3" }
-  v3.DriverEntry(D)
-  assert(v3.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
+  local m, uart, v3 = isa_uart "wdm_sysdma_v3"
   local data, b = dma.pattern(4096, 4), m:buffer(4096)
   b:write(0, data)
   local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = v3.IOCTL_SYSDMA_WRITE }

@@ -44,52 +44,12 @@ static int l_MmUnmapIoSpace(lua_State *L) {
   return 0;
 }
 
-/* One register access; upvalue 1 is the size, upvalue 2 is 1 for writes. */
-static int l_register(lua_State *L) {
-  uint32_t size = (uint32_t)lua_tointeger(L, lua_upvalueindex(1));
-  int write = (int)lua_tointeger(L, lua_upvalueindex(2));
-  uint64_t va = ldl_checkuint(L, 1), value = 0;
-  if (write) value = (uint64_t)luaL_checkinteger(L, 2);
-  lmachine *lm = ldl_currentlm(L, write ? "WRITE_REGISTER" : "READ_REGISTER");
-  ldl_call call;
-  ldl_enter(L, lm, &call);
-  int rc = write ? dl_mmio_write(lm->m, va, size, value) : dl_mmio_read(lm->m, va, size, &value);
-  if (rc) return luaL_argerror(L, 1, "not a mapped device register (MmMapIoSpace first)");
-  ldl_leave(L, &call);
-  if (write) return 0;
-  lua_pushinteger(L, (lua_Integer)value);
-  return 1;
-}
-
-/* The BUFFER forms: (Register, Buffer, Count), Buffer a table indexed 1..Count. */
-static int l_register_buffer(lua_State *L) {
-  uint32_t size = (uint32_t)lua_tointeger(L, lua_upvalueindex(1));
-  int write = (int)lua_tointeger(L, lua_upvalueindex(2));
-  uint64_t va = ldl_checkuint(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_Integer count = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, count >= 0, 3, "Count must not be negative");
-  lmachine *lm = ldl_current(L, write ? "WRITE_REGISTER_BUFFER" : "READ_REGISTER_BUFFER");
-  ldl_call call;
-  ldl_enter(L, lm, &call);
-  for (lua_Integer i = 1; i <= count; i++) {
-    uint64_t value = 0;
-    if (write) {
-      lua_rawgeti(L, 2, i);
-      value = (uint64_t)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-    }
-    int rc = write ? dl_mmio_write(lm->m, va + (uint64_t)(i - 1) * size, size, value)
-                   : dl_mmio_read(lm->m, va + (uint64_t)(i - 1) * size, size, &value);
-    if (rc) return luaL_argerror(L, 1, "not a mapped device register (MmMapIoSpace first)");
-    if (!write) {
-      lua_pushinteger(L, (lua_Integer)value);
-      lua_rawseti(L, 2, i);
-    }
-  }
-  ldl_leave(L, &call);  /* once: the reports of the whole call */
-  return 0;
-}
+/* Registers: on MmMapIoSpace addresses; a BUFFER form steps through
+** Count registers in one engine call. */
+static const ldl_access registers_access = {
+  dl_mmio_read, dl_mmio_write, "READ_REGISTER", "WRITE_REGISTER", "READ_REGISTER_BUFFER",
+  "WRITE_REGISTER_BUFFER", "not a mapped device register (MmMapIoSpace first)", 1, 0,
+};
 
 static const luaL_Reg functions[] = {
   {"MmMapIoSpace", l_MmMapIoSpace},
@@ -102,7 +62,7 @@ static const luaL_Reg functions[] = {
 void ldl_open_mmio(lua_State *L) {
   luaL_setfuncs(L, functions, 0);
   /* spelled out, so that .luacheckrc finds the names as WDK globals */
-  static const struct { const char *name; int size, write, buffer; } registers[] = {
+  static const ldl_accessor registers[] = {
     {"READ_REGISTER_UCHAR", 1, 0, 0}, {"READ_REGISTER_USHORT", 2, 0, 0},
     {"READ_REGISTER_ULONG", 4, 0, 0}, {"READ_REGISTER_ULONG64", 8, 0, 0},
     {"WRITE_REGISTER_UCHAR", 1, 1, 0}, {"WRITE_REGISTER_USHORT", 2, 1, 0},
@@ -112,12 +72,7 @@ void ldl_open_mmio(lua_State *L) {
     {"WRITE_REGISTER_BUFFER_UCHAR", 1, 1, 1}, {"WRITE_REGISTER_BUFFER_USHORT", 2, 1, 1},
     {"WRITE_REGISTER_BUFFER_ULONG", 4, 1, 1}, {"WRITE_REGISTER_BUFFER_ULONG64", 8, 1, 1},
   };
-  for (size_t i = 0; i < sizeof registers / sizeof registers[0]; i++) {
-    lua_pushinteger(L, registers[i].size);
-    lua_pushinteger(L, registers[i].write);
-    lua_pushcclosure(L, registers[i].buffer ? l_register_buffer : l_register, 2);
-    lua_setfield(L, -2, registers[i].name);
-  }
+  ldl_setaccessors(L, &registers_access, registers, sizeof registers / sizeof registers[0]);
   static const struct { const char *name; int v; } cache[] = {
     {"MmNonCached", 0}, {"MmCached", 1}, {"MmWriteCombined", 2},
   };

@@ -80,13 +80,7 @@ static void pushbase(lua_State *L, uint64_t base) {
 static void push_list(lua_State *L, const dl_sg_element *el, uint32_t n) {
   lua_createtable(L, 0, 2);
   ldl_setint(L, "NumberOfElements", n);
-  lua_createtable(L, (int)n, 1);
-  for (uint32_t i = 0; i < n; i++) {
-    lua_createtable(L, 0, 2);
-    ldl_setint(L, "Address", (lua_Integer)el[i].address);
-    ldl_setint(L, "Length", el[i].length);
-    lua_rawseti(L, -2, i);
-  }
+  ldl_pushelements(L, el, n);
   lua_setfield(L, -2, "Elements");
 }
 

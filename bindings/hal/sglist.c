@@ -49,12 +49,8 @@ static dl_sglist *checklive(lua_State *L, int arg) {
   return sg;
 }
 
-/* Pushes Elements: a table indexed from 0 of {Address=, Length=}. */
-static void push_elements(lua_State *L, dl_sglist *sg) {
-  if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE) return;
-  lua_pop(L, 1);
-  uint32_t n = dl_sglist_count(sg);
-  const dl_sg_element *el = dl_sglist_elements(sg);
+/* Pushes a table indexed from 0 of the n elements {Address=, Length=}. */
+void ldl_pushelements(lua_State *L, const dl_sg_element *el, uint32_t n) {
   lua_createtable(L, (int)n, 1);
   for (uint32_t i = 0; i < n; i++) {
     lua_createtable(L, 0, 2);
@@ -62,6 +58,13 @@ static void push_elements(lua_State *L, dl_sglist *sg) {
     ldl_setint(L, "Length", el[i].length);
     lua_rawseti(L, -2, i);
   }
+}
+
+/* Pushes Elements: a table indexed from 0 of {Address=, Length=}. */
+static void push_elements(lua_State *L, dl_sglist *sg) {
+  if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  ldl_pushelements(L, dl_sglist_elements(sg), dl_sglist_count(sg));
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, 1, 2);
 }

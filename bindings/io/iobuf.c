@@ -32,7 +32,7 @@ void lio_checkmajor(lua_State *L, int arg, uint64_t major) {
 }
 
 /* A non-negative integer field of the table at arg (def if absent). */
-static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def) {
+uint64_t lio_uintfield(lua_State *L, int arg, const char *name, uint64_t def) {
   int t = lua_getfield(L, arg, name);
   int ok = 0;
   lua_Integer v = lua_tointegerx(L, -1, &ok);
@@ -47,7 +47,7 @@ static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def
 static void input_field(lua_State *L, int arg, lmachine *lm, dl_irp_params *p) {
   if (lua_getfield(L, arg, "input") == LUA_TNIL) {
     lua_pop(L, 1);
-    luaL_argcheck(L, uint_field(L, arg, "input_length", 0) == 0, arg,
+    luaL_argcheck(L, lio_uintfield(L, arg, "input_length", 0) == 0, arg,
                   "field 'input_length' needs a field 'input' (a buffer)");
     return;
   }
@@ -60,8 +60,8 @@ static void input_field(lua_State *L, int arg, lmachine *lm, dl_irp_params *p) {
                    p->major == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL, arg,
                 "field 'input' is an IOCTL's input buffer (a write's data is field 'buffer')");
   dl_region *r = b->obj;
-  uint64_t off = uint_field(L, arg, "input_offset", 0);
-  uint64_t len = uint_field(L, arg, "input_length", off <= r->length ? r->length - off : 0);
+  uint64_t off = lio_uintfield(L, arg, "input_offset", 0);
+  uint64_t len = lio_uintfield(L, arg, "input_length", off <= r->length ? r->length - off : 0);
   if (off > r->length || len > r->length - off)
     luaL_argerror(L, arg, lua_pushfstring(L, "input range [%I, %I) outside the buffer of %I bytes",
                                           (lua_Integer)off, (lua_Integer)(off + len),

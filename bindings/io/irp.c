@@ -121,18 +121,6 @@ static const char *const irp_fields[] = {
   "input_offset", "input_length", "file", "file_name", NULL
 };
 
-/* Reads a non-negative integer field of the table at arg (def if absent). */
-static uint64_t uint_field(lua_State *L, int arg, const char *name, uint64_t def) {
-  int t = lua_getfield(L, arg, name);
-  int ok = 0;
-  lua_Integer v = lua_tointegerx(L, -1, &ok);
-  lua_pop(L, 1);
-  if (t == LUA_TNIL) return def;
-  if (!ok || v < 0)
-    luaL_argerror(L, arg, lua_pushfstring(L, "field '%s' must be a non-negative integer", name));
-  return (uint64_t)v;
-}
-
 /* Rejects unknown fields (typos) of the request table at arg. */
 static void check_irp_fields(lua_State *L, int arg) {
   ldl_checkfields(L, arg, "a request has no field '%s' (%s)", irp_fields);
@@ -162,7 +150,7 @@ static int m_irp(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   check_irp_fields(L, 2);
-  uint64_t major = uint_field(L, 2, "major", UINT64_MAX);
+  uint64_t major = lio_uintfield(L, 2, "major", UINT64_MAX);
   lio_checkmajor(L, 2, major);
   int rw = major == DL_IRP_MJ_READ || major == DL_IRP_MJ_WRITE;
   int ioctl_major = major == DL_IRP_MJ_DEVICE_CONTROL || major == DL_IRP_MJ_INTERNAL_DEVICE_CONTROL;
@@ -170,14 +158,14 @@ static int m_irp(lua_State *L) {
   luaL_argcheck(L, b || !rw, 2, "a read or write needs a buffer (field 'buffer')");
   luaL_argcheck(L, !b || rw || ioctl_major, 2, "a create, cleanup or close takes no buffer");
   uint64_t blen = b ? b->length : 0;
-  uint64_t offset = uint_field(L, 2, "offset", 0);
-  uint64_t length = uint_field(L, 2, "length", offset <= blen ? blen - offset : 0);
+  uint64_t offset = lio_uintfield(L, 2, "offset", 0);
+  uint64_t length = lio_uintfield(L, 2, "length", offset <= blen ? blen - offset : 0);
   if (offset > blen || length > blen - offset)
     luaL_argerror(L, 2, lua_pushfstring(L, "range [%I, %I) outside the buffer of %I bytes",
                                         (lua_Integer)offset, (lua_Integer)(offset + length),
                                         (lua_Integer)blen));
-  uint64_t device_offset = uint_field(L, 2, "device_offset", 0);
-  uint64_t ioctl = uint_field(L, 2, "ioctl", 0);
+  uint64_t device_offset = lio_uintfield(L, 2, "device_offset", 0);
+  uint64_t ioctl = lio_uintfield(L, 2, "ioctl", 0);
   luaL_argcheck(L, ioctl <= UINT32_MAX, 2, "ioctl must fit in a ULONG");
   luaL_argcheck(L, ioctl == 0 || ioctl_major, 2, "ioctl is for IRP_MJ_DEVICE_CONTROL");
   lua_getfield(L, 2, "completion");

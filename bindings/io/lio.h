@@ -13,6 +13,10 @@
 /* Raises unless major is one m:irp builds (argument arg). */
 void lio_checkmajor(lua_State *L, int arg, uint64_t major);
 
+/* Reads the non-negative integer field `name` of the table at arg (def if
+** absent); anything else raises an error at arg naming the field. */
+uint64_t lio_uintfield(lua_State *L, int arg, const char *name, uint64_t def);
+
 /* Reads m:irp's `input`, `input_offset`, `input_length` (an IOCTL's input
 ** buffer) and `file` fields of the table at arg into p; an IRP_MJ_CREATE
 ** without `file` gets a new FILE_OBJECT. */

@@ -17,29 +17,6 @@
 #include "kernel/dl_rtl.h"
 #include "../ldl.h"
 
-/* Reads a pool tag: an integer or a string of 1 to 4 characters. */
-static uint32_t check_tag(lua_State *L, int arg) {
-  if (lua_type(L, arg) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, arg, &n);
-    luaL_argcheck(L, n >= 1 && n <= 4, arg, "a tag is 1 to 4 characters ('Tag1') or an integer");
-    uint32_t tag = 0;
-    for (size_t i = 0; i < n; i++) tag = tag << 8 | (unsigned char)s[i];
-    return tag;
-  }
-  lua_Integer v = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, v >= 0 && v <= (lua_Integer)UINT32_MAX, arg, "a tag is a ULONG");
-  return (uint32_t)v;
-}
-
-/* Reads a POOL_TYPE; returns 1 for paged pool. */
-static int check_pool_type(lua_State *L, int arg) {
-  lua_Integer t = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, (t >= 0 && t <= 7) || t == 512 || t == 516, arg,
-                "PoolType must be a POOL_TYPE (NonPagedPool, PagedPool, NonPagedPoolNx...)");
-  return (int)(t & 1);
-}
-
 /* Allocates and pushes the address (0 when the allocation fails). */
 static int alloc(lua_State *L, const char *fname, int paged, uint64_t size, uint32_t tag, int zero) {
   lmachine *lm = ldl_current(L, fname);
@@ -62,21 +39,21 @@ static int l_ExAllocatePool2(lua_State *L) {
                 "Flags must hold one of POOL_FLAG_NON_PAGED, POOL_FLAG_NON_PAGED_EXECUTE and "
                 "POOL_FLAG_PAGED");
   uint64_t size = ldl_checkuint(L, 2);
-  return alloc(L, "ExAllocatePool2", kinds == 0x100, size, check_tag(L, 3), !(flags & 0x2));
+  return alloc(L, "ExAllocatePool2", kinds == 0x100, size, ldl_checktag(L, 3), !(flags & 0x2));
 }
 
 /* ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag) -> address, or 0 (not zeroed). */
 static int l_ExAllocatePoolWithTag(lua_State *L) {
-  int paged = check_pool_type(L, 1);
+  int paged = ldl_checkpooltype(L, 1);
   uint64_t size = ldl_checkuint(L, 2);
-  return alloc(L, "ExAllocatePoolWithTag", paged, size, check_tag(L, 3), 0);
+  return alloc(L, "ExAllocatePoolWithTag", paged, size, ldl_checktag(L, 3), 0);
 }
 
 /* ExAllocatePoolZero(PoolType, NumberOfBytes, Tag) -> address, or 0 (zeroed). */
 static int l_ExAllocatePoolZero(lua_State *L) {
-  int paged = check_pool_type(L, 1);
+  int paged = ldl_checkpooltype(L, 1);
   uint64_t size = ldl_checkuint(L, 2);
-  return alloc(L, "ExAllocatePoolZero", paged, size, check_tag(L, 3), 1);
+  return alloc(L, "ExAllocatePoolZero", paged, size, ldl_checktag(L, 3), 1);
 }
 
 /* Frees; upvalue 1 says whether a tag is checked. */
@@ -84,7 +61,7 @@ static int l_free(lua_State *L) {
   int tagged = lua_toboolean(L, lua_upvalueindex(1));
   const char *fname = tagged ? "ExFreePoolWithTag" : "ExFreePool";
   uint64_t va = ldl_checkuint(L, 1);
-  uint32_t tag = tagged ? check_tag(L, 2) : 0;
+  uint32_t tag = tagged ? ldl_checktag(L, 2) : 0;
   lmachine *lm = ldl_current(L, fname);
   ldl_call c;
   ldl_enter(L, lm, &c);

@@ -39,6 +39,10 @@ void lwdf_keep(lua_State *L, const char *k1, int v1, const char *k2, int v2);
 /* Puts STATUS_SUCCESS under the new handle at -1: returns 2 (status, handle). */
 int lwdf_created(lua_State *L);
 
+/* __tostring of a WDF class with nothing more to show: "<class>#id", or
+** "<class> (deleted)" (wdf.c). */
+int lwdf_tostring(lua_State *L);
+
 /* Registers a WDF class (a metatable whose handles WdfObjectDelete takes). */
 void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 

@@ -157,6 +157,16 @@ uint32_t lwdf_checkstatus(lua_State *L, int idx, const char *fname) {
   return (uint32_t)v;
 }
 
+/* __tostring of a WDF class with nothing more to show: "<class>#id", or
+** "<class> (deleted)". */
+int lwdf_tostring(lua_State *L) {
+  lobject *h = lua_touserdata(L, 1);
+  luaL_getmetafield(L, 1, "__name");
+  if (!h || !h->owner->m || !h->obj) lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
+  else lua_pushfstring(L, "%s#%I", lua_tostring(L, -1), (lua_Integer)DL_OBJECT(h->obj)->id);
+  return 1;
+}
+
 /* Marks a class as a WDF class (WdfObjectDelete, contexts, ParentObject). */
 void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
   ldl_newclass(L, name, meta, methods, NULL);

@@ -315,11 +315,7 @@ static int m_wdf_fail_allocations(lua_State *L) {
 /* __tostring of the three classes. */
 static int dma_tostring(lua_State *L) {
   lobject *h = lua_touserdata(L, 1);
-  luaL_getmetafield(L, 1, "__name");
-  if (!h->owner->m || !h->obj) {
-    lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
-    return 1;
-  }
+  if (!h->owner->m || !h->obj) return lwdf_tostring(L);
   if (ldl_testclass(L, 1, LDL_WDFDMAENABLER)) {
     dl_wdfdma_enabler *e = h->obj;
     lua_pushfstring(L, "WDFDMAENABLER#%I profile=%d v%d max_length=%I fragment=%I",

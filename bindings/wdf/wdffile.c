@@ -249,15 +249,8 @@ static int l_WdfDeviceSetDeviceInterfaceState(lua_State *L) {
   return 0;
 }
 
-static int f_tostring(lua_State *L) {
-  lobject *h = ldl_checkclass(L, 1, LDL_WDFFILEOBJECT);
-  if (!h->owner->m || !h->obj) lua_pushliteral(L, "WDFFILEOBJECT (deleted)");
-  else lua_pushfstring(L, "WDFFILEOBJECT#%I", (lua_Integer)DL_OBJECT(h->obj)->id);
-  return 1;
-}
-
 static const luaL_Reg f_meta[] = {
-  {"__tostring", f_tostring},
+  {"__tostring", lwdf_tostring},
   {NULL, NULL}
 };
 

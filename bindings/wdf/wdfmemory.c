@@ -16,30 +16,6 @@
 #define LDL_WDFMEMORY "WDFMEMORY"
 #define LDL_WDFLOOKASIDE "WDFLOOKASIDE"
 
-/* Reads a pool tag: an integer or 1 to 4 characters ('Tag1', first highest). */
-static uint32_t check_tag(lua_State *L, int arg) {
-  if (lua_isnoneornil(L, arg)) return 0;
-  if (lua_type(L, arg) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, arg, &n);
-    luaL_argcheck(L, n >= 1 && n <= 4, arg, "a tag is 1 to 4 characters ('Tag1') or an integer");
-    uint32_t tag = 0;
-    for (size_t i = 0; i < n; i++) tag = tag << 8 | (unsigned char)s[i];
-    return tag;
-  }
-  lua_Integer v = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, v >= 0 && v <= (lua_Integer)UINT32_MAX, arg, "a tag is a ULONG");
-  return (uint32_t)v;
-}
-
-/* Reads a POOL_TYPE: 1 for paged. */
-static int check_pool_type(lua_State *L, int arg) {
-  lua_Integer t = luaL_checkinteger(L, arg);
-  luaL_argcheck(L, (t >= 0 && t <= 7) || t == 512 || t == 516, arg,
-                "PoolType must be a POOL_TYPE (NonPagedPool, PagedPool, NonPagedPoolNx...)");
-  return (int)(t & 1);
-}
-
 /* The NTSTATUS of a failed creation. */
 static uint32_t failure(int rc) {
   return rc == DL_EINVAL || rc == DL_ENOTMAPPED ? DL_STATUS_INVALID_PARAMETER
@@ -49,8 +25,8 @@ static uint32_t failure(int rc) {
 /* WdfMemoryCreate(Attributes, PoolType, PoolTag, BufferSize) -> status, Memory, Buffer */
 static int l_WdfMemoryCreate(lua_State *L) {
   lua_settop(L, 4);
-  int paged = check_pool_type(L, 2);
-  uint32_t tag = check_tag(L, 3);
+  int paged = ldl_checkpooltype(L, 2);
+  uint32_t tag = lua_isnoneornil(L, 3) ? 0 : ldl_checktag(L, 3);
   uint64_t size = ldl_checkuint(L, 4);
   lmachine *lm = ldl_current(L, "WdfMemoryCreate");
   dl_wdf_memory *mem = NULL;
@@ -117,8 +93,8 @@ static int l_copy(lua_State *L) {
 static int l_WdfLookasideListCreate(lua_State *L) {
   lua_settop(L, 5);
   uint64_t size = ldl_checkuint(L, 2);
-  int paged = check_pool_type(L, 3);
-  uint32_t tag = check_tag(L, 5);
+  int paged = ldl_checkpooltype(L, 3);
+  uint32_t tag = lua_isnoneornil(L, 5) ? 0 : ldl_checktag(L, 5);
   lmachine *lm = ldl_current(L, "WdfLookasideListCreate");
   dl_wdf_lookaside *la = NULL;
   ldl_call c;
@@ -165,20 +141,14 @@ static int l_WdfMemoryCreateFromLookaside(lua_State *L) {
   return lwdf_created(L);
 }
 
+/* A live WDFMEMORY shows its buffer; else as every WDF class. */
 static int tostring(lua_State *L) {
-  lobject *h = lua_touserdata(L, 1);
-  luaL_getmetafield(L, 1, "__name");
-  if (!h || !h->owner->m || !h->obj) {
-    lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
-  } else if (strcmp(lua_tostring(L, -1), LDL_WDFMEMORY) == 0) {
-    dl_wdf_memory *mem = h->obj;
-    char at[32];
-    snprintf(at, sizeof at, "%llx", (unsigned long long)mem->va);
-    lua_pushfstring(L, "WDFMEMORY#%I %I bytes at 0x%s", (lua_Integer)mem->id,
-                    (lua_Integer)mem->size, at);
-  } else {
-    lua_pushfstring(L, "%s#%I", lua_tostring(L, -1), (lua_Integer)DL_OBJECT(h->obj)->id);
-  }
+  lobject *h = ldl_testclass(L, 1, LDL_WDFMEMORY);
+  if (!h || !h->owner->m || !h->obj) return lwdf_tostring(L);
+  dl_wdf_memory *mem = h->obj;
+  char at[32];
+  snprintf(at, sizeof at, "%llx", (unsigned long long)mem->va);
+  lua_pushfstring(L, "WDFMEMORY#%I %I bytes at 0x%s", (lua_Integer)mem->id, (lua_Integer)mem->size, at);
   return 1;
 }
 

@@ -327,15 +327,7 @@ static int l_rel_timeout(lua_State *L) {
   return 1;
 }
 
-static int tostring(lua_State *L) {
-  lobject *h = lua_touserdata(L, 1);
-  luaL_getmetafield(L, 1, "__name");
-  if (!h || !h->owner->m || !h->obj) lua_pushfstring(L, "%s (deleted)", lua_tostring(L, -1));
-  else lua_pushfstring(L, "%s#%I", lua_tostring(L, -1), (lua_Integer)DL_OBJECT(h->obj)->id);
-  return 1;
-}
-
-static const luaL_Reg meta[] = {{"__tostring", tostring}, {NULL, NULL}};
+static const luaL_Reg meta[] = {{"__tostring", lwdf_tostring}, {NULL, NULL}};
 
 static const luaL_Reg functions[] = {
   {"WdfSpinLockCreate", l_WdfSpinLockCreate},

@@ -8,12 +8,8 @@
 #include "base/dl_status.h"
 #include "machine/dl_machine.h"
 
-/* Machine teardown frees memory only: the KDPC, KTIMER and work item are
-** newer objects, gone already. */
-static void free_only(dl_object *o) {
-  dl_wdf_object_fini((dl_wdf_object *)o);
-  free(o);
-}
+/* Machine teardown frees memory only (dl_wdf_object_free): the KDPC, KTIMER
+** and work item are newer objects, gone already. */
 
 /* The framework deletes one: what it has pending goes with it. */
 static void dpc_dispose(dl_wdf_object *o) {
@@ -32,13 +28,13 @@ static void workitem_dispose(dl_wdf_object *o) {
 }
 
 static const dl_wdf_class dpc_class = {
-  {"WDFDPC", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, dpc_dispose
+  {"WDFDPC", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, dpc_dispose
 };
 static const dl_wdf_class timer_class = {
-  {"WDFTIMER", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, timer_dispose
+  {"WDFTIMER", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, timer_dispose
 };
 static const dl_wdf_class workitem_class = {
-  {"WDFWORKITEM", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, workitem_dispose
+  {"WDFWORKITEM", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, workitem_dispose
 };
 
 static void on_dpc(void *ctx, dl_dpc *dpc, uint64_t a, uint64_t b) {
@@ -71,7 +67,7 @@ int dl_wdf_dpc_new(dl_machine *m, dl_wdf_object *parent, dl_wdf_defer_fn fn, voi
   d->ctx = ctx;
   int rc = dl_dpc_new(m, on_dpc, d, &d->dpc);
   if (rc) {
-    free_only(DL_OBJECT(d));
+    dl_wdf_object_free(DL_OBJECT(d));
     return rc;
   }
   *out = d;
@@ -106,7 +102,7 @@ int dl_wdf_timer_new(dl_machine *m, dl_wdf_object *parent, uint32_t period_ms, d
   if (!rc) rc = dl_dpc_new(m, on_timer, t, &t->dpc);
   if (rc) {
     dl_timer_free(t->timer);
-    free_only(DL_OBJECT(t));
+    dl_wdf_object_free(DL_OBJECT(t));
     return rc;
   }
   *out = t;
@@ -139,7 +135,7 @@ int dl_wdf_workitem_new(dl_machine *m, dl_wdf_object *parent, dl_wdf_defer_fn fn
   w->ctx = ctx;
   int rc = dl_workitem_new(m, on_work, w, &w->w);
   if (rc) {
-    free_only(DL_OBJECT(w));
+    dl_wdf_object_free(DL_OBJECT(w));
     return rc;
   }
   *out = w;

@@ -11,11 +11,8 @@
 #include "machine/dl_machine.h"
 #include "wdf/dl_wdf.h"
 
-/* Machine teardown frees memory only (the pool record goes with the machine). */
-static void free_only(dl_object *o) {
-  dl_wdf_object_fini((dl_wdf_object *)o);
-  free(o);
-}
+/* Machine teardown frees memory only (dl_wdf_object_free): the pool record
+** goes with the machine. */
 
 /* The framework deletes the object: its own buffer goes back to the pool. */
 static void memory_dispose(dl_wdf_object *o) {
@@ -25,15 +22,15 @@ static void memory_dispose(dl_wdf_object *o) {
 static void lookaside_dispose(dl_wdf_object *o) { free(o); }
 
 static const dl_wdf_class memory_class = {
-  {"WDFMEMORY", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, memory_dispose
+  {"WDFMEMORY", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, memory_dispose
 };
 /* A request's buffer as a WDFMEMORY (FxRequestMemory): the framework's, so
 ** its driver may not delete it (0x10D/0x7); it goes with its request. */
 static const dl_wdf_class request_memory_class = {
-  {"WDFMEMORY", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, memory_dispose
+  {"WDFMEMORY", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL, memory_dispose
 };
 static const dl_wdf_class lookaside_class = {
-  {"WDFLOOKASIDE", free_only, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL,
+  {"WDFLOOKASIDE", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL,
   lookaside_dispose
 };
 

@@ -207,6 +207,12 @@ void dl_wdf_object_fini(dl_wdf_object *o) {
   o->ncontexts = 0;
 }
 
+/* Machine teardown of an object that owns nothing but its memory. */
+void dl_wdf_object_free(dl_object *o) {
+  dl_wdf_object_fini((dl_wdf_object *)o);
+  free(o);
+}
+
 /* ---- the whole machine ------------------------------------------------------------ */
 
 /* The newest framework object of m with no framework parent, or NULL. */

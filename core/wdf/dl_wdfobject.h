@@ -158,6 +158,10 @@ void **dl_wdf_object_context(dl_wdf_object *o, const char *type, int create);
 ** list: for a class's base.destroy. */
 void dl_wdf_object_fini(dl_wdf_object *o);
 
+/* A class's base.destroy for an object that owns nothing but its memory
+** (machine teardown): dl_wdf_object_fini, then free. */
+void dl_wdf_object_free(dl_object *o);
+
 /* Deletes every framework object of the machine, root trees newest first,
 ** without calling the driver (a machine collected by Lua's GC). */
 void dl_wdf_unload(dl_machine *m);

@@ -17,13 +17,12 @@ static void lock_free(dl_wdf_object *o) {
   dl_wdf_object_fini(o);
   free(o);
 }
-static void lock_destroy(dl_object *o) { lock_free((dl_wdf_object *)o); }
 
 static const dl_wdf_class spinlock_class = {
-  {"WDFSPINLOCK", lock_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, lock_free
+  {"WDFSPINLOCK", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, lock_free
 };
 static const dl_wdf_class waitlock_class = {
-  {"WDFWAITLOCK", lock_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, lock_free
+  {"WDFWAITLOCK", dl_wdf_object_free, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, lock_free
 };
 
 /* WdfSpinLockCreate. */

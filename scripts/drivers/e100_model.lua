@@ -72,6 +72,8 @@
 --   RU moves to the link. With the RU not ready the frame is lost.
 -- ---- Interrupt -------------------------------------------------------------------
 --   The line (level) is asserted while some STAT/ACK bit is set and M is clear.
+local kit = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "modelkit")  -- drivers. or dma.drivers.
+
 local e100 = {}
 
 local R = {
@@ -105,15 +107,7 @@ e100.R = R
 local NS_PER_BYTE = 80   -- 100 Mb/s
 
 -- Durations: a number of ns, or "200ns", "2us", "1ms".
-local UNITS = { ns = 1, us = 1000, ms = 1000000, s = 1000000000 }
-local function duration(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  local n, unit = tostring(v):match("^%s*([%d%.]+)%s*(%a*)%s*$")
-  local scale = UNITS[unit ~= "" and unit or "ns"]
-  assert(n and scale, "e100_model: bad duration " .. tostring(v))
-  return math.floor(tonumber(n) * scale + 0.5)
-end
+local function duration(v, default) return kit.duration(v, default, "e100_model") end
 
 -- The PHY's registers (an 82555-style PHY with the link up at 100 Mb/s full duplex).
 local function phy_registers()

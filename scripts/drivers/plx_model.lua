@@ -101,7 +101,7 @@
 -- first), a descriptor not in PCI memory, or a local range past the local
 -- memory ends the channel as an abort does and sets DMAn_ABORTED; the model
 -- counts it in stats().errors.
-local dma = require "dma"
+local kit = require(((...) or "drivers."):match("^(.-)[^.]*$") .. "modelkit")  -- drivers. or dma.drivers.
 
 local plx = {}
 
@@ -139,55 +139,19 @@ local function channel_regs(n)
            ABORTED = n == 0 and R.DMA0_ABORTED or R.DMA1_ABORTED }
 end
 
--- Durations: a number of ns, or "200ns", "2us", "1ms", "1s".
-local UNITS = { ns = 1, us = 1000, ms = 1000000, s = 1000000000 }
-local function duration(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  local n, unit = tostring(v):match("^%s*([%d%.]+)%s*(%a*)%s*$")
-  local scale = UNITS[unit ~= "" and unit or "ns"]
-  assert(n and scale, "plx_model: bad duration " .. tostring(v))
-  return math.floor(tonumber(n) * scale + 0.5)
-end
-
-local function size(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  return dma.size(v)
-end
+-- Durations: a number of ns, or "200ns", "2us", "1ms", "1s"; sizes: bytes or "4M".
+local function duration(v, default) return kit.duration(v, default, "plx_model") end
+local size = kit.size
 
 -- ---- the local memory: 4 KiB chunks, absent ones read as zeros -----------------
-local CHUNK = 4096
-local ZERO = ("\0"):rep(CHUNK)
-
 local function local_read(self, offset, len)
   assert(offset >= 0 and offset + len <= self.local_size, "plx_model: local read out of range")
-  local parts = {}
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local chunk = self.chunks[c] or ZERO
-    parts[#parts + 1] = (at == 0 and n == CHUNK) and chunk or chunk:sub(at + 1, at + n)
-    offset, len = offset + n, len - n
-  end
-  return table.concat(parts)
+  return kit.store_read(self.chunks, offset, len)
 end
 
 local function local_write(self, offset, bytes)
   assert(offset >= 0 and offset + #bytes <= self.local_size, "plx_model: local write out of range")
-  local pos, len = 1, #bytes
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local piece = bytes:sub(pos, pos + n - 1)
-    if n == CHUNK then
-      self.chunks[c] = piece
-    else
-      local chunk = self.chunks[c] or ZERO
-      self.chunks[c] = chunk:sub(1, at) .. piece .. chunk:sub(at + n + 1)
-    end
-    offset, pos, len = offset + n, pos + n, len - n
-  end
+  kit.store_write(self.chunks, offset, bytes)
 end
 
 -- ---- the chip ------------------------------------------------------------------

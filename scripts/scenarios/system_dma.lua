@@ -25,34 +25,62 @@ package.path = here .. "?.lua;" .. package.path
 
 local MS = 1000000
 
--- 1. WDM on ISA ---------------------------------------------------------------------------
-do
+-- A machine with a UART "com1" at 115200 baud on ISA 8237 channel 1.
+local function isa_uart()
   local m = dma.machine { seed = 1, alloc = "high_first" }
   local uart = m:uart { name = "com1", baud = 115200 }
   uart:connect_dma(m:isa_dma(), { tx = 1 })
-  local drv = require "drivers.wdm_sysdma"
-  local D = dma.driver { name = "\\Driver\\wdm_sysdma" }
+  return m, uart
+end
+
+-- DriverEntry of the WDM driver module drv for a driver object "\Driver\<name>",
+-- then its AddDevice for the UART: the DeviceExtension.
+local function start(drv, name, uart)
+  local D = dma.driver { name = "\\Driver\\" .. name }
   assert(drv.DriverEntry(D) == STATUS_SUCCESS)
   assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  local ext = uart.device.DeviceExtension
-  local LEN = 100000
-  local data = dma.pattern(LEN, 5)
-  local b = m:buffer(LEN)
+  return uart.device.DeviceExtension
+end
+
+-- A buffer of len bytes on m holding dma.pattern(len, seed): the buffer and the bytes.
+local function filled(m, len, seed)
+  local data = dma.pattern(len, seed)
+  local b = m:buffer(len)
   b:write(0, data)
-  assert(b:pa(0) >= 16 << 20, "the buffer should lie above 16 MiB")
-  local done_at
-  local irp = m:irp { major = IRP_MJ_WRITE, buffer = b, completion = function() done_at = m.now end }
-  assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
-  print(("wdm_sysdma: ISA channel 1, %d map registers, UART at 115200 baud (%d ns a character)")
-        :format(ext.NumberOfMapRegisters, uart:uart_stats().char_ns))
+  return b, data
+end
+
+-- Runs m to its end, showing ReadDmaCounter and the bytes the UART sent at 100, 200 and 300 ms.
+local function watch(m, ext, uart)
   for t = 1, 3 do
     m:run_until(t * 100 * MS)
     print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
           ext.Adapter:ReadDmaCounter(), #uart:sent()))
   end
   m:run()
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
+end
+
+-- The write IRP succeeded for all of data, and the UART sent exactly data.
+local function sent(irp, uart, data)
+  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == #data)
   assert(uart:sent() == data, "the UART did not send the buffer")
+end
+
+-- 1. WDM on ISA ---------------------------------------------------------------------------
+do
+  local m, uart = isa_uart()
+  local drv = require "drivers.wdm_sysdma"
+  local ext = start(drv, "wdm_sysdma", uart)
+  local LEN = 100000
+  local b, data = filled(m, LEN, 5)
+  assert(b:pa(0) >= 16 << 20, "the buffer should lie above 16 MiB")
+  local done_at
+  local irp = m:irp { major = IRP_MJ_WRITE, buffer = b, completion = function() done_at = m.now end }
+  assert(IoCallDriver(uart.device, irp) == STATUS_PENDING)
+  print(("wdm_sysdma: ISA channel 1, %d map registers, UART at 115200 baud (%d ns a character)")
+        :format(ext.NumberOfMapRegisters, uart:uart_stats().char_ns))
+  watch(m, ext, uart)
+  sent(irp, uart, data)
   local a = ext.Adapter:stats()
   print(("  %d bytes in %d pieces (counter at each terminal count: %s), %d bytes bounced below 16 MiB")
         :format(LEN, ext.Pieces, table.concat(ext.Counters, ", "), a.bytes_bounced))
@@ -79,15 +107,12 @@ do
   assert(Device and st == STATUS_SUCCESS, "the device did not start")
   local ctx = drv.Context(Device)
   local LEN, IN = 70000, dma.pattern(3000, 9)
-  local data = dma.pattern(LEN, 3)
-  local b = m:buffer(LEN)
-  b:write(0, data)
+  local b, data = filled(m, LEN, 3)
   local irp = m:irp { major = IRP_MJ_WRITE, buffer = b }
   assert(IoCallDriver(WdfDeviceWdmGetDeviceObject(Device), irp) == STATUS_PENDING)
   uart:receive(IN)
   m:run_until(m.now + 750 * MS)
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
-  assert(uart:sent() == data, "the UART did not send the buffer")
+  sent(irp, uart, data)
   print("kmdf_uart: SystemDuplex on soc0 (TX request line 3, RX line 4 looped into a 256-byte ring)")
   for i, c in ipairs(ctx.ChannelConfigurations) do
     print(("  TX transfer %d: EvtDmaTransactionConfigureDmaChannel(offset %d, length %d), "
@@ -112,18 +137,11 @@ end
 
 -- 3. WDM through the version-3 DMA operations ------------------------------------------------
 do
-  local m = dma.machine { seed = 1, alloc = "high_first" }
-  local uart = m:uart { name = "com1", baud = 115200 }
-  uart:connect_dma(m:isa_dma(), { tx = 1 })
+  local m, uart = isa_uart()
   local drv = require "drivers.wdm_sysdma_v3"
-  local D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }
-  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
-  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  local ext = uart.device.DeviceExtension
+  local ext = start(drv, "wdm_sysdma_v3", uart)
   local LEN = 100000
-  local data = dma.pattern(LEN, 5)
-  local b = m:buffer(LEN)
-  b:write(0, data)
+  local b, data = filled(m, LEN, 5)
   local done_at
   local irp = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE,
                       completion = function() done_at = m.now end }
@@ -132,14 +150,8 @@ do
   print(("wdm_sysdma_v3: ISA channel 1 through the ...Ex operations (GetDmaAdapterInfo: "
          .. "ReadDmaCounterAvailable %s, %d-bit addresses, %d element a transfer)")
         :format(tostring(info.ReadDmaCounterAvailable), info.DmaAddressWidth, info.ScatterGatherLimit))
-  for t = 1, 3 do
-    m:run_until(t * 100 * MS)
-    print(("  at %3d ms: ReadDmaCounter = %5d, UART sent %5d bytes"):format(t * 100,
-          ext.Adapter:ReadDmaCounter(), #uart:sent()))
-  end
-  m:run()
-  assert(irp.done and irp.IoStatus.Status == STATUS_SUCCESS and irp.IoStatus.Information == LEN)
-  assert(uart:sent() == data, "the UART did not send the buffer")
+  watch(m, ext, uart)
+  sent(irp, uart, data)
   for i, c in ipairs(ext.Completions) do
     assert(c.status == DmaComplete and c.counter == 0)
     print(("  MapTransferEx piece %d: DmaCompletionRoutine(DmaComplete) at %.3f ms"):format(i, c.at / MS))
@@ -156,14 +168,9 @@ do
   local soc = m:soc_dma { instance = 0, channels = 2, lines = 8 }
   uart = m:uart { name = "uart2", baud = 1000000 }
   uart:connect_dma(soc, { tx = 2 })
-  D = dma.driver { name = "\\Driver\\wdm_sysdma_v3" }  -- a driver object of this machine
-  assert(drv.DriverEntry(D) == STATUS_SUCCESS)
-  assert(drv.AddDevice(D, uart.device, uart.resources) == STATUS_SUCCESS)
-  ext = uart.device.DeviceExtension
+  ext = start(drv, "wdm_sysdma_v3", uart)  -- a driver object of this machine
   LEN = 20000
-  data = dma.pattern(LEN, 6)
-  b = m:buffer(LEN)
-  b:write(0, data)
+  b, data = filled(m, LEN, 6)
   local first = m:irp { major = IRP_MJ_DEVICE_CONTROL, buffer = b, ioctl = drv.IOCTL_SYSDMA_WRITE }
   assert(IoCallDriver(uart.device, first) == STATUS_PENDING)
   m:run_until(m.now + 10 * MS)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/dl_status.h"
+#include "devices/dl_uart.h"
 #include "hal/dl_adapter.h"
 #include "io/dl_device.h"
 #include "io/dl_mdl.h"
@@ -42,6 +43,58 @@ static inline int rig_open(rig *r, const dl_machine_config *cfg) {
 }
 
 static inline void rig_close(rig *r) { dl_machine_free(r->m); }
+
+/* cmocka setup and teardown: each test gets a fresh default rig as *state. */
+static inline int rig_setup(void **state) {
+  static rig r;
+  if (rig_open(&r, NULL)) return -1;
+  *state = &r;
+  return 0;
+}
+
+static inline int rig_teardown(void **state) {
+  rig_close(*state);
+  return 0;
+}
+
+/* cmocka setup and teardown for tests of a bare machine (no device) as
+** *state: the default machine, or one of 4 CPUs. */
+static inline int rig_machine_open(void **state, uint32_t cpus) {
+  dl_machine_config cfg;
+  dl_machine_config_init(&cfg);
+  if (cpus) cfg.cpus = cpus;
+  dl_machine *m = NULL;
+  if (dl_machine_new(&cfg, &m)) return -1;
+  *state = m;
+  return 0;
+}
+
+static inline int rig_machine_setup(void **state) { return rig_machine_open(state, 0); }
+static inline int rig_machine4_setup(void **state) { return rig_machine_open(state, 4); }
+
+static inline int rig_machine_teardown(void **state) {
+  dl_machine_free(*state);
+  return 0;
+}
+
+/* The machine's clock. */
+static inline dl_clock *rig_clock(rig *r) { return dl_machine_clock(r->m); }
+
+/* A UART "uart0" at `baud` on the machine (the device system DMA feeds). */
+static inline dl_uart *rig_uart(rig *r, uint32_t baud) {
+  dl_uart_config cfg;
+  dl_uart_config_init(&cfg);
+  cfg.baud = baud;
+  dl_uart *u = NULL;
+  assert_int_equal(dl_uart_new(r->m, "uart0", 40, 5, &cfg, &u), DL_OK);
+  return u;
+}
+
+/* Enables the UART's DMA requests (its CONTROL register). */
+static inline void rig_uart_enable(dl_uart *u, uint32_t bits) {
+  dl_devmodel *dm = dl_uart_model(u);
+  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
+}
 
 /* A second device on the machine. */
 static inline dl_device *rig_device(rig *r, const char *name) {

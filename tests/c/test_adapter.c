@@ -17,18 +17,6 @@
 #include "hal/dl_mapregs.h"
 #include "machine/dl_trace.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 /* What AdapterControl routines saw, in the order they ran. */
 typedef struct log {
   char who[16][8];
@@ -587,7 +575,7 @@ static void test_destroy_drops_waiting_requests(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
     T(test_nmr_packet_master_is_pages_plus_one_capped_at_16),
     cmocka_unit_test(test_nmr_cap_follows_config_and_pool),
     T(test_nmr_sg64_master_uncapped_and_maxlen_masked),

@@ -16,19 +16,8 @@
 #include <cmocka.h>
 
 #include "rig.h"
+#include "rig_dmaex.h"
 #include "hal/dl_dmaex.h"
-
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
 
 /* A version-3 adapter: width bits, scatter/gather or packet. */
 static dl_adapter *v3(rig *r, dl_device *dev, int sg, uint32_t width) {
@@ -36,31 +25,6 @@ static dl_adapter *v3(rig *r, dl_device *dev, int sg, uint32_t width) {
   d.version = 3;
   d.address_width = width;
   return rig_adapter_for(r, dev, d, NULL);
-}
-
-/* A context initialised for a. */
-static dl_dmactx *context(dl_adapter *a) {
-  dl_dmactx *c = NULL;
-  assert_int_equal(dl_dmactx_new(a, &c), DL_OK);
-  assert_int_equal(dl_dmaex_initialize_context(a, c), DL_STATUS_SUCCESS);
-  return c;
-}
-
-/* AllocateAdapterChannelEx synchronously without a routine: the base. */
-static uint64_t take(rig *r, dl_adapter *a, dl_device *dev, dl_dmactx *c, uint32_t n) {
-  uint64_t base = 0;
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_allocate_channel(a, dev, c, n, DL_DMA_SYNCHRONOUS_CALLBACK, NULL,
-                                             NULL, &base), DL_STATUS_SUCCESS);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  assert_true(base != 0);
-  return base;
-}
-
-static void free_object(rig *r, dl_adapter *a, int action) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_free_adapter_object(a, action), DL_OK);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
 }
 
 /* `n` low pages mapped in the order given (breaks where not consecutive). */
@@ -117,10 +81,10 @@ static void test_uninitialised_context_is_refused(void **state) {
 static void test_context_must_be_unique_across_allocations(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
-  dl_dmactx *c = context(a);
-  take(r, a, r->dev, c, 2);
+  dl_dmactx *c = rig_dmactx(a);
+  rig_take(r, a, r->dev, c, 2);
   uint64_t before = rig_reports(r);
-  free_object(r, a, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS);  /* registers still held under c */
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS);  /* registers still held under c */
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   uint64_t base;
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, 1, DL_DMA_SYNCHRONOUS_CALLBACK, NULL,
@@ -136,28 +100,28 @@ static void test_context_must_be_unique_across_allocations(void **state) {
 static void test_synchronous_without_routine_then_free_adapter_object(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
-  dl_dmactx *c = context(a);
-  take(r, a, r->dev, c, 3);
+  dl_dmactx *c = rig_dmactx(a);
+  rig_take(r, a, r->dev, c, 3);
   assert_int_equal(dl_adapter_get_stats(a)->registers_held, 3);
   assert_true(dl_adapter_channel_busy(a, r->dev));
-  free_object(r, a, DL_KEEP_OBJECT);  /* no effect */
+  rig_free_object(r, a, DL_KEEP_OBJECT);  /* no effect */
   assert_true(dl_adapter_channel_busy(a, r->dev));
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(dl_adapter_get_stats(a)->registers_held, 0);
   assert_false(dl_adapter_channel_busy(a, r->dev));
   uint64_t before = rig_reports(r);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);  /* twice: no channel held */
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);  /* twice: no channel held */
   rig_expect(r, before, DL_VF_DOUBLE_FREE_CHANNEL);
   /* the context is free again: a new allocation under it is fine */
-  assert_true(take(r, a, r->dev, c, 1) != 0);
+  assert_true(rig_take(r, a, r->dev, c, 1) != 0);
   assert_int_equal(dl_adapter_get_stats(a)->registers_held, 1);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
 }
 
 static void test_flags_and_routine_must_agree(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   uint64_t base;
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, 1, 0, NULL, NULL, &base),
@@ -171,7 +135,7 @@ static void test_flags_and_routine_must_agree(void **state) {
 static void test_routine_runs_at_dispatch_and_its_action_applies(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   ran x = {.action = DL_DEALLOCATE_OBJECT};
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, 2, 0, control, &x, NULL),
@@ -189,8 +153,8 @@ static void test_cancel_a_waiting_request_and_synchronous_refusal(void **state) 
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
   dl_device *dev1 = rig_device(r, "dev1");
-  dl_dmactx *c0 = context(a), *c1 = context(a), *c2 = context(a);
-  take(r, a, r->dev, c0, 1);
+  dl_dmactx *c0 = rig_dmactx(a), *c1 = rig_dmactx(a), *c2 = rig_dmactx(a);
+  rig_take(r, a, r->dev, c0, 1);
   ran x = {.action = DL_DEALLOCATE_OBJECT};
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, dev1, c1, 1, 0, control, &x, NULL),
@@ -203,7 +167,7 @@ static void test_cancel_a_waiting_request_and_synchronous_refusal(void **state) 
   assert_true(dl_dmactx_cancelled(c1));
   assert_false(dl_adapter_channel_busy(a, dev1));
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(x.n, 0);  /* cancelled: never ran */
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, dev1, c1, 1, 0, control, &x, NULL),
@@ -229,8 +193,8 @@ static void test_cancel_a_request_waiting_for_registers(void **state) {
   assert_int_equal(rig_open(r, &cfg), 0);
   dl_device *dev1 = rig_device(r, "dev1"), *dev2 = rig_device(r, "dev2");
   dl_adapter *a0 = v3(r, r->dev, 0, 32), *a1 = v3(r, dev1, 0, 32), *a2 = v3(r, dev2, 0, 32);
-  dl_dmactx *c0 = context(a0), *c1 = context(a1), *c2 = context(a2);
-  take(r, a0, r->dev, c0, 6);
+  dl_dmactx *c0 = rig_dmactx(a0), *c1 = rig_dmactx(a1), *c2 = rig_dmactx(a2);
+  rig_take(r, a0, r->dev, c0, 6);
   ran x1 = {.action = DL_DEALLOCATE_OBJECT}, x2 = {.action = DL_DEALLOCATE_OBJECT};
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a1, dev1, c1, 4, 0, control, &x1, NULL), 0);
@@ -240,14 +204,14 @@ static void test_cancel_a_request_waiting_for_registers(void **state) {
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   assert_int_equal(x1.n, 0);
   assert_int_equal(x2.n, 1);  /* served once the head went away */
-  free_object(r, a0, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a0, DL_DEALLOCATE_OBJECT);
   assert_int_equal(rig_reports(r), 0);
 }
 
 static void test_preemptive_cancel(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 0, 32);
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   assert_int_equal(dl_dmaex_cancel_channel(a, r->dev, c), 1);
   ran x = {.action = DL_DEALLOCATE_OBJECT};
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
@@ -264,13 +228,13 @@ static void test_allocate_ex_irql_and_register_rules_are_v1s(void **state) {
   d.version = 3;
   d.address_width = 32;
   dl_adapter *a = rig_adapter(r, d, &nmr);
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   uint64_t before = rig_reports(r), base;
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, 1, DL_DMA_SYNCHRONOUS_CALLBACK, NULL,
                                              NULL, &base), DL_STATUS_SUCCESS);  /* at PASSIVE */
   rig_expect(r, before, DL_VF_WRONG_IRQL);
   assert_non_null(strstr(rig_last(r)->message, "AllocateAdapterChannelEx"));
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   before = rig_reports(r);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, nmr + 1, DL_DMA_SYNCHRONOUS_CALLBACK,
@@ -285,19 +249,7 @@ static void test_allocate_ex_irql_and_register_rules_are_v1s(void **state) {
 static uint32_t mapex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t off,
                       uint32_t *len, int write, uint32_t el, const dl_sg_element **list,
                       uint32_t *n) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_map_transfer(a, mdl, base, off, 0, len, write, el ? DL_SGLIST_SIZE(el) : 0,
-                                      NULL, NULL, list, n);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return st;
-}
-
-static uint32_t flushex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t off,
-                        uint32_t len, int write) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_flush(a, mdl, base, off, len, write);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return st;
+  return rig_mapex(r, a, mdl, base, off, 0, len, write, el ? DL_SGLIST_SIZE(el) : 0, NULL, list, n);
 }
 
 /* A chain of two MDLs (3 pages with a break, then 2 contiguous) on a 64-bit
@@ -318,8 +270,8 @@ static void test_map_transfer_ex_over_a_chain_matches_transfer_info(void **state
   assert_int_equal(ti.map_register_count, 0);  /* 64-bit S/G master: no registers */
   assert_int_equal(dl_dmaex_transfer_info(a, m1, 0, 1, 1, 2, &ti), DL_STATUS_NOT_SUPPORTED);
   assert_int_equal(dl_dmaex_transfer_info(a, m1, total, 1, 1, 1, &ti), DL_STATUS_INVALID_PARAMETER);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 0);
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 0);
   uint32_t len = total - 0x100, n = 0;
   const dl_sg_element *el;
   assert_int_equal(mapex(r, a, m1, base, 0x100, &len, 1, 3, &el, &n), DL_STATUS_SUCCESS);
@@ -331,15 +283,15 @@ static void test_map_transfer_ex_over_a_chain_matches_transfer_info(void **state
   assert_int_equal(el[2].address, dl_mdl_pa(m2, r2->va));
   assert_int_equal(el[2].length, r2->length);
   assert_true(dl_dmactx_mapped(c));
-  assert_int_equal(flushex(r, a, m1, base, 0x100, len, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, m1, base, 0x100, len, 1), DL_STATUS_SUCCESS);
   assert_false(dl_dmactx_mapped(c));
   /* a buffer for two elements: *Length stops after the second */
   len = total - 0x100;
   assert_int_equal(mapex(r, a, m1, base, 0x100, &len, 1, 2, &el, &n), DL_STATUS_SUCCESS);
   assert_int_equal(n, 2);
   assert_int_equal(len, 3 * PS - 0x300);
-  assert_int_equal(flushex(r, a, m1, base, 0x100, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  assert_int_equal(rig_flushex(r, a, m1, base, 0x100, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(rig_reports(r), 0);
 }
 
@@ -355,8 +307,8 @@ static void test_map_transfer_ex_packet_bounce_and_register_budget(void **state)
   assert_int_equal(dl_dmaex_transfer_info(a, mdl, 0, (uint32_t)reg->length, 0, 1, &ti), 0);
   assert_int_equal(ti.map_register_count, 4);
   assert_int_equal(ti.sg_element_count, 1);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 2);  /* fewer registers than the transfer needs */
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 2);  /* fewer registers than the transfer needs */
   uint32_t len = (uint32_t)reg->length, n;
   const dl_sg_element *el;
   assert_int_equal(mapex(r, a, mdl, base, 0, &len, 0, 1, &el, &n), DL_STATUS_SUCCESS);
@@ -369,9 +321,9 @@ static void test_map_transfer_ex_packet_bounce_and_register_budget(void **state)
   dl_physmem_write(dl_machine_physmem(r->m), el[0].address, buf, len);
   memset(buf, 0, sizeof buf);
   assert_int_equal(dl_machine_write_va(r->m, reg->va, buf, len), DL_OK);
-  assert_int_equal(flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
   assert_true(rig_has_pattern(r, reg->va, len, 9));
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(rig_reports(r), 0);
 }
 
@@ -395,8 +347,8 @@ static void test_map_transfer_ex_misuse(void **state) {
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   dl_adapter_free_channel(a);
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 1);
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 1);
   /* bus master: no completion routine, no DeviceOffset, a buffer of one element at least */
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   len = PS;
@@ -419,14 +371,14 @@ static void test_map_transfer_ex_misuse(void **state) {
   rig_expect(r, before, DL_VF_NOT_FLUSHED);
   /* flushing what was not mapped there: 0x20; at > DISPATCH_LEVEL: 0x13 */
   before = rig_reports(r);
-  assert_int_equal(flushex(r, a, mdl, base, PS, PS, 1), DL_STATUS_INVALID_PARAMETER);
+  assert_int_equal(rig_flushex(r, a, mdl, base, PS, PS, 1), DL_STATUS_INVALID_PARAMETER);
   rig_expect(r, before, DL_VF_FLUSH_UNMAPPED_REGISTER);
   before = rig_reports(r);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL + 1);
   assert_int_equal(dl_dmaex_flush(a, mdl, base, 0, PS, 1), DL_STATUS_SUCCESS);
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   rig_expect(r, before, DL_VF_WRONG_IRQL);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
 }
 
 /* Freeing the channel (FreeAdapterObject) with a transfer still mapped is
@@ -437,20 +389,20 @@ static void test_freeing_with_a_mapped_transfer(void **state) {
   dl_region *reg;
   const int o[] = {0, 1};
   dl_mdl *mdl = buffer(r, o, 2, 0, 0, &reg);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 2);
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 2);
   uint32_t len = 2 * PS, n;
   const dl_sg_element *el;
   assert_int_equal(mapex(r, a, mdl, base, 0, &len, 1, 1, &el, &n), DL_STATUS_SUCCESS);
   uint64_t before = rig_reports(r);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   rig_expect(r, before, DL_VF_FREED_WHILE_MAPPED);
   assert_non_null(strstr(rig_last(r)->message, "FreeAdapterObject"));
   /* the context is free again and the stale mapping is gone */
-  base = take(r, a, r->dev, c, 2);
+  base = rig_take(r, a, r->dev, c, 2);
   assert_false(dl_dmactx_mapped(c));
   assert_int_equal(mapex(r, a, mdl, base, 0, &len, 1, 1, &el, &n), DL_STATUS_SUCCESS);
-  free_object(r, a, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT_KEEP_REGISTERS);
   before = rig_reports(r);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_adapter_free_map_registers(a, base, 2), DL_OK);
@@ -466,8 +418,8 @@ static void test_cancel_while_mapped(void **state) {
   dl_region *reg;
   const int o[] = {0, 1};
   dl_mdl *mdl = buffer(r, o, 2, 0, 0, &reg);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 2);
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 2);
   uint32_t len = 2 * PS, n;
   const dl_sg_element *el;
   assert_int_equal(mapex(r, a, mdl, base, 0, &len, 1, 1, &el, &n), DL_STATUS_SUCCESS);
@@ -476,9 +428,9 @@ static void test_cancel_while_mapped(void **state) {
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   assert_true(dl_dmactx_cancelled(c));
   assert_true(dl_dmactx_mapped(c));
-  assert_int_equal(flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
   assert_int_equal(mapex(r, a, mdl, base, 0, &len, 1, 1, &el, &n), DL_STATUS_CANCELLED);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(rig_reports(r), 0);
 }
 
@@ -499,15 +451,6 @@ static void cancel(dl_adapter *a, dl_dmactx *c) {
 static const dl_dmaex_kind test_kind = {.name = "test", .completion_routines = 1, .device_offsets = 1,
                                         .default_buffer = 1, .start = start, .cancel = cancel};
 
-typedef struct done { int n, status; uint8_t irql; dl_device *dev; } done;
-static void completion(void *ctx, dl_adapter *a, dl_device *dev, int status) {
-  done *d = ctx;
-  d->n++;
-  d->status = status;
-  d->irql = dl_machine_irql(dl_adapter_machine(a));
-  d->dev = dev;
-}
-
 static void test_completion_routine_statuses(void **state) {
   rig *r = *state;
   dl_adapter *a = v3(r, r->dev, 1, 64);
@@ -515,16 +458,16 @@ static void test_completion_routine_statuses(void **state) {
   dl_region *reg;
   const int o[] = {0, 1};
   dl_mdl *mdl = buffer(r, o, 2, 0, 0, &reg);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, r->dev, c, 2);
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, 2);
   const int statuses[] = {DL_DMA_COMPLETE, DL_DMA_ABORTED, DL_DMA_ERROR};
   for (int i = 0; i < 3; i++) {
-    done d = {0};
+    rig_done d = {0};
     uint32_t len = 2 * PS, n;
     const dl_sg_element *el;
     started = NULL;
     dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-    assert_int_equal(dl_dmaex_map_transfer(a, mdl, base, 0, 8, &len, 0, 0, completion, &d, &el, &n),
+    assert_int_equal(dl_dmaex_map_transfer(a, mdl, base, 0, 8, &len, 0, 0, rig_completion, &d, &el, &n),
                      DL_STATUS_SUCCESS);  /* NULL buffer: the default, one element */
     dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
     assert_ptr_equal(started, c);
@@ -537,18 +480,18 @@ static void test_completion_routine_statuses(void **state) {
     assert_int_equal(d.status, statuses[i]);
     assert_int_equal(d.irql, DL_DISPATCH_LEVEL);
     assert_ptr_equal(d.dev, r->dev);
-    assert_int_equal(flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
+    assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
   }
-  done d = {0};
+  rig_done d = {0};
   uint32_t len = PS, n;
   const dl_sg_element *el;
-  assert_int_equal(dl_dmaex_map_transfer(a, mdl, base, 0, 0, &len, 0, 0, completion, &d, &el, &n),
+  assert_int_equal(dl_dmaex_map_transfer(a, mdl, base, 0, 0, &len, 0, 0, rig_completion, &d, &el, &n),
                    DL_STATUS_SUCCESS);
   assert_int_equal(dl_dmaex_cancel_mapped(a, c), DL_STATUS_SUCCESS);
   assert_int_equal(d.n, 1);
   assert_int_equal(d.status, DL_DMA_CANCELLED);
-  assert_int_equal(flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
-  free_object(r, a, DL_DEALLOCATE_OBJECT);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   assert_int_equal(rig_reports(r), 0);
 }
 
@@ -563,7 +506,7 @@ static void test_sglist_ex_synchronous_and_buffer_size(void **state) {
   dl_dma_transfer_info ti;
   assert_int_equal(dl_dmaex_transfer_info(a, mdl, PS / 2, 2 * PS, 1, 1, &ti), 0);
   assert_int_equal(ti.sg_element_count, 3);
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   dl_sglist *sg;
   uint64_t id;
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
@@ -615,7 +558,7 @@ static void test_common_buffer_ex_freed_by_free_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_v2_adapter_lacks_the_ex_operations),
     T(test_uninitialised_context_is_refused),

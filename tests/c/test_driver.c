@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_io.h"
 #include <string.h>
 
 #include "base/dl_status.h"
@@ -39,11 +40,7 @@ static rig R;
 
 static int setup(void **state) {
   R = (rig){0};
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  if (dl_machine_new(&cfg, &R.m)) return -1;
-  if (dl_driver_new(R.m, "\\Driver\\t", &R.drv)) return -1;
-  if (dl_io_create_device(R.drv, "t0", &R.dev)) return -1;
+  if (rig_io_open(&R.m, &R.drv, &R.dev)) return -1;
   *state = &R;
   return 0;
 }

@@ -14,27 +14,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig.h"
 #include "io/dl_device.h"
 #include "kernel/dl_cpu.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_trace.h"
 #include "base/dl_status.h"
-
-static int setup(void **state) {
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  cfg.cpus = 4;
-  dl_machine *m = NULL;
-  if (dl_machine_new(&cfg, &m)) return -1;
-  *state = m;
-  return 0;
-}
-
-static int teardown(void **state) {
-  dl_machine_free(*state);
-  return 0;
-}
 
 /* An ISR's view of each call. */
 typedef struct isr_log {
@@ -357,7 +343,7 @@ static void test_isr_disconnects_itself(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_machine4_setup, rig_machine_teardown)
     T(test_connect_checks),
     T(test_exclusive_and_shared_lines),
     T(test_isr_after_latency_at_dirql),

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_io.h"
 #include <string.h>
 
 #include "base/dl_ntstatus.h"
@@ -71,11 +72,7 @@ static int dispatch(void *ctx, dl_device *dev, dl_irp *irp, uint32_t *status) {
 
 static int setup(void **state) {
   R = (rig){0};
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  if (dl_machine_new(&cfg, &R.m)) return -1;
-  if (dl_driver_new(R.m, "\\Driver\\t", &R.drv)) return -1;
-  if (dl_io_create_device(R.drv, "t0", &R.dev)) return -1;
+  if (rig_io_open(&R.m, &R.drv, &R.dev)) return -1;
   static const uint8_t majors[] = {DL_IRP_MJ_CREATE, DL_IRP_MJ_CLOSE, DL_IRP_MJ_CLEANUP,
                                    DL_IRP_MJ_READ, DL_IRP_MJ_WRITE, DL_IRP_MJ_DEVICE_CONTROL};
   for (size_t i = 0; i < sizeof majors; i++) dl_driver_set_major(R.drv, majors[i], dispatch, &R);

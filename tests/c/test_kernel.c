@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig.h"
 #include "kernel/dl_cpu.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_object.h"
@@ -27,21 +28,6 @@ static dl_machine *machine(uint32_t cpus) {
   dl_machine *m = NULL;
   assert_int_equal(dl_machine_new(&cfg, &m), DL_OK);
   return m;
-}
-
-static int setup(void **state) {
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  cfg.cpus = 4;
-  dl_machine *m = NULL;
-  if (dl_machine_new(&cfg, &m)) return -1;
-  *state = m;
-  return 0;
-}
-
-static int teardown(void **state) {
-  dl_machine_free(*state);
-  return 0;
 }
 
 /* What DPC routines saw, in the order they ran. */
@@ -421,7 +407,7 @@ static void test_timer_still_set_is_a_leak(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_machine4_setup, rig_machine_teardown)
     T(test_cpus_start_passive_and_irql_is_per_cpu),
     T(test_dpc_queued_at_most_once),
     T(test_high_importance_goes_to_the_head),

@@ -18,18 +18,6 @@
 #include "hal/dl_mapregs.h"
 #include "machine/dl_trace.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 static int keep_registers(void *ctx, dl_device *dev, uint64_t base) {
   (void)dev;
   *(uint64_t *)ctx = base;
@@ -442,7 +430,7 @@ static void test_map_after_put_is_0x18(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
     T(test_sg_master_length_ends_at_physical_break),
     T(test_packet_master_bounces_whole_length_across_breaks),
     T(test_contiguous_below_ceiling_is_direct),

@@ -13,24 +13,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig.h"
 #include "base/dl_status.h"
 #include "io/dl_mdl.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
-
-static int setup(void **state) {
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  dl_machine *m = NULL;
-  if (dl_machine_new(&cfg, &m)) return -1;
-  *state = m;
-  return 0;
-}
-
-static int teardown(void **state) {
-  dl_machine_free(*state);
-  return 0;
-}
 
 static void test_allocate_map_free(void **state) {
   dl_machine *m = *state;
@@ -84,7 +71,7 @@ static void test_limits(void **state) {
   assert_int_equal(dl_mdl_allocate_pages(m, 0, UINT64_MAX, 0, &mdl), DL_EINVAL);
   assert_int_equal(dl_mdl_allocate_pages(m, 0, UINT64_MAX, 4096, &mdl), DL_OK);
   dl_machine_free(m);  /* teardown frees the pages and the MDL */
-  assert_int_equal(setup(state), 0);
+  assert_int_equal(rig_machine_setup(state), 0);
 }
 
 static void test_initialize(void **state) {
@@ -110,7 +97,7 @@ static void test_initialize(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_machine_setup, rig_machine_teardown)
     T(test_allocate_map_free),
     T(test_limits),
     T(test_initialize),

@@ -18,18 +18,6 @@
 #include "hal/dl_mapregs.h"
 #include "machine/dl_trace.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 /* What AdapterListControl got. */
 typedef struct got {
   int n;
@@ -409,7 +397,7 @@ static void test_put_adapter_with_list_is_0x0A(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
     T(test_elements_are_physical_runs),
     T(test_adjacent_pages_merge),
     T(test_calculate_worst_case),

@@ -18,38 +18,11 @@
 #include <cmocka.h>
 
 #include "rig.h"
+#include "rig_dmaex.h"
 #include "devices/dl_uart.h"
 #include "hal/dl_dmaex.h"
 #include "hal/dl_slave.h"
 #include "hal/dl_socdma.h"
-
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
-static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
-
-static dl_uart *uart(rig *r, uint32_t baud) {
-  dl_uart_config cfg;
-  dl_uart_config_init(&cfg);
-  cfg.baud = baud;
-  dl_uart *u = NULL;
-  assert_int_equal(dl_uart_new(r->m, "uart0", 40, 5, &cfg, &u), DL_OK);
-  return u;
-}
-
-static void uart_enable(dl_uart *u, uint32_t bits) {
-  dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
-}
 
 /* SoC controller 0 with 2 channels, 8 lines, 50 ns a unit, `limit` elements. */
 static dl_sysdma *soc(rig *r, uint32_t limit) {
@@ -90,67 +63,12 @@ static void scattered(rig *r, uint32_t n, uint64_t *pfns) {
   for (uint32_t i = 0; i < n; i++) pfns[i] = first + 2 * i;
 }
 
-static dl_dmactx *context(dl_adapter *a) {
-  dl_dmactx *c = NULL;
-  assert_int_equal(dl_dmactx_new(a, &c), DL_OK);
-  assert_int_equal(dl_dmaex_initialize_context(a, c), DL_STATUS_SUCCESS);
-  return c;
-}
-
-static uint64_t take(rig *r, dl_adapter *a, dl_dmactx *c, uint32_t n) {
-  uint64_t base = 0;
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, n, DL_DMA_SYNCHRONOUS_CALLBACK, NULL,
-                                             NULL, &base), DL_STATUS_SUCCESS);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return base;
-}
-
-typedef struct done { int n, status; uint64_t at; } done;
-static void completion(void *ctx, dl_adapter *a, dl_device *dev, int status) {
-  (void)dev;
-  done *d = ctx;
-  d->n++;
-  d->status = status;
-  d->at = dl_clock_now(dl_machine_clock(dl_adapter_machine(a)));
-}
-
 /* MapTransferEx at DISPATCH_LEVEL from `offset` toward the UART's DATA FIFO,
 ** with a buffer of sg_len bytes (0: the default). */
 static uint32_t mapex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offset,
-                      uint32_t *len, int write, uint64_t sg_len, done *d,
+                      uint32_t *len, int write, uint64_t sg_len, rig_done *d,
                       const dl_sg_element **el, uint32_t *n) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_map_transfer(a, mdl, base, offset, DL_UART_DATA, len, write, sg_len,
-                                      d ? completion : NULL, d, el, n);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return st;
-}
-
-static uint32_t flushex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offset,
-                        uint32_t len, int write) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_flush(a, mdl, base, offset, len, write);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return st;
-}
-
-static void free_object(rig *r, dl_adapter *a) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_free_adapter_object(a, DL_DEALLOCATE_OBJECT), DL_OK);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-}
-
-/* The UART's wire holds len bytes of the buffer from its byte `from`. */
-static void assert_sent(rig *r, dl_uart *u, uint64_t va, uint32_t from, uint32_t len) {
-  size_t n;
-  const uint8_t *sent = dl_uart_sent(u, &n);
-  assert_true(n >= from + len);
-  for (uint32_t i = 0; i < len; i++) {
-    uint8_t b;
-    dl_machine_read_va(r->m, va + from + i, &b, 1);
-    if (sent[from + i] != b) fail_msg("byte %u: sent 0x%02x, buffer 0x%02x", from + i, sent[from + i], b);
-  }
+  return rig_mapex(r, a, mdl, base, offset, DL_UART_DATA, len, write, sg_len, d, el, n);
 }
 
 /* ---- the engine ------------------------------------------------------------------ */
@@ -163,7 +81,7 @@ static void test_engine_walks_chain(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 4);
   assert_int_equal(dl_sysdma_max_elements(c), 4);
-  dl_uart *u = uart(r, 2000000);  /* 5000 ns a character */
+  dl_uart *u = rig_uart(r, 2000000);  /* 5000 ns a character */
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
   uint64_t p = rig_pages_at(r, 6, 0) * PS;
   uint8_t src[300];
@@ -182,16 +100,16 @@ static void test_engine_walks_chain(void **state) {
   uint32_t n, i = dl_sysdma_element(c, 0, &n);
   assert_int_equal(i, 0);
   assert_int_equal(n, 3);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_sysdma_mask(c, 0, 0);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), 150 * ch_ns);  /* ~150 on the wire, the FIFO a little ahead */
+  dl_clock_run_until(rig_clock(r), 150 * ch_ns);  /* ~150 on the wire, the FIFO a little ahead */
   uint32_t left = dl_sysdma_remaining(c, 0);
   assert_true(left > 300 - 180 && left < 300 - 150);
   assert_int_equal(dl_sysdma_element(c, 0, NULL), 1);
   assert_int_equal(dl_sysdma_current(c, 0), d[1].address + (300 - left - 100));
   assert_int_equal(dl_sysdma_get_stats(c)->terminal_counts, 0);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_sysdma_remaining(c, 0), 0);
   assert_true(dl_sysdma_masked(c, 0));
   const dl_sysdma_stats *st = dl_sysdma_get_stats(c);
@@ -210,7 +128,7 @@ static void test_engine_walks_chain(void **state) {
 static void test_engine_auto_init_chain(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 2);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
   uint64_t p = rig_pages_at(r, 3, 0) * PS;
   dl_sysdma_desc d[2] = {{p + 2 * PS, 8}, {p, 8}};
@@ -219,12 +137,12 @@ static void test_engine_auto_init_chain(void **state) {
   dl_physmem_write(dl_machine_physmem(r->m), d[1].address, b8, 8);
   dl_sysdma_xfer x = {.unit = 1, .line = 1, .to_device = 1, .auto_init = 1};
   assert_int_equal(dl_sysdma_program_chain(c, 0, &x, d, 2), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_sysdma_mask(c, 0, 0);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), 40 * ch_ns);
+  dl_clock_run_until(rig_clock(r), 40 * ch_ns);
   dl_sysdma_mask(c, 0, 1);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_true(dl_sysdma_get_stats(c)->terminal_counts >= 2);
   assert_int_equal(dl_sysdma_get_stats(c)->descriptors, dl_sysdma_get_stats(c)->terminal_counts +
                    (dl_sysdma_element(c, 0, NULL) == 1));
@@ -275,7 +193,7 @@ static void test_engine_limits(void **state) {
 static void test_capability_is_the_controller_s(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 16);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
   dl_device_description d = soc3(1, DL_WIDTH8, 8192, u);
   d.scatter_gather = 0;
@@ -307,9 +225,9 @@ static void test_capability_is_the_controller_s(void **state) {
 static void test_mapex_chain_one_transfer(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 8);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 3 * PS + 400, off = 0x300;
   dl_adapter *a = rig_adapter(r, soc3(1, DL_WIDTH8, 5 * PS, u), &nmr);
   uint64_t pfns[4], va, before = rig_reports(r);
@@ -321,9 +239,9 @@ static void test_mapex_chain_one_transfer(void **state) {
   assert_int_equal(ti.sg_element_count, 4);
   assert_int_equal(ti.map_register_count, 4);
   assert_int_equal(ti.sg_list_size, DL_SGLIST_SIZE(4));
-  dl_dmactx *ctx = context(a);
-  uint64_t base = take(r, a, ctx, ti.map_register_count);
-  done dn = {0};
+  dl_dmactx *ctx = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, ctx, ti.map_register_count);
+  rig_done dn = {0};
   const dl_sg_element *el;
   uint32_t n = 0, got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, ti.sg_list_size, &dn, &el, &n), DL_STATUS_SUCCESS);
@@ -338,20 +256,20 @@ static void test_mapex_chain_one_transfer(void **state) {
   uint32_t ch;
   assert_ptr_equal(dl_adapter_controller(a, &ch), c);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), (PS + 500) * ch_ns);  /* well into the second page's element */
+  dl_clock_run_until(rig_clock(r), (PS + 500) * ch_ns);  /* well into the second page's element */
   uint32_t left = dl_adapter_read_counter(a);
   assert_true(left < len - (PS - off) && left > len - (PS - off) - PS);
   assert_int_equal(dl_sysdma_element(c, ch, NULL), 1);
   assert_int_equal(dn.n, 0);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dn.n, 1);
   assert_int_equal(dn.status, DL_DMA_COMPLETE);
   assert_true(dn.at >= (len - 20) * ch_ns && dn.at <= dl_uart_last_sent_at(u));
   assert_int_equal(dl_sysdma_get_stats(c)->terminal_counts, 1);
   assert_int_equal(dl_sysdma_get_stats(c)->descriptors, 3);
-  assert_sent(r, u, va, 0, len);
-  assert_int_equal(flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  rig_assert_sent(r, u, va, 0, len);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -363,17 +281,17 @@ static void test_mapex_chain_one_transfer(void **state) {
 static void test_limit_and_buffer_cap_elements(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 2);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 4 * PS;
   dl_adapter *a = rig_adapter(r, soc3(1, DL_WIDTH8, len, u), &nmr);
   uint64_t pfns[4], va, before = rig_reports(r);
   scattered(r, 4, pfns);
   dl_mdl *mdl = buffer_over(r, pfns, 0, len, 6, &va);
-  dl_dmactx *ctx = context(a);
-  uint64_t base = take(r, a, ctx, nmr);
-  done dn = {0};
+  dl_dmactx *ctx = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, ctx, nmr);
+  rig_done dn = {0};
   const dl_sg_element *el;
   uint32_t n = 0, got = len;
   /* room for 4 in the buffer, the controller walks 2 */
@@ -381,30 +299,30 @@ static void test_limit_and_buffer_cap_elements(void **state) {
   assert_int_equal(n, 2);
   assert_int_equal(got, 2 * PS);
   assert_int_equal(el[1].address, pfns[1] * PS);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dn.n, 1);
-  assert_int_equal(flushex(r, a, mdl, base, 0, got, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, got, 1), DL_STATUS_SUCCESS);
   /* the default buffer: one element, the contiguous run, not bounced */
   got = len - 2 * PS;
-  done dn2 = {0};
+  rig_done dn2 = {0};
   assert_int_equal(mapex(r, a, mdl, base, 2 * PS, &got, 1, 0, &dn2, &el, &n), DL_STATUS_SUCCESS);
   assert_int_equal(n, 1);
   assert_int_equal(got, PS);
   assert_int_equal(el[0].address, pfns[2] * PS);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dn2.status, DL_DMA_COMPLETE);
-  assert_int_equal(flushex(r, a, mdl, base, 2 * PS, got, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 2 * PS, got, 1), DL_STATUS_SUCCESS);
   /* a buffer of one element: the same */
   got = PS;
-  done dn3 = {0};
+  rig_done dn3 = {0};
   assert_int_equal(mapex(r, a, mdl, base, 3 * PS, &got, 1, DL_SGLIST_SIZE(1), &dn3, &el, &n),
                    DL_STATUS_SUCCESS);
   assert_int_equal(n, 1);
-  dl_clock_run(clk(r));
-  assert_int_equal(flushex(r, a, mdl, base, 3 * PS, got, 1), DL_STATUS_SUCCESS);
+  dl_clock_run(rig_clock(r));
+  assert_int_equal(rig_flushex(r, a, mdl, base, 3 * PS, got, 1), DL_STATUS_SUCCESS);
   assert_int_equal(dl_adapter_get_stats(a)->bytes_bounced, 0);
-  assert_sent(r, u, va, 0, len);
-  free_object(r, a);
+  rig_assert_sent(r, u, va, 0, len);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -421,9 +339,9 @@ static int keep(void *ctx, dl_device *dev, uint64_t base) {
 static void test_maptransfer_maps_one_run(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 4);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 2 * PS;
   dl_adapter *a = rig_adapter(r, soc3(1, DL_WIDTH8, len, u), &nmr);
   uint64_t pfns[2], va, base = 0, logical = 0, before = rig_reports(r);
@@ -437,14 +355,14 @@ static void test_maptransfer_maps_one_run(void **state) {
   assert_int_equal(got, PS);
   assert_int_equal(logical, pfns[0] * PS);
   assert_int_equal(dl_adapter_read_counter(a), PS);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), 0);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_adapter_flush(a, mdl, base, va, got, 1), 1);
   dl_adapter_free_channel(a);
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   assert_int_equal(dl_adapter_get_stats(a)->bytes_bounced, 0);
-  assert_sent(r, u, va, 0, PS);
+  rig_assert_sent(r, u, va, 0, PS);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -455,9 +373,9 @@ static void test_maptransfer_maps_one_run(void **state) {
 static void test_read_flush_copies_back_per_piece(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 4);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, DL_UART_NO_LINE, 2), DL_OK);
-  uart_enable(u, DL_UART_RX_DMA);
+  rig_uart_enable(u, DL_UART_RX_DMA);
   uint32_t nmr, len = 3 * PS;
   dl_adapter *a = rig_adapter(r, soc3(2, DL_WIDTH8, len, u), &nmr);
   uint64_t pfns[3], va, before = rig_reports(r);
@@ -466,9 +384,9 @@ static void test_read_flush_copies_back_per_piece(void **state) {
   pfns[1] = high;
   pfns[2] = high + 1;
   dl_mdl *mdl = buffer_over(r, pfns, 0, len, 2, &va);
-  dl_dmactx *ctx = context(a);
-  uint64_t base = take(r, a, ctx, nmr);
-  done dn = {0};
+  dl_dmactx *ctx = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, ctx, nmr);
+  rig_done dn = {0};
   const dl_sg_element *el;
   uint32_t n = 0, got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 0, DL_SGLIST_SIZE(4), &dn, &el, &n), DL_STATUS_SUCCESS);
@@ -481,9 +399,9 @@ static void test_read_flush_copies_back_per_piece(void **state) {
   static uint8_t in[PS + 100];
   for (uint32_t i = 0; i < in_len; i++) in[i] = (uint8_t)(i * 13 + 5);
   assert_int_equal(dl_uart_receive(u, in, in_len), DL_OK);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), len - in_len);
-  assert_int_equal(flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
   static uint8_t out[3 * PS];
   dl_machine_read_va(r->m, va, out, len);
   assert_memory_equal(out, in, in_len);
@@ -491,7 +409,7 @@ static void test_read_flush_copies_back_per_piece(void **state) {
   for (uint32_t i = in_len; i < len; i++)
     if (out[i] != (uint8_t)(i * 31 + 2 * 7 + (i >> 8))) fail_msg("byte %u overwritten", i);
   assert_int_equal(dn.n, 0);
-  free_object(r, a);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -502,26 +420,26 @@ static void test_read_flush_copies_back_per_piece(void **state) {
 static void test_elements_are_whole_units(void **state) {
   rig *r = *state;
   dl_sysdma *c = soc(r, 4);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
   uint32_t nmr, len = 2 * PS;
   dl_adapter *a = rig_adapter(r, soc3(1, DL_WIDTH16, 3 * PS, u), &nmr);
   uint64_t pfns[3], va, before = rig_reports(r);
   scattered(r, 3, pfns);
   dl_mdl *mdl = buffer_over(r, pfns, 1, len, 1, &va);  /* runs of 4095, 4096, 1 */
-  dl_dmactx *ctx = context(a);
-  uint64_t base = take(r, a, ctx, nmr);
+  dl_dmactx *ctx = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, ctx, nmr);
   const dl_sg_element *el;
   uint32_t n = 0, got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, DL_SGLIST_SIZE(4), NULL, &el, &n),
                    DL_STATUS_INVALID_PARAMETER);
   rig_expect(r, before, DL_VF_INVALID_DMA_BUFFER);
   assert_false(dl_dmactx_mapped(ctx));
-  free_object(r, a);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig.h"
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "kernel/dl_cpu.h"
@@ -29,20 +30,6 @@
 #include "kernel/dl_workitem.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
-
-static int setup(void **state) {
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  dl_machine *m = NULL;
-  if (dl_machine_new(&cfg, &m)) return -1;
-  *state = m;
-  return 0;
-}
-
-static int teardown(void **state) {
-  dl_machine_free(*state);
-  return 0;
-}
 
 /* The last report, checked to be new since `before` with this bug check and P1. */
 static void expect(dl_machine *m, uint64_t before, uint32_t bugcheck, uint32_t p1) {
@@ -320,7 +307,7 @@ static void test_pool_rules(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_machine_setup, rig_machine_teardown)
     T(test_spinlock_raises_and_restores),
     T(test_spinlock_misuse_reports),
     T(test_event_kinds),

@@ -19,36 +19,6 @@
 #include "hal/dl_socdma.h"
 #include "kernel/dl_cpu.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
-static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
-
-/* A UART at `baud` on the machine. */
-static dl_uart *uart(rig *r, uint32_t baud) {
-  dl_uart_config cfg;
-  dl_uart_config_init(&cfg);
-  cfg.baud = baud;
-  dl_uart *u = NULL;
-  assert_int_equal(dl_uart_new(r->m, "uart0", 40, 5, &cfg, &u), DL_OK);
-  return u;
-}
-
-/* Enables the UART's DMA requests (its CONTROL register). */
-static void uart_enable(dl_uart *u, uint32_t bits) {
-  dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
-}
-
 /* The ISA slave description for a channel. */
 static dl_device_description isa_desc(uint32_t ch, uint64_t maxlen, int auto_init) {
   dl_device_description d;
@@ -133,7 +103,7 @@ static void test_8237_limits(void **state) {
 ** channel masked. */
 static void test_8237_wraps_inside_block(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);  /* 10 us a character */
+  dl_uart *u = rig_uart(r, 1000000);  /* 10 us a character */
   dl_sysdma *c = dl_dmac8237_of(r->m);
   assert_int_equal(dl_uart_connect(u, c, 1, DL_UART_NO_LINE), DL_OK);
   dl_physmem *pm = dl_machine_physmem(r->m);
@@ -150,9 +120,9 @@ static void test_8237_wraps_inside_block(void **state) {
   dl_dmac8237_port_write(c, 0x83, 0x01);
   dl_dmac8237_port_write(c, 0x03, 31);
   dl_dmac8237_port_write(c, 0x03, 0);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_dmac8237_port_write(c, 0x0A, 0x01);                 /* unmask 1 */
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   size_t n;
   const uint8_t *sent = dl_uart_sent(u, &n);
   assert_int_equal(n, 32);
@@ -172,13 +142,13 @@ static void test_8237_wraps_inside_block(void **state) {
 ** FIFO loses what the controller pushes into a full FIFO (overruns). */
 static void test_8237_block_mode_overruns(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   dl_sysdma *c = dl_dmac8237_of(r->m);
   assert_int_equal(dl_uart_connect(u, c, 3, DL_UART_NO_LINE), DL_OK);
   assert_int_equal(dl_dmac8237_setup(c, 3, 0x40000, 64, DL_8237_READ | DL_8237_BLOCK), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_dmac8237_mask(c, 3, 0);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   dl_uart_stats st;
   dl_uart_stats_get(u, &st);
   assert_true(dl_sysdma_get_stats(c)->overruns > 0);
@@ -227,9 +197,9 @@ static void test_slave_description_rules(void **state) {
 ** ReadDmaCounter falls as it consumes, terminal count ends the transfer. */
 static void test_slave_transfer_to_uart(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA | DL_UART_IRQ_TC);
+  rig_uart_enable(u, DL_UART_TX_DMA | DL_UART_IRQ_TC);
   uint32_t nmr, len = 3000;
   dl_adapter *a = rig_adapter(r, isa_desc(1, len, 0), &nmr);
   uint64_t va;
@@ -244,14 +214,14 @@ static void test_slave_transfer_to_uart(void **state) {
   assert_int_equal(dl_adapter_get_stats(a)->bytes_bounced, len);
   assert_int_equal(dl_adapter_read_counter(a), len);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), 1000 * ch_ns);
+  dl_clock_run_until(rig_clock(r), 1000 * ch_ns);
   uint32_t left = dl_adapter_read_counter(a);
   assert_true(left > 0 && left < len);
   size_t n;
   dl_uart_sent(u, &n);
   assert_true(n >= 990 && n <= 1000);
   assert_true(len - left >= n && len - left <= n + 18);  /* FIFO and shifter hold the rest */
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), 0);
   const uint8_t *sent = dl_uart_sent(u, &n);
   assert_int_equal(n, len);
@@ -274,9 +244,9 @@ static void test_slave_transfer_to_uart(void **state) {
 ** back only what the counter says moved. */
 static void test_slave_receive_copies_back_what_moved(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);
+  dl_uart *u = rig_uart(r, 1000000);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), DL_UART_NO_LINE, 3), DL_OK);
-  uart_enable(u, DL_UART_RX_DMA);
+  rig_uart_enable(u, DL_UART_RX_DMA);
   uint32_t nmr, len = 100;
   dl_adapter *a = rig_adapter(r, isa_desc(3, 4096, 0), &nmr);
   uint64_t va;
@@ -287,7 +257,7 @@ static void test_slave_receive_copies_back_what_moved(void **state) {
   uint8_t in[60];
   for (int i = 0; i < 60; i++) in[i] = (uint8_t)(0x30 + i);
   assert_int_equal(dl_uart_receive(u, in, sizeof in), DL_OK);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), len - 60);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_adapter_flush(a, mdl, base, va, len, 0), 1);
@@ -307,9 +277,9 @@ static void test_slave_receive_copies_back_what_moved(void **state) {
 ** sees the ring again and again and ReadDmaCounter wraps back up. */
 static void test_slave_auto_initialize_wraps(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 2, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, ring = 64;
   dl_adapter *a = rig_adapter(r, isa_desc(2, ring, 1), &nmr);
   uint64_t va;
@@ -321,7 +291,7 @@ static void test_slave_auto_initialize_wraps(void **state) {
   uint64_t ch_ns = dl_uart_char_ns(u);
   uint32_t prev = dl_adapter_read_counter(a), rises = 0;
   for (int i = 1; i <= 200; i++) {
-    dl_clock_run_until(clk(r), (uint64_t)i * ch_ns);
+    dl_clock_run_until(rig_clock(r), (uint64_t)i * ch_ns);
     uint32_t now = dl_adapter_read_counter(a);
     if (now > prev) rises++;
     prev = now;
@@ -381,9 +351,9 @@ static void test_soc_transfer(void **state) {
   dl_sysdma *c;
   assert_int_equal(dl_socdma_new(r->m, 0, 2, 8, 50, &c), DL_OK);
   assert_int_equal(dl_socdma_new(r->m, 0, 2, 8, 50, &c), DL_EBUSY);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, c, 5, 6), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_device_description d;
   memset(&d, 0, sizeof d);
   d.version = 3;
@@ -408,7 +378,7 @@ static void test_soc_transfer(void **state) {
   uint64_t before = rig_reports(r);
   assert_int_equal(dl_adapter_map_transfer(a, mdl, base, va, &got, 1, &logical), DL_OK);
   assert_int_equal(dl_adapter_read_counter(a), 1000);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   size_t n;
   const uint8_t *sent = dl_uart_sent(u, &n);
   assert_int_equal(n, 1000);
@@ -439,9 +409,9 @@ static void test_soc_transfer(void **state) {
 ** ReadDmaCounter doubles it; an odd length cannot be programmed (0xE6/0x1F). */
 static void test_slave_16bit_channel(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);
+  dl_uart *u = rig_uart(r, 1000000);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 5, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr;
   dl_adapter *a = rig_adapter(r, isa_desc(5, 8192, 0), &nmr);
   assert_int_equal(dl_adapter_dma_alignment(a), 2);  /* GetDmaAlignment: whole words */
@@ -457,9 +427,9 @@ static void test_slave_16bit_channel(void **state) {
   dl_dmac8237_port_read(c, 0xC6, &hi);
   assert_int_equal(lo | hi << 8, 499);
   assert_int_equal(dl_adapter_read_counter(a), 1000);
-  dl_clock_run_until(clk(r), 100 * dl_uart_char_ns(u));
+  dl_clock_run_until(rig_clock(r), 100 * dl_uart_char_ns(u));
   assert_int_equal(dl_adapter_read_counter(a) % 2, 0);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   size_t n;
   const uint8_t *sent = dl_uart_sent(u, &n);
   assert_int_equal(n, 1000);
@@ -493,7 +463,7 @@ static void test_slave_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_8237_limits),
     T(test_8237_wraps_inside_block),

@@ -18,39 +18,12 @@
 #include <cmocka.h>
 
 #include "rig.h"
+#include "rig_dmaex.h"
 #include "devices/dl_uart.h"
 #include "hal/dl_dmac8237.h"
 #include "hal/dl_dmaex.h"
 #include "hal/dl_slave.h"
 #include "hal/dl_socdma.h"
-
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
-static dl_clock *clk(rig *r) { return dl_machine_clock(r->m); }
-
-static dl_uart *uart(rig *r, uint32_t baud) {
-  dl_uart_config cfg;
-  dl_uart_config_init(&cfg);
-  cfg.baud = baud;
-  dl_uart *u = NULL;
-  assert_int_equal(dl_uart_new(r->m, "uart0", 40, 5, &cfg, &u), DL_OK);
-  return u;
-}
-
-static void uart_enable(dl_uart *u, uint32_t bits) {
-  dl_devmodel *dm = dl_uart_model(u);
-  dm->ops->write(dm->ctx, DL_SPACE_MEMORY, 0, DL_UART_CONTROL, 4, bits);
-}
 
 /* A version-3 ISA description for channel ch. */
 static dl_device_description isa3(uint32_t ch, uint64_t maxlen, int auto_init) {
@@ -75,35 +48,6 @@ static dl_mdl *buffer(rig *r, uint64_t at, uint32_t len, unsigned seed, uint64_t
   return rig_mdl(r, reg);
 }
 
-static dl_dmactx *context(dl_adapter *a) {
-  dl_dmactx *c = NULL;
-  assert_int_equal(dl_dmactx_new(a, &c), DL_OK);
-  assert_int_equal(dl_dmaex_initialize_context(a, c), DL_STATUS_SUCCESS);
-  return c;
-}
-
-/* AllocateAdapterChannelEx without a routine (DMA_SYNCHRONOUS_CALLBACK). */
-static uint64_t take(rig *r, dl_adapter *a, dl_dmactx *c, uint32_t n) {
-  uint64_t base = 0;
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c, n, DL_DMA_SYNCHRONOUS_CALLBACK, NULL,
-                                             NULL, &base), DL_STATUS_SUCCESS);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  assert_true(base != 0);
-  return base;
-}
-
-/* What the DmaCompletionRoutine saw. */
-typedef struct done { int n, status; uint8_t irql; dl_device *dev; uint64_t at; rig *r; } done;
-static void completion(void *ctx, dl_adapter *a, dl_device *dev, int status) {
-  done *d = ctx;
-  d->n++;
-  d->status = status;
-  d->irql = dl_machine_irql(dl_adapter_machine(a));
-  d->dev = dev;
-  d->at = dl_clock_now(dl_machine_clock(dl_adapter_machine(a)));
-}
-
 /* The adapter's drop function: which completion contexts were dropped. */
 static void *dropped;
 static int ndropped;
@@ -115,39 +59,19 @@ static void on_drop(dl_adapter *a, void *ctx) {
 
 /* MapTransferEx at DISPATCH_LEVEL with the default (NULL) buffer. */
 static uint32_t mapex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint32_t devoff,
-                      uint32_t *len, int write, done *d, const dl_sg_element **el) {
+                      uint32_t *len, int write, rig_done *d, const dl_sg_element **el) {
   uint32_t n = 0;
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_map_transfer(a, mdl, base, 0, devoff, len, write, 0,
-                                      d ? completion : NULL, d, el, &n);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
+  uint32_t st = rig_mapex(r, a, mdl, base, 0, devoff, len, write, 0, d, el, &n);
   if (st == DL_STATUS_SUCCESS) assert_int_equal(n, 1);  /* a system channel: one element */
   return st;
-}
-
-static uint32_t flushex(rig *r, dl_adapter *a, dl_mdl *mdl, uint64_t base, uint32_t len, int write) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  uint32_t st = dl_dmaex_flush(a, mdl, base, 0, len, write);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  return st;
-}
-
-static void free_object(rig *r, dl_adapter *a) {
-  dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
-  assert_int_equal(dl_dmaex_free_adapter_object(a, DL_DEALLOCATE_OBJECT), DL_OK);
-  dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
 }
 
 /* Every byte the UART put on its wire is the buffer's. */
 static void assert_sent(rig *r, dl_uart *u, uint64_t va, uint32_t len) {
   size_t n;
-  const uint8_t *sent = dl_uart_sent(u, &n);
+  dl_uart_sent(u, &n);
   assert_int_equal(n, len);
-  for (uint32_t i = 0; i < len; i++) {
-    uint8_t b;
-    dl_machine_read_va(r->m, va + i, &b, 1);
-    if (sent[i] != b) fail_msg("byte %u: sent 0x%02x, buffer 0x%02x", i, sent[i], b);
-  }
+  rig_assert_sent(r, u, va, 0, len);
 }
 
 /* ---- ISA ------------------------------------------------------------------------- */
@@ -158,17 +82,17 @@ static void assert_sent(rig *r, dl_uart *u, uint64_t va, uint32_t len) {
 ** FlushAdapterBuffersEx and FreeAdapterObject. */
 static void test_isa_transfer_completes(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 3000;
   dl_adapter *a = rig_adapter(r, isa3(1, len, 0), &nmr);
   assert_int_equal(nmr, 2);
   uint64_t va, before = rig_reports(r);
   dl_mdl *mdl = buffer(r, GiB4, len, 7, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done d = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done d = {0};
   const dl_sg_element *el;
   uint32_t got = len;
   assert_int_equal(mapex(r, a, mdl, base, 8, &got, 1, &d, &el), DL_STATUS_INVALID_PARAMETER);
@@ -178,11 +102,11 @@ static void test_isa_transfer_completes(void **state) {
   assert_int_equal(el[0].address / 0x10000, (el[0].address + len - 1) / 0x10000);
   assert_int_equal(dl_adapter_read_counter(a), len);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), 1000 * ch_ns);
+  dl_clock_run_until(rig_clock(r), 1000 * ch_ns);
   uint32_t left = dl_adapter_read_counter(a);
   assert_true(left > 0 && left < len);
   assert_int_equal(d.n, 0);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(d.n, 1);
   assert_int_equal(d.status, DL_DMA_COMPLETE);
   assert_int_equal(d.irql, DL_DISPATCH_LEVEL);
@@ -191,13 +115,13 @@ static void test_isa_transfer_completes(void **state) {
   assert_true(d.at > (len - 20) * ch_ns && d.at <= dl_uart_last_sent_at(u));
   assert_sent(r, u, va, len);
   /* done or not, FlushAdapterBuffersEx comes before the next MapTransferEx (0x0D) */
-  done d2 = {0};
+  rig_done d2 = {0};
   got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d2, &el), DL_STATUS_INVALID_PARAMETER);
   rig_expect(r, before, DL_VF_NOT_FLUSHED);
   before = rig_reports(r);
-  assert_int_equal(flushex(r, a, mdl, base, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -206,34 +130,34 @@ static void test_isa_transfer_completes(void **state) {
 ** that moved come back, and the routine is dropped (it never runs). */
 static void test_isa_early_flush_copies_back_what_moved(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);
+  dl_uart *u = rig_uart(r, 1000000);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), DL_UART_NO_LINE, 3), DL_OK);
-  uart_enable(u, DL_UART_RX_DMA);
+  rig_uart_enable(u, DL_UART_RX_DMA);
   uint32_t nmr, len = 100;
   dl_adapter *a = rig_adapter(r, isa3(3, 4096, 0), &nmr);
   dl_adapter_set_drop(a, on_drop);
   uint64_t va;
   dl_mdl *mdl = buffer(r, GiB4, len, 3, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done d = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done d = {0};
   const dl_sg_element *el;
   uint32_t got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 0, &d, &el), DL_STATUS_SUCCESS);
   uint8_t in[60];
   for (int i = 0; i < 60; i++) in[i] = (uint8_t)(0x30 + i);
   assert_int_equal(dl_uart_receive(u, in, sizeof in), DL_OK);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), len - 60);
   ndropped = 0;
-  assert_int_equal(flushex(r, a, mdl, base, len, 0), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
   assert_int_equal(d.n, 0);
   assert_int_equal(ndropped, 1);
   assert_ptr_equal(dropped, &d);
   uint32_t ch;
   dl_sysdma *ctl = dl_adapter_controller(a, &ch);
   assert_true(dl_sysdma_masked(ctl, ch));
-  free_object(r, a);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   uint8_t out[100];
   dl_machine_read_va(r->m, va, out, len);
   assert_memory_equal(out, in, 60);
@@ -248,21 +172,21 @@ static void test_isa_early_flush_copies_back_what_moved(void **state) {
 ** STATUS_CANCELLED; the flush is still owed and copies nothing more. */
 static void test_isa_cancel_while_mapped(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 2000;
   dl_adapter *a = rig_adapter(r, isa3(1, len, 0), &nmr);
   uint64_t va, before = rig_reports(r);
   dl_mdl *mdl = buffer(r, 0, len, 9, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done d = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done d = {0};
   const dl_sg_element *el;
   uint32_t got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d, &el), DL_STATUS_SUCCESS);
   uint64_t ch_ns = dl_uart_char_ns(u);
-  dl_clock_run_until(clk(r), 500 * ch_ns);
+  dl_clock_run_until(rig_clock(r), 500 * ch_ns);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_cancel_mapped(a, c), DL_STATUS_SUCCESS);
   assert_int_equal(dl_dmaex_cancel_mapped(a, c), DL_STATUS_SUCCESS);  /* again: nothing more */
@@ -272,7 +196,7 @@ static void test_isa_cancel_while_mapped(void **state) {
   assert_int_equal(d.irql, DL_DISPATCH_LEVEL);
   uint32_t left = dl_adapter_read_counter(a);
   assert_true(left > 0 && left < len - 400);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), left);  /* stopped */
   size_t n;
   dl_uart_sent(u, &n);
@@ -280,8 +204,8 @@ static void test_isa_cancel_while_mapped(void **state) {
   assert_int_equal(d.n, 1);
   got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d, &el), DL_STATUS_CANCELLED);
-  assert_int_equal(flushex(r, a, mdl, base, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -290,9 +214,9 @@ static void test_isa_cancel_while_mapped(void **state) {
 ** way outruns the UART, and the lost units make terminal count DmaError. */
 static void test_configure_block_mode_gives_dma_error(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 3, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 64, v;
   dl_adapter *a = rig_adapter(r, isa3(3, 4096, 0), &nmr);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
@@ -307,30 +231,30 @@ static void test_configure_block_mode_gives_dma_error(void **state) {
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   uint64_t va;
   dl_mdl *mdl = buffer(r, 0, len, 2, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done d = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done d = {0};
   const dl_sg_element *el;
   uint32_t got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d, &el), DL_STATUS_SUCCESS);
   uint32_t ch;
   dl_sysdma *ctl = dl_adapter_controller(a, &ch);
   assert_int_equal(dl_sysdma_programmed(ctl, ch)->mode, DL_SYSDMA_BLOCK);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(d.n, 1);
   assert_int_equal(d.status, DL_DMA_ERROR);
   assert_true(dl_sysdma_channel_overruns(ctl, ch) > 0);
-  assert_int_equal(flushex(r, a, mdl, base, len, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
   /* the next transfer in single mode completes */
   v = DL_SYSDMA_SINGLE;
   assert_int_equal(dl_dmaex_configure(a, DL_SYSDMA_CONFIGURE_MODE, &v), DL_STATUS_SUCCESS);
-  done d2 = {0};
+  rig_done d2 = {0};
   got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d2, &el), DL_STATUS_SUCCESS);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(d2.status, DL_DMA_COMPLETE);
-  assert_int_equal(flushex(r, a, mdl, base, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
 }
 
@@ -338,20 +262,20 @@ static void test_configure_block_mode_gives_dma_error(void **state) {
 ** runs only when it is cancelled. */
 static void test_looped_transfer_completes_only_by_cancel(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);
+  dl_uart *u = rig_uart(r, 1000000);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr, len = 64;
   dl_adapter *a = rig_adapter(r, isa3(1, 4096, 1), &nmr);
   uint64_t va;
   dl_mdl *mdl = buffer(r, 0, len, 4, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done d = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done d = {0};
   const dl_sg_element *el;
   uint32_t got = len;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d, &el), DL_STATUS_SUCCESS);
-  dl_clock_run_until(clk(r), 300 * dl_uart_char_ns(u));
+  dl_clock_run_until(rig_clock(r), 300 * dl_uart_char_ns(u));
   size_t n;
   dl_uart_sent(u, &n);
   assert_true(n > 2 * len);  /* the ring went round */
@@ -361,8 +285,8 @@ static void test_looped_transfer_completes_only_by_cancel(void **state) {
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   assert_int_equal(d.n, 1);
   assert_int_equal(d.status, DL_DMA_CANCELLED);
-  assert_int_equal(flushex(r, a, mdl, base, len, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
 }
 
@@ -375,9 +299,9 @@ static void test_soc_device_offset_and_info(void **state) {
   rig *r = *state;
   dl_sysdma *ctl;
   assert_int_equal(dl_socdma_new(r->m, 0, 2, 8, 50, &ctl), DL_OK);
-  dl_uart *u = uart(r, 2000000);
+  dl_uart *u = rig_uart(r, 2000000);
   assert_int_equal(dl_uart_connect(u, ctl, 5, 6), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   dl_device_description d;
   memset(&d, 0, sizeof d);
   d.version = 3;
@@ -400,9 +324,9 @@ static void test_soc_device_offset_and_info(void **state) {
   assert_int_equal(dl_dmaex_configure(a, DL_SYSDMA_CONFIGURE_CYCLE, &v), DL_STATUS_SUCCESS);
   uint64_t va, before = rig_reports(r);
   dl_mdl *mdl = buffer(r, GiB4, 1000, 5, &va);
-  dl_dmactx *c = context(a);
-  uint64_t base = take(r, a, c, nmr);
-  done dn = {0};
+  dl_dmactx *c = rig_dmactx(a);
+  uint64_t base = rig_take(r, a, r->dev, c, nmr);
+  rig_done dn = {0};
   const dl_sg_element *el;
   uint32_t got = 1000;
   assert_int_equal(mapex(r, a, mdl, base, DL_UART_DATA + 4, &got, 1, &dn, &el), DL_STATUS_INVALID_PARAMETER);
@@ -417,12 +341,12 @@ static void test_soc_device_offset_and_info(void **state) {
   assert_int_equal(mapex(r, a, mdl, base, DL_UART_DATA, &got, 1, &dn, &el), DL_STATUS_SUCCESS);
   assert_true(el[0].address + 999 <= UINT32_MAX);  /* bounced below the 32-bit ceiling */
   assert_int_equal(dl_adapter_read_counter(a), 1000);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dn.n, 1);
   assert_int_equal(dn.status, DL_DMA_COMPLETE);
   assert_sent(r, u, va, 1000);
-  assert_int_equal(flushex(r, a, mdl, base, 1000, 1), DL_STATUS_SUCCESS);
-  free_object(r, a);
+  assert_int_equal(rig_flushex(r, a, mdl, base, 0, 1000, 1), DL_STATUS_SUCCESS);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   dl_adapter_put(a);
   rig_expect_none(r, before);
 }
@@ -432,27 +356,27 @@ static void test_soc_device_offset_and_info(void **state) {
 /* AllocateAdapterChannelEx with a routine that keeps the channel and maps
 ** inside it; DMA_SYNCHRONOUS_CALLBACK while another context holds the
 ** channel fails at once; a waiting allocation is cancellable. */
-typedef struct inside { rig *r; dl_adapter *a; dl_mdl *mdl; done d; uint64_t base; uint32_t st; } inside;
+typedef struct inside { rig *r; dl_adapter *a; dl_mdl *mdl; rig_done d; uint64_t base; uint32_t st; } inside;
 static int control(void *ctx, dl_device *dev, uint64_t base) {
   (void)dev;
   inside *x = ctx;
   x->base = base;
   uint32_t len = 100, n;
   const dl_sg_element *el;
-  x->st = dl_dmaex_map_transfer(x->a, x->mdl, base, 0, 0, &len, 1, 0, completion, &x->d, &el, &n);
+  x->st = dl_dmaex_map_transfer(x->a, x->mdl, base, 0, 0, &len, 1, 0, rig_completion, &x->d, &el, &n);
   return DL_KEEP_OBJECT;
 }
 
 static void test_channel_with_routine_and_cancel(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 1000000);
+  dl_uart *u = rig_uart(r, 1000000);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr;
   dl_adapter *a = rig_adapter(r, isa3(1, 4096, 0), &nmr);
   uint64_t va, before = rig_reports(r);
   dl_mdl *mdl = buffer(r, 0, 100, 6, &va);
-  dl_dmactx *c1 = context(a), *c2 = context(a), *c3 = context(a);
+  dl_dmactx *c1 = rig_dmactx(a), *c2 = rig_dmactx(a), *c3 = rig_dmactx(a);
   inside x = {.r = r, .a = a, .mdl = mdl};
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   assert_int_equal(dl_dmaex_allocate_channel(a, r->dev, c1, nmr, 0, control, &x, NULL), DL_STATUS_SUCCESS);
@@ -466,12 +390,12 @@ static void test_channel_with_routine_and_cancel(void **state) {
   assert_int_equal(dl_dmaex_cancel_channel(a, r->dev, c3), 1);  /* waiting: withdrawn */
   assert_int_equal(dl_dmaex_cancel_channel(a, r->dev, c1), 0);  /* granted */
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(x.d.n, 1);
   assert_int_equal(x.d.status, DL_DMA_COMPLETE);
   assert_int_equal(y.base, 0);  /* never ran */
   assert_sent(r, u, va, 100);
-  assert_int_equal(flushex(r, a, mdl, x.base, 100, 1), DL_STATUS_SUCCESS);
+  assert_int_equal(rig_flushex(r, a, mdl, x.base, 0, 100, 1), DL_STATUS_SUCCESS);
   dl_machine_set_irql(r->m, DL_DISPATCH_LEVEL);
   dl_adapter_free_channel(a);
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
@@ -485,16 +409,16 @@ static void test_channel_with_routine_and_cancel(void **state) {
 ** the channel stops and the routine is dropped). */
 static void test_verifier_reports(void **state) {
   rig *r = *state;
-  dl_uart *u = uart(r, 115200);
+  dl_uart *u = rig_uart(r, 115200);
   assert_int_equal(dl_uart_connect(u, dl_dmac8237_of(r->m), 1, DL_UART_NO_LINE), DL_OK);
-  uart_enable(u, DL_UART_TX_DMA);
+  rig_uart_enable(u, DL_UART_TX_DMA);
   uint32_t nmr;
   dl_adapter *a = rig_adapter(r, isa3(1, 8192, 0), &nmr);
   dl_adapter_set_drop(a, on_drop);
   uint64_t va;
   dl_mdl *mdl = buffer(r, 0, 1000, 8, &va);
   const dl_sg_element *el;
-  done d = {0};
+  rig_done d = {0};
   /* a v1 allocation: no DMA transfer context behind its base */
   inside x = {.r = r, .a = a, .mdl = mdl};
   uint64_t before = rig_reports(r);
@@ -519,7 +443,7 @@ static void test_verifier_reports(void **state) {
   dl_machine_set_irql(r->m, DL_PASSIVE_LEVEL);
   rig_expect(r, before, DL_VF_MISC);
   /* the list routines */
-  dl_dmactx *c = context(a);
+  dl_dmactx *c = rig_dmactx(a);
   dl_sglist *sg;
   uint64_t id;
   before = rig_reports(r);
@@ -530,19 +454,19 @@ static void test_verifier_reports(void **state) {
   rig_expect(r, before, DL_VF_MISC);
   assert_non_null(strstr(rig_last(r)->message, "system DMA"));
   /* freeing the channel with a transfer mapped */
-  base = take(r, a, c, nmr);
+  base = rig_take(r, a, r->dev, c, nmr);
   uint32_t got = 1000;
   assert_int_equal(mapex(r, a, mdl, base, 0, &got, 1, &d, &el), DL_STATUS_SUCCESS);
-  dl_clock_run_until(clk(r), dl_clock_now(clk(r)) + 100 * dl_uart_char_ns(u));
+  dl_clock_run_until(rig_clock(r), dl_clock_now(rig_clock(r)) + 100 * dl_uart_char_ns(u));
   before = rig_reports(r);
   ndropped = 0;
-  free_object(r, a);
+  rig_free_object(r, a, DL_DEALLOCATE_OBJECT);
   rig_expect(r, before, DL_VF_FREED_WHILE_MAPPED);
   assert_int_equal(ndropped, 1);
   assert_ptr_equal(dropped, &d);
   assert_false(dl_dmactx_mapped(c));
   uint32_t left = dl_adapter_read_counter(a);
-  dl_clock_run(clk(r));
+  dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), left);  /* the channel was masked */
   assert_int_equal(d.n, 0);
   dl_adapter_put(a);
@@ -573,7 +497,7 @@ static void test_transfer_info_and_common_buffer(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
   const struct CMUnitTest tests[] = {
     T(test_isa_transfer_completes),
     T(test_isa_early_flush_copies_back_what_moved),

@@ -19,18 +19,6 @@
 #include "machine/dl_dmamap.h"
 #include "machine/dl_object.h"
 
-static int setup(void **state) {
-  static rig r;
-  if (rig_open(&r, NULL)) return -1;
-  *state = &r;
-  return 0;
-}
-
-static int teardown(void **state) {
-  rig_close(*state);
-  return 0;
-}
-
 typedef struct got {
   int n;
   dl_sglist *sg[4];
@@ -242,7 +230,7 @@ static void test_mapped_buffer_and_mdl_cannot_be_freed(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
     T(test_two_sglists_of_one_range_is_0x1d),
     T(test_two_adapters_mapping_one_range_is_0x1d),
     T(test_zero_length_sglist_is_0x21),

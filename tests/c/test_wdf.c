@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_wdf.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -78,20 +79,14 @@ typedef struct rig {
 static int setup(void **state) {
   static rig r;
   memset(&r, 0, sizeof r);
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  if (dl_machine_new(&cfg, &r.m)) return -1;
-  if (dl_device_new(r.m, "pdo", &r.pdo)) return -1;
-  if (dl_wdf_device_new(r.m, NULL, r.pdo, "fdo", &ops, &r.c, &r.d)) return -1;
+  if (rig_wdf_open(&r.m, &r.pdo, NULL, &ops, &r.c, &r.d)) return -1;
   dl_wdf_device_set_events(r.d, (1u << DL_WDF_EVENT_COUNT) - 1);
   *state = &r;
   return 0;
 }
 
 static int teardown(void **state) {
-  rig *r = *state;
-  dl_wdf_unload(r->m);
-  dl_machine_free(r->m);
+  rig_wdf_close(((rig *)*state)->m);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_wdf.h"
 #include <string.h>
 
 #include "base/dl_ntstatus.h"
@@ -102,11 +103,7 @@ static const dl_wdf_ops ops = {NULL, on_present, NULL, NULL, NULL, complete_irp,
 static int setup(void **state) {
   static rig t;
   memset(&t, 0, sizeof t);
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  if (dl_machine_new(&cfg, &t.m)) return -1;
-  if (dl_device_new(t.m, "pdo", &t.pdo)) return -1;
-  if (dl_wdf_device_new(t.m, NULL, t.pdo, "fdo", &ops, &t, &t.d)) return -1;
+  if (rig_wdf_open(&t.m, &t.pdo, NULL, &ops, &t, &t.d)) return -1;
   if (dl_wdf_device_start(t.d, NULL, 0)) return -1;
   if (dl_buffer_new(t.m, 64, 0, DL_ALLOC_LOW_FIRST, DL_REGION_NONPAGED, &t.in)) return -1;
   if (dl_buffer_new(t.m, 64, 0, DL_ALLOC_LOW_FIRST, DL_REGION_NONPAGED, &t.out)) return -1;
@@ -115,9 +112,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  rig *t = *state;
-  dl_wdf_unload(t->m);
-  dl_machine_free(t->m);
+  rig_wdf_close(((rig *)*state)->m);
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_wdf.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -57,20 +58,13 @@ static int setup(void **state) {
   static rig r;
   memset(&r, 0, sizeof r);
   memset(&the_log, 0, sizeof the_log);
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  dl_device *pdo;
-  if (dl_machine_new(&cfg, &r.m) || dl_device_new(r.m, "pdo", &pdo)) return -1;
-  if (dl_wdf_driver_new(r.m, &r.drv) || dl_wdf_device_new(r.m, r.drv, pdo, "fdo", &ops, NULL, &r.d))
-    return -1;
+  if (rig_wdf_open(&r.m, NULL, &r.drv, &ops, NULL, &r.d)) return -1;
   *state = &r;
   return 0;
 }
 
 static int teardown(void **state) {
-  rig *r = *state;
-  dl_wdf_unload(r->m);
-  dl_machine_free(r->m);
+  rig_wdf_close(((rig *)*state)->m);
   return 0;
 }
 

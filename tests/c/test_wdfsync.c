@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "rig_wdf.h"
 #include "base/dl_ntstatus.h"
 #include "base/dl_status.h"
 #include "io/dl_device.h"
@@ -42,20 +43,13 @@ static const dl_wdf_ops ops = {.event = NULL};
 static int setup(void **state) {
   static rig r;
   memset(&r, 0, sizeof r);
-  dl_machine_config cfg;
-  dl_machine_config_init(&cfg);
-  dl_device *pdo;
-  if (dl_machine_new(&cfg, &r.m) || dl_device_new(r.m, "pdo", &pdo)) return -1;
-  if (dl_wdf_driver_new(r.m, &r.drv) || dl_wdf_device_new(r.m, r.drv, pdo, "fdo", &ops, NULL, &r.d))
-    return -1;
+  if (rig_wdf_open(&r.m, NULL, &r.drv, &ops, NULL, &r.d)) return -1;
   *state = &r;
   return 0;
 }
 
 static int teardown(void **state) {
-  rig *r = *state;
-  dl_wdf_unload(r->m);
-  dl_machine_free(r->m);
+  rig_wdf_close(((rig *)*state)->m);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "rig_wdf.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -60,9 +61,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-  rig *r = *state;
-  dl_wdf_unload(r->m);
-  dl_machine_free(r->m);
+  rig_wdf_close(((rig *)*state)->m);
   return 0;
 }
 

@@ -124,13 +124,7 @@ end
 
 describe("m:busmaster", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("names its registers and bits as a C header would", function()
     assert.are.same({ 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C, 0x20, 0x24, 0x28, 0x2C,
@@ -270,13 +264,7 @@ end)
 
 describe("busmaster S/G mode", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("moves the elements of a table in a common buffer, in order, at OFFSET", function()
     m = machine { seed = 11 }
@@ -325,13 +313,7 @@ end)
 
 describe("busmaster ring mode", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   local DESC = "<I8I4I4I8I4I4"
 
@@ -400,13 +382,7 @@ end)
 
 describe("busmaster limits", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   -- One command on a fresh device with `config`; returns the ISR's record,
   -- the medium's first bytes and the buffer's bytes afterwards.
@@ -519,13 +495,7 @@ end)
 
 describe("busmaster fault injection", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   -- A device with a driver and one mapped 4 KiB buffer; run(n) performs n
   -- write commands one after the other and returns the ISR records.

@@ -9,11 +9,7 @@ local machine, packet, ask, p1s = support.machine, support.packet, support.ask, 
 
 describe("AllocateAdapterChannel", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("calls AdapterControl(DeviceObject, Irp, MapRegisterBase, Context) at DISPATCH_LEVEL", function()
     m = machine {}

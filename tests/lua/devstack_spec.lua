@@ -268,14 +268,7 @@ describe("IoDeleteDevice", function()
   it("refuses the FDO of a framework device: the framework deletes it", function()
     local hw = m:device_model { name = "kdev", registers = 0x100, vector = 40, irql = 7,
                                 read = function() return 0 end, write = function() end }
-    local device
-    local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\kdev", dma.WDF_NO_OBJECT_ATTRIBUTES,
-      dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
-        local status
-        status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
-        return status
-      end))
-    m:wdf_add_device(driver, hw)
+    local device = support.wdf_device(m, hw, "kdev")
     local fdo = dma.WdfDeviceWdmGetDeviceObject(device)
     local ok, err = pcall(dma.IoDeleteDevice, fdo)
     assert.is_false(ok)

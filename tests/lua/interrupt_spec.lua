@@ -19,11 +19,7 @@ end
 
 describe("IoConnectInterrupt", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("returns STATUS_SUCCESS and a KINTERRUPT", function()
     m = machine {}
@@ -299,11 +295,7 @@ end)
 
 describe("IoRequestDpc", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("queues the DpcForIsr: DpcRoutine(Dpc, DeviceObject, Irp, Context) at DISPATCH_LEVEL", function()
     m = machine {}
@@ -422,11 +414,7 @@ end)
 
 describe("KeSynchronizeExecution", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("runs SynchronizeRoutine(SynchronizeContext) at the SynchronizeIrql and returns its result",
      function()

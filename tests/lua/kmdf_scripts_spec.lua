@@ -8,34 +8,7 @@
 local dma = require "dma"
 local support = require "support"
 
-local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
-
--- Runs a script with environment `env` ("NAME=value ..."); returns its exit
--- code, stdout and stderr.
-local function run(script, env)
-  local errfile = os.tmpname()
-  local p = assert(io.popen(("%s %s %s 2>%s"):format(env or "", DMALAB, script, errfile)))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local f = assert(io.open(errfile))
-  local err = f:read("a")
-  f:close()
-  os.remove(errfile)
-  return code, out, err
-end
-
-local function has(out, text)
-  assert(out:find(text, 1, true), ("output lacks %q:\n%s"):format(text, out))
-end
-
-local function count(out, text)
-  local n, at = 0, 1
-  while true do
-    local s, e = out:find(text, at, true)
-    if not s then return n end
-    n, at = n + 1, e + 1
-  end
-end
+local run, has, count = support.run_script, support.has, support.count
 
 describe("KMDF seed scripts", function()
   it("000: one reservation of 8 map registers serves 12 requests; FreeResources gives them back", function()

@@ -27,13 +27,7 @@ end
 
 describe("limits = { ... }", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("has generous defaults, read back as m.limits", function()
     m = machine {}
@@ -77,13 +71,7 @@ end)
 
 describe("Lua instructions per callback", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("stop `while true do end` in an m:after callback", function()
     m = machine { limits = SMALL }
@@ -142,14 +130,7 @@ describe("Lua instructions per callback", function()
     m = machine { limits = SMALL }
     local hw = m:device_model { name = "dmadev", registers = 0x100, vector = 40, irql = 7,
                                 read = function() return 0 end, write = function() end }
-    local device
-    local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\dmadev", dma.WDF_NO_OBJECT_ATTRIBUTES,
-      dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
-        local status
-        status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
-        return status
-      end))
-    m:wdf_add_device(driver, hw)
+    local device = support.wdf_device(m, hw, "dmadev")
     local _, e = dma.WdfDmaEnablerCreate(device,
       dma.WDF_DMA_ENABLER_CONFIG_INIT(dma.WdfDmaProfileScatterGather64, 65536),
       dma.WDF_NO_OBJECT_ATTRIBUTES)
@@ -299,13 +280,7 @@ end)
 
 describe("events without time advancing", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("stop an m:after(0, f) that re-arms itself", function()
     m = machine { limits = SMALL }

@@ -10,11 +10,7 @@ local machine, packet, ask = support.machine, support.packet, support.ask
 
 describe("map registers", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("are pages below 16 MiB: a 32-bit device's bounce lands there", function()
     m = machine { ram = { { "1M", "256K" }, { "4G", "8G" } }, seed = 3 }

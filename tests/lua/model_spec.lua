@@ -314,11 +314,7 @@ end
 
 describe("a Lua device model driven by a Lua driver", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("moves data by DMA and completes through the ISR and the DpcForIsr", function()
     m = machine { seed = 9 }

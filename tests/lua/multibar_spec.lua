@@ -38,10 +38,7 @@ end
 describe("a device model with several BARs, ports and interrupts", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("lists every range and interrupt in hw.resources, the first of each as before", function()
     local hw = nic(m, {})
@@ -185,10 +182,7 @@ end)
 describe("KMDF on a device with several resources", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   -- A driver whose EvtDevicePrepareHardware maps both BARs, notes the port
   -- and creates one WDFINTERRUPT per interrupt descriptor, passing the pair.
@@ -275,10 +269,7 @@ end)
 describe("IoConnectInterruptEx", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("CONNECT_LINE_BASED connects the device's line interrupt found from its PDO", function()
     local hw = nic(m, {})

@@ -104,20 +104,13 @@ end)
 
 -- A script run by `dmalab -W` (warnings on: an error inside __gc shows):
 -- exit code, stdout and stderr.
-local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
 local function run_script(text)
-  local script, errfile = os.tmpname(), os.tmpname()
+  local script = os.tmpname()
   local f = assert(io.open(script, "w"))
   f:write(text)
   f:close()
-  local p = assert(io.popen(("%s -W %s 2>%s"):format(DMALAB, script, errfile)))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local e = assert(io.open(errfile))
-  local err = e:read("a")
-  e:close()
+  local code, out, err = support.run_script("-W " .. script)
   os.remove(script)
-  os.remove(errfile)
   return code, out, err
 end
 

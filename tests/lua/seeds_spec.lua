@@ -1,24 +1,9 @@
 -- The seed scripts (scripts/seeds/) run under dmalab: they exit 0, leave
 -- nothing on stderr (no verifier report, no leak), and print the numbers of
 -- their pages. tests/run.sh runs them too; this pins what they print.
-local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
+local support = require "support"
 
--- Runs a script; returns its exit code, stdout and stderr.
-local function run(script)
-  local errfile = os.tmpname()
-  local p = assert(io.popen(("%s %s 2>%s"):format(DMALAB, script, errfile)))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local f = assert(io.open(errfile))
-  local err = f:read("a")
-  f:close()
-  os.remove(errfile)
-  return code, out, err
-end
-
-local function has(out, line)
-  assert(out:find(line, 1, true), ("output lacks %q:\n%s"):format(line, out))
-end
+local run, has = support.run_script, support.has
 
 describe("seed scripts", function()
   it("002: packet-based bus-master DMA moves 200 KiB both ways through 16 map registers", function()

@@ -84,11 +84,7 @@ end)
 
 describe("GetScatterGatherList", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("calls AdapterListControl at DISPATCH_LEVEL with elements covering the buffer", function()
     m = machine { seed = 11, alloc = "scattered" }

@@ -5,21 +5,9 @@
 -- MapTransferEx mapping a discontiguous buffer's runs (unbounced) into one
 -- transfer, ReadDmaCounter over the chain, DmaComplete once at the end.
 local dma = require "dma"
+local support = require "support"
 
--- Enables the UART's TX DMA requests (its CONTROL register).
-local function enable_tx(uart)
-  local mem = uart.resources.memory
-  local va = dma.MmMapIoSpace(mem.start, mem.length, dma.MmNonCached)
-  dma.WRITE_REGISTER_ULONG(va + dma.uart_registers.CONTROL, dma.uart_registers.TX_DMA)
-  dma.MmUnmapIoSpace(va, mem.length)
-end
-
-local function at_dispatch(f, ...)
-  local old = dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
-  local r = table.pack(f(...))
-  dma.KeLowerIrql(old)
-  return table.unpack(r, 1, r.n)
-end
+local enable_tx, at_dispatch = support.enable_tx, support.at_dispatch
 
 -- Physically contiguous runs of [0, len) of buffer b.
 local function runs(b, len)

@@ -17,6 +17,16 @@ function support.machine(opts)
   return dma.machine(opts)
 end
 
+-- Lowers the IRQL to PASSIVE_LEVEL and closes m, if any (a spec's after_each:
+-- `m = support.close(m)`); returns nil.
+function support.close(m)
+  if m then
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    m:close()
+  end
+  return nil
+end
+
 -- The p1 values of the machine's reports, in order.
 function support.p1s(m)
   local out = {}
@@ -95,6 +105,66 @@ function support.granted(a, dev, n, fn, action)
     fn(base)
     return action or dma.DeallocateObjectKeepRegisters
   end)
+end
+
+-- Adds hw to a framework driver "\\Registry\\<name>" whose EvtDriverDeviceAdd
+-- creates a plain WDFDEVICE; returns that device.
+function support.wdf_device(m, hw, name)
+  local device
+  local _, driver = dma.WdfDriverCreate(nil, "\\Registry\\" .. name, dma.WDF_NO_OBJECT_ATTRIBUTES,
+    dma.WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+      local status
+      status, device = dma.WdfDeviceCreate(DeviceInit, dma.WDF_NO_OBJECT_ATTRIBUTES)
+      return status
+    end))
+  m:wdf_add_device(driver, hw)
+  return device
+end
+
+-- Enables the UART's TX DMA requests (its CONTROL register, through a mapping).
+function support.enable_tx(uart)
+  local mem = uart.resources.memory
+  local va = dma.MmMapIoSpace(mem.start, mem.length, dma.MmNonCached)
+  dma.WRITE_REGISTER_ULONG(va + dma.uart_registers.CONTROL, dma.uart_registers.TX_DMA)
+  dma.MmUnmapIoSpace(va, mem.length)
+end
+
+-- Calls f(...) at DISPATCH_LEVEL, back at the IRQL before after; returns what f returned.
+function support.at_dispatch(f, ...)
+  local old = dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+  local r = table.pack(f(...))
+  dma.KeLowerIrql(old)
+  return table.unpack(r, 1, r.n)
+end
+
+-- Runs a script under dmalab ($DMALAB, else bin/dmalab) with environment
+-- `env` ("NAME=value ...", or nil); returns its exit code, stdout and stderr.
+function support.run_script(script, env)
+  local dmalab = os.getenv("DMALAB") or "bin/dmalab"
+  local errfile = os.tmpname()
+  local p = assert(io.popen(("%s %s %s 2>%s"):format(env or "", dmalab, script, errfile)))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local f = assert(io.open(errfile))
+  local err = f:read("a")
+  f:close()
+  os.remove(errfile)
+  return code, out, err
+end
+
+-- Asserts that out holds text (plain), showing out if not.
+function support.has(out, text)
+  assert(out:find(text, 1, true), ("output lacks %q:\n%s"):format(text, out))
+end
+
+-- How many times out holds text (plain).
+function support.count(out, text)
+  local n, at = 0, 1
+  while true do
+    local s, e = out:find(text, at, true)
+    if not s then return n end
+    n, at = n + 1, e + 1
+  end
 end
 
 -- The process's resident size in KiB (VmRSS), nil if /proc/self/status lacks it.

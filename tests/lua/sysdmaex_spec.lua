@@ -7,6 +7,8 @@
 local dma = require "dma"
 local support = require "support"
 
+local enable_tx, at_dispatch = support.enable_tx, support.at_dispatch
+
 package.path = "scripts/?.lua;" .. package.path
 
 local MS = 1000000
@@ -46,21 +48,6 @@ local function map(a, mdl, base, len, write, calls, devoff)
     end, "ctx")
   dma.KeLowerIrql(old)
   return st, mapped, list
-end
-
--- Enables the UART's TX DMA requests (its CONTROL register).
-local function enable_tx(uart)
-  local mem = uart.resources.memory
-  local va = dma.MmMapIoSpace(mem.start, mem.length, dma.MmNonCached)
-  dma.WRITE_REGISTER_ULONG(va + dma.uart_registers.CONTROL, dma.uart_registers.TX_DMA)
-  dma.MmUnmapIoSpace(va, mem.length)
-end
-
-local function at_dispatch(f, ...)
-  local old = dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
-  local r = table.pack(f(...))
-  dma.KeLowerIrql(old)
-  return table.unpack(r, 1, r.n)
 end
 
 describe("version-3 operations on a system DMA adapter", function()

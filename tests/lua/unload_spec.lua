@@ -25,11 +25,7 @@ end
 
 describe("m:unload", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    if m then m:close() end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("calls DriverUnload at PASSIVE_LEVEL; a legacy driver deletes its devices there", function()
     m = machine {}

@@ -17,13 +17,7 @@ end
 
 describe("Driver Verifier gaps", function()
   local m
-  after_each(function()
-    if m then
-      dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-      m:close()
-    end
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("0x1D: a second S/G list of one buffer range, naming the adapter that mapped it", function()
     m = machine {}
@@ -134,11 +128,7 @@ end)
 
 describe("frees of objects in use", function()
   local m
-  after_each(function()
-    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("b:free of a buffer whose pages are mapped for DMA is refused; nothing is freed", function()
     m = machine {}

@@ -45,10 +45,7 @@ end
 describe("KMDF object parenting", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("deletes the device at removal, children first, the last created first", function()
     local objects = {}

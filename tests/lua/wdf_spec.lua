@@ -125,10 +125,7 @@ end
 describe("KMDF devices", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("runs EvtDriverDeviceAdd and starts the device in the order of reference 2.6", function()
     local hw = new_hw(m)
@@ -300,10 +297,7 @@ end)
 describe("KMDF queues and requests", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("presents a sequential queue's requests one at a time, pending the IRPs", function()
     local driver, rec = new_driver()
@@ -445,10 +439,7 @@ end)
 describe("KMDF interrupts", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("runs EvtInterruptIsr at DIRQL and EvtInterruptDpc through WdfInterruptQueueDpcForIsr", function()
     local hw, raise = new_hw(m)
@@ -515,10 +506,7 @@ end)
 describe("KMDF objects", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("keeps one context table per object and context type", function()
     local driver, rec = new_driver()

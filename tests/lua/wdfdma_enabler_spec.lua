@@ -134,10 +134,7 @@ end)
 describe("WdfCommonBufferCreate", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("gives page-aligned buffers the device can reach, and honours a larger alignment", function()
     local _, e = enabler(new_device(m), WdfDmaProfileScatterGather, 64 * KiB)
@@ -166,10 +163,7 @@ end)
 describe("the enabler power callbacks", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   -- A device whose enabler has all six callbacks; fail[name] is returned by that one.
   local function powered(fail)
@@ -232,10 +226,7 @@ end)
 describe("m:wdf_fail_allocations", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("fails the next n creations with STATUS_INSUFFICIENT_RESOURCES", function()
     local device = new_device(m)

@@ -374,10 +374,7 @@ end)
 describe("single-transfer transactions (v3)", function()
   local m
   before_each(function() m = support.machine { ram = "4G" } end)
-  after_each(function()
-    m:close()
-    m = nil
-  end)
+  after_each(function() m = support.close(m) end)
 
   it("drop the single-transfer requirement when RequireSingleTransfer is FALSE", function()
     local e = new_enabler(m, WdfDmaProfilePacket, 128 * KiB, { WdmDmaVersionOverride = 3 })

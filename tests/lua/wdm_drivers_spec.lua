@@ -5,6 +5,7 @@
 -- does to a request (and a completion racing the drivers' watchdog), and the
 -- random_io scenario's determinism under dmalab.
 local dma = require "dma"
+local support = require "support"
 
 package.path = "scripts/?.lua;" .. package.path
 
@@ -287,21 +288,11 @@ describe("WDM drivers under injected device faults", function()
 end)
 
 describe("scripts/scenarios/random_io.lua under dmalab", function()
-  local DMALAB = os.getenv("DMALAB") or "bin/dmalab"
-
   -- Runs the scenario with 40 requests and `seed`; returns its exit status,
   -- the trace hash of each driver, in order, and its output.
   local function random_io(seed)
-    local errfile = os.tmpname()
-    local p = assert(io.popen(("DMALAB_REQUESTS=40 DMALAB_SEED=%d %s scripts/scenarios/random_io.lua"
-                               .. " wdm_packet wdm_sg 2>%s")
-                              :format(seed, DMALAB, errfile)))
-    local out = p:read("a")
-    local _, _, code = p:close()
-    local f = assert(io.open(errfile))
-    local err = f:read("a")
-    f:close()
-    os.remove(errfile)
+    local code, out, err = support.run_script("scripts/scenarios/random_io.lua wdm_packet wdm_sg",
+                                              ("DMALAB_REQUESTS=40 DMALAB_SEED=%d"):format(seed))
     assert.are.equal("", err)
     local hashes = {}
     for hash in out:gmatch("trace hash (0x%x+)") do hashes[#hashes + 1] = hash end

@@ -82,6 +82,8 @@
 -- while status & intEnableMask has a bit other than BUSY; the MSI message is
 -- sent when a channel's pending bit (request & channelIntEnable) rises.
 local dma = require "dma"
+-- drivers/modelkit.lua, beside this folder
+local kit = require(((...) or "drivers.xdma."):match("^(.-)[^.]*%.[^.]*$") .. "modelkit")
 
 local model = {}
 
@@ -117,51 +119,11 @@ local DESC = dma.struct { { "control", "ULONG" }, { "numBytes", "ULONG" }, { "sr
                           { "nextLo", "ULONG" }, { "nextHi", "ULONG" } }
 assert(DESC.size == R.DESC_SIZE)
 
-local UNITS = { ns = 1, us = 1000, ms = 1000000, s = 1000000000 }
-local function duration(v, default)
-  if v == nil then return default end
-  if math.type(v) == "integer" then return v end
-  local n, unit = tostring(v):match("^%s*([%d%.]+)%s*(%a*)%s*$")
-  local scale = UNITS[unit ~= "" and unit or "ns"]
-  assert(n and scale, "xdma model: bad duration " .. tostring(v))
-  return math.floor(tonumber(n) * scale + 0.5)
-end
-local function size(v, default)
-  if v == nil then return default end
-  return math.type(v) == "integer" and v or dma.size(v)
-end
+local function duration(v, default) return kit.duration(v, default, "xdma model") end
+local size = kit.size
 
 -- ---- byte stores: the card's memory and the user BAR (4 KiB chunks, zeros absent)
-local CHUNK = 4096
-local ZERO = ("\0"):rep(CHUNK)
-
-local function store_read(chunks, offset, len)
-  local parts = {}
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local chunk = chunks[c] or ZERO
-    parts[#parts + 1] = (at == 0 and n == CHUNK) and chunk or chunk:sub(at + 1, at + n)
-    offset, len = offset + n, len - n
-  end
-  return table.concat(parts)
-end
-
-local function store_write(chunks, offset, bytes)
-  local pos, len = 1, #bytes
-  while len > 0 do
-    local c, at = offset // CHUNK, offset % CHUNK
-    local n = math.min(len, CHUNK - at)
-    local piece = bytes:sub(pos, pos + n - 1)
-    if n == CHUNK then
-      chunks[c] = piece
-    else
-      local chunk = chunks[c] or ZERO
-      chunks[c] = chunk:sub(1, at) .. piece .. chunk:sub(at + n + 1)
-    end
-    offset, pos, len = offset + n, pos + n, len - n
-  end
-end
+local store_read, store_write = kit.store_read, kit.store_write
 
 -- ---- the IP ----------------------------------------------------------------------
 
