@@ -155,7 +155,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_UNLOCKED_BUFFER, 0, r->va, r->length,
                    "GetScatterGatherList: the MDL of a request waiting for map registers was "
                    "freed before its list was built (IoFreeMdl before PutScatterGatherList)");
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     dl_adapter_dropped(a, r);
     return;
   }
@@ -163,7 +163,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   dl_grant *g = dl_adapter_grant(a, base);
   if (!sg || !g) {
     if (sg) retire_sglist(a, sg);
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     dl_adapter_dropped(a, r);
     return;
   }
@@ -171,7 +171,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   g->sg = sg;
   a->stats.sg_lists++;
   if (map_chain(a, sg, r)) {  /* a verifier report or a full swiotlb pool explains why */
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     retire_sglist(a, sg);
     if (!(a->building_now && a->failed_fast)) dl_adapter_dropped(a, r);
     return;
@@ -245,7 +245,7 @@ void dl_adapter_put_sglist(dl_adapter *a, dl_sglist *sg, uint64_t id, int write)
   retire_sglist(a, sg);
   if (g) {
     g->sg = NULL;
-    dl_adapter_release_grant(a, sg->base, 0);
+    dl_adapter_release_grant(a, sg->base);
   }
 }
 
@@ -265,5 +265,6 @@ uint32_t dl_sglist_count(const dl_sglist *sg) { return sg->n; }
 const dl_sg_element *dl_sglist_elements(const dl_sglist *sg) { return sg->el; }
 uint64_t dl_sglist_id(const dl_sglist *sg) { return sg->id; }
 int dl_sglist_is_live(const dl_sglist *sg) { return sg->live; }
+uint64_t dl_sglist_map_register_base(const dl_sglist *sg) { return sg->base; }
 void *dl_sglist_data(const dl_sglist *sg) { return sg->data; }
 void dl_sglist_set_data(dl_sglist *sg, void *data) { sg->data = data; }
