@@ -194,6 +194,12 @@ int dl_sglist_is_live(const dl_sglist *sg);
 /* The MapRegisterBase of the registers the list holds (the HAL keeps it in
 ** the list's private part; PutScatterGatherList frees them). */
 uint64_t dl_sglist_map_register_base(const dl_sglist *sg);
+/* The row of sg, handed out as `id`, in the table of hal/dl_sgstate.h for
+** a call on adapter a (NULL: a call naming none). */
+int dl_sglist_row(const dl_sglist *sg, const dl_adapter *a, uint64_t id);
+/* Consults that table for reading sg's elements: 1 if they may be (it was
+** not put), else 0 (no report: an argument error to the binding). */
+int dl_sglist_check_elements(const dl_sglist *sg, uint64_t id);
 void *dl_sglist_data(const dl_sglist *sg);
 void dl_sglist_set_data(dl_sglist *sg, void *data);
 

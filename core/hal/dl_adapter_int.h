@@ -65,6 +65,7 @@ struct dl_sglist {
   dl_adapter *a;
   uint64_t id;
   int live;
+  int delivering;              /* in its AdapterListControl */
   uint64_t base;
   dl_sg_element *el;
   uint32_t n, cap;
