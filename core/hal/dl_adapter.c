@@ -514,9 +514,10 @@ static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
     a->owner_base = base;
     return;
   }
-  if (action == DL_DEALLOCATE_OBJECT)  /* the registers go with the channel */
-    dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL, "AdapterControl (DeallocateObject)", NULL, 0);
-  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS) release_grant(a, base);
+  int cell = action != DL_DEALLOCATE_OBJECT ? DL_MR_ALLOW  /* the registers go with the channel */
+             : dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL,
+                                     "AdapterControl (DeallocateObject)", NULL, 0);
+  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS && cell != DL_MR_INVALID) release_grant(a, base);
   release_channel(a);
 }
 
@@ -626,7 +627,8 @@ void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int ke
   a->owner_keeps = 0;
   a->owner_base = 0;
   dl_slave_channel_freed(a);  /* a system DMA channel is masked */
-  if (!keep_registers && dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL, call, NULL, 0) != DL_MR_INVALID)
+  if (!keep_registers &&
+      dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL, call, NULL, 0) != DL_MR_INVALID)
     release_grant(a, base);
   release_channel(a);
 }
