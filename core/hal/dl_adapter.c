@@ -410,6 +410,7 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   g->dev = dev;
   g->sg = NULL;
   g->ex = NULL;
+  g->mapped = g->still = 0;
   a->live_grants++;
   dl_stats_map_registers(dl_machine_trace(a->m), count, dl_clock_now(dl_machine_clock(a->m)));
   a->stats.registers_held += count;

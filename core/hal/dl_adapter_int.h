@@ -40,6 +40,8 @@ typedef struct dl_grant {
   dl_device *dev;
   dl_sglist *sg;               /* owned by a scatter/gather list, if any */
   void *ex;                    /* the DMA transfer context it was granted under, or NULL */
+  uint32_t mapped;             /* its MapTransfers not flushed yet */
+  uint32_t still;              /* ...the registers they hold (1 for one that holds none) */
   uint32_t next_free;
 } dl_grant;
 

@@ -79,6 +79,10 @@ void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
   else if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
   dl_xlate_unmap(a->m, DL_ADAPTER_DEV(a), mp->dm_handle);
   if (mp->live) dl_dma_count_mapping(a->m, mp->va, mp->length, -1);
+  if (mp->live) {  /* the grant's row (dl_mrbase.c) */
+    a->grants[mp->grant].mapped--;
+    a->grants[mp->grant].still -= mp->reg_count ? mp->reg_count : 1;
+  }
   mp->live = 0;
   mp->next_free = a->free_map;
   a->free_map = index;
@@ -224,6 +228,8 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
                       .reg_first = first, .reg_count = need, .swiotlb = bounce && pool, .dm_handle = NO_SLOT,
                       .pfns = mp->pfns, .pfns_cap = mp->pfns_cap };  /* the slot keeps its PFN array */
   a->live_maps++;
+  g->mapped++;
+  g->still += need ? need : 1;
   dl_dma_count_mapping(a->m, va, len, 1);
   /* the device's address: the bounce or the buffer's run (identity), or an
   ** IOVA range over the buffer's pages in the device's domain (IOMMU) */

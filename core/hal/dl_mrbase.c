@@ -7,17 +7,15 @@
 #include "hal/dl_mrstate.h"
 
 /* 1 if a live mapping under grant gi is at the place (anywhere: no
-** place); *still: the registers (1 for a mapping without) mapped under gi. */
-static int mapped_at(const dl_adapter *a, uint32_t gi, const dl_mr_place *w, uint32_t *still) {
-  int found = 0;
-  *still = 0;
-  for (uint32_t k = 0; k < a->nmaps; k++) {
+** place; the grant counts its mappings, so only a flush looks for one). */
+static int mapped_at(const dl_adapter *a, uint32_t gi, const dl_mr_place *w) {
+  if (a->grants[gi].mapped == 0) return 0;
+  if (!w || !w->mdl) return 1;
+  for (uint32_t k = 0; !w->offset && k < a->nmaps; k++) {
     const dl_mapping *mp = &a->maps[k];
-    if (!mp->live || mp->grant != gi) continue;
-    *still += mp->reg_count ? mp->reg_count : 1;
-    if (!w || !w->mdl || (!w->offset && mp->mdl == w->mdl && mp->va == w->at)) found = 1;
+    if (mp->live && mp->grant == gi && mp->mdl == w->mdl && mp->va == w->at) return 1;
   }
-  return found;
+  return 0;
 }
 
 /* The row of base on a (at the place w, NULL: anywhere); fills what the
@@ -29,7 +27,8 @@ static int row_of(const dl_adapter *a, uint64_t base, const dl_mr_place *w, dl_m
   const dl_grant *g = &a->grants[i];
   if (!g->live) return DL_MRROW_FREED;
   if (g->sg) return DL_MRROW_SGLIST;
-  int mapped = mapped_at(a, i, w, &x->still);
+  x->still = g->still;
+  int mapped = mapped_at(a, i, w);
   if (!g->ex) return mapped ? DL_MRROW_MAPPED : DL_MRROW_GRANTED;
   const dl_mdl *mdl = NULL;
   uint64_t offset = 0;
