@@ -674,13 +674,13 @@ int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n) {
   int irql_ok = dl_verify_irql(a->m, "FreeMapRegisters", 1, DL_DISPATCH_LEVEL);
   /* one report a call: a bug check stops at the first */
   if (!irql_ok && dl_adapter_base_row(a, base) == DL_MRROW_UNKNOWN) return DL_OK;
-  if (dl_adapter_check_base(a, base, DL_MRCALL_FREE, NULL, NULL, n) == DL_MR_REFUSE) return DL_OK;
   dl_grant *g = dl_adapter_grant(a, base);
-  if (n != g->asked)
+  if (g && !g->sg && n != g->asked)  /* the argument's rule, reported before the state's 0x10 */
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS,
                    n > g->asked ? n - g->asked : 0, n, g->asked,
                    "FreeMapRegisters: adapter#%llu frees %u map registers but %u were allocated",
                    (unsigned long long)a->id, n, g->asked);
+  if (dl_adapter_check_base(a, base, DL_MRCALL_FREE, NULL, NULL, n) == DL_MR_REFUSE) return DL_OK;
   if (a->owner && a->owner_base == base) a->owner_base = 0;  /* KeepObject: the channel stays
                                                                until FreeAdapterChannel */
   release_grant(a, base);

@@ -264,10 +264,31 @@ static void test_report_parameters(void **state) {
   down(g);
 }
 
+/* FreeMapRegisters with another count than allocated, on registers still
+** mapped: the count's 0x05 (an argument's rule) first, then the state's
+** 0x10, and the registers are freed. */
+static void test_free_count_then_mapped(void **state) {
+  (void)state;
+  cell_rig *g = &G;
+  up(g);
+  grant(g, 0);
+  map_first(g, 0);
+  uint64_t before = rig_reports(&g->r);
+  assert_int_equal(dl_adapter_free_map_registers(g->a, g->base, NREGS + 1), DL_OK);
+  assert_int_equal(rig_reports(&g->r), before + 2);
+  const dl_report *rep = dl_verifier_at(g->r.m, (size_t)before);
+  assert_int_equal(rep->p1, DL_VF_DOUBLE_FREE_MAP_REGISTERS);
+  assert_int_equal(rep->p2, 1);
+  assert_int_equal(dl_verifier_at(g->r.m, (size_t)before + 1)->p1, DL_VF_FREED_WHILE_MAPPED);
+  assert_int_equal(dl_adapter_base_row(g->a, g->base), DL_MRROW_FREED);
+  down(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_cell),
     cmocka_unit_test(test_report_parameters),
+    cmocka_unit_test(test_free_count_then_mapped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
