@@ -76,7 +76,7 @@ typedef struct dl_mr_args {
 dl_mr_cell dl_mr_cell_at(int row, int call);
 
 /* Consults the table for `call` on a base in `row` (the adapter computes
-** its rows: dl_adapter_check_base, hal/dl_adapter.h); a refused or forced
+** its rows: dl_adapter_check_base, hal/dl_adapter_int.h); a refused or forced
 ** call is reported here. Returns the cell's kind. */
 int dl_mrstate_check(dl_machine *m, int row, int call, const dl_mr_args *args);
 
