@@ -44,8 +44,7 @@ dl_sglist *ldl_checksglist(lua_State *L, int arg, uint64_t *id) {
 static dl_sglist *checklive(lua_State *L, int arg) {
   uint64_t id;
   dl_sglist *sg = ldl_checksglist(L, arg, &id);
-  if (!dl_sglist_is_live(sg) || dl_sglist_id(sg) != id)
-    luaL_argerror(L, arg, "SCATTER_GATHER_LIST was already put");
+  if (!dl_sglist_check_elements(sg, id)) luaL_argerror(L, arg, "SCATTER_GATHER_LIST was already put");
   return sg;
 }
 

@@ -9,6 +9,7 @@
 */
 #include "hal/dl_adapter_int.h"
 #include "hal/dl_chanstate.h"
+#include "hal/dl_mrstate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,7 +377,7 @@ static uint64_t token_of(const dl_adapter *a, uint32_t i) {
 }
 
 /* The grant slot a token names (live or not), or NO_SLOT. */
-static uint32_t slot_of(const dl_adapter *a, uint64_t base) {
+uint32_t dl_adapter_slot(const dl_adapter *a, uint64_t base) {
   uint32_t i = (uint32_t)(base & 0xFFFFFFFF) - 1;
   if (base == 0 || i >= a->ngrants || (base >> 48) != (a->id & 0xFFFF)) return NO_SLOT;
   if (((base >> 32) & 0xFFFF) != (a->grants[i].gen & 0xFFFF)) return NO_SLOT;
@@ -385,7 +386,7 @@ static uint32_t slot_of(const dl_adapter *a, uint64_t base) {
 
 /* The live grant a MapRegisterBase names, or NULL. */
 dl_grant *dl_adapter_grant(dl_adapter *a, uint64_t base) {
-  uint32_t i = slot_of(a, base);
+  uint32_t i = dl_adapter_slot(a, base);
   return (i != NO_SLOT && a->grants[i].live) ? &a->grants[i] : NULL;
 }
 
@@ -409,6 +410,7 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   g->dev = dev;
   g->sg = NULL;
   g->ex = NULL;
+  g->mapped = g->still = 0;
   a->live_grants++;
   dl_stats_map_registers(dl_machine_trace(a->m), count, dl_clock_now(dl_machine_clock(a->m)));
   a->stats.registers_held += count;
@@ -417,24 +419,15 @@ static uint64_t new_grant(dl_adapter *a, dl_device *dev, uint32_t first, uint32_
   return token_of(a, i);
 }
 
-/* Frees a grant's registers and mappings, then serves the waiters; `call`
-** (NULL: no report) names the call in a report 0x10 for unflushed mappings. */
-static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
-  uint32_t i = slot_of(a, base);
+/* Frees a grant's registers and mappings, then serves the waiters (the
+** caller consulted the table: 0x10 for mappings still live). */
+static void release_grant(dl_adapter *a, uint64_t base) {
+  uint32_t i = dl_adapter_slot(a, base);
   if (i == NO_SLOT || !a->grants[i].live) return;
   dl_grant *g = &a->grants[i];
-  uint32_t still = 0;
   if (g->ex) dl_dmaex_released(g->ex);  /* a system transfer stops first */
   for (uint32_t k = 0; k < a->nmaps; k++)
-    if (a->maps[k].live && a->maps[k].grant == i) {
-      still += a->maps[k].reg_count ? a->maps[k].reg_count : 1;
-      dl_adapter_end_mapping(a, k, 0);
-    }
-  if (call && still)
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FREED_WHILE_MAPPED, still, 0, 0,
-                   "%s: adapter#%llu frees map registers still mapped "
-                   "(FlushAdapterBuffers was not called after MapTransfer)", call,
-                   (unsigned long long)a->id);
+    if (a->maps[k].live && a->maps[k].grant == i) dl_adapter_end_mapping(a, k, 0);
   if (g->count) dl_mapregs_give(dl_mapregs_of(a->m), g->first, g->count);
   dl_stats_map_registers(dl_machine_trace(a->m), -(int64_t)g->count,
                          dl_clock_now(dl_machine_clock(a->m)));
@@ -448,11 +441,8 @@ static void release_grant(dl_adapter *a, uint64_t base, const char *call) {
   serve_waiters(a->m);
 }
 
-/* Frees a grant's registers and mappings; `report` records 0x10 for
-** mappings still unflushed. Serves the waiters afterwards. */
-void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report) {
-  release_grant(a, base, report ? "FreeMapRegisters" : NULL);
-}
+/* Frees a grant's registers and mappings. Serves the waiters afterwards. */
+void dl_adapter_release_grant(dl_adapter *a, uint64_t base) { release_grant(a, base); }
 
 /* ---- the adapter channel ----------------------------------------------------- */
 
@@ -525,9 +515,10 @@ static void run_granted(dl_adapter *a, dl_request *r, uint32_t first) {
     a->owner_base = base;
     return;
   }
-  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS)
-    release_grant(a, base, action == DL_DEALLOCATE_OBJECT ? "AdapterControl (DeallocateObject)"
-                                                          : NULL);
+  int cell = action != DL_DEALLOCATE_OBJECT ? DL_MR_ALLOW  /* the registers go with the channel */
+             : dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL,
+                                     "AdapterControl (DeallocateObject)", NULL, 0);
+  if (action != DL_DEALLOCATE_OBJECT_KEEP_REGISTERS && cell != DL_MR_INVALID) release_grant(a, base);
   release_channel(a);
 }
 
@@ -637,7 +628,9 @@ void dl_adapter_release_owner(dl_adapter *a, const char *call, int exact, int ke
   a->owner_keeps = 0;
   a->owner_base = 0;
   dl_slave_channel_freed(a);  /* a system DMA channel is masked */
-  if (!keep_registers) release_grant(a, base, call);
+  if (!keep_registers &&
+      dl_adapter_check_base(a, base, DL_MRCALL_FREE_CHANNEL, call, NULL, 0) != DL_MR_INVALID)
+    release_grant(a, base);
   release_channel(a);
 }
 
@@ -679,36 +672,17 @@ void dl_adapter_dropped(dl_adapter *a, dl_request *r) {
 int dl_adapter_free_map_registers(dl_adapter *a, uint64_t base, uint32_t n) {
   if (!dl_adapter_usable(a, "FreeMapRegisters")) return DL_OK;
   int irql_ok = dl_verify_irql(a->m, "FreeMapRegisters", 1, DL_DISPATCH_LEVEL);
-  uint32_t i = slot_of(a, base);
-  if (i == NO_SLOT && (base == 0 || (base >> 48) != (a->id & 0xFFFF))) {
-    if (!irql_ok) return DL_OK;  /* one report a call: a bug check stops at the first */
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, base, 0,
-                   "FreeMapRegisters: MapRegisterBase 0x%llx names no map registers of "
-                   "adapter#%llu (never allocated, or another adapter's)",
-                   (unsigned long long)base, (unsigned long long)a->id);
-    return DL_OK;
-  }
-  if (i == NO_SLOT) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, 0, 0,
-                   "FreeMapRegisters: adapter#%llu: these map registers were already freed",
-                   (unsigned long long)a->id);
-    return DL_OK;
-  }
-  dl_grant *g = &a->grants[i];
-  if (!g->live || g->sg) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS, n, 0, 0,
-                   "FreeMapRegisters: adapter#%llu: %s", (unsigned long long)a->id,
-                   g->sg ? "these registers belong to a scatter/gather list (PutScatterGatherList)"
-                         : "these map registers were already freed");
-    return DL_OK;
-  }
-  if (n != g->asked)
+  /* one report a call: a bug check stops at the first */
+  if (!irql_ok && dl_adapter_base_row(a, base) == DL_MRROW_UNKNOWN) return DL_OK;
+  dl_grant *g = dl_adapter_grant(a, base);
+  if (g && !g->sg && n != g->asked)  /* the argument's rule, reported before the state's 0x10 */
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_MAP_REGISTERS,
                    n > g->asked ? n - g->asked : 0, n, g->asked,
                    "FreeMapRegisters: adapter#%llu frees %u map registers but %u were allocated",
                    (unsigned long long)a->id, n, g->asked);
+  if (dl_adapter_check_base(a, base, DL_MRCALL_FREE, NULL, NULL, n) == DL_MR_REFUSE) return DL_OK;
   if (a->owner && a->owner_base == base) a->owner_base = 0;  /* KeepObject: the channel stays
                                                                until FreeAdapterChannel */
-  dl_adapter_release_grant(a, base, 1);
+  release_grant(a, base);
   return DL_OK;
 }

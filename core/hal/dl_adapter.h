@@ -89,6 +89,9 @@ void dl_adapter_refusal_text(uint64_t reason, uint64_t value, char *buf, size_t 
 /* The row of the adapter channel's state (DL_CHROW_* of hal/dl_chanstate.h). */
 int dl_adapter_channel_row(const dl_adapter *a);
 
+/* The row of a MapRegisterBase's state on a (DL_MRROW_* of hal/dl_mrstate.h). */
+int dl_adapter_base_row(const dl_adapter *a, uint64_t base);
+
 /* Consults the channel's state table (hal/dl_chanstate.h) for DL_CHCALL_*
 ** `call`, named `name` in a report (NULL: the call's name): 1 if allowed,
 ** else 0 after the report. */
@@ -188,6 +191,15 @@ uint32_t dl_sglist_count(const dl_sglist *sg);
 const dl_sg_element *dl_sglist_elements(const dl_sglist *sg);
 uint64_t dl_sglist_id(const dl_sglist *sg);
 int dl_sglist_is_live(const dl_sglist *sg);
+/* The MapRegisterBase of the registers the list holds (the HAL keeps it in
+** the list's private part; PutScatterGatherList frees them). */
+uint64_t dl_sglist_map_register_base(const dl_sglist *sg);
+/* The row of sg, handed out as `id`, in the table of hal/dl_sgstate.h for
+** a call on adapter a (NULL: a call naming none). */
+int dl_sglist_row(const dl_sglist *sg, const dl_adapter *a, uint64_t id);
+/* Consults that table for reading sg's elements: 1 if they may be (it was
+** not put), else 0 (no report: an argument error to the binding). */
+int dl_sglist_check_elements(const dl_sglist *sg, uint64_t id);
 void *dl_sglist_data(const dl_sglist *sg);
 void dl_sglist_set_data(dl_sglist *sg, void *data);
 

@@ -40,6 +40,8 @@ typedef struct dl_grant {
   dl_device *dev;
   dl_sglist *sg;               /* owned by a scatter/gather list, if any */
   void *ex;                    /* the DMA transfer context it was granted under, or NULL */
+  uint32_t mapped;             /* its MapTransfers not flushed yet */
+  uint32_t still;              /* ...the registers they hold (1 for one that holds none) */
   uint32_t next_free;
 } dl_grant;
 
@@ -65,6 +67,7 @@ struct dl_sglist {
   dl_adapter *a;
   uint64_t id;
   int live;
+  int delivering;              /* in its AdapterListControl */
   uint64_t base;
   dl_sg_element *el;
   uint32_t n, cap;
@@ -142,15 +145,34 @@ int dl_adapter_usable(dl_adapter *a, const char *call);
 /* The live grant a MapRegisterBase names, or NULL. */
 dl_grant *dl_adapter_grant(dl_adapter *a, uint64_t base);
 
+/* The grant slot a MapRegisterBase names (live or not), or NO_SLOT. */
+uint32_t dl_adapter_slot(const dl_adapter *a, uint64_t base);
+
+/* Where a flush looks for what it flushes: MapTransfer's CurrentVa `at` of
+** mdl, or (offset) MapTransferEx's Offset `at` into the chain at mdl. */
+typedef struct dl_mr_place {
+  const dl_mdl *mdl;
+  uint64_t at;
+  int offset;
+} dl_mr_place;
+
+/* Consults the MapRegisterBase's state table (hal/dl_mrstate.h) for
+** DL_MRCALL_* `call` on base (at the place w, NULL: anywhere; count:
+** FreeMapRegisters' NumberOfMapRegisters), reports named `name` (NULL: the
+** call's name): returns the cell's DL_MR_* kind, reported if refused or
+** forced (dl_mrbase.c). */
+int dl_adapter_check_base(dl_adapter *a, uint64_t base, int call, const char *name,
+                          const dl_mr_place *w, uint32_t count);
+
 /* Takes a request record (pooled); NULL if out of memory. */
 dl_request *dl_adapter_new_request(dl_adapter *a);
 
 /* Queues a request for the channel and starts it if the channel is free. */
 void dl_adapter_queue_request(dl_adapter *a, dl_request *r);
 
-/* Frees a grant's registers and mappings; `report` records 0x10 for
-** mappings still unflushed. Serves the waiters afterwards. */
-void dl_adapter_release_grant(dl_adapter *a, uint64_t base, int report);
+/* Frees a grant's registers and mappings (no report: the calls that free
+** consult the table of hal/dl_mrstate.h first). Serves the waiters afterwards. */
+void dl_adapter_release_grant(dl_adapter *a, uint64_t base);
 
 /* Ends one mapping: copies a read bounce back if `copy_back`. */
 void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back);
@@ -180,6 +202,10 @@ void dl_adapter_dropped(dl_adapter *a, dl_request *r);
 
 /* dl_dmaex.c: the request of DMA transfer context `ex` will never run. */
 void dl_dmaex_dropped(void *ex);
+
+/* dl_dmaex_map.c: 1 while context `ex` has a MapTransferEx not flushed
+** (its MDL, Offset and bytes in *mdl, *offset, *length), else 0. */
+int dl_dmaex_mapped_at(const void *ex, const dl_mdl **mdl, uint64_t *offset, uint32_t *length);
 
 /* dl_dmaex_map.c: the grant of context `ex` is being freed: a transfer
 ** still mapped under it stops, and its completion routine is dropped. */

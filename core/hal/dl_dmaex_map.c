@@ -14,6 +14,7 @@
 ** before a write, FlushAdapterBuffersEx discards after a read.
 */
 #include "hal/dl_dmaex_int.h"
+#include "hal/dl_mrstate.h"
 
 #include "hal/dl_slave.h"
 #include "memory/dl_cache.h"
@@ -95,16 +96,17 @@ static int map_pieces(dl_adapter *a, dl_dmactx *c, dl_mdl *cur, uint64_t va, uin
   return DL_OK;
 }
 
-/* The MapRegisterBase's context, or NULL after a report (or for a bad base). */
-static dl_dmactx *context_of(dl_adapter *a, uint64_t base, uint32_t *gi) {
+/* The MapRegisterBase's context in *c: one granted under a context and
+** flushed since its last map; else a status (after a report, or for a bad
+** base). A cancelled context answers STATUS_CANCELLED whatever its state. */
+static uint32_t context_of(dl_adapter *a, uint64_t base, dl_dmactx **c, uint32_t *gi) {
   dl_grant *g = dl_adapter_grant(a, base);
-  if (!g) return NULL;
+  if (g && g->ex && !g->sg && ((dl_dmactx *)g->ex)->cancelled) return DL_STATUS_CANCELLED;
+  if (dl_adapter_check_base(a, base, DL_MRCALL_MAP_EX, NULL, NULL, 0) != DL_MR_ALLOW)
+    return DL_STATUS_INVALID_PARAMETER;
   *gi = (uint32_t)(g - a->grants);
-  if (g->ex && !g->sg) return g->ex;
-  dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 3, 0,
-                 "MapTransferEx: this MapRegisterBase was not allocated by AllocateAdapterChannelEx "
-                 "under a DMA transfer context (InitializeDmaTransferContext)");
-  return NULL;
+  *c = g->ex;
+  return DL_STATUS_SUCCESS;
 }
 
 /* The argument rules of MapTransferEx that depend on the adapter's kind. */
@@ -150,16 +152,9 @@ uint32_t dl_dmaex_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64
   if (!dl_dmaex_available(a)) return DL_STATUS_NOT_SUPPORTED;
   if (!dl_adapter_usable(a, "MapTransferEx")) return DL_STATUS_INVALID_PARAMETER;
   dl_verify_irql(a->m, "MapTransferEx", 0, DL_DISPATCH_LEVEL);
-  dl_dmactx *c = context_of(a, base, &gi);
-  if (!c) return DL_STATUS_INVALID_PARAMETER;
-  if (c->cancelled) return DL_STATUS_CANCELLED;
-  if (c->mapped) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_NOT_FLUSHED, 0, c->length, 0,
-                   "MapTransferEx: the transfer MapTransferEx mapped under this MapRegisterBase "
-                   "was not flushed (FlushAdapterBuffersEx before the next MapTransferEx)");
-    return DL_STATUS_INVALID_PARAMETER;
-  }
-  uint32_t st = check_kind_args(a, device_offset, sg_buffer_length, fn, &max_el);
+  dl_dmactx *c = NULL;
+  uint32_t st = context_of(a, base, &c, &gi);
+  if (!st) st = check_kind_args(a, device_offset, sg_buffer_length, fn, &max_el);
   if (st) return st;
   uint64_t va = 0, total = 0;
   dl_mdl *cur = dl_dmaex_locate(mdl, offset, &va, &total);
@@ -207,15 +202,11 @@ uint32_t dl_dmaex_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offs
   if (!dl_dmaex_available(a)) return DL_STATUS_NOT_SUPPORTED;
   if (!dl_adapter_usable(a, "FlushAdapterBuffersEx")) return DL_STATUS_INVALID_PARAMETER;
   dl_verify_irql(a->m, "FlushAdapterBuffersEx", 0, DL_DISPATCH_LEVEL);
-  dl_grant *g = dl_adapter_grant(a, base);
-  dl_dmactx *c = g && !g->sg ? g->ex : NULL;
-  if (!c || !c->mapped || c->mdl != mdl || c->offset != offset) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FLUSH_UNMAPPED_REGISTER, base, offset, dl_mdl_id(mdl),
-                   "FlushAdapterBuffersEx: MapTransferEx mapped nothing at Offset %llu of MDL#%llu "
-                   "with this MapRegisterBase", (unsigned long long)offset,
-                   (unsigned long long)dl_mdl_id(mdl));
+  dl_mr_place at = {mdl, offset, 1};  /* MapTransferEx's transfer from Offset of mdl */
+  if (dl_adapter_check_base(a, base, DL_MRCALL_FLUSH_EX, NULL, &at, 0) != DL_MR_ALLOW)
     return DL_STATUS_INVALID_PARAMETER;
-  }
+  dl_grant *g = dl_adapter_grant(a, base);
+  dl_dmactx *c = g->ex;
   if (length != c->length)
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, length, c->length,
                    "FlushAdapterBuffersEx: Length %u differs from the %u bytes MapTransferEx mapped",
@@ -252,6 +243,15 @@ void dl_dmaex_released(void *ex) {
   if (!c->mapped) return;
   stop_transfer(c->a, c);
   c->mapped = c->started = 0;
+}
+
+/* What c mapped and has not flushed (the MapRegisterBase's row, dl_mrbase.c). */
+int dl_dmaex_mapped_at(const void *ex, const dl_mdl **mdl, uint64_t *offset, uint32_t *length) {
+  const dl_dmactx *c = ex;
+  *mdl = c->mapped ? c->mdl : NULL;
+  *offset = c->mapped ? c->offset : 0;
+  *length = c->mapped ? c->length : 0;
+  return c->mapped;
 }
 
 /* The kind's transfer under c ended: the completion routine, once, at DISPATCH_LEVEL. */

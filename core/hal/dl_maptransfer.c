@@ -11,6 +11,7 @@
 ** recorded until it is flushed.
 */
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_mrstate.h"
 #include "hal/dl_slave.h"
 
 #include <stdlib.h>
@@ -78,6 +79,10 @@ void dl_adapter_end_mapping(dl_adapter *a, uint32_t index, int copy_back) {
   else if (mp->reg_count) memset(dl_mapregs_of(a->m)->mapped + mp->reg_first, 0, mp->reg_count);
   dl_xlate_unmap(a->m, DL_ADAPTER_DEV(a), mp->dm_handle);
   if (mp->live) dl_dma_count_mapping(a->m, mp->va, mp->length, -1);
+  if (mp->live) {  /* the grant's row (dl_mrbase.c) */
+    a->grants[mp->grant].mapped--;
+    a->grants[mp->grant].still -= mp->reg_count ? mp->reg_count : 1;
+  }
   mp->live = 0;
   mp->next_free = a->free_map;
   a->free_map = index;
@@ -189,8 +194,8 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
   *logical = 0;
   if (!dl_adapter_usable(a, "MapTransfer")) return DL_ESTATE;
   dl_verify_irql(a->m, "MapTransfer", 0, DL_DISPATCH_LEVEL);
+  if (dl_adapter_check_base(a, base, DL_MRCALL_MAP, NULL, NULL, 0) != DL_MR_ALLOW) return DL_EINVAL;
   dl_grant *g = dl_adapter_grant(a, base);
-  if (!g) return DL_EINVAL;
   int rc = a->slave ? dl_slave_check_map(a, base) : DL_OK;
   if (!rc) rc = check_map_args(a, mdl, va, &want);
   if (!rc) rc = dl_dma_check_unmapped(a, (uint32_t)(g - a->grants), "MapTransfer", va, want);
@@ -223,6 +228,8 @@ int dl_adapter_map_transfer(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t 
                       .reg_first = first, .reg_count = need, .swiotlb = bounce && pool, .dm_handle = NO_SLOT,
                       .pfns = mp->pfns, .pfns_cap = mp->pfns_cap };  /* the slot keeps its PFN array */
   a->live_maps++;
+  g->mapped++;
+  g->still += need ? need : 1;
   dl_dma_count_mapping(a->m, va, len, 1);
   /* the device's address: the bounce or the buffer's run (identity), or an
   ** IOVA range over the buffer's pages in the device's domain (IOMMU) */
@@ -259,19 +266,9 @@ int dl_adapter_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t va, uin
                      int write) {
   if (!dl_adapter_usable(a, "FlushAdapterBuffers")) return 0;
   dl_verify_irql(a->m, "FlushAdapterBuffers", 0, DL_DISPATCH_LEVEL);
-  dl_grant *g = dl_adapter_grant(a, base);
-  uint32_t gi = g ? (uint32_t)(g - a->grants) : NO_SLOT, found = 0;
-  for (uint32_t i = 0; g && i < a->nmaps; i++) {
-    dl_mapping *mp = &a->maps[i];
-    if (mp->live && mp->grant == gi && mp->mdl == mdl && mp->va == va) found = 1;
-  }
-  if (!found) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_FLUSH_UNMAPPED_REGISTER, base, va, dl_mdl_id(mdl),
-                   "FlushAdapterBuffers: nothing was mapped at CurrentVa 0x%llx of MDL#%llu "
-                   "with this MapRegisterBase", (unsigned long long)va,
-                   (unsigned long long)dl_mdl_id(mdl));
-    return 0;
-  }
+  dl_mr_place at = {mdl, va, 0};  /* something mapped at CurrentVa of mdl */
+  if (dl_adapter_check_base(a, base, DL_MRCALL_FLUSH, NULL, &at, 0) != DL_MR_ALLOW) return 0;
+  uint32_t gi = dl_adapter_slot(a, base);
   dl_flush_check(a, gi, mdl, va, length, write);
   for (uint32_t i = 0; i < a->nmaps; i++) {
     dl_mapping *mp = &a->maps[i];

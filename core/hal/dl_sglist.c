@@ -9,6 +9,7 @@
 
 #include "hal/dl_adapter_int.h"
 #include "hal/dl_chanstate.h"
+#include "hal/dl_sgstate.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
 #include "machine/dl_verifier.h"
@@ -100,6 +101,7 @@ static dl_sglist *new_sglist(dl_adapter *a) {
   sg->a = a;
   sg->id = dl_machine_next_id(a->m);
   sg->live = 1;
+  sg->delivering = 0;
   sg->n = 0;
   sg->data = NULL;
   dl_list_append(&a->sglists, &sg->link);
@@ -155,7 +157,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_UNLOCKED_BUFFER, 0, r->va, r->length,
                    "GetScatterGatherList: the MDL of a request waiting for map registers was "
                    "freed before its list was built (IoFreeMdl before PutScatterGatherList)");
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     dl_adapter_dropped(a, r);
     return;
   }
@@ -163,7 +165,7 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   dl_grant *g = dl_adapter_grant(a, base);
   if (!sg || !g) {
     if (sg) retire_sglist(a, sg);
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     dl_adapter_dropped(a, r);
     return;
   }
@@ -171,13 +173,15 @@ void dl_sglist_granted(dl_request *r, uint64_t base) {
   g->sg = sg;
   a->stats.sg_lists++;
   if (map_chain(a, sg, r)) {  /* a verifier report or a full swiotlb pool explains why */
-    dl_adapter_release_grant(a, base, 0);
+    dl_adapter_release_grant(a, base);
     retire_sglist(a, sg);
     if (!(a->building_now && a->failed_fast)) dl_adapter_dropped(a, r);
     return;
   }
   dl_trace_emit(a->m, DL_TR_SG_LIST, a->id, sg->id, sg->n);
+  sg->delivering = 1;
   r->list_control(r->ctx, r->dev, sg);
+  sg->delivering = 0;  /* (put meanwhile, the record may serve a list delivered since) */
 }
 
 /* GetScatterGatherList / BuildScatterGatherList. */
@@ -231,13 +235,9 @@ void dl_adapter_put_sglist(dl_adapter *a, dl_sglist *sg, uint64_t id, int write)
   (void)write;
   if (!dl_adapter_usable(a, "PutScatterGatherList")) return;
   dl_verify_irql(a->m, "PutScatterGatherList", 1, DL_DISPATCH_LEVEL);
-  if (!sg->live || sg->a != a || sg->id != id) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_DOUBLE_FREE_SG_LIST, a->stats.sg_lists,
-                   a->stats.sg_lists - a->live_sglists + 1, 0,
-                   "PutScatterGatherList: SG list#%llu %s", (unsigned long long)id,
-                   sg->a != a ? "belongs to another adapter" : "was already put");
-    return;
-  }
+  dl_sg_args x = {"PutScatterGatherList", id, a->stats.sg_lists,
+                  a->stats.sg_lists - a->live_sglists + 1};
+  if (dl_sgstate_check(a->m, dl_sglist_row(sg, a, id), DL_SGCALL_PUT, &x) != DL_SG_ALLOW) return;
   dl_grant *g = dl_adapter_grant(a, sg->base);
   uint32_t gi = g ? (uint32_t)(g - a->grants) : NO_SLOT;
   for (uint32_t i = 0; g && i < a->nmaps; i++)
@@ -245,7 +245,7 @@ void dl_adapter_put_sglist(dl_adapter *a, dl_sglist *sg, uint64_t id, int write)
   retire_sglist(a, sg);
   if (g) {
     g->sg = NULL;
-    dl_adapter_release_grant(a, sg->base, 0);
+    dl_adapter_release_grant(a, sg->base);
   }
 }
 
@@ -265,5 +265,18 @@ uint32_t dl_sglist_count(const dl_sglist *sg) { return sg->n; }
 const dl_sg_element *dl_sglist_elements(const dl_sglist *sg) { return sg->el; }
 uint64_t dl_sglist_id(const dl_sglist *sg) { return sg->id; }
 int dl_sglist_is_live(const dl_sglist *sg) { return sg->live; }
+uint64_t dl_sglist_map_register_base(const dl_sglist *sg) { return sg->base; }
+
+/* The row of sg, handed out as `id`, for a call on adapter a (NULL: none). */
+int dl_sglist_row(const dl_sglist *sg, const dl_adapter *a, uint64_t id) {
+  if (a && sg->a != a) return DL_SGROW_OTHER;
+  if (!sg->live || sg->id != id) return DL_SGROW_PUT;
+  return sg->delivering ? DL_SGROW_DELIVERING : DL_SGROW_HELD;
+}
+
+/* 1 if the elements of sg, handed out as `id`, may be read. */
+int dl_sglist_check_elements(const dl_sglist *sg, uint64_t id) {
+  return dl_sg_cell_at(dl_sglist_row(sg, NULL, id), DL_SGCALL_ELEMENTS).kind == DL_SG_ALLOW;
+}
 void *dl_sglist_data(const dl_sglist *sg) { return sg->data; }
 void dl_sglist_set_data(dl_sglist *sg, void *data) { sg->data = data; }
