@@ -12,13 +12,7 @@ local machine = support.machine
 local SMALL = { callback_instructions = 100000, run_instructions = 1000000,
                 events_without_progress = 1000 }
 
--- The machine still works: a later m:after + m:run runs.
-local function still_usable(m)
-  local ran = false
-  m:after(10, function() ran = true end)
-  m:run()
-  assert.is_true(ran)
-end
+local still_usable = support.still_usable
 
 local function connect(isr, vector, irql)
   return dma.IoConnectInterrupt(isr, nil, nil, vector, irql, irql, dma.LevelSensitive, false, 1,

@@ -175,4 +175,12 @@ function support.rss_kib()
   end
 end
 
+-- The machine still works after an error: a later m:after + m:run runs.
+function support.still_usable(m)
+  local ran = false
+  m:after(10, function() ran = true end)
+  m:run()
+  assert(ran, "the machine no longer runs an m:after callback")
+end
+
 return support

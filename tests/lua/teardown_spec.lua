@@ -14,13 +14,7 @@ local function connect(isr, vector, irql)
   return IoConnectInterrupt(isr, nil, nil, vector, irql, irql, LevelSensitive, false, 1, false)
 end
 
--- The machine still works: a later m:after + m:run runs.
-local function still_usable(m)
-  local ran = false
-  m:after(10, function() ran = true end)
-  m:run()
-  assert.is_true(ran)
-end
+local still_usable = support.still_usable
 
 -- A started WDFDEVICE; add(device) runs inside EvtDriverDeviceAdd.
 local function wdf_device(m, add)
