@@ -185,9 +185,15 @@ op("drop", function()  -- forget one machine and (mostly) what was made on it, t
   local m = mach()
   local lists = { all }
   for _, list in pairs(by) do lists[#lists + 1] = list end
-  for _, list in ipairs(lists) do
-    for i = #list, 1, -1 do
-      if list[i] == m or owner[list[i]] == m then table.remove(list, i) end
+  for _, list in ipairs(lists) do  -- one pass a list (table.remove each was quadratic)
+    local n = 0
+    for i = 1, #list do
+      local v = list[i]
+      list[i] = nil
+      if v ~= m and owner[v] ~= m then
+        n = n + 1
+        list[n] = v
+      end
     end
   end
   if dma.current() == m and byte() % 2 == 0 then pcall(dma.machine, { ram = "16M", limits = LIMITS }) end
