@@ -847,9 +847,11 @@ static void limit_strike(lua_State *L, limit_frame *f, const char *which, uint64
   luaL_error(L, "limit: %s exceeded %I %s (in %s)", which, (lua_Integer)n, unit, lua_tostring(L, -1));
 }
 
-/* Bytes of the Lua heap. */
+/* Bytes of the Lua heap; 0 when the collector cannot say (inside a
+** finalizer, where lua_gc answers -1). */
 static uint64_t lua_heap(lua_State *L) {
-  return (uint64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 + (uint64_t)lua_gc(L, LUA_GCCOUNTB, 0);
+  int kb = lua_gc(L, LUA_GCCOUNT, 0), b = lua_gc(L, LUA_GCCOUNTB, 0);
+  return kb < 0 || b < 0 ? 0 : (uint64_t)kb * 1024 + (uint64_t)b;
 }
 
 /* 1 if the Lua heap is past the limit even after a full collection (run
