@@ -202,6 +202,25 @@ static void group_drop(dl_physmem *pm, group *g) {
   pm->nlive--;
 }
 
+/* Sets each chunk's nram and nfree (boot state) in one walk of the RAM
+** spans over the group that starts at PFN base: one span lookup, not one
+** per chunk. */
+static void count_chunk_ram(const dl_physmem *pm, group *g, uint64_t base) {
+  uint64_t end = base + GROUP_PAGES;
+  for (size_t i = span_from(pm, base); i < pm->nram && pm->ram[i].first < end; i++) {
+    uint64_t a = pm->ram[i].first > base ? pm->ram[i].first : base;
+    uint64_t b = pm->ram[i].first + pm->ram[i].count;
+    if (b > end) b = end;
+    while (a < b) {
+      uint64_t chunk_end = ((a >> CHUNK_SHIFT) + 1) << CHUNK_SHIFT, stop = chunk_end < b ? chunk_end : b;
+      chunk *c = &g->chunks[(a - base) >> CHUNK_SHIFT];
+      c->nram += (uint32_t)(stop - a);
+      c->nfree = c->nram;
+      a = stop;
+    }
+  }
+}
+
 /* Gives group gi its chunk array in the boot state: partly-RAM chunks get
 ** their bitmap. */
 static int group_materialise(dl_physmem *pm, size_t gi) {
@@ -211,9 +230,9 @@ static int group_materialise(dl_physmem *pm, size_t gi) {
   if (!(g->chunks = calloc(GROUP_CHUNKS, sizeof *g->chunks))) return DL_ENOMEM;
   pm->nlive++;
   uint64_t k0 = (uint64_t)gi << GROUP_SHIFT;
+  count_chunk_ram(pm, g, k0 << CHUNK_SHIFT);
   for (size_t k = 0; k < GROUP_CHUNKS; k++) {
     chunk *c = &g->chunks[k];
-    c->nfree = c->nram = (uint32_t)ram_in(pm, (k0 + k) << CHUNK_SHIFT, CHUNK_PAGES);
     if (c->nram == 0 || c->nram == CHUNK_PAGES) continue;
     int rc = chunk_set_bitmap(pm, c, k0 + k, 1);
     if (rc) {
