@@ -16,7 +16,8 @@
 struct dl_trace {
   dl_trace_record *ring;
   size_t cap, len, head;                 /* head: index of the oldest */
-  int bounded, enabled;
+  size_t limit;                          /* records kept at most (0: all) */
+  int enabled;
   uint64_t emitted, hash;
   dl_stats stats;
   uint64_t *hist;                        /* DPC latency histogram */
@@ -64,12 +65,14 @@ void dl_trace_free(dl_trace *t) {
   free(t);
 }
 
-/* Changes the ring capacity (0: unbounded); keeps the newest records. */
+/* Changes the ring capacity (0: unbounded); keeps the newest records. The
+** ring is allocated as records come, not up front: a machine keeping the
+** last 65 536 records costs a few KiB until it has run that far. */
 int dl_trace_set_capacity(dl_trace *t, size_t capacity) {
   if (capacity > DL_TRACE_MAX_CAPACITY) return DL_ELIMIT;
-  size_t keep = t->len, cap = capacity;
+  size_t keep = t->len, cap = keep > 64 ? keep : 64;
   if (capacity && keep > capacity) keep = capacity;
-  if (!capacity) cap = keep > 64 ? keep : 64;
+  if (capacity && cap > capacity) cap = capacity;
   dl_trace_record *ring = malloc(cap * sizeof *ring);
   if (!ring) return DL_ENOMEM;
   for (size_t i = 0; i < keep; i++) ring[i] = *dl_trace_at(t, t->len - keep + i);
@@ -78,7 +81,7 @@ int dl_trace_set_capacity(dl_trace *t, size_t capacity) {
   t->cap = cap;
   t->len = keep;
   t->head = 0;
-  t->bounded = capacity != 0;
+  t->limit = capacity;
   return 0;
 }
 
@@ -94,10 +97,17 @@ static uint64_t mix(uint64_t h, uint64_t v) {
   return h ^ (h >> 29);
 }
 
-/* Appends to the ring, growing it when unbounded; drops the oldest when full. */
+/* Appends to the ring, growing it up to the limit (until then the oldest
+** record is at index 0, so growing keeps the order); drops the oldest when
+** full. Out of memory, a bounded ring stays at the size it has. */
 static void store(dl_trace *t, const dl_trace_record *r) {
-  if (!t->bounded && dl_vec_reserve(t->ring, t->cap, t->len + 1))
-    return;  /* the record is lost; the hash still has it */
+  if (t->len == t->cap && t->head == 0 && (t->limit == 0 || t->cap < t->limit)) {
+    size_t n;
+    if (!dl_vec_grow_(&t->ring, sizeof *t->ring, t->cap, t->len + 1, t->limit ? t->limit : SIZE_MAX, &n))
+      t->cap = n;
+    else if (t->limit == 0)
+      return;  /* the record is lost; the hash still has it */
+  }
   if (t->len < t->cap) {  /* head < cap and len < cap: one subtraction wraps */
     size_t i = t->head + t->len++;
     t->ring[i >= t->cap ? i - t->cap : i] = *r;
