@@ -22,7 +22,7 @@
 #define CHUNK_SHIFT 13
 #define CHUNK_PAGES (UINT64_C(1) << CHUNK_SHIFT)
 #define CHUNK_WORDS (CHUNK_PAGES / 64)
-#define GROUP_SHIFT 12                      /* chunks per group */
+#define GROUP_SHIFT 10                      /* chunks per group: a group is 32 GiB of 4 KiB pages */
 #define GROUP_CHUNKS ((size_t)1 << GROUP_SHIFT)
 #define GROUP_PAGES (UINT64_C(1) << (CHUNK_SHIFT + GROUP_SHIFT))
 #define SCATTER_PROBES 64
@@ -33,7 +33,7 @@ typedef struct chunk {
   uint32_t nram;    /* RAM pages in the chunk */
 } chunk;
 
-/* 2^12 chunks (2^25 pages). A pristine group has no chunk array: every page
+/* 2^10 chunks (2^23 pages). A pristine group has no chunk array: every page
 ** in it is in its boot state (free if RAM), read from the RAM spans. */
 typedef struct group {
   chunk *chunks;    /* NULL: pristine */

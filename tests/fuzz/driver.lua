@@ -10,12 +10,18 @@
 -- run further steps when the engine calls them (frees, closes, raises from
 -- inside a routine) and return a value the bytes choose. Nothing here may
 -- crash the process: a Lua error is a fine outcome of any step.
-local data, trace = ...  -- trace(name, ok, err) after each top-level step, when given
+--
+-- Loaded with an input (data, trace), it runs it; either way it returns
+-- run(data, trace), which runs one input from a clean slate: the libFuzzer
+-- harness loads this file once per Lua state and calls run per input, so
+-- the module's loading and this file's set-up are not paid per input.
+local data0, trace0 = ...  -- trace(name, ok, err) after each top-level step, when given
 local dma = require "dma"
 local W = {}
 dma.export(W)
 
-local pos = 1
+-- The input being run and where it is read (set by run).
+local data, trace, pos = "", nil, 1
 local function byte()
   local b = data:byte(pos)
   pos = pos + 1
@@ -42,10 +48,10 @@ local function usual(t)
 end
 
 -- Everything made so far: all[i] (any value), by[kind][i] (objects by kind).
-local all, by = {}, {}
+local all, by
 -- owner[v]: the machine current when v was kept (weak), so that "drop" can
 -- let go of a machine's objects too and __gc really frees it.
-local owner = setmetatable({}, { __mode = "k" })
+local owner
 local function keep(kind, v)
   if v == nil then return v end
   if type(v) == "userdata" or type(v) == "table" then owner[v] = dma.current() end
@@ -430,9 +436,21 @@ function run_step()
   if trace then trace(string.rep("  ", depth) .. NAME[i], ok, err) end
 end
 
--- Every program starts with a machine so most steps have something to act on.
-pcall(ops[OP.machine])
-while more() do run_step() end
--- Leave the process as a script's end would: lower the IRQL, close what is open.
-pcall(W.KeLowerIrql, W.PASSIVE_LEVEL)
-for _, m in ipairs(by.machine or {}) do pcall(m.close, m) end
+-- Runs one input from a clean slate; at the end every machine it made is
+-- closed and its garbage collected, so nothing of it outlives the call.
+local function run(input, tracer)
+  data, trace, pos = input, tracer, 1
+  all, by, owner = {}, {}, setmetatable({}, { __mode = "k" })
+  depth, periodic = 0, false
+  -- Every program starts with a machine so most steps have something to act on.
+  pcall(ops[OP.machine])
+  while more() do run_step() end
+  -- Leave the process as a script's end would: lower the IRQL, close what is open.
+  pcall(W.KeLowerIrql, W.PASSIVE_LEVEL)
+  for _, m in ipairs(by.machine or {}) do pcall(m.close, m) end
+  all, by, owner = nil, nil, nil
+  collectgarbage()
+end
+
+if data0 then run(data0, trace0) end
+return run

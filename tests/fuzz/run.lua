@@ -7,7 +7,7 @@
 -- so that a crash leaves its input behind. tests/lua/fuzz_spec.lua runs the
 -- seeds, the regressions and the first random programs this way.
 local dir = arg[0]:match("^(.*)/[^/]*$") or "."
-local driver = assert(loadfile(dir .. "/driver.lua"))
+local run = assert(loadfile(dir .. "/driver.lua"))()  -- run(data, trace): one input
 
 local function random_program(seed)
   math.randomseed(seed)
@@ -25,8 +25,7 @@ if arg[1] == "--random" then
       f:write(data)
       f:close()
     end
-    driver(data)
-    collectgarbage()
+    run(data)
     if seed % 100 == 0 then io.stderr:write("seed ", seed, "\n") end
   end
   io.stderr:write(("random programs %d..%d: done\n"):format(first, last))
@@ -44,7 +43,7 @@ for _, a in ipairs(arg) do
     local trace = verbose and function(name, ok, err)
       print(("%-40s %s"):format(name, ok and "ok" or tostring(err)))
     end or nil
-    driver(data, trace)
+    run(data, trace)
     print(a .. ": done")
   end
 end

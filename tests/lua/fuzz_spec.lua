@@ -37,6 +37,30 @@ describe("the API fuzzer's interpreter", function()
     end
   end)
 
+  it("runs inputs one after another in one loaded interpreter with nothing carried over", function()
+    -- the libFuzzer harness loads the interpreter once per Lua state: an
+    -- input must do in it exactly what it does in an interpreter of its own,
+    -- step by step and error by error
+    local function steps(run, data)
+      local out = {}
+      run(data, function(name, ok, err)
+        out[#out + 1] = name .. " " .. tostring(ok) .. " " .. tostring(err)
+      end)
+      -- machines are numbered for the whole process, so their numbers differ
+      return (table.concat(out, "\n"):gsub("machine#%d+", "machine#N"))
+    end
+    local inputs = files("tests/fuzz/corpus")
+    local alone = {}
+    for i, path in ipairs(inputs) do alone[i] = steps(driver(), read(path)) end
+    local run = driver()
+    for i, path in ipairs(inputs) do
+      assert.are.equal(alone[i], steps(run, read(path)), path)
+    end
+    for i = #inputs, 1, -1 do  -- and in the other order
+      assert.are.equal(alone[i], steps(run, read(inputs[i])), inputs[i])
+    end
+  end)
+
   it("runs the random programs of seeds 1..1000 (a seeded random API-sequence fuzzer)", function()
     -- tests/fuzz/run.lua --random: found the IRP teardown and
     -- EvtDriverDeviceAdd crashes that are tests below
