@@ -156,7 +156,7 @@ static void expire(void *arg, uint64_t unused) {
   t->set = 0;
   t->signaled = 1;
   if (t->period) {
-    t->due += t->period;
+    t->due = t->period > DL_TIME_END - t->due ? DL_TIME_END : t->due + t->period;
     t->set = 1;
     dl_clock_at(dl_machine_clock(t->m), t->due, expire, t, 0, &t->event);
   }
@@ -200,13 +200,13 @@ static size_t timer_leaks(dl_object *o) {
 const dl_object_type dl_timer_type = { "KTIMER", destroy_timer, timer_leaks, NULL, NULL };
 
 /* DueTime to ns: negative relative, positive absolute, in 100 ns units;
-** saturates instead of wrapping. */
+** saturates at the end of simulated time instead of wrapping. */
 uint64_t dl_due_time_ns(uint64_t now, int64_t due_time) {
   if (due_time >= 0)
-    return (uint64_t)due_time > UINT64_MAX / 100 ? UINT64_MAX : (uint64_t)due_time * 100;
+    return (uint64_t)due_time > DL_TIME_END / 100 ? DL_TIME_END : (uint64_t)due_time * 100;
   uint64_t rel = due_time == INT64_MIN ? (uint64_t)INT64_MAX + 1 : (uint64_t)-due_time;
-  uint64_t ns = rel > UINT64_MAX / 100 ? UINT64_MAX : rel * 100;
-  return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+  uint64_t ns = rel > DL_TIME_END / 100 ? DL_TIME_END : rel * 100;
+  return ns > DL_TIME_END - now ? DL_TIME_END : now + ns;
 }
 
 /* KeSetTimerEx with the kernel's units. */

@@ -141,6 +141,7 @@ static void release_slot(dl_clock *c, uint32_t slot) {
 int dl_clock_at(dl_clock *c, uint64_t when, dl_event_fn fn, void *arg,
                 uint64_t data, uint64_t *id) {
   if (when < c->now || fn == NULL) return DL_EINVAL;
+  if (when > DL_TIME_END) when = DL_TIME_END;
   uint32_t slot;
   int rc = take_slot(c, &slot);
   if (rc) return rc;
@@ -160,8 +161,7 @@ int dl_clock_at(dl_clock *c, uint64_t when, dl_event_fn fn, void *arg,
 /* Schedules fn(arg, data) `delay` nanoseconds from now. */
 int dl_clock_after(dl_clock *c, uint64_t delay, dl_event_fn fn, void *arg,
                    uint64_t data, uint64_t *id) {
-  if (delay > UINT64_MAX - c->now) return DL_EINVAL;
-  return dl_clock_at(c, c->now + delay, fn, arg, data, id);
+  return dl_clock_at(c, delay > DL_TIME_END - c->now ? DL_TIME_END : c->now + delay, fn, arg, data, id);
 }
 
 /* Cancels a pending event; DL_EINVAL if it already ran or was cancelled. */
@@ -240,6 +240,7 @@ int dl_clock_count_work(dl_clock *c) {
 
 /* Runs every event due at or before `t`, then moves the time to `t`. */
 uint64_t dl_clock_run_until(dl_clock *c, uint64_t t) {
+  if (t > DL_TIME_END) t = DL_TIME_END;
   uint64_t n = run_to(c, t);
   if (!c->stop && c->status == DL_OK && t > c->now) c->now = t;
   return n;
@@ -266,6 +267,7 @@ int dl_clock_stopping(const dl_clock *c) { return c->stop; }
 /* Moves the time to t when nothing is due before it. */
 int dl_clock_advance(dl_clock *c, uint64_t t) {
   uint64_t when;
+  if (t > DL_TIME_END) t = DL_TIME_END;
   if (dl_clock_peek(c, &when) && when < t) return DL_EINVAL;
   if (t > c->now) c->now = t;
   return DL_OK;

@@ -13,6 +13,11 @@
 
 typedef struct dl_clock dl_clock;
 
+/* The end of simulated time: INT64_MAX ns (about 292 years), the last
+** instant a Lua integer holds. An event due later happens at it, so the
+** time never passes it. */
+#define DL_TIME_END ((uint64_t)INT64_MAX)
+
 /* An event handler: `arg` and `data` are what was given to dl_clock_at. */
 typedef void (*dl_event_fn)(void *arg, uint64_t data);
 
@@ -26,12 +31,13 @@ void dl_clock_free(dl_clock *c);
 /* Returns the current simulated time in nanoseconds. */
 uint64_t dl_clock_now(const dl_clock *c);
 
-/* Schedules fn(arg, data) at absolute time `when` (>= now) and stores the
-** event's id in *id (may be NULL); DL_EINVAL for a time in the past. */
+/* Schedules fn(arg, data) at absolute time `when` (>= now; past
+** DL_TIME_END: at it) and stores the event's id in *id (may be NULL);
+** DL_EINVAL for a time in the past. */
 int dl_clock_at(dl_clock *c, uint64_t when, dl_event_fn fn, void *arg,
                 uint64_t data, uint64_t *id);
 
-/* Schedules fn(arg, data) `delay` nanoseconds from now. */
+/* Schedules fn(arg, data) `delay` nanoseconds from now (at DL_TIME_END at the latest). */
 int dl_clock_after(dl_clock *c, uint64_t delay, dl_event_fn fn, void *arg,
                    uint64_t data, uint64_t *id);
 

@@ -189,15 +189,39 @@ static void test_schedule_in_the_past_is_einval(void **state) {
   assert_int_equal(r->data[0], 2);
 }
 
-static void test_after_is_relative_to_now_and_rejects_overflow(void **state) {
+static void test_after_is_relative_to_now(void **state) {
   recorder *r = *state;
   uint64_t when;
   dl_clock_run_until(r->c, 1000);
   assert_int_equal(dl_clock_after(r->c, 25, record, r, 1, NULL), DL_OK);
   assert_int_equal(dl_clock_peek(r->c, &when), 1);
   assert_int_equal(when, 1025);
-  assert_int_equal(dl_clock_after(r->c, UINT64_MAX - 999, record, r, 2, NULL), DL_EINVAL);
-  assert_int_equal(dl_clock_pending(r->c), 1);
+}
+
+/* Time ends at INT64_MAX ns (what a Lua integer holds): an event due
+** later, however it was asked for, happens at the end of time, and the
+** time never passes it (it used to wrap to negative in Lua). */
+static void test_events_past_the_end_of_time_happen_at_it(void **state) {
+  recorder *r = *state;
+  uint64_t when;
+  dl_clock_run_until(r->c, 1000);
+  assert_int_equal(dl_clock_after(r->c, UINT64_MAX - 999, record, r, 1, NULL), DL_OK);
+  assert_int_equal(dl_clock_peek(r->c, &when), 1);
+  assert_int_equal(when, DL_TIME_END);
+  assert_int_equal(dl_clock_at(r->c, UINT64_MAX, record, r, 2, NULL), DL_OK);
+  assert_int_equal(dl_clock_after(r->c, DL_TIME_END - 1000, record, r, 3, NULL), DL_OK);  /* exactly the end */
+  assert_int_equal(dl_clock_run(r->c), 3);
+  assert_int_equal(dl_clock_now(r->c), DL_TIME_END);
+  assert_int_equal(r->n, 3);
+  assert_int_equal(r->data[0], 1);  /* in the order asked for */
+  assert_int_equal(r->data[2], 3);
+  assert_int_equal(dl_clock_after(r->c, 5, record, r, 4, NULL), DL_OK);  /* at the end, still the end */
+  assert_int_equal(dl_clock_run(r->c), 1);
+  assert_int_equal(dl_clock_now(r->c), DL_TIME_END);
+  dl_clock_run_until(r->c, UINT64_MAX);
+  assert_int_equal(dl_clock_now(r->c), DL_TIME_END);
+  assert_int_equal(dl_clock_advance(r->c, UINT64_MAX), DL_OK);
+  assert_int_equal(dl_clock_now(r->c), DL_TIME_END);
 }
 
 static void test_run_until_runs_only_due_events_and_sets_now(void **state) {
@@ -540,7 +564,8 @@ int main(void) {
     T(test_stale_id_does_not_cancel_reused_slot),
     T(test_cancel_of_unknown_id_is_einval),
     T(test_schedule_in_the_past_is_einval),
-    T(test_after_is_relative_to_now_and_rejects_overflow),
+    T(test_after_is_relative_to_now),
+    T(test_events_past_the_end_of_time_happen_at_it),
     T(test_run_until_runs_only_due_events_and_sets_now),
     T(test_run_until_never_moves_time_backwards),
     T(test_handler_can_schedule_at_same_instant_and_later),

@@ -288,7 +288,9 @@ static void test_timer_units(void **state) {
   rig *r = *state;
   assert_int_equal(dl_due_time_ns(5000, -10), 5000 + 1000);  /* 10 x 100 ns from now */
   assert_int_equal(dl_due_time_ns(5000, 30), 3000);           /* absolute 3 us: in the past */
-  assert_int_equal(dl_due_time_ns(0, INT64_MIN), UINT64_MAX);  /* saturates */
+  assert_int_equal(dl_due_time_ns(0, INT64_MIN), DL_TIME_END);  /* saturates at the end of time */
+  assert_int_equal(dl_due_time_ns(DL_TIME_END - 5, -1), DL_TIME_END);
+  assert_int_equal(dl_due_time_ns(0, INT64_MAX), DL_TIME_END);
   dl_timer *t;
   assert_int_equal(dl_timer_new(r->m, &t), DL_OK);
   dl_clock *c = dl_machine_clock(r->m);

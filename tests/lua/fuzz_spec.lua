@@ -105,19 +105,39 @@ describe("crashes the API fuzzer found", function()
     m2:close()
   end)
 
-  it("a DPC queued when simulated time reaches 2^64 - 1 ns (the run statistics looped forever)", function()
+  it("a DPC queued at the end of simulated time (the run statistics looped forever)", function()
+    -- time went on to 2^64 - 1 ns then; it now ends at 2^63 - 1 ns, and
+    -- events due later (the DPC's latency included) happen at the end
     dma.export()
     local m = support.machine {}
-    local dpc = KeInitializeDpc(nil, function() end, nil)
+    local ran_at
+    local dpc = KeInitializeDpc(nil, function() ran_at = m.now end, nil)
     local queued = false
     m:after(math.maxinteger, function()
       m:after(math.maxinteger, function() queued = KeInsertQueueDpc(dpc, nil, nil) end)
     end)
     assert.is_true(m:run() >= 2)  -- returns
     assert.is_true(queued)
+    assert.are.equal(math.maxinteger, ran_at)
+    assert.are.equal(math.maxinteger, m.now)
     local b = m:buffer(4096)  -- the machine is still usable
     b:write(0, "ok")
     assert.are.equal("ok", b:read(0, 2))
+    m:close()
+  end)
+
+  it("simulated time ends at math.maxinteger ns: a timer due later fires then, m.now stays >= 0", function()
+    dma.export()
+    local m = support.machine {}
+    local fired
+    local timer = KeInitializeTimer(nil)
+    KeSetTimer(timer, -(math.maxinteger // 100), KeInitializeDpc(nil, function() fired = m.now end, nil))
+    m:run()
+    assert.are.equal(math.maxinteger, fired)
+    assert.are.equal(math.maxinteger, m.now)
+    m:after(1, function() end)  -- still schedules, at the end
+    m:run()
+    assert.are.equal(math.maxinteger, m.now)
     m:close()
   end)
 
