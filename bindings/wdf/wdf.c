@@ -194,13 +194,13 @@ void lwdf_delete(lua_State *L, int arg) {
 /* WdfObjectDelete(Object): the core's rules and order (dl_wdfobject.h). */
 static int l_WdfObjectDelete(lua_State *L) {
   lobject *h = check_wdf_object(L, 1);
-  if (dl_wdf_object_in_use(h->obj))
-    return luaL_error(L, "WdfObjectDelete: %s is in use: a framework callback on it or on one of "
-                         "its children is running", luaL_tolstring(L, 1, NULL));
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   int rc = dl_wdf_object_delete(h->obj);
   ldl_leave(L, &c);
+  if (rc == DL_EBUSY && dl_wdf_object_in_use(h->obj))
+    return luaL_error(L, "WdfObjectDelete: %s is in use: a framework callback on it or on one of "
+                         "its children is running", luaL_tolstring(L, 1, NULL));
   if (rc == DL_EBUSY) return luaL_error(L, "WdfObjectDelete: %s still holds requests", luaL_tolstring(L, 1, NULL));
   if (rc && c.reports == dl_verifier_count(h->owner->m)) {
     luaL_getmetafield(L, 1, "__name");

@@ -100,7 +100,11 @@ static void cleanup_tree(dl_wdf_object *o) {
   for (dl_wdf_object *c; (c = last_child(o, CLEANED | BUSY));) cleanup_tree(c);
   if (!(o->wdf_flags & CLEANED)) {
     o->wdf_flags |= CLEANED;
-    if (o->evt_cleanup && !(o->wdf_flags & QUIET)) o->evt_cleanup(o->evt_ctx, o);
+    if (o->evt_cleanup && !(o->wdf_flags & QUIET)) {
+      o->wdf_held++;  /* in use: its ancestors cannot be deleted from the callback */
+      o->evt_cleanup(o->evt_ctx, o);
+      o->wdf_held--;
+    }
   }
   if (!busy) o->wdf_flags &= ~(unsigned)BUSY;
 }
@@ -113,7 +117,11 @@ static void destroy_tree(dl_wdf_object *o) {
   dl_list_remove(&o->wdf_sibling);
   dl_list_init(&o->wdf_sibling);
   o->parent = NULL;
-  if (o->evt_destroy && !(o->wdf_flags & QUIET)) o->evt_destroy(o->evt_ctx, o);
+  if (o->evt_destroy && !(o->wdf_flags & QUIET)) {
+    o->wdf_held++;
+    o->evt_destroy(o->evt_ctx, o);
+    o->wdf_held--;
+  }
   dl_wdf_object_fini(o);
   class_of(o)->dispose(o);
 }

@@ -296,7 +296,9 @@ static void interrupt_dispose(dl_wdf_object *o) {
 }
 
 static const dl_wdf_class interrupt_class = {
-  {"WDFINTERRUPT", interrupt_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_DELETABLE, NULL, interrupt_dispose
+  /* the framework deletes interrupts (FxInterrupt marks itself no-delete-DDI) */
+  {"WDFINTERRUPT", interrupt_destroy, NULL, NULL, &dl_wdf_family}, DL_WDF_NOT_DELETABLE, NULL,
+  interrupt_dispose
 };
 
 /* Creates an interrupt of the device (and its DPC), with descriptor
@@ -414,6 +416,7 @@ int dl_wdf_interrupt_acquire(dl_wdf_interrupt *wi) {
   wi->lock_old_irql = dl_machine_irql(m);
   if (wi->level > wi->lock_old_irql) dl_machine_set_irql(m, wi->level);
   wi->locked = 1;
+  dl_wdf_object_hold(DL_WDF(wi));  /* nothing deletes it while its lock is held */
   return DL_OK;
 }
 
@@ -421,6 +424,7 @@ int dl_wdf_interrupt_acquire(dl_wdf_interrupt *wi) {
 int dl_wdf_interrupt_release(dl_wdf_interrupt *wi) {
   if (!wi->locked) return DL_ESTATE;
   wi->locked = 0;
+  dl_wdf_object_unhold(DL_WDF(wi));
   dl_machine_set_irql(wi->d->m, wi->lock_old_irql);
   return DL_OK;
 }

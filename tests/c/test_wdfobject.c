@@ -27,6 +27,7 @@ typedef struct log {
   char seen[32][32];
   int n;
   dl_wdf_object *delete_in_cleanup;  /* a cleanup that deletes this (its ancestor) */
+  int delete_rc;                     /* and what that delete returned */
 } log_t;
 
 static log_t the_log;
@@ -39,7 +40,7 @@ static void note(const char *what, dl_wdf_object *o) {
 static void on_cleanup(void *ctx, dl_wdf_object *o) {
   (void)ctx;
   note("cleanup", o);
-  if (the_log.delete_in_cleanup) dl_wdf_object_delete(the_log.delete_in_cleanup);
+  if (the_log.delete_in_cleanup) the_log.delete_rc = dl_wdf_object_delete(the_log.delete_in_cleanup);
 }
 static void on_destroy(void *ctx, dl_wdf_object *o) {
   (void)ctx;
@@ -125,6 +126,26 @@ static void test_parent_takes_children(void **state) {
   assert_int_equal(0, (int)dl_verifier_count(r->m));
 }
 
+/* A child deleted on its own whose cleanup deletes its parent: the parent
+** is in use (the child's callback is running) and stays; it used to be
+** freed under the child, whose unlinking then wrote into it (found by the
+** fuzzer). */
+static void test_cleanup_deleting_the_parent_of_a_child_being_deleted(void **state) {
+  rig *r = *state;
+  dl_wdf_queue *parent = queue(r), *child = queue(r);
+  assert_int_equal(DL_OK, dl_wdf_object_set_parent(DL_WDF(child), DL_WDF(parent)));
+  uint64_t pid = parent->id, cid = child->id;
+  the_log.delete_in_cleanup = DL_WDF(parent);
+  assert_int_equal(DL_OK, dl_wdf_object_delete(DL_WDF(child)));
+  assert_int_equal(DL_EBUSY, the_log.delete_rc);
+  assert_null(dl_machine_find(r->m, cid));
+  assert_non_null(dl_machine_find(r->m, pid));
+  the_log.delete_in_cleanup = NULL;
+  assert_int_equal(DL_OK, dl_wdf_object_delete(DL_WDF(parent)));  /* afterwards it goes */
+  assert_null(dl_machine_find(r->m, pid));
+  assert_int_equal(0, (int)dl_verifier_count(r->m));
+}
+
 /* Contexts are slots, one per type name. */
 static void test_contexts(void **state) {
   rig *r = *state;
@@ -192,6 +213,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_order, setup, teardown),
     cmocka_unit_test_setup_teardown(test_parent_takes_children, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cleanup_deleting_the_parent_of_a_child_being_deleted, setup, teardown),
     cmocka_unit_test_setup_teardown(test_contexts, setup, teardown),
     cmocka_unit_test_setup_teardown(test_not_deletable, setup, teardown),
     cmocka_unit_test_setup_teardown(test_get_driver, setup, teardown),

@@ -66,6 +66,24 @@ describe("KMDF object parenting", function()
     end
   end)
 
+  it("refuses deleting a parent from the EvtCleanupCallback of a child being deleted", function()
+    -- the enabler was freed under its transaction, whose unlinking then
+    -- wrote into it (found by the fuzzer)
+    local device = new_device(m)
+    local e = new_enabler(device, {})
+    local attributes = WDF_OBJECT_ATTRIBUTES_INIT()
+    local ok, err
+    attributes.EvtCleanupCallback = function() ok, err = pcall(WdfObjectDelete, e) end
+    local _, t = WdfDmaTransactionCreate(e, attributes)
+    WdfObjectDelete(t)
+    assert.is_false(ok)
+    assert.matches("WdfObjectDelete: WDFDMAENABLER#%d+.* is in use", err)
+    assert.has_error(function() WdfDmaTransactionRelease(t) end)  -- the transaction is gone
+    local status = WdfDmaTransactionCreate(e, WDF_NO_OBJECT_ATTRIBUTES)  -- the enabler is whole
+    assert.are.equal(STATUS_SUCCESS, status)
+    WdfObjectDelete(e)
+  end)
+
   it("frees a common buffer the driver leaves to the framework: no leak after removal", function()
     local device = new_device(m, function(device, log)
       local e = new_enabler(device, log)

@@ -562,13 +562,26 @@ describe("KMDF objects", function()
     WdfRequestComplete(seen[2], STATUS_SUCCESS)
   end)
 
-  it("deletes an interrupt, disconnecting it", function()
+  it("refuses WdfObjectDelete of an interrupt (the framework deletes it): 0x10D/0x7", function()
     local driver, rec = new_driver()
-    m:wdf_add_device(driver, new_hw(m))
+    local device = m:wdf_add_device(driver, new_hw(m))
     local intr = rec.interrupt
+    local before = #m:reports()
+    assert.has_error(function() WdfObjectDelete(intr) end)
+    local r = m:reports()[before + 1]
+    assert.are.equal(0x10D, r.bugcheck)
+    assert.are.equal(0x7, r.p1)
+    assert.matches("WDFINTERRUPT#%d+ may not be deleted by its driver", r.message)
     assert.is_true(intr:connected())
-    WdfObjectDelete(intr)
-    assert.has_error(function() WdfInterruptGetDevice(intr) end)
+    -- nor inside its own WdfInterruptSynchronize (the fuzzer found it freed
+    -- under the held lock, then read by the release)
+    assert.is_true(WdfInterruptSynchronize(intr, function()
+      assert.has_error(function() WdfObjectDelete(intr) end)
+      return true
+    end, nil))
+    assert.is_true(intr:connected())
+    assert.are.equal(device, WdfInterruptGetDevice(intr))
+    assert.are.equal(STATUS_SUCCESS, m:wdf_remove_device(device))  -- the framework deletes it
     assert.matches("deleted", tostring(intr))
   end)
 end)
