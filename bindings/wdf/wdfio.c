@@ -242,10 +242,8 @@ static int state_change_sync(lua_State *L, int op, const char *fname) {
   lua_settop(L, 1);
   int idle = 0;
   ENGINE(L, owner(L, 1), {
-    if (op == DL_WDF_QCB_STOP) dl_wdf_queue_stop(q, 0);
-    else if (op == DL_WDF_QCB_PURGE) dl_wdf_queue_purge(q, 0);
-    else dl_wdf_queue_drain(q, 0);
-    idle = owner(L, 1)->m ? dl_wdf_queue_wait_idle(q, op) : 1;
+    if (dl_wdf_queue_change_sync(q, op) != 0) idle = 1;  /* refused (reported): no wait */
+    else idle = owner(L, 1)->m ? dl_wdf_queue_wait_idle(q, op) : 1;
   });
   if (!idle)
     return luaL_error(L, "%s: the driver still owns requests of the queue and no simulated event "
@@ -302,7 +300,10 @@ static int l_WdfRequestUnmarkCancelable(lua_State *L) {
 
 /* WdfRequestIsCanceled(Request) -> BOOLEAN */
 static int l_WdfRequestIsCanceled(lua_State *L) {
-  lua_pushboolean(L, dl_wdf_request_is_canceled(lwdf_checkrequest(L, 1)));
+  dl_wdf_request *r = lwdf_checkrequest(L, 1);
+  int canceled = 0;
+  ENGINE(L, owner(L, 1), canceled = dl_wdf_request_is_canceled(r));
+  lua_pushboolean(L, canceled);
   return 1;
 }
 
