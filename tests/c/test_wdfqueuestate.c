@@ -113,8 +113,14 @@ typedef struct snap {
 } snap;
 
 static snap snapshot(const dl_wdf_queue *q) {
-  snap s = {dl_wdfqueue_row(q), q->refusing, q->stopped, q->pending_stop, q->pending_op, q->ready_notify,
-            0, 0, 0, 0};
+  snap s;
+  memset(&s, 0, sizeof s);  /* padding too: snapshots are compared with memcmp */
+  s.row = dl_wdfqueue_row(q);
+  s.refusing = q->refusing;
+  s.stopped = q->stopped;
+  s.pending_stop = q->pending_stop;
+  s.pending_op = q->pending_op;
+  s.ready_notify = q->ready_notify;
   dl_wdf_queue_stats(q, &s.presented, &s.completed, &s.in_flight, &s.waiting);
   return s;
 }
