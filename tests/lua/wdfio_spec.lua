@@ -425,7 +425,7 @@ describe("the framework's I/O (KMDF)", function()
     assert.matches("WdfRequestForwardToIoQueue", reports[1].message)
   end)
 
-  it("refuses a queue call its state does not allow (0x10D/0xA): a second StopComplete, keeping the first", function()
+  it("refuses a queue call its state does not allow (0x10D/0xA): a second StopComplete", function()
     m:close()
     m = support.machine { ram = "1G", verifier = "record" }
     local driver, rec = new_driver { cancelable = true }
@@ -439,14 +439,14 @@ describe("the framework's I/O (KMDF)", function()
     assert.are.equal(1, #r)
     assert.are.same({ 0x10D, 0xA, STATUS_INVALID_DEVICE_REQUEST }, { r[1].bugcheck, r[1].p1, r[1].p3 })
     assert.matches("WdfIoQueueStop: WDFQUEUE#%d+ already has a StopComplete", r[1].message)
-    assert.are.equal(STATUS_INVALID_DEVICE_REQUEST, WdfIoQueueReadyNotify(rec.manual, nil))  -- none registered
+    assert.are.equal(STATUS_INVALID_DEVICE_REQUEST, WdfIoQueueReadyNotify(rec.manual, nil))  -- none there
     assert.are.equal(2, #m:reports())
     assert.are.equal(STATUS_SUCCESS, WdfRequestUnmarkCancelable(rec.held))
     WdfRequestComplete(rec.held, STATUS_SUCCESS)
-    assert.are.same({ "first" }, calls)
+    assert.are.same({ "first" }, calls)                              -- the first one kept
   end)
 
-  it("refuses a request call its state does not allow (0x10D/0x6): WdfRequestIsCanceled while cancelable", function()
+  it("refuses a request call its state does not allow (0x10D/0x6): IsCanceled while cancelable", function()
     m:close()
     m = support.machine { ram = "1G", verifier = "record" }
     local driver, rec = new_driver { cancelable = true }
