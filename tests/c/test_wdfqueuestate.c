@@ -41,6 +41,7 @@ typedef struct rig {
   dl_region *buf;
   dl_wdf_queue *q, *src;
   dl_wdf_request *w, *oq, *o, *s;
+  dl_irp *oq_irp;       /* oq's IRP: it outlives oq once cancelled */
   int states[8], nstates;
   int call;             /* the column made from q's EvtCleanupCallback (Deleting row) */
   int cleanups;
@@ -150,7 +151,7 @@ static uint32_t make_call(rig *g, int call) {
       if (r) dl_wdf_object_dereference(DL_WDF(r));
       break;
     case DL_QCALL_RETRIEVE_FOUND: {
-      dl_wdf_request *found = g->w && !g->w->presented ? g->w : g->s;  /* s waits in src */
+      dl_wdf_request *found = g->w ? g->w : g->s;  /* w waits in q, s in src */
       st = dl_wdf_queue_retrieve_found(q, found, &r);
       break;
     }
@@ -222,8 +223,8 @@ static void check_outcome(rig *g, int row, int call, uint32_t st, snap before, u
   }
   if (want.kind == DL_QS_CANCEL) {  /* requeued into a purged queue: cancelled, STATUS_SUCCESS */
     assert_int_equal(st, DL_STATUS_SUCCESS);
-    assert_true(dl_irp_completed(dl_wdf_request_irp(g->oq)));
-    assert_int_equal(dl_irp_status(dl_wdf_request_irp(g->oq)), DL_STATUS_CANCELLED);
+    assert_true(dl_irp_completed(g->oq_irp));
+    assert_int_equal(dl_irp_status(g->oq_irp), DL_STATUS_CANCELLED);
   }
 }
 
@@ -250,6 +251,7 @@ static void reach(rig *g, int row, int call) {
   if (row != DL_QROW_DELETING) {
     if (call == DL_QCALL_REQUEUE_IN) {
       g->oq = add(g, g->q);
+      g->oq_irp = dl_wdf_request_irp(g->oq);
       assert_int_equal(dl_wdf_queue_retrieve(g->q, NULL, &got), DL_STATUS_SUCCESS);
     }
     g->w = add(g, g->q);
@@ -259,7 +261,10 @@ static void reach(rig *g, int row, int call) {
   if (row == DL_QROW_STOPPED) assert_int_equal(dl_wdf_queue_stop(g->q, 0), DL_STATUS_SUCCESS);
   if (row == DL_QROW_DRAINED || row == DL_QROW_DRAINED_OFF)
     assert_int_equal(dl_wdf_queue_drain(g->q, 0), DL_STATUS_SUCCESS);
-  if (row == DL_QROW_PURGED) assert_int_equal(dl_wdf_queue_purge(g->q, 0), DL_STATUS_SUCCESS);
+  if (row == DL_QROW_PURGED) {
+    assert_int_equal(dl_wdf_queue_purge(g->q, 0), DL_STATUS_SUCCESS);
+    g->w = NULL;  /* cancelled: completed and gone */
+  }
   if (row != DL_QROW_DELETING) assert_int_equal(dl_wdfqueue_row(g->q), row);
 }
 
@@ -325,7 +330,7 @@ static void test_allowed_effects(void **state) {
   assert_int_equal(dl_wdf_queue_retrieve(g->q, NULL, &got), DL_STATUS_SUCCESS);  /* drained: still dispatching */
   assert_ptr_equal(got, g->o);
   assert_int_equal(dl_wdf_request_requeue(g->oq), DL_STATUS_SUCCESS);  /* a drained queue takes it back */
-  assert_false(dl_irp_completed(dl_wdf_request_irp(g->oq)));
+  assert_false(dl_irp_completed(g->oq_irp));
   assert_int_equal(reports(g), 0);
   rig_wdf_close(g->m);
 }
