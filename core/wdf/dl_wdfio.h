@@ -163,6 +163,10 @@ void dl_wdf_request_release(dl_wdf_request *r);
 ** and ReadyNotify (called by dl_wdf_queue_dispatch). */
 void dl_wdf_queue_notify(dl_wdf_queue *q);
 
+/* The framework cancels r waiting in its queue (a purge): EvtIoCanceledOnQueue
+** gets it, or the framework completes it with STATUS_CANCELLED. */
+void dl_wdf_request_cancel_waiting(dl_wdf_request *r);
+
 /* While a request waits in its queue, IoCancelIrp reaches the framework. */
 void dl_wdf_request_arm_queue_cancel(dl_wdf_request *r);
 

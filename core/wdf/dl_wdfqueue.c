@@ -127,8 +127,11 @@ int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out) {
 
 /* May the queue present its next request now? Power-managed: only in D0. */
 static int may_present(const dl_wdf_queue *q) {
-  if (dl_list_empty(&q->waiting) || q->d->state != DL_WDF_STARTED || q->stopped) return 0;
+  if (dl_list_empty(&q->waiting)) return 0;
   if (q->dispatch == DL_WDF_DISPATCH_MANUAL) return 0;  /* the driver retrieves them */
+  /* The framework presents when the driver could retrieve (dispatching, in D0:
+  ** FxIoQueue's DispatchEvents and GetRequest share the gate): the table says. */
+  if (dl_wdfqueue_cell_at(dl_wdfqueue_row(q), DL_QCALL_RETRIEVE).kind != DL_QS_ALLOW) return 0;
   return q->dispatch == DL_WDF_DISPATCH_PARALLEL || q->in_flight == 0;
 }
 

@@ -100,7 +100,8 @@ uint32_t dl_wdf_request_buffer(dl_wdf_request *r, int output, uint64_t required,
                                uint64_t *len) {
   *va = 0;
   *len = 0;
-  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputBuffer" : "WdfRequestRetrieveInputBuffer");
+  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputBuffer"
+                                         : "WdfRequestRetrieveInputBuffer");
   return st ? st : buffer_of(r, output, required, va, len);
 }
 
@@ -123,7 +124,8 @@ uint32_t dl_wdf_request_mdl(dl_wdf_request *r, int output, dl_mdl **out) {
   dl_irp *irp = r->irp;
   *out = NULL;
   uint64_t va = 0, len = 0;
-  uint32_t refused = buffer_refused(r, output ? "WdfRequestRetrieveOutputWdmMdl" : "WdfRequestRetrieveInputWdmMdl");
+  uint32_t refused = buffer_refused(r, output ? "WdfRequestRetrieveOutputWdmMdl"
+                                              : "WdfRequestRetrieveInputWdmMdl");
   if (refused) return refused;
   if (!irp) return DL_STATUS_INVALID_DEVICE_REQUEST;
   if (is_ioctl(irp)) {
@@ -212,7 +214,8 @@ uint64_t dl_wdf_request_verify_complete(dl_wdf_request *r, uint32_t status, uint
 uint32_t dl_wdf_request_memory(dl_wdf_request *r, int output, dl_wdf_memory **out) {
   *out = NULL;
   uint64_t va = 0, len = 0;
-  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputMemory" : "WdfRequestRetrieveInputMemory");
+  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputMemory"
+                                         : "WdfRequestRetrieveInputMemory");
   if (!st) st = buffer_of(r, output, 0, &va, &len);
   if (st != DL_STATUS_SUCCESS) return st;
   if (!len) return DL_STATUS_BUFFER_TOO_SMALL;

@@ -45,7 +45,8 @@ static const char *const row_names[DL_RROW_COUNT] = {
 static const char *const call_names[DL_RCALL_COUNT] = {
   "WdfRequestComplete", "WdfRequestMarkCancelable", "WdfRequestMarkCancelableEx",
   "WdfRequestUnmarkCancelable", "WdfRequestForwardToIoQueue", "WdfRequestRequeue",
-  "WdfRequestRetrieveBuffer", "WdfRequestSetInformation", "WdfRequestIsCanceled", "WdfObjectDelete(WDFREQUEST)",
+  "WdfRequestRetrieveBuffer", "WdfRequestSetInformation", "WdfRequestIsCanceled",
+  "WdfObjectDelete(WDFREQUEST)",
 };
 
 /* The row of r. */

@@ -62,7 +62,8 @@ static void queue_state(void *ctx, dl_wdf_queue *q, int which) {
   if (g->nstates < 8) g->states[g->nstates++] = which;
 }
 
-static const dl_wdf_ops ops = {.present = on_present, .complete_irp = complete_irp, .queue_state = queue_state};
+static const dl_wdf_ops ops = {.present = on_present, .complete_irp = complete_irp,
+                               .queue_state = queue_state};
 
 /* A read sent to the device (it reaches the queue configured for reads). */
 static dl_irp *read_irp(rig *g) {
@@ -327,7 +328,8 @@ static void test_allowed_effects(void **state) {
   assert_int_equal(dl_wdf_queue_retrieve(g->q, NULL, &got), DL_STATUS_SUCCESS);
   assert_ptr_equal(got, g->w);
   assert_int_equal(dl_wdf_queue_drain(g->q, 0), DL_STATUS_SUCCESS);
-  assert_int_equal(dl_wdf_queue_retrieve(g->q, NULL, &got), DL_STATUS_SUCCESS);  /* drained: still dispatching */
+  /* Drained: still dispatching. */
+  assert_int_equal(dl_wdf_queue_retrieve(g->q, NULL, &got), DL_STATUS_SUCCESS);
   assert_ptr_equal(got, g->o);
   assert_int_equal(dl_wdf_request_requeue(g->oq), DL_STATUS_SUCCESS);  /* a drained queue takes it back */
   assert_false(dl_irp_completed(g->oq_irp));

@@ -237,7 +237,9 @@ static void reach(rig *g, int row) {
   }
   switch (row) {
     case DL_RROW_OWNED_CANCELLED: assert_int_equal(dl_io_cancel_irp(g->irp), 0); break;  /* no routine */
-    case DL_RROW_CANCELABLE: assert_int_equal(dl_wdf_request_mark_cancelable(g->r, 1), DL_STATUS_SUCCESS); break;
+    case DL_RROW_CANCELABLE:
+      assert_int_equal(dl_wdf_request_mark_cancelable(g->r, 1), DL_STATUS_SUCCESS);
+      break;
     case DL_RROW_CANCEL_CALLED:
       assert_int_equal(dl_wdf_request_mark_cancelable(g->r, 0), DL_STATUS_SUCCESS);
       assert_int_equal(dl_io_cancel_irp(g->irp), 1);
