@@ -57,7 +57,7 @@ static const char *const call_names[DL_QCALL_COUNT] = {
 
 /* The row of q: its flags, its device's power, its deletion. */
 int dl_wdfqueue_row(const dl_wdf_queue *q) {
-  if (dl_wdf_object_deleting(DL_WDF(q))) return DL_QROW_DELETING;
+  if (dl_wdf_object_disposing(DL_WDF(q))) return DL_QROW_DELETING;
   int d0 = q->d->state == DL_WDF_STARTED;
   if (!q->refusing) {
     if (q->stopped) return DL_QROW_STOPPED;

@@ -40,7 +40,7 @@ enum {
   DL_QROW_DRAINED,      /* dispatching, not accepting (WdfIoQueueDrain), in D0 */
   DL_QROW_DRAINED_OFF,  /* the same, the device not in D0 */
   DL_QROW_PURGED,       /* neither (WdfIoQueuePurge) */
-  DL_QROW_DELETING,     /* WdfObjectDelete under way: its EvtCleanupCallback runs */
+  DL_QROW_DELETING,     /* its deletion reached it: its (or its device's) EvtCleanupCallback runs */
   DL_QROW_COUNT
 };
 

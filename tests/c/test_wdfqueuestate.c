@@ -45,6 +45,8 @@ typedef struct rig {
   int states[8], nstates;
   int call;             /* the column made from q's EvtCleanupCallback (Deleting row) */
   int cleanups;
+  int d0_exit_row;      /* q's row in EvtDeviceD0Exit, -1 before it ran */
+  uint32_t d0_exit_status;
 } rig;
 
 static rig the_rig;
@@ -62,7 +64,18 @@ static void queue_state(void *ctx, dl_wdf_queue *q, int which) {
   if (g->nstates < 8) g->states[g->nstates++] = which;
 }
 
-static const dl_wdf_ops ops = {.present = on_present, .complete_irp = complete_irp,
+/* EvtDeviceD0Exit stops q (a driver's usual power-down). */
+static uint32_t on_event(void *ctx, dl_wdf_device *d, dl_wdf_event ev, uint32_t st) {
+  (void)d, (void)st;
+  rig *g = ctx;
+  if (ev == DL_WDF_D0_EXIT && g->q) {
+    g->d0_exit_row = dl_wdfqueue_row(g->q);
+    g->d0_exit_status = dl_wdf_queue_stop(g->q, 0);
+  }
+  return DL_STATUS_SUCCESS;
+}
+
+static const dl_wdf_ops ops = {.event = on_event, .present = on_present, .complete_irp = complete_irp,
                                .queue_state = queue_state};
 
 /* A read sent to the device (it reaches the queue configured for reads). */
@@ -401,12 +414,33 @@ static void test_ready_notify_registration(void **state) {
   rig_wdf_close(g->m);
 }
 
+/* At m:close() the framework marks every object as going before PnP powers
+** the devices down: a queue is in the Deleting row only once its deletion
+** reached it, so EvtDeviceD0Exit may still stop it. */
+static void test_shutdown_power_down(void **state) {
+  (void)state;
+  rig *g = &the_rig;
+  open_rig(g);
+  g->d0_exit_row = -1;
+  dl_wdf_device_set_events(g->d, 1u << DL_WDF_D0_EXIT);
+  g->call = DL_QCALL_STOP;
+  dl_wdf_object_set_callbacks(DL_WDF(g->q), cleanup_call, NULL, g);
+  dl_wdf_shutdown(g->m);
+  assert_int_equal(g->d0_exit_row, DL_QROW_STARTED);
+  assert_int_equal(g->d0_exit_status, DL_STATUS_SUCCESS);
+  assert_int_equal(g->cleanups, 1);  /* then, in its cleanup, the Deleting row: Stop reported */
+  assert_int_equal(reports(g), 1);
+  assert_int_equal(dl_verifier_at(g->m, 0)->p1, DL_WDF_QUEUE_FATAL_ERROR);
+  rig_wdf_close(g->m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_cell),
     cmocka_unit_test(test_allowed_effects),
     cmocka_unit_test(test_callback_slots),
     cmocka_unit_test(test_ready_notify_registration),
+    cmocka_unit_test(test_shutdown_power_down),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
