@@ -1,8 +1,9 @@
 /*
-** dl_wdfmanual.c: manual queues, moving requests between queues, queue
-** states and their callbacks, and requests cancelled while they wait in a
-** queue (see dl_wdfio.h; FxIoQueue.cpp's GetRequest, ForwardRequest,
-** Requeue).
+** dl_wdfmanual.c: manual queues, moving requests between queues, and
+** requests cancelled while they wait in a queue (see dl_wdfio.h;
+** FxIoQueue.cpp's GetRequest, ForwardRequest, Requeue); what a queue's or a
+** request's state allows is asked of their tables first. A queue's state
+** changes are in dl_wdfqueuectl.c.
 */
 #include "base/dl_status.h"
 #include "io/dl_cancel.h"
