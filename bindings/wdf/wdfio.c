@@ -174,15 +174,28 @@ static void keep_callback(lua_State *L, int qarg, int arg, const char *key) {
   lua_pop(L, 1);
 }
 
+/* Pushes the callback and context kept under key (for a refused call to put back). */
+static void push_kept(lua_State *L, int qarg, const char *key) {
+  lwdf_pushstate(L, checkqueue(L, qarg));
+  lua_getfield(L, -1, key);
+  lua_pushfstring(L, "%sContext", key);
+  lua_gettable(L, -3);
+  lua_remove(L, -3);
+}
+
 /* WdfIoQueueReadyNotify(Queue, QueueReady, Context) -> status: on a manual
 ** queue, QueueReady(Queue, Context) runs when requests arrive at the empty
 ** queue (and now, if some wait); nil unregisters. */
 static int l_WdfIoQueueReadyNotify(lua_State *L) {
   dl_wdf_queue *q = checkqueue(L, 1);
   lua_settop(L, 3);
+  push_kept(L, 1, "QueueReady");  /* 4, 5 */
   keep_callback(L, 1, 2, "QueueReady");
   uint32_t st;
-  ENGINE(L, owner(L, 1), st = dl_wdf_queue_ready_notify(q, !lua_isnil(L, 2)));
+  ENGINE(L, owner(L, 1), {  /* a refusal puts the old one back before its report raises */
+    st = dl_wdf_queue_ready_notify(q, !lua_isnil(L, 2));
+    if (st != DL_STATUS_SUCCESS && owner(L, 1)->m) keep_callback(L, 1, 4, "QueueReady");
+  });
   lua_pushinteger(L, st);
   return 1;
 }
@@ -224,10 +237,16 @@ static int l_WdfIoQueueStart(lua_State *L) {
 static int state_change(lua_State *L, int op) {
   dl_wdf_queue *q = checkqueue(L, 1);
   lua_settop(L, 3);
-  keep_callback(L, 1, 2, state_keys[op]);
+  luaL_argcheck(L, lua_isnil(L, 2) || lua_isfunction(L, 2), 2, "a function or nil expected");
   int cb = !lua_isnil(L, 2);
-  ENGINE(L, owner(L, 1), op == DL_WDF_QCB_STOP ? dl_wdf_queue_stop(q, cb)
-                         : op == DL_WDF_QCB_PURGE ? dl_wdf_queue_purge(q, cb) : dl_wdf_queue_drain(q, cb));
+  /* Without a callback an outstanding one stays; a refused call puts the old one back. */
+  push_kept(L, 1, state_keys[op]);  /* 4, 5 */
+  if (cb) keep_callback(L, 1, 2, state_keys[op]);
+  ENGINE(L, owner(L, 1), {
+    uint32_t st = op == DL_WDF_QCB_STOP ? dl_wdf_queue_stop(q, cb)
+                  : op == DL_WDF_QCB_PURGE ? dl_wdf_queue_purge(q, cb) : dl_wdf_queue_drain(q, cb);
+    if (cb && st != DL_STATUS_SUCCESS && owner(L, 1)->m) keep_callback(L, 1, 4, state_keys[op]);
+  });
   return 0;
 }
 
@@ -242,10 +261,8 @@ static int state_change_sync(lua_State *L, int op, const char *fname) {
   lua_settop(L, 1);
   int idle = 0;
   ENGINE(L, owner(L, 1), {
-    if (op == DL_WDF_QCB_STOP) dl_wdf_queue_stop(q, 0);
-    else if (op == DL_WDF_QCB_PURGE) dl_wdf_queue_purge(q, 0);
-    else dl_wdf_queue_drain(q, 0);
-    idle = owner(L, 1)->m ? dl_wdf_queue_wait_idle(q, op) : 1;
+    if (dl_wdf_queue_change_sync(q, op) != 0) idle = 1;  /* refused (reported): no wait */
+    else idle = owner(L, 1)->m ? dl_wdf_queue_wait_idle(q, op) : 1;
   });
   if (!idle)
     return luaL_error(L, "%s: the driver still owns requests of the queue and no simulated event "
@@ -302,7 +319,10 @@ static int l_WdfRequestUnmarkCancelable(lua_State *L) {
 
 /* WdfRequestIsCanceled(Request) -> BOOLEAN */
 static int l_WdfRequestIsCanceled(lua_State *L) {
-  lua_pushboolean(L, dl_wdf_request_is_canceled(lwdf_checkrequest(L, 1)));
+  dl_wdf_request *r = lwdf_checkrequest(L, 1);
+  int canceled = 0;
+  ENGINE(L, owner(L, 1), canceled = dl_wdf_request_is_canceled(r));
+  lua_pushboolean(L, canceled);
   return 1;
 }
 

@@ -51,6 +51,7 @@
 #define DL_STATUS_DEVICE_CONFIGURATION_ERROR 0xC0000182u
 #define DL_STATUS_INVALID_ADDRESS 0xC0000141u
 #define DL_STATUS_NOT_FOUND 0xC0000225u
+#define DL_STATUS_INTERNAL_ERROR 0xC00000E5u
 
 /* A named Windows value: an NTSTATUS, IRP major code or IRQL. */
 typedef struct dl_wdk_value {

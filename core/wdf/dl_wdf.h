@@ -182,7 +182,8 @@ struct dl_wdf_queue {
   uint64_t presented, completed;
   int refusing;                /* not accepting requests (Purge, Drain; dl_wdfio.h) */
   int stopped;                 /* not presenting requests (Stop, Purge) */
-  int pending_op;              /* DL_WDF_QCB_* waiting for the driver's requests, or 0 */
+  int pending_stop;            /* a StopComplete waits for the driver's requests */
+  int pending_op;              /* a PurgeComplete / DrainComplete (DL_WDF_QCB_*) waits, or 0 */
   int ready_notify;            /* WdfIoQueueReadyNotify registered (manual queues) */
   int has_canceled_on_queue;   /* EvtIoCanceledOnQueue registered */
   int allow_zero_length;       /* AllowZeroLengthRequests: else the framework completes them */

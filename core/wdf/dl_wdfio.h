@@ -18,7 +18,9 @@
 ** requeued on a queue that is not manual, marked cancelable twice,
 ** completed while still cancelable, retrieved from a sequential queue with
 ** none outstanding) are 0x10D reports with P1 0x6 and P2 0 naming the
-** call; the call then returns what KMDF returns.
+** call; the call then returns what KMDF returns. Which call a request's or
+** a queue's state allows is decided by their tables (dl_wdfreqstate.h,
+** dl_wdfqueuestate.h: a queue's misuse is 0x10D/0xA, WDF_QUEUE_FATAL_ERROR).
 */
 #ifndef DL_WDFIO_H
 #define DL_WDFIO_H
@@ -60,7 +62,7 @@ uint32_t dl_wdf_request_forward(dl_wdf_request *r, dl_wdf_queue *dest);
 
 /* WdfRequestRequeue: a request the driver owns goes back to the head of
 ** its manual queue (STATUS_INVALID_DEVICE_REQUEST otherwise); a purged
-** queue cancels it instead. */
+** queue cancels it instead and still answers STATUS_SUCCESS, as KMDF does. */
 uint32_t dl_wdf_request_requeue(dl_wdf_request *r);
 
 /* WdfIoQueueStart: the queue accepts and presents requests again. */
@@ -70,10 +72,18 @@ void dl_wdf_queue_start(dl_wdf_queue *q);
 ** cancel the waiting requests (and the driver's cancelable ones) / stop
 ** accepting and let the waiting ones be presented. With `callback` the
 ** driver's StopComplete / PurgeComplete / DrainComplete runs once the
-** driver owns no request of the queue (and, for Drain, none waits). */
-void dl_wdf_queue_stop(dl_wdf_queue *q, int callback);
-void dl_wdf_queue_purge(dl_wdf_queue *q, int callback);
-void dl_wdf_queue_drain(dl_wdf_queue *q, int callback);
+** driver owns no request of the queue (and, for Drain, none waits).
+** STATUS_SUCCESS, or the status of a refusal the queue's state table
+** (dl_wdfqueuestate.h) reported: the queue is unchanged. */
+uint32_t dl_wdf_queue_stop(dl_wdf_queue *q, int callback);
+uint32_t dl_wdf_queue_purge(dl_wdf_queue *q, int callback);
+uint32_t dl_wdf_queue_drain(dl_wdf_queue *q, int callback);
+
+/* WdfIoQueueStopSynchronously / PurgeSynchronously / DrainSynchronously
+** (op DL_WDF_QCB_STOP, PURGE, DRAIN): the change their wait starts with
+** (the caller then calls dl_wdf_queue_wait_idle). 0, or -1 if the state
+** table refused the call (reported, nothing changed: no wait). */
+int dl_wdf_queue_change_sync(dl_wdf_queue *q, int op);
 
 /* Is the queue idle for op (DL_WDF_QCB_STOP, PURGE, DRAIN)? */
 int dl_wdf_queue_idle(const dl_wdf_queue *q, int op);
@@ -89,7 +99,8 @@ int dl_wdf_queue_idle(const dl_wdf_queue *q, int op);
 int dl_wdf_queue_wait_idle(dl_wdf_queue *q, int op);
 
 /* WdfIoQueueReadyNotify: on a manual queue only (STATUS_INVALID_DEVICE_REQUEST
-** otherwise); on=1 registers (called now if requests wait), 0 unregisters. */
+** otherwise); on=1 registers (called now if requests wait), 0 unregisters
+** (once registered, while the queue does not dispatch: dl_wdfqueuestate.h). */
 uint32_t dl_wdf_queue_ready_notify(dl_wdf_queue *q, int on);
 
 /* The framework completes a request itself with status and no information
@@ -107,7 +118,7 @@ uint32_t dl_wdf_request_mark_cancelable(dl_wdf_request *r, int ex);
 uint32_t dl_wdf_request_unmark_cancelable(dl_wdf_request *r);
 
 /* WdfRequestIsCanceled. */
-int dl_wdf_request_is_canceled(const dl_wdf_request *r);
+int dl_wdf_request_is_canceled(dl_wdf_request *r);
 
 /* Queue callbacks: whether EvtIoCanceledOnQueue is registered. */
 void dl_wdf_queue_set_canceled_on_queue(dl_wdf_queue *q, int has);
@@ -140,9 +151,9 @@ uint32_t dl_wdf_request_mdl(dl_wdf_request *r, int output, struct dl_mdl **out);
 ** dl_wdf_request_buffer (any size). */
 uint32_t dl_wdf_request_memory(dl_wdf_request *r, int output, struct dl_wdf_memory **out);
 
-/* The completion rules dl_wdf_request_complete applies (dl_wdfreqbuf.c):
-** the information length (returned, cut to the buffer once reported) and
-** a still cancelable request. */
+/* The completion rule dl_wdf_request_complete applies beside the state
+** table (dl_wdfreqbuf.c): the information length (returned, cut to the
+** buffer once reported). */
 uint64_t dl_wdf_request_verify_complete(dl_wdf_request *r, uint32_t status, uint64_t information);
 
 /* What completion releases: the framework's MDL, the IRP's cancel routine. */
@@ -151,6 +162,10 @@ void dl_wdf_request_release(dl_wdf_request *r);
 /* After a presentation or completion: the queue's pending state callback
 ** and ReadyNotify (called by dl_wdf_queue_dispatch). */
 void dl_wdf_queue_notify(dl_wdf_queue *q);
+
+/* The framework cancels r waiting in its queue (a purge): EvtIoCanceledOnQueue
+** gets it, or the framework completes it with STATUS_CANCELLED. */
+void dl_wdf_request_cancel_waiting(dl_wdf_request *r);
 
 /* While a request waits in its queue, IoCancelIrp reaches the framework. */
 void dl_wdf_request_arm_queue_cancel(dl_wdf_request *r);

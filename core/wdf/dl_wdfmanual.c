@@ -1,16 +1,18 @@
 /*
-** dl_wdfmanual.c: manual queues, moving requests between queues, queue
-** states and their callbacks, and requests cancelled while they wait in a
-** queue (see dl_wdfio.h; FxIoQueue.cpp's GetRequest, ForwardRequest,
-** Requeue, QueueStart/Stop/Purge/Drain).
+** dl_wdfmanual.c: manual queues, moving requests between queues, and
+** requests cancelled while they wait in a queue (see dl_wdfio.h;
+** FxIoQueue.cpp's GetRequest, ForwardRequest, Requeue); what a queue's or a
+** request's state allows is asked of their tables first. A queue's state
+** changes are in dl_wdfqueuectl.c.
 */
 #include "base/dl_status.h"
 #include "io/dl_cancel.h"
 #include "io/dl_driver.h"
 #include "io/dl_irp.h"
-#include "machine/dl_clock.h"
 #include "machine/dl_machine.h"
 #include "wdf/dl_wdfio.h"
+#include "wdf/dl_wdfqueuestate.h"
+#include "wdf/dl_wdfreqstate.h"
 
 /* The KMDF verifier's debugger break on a misuse: a 0x10D/0x6 report. */
 static void verifier_break(dl_wdf_request *r, const char *call, const char *why) {
@@ -18,8 +20,11 @@ static void verifier_break(dl_wdf_request *r, const char *call, const char *why)
                 (unsigned long long)r->id, why);
 }
 
-/* Does the driver own r (presented or retrieved, not completed)? */
-static int driver_owned(const dl_wdf_request *r) { return r->presented && !r->completed; }
+/* The queue table's refusal of `call` on q (its status), or 0 if allowed. */
+static uint32_t queue_refuses(dl_wdf_queue *q, int call) {
+  dl_wdfqueue_cell c = dl_wdfqueue_check(q, call);
+  return c.kind == DL_QS_ALLOW ? 0 : c.status;
+}
 
 /* r becomes the driver's (retrieved or given to EvtIoCanceledOnQueue). */
 static void take(dl_wdf_queue *q, dl_wdf_request *r) {
@@ -46,7 +51,8 @@ uint32_t dl_wdf_queue_retrieve(dl_wdf_queue *q, const void *file, dl_wdf_request
                   "WdfIoQueueRetrieveNextRequest: the sequential WDFQUEUE#%llu has no outstanding "
                   "request: retrieving races with the requests it presents",
                   (unsigned long long)q->id);
-  if (q->d->state != DL_WDF_STARTED || q->stopped) return DL_STATUS_WDF_PAUSED;
+  uint32_t st = queue_refuses(q, file ? DL_QCALL_RETRIEVE_BY_FILE : DL_QCALL_RETRIEVE);
+  if (st) return st;
   for (dl_link *l = q->waiting.next; l != &q->waiting; l = l->next) {
     dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, wait);
     if (!on_file(r, file)) continue;
@@ -71,6 +77,8 @@ uint32_t dl_wdf_queue_find(dl_wdf_queue *q, dl_wdf_request *found, const void *f
   *out = NULL;
   dl_wdf_verify_irql(q->m, "WdfIoQueueFindRequest", 0, DL_DISPATCH_LEVEL);
   if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  uint32_t st = queue_refuses(q, DL_QCALL_FIND);
+  if (st) return st;
   if (found && !waits_in(q, found)) return DL_STATUS_NOT_FOUND;
   for (dl_link *l = found ? found->wait.next : q->waiting.next; l != &q->waiting; l = l->next) {
     dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, wait);
@@ -87,8 +95,9 @@ uint32_t dl_wdf_queue_retrieve_found(dl_wdf_queue *q, dl_wdf_request *found, dl_
   *out = NULL;
   dl_wdf_verify_irql(q->m, "WdfIoQueueRetrieveFoundRequest", 0, DL_DISPATCH_LEVEL);
   if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  uint32_t st = queue_refuses(q, DL_QCALL_RETRIEVE_FOUND);  /* FxIoQueue::GetRequest's order */
+  if (st) return st;
   if (!waits_in(q, found)) return DL_STATUS_NOT_FOUND;
-  if (q->d->state != DL_WDF_STARTED || q->stopped) return DL_STATUS_WDF_PAUSED;
   take(q, found);
   if (dl_wdf_request_zero_length(found)) return DL_STATUS_NOT_FOUND;  /* completed at once */
   *out = found;
@@ -98,6 +107,8 @@ uint32_t dl_wdf_queue_retrieve_found(dl_wdf_queue *q, dl_wdf_request *found, dl_
 /* WdfIoQueueReadyNotify. */
 uint32_t dl_wdf_queue_ready_notify(dl_wdf_queue *q, int on) {
   if (q->dispatch != DL_WDF_DISPATCH_MANUAL) return DL_STATUS_INVALID_DEVICE_REQUEST;
+  uint32_t st = queue_refuses(q, on ? DL_QCALL_READY_ON : DL_QCALL_READY_OFF);
+  if (st) return st;
   q->ready_notify = on ? 2 : 0;  /* 2: tell now if requests wait */
   if (on) dl_wdf_queue_notify(q);
   return DL_STATUS_SUCCESS;
@@ -114,12 +125,13 @@ static void give_up(dl_wdf_request *r) {
 /* WdfRequestForwardToIoQueue. */
 uint32_t dl_wdf_request_forward(dl_wdf_request *r, dl_wdf_queue *dest) {
   const char *call = "WdfRequestForwardToIoQueue";
-  if (!driver_owned(r)) verifier_break(r, call, "is not owned by the driver");
-  else if (r->cancelable) verifier_break(r, call, "is still cancelable (WdfRequestUnmarkCancelable first)");
-  else if (dest == r->q) verifier_break(r, call, "cannot be forwarded to its own queue");
+  dl_wdfreq_cell c = dl_wdfreq_check(r, DL_RCALL_FORWARD, NULL);
+  if (c.kind != DL_RS_ALLOW) return c.status;
+  if (dest == r->q) verifier_break(r, call, "cannot be forwarded to its own queue");
   else if (dest->d != r->q->d) verifier_break(r, call, "cannot be forwarded to another device's queue");
-  else if (dest->refusing) return DL_STATUS_WDF_BUSY;
   else {
+    uint32_t st = queue_refuses(dest, DL_QCALL_FORWARD_IN);
+    if (st) return st;  /* STATUS_WDF_BUSY: the driver keeps the request */
     dl_wdf_queue *from = r->q;
     give_up(r);
     dl_list_remove(&r->link);
@@ -136,19 +148,19 @@ uint32_t dl_wdf_request_forward(dl_wdf_request *r, dl_wdf_queue *dest) {
 
 /* WdfRequestRequeue. */
 uint32_t dl_wdf_request_requeue(dl_wdf_request *r) {
-  const char *call = "WdfRequestRequeue";
-  if (!driver_owned(r)) verifier_break(r, call, "is not owned by the driver");
-  else if (r->cancelable) verifier_break(r, call, "is still cancelable (WdfRequestUnmarkCancelable first)");
-  else if (r->q->dispatch != DL_WDF_DISPATCH_MANUAL)
-    verifier_break(r, call, "may be requeued only on a manual queue");
+  dl_wdfreq_cell c = dl_wdfreq_check(r, DL_RCALL_REQUEUE, NULL);
+  if (c.kind != DL_RS_ALLOW) return c.status;
+  if (r->q->dispatch != DL_WDF_DISPATCH_MANUAL)
+    verifier_break(r, "WdfRequestRequeue", "may be requeued only on a manual queue");
   else {
+    dl_wdfqueue_cell qc = dl_wdfqueue_check(r->q, DL_QCALL_REQUEUE_IN);
+    if (qc.kind != DL_QS_ALLOW && qc.kind != DL_QS_CANCEL) return qc.status;
     give_up(r);
     dl_list_append(r->q->waiting.next, &r->wait);  /* at the head: order kept */
     dl_wdf_request_arm_queue_cancel(r);
-    if (r->q->refusing && r->q->stopped) {  /* purged: cancelled instead */
-      dl_wdf_request_fail(r, DL_STATUS_CANCELLED);
-      return DL_STATUS_CANCELLED;
-    }
+    /* Purged: cancelled instead, and STATUS_SUCCESS all the same (FxIoQueue::
+    ** Requeue: "no different from the request cancelling while it's in the queue"). */
+    if (qc.kind == DL_QS_CANCEL) dl_wdf_request_fail(r, DL_STATUS_CANCELLED);
     return DL_STATUS_SUCCESS;
   }
   return DL_STATUS_INVALID_DEVICE_REQUEST;
@@ -184,6 +196,15 @@ static void on_queue_cancel(void *ctx, dl_irp *irp) {
   dl_wdf_request_fail(r, DL_STATUS_CANCELLED);
 }
 
+/* The framework cancels r waiting in its queue (a purge). */
+void dl_wdf_request_cancel_waiting(dl_wdf_request *r) {
+  if (r->irp) {
+    r->irp->cancel = 1;
+    dl_io_set_cancel_routine(r->irp, NULL, NULL);
+  }
+  on_queue_cancel(r, r->irp);
+}
+
 /* Arms the queue's cancel routine on r's IRP while r waits. */
 void dl_wdf_request_arm_queue_cancel(dl_wdf_request *r) {
   if (r->irp) dl_io_set_cancel_routine(r->irp, on_queue_cancel, r);
@@ -204,92 +225,3 @@ int dl_wdf_request_zero_length(dl_wdf_request *r) {
 
 /* EvtIoCanceledOnQueue registered. */
 void dl_wdf_queue_set_canceled_on_queue(dl_wdf_queue *q, int has) { q->has_canceled_on_queue = has; }
-
-/* ---- queue states ----------------------------------------------------------------- */
-
-/* WdfIoQueueStart. */
-void dl_wdf_queue_start(dl_wdf_queue *q) {
-  q->refusing = 0;
-  q->stopped = 0;
-  q->pending_op = 0;
-  if (q->ready_notify && !dl_list_empty(&q->waiting)) q->ready_notify = 2;
-  dl_wdf_queue_dispatch(q);
-}
-
-/* WdfIoQueueStop. */
-void dl_wdf_queue_stop(dl_wdf_queue *q, int callback) {
-  q->stopped = 1;
-  q->pending_op = callback ? DL_WDF_QCB_STOP : 0;
-  dl_wdf_queue_notify(q);
-}
-
-/* The first request of q the driver owns and has marked cancelable, or NULL. */
-static dl_wdf_request *first_cancelable(dl_wdf_queue *q) {
-  for (dl_link *l = q->requests.next; l != &q->requests; l = l->next) {
-    dl_wdf_request *r = DL_CONTAINER(l, dl_wdf_request, link);
-    if (driver_owned(r) && r->cancelable && r->irp && r->irp->cancel_routine) return r;
-  }
-  return NULL;
-}
-
-/* Cancels the driver's cancelable requests of q (a purge): EvtRequestCancel
-** runs for each (IoCancelIrp takes the routine, so each runs once). */
-static void cancel_owned(dl_wdf_queue *q) {
-  dl_wdf_request *r;
-  while ((r = first_cancelable(q)) != NULL) dl_io_cancel_irp(r->irp);
-}
-
-/* WdfIoQueuePurge. */
-void dl_wdf_queue_purge(dl_wdf_queue *q, int callback) {
-  q->refusing = 1;
-  q->stopped = 1;
-  q->pending_op = callback ? DL_WDF_QCB_PURGE : 0;
-  while (!dl_list_empty(&q->waiting)) {
-    dl_wdf_request *r = DL_CONTAINER(q->waiting.next, dl_wdf_request, wait);
-    if (r->irp) r->irp->cancel = 1;
-    if (r->irp) dl_io_set_cancel_routine(r->irp, NULL, NULL);
-    on_queue_cancel(r, r->irp);
-  }
-  cancel_owned(q);
-  dl_wdf_queue_notify(q);
-}
-
-/* WdfIoQueueDrain. */
-void dl_wdf_queue_drain(dl_wdf_queue *q, int callback) {
-  q->refusing = 1;
-  q->pending_op = callback ? DL_WDF_QCB_DRAIN : 0;
-  dl_wdf_queue_dispatch(q);
-}
-
-/* Idle for op. */
-int dl_wdf_queue_idle(const dl_wdf_queue *q, int op) {
-  if (q->in_flight) return 0;
-  return op != DL_WDF_QCB_DRAIN || dl_list_empty(&q->waiting);
-}
-
-/* The ...Synchronously wait. */
-int dl_wdf_queue_wait_idle(dl_wdf_queue *q, int op) {
-  static const char *const names[] = {"", "WdfIoQueueStopSynchronously",
-                                      "WdfIoQueuePurgeSynchronously", "WdfIoQueueDrainSynchronously"};
-  dl_wdf_verify_irql(q->m, names[op], 1, DL_PASSIVE_LEVEL);
-  dl_clock *c = dl_machine_clock(q->m);
-  uint64_t until = dl_clock_now(c) + DL_WDF_SYNC_WAIT_LIMIT;
-  while (!dl_wdf_queue_idle(q, op))
-    if (dl_clock_now(c) > until || !dl_clock_step(c)) return 0;
-  return 1;
-}
-
-/* The pending state callback once idle, and ReadyNotify. */
-void dl_wdf_queue_notify(dl_wdf_queue *q) {
-  const dl_wdf_ops *ops = q->d->ops;
-  if (q->pending_op && dl_wdf_queue_idle(q, q->pending_op)) {
-    int op = q->pending_op;
-    q->pending_op = 0;
-    if (ops && ops->queue_state) ops->queue_state(q->d->ctx, q, op);
-  }
-  if (q->ready_notify == 2 && !dl_list_empty(&q->waiting) && !q->stopped &&
-      q->d->state == DL_WDF_STARTED) {
-    q->ready_notify = 1;
-    if (ops && ops->queue_state) ops->queue_state(q->d->ctx, q, DL_WDF_QCB_READY);
-  }
-}

@@ -62,6 +62,11 @@ dl_wdf_object *dl_wdf_object_parent(const dl_wdf_object *o) { return (dl_wdf_obj
 const char *dl_wdf_object_type_name(const dl_wdf_object *o) { return o->type->name; }
 int dl_wdf_object_deleting(const dl_wdf_object *o) { return (o->wdf_flags & DELETING) != 0; }
 
+/* The walk marks what it is on BUSY and what it cleaned up CLEANED. */
+int dl_wdf_object_disposing(const dl_wdf_object *o) {
+  return (o->wdf_flags & DELETING) && (o->wdf_flags & (BUSY | CLEANED));
+}
+
 /* STATUS_DELETE_PENDING while parent is being deleted. */
 uint32_t dl_wdf_object_add_child_status(const dl_wdf_object *parent) {
   return parent && dl_wdf_object_deleting(parent) ? DL_STATUS_DELETE_PENDING : DL_STATUS_SUCCESS;

@@ -139,6 +139,12 @@ uint32_t dl_wdf_object_add_child_status(const dl_wdf_object *parent);
 /* 1 while o is being deleted (cleanups running). */
 int dl_wdf_object_deleting(const dl_wdf_object *o);
 
+/* 1 once the deletion walk reached o: its EvtCleanupCallback runs or ran
+** (KMDF has disposed of it by then). dl_wdf_object_deleting says 1 earlier,
+** from the moment a deletion that takes o is decided (dl_wdf_mark_all at
+** shutdown, before PnP powers the devices down). */
+int dl_wdf_object_disposing(const dl_wdf_object *o);
+
 /* Around a framework callback on o (a PnP/power event, an enabler's power
 ** callback, EvtInterruptEnable/Disable): while held, neither o nor an
 ** ancestor of it can be deleted (the framework still uses it when the

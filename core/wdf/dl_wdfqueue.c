@@ -11,6 +11,8 @@
 #include "base/dl_status.h"
 #include "wdf/dl_wdf.h"
 #include "wdf/dl_wdfio.h"
+#include "wdf/dl_wdfqueuestate.h"
+#include "wdf/dl_wdfreqstate.h"
 #include "io/dl_cancel.h"
 #include "hal/dl_adapter.h"
 
@@ -29,9 +31,12 @@ static void queue_destroy(dl_object *o) {
   free(q);
 }
 
-/* A queue is deleted only once its requests are completed. */
+/* A queue is deleted only once its requests are completed (the lab's
+** rule: KMDF would purge it and wait); its state table is asked first. */
 static int queue_may_delete(dl_wdf_object *o) {
-  return dl_list_empty(&((dl_wdf_queue *)o)->requests) ? DL_OK : DL_EBUSY;
+  dl_wdf_queue *q = (dl_wdf_queue *)o;
+  if (dl_wdfqueue_check(q, DL_QCALL_DELETE).kind != DL_QS_ALLOW) return DL_ESTATE;
+  return dl_list_empty(&q->requests) ? DL_OK : DL_EBUSY;
 }
 
 /* The framework's deletion: off the device's tables, its requests with it. */
@@ -106,7 +111,7 @@ static const dl_wdf_class request_class = {
 /* Queues a request for irp (presented by the next dl_wdf_queue_dispatch);
 ** DL_EBUSY if the queue is not accepting requests (purged, drained). */
 int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out) {
-  if (q->refusing) return DL_EBUSY;
+  if (dl_wdfqueue_check(q, DL_QCALL_ARRIVAL).kind != DL_QS_ALLOW) return DL_EBUSY;
   dl_wdf_request *r = calloc(1, sizeof *r);
   if (!r) return DL_ENOMEM;
   dl_wdf_object_init(DL_WDF(r), q->d->m, &request_class, DL_WDF(q));
@@ -122,8 +127,11 @@ int dl_wdf_queue_add(dl_wdf_queue *q, dl_irp *irp, dl_wdf_request **out) {
 
 /* May the queue present its next request now? Power-managed: only in D0. */
 static int may_present(const dl_wdf_queue *q) {
-  if (dl_list_empty(&q->waiting) || q->d->state != DL_WDF_STARTED || q->stopped) return 0;
+  if (dl_list_empty(&q->waiting)) return 0;
   if (q->dispatch == DL_WDF_DISPATCH_MANUAL) return 0;  /* the driver retrieves them */
+  /* The framework presents when the driver could retrieve (dispatching, in D0:
+  ** FxIoQueue's DispatchEvents and GetRequest share the gate): the table says. */
+  if (dl_wdfqueue_cell_at(dl_wdfqueue_row(q), DL_QCALL_RETRIEVE).kind != DL_QS_ALLOW) return 0;
   return q->dispatch == DL_WDF_DISPATCH_PARALLEL || q->in_flight == 0;
 }
 
@@ -185,12 +193,7 @@ uint32_t dl_wdf_device_dispatch(dl_wdf_device *d, dl_irp *irp, dl_wdf_request **
 dl_irp *dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t information) {
   dl_machine *m = r->m;
   dl_wdf_verify_irql(m, "WdfRequestComplete", 0, DL_DISPATCH_LEVEL);
-  if (r->completed || !r->presented) {
-    dl_wdf_report(m, DL_WDF_REQUEST_FATAL_ERROR, 0, r->id,
-                  "WdfRequestComplete: WDFREQUEST#%llu was never presented to the driver",
-                  (unsigned long long)r->id);
-    return NULL;
-  }
+  if (dl_wdfreq_check(r, DL_RCALL_COMPLETE, NULL).kind == DL_RS_REPORT) return NULL;
   information = dl_wdf_request_verify_complete(r, status, information);
   dl_wdf_request_release(r);
   r->completed = 1;
@@ -208,15 +211,19 @@ dl_irp *dl_wdf_request_complete(dl_wdf_request *r, uint32_t status, uint64_t inf
 
 /* A call on a request completed already. */
 void dl_wdf_request_report_completed(dl_machine *m, uint64_t id, const char *call) {
-  dl_wdf_report(m, DL_WDF_REQUEST_FATAL_ERROR, 0, id, "%s: WDFREQUEST#%llu was already completed",
-                call, (unsigned long long)id);
+  dl_wdfreq_report_gone(m, id, call);
 }
 
 /* Request accessors. */
 dl_irp *dl_wdf_request_irp(const dl_wdf_request *r) { return r->irp; }
 dl_wdf_device *dl_wdf_request_device(const dl_wdf_request *r) { return r->q->d; }
 dl_wdf_queue *dl_wdf_request_queue(const dl_wdf_request *r) { return r->q; }
-void dl_wdf_request_set_information(dl_wdf_request *r, uint64_t n) { r->information = n; }
+
+/* WdfRequestSetInformation, as the state table allows; GetInformation
+** (no state rule in KMDF: FxRequest::GetInformation reads the IRP). */
+void dl_wdf_request_set_information(dl_wdf_request *r, uint64_t n) {
+  if (dl_wdfreq_check(r, DL_RCALL_SET_INFORMATION, NULL).kind == DL_RS_ALLOW) r->information = n;
+}
 uint64_t dl_wdf_request_information(const dl_wdf_request *r) { return r->information; }
 
 /* ---- interrupts ------------------------------------------------------------- */

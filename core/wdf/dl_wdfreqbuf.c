@@ -11,6 +11,7 @@
 #include "io/dl_mdl.h"
 #include "wdf/dl_wdfio.h"
 #include "wdf/dl_wdfmemory.h"
+#include "wdf/dl_wdfreqstate.h"
 
 /* The KMDF verifier's debugger break on a misuse: a 0x10D/0x6 report. */
 static void verifier_break(dl_wdf_request *r, const char *call, const char *why) {
@@ -68,13 +69,16 @@ static uint32_t ioctl_output(dl_irp *irp, uint64_t *va, uint64_t *len) {
   return DL_STATUS_SUCCESS;
 }
 
-/* WdfRequestRetrieveInputBuffer / OutputBuffer. */
-uint32_t dl_wdf_request_buffer(dl_wdf_request *r, int output, uint64_t required, uint64_t *va,
-                               uint64_t *len) {
+/* The state table's word on a buffer call `call`: 0 if allowed, else its status. */
+static uint32_t buffer_refused(dl_wdf_request *r, const char *call) {
+  dl_wdfreq_cell c = dl_wdfreq_check(r, DL_RCALL_BUFFER, call);
+  return c.kind == DL_RS_ALLOW ? 0 : c.status;
+}
+
+/* The buffer of r by its I/O method (no state check). */
+static uint32_t buffer_of(dl_wdf_request *r, int output, uint64_t required, uint64_t *va, uint64_t *len) {
   const char *call = output ? "WdfRequestRetrieveOutputBuffer" : "WdfRequestRetrieveInputBuffer";
   dl_irp *irp = r->irp;
-  *va = 0;
-  *len = 0;
   uint32_t st;
   if (!irp) return DL_STATUS_INVALID_DEVICE_REQUEST;
   if (is_ioctl(irp)) st = output ? ioctl_output(irp, va, len) : ioctl_input(irp, va, len);
@@ -89,6 +93,16 @@ uint32_t dl_wdf_request_buffer(dl_wdf_request *r, int output, uint64_t required,
     return DL_STATUS_BUFFER_TOO_SMALL;
   }
   return DL_STATUS_SUCCESS;
+}
+
+/* WdfRequestRetrieveInputBuffer / OutputBuffer. */
+uint32_t dl_wdf_request_buffer(dl_wdf_request *r, int output, uint64_t required, uint64_t *va,
+                               uint64_t *len) {
+  *va = 0;
+  *len = 0;
+  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputBuffer"
+                                         : "WdfRequestRetrieveInputBuffer");
+  return st ? st : buffer_of(r, output, required, va, len);
 }
 
 /* An MDL the framework builds over [va, va+len) of the system buffer. */
@@ -110,6 +124,9 @@ uint32_t dl_wdf_request_mdl(dl_wdf_request *r, int output, dl_mdl **out) {
   dl_irp *irp = r->irp;
   *out = NULL;
   uint64_t va = 0, len = 0;
+  uint32_t refused = buffer_refused(r, output ? "WdfRequestRetrieveOutputWdmMdl"
+                                              : "WdfRequestRetrieveInputWdmMdl");
+  if (refused) return refused;
   if (!irp) return DL_STATUS_INVALID_DEVICE_REQUEST;
   if (is_ioctl(irp)) {
     uint32_t method = dl_ioctl_method(irp->ioctl);
@@ -144,14 +161,8 @@ static void on_request_cancel(void *ctx, dl_irp *irp) {
 
 /* WdfRequestMarkCancelable(Ex). */
 uint32_t dl_wdf_request_mark_cancelable(dl_wdf_request *r, int ex) {
-  if (!r->presented || r->completed) {
-    verifier_break(r, "WdfRequestMarkCancelable", "is not owned by the driver");
-    return DL_STATUS_INVALID_DEVICE_REQUEST;
-  }
-  if (r->cancelable) {
-    verifier_break(r, "WdfRequestMarkCancelable", "is already cancelable");
-    return DL_STATUS_INVALID_DEVICE_REQUEST;
-  }
+  dl_wdfreq_cell c = dl_wdfreq_check(r, ex ? DL_RCALL_MARK_EX : DL_RCALL_MARK, NULL);
+  if (c.kind != DL_RS_ALLOW) return c.status;
   if (!r->irp) return DL_STATUS_INVALID_DEVICE_REQUEST;
   if (r->irp->cancel) {  /* Ex: the driver completes it; else EvtRequestCancel now */
     if (!ex) on_request_cancel(r, r->irp);
@@ -164,18 +175,18 @@ uint32_t dl_wdf_request_mark_cancelable(dl_wdf_request *r, int ex) {
 
 /* WdfRequestUnmarkCancelable. */
 uint32_t dl_wdf_request_unmark_cancelable(dl_wdf_request *r) {
-  if (r->cancel_called) return DL_STATUS_CANCELLED;
-  if (!r->cancelable) {
-    verifier_break(r, "WdfRequestUnmarkCancelable", "is not cancelable");
-    return DL_STATUS_INVALID_DEVICE_REQUEST;
-  }
+  dl_wdfreq_cell c = dl_wdfreq_check(r, DL_RCALL_UNMARK, NULL);
+  if (c.kind != DL_RS_ALLOW) return c.status;  /* STATUS_CANCELLED once EvtRequestCancel ran */
   r->cancelable = 0;
   dl_io_set_cancel_routine(r->irp, NULL, NULL);
   return DL_STATUS_SUCCESS;
 }
 
-/* WdfRequestIsCanceled. */
-int dl_wdf_request_is_canceled(const dl_wdf_request *r) { return r->irp && r->irp->cancel; }
+/* WdfRequestIsCanceled: FALSE where the state table refuses it. */
+int dl_wdf_request_is_canceled(dl_wdf_request *r) {
+  if (dl_wdfreq_check(r, DL_RCALL_IS_CANCELED, NULL).kind != DL_RS_ALLOW) return 0;
+  return r->irp && r->irp->cancel;
+}
 
 /* ---- completion ----------------------------------------------------------------- */
 
@@ -188,9 +199,6 @@ static int64_t checked_length(const dl_irp *irp) {
 
 /* The rules checked when the driver completes r. */
 uint64_t dl_wdf_request_verify_complete(dl_wdf_request *r, uint32_t status, uint64_t information) {
-  if (r->cancelable && !r->cancel_called)
-    verifier_break(r, "WdfRequestComplete", "is still cancelable: call WdfRequestUnmarkCancelable "
-                                            "first (a race that completes it twice)");
   int64_t len = r->irp ? checked_length(r->irp) : -1;
   if (len >= 0 && dl_nt_success(status) && information > (uint64_t)len) {
     dl_wdf_report(r->m, DL_WDF_REQUEST_FATAL_ERROR, DL_WDF_INFORMATION_LENGTH_MISMATCH, r->id,
@@ -205,8 +213,10 @@ uint64_t dl_wdf_request_verify_complete(dl_wdf_request *r, uint32_t status, uint
 /* WdfRequestRetrieveInputMemory / OutputMemory. */
 uint32_t dl_wdf_request_memory(dl_wdf_request *r, int output, dl_wdf_memory **out) {
   *out = NULL;
-  uint64_t va, len;
-  uint32_t st = dl_wdf_request_buffer(r, output, 0, &va, &len);
+  uint64_t va = 0, len = 0;
+  uint32_t st = buffer_refused(r, output ? "WdfRequestRetrieveOutputMemory"
+                                         : "WdfRequestRetrieveInputMemory");
+  if (!st) st = buffer_of(r, output, 0, &va, &len);
   if (st != DL_STATUS_SUCCESS) return st;
   if (!len) return DL_STATUS_BUFFER_TOO_SMALL;
   if (!r->fx_mem[output] &&

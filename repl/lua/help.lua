@@ -449,14 +449,15 @@ wdf("wdfrequest", "WdfRequestRetrieveOutputMemory(Request)", "NTSTATUS, Memory",
 wdf("wdfrequest", "WdfRequestForwardToIoQueue(Request, DestinationQueue)", "NTSTATUS", LE_DISPATCH,
     "moves a request the driver owns to another queue of its device")
 wdf("wdfrequest", "WdfRequestRequeue(Request)", "NTSTATUS", LE_DISPATCH,
-    "puts a request back at the head of its manual queue")
+    "puts a request back at the head of its manual queue (a purged queue cancels it: STATUS_SUCCESS)")
 wdf("wdfrequest", "WdfRequestMarkCancelable(Request, EvtRequestCancel)", "nothing", LE_DISPATCH,
     "EvtRequestCancel(Request) runs if the request is cancelled (at once if it was)")
 wdf("wdfrequest", "WdfRequestMarkCancelableEx(Request, EvtRequestCancel)", "NTSTATUS", LE_DISPATCH,
     "as MarkCancelable; STATUS_CANCELLED if cancelled already (the driver completes it)")
 wdf("wdfrequest", "WdfRequestUnmarkCancelable(Request)", "NTSTATUS", LE_DISPATCH,
     "no longer cancelable; STATUS_CANCELLED if EvtRequestCancel ran")
-wdf("wdfrequest", "WdfRequestIsCanceled(Request)", "BOOLEAN", LE_DISPATCH, "whether the IRP was cancelled")
+wdf("wdfrequest", "WdfRequestIsCanceled(Request)", "BOOLEAN", LE_DISPATCH,
+    "whether the IRP was cancelled (of a request marked cancelable: 0x10D/0x6 and false)")
 wdf("wdfrequest", "WdfRequestGetStatus(Request)", "NTSTATUS", LE_DISPATCH, "the IRP's IoStatus.Status")
 wdf("wdfrequest", "WdfRequestGetFileObject(Request)", "WDFFILEOBJECT or nil", LE_DISPATCH,
     "the file the request was sent on")
@@ -470,10 +471,12 @@ wdf("wdfio", "WdfIoQueueRetrieveFoundRequest(Queue, FoundRequest)", "NTSTATUS, R
 wdf("wdfio", "WdfIoQueueRetrieveRequestByFileObject(Queue, FileObject)", "NTSTATUS, Request", LE_DISPATCH,
     "the next request on that file")
 wdf("wdfio", "WdfIoQueueReadyNotify(Queue, QueueReady, Context)", "NTSTATUS", LE_DISPATCH,
-    "QueueReady(Queue, Context) when requests arrive at the empty manual queue")
+    "QueueReady(Queue, Context) when requests arrive at the empty manual queue; nil unregisters "
+    .. "(a stopped queue's); registering twice is 0x10D/0xA")
 wdf("wdfio", "WdfIoQueueStart(Queue)", "nothing", LE_DISPATCH, "the queue accepts and presents requests")
 wdf("wdfio", "WdfIoQueueStop(Queue, StopComplete, Context)", "nothing", LE_DISPATCH,
-    "stops presenting; StopComplete once the driver owns none of its requests")
+    "stops presenting; StopComplete once the driver owns none of its requests (one outstanding at a "
+    .. "time: a second is 0x10D/0xA)")
 wdf("wdfio", "WdfIoQueueStopSynchronously(Queue)", "nothing", PASSIVE,
     "stops presenting and runs the clock until the driver owns none of its requests")
 wdf("wdfio", "WdfIoQueuePurge(Queue, PurgeComplete, Context)", "nothing", LE_DISPATCH,

@@ -425,6 +425,44 @@ describe("the framework's I/O (KMDF)", function()
     assert.matches("WdfRequestForwardToIoQueue", reports[1].message)
   end)
 
+  it("refuses a queue call its state does not allow (0x10D/0xA): a second StopComplete", function()
+    m:close()
+    m = support.machine { ram = "1G", verifier = "record" }
+    local driver, rec = new_driver { cancelable = true }
+    local device = m:wdf_add_device(driver, new_hw(m))
+    IoCallDriver(WdfDeviceWdmGetDeviceObject(device), m:irp { major = IRP_MJ_READ, buffer = m:buffer(8) })
+    local calls = {}
+    local function done(_, ctx) calls[#calls + 1] = ctx end
+    WdfIoQueueStop(rec.queue, done, "first")                        -- waits: the driver holds the read
+    WdfIoQueueStop(rec.queue, done, "second")
+    local r = m:reports()
+    assert.are.equal(1, #r)
+    assert.are.same({ 0x10D, 0xA, STATUS_INVALID_DEVICE_REQUEST }, { r[1].bugcheck, r[1].p1, r[1].p3 })
+    assert.matches("WdfIoQueueStop: WDFQUEUE#%d+ already has a StopComplete", r[1].message)
+    assert.are.equal(STATUS_INVALID_DEVICE_REQUEST, WdfIoQueueReadyNotify(rec.manual, nil))  -- none there
+    assert.are.equal(2, #m:reports())
+    assert.are.equal(STATUS_SUCCESS, WdfRequestUnmarkCancelable(rec.held))
+    WdfRequestComplete(rec.held, STATUS_SUCCESS)
+    assert.are.same({ "first" }, calls)                              -- the first one kept
+  end)
+
+  it("refuses a request call its state does not allow (0x10D/0x6): IsCanceled while cancelable", function()
+    m:close()
+    m = support.machine { ram = "1G", verifier = "record" }
+    local driver, rec = new_driver { cancelable = true }
+    local device = m:wdf_add_device(driver, new_hw(m))
+    IoCallDriver(WdfDeviceWdmGetDeviceObject(device), m:irp { major = IRP_MJ_READ, buffer = m:buffer(8) })
+    assert.is_false(WdfRequestIsCanceled(rec.held))
+    local r = m:reports()
+    assert.are.equal(1, #r)
+    assert.are.same({ 0x10D, 0x6, 0 }, { r[1].bugcheck, r[1].p1, r[1].p2 })
+    assert.matches("WdfRequestIsCanceled: WDFREQUEST#%d+ is marked cancelable", r[1].message)
+    assert.are.equal(STATUS_SUCCESS, WdfRequestUnmarkCancelable(rec.held))
+    assert.is_false(WdfRequestIsCanceled(rec.held))                 -- unmarked: allowed
+    WdfRequestComplete(rec.held, STATUS_SUCCESS)
+    assert.are.equal(1, #m:reports())
+  end)
+
   it("finds parked requests without taking them (referenced) and retrieves the one it wants", function()
     m:close()
     m = support.machine { ram = "1G", verifier = "record" }
