@@ -163,6 +163,20 @@ dl_device *dl_irp_device(const dl_irp *irp);   /* NULL until sent */
 uint64_t dl_irp_sent_at(const dl_irp *irp);
 uint64_t dl_irp_completed_at(const dl_irp *irp);
 
+/* The IRP's row in the state table of dl_irpstate.h: the first state that
+** holds of completed, not sent, in a completion routine, queued, current
+** (with a cancel routine or not), with a cancel routine, marked pending,
+** dispatched. */
+int dl_irp_row(const dl_irp *irp);
+
+/* Consults the state table for `call` (a DL_IRPCALL_*) on irp, reporting a
+** refused or forced call; returns the cell's kind (DL_IRP_*). */
+int dl_irp_check(dl_irp *irp, int call);
+
+/* The cell's kind for `call` on irp, without a report (the I/O manager's
+** own steps, which the driver's call before them checked). */
+int dl_irp_check_kind(const dl_irp *irp, int call);
+
 /* Returns 1 if the IRP is its device's current IRP. */
 int dl_irp_is_current(const dl_irp *irp);
 
