@@ -123,9 +123,10 @@ extern const dl_object_type dl_irp_type;
 int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
                uint64_t byte_offset, dl_irp **out);
 
-/* Frees the IRP, taking it off any device queue; a device whose current IRP
-** it was goes idle. An MDL it still has is left to the machine (a driver
-** may have freed it). NULL is a harmless no-op. */
+/* IoFreeIrp: frees the IRP (never sent, or completed); a device whose
+** current IRP it was goes idle. An MDL it still has is left to the machine
+** (a driver may have freed it). One still in use is not freed: 0xC9/0x20B
+** (dl_irpstate.h). NULL is a harmless no-op. */
 void dl_irp_free(dl_irp *irp);
 
 /* IoCallDriver's part before the dispatch routine: records the request as

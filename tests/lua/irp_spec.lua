@@ -257,6 +257,29 @@ describe("IoCompleteRequest", function()
     assert.are.equal(1, m:run_stats().requests)
   end)
 
+  it("reports passing a queued IRP down its stack (0xC9, P1 0x205) and leaves it queued", function()
+    local _, fdo = packet_driver()
+    local pdo_drv = dma.driver { name = "\\Driver\\bus" }
+    local _, pdo = dma.IoCreateDevice(pdo_drv, 0, "\\Device\\bus0", dma.FILE_DEVICE_UNKNOWN, 0, false)
+    assert.are.equal(pdo, dma.IoAttachDeviceToDeviceStack(fdo, pdo))
+    local b = m:buffer(64)
+    local first = m:irp { major = dma.IRP_MJ_READ, buffer = b }
+    local second = m:irp { major = dma.IRP_MJ_READ, buffer = b }
+    dma.IoCallDriver(fdo, first)
+    dma.IoCallDriver(fdo, second)  -- waits in fdo's queue behind first
+    assert.has_error(function() dma.IoCopyCurrentIrpStackLocationToNext(second) end,
+      "bad argument #1 to 'IoCopyCurrentIrpStackLocationToNext' (IRP is in a device queue waiting " ..
+      "for StartIo: its stack locations are StartIo's)")
+    assert.has_error(function() dma.IoCallDriver(pdo, second) end,
+      "IoCallDriver: IRP#" .. second.id .. " is in a device queue waiting for StartIo: it cannot be " ..
+      "passed down")
+    local r = m:reports()
+    assert.are.same({ 0xC9, 0x205, second.id }, { r[#r].bugcheck, r[#r].p1, r[#r].p2 })
+    assert.matches(" queued ", tostring(second))  -- nothing done: still in the queue
+    finish_current(fdo, dma.STATUS_SUCCESS, 64)  -- first done; second goes to StartIo
+    assert.matches(" in StartIo ", tostring(second))
+  end)
+
   it("refuses a queued IRP, STATUS_PENDING as final status and an unsent IRP", function()
     local _, dev = packet_driver()
     local b = m:buffer(64)
