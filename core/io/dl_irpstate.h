@@ -47,7 +47,8 @@ enum {
   DL_IRPCALL_MARK_PENDING,    /* IoMarkIrpPending */
   DL_IRPCALL_START_PACKET,    /* IoStartPacket */
   DL_IRPCALL_START_NEXT,      /* picked by IoStartNextPacket for StartIo */
-  DL_IRPCALL_GET_LOCATION,    /* IoGetCurrentIrpStackLocation */
+  DL_IRPCALL_GET_LOCATION,    /* IoGetCurrentIrpStackLocation: a read, allowed in every row (the
+                              ** lab keeps a completed IRP until let go), so no call consults it */
   DL_IRPCALL_SKIP,            /* IoSkipCurrentIrpStackLocation */
   DL_IRPCALL_COPY,            /* IoCopyCurrentIrpStackLocationToNext */
   DL_IRPCALL_SET_COMPLETION,  /* IoSetCompletionRoutine(Ex) */
