@@ -263,15 +263,16 @@ static int l_IoSetCancelRoutine(lua_State *L) {
   dl_irp *irp = ldl_checkobject(L, 1, LDL_IRP, "IRP")->obj;
   luaL_argcheck(L, lua_isnoneornil(L, 2) || lua_isfunction(L, 2), 2, "a function or nil expected");
   lua_settop(L, 2);
+  int had = dl_io_set_cancel_routine(irp, lua_isnil(L, 2) ? NULL : on_cancel, NULL);
+  luaL_argcheck(L, had >= 0, 1, "IRP was already completed");
   ldl_pushstate(L, 1);
   lua_getfield(L, 3, "CancelRoutine");
-  if (!irp->cancel_routine) {  /* taken by IoCancelIrp, or never set */
+  if (!had) {  /* taken by IoCancelIrp, or never set */
     lua_pop(L, 1);
     lua_pushnil(L);
   }
   lua_pushvalue(L, 2);
   lua_setfield(L, 3, "CancelRoutine");
-  dl_io_set_cancel_routine(irp, lua_isnil(L, 2) ? NULL : on_cancel, NULL);
   return 1;
 }
 

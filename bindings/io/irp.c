@@ -207,6 +207,8 @@ static void explain_irp(lua_State *L, int arg, dl_irp *irp, dl_device *dev) {
   if (!to) luaL_argerror(L, arg, "IRP was never sent to a driver (IoCallDriver)");
   if (dl_irp_queued(irp) || dl_irp_is_current(irp))
     luaL_argerror(L, arg, "IRP is already queued or being processed by StartIo");
+  if (dl_irp_in_routine(irp))
+    luaL_argerror(L, arg, "IRP is being completed (a completion routine of its stack is running)");
 }
 
 /* Raises naming fname when the device at `dev` has no DriverObject. */

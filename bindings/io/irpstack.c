@@ -19,6 +19,9 @@ static int refused(lua_State *L, int arg, const char *call) {
   dl_irp *irp = ((lobject *)lua_touserdata(L, arg))->obj;
   if (!dl_irp_device(irp)) return luaL_argerror(L, arg, "IRP was never sent to a driver (IoCallDriver)");
   if (dl_irp_completed(irp)) return luaL_argerror(L, arg, "IRP was already completed");
+  if (dl_irp_queued(irp))
+    return luaL_argerror(L, arg, "IRP is in a device queue waiting for StartIo: its stack locations "
+                                 "are StartIo's");
   return luaL_argerror(L, arg, lua_pushfstring(L, "%s: IRP#%I has no stack location below the "
                        "current one (the lowest driver of its stack has it)", call,
                        (lua_Integer)DL_OBJECT(irp)->id));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "io/dl_driver.h"
+#include "io/dl_irpstate.h"
 #include "kernel/dl_cpu.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -78,6 +79,7 @@ int dl_io_cancel_spin_lock_held(dl_machine *m) {
 
 /* IoSetCancelRoutine. */
 int dl_io_set_cancel_routine(dl_irp *irp, dl_irp_cancel_fn fn, void *ctx) {
+  if (dl_irp_check(irp, DL_IRPCALL_SET_CANCEL) != DL_IRP_ALLOW) return -1;
   int had = irp->cancel_routine != NULL;
   irp->cancel_routine = fn;
   irp->cancel_ctx = fn ? ctx : NULL;
@@ -92,7 +94,7 @@ int dl_io_cancel_irp(dl_irp *irp) {
     dl_verify_fail(m, DL_BUGCHECK_IOMANAGER, DL_IOV_MISC, irp->id, irql, 0,
                    "IoCancelIrp: called at IRQL %u; it must be called at IRQL <= 2",
                    (unsigned)irql);
-  if (!irp->device || irp->completed) return 0;
+  if (dl_irp_check(irp, DL_IRPCALL_CANCEL) != DL_IRP_ALLOW) return 0;
   irp->cancel = 1;
   dl_irp_cancel_fn fn = irp->cancel_routine;
   void *ctx = irp->cancel_ctx;

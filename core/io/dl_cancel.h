@@ -21,7 +21,8 @@
 #include "io/dl_irp.h"
 
 /* IoSetCancelRoutine: sets the IRP's cancel routine (fn NULL: none);
-** returns 1 if it had one before. */
+** returns 1 if it had one before, 0 if not, -1 (nothing done) where the
+** state table refuses it (a completed IRP, dl_irpstate.h). */
 int dl_io_set_cancel_routine(dl_irp *irp, dl_irp_cancel_fn fn, void *ctx);
 
 /* IoCancelIrp (IRQL <= DISPATCH_LEVEL, 0xC9 otherwise; goes on): sets

@@ -11,6 +11,7 @@
 #include "io/dl_file.h"
 #include "io/dl_iobuf.h"
 #include "io/dl_irpstack.h"
+#include "io/dl_irpstate.h"
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -189,7 +190,7 @@ static void dispatch(dispatch_entry e, dl_device *dev, dl_irp *irp, uint32_t *st
 
 /* IoCallDriver of an IRP a driver has: down its stack to dev. */
 static int call_lower(dl_device *dev, dl_irp *irp, uint32_t *status) {
-  if (irp->queued || dl_irp_stack_forward(irp, dev)) return DL_ESTATE;
+  if (dl_irp_stack_forward(irp, dev)) return DL_ESTATE;
   check_irql(dev->m, DL_BUGCHECK_IOMANAGER, DL_IOV_CALL_DRIVER_IRQL, irp->id, "IoCallDriver", 0,
              DL_DISPATCH_LEVEL);
   dispatch_entry e = dev->driver->major[irp->major];
@@ -209,7 +210,8 @@ int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status) {
   dl_machine *m = dev->m;
   *status = DL_STATUS_INVALID_DEVICE_REQUEST;
   if (!dev->driver) return DL_EINVAL;
-  if (irp->completed || irp->m != m) return DL_ESTATE;
+  if (irp->m != m || dl_irp_check(irp, DL_IRPCALL_CALL_DRIVER) != DL_IRP_ALLOW)
+    return DL_ESTATE;
   if (irp->device) return call_lower(dev, irp, status);
   int files = dl_file_check_send(irp, dev);
   if (files == DL_ESTATE) return DL_ESTATE;
@@ -253,17 +255,11 @@ static int mdl_not_completable(dl_irp *irp) {
 
 /* IoCompleteRequest. */
 int dl_io_complete_request(dl_irp *irp) {
-  dl_machine *m = irp->m;
-  unsigned long long id = (unsigned long long)irp->id;
-  check_irql(m, DL_BUGCHECK_IOMANAGER, DL_IOV_COMPLETE_IRQL, irp->id, "IoCompleteRequest", 0,
+  check_irql(irp->m, DL_BUGCHECK_IOMANAGER, DL_IOV_COMPLETE_IRQL, irp->id, "IoCompleteRequest", 0,
              DL_DISPATCH_LEVEL);
-  if (irp->completed) {
-    dl_verify_fail(m, DL_BUGCHECK_MULTIPLE_IRP_COMPLETE, 0, id, 0, 0,
-                   "IoCompleteRequest: MULTIPLE_IRP_COMPLETE_REQUESTS (0x44): IRP#%llu was "
-                   "already completed", id);
-    return DL_ESTATE;
-  }
-  if (!irp->device || irp->queued || irp->status == DL_STATUS_PENDING) return DL_ESTATE;
+  if (irp->status == DL_STATUS_PENDING && !irp->completed) return DL_ESTATE;
+  int kind = dl_irp_check(irp, DL_IRPCALL_COMPLETE);
+  if (kind != DL_IRP_ALLOW && kind != DL_IRP_FORCE) return DL_ESTATE;
   int rc = mdl_not_completable(irp);
   return rc ? rc : dl_irp_complete(irp);
 }
@@ -292,7 +288,8 @@ static void insert_by_key(dl_device *dev, dl_irp *irp, uint32_t key) {
 /* IoStartPacket. */
 int dl_io_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key) {
   if (!dev->driver || !dev->driver->start_io) return DL_EINVAL;
-  if (dl_irp_current_device(irp) != dev || irp->queued || irp->completed || dl_irp_is_current(irp))
+  if (dl_irp_check(irp, DL_IRPCALL_START_PACKET) != DL_IRP_ALLOW ||
+      dl_irp_current_device(irp) != dev)
     return DL_ESTATE;
   check_irql(dev->m, DL_BUGCHECK_DETECTED_VIOLATION, DL_DDI_MISC, irp->id, "IoStartPacket", 0,
              DL_DISPATCH_LEVEL);
@@ -314,6 +311,7 @@ int dl_io_start_next_packet(dl_device *dev) {
   dev->current_irp = NULL;
   if (dl_list_empty(&dev->irp_queue)) return DL_OK;
   dl_irp *irp = DL_CONTAINER(dev->irp_queue.next, dl_irp, entry);
+  if (dl_irp_check(irp, DL_IRPCALL_START_NEXT) != DL_IRP_ALLOW) return DL_ESTATE;
   dl_list_remove(&irp->entry);
   irp->queued = 0;
   start_io(dev, irp);

@@ -6,7 +6,9 @@
 ** dispatch routine's return, and the DpcForIsr (IoInitializeDpcRequest,
 ** IoRequestDpc).
 **
-** Every rule is decided here once. A misuse a driver makes is a verifier
+** Every rule is decided here once; what an IRP's state allows is decided
+** by the state table of dl_irpstate.h, which every call on an IRP consults
+** first. A misuse a driver makes is a verifier
 ** report carrying the bug check the WDK documents (0xC9 I/O verification,
 ** 0xC4 DDI compliance, 0x44 for a second completion) and a message that
 ** starts with the call's name; the call then does what the system would do
@@ -117,14 +119,18 @@ int dl_io_create_device(dl_driver *drv, const char *name, dl_device **out);
 ** becomes dev's, and only the dispatch rules apply; a dispatch routine that
 ** passed the IRP down is not held to the MarkIrpPending rules (the driver
 ** beneath was).
+** An IRP in its device queue is not passed down (0xC9/0x205), nor one
+** whose cancel routine is still set (0xC9/0x203): nothing done, DL_ESTATE.
 ** DL_EINVAL if dev has no driver (or was deleted), DL_ESTATE if the IRP
-** was completed, is queued, has no stack location left, or may not go on
-** its file to dev (nothing done),
+** was completed, has no stack location left, or may not go on its file to
+** dev (nothing done),
 ** DL_ENOMEM/DL_ENOSPACE if no system buffer could be had. */
 int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status);
 
 /* IoCompleteRequest: at IRQL <= DISPATCH_LEVEL (0xC9/0x0E; goes on).
-** Completing twice is bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS; an IRP
+** Completing twice is bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS;
+** completing with a cancel routine still set is 0xC9/0x07 (completion goes
+** on, as without the verifier: a completed IRP is never cancelled); an IRP
 ** whose MDL the driver freed, or whose MDL a waiting scatter/gather request
 ** still needs, is reported (0xC9) and not completed (DL_ESTATE, DL_EBUSY).
 ** DL_ESTATE without a report: never sent, still queued, or IoStatus.Status
@@ -136,7 +142,8 @@ int dl_io_complete_request(dl_irp *irp);
 ** whose key is <= *key when key is not NULL); else makes it CurrentIrp and
 ** calls DriverStartIo at DISPATCH_LEVEL. DL_EINVAL (nothing done) if the
 ** driver has no DriverStartIo; DL_ESTATE if irp is not sent to dev, is
-** queued, current or completed. */
+** queued, current, being completed (a completion routine of its stack is
+** running) or completed. */
 int dl_io_start_packet(dl_device *dev, dl_irp *irp, const uint32_t *key);
 
 /* IoStartNextPacket: at DISPATCH_LEVEL exactly (0xC4; goes on). The head

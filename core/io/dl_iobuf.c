@@ -7,6 +7,7 @@
 #include "base/dl_status.h"
 #include "io/dl_device.h"
 #include "io/dl_file.h"
+#include "io/dl_irpstate.h"
 #include "io/dl_mdl.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_verifier.h"
@@ -145,8 +146,9 @@ static int copies_back(const dl_irp *irp) {
 }
 
 /* Copy-back and the system buffer's release. */
-void dl_iobuf_complete(dl_irp *irp) {
-  if (!irp->system_buffer) return;
+int dl_iobuf_complete(dl_irp *irp) {
+  if (dl_irp_check(irp, DL_IRPCALL_COPY_BACK) != DL_IRP_ALLOW) return DL_ESTATE;
+  if (!irp->system_buffer) return DL_OK;
   uint64_t n = irp->information;
   if (copies_back(irp) && n > irp->length) {
     unsigned long long id = (unsigned long long)irp->id;
@@ -160,6 +162,7 @@ void dl_iobuf_complete(dl_irp *irp) {
   if (copies_back(irp) && n && copy_va(irp->m, irp->user_buffer, irp->system_va, n) == DL_OK)
     irp->copied_back = n;
   dl_iobuf_release(irp);
+  return DL_OK;
 }
 
 /* Frees the system buffer. */

@@ -57,8 +57,9 @@ int dl_iobuf_send(dl_irp *irp, const dl_device *dev);
 
 /* IoCompleteRequest's part: a buffered request's output copied back
 ** (IoStatus.Information bytes, unless NT_ERROR(Status); more than the
-** output buffer is reported, 0xC9, and cut to it), the system buffer freed. */
-void dl_iobuf_complete(dl_irp *irp);
+** output buffer is reported, 0xC9, and cut to it), the system buffer freed.
+** DL_ESTATE (nothing done) before the IRP is completed (dl_irpstate.h). */
+int dl_iobuf_complete(dl_irp *irp);
 
 /* Frees the system buffer of an IRP freed without completion. */
 void dl_iobuf_release(dl_irp *irp);

@@ -8,6 +8,7 @@
 
 #include "io/dl_device.h"
 #include "machine/dl_machine.h"
+#include "io/dl_irpstate.h"
 #include "io/dl_mdl.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
@@ -66,7 +67,7 @@ const dl_object_type dl_irp_type = { "IRP", destroy, NULL, NULL, NULL };
 
 /* Frees the IRP; its device forgets it. */
 void dl_irp_free(dl_irp *irp) {
-  if (!irp) return;
+  if (!irp || dl_irp_check(irp, DL_IRPCALL_FREE) != DL_IRP_ALLOW) return;
   dl_list_remove(&irp->entry);
   for (int i = 1; irp->device && i <= irp->stack_count; i++)  /* each device of its stack */
     if (irp->stack[i].device && irp->stack[i].device->current_irp == irp)
@@ -89,7 +90,7 @@ int dl_irp_send(dl_irp *irp, dl_device *dev) {
 
 /* IoMarkIrpPending. */
 int dl_irp_mark_pending(dl_irp *irp) {
-  if (irp->completed) return DL_ESTATE;
+  if (dl_irp_check(irp, DL_IRPCALL_MARK_PENDING) != DL_IRP_ALLOW) return DL_ESTATE;
   if (irp->device) dl_irp_stack_mark_pending(irp);  /* the driver's own location */
   else irp->pending = 1;
   return DL_OK;
@@ -141,6 +142,27 @@ dl_device *dl_irp_device(const dl_irp *irp) { return irp->device; }
 uint64_t dl_irp_sent_at(const dl_irp *irp) { return irp->sent_at; }
 uint64_t dl_irp_completed_at(const dl_irp *irp) { return irp->completed_at; }
 
+/* The row: the first state that holds. */
+int dl_irp_row(const dl_irp *irp) {
+  if (irp->completed) return DL_IRPROW_COMPLETED;
+  if (!irp->device) return DL_IRPROW_NOT_SENT;
+  if (irp->in_routine) return DL_IRPROW_COMPLETING;
+  if (irp->queued) return DL_IRPROW_QUEUED;
+  if (dl_irp_is_current(irp)) return irp->cancel_routine ? DL_IRPROW_CURRENT_CANCELABLE : DL_IRPROW_CURRENT;
+  if (irp->cancel_routine) return DL_IRPROW_CANCELABLE;
+  return dl_irp_location_pending(irp, irp->current) ? DL_IRPROW_PENDING : DL_IRPROW_DISPATCHED;
+}
+
+/* Consults the state table once. */
+int dl_irp_check(dl_irp *irp, int call) {
+  return dl_irpstate_check(irp->m, irp->id, dl_irp_row(irp), call, NULL);
+}
+
+/* The cell's kind, without a report. */
+int dl_irp_check_kind(const dl_irp *irp, int call) {
+  return dl_irp_cell_at(dl_irp_row(irp), call).kind;
+}
+
 /* Returns 1 if the IRP is the current IRP of a device of its stack. */
 int dl_irp_is_current(const dl_irp *irp) {
   for (int i = 1; irp->device && i <= irp->stack_count; i++)
@@ -158,7 +180,8 @@ uint64_t dl_irp_mdl_awaited(const dl_irp *irp) {
 
 /* IoCompleteRequest. */
 int dl_irp_complete(dl_irp *irp) {
-  if (!irp->device || irp->queued || irp->completed) return DL_ESTATE;
+  int kind = dl_irp_check_kind(irp, DL_IRPCALL_COMPLETE);  /* the caller's call reported */
+  if (kind != DL_IRP_ALLOW && kind != DL_IRP_FORCE) return DL_ESTATE;
   if (dl_irp_mdl_awaited(irp)) return DL_EBUSY;
   dl_machine *m = irp->m;
   if (dl_irp_stack_complete(irp)) return DL_OK;  /* a routine took it back (MORE_PROCESSING_REQUIRED) */

@@ -123,9 +123,10 @@ extern const dl_object_type dl_irp_type;
 int dl_irp_new(dl_machine *m, uint8_t major, uint64_t va, uint64_t length,
                uint64_t byte_offset, dl_irp **out);
 
-/* Frees the IRP, taking it off any device queue; a device whose current IRP
-** it was goes idle. An MDL it still has is left to the machine (a driver
-** may have freed it). NULL is a harmless no-op. */
+/* IoFreeIrp: frees the IRP (never sent, or completed); a device whose
+** current IRP it was goes idle. An MDL it still has is left to the machine
+** (a driver may have freed it). One still in use is not freed: 0xC9/0x20B
+** (dl_irpstate.h). NULL is a harmless no-op. */
 void dl_irp_free(dl_irp *irp);
 
 /* IoCallDriver's part before the dispatch routine: records the request as
@@ -162,6 +163,20 @@ int dl_irp_completed(const dl_irp *irp);
 dl_device *dl_irp_device(const dl_irp *irp);   /* NULL until sent */
 uint64_t dl_irp_sent_at(const dl_irp *irp);
 uint64_t dl_irp_completed_at(const dl_irp *irp);
+
+/* The IRP's row in the state table of dl_irpstate.h: the first state that
+** holds of completed, not sent, in a completion routine, queued, current
+** (with a cancel routine or not), with a cancel routine, marked pending,
+** dispatched. */
+int dl_irp_row(const dl_irp *irp);
+
+/* Consults the state table for `call` (a DL_IRPCALL_*) on irp, reporting a
+** refused or forced call; returns the cell's kind (DL_IRP_*). */
+int dl_irp_check(dl_irp *irp, int call);
+
+/* The cell's kind for `call` on irp, without a report (the I/O manager's
+** own steps, which the driver's call before them checked). */
+int dl_irp_check_kind(const dl_irp *irp, int call);
 
 /* Returns 1 if the IRP is its device's current IRP. */
 int dl_irp_is_current(const dl_irp *irp);

@@ -8,16 +8,18 @@
 
 #include "base/dl_status.h"
 #include "io/dl_device.h"
+#include "io/dl_irpstate.h"
 #include "machine/dl_verifier.h"
 
-/* Sent, not completed, at a driver's location. */
-static int held(const dl_irp *irp) {
-  return irp->device && !irp->completed && irp->current >= 1 && irp->current <= irp->stack_count;
+/* The state table allows `call`, and the current location is a driver's. */
+static int held(dl_irp *irp, int call) {
+  return dl_irp_check(irp, call) == DL_IRP_ALLOW && irp->current >= 1 &&
+         irp->current <= irp->stack_count;
 }
 
 /* IoSkipCurrentIrpStackLocation. */
 int dl_irp_skip_current(dl_irp *irp) {
-  if (!held(irp)) return DL_ESTATE;
+  if (!held(irp, DL_IRPCALL_SKIP)) return DL_ESTATE;
   irp->current++;
   irp->next_ready = 1;
   return DL_OK;
@@ -25,7 +27,7 @@ int dl_irp_skip_current(dl_irp *irp) {
 
 /* IoCopyCurrentIrpStackLocationToNext. */
 int dl_irp_copy_to_next(dl_irp *irp) {
-  if (!held(irp) || irp->current < 2) return DL_ESTATE;
+  if (!held(irp, DL_IRPCALL_COPY) || irp->current < 2) return DL_ESTATE;
   dl_irp_location *next = &irp->stack[irp->current - 1];
   next->device = irp->stack[irp->current].device;  /* IoCallDriver sets the real one */
   next->routine = NULL;
@@ -37,7 +39,7 @@ int dl_irp_copy_to_next(dl_irp *irp) {
 
 /* IoSetCompletionRoutine. */
 int dl_irp_set_routine(dl_irp *irp, dl_irp_routine_fn fn, void *ctx, uint8_t invoke) {
-  if (!held(irp) || irp->current < 2) return DL_ESTATE;
+  if (!held(irp, DL_IRPCALL_SET_COMPLETION) || irp->current < 2) return DL_ESTATE;
   dl_irp_location *next = &irp->stack[irp->current - 1];
   next->routine = fn;
   next->routine_ctx = ctx;

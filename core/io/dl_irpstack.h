@@ -18,7 +18,8 @@
 ** the call goes on as with a copy); a completion routine that returns with
 ** PendingReturned set without marking its own location pending is 0x228
 ** (marked for it, goes on). No stack location left below is refused
-** (DL_ESTATE; the caller is told), as are calls on a completed IRP.
+** (DL_ESTATE; the caller is told), as are calls on a completed IRP or on
+** one in its device queue (its locations are StartIo's: dl_irpstate.h).
 */
 #ifndef DL_IRPSTACK_H
 #define DL_IRPSTACK_H

@@ -257,6 +257,48 @@ describe("IoCompleteRequest", function()
     assert.are.equal(1, m:run_stats().requests)
   end)
 
+  it("reports passing a queued IRP down its stack (0xC9, P1 0x205) and leaves it queued", function()
+    local _, fdo = packet_driver()
+    local pdo_drv = dma.driver { name = "\\Driver\\bus" }
+    local _, pdo = dma.IoCreateDevice(pdo_drv, 0, "\\Device\\bus0", dma.FILE_DEVICE_UNKNOWN, 0, false)
+    assert.are.equal(pdo, dma.IoAttachDeviceToDeviceStack(fdo, pdo))
+    local b = m:buffer(64)
+    local first = m:irp { major = dma.IRP_MJ_READ, buffer = b }
+    local second = m:irp { major = dma.IRP_MJ_READ, buffer = b }
+    dma.IoCallDriver(fdo, first)
+    dma.IoCallDriver(fdo, second)  -- waits in fdo's queue behind first
+    assert.has_error(function() dma.IoCopyCurrentIrpStackLocationToNext(second) end,
+      "bad argument #1 to 'IoCopyCurrentIrpStackLocationToNext' (IRP is in a device queue waiting " ..
+      "for StartIo: its stack locations are StartIo's)")
+    assert.has_error(function() dma.IoCallDriver(pdo, second) end,
+      "IoCallDriver: IRP#" .. second.id .. " is in a device queue waiting for StartIo: it cannot be " ..
+      "passed down")
+    local r = m:reports()
+    assert.are.same({ 0xC9, 0x205, second.id }, { r[#r].bugcheck, r[#r].p1, r[#r].p2 })
+    assert.matches(" queued ", tostring(second))  -- nothing done: still in the queue
+    finish_current(fdo, dma.STATUS_SUCCESS, 64)  -- first done; second goes to StartIo
+    assert.matches(" in StartIo ", tostring(second))
+  end)
+
+  it("reports completing with a cancel routine set (0xC9, P1 0x07): completion goes on", function()
+    local drv = dma.driver { MajorFunction = { [dma.IRP_MJ_READ] = function(_, irp)
+      dma.IoMarkIrpPending(irp)
+      dma.IoSetCancelRoutine(irp, function() end)
+      return dma.STATUS_PENDING
+    end } }
+    local _, dev = dma.IoCreateDevice(drv, 0, "\\Device\\c0", dma.FILE_DEVICE_UNKNOWN, 0, false)
+    local irp = m:irp { major = dma.IRP_MJ_READ, buffer = m:buffer(64) }
+    assert.are.equal(dma.STATUS_PENDING, dma.IoCallDriver(dev, irp))
+    assert.has_error(function() complete_now(irp) end, "IoCompleteRequest: IRP#" .. irp.id ..
+      " still has a cancel routine (IoSetCancelRoutine(Irp, NULL) before completing it)")
+    local r = m:reports()
+    assert.are.same({ 0xC9, 0x07, irp.id }, { r[#r].bugcheck, r[#r].p1, r[#r].p3 })
+    assert.is_true(irp.done)
+    assert.is_false(dma.IoCancelIrp(irp))  -- a completed IRP is never cancelled
+    assert.has_error(function() dma.IoSetCancelRoutine(irp, nil) end,
+      "bad argument #1 to 'IoSetCancelRoutine' (IRP was already completed)")
+  end)
+
   it("refuses a queued IRP, STATUS_PENDING as final status and an unsent IRP", function()
     local _, dev = packet_driver()
     local b = m:buffer(64)
