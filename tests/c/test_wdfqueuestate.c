@@ -172,7 +172,11 @@ static uint32_t make_call(rig *g, int call) {
     case DL_QCALL_ARRIVAL: {
       dl_irp *irp = read_irp(g);
       st = dl_wdf_device_dispatch(g->d, irp, &r);
-      if (st != DL_STATUS_PENDING) dl_irp_free(irp);  /* refused: the dispatch routine completes it */
+      if (st != DL_STATUS_PENDING) {  /* refused: the dispatch routine completes it */
+        dl_irp_set_status(irp, st);
+        assert_int_equal(dl_io_complete_request(irp), DL_OK);
+        dl_irp_free(irp);
+      }
       break;
     }
     case DL_QCALL_FORWARD_IN: st = dl_wdf_request_forward(g->o, q); break;
