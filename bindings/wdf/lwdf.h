@@ -49,6 +49,9 @@ void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const l
 /* The framework deletes the live object of the handle at arg (an engine call). */
 void lwdf_delete(lua_State *L, int arg);
 
+/* Checks arg is a live framework object handle of this machine; raises if not. */
+lobject *lwdf_checkobject(lua_State *L, int arg);
+
 /* Reads an NTSTATUS a driver callback returned at idx; raises naming fname otherwise. */
 uint32_t lwdf_checkstatus(lua_State *L, int idx, const char *fname);
 

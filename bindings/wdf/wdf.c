@@ -69,8 +69,9 @@ static void on_cleanup(void *ctx, dl_wdf_object *o) {
   }
 }
 
-/* Checks arg is a live handle of a WDF class. */
-static lobject *check_wdf_object(lua_State *L, int arg) {
+/* Checks arg is a live handle of a WDF object class (not a WDFDEVICE_INIT
+** or a resource list, whose handles are not objects). */
+lobject *lwdf_checkobject(lua_State *L, int arg) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, WDFCLASSES_KEY);
   int wdf = luaL_getmetafield(L, arg, "__name") != LUA_TNIL && lua_rawget(L, -2) != LUA_TNIL;
   if (!wdf) luaL_typeerror(L, arg, "WDF object handle");
@@ -178,7 +179,7 @@ void lwdf_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const l
 
 /* Pushes the context table of any WDF object handle at arg. */
 void ldl_wdf_pushcontext(lua_State *L, int arg, const char *type_name) {
-  check_wdf_object(L, arg);
+  lwdf_checkobject(L, arg);
   push_context(L, arg, type_name);
 }
 
@@ -193,7 +194,7 @@ void lwdf_delete(lua_State *L, int arg) {
 
 /* WdfObjectDelete(Object): the core's rules and order (dl_wdfobject.h). */
 static int l_WdfObjectDelete(lua_State *L) {
-  lobject *h = check_wdf_object(L, 1);
+  lobject *h = lwdf_checkobject(L, 1);
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   int rc = dl_wdf_object_delete(h->obj);
@@ -211,13 +212,13 @@ static int l_WdfObjectDelete(lua_State *L) {
 
 /* WdfObjectReference(Handle) */
 static int l_WdfObjectReference(lua_State *L) {
-  dl_wdf_object_reference(check_wdf_object(L, 1)->obj);
+  dl_wdf_object_reference(lwdf_checkobject(L, 1)->obj);
   return 0;
 }
 
 /* WdfObjectDereference(Handle): a release never taken is 0x10D/0x7. */
 static int l_WdfObjectDereference(lua_State *L) {
-  lobject *h = check_wdf_object(L, 1);
+  lobject *h = lwdf_checkobject(L, 1);
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   dl_wdf_object_dereference(h->obj);

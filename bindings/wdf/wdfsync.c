@@ -97,22 +97,10 @@ static int l_WdfWaitLockRelease(lua_State *L) {
   return 0;
 }
 
-/* Checks arg is a live framework object handle (any class: the core
-** decides whether it has a lock). */
-static lobject *check_any(lua_State *L, int arg) {
-  if (luaL_getmetafield(L, arg, "__name") != LUA_TSTRING ||
-      strncmp(lua_tostring(L, -1), "WDF", 3) != 0 || !lua_touserdata(L, arg))
-    luaL_typeerror(L, arg, "WDF object handle");
-  lua_pop(L, 1);
-  lobject *h = lua_touserdata(L, arg);
-  if (!h->owner->m || !h->obj) luaL_argerror(L, arg, "the object has been deleted");
-  return h;
-}
-
 /* WdfObjectAcquireLock(Object) / WdfObjectReleaseLock(Object): a device's
 ** or a queue's lock, at DISPATCH_LEVEL. Upvalue 1: 1 to release. */
 static int l_object_lock(lua_State *L) {
-  lobject *h = check_any(L, 1);
+  lobject *h = lwdf_checkobject(L, 1);  /* any class: the core decides whether it has a lock */
   ldl_call c;
   ldl_enter(L, h->owner, &c);
   if (lua_toboolean(L, lua_upvalueindex(1))) dl_wdf_object_release_lock(h->obj);

@@ -173,6 +173,22 @@ describe("KMDF locks and deferred work", function()
     assert.has_error(function() WdfObjectAcquireLock(lock) end)
   end)
 
+  it("WdfObjectAcquireLock takes only object handles (a WDFDEVICE_INIT was read past its end)", function()
+    local hw = m:device_model { name = "sdev2", registers = 0x100, vector = 41, irql = 7 }
+    local errs = {}
+    local _, driver = WdfDriverCreate(nil, "\\Registry\\sdev2", WDF_NO_OBJECT_ATTRIBUTES,
+      WDF_DRIVER_CONFIG_INIT(function(_, DeviceInit)
+        for _, f in ipairs { WdfObjectAcquireLock, WdfObjectReleaseLock } do
+          local ok, err = pcall(f, DeviceInit)
+          errs[#errs + 1] = not ok and err or "accepted"
+        end
+        return WdfDeviceCreate(DeviceInit, WDF_NO_OBJECT_ATTRIBUTES)
+      end))
+    m:wdf_add_device(driver, hw)
+    assert.are.equal(2, #errs)
+    for _, err in ipairs(errs) do assert.matches("WDF object handle expected, got WDFDEVICE_INIT", err) end
+  end)
+
   it("WDFDPC, WDFTIMER and WDFWORKITEM call back at their IRQL", function()
     local device, queue = kmdf_device(m)
     local log = {}
