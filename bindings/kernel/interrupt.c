@@ -68,21 +68,25 @@ static int l_IoConnectInterrupt(lua_State *L) {
   luaL_argcheck(L, vector >= 0 && vector < DL_MAX_VECTORS, 4, "vector must be 0..255");
   luaL_argcheck(L, sync >= irql, 6, "SynchronizeIrql must be >= Irql");
   dl_interrupt *intr;
+  ldl_call c;
+  ldl_enter(L, lm, &c);  /* a report (a call above PASSIVE_LEVEL) is raised at the end */
   int rc = dl_interrupt_connect(lm->m, (uint32_t)vector, irql, sync, mode == 1, share, affinity,
                                 on_isr, NULL, &intr);
   if (rc) {
+    ldl_leave(L, &c);
     lua_pushinteger(L, rc == DL_EBUSY ? DL_STATUS_SHARING_VIOLATION
                                       : DL_STATUS_INVALID_PARAMETER);
     return 1;
   }
   lua_pushinteger(L, 0);
   ldl_pushobject(L, LDL_INTERRUPT, DL_OBJECT(intr));
-  ldl_pushstate(L, -1);
+  ldl_pushstate(L, -1);  /* the ISR is in place before any report is raised */
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, 2);
   lua_pop(L, 1);
+  ldl_leave(L, &c);
   return 2;
 }
 
@@ -306,7 +310,7 @@ static int l_IoDisconnectInterruptEx(lua_State *L) {
     lobject *h = ldl_checkobject(L, lua_gettop(L), LDL_INTERRUPT, "KINTERRUPT");
     ldl_call c;
     ldl_enter(L, h->owner, &c);
-    dl_interrupt_disconnect(h->obj);
+    dl_io_disconnect_interrupt(h->obj);
     ldl_leave(L, &c);
     lua_settop(L, table);
   }
@@ -318,7 +322,7 @@ static int l_IoDisconnectInterrupt(lua_State *L) {
   lobject *h = ldl_checkobject(L, 1, LDL_INTERRUPT, "KINTERRUPT");
   ldl_call c;
   ldl_enter(L, h->owner, &c);
-  dl_interrupt_disconnect(h->obj);  /* the handle is told: it reads as disconnected */
+  dl_io_disconnect_interrupt(h->obj);  /* the handle is told: it reads as disconnected */
   ldl_leave(L, &c);
   return 0;
 }

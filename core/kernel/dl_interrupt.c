@@ -9,6 +9,7 @@
 #include "machine/dl_machine.h"
 #include "base/dl_status.h"
 #include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
 #include "base/dl_vec.h"
 
 typedef struct line {
@@ -43,10 +44,20 @@ static dl_lines *lines_of(dl_machine *m) {
 
 static void schedule_delivery(dl_machine *m, uint32_t vector);
 
+/* Reports a call made above PASSIVE_LEVEL (0xC4 with `rule`); 1 if it was not. */
+static int at_passive(dl_machine *m, uint32_t rule, const char *call) {
+  uint8_t now = dl_machine_irql(m);
+  if (now == DL_PASSIVE_LEVEL) return 1;
+  dl_verify_fail(m, DL_BUGCHECK_DETECTED_VIOLATION, rule, now, 0, DL_PASSIVE_LEVEL,
+                 "%s: called at IRQL %u; it must be called at IRQL 0", call, (unsigned)now);
+  return 0;
+}
+
 /* IoConnectInterrupt. */
 int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t sync_irql,
                          int latched, int shared, uint64_t affinity, dl_isr_fn isr, void *ctx,
                          dl_interrupt **out) {
+  at_passive(m, DL_DDI_IRQL_IO_PASSIVE2, "IoConnectInterrupt");
   if (vector >= DL_MAX_VECTORS || irql <= DL_DISPATCH_LEVEL || irql > DL_HIGH_LEVEL ||
       sync_irql < irql || sync_irql > DL_HIGH_LEVEL)
     return DL_EINVAL;
@@ -94,6 +105,13 @@ void dl_interrupt_disconnect(dl_interrupt *intr) {
   dl_list_remove(&intr->link);
   dl_object_unlink(DL_OBJECT(intr));
   free(intr);
+}
+
+/* IoDisconnectInterrupt(Ex) by a driver. */
+void dl_io_disconnect_interrupt(dl_interrupt *intr) {
+  if (!intr) return;
+  at_passive(intr->m, DL_DDI_IRQL_IO_PASSIVE4, "IoDisconnectInterrupt");
+  dl_interrupt_disconnect(intr);
 }
 
 /* Machine teardown: nothing is being delivered any more. */

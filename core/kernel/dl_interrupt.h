@@ -42,14 +42,25 @@ struct dl_interrupt {
 /* The KINTERRUPT type. */
 extern const dl_object_type dl_interrupt_type;
 
+/* Parameter 1 of 0xC4 (DDI compliance): the IRQL rules of connecting and
+** disconnecting, PASSIVE_LEVEL calls. */
+#define DL_DDI_IRQL_IO_PASSIVE2 0x2000Bu  /* IrqlIoPassive2: IoConnectInterrupt */
+#define DL_DDI_IRQL_IO_PASSIVE4 0x2000Du  /* IrqlIoPassive4: IoDisconnectInterrupt */
+
 /* IoConnectInterrupt: DL_EINVAL for a bad vector/IRQL, DL_EBUSY if the line
-** is taken by an interrupt that does not share (or this one does not). */
+** is taken by an interrupt that does not share (or this one does not).
+** Above PASSIVE_LEVEL it is reported (0xC4, IrqlIoPassive2) and goes on. */
 int dl_interrupt_connect(dl_machine *m, uint32_t vector, uint8_t irql, uint8_t sync_irql,
                          int latched, int shared, uint64_t affinity, dl_isr_fn isr, void *ctx,
                          dl_interrupt **out);
 
-/* IoDisconnectInterrupt; NULL is a harmless no-op. */
+/* Disconnects the interrupt (the engine's teardown, an ISR of the engine);
+** NULL is a harmless no-op. */
 void dl_interrupt_disconnect(dl_interrupt *intr);
+
+/* IoDisconnectInterrupt(Ex) by a driver: above PASSIVE_LEVEL it is reported
+** (0xC4, IrqlIoPassive4), then the interrupt is disconnected. */
+void dl_io_disconnect_interrupt(dl_interrupt *intr);
 
 /* KeSynchronizeExecution: runs fn(ctx) at the interrupt's SynchronizeIrql. */
 int dl_interrupt_synchronize(dl_interrupt *intr, int (*fn)(void *ctx), void *ctx);

@@ -20,6 +20,7 @@
 #include "kernel/dl_interrupt.h"
 #include "machine/dl_machine.h"
 #include "machine/dl_trace.h"
+#include "machine/dl_verifier.h"
 #include "base/dl_status.h"
 
 /* An ISR's view of each call. */
@@ -341,6 +342,32 @@ static void test_isr_disconnects_itself(void **state) {
   dl_interrupt_disconnect(NULL);
 }
 
+/* IoConnectInterrupt and IoDisconnectInterrupt are PASSIVE_LEVEL calls:
+** above it each is Driver Verifier's DDI compliance report (0xC4 with
+** IrqlIoPassive2 and IrqlIoPassive4), and the call goes on. An ISR that
+** disconnects itself (at DIRQL) gets the report too. */
+static void test_connect_and_disconnect_at_passive_level(void **state) {
+  dl_machine *m = *state;
+  isr_log l = {0};
+  isr_ctx c = {&l, 'P', m, 1, 16, 1, 0, NULL, 0};
+  dl_interrupt *i = connect(m, 16, 5, 1, 0, 1, &c);  /* at PASSIVE_LEVEL: no report */
+  dl_io_disconnect_interrupt(i);
+  assert_int_equal(dl_verifier_count(m), 0);
+  dl_machine_set_irql(m, DL_DISPATCH_LEVEL);
+  i = connect(m, 16, 5, 1, 0, 1, &c);
+  assert_int_equal(dl_verifier_count(m), 1);
+  const dl_report *r = dl_verifier_at(m, 0);
+  assert_int_equal(r->bugcheck, DL_BUGCHECK_DETECTED_VIOLATION);
+  assert_int_equal(r->p1, DL_DDI_IRQL_IO_PASSIVE2);
+  dl_io_disconnect_interrupt(i);
+  assert_int_equal(dl_verifier_count(m), 2);
+  assert_int_equal(dl_verifier_at(m, 1)->p1, DL_DDI_IRQL_IO_PASSIVE4);
+  dl_machine_set_irql(m, DL_PASSIVE_LEVEL);
+  dl_line_set(m, 16, 1, 77);  /* disconnected all the same: nobody runs */
+  dl_clock_run(dl_machine_clock(m));
+  assert_int_equal(l.n, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, rig_machine4_setup, rig_machine_teardown)
@@ -356,6 +383,7 @@ int main(void) {
     T(test_synchronize_raises_to_sync_irql),
     T(test_isr_requests_dpc),
     T(test_isr_disconnects_itself),
+    T(test_connect_and_disconnect_at_passive_level),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -502,8 +502,9 @@ describe("IoDisconnectInterrupt", function()
     assert.are.equal(0, (connect(function() return true end, nil, 60, 5)))
   end)
 
-  it("may be called by the ISR itself", function()
-    m = machine {}
+  it("from the ISR itself is a DIRQL call (0xC4, IrqlIoPassive4) and still takes effect after the chain",
+     function()
+    m = machine { verifier = "record" }
     local hw = m:device_model { vector = 61, irql = 5 }
     local log = {}
     local function isr(i, name)
@@ -526,6 +527,35 @@ describe("IoDisconnectInterrupt", function()
     local isrs = m:trace("isr")
     assert.are.equal(3, #isrs)
     assert.are.same({ 0, 1, 1 }, { isrs[1].a, isrs[2].a, isrs[3].a })
+    local r = m:reports()
+    assert.are.equal(1, #r)
+    assert.are.equal(0xC4, r[1].bugcheck)
+    assert.are.equal(0x2000D, r[1].p1)
+    assert.matches("IoDisconnectInterrupt: called at IRQL 5", r[1].message)
+  end)
+
+  it("and IoConnectInterrupt are PASSIVE_LEVEL calls (0xC4, IrqlIoPassive2 and 4)", function()
+    m = machine { verifier = "record" }
+    dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+    local status, intr = connect(function() return true end, nil, 62, 5)
+    assert.are.equal(0, status)  -- made all the same
+    dma.IoDisconnectInterrupt(intr)
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    assert.are.equal("KINTERRUPT (disconnected)", tostring(intr))
+    local r = m:reports()
+    assert.are.same({ 0x2000B, 0x2000D }, { r[1].p1, r[2].p1 })
+    m:close()
+    m = machine {}  -- the default verifier raises the report
+    dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+    local ok, err = pcall(connect, function() return true end, nil, 63, 5)
+    dma.KeLowerIrql(dma.PASSIVE_LEVEL)
+    assert.is_false(ok)
+    assert.matches("IoConnectInterrupt: called at IRQL 2; it must be called at IRQL 0", err)
+    local hw = m:device_model { vector = 63, irql = 5 }  -- connected all the same, its ISR in place
+    hw:raise_interrupt()
+    m:after(1500, function() hw:clear_interrupt() end)
+    m:run()
+    assert.are.equal(0, m:run_stats().interrupts_unclaimed)
   end)
 end)
 
