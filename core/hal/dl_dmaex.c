@@ -77,22 +77,26 @@ int dl_dmactx_new(dl_adapter *a, dl_dmactx **out) {
   return DL_OK;
 }
 
+/* The context's row in the state table of hal/dl_ctxstate.h. */
+int dl_dmactx_row(const dl_dmactx *c) {
+  if (!c->initialized) return DL_CTXROW_UNINIT;
+  if (c->pending) return DL_CTXROW_PENDING;
+  if (in_use(c))
+    return c->cancelled ? DL_CTXROW_CANCELLED_HELD : c->mapped ? DL_CTXROW_MAPPED : DL_CTXROW_GRANTED;
+  if (c->cancelled) return c->granted ? DL_CTXROW_CANCELLED_DONE : DL_CTXROW_CANCELLED;
+  return c->granted ? DL_CTXROW_RELEASED : DL_CTXROW_READY;
+}
+
+/* The one place a context call is decided. */
+dl_ctx_cell dl_dmaex_check_ctx(dl_adapter *a, const dl_dmactx *c, int call, const char *name) {
+  return dl_ctxstate_check(a->m, a->id, dl_dmactx_row(c), call, name);
+}
+
 /* Checks an ...Ex call may use c for a new allocation. */
-uint32_t dl_dmaex_check_context(dl_adapter *a, dl_dmactx *c, const char *call) {
+uint32_t dl_dmaex_check_context(dl_adapter *a, dl_dmactx *c, int call, const char *name) {
   if (!c || c->a != a) return DL_STATUS_INVALID_PARAMETER;
-  if (!c->initialized) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 0, 0,
-                   "%s: the DMA transfer context was not initialised by "
-                   "InitializeDmaTransferContext", call);
-    return DL_STATUS_INVALID_PARAMETER;
-  }
-  if (in_use(c)) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 1, 0,
-                   "%s: the DMA transfer context is in use by an earlier allocation (it must "
-                   "be unique across all adapter allocation requests)", call);
-    return DL_STATUS_INVALID_PARAMETER;
-  }
-  return c->cancelled ? DL_STATUS_CANCELLED : DL_STATUS_SUCCESS;  /* cancelled beforehand */
+  dl_ctx_cell cell = dl_dmaex_check_ctx(a, c, call, name);
+  return cell.kind == DL_CTX_ALLOW ? DL_STATUS_SUCCESS : cell.status;
 }
 
 /* InitializeDmaTransferContext. */
@@ -101,12 +105,8 @@ uint32_t dl_dmaex_initialize_context(dl_adapter *a, dl_dmactx *c) {
   if (!dl_adapter_usable(a, "InitializeDmaTransferContext")) return DL_STATUS_INVALID_PARAMETER;
   dl_verify_irql(a->m, "InitializeDmaTransferContext", 0, DL_DISPATCH_LEVEL);
   if (!c || c->a != a) return DL_STATUS_INVALID_PARAMETER;
-  if (in_use(c) || c->mapped) {
-    dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, 2, 0,
-                   "InitializeDmaTransferContext: the context is in use (an allocation %s)",
-                   c->pending ? "is pending" : "holds the channel, registers or a list");
-    return DL_STATUS_INVALID_PARAMETER;
-  }
+  dl_ctx_cell cell = dl_dmaex_check_ctx(a, c, DL_CTXCALL_INIT, NULL);
+  if (cell.kind != DL_CTX_ALLOW) return cell.status;
   c->initialized = 1;
   c->cancelled = c->granted = c->mapped = c->started = c->done = 0;
   c->base = 0;
@@ -145,7 +145,7 @@ uint32_t dl_dmaex_allocate_channel(dl_adapter *a, dl_device *dev, dl_dmactx *c, 
   if (!dl_dmaex_available(a)) return DL_STATUS_NOT_SUPPORTED;
   if (!dl_adapter_usable(a, call)) return DL_STATUS_INVALID_PARAMETER;
   uint32_t st = check_flags(flags, control != NULL);
-  if (st || (st = dl_dmaex_check_context(a, c, call))) return st;
+  if (st || (st = dl_dmaex_check_context(a, c, DL_CTXCALL_ALLOCATE, call))) return st;
   if ((flags & DL_DMA_SYNCHRONOUS_CALLBACK) && n <= a->nmr && !dl_adapter_grantable_now(a, dev, n, 1))
     return DL_STATUS_INSUFFICIENT_RESOURCES;  /* it would have to wait */
   c->control = control;
@@ -174,15 +174,14 @@ int dl_dmaex_cancel_channel(dl_adapter *a, dl_device *dev, dl_dmactx *c) {
   (void)dev;  /* the context names the request */
   if (!dl_dmaex_available(a) || !dl_adapter_usable(a, "CancelAdapterChannel")) return 0;
   dl_verify_irql(a->m, "CancelAdapterChannel", 0, DL_DISPATCH_LEVEL);
-  if (!c || c->a != a || !c->initialized) return 0;
+  if (!c || c->a != a) return 0;
+  if (dl_dmaex_check_ctx(a, c, DL_CTXCALL_CANCEL_CHANNEL, NULL).kind != DL_CTX_ALLOW)
+    return 0;  /* something was granted under c (or it is not initialised) */
   if (c->pending) {
     if (!dl_adapter_withdraw(a, c)) return 0;  /* its routine is running */
     tell_dropped(c);
-    c->cancelled = 1;
-    return 1;
   }
-  if (c->granted) return 0;  /* its routine ran (or its resources were handed over) */
-  c->cancelled = 1;          /* nothing asked yet: later allocations under c are cancelled */
+  c->cancelled = 1;  /* withdrawn, or nothing asked yet: later allocations under c are cancelled */
   return 1;
 }
 
@@ -237,7 +236,7 @@ uint32_t dl_dmaex_get_sglist(dl_adapter *a, dl_device *dev, dl_dmactx *c, dl_mdl
   }
   uint32_t st = check_flags(flags, control != NULL);
   if (!st && fn && !(kind && kind->completion_routines)) st = DL_STATUS_INVALID_PARAMETER;
-  if (st || (st = dl_dmaex_check_context(a, c, call))) return st;
+  if (st || (st = dl_dmaex_check_context(a, c, DL_CTXCALL_GET_SGLIST, call))) return st;
   uint64_t va = 0, total = 0;
   dl_mdl *cur = dl_dmaex_locate(mdl, offset, &va, &total);
   if (!cur || length == 0 || length > total - offset) return DL_STATUS_INVALID_PARAMETER;

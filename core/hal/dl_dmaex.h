@@ -103,6 +103,8 @@ int dl_dmactx_pending(const dl_dmactx *c);
 int dl_dmactx_cancelled(const dl_dmactx *c);
 /* 1 while a MapTransferEx under it is not flushed. */
 int dl_dmactx_mapped(const dl_dmactx *c);
+/* Its row in the context's state table (DL_CTXROW_* of hal/dl_ctxstate.h). */
+int dl_dmactx_row(const dl_dmactx *c);
 /* The elements its last MapTransferEx mapped (count in *n); a kind programs these. */
 const dl_sg_element *dl_dmactx_elements(const dl_dmactx *c, uint32_t *n);
 /* DeviceOffset and WriteToDevice of the mapped transfer. */

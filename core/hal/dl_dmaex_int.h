@@ -7,6 +7,7 @@
 #define DL_DMAEX_INT_H
 
 #include "hal/dl_adapter_int.h"
+#include "hal/dl_ctxstate.h"
 #include "hal/dl_dmaex.h"
 
 /* One piece of a MapTransferEx: a MapTransfer of one run of one MDL. */
@@ -48,8 +49,14 @@ struct dl_dmactx {
 ** virtual address there; NULL if the chain is shorter. *total: the chain's bytes. */
 dl_mdl *dl_dmaex_locate(dl_mdl *mdl, uint64_t offset, uint64_t *va, uint64_t *total);
 
-/* Checks an ...Ex call may use c (initialised, of this adapter, not already in
-** use); 0 or the NTSTATUS to return (after a report where the verifier has one). */
-uint32_t dl_dmaex_check_context(dl_adapter *a, dl_dmactx *c, const char *call);
+/* Consults the context's state table (hal/dl_ctxstate.h) for DL_CTXCALL_*
+** `call` (named `name` in a report; NULL: the column's) on c of adapter a:
+** the cell, after the report of a refusal. */
+dl_ctx_cell dl_dmaex_check_ctx(dl_adapter *a, const dl_dmactx *c, int call, const char *name);
+
+/* Checks an ...Ex allocation call (DL_CTXCALL_ALLOCATE, DL_CTXCALL_GET_SGLIST)
+** may use c (of this adapter, and the table allows it); 0 or the NTSTATUS to
+** return (after a report where the verifier has one). */
+uint32_t dl_dmaex_check_context(dl_adapter *a, dl_dmactx *c, int call, const char *name);
 
 #endif

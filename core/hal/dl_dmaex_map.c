@@ -98,10 +98,14 @@ static int map_pieces(dl_adapter *a, dl_dmactx *c, dl_mdl *cur, uint64_t va, uin
 
 /* The MapRegisterBase's context in *c: one granted under a context and
 ** flushed since its last map; else a status (after a report, or for a bad
-** base). A cancelled context answers STATUS_CANCELLED whatever its state. */
+** base). The context's table decides first (a cancelled one answers
+** STATUS_CANCELLED), then the base's. */
 static uint32_t context_of(dl_adapter *a, uint64_t base, dl_dmactx **c, uint32_t *gi) {
   dl_grant *g = dl_adapter_grant(a, base);
-  if (g && g->ex && !g->sg && ((dl_dmactx *)g->ex)->cancelled) return DL_STATUS_CANCELLED;
+  if (g && g->ex && !g->sg) {  /* a channel's base granted under a context: its table first */
+    dl_ctx_cell cell = dl_dmaex_check_ctx(a, g->ex, DL_CTXCALL_MAP, NULL);
+    if (cell.kind != DL_CTX_ALLOW) return cell.status;
+  }
   if (dl_adapter_check_base(a, base, DL_MRCALL_MAP_EX, NULL, NULL, 0) != DL_MR_ALLOW)
     return DL_STATUS_INVALID_PARAMETER;
   *gi = (uint32_t)(g - a->grants);
@@ -207,6 +211,8 @@ uint32_t dl_dmaex_flush(dl_adapter *a, dl_mdl *mdl, uint64_t base, uint64_t offs
     return DL_STATUS_INVALID_PARAMETER;
   dl_grant *g = dl_adapter_grant(a, base);
   dl_dmactx *c = g->ex;
+  dl_ctx_cell cell = dl_dmaex_check_ctx(a, c, DL_CTXCALL_FLUSH, NULL);
+  if (cell.kind != DL_CTX_ALLOW) return cell.status;
   if (length != c->length)
     dl_verify_fail(a->m, DL_BUGCHECK_DMA, DL_VF_MISC, a->id, length, c->length,
                    "FlushAdapterBuffersEx: Length %u differs from the %u bytes MapTransferEx mapped",
@@ -226,7 +232,9 @@ uint32_t dl_dmaex_cancel_mapped(dl_adapter *a, dl_dmactx *c) {
   if (!dl_dmaex_available(a)) return DL_STATUS_NOT_SUPPORTED;
   if (!dl_adapter_usable(a, "CancelMappedTransfer")) return DL_STATUS_INVALID_PARAMETER;
   dl_verify_irql(a->m, "CancelMappedTransfer", 0, DL_DISPATCH_LEVEL);
-  if (!c || c->a != a || !c->initialized) return DL_STATUS_INVALID_PARAMETER;
+  if (!c || c->a != a) return DL_STATUS_INVALID_PARAMETER;
+  dl_ctx_cell cell = dl_dmaex_check_ctx(a, c, DL_CTXCALL_CANCEL_MAPPED, NULL);
+  if (cell.kind != DL_CTX_ALLOW) return cell.status;
   c->cancelled = 1;
   const dl_dmaex_kind *kind = DL_DMAEX_KIND(a);
   if (c->mapped && c->started && !c->done && kind && kind->cancel) {
