@@ -6,8 +6,10 @@
 ** there: allowed; refused with the Driver Verifier's report (0xE6 P1 0x00,
 ** "miscellaneous DMA error": the Bug Check 0xE6 page documents no P1 of
 ** its own for a context; P2 the adapter, P3 the lab's sub-code) and an
-** NTSTATUS; refused with an NTSTATUS only; or a no-op (CancelAdapterChannel
-** answers FALSE). A refused call changes nothing. Each of those calls
+** NTSTATUS; refused with an NTSTATUS only; a no-op (CancelAdapterChannel
+** answers FALSE); or reported and done anyway (0x23: FlushAdapterBuffersEx
+** of a system transfer neither completed nor cancelled stops the channel,
+** as the HAL does). A refused call changes nothing. Each of those calls
 ** consults the table once, first.
 **
 ** MapTransferEx, FlushAdapterBuffersEx and the frees name a MapRegisterBase
@@ -32,7 +34,9 @@ enum {
   DL_CTXROW_READY,           /* initialised, nothing asked under it yet */
   DL_CTXROW_PENDING,         /* its allocation waits for the channel or map registers */
   DL_CTXROW_GRANTED,         /* holds the channel, map registers or a list; nothing mapped */
-  DL_CTXROW_MAPPED,          /* ...and a MapTransferEx under it not flushed yet */
+  DL_CTXROW_MAPPED,          /* ...and a MapTransferEx under it not flushed yet (a bus
+                                master's, or a system transfer that ended) */
+  DL_CTXROW_IN_FLIGHT,       /* ...a system transfer MapTransferEx started, not ended yet */
   DL_CTXROW_RELEASED,        /* its allocation was granted and freed since */
   DL_CTXROW_CANCELLED,       /* cancelled before anything was granted under it */
   DL_CTXROW_CANCELLED_HELD,  /* cancelled (CancelMappedTransfer) while holding its allocation */
@@ -60,13 +64,14 @@ enum {
   DL_CTX_REFUSE,   /* reported (0xE6, the cell's P1 and sub-code), returns the cell's status */
   DL_CTX_STATUS,   /* returns the cell's status, no report */
   DL_CTX_NOOP,     /* does nothing (CancelAdapterChannel: FALSE) */
+  DL_CTX_FORCE,    /* reported (0xE6 with the cell's P1), then the call goes on */
   DL_CTX_ELSEWHERE /* the context is not what the call names: another table decides */
 };
 
 typedef struct dl_ctx_cell {
   unsigned char kind;   /* DL_CTX_* */
-  unsigned char p1;     /* the report's P1 (DL_CTX_REFUSE) */
-  unsigned char sub;    /* its P3: which rule (DL_CTX_REFUSE) */
+  unsigned char p1;     /* the report's P1 (DL_CTX_REFUSE, DL_CTX_FORCE) */
+  unsigned char sub;    /* P1 0x00's P3: which rule (DL_CTX_REFUSE) */
   uint32_t status;      /* the NTSTATUS returned (DL_CTX_REFUSE, DL_CTX_STATUS) */
 } dl_ctx_cell;
 
@@ -76,11 +81,16 @@ enum { DL_CTX_SUB_UNINIT = 0, DL_CTX_SUB_IN_USE = 1, DL_CTX_SUB_INIT_IN_USE = 2 
 /* The table's cell (DL_CTX_REFUSE, P1 0, outside it). */
 dl_ctx_cell dl_ctx_cell_at(int row, int call);
 
-/* Consults the table for `call` (named `name` in the report; NULL: the
-** column's name) on a context of adapter#id in `row`; a refused call is
-** reported here. Returns the cell. */
-dl_ctx_cell dl_ctxstate_check(dl_machine *m, uint64_t adapter_id, int row, int call,
-                              const char *name);
+/* What a report says beside the state. */
+typedef struct dl_ctx_args {
+  const char *name;     /* the call as the driver made it; NULL: the column's */
+  uint64_t adapter_id;
+  uint64_t controller, channel;  /* a system adapter's DmaControllerInstance and channel */
+} dl_ctx_args;
+
+/* Consults the table for `call` on a context in `row`; a refused or forced
+** call is reported here. Returns the cell. */
+dl_ctx_cell dl_ctxstate_check(dl_machine *m, int row, int call, const dl_ctx_args *args);
 
 /* Names of a row and a column. */
 const char *dl_ctx_row_name(int row);

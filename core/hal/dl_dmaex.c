@@ -81,15 +81,13 @@ int dl_dmactx_new(dl_adapter *a, dl_dmactx **out) {
 int dl_dmactx_row(const dl_dmactx *c) {
   if (!c->initialized) return DL_CTXROW_UNINIT;
   if (c->pending) return DL_CTXROW_PENDING;
-  if (in_use(c))
-    return c->cancelled ? DL_CTXROW_CANCELLED_HELD : c->mapped ? DL_CTXROW_MAPPED : DL_CTXROW_GRANTED;
+  if (in_use(c)) {
+    if (c->cancelled) return DL_CTXROW_CANCELLED_HELD;
+    if (!c->mapped) return DL_CTXROW_GRANTED;
+    return c->started && !c->done ? DL_CTXROW_IN_FLIGHT : DL_CTXROW_MAPPED;
+  }
   if (c->cancelled) return c->granted ? DL_CTXROW_CANCELLED_DONE : DL_CTXROW_CANCELLED;
   return c->granted ? DL_CTXROW_RELEASED : DL_CTXROW_READY;
-}
-
-/* The one place a context call is decided. */
-dl_ctx_cell dl_dmaex_check_ctx(dl_adapter *a, const dl_dmactx *c, int call, const char *name) {
-  return dl_ctxstate_check(a->m, a->id, dl_dmactx_row(c), call, name);
 }
 
 /* Checks an ...Ex call may use c for a new allocation. */

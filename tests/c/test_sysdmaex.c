@@ -126,8 +126,11 @@ static void test_isa_transfer_completes(void **state) {
   rig_expect_none(r, before);
 }
 
-/* A read flushed before terminal count: the channel stops, only the bytes
-** that moved come back, and the routine is dropped (it never runs). */
+/* A read flushed before terminal count without CancelMappedTransfer is
+** 0xE6/0x23 ("cannot flush a channel that hasn't been completed or
+** cancelled": P2 0, P3 the controller, P4 the channel) and done anyway, as
+** the HAL does: the channel stops, only the bytes that moved come back, and
+** the routine is dropped (it never runs). */
 static void test_isa_early_flush_copies_back_what_moved(void **state) {
   rig *r = *state;
   dl_uart *u = rig_uart(r, 1000000);
@@ -150,7 +153,12 @@ static void test_isa_early_flush_copies_back_what_moved(void **state) {
   dl_clock_run(rig_clock(r));
   assert_int_equal(dl_adapter_read_counter(a), len - 60);
   ndropped = 0;
+  uint64_t before = rig_reports(r);
   assert_int_equal(rig_flushex(r, a, mdl, base, 0, len, 0), DL_STATUS_SUCCESS);
+  const dl_report *rep = rig_expect(r, before, 0x23);
+  assert_int_equal(rep->p2, 0);
+  assert_int_equal(rep->p3, 0);
+  assert_int_equal(rep->p4, 3);
   assert_int_equal(d.n, 0);
   assert_int_equal(ndropped, 1);
   assert_ptr_equal(dropped, &d);

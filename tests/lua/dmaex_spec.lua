@@ -62,6 +62,28 @@ describe("version-3 DMA operations", function()
     dma.KeLowerIrql(old)
   end)
 
+  it("refuse what the context's state does not allow, changing nothing (core/hal/dl_ctxstate.c)", function()
+    m = machine { ram = "1G" }
+    local a, _, dev = v3(m, "sg")
+    local ctx = context(a)
+    take(a, dev, ctx, 1)
+    assert.has_error(function() a:InitializeDmaTransferContext(ctx) end,
+                     "DRIVER_VERIFIER_DMA_VIOLATION (0xE6, P1=0x00): InitializeDmaTransferContext: the "
+                     .. "context is in use (an allocation holds the channel, registers or a list)")
+    local old = dma.KeRaiseIrql(dma.DISPATCH_LEVEL)
+    assert.is_false(a:CancelAdapterChannel(dev, ctx))  -- granted: FALSE, no report
+    assert.are.equal(dma.STATUS_SUCCESS, a:CancelMappedTransfer(ctx))
+    a:FreeAdapterObject(dma.DeallocateObject)
+    -- cancelled: its next allocation is STATUS_CANCELLED until initialised again
+    assert.are.equal(dma.STATUS_CANCELLED, (a:AllocateAdapterChannelEx(dev, ctx, 1,
+                                                                         dma.DMA_SYNCHRONOUS_CALLBACK, nil)))
+    dma.KeLowerIrql(old)
+    assert.is_true(ctx.initialized and ctx.cancelled and not ctx.pending)
+    assert.are.equal(dma.STATUS_SUCCESS, (a:InitializeDmaTransferContext(ctx)))
+    take(a, dev, ctx, 1)
+    free_object(a, dma.DeallocateObject)
+  end)
+
   it("exist on a version-3 adapter only", function()
     m = machine { ram = "1G" }
     local a3 = v3(m, "v3")
