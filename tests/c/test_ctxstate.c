@@ -326,11 +326,50 @@ static void test_teardown_withdraws_a_waiting_allocation(void **state) {
   down(g);
 }
 
+/* A list built under a context holds it as a channel does (the "holding"
+** rows): initialised again 0x00 P3 2, a second allocation 0x00 P3 1,
+** CancelAdapterChannel FALSE, MapTransferEx on the list's base 0x00 (not
+** AllocateAdapterChannelEx's); PutScatterGatherList frees it. */
+static void test_a_list_holds_its_context(void **state) {
+  (void)state;
+  ctx_rig *g = &G;
+  up(g, 0);
+  init(g);
+  dl_sglist *sg = NULL;
+  uint64_t id = 0;
+  assert_int_equal(dl_dmaex_get_sglist(g->a, g->r.dev, g->c, g->mdl, 0, PS, DL_DMA_SYNCHRONOUS_CALLBACK,
+                                       NULL, NULL, 1, NULL, NULL, 0, &sg, &id), DL_STATUS_SUCCESS);
+  assert_non_null(sg);
+  assert_int_equal(dl_dmactx_row(g->c), DL_CTXROW_GRANTED);
+  uint64_t before = rig_reports(&g->r);
+  assert_int_equal(make_call(g, DL_CTXCALL_INIT), DL_STATUS_INVALID_PARAMETER);
+  assert_int_equal(rig_expect(&g->r, before, DL_VF_MISC)->p3, DL_CTX_SUB_INIT_IN_USE);
+  before = rig_reports(&g->r);
+  assert_int_equal(make_call(g, DL_CTXCALL_ALLOCATE), DL_STATUS_INVALID_PARAMETER);
+  assert_int_equal(rig_expect(&g->r, before, DL_VF_MISC)->p3, DL_CTX_SUB_IN_USE);
+  before = rig_reports(&g->r);
+  assert_int_equal(make_call(g, DL_CTXCALL_CANCEL_CHANNEL), 0);
+  rig_expect_none(&g->r, before);
+  g->base = dl_sglist_map_register_base(sg);
+  assert_int_equal(make_call(g, DL_CTXCALL_MAP), DL_STATUS_INVALID_PARAMETER);
+  assert_non_null(strstr(rig_expect(&g->r, before, DL_VF_MISC)->message, "AllocateAdapterChannelEx"));
+  assert_int_equal(dl_dmactx_row(g->c), DL_CTXROW_GRANTED);
+  before = rig_reports(&g->r);
+  dl_adapter_put_sglist(g->a, sg, id, 1);
+  assert_int_equal(dl_dmactx_row(g->c), DL_CTXROW_RELEASED);
+  assert_int_equal(make_call(g, DL_CTXCALL_ALLOCATE), DL_STATUS_SUCCESS);
+  assert_int_equal(dl_dmactx_row(g->c), DL_CTXROW_GRANTED);
+  make_call(g, DL_CTXCALL_FREE);
+  rig_expect_none(&g->r, before);
+  down(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_cell),
     cmocka_unit_test(test_table_matches),
     cmocka_unit_test(test_teardown_withdraws_a_waiting_allocation),
+    cmocka_unit_test(test_a_list_holds_its_context),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
