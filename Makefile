@@ -61,7 +61,7 @@ SO   := $(BUILD)/dma.so
 EXE  := $(BINDIR)/dmalab
 
 .PHONY: all check-deps deps test-deps demo-deps fuzz-deps demo test test-asan check-c check-lua lint \
-        fuzz fuzz-smoke fuzz-build \
+        fuzz fuzz-smoke fuzz-build fuzz-merge \
         valgrind bench install uninstall readme-api clean
 
 all: check-deps $(LIB) $(SO) $(EXE)
@@ -166,8 +166,18 @@ fuzz-build: fuzz-deps
 
 fuzz: fuzz-build
 	@mkdir -p build-fuzz/corpus build-fuzz/crashes
-	$(FUZZ_BIN) build-fuzz/corpus tests/fuzz/corpus $(FUZZ_OPTS) $(if $(filter 1,$(FUZZ_JOBS)),,-fork=$(FUZZ_JOBS)) \
-	    -max_total_time=$(FUZZ_TIME) -artifact_prefix=build-fuzz/crashes/
+	$(FUZZ_BIN) build-fuzz/corpus tests/fuzz/corpus tests/fuzz/merged $(FUZZ_OPTS) \
+	    $(if $(filter 1,$(FUZZ_JOBS)),,-fork=$(FUZZ_JOBS)) -max_total_time=$(FUZZ_TIME) \
+	    -artifact_prefix=build-fuzz/crashes/
+
+# Replaces tests/fuzz/merged with the fewest inputs of build-fuzz/corpus and
+# the present set that reach every edge they reach (libFuzzer -merge=1 on
+# edges alone): the corpus CI's smoke starts from and make test replays.
+fuzz-merge: fuzz-build
+	rm -rf build-fuzz/merged && mkdir -p build-fuzz/merged
+	$(FUZZ_BIN) -merge=1 -use_counters=0 -use_cmp=0 -use_value_profile=0 -max_len=2048 -timeout=30 \
+	    build-fuzz/merged tests/fuzz/merged build-fuzz/corpus
+	rm -rf tests/fuzz/merged && mv build-fuzz/merged tests/fuzz/merged
 
 fuzz-smoke: fuzz-build
 	@sh tests/fuzz/smoke.sh $(FUZZ_BIN) tests/fuzz/corpus
