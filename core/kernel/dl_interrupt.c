@@ -44,13 +44,12 @@ static dl_lines *lines_of(dl_machine *m) {
 
 static void schedule_delivery(dl_machine *m, uint32_t vector);
 
-/* Reports a call made above PASSIVE_LEVEL (0xC4 with `rule`); 1 if it was not. */
-static int at_passive(dl_machine *m, uint32_t rule, const char *call) {
+/* Reports a call made above PASSIVE_LEVEL (0xC4 with `rule`); the call goes on. */
+static void at_passive(dl_machine *m, uint32_t rule, const char *call) {
   uint8_t now = dl_machine_irql(m);
-  if (now == DL_PASSIVE_LEVEL) return 1;
-  dl_verify_fail(m, DL_BUGCHECK_DETECTED_VIOLATION, rule, now, 0, DL_PASSIVE_LEVEL,
-                 "%s: called at IRQL %u; it must be called at IRQL 0", call, (unsigned)now);
-  return 0;
+  if (now != DL_PASSIVE_LEVEL)
+    dl_verify_fail(m, DL_BUGCHECK_DETECTED_VIOLATION, rule, now, 0, DL_PASSIVE_LEVEL,
+                   "%s: called at IRQL %u; it must be called at IRQL 0", call, (unsigned)now);
 }
 
 /* IoConnectInterrupt. */
