@@ -123,6 +123,7 @@ typedef struct lmachine {
 /* The defaults of dma.machine{ limits = {...} }. */
 #define LDL_CALLBACK_INSTRUCTIONS UINT64_C(100000000)
 #define LDL_RUN_INSTRUCTIONS UINT64_C(10000000000)
+#define LDL_RUN_EVENTS UINT64_C(1000000000)
 
 /* Names the callback the next ldl_callback/ldl_pcall on lm makes, for the
 ** message of a limit that strikes in it: `what` ("the DPC routine") of

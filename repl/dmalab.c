@@ -28,6 +28,7 @@
 #include "../bindings/dma.h"
 #include "../bindings/lcall.h"
 #include "../bindings/ldl.h"
+#include "machine/dl_clock.h"
 #include "machine/dl_context.h"
 #include "complete.h"
 #include "history.h"
@@ -124,18 +125,22 @@ static void setsignal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
-/* Hook set by the SIGINT handler: raises the error at the next Lua step. */
+/* Hook set by the SIGINT handler: raises the error at the next Lua step,
+** unless the clock's run already stopped for this Ctrl-C (its error is on
+** its way: the hook then fires in the message handler). */
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
+  if (dl_clock_interrupt_take()) luaL_error(L, "interrupted!");
 }
 
 /* SIGINT handler: Lua cannot be unwound from a signal handler, but setting
 ** a hook is async-signal-safe, so the hook raises the error instead. The
-** default action comes back so a second Ctrl-C kills a process stuck in C. */
+** default action comes back so a second Ctrl-C kills a process stuck in C.
+** A run of events that call no Lua is stopped by the clock instead. */
 static void on_sigint(int sig) {
   setsignal(sig, SIG_DFL);
+  dl_clock_interrupt();
   lua_sethook(globalL, lstop,
               LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
@@ -146,6 +151,8 @@ static int docall(lua_State *L, int narg, int nres) {
   setsignal(SIGINT, on_sigint);
   int status = dl_docall(L, narg, nres);
   setsignal(SIGINT, SIG_DFL);
+  dl_clock_interrupt_take();  /* a Ctrl-C that came as the call ended */
+  if (lua_gethook(L) == lstop) lua_sethook(L, NULL, 0, 0);
   return status;
 }
 

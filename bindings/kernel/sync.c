@@ -145,9 +145,10 @@ static int l_KeWaitForSingleObject(lua_State *L) {
     return luaL_error(L, "KeWaitForSingleObject: %s is not signalled and nothing pending on the "
                       "clock can signal it: the wait would last for ever", luaL_tolstring(L, 1, NULL));
   if (rc == DL_ELIMIT)
-    return luaL_error(L, "KeWaitForSingleObject: %s still not signalled after %d clock events "
-                      "(give the wait a Timeout)", luaL_tolstring(L, 1, NULL),
-                      (int)DL_WAIT_EVENT_LIMIT);
+    return luaL_error(L, "KeWaitForSingleObject: %s still not signalled after %I clock events "
+                      "(%s)", luaL_tolstring(L, 1, NULL),
+                      (lua_Integer)dl_ke_wait_limit(h->owner->m, has),
+                      has ? "limits.run_events" : "give the wait a Timeout");
   lua_pushinteger(L, status);
   return 1;
 }
@@ -162,6 +163,9 @@ static int l_KeStallExecutionProcessor(lua_State *L) {
   ldl_enter(L, lm, &c);
   int rc = dl_ke_stall(lm->m, (uint32_t)us);
   ldl_leave(L, &c);
+  if (rc == DL_ELIMIT)
+    return luaL_error(L, "KeStallExecutionProcessor: limit: run_events: the stall ran %I clock "
+                      "events and has not ended", (lua_Integer)dl_ke_wait_limit(lm->m, 1));
   if (rc != DL_OK)
     return luaL_error(L, "KeStallExecutionProcessor: the run was stopped during the stall");
   return 0;

@@ -88,33 +88,35 @@ static const char *const machine_options[] = {
 
 /* The limits of one machine (0: none); see README "Limits and safety". */
 typedef struct limits {
-  uint64_t callback_instructions, run_instructions, events_without_progress, host_memory;
-  uint64_t lua_memory;
+  uint64_t callback_instructions, run_instructions, events_without_progress, run_events;
+  uint64_t host_memory, lua_memory;
 } limits;
 
 static const char *const limit_names[] = {"callback_instructions", "run_instructions",
-                                          "events_without_progress", "host_memory", "lua_memory",
-                                          NULL};
+                                          "events_without_progress", "run_events", "host_memory",
+                                          "lua_memory", NULL};
 
 /* Reads limits = { callback_instructions =, run_instructions =,
-** events_without_progress =, host_memory =, lua_memory = } from the
+** events_without_progress =, run_events =, host_memory =, lua_memory = } from the
 ** options at arg into *lim (which holds the defaults): non-negative
 ** integers (the memory limits also sizes like "8G"), 0 for no limit. */
 static void read_limits(lua_State *L, int arg, limits *lim) {
   lim->callback_instructions = LDL_CALLBACK_INSTRUCTIONS;
   lim->run_instructions = LDL_RUN_INSTRUCTIONS;
   lim->events_without_progress = DL_CLOCK_STALL_LIMIT;
+  lim->run_events = LDL_RUN_EVENTS;
   lim->host_memory = LDL_HOST_MEMORY;
   lim->lua_memory = LDL_LUA_MEMORY;
   if (!lua_istable(L, arg)) return;
   int t = lua_getfield(L, arg, "limits");
   if (t != LUA_TNIL) {
     luaL_argcheck(L, t == LUA_TTABLE, arg, "limits must be a table { callback_instructions =, "
-                                           "run_instructions =, events_without_progress =, host_memory =, "
-                                           "lua_memory = }");
+                                           "run_instructions =, events_without_progress =, run_events =, "
+                                           "host_memory =, lua_memory = }");
     ldl_checkoptions(L, lua_gettop(L), "limits", limit_names);
     uint64_t *v[] = {&lim->callback_instructions, &lim->run_instructions,
-                     &lim->events_without_progress, &lim->host_memory, &lim->lua_memory};
+                     &lim->events_without_progress, &lim->run_events, &lim->host_memory,
+                     &lim->lua_memory};
     for (int i = 0; limit_names[i]; i++) {
       int size = v[i] == &lim->host_memory || v[i] == &lim->lua_memory;
       if (lua_getfield(L, -1, limit_names[i]) == LUA_TSTRING && size) {
@@ -135,11 +137,12 @@ static void read_limits(lua_State *L, int arg, limits *lim) {
 
 /* Pushes the machine's limits as a table, as dma.machine{ limits = } takes them. */
 static void push_limits(lua_State *L, const lmachine *lm) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 6);
   ldl_setint(L, "callback_instructions", (lua_Integer)lm->limit_callback);
   ldl_setint(L, "run_instructions", (lua_Integer)lm->limit_run);
   ldl_setint(L, "events_without_progress",
              (lua_Integer)dl_clock_stall_limit(dl_machine_clock(lm->m)));
+  ldl_setint(L, "run_events", (lua_Integer)dl_clock_run_limit(dl_machine_clock(lm->m)));
   ldl_setint(L, "host_memory", (lua_Integer)dl_physmem_host_limit(dl_machine_physmem(lm->m)));
   ldl_setint(L, "lua_memory", (lua_Integer)lm->limit_lua_memory);
 }
@@ -252,6 +255,7 @@ static int m_new(lua_State *L) {
   lm->limit_lua_memory = lim.lua_memory;
   lm->limit_run = lim.run_instructions;
   dl_clock_set_stall_limit(dl_machine_clock(lm->m), lim.events_without_progress);
+  dl_clock_set_run_limit(dl_machine_clock(lm->m), lim.run_events);
   dl_physmem_set_host_limit(dl_machine_physmem(lm->m), lim.host_memory);
   dl_machine_set_data(lm->m, lm);
   if (lua_istable(L, 1)) {  /* trace = { file = } streams the trace */
@@ -633,6 +637,14 @@ static int run_clock(lua_State *L, int how) {
              : how == RUN_UNTIL ? dl_clock_run_until(clock, t) : (uint64_t)dl_clock_step(clock);
   lm->running = running;
   ldl_leave(L, &call);  /* a callback's error (and a limit struck in one) first */
+  int struck = dl_clock_run_status(clock) == DL_ELIMIT ? dl_clock_limit_struck(clock) : 0;
+  if (struck == DL_CLOCK_LIMIT_INTERRUPT)
+    return luaL_error(L, "interrupted! (in %s at t=%Ins; the next event is still pending)",
+                      names[how], (lua_Integer)dl_clock_now(clock));
+  if (struck == DL_CLOCK_LIMIT_RUN)
+    return luaL_error(L, "limit: run_events: %s ran %I events and the next is still pending "
+                      "(t=%Ins)", names[how], (lua_Integer)dl_clock_run_limit(clock),
+                      (lua_Integer)dl_clock_now(clock));
   if (dl_clock_run_status(clock) == DL_ELIMIT)
     return luaL_error(L, "limit: %I events at t=%Ins without time advancing "
                       "(events_without_progress, in %s; the next event is still pending)",

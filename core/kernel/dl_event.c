@@ -57,11 +57,19 @@ int dl_kevent_reset(dl_kevent *e) {
 /* KeReadStateEvent. */
 int dl_kevent_state(const dl_kevent *e) { return e->signaled; }
 
+/* The most events a wait runs: the clock's run limit, and without a
+** deadline at most DL_WAIT_EVENT_LIMIT. */
+uint64_t dl_ke_wait_limit(dl_machine *m, int has_deadline) {
+  uint64_t run = dl_clock_run_limit(dl_machine_clock(m));
+  if (has_deadline) return run;
+  return run && run < DL_WAIT_EVENT_LIMIT ? run : DL_WAIT_EVENT_LIMIT;
+}
+
 /* Runs the clock until done(ctx) or the deadline. */
 int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint64_t deadline,
                int *satisfied) {
   dl_clock *c = dl_machine_clock(m);
-  uint64_t n = 0, when;
+  uint64_t n = 0, when, limit = dl_ke_wait_limit(m, has_deadline);
   *satisfied = 0;
   while (!done(ctx)) {
     if (dl_clock_stopping(c)) return DL_ESTATE;
@@ -71,7 +79,7 @@ int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint
       return DL_OK;
     }
     if (!pending) return DL_ESTATE;
-    if (!has_deadline && ++n > DL_WAIT_EVENT_LIMIT) return DL_ELIMIT;
+    if (limit && ++n > limit) return DL_ELIMIT;  /* a periodic timer would go on for ever */
     dl_clock_step(c);
   }
   *satisfied = 1;

@@ -58,13 +58,18 @@ int dl_kevent_reset(dl_kevent *e);
 /* KeReadStateEvent. */
 int dl_kevent_state(const dl_kevent *e);
 
+/* The most clock events a wait runs before it gives up (0: no limit): the
+** clock's run limit (dl_clock_set_run_limit), and for a wait without a
+** deadline at most DL_WAIT_EVENT_LIMIT. */
+uint64_t dl_ke_wait_limit(dl_machine *m, int has_deadline);
+
 /* What a wait waits for: nonzero when it is satisfied. */
 typedef int (*dl_wait_fn)(void *ctx);
 
 /* Runs the clock until done(ctx) or, if has_deadline, until simulated time
 ** `deadline` (ns) passes; *satisfied says which. DL_ESTATE if nothing is
 ** pending that could ever satisfy a wait without deadline (or the run was
-** stopped), DL_ELIMIT after DL_WAIT_EVENT_LIMIT events without one. */
+** stopped), DL_ELIMIT after dl_ke_wait_limit events without one. */
 int dl_ke_wait(dl_machine *m, dl_wait_fn done, void *ctx, int has_deadline, uint64_t deadline,
                int *satisfied);
 

@@ -6,6 +6,7 @@
 */
 #include "machine/dl_clock.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include "base/dl_status.h"
@@ -24,6 +25,10 @@ typedef struct event {
 
 #define FREE_SLOT UINT32_MAX
 
+/* Set by dl_clock_interrupt (from a signal handler): the one process-wide
+** state here, since a handler cannot be told which clock is running. */
+static volatile sig_atomic_t interrupt_requested;
+
 struct dl_clock {
   uint64_t now;
   uint64_t next_seq;
@@ -38,6 +43,8 @@ struct dl_clock {
   int running;         /* in dl_clock_run/run_until */
   uint64_t still;      /* events and work in a row at this instant, this run */
   uint64_t stall_limit;  /* events in a row at one instant a run may run */
+  uint64_t run_limit;    /* events one run may run in all */
+  int struck;            /* which limit stopped the last run: DL_CLOCK_LIMIT_* */
 };
 
 /* Creates a clock at time 0 with no pending events; NULL if out of memory. */
@@ -202,22 +209,39 @@ int dl_clock_step(dl_clock *c) {
     c->stop = 0;
     c->status = DL_OK;
     c->still = 0;
+    c->struck = DL_CLOCK_LIMIT_NONE;
   }
   return step_one(c);
 }
 
+/* Stops the run at limit `which`: the next event stays pending. */
+static void strike(dl_clock *c, int which) {
+  c->status = DL_ELIMIT;
+  c->struck = which;
+}
+
 /* Runs events due at or before `t` until none is left, dl_clock_stop is
-** called or the stall limit strikes; returns the number run. */
+** called or a limit strikes; returns the number run. */
 static uint64_t run_to(dl_clock *c, uint64_t t) {
   uint64_t n = 0, when;
   c->stop = 0;
   c->status = DL_OK;
+  c->struck = DL_CLOCK_LIMIT_NONE;
   c->still = 0;
   c->running = 1;
   while (!c->stop && c->heap_len && (when = c->slots[c->heap[0]].when) <= t) {
     c->still = when == c->now ? c->still + 1 : 0;  /* the first at a new instant moves time */
     if (c->stall_limit && c->still > c->stall_limit) {
-      c->status = DL_ELIMIT;
+      strike(c, DL_CLOCK_LIMIT_STALL);
+      break;
+    }
+    if (c->run_limit && n >= c->run_limit) {  /* time moves, but the run would never end */
+      strike(c, DL_CLOCK_LIMIT_RUN);
+      break;
+    }
+    if (interrupt_requested) {  /* Ctrl-C: no Lua runs here for a hook to stop */
+      interrupt_requested = 0;
+      strike(c, DL_CLOCK_LIMIT_INTERRUPT);
       break;
     }
     step_one(c);
@@ -231,7 +255,7 @@ static uint64_t run_to(dl_clock *c, uint64_t t) {
 int dl_clock_count_work(dl_clock *c) {
   if (c->status == DL_ELIMIT) return DL_ELIMIT;
   if (c->stall_limit && ++c->still > c->stall_limit) {
-    c->status = DL_ELIMIT;
+    strike(c, DL_CLOCK_LIMIT_STALL);
     c->stop = 1;
     return DL_ELIMIT;
   }
@@ -255,8 +279,28 @@ void dl_clock_set_stall_limit(dl_clock *c, uint64_t limit) { c->stall_limit = li
 /* Returns the stall limit. */
 uint64_t dl_clock_stall_limit(const dl_clock *c) { return c->stall_limit; }
 
-/* Returns DL_ELIMIT if the last run stopped at the stall limit, else DL_OK. */
+/* Sets how many events one run may run in all (0: no limit). */
+void dl_clock_set_run_limit(dl_clock *c, uint64_t limit) { c->run_limit = limit; }
+
+/* Returns the run limit. */
+uint64_t dl_clock_run_limit(const dl_clock *c) { return c->run_limit; }
+
+/* Returns DL_ELIMIT if the last run stopped at a limit, else DL_OK. */
 int dl_clock_run_status(const dl_clock *c) { return c->status; }
+
+/* Asks the running run, or the next, to stop before its next event;
+** async-signal-safe. */
+void dl_clock_interrupt(void) { interrupt_requested = 1; }
+
+/* Withdraws a dl_clock_interrupt no run has acted on; says if there was one. */
+int dl_clock_interrupt_take(void) {
+  int was = interrupt_requested != 0;
+  interrupt_requested = 0;
+  return was;
+}
+
+/* Returns which limit stopped the last run (DL_CLOCK_LIMIT_NONE if none). */
+int dl_clock_limit_struck(const dl_clock *c) { return c->struck; }
 
 /* Asks the running dl_clock_run/run_until to return after this event. */
 void dl_clock_stop(dl_clock *c) { c->stop = 1; }

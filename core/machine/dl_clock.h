@@ -90,9 +90,36 @@ uint64_t dl_clock_stall_limit(const dl_clock *c);
 ** the event must leave the rest of its work for an event at delay 0. */
 int dl_clock_count_work(dl_clock *c);
 
+/* Sets how many events one dl_clock_run/run_until may run in all (0: no
+** limit, the default). Time may advance all along and the run still never
+** end: a periodic timer keeps one event pending for ever. Over the limit the
+** run stops before the next event (which stays pending) and
+** dl_clock_run_status says DL_ELIMIT. */
+void dl_clock_set_run_limit(dl_clock *c, uint64_t limit);
+
+/* Returns the limit set by dl_clock_set_run_limit. */
+uint64_t dl_clock_run_limit(const dl_clock *c);
+
 /* Returns DL_ELIMIT if the last dl_clock_run/run_until/step stopped at the
-** stall limit, else DL_OK. */
+** stall limit or the run limit, else DL_OK. */
 int dl_clock_run_status(const dl_clock *c);
+
+/* Which limit stopped the last run, if one did. */
+enum { DL_CLOCK_LIMIT_NONE, DL_CLOCK_LIMIT_STALL, DL_CLOCK_LIMIT_RUN, DL_CLOCK_LIMIT_INTERRUPT };
+
+/* Returns the DL_CLOCK_LIMIT_* that stopped the last run. */
+int dl_clock_limit_struck(const dl_clock *c);
+
+/* Asks whichever dl_clock_run/run_until is running (or the next one) to stop
+** before its next event, with status DL_ELIMIT and DL_CLOCK_LIMIT_INTERRUPT;
+** async-signal-safe, for a SIGINT handler: a run of events that call no Lua
+** gives a Lua hook nothing to stop. Process-wide; one run consumes it. */
+void dl_clock_interrupt(void);
+
+/* Withdraws a dl_clock_interrupt that no run consumed, for the code that
+** stops the interrupted work elsewhere (a Lua hook); returns 1 if there was
+** one, 0 if a run already acted on it. */
+int dl_clock_interrupt_take(void);
 
 /* Returns the number of pending events. */
 size_t dl_clock_pending(const dl_clock *c);

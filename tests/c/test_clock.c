@@ -550,6 +550,72 @@ static void test_work_inside_an_event_counts_toward_the_stall_limit(void **state
   assert_int_equal(r->n, 1);
 }
 
+/* The run limit counts every event of one run, time advancing or not: an
+** event that re-arms itself 1 ns later stops there with DL_ELIMIT and
+** DL_CLOCK_LIMIT_RUN, its next run pending, time at the last one run. */
+static void test_run_limit_stops_a_run_whose_time_advances(void **state) {
+  recorder *r = *state;
+  assert_int_equal(dl_clock_run_limit(r->c), 0);  /* none by default in the core */
+  rearm a = { r->c, 1, 0, 0 };
+  dl_clock_set_run_limit(r->c, 250);
+  assert_int_equal(dl_clock_run_limit(r->c), 250);
+  assert_int_equal(dl_clock_after(r->c, 1, rearm_handler, &a, 0, NULL), DL_OK);
+  assert_int_equal(dl_clock_run(r->c), 250);
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(dl_clock_limit_struck(r->c), DL_CLOCK_LIMIT_RUN);
+  assert_int_equal(dl_clock_now(r->c), 250);
+  assert_int_equal(dl_clock_pending(r->c), 1);
+  assert_int_equal(dl_clock_run_until(r->c, 100000), 250);  /* a new run, a new count */
+  assert_int_equal(dl_clock_limit_struck(r->c), DL_CLOCK_LIMIT_RUN);
+  assert_int_equal(dl_clock_now(r->c), 500);       /* not moved to 100000 */
+  a.until = a.ran + 3;
+  dl_clock_set_run_limit(r->c, 0);
+  assert_int_equal(dl_clock_run(r->c), 3);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  assert_int_equal(dl_clock_limit_struck(r->c), DL_CLOCK_LIMIT_NONE);
+}
+
+/* The stall limit, when it strikes first, says so. */
+static void test_limit_struck_names_the_stall_limit(void **state) {
+  recorder *r = *state;
+  rearm a = { r->c, 0, 0, 0 };
+  dl_clock_set_stall_limit(r->c, 10);
+  dl_clock_set_run_limit(r->c, 1000);
+  assert_int_equal(dl_clock_after(r->c, 0, rearm_handler, &a, 0, NULL), DL_OK);
+  dl_clock_run(r->c);
+  assert_int_equal(dl_clock_limit_struck(r->c), DL_CLOCK_LIMIT_STALL);
+}
+
+/* dl_clock_interrupt (a SIGINT handler's call) stops the running run before
+** its next event, once: the next run goes on; a taken one stops nothing. */
+typedef struct interrupter {
+  dl_clock *c;
+  uint64_t ran;
+} interrupter;
+
+static void interrupt_handler(void *arg, uint64_t data) {
+  interrupter *i = arg;
+  if (++i->ran == 3) dl_clock_interrupt();
+  assert_int_equal(dl_clock_after(i->c, 1, interrupt_handler, i, data, NULL), DL_OK);
+}
+
+static void test_interrupt_stops_the_run_once(void **state) {
+  recorder *r = *state;
+  interrupter i = { r->c, 0 };
+  assert_int_equal(dl_clock_after(r->c, 1, interrupt_handler, &i, 0, NULL), DL_OK);
+  assert_int_equal(dl_clock_run(r->c), 3);
+  assert_int_equal(dl_clock_run_status(r->c), DL_ELIMIT);
+  assert_int_equal(dl_clock_limit_struck(r->c), DL_CLOCK_LIMIT_INTERRUPT);
+  assert_int_equal(dl_clock_pending(r->c), 1);
+  assert_int_equal(dl_clock_run_until(r->c, 10), 7);  /* consumed: this run is not stopped */
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+  assert_int_equal(dl_clock_interrupt_take(), 0);  /* the run took it */
+  dl_clock_interrupt();
+  assert_int_equal(dl_clock_interrupt_take(), 1);
+  assert_int_equal(dl_clock_run_until(r->c, 12), 2);
+  assert_int_equal(dl_clock_run_status(r->c), DL_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -579,6 +645,9 @@ int main(void) {
     T(test_stall_limit_spares_advancing_time_and_zero_means_none),
     T(test_stall_count_restarts_at_each_instant_and_run),
     T(test_work_inside_an_event_counts_toward_the_stall_limit),
+    T(test_run_limit_stops_a_run_whose_time_advances),
+    T(test_limit_struck_names_the_stall_limit),
+    T(test_interrupt_stops_the_run_once),
 #undef T
     cmocka_unit_test(test_free_with_pending_events_runs_no_handler),
     cmocka_unit_test(test_stress_random_times_pop_in_time_then_insertion_order),

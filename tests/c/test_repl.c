@@ -363,6 +363,26 @@ static void test_repl_interrupt(void **state) {
   expect(s, "\n42\n");
 }
 
+/* 7b. Ctrl-C stops an m:run whose events call no Lua (a periodic timer
+** without a DPC, no event limit): the clock stops, not a Lua hook, and no
+** stale interrupt is left for the next line. */
+static void test_repl_interrupt_in_c(void **state) {
+  struct session *s = ready(state);
+  type_in(s, "m = dma.machine{ limits = { run_events = 0 } } m:select() "
+          "t = KeInitializeTimer(nil) KeSetTimerEx(t, -10, 1, nil)\n");
+  expect(s, "> ");
+  type_in(s, "io.write('run', 'ning\\n') io.flush() m:run()\n");
+  expect(s, "running\n");
+  usleep(100 * 1000);  /* into the clock's loop */
+  type_in(s, "\x03");
+  expect(s, "interrupted! (in m:run at t=");
+  expect(s, "> ");
+  type_in(s, "=KeCancelTimer(t) and m.now > 0\n");
+  expect(s, "\ntrue\n");
+  type_in(s, "for _ = 1, 100000 do end print(7*6)\n");
+  expect(s, "\n42\n");
+}
+
 
 /* 8. Values: statuses named, addresses in hex, records aligned, tables
 ** nested and bounded, functions with their signatures. */
@@ -629,6 +649,8 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_repl_completion, start_repl,
                                     stop_repl),
     cmocka_unit_test_setup_teardown(test_repl_interrupt, start_repl,
+                                    stop_repl),
+    cmocka_unit_test_setup_teardown(test_repl_interrupt_in_c, start_repl,
                                     stop_repl),
     cmocka_unit_test_setup_teardown(test_repl_pretty, start_repl, stop_repl),
     cmocka_unit_test_setup_teardown(test_repl_help, start_repl, stop_repl),

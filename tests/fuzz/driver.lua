@@ -119,7 +119,8 @@ function value()
 end
 
 local function mach() return pick("machine") end
-local LIMITS = { callback_instructions = 20000, run_instructions = 200000, events_without_progress = 500 }
+local LIMITS = { callback_instructions = 20000, run_instructions = 200000, events_without_progress = 500,
+                 run_events = 20000 }
 
 -- Sorted method names of an object's class (pairs order is not reproducible).
 local method_names = setmetatable({}, { __mode = "k" })

@@ -26,20 +26,22 @@ describe("limits = { ... }", function()
   it("has generous defaults, read back as m.limits", function()
     m = machine {}
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 1000000, host_memory = 4 << 30,
-                      lua_memory = 4 << 30 }, m.limits)
+                      events_without_progress = 1000000, run_events = 1000000000,
+                      host_memory = 4 << 30, lua_memory = 4 << 30 }, m.limits)
   end)
 
   it("takes each limit (0: none) and reads them back", function()
     m = machine { limits = { callback_instructions = 5, run_instructions = 0,
-                             events_without_progress = 7 } }
+                             events_without_progress = 7, run_events = 9 } }
     assert.are.same({ callback_instructions = 5, run_instructions = 0,
-                      events_without_progress = 7, host_memory = 4 << 30, lua_memory = 4 << 30 },
+                      events_without_progress = 7, run_events = 9, host_memory = 4 << 30,
+                      lua_memory = 4 << 30 },
                     m.limits)
     m:close()
     m = machine { limits = { events_without_progress = 0, host_memory = "64M", lua_memory = "32M" } }
     assert.are.same({ callback_instructions = 100000000, run_instructions = 10000000000,
-                      events_without_progress = 0, host_memory = 64 << 20, lua_memory = 32 << 20 },
+                      events_without_progress = 0, run_events = 1000000000, host_memory = 64 << 20,
+                      lua_memory = 32 << 20 },
                     m.limits)
   end)
 
@@ -47,13 +49,16 @@ describe("limits = { ... }", function()
     local ok, err = pcall(dma.machine, { limits = { callback_instruction = 1 } })
     assert.is_false(ok)
     assert.matches("unknown field 'callback_instruction'", err)
-    assert.matches("callback_instructions, run_instructions, events_without_progress", err)
+    assert.matches("callback_instructions, run_instructions, events_without_progress, run_events", err)
     ok, err = pcall(dma.machine, { limits = { run_instructions = -1 } })
     assert.is_false(ok)
     assert.matches("limits.run_instructions must be a non%-negative integer", err)
     ok, err = pcall(dma.machine, { limits = { events_without_progress = "many" } })
     assert.is_false(ok)
     assert.matches("limits.events_without_progress", err)
+    ok, err = pcall(dma.machine, { limits = { run_events = 1.5 } })
+    assert.is_false(ok)
+    assert.matches("limits.run_events must be a non%-negative integer", err)
     ok, err = pcall(dma.machine, { limits = { lua_memory = "lots" } })
     assert.is_false(ok)
     assert.matches("limits.lua_memory must be a size", err)
@@ -345,5 +350,67 @@ describe("events without time advancing", function()
     m:after(1, tick)
     m:run()
     assert.are.equal(5000, n)
+  end)
+end)
+
+describe("events per run", function()
+  local m
+  after_each(function() m = support.close(m) end)
+
+  it("stop a periodic timer without a DPC, whose run would never end though time advances",
+     function()
+    m = machine { limits = { run_events = 1000 } }
+    local t = dma.KeInitializeTimer(nil)
+    dma.KeSetTimerEx(t, -10, 1, nil)  -- due in 1 us, then every 1 ms: no Lua runs at all
+    local ok, err = pcall(m.run, m)
+    assert.is_false(ok)
+    assert.matches("limit: run_events: m:run ran 1000 events and the next is still pending "
+                   .. "%(t=999001000ns%)", err)
+    assert.are.equal(999001000, m.now)  -- 1000 expirations: 1 us, then 999 periods
+    assert.is_true(dma.KeCancelTimer(t))
+    still_usable(m)
+  end)
+
+  it("stop m:run_until, short of its end", function()
+    m = machine { limits = { run_events = 10 } }
+    local n = 0
+    local function tick() n = n + 1; m:after(100, tick) end
+    m:after(100, tick)
+    local ok, err = pcall(m.run_until, m, 10 ^ 9 // 1)
+    assert.is_false(ok)
+    assert.matches("limit: run_events: m:run_until ran 10 events", err)
+    assert.are.equal(10, n)
+    assert.are.equal(1000, m.now)  -- the run did not move time to its end
+  end)
+
+  it("count each run afresh, and 0 turns the limit off", function()
+    m = machine { limits = { run_events = 3 } }
+    for _ = 1, 5 do
+      for i = 1, 3 do m:after(i, function() end) end
+      assert.are.equal(3, m:run())
+    end
+    m:close()
+    m = machine { limits = { run_events = 0 } }
+    for i = 1, 5000 do m:after(i, function() end) end
+    assert.are.equal(5000, m:run())
+  end)
+
+  it("bound a wait with a timeout and a stall that a periodic timer keeps busy", function()
+    m = machine { limits = { run_events = 100 } }
+    local t = dma.KeInitializeTimer(nil)
+    dma.KeSetTimerEx(t, -10, 1, nil)
+    local e = dma.KeInitializeEvent(nil, dma.NotificationEvent, false)
+    local ok, err = pcall(dma.KeWaitForSingleObject, e, dma.Executive, dma.KernelMode, false,
+                          -10 ^ 9 // 1)  -- 100 s: 100 000 expirations
+    assert.is_false(ok)
+    assert.matches("KeWaitForSingleObject: .* still not signalled after 100 clock events "
+                   .. "%(limits.run_events%)", err)
+    ok, err = pcall(dma.KeStallExecutionProcessor, 4000000)
+    assert.is_false(ok)
+    assert.matches("KeStallExecutionProcessor: limit: run_events: the stall ran 100 clock events", err)
+    assert.are.equal(dma.STATUS_TIMEOUT,
+                     dma.KeWaitForSingleObject(e, dma.Executive, dma.KernelMode, false, -5000))
+    assert.is_true(dma.KeCancelTimer(t))
+    still_usable(m)
   end)
 end)
