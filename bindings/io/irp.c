@@ -285,8 +285,6 @@ static int l_IoCompleteRequest(lua_State *L) {
   if (rc == DL_OK || ldl_reported(&c)) return 0;
   luaL_argcheck(L, dl_irp_device(irp) != NULL, 1, "IRP was never sent to a driver (IoCallDriver)");
   luaL_argcheck(L, !dl_irp_queued(irp), 1, "IRP is still in its device queue, waiting for StartIo");
-  luaL_argcheck(L, dl_irp_status(irp) != DL_STATUS_PENDING, 1,
-                "IoStatus.Status is STATUS_PENDING: set the final status before completing");
   return ldl_statuserror(L, 1, rc, NULL);
 }
 

@@ -257,7 +257,15 @@ static int mdl_not_completable(dl_irp *irp) {
 int dl_io_complete_request(dl_irp *irp) {
   check_irql(irp->m, DL_BUGCHECK_IOMANAGER, DL_IOV_COMPLETE_IRQL, irp->id, "IoCompleteRequest", 0,
              DL_DISPATCH_LEVEL);
-  if (irp->status == DL_STATUS_PENDING && !irp->completed) return DL_ESTATE;
+  if ((irp->status == DL_STATUS_PENDING || irp->status == 0xFFFFFFFFu) && !irp->completed) {
+    /* Windows stops here; the lab reports and completes nothing, so the
+    ** driver may set the final status and complete again */
+    dl_verify_fail(irp->m, DL_BUGCHECK_IOMANAGER, DL_IOV_COMPLETE_PENDING, irp->status, irp->id, 0,
+                   "IoCompleteRequest: IRP#%llu completed with IoStatus.Status 0x%08X, which is "
+                   "not a final status (set it before completing)",
+                   (unsigned long long)irp->id, (unsigned)irp->status);
+    return DL_ESTATE;
+  }
   int kind = dl_irp_check(irp, DL_IRPCALL_COMPLETE);
   if (kind != DL_IRP_ALLOW && kind != DL_IRP_FORCE) return DL_ESTATE;
   int rc = mdl_not_completable(irp);

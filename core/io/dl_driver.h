@@ -29,7 +29,7 @@ typedef struct dl_machine dl_machine;
 /* Parameter 1 of bug check 0xC9 (DRIVER_VERIFIER_IOMANAGER_VIOLATION). */
 enum {
   DL_IOV_MISC = 0x00,                  /* the lab's own rule: no documented P1 */
-  DL_IOV_COMPLETE_PENDING = 0x06,      /* IoCompleteRequest with STATUS_PENDING */
+  DL_IOV_COMPLETE_PENDING = 0x06,      /* IoCompleteRequest with STATUS_PENDING or -1 */
   DL_IOV_COMPLETE_IRQL = 0x0E,         /* IoCompleteRequest above DISPATCH_LEVEL */
   DL_IOV_CALL_DRIVER_IRQL = 0x10       /* IoCallDriver above DISPATCH_LEVEL */
 };
@@ -133,8 +133,9 @@ int dl_io_call_driver(dl_device *dev, dl_irp *irp, uint32_t *status);
 ** on, as without the verifier: a completed IRP is never cancelled); an IRP
 ** whose MDL the driver freed, or whose MDL a waiting scatter/gather request
 ** still needs, is reported (0xC9) and not completed (DL_ESTATE, DL_EBUSY).
-** DL_ESTATE without a report: never sent, still queued, or IoStatus.Status
-** is STATUS_PENDING. */
+** IoStatus.Status STATUS_PENDING (or -1) is 0xC9/0x06 (P2 the status, P3
+** the IRP) and nothing is completed (DL_ESTATE). DL_ESTATE without a
+** report: never sent, or still queued. */
 int dl_io_complete_request(dl_irp *irp);
 
 /* IoStartPacket: at IRQL <= DISPATCH_LEVEL (0xC4; goes on). If the

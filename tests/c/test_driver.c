@@ -137,6 +137,44 @@ static void test_missing_major(void **state) {
   assert_int_equal(dl_verifier_count(r->m), 0);
 }
 
+/* Pends a device-control IRP and keeps it (the test completes it). */
+static int pend_dispatch(void *ctx, dl_device *dev, dl_irp *irp, uint32_t *status) {
+  (void)dev;
+  ((rig *)ctx)->dispatched++;
+  dl_irp_mark_pending(irp);
+  *status = DL_STATUS_PENDING;
+  return 1;
+}
+
+/* IoCompleteRequest with IoStatus.Status STATUS_PENDING or -1 is 0xC9/0x06
+** (P2 the status, P3 the IRP); nothing is completed, and with a final
+** status the same IRP completes once. */
+static void test_complete_with_pending_status(void **state) {
+  rig *r = *state;
+  dl_driver_set_major(r->drv, DL_IRP_MJ_DEVICE_CONTROL, pend_dispatch, r);
+  dl_irp *irp = ioctl_irp(r);
+  uint32_t status;
+  assert_int_equal(dl_io_call_driver(r->dev, irp, &status), DL_OK);
+  const uint32_t bad[] = {DL_STATUS_PENDING, 0xFFFFFFFFu};
+  for (int i = 0; i < 2; i++) {
+    dl_irp_set_status(irp, bad[i]);
+    assert_int_equal(dl_io_complete_request(irp), DL_ESTATE);
+    assert_int_equal(dl_verifier_count(r->m), (uint64_t)i + 1);
+    const dl_report *rep = last_report(r);
+    assert_int_equal(rep->bugcheck, DL_BUGCHECK_IOMANAGER);
+    assert_int_equal(rep->p1, DL_IOV_COMPLETE_PENDING);
+    assert_int_equal(rep->p2, bad[i]);
+    assert_int_equal(rep->p3, dl_irp_id(irp));
+    assert_false(dl_irp_completed(irp));
+    assert_int_equal(r->completions, 0);
+  }
+  dl_irp_set_status(irp, DL_STATUS_SUCCESS);
+  assert_int_equal(dl_io_complete_request(irp), DL_OK);
+  assert_true(dl_irp_completed(irp));
+  assert_int_equal(r->completions, 1);
+  assert_int_equal(dl_verifier_count(r->m), 2);
+}
+
 /* The device queue: one IRP in StartIo at a time, at DISPATCH_LEVEL, the
 ** rest FIFO until IoStartNextPacket; keyed inserts go after equal keys. */
 static void test_start_io_serialisation(void **state) {
@@ -308,6 +346,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
     cmocka_unit_test_setup_teardown(test_missing_major, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_complete_with_pending_status, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_io_serialisation, setup, teardown),
     cmocka_unit_test_setup_teardown(test_start_packet_keys, setup, teardown),
     cmocka_unit_test_setup_teardown(test_irql_reports, setup, teardown),

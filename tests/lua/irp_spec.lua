@@ -303,7 +303,8 @@ describe("IoCompleteRequest", function()
       "bad argument #1 to 'IoSetCancelRoutine' (IRP was already completed)")
   end)
 
-  it("refuses a queued IRP, STATUS_PENDING as final status and an unsent IRP", function()
+  it("refuses a queued IRP and an unsent IRP, and reports STATUS_PENDING as final status "
+     .. "(0xC9, P1 0x06)", function()
     local _, dev = packet_driver()
     local b = m:buffer(64)
     local first = m:irp { major = dma.IRP_MJ_READ, buffer = b }
@@ -313,9 +314,13 @@ describe("IoCompleteRequest", function()
     assert.has_error(function() dma.IoCompleteRequest(second, 0) end,
       "bad argument #1 to 'IoCompleteRequest' (IRP is still in its device queue, waiting for StartIo)")
     first.IoStatus.Status = dma.STATUS_PENDING
-    assert.has_error(function() dma.IoCompleteRequest(first, 0) end,
-      "bad argument #1 to 'IoCompleteRequest' (IoStatus.Status is STATUS_PENDING: " ..
-      "set the final status before completing)")
+    assert.has_error(function() dma.IoCompleteRequest(first, 0) end, "IoCompleteRequest: IRP#"
+      .. first.id .. " completed with IoStatus.Status 0x00000103, which is not a final status "
+      .. "(set it before completing)")
+    local r = m:reports()
+    assert.are.same({ 0xC9, 0x06, dma.STATUS_PENDING, first.id },
+                    { r[#r].bugcheck, r[#r].p1, r[#r].p2, r[#r].p3 })
+    assert.is_false(first.done)
     assert.has_error(function() dma.IoCompleteRequest(m:irp { major = dma.IRP_MJ_READ, buffer = b }, 0) end,
       "bad argument #1 to 'IoCompleteRequest' (IRP was never sent to a driver (IoCallDriver))")
     dma.KeRaiseIrql(dma.HIGH_LEVEL)
