@@ -638,7 +638,7 @@ wdf("wdfdmatransaction", "WdfDmaTransactionGetRequest(DmaTransaction)", "WDFREQU
 -- The lab's own
 G = "Machines and memory (the lab's own)"
 lab(G, "dma.machine", "dma.machine{ ram=, seed=, page_size=, alloc=, map_registers=, adapter_map_registers=, "
-    .. "cpus=, coherent=, verifier=, dpc_latency=, interrupt_latency=, trace= }", "machine",
+    .. "cpus=, coherent=, verifier=, dpc_latency=, interrupt_latency=, trace=, limits= }", "machine",
     "a simulated machine; it becomes current (the one WDK calls act on)", "the-api")
 lab(G, "dma.allocations", "dma.allocations()", "count", "Lua blocks the state's allocator has handed out "
     .. "so far (make bench counts them per request)", "speed-make-bench")
